@@ -1,0 +1,283 @@
+"""``sensor.toml`` -> a typed, validated :class:`SensorConfig`, parsed once at the edge.
+
+Every error names the file, the key and the offending value (STYLE.md: errors for people), so a
+station engineer can fix the file without reading code. Relative paths (spool directory, key
+file, scenario) are resolved against the config file's folder, so a config works from any
+working directory.
+
+Example::
+
+    [sensor]
+    id = "ZJ-JX-01"
+    province = "ZJ"
+    lat = 30.75
+    lon = 120.75
+    height_m = 15.0
+
+    [antenna]
+    factor_db_m = 12.0          # field strength dBuV/m = dBm + 107 + factor
+    dbfs_offset_db = -10.0      # calibration: dBm = dBFS - gain_db + dbfs_offset_db (hardware only)
+
+    [source]
+    uri = "sim:scenario.toml?sensor=ZJ-JX-01"
+
+    [server]
+    address = "tcp://127.0.0.1:5560"
+    # server_public_key = "z85..."   # CurveZMQ (optional until keys are issued)
+    # secret_key_file = "keys/ZJ-JX-01.key_secret"
+
+    [spool]
+    dir = "spool"
+    quota_mb = 512
+
+    [[profiles]]                # optional local fallback; default: sdr.profiles.DEFAULT_PROFILES
+    name = "uhf_pmr446"
+    f_start_hz = 446.0e6
+    ...
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coordination.protocol import MonitoringProfile, ProtocolError
+from sdr.profiles import DEFAULT_PROFILES
+
+_SENSOR_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_PROVINCE_RE = re.compile(r"^[A-Z]{2,8}$")
+_ENDPOINT_RE = re.compile(r"^(tcp|ipc|inproc)://\S+$")
+
+
+class ConfigError(ValueError):
+    """A sensor config problem; the message names file, key and value."""
+
+    def __init__(self, path: str | Path, key: str, value: Any, problem: str) -> None:
+        self.path = str(path)
+        self.key = key
+        self.value = value
+        self.problem = problem
+        shown = "(missing)" if value is _MISSING else repr(value)
+        super().__init__(f"{path}: {key} = {shown}: {problem}")
+
+
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """Everything a sensor daemon needs, validated."""
+
+    sensor_id: str
+    province: str
+    lat: float
+    lon: float
+    height_m: float
+    antenna_factor_db_m: float
+    #: Calibration for hardware sources: dBm = dBFS - gain_db + dbfs_offset_db (None: the source knows).
+    dbfs_offset_db: float | None
+    source_uri: str
+    server_address: str
+    server_public_key: str | None
+    secret_key_file: Path | None
+    spool_dir: Path
+    spool_quota_bytes: int
+    spool_synchronous: str
+    heartbeat_interval_s: float
+    resend_timeout_s: float
+    inflight_window: int
+    profiles: tuple[MonitoringProfile, ...]
+    config_path: Path | None = None
+
+    @property
+    def spool_path(self) -> Path:
+        """The spool database file."""
+        return self.spool_dir / f"{self.sensor_id}.spool.sqlite"
+
+
+class _Reader:
+    """Typed access to one TOML table with errors naming ``file: table.key = value``."""
+
+    def __init__(self, path: Path, table: str, data: Mapping[str, Any]) -> None:
+        self.path, self.table, self.data = path, table, data
+
+    def key(self, name: str) -> str:
+        return f"{self.table}.{name}" if self.table else name
+
+    def fail(self, name: str, value: Any, problem: str) -> ConfigError:
+        return ConfigError(self.path, self.key(name), value, problem)
+
+    def raw(self, name: str, default: Any = _MISSING) -> Any:
+        if name in self.data:
+            return self.data[name]
+        if default is _MISSING:
+            raise self.fail(name, _MISSING, "required key is missing")
+        return default
+
+    def num(self, name: str, lo: float = -math.inf, hi: float = math.inf, default: Any = _MISSING) -> float:
+        v = self.raw(name, default)
+        if v is None:
+            return v
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise self.fail(name, v, "must be a finite number")
+        if not lo <= v <= hi:
+            raise self.fail(name, v, f"must be within [{lo:g}, {hi:g}]")
+        return float(v)
+
+    def int_(self, name: str, lo: int, hi: int, default: Any = _MISSING) -> int:
+        v = self.raw(name, default)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.fail(name, v, "must be an integer")
+        if not lo <= v <= hi:
+            raise self.fail(name, v, f"must be within [{lo}, {hi}]")
+        return v
+
+    def str_(self, name: str, pattern: re.Pattern[str] | None = None, hint: str = "",
+             default: Any = _MISSING) -> str:
+        v = self.raw(name, default)
+        if v is None:
+            return v
+        if not isinstance(v, str) or not v:
+            raise self.fail(name, v, "must be a non-empty string")
+        if pattern is not None and not pattern.match(v):
+            raise self.fail(name, v, hint or f"must match {pattern.pattern}")
+        return v
+
+    def sub(self, name: str, required: bool = True) -> _Reader:
+        v = self.data.get(name, _MISSING)
+        if v is _MISSING:
+            if required:
+                raise ConfigError(self.path, self.key(name), _MISSING, "required table is missing")
+            v = {}
+        if not isinstance(v, dict):
+            raise ConfigError(self.path, self.key(name), v, "must be a table")
+        return _Reader(self.path, self.key(name), v)
+
+    def check_unknown(self, allowed: set[str]) -> None:
+        for k in self.data:
+            if k not in allowed:
+                raise self.fail(k, self.data[k], f"unknown key (known: {', '.join(sorted(allowed))})")
+
+
+def _resolve(base: Path, p: str) -> Path:
+    path = Path(p).expanduser()
+    return path if path.is_absolute() else (base / path)
+
+
+def _parse_profiles(path: Path, raw: Any) -> tuple[MonitoringProfile, ...]:
+    if raw is None:
+        return DEFAULT_PROFILES
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(path, "profiles", raw, "must be a non-empty array of tables ([[profiles]])")
+    out = []
+    names = set()
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise ConfigError(path, f"profiles[{i}]", entry, "must be a table")
+        merged = MonitoringProfile(name="x", f_start_hz=1e6, f_stop_hz=2e6, bin_hz=1e3).to_dict()
+        unknown = set(entry) - set(merged)
+        if unknown:
+            k = sorted(unknown)[0]
+            raise ConfigError(path, f"profiles[{i}].{k}", entry[k], "unknown profile key")
+        for k in ("name", "f_start_hz", "f_stop_hz", "bin_hz"):
+            if k not in entry:
+                raise ConfigError(path, f"profiles[{i}].{k}", _MISSING, "required key is missing")
+        merged.update(entry)
+        try:
+            prof = MonitoringProfile.from_dict(merged)
+        except ProtocolError as exc:
+            m = re.search(r"(\w+_hz|\w+_s|\w+_db|name|detector|window|overlap|crop)\b", exc.detail)
+            key = m.group(1) if m else "?"
+            raise ConfigError(path, f"profiles[{i}].{key}", merged.get(key), exc.detail) from exc
+        if prof.name in names:
+            raise ConfigError(path, f"profiles[{i}].name", prof.name, "duplicate profile name")
+        names.add(prof.name)
+        out.append(prof)
+    return tuple(out)
+
+
+def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_dir: Path | None = None) -> SensorConfig:
+    """Validate an already-parsed TOML mapping (``path`` only labels errors)."""
+    path = Path(path)
+    base = base_dir if base_dir is not None else (path.parent if path.name else Path.cwd())
+    top = _Reader(path, "", data)
+    top.check_unknown({"sensor", "antenna", "source", "server", "spool", "daemon", "profiles"})
+
+    s = top.sub("sensor")
+    s.check_unknown({"id", "province", "lat", "lon", "height_m"})
+    sensor_id = s.str_("id", _SENSOR_ID_RE, "must be 1-64 characters of letters, digits, '_', '.', '-'")
+    province = s.str_("province", _PROVINCE_RE, "must be an upper-case province code such as SH, JS, ZJ, AH")
+    lat = s.num("lat", -90.0, 90.0)
+    lon = s.num("lon", -180.0, 180.0)
+    height_m = s.num("height_m", -100.0, 2000.0, default=10.0)
+
+    a = top.sub("antenna", required=False)
+    a.check_unknown({"factor_db_m", "dbfs_offset_db"})
+    factor = a.num("factor_db_m", -60.0, 80.0, default=0.0)
+    offset = a.num("dbfs_offset_db", -200.0, 200.0, default=None)
+
+    src = top.sub("source")
+    src.check_unknown({"uri"})
+    uri = src.str_("uri", re.compile(r"^(rtlsdr|rtltcp|file|sim):"),
+                   "must start with rtlsdr:, rtltcp:, file: or sim:")
+    if uri.startswith(("file:", "sim:")):  # make relative file paths relative to the config file
+        scheme, rest = uri.split(":", 1)
+        file_part, sep, query = rest.partition("?")
+        if file_part and not file_part.startswith("/"):
+            uri = f"{scheme}:{_resolve(base, file_part)}{sep}{query}"
+
+    srv = top.sub("server")
+    srv.check_unknown({"address", "server_public_key", "secret_key_file"})
+    address = srv.str_("address", _ENDPOINT_RE, "must be a ZeroMQ endpoint such as tcp://127.0.0.1:5560")
+    spk = srv.str_("server_public_key", default=None)
+    if spk is not None and len(spk) != 40:
+        raise srv.fail("server_public_key", spk, "must be a 40-character Z85 CurveZMQ public key")
+    skf = srv.str_("secret_key_file", default=None)
+    secret_key_file = _resolve(base, skf) if skf else None
+    if (spk is None) != (secret_key_file is None):
+        raise srv.fail("secret_key_file" if spk else "server_public_key", skf if spk else spk,
+                       "server_public_key and secret_key_file go together (CurveZMQ needs both)")
+
+    sp = top.sub("spool", required=False)
+    sp.check_unknown({"dir", "quota_mb", "synchronous"})
+    spool_dir = _resolve(base, sp.str_("dir", default="spool"))
+    quota_mb = sp.num("quota_mb", 0.01, 10_000_000.0, default=512.0)
+    sync = sp.str_("synchronous", default="full")
+    if sync.upper() not in ("FULL", "NORMAL"):
+        raise sp.fail("synchronous", sync, "must be 'full' or 'normal'")
+
+    d = top.sub("daemon", required=False)
+    d.check_unknown({"heartbeat_s", "resend_timeout_s", "window"})
+    heartbeat = d.num("heartbeat_s", 0.1, 86400.0, default=10.0)
+    resend = d.num("resend_timeout_s", 0.05, 3600.0, default=5.0)
+    window = d.int_("window", 1, 100_000, default=64)
+
+    return SensorConfig(
+        sensor_id=sensor_id, province=province, lat=lat, lon=lon, height_m=height_m,
+        antenna_factor_db_m=factor, dbfs_offset_db=offset, source_uri=uri, server_address=address,
+        server_public_key=spk, secret_key_file=secret_key_file, spool_dir=spool_dir,
+        spool_quota_bytes=int(quota_mb * 1024 * 1024), spool_synchronous=sync.upper(),
+        heartbeat_interval_s=heartbeat, resend_timeout_s=resend, inflight_window=window,
+        profiles=_parse_profiles(path, data.get("profiles")), config_path=path if path.name else None,
+    )
+
+
+def load_config(path: str | Path) -> SensorConfig:
+    """Read and validate ``sensor.toml``; raises ConfigError naming file, key and value."""
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(path, "(file)", str(path), f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "(file)", str(path), "is not UTF-8 text") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "(syntax)", str(path), f"is not valid TOML: {exc}") from exc
+    return parse_config(data, path, base_dir=path.resolve().parent)

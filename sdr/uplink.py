@@ -1,0 +1,276 @@
+"""The sensor's link to the coordination server: a ZeroMQ DEALER that drains the spool.
+
+Why this shape:
+- The spool is the only path to the network. The uplink never sends a measurement that is not
+  stored; it reads rows from the spool, sends them, and deletes them when the server acks.
+- Delivery is at-least-once with a bounded in-flight window: a row sent but not acked within
+  ``resend_timeout_s`` is sent again. The server stores by ``(sensor_id, seq)`` idempotently, so
+  repeats double nothing.
+- ``ZMQ_IMMEDIATE`` keeps messages out of a dead connection's queue, and a socket monitor tells
+  us about every (re)connection: we then say Hello first and resend everything not yet acked,
+  because a restarted server has lost whatever was in flight.
+- Nothing blocks forever: every receive is a poll with a timeout, every send is non-blocking.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from coordination.protocol import Ack, Command, Hello, Message, ProfileMsg, ProtocolError, decode
+from sdr.spool import Spool
+
+log = logging.getLogger(__name__)
+
+#: Message types a sensor accepts from the server.
+INBOUND_TYPES = (Ack.TYPE, ProfileMsg.TYPE, Command.TYPE)
+
+
+class UplinkError(Exception):
+    """The uplink cannot be set up (bad endpoint, unreadable key file)."""
+
+
+@dataclass(frozen=True)
+class CurveKeys:
+    """CurveZMQ keys of a sensor: the server's public key and the sensor's own key pair (z85 bytes)."""
+
+    server_public_key: bytes
+    public_key: bytes
+    secret_key: bytes
+
+
+def load_curve_keys(server_public_key: str, secret_key_file: str | Path) -> CurveKeys:
+    """Read the sensor's key pair from a ZeroMQ certificate file (as written by ``zmq.auth``)."""
+    import zmq.auth
+
+    try:
+        public, secret = zmq.auth.load_certificate(str(secret_key_file))
+    except (OSError, ValueError) as exc:
+        raise UplinkError(f"cannot read secret key file {secret_key_file}: {exc}") from exc
+    if secret is None:
+        raise UplinkError(f"{secret_key_file} holds no secret key (it is a public certificate)")
+    return CurveKeys(server_public_key.encode() if isinstance(server_public_key, str) else server_public_key,
+                     public, secret)
+
+
+@dataclass
+class UplinkStats:
+    """Counters for the heartbeat and the logs."""
+
+    sent: int = 0
+    resent: int = 0
+    acked: int = 0
+    hellos: int = 0
+    connects: int = 0
+    rejected_inbound: int = 0
+    inbound: dict[str, int] = field(default_factory=dict)
+
+
+class Uplink:
+    """DEALER socket (identity = sensor id) that sends spool rows and receives Ack/ProfileMsg/Command.
+
+    Call :meth:`service` regularly (the daemon does it between measurements and while idle); it
+    returns the ProfileMsg and Command messages for the daemon to act on. Acks are handled here.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        sensor_id: str,
+        spool: Spool,
+        hello_factory: Callable[[int], Hello],
+        *,
+        window: int = 64,
+        resend_timeout_s: float = 5.0,
+        curve: CurveKeys | None = None,
+        context: zmq.Context | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """hello_factory(seq) builds the Hello to send on every (re)connection."""
+        if window < 1:
+            raise UplinkError(f"in-flight window must be >= 1, got {window}")
+        self.endpoint = endpoint
+        self.sensor_id = sensor_id
+        self.spool = spool
+        self.window = int(window)
+        self.resend_timeout_s = float(resend_timeout_s)
+        self.stats = UplinkStats()
+        self._hello_factory = hello_factory
+        self._monotonic = monotonic
+        self._own_context = context is None
+        self._ctx = context or zmq.Context()
+        self._inflight: dict[int, float] = {}
+        self._handshake_due: float | None = None  # when to (re)send Hello; None = handshake done
+        self._established = False
+        self._last_rx: float | None = None
+        sock = self._ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.IDENTITY, sensor_id.encode())
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.IMMEDIATE, 1)
+        sock.setsockopt(zmq.SNDHWM, max(2 * self.window, 16))
+        sock.setsockopt(zmq.RCVHWM, 1000)
+        sock.setsockopt(zmq.RECONNECT_IVL, 100)
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+        if curve is not None:
+            sock.curve_serverkey = curve.server_public_key
+            sock.curve_publickey = curve.public_key
+            sock.curve_secretkey = curve.secret_key
+        self._monitor = sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        try:
+            sock.connect(endpoint)
+        except zmq.ZMQError as exc:
+            sock.close(0)
+            raise UplinkError(f"cannot connect to {endpoint!r}: {exc}") from exc
+        self._sock = sock
+        self._poller = zmq.Poller()
+        self._poller.register(self._sock, zmq.POLLIN)
+        self._poller.register(self._monitor, zmq.POLLIN)
+        log.info("uplink %s -> %s (window %d, resend after %.1f s)", sensor_id, endpoint, self.window,
+                 self.resend_timeout_s)
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def established(self) -> bool:
+        """True once the server answered our Hello on the current connection."""
+        return self._established
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
+    @property
+    def seconds_since_rx(self) -> float | None:
+        """Seconds since anything arrived from the server (None: never)."""
+        return None if self._last_rx is None else self._monotonic() - self._last_rx
+
+    # ------------------------------------------------------------ sending
+
+    def _send(self, frames: list[bytes] | tuple[bytes, ...]) -> bool:
+        try:
+            self._sock.send_multipart(list(frames), flags=zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            return False
+        return True
+
+    def _send_hello(self) -> None:
+        hello = self._hello_factory(self.spool.allocate_seq())
+        if self._send(hello.to_frames()):
+            self.stats.hellos += 1
+            log.debug("hello sent (seq %d)", hello.seq)
+        self._handshake_due = self._monotonic() + self.resend_timeout_s
+
+    def pump(self) -> int:
+        """Send spool rows the window allows (new ones and those whose ack is overdue); returns how many."""
+        now = self._monotonic()
+        if self._handshake_due is not None and now >= self._handshake_due:
+            self._send_hello()
+        if not self._established:
+            return 0
+        overdue = [s for s, t in self._inflight.items() if now - t >= self.resend_timeout_s]
+        for s in overdue:
+            del self._inflight[s]
+        room = self.window - len(self._inflight)
+        if room <= 0:
+            return 0
+        n = 0
+        for row in self.spool.pending(room, exclude=self._inflight.keys()):
+            if not self._send(row.frames):
+                break
+            self._inflight[row.seq] = now
+            n += 1
+            if row.seq in overdue:
+                self.stats.resent += 1
+            else:
+                self.stats.sent += 1
+        return n
+
+    # ------------------------------------------------------------ receiving
+
+    def _on_monitor(self) -> None:
+        evt = recv_monitor_message(self._monitor, flags=zmq.NOBLOCK)
+        if evt["event"] == zmq.EVENT_CONNECTED:
+            self.stats.connects += 1
+            log.info("uplink connected to %s", self.endpoint)
+            self._established = False
+            self._inflight.clear()  # a new connection: whatever was in flight may be lost
+            self._send_hello()
+        elif evt["event"] == zmq.EVENT_DISCONNECTED:
+            log.warning("uplink disconnected from %s; spool keeps %d rows", self.endpoint, self.spool.depth)
+            self._established = False
+            self._handshake_due = None
+            self._inflight.clear()
+
+    def _on_message(self, frames: list[bytes]) -> Message | None:
+        if frames and frames[0] == b"":  # tolerate a REQ-style empty delimiter
+            frames = frames[1:]
+        try:
+            msg = decode(frames, allowed=INBOUND_TYPES)
+        except ProtocolError as exc:
+            self.stats.rejected_inbound += 1
+            log.warning("rejected message from server: %s", exc)
+            return None
+        self._last_rx = self._monotonic()
+        kind = msg.TYPE.decode()
+        self.stats.inbound[kind] = self.stats.inbound.get(kind, 0) + 1
+        if not self._established:
+            self._established = True
+            self._handshake_due = None
+            log.info("uplink established with %s", self.endpoint)
+        if isinstance(msg, Ack):
+            for s in msg.acked:
+                self._inflight.pop(s, None)
+            self.stats.acked += self.spool.ack(msg.acked)
+            return None
+        return msg
+
+    def poll(self, timeout_s: float) -> list[Message]:
+        """Wait up to ``timeout_s`` for traffic; handle acks and return ProfileMsg/Command messages."""
+        out: list[Message] = []
+        events = dict(self._poller.poll(max(0, int(timeout_s * 1000))))
+        if not events:
+            return out
+        while self._monitor.poll(0):
+            self._on_monitor()
+        for _ in range(1000):  # bounded drain: a flooding peer cannot pin us here
+            try:
+                frames = self._sock.recv_multipart(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            msg = self._on_message(frames)
+            if msg is not None:
+                out.append(msg)
+        return out
+
+    def service(self, timeout_s: float = 0.0) -> list[Message]:
+        """Send, wait up to ``timeout_s`` for replies, send again (acks free window room)."""
+        self.pump()
+        msgs = self.poll(timeout_s)
+        self.pump()
+        return msgs
+
+    def flush(self, timeout_s: float) -> bool:
+        """Service until the spool is empty or ``timeout_s`` passed; True when everything was acked."""
+        deadline = time.monotonic() + timeout_s
+        while self.spool.depth and time.monotonic() < deadline:
+            self.service(min(0.05, max(0.0, deadline - time.monotonic())))
+        return self.spool.depth == 0
+
+    def close(self) -> None:
+        """Close the sockets (LINGER 0: unsent data stays in the spool, not in ZeroMQ queues)."""
+        if self._sock.closed:
+            return
+        try:
+            self._sock.disable_monitor()
+        except zmq.ZMQError:  # pragma: no cover
+            pass
+        self._monitor.close(0)
+        self._sock.close(0)
+        if self._own_context:
+            self._ctx.term()
