@@ -1,0 +1,130 @@
+"""Value types of the shared station data: licensed stations, sensors and import provenance.
+
+Plain frozen dataclasses so every layer (server, simulator, console) can hold them without
+touching SQL or file formats; validation of untrusted input lives in :mod:`station_db.exchange`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+MEMBER_PROVINCES: tuple[str, ...] = ("SH", "JS", "ZJ", "AH")
+"""The four provinces that share station data (HASC suffixes, as :mod:`station_db.geo` returns)."""
+
+SERVICES: tuple[str, ...] = (
+    "broadcast", "land_mobile", "aeronautical", "maritime", "railway", "public_mobile", "fixed", "other",
+)
+"""Radio services a station can belong to (the rules file uses the same names)."""
+
+STATUSES: tuple[str, ...] = ("active", "planned", "suspended", "expired")
+"""Licence states. Only ``active`` stations explain emissions on the air."""
+
+OCCUPATIONS: tuple[str, ...] = ("continuous", "intermittent")
+"""How a station uses its channel: a carrier always on, or push-to-talk style bursts."""
+
+
+@dataclass(frozen=True)
+class Station:
+    """One licensed transmitter as the owner province records it.
+
+    ``necessary_bw_hz`` is derived from ``emission_designator`` (ITU-R SM.1138) and stored so
+    queries by occupied band need no parsing. ``erp_dbw`` is the maximum e.r.p. (main beam for a
+    directional ``pattern``); heights are metres above ground (antenna) and above sea (site).
+    """
+
+    station_id: str
+    province: str
+    licensee: str
+    service: str
+    tx_freq_hz: float
+    rx_freq_hz: float | None
+    emission_designator: str
+    necessary_bw_hz: float
+    erp_dbw: float
+    antenna_height_m: float
+    azimuth_deg: float | None
+    pattern: str
+    ground_height_m: float
+    lat: float
+    lon: float
+    valid_from: date
+    valid_to: date
+    status: str = "active"
+    occupation: str = "continuous"
+
+    @property
+    def tx_lo_hz(self) -> float:
+        """Lower edge of the licensed transmit band (centre minus half the necessary bandwidth)."""
+        return self.tx_freq_hz - self.necessary_bw_hz / 2.0
+
+    @property
+    def tx_hi_hz(self) -> float:
+        """Upper edge of the licensed transmit band."""
+        return self.tx_freq_hz + self.necessary_bw_hz / 2.0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Identity in the shared database: ids are unique per owner province only."""
+        return (self.province, self.station_id)
+
+    def is_valid_on(self, day: date) -> bool:
+        """True when the licence is active and covers ``day``."""
+        return self.status == "active" and self.valid_from <= day <= self.valid_to
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (dates as ISO strings); field names as in the dataclass."""
+        out = dataclasses.asdict(self)
+        out["valid_from"] = self.valid_from.isoformat()
+        out["valid_to"] = self.valid_to.isoformat()
+        return out
+
+
+@dataclass(frozen=True)
+class Sensor:
+    """A monitoring receiver registered with the platform (position decides its province)."""
+
+    sensor_id: str
+    province: str
+    lat: float
+    lon: float
+    antenna_height_m: float = 10.0
+    description: str = ""
+    public_key: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """Outcome of one import: provenance plus what changed (all zero on an idempotent re-import)."""
+
+    import_id: int
+    province: str
+    source_name: str
+    file_hash: str
+    imported_at_utc: str
+    inserted: int
+    updated: int
+    unchanged: int
+    removed: int
+    rejected: int = 0
+    status: str = "accepted"
+    message: str = ""
+
+    @property
+    def accepted(self) -> int:
+        """Rows taken from the file (inserted + updated + unchanged)."""
+        return self.inserted + self.updated + self.unchanged
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.inserted or self.updated or self.removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["accepted"] = self.accepted
+        return out

@@ -1,0 +1,121 @@
+"""Database schema and its migrations, versioned with ``PRAGMA user_version``.
+
+Each migration is plain, portable SQL (no SQLite-only types beyond what PostgreSQL accepts with
+the same meaning) so a PostgreSQL backend can run the same statements when the four provinces
+share one server. A database written by a newer program is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: first schema
+    (
+        """CREATE TABLE provinces (
+            code TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            member INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE imports (
+            import_id INTEGER PRIMARY KEY,
+            province TEXT NOT NULL REFERENCES provinces(code),
+            source_name TEXT NOT NULL,
+            file_hash TEXT NOT NULL,
+            imported_at_utc TEXT NOT NULL,
+            imported_by TEXT NOT NULL DEFAULT '',
+            inserted INTEGER NOT NULL,
+            updated INTEGER NOT NULL,
+            unchanged INTEGER NOT NULL,
+            removed INTEGER NOT NULL,
+            rejected INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            message TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TABLE stations (
+            province TEXT NOT NULL REFERENCES provinces(code),
+            station_id TEXT NOT NULL,
+            licensee TEXT NOT NULL,
+            service TEXT NOT NULL,
+            tx_freq_hz DOUBLE PRECISION NOT NULL,
+            rx_freq_hz DOUBLE PRECISION,
+            emission_designator TEXT NOT NULL,
+            necessary_bw_hz DOUBLE PRECISION NOT NULL,
+            tx_lo_hz DOUBLE PRECISION NOT NULL,
+            tx_hi_hz DOUBLE PRECISION NOT NULL,
+            erp_dbw DOUBLE PRECISION NOT NULL,
+            antenna_height_m DOUBLE PRECISION NOT NULL,
+            azimuth_deg DOUBLE PRECISION,
+            pattern TEXT NOT NULL,
+            ground_height_m DOUBLE PRECISION NOT NULL,
+            lat DOUBLE PRECISION NOT NULL,
+            lon DOUBLE PRECISION NOT NULL,
+            valid_from TEXT NOT NULL,
+            valid_to TEXT NOT NULL,
+            status TEXT NOT NULL,
+            occupation TEXT NOT NULL,
+            import_id INTEGER REFERENCES imports(import_id),
+            PRIMARY KEY (province, station_id)
+        )""",
+        "CREATE INDEX stations_tx_lo ON stations (tx_lo_hz)",
+        "CREATE INDEX stations_lat_lon ON stations (lat, lon)",
+        """CREATE TABLE sensors (
+            sensor_id TEXT PRIMARY KEY,
+            province TEXT NOT NULL REFERENCES provinces(code),
+            lat DOUBLE PRECISION NOT NULL,
+            lon DOUBLE PRECISION NOT NULL,
+            antenna_height_m DOUBLE PRECISION NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            public_key TEXT,
+            updated_at_utc TEXT NOT NULL
+        )""",
+        """CREATE TABLE coordination_rules (
+            name TEXT PRIMARY KEY,
+            version TEXT NOT NULL,
+            source TEXT NOT NULL,
+            service TEXT NOT NULL,
+            f_lo_hz DOUBLE PRECISION NOT NULL,
+            f_hi_hz DOUBLE PRECISION NOT NULL,
+            raster_hz DOUBLE PRECISION NOT NULL,
+            channel_width_hz DOUBLE PRECISION NOT NULL,
+            border_limit_dbuv_m DOUBLE PRECISION NOT NULL,
+            time_pct DOUBLE PRECISION NOT NULL,
+            margin_db DOUBLE PRECISION NOT NULL,
+            priority INTEGER NOT NULL,
+            safety INTEGER NOT NULL
+        )""",
+    ),
+)
+"""Migration ``i`` brings a database from ``user_version`` i to i + 1."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaError(RuntimeError):
+    """The database cannot be used by this program (newer schema, or a failed migration)."""
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> int:
+    """Bring ``conn`` (autocommit mode) to :data:`SCHEMA_VERSION`; return the version found."""
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if found > SCHEMA_VERSION:
+        raise SchemaError(
+            f"{path}: database schema version {found} is newer than this program's ({SCHEMA_VERSION}); "
+            "upgrade borderwatch"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        log.info("%s: migrating schema %d -> %d", path, version, version + 1)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise SchemaError(f"{path}: migration to schema {version + 1} failed: {exc}") from exc
+    return found
