@@ -42,6 +42,10 @@ _RULE_COLUMNS = (
     "time_pct", "margin_db", "priority", "safety",
 )
 _KM_PER_DEG_LAT = 111.195
+_OVERLAP_SQL = (  # params: f_hi, f_lo, f_lo. The middle bound only lets the tx_lo_hz index prune.
+    "tx_lo_hz <= ? AND tx_lo_hz >= ? - (SELECT COALESCE(MAX(necessary_bw_hz), 0) + 1 FROM stations) "
+    "AND tx_hi_hz >= ?"
+)
 
 
 class ImportRejectedError(ValueError):
@@ -92,7 +96,6 @@ class StationRepository:
                     "INSERT INTO provinces (code, name, member) VALUES (?, ?, ?) ON CONFLICT (code) DO NOTHING",
                     (code, name, int(code in MEMBER_PROVINCES)),
                 )
-        self._max_bw_hz = self._query_max_bw_hz()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -111,10 +114,6 @@ class StationRepository:
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
-
-    def _query_max_bw_hz(self) -> float:
-        row = self._fetch("SELECT MAX(necessary_bw_hz) FROM stations")
-        return float(row[0][0] or 0.0)
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -149,6 +148,31 @@ class StationRepository:
         the province's complete list. Raises :class:`ImportRejectedError` and writes nothing on refusal.
         """
         batch = list(stations)
+        self._check_batch(batch, province)
+        with self._transaction() as conn:
+            import_id = self._apply_batch(conn, batch, province, source_name, file_hash, replace, imported_by)
+        return self._import_report(import_id)
+
+    def import_all_provinces(
+        self, stations: Iterable[Station], source_name: str, file_hash: str, *, replace: bool = False,
+        imported_by: str = "",
+    ) -> list[ImportReport]:
+        """Platform administrator's load of a multi-province file: one import record per province,
+        all applied in a single transaction (any refusal -> nothing changes)."""
+        by_province: dict[str, list[Station]] = {}
+        for s in stations:
+            by_province.setdefault(s.province, []).append(s)
+        for province, batch in by_province.items():
+            self._check_batch(batch, province)
+        with self._transaction() as conn:
+            ids = [
+                self._apply_batch(conn, batch, province, source_name, file_hash, replace, imported_by)
+                for province, batch in sorted(by_province.items())
+            ]
+        return [self._import_report(i) for i in ids]
+
+    @staticmethod
+    def _check_batch(batch: list[Station], province: str) -> None:
         if province not in MEMBER_PROVINCES:
             raise ImportRejectedError(f"province {province!r} is not a member ({', '.join(MEMBER_PROVINCES)})")
         foreign = [s for s in batch if s.province != province]
@@ -158,56 +182,58 @@ class StationRepository:
                 f"{len(foreign)} station(s) belong to another province than {province} ({shown}); "
                 "a province can only import its own stations"
             )
-        by_id: dict[str, Station] = {}
+        seen: set[str] = set()
         for s in batch:
-            if s.station_id in by_id:
+            if s.station_id in seen:
                 raise ImportRejectedError(f"station id {s.station_id!r} appears twice in the batch")
-            by_id[s.station_id] = s
+            seen.add(s.station_id)
+
+    def _apply_batch(
+        self, conn: sqlite3.Connection, batch: list[Station], province: str, source_name: str, file_hash: str,
+        replace: bool, imported_by: str,
+    ) -> int:
+        """Write one checked batch inside the caller's transaction; returns the import id."""
         inserted = updated = unchanged = removed = 0
-        with self._transaction() as conn:
-            existing = {
-                st.station_id: st
-                for st in map(_station_from_row, conn.execute(f"{_SELECT_STATIONS} WHERE province = ?", (province,)))
-            }
-            cur = conn.execute(
-                "INSERT INTO imports (province, source_name, file_hash, imported_at_utc, imported_by, inserted, "
-                "updated, unchanged, removed, rejected, status, message) "
-                "VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 'accepted', '')",
-                (province, source_name, file_hash, _utc_now(), imported_by),
-            )
-            import_id = int(cur.lastrowid)
-            placeholders = ", ".join("?" for _ in _STATION_COLUMNS)
-            for sid, s in by_id.items():
-                old = existing.get(sid)
-                if old == s:
-                    unchanged += 1
-                    continue
-                if old is None:
-                    inserted += 1
-                else:
-                    updated += 1
-                    conn.execute("DELETE FROM stations WHERE province = ? AND station_id = ?", (province, sid))
-                conn.execute(
-                    f"INSERT INTO stations ({', '.join(_STATION_COLUMNS)}, tx_lo_hz, tx_hi_hz, import_id) "
-                    f"VALUES ({placeholders}, ?, ?, ?)",
-                    (*_station_params(s), s.tx_lo_hz, s.tx_hi_hz, import_id),
-                )
-            if replace:
-                for sid in sorted(set(existing) - set(by_id)):
-                    conn.execute("DELETE FROM stations WHERE province = ? AND station_id = ?", (province, sid))
-                    removed += 1
+        existing = {
+            st.station_id: st
+            for st in map(_station_from_row, conn.execute(f"{_SELECT_STATIONS} WHERE province = ?", (province,)))
+        }
+        cur = conn.execute(
+            "INSERT INTO imports (province, source_name, file_hash, imported_at_utc, imported_by, inserted, "
+            "updated, unchanged, removed, rejected, status, message) "
+            "VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 'accepted', '')",
+            (province, source_name, file_hash, _utc_now(), imported_by),
+        )
+        import_id = int(cur.lastrowid)
+        placeholders = ", ".join("?" for _ in _STATION_COLUMNS)
+        for s in batch:
+            old = existing.get(s.station_id)
+            if old == s:
+                unchanged += 1
+                continue
+            if old is None:
+                inserted += 1
+            else:
+                updated += 1
+                conn.execute("DELETE FROM stations WHERE province = ? AND station_id = ?", (province, s.station_id))
             conn.execute(
-                "UPDATE imports SET inserted = ?, updated = ?, unchanged = ?, removed = ? WHERE import_id = ?",
-                (inserted, updated, unchanged, removed, import_id),
+                f"INSERT INTO stations ({', '.join(_STATION_COLUMNS)}, tx_lo_hz, tx_hi_hz, import_id) "
+                f"VALUES ({placeholders}, ?, ?, ?)",
+                (*_station_params(s), s.tx_lo_hz, s.tx_hi_hz, import_id),
             )
-            self._max_bw_hz = float(
-                conn.execute("SELECT MAX(necessary_bw_hz) FROM stations").fetchone()[0] or 0.0
-            )
+        if replace:
+            for sid in sorted(set(existing) - {s.station_id for s in batch}):
+                conn.execute("DELETE FROM stations WHERE province = ? AND station_id = ?", (province, sid))
+                removed += 1
+        conn.execute(
+            "UPDATE imports SET inserted = ?, updated = ?, unchanged = ?, removed = ? WHERE import_id = ?",
+            (inserted, updated, unchanged, removed, import_id),
+        )
         log.info(
             "import %d (%s, %s): %d inserted, %d updated, %d unchanged, %d removed",
             import_id, province, source_name, inserted, updated, unchanged, removed,
         )
-        return self._import_report(import_id)
+        return import_id
 
     def record_rejected_import(
         self, province: str, source_name: str, file_hash: str, rejected: int, message: str, *, imported_by: str = ""
@@ -265,11 +291,12 @@ class StationRepository:
         """Stations whose licensed transmit band ``[tx - bw/2, tx + bw/2]`` overlaps ``[f_lo_hz, f_hi_hz]``.
 
         Uses the index on the lower band edge: a band can only overlap when its lower edge lies
-        within the widest licensed bandwidth below ``f_lo_hz``. ``valid_on`` keeps only stations
+        within the widest licensed bandwidth below ``f_lo_hz`` (itself read from an index, so
+        imports by other processes are seen at once). ``valid_on`` keeps only stations
         whose licence is active on that day (what explains an emission on the air).
         """
-        sql = f"{_SELECT_STATIONS} WHERE tx_lo_hz <= ? AND tx_lo_hz >= ? AND tx_hi_hz >= ?"
-        params: list[Any] = [f_hi_hz, f_lo_hz - self._max_bw_hz - 1.0, f_lo_hz]
+        sql = f"{_SELECT_STATIONS} WHERE {_OVERLAP_SQL}"
+        params: list[Any] = [f_hi_hz, f_lo_hz, f_lo_hz]
         if valid_on is not None:
             sql += " AND status = 'active' AND valid_from <= ? AND valid_to >= ?"
             params += [valid_on.isoformat(), valid_on.isoformat()]
@@ -296,8 +323,8 @@ class StationRepository:
         params: list[Any] = []
         if freq_hz is not None:
             half = max(bandwidth_hz, 0.0) / 2.0
-            clauses.append("tx_lo_hz <= ? AND tx_lo_hz >= ? AND tx_hi_hz >= ?")
-            params += [freq_hz + half, freq_hz - half - self._max_bw_hz - 1.0, freq_hz - half]
+            clauses.append(_OVERLAP_SQL)
+            params += [freq_hz + half, freq_hz - half, freq_hz - half]
         if province is not None:
             clauses.append("province = ?")
             params.append(province)

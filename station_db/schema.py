@@ -61,6 +61,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (province, station_id)
         )""",
         "CREATE INDEX stations_tx_lo ON stations (tx_lo_hz)",
+        "CREATE INDEX stations_bw ON stations (necessary_bw_hz)",
         "CREATE INDEX stations_lat_lon ON stations (lat, lon)",
         """CREATE TABLE sensors (
             sensor_id TEXT PRIMARY KEY,
