@@ -1,0 +1,288 @@
+"""The scenario a simulated network lives in: sensor sites and transmitters, loaded from TOML.
+
+A scenario is plain data (frozen dataclasses), parsed once at the edge with errors that name the
+file, the table and the key. Incidents (an unlicensed carrier appearing at 14:00, a licensed
+station running 10 dB hot) are just transmitters with a schedule or ``erp_boost_db``.
+
+```toml
+[scenario]
+name = "demo"
+seed = 7
+start_utc = "2026-01-01T08:00:00Z"
+
+[[sensors]]
+id = "SH-01"
+province = "Shanghai"
+lat = 31.23
+lon = 121.47
+height_m = 30
+noise_figure_db = 6
+ppm_error = 1.5
+
+[[transmitters]]
+id = "FM-1"
+lat = 31.3
+lon = 121.2
+freq_hz = 98.1e6
+erp_dbw = 40
+antenna_height_m = 150
+modulation = "fm_broadcast"
+schedule = [[0, 3600]]          # scenario seconds, on intervals; omitted = always on
+```
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+MODULATIONS = ("fm_broadcast", "nfm", "cw", "gmsk_burst", "qpsk_burst", "ook")
+CONTINUOUS_MODULATIONS = ("fm_broadcast", "nfm", "cw")
+
+#: per modulation: (occupied bandwidth guide Hz, default symbol rate Hz, default burst/over length s)
+MODULATION_DEFAULTS: dict[str, tuple[float, float, float]] = {
+    "fm_broadcast": (180e3, 0.0, 600.0),
+    "nfm": (11e3, 0.0, 8.0),
+    "cw": (10.0, 0.0, 600.0),
+    "gmsk_burst": (12e3, 9600.0, 0.05),
+    "qpsk_burst": (30e3, 24e3, 0.02),
+    "ook": (6e3, 2000.0, 0.1),
+}
+
+
+class ScenarioError(ValueError):
+    """A scenario file is invalid; the message names file, table, entry and key."""
+
+
+@dataclass(frozen=True)
+class SensorSite:
+    """Where a sensor stands and what its front end adds (noise figure, LO error)."""
+
+    id: str
+    province: str
+    lat: float
+    lon: float
+    height_m: float = 10.0
+    antenna_factor_db_m: float = 20.0
+    noise_figure_db: float = 6.0
+    ppm_error: float = 0.0
+
+
+@dataclass(frozen=True)
+class Transmitter:
+    """One emitter. ``schedule`` is a tuple of (on_s, off_s) scenario-second intervals; empty = always.
+
+    ``duty_cycle`` < 1 splits on-time into transmissions of ``burst_duration_s`` placed at random
+    (seeded) within each period ``burst_duration_s / duty_cycle``; for the burst modulations that
+    is the packet length, for NFM the length of a voice over.
+    """
+
+    id: str
+    lat: float
+    lon: float
+    freq_hz: float
+    erp_dbw: float
+    modulation: str
+    antenna_height_m: float = 10.0
+    duty_cycle: float = 1.0
+    schedule: tuple[tuple[float, float], ...] = ()
+    freq_offset_hz: float = 0.0
+    erp_boost_db: float = 0.0
+    burst_duration_s: float | None = None
+    symbol_rate_hz: float | None = None
+    province: str = ""
+    label: str = ""
+
+    @property
+    def emitted_freq_hz(self) -> float:
+        """The frequency actually radiated (licensed frequency plus any offset fault)."""
+        return self.freq_hz + self.freq_offset_hz
+
+    @property
+    def effective_erp_dbw(self) -> float:
+        """ERP actually radiated (licensed ERP plus any over-power fault)."""
+        return self.erp_dbw + self.erp_boost_db
+
+    @property
+    def bandwidth_hz(self) -> float:
+        """A guide to the occupied bandwidth, used to decide whether a tuned band sees it."""
+        guide, rate, _ = MODULATION_DEFAULTS[self.modulation]
+        if self.symbol_rate_hz and rate:
+            return guide * self.symbol_rate_hz / rate
+        return guide
+
+    @property
+    def burst_s(self) -> float:
+        """Length of one transmission (packet or over)."""
+        return self.burst_duration_s if self.burst_duration_s else MODULATION_DEFAULTS[self.modulation][2]
+
+    @property
+    def symbol_rate(self) -> float:
+        return self.symbol_rate_hz if self.symbol_rate_hz else MODULATION_DEFAULTS[self.modulation][1]
+
+    def scheduled_on(self, t_s: float) -> bool:
+        """Whether the schedule (not the duty cycle) has the transmitter on at scenario time t_s."""
+        return not self.schedule or any(a <= t_s < b for a, b in self.schedule)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Sensors and transmitters of one simulated world, with its seed and start time."""
+
+    name: str
+    sensors: tuple[SensorSite, ...]
+    transmitters: tuple[Transmitter, ...]
+    seed: int = 0
+    start_utc: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    source_path: Path | None = None
+
+    def sensor(self, sensor_id: str) -> SensorSite:
+        """The sensor site with that id; KeyError lists the ids there are."""
+        for s in self.sensors:
+            if s.id == sensor_id:
+                return s
+        where = f" in {self.source_path}" if self.source_path else ""
+        raise KeyError(f"no sensor {sensor_id!r}{where}; sensors: {', '.join(s.id for s in self.sensors) or 'none'}")
+
+
+# -- loading -------------------------------------------------------------------------------
+def _check_value(where: str, name: str, value: Any, kind: type | tuple[type, ...]) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ScenarioError(f"{where}: key {name!r} must be {getattr(kind, '__name__', kind)}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ScenarioError(f"{where}: key {name!r} must be finite, got {value!r}")
+    return value
+
+
+_FLOAT_KEYS = {
+    "lat", "lon", "height_m", "antenna_factor_db_m", "noise_figure_db", "ppm_error", "freq_hz", "erp_dbw",
+    "antenna_height_m", "duty_cycle", "freq_offset_hz", "erp_boost_db", "burst_duration_s", "symbol_rate_hz",
+}
+
+
+def _build(cls: type, table: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(known))}")
+    kwargs: dict[str, Any] = {}
+    for name, f in known.items():
+        if name not in table:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise ScenarioError(f"{where}: missing required key {name!r}")
+            continue
+        value = table[name]
+        if name == "schedule":
+            kwargs[name] = _schedule(value, where)
+        elif name in _FLOAT_KEYS:
+            kwargs[name] = _check_value(where, name, value, float)
+        else:
+            kwargs[name] = _check_value(where, name, value, str)
+    return cls(**kwargs)
+
+
+def _schedule(value: Any, where: str) -> tuple[tuple[float, float], ...]:
+    if not isinstance(value, list):
+        raise ScenarioError(f"{where}: key 'schedule' must be a list of [on_s, off_s] pairs, got {value!r}")
+    out = []
+    for i, pair in enumerate(value):
+        ok = isinstance(pair, list) and len(pair) == 2 and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in pair
+        )
+        if not ok or pair[1] <= pair[0]:
+            raise ScenarioError(f"{where}: schedule[{i}] must be [on_s, off_s] with off_s > on_s, got {pair!r}")
+        out.append((float(pair[0]), float(pair[1])))
+    return tuple(out)
+
+
+def _validate_transmitter(tx: Transmitter, where: str) -> None:
+    if tx.modulation not in MODULATIONS:
+        raise ScenarioError(f"{where}: key 'modulation' must be one of {', '.join(MODULATIONS)}, got {tx.modulation!r}")
+    if tx.freq_hz <= 0:
+        raise ScenarioError(f"{where}: key 'freq_hz' must be > 0, got {tx.freq_hz}")
+    if not 0 < tx.duty_cycle <= 1:
+        raise ScenarioError(f"{where}: key 'duty_cycle' must be in (0, 1], got {tx.duty_cycle}")
+    for key in ("burst_duration_s", "symbol_rate_hz"):
+        v = getattr(tx, key)
+        if v is not None and v <= 0:
+            raise ScenarioError(f"{where}: key {key!r} must be > 0, got {v}")
+    _validate_position(tx.lat, tx.lon, where)
+
+
+def _validate_position(lat: float, lon: float, where: str) -> None:
+    if not -90 <= lat <= 90:
+        raise ScenarioError(f"{where}: key 'lat' must be within -90..90, got {lat}")
+    if not -180 <= lon <= 180:
+        raise ScenarioError(f"{where}: key 'lon' must be within -180..180, got {lon}")
+
+
+def parse_scenario(doc: dict[str, Any], origin: str = "<scenario>", source_path: Path | None = None) -> Scenario:
+    """Build a :class:`Scenario` from an already-parsed TOML document."""
+    unknown = sorted(set(doc) - {"scenario", "sensors", "transmitters"})
+    if unknown:
+        raise ScenarioError(f"{origin}: unknown table {unknown[0]!r}; allowed: scenario, sensors, transmitters")
+    head = doc.get("scenario", {})
+    if not isinstance(head, dict):
+        raise ScenarioError(f"{origin}: [scenario] must be a table")
+    bad = sorted(set(head) - {"name", "seed", "start_utc"})
+    if bad:
+        raise ScenarioError(f"{origin}: [scenario] unknown key {bad[0]!r}; allowed: name, seed, start_utc")
+    name = _check_value(f"{origin} [scenario]", "name", head.get("name", Path(origin).stem), str)
+    seed = head.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ScenarioError(f"{origin} [scenario]: key 'seed' must be a non-negative integer, got {seed!r}")
+    start = head.get("start_utc", datetime(2026, 1, 1, tzinfo=UTC))
+    if isinstance(start, str):
+        try:
+            start = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ScenarioError(f"{origin} [scenario]: key 'start_utc' is not ISO-8601: {start!r}") from exc
+    if not isinstance(start, datetime):
+        raise ScenarioError(f"{origin} [scenario]: key 'start_utc' must be a date-time, got {start!r}")
+    start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+
+    sensors = []
+    for i, table in enumerate(_array_of_tables(doc, "sensors", origin)):
+        where = f"{origin} [[sensors]] #{i + 1}" + (f" ({table['id']})" if isinstance(table.get("id"), str) else "")
+        site = _build(SensorSite, table, where)
+        _validate_position(site.lat, site.lon, where)
+        sensors.append(site)
+    transmitters = []
+    for i, table in enumerate(_array_of_tables(doc, "transmitters", origin)):
+        named = f" ({table['id']})" if isinstance(table.get("id"), str) else ""
+        where = f"{origin} [[transmitters]] #{i + 1}{named}"
+        tx = _build(Transmitter, table, where)
+        _validate_transmitter(tx, where)
+        transmitters.append(tx)
+    for kind, items in (("sensors", sensors), ("transmitters", transmitters)):
+        ids = [x.id for x in items]
+        dup = next((x for x in ids if ids.count(x) > 1), None)
+        if dup is not None:
+            raise ScenarioError(f"{origin}: duplicate {kind} id {dup!r}")
+    return Scenario(name, tuple(sensors), tuple(transmitters), seed, start, source_path)
+
+
+def _array_of_tables(doc: dict[str, Any], key: str, origin: str) -> list[dict[str, Any]]:
+    value = doc.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise ScenarioError(f"{origin}: {key!r} must be an array of tables ([[{key}]])")
+    return value
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file; errors name the file and the offending key."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ScenarioError(f"scenario file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: invalid TOML: {exc}") from exc
+    return parse_scenario(doc, str(path), path)

@@ -1,0 +1,352 @@
+"""The one small IQ-source interface every consumer (sweep, detect, daemon, tests) programs against.
+
+Hardware, network, file and simulator sources all satisfy :class:`Source`, so the code above never
+knows which it holds (STYLE.md: hardware behind a narrow interface). The :class:`RingBuffer` is
+shared by the sources that receive samples on a background thread (RTL-SDR, rtl_tcp): a live
+receiver keeps streaming whether or not we read, so the buffer is bounded and overflow is counted
+as dropped samples instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+class SourceError(Exception):
+    """A source was misused or its input is invalid (bad URI, bad file, tune outside a recording)."""
+
+
+class SourceUnavailable(SourceError):  # noqa: N818 - the name the project pinned
+    """The receiver cannot be reached (no driver, no dongle, server down); the message says how to fix it."""
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A stream of complex baseband samples around a tunable centre frequency.
+
+    ``read(n)`` returns exactly ``n`` complex64 samples scaled so that full scale is magnitude 1,
+    except a finite source (a recording) which returns fewer at its end and an empty array once
+    exhausted. ``timestamp_utc`` is the UTC time of the first sample of the last read, or None
+    where the source cannot know it. ``gain_db`` None means automatic gain control.
+    """
+
+    @property
+    def center_freq_hz(self) -> float: ...
+
+    @property
+    def sample_rate_hz(self) -> float: ...
+
+    @property
+    def gain_db(self) -> float | None: ...
+
+    @property
+    def dropped_samples(self) -> int: ...
+
+    @property
+    def timestamp_utc(self) -> datetime | None: ...
+
+    def read(self, n: int) -> np.ndarray: ...
+
+    def tune(self, freq_hz: float) -> None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Source: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class SourceBase:
+    """Context-manager plumbing and defaults shared by the concrete sources."""
+
+    #: False for recordings: the sweep then measures the recorded band in one "hop".
+    can_retune: bool = True
+    #: True for sources that end (recordings); live receivers stream forever.
+    finite: bool = False
+    #: dBm at the antenna port = dBFS - gain_db - dbfs_offset_db, when known (the simulator knows it;
+    #: real hardware needs a calibration from the sensor config). None means uncalibrated.
+    dbfs_offset_db: float | None = None
+
+    _dropped_samples: int = 0
+    _timestamp_utc: datetime | None = None
+
+    @property
+    def dropped_samples(self) -> int:
+        """Samples lost because the consumer did not keep up (always 0 for pull-driven sources)."""
+        return self._dropped_samples
+
+    @property
+    def timestamp_utc(self) -> datetime | None:
+        """UTC time of the first sample of the last read, where the source knows it."""
+        return self._timestamp_utc
+
+    def __enter__(self) -> SourceBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        """Release the receiver; safe to call twice."""
+
+
+def validate_read_count(n: int) -> int:
+    """Reject nonsense read sizes early with a message naming the value."""
+    n = int(n)
+    if n < 0:
+        raise SourceError(f"read count must be >= 0, got {n}")
+    return n
+
+
+def u8_to_complex64(raw: bytes | np.ndarray) -> np.ndarray:
+    """Interleaved unsigned 8-bit I/Q (RTL-SDR, rtl_tcp, cu8 files) to complex64, 127.5 = zero."""
+    u = np.frombuffer(raw, dtype=np.uint8) if isinstance(raw, bytes | bytearray | memoryview) else raw
+    if u.size % 2:
+        u = u[:-1]
+    f = u.astype(np.float32)
+    f -= 127.5
+    f *= np.float32(1.0 / 127.5)
+    return f.view(np.complex64)
+
+
+def complex64_to_u8(iq: np.ndarray) -> np.ndarray:
+    """complex64 (full scale 1) to interleaved u8 I/Q as an RTL-SDR would deliver it (clipped)."""
+    f = np.ascontiguousarray(iq, dtype=np.complex64).view(np.float32)
+    out = f * np.float32(127.5) + np.float32(127.5)
+    np.rint(out, out=out)
+    np.clip(out, 0.0, 255.0, out=out)
+    return out.astype(np.uint8)
+
+
+class RingBuffer:
+    """Bounded FIFO of complex64 samples written by a receiver thread and read by the consumer.
+
+    On overflow the oldest samples are discarded and counted in ``dropped``: a live receiver must
+    never block its USB/TCP reader (that loses data upstream, invisibly) nor grow without bound.
+    ``newest_monotonic`` is the monotonic time the newest sample arrived, used to date reads.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        if capacity <= 0:
+            raise SourceError(f"ring buffer capacity must be > 0, got {capacity}")
+        self._buf = np.zeros(int(capacity), dtype=np.complex64)
+        self._capacity = int(capacity)
+        self._start = 0
+        self._count = 0
+        self.dropped = 0
+        self.newest_monotonic: float | None = None
+        self._cond = threading.Condition()
+        self._closed = False
+        self._error: BaseException | None = None
+
+    @property
+    def available(self) -> int:
+        """Samples waiting to be read."""
+        with self._cond:
+            return self._count
+
+    def write(self, samples: np.ndarray) -> None:
+        """Append samples, dropping (and counting) the oldest when full."""
+        samples = np.asarray(samples, dtype=np.complex64)
+        n = samples.size
+        if n == 0:
+            return
+        with self._cond:
+            if n >= self._capacity:
+                self.dropped += self._count + (n - self._capacity)
+                samples = samples[n - self._capacity :]
+                n = self._capacity
+                self._start = 0
+                self._count = 0
+            overflow = self._count + n - self._capacity
+            if overflow > 0:
+                self.dropped += overflow
+                self._start = (self._start + overflow) % self._capacity
+                self._count -= overflow
+            end = (self._start + self._count) % self._capacity
+            first = min(n, self._capacity - end)
+            self._buf[end : end + first] = samples[:first]
+            if first < n:
+                self._buf[: n - first] = samples[first:]
+            self._count += n
+            self.newest_monotonic = time.monotonic()
+            self._cond.notify_all()
+
+    def read(self, n: int, timeout_s: float) -> tuple[np.ndarray, float | None, int]:
+        """Take exactly n samples, waiting up to timeout_s.
+
+        Returns (samples, monotonic arrival time of the newest buffered sample, samples that were
+        buffered before the read); the caller turns the last two into the time of sample 0.
+
+        Raises SourceUnavailable when the writer failed or the buffer was closed, and TimeoutError
+        when the receiver delivered too little in time.
+        """
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self._count < n:
+                if self._error is not None:
+                    raise SourceUnavailable(str(self._error)) from self._error
+                if self._closed:
+                    raise SourceUnavailable("the receiver stream has ended")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"receiver delivered {self._count} of {n} samples in {timeout_s:.1f} s")
+                self._cond.wait(remaining)
+            idx = (self._start + np.arange(n)) % self._capacity if n else np.zeros(0, dtype=np.int64)
+            out = self._buf[idx].copy()
+            backlog = self._count
+            self._start = (self._start + n) % self._capacity
+            self._count -= n
+            return out, self.newest_monotonic, backlog
+
+    def clear(self) -> None:
+        """Forget buffered samples (after a retune they belong to the old frequency)."""
+        with self._cond:
+            self._start = 0
+            self._count = 0
+
+    def fail(self, error: BaseException) -> None:
+        """Wake the reader with the writer's error."""
+        with self._cond:
+            self._error = error
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Wake any waiting reader; further reads fail once the buffer is drained."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+def first_sample_utc(newest_monotonic: float | None, backlog: int, sample_rate_hz: float) -> datetime | None:
+    """UTC time of the oldest of ``backlog`` buffered samples, given when the newest one arrived."""
+    if newest_monotonic is None or sample_rate_hz <= 0:
+        return None
+    age_s = time.monotonic() - newest_monotonic + backlog / sample_rate_hz
+    return datetime.now(UTC) - timedelta(seconds=age_s)
+
+
+# -- source URIs ---------------------------------------------------------------------------
+_SI_SUFFIX = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+
+
+def _number(uri: str, key: str, text: str) -> float:
+    """Parse ``2.4e6``, ``2.4M``, ``250k``; errors name the URI and key."""
+    t = text.strip()
+    mult = 1.0
+    if t and t[-1] in _SI_SUFFIX:
+        mult, t = _SI_SUFFIX[t[-1]], t[:-1]
+    try:
+        return float(t) * mult
+    except ValueError:
+        raise SourceError(f"source {uri!r}: {key}={text!r} is not a number") from None
+
+
+def _gain(uri: str, text: str) -> float | None:
+    return None if text.lower() in ("auto", "agc", "none") else _number(uri, "gain", text)
+
+
+def _bool(uri: str, key: str, text: str) -> bool:
+    low = text.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise SourceError(f"source {uri!r}: {key}={text!r} must be 1/0/true/false")
+
+
+def _query(uri: str, query: str, allowed: set[str]) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
+        if key not in allowed:
+            raise SourceError(f"source {uri!r}: unknown parameter {key!r}; allowed: {', '.join(sorted(allowed))}")
+        params[key] = value
+    return params
+
+
+URI_HELP = (
+    "rtlsdr://INDEX?gain=30&ppm=1&rate=2.4e6, rtltcp://HOST:PORT?gain=.., "
+    "file:PATH?rate=..&freq=..&format=cu8, file:PATH.sigmf-meta, sim:SCENARIO.toml?sensor=ID"
+)
+
+
+def open_source(uri: str) -> SourceBase:
+    """Open a source from a URI (see URI_HELP); a plain path is a file. Errors name the URI and key."""
+    uri = uri.strip()
+    scheme, sep, rest = uri.partition(":")
+    if not sep or len(scheme) == 1 or "/" in scheme or scheme not in ("rtlsdr", "rtltcp", "file", "sim"):
+        if sep and scheme not in ("rtlsdr", "rtltcp", "file", "sim") and len(scheme) > 1 and "/" not in scheme:
+            raise SourceError(f"unknown source scheme {scheme!r} in {uri!r}; use one of: {URI_HELP}")
+        scheme, rest = "file", uri
+    body, _, query = rest.partition("?")
+    common = {"rate", "freq", "gain", "ppm"}
+    if scheme == "rtlsdr":
+        from sdr.sources.rtlsdr import RtlSdrSource
+
+        p = _query(uri, query, common | {"buffer_s"})
+        index_text = body.lstrip("/") or "0"
+        if not index_text.isdigit():
+            raise SourceError(f"source {uri!r}: device index {index_text!r} must be a number (rtlsdr://0)")
+        return RtlSdrSource(
+            int(index_text),
+            sample_rate_hz=_number(uri, "rate", p.get("rate", "2.4e6")),
+            center_freq_hz=_number(uri, "freq", p.get("freq", "100e6")),
+            gain_db=_gain(uri, p.get("gain", "auto")),
+            ppm=int(_number(uri, "ppm", p.get("ppm", "0"))),
+            buffer_s=_number(uri, "buffer_s", p.get("buffer_s", "1")),
+        )
+    if scheme == "rtltcp":
+        from sdr.sources.rtltcp import RtlTcpSource
+
+        p = _query(uri, query, common | {"buffer_s", "timeout_s"})
+        host, _, port = body.lstrip("/").rpartition(":")
+        if not host or not port.isdigit():
+            raise SourceError(f"source {uri!r}: expected rtltcp://HOST:PORT")
+        return RtlTcpSource(
+            host, int(port),
+            sample_rate_hz=_number(uri, "rate", p.get("rate", "2.4e6")),
+            center_freq_hz=_number(uri, "freq", p.get("freq", "100e6")),
+            gain_db=_gain(uri, p.get("gain", "auto")),
+            ppm=int(_number(uri, "ppm", p.get("ppm", "0"))),
+            buffer_s=_number(uri, "buffer_s", p.get("buffer_s", "1")),
+            timeout_s=_number(uri, "timeout_s", p.get("timeout_s", "5")),
+        )
+    if scheme == "file":
+        from sdr.sources.file import FileSource
+
+        p = _query(uri, query, {"rate", "freq", "format", "loop"})
+        path = body[2:] if body.startswith("//") else body
+        if not path:
+            raise SourceError(f"source {uri!r}: missing file path (file:PATH)")
+        return FileSource(
+            path,
+            sample_rate_hz=_number(uri, "rate", p["rate"]) if "rate" in p else None,
+            center_freq_hz=_number(uri, "freq", p["freq"]) if "freq" in p else None,
+            fmt=p.get("format"),
+            loop=_bool(uri, "loop", p.get("loop", "0")),
+        )
+    from sdr.scenario import load_scenario
+    from sdr.sources.simulated import SimulatedSource
+
+    p = _query(uri, query, common | {"sensor", "seed", "realtime", "start_s"})
+    path = body[2:] if body.startswith("//") else body
+    if "sensor" not in p:
+        raise SourceError(f"source {uri!r}: say which sensor of the scenario receives (sim:FILE.toml?sensor=ID)")
+    return SimulatedSource(
+        load_scenario(path),
+        p["sensor"],
+        center_freq_hz=_number(uri, "freq", p.get("freq", "100e6")),
+        sample_rate_hz=_number(uri, "rate", p.get("rate", "2.4e6")),
+        gain_db=_gain(uri, p.get("gain", "auto")),
+        ppm=_number(uri, "ppm", p.get("ppm", "0")),
+        seed=int(_number(uri, "seed", p["seed"])) if "seed" in p else None,
+        realtime=_bool(uri, "realtime", p.get("realtime", "0")),
+        start_s=_number(uri, "start_s", p.get("start_s", "0")),
+    )
