@@ -1,0 +1,305 @@
+"""The API socket's operations (SERVER_CONTRACT.md), and a small blocking client for them.
+
+A Request names an ``op`` and carries JSON ``args``; the reply is ``Reply(ok, result, error,
+arrays)`` with the request's ``seq`` echoed so a client can match answers. Handlers run in the
+server loop thread, read from the server's store/archive/registry, and raise :class:`ApiError` for
+a caller's mistake (unknown id, bad argument): that becomes ``ok=False`` with the message, never a
+crash. Unexpected exceptions are counted as internal errors and answered ``ok=False`` too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import zmq
+
+from coordination.protocol import ProtocolError, Reply, Request, decode, format_utc, utc_now_iso
+
+if TYPE_CHECKING:
+    from coordination.server import Server
+
+log = logging.getLogger(__name__)
+
+ALERT_STATES = ("open", "acknowledged", "resolved", "all")
+MAX_WATERFALL_ROWS = 2000
+
+
+class ApiError(ValueError):
+    """A request the server cannot honour as asked (bad argument, unknown id)."""
+
+
+def error_reply(req: Request, text: str) -> Reply:
+    return Reply("server", req.seq, utc_now_iso(), ok=False, result=None, error=text[:4000])
+
+
+def _arg_str(args: Mapping[str, Any], name: str, required: bool = True, max_len: int = 128) -> str | None:
+    v = args.get(name)
+    if v is None:
+        if required:
+            raise ApiError(f"missing argument {name!r}")
+        return None
+    if not isinstance(v, str) or not v or len(v) > max_len:
+        raise ApiError(f"argument {name!r} must be a non-empty string of at most {max_len} characters")
+    return v
+
+
+def _arg_num(args: Mapping[str, Any], name: str) -> float | None:
+    v = args.get(name)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ApiError(f"argument {name!r} must be a finite number")
+    return float(v)
+
+
+def _arg_int(args: Mapping[str, Any], name: str, default: int, lo: int, hi: int) -> int:
+    v = args.get(name, default)
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ApiError(f"argument {name!r} must be an integer in [{lo}, {hi}]")
+    return v
+
+
+class Api:
+    """Dispatches API requests to handlers that read the server's state."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.ops: dict[str, Callable[[Mapping[str, Any]], tuple[Any, tuple[np.ndarray, ...]]]] = {
+            "ping": self.ping, "sensors": self.sensors, "alerts": self.alerts, "alert": self.alert,
+            "ack": self.ack, "resolve": self.resolve, "spectrum": self.spectrum, "waterfall": self.waterfall,
+            "occupancy": self.occupancy, "stations": self.stations, "counters": self.counters,
+            "profiles": self.profiles,
+        }
+
+    def handle(self, req: Request) -> Reply:
+        fn = self.ops.get(req.op)
+        if fn is None:
+            return error_reply(req, f"unknown op {req.op!r} (known: {sorted(self.ops)})")
+        try:
+            result, arrays = fn(req.args)
+        except ApiError as exc:
+            return error_reply(req, str(exc))
+        except Exception:
+            self.server._internal_error(f"api_{req.op}")
+            if self.server.store is not None:
+                self.server.store.rollback()
+            return error_reply(req, f"internal error while handling {req.op!r} (logged on the server)")
+        return Reply("server", req.seq, format_utc(self.server.clock()), ok=True, result=result, error=None,
+                     arrays=tuple(arrays))
+
+    # ------------------------------------------------------------ ops
+
+    def ping(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
+        s = self.server
+        return {"pong": True, "t_utc": format_utc(s.clock()), "sensors": len(s.sensors),
+                "engine": type(s.engine).__name__ if s.engine is not None else None}, ()
+
+    def sensors(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
+        s = self.server
+        now = s.clock()
+        out = []
+        for sid, st in sorted(s.sensors.items()):
+            r = st.record
+            h = st.health
+            out.append({"sensor_id": sid, "province": r.province, "lat": r.lat, "lon": r.lon,
+                        "height_m": r.height_m, "antenna_factor_db_m": r.antenna_factor_db_m,
+                        "software": r.software, "capabilities": list(r.capabilities),
+                        "status": s.sensor_status(st, now),
+                        "last_seen": format_utc(st.last_seen) if st.last_seen else None,
+                        "last_profile": st.last_profile,
+                        "spool_depth": h.get("spool_depth"),
+                        "drops": h.get("dropped_samples", h.get("drops")),
+                        "rejected": s.rejections.total(sid)})
+        return out, ()
+
+    def alerts(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
+        state = _arg_str(args, "state", required=False) or "all"
+        if state not in ALERT_STATES:
+            raise ApiError(f"state {state!r} not one of {ALERT_STATES}")
+        province = _arg_str(args, "province", required=False, max_len=8)
+        limit = _arg_int(args, "limit", 1000, 1, 10_000)
+        store = self.server.store
+        assert store is not None
+        docs = store.list_alert_json(None if state == "all" else [state], province, limit)
+        return [self.server.decorate_alert(d) for d in docs], ()
+
+    def alert(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
+        alert_id = _arg_str(args, "id")
+        assert self.server.store is not None and alert_id is not None
+        doc = self.server.store.alert_json(alert_id)
+        if doc is None:
+            raise ApiError(f"no alert with id {alert_id!r}")
+        doc = self.server.decorate_alert(doc)
+        doc["evidence_captures"] = self.server.store.evidence_for(alert_id)
+        return doc, ()
+
+    def _transition(self, args: Mapping[str, Any], action: str) -> tuple[Any, tuple[np.ndarray, ...]]:
+        s = self.server
+        alert_id = _arg_str(args, "id")
+        by = _arg_str(args, "by", max_len=128)
+        note = _arg_str(args, "note", required=False, max_len=2000)
+        if s.engine is None:
+            raise ApiError("the rules engine is not running on this server")
+        assert s.store is not None
+        if s.store.alert_json(alert_id) is None:  # type: ignore[arg-type]
+            raise ApiError(f"no alert with id {alert_id!r}")
+        try:
+            ev = getattr(s.engine, action)(alert_id, by, note)
+        except (KeyError, ValueError) as exc:
+            raise ApiError(f"{action} {alert_id}: {exc}") from exc
+        s.handle_alert_events([ev])
+        return s.decorate_alert(ev.to_json()), ()
+
+    def ack(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
+        return self._transition(args, "acknowledge")
+
+    def resolve(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
+        return self._transition(args, "resolve")
+
+    def _profile_arg(self, args: Mapping[str, Any], sensor_id: str) -> str:
+        s = self.server
+        profile = _arg_str(args, "profile", required=False, max_len=64)
+        if profile is None:
+            st = s.sensors.get(sensor_id)
+            profile = st.last_profile if st else None
+        if profile is None:
+            raise ApiError(f"no spectrum known from sensor {sensor_id!r} (give 'profile')")
+        return profile
+
+    def spectrum(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
+        s = self.server
+        sid = _arg_str(args, "sensor_id", max_len=64)
+        assert sid is not None
+        if sid not in s.sensors:
+            raise ApiError(f"unknown sensor {sid!r}")
+        profile = self._profile_arg(args, sid)
+        m = s.latest_spectra.get((sid, profile))
+        if m is not None:
+            return {"sensor_id": sid, "profile": profile, "t_utc": m.t_utc, "seq": m.seq,
+                    "f_start_hz": m.f_start_hz, "f_step_hz": m.f_step_hz, "noise_floor_dbm": m.noise_floor_dbm,
+                    "threshold_dbm": m.threshold_dbm, "detector": m.detector}, (m.power_dbm,)
+        assert s.archive is not None
+        got = s.archive.read_last(sid, profile, 1)
+        if got is None or got[0].shape[0] == 0:
+            raise ApiError(f"no spectrum of profile {profile!r} from sensor {sid!r}")
+        power, t, attrs = got
+        return {"sensor_id": sid, "profile": profile, "t_utc": _iso(t[-1]), "f_start_hz": float(attrs["f_start_hz"]),
+                "f_step_hz": float(attrs["f_step_hz"]), "noise_floor_dbm": None, "threshold_dbm": None,
+                "detector": str(attrs["detector"])}, (power[-1],)
+
+    def waterfall(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
+        s = self.server
+        sid = _arg_str(args, "sensor_id", max_len=64)
+        assert sid is not None and s.archive is not None
+        if sid not in s.sensors:
+            raise ApiError(f"unknown sensor {sid!r}")
+        profile = self._profile_arg(args, sid)
+        n = _arg_int(args, "n", 100, 1, MAX_WATERFALL_ROWS)
+        got = s.archive.read_last(sid, profile, n)
+        if got is None:
+            raise ApiError(f"no spectra of profile {profile!r} from sensor {sid!r}")
+        power, t, attrs = got
+        return {"sensor_id": sid, "profile": profile, "shape": [int(power.shape[0]), int(power.shape[1])],
+                "t_utc": [_iso(x) for x in t], "f_start_hz": float(attrs["f_start_hz"]),
+                "f_step_hz": float(attrs["f_step_hz"]), "detector": str(attrs["detector"])}, \
+            (np.ascontiguousarray(power, np.float32).ravel(),)
+
+    def occupancy(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
+        s = self.server
+        sid = _arg_str(args, "sensor_id", max_len=64)
+        profile = _arg_str(args, "profile", max_len=64)
+        n = _arg_int(args, "n", 100, 1, 10_000)
+        assert s.store is not None and sid is not None and profile is not None
+        centers, rows = s.store.occupancy(sid, profile, n)
+        return {"sensor_id": sid, "profile": profile, "channel_centers_hz": centers.tolist(), "rows": rows}, ()
+
+    def stations(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
+        repo = self.server.stations
+        if repo is None:
+            raise ApiError("no station database on this server")
+        f_lo, f_hi = _arg_num(args, "f_lo_hz"), _arg_num(args, "f_hi_hz")
+        province = _arg_str(args, "province", required=False, max_len=8)
+        service = _arg_str(args, "service", required=False, max_len=32)
+        limit = _arg_int(args, "limit", 5000, 1, 100_000)
+        if f_lo is not None and f_hi is not None:
+            if f_hi < f_lo:
+                raise ApiError("f_hi_hz must not be below f_lo_hz")
+            found = repo.query(freq_hz=(f_lo + f_hi) / 2, bandwidth_hz=f_hi - f_lo, province=province,
+                               service=service)
+        elif f_lo is not None or f_hi is not None:
+            f = f_lo if f_lo is not None else f_hi
+            found = repo.query(freq_hz=f, bandwidth_hz=0.0, province=province, service=service)
+        else:
+            found = repo.query(province=province, service=service)
+        return [st.to_dict() for st in found[:limit]], ()
+
+    def counters(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
+        return self.server.counters_snapshot(), ()
+
+    def profiles(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
+        return [p.to_dict() for p in self.server.profiles], ()
+
+
+def _iso(t_s: float) -> str:
+    from datetime import UTC, datetime
+
+    return format_utc(datetime.fromtimestamp(float(t_s), UTC))
+
+
+class ApiClient:
+    """A blocking client for the API socket (DEALER), for the CLI, tests and scripts."""
+
+    def __init__(self, addr: str, *, timeout_s: float = 5.0, ctx: zmq.Context | None = None,
+                 client_id: str = "client") -> None:
+        self.addr = addr
+        self.timeout_s = timeout_s
+        self._own_ctx = ctx is None
+        self.ctx = ctx or zmq.Context()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(addr)
+        self.client_id = client_id
+        self._seq = itertools.count(1)
+
+    def call(self, op: str, args: Mapping[str, Any] | None = None, *, timeout_s: float | None = None) -> Reply:
+        """Send one request and wait for its reply; TimeoutError if the server does not answer."""
+        seq = next(self._seq)
+        req = Request(self.client_id, seq, utc_now_iso(), op=op, args=dict(args or {}))
+        self.sock.send_multipart(req.to_frames())
+        deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
+        while True:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0 or not self.sock.poll(left_ms):
+                raise TimeoutError(f"no answer from {self.addr} to {op!r} within {self.timeout_s} s")
+            frames = self.sock.recv_multipart()
+            try:
+                reply = decode(frames, allowed=(b"reply",))
+            except ProtocolError as exc:
+                log.warning("bad reply from %s: %s", self.addr, exc)
+                continue
+            if reply.seq == seq:
+                return reply  # type: ignore[return-value]
+
+    def result(self, op: str, args: Mapping[str, Any] | None = None) -> Any:
+        """The result of a successful call; ApiError with the server's message otherwise."""
+        reply = self.call(op, args)
+        if not reply.ok:
+            raise ApiError(reply.error or f"{op} failed")
+        return reply.result
+
+    def close(self) -> None:
+        self.sock.close(0)
+        if self._own_ctx:
+            self.ctx.term()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

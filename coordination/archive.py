@@ -1,0 +1,247 @@
+"""HDF5 spectrum archive: one self-describing file per sensor per UTC day.
+
+Layout of ``<root>/<sensor_id>/<sensor_id>_<YYYYMMDD>.h5``::
+
+    /                         attrs: format, sensor_id, province, lat, lon, height_m, day_utc, units
+    /<profile>/               one group per profile (axes differ between profiles); attrs:
+                              profile, f_start_hz, f_step_hz, n_bins, detector, antenna_factor_db_m,
+                              calibration, units
+        power_dbm             (rows, bins) float32, chunked (chunk_rows, bins), compressed
+        t_utc                 (rows,) float64, seconds since 1970-01-01T00:00:00Z
+        seq                   (rows,) int64, the sensor's sequence number (idempotence key)
+        noise_floor_dbm       (rows,) float32
+        threshold_dbm         (rows,) float32
+        antenna_factor_db_m   (rows,) float32 (calibration in force for that row)
+
+If a profile's axis changes during the day (new f_start_hz, f_step_hz or bin count) the new rows go
+to ``<profile>~2`` (then ``~3``...), so every group has one exact frequency axis.
+
+Rows are *staged* and written per batch (:meth:`SpectrumArchive.flush`): one resize and one block
+write per group, one ``flush`` per file. Only rows whose file flushed are reported written, so the
+server acks nothing that is not on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from coordination.protocol import Spectrum, parse_utc
+
+log = logging.getLogger(__name__)
+
+FORMAT = "borderwatch-spectra-1"
+_ROW_FIELDS = ("t_utc", "seq", "noise_floor_dbm", "threshold_dbm", "antenna_factor_db_m")
+_ROW_DTYPES = {"t_utc": np.float64, "seq": np.int64, "noise_floor_dbm": np.float32,
+               "threshold_dbm": np.float32, "antenna_factor_db_m": np.float32}
+
+
+@dataclass(frozen=True)
+class SensorMeta:
+    """What the file attributes say about the sensor (from its Hello)."""
+
+    sensor_id: str
+    province: str = ""
+    lat: float = float("nan")
+    lon: float = float("nan")
+    height_m: float = float("nan")
+
+
+@dataclass
+class _Staged:
+    meta: SensorMeta
+    rows: list[Spectrum] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+
+
+def day_of(t_utc: str) -> str:
+    """The UTC day (YYYYMMDD) a timestamp belongs to."""
+    return parse_utc(t_utc).strftime("%Y%m%d")
+
+
+class SpectrumArchive:
+    """Append-only HDF5 spectra with batched writes and a small cache of open files."""
+
+    def __init__(self, root: Path, *, compression: str = "lzf", chunk_rows: int = 64, max_open_files: int = 64,
+                 fsync: bool = False) -> None:
+        self.root = Path(root)
+        self.compression = None if compression == "none" else compression
+        self.chunk_rows = chunk_rows
+        self.max_open_files = max_open_files
+        self.fsync = fsync
+        self._files: OrderedDict[Path, h5py.File] = OrderedDict()
+        self._staged: dict[tuple[str, str], _Staged] = {}
+
+    # ------------------------------------------------------------ paths and files
+
+    def path_for(self, sensor_id: str, day: str) -> Path:
+        return self.root / sensor_id / f"{sensor_id}_{day}.h5"
+
+    def _open(self, path: Path, meta: SensorMeta | None, day: str, create: bool) -> h5py.File:
+        f = self._files.get(path)
+        if f is not None:
+            self._files.move_to_end(path)
+            return f
+        if not create and not path.exists():
+            raise FileNotFoundError(path)
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        f = h5py.File(path, "a" if create else "r+", libver="latest")
+        if create and "format" not in f.attrs:
+            m = meta or SensorMeta(sensor_id=path.parent.name)
+            f.attrs.update({"format": FORMAT, "sensor_id": m.sensor_id, "province": m.province, "lat": m.lat,
+                            "lon": m.lon, "height_m": m.height_m, "day_utc": day, "units": "dBm",
+                            "created_utc": datetime.now(UTC).isoformat(),
+                            "description": "calibrated power per bin at the antenna port"})
+        self._files[path] = f
+        while len(self._files) > self.max_open_files:
+            _, old = self._files.popitem(last=False)
+            try:
+                old.close()
+            except Exception:  # closing a broken file must not stop the others
+                log.exception("closing an archive file failed")
+        return f
+
+    def _group(self, f: h5py.File, msg: Spectrum) -> h5py.Group:
+        n_bins = int(msg.power_dbm.size)
+        k = 1
+        while True:
+            name = msg.profile if k == 1 else f"{msg.profile}~{k}"
+            g = f.get(name)
+            if g is None:
+                return self._create_group(f, name, msg)
+            a = g.attrs
+            if (int(a["n_bins"]) == n_bins and float(a["f_start_hz"]) == msg.f_start_hz
+                    and float(a["f_step_hz"]) == msg.f_step_hz and str(a["detector"]) == msg.detector):
+                return g
+            k += 1
+
+    def _create_group(self, f: h5py.File, name: str, msg: Spectrum) -> h5py.Group:
+        n_bins = int(msg.power_dbm.size)
+        g = f.create_group(name)
+        g.attrs.update({"profile": msg.profile, "f_start_hz": msg.f_start_hz, "f_step_hz": msg.f_step_hz,
+                        "n_bins": n_bins, "detector": msg.detector, "segments": msg.segments,
+                        "antenna_factor_db_m": msg.antenna_factor_db_m,
+                        "calibration": "power_dbm at the antenna port; field dBuV/m = dBm + 107 + antenna factor",
+                        "units": "dBm", "t_utc_units": "s since 1970-01-01T00:00:00Z"})
+        opts: dict[str, Any] = {}
+        if self.compression:
+            opts = {"compression": self.compression, "shuffle": True}
+        g.create_dataset("power_dbm", shape=(0, n_bins), maxshape=(None, n_bins), dtype=np.float32,
+                         chunks=(min(self.chunk_rows, 1_000_000 // max(n_bins, 1) or 1), n_bins), **opts)
+        for k in _ROW_FIELDS:
+            g.create_dataset(k, shape=(0,), maxshape=(None,), dtype=_ROW_DTYPES[k], chunks=(1024,))
+        return g
+
+    # ------------------------------------------------------------ writing
+
+    def stage(self, meta: SensorMeta, msg: Spectrum) -> None:
+        """Queue one spectrum for the next :meth:`flush` (nothing is written yet)."""
+        t = parse_utc(msg.t_utc)
+        key = (msg.sensor_id, t.strftime("%Y%m%d"))
+        st = self._staged.get(key)
+        if st is None:
+            st = self._staged[key] = _Staged(meta)
+        st.rows.append(msg)
+        st.times.append(t.timestamp())
+
+    def flush(self) -> tuple[list[Spectrum], list[tuple[Spectrum, str]]]:
+        """Write every staged row; return (written, [(failed, error text)]). Failures are per file."""
+        written: list[Spectrum] = []
+        failed: list[tuple[Spectrum, str]] = []
+        staged, self._staged = self._staged, {}
+        for (sensor_id, day), st in staged.items():
+            path = self.path_for(sensor_id, day)
+            try:
+                self._write_file(path, day, st)
+            except Exception as exc:  # disk full, unwritable dir, corrupt file: the rows are not stored
+                text = f"archive write to {path} failed: {type(exc).__name__}: {exc}"
+                failed.extend((m, text) for m in st.rows)
+                self._drop(path)
+            else:
+                written.extend(st.rows)
+        return written, failed
+
+    def _write_file(self, path: Path, day: str, st: _Staged) -> None:
+        f = self._open(path, st.meta, day, create=True)
+        by_group: dict[str, tuple[h5py.Group, list[int]]] = {}
+        for i, m in enumerate(st.rows):
+            g = self._group(f, m)
+            by_group.setdefault(g.name, (g, []))[1].append(i)
+        for g, idx in by_group.values():
+            n = len(idx)
+            power = g["power_dbm"]
+            start = power.shape[0]
+            block = np.stack([st.rows[i].power_dbm for i in idx]).astype(np.float32, copy=False)
+            cols = {"t_utc": [st.times[i] for i in idx], "seq": [st.rows[i].seq for i in idx],
+                    "noise_floor_dbm": [st.rows[i].noise_floor_dbm for i in idx],
+                    "threshold_dbm": [st.rows[i].threshold_dbm for i in idx],
+                    "antenna_factor_db_m": [st.rows[i].antenna_factor_db_m for i in idx]}
+            power.resize(start + n, axis=0)
+            power[start:start + n] = block
+            for k, v in cols.items():
+                ds = g[k]
+                ds.resize(start + n, axis=0)
+                ds[start:start + n] = np.asarray(v, dtype=_ROW_DTYPES[k])
+        f.flush()
+        if self.fsync:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _drop(self, path: Path) -> None:
+        f = self._files.pop(path, None)
+        if f is not None:
+            try:
+                f.close()
+            except Exception:
+                log.debug("closing failed archive file %s", path, exc_info=True)
+
+    # ------------------------------------------------------------ reading (API, tests)
+
+    def groups(self, sensor_id: str, day: str) -> list[str]:
+        path = self.path_for(sensor_id, day)
+        try:
+            f = self._open(path, None, day, create=False)
+        except FileNotFoundError:
+            return []
+        return sorted(f.keys())
+
+    def latest_day(self, sensor_id: str) -> str | None:
+        d = self.root / sensor_id
+        days = sorted(p.stem.rsplit("_", 1)[-1] for p in d.glob(f"{sensor_id}_*.h5")) if d.is_dir() else []
+        return days[-1] if days else None
+
+    def read_last(self, sensor_id: str, profile: str, n: int, day: str | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
+        """The last ``n`` rows of ``profile`` (latest axis group) of a sensor's day file, or None."""
+        day = day or self.latest_day(sensor_id)
+        if day is None:
+            return None
+        path = self.path_for(sensor_id, day)
+        try:
+            f = self._open(path, None, day, create=False)
+        except FileNotFoundError:
+            return None
+        names = [k for k in f.keys() if k == profile or k.startswith(profile + "~")]
+        if not names:
+            return None
+        name = max(names, key=lambda s: int(s.split("~")[1]) if "~" in s else 1)
+        g = f[name]
+        rows = g["power_dbm"].shape[0]
+        lo = max(0, rows - n)
+        return g["power_dbm"][lo:rows], g["t_utc"][lo:rows], dict(g.attrs)
+
+    def close(self) -> None:
+        for p in list(self._files):
+            self._drop(p)

@@ -1,0 +1,227 @@
+"""Server configuration: ``server.toml`` parsed once into a typed, validated :class:`ServerConfig`.
+
+Command-line flags win over the file; the file wins over the defaults. Errors name the file, the
+key and the value so a regulator editing the file by hand knows what to fix.
+
+Example ``server.toml``::
+
+    [server]
+    data_dir = "data"                      # relative paths are relative to this file
+    sensors_addr = "tcp://127.0.0.1:5560"
+    api_addr = "tcp://127.0.0.1:5561"
+    pub_addr = "tcp://127.0.0.1:5562"
+    stations = "stations.db"               # SQLite station DB, or a CSV imported at start
+    rules = "rules.toml"                   # coordination rules (default: the shipped rules)
+
+    [ingest]
+    batch_max_messages = 512               # bounded work per loop iteration
+    tick_interval_s = 1.0
+
+    [storage]
+    compression = "lzf"                    # lzf | gzip | none
+    chunk_rows = 64
+    fsync = false                          # true: fsync SQLite and HDF5 before acking (power-loss safe)
+
+    [status]
+    late_factor = 3.0                      # late after 3 revisit times without news
+    down_factor = 10.0
+
+    [evidence]
+    capture = true
+    duration_s = 0.5
+    sample_rate_hz = 2.4e6
+
+    [engine]                               # optional: rules engine thresholds (EngineConfig)
+    group_window_s = 2.0
+
+    [[profile]]                            # optional; default: one profile per rules band
+    name = "pmr446"
+    f_start_hz = 446.0e6
+    f_stop_hz = 446.2e6
+    bin_hz = 3125.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coordination.protocol import MonitoringProfile, ProtocolError
+
+
+class ConfigError(ValueError):
+    """The server configuration is wrong; the message names file, key and value."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server needs to start; immutable once built."""
+
+    data_dir: Path = Path("borderwatch-data")
+    sensors_addr: str = "tcp://127.0.0.1:5560"
+    api_addr: str = "tcp://127.0.0.1:5561"
+    pub_addr: str = "tcp://127.0.0.1:5562"
+    stations: Path | None = None
+    rules: Path | None = None
+    # Plain TCP until the security issue lands; then plain TCP only with --insecure.
+    insecure: bool = True
+    # ingest loop
+    batch_max_messages: int = 512
+    api_max_requests: int = 64
+    poll_timeout_ms: int = 20
+    tick_interval_s: float = 1.0
+    counters_flush_s: float = 5.0
+    publish_spectra: bool = True
+    # storage
+    compression: str = "lzf"
+    chunk_rows: int = 64
+    max_open_files: int = 64
+    fsync: bool = False
+    # sensor status
+    late_factor: float = 3.0
+    down_factor: float = 10.0
+    # evidence
+    evidence_capture: bool = True
+    evidence_duration_s: float = 0.5
+    evidence_sample_rate_hz: float = 2.4e6
+    # rules engine thresholds (EngineConfig field -> value), from the [engine] table
+    engine: Mapping[str, float | bool | int] = field(default_factory=dict)
+    # monitoring profiles served at Hello (empty: built from the rules bands)
+    profiles: tuple[MonitoringProfile, ...] = field(default_factory=tuple)
+
+    def with_overrides(self, **overrides: Any) -> ServerConfig:
+        """A copy where every non-None override replaces the field (flags win over the file)."""
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(clean) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown server setting(s): {sorted(unknown)}")
+        for k in ("data_dir", "stations", "rules"):
+            if k in clean:
+                clean[k] = Path(clean[k])
+        return dataclasses.replace(self, **clean)
+
+
+# section -> {toml key: (field name, type)}
+_KEYS: dict[str, dict[str, tuple[str, type]]] = {
+    "server": {"data_dir": ("data_dir", Path), "sensors_addr": ("sensors_addr", str),
+               "api_addr": ("api_addr", str), "pub_addr": ("pub_addr", str),
+               "stations": ("stations", Path), "rules": ("rules", Path), "insecure": ("insecure", bool)},
+    "ingest": {"batch_max_messages": ("batch_max_messages", int), "api_max_requests": ("api_max_requests", int),
+               "poll_timeout_ms": ("poll_timeout_ms", int), "tick_interval_s": ("tick_interval_s", float),
+               "counters_flush_s": ("counters_flush_s", float), "publish_spectra": ("publish_spectra", bool)},
+    "storage": {"compression": ("compression", str), "chunk_rows": ("chunk_rows", int),
+                "max_open_files": ("max_open_files", int), "fsync": ("fsync", bool)},
+    "status": {"late_factor": ("late_factor", float), "down_factor": ("down_factor", float)},
+    "evidence": {"capture": ("evidence_capture", bool), "duration_s": ("evidence_duration_s", float),
+                 "sample_rate_hz": ("evidence_sample_rate_hz", float)},
+}
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "batch_max_messages": (1, 100_000), "api_max_requests": (1, 10_000), "poll_timeout_ms": (1, 10_000),
+    "tick_interval_s": (0.01, 3600), "counters_flush_s": (0.1, 86400), "chunk_rows": (1, 100_000),
+    "max_open_files": (1, 100_000), "late_factor": (1.0, 1e6), "down_factor": (1.0, 1e6),
+    "evidence_duration_s": (0.001, 60.0), "evidence_sample_rate_hz": (1e3, 1e8),
+}
+
+COMPRESSIONS = ("lzf", "gzip", "none")
+
+
+def _coerce(path: Path, section: str, key: str, value: Any, typ: type, base: Path) -> Any:
+    where = f"{path}: [{section}] {key}={value!r}"
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false")
+        return value
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer")
+        return value
+    if typ is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number")
+        return float(value)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: expected a non-empty string")
+    if typ is Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (base / p)
+    return value
+
+
+def validate(cfg: ServerConfig, source: str = "server config") -> ServerConfig:
+    """Check ranges and choices; return the config unchanged or raise ConfigError naming the field."""
+    for name, (lo, hi) in _RANGES.items():
+        v = getattr(cfg, name)
+        if not lo <= v <= hi:
+            raise ConfigError(f"{source}: {name}={v} outside [{lo}, {hi}]")
+    if cfg.compression not in COMPRESSIONS:
+        raise ConfigError(f"{source}: compression={cfg.compression!r} not one of {COMPRESSIONS}")
+    if cfg.down_factor < cfg.late_factor:
+        raise ConfigError(f"{source}: down_factor={cfg.down_factor} must be >= late_factor={cfg.late_factor}")
+    for name in ("sensors_addr", "api_addr", "pub_addr"):
+        addr = getattr(cfg, name)
+        if not addr.startswith(("tcp://", "ipc://", "inproc://")):
+            raise ConfigError(f"{source}: {name}={addr!r} must start with tcp://, ipc:// or inproc://")
+    names = [p.name for p in cfg.profiles]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{source}: duplicate profile names in {names}")
+    return cfg
+
+
+def parse_config(data: Mapping[str, Any], path: Path) -> ServerConfig:
+    """Build a ServerConfig from an already-parsed TOML mapping (``path`` names it in errors)."""
+    base = path.parent
+    values: dict[str, Any] = {}
+    for section, table in data.items():
+        if section == "profile":
+            continue
+        if section == "engine":
+            if not isinstance(table, dict) or not all(
+                    isinstance(v, (int, float, bool)) for v in table.values()):
+                raise ConfigError(f"{path}: [engine] must be a table of numbers/booleans (EngineConfig fields)")
+            values["engine"] = dict(table)
+            continue
+        keys = _KEYS.get(section)
+        if keys is None:
+            raise ConfigError(f"{path}: unknown section [{section}] (known: {sorted([*_KEYS, 'engine', 'profile'])})")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table")
+        for key, value in table.items():
+            if key not in keys:
+                raise ConfigError(f"{path}: unknown key [{section}] {key} (known: {sorted(keys)})")
+            fname, typ = keys[key]
+            values[fname] = _coerce(path, section, key, value, typ, base)
+    profiles = []
+    raw_profiles = data.get("profile", [])
+    if not isinstance(raw_profiles, list):
+        raise ConfigError(f"{path}: profiles must be written as [[profile]] tables")
+    defaults = MonitoringProfile(name="x", f_start_hz=1e8, f_stop_hz=1.1e8, bin_hz=1e3).to_dict()
+    for i, p in enumerate(raw_profiles):
+        try:
+            profiles.append(MonitoringProfile.from_dict(defaults | dict(p)))
+        except (ProtocolError, TypeError) as exc:
+            raise ConfigError(f"{path}: [[profile]] #{i + 1}: {exc}") from exc
+    values["profiles"] = tuple(profiles)
+    return validate(ServerConfig(**values), str(path))
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> ServerConfig:
+    """Read ``server.toml`` (or use defaults when ``path`` is None) and apply flag overrides."""
+    if path is None:
+        cfg = ServerConfig()
+        source = "defaults"
+    else:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: config file not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        cfg = parse_config(data, path)
+        source = str(path)
+    return validate(cfg.with_overrides(**overrides), source)
