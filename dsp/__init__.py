@@ -9,7 +9,7 @@ from dsp.emissions import Emission, detect_emissions
 from dsp.floor import fcme_threshold_factor, noise_floor, sliding_noise_floor
 from dsp.occupancy import OccupancyResult, channel_occupancy, wilson_interval
 from dsp.sweep import plan_hops, remove_dc_spike, stitch_hops
-from dsp.welch import WelchAccumulator, welch_psd
+from dsp.welch import WelchAccumulator, enbw_bins, psd_frequencies, welch_psd
 
 __all__ = [
     "Burst",
@@ -22,9 +22,11 @@ __all__ = [
     "dbm_to_dbuv_m",
     "dbuv_m_to_dbm",
     "detect_emissions",
+    "enbw_bins",
     "fcme_threshold_factor",
     "noise_floor",
     "plan_hops",
+    "psd_frequencies",
     "remove_dc_spike",
     "rolling_floor_db",
     "segment_bursts",

@@ -1,9 +1,13 @@
 """Emission detection on a calibrated spectrum, with ITU-R SM.443 bandwidth measurements.
 
-Input is per-bin power in dBm (``scaling="spectrum"``, i.e. power per bin, not per Hz) on a uniform
-frequency axis, and a noise floor (scalar or per bin). An emission is a run of bins above
-``floor + margin``; runs separated by less than ``merge_hz`` are one emission (an FM or OFDM signal
-dips between sidebands); runs narrower than ``min_width_hz`` are dropped (single-bin noise peaks).
+Input is per-bin power in dBm on a uniform frequency axis, and a noise floor (scalar or per bin) in
+the same unit. Per-bin power should be the PSD times the bin width (``welch_psd(..., scaling="density")
+* bin_hz``): then noise and wideband emissions integrate to their true power. (With
+``scaling="spectrum"`` a CW peak reads its true power but integrated powers read ``enbw_bins`` too high.)
+
+An emission is a run of bins above ``floor + margin``; runs separated by less than ``merge_hz`` are
+one emission (an FM or OFDM signal dips between sidebands); runs narrower than ``min_width_hz`` are
+dropped (single-bin noise peaks).
 
 For the measurements the run is widened outward while the level stays above the floor, so the skirts
 below the detection margin still count. On that extent:

@@ -47,6 +47,17 @@ def window_coefficients(window: str, nfft: int) -> np.ndarray:
     return scipy.signal.get_window(WINDOWS[window], nfft, fftbins=True).astype(np.float64)
 
 
+def enbw_bins(window: str, nfft: int) -> float:
+    """Equivalent noise bandwidth of the window in bins: ``nfft * sum(w^2) / sum(w)^2`` (Hann: 1.5).
+
+    Converts between the two scalings: ``spectrum = density * bin_hz * enbw_bins``. Per-bin power for
+    integration (emissions, channel power, noise floor) is ``density * bin_hz``; a CW tone's peak bin in
+    that unit reads its power less ``10 log10(enbw_bins)`` dB.
+    """
+    w = window_coefficients(window, nfft)
+    return float(nfft * np.sum(w * w) / np.sum(w) ** 2)
+
+
 def psd_frequencies(sample_rate_hz: float, nfft: int) -> np.ndarray:
     """Bin centre offsets from the tuned frequency (Hz), fftshifted (ascending)."""
     return np.fft.fftshift(np.fft.fftfreq(nfft, d=1.0 / sample_rate_hz))
