@@ -1,0 +1,739 @@
+"""The rules engine: from sensors' emissions to verdicts and alerts (DESIGN.md section 4, issue 6).
+
+Flow for each coordinated channel (docs/rules-engine.md explains the rules for regulators):
+
+1. ``observe`` files every detected emission (above the band's detection margin) under its
+   (band, channel) and an *emitter cluster*: sensors hearing the same channel within
+   ``cluster_link_km`` of each other are one emitter; far-apart sensor groups on the same channel
+   are different emitters (frequency re-use) and get different alerts.
+2. A cluster is evaluated ``group_window_s`` after its first new observation, so the sensors
+   sweeping the channel at about the same time are judged together; each sensor's latest
+   observation counts for ``evidence_horizon_s``.
+3. Evaluation: candidate licensed stations by frequency overlap, their predicted field at every
+   detecting sensor (P.1546 via :mod:`coordination.prediction`), the emitter position and its
+   province probabilities (:mod:`coordination.localisation`), then the verdicts
+   ``unlicensed`` / ``cross_border`` / ``licence_violation`` (none = licensed, normal).
+4. Alert life cycle: opened -> updated -> acknowledged -> resolved. One alert per cluster; it
+   stays open while the emission comes and goes (a flapping emitter is one alert) and is
+   auto-resolved only after the alert condition has been absent for ``auto_resolve_after_s``.
+   Verdicts and affected provinces only accumulate while the alert is active (hysteresis), so
+   a level hovering at the border limit does not make the alert flicker.
+
+The engine holds no sockets, threads or clocks: the server passes times in, the tests control
+them. It is not thread-safe; the server calls it from one thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from coordination import prediction
+from coordination.alerts import (
+    VERDICTS,
+    Alert,
+    AlertError,
+    AlertEvent,
+    AlertStore,
+    CandidateStation,
+    Position,
+    SensorReading,
+)
+from coordination.localisation import LevelObservation, LocalisationError, LocaliserConfig, ProvinceLookup, localise
+from coordination.sensors import SensorInfo
+from station_db.models import Station
+from station_db.rules import BandRule, RuleSet
+
+log = logging.getLogger(__name__)
+
+DBM_TO_DBUV_M_OFFSET_DB = 107.0
+"""dBm into 50 ohm -> dBuV at the port; the antenna factor (dB/m) turns it into dBuV/m."""
+
+PredictFn = Callable[[Station, SensorInfo, BandRule], float]
+
+
+class UnknownAlertError(KeyError):
+    """acknowledge/resolve named an alert id the engine and its store do not know."""
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Thresholds of the rules engine; every value is documented in docs/rules-engine.md.
+
+    Frequency tolerance: ``max(freq_tol_fraction * necessary bandwidth, freq_tol_min_hz)``.
+    Bandwidth: occupied bandwidth above ``bw_tol_factor`` x necessary bandwidth is a violation.
+    Power: measured field more than ``power_tol_db`` above the licence's P.1546 prediction (median
+    over the detecting sensors) is a violation.
+    ``predicted_border_check``: ``always`` (issue 6: a matched station predicted above the limit at a
+    neighbour's border is cross-border), ``heard`` (only when a sensor of another province also
+    receives it) or ``off`` (measured exceedances only).
+    """
+
+    def __post_init__(self) -> None:
+        if self.predicted_border_check not in ("always", "heard", "off"):
+            raise ValueError(f"EngineConfig.predicted_border_check={self.predicted_border_check!r}: "
+                             f"use always, heard or off")
+        for name in ("group_window_s", "evidence_horizon_s", "auto_resolve_after_s", "cluster_link_km"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"EngineConfig.{name}={getattr(self, name)!r} must be > 0")
+
+    group_window_s: float = 2.0
+    evidence_horizon_s: float = 30.0
+    auto_resolve_after_s: float = 300.0
+    update_min_interval_s: float = 30.0
+    cluster_link_km: float = 80.0
+    freq_tol_fraction: float = 0.10
+    freq_tol_min_hz: float = 1000.0
+    bw_tol_factor: float = 1.2
+    power_tol_db: float = 6.0
+    pattern_tol_db: float = 10.0
+    level_low_tol_db: float = 30.0
+    position_tol_km: float = 5.0
+    source_min_probability: float = 0.2
+    border_hysteresis_db: float = 3.0
+    predicted_border_check: str = "always"
+    max_candidates: int = 25
+    localiser: LocaliserConfig = field(default_factory=LocaliserConfig)
+
+
+# ---------------------------------------------------------------------- internal state
+
+
+@dataclass(frozen=True)
+class _Obs:
+    """One sensor's latest sight of the channel."""
+
+    sensor: SensorInfo
+    t: datetime
+    center_hz: float
+    obw_hz: float
+    power_dbm: float
+    snr_db: float
+    field_dbuv_m: float
+
+
+@dataclass
+class _Track:
+    """An emitter cluster on one (band, channel): its evidence and its alert, if any."""
+
+    band: BandRule
+    channel_hz: float
+    obs: dict[str, _Obs] = field(default_factory=dict)
+    anchors: dict[str, tuple[float, float]] = field(default_factory=dict)
+    pending_since: datetime | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    alert: Alert | None = None
+    last_condition: datetime | None = None
+    last_event: datetime | None = None
+    muted_until: datetime | None = None
+    status: str = "new"
+    matched_station: str | None = None
+
+    def points(self) -> list[tuple[float, float]]:
+        pts = [(o.sensor.lat, o.sensor.lon) for o in self.obs.values()]
+        return pts + [p for sid, p in self.anchors.items() if sid not in self.obs]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The verdicts on one emitter cluster at one moment (no life-cycle state)."""
+
+    verdicts: tuple[str, ...]
+    band: BandRule
+    channel_hz: float
+    f_center_hz: float
+    bandwidth_hz: float
+    readings: tuple[SensorReading, ...]
+    position: Position | None
+    candidates: tuple[CandidateStation, ...]
+    matched: Station | None
+    provinces_source: tuple[str, ...]
+    provinces_affected: tuple[str, ...]
+    severity: str
+    severity_score: float
+    findings: tuple[str, ...]
+    resolution: str
+
+    @property
+    def status(self) -> str:
+        """``licensed`` when nothing is wrong, else the verdicts joined."""
+        return "+".join(self.verdicts) if self.verdicts else "licensed"
+
+
+# ---------------------------------------------------------------------- severity
+
+
+_VERDICT_BASE = {"unlicensed": 30.0, "licence_violation": 25.0, "cross_border": 25.0}
+
+
+def severity_of(verdicts: Sequence[str], band: BandRule, excess_db: float) -> tuple[str, float]:
+    """Severity class and score: verdict weight + band priority + safety + excess over the limit.
+
+    Score = max verdict weight (unlicensed 30, violation 25, cross-border 25) + 5 per further
+    verdict + 3 x (9 - priority) + 20 for safety-of-life bands + min(excess, 40) dB.
+    critical >= 75, major >= 55, minor >= 35, else info.
+    """
+    if not verdicts:
+        return "info", 0.0
+    base = max(_VERDICT_BASE[v] for v in verdicts) + 5.0 * (len(set(verdicts)) - 1)
+    score = base + 3.0 * (9 - band.priority) + (20.0 if band.safety else 0.0) + min(max(excess_db, 0.0), 40.0)
+    if score >= 75.0:
+        cls = "critical"
+    elif score >= 55.0:
+        cls = "major"
+    elif score >= 35.0:
+        cls = "minor"
+    else:
+        cls = "info"
+    return cls, score
+
+
+def _order_verdicts(vs: set[str]) -> tuple[str, ...]:
+    return tuple(v for v in VERDICTS if v in vs)
+
+
+# ---------------------------------------------------------------------- engine
+
+
+class RulesEngine:
+    """Turns emissions from sensors into alert events (see the module docstring)."""
+
+    def __init__(
+        self,
+        stations: Any,
+        rules: RuleSet,
+        alert_store: AlertStore,
+        *,
+        config: EngineConfig | None = None,
+        predict: PredictFn | None = None,
+        province_lookup: ProvinceLookup | None = None,
+    ) -> None:
+        self.stations = stations
+        self.rules = rules
+        self.store = alert_store
+        self.config = config or EngineConfig()
+        self._predict = predict or prediction.predict_field_dbuv_m
+        self._province_lookup = province_lookup
+        self._tracks: dict[tuple[str, float], list[_Track]] = {}
+        self._border_cache: dict[tuple[str, str, str], tuple[float, float, float]] = {}
+        self._restore()
+
+    # -------------------------------------------------------------- public API
+
+    def observe(
+        self, sensor: SensorInfo, t: datetime, emissions: Sequence[Mapping[str, float]], noise_floor_dbm: float,
+        antenna_factor_db_m: float | None = None,
+    ) -> list[AlertEvent]:
+        """File one sensor sweep's emissions; returns events of clusters whose window has closed."""
+        if t.tzinfo is None:
+            raise ValueError(f"observe: t={t!r} from sensor {sensor.sensor_id!r} must be timezone-aware UTC")
+        af = sensor.antenna_factor_db_m if antenna_factor_db_m is None else antenna_factor_db_m
+        strongest: dict[tuple[str, float], _Obs] = {}
+        bands: dict[tuple[str, float], BandRule] = {}
+        for em in emissions:
+            try:
+                f_hz = float(em["center_hz"])
+                power_dbm = float(em["power_dbm"])
+                snr_db = float(em.get("snr_db", power_dbm - noise_floor_dbm))
+                obw_hz = float(em.get("obw_hz", 0.0)) or float(em.get("bandwidth_xdb_hz", 0.0))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"observe: emission from sensor {sensor.sensor_id!r} lacks a number: {exc}") from exc
+            band = self.rules.band_for(f_hz)
+            if band is None or snr_db < band.margin_db:
+                continue
+            ch = band.channel_center_hz(f_hz)
+            if ch is None:
+                continue
+            o = _Obs(sensor, t, f_hz, obw_hz, power_dbm, snr_db, power_dbm + DBM_TO_DBUV_M_OFFSET_DB + af)
+            key = (band.name, ch)
+            if key not in strongest or o.power_dbm > strongest[key].power_dbm:
+                strongest[key] = o
+                bands[key] = band
+        for key, o in strongest.items():
+            tr = self._assign(bands[key], key[1], o)
+            tr.obs[o.sensor.sensor_id] = o
+            tr.anchors[o.sensor.sensor_id] = (o.sensor.lat, o.sensor.lon)
+            tr.first_seen = min(tr.first_seen or t, t)
+            tr.last_seen = max(tr.last_seen or t, t)
+            if tr.pending_since is None:
+                tr.pending_since = t
+        return self._flush(t, force=False)
+
+    def tick(self, now: datetime) -> list[AlertEvent]:
+        """Evaluate clusters whose window has closed; auto-resolve alerts whose condition is gone."""
+        events = self._flush(now, force=False)
+        horizon = timedelta(seconds=self.config.evidence_horizon_s)
+        resolve_after = timedelta(seconds=self.config.auto_resolve_after_s)
+        for key in list(self._tracks):
+            keep: list[_Track] = []
+            for tr in self._tracks[key]:
+                for sid in [s for s, o in tr.obs.items() if now - o.t > horizon]:
+                    del tr.obs[sid]
+                if tr.alert is not None and tr.alert.active:
+                    since = tr.last_condition or tr.alert.last_seen
+                    if now - since > resolve_after:
+                        alert = tr.alert.evolve(
+                            event="resolved", state="resolved", resolved_by="auto", updated_at=now,
+                            note=_join_note(tr.alert.note, f"auto-resolved: condition absent for "
+                                                           f"{self.config.auto_resolve_after_s:g} s"),
+                        )
+                        self.store.save(alert)
+                        events.append(AlertEvent("resolved", alert))
+                        continue
+                    keep.append(tr)
+                elif tr.obs or (tr.muted_until is not None and now < tr.muted_until) or tr.pending_since:
+                    keep.append(tr)
+            if keep:
+                self._tracks[key] = keep
+            else:
+                del self._tracks[key]
+        return events
+
+    def acknowledge(self, alert_id: str, by: str, note: str | None = None) -> AlertEvent:
+        """An enforcement team takes the alert on; it stays active and keeps updating."""
+        alert, tr = self._find(alert_id)
+        if not alert.active:
+            raise AlertError(f"alert {alert_id} is resolved; it cannot be acknowledged")
+        new = alert.evolve(event="acknowledged", state="acknowledged", acknowledged_by=by,
+                           note=_join_note(alert.note, note), updated_at=alert.last_seen)
+        self.store.save(new)
+        if tr is not None:
+            tr.alert = new
+        return AlertEvent("acknowledged", new)
+
+    def resolve(self, alert_id: str, by: str, note: str | None = None) -> AlertEvent:
+        """Close the alert. If the emitter keeps transmitting, a new alert opens only after
+        ``auto_resolve_after_s`` (so closing an alert is not undone by the next sweep)."""
+        alert, tr = self._find(alert_id)
+        if not alert.active:
+            raise AlertError(f"alert {alert_id} is already resolved")
+        new = alert.evolve(event="resolved", state="resolved", resolved_by=by,
+                           note=_join_note(alert.note, note), updated_at=alert.last_seen)
+        self.store.save(new)
+        if tr is not None:
+            tr.alert = None
+            base = tr.last_seen or alert.last_seen
+            tr.muted_until = base + timedelta(seconds=self.config.auto_resolve_after_s)
+        return AlertEvent("resolved", new)
+
+    def add_evidence(self, alert_id: str, ref: str) -> AlertEvent:
+        """Attach an evidence reference (IQ SigMF capture path, spectrum ref) to an active alert."""
+        alert, tr = self._find(alert_id)
+        if ref in alert.evidence:
+            return AlertEvent("updated", alert)
+        new = alert.evolve(event="updated", evidence=(*alert.evidence, ref))
+        self.store.save(new)
+        if tr is not None and tr.alert is not None and tr.alert.id == alert_id:
+            tr.alert = new
+        return AlertEvent("updated", new)
+
+    def open_alerts(self) -> list[Alert]:
+        """Alerts currently open or acknowledged, oldest first."""
+        out = [tr.alert for trs in self._tracks.values() for tr in trs if tr.alert is not None and tr.alert.active]
+        return sorted(out, key=lambda a: a.first_seen)
+
+    def channel_status(self) -> list[dict[str, Any]]:
+        """What the engine currently believes per cluster (``licensed`` ones are environment data)."""
+        out = []
+        for (band, ch), trs in sorted(self._tracks.items()):
+            for tr in trs:
+                out.append({"band": band, "channel_hz": ch, "status": tr.status, "sensors": sorted(tr.obs),
+                            "matched_station": tr.matched_station,
+                            "alert_id": None if tr.alert is None else tr.alert.id})
+        return out
+
+    # -------------------------------------------------------------- evaluation
+
+    def assess(self, band: BandRule, channel_hz: float, observations: Sequence[_Obs], now: datetime,
+               known_affected: Sequence[str] = ()) -> Assessment:
+        """Judge one emitter cluster (pure with respect to alert state; used by tests directly)."""
+        cfg = self.config
+        obs = sorted(observations, key=lambda o: o.sensor.sensor_id)
+        best = max(obs, key=lambda o: o.snr_db)
+        f_hz = best.center_hz
+        obw_hz = best.obw_hz if best.obw_hz > 0 else band.channel_width_hz
+        position = self._localise(band, obs, f_hz)
+        candidates = self._candidates(f_hz, obw_hz, obs, now)
+
+        cand_reports: list[CandidateStation] = []
+        matched: Station | None = None
+        matched_pred: dict[str, float] = {}
+        matched_offset_db = 0.0
+        best_key: tuple[float, float] | None = None
+        findings: list[str] = []
+        for st in candidates:
+            pred = {o.sensor.sensor_id: self._predict(st, o.sensor, band) for o in obs}
+            resid = [o.field_dbuv_m - pred[o.sensor.sensor_id] for o in obs]
+            offset = statistics.median(resid)
+            spread = statistics.pstdev(resid) if len(resid) >= 2 else 0.0
+            d_pos = self._station_distance(st, position)
+            reasons = self._explain_failures(st, position, d_pos, spread, offset, len(obs))
+            explains = not reasons
+            cand_reports.append(CandidateStation(
+                station_id=st.station_id, province=st.province, tx_freq_hz=st.tx_freq_hz,
+                freq_offset_hz=f_hz - st.tx_freq_hz, predicted_dbuv_m=tuple(sorted(pred.items())),
+                erp_dbw=st.erp_dbw, necessary_bw_hz=st.necessary_bw_hz, licensee=st.licensee,
+                lat=st.lat, lon=st.lon, explains=explains,
+                findings=(*reasons, f"measured - predicted: median {offset:+.1f} dB, spread {spread:.1f} dB"),
+            ))
+            if explains:
+                key = (d_pos if d_pos is not None else 0.0, abs(offset))
+                if best_key is None or key < best_key:
+                    best_key, matched, matched_pred, matched_offset_db = key, st, pred, offset
+
+        verdicts: set[str] = set()
+        violation_excess = 0.0
+        if matched is None:
+            verdicts.add("unlicensed")
+            if candidates:
+                findings.append(f"{len(candidates)} licensed station(s) overlap in frequency but none explains the "
+                                f"measured levels and position")
+            else:
+                findings.append("no licensed station overlaps the emission in frequency")
+            source = self._source_from_position(position, obs)
+        else:
+            source = (matched.province,)
+            v_findings, violation_excess = self._licence_check(matched, f_hz, obw_hz, matched_offset_db, len(obs))
+            if v_findings:
+                verdicts.add("licence_violation")
+                findings.extend(v_findings)
+        if f_hz - obw_hz / 2.0 < band.f_lo_hz or f_hz + obw_hz / 2.0 > band.f_hi_hz:
+            findings.append(f"emission extends outside the band {band.name!r} ({band.f_lo_hz / 1e6:g}-"
+                            f"{band.f_hi_hz / 1e6:g} MHz)")
+
+        readings = tuple(
+            SensorReading(
+                sensor_id=o.sensor.sensor_id, province=o.sensor.province, lat=o.sensor.lat, lon=o.sensor.lon,
+                measured_dbuv_m=o.field_dbuv_m, measured_dbm=o.power_dbm,
+                predicted_dbuv_m=matched_pred.get(o.sensor.sensor_id), border_limit_dbuv_m=band.border_limit_dbuv_m,
+                t_utc=o.t,
+            )
+            for o in obs
+        )
+        affected: list[str] = []
+        border_excess = 0.0
+        worst: dict[str, SensorReading] = {}
+        for r in readings:
+            if r.province in source or not r.province:
+                continue
+            need = -cfg.border_hysteresis_db if r.province in known_affected else 0.0
+            if r.excess_db >= need and (r.province not in worst or r.excess_db > worst[r.province].excess_db):
+                worst[r.province] = r
+        for prov, r in sorted(worst.items(), key=lambda kv: -kv[1].excess_db):
+            affected.append(prov)
+            border_excess = max(border_excess, r.excess_db)
+            findings.append(f"sensor {r.sensor_id} in {prov} measures {r.measured_dbuv_m:.1f} dBuV/m, "
+                            f"{r.excess_db:+.1f} dB against the border limit {r.border_limit_dbuv_m:g} dBuV/m")
+        heard_outside = any(r.province not in source for r in readings)
+        mode = cfg.predicted_border_check
+        if matched is not None and (mode == "always" or (mode == "heard" and heard_outside)):
+            erp = matched.erp_dbw + (max(matched_offset_db, 0.0) if "licence_violation" in verdicts else 0.0)
+            for prov, e_border, d_km in self._predicted_at_borders(matched, band, erp):
+                if e_border > band.border_limit_dbuv_m and prov not in source:
+                    if prov not in affected:
+                        affected.append(prov)
+                    border_excess = max(border_excess, e_border - band.border_limit_dbuv_m)
+                    findings.append(f"{matched.province} station {matched.station_id} predicted {e_border:.1f} dBuV/m "
+                                    f"at the {prov} border ({d_km:.1f} km, e.r.p. {erp:.1f} dBW, "
+                                    f"{band.time_pct:g} % time), limit {band.border_limit_dbuv_m:g}")
+        if affected:
+            verdicts.add("cross_border")
+        ordered = _order_verdicts(verdicts)
+        severity, score = severity_of(ordered, band, max(border_excess, violation_excess))
+        resolution = self._resolution(ordered, band, matched, source, affected, f_hz, obw_hz, now)
+        return Assessment(
+            verdicts=ordered, band=band, channel_hz=channel_hz, f_center_hz=f_hz, bandwidth_hz=obw_hz,
+            readings=readings, position=position, candidates=tuple(cand_reports), matched=matched,
+            provinces_source=tuple(source), provinces_affected=tuple(affected), severity=severity,
+            severity_score=score, findings=tuple(findings), resolution=resolution,
+        )
+
+    # -------------------------------------------------------------- pieces of the assessment
+
+    def _localise(self, band: BandRule, obs: Sequence[_Obs], f_hz: float) -> Position | None:
+        rx_h = float(np.mean([o.sensor.height_m for o in obs]))
+        model = prediction.emitter_field_model(f_hz, rx_h, time_pct=50.0)
+        levels = [LevelObservation(o.sensor.lat, o.sensor.lon, o.field_dbuv_m, o.sensor.sensor_id) for o in obs]
+        try:
+            return localise(levels, model, config=self.config.localiser, province_lookup=self._lookup())
+        except LocalisationError as exc:
+            log.warning("localisation failed on %s %.0f Hz: %s", band.name, f_hz, exc)
+            return None
+
+    def _lookup(self) -> ProvinceLookup:
+        if self._province_lookup is None:
+            from station_db.geo import provinces_of
+
+            self._province_lookup = provinces_of
+        return self._province_lookup
+
+    def _candidates(self, f_hz: float, obw_hz: float, obs: Sequence[_Obs], now: datetime) -> list[Station]:
+        found = self.stations.stations_overlapping(f_hz - obw_hz / 2.0, f_hz + obw_hz / 2.0, valid_on=now.date())
+        if len(found) <= self.config.max_candidates:
+            return list(found)
+        from station_db.geo import haversine_km
+
+        lat = float(np.mean([o.sensor.lat for o in obs]))
+        lon = float(np.mean([o.sensor.lon for o in obs]))
+        return sorted(found, key=lambda s: float(haversine_km(lat, lon, s.lat, s.lon)))[: self.config.max_candidates]
+
+    @staticmethod
+    def _station_distance(st: Station, position: Position | None) -> float | None:
+        if position is None or position.kind == "annulus":
+            return None
+        from station_db.geo import haversine_km
+
+        return float(haversine_km(st.lat, st.lon, position.lat, position.lon))
+
+    def _explain_failures(self, st: Station, position: Position | None, d_pos: float | None, spread: float,
+                          offset: float, n: int) -> list[str]:
+        """Why a frequency-overlapping station is NOT the emitter (empty list: it is)."""
+        cfg = self.config
+        out = []
+        if position is not None and d_pos is not None:
+            tol = position.error_km + cfg.position_tol_km
+            if d_pos > tol:
+                out.append(f"station is {d_pos:.1f} km from the estimated position (tolerance {tol:.1f} km)")
+        elif position is not None and position.kind == "annulus" and position.r_outer_km is not None:
+            from station_db.geo import haversine_km
+
+            d = float(haversine_km(st.lat, st.lon, position.lat, position.lon))
+            if d > position.r_outer_km + cfg.position_tol_km:
+                out.append(f"station is {d:.1f} km from the only sensor, beyond any plausible range "
+                           f"({position.r_outer_km:.1f} km)")
+        if n >= 2 and spread > cfg.pattern_tol_db:
+            out.append(f"levels across sensors do not follow the station's predicted pattern "
+                       f"(spread {spread:.1f} dB > {cfg.pattern_tol_db:g} dB)")
+        if offset < -cfg.level_low_tol_db:
+            out.append(f"measured {-offset:.1f} dB below the station's prediction: another, weaker emitter")
+        return out
+
+    def _licence_check(self, st: Station, f_hz: float, obw_hz: float, offset_db: float,
+                       n: int) -> tuple[list[str], float]:
+        """Frequency, bandwidth and power against the licence; returns findings and excess dB."""
+        cfg = self.config
+        out: list[str] = []
+        excess = 0.0
+        tol_hz = max(cfg.freq_tol_fraction * st.necessary_bw_hz, cfg.freq_tol_min_hz)
+        df = f_hz - st.tx_freq_hz
+        if abs(df) > tol_hz:
+            out.append(f"frequency offset {df / 1e3:+.2f} kHz from the licensed {st.tx_freq_hz / 1e6:.5f} MHz "
+                       f"exceeds the tolerance {tol_hz / 1e3:.2f} kHz")
+        if obw_hz > cfg.bw_tol_factor * st.necessary_bw_hz:
+            out.append(f"occupied bandwidth {obw_hz / 1e3:.2f} kHz exceeds {cfg.bw_tol_factor:g} x the necessary "
+                       f"bandwidth {st.necessary_bw_hz / 1e3:.2f} kHz")
+        if offset_db > cfg.power_tol_db:
+            out.append(f"measured field {offset_db:.1f} dB above the licence's {prediction.model_name()} prediction "
+                       f"(median of {n} sensor(s); tolerance {cfg.power_tol_db:g} dB): e.r.p. about "
+                       f"{st.erp_dbw + offset_db:.1f} dBW against {st.erp_dbw:g} dBW licensed")
+            excess = offset_db
+        return out, excess
+
+    def _source_from_position(self, position: Position | None, obs: Sequence[_Obs]) -> tuple[str, ...]:
+        if position is not None and position.provinces:
+            probs = position.province_probabilities
+            src = [p for p, v in sorted(probs.items(), key=lambda kv: -kv[1])
+                   if v >= self.config.source_min_probability]
+            if src:
+                return tuple(src)
+            return (max(probs.items(), key=lambda kv: kv[1])[0],)
+        strongest = max(obs, key=lambda o: o.field_dbuv_m)
+        return (strongest.sensor.province,) if strongest.sensor.province else ()
+
+    def _predicted_at_borders(self, st: Station, band: BandRule, erp_dbw: float) -> list[tuple[str, float, float]]:
+        """(province, predicted field at the nearest point of its border with st's province, km)."""
+        from station_db import geo
+
+        try:
+            neighbours = geo.neighbours(st.province)
+        except Exception:  # unknown province code in a boundary file without it
+            log.debug("no neighbours for province %s", st.province, exc_info=True)
+            return []
+        out = []
+        for prov in neighbours:
+            ck = (st.province, st.station_id, prov)
+            if ck not in self._border_cache:  # borders and licences do not move: compute once
+                d, (blat, blon) = geo.distance_to_border_km(st.lat, st.lon, prov, province=st.province)
+                self._border_cache[ck] = (float(d), float(blat), float(blon))
+            d_km, blat, blon = self._border_cache[ck]
+            if not math.isfinite(d_km):
+                continue
+            e = prediction.predict_at_point_dbuv_m(st, blat, blon, prediction.BORDER_RX_HEIGHT_M, band, erp_dbw)
+            out.append((prov, e, d_km))
+        return out
+
+    def _resolution(self, verdicts: Sequence[str], band: BandRule, matched: Station | None, source: Sequence[str],
+                    affected: Sequence[str], f_hz: float, obw_hz: float, now: datetime) -> str:
+        """Who must act, by the agreed order: out-of-band yields to in-band, secondary to primary,
+        later to earlier, unplanned to planned."""
+        src = "/".join(source) or "unknown province"
+        out_of_band = (f_hz - obw_hz / 2.0 < band.f_lo_hz or f_hz + obw_hz / 2.0 > band.f_hi_hz
+                       or (matched is not None and not band.contains(matched.tx_freq_hz)))
+        if not verdicts:
+            return ""
+        if out_of_band:
+            return f"out-of-band yields to in-band: the emitter ({src}) must clear {band.name}"
+        if "unlicensed" in verdicts:
+            return f"unplanned yields to planned: {src} to locate and stop the unlicensed emitter"
+        assert matched is not None
+        if "licence_violation" in verdicts:
+            return (f"licensee {matched.licensee or matched.station_id} ({matched.province}) must return to its "
+                    f"licensed parameters")
+        # A station operating within its licence but over the border limit: later yields to earlier.
+        victims = [s for s in self.stations.stations_overlapping(f_hz - obw_hz / 2.0, f_hz + obw_hz / 2.0,
+                                                                 valid_on=now.date())
+                   if s.province in affected]
+        if not victims:
+            return (f"no protected {'/'.join(affected)} station on this channel: {matched.province} to bring the "
+                    f"field at the border under {band.border_limit_dbuv_m:g} dBuV/m or coordinate")
+        earliest = min(victims, key=lambda s: s.valid_from)
+        if matched.valid_from > earliest.valid_from:
+            return (f"later yields to earlier: {matched.province} station {matched.station_id} (licensed "
+                    f"{matched.valid_from}) yields to {earliest.province} station {earliest.station_id} "
+                    f"({earliest.valid_from})")
+        return (f"later yields to earlier: {earliest.province} station {earliest.station_id} (licensed "
+                f"{earliest.valid_from}) is the later assignment; {matched.province} station keeps priority")
+
+    # -------------------------------------------------------------- clusters and life cycle
+
+    def _assign(self, band: BandRule, channel_hz: float, o: _Obs) -> _Track:
+        from station_db.geo import haversine_km
+
+        key = (band.name, channel_hz)
+        tracks = self._tracks.setdefault(key, [])
+        best: _Track | None = None
+        best_d = math.inf
+        for tr in tracks:
+            if o.sensor.sensor_id in tr.obs:
+                return tr
+            pts = tr.points()
+            if not pts:
+                continue
+            d = float(np.min(haversine_km(o.sensor.lat, o.sensor.lon, np.array([p[0] for p in pts]),
+                                          np.array([p[1] for p in pts]))))
+            if d <= self.config.cluster_link_km and d < best_d:
+                best, best_d = tr, d
+        if best is None:
+            best = _Track(band=band, channel_hz=channel_hz)
+            tracks.append(best)
+        return best
+
+    def _flush(self, now: datetime, force: bool) -> list[AlertEvent]:
+        window = timedelta(seconds=self.config.group_window_s)
+        events: list[AlertEvent] = []
+        for trs in list(self._tracks.values()):
+            for tr in trs:
+                if tr.pending_since is not None and (force or now - tr.pending_since >= window):
+                    tr.pending_since = None
+                    events.extend(self._evaluate(tr, now))
+        return events
+
+    def _evaluate(self, tr: _Track, now: datetime) -> list[AlertEvent]:
+        horizon = timedelta(seconds=self.config.evidence_horizon_s)
+        obs = [o for o in tr.obs.values() if now - o.t <= horizon]
+        if not obs:
+            return []
+        known = tr.alert.provinces_affected if tr.alert is not None else ()
+        a = self.assess(tr.band, tr.channel_hz, obs, now, known_affected=known)
+        tr.status = a.status
+        tr.matched_station = None if a.matched is None else f"{a.matched.province}/{a.matched.station_id}"
+        seen = max(o.t for o in obs)
+        if not a.verdicts:
+            log.debug("%s %.0f Hz: licensed (%s)", tr.band.name, tr.channel_hz, tr.matched_station)
+            return []
+        tr.last_condition = seen
+        if tr.alert is None or not tr.alert.active:
+            if tr.muted_until is not None and now < tr.muted_until:
+                return []
+            tr.muted_until = None
+            alert = self._new_alert(a, tr, now)
+            tr.alert, tr.last_event = alert, now
+            self.store.save(alert)
+            log.info("alert %s opened: %s %s on %s", alert.id, "+".join(a.verdicts), tr.band.name, alert.channel_hz)
+            return [AlertEvent("opened", alert)]
+        old = tr.alert
+        verdicts = _order_verdicts(set(old.verdicts) | set(a.verdicts))
+        affected = tuple(dict.fromkeys([*old.provinces_affected, *a.provinces_affected]))
+        affected = tuple(p for p in affected if p not in a.provinces_source)
+        score = max(old.severity_score, a.severity_score)
+        severity = old.severity if old.severity_score >= a.severity_score else a.severity
+        findings = tuple(dict.fromkeys([*a.findings, *(f for f in old.findings if f not in a.findings)]))[:40]
+        new = old.evolve(
+            event="updated", verdicts=verdicts, severity=severity, severity_score=score,
+            f_center_hz=a.f_center_hz, bandwidth_hz=a.bandwidth_hz, provinces_source=a.provinces_source,
+            provinces_affected=affected, sensors=_merge_readings(old.sensors, a.readings), position=a.position,
+            candidate_stations=a.candidates, last_seen=max(old.last_seen, seen), findings=findings,
+            resolution=a.resolution or old.resolution,
+            matched_station=tr.matched_station or old.matched_station, updated_at=now,
+        )
+        material = (new.verdicts != old.verdicts or new.provinces_source != old.provinces_source
+                    or new.provinces_affected != old.provinces_affected or new.severity != old.severity
+                    or new.matched_station != old.matched_station
+                    or {s.sensor_id for s in new.sensors} != {s.sensor_id for s in old.sensors})
+        tr.alert = new
+        due = tr.last_event is None or (now - tr.last_event).total_seconds() >= self.config.update_min_interval_s
+        if material or due:
+            tr.last_event = now
+            self.store.save(new)
+            return [AlertEvent("updated", new)]
+        return []
+
+    def _new_alert(self, a: Assessment, tr: _Track, now: datetime) -> Alert:
+        first = tr.first_seen or now
+        alert_id = f"{first.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        return Alert(
+            id=alert_id, event="opened", state="open", verdicts=a.verdicts, severity=a.severity,
+            severity_score=a.severity_score, band=a.band.name, service=a.band.service, channel_hz=a.channel_hz,
+            f_center_hz=a.f_center_hz, bandwidth_hz=a.bandwidth_hz, provinces_source=a.provinces_source,
+            provinces_affected=a.provinces_affected, sensors=a.readings, position=a.position,
+            candidate_stations=a.candidates, first_seen=first,
+            last_seen=max(o.t for o in tr.obs.values()), rules_version=self.rules.version, findings=a.findings,
+            resolution=a.resolution, matched_station=tr.matched_station, updated_at=now,
+        )
+
+    def _find(self, alert_id: str) -> tuple[Alert, _Track | None]:
+        for trs in self._tracks.values():
+            for tr in trs:
+                if tr.alert is not None and tr.alert.id == alert_id:
+                    return tr.alert, tr
+        alert = self.store.get(alert_id)
+        if alert is None:
+            raise UnknownAlertError(f"no alert with id {alert_id!r}")
+        return alert, None
+
+    def _restore(self) -> None:
+        """Rebuild clusters from the store's active alerts (server restart keeps alerts open)."""
+        for alert in self.store.load_active():
+            try:
+                band = self.rules.by_name(alert.band)
+            except KeyError:
+                log.warning("active alert %s names band %r absent from rules %s", alert.id, alert.band,
+                            self.rules.version)
+                continue
+            tr = _Track(band=band, channel_hz=alert.channel_hz, first_seen=alert.first_seen,
+                        last_seen=alert.last_seen, alert=alert, last_condition=alert.last_seen,
+                        last_event=alert.updated_at or alert.last_seen, status="+".join(alert.verdicts))
+            tr.anchors = {s.sensor_id: (s.lat, s.lon) for s in alert.sensors}
+            self._tracks.setdefault((band.name, alert.channel_hz), []).append(tr)
+
+
+def _merge_readings(old: Sequence[SensorReading], new: Sequence[SensorReading]) -> tuple[SensorReading, ...]:
+    """Latest reading per sensor; sensors no longer hearing it keep their last reading as evidence."""
+    by_id = {r.sensor_id: r for r in old}
+    by_id.update({r.sensor_id: r for r in new})
+    return tuple(by_id[k] for k in sorted(by_id))
+
+
+def _join_note(old: str | None, new: str | None) -> str | None:
+    if not new:
+        return old
+    return new if not old else f"{old}\n{new}"
