@@ -12,8 +12,10 @@ P.1546-6 inputs the way the SG3 reference results were produced:
 * heff (when the column is empty) = ha + ground height at the transmitter - mean terrain height
   between 3 and 15 km (section 3.2); hb uses the mean between 0.2 d and d (section 3.1.2). Means
   are integrals of the piecewise-linear profile divided by the interval length.
-* zones: coverage code 1 is sea, every other code land; each point covers half the interval to
-  each neighbour, so a change of type is placed midway between two points.
+* zones: from the radio-meteorological code (P.452 zones): 4 (inland) is land, 1 (sea) and
+  3 (coastal land) count as sea, as the SG3 reference results do; where that code is missing or
+  other, coverage code 1 (water/sea) marks sea. Each point covers half the interval to each
+  neighbour, so a change of type is placed midway between two points.
 * receiver area from the coverage code at the receiver: 1 Sea, 2 Rural, 3 Suburban, 4 Urban,
   5 Dense Urban; other codes (e.g. 0, unknown) are treated as Suburban (warned), as the reference
   results do. R1 and R2 are the ground cover heights at the transmitter and receiver.
@@ -97,6 +99,7 @@ class PathProfile:
     height_m: NDArray[np.float64]
     coverage_code: NDArray[np.int64]
     cover_height_m: NDArray[np.float64]
+    radio_met_code: NDArray[np.int64]
     measurements: tuple[MeasurementRow, ...]
 
     @property
@@ -115,13 +118,13 @@ class PathProfile:
             raise ValueError(f"{self.source}: no measurement rows; give f_mhz, t_pct, ha_m and h2_m")
         # Distances from the transmitter; terminal heights (first-point column, last-point column).
         x = self.distance_km - self.distance_km[0]
-        h, code, cover = self.height_m, self.coverage_code, self.cover_height_m
+        h, code, cover, met = self.height_m, self.coverage_code, self.cover_height_m, self.radio_met_code
         first_h = row.tx_height_m if row else None
         last_h = row.rx_height_m if row else None
         heff_col = row.heff_m if row else None
         if not self.first_is_tx:
             x = x[-1] - x[::-1]
-            h, code, cover = h[::-1], code[::-1], cover[::-1]
+            h, code, cover, met = h[::-1], code[::-1], cover[::-1], met[::-1]
             first_h, last_h = last_h, first_h
             heff_col = None
         ha = float(ha_m if ha_m is not None else first_h)  # type: ignore[arg-type]
@@ -135,7 +138,7 @@ class PathProfile:
             heff = ha + h_tx - _mean_height(x, h, 3.0, 15.0)
         else:
             heff = hb  # the 3-15 km mean does not exist on a shorter path; section 3.1.2 then gives h1 = hb
-        zones, types = _zones(x, code)
+        zones, types = _zones(x, code, met)
         rx_code = int(code[-1])
         area = _AREA_BY_CODE.get(rx_code)
         if area is None:
@@ -181,9 +184,11 @@ def _clearance_angle_deg(dist_km: NDArray[np.float64], h: NDArray[np.float64], h
     return float(np.max(np.degrees(np.arctan((h[sel] - h_antenna_m) / (1000.0 * dist_km[sel])))))
 
 
-def _zones(x: NDArray[np.float64], code: NDArray[np.int64]) -> tuple[tuple[float, ...], tuple[str, ...]]:
+def _zones(x: NDArray[np.float64], code: NDArray[np.int64],
+           met: NDArray[np.int64]) -> tuple[tuple[float, ...], tuple[str, ...]]:
     """Land/sea zones from the transmitter; a change of type sits midway between two points."""
-    is_sea = code == 1
+    known = (met == 1) | (met == 3) | (met == 4)
+    is_sea = np.where(known, met != 4, code == 1)
     edges = np.concatenate(([x[0]], 0.5 * (x[1:] + x[:-1]), [x[-1]]))
     lengths: list[float] = []
     types: list[str] = []
@@ -211,7 +216,7 @@ def read_profile(path: str | Path) -> PathProfile:
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     name = lines[0].split(",")[0].strip() if lines else path.stem
     first_is_tx = True
-    points: list[tuple[float, float, int, float]] = []
+    points: list[tuple[float, float, int, float, int]] = []
     rows: list[MeasurementRow] = []
     section = ""
     for lineno, raw in enumerate(lines, start=1):
@@ -229,7 +234,8 @@ def read_profile(path: str | Path) -> PathProfile:
                     continue
                 code = _num(cells[2]) if len(cells) > 2 else None
                 cover = _num(cells[3]) if len(cells) > 3 else None
-                points.append((float(cells[0]), float(cells[1]), int(code or 0), float(cover or 0.0)))
+                met = _num(cells[4]) if len(cells) > 4 else None
+                points.append((float(cells[0]), float(cells[1]), int(code or 0), float(cover or 0.0), int(met or 0)))
             elif section == "meas":
                 if len(cells) <= _COL_T or not cells[_COL_F]:
                     continue
@@ -253,4 +259,5 @@ def read_profile(path: str | Path) -> PathProfile:
     return PathProfile(
         source=str(path), name=name, first_is_tx=first_is_tx, distance_km=arr[:, 0].copy(),
         height_m=arr[:, 1].copy(), coverage_code=arr[:, 2].astype(np.int64), cover_height_m=arr[:, 3].copy(),
+        radio_met_code=arr[:, 4].astype(np.int64),
         measurements=tuple(rows))
