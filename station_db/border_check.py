@@ -23,7 +23,7 @@ from station_db.models import Station
 from station_db.rules import BandRule, RuleSet
 
 FieldStrengthFn = Callable[..., tuple[np.ndarray, np.ndarray]]
-"""``f(f_mhz, t_pct, heff_m, h2_m, r2_m, area, d_km, *, path, q_pct, erp_kw) -> (E dBuV/m, Lb dB)``."""
+"""``f(f_mhz, t_pct, heff_m, h2_m, r2_m, area, d_km, *, path, q_pct, erp_kw, ha_m) -> (E dBuV/m, Lb dB)``."""
 
 RECEIVER_HEIGHT_M = 10.0
 """Trigger values are defined 10 m above ground."""
@@ -123,8 +123,9 @@ def check_station(
 ) -> BorderCheck:
     """Predict the station's field strength along each neighbour's border line against the limit.
 
-    ``heff`` is taken as the antenna height above ground (no terrain model: flat-terrain
-    assumption, right for the delta plain, optimistic for a hill site). The prediction uses the
+    ``heff`` (and ``ha`` for border points closer than 15 km) is taken as the antenna height
+    above ground: no terrain model, so a flat-terrain assumption, right for the delta plain,
+    optimistic for a hill site. The prediction uses the
     station's maximum e.r.p. reduced by its pattern towards each border point.
     """
     band = rules.band_for(station.tx_freq_hz)
@@ -140,6 +141,7 @@ def check_station(
         e_1kw, _ = field_strength_many(
             station.tx_freq_hz / 1e6, band.time_pct, station.antenna_height_m, RECEIVER_HEIGHT_M,
             CLUTTER_HEIGHT_M, area, np.maximum(d_km, MIN_DISTANCE_KM), path="Land", q_pct=50.0, erp_kw=1.0,
+            ha_m=station.antenna_height_m,  # paths < 15 km (P.1546 section 3.1); flat terrain: ha = heff
         )
         att_db = pattern_attenuation_db(station.pattern, station.azimuth_deg, bearing_deg(station.lat, station.lon,
                                                                                            lats, lons))

@@ -302,7 +302,10 @@ class _Row:
 
     def number(self, field: str, *, optional: bool = False) -> float | None:
         raw = self.record.get(field)
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
+        if isinstance(raw, bool):
+            self.error(field, f"expected a number, got {raw!r}")
+            return None
+        if isinstance(raw, int | float):
             value = float(raw)
         else:
             text = self.text(field)

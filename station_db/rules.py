@@ -166,7 +166,6 @@ def _parse_band(source: str, index: int, table: Any) -> BandRule:
     where = f"band[{index}]"
     if not isinstance(table, Mapping):
         raise RulesError(source, where, None, "each band must be a [[band]] table")
-    freqs = {base: _frequency_hz(source, where, table, base) for base in _FREQ_KEYS}
     for key in table:
         base, _, unit = key.rpartition("_")
         if key in _OTHER_KEYS or (base in _FREQ_KEYS and unit in _FREQ_UNITS_HZ):
@@ -175,6 +174,7 @@ def _parse_band(source: str, index: int, table: Any) -> BandRule:
         if key in _FREQ_KEYS:
             hint = f"; a frequency needs its unit in the key, e.g. {key}_mhz or {key}_khz"
         raise RulesError(source, f"{where}.{key}", table[key], f"unknown key{hint}")
+    freqs = {base: _frequency_hz(source, where, table, base) for base in _FREQ_KEYS}
     for key in _REQUIRED_OTHER:
         if key not in table:
             raise RulesError(source, f"{where}.{key}", None, "missing")
