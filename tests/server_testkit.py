@@ -1,0 +1,195 @@
+"""Helpers for the server tests: a config on loopback, a simulated sensor (DEALER), a fake engine.
+
+The simulated sensor speaks the real wire protocol over a real socket; the fake engine implements
+the engine interface of SERVER_CONTRACT.md so server behaviour can be tested without the rules.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zmq
+
+from coordination.alerts import Alert, AlertEvent, SensorReading
+from coordination.config import ServerConfig
+from coordination.protocol import (
+    EMISSION_FIELDS,
+    Emissions,
+    Hello,
+    Message,
+    MonitoringProfile,
+    ProfileMsg,
+    Spectrum,
+    decode,
+    format_utc,
+)
+
+TEST_PROFILE = MonitoringProfile(name="pmr446", f_start_hz=446.0e6, f_stop_hz=446.2e6, bin_hz=3125.0,
+                                 revisit_s=1.0, channel_raster_hz=12_500.0, channel_width_hz=12_500.0)
+T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+
+
+def loopback_config(tmp_path: Path, **kw: Any) -> ServerConfig:
+    """A config binding random free ports on 127.0.0.1, data in tmp_path/data."""
+    base = {"data_dir": tmp_path / "data", "sensors_addr": "tcp://127.0.0.1:*", "api_addr": "tcp://127.0.0.1:*",
+            "pub_addr": "tcp://127.0.0.1:*", "profiles": (TEST_PROFILE,), "poll_timeout_ms": 5,
+            "tick_interval_s": 0.05}
+    return ServerConfig(**(base | kw))
+
+
+def wait_for(pred: Callable[[], Any], timeout_s: float = 5.0, step_s: float = 0.01) -> Any:
+    """Poll ``pred`` until truthy (returned) or fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+def power_row(seq: int, n_bins: int = 64) -> np.ndarray:
+    """A deterministic spectrum row, different per seq."""
+    rng = np.random.default_rng(seq)
+    return (-110.0 + 5.0 * rng.standard_normal(n_bins)).astype(np.float32)
+
+
+class SimSensor:
+    """A DEALER that speaks the sensor side of the protocol (identity = sensor_id)."""
+
+    def __init__(self, ctx: zmq.Context, addr: str, sensor_id: str = "js-01", province: str = "JS",
+                 lat: float = 31.30, lon: float = 120.60, capabilities: Sequence[str] = (),
+                 identity: bytes | None = None) -> None:
+        self.sensor_id = sensor_id
+        self.province, self.lat, self.lon = province, lat, lon
+        self.capabilities = tuple(capabilities)
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.IDENTITY, identity if identity is not None else sensor_id.encode())
+        self.sock.connect(addr)
+        self.acked: set[int] = set()
+        self.inbox: list[Message] = []
+
+    def close(self) -> None:
+        self.sock.close(0)
+
+    def send(self, msg: Message) -> None:
+        self.sock.send_multipart(msg.to_frames())
+
+    def send_raw(self, frames: Sequence[bytes]) -> None:
+        self.sock.send_multipart(list(frames))
+
+    def hello(self, seq: int = 0, timeout_s: float = 5.0) -> ProfileMsg:
+        self.send(Hello(self.sensor_id, seq, format_utc(T0), province=self.province, lat=self.lat, lon=self.lon,
+                        capabilities=self.capabilities, software="testkit"))
+        return self.wait_message(ProfileMsg, timeout_s)  # type: ignore[return-value]
+
+    def pump(self, timeout_ms: int = 10) -> None:
+        """Receive whatever arrived: acks go to ``acked``, the rest to ``inbox``."""
+        while self.sock.poll(timeout_ms):
+            msg = decode(self.sock.recv_multipart())
+            if msg.TYPE == b"ack":
+                self.acked.update(msg.acked)  # type: ignore[attr-defined]
+            else:
+                self.inbox.append(msg)
+            timeout_ms = 0
+
+    def wait_acked(self, seqs: Iterable[int], timeout_s: float = 5.0) -> set[int]:
+        want = set(seqs)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not want <= self.acked:
+            self.pump(20)
+        return want & self.acked
+
+    def wait_message(self, cls: type[Message], timeout_s: float = 5.0) -> Message:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for i, m in enumerate(self.inbox):
+                if isinstance(m, cls):
+                    return self.inbox.pop(i)
+            self.pump(20)
+        raise AssertionError(f"no {cls.__name__} within {timeout_s} s")
+
+    def spectrum(self, seq: int, power: np.ndarray | None = None, t: datetime | None = None,
+                 profile: str = "pmr446", f_start_hz: float = 446.0e6, f_step_hz: float = 3125.0) -> Spectrum:
+        t = t or (T0 + timedelta(seconds=seq))
+        return Spectrum(self.sensor_id, seq, format_utc(t), profile=profile, f_start_hz=f_start_hz,
+                        f_step_hz=f_step_hz, power_dbm=power if power is not None else power_row(seq),
+                        noise_floor_dbm=-112.0, threshold_dbm=-106.0, antenna_factor_db_m=2.0)
+
+    def emissions(self, seq: int, emissions: Sequence[dict[str, float]] = (), t: datetime | None = None,
+                  profile: str = "pmr446") -> Emissions:
+        t = t or (T0 + timedelta(seconds=seq))
+        return Emissions(self.sensor_id, seq, format_utc(t), profile=profile, noise_floor_dbm=-112.0,
+                         antenna_factor_db_m=2.0, emissions=tuple(emissions))
+
+
+def emission(center_hz: float, power_dbm: float, bw_hz: float = 8000.0, noise_dbm: float = -112.0) -> dict[str, float]:
+    e = {"center_hz": center_hz, "peak_hz": center_hz, "peak_dbm": power_dbm + 3, "power_dbm": power_dbm,
+         "bandwidth_xdb_hz": bw_hz, "obw_hz": bw_hz, "snr_db": power_dbm - noise_dbm,
+         "f_lo_hz": center_hz - bw_hz / 2, "f_hi_hz": center_hz + bw_hz / 2}
+    assert set(e) == set(EMISSION_FIELDS)
+    return e
+
+
+def make_alert(alert_id: str = "A1", source: Sequence[str] = ("ZJ",), affected: Sequence[str] = ("JS",),
+               event: str = "opened", state: str = "open", sensors: Sequence[tuple[str, str]] = (("js-01", "JS"),),
+               f_center_hz: float = 446.05e6) -> Alert:
+    readings = tuple(SensorReading(sid, prov, 31.0, 120.5, 40.0, -69.0, None, 12.0) for sid, prov in sensors)
+    return Alert(id=alert_id, event=event, state=state, verdicts=("unlicensed", "cross_border"), severity="major",
+                 severity_score=50.0, band="PMR 446", service="land_mobile", channel_hz=f_center_hz,
+                 f_center_hz=f_center_hz, bandwidth_hz=8000.0, provinces_source=tuple(source),
+                 provinces_affected=tuple(affected), sensors=readings, position=None, candidate_stations=(),
+                 first_seen=T0, last_seen=T0, rules_version="test")
+
+
+class FakeEngine:
+    """The engine interface with scripted answers: records observe() calls, returns queued events."""
+
+    def __init__(self, alert_store: Any = None) -> None:
+        self.observed: list[tuple[str, datetime, int]] = []
+        self.queued: list[AlertEvent] = []
+        self.ticks = 0
+        self.alerts: dict[str, Alert] = {}
+        self.store = alert_store
+
+    def observe(self, sensor: Any, t: datetime, emissions: Sequence[Any], noise_floor_dbm: float,
+                antenna_factor_db_m: float) -> list[AlertEvent]:
+        self.observed.append((sensor.sensor_id, t, len(emissions)))
+        out, self.queued = self.queued, []
+        for ev in out:
+            self.alerts[ev.alert.id] = ev.alert
+        return out
+
+    def tick(self, now: datetime) -> list[AlertEvent]:
+        self.ticks += 1
+        return []
+
+    def _step(self, alert_id: str, event: str, state: str, by: str, note: str | None) -> AlertEvent:
+        if alert_id not in self.alerts:
+            raise KeyError(alert_id)
+        a = self.alerts[alert_id].evolve(event=event, state=state, note=note,
+                                         **({"acknowledged_by": by} if event == "acknowledged" else
+                                            {"resolved_by": by}))
+        self.alerts[alert_id] = a
+        return AlertEvent(event, a)
+
+    def acknowledge(self, alert_id: str, by: str, note: str | None = None) -> AlertEvent:
+        return self._step(alert_id, "acknowledged", "acknowledged", by, note)
+
+    def resolve(self, alert_id: str, by: str, note: str | None = None) -> AlertEvent:
+        return self._step(alert_id, "resolved", "resolved", by, note)
+
+    def add_evidence(self, alert_id: str, ref: str) -> AlertEvent:
+        a = self.alerts[alert_id]
+        a = a.evolve(event="updated", evidence=(*a.evidence, ref))
+        self.alerts[alert_id] = a
+        return AlertEvent("updated", a)
+
+    def open_alerts(self) -> list[Alert]:
+        return [a for a in self.alerts.values() if a.state != "resolved"]
