@@ -94,9 +94,19 @@ class SegmentIndex:
     def n_pieces(self) -> int:
         return self._n
 
-    def nearest(self, lat: np.ndarray, lon: np.ndarray):
+    def nearest(self, lat: np.ndarray, lon: np.ndarray, chunk: int = 20_000):
         """Distance in km, nearest point (lat, lon) and the nearest piece's label per query point."""
-        p = to_unit_vectors(np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)).reshape(-1, 3)
+        lat = np.asarray(lat, dtype=float).ravel()
+        lon = np.asarray(lon, dtype=float).ravel()
+        if len(lat) <= chunk:
+            return self._nearest_chunk(lat, lon)
+        parts = [self._nearest_chunk(lat[s : s + chunk], lon[s : s + chunk]) for s in range(0, len(lat), chunk)]
+        labels = None if self._labels is None else np.concatenate([q[3] for q in parts])
+        d_km, lat_n, lon_n = (np.concatenate([q[i] for q in parts]) for i in range(3))
+        return d_km, lat_n, lon_n, labels
+
+    def _nearest_chunk(self, lat: np.ndarray, lon: np.ndarray):
+        p = to_unit_vectors(lat, lon).reshape(-1, 3)
         n = len(p)
         best_chord = np.full(n, np.inf)
         best_xyz = np.zeros((n, 3))
@@ -135,7 +145,7 @@ class PolygonIndex:
     Edges are bucketed by latitude band (CSR layout) so a point only meets its band's edges.
     """
 
-    def __init__(self, rings: list[np.ndarray], owners: list[int], band_deg: float = 0.01) -> None:
+    def __init__(self, rings: list[np.ndarray], owners: list[int], band_deg: float = 0.005) -> None:
         segs = []
         own = []
         for ring, owner in zip(rings, owners, strict=True):
@@ -168,10 +178,14 @@ class PolygonIndex:
         counts = np.bincount(band_rep, minlength=self.n_bands)
         self._band_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
         self._band_count = counts
-        self._x1, self._y1, self._x2, self._y2 = (e[:, i].copy() for i in range(4))
+        self._x1 = e[:, 0].copy()
+        self._y1 = e[:, 1].copy()
+        self._ymin = ymin
+        self._ymax = ymax
+        self._slope = (e[:, 2] - e[:, 0]) / (e[:, 3] - e[:, 1])  # d lon / d lat, never horizontal
         self._owner = o
 
-    def locate(self, lat: np.ndarray, lon: np.ndarray, chunk: int = 100_000) -> np.ndarray:
+    def locate(self, lat: np.ndarray, lon: np.ndarray, chunk: int = 20_000) -> np.ndarray:
         """Owner id per point, -1 where no polygon contains it (NaN input gives -1)."""
         lat = np.asarray(lat, dtype=float).ravel()
         lon = np.asarray(lon, dtype=float).ravel()
@@ -198,11 +212,9 @@ class PolygonIndex:
         edge = self._band_edges[np.repeat(self._band_start[b], counts) + offs]
         y = lat[pts][pt_rep]
         x = lon[pts][pt_rep]
-        y1, y2 = self._y1[edge], self._y2[edge]
-        x1, x2 = self._x1[edge], self._x2[edge]
-        straddle = (y1 > y) != (y2 > y)
-        x_cross = x1 + (y - y1) * (x2 - x1) / np.where(straddle, y2 - y1, 1.0)
-        hit = straddle & (x < x_cross)
+        # (y1 > y) != (y2 > y)  <=>  ymin <= y < ymax ; then the crossing lies right of x
+        hit = (self._ymin[edge] <= y) & (y < self._ymax[edge])
+        hit &= x < self._x1[edge] + (y - self._y1[edge]) * self._slope[edge]
         if not hit.any():
             return out
         key = pt_rep[hit] * self.n_owners + self._owner[edge[hit]]  # already sorted
