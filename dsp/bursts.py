@@ -45,8 +45,9 @@ def short_time_band_power(
     """Power in a band (offsets from centre, Hz) per non-overlapping frame: (times_s, power_db).
 
     Each frame of ``frame_len`` samples is windowed and transformed; bins whose centre lies in
-    ``[f_lo_offset_hz, f_hi_offset_hz]`` are summed. ``power_db`` is in dB relative to full scale (a
-    full-scale complex tone inside the band reads 0 dB). ``times_s`` are frame start times.
+    ``[f_lo_offset_hz, f_hi_offset_hz]`` are summed. ``power_db`` is the mean power in the band in dB
+    relative to full scale (a full-scale complex tone well inside the band reads 0 dB). ``times_s`` are
+    frame start times.
     """
     x = np.asarray(iq)
     if x.ndim != 1:
@@ -71,8 +72,9 @@ def short_time_band_power(
         )
     band = np.empty(n_frames)
     _kernels.band_power_frames(spec, int(sel[0]), int(sel[-1]) + 1, band)
-    # |X|^2 of a unit tone is (sum w)^2; scale so that tone reads 1.0 (0 dBFS).
-    band /= float(np.sum(win)) ** 2
+    # Parseval: sum over all bins of |X|^2 = frame_len * sum(|x w|^2), so this scale makes the band sum
+    # the mean power of the frame's signal in the band (noise and tones alike; no window ENBW error).
+    band /= frame_len * float(np.sum(win * win))
     power_db = 10.0 * np.log10(np.maximum(band, np.finfo(np.float64).tiny))
     times_s = np.arange(n_frames) * (frame_len / sample_rate_hz)
     return times_s, power_db
@@ -113,6 +115,8 @@ def segment_bursts(
         return []
     if floor_db is None:
         floor = rolling_floor_db(p, round(floor_window_s / frame_dt_s))
+    elif np.ndim(floor_db) and np.shape(floor_db) != p.shape:
+        raise ValueError(f"floor_db must be a scalar or one value per frame {p.shape}, got {np.shape(floor_db)}")
     else:
         floor = np.broadcast_to(np.asarray(floor_db, dtype=np.float64), p.shape)
     above = np.concatenate([[False], p > floor + threshold_db, [False]])

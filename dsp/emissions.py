@@ -129,9 +129,9 @@ def detect_emissions(
     bin_hz = (f[-1] - f[0]) / (n - 1)
     if not bin_hz > 0:
         raise ValueError("freqs_hz must be ascending")
-    floor = np.broadcast_to(np.asarray(floor_dbm, dtype=np.float64), f.shape)
     if np.ndim(floor_dbm) and np.shape(floor_dbm) != f.shape:
         raise ValueError(f"floor_dbm must be a scalar or have shape {f.shape}, got {np.shape(floor_dbm)}")
+    floor = np.broadcast_to(np.asarray(floor_dbm, dtype=np.float64), f.shape)
     if x_db <= 0:
         raise ValueError(f"x_db must be positive, got {x_db}")
     merge_bins = DEFAULT_MERGE_BINS if merge_hz is None else merge_hz / bin_hz

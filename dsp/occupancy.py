@@ -56,7 +56,10 @@ def wilson_interval(successes: np.ndarray | int, trials: int, z: float = WILSON_
     z2n = z * z / trials
     centre = (p + z2n / 2.0) / (1.0 + z2n)
     half = z * np.sqrt(p * (1.0 - p) / trials + z2n / (4.0 * trials)) / (1.0 + z2n)
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # At k = 0 and k = n the bounds are exactly 0 and 1; set them so rounding does not leave 1e-19.
+    low = np.where(k <= 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    high = np.where(k >= trials, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return low, high
 
 
 def channel_bins(freqs_hz: np.ndarray, channel_centers_hz: np.ndarray, channel_width_hz: float) -> tuple:
@@ -95,11 +98,11 @@ def channel_occupancy(
         raise ValueError(f"channel_width_hz must be positive, got {channel_width_hz}")
     if level not in ("power", "peak"):
         raise ValueError(f"level must be 'power' or 'peak', got {level!r}")
-    thr = np.broadcast_to(np.asarray(threshold_dbm, dtype=np.float64), centres.shape)
     if np.ndim(threshold_dbm) and np.shape(threshold_dbm) != centres.shape:
         raise ValueError(
             f"threshold_dbm must be a scalar or one value per channel ({centres.size}), got {np.shape(threshold_dbm)}"
         )
+    thr = np.broadcast_to(np.asarray(threshold_dbm, dtype=np.float64), centres.shape)
     lo, hi = channel_bins(f, centres, channel_width_hz)
     empty = np.flatnonzero(hi <= lo)
     if empty.size:
