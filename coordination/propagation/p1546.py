@@ -35,8 +35,12 @@ each is announced with a ``logging`` warning when it changes a result):
 * h1 on land paths shorter than 15 km (section 3.1): with ``hb_m`` equations (6)-(7), else with
   ``ha_m`` equations (4)-(5); with neither, h1 = heff (warned).
 * Sea paths: h1 = heff; an h1 below 3 m on a sea path is raised to 3 m (warned).
-* Negative h1 on land: the correction Ch1 uses ``eff1_deg`` (the transmitter terrain clearance
-  angle, section 4.3a) when given, else theta = arctan(-h1/9000) (section 4.3b).
+* Negative h1 on land: Ch1 = 6.03 - J(K_nu theta) always with theta = arctan(-h1/9000) (the
+  "no terrain data" form, section 4.3), also when ``eff1_deg`` is known: the SG3 reference
+  results do so (eff1_deg still enters the tropospheric-scatter angle).
+* Emax limits inside steps 8 and 9 (section 2) use the required time percentage (not the nominal
+  one of the curve) and the slope distance of section 14, as the SG3 reference results do; for
+  d < 1 km they are taken at the slope distance for d = 1 km.
 * Sea zones of kind "Sea" at 1 % and 10 % of time use the cold-sea curves; a path with any
   "Warm" zone uses the warm-sea curves for all its sea (section 8); "Cold" uses cold sea.
 * The modified receiver clutter height R' (equation (27)) is limited to at least 1 m (warned);
@@ -54,8 +58,9 @@ each is announced with a ``logging`` warning when it changes a result):
 * Paths shorter than 1 km (section 15): steps 5-16 run at d = 1 km, then the field strength is
   interpolated in log slope distance between the free-space value at the slope distance for
   0.04 km and the 1 km value; at or below that the free-space value is used.
-* Location variability (section 12): sigma_L = K + 1.3 log10(f) with K = 0.5 in rural areas, 1.2
-  for receivers below the clutter height R2 and 1.0 at or above it; not applied at sea.
+* Location variability (section 12): E(q) = E(50 %) + Qi(q/100) sigma_L with
+  sigma_L = (0.024 f_GHz + 0.52) wa^0.28 for a square area of width wa = 500 m (equation (34));
+  q in 1..99 %; not applied to receivers at sea.
 * Field strengths for distances below the first tabulated 1 km (only needed inside the sea
   h1 < 10 m method, section 4.2) extrapolate the first log-distance segment.
 """
@@ -78,17 +83,19 @@ from coordination.propagation._p1546_math import (
     sea_enhancement_db,
 )
 from coordination.propagation._p1546_tables import LOG_NOMINAL_H1, load_tables
-from coordination.propagation.p1546_profile import PathProfile, ProfileInputs, read_profile
+from coordination.propagation.p1546_profile import PathProfile, ProfileFormatError, ProfileInputs, read_profile
 
 __all__ = [
     "AREAS",
     "PATH_TYPES",
     "PathProfile",
+    "ProfileFormatError",
     "ProfileInputs",
     "ProfilePrediction",
     "field_strength",
     "field_strength_many",
     "field_strength_profile",
+    "location_sigma_db",
     "read_profile",
 ]
 
@@ -103,6 +110,8 @@ Q_MIN_PCT, Q_MAX_PCT = 1.0, 99.0
 D_MAX_KM = 1000.0
 H1_MAX_M = 3000.0
 N0_N_UNITS = 325.0
+#: Section 12: width of the square area over which location variability is described (m).
+WA_M = 500.0
 EARTH_K_RADIUS_KM = 6370.0 * 4.0 / 3.0
 
 #: Section 4.3: K_nu per nominal frequency for the negative-h1 correction.
@@ -358,15 +367,14 @@ def _tx_clutter_correction(f_mhz: float, r1_m: float, ha_m: FloatArray) -> Float
     return -knife_edge_loss_db(nu)
 
 
-def _location_correction(f_mhz: float, q_pct: float, area: str, h2_m: float, r2_m: float | None) -> float:
-    """Section 12, equations (33)-(34): E(q) = E(50 %) + Qi(q/100) sigma_L."""
-    if area == "Rural":
-        k = 0.5
-    else:
-        r = _DEFAULT_R2_M[area] if r2_m is None else float(r2_m)
-        k = 1.2 if h2_m < r else 1.0
-    sigma = k + 1.3 * math.log10(f_mhz)
-    return float(inv_cum_normal(q_pct / 100.0)) * sigma
+def location_sigma_db(f_mhz: float, wa_m: float = WA_M) -> float:
+    """Section 12, equation (34): location variability sigma_L = (0.024 f_GHz + 0.52) wa^0.28 dB."""
+    return (0.024 * f_mhz / 1000.0 + 0.52) * wa_m**0.28
+
+
+def _location_correction(f_mhz: float, q_pct: float) -> float:
+    """Section 12, equation (33): E(q) = E(50 %) + Qi(q/100) sigma_L."""
+    return float(inv_cum_normal(q_pct / 100.0)) * location_sigma_db(f_mhz)
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,7 +448,7 @@ def _predict(f_mhz: float, t_pct: float, h1_m: FloatArray, h2_m: float, r2_m: fl
         e = np.where(short, e_short, e)
     # Step 18: location variability (receivers on land only).
     if q_pct != 50.0 and area != "Sea":
-        e = e + _location_correction(f_mhz, q_pct, area, h2_m, r2_m)
+        e = e + _location_correction(f_mhz, q_pct)
     # Step 19: maximum field strength (mixed paths below 50 % interpolate land/sea maxima).
     e_max = free_space_limit_dbuv_m(d_slope)
     if sea_fraction > 0.0 and t_pct < 50.0:

@@ -10,8 +10,9 @@ P.1546-6 inputs the way the SG3 reference results were produced:
   "Rx antenna height" the one at its last point; "First Point TX or RX: R" means the first point is
   the receiver, so the profile is reversed and the two heights swap roles (Annex 5 section 1.1).
 * heff (when the column is empty) = ha + ground height at the transmitter - mean terrain height
-  between 3 and 15 km (section 3.2); hb uses the mean between 0.2 d and d (section 3.1.2). Means
-  are integrals of the piecewise-linear profile divided by the interval length.
+  between 3 and 15 km (section 3.2); hb uses the mean between 0.2 d and d (section 3.1.2). A mean
+  is the trapezoidal integral over the profile points inside the interval divided by their span.
+  On paths shorter than 15 km heff is taken equal to hb, so h1 = hb (the SG3 reference results).
 * zones: from the radio-meteorological code (P.452 zones): 4 (inland) is land, 1 (sea) and
   3 (coastal land) count as sea, as the SG3 reference results do; where that code is missing or
   other, coverage code 1 (water/sea) marks sea. Each point covers half the interval to each
