@@ -253,10 +253,11 @@ class Boundaries:
         """
         if other is not None:
             self._check(other)
-        lat = np.asarray(lats, dtype=float).ravel()
-        lon = np.asarray(lons, dtype=float).ravel()
+        lat = np.asarray(lats, dtype=float)
+        lon = np.asarray(lons, dtype=float)
         if lat.shape != lon.shape:
-            raise ValueError(f"lats and lons sizes differ: {lat.shape} vs {lon.shape}")
+            raise ValueError(f"lats and lons shapes differ: {lat.shape} vs {lon.shape}")
+        lat, lon = lat.ravel(), lon.ravel()
         own = self._own_provinces(lat, lon, provinces)
         d_km = np.full(len(lat), np.nan)
         pts = np.full((len(lat), 2), np.nan)

@@ -68,7 +68,9 @@ _SHIPPED = "provinces.geojson"
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(source: str, mtime_ns: int, crs: str, code_property: str | None, shared_tol_km: float) -> Boundaries:
+def _load_cached(
+    source: str, mtime_ns: int, crs: str, code_property: str | None, shared_tol_km: float, max_offshore_km: float
+) -> Boundaries:
     if source == _SHIPPED:
         text = resources.files("station_db").joinpath("data", _SHIPPED).read_text(encoding="utf-8")
         label = f"station_db/data/{_SHIPPED}"
@@ -81,7 +83,7 @@ def _load_cached(source: str, mtime_ns: int, crs: str, code_property: str | None
             raise BoundaryFileError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         label = source
     rings = parse_geojson(text, label, crs=crs, code_property=code_property)
-    return Boundaries(rings, label, shared_tol_km=shared_tol_km)
+    return Boundaries(rings, label, shared_tol_km=shared_tol_km, max_offshore_km=max_offshore_km)
 
 
 def load_boundaries(
@@ -90,23 +92,26 @@ def load_boundaries(
     crs: str = "wgs84",
     code_property: str | None = None,
     shared_tol_km: float = 0.05,
+    max_offshore_km: float = 25.0,
 ) -> Boundaries:
     """Load province boundaries from a GeoJSON file (default: the shipped provinces), cached.
 
     ``crs="gcj02"`` converts a file in the Chinese GCJ-02 datum (most official web-map data) to
     WGS-84. Provinces are recognised from the ``code``/``code_hasc``/``adcode``/``name``
     properties (or ``code_property``). ``shared_tol_km``: how far apart two provinces'
-    boundaries may be and still count as one shared border line. The cache key includes the
+    boundaries may be and still count as one shared border line. ``max_offshore_km``: a point
+    outside every polygon but this close to one (a coast station on a coarse coastline) is
+    measured from that province's borders. The cache key includes the
     file's modification time, so an edited file is reloaded.
     """
     if path is None:
-        return _load_cached(_SHIPPED, 0, crs, code_property, shared_tol_km)
+        return _load_cached(_SHIPPED, 0, crs, code_property, shared_tol_km, max_offshore_km)
     p = Path(path).resolve()
     try:
         mtime = p.stat().st_mtime_ns
     except OSError as exc:
         raise BoundaryFileError(f"{path}: cannot read boundary file ({exc.strerror})") from None
-    return _load_cached(str(p), mtime, crs, code_property, shared_tol_km)
+    return _load_cached(str(p), mtime, crs, code_property, shared_tol_km, max_offshore_km)
 
 
 _default: Boundaries | None = None
@@ -141,7 +146,7 @@ def distance_to_border_km(
     Border = the line shared with another province (coastline never counts); with ``other``
     only the line shared with that province. ``province`` overrides the containing province
     (e.g. the province a licence belongs to). NaN if there is no such border, or the point is
-    more than 25 km outside every province.
+    farther than ``max_offshore_km`` (25 km by default) outside every province.
     """
     return default_boundaries().distance_to_border_km(lat, lon, other, province=province)
 

@@ -179,3 +179,10 @@ def test_border_line_errors() -> None:
         geo.border_line("SH", "QQ", 1.0)
     with pytest.raises(ValueError, match="step_km"):
         geo.border_line("SH", "JS", 0.0)
+
+
+def test_mismatched_array_shapes_are_rejected() -> None:
+    with pytest.raises(ValueError, match="shapes differ"):
+        geo.distances_to_border_km(np.zeros((2, 3)), np.zeros(6))
+    with pytest.raises(ValueError, match="shapes differ"):
+        geo.provinces_of(np.zeros(3), np.zeros(4))

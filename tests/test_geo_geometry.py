@@ -66,8 +66,8 @@ def test_polygon_index_chunking_does_not_change_results() -> None:
 
 def test_segment_index_matches_brute_force() -> None:
     rng = np.random.default_rng(4)
-    start = np.column_stack([rng.uniform(30, 31, 400), rng.uniform(120, 121, 400)])
-    end = start + rng.normal(0, 0.03, (400, 2))
+    start = np.column_stack([rng.uniform(30, 31, 150), rng.uniform(120, 121, 150)])
+    end = start + rng.normal(0, 0.03, (150, 2))
     idx = SegmentIndex(start, end, max_piece_km=0.5)
     qlat, qlon = rng.uniform(29.8, 31.2, 60), rng.uniform(119.8, 121.2, 60)
     d_km, plat, plon, _ = idx.nearest(qlat, qlon)
