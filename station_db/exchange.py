@@ -445,15 +445,13 @@ def _fmt_number(value: float | None) -> str:
 
 
 def station_record(s: Station) -> dict[str, Any]:
-    """The exchange-format record of a station (JSON types; CSV writes them as text)."""
-    return {
-        "station_id": s.station_id, "province": s.province, "licensee": s.licensee, "service": s.service,
-        "tx_freq_hz": s.tx_freq_hz, "rx_freq_hz": s.rx_freq_hz, "emission_designator": s.emission_designator,
-        "erp_dbw": s.erp_dbw, "antenna_height_m": s.antenna_height_m, "azimuth_deg": s.azimuth_deg,
-        "pattern": s.pattern, "ground_height_m": s.ground_height_m, "lat_deg": s.lat, "lon_deg": s.lon,
-        "valid_from": s.valid_from.isoformat(), "valid_to": s.valid_to.isoformat(), "status": s.status,
-        "occupation": s.occupation,
-    }
+    """The exchange-format record of a station (JSON types; CSV writes them as text).
+
+    The necessary bandwidth is left out: it is derived from the designator on reading.
+    """
+    d = s.to_dict()
+    d["lat_deg"], d["lon_deg"] = d.pop("lat"), d.pop("lon")
+    return {c: d[c] for c in COLUMNS}
 
 
 def write_stations(path: str | Path, stations: Iterable[Station], bom: bool = False) -> None:

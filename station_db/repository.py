@@ -57,19 +57,14 @@ def _utc_now() -> str:
 
 
 def _station_from_row(row: Sequence[Any]) -> Station:
-    d = dict(zip(_STATION_COLUMNS, row))
-    return Station(
-        station_id=d["station_id"], province=d["province"], licensee=d["licensee"], service=d["service"],
-        tx_freq_hz=d["tx_freq_hz"], rx_freq_hz=d["rx_freq_hz"], emission_designator=d["emission_designator"],
-        necessary_bw_hz=d["necessary_bw_hz"], erp_dbw=d["erp_dbw"], antenna_height_m=d["antenna_height_m"],
-        azimuth_deg=d["azimuth_deg"], pattern=d["pattern"], ground_height_m=d["ground_height_m"],
-        lat=d["lat"], lon=d["lon"], valid_from=date.fromisoformat(d["valid_from"]),
-        valid_to=date.fromisoformat(d["valid_to"]), status=d["status"], occupation=d["occupation"],
-    )
+    d = dict(zip(_STATION_COLUMNS, row))  # column names are the Station field names
+    d["valid_from"] = date.fromisoformat(d["valid_from"])
+    d["valid_to"] = date.fromisoformat(d["valid_to"])
+    return Station(**d)
 
 
 def _station_params(s: Station) -> tuple[Any, ...]:
-    values = dict(s.to_dict())
+    values = s.to_dict()
     return tuple(values[c] for c in _STATION_COLUMNS)
 
 
