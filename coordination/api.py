@@ -9,7 +9,9 @@ crash. Unexpected exceptions are counted as internal errors and answered ``ok=Fa
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 import logging
 import math
 import time
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import zmq
 
-from coordination.protocol import ProtocolError, Reply, Request, decode, format_utc, utc_now_iso
+from coordination.protocol import MAX_HEADER_BYTES, ProtocolError, Reply, Request, decode, format_utc, utc_now_iso
 
 if TYPE_CHECKING:
     from coordination.server import Server
@@ -27,11 +29,51 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALERT_STATES = ("open", "acknowledged", "resolved", "all")
-MAX_WATERFALL_ROWS = 2000
+MAX_WATERFALL_ROWS = 1000
+#: JSON results travel in the reply header, which the protocol caps at MAX_HEADER_BYTES.
+MAX_REPLY_HEADER_BYTES = MAX_HEADER_BYTES - 1024
 
 
 class ApiError(ValueError):
     """A request the server cannot honour as asked (bad argument, unknown id)."""
+
+
+def _header_bytes(reply: Reply) -> int:
+    return len(reply.to_frames()[1]) if not reply.arrays else len(
+        json.dumps({"result": reply.result}, separators=(",", ":"), allow_nan=False))
+
+
+def fit_reply(reply: Reply, limit: int = MAX_REPLY_HEADER_BYTES) -> Reply:
+    """Keep a reply's JSON header within the protocol's header limit.
+
+    A list result is cut to the items that fit (the first ones), a dict with a ``rows`` list keeps
+    its latest rows; ``error`` then says what was left out and how to ask for the rest, while ``ok``
+    stays True. Anything else too large becomes an error reply.
+    """
+    if _header_bytes(reply) <= limit:
+        return reply
+    result = reply.result
+    items = result if isinstance(result, list) else result.get("rows") if isinstance(result, dict) else None
+    if not isinstance(items, list):
+        return dataclasses.replace(reply, ok=False, result=None, arrays=(),
+                                   error="result too large for one reply; narrow the request")
+    total = len(items)
+
+    def cut(n: int) -> Reply:
+        if isinstance(result, list):
+            return dataclasses.replace(reply, result=items[:n], error=(
+                f"truncated: {n} of {total} items; ask again with offset (+{n}) or a narrower filter"))
+        return dataclasses.replace(reply, result=dict(result, rows=items[total - n:]), error=(
+            f"truncated: latest {n} of {total} rows; ask for fewer (n) rows"))
+
+    lo, hi = 0, total  # largest n that fits
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _header_bytes(cut(mid)) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return cut(lo)
 
 
 def error_reply(req: Request, text: str) -> Reply:
@@ -90,8 +132,8 @@ class Api:
             if self.server.store is not None:
                 self.server.store.rollback()
             return error_reply(req, f"internal error while handling {req.op!r} (logged on the server)")
-        return Reply("server", req.seq, format_utc(self.server.clock()), ok=True, result=result, error=None,
-                     arrays=tuple(arrays))
+        return fit_reply(Reply("server", req.seq, format_utc(self.server.clock()), ok=True, result=result, error=None,
+                               arrays=tuple(arrays)))
 
     # ------------------------------------------------------------ ops
 
@@ -124,9 +166,10 @@ class Api:
             raise ApiError(f"state {state!r} not one of {ALERT_STATES}")
         province = _arg_str(args, "province", required=False, max_len=8)
         limit = _arg_int(args, "limit", 1000, 1, 10_000)
+        offset = _arg_int(args, "offset", 0, 0, 10**9)
         store = self.server.store
         assert store is not None
-        docs = store.list_alert_json(None if state == "all" else [state], province, limit)
+        docs = store.list_alert_json(None if state == "all" else [state], province, limit + offset)[offset:]
         return [self.server.decorate_alert(d) for d in docs], ()
 
     def alert(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
@@ -227,6 +270,7 @@ class Api:
         province = _arg_str(args, "province", required=False, max_len=8)
         service = _arg_str(args, "service", required=False, max_len=32)
         limit = _arg_int(args, "limit", 5000, 1, 100_000)
+        offset = _arg_int(args, "offset", 0, 0, 10**9)
         if f_lo is not None and f_hi is not None:
             if f_hi < f_lo:
                 raise ApiError("f_hi_hz must not be below f_lo_hz")
@@ -237,7 +281,7 @@ class Api:
             found = repo.query(freq_hz=f, bandwidth_hz=0.0, province=province, service=service)
         else:
             found = repo.query(province=province, service=service)
-        return [st.to_dict() for st in found[:limit]], ()
+        return [st.to_dict() for st in found[offset:offset + limit]], ()
 
     def counters(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
         return self.server.counters_snapshot(), ()

@@ -242,7 +242,7 @@ class Store:
         rows.reverse()
         centers = np.frombuffer(rows[-1][3], "<f8") if rows else np.zeros(0)
         out = [{"t_start_utc": r[0], "t_end_utc": r[1], "fbo": r[2],
-                "fco": np.frombuffer(r[4], "<f4").astype(float).tolist()} for r in rows]
+                "fco": np.round(np.frombuffer(r[4], "<f4").astype(float), 4).tolist()} for r in rows]
         return centers, out
 
     # ------------------------------------------------------------ alerts

@@ -142,7 +142,7 @@ def make_alert(alert_id: str = "A1", source: Sequence[str] = ("ZJ",), affected: 
                f_center_hz: float = 446.05e6) -> Alert:
     readings = tuple(SensorReading(sid, prov, 31.0, 120.5, 40.0, -69.0, None, 12.0) for sid, prov in sensors)
     return Alert(id=alert_id, event=event, state=state, verdicts=("unlicensed", "cross_border"), severity="major",
-                 severity_score=50.0, band="PMR 446", service="land_mobile", channel_hz=f_center_hz,
+                 severity_score=50.0, band="PMR 400", service="land_mobile", channel_hz=f_center_hz,
                  f_center_hz=f_center_hz, bandwidth_hz=8000.0, provinces_source=tuple(source),
                  provinces_affected=tuple(affected), sensors=readings, position=None, candidate_stations=(),
                  first_seen=T0, last_seen=T0, rules_version="test")

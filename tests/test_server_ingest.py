@@ -227,7 +227,7 @@ def test_occupancy_and_heartbeat_are_stored_and_served(server, ctx):
         occ = api.result("occupancy", {"sensor_id": "js-01", "profile": "pmr446"})
         np.testing.assert_allclose(occ["channel_centers_hz"], centers)
         assert occ["rows"][0]["fbo"] == 0.25
-        np.testing.assert_allclose(occ["rows"][0]["fco"], fco, atol=1e-7)
+        np.testing.assert_allclose(occ["rows"][0]["fco"], fco, atol=1e-4)  # 4 decimals on the wire
         (sensor,) = api.result("sensors")
         assert sensor["spool_depth"] == 7.0 and sensor["drops"] == 3.0
 
