@@ -179,13 +179,13 @@ def severity_of(verdicts: Sequence[str], band: BandRule, excess_db: float) -> tu
     """Severity class and score: verdict weight + band priority + safety + excess over the limit.
 
     Score = max verdict weight (unlicensed 30, violation 25, cross-border 25) + 5 per further
-    verdict + 3 x (9 - priority) + 20 for safety-of-life bands + min(excess, 40) dB.
+    verdict + 3 x (9 - priority) + 25 for safety-of-life bands + min(excess, 40) dB.
     critical >= 75, major >= 55, minor >= 35, else info.
     """
     if not verdicts:
         return "info", 0.0
     base = max(_VERDICT_BASE[v] for v in verdicts) + 5.0 * (len(set(verdicts)) - 1)
-    score = base + 3.0 * (9 - band.priority) + (20.0 if band.safety else 0.0) + min(max(excess_db, 0.0), 40.0)
+    score = base + 3.0 * (9 - band.priority) + (25.0 if band.safety else 0.0) + min(max(excess_db, 0.0), 40.0)
     if score >= 75.0:
         cls = "critical"
     elif score >= 55.0:
