@@ -18,6 +18,7 @@ import random
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -128,26 +129,29 @@ def place(rng: random.Random, province: str, lat0: float, lon0: float, spread_km
             continue
         if geo.distance_to_border_km(lat, lon)[0] < MIN_INSIDE_KM:
             continue
-        if _coast_km(lat, lon, province) < MIN_INSIDE_KM:
+        if not _clear_of_coast(lat, lon, province):
             continue
         return lat, lon
     raise RuntimeError(f"cannot place a station of {province} near ({lat0}, {lon0})")
 
 
-def _coast_km(lat: float, lon: float, province: str) -> float:
-    """Distance to the province outline (border or coast): a point must be clearly on land."""
-    # distances_to_province_km is 0 inside; probe 4 points MIN_INSIDE_KM away instead.
+def _clear_of_coast(lat: float, lon: float, province: str) -> bool:
+    """True when points ~MIN_INSIDE_KM north, south, east and west are in the province too.
+
+    ``distance_to_border_km`` ignores the coastline, so this keeps coast stations on land.
+    """
     d = MIN_INSIDE_KM / 111.0
     probes = [(lat + d, lon), (lat - d, lon), (lat, lon + d * 1.2), (lat, lon - d * 1.2)]
-    inside = all(geo.province_of(a, b) == province for a, b in probes)
-    return MIN_INSIDE_KM if inside else 0.0
+    return all(geo.province_of(a, b) == province for a, b in probes)
 
 
 def licensee(rng: random.Random, service: str, town: str) -> str:
+    """A clearly fictional licensee name."""
     return f"{town} {rng.choice(LICENSEE_KINDS[service])} (fictional)"
 
 
-def make_station(**kw) -> Station:
+def make_station(**kw: Any) -> Station:
+    """A Station with the sample's defaults; the bandwidth comes from the designator."""
     designator = kw["emission_designator"]
     defaults = dict(rx_freq_hz=None, azimuth_deg=None, pattern="omni", ground_height_m=5.0,
                     valid_from=VALID_FROM, valid_to=VALID_TO, status="active", occupation="continuous")
