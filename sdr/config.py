@@ -16,7 +16,7 @@ Example::
 
     [antenna]
     factor_db_m = 12.0          # field strength dBuV/m = dBm + 107 + factor
-    dbfs_offset_db = -10.0      # calibration: dBm = dBFS - gain_db + dbfs_offset_db (hardware only)
+    full_scale_dbm = -10.0      # calibration (hardware): antenna-port dBm reading 0 dBFS at 0 dB gain
 
     [source]
     uri = "sim:scenario.toml?sensor=ZJ-JX-01"
@@ -79,8 +79,9 @@ class SensorConfig:
     lon: float
     height_m: float
     antenna_factor_db_m: float
-    #: Calibration for hardware sources: dBm = dBFS - gain_db + dbfs_offset_db (None: the source knows).
-    dbfs_offset_db: float | None
+    #: Hardware calibration: antenna-port dBm that reads 0 dBFS at 0 dB RF gain (None: nominal, or the
+    #: source knows its level, as the simulator does).
+    full_scale_dbm: float | None
     source_uri: str
     server_address: str
     server_public_key: str | None
@@ -217,9 +218,9 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
     height_m = s.num("height_m", -100.0, 2000.0, default=10.0)
 
     a = top.sub("antenna", required=False)
-    a.check_unknown({"factor_db_m", "dbfs_offset_db"})
+    a.check_unknown({"factor_db_m", "full_scale_dbm"})
     factor = a.num("factor_db_m", -60.0, 80.0, default=0.0)
-    offset = a.num("dbfs_offset_db", -200.0, 200.0, default=None)
+    full_scale = a.num("full_scale_dbm", -200.0, 100.0, default=None)
 
     src = top.sub("source")
     src.check_unknown({"uri"})
@@ -259,7 +260,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
 
     return SensorConfig(
         sensor_id=sensor_id, province=province, lat=lat, lon=lon, height_m=height_m,
-        antenna_factor_db_m=factor, dbfs_offset_db=offset, source_uri=uri, server_address=address,
+        antenna_factor_db_m=factor, full_scale_dbm=full_scale, source_uri=uri, server_address=address,
         server_public_key=spk, secret_key_file=secret_key_file, spool_dir=spool_dir,
         spool_quota_bytes=int(quota_mb * 1024 * 1024), spool_synchronous=sync.upper(),
         heartbeat_interval_s=heartbeat, resend_timeout_s=resend, inflight_window=window,

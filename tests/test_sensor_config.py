@@ -42,7 +42,7 @@ def test_good_config_parses_with_defaults_and_resolved_paths(tmp_path) -> None:
     cfg = load_config(write(tmp_path, GOOD))
     assert cfg.sensor_id == "ZJ-JX-01" and cfg.province == "ZJ"
     assert (cfg.lat, cfg.lon, cfg.height_m) == (30.75, 120.75, 15.0)
-    assert cfg.antenna_factor_db_m == 12.5 and cfg.dbfs_offset_db is None
+    assert cfg.antenna_factor_db_m == 12.5 and cfg.full_scale_dbm is None
     assert cfg.source_uri == f"sim:{tmp_path / 'scenario.toml'}?sensor=ZJ-JX-01"
     assert cfg.spool_dir == tmp_path / "spool" and cfg.spool_quota_bytes == 2 * 1024 * 1024
     assert cfg.profiles == DEFAULT_PROFILES
