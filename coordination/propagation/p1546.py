@@ -69,7 +69,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -401,6 +402,9 @@ def _predict(f_mhz: float, t_pct: float, h1_m: FloatArray, h2_m: float, r2_m: fl
     """Steps 1-19 for 1 kW e.r.p.; d_km is the total path length, sea_fraction the sea share."""
     d_calc = np.maximum(d_km, 1.0)
     all_sea = sea_fraction >= 1.0
+    if warn and eff1_deg is not None and np.any(h1_m < 0.0):
+        log.warning("P.1546 section 4.3: negative h1 corrected with theta = arctan(-h1/9000), not eff1_deg = %g "
+                    "(as the SG3 reference results do)", eff1_deg)
     h1_sea = h1_m
     if sea_fraction > 0.0 and np.any(h1_m < 3.0):
         if warn:
@@ -427,6 +431,9 @@ def _predict(f_mhz: float, t_pct: float, h1_m: FloatArray, h2_m: float, r2_m: fl
         e = (1.0 - a) * e_land + a * e_sea                                  # (17)
     # Step 12: terrain clearance angle.
     if tca_deg is not None:
+        if warn and area == "Sea":
+            log.warning("P.1546 section 11: terrain clearance angle correction applied to a receiver at sea "
+                        "(as the SG3 reference results do); pass tca_deg=None to skip it")
         e = e + _tca_correction(f_mhz, tca_deg)
     # Step 13: tropospheric scatter floor.
     theta2 = eff2_deg if eff2_deg is not None else (tca_deg if tca_deg is not None else 0.0)
@@ -456,8 +463,14 @@ def _predict(f_mhz: float, t_pct: float, h1_m: FloatArray, h2_m: float, r2_m: fl
     return np.minimum(e, e_max)
 
 
-def _sea_kind(types: Sequence[str]) -> str:
-    return "warm" if "Warm" in types else "cold"
+def _sea_kind(types: Sequence[str], t_pct: float, warn: bool) -> str:
+    """Curves for the sea zones below 50 % time: warm if any zone is warm sea, else cold (section 8)."""
+    if "Warm" in types:
+        return "warm"
+    if warn and t_pct < 50.0 and "Sea" in types:
+        log.warning("P.1546: sea zone of kind 'Sea' at t = %g %% uses the cold-sea curves; give 'Warm' or 'Cold'",
+                    t_pct)
+    return "cold"
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,9 +525,10 @@ def field_strength(
         h1 = _h1_for_land(heff_m, d_arr, ha_m, hb_m, warn=True)
     else:
         h1 = np.array([heff_m])
-    e = _predict(f_mhz, t_pct, h1, h2_m, r2_m, area, d_arr, sea_fraction, _sea_kind(types), q_pct=float(q_pct),
-                 ha_m=ha_m, r1_m=r1_m, tca_deg=tca_deg, htter_m=htter_m, hrter_m=hrter_m, eff1_deg=eff1_deg,
-                 eff2_deg=eff2_deg, warn=True)
+    sea_kind = _sea_kind(types, t_pct, True)
+    e = _predict(f_mhz, t_pct, h1, h2_m, r2_m, area, d_arr, sea_fraction, sea_kind, q_pct=float(q_pct), ha_m=ha_m,
+                 r1_m=r1_m, tca_deg=tca_deg, htter_m=htter_m, hrter_m=hrter_m, eff1_deg=eff1_deg, eff2_deg=eff2_deg,
+                 warn=True)
     e_1kw = float(e[0])
     lb = 139.3 - e_1kw + 20.0 * math.log10(f_mhz)                           # (40)
     return e_1kw + 10.0 * math.log10(erp_kw), lb
@@ -562,28 +576,27 @@ def field_strength_many(
     else:
         h1 = np.full(d.shape, heff_m)
         sea_fraction = 1.0
-    e = _predict(f_mhz, t_pct, h1, h2_m, r2_m, area, d, sea_fraction, _sea_kind([path]), q_pct=float(q_pct),
-                 ha_m=ha_m, r1_m=r1_m, tca_deg=tca_deg, htter_m=htter_m, hrter_m=hrter_m, eff1_deg=eff1_deg,
-                 eff2_deg=eff2_deg, warn=True)
+    sea_kind = _sea_kind([path], t_pct, True)
+    e = _predict(f_mhz, t_pct, h1, h2_m, r2_m, area, d, sea_fraction, sea_kind, q_pct=float(q_pct), ha_m=ha_m,
+                 r1_m=r1_m, tca_deg=tca_deg, htter_m=htter_m, hrter_m=hrter_m, eff1_deg=eff1_deg, eff2_deg=eff2_deg,
+                 warn=True)
     lb = 139.3 - e + 20.0 * math.log10(f_mhz)
     return (e + 10.0 * math.log10(erp_kw)).reshape(d_in.shape), lb.reshape(d_in.shape)
 
 
+@dataclass(frozen=True)
 class ProfilePrediction:
-    """One prediction made from a path profile: the result and the inputs derived for it."""
+    """One prediction made from a path profile: the result and the inputs derived for it.
 
-    __slots__ = ("e_dbuv_m", "inputs", "lb_db")
+    Unpacks like the other entry points: ``e_dbuv_m, lb_db = field_strength_profile(...)``.
+    """
 
-    def __init__(self, e_dbuv_m: float, lb_db: float, inputs: ProfileInputs):
-        self.e_dbuv_m = e_dbuv_m
-        self.lb_db = lb_db
-        self.inputs = inputs
+    e_dbuv_m: float
+    lb_db: float
+    inputs: ProfileInputs
 
-    def __iter__(self):  # allows  e, lb = prediction
+    def __iter__(self) -> Iterator[float]:
         return iter((self.e_dbuv_m, self.lb_db))
-
-    def __repr__(self) -> str:
-        return f"ProfilePrediction(e_dbuv_m={self.e_dbuv_m:.6f}, lb_db={self.lb_db:.6f})"
 
 
 def field_strength_profile(
