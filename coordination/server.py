@@ -178,10 +178,12 @@ class Server:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def run(self) -> None:
+    def run(self, on_ready: Callable[[Server], None] | None = None) -> None:
         """Set up, loop until :meth:`stop`, tear down. Startup errors are raised (and given to start())."""
         try:
             self._setup()
+            if on_ready is not None:
+                on_ready(self)
         except BaseException as exc:
             self._startup_error = exc
             self._ready.set()

@@ -1,0 +1,66 @@
+"""``borderwatch server``: run the coordination server in the foreground until Ctrl-C / SIGTERM.
+
+Settings come from ``--config server.toml`` (see :mod:`coordination.config`); every flag given on
+the command line wins over the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from coordination.config import ConfigError, load_config
+from coordination.server import Server
+
+
+def register(subparsers: Any) -> None:
+    """Add ``server`` to the top-level parser."""
+    p = subparsers.add_parser("server", help="run the coordination server (ingest, rules, alerts, API)",
+                              description="Run the coordination server. Flags win over --config.")
+    p.add_argument("--config", type=Path, default=None, help="server.toml")
+    p.add_argument("--data", type=Path, default=None, help="data directory (SQLite, HDF5 spectra, evidence)")
+    p.add_argument("--sensors-addr", default=None, help="sensor ROUTER bind address (tcp://127.0.0.1:5560)")
+    p.add_argument("--api-addr", default=None, help="API ROUTER bind address (tcp://127.0.0.1:5561)")
+    p.add_argument("--pub-addr", default=None, help="PUB bind address for alerts and live data (tcp://127.0.0.1:5562)")
+    p.add_argument("--stations", type=Path, default=None,
+                   help="station database (SQLite), or a CSV/JSON file imported into <data>/stations.db at start")
+    p.add_argument("--rules", type=Path, default=None, help="coordination rules TOML (default: the shipped rules)")
+    p.add_argument("--insecure", action="store_true", default=None,
+                   help="plain TCP without authentication (loopback/testing only)")
+    p.set_defaults(handler=cmd_server)
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.config, data_dir=args.data, sensors_addr=args.sensors_addr, api_addr=args.api_addr,
+                          pub_addr=args.pub_addr, stations=args.stations, rules=args.rules, insecure=args.insecure)
+    except ConfigError as exc:
+        sys.stderr.write(f"borderwatch server: {exc}\n")
+        return 2
+    if cfg.stations is not None and not Path(cfg.stations).exists():
+        sys.stderr.write(f"borderwatch server: station file {cfg.stations} not found\n")
+        return 2
+    server = Server(cfg)
+
+    def on_signal(signum: int, frame: object) -> None:
+        server.stop()
+
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def ready(srv: Server) -> None:
+        e = srv.endpoints
+        sys.stderr.write(f"borderwatch server: data {cfg.data_dir}; sensors {e['sensors']}, api {e['api']}, "
+                         f"pub {e['pub']}; {len(srv.sensors)} sensors known; Ctrl-C to stop\n")
+        if cfg.insecure:
+            sys.stderr.write("borderwatch server: WARNING: plain TCP, no authentication or encryption\n")
+        sys.stderr.flush()
+
+    try:
+        server.run(on_ready=ready)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return 0
