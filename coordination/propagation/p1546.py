@@ -30,7 +30,8 @@ transmitter clutter (step 15, section 10), slope path (step 16, section 14), pat
 (step 19, section 2) and the equivalent basic transmission loss (step 20, section 17).
 
 Implementer choices (where the Recommendation leaves room, we follow the SG3 reference results;
-each is announced with a ``logging`` warning when it changes a result):
+a choice that replaces, raises or ignores a given input is announced with a ``logging`` warning
+on the ``coordination.propagation.p1546`` logger):
 
 * h1 on land paths shorter than 15 km (section 3.1): with ``hb_m`` equations (6)-(7), else with
   ``ha_m`` equations (4)-(5); with neither, h1 = heff (warned).
@@ -42,11 +43,12 @@ each is announced with a ``logging`` warning when it changes a result):
   one of the curve) and the slope distance of section 14, as the SG3 reference results do; for
   d < 1 km they are taken at the slope distance for d = 1 km.
 * Sea zones of kind "Sea" at 1 % and 10 % of time use the cold-sea curves; a path with any
-  "Warm" zone uses the warm-sea curves for all its sea (section 8); "Cold" uses cold sea.
+  "Warm" zone uses the warm-sea curves for all its sea (section 8, warned when cold sea is also
+  present); "Cold" uses cold sea.
 * The modified receiver clutter height R' (equation (27)) is limited to at least 1 m (warned);
   when R' < 10 m the urban correction is reduced by Kh2 log10(10/R') since the curves are for
-  R = 10 m. In "Rural" areas R' = 10 m whatever r2_m. r2_m = None takes the Recommendation's
-  examples: 10 m rural/suburban/sea, 20 m urban, 30 m dense urban.
+  R = 10 m. In "Rural" areas R' = 10 m whatever r2_m (warned if r2_m differs). r2_m = None takes
+  the Recommendation's examples: 10 m rural/suburban/sea, 20 m urban, 30 m dense urban.
 * Terrain clearance angle correction (section 11) is applied whenever ``tca_deg`` is given, with
   tca limited to 0.55..40 degrees, as the reference results do (also for a receiver at sea).
 * Tropospheric scatter (section 13): theta_s = theta_e + theta1 + theta2 with theta1 = eff1_deg,
@@ -345,6 +347,8 @@ def _rx_height_correction(f_mhz: float, area: str, h2_m: float, r2_m: float | No
         mid = c10 * np.log10(d_km / dh2) / np.log10(d10 / dh2)
         return np.where(d_km >= d10, c10, np.where(d_km <= dh2, 0.0, mid))
     if area == "Rural":
+        if warn and r2_m is not None and r2_m != 10.0:
+            log.warning("P.1546 section 9: rural receiver uses R' = 10 m; r2_m = %g m not used", r2_m)
         return np.full(d_km.shape, k_h2 * math.log10(h2_m / 10.0))
     r = _DEFAULT_R2_M[area] if r2_m is None else float(r2_m)
     r_mod = (1000.0 * d_km * r - 15.0 * h1_m) / (1000.0 * d_km - 15.0)
@@ -466,6 +470,8 @@ def _predict(f_mhz: float, t_pct: float, h1_m: FloatArray, h2_m: float, r2_m: fl
 def _sea_kind(types: Sequence[str], t_pct: float, warn: bool) -> str:
     """Curves for the sea zones below 50 % time: warm if any zone is warm sea, else cold (section 8)."""
     if "Warm" in types:
+        if warn and "Cold" in types:
+            log.warning("P.1546 section 8: path with warm and cold sea zones uses the warm-sea curves for all sea")
         return "warm"
     if warn and t_pct < 50.0 and "Sea" in types:
         log.warning("P.1546: sea zone of kind 'Sea' at t = %g %% uses the cold-sea curves; give 'Warm' or 'Cold'",
