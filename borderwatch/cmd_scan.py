@@ -1,0 +1,175 @@
+"""``borderwatch scan`` (rtl_power-style band sweep) and ``borderwatch detect`` (emissions and bursts).
+
+Thin shells: parse arguments, open the source URI, call :mod:`sdr.sweep` / :mod:`sdr.detect`,
+write the result. User errors are raised as one-line exceptions (the CLI boundary prints them).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from dsp import dbfs_to_dbm
+from sdr.detect import DetectConfig, detect
+from sdr.sources import URI_HELP, open_source
+from sdr.sweep import SweepSettings, plan_sweep, run_sweep
+from sdr.sweep_output import open_writer
+
+_SI = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+
+
+def parse_hz(text: str) -> float:
+    """``433.92M``, ``250k``, ``2.4e6`` -> Hz (argparse type)."""
+    t = text.strip()
+    mult = 1.0
+    if t and t[-1] in _SI:
+        mult, t = _SI[t[-1]], t[:-1]
+    try:
+        value = float(t) * mult
+    except ValueError:
+        raise ValueError(f"not a frequency: {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"not a frequency: {text!r}")
+    return value
+
+
+parse_hz.__name__ = "frequency"  # argparse shows "invalid frequency value"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``scan`` and ``detect`` subcommands."""
+    p = subparsers.add_parser(
+        "scan", help="sweep a band (rtl_power-compatible CSV or HDF5)",
+        description="Sweep START..STOP in hops of the sample rate, average each hop for its share of the "
+                    "interval and write one stitched spectrum per run. Source URIs: " + URI_HELP,
+    )
+    p.add_argument("--source", required=True, metavar="URI")
+    p.add_argument("--start", required=True, type=parse_hz, metavar="HZ", help="lower band edge (e.g. 88M)")
+    p.add_argument("--stop", required=True, type=parse_hz, metavar="HZ", help="upper band edge")
+    p.add_argument("--bin", required=True, type=parse_hz, metavar="HZ", help="bin width (rounded to FFT size)")
+    p.add_argument("--interval", type=float, default=10.0, metavar="S",
+                   help="integration time per sweep, shared by its hops (default 10)")
+    p.add_argument("--crop", type=float, default=0.0, metavar="F",
+                   help="fraction of each hop's bins discarded at the edges (default 0)")
+    p.add_argument("--runs", type=int, default=1, metavar="N", help="number of sweeps (default 1)")
+    p.add_argument("--detector", choices=("mean", "peak", "min", "rms"), default="mean")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help=".csv (rtl_power format) or .h5")
+    p.set_defaults(handler=run_scan)
+
+    d = subparsers.add_parser(
+        "detect", help="find emissions and their bursts in IQ (a recording, or seconds of a live source)",
+        description="Emissions (centre, bandwidths, power, SNR) and, per emission, each burst's start and "
+                    "duration in seconds from the start of the IQ. Source URIs: " + URI_HELP,
+    )
+    d.add_argument("--source", required=True, metavar="URI")
+    d.add_argument("--nfft", type=int, default=4096, help="FFT size of the spectrum (default 4096)")
+    d.add_argument("--margin-db", type=float, default=6.0, help="detection margin over the noise floor (default 6)")
+    d.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="seconds of IQ to analyse (default: a whole recording, 1 s of a live source)")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.set_defaults(handler=run_detect)
+
+
+def _progress_printer(run: int, runs: int) -> Callable[[int, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(hop: int, hops: int) -> None:
+        width = 30
+        done = int(width * hop / hops)
+        sys.stderr.write(f"\rscan run {run}/{runs} [{'#' * done}{'.' * (width - done)}] hop {hop}/{hops}")
+        if hop == hops:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def run_scan(args: Any) -> int:
+    """Handler of ``borderwatch scan``."""
+    if args.runs < 1:
+        raise ValueError(f"--runs must be >= 1, got {args.runs}")
+    settings = SweepSettings(start_hz=args.start, stop_hz=args.stop, bin_hz=args.bin, interval_s=args.interval,
+                             crop_fraction=args.crop, detector=args.detector)
+    with open_source(args.source) as source:
+        plan = plan_sweep(source, settings)
+        meta = {"source": args.source, "sample_rate_hz": plan.sample_rate_hz}
+        written = 0
+        with open_writer(args.output, settings, meta) as writer:
+            for run in range(1, args.runs + 1):
+                result = run_sweep(source, settings, plan, progress=_progress_printer(run, args.runs))
+                if result is None:
+                    sys.stderr.write(f"scan: the recording ended after {written} sweep(s)\n")
+                    break
+                writer.write(result)
+                written += 1
+    return 0 if written else 1
+
+
+def _dbm_offset(source: Any) -> tuple[float, bool]:
+    """dB to add to dBFS for antenna-port dBm, and whether it is a real calibration (not nominal)."""
+    gain = getattr(source, "effective_gain_db", None)
+    if gain is None:
+        gain = source.gain_db if source.gain_db is not None else 0.0
+    known = getattr(source, "dbfs_offset_db", None)
+    if known is not None:
+        return -float(gain) - float(known), True
+    return float(dbfs_to_dbm(0.0, gain_db=float(gain), freq_hz=source.center_freq_hz)), False
+
+
+def run_detect(args: Any) -> int:
+    """Handler of ``borderwatch detect``."""
+    config = DetectConfig(nfft=args.nfft, margin_db=args.margin_db)
+    with open_source(args.source) as source:
+        rate = source.sample_rate_hz
+        if args.duration is not None:
+            n = int(args.duration * rate)
+        elif getattr(source, "finite", False):
+            n = int(getattr(source, "num_samples", 0)) or int(60 * rate)
+        else:
+            n = int(rate)
+        chunks, got = [], 0
+        while got < n:
+            block = source.read(min(1 << 20, n - got))
+            if block.size == 0:
+                break
+            chunks.append(block)
+            got += block.size
+        iq = np.concatenate(chunks) if chunks else np.zeros(0, np.complex64)
+        if iq.size < 4 * config.nfft:
+            raise ValueError(f"only {iq.size} samples from {args.source}; need at least {4 * config.nfft}")
+        offset_db, calibrated = _dbm_offset(source)
+        result = detect(iq, rate, source.center_freq_hz, config, dbm_offset_db=offset_db)
+    if args.json:
+        doc = {
+            "source": args.source,
+            "center_freq_hz": result.center_freq_hz,
+            "sample_rate_hz": result.sample_rate_hz,
+            "duration_s": round(result.duration_s, 6),
+            "calibrated": calibrated,
+            "noise_floor_dbm_per_hz": round(result.floor_dbm_per_hz, 2),
+            "emissions": [e.to_dict() for e in result.emissions],
+        }
+        sys.stdout.write(json.dumps(doc, indent=1) + "\n")
+        return 0
+    unit = "dBm" if calibrated else "dBm (nominal, uncalibrated)"
+    sys.stdout.write(f"{len(result.emissions)} emission(s) in {result.duration_s:.3f} s around "
+                     f"{result.center_freq_hz / 1e6:.6f} MHz; power in {unit}\n")
+    header = f"{'centre MHz':>12} {'peak MHz':>12} {'BWx kHz':>8} {'OBW kHz':>8} {'power':>7} {'SNR':>5}  bursts"
+    sys.stdout.write(header + "\n")
+    for det in result.emissions:
+        e = det.emission
+        if det.continuous:
+            when = "continuous"
+        else:
+            when = ", ".join(f"{b.start_s:.4f}s+{b.duration_s * 1e3:.1f}ms" for b in det.bursts[:8])
+            if len(det.bursts) > 8:
+                when += f", ... ({len(det.bursts)} bursts)"
+        sys.stdout.write(f"{e.center_hz / 1e6:12.6f} {e.peak_hz / 1e6:12.6f} {e.bandwidth_xdb_hz / 1e3:8.1f} "
+                         f"{e.obw_hz / 1e3:8.1f} {e.power_dbm:7.1f} {e.snr_db:5.1f}  {when}\n")
+    return 0
