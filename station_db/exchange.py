@@ -114,6 +114,8 @@ def read_stations(
     p = Path(path)
     name = str(path)
     suffix = p.suffix.lower()
+    if suffix == ".geojson":
+        raise StationFileError([FieldError(name, 0, "(file)", "GeoJSON is export-only (for maps): import CSV or JSON")])
     if suffix not in (".csv", ".json"):
         raise StationFileError([FieldError(name, 0, "(file)", "unknown format: the name must end in .csv or .json")])
     try:
@@ -455,7 +457,10 @@ def station_record(s: Station) -> dict[str, Any]:
 
 
 def write_stations(path: str | Path, stations: Iterable[Station], bom: bool = False) -> None:
-    """Write stations as CSV or JSON (by extension), atomically (temporary file, then rename).
+    """Write stations as CSV, JSON or GeoJSON (by extension), atomically (temporary file, then rename).
+
+    GeoJSON (RFC 7946, lon/lat points, the exchange record as properties) is for map tools and
+    is not read back.
 
     ``bom`` prefixes the CSV with a UTF-8 byte-order mark, which spreadsheet programs need to
     show Chinese licensee names correctly; JSON never carries one (RFC 8259).
@@ -476,8 +481,15 @@ def write_stations(path: str | Path, stations: Iterable[Station], bom: bool = Fa
         rows = ",\n".join("    " + json.dumps(r, ensure_ascii=False) for r in records)
         body = f'{{"format": "{JSON_FORMAT}", "version": {JSON_VERSION}, "stations": [\n{rows}\n]}}\n'
         data = body.encode("utf-8")
+    elif suffix == ".geojson":
+        features = [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon_deg"], r["lat_deg"]]},
+             "properties": r}
+            for r in records
+        ]
+        data = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode("utf-8")
     else:
-        raise ValueError(f"{path}: unknown format: the name must end in .csv or .json")
+        raise ValueError(f"{path}: unknown format: the name must end in .csv, .json or .geojson")
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".tmp", dir=p.parent)
     try:

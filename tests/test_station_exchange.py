@@ -212,3 +212,13 @@ def test_json_plain_list_is_accepted(tmp_path: Path) -> None:
     write_stations(tmp_path / "ok.json", [sample_station()])
     items = json.loads((tmp_path / "ok.json").read_text(encoding="utf-8"))["stations"]
     assert read_stations(write(tmp_path, "list.json", json.dumps(items))) == [sample_station()]
+
+
+def test_geojson_export_for_maps(tmp_path: Path) -> None:
+    write_stations(tmp_path / "s.geojson", [sample_station()])
+    doc = json.loads((tmp_path / "s.geojson").read_text(encoding="utf-8"))
+    (feature,) = doc["features"]
+    assert doc["type"] == "FeatureCollection"
+    assert feature["geometry"] == {"type": "Point", "coordinates": [120.756789, 30.751234]}
+    assert feature["properties"]["station_id"] == "ZJ-T-0001"
+    assert "export-only" in errors_of(tmp_path / "s.geojson")[0].message
