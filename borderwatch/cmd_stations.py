@@ -73,7 +73,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-geo-check", action="store_true", help="skip the position-in-province check")
     p.set_defaults(handler=cmd_import)
 
-    p = with_db(sub.add_parser("export", help="write stations to CSV/JSON (by extension)"))
+    p = with_db(sub.add_parser("export", help="write stations to CSV, JSON or GeoJSON (by extension)"))
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--province", choices=MEMBER_PROVINCES)
     p.add_argument("--border-km", type=float, default=None, help="only stations within this distance of a border")

@@ -467,6 +467,8 @@ def write_stations(path: str | Path, stations: Iterable[Station], bom: bool = Fa
     """
     p = Path(path)
     suffix = p.suffix.lower()
+    if bom and suffix != ".csv":
+        raise ValueError("a byte-order mark is only for CSV files (JSON must not carry one)")
     records = [station_record(s) for s in stations]
     if suffix == ".csv":
         buf = io.StringIO(newline="")
@@ -476,8 +478,6 @@ def write_stations(path: str | Path, stations: Iterable[Station], bom: bool = Fa
             writer.writerow([_fmt_number(r[c]) if isinstance(r[c], float) or r[c] is None else r[c] for c in COLUMNS])
         data = (("\ufeff" if bom else "") + buf.getvalue()).encode("utf-8")
     elif suffix == ".json":
-        if bom:
-            raise ValueError("a byte-order mark is only for CSV files (JSON must not carry one)")
         rows = ",\n".join("    " + json.dumps(r, ensure_ascii=False) for r in records)
         body = f'{{"format": "{JSON_FORMAT}", "version": {JSON_VERSION}, "stations": [\n{rows}\n]}}\n'
         data = body.encode("utf-8")
