@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import scipy.signal
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dsp
 from dsp.welch import window_coefficients
@@ -170,3 +174,20 @@ def test_workers_do_not_change_the_result():
     np.testing.assert_allclose(
         dsp.welch_psd(x, FS_HZ, 1024, workers=2)[1], dsp.welch_psd(x, FS_HZ, 1024)[1], rtol=1e-6
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=12),
+    nfft=st.sampled_from([16, 64, 100]),
+    overlap=st.sampled_from([0.0, 0.25, 0.5, 0.9]),
+)
+def test_streaming_equals_one_call_for_any_split(cuts, nfft, overlap):
+    """Property: however the stream is cut into blocks (empty blocks included), the answer is the same."""
+    x = _iq(3000, seed=12)
+    acc = dsp.WelchAccumulator(FS_HZ, nfft, window="hann", overlap=overlap, detector="peak", scaling="density")
+    bounds = [0, *sorted(cuts), x.size]
+    for a, b in itertools.pairwise(bounds):
+        acc.update(x[a:b])
+    _, p1 = dsp.welch_psd(x, FS_HZ, nfft, overlap=overlap, detector="peak")
+    np.testing.assert_allclose(acc.result()[1], p1, rtol=1e-12)
