@@ -78,6 +78,14 @@ class EngineConfig:
     """
 
     def __post_init__(self) -> None:
+        if isinstance(self.localiser, Mapping):  # from a TOML [engine.localiser] table
+            loc = dict(self.localiser)
+            if "erp_range_dbw" in loc:
+                loc["erp_range_dbw"] = tuple(loc["erp_range_dbw"])
+            try:
+                object.__setattr__(self, "localiser", LocaliserConfig(**loc))
+            except TypeError as exc:
+                raise ValueError(f"EngineConfig.localiser: {exc}") from exc
         if self.predicted_border_check not in ("always", "heard", "off"):
             raise ValueError(f"EngineConfig.predicted_border_check={self.predicted_border_check!r}: "
                              f"use always, heard or off")

@@ -220,3 +220,14 @@ def test_severity_puts_safety_services_first() -> None:
     assert sev_air == "critical" and sev_pmr in ("minor", "major") and score_air > score_pmr
     assert severity_of(("unlicensed", "cross_border"), pmr, 20.0)[1] > severity_of(("unlicensed",), pmr, 0.0)[1]
     assert severity_of((), pmr, 50.0) == ("info", 0.0)
+
+
+def test_engine_config_from_a_toml_table_and_bad_values() -> None:
+    cfg = EngineConfig(**{"auto_resolve_after_s": 60, "localiser": {"sigma_db": 5.0, "erp_range_dbw": [0, 20]}})
+    assert cfg.localiser.sigma_db == 5.0 and cfg.localiser.erp_range_dbw == (0, 20)
+    with pytest.raises(ValueError, match="localiser"):
+        EngineConfig(localiser={"bogus": 1})
+    with pytest.raises(ValueError, match="predicted_border_check"):
+        EngineConfig(predicted_border_check="sometimes")
+    with pytest.raises(ValueError, match="auto_resolve_after_s"):
+        EngineConfig(auto_resolve_after_s=0)
