@@ -269,3 +269,16 @@ def test_curve_tables_ship_in_the_package_with_their_notice(shared_dir: Path) ->
     for src in Path(pkg.__file__).parent.glob("*.py"):
         text = src.read_text()
         assert "/shared" not in text and '"shared"' not in text and "shared_dir" not in text, src.name
+
+
+def test_steps_explain_the_result_and_end_at_the_returned_field_strength() -> None:
+    args = (600.0, 10.0, 75.0, 1.5, 20.0, "Urban", [12.0], ["Land"])
+    kw = {"ha_m": 30.0, "r1_m": 15.0, "tca_deg": 3.0, "htter_m": 100.0, "hrter_m": 60.0}
+    steps = p1546.field_strength_steps(*args, **kw)
+    e, _ = p1546.field_strength(*args, erp_kw=5.0, **kw)
+    assert tuple(steps) == p1546.STEP_NAMES
+    assert steps["e_dbuv_m"] == pytest.approx(e - 10.0 * math.log10(5.0), abs=1e-12)
+    rebuilt = (max(steps["e_curves_dbuv_m"] + steps["tca_correction_db"], steps["e_troposcatter_dbuv_m"])
+               + steps["rx_height_correction_db"] + steps["tx_clutter_correction_db"] + steps["slope_correction_db"])
+    assert steps["e_dbuv_m"] == pytest.approx(min(rebuilt, steps["e_max_dbuv_m"]), abs=1e-9)
+    assert steps["h1_m"] == pytest.approx(30.0 + (75.0 - 30.0) * (12.0 - 3.0) / 12.0)

@@ -95,3 +95,30 @@ def test_profile_inputs_match_sg3_step_log(profiles: dict[str, p1546.PathProfile
     assert inp.area == logged["Rx clutter type"]
     if logged["Tx antenna height hb (m)"]:
         close("Tx antenna height hb (m)", inp.hb_m)
+
+
+_STEP_LOG_KEYS = {
+    "h1_m": "Tx antenna height h1 (m)",
+    "e_max_dbuv_m": "Maximum field strength Emax (dBuV/m)",
+    "e_curves_dbuv_m": "Field strength (dBuV/m)",
+    "tca_correction_db": "TCA correction (dB)",
+    "e_troposcatter_dbuv_m": "Trop. Scatt. field strength Ets (dBuV/m)",
+    "r2_modified_m": "Rx repr. clutter height R2 (m)",
+    "rx_height_correction_db": "Rx antenna height correction (dB)",
+    "tx_clutter_correction_db": "Tx clutter correction (dB)",
+    "slope_correction_db": "Rx slope-path correction (dB)",
+    "e_dbuv_m": "Resulting field strength for Ptx = 1kW (dBuV/m)",
+}
+
+
+@pytest.mark.parametrize(("filename", "dataset", "e_ref"), REFERENCE, ids=[f"{f}#{i}" for f, i, _ in REFERENCE])
+def test_intermediate_steps_match_sg3_step_log(profiles: dict[str, p1546.PathProfile], filename: str,
+                                               dataset: int, e_ref: float) -> None:
+    """Each step of Annex 6 agrees with the reference's log (printed with 6 significant digits)."""
+    del e_ref
+    logged = _log(f"{Path(filename).stem}_{dataset}")
+    steps = p1546.field_strength_profile(profiles[filename], dataset).steps
+    assert set(steps) == set(p1546.STEP_NAMES)
+    for name, key in _STEP_LOG_KEYS.items():
+        ref = float(logged[key])
+        assert math.isclose(steps[name], ref, rel_tol=1e-5, abs_tol=1e-5), f"{name}: {steps[name]} != {ref}"

@@ -91,6 +91,7 @@ from coordination.propagation.p1546_profile import PathProfile, ProfileFormatErr
 __all__ = [
     "AREAS",
     "PATH_TYPES",
+    "STEP_NAMES",
     "PathProfile",
     "ProfileFormatError",
     "ProfileInputs",
@@ -98,6 +99,7 @@ __all__ = [
     "field_strength",
     "field_strength_many",
     "field_strength_profile",
+    "field_strength_steps",
     "location_sigma_db",
     "read_profile",
 ]
@@ -116,6 +118,20 @@ N0_N_UNITS = 325.0
 #: Section 12: width of the square area over which location variability is described (m).
 WA_M = 500.0
 EARTH_K_RADIUS_KM = 6370.0 * 4.0 / 3.0
+
+#: Intermediate values reported by :func:`field_strength_steps` (1 kW e.r.p.).
+STEP_NAMES = (
+    "h1_m",                      # transmitting/base antenna height used (section 3)
+    "e_max_dbuv_m",              # maximum field strength of step 19 (section 2)
+    "e_curves_dbuv_m",           # field strength after steps 5-11 (curves, interpolations, mixed path)
+    "tca_correction_db",         # step 12 (section 11)
+    "e_troposcatter_dbuv_m",     # step 13 (section 13)
+    "r2_modified_m",             # R' of step 14 (equation (27)); 10 m for rural and sea receivers
+    "rx_height_correction_db",   # step 14 (section 9)
+    "tx_clutter_correction_db",  # step 15 (section 10)
+    "slope_correction_db",       # step 16 (section 14)
+    "e_dbuv_m",                  # final field strength for 1 kW e.r.p.
+)
 
 #: Section 4.3: K_nu per nominal frequency for the negative-h1 correction.
 _K_NU_NEG_H1 = {100.0: 1.35, 600.0: 3.31, 2000.0: 6.00}
@@ -334,22 +350,23 @@ def _troposcatter(f_mhz: float, t_pct: float, d_km: FloatArray, theta1_deg: floa
 
 
 def _rx_height_correction(f_mhz: float, area: str, h2_m: float, r2_m: float | None, h1_m: FloatArray,
-                          d_km: FloatArray, warn: bool) -> FloatArray:
-    """Section 9, equations (27)-(29): receiving antenna height and clutter correction."""
+                          d_km: FloatArray, warn: bool) -> tuple[FloatArray, FloatArray]:
+    """Section 9, equations (27)-(29): receiving antenna height and clutter correction, and R' (m)."""
     k_h2 = 3.2 + 6.2 * math.log10(f_mhz)
+    ten = np.full(d_km.shape, 10.0)
     if area == "Sea":
         c10 = k_h2 * math.log10(h2_m / 10.0)
         if h2_m >= 10.0:
-            return np.full(d_km.shape, c10)
+            return np.full(d_km.shape, c10), ten
         h1 = np.maximum(h1_m, 1.0)
         d10 = fresnel_06_distance_km(f_mhz, h1, 10.0)
         dh2 = fresnel_06_distance_km(f_mhz, h1, h2_m)
         mid = c10 * np.log10(d_km / dh2) / np.log10(d10 / dh2)
-        return np.where(d_km >= d10, c10, np.where(d_km <= dh2, 0.0, mid))
+        return np.where(d_km >= d10, c10, np.where(d_km <= dh2, 0.0, mid)), ten
     if area == "Rural":
         if warn and r2_m is not None and r2_m != 10.0:
             log.warning("P.1546 section 9: rural receiver uses R' = 10 m; r2_m = %g m not used", r2_m)
-        return np.full(d_km.shape, k_h2 * math.log10(h2_m / 10.0))
+        return np.full(d_km.shape, k_h2 * math.log10(h2_m / 10.0)), ten
     r = _DEFAULT_R2_M[area] if r2_m is None else float(r2_m)
     r_mod = (1000.0 * d_km * r - 15.0 * h1_m) / (1000.0 * d_km - 15.0)
     if warn and np.any(r_mod < 1.0):
@@ -361,7 +378,7 @@ def _rx_height_correction(f_mhz: float, area: str, h2_m: float, r2_m: float | No
     nu = k_nu * np.sqrt(np.maximum(h_dif * theta_clut, 0.0))
     with np.errstate(divide="ignore"):
         corr = np.where(h2_m < r_mod, 6.03 - knife_edge_loss_db(nu), k_h2 * np.log10(h2_m / r_mod))
-    return corr - np.where(r_mod < 10.0, k_h2 * np.log10(10.0 / r_mod), 0.0)
+    return corr - np.where(r_mod < 10.0, k_h2 * np.log10(10.0 / r_mod), 0.0), r_mod
 
 
 def _tx_clutter_correction(f_mhz: float, r1_m: float, ha_m: FloatArray) -> FloatArray:
@@ -402,8 +419,13 @@ def _h1_for_land(heff_m: float, d_km: FloatArray, ha_m: float | None, hb_m: floa
 def _predict(f_mhz: float, t_pct: float, h1_m: FloatArray, h2_m: float, r2_m: float | None, area: str,
              d_km: FloatArray, sea_fraction: float, sea_kind: str, *, q_pct: float, ha_m: float | None,
              r1_m: float | None, tca_deg: float | None, htter_m: float | None, hrter_m: float | None,
-             eff1_deg: float | None, eff2_deg: float | None, warn: bool) -> FloatArray:
-    """Steps 1-19 for 1 kW e.r.p.; d_km is the total path length, sea_fraction the sea share."""
+             eff1_deg: float | None, eff2_deg: float | None, warn: bool,
+             steps: dict[str, FloatArray] | None = None) -> FloatArray:
+    """Steps 1-19 for 1 kW e.r.p.; d_km is the total path length, sea_fraction the sea share.
+
+    When ``steps`` is a dict it receives the intermediate values (names in :data:`STEP_NAMES`).
+    """
+    trace = steps if steps is not None else {}
     d_calc = np.maximum(d_km, 1.0)
     all_sea = sea_fraction >= 1.0
     if warn and eff1_deg is not None and np.any(h1_m < 0.0):
@@ -433,22 +455,34 @@ def _predict(f_mhz: float, t_pct: float, h1_m: FloatArray, h2_m: float, r2_m: fl
         v = np.maximum(1.0, 1.0 + (e_sea - e_land) / 40.0)                  # (19)
         a = a0**v
         e = (1.0 - a) * e_land + a * e_sea                                  # (17)
+    trace["h1_m"] = h1_m
+    trace["e_max_dbuv_m"] = free_space_limit_dbuv_m(d_slope) + (
+        sea_fraction * sea_enhancement_db(d_slope, t_pct) if 0.0 < sea_fraction and t_pct < 50.0 else 0.0)
+    trace["e_curves_dbuv_m"] = e
     # Step 12: terrain clearance angle.
+    trace["tca_correction_db"] = np.zeros_like(e)
     if tca_deg is not None:
         if warn and area == "Sea":
             log.warning("P.1546 section 11: terrain clearance angle correction applied to a receiver at sea "
                         "(as the SG3 reference results do); pass tca_deg=None to skip it")
-        e = e + _tca_correction(f_mhz, tca_deg)
+        trace["tca_correction_db"] = np.full(e.shape, _tca_correction(f_mhz, tca_deg))
+        e = e + trace["tca_correction_db"]
     # Step 13: tropospheric scatter floor.
     theta2 = eff2_deg if eff2_deg is not None else (tca_deg if tca_deg is not None else 0.0)
-    e = np.maximum(e, _troposcatter(f_mhz, t_pct, d_calc, eff1_deg or 0.0, theta2))
+    trace["e_troposcatter_dbuv_m"] = _troposcatter(f_mhz, t_pct, d_calc, eff1_deg or 0.0, theta2)
+    e = np.maximum(e, trace["e_troposcatter_dbuv_m"])
     # Step 14: receiving antenna height / clutter.
-    e = e + _rx_height_correction(f_mhz, area, h2_m, r2_m, h1_m, d_calc, warn)
+    trace["rx_height_correction_db"], trace["r2_modified_m"] = _rx_height_correction(
+        f_mhz, area, h2_m, r2_m, h1_m, d_calc, warn)
+    e = e + trace["rx_height_correction_db"]
     # Step 15: clutter around the transmitter.
+    trace["tx_clutter_correction_db"] = np.zeros_like(e)
     if r1_m is not None:
-        e = e + _tx_clutter_correction(f_mhz, float(r1_m), ha_arr)
+        trace["tx_clutter_correction_db"] = _tx_clutter_correction(f_mhz, float(r1_m), ha_arr)
+        e = e + trace["tx_clutter_correction_db"]
     # Step 16: slope path.
-    e = e + 20.0 * np.log10(d_calc / d_slope_calc)
+    trace["slope_correction_db"] = 20.0 * np.log10(d_calc / d_slope_calc)
+    e = e + trace["slope_correction_db"]
     # Step 17: paths shorter than 1 km.
     short = d_km < 1.0
     if np.any(short):
@@ -461,10 +495,8 @@ def _predict(f_mhz: float, t_pct: float, h1_m: FloatArray, h2_m: float, r2_m: fl
     if q_pct != 50.0 and area != "Sea":
         e = e + _location_correction(f_mhz, q_pct)
     # Step 19: maximum field strength (mixed paths below 50 % interpolate land/sea maxima).
-    e_max = free_space_limit_dbuv_m(d_slope)
-    if sea_fraction > 0.0 and t_pct < 50.0:
-        e_max = e_max + sea_fraction * sea_enhancement_db(d_slope, t_pct)
-    return np.minimum(e, e_max)
+    trace["e_dbuv_m"] = np.minimum(e, trace["e_max_dbuv_m"])
+    return trace["e_dbuv_m"]
 
 
 def _sea_kind(types: Sequence[str], t_pct: float, warn: bool) -> str:
@@ -512,6 +544,38 @@ def field_strength(
     r2_m its representative clutter height (None: the Recommendation's example for the area).
     Raises ValueError for inputs outside the Recommendation's ranges.
     """
+    return _single_path(f_mhz, t_pct, heff_m, h2_m, r2_m, area, d_km, path_types, q_pct=q_pct, erp_kw=erp_kw,
+                        ha_m=ha_m, hb_m=hb_m, r1_m=r1_m, tca_deg=tca_deg, htter_m=htter_m, hrter_m=hrter_m,
+                        eff1_deg=eff1_deg, eff2_deg=eff2_deg, steps=None)
+
+
+def field_strength_steps(
+    f_mhz: float,
+    t_pct: float,
+    heff_m: float,
+    h2_m: float,
+    r2_m: float | None,
+    area: str,
+    d_km: Sequence[float],
+    path_types: Sequence[str],
+    **kwargs: float | None,
+) -> dict[str, float]:
+    """The intermediate values of :func:`field_strength` (names in :data:`STEP_NAMES`, 1 kW e.r.p.).
+
+    Why: a coordination engineer disputing a prediction wants to see which step decides it
+    (curves, troposcatter floor, clutter, the Emax cap); the SG3 step logs are checked against it.
+    """
+    steps: dict[str, FloatArray] = {}
+    _single_path(f_mhz, t_pct, heff_m, h2_m, r2_m, area, d_km, path_types, steps=steps, **kwargs)  # type: ignore[arg-type]
+    return {name: float(steps[name][0]) for name in STEP_NAMES}
+
+
+def _single_path(f_mhz: float, t_pct: float, heff_m: float, h2_m: float, r2_m: float | None, area: str,
+                 d_km: Sequence[float], path_types: Sequence[str], *, q_pct: float = 50.0, erp_kw: float = 1.0,
+                 ha_m: float | None = None, hb_m: float | None = None, r1_m: float | None = None,
+                 tca_deg: float | None = None, htter_m: float | None = None, hrter_m: float | None = None,
+                 eff1_deg: float | None = None, eff2_deg: float | None = None,
+                 steps: dict[str, FloatArray] | None = None) -> tuple[float, float]:
     f_mhz, t_pct, heff_m, h2_m = float(f_mhz), float(t_pct), float(heff_m), float(h2_m)
     _check_common(f_mhz, t_pct, float(q_pct), heff_m, h2_m, area, float(erp_kw))
     zones = np.atleast_1d(np.asarray(d_km, dtype=np.float64))
@@ -534,7 +598,7 @@ def field_strength(
     sea_kind = _sea_kind(types, t_pct, True)
     e = _predict(f_mhz, t_pct, h1, h2_m, r2_m, area, d_arr, sea_fraction, sea_kind, q_pct=float(q_pct), ha_m=ha_m,
                  r1_m=r1_m, tca_deg=tca_deg, htter_m=htter_m, hrter_m=hrter_m, eff1_deg=eff1_deg, eff2_deg=eff2_deg,
-                 warn=True)
+                 warn=True, steps=steps)
     e_1kw = float(e[0])
     lb = 139.3 - e_1kw + 20.0 * math.log10(f_mhz)                           # (40)
     return e_1kw + 10.0 * math.log10(erp_kw), lb
@@ -600,6 +664,7 @@ class ProfilePrediction:
     e_dbuv_m: float
     lb_db: float
     inputs: ProfileInputs
+    steps: dict[str, float]
 
     def __iter__(self) -> Iterator[float]:
         return iter((self.e_dbuv_m, self.lb_db))
@@ -625,8 +690,9 @@ def field_strength_profile(
     """
     prof = profile if isinstance(profile, PathProfile) else read_profile(profile)
     inp = prof.inputs(dataset, f_mhz=f_mhz, t_pct=t_pct, ha_m=ha_m, h2_m=h2_m, erp_kw=erp_kw)
-    e, lb = field_strength(
+    steps: dict[str, FloatArray] = {}
+    e, lb = _single_path(
         inp.f_mhz, inp.t_pct, inp.heff_m, inp.h2_m, inp.r2_m, inp.area, inp.zone_lengths_km, inp.zone_types,
         q_pct=q_pct, erp_kw=inp.erp_kw, ha_m=inp.ha_m, hb_m=inp.hb_m, r1_m=inp.r1_m, tca_deg=inp.tca_deg,
-        htter_m=inp.htter_m, hrter_m=inp.hrter_m, eff1_deg=inp.eff1_deg, eff2_deg=inp.eff2_deg)
-    return ProfilePrediction(e, lb, inp)
+        htter_m=inp.htter_m, hrter_m=inp.hrter_m, eff1_deg=inp.eff1_deg, eff2_deg=inp.eff2_deg, steps=steps)
+    return ProfilePrediction(e, lb, inp, {name: float(steps[name][0]) for name in STEP_NAMES})
