@@ -121,7 +121,7 @@ class FileSource(SourceBase):
             raise SourceError(
                 f"{path}: core:datatype {datatype!r} is not supported; supported: {sorted(SIGMF_DATATYPES)}"
             )
-        if handle.get_num_channels() != 1:
+        if int(handle.get_global_field("core:num_channels") or 1) != 1:
             raise SourceError(f"{path}: only single-channel recordings are supported")
         captures = handle.get_captures()
         meta_rate = handle.get_global_field("core:sample_rate")
