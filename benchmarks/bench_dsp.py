@@ -39,7 +39,7 @@ SAMPLE_RATE_HZ = 2.4e6
 NFFTS = (1024, 4096)
 THREADS = (1, 2)
 OVERLAP = 0.5
-REPEATS = 3
+REPEATS = 5
 TARGET_RATIO = 5.0
 TARGET_CEILING_FRACTION = 0.6
 
@@ -100,6 +100,8 @@ def main() -> int:
     msps = N_SAMPLES / 1e6
     print(f"dsp.welch_psd benchmark: {N_SAMPLES} complex64 samples, Hann, {OVERLAP:.0%} overlap, mean detector")
     print(f"best of {REPEATS} runs; throughput in Msamples/s of input IQ; cores available: {os.cpu_count()}")
+    load = os.getloadavg()[0]
+    print(f"load average at start: {load:.2f} (other processes on these cores lower the 2-thread figures)")
     header = (
         f"{'threads':>7} {'nfft':>5} {'ours MS/s':>10} {'scipy MS/s':>11} {'ratio':>6} "
         f"{'fft-only MS/s':>14} {'of ceiling':>10}"

@@ -114,7 +114,8 @@ class WelchAccumulator:
         else:
             self._scale = 1.0 / float(np.sum(win)) ** 2
         self._code = DETECTORS[detector]
-        self._batch = max(1, _BATCH_SAMPLES // self.nfft)
+        # With several FFT workers each needs a cache-sized share, or thread start-up dominates.
+        self._batch = max(1, _BATCH_SAMPLES * self.workers // self.nfft)
         self._buf = np.empty((self._batch, self.nfft), dtype=np.complex64)
         self._buf_f = self._buf.view(np.float32)
         self.reset()
