@@ -302,7 +302,10 @@ def _gauss_newton(
     for _ in range(iters):
         J = jacobian(theta)
         A = J.T @ J
-        step = np.linalg.solve(A + lam * np.diag(np.diag(A) + 1e-9), -J.T @ r)
+        try:
+            step = np.linalg.solve(A + lam * np.diag(np.diag(A) + 1e-9), -J.T @ r)
+        except np.linalg.LinAlgError:  # degenerate geometry (co-located sensors): keep the grid answer
+            break
         cand = theta + step
         r_new = residuals(cand)
         rss_new = float(r_new @ r_new)

@@ -197,3 +197,17 @@ def test_evidence_is_attached_to_the_alert(engine: RulesEngine) -> None:
     assert engine.store.get(alert_id).evidence == ("evidence/2026-11-25/abc.sigmf-meta",)
     with pytest.raises(KeyError):
         engine.add_evidence("nope", "x")
+
+
+def test_steady_cluster_is_reassessed_only_every_reassess_after_s(tmp_path) -> None:
+    cfg = EngineConfig(reassess_after_s=30.0, update_min_interval_s=60.0)
+    engine = RulesEngine(make_repo(tmp_path / "st.db", []), RULES, InMemoryAlertStore(), config=cfg)
+    calls = []
+    real = engine.assess
+    engine.assess = lambda *a, **k: calls.append(a[3]) or real(*a, **k)  # type: ignore[method-assign]
+    t = T0
+    for _ in range(30):  # 5 minutes, noise-free levels: nothing changes
+        on_air(engine, t)
+        t += timedelta(seconds=10)
+    assert 5 <= len(calls) <= 11  # every 30 s at most (plus the 60 s refresh), not every 10 s sweep
+    assert engine.open_alerts()[0].last_seen == t - timedelta(seconds=10)

@@ -131,3 +131,11 @@ def test_bad_input_is_refused_with_a_clear_message() -> None:
         localise([], MODEL)
     with pytest.raises(LocalisationError, match="s1"):
         localise([LevelObservation(31.0, 120.0, 30.0, "s0"), LevelObservation(31.1, 120.0, math.nan, "s1")], MODEL)
+
+
+def test_co_located_sensors_do_not_crash_and_report_a_wide_region() -> None:
+    same = [(31.3, 120.6)] * 3
+    obs = [LevelObservation(lat, lon, 40.0 + i * 0.5, f"s{i}") for i, (lat, lon) in enumerate(same)]
+    p = localise(obs, MODEL)
+    assert math.isfinite(p.lat) and math.isfinite(p.lon)
+    assert p.error_km > 5.0
