@@ -10,7 +10,9 @@ floor step cannot masquerade as a long burst. A global threshold would.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import scipy.fft
@@ -31,6 +33,19 @@ class Burst:
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Burst:
+        """Build from ``{"start_s": ..., "duration_s": ...}``; both finite, duration >= 0."""
+        values = {}
+        for name in ("start_s", "duration_s"):
+            v = data.get(name) if isinstance(data, dict) else None
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise ValueError(f"Burst.{name}: expected a finite number, got {v!r}")
+            values[name] = float(v)
+        if values["duration_s"] < 0:
+            raise ValueError(f"Burst.duration_s: must be >= 0, got {values['duration_s']}")
+        return cls(**values)
 
 
 def short_time_band_power(

@@ -46,6 +46,35 @@ class OccupancyResult:
             "fbo": self.fbo,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OccupancyResult:
+        """Inverse of :meth:`to_dict`, validating every field (lengths agree, fractions in [0, 1])."""
+        names = ("channel_centers_hz", "fco", "fco_ci_low", "fco_ci_high", "revisits", "fbo")
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ValueError(f"OccupancyResult: missing field(s) {missing}")
+        arrays: dict[str, tuple[float, ...]] = {}
+        for n in names[:4]:
+            v = data[n]
+            if not isinstance(v, list | tuple) or not all(
+                isinstance(e, int | float) and not isinstance(e, bool) and math.isfinite(e) for e in v
+            ):
+                raise ValueError(f"OccupancyResult.{n}: expected a list of finite numbers")
+            arrays[n] = tuple(float(e) for e in v)
+        n_ch = len(arrays["channel_centers_hz"])
+        for n in names[1:4]:
+            if len(arrays[n]) != n_ch:
+                raise ValueError(f"OccupancyResult.{n}: {len(arrays[n])} values for {n_ch} channels")
+            if any(not 0.0 <= e <= 1.0 for e in arrays[n]):
+                raise ValueError(f"OccupancyResult.{n}: fractions must lie in [0, 1]")
+        revisits = data["revisits"]
+        if isinstance(revisits, bool) or not isinstance(revisits, int) or revisits < 1:
+            raise ValueError(f"OccupancyResult.revisits: expected an integer >= 1, got {revisits!r}")
+        fbo = data["fbo"]
+        if isinstance(fbo, bool) or not isinstance(fbo, int | float) or not 0.0 <= fbo <= 1.0:
+            raise ValueError(f"OccupancyResult.fbo: expected a fraction in [0, 1], got {fbo!r}")
+        return cls(revisits=revisits, fbo=float(fbo), **arrays)
+
 
 def wilson_interval(successes: np.ndarray | int, trials: int, z: float = WILSON_Z_95) -> tuple[Any, Any]:
     """Wilson score interval (low, high) for a binomial proportion successes / trials."""
@@ -122,5 +151,5 @@ def channel_occupancy(
         fco_ci_low=tuple(float(v) for v in ci_lo),
         fco_ci_high=tuple(float(v) for v in ci_hi),
         revisits=int(revisits),
-        fbo=float(occupied.mean()) if not math.isnan(occupied.mean()) else 0.0,
+        fbo=float(occupied.mean()),
     )

@@ -78,6 +78,15 @@ def test_floor_step_of_10_db_is_not_a_burst():
     assert max(b.duration_s for b in fixed) > 0.3
 
 
+def test_burst_dict_round_trip():
+    b = dsp.Burst(start_s=0.2947, duration_s=0.0346)
+    assert dsp.Burst.from_dict(b.to_dict()) == b
+    with pytest.raises(ValueError, match="duration_s"):
+        dsp.Burst.from_dict({"start_s": 0.1, "duration_s": -1.0})
+    with pytest.raises(ValueError, match="start_s"):
+        dsp.Burst.from_dict({"duration_s": 1.0})
+
+
 def test_empty_and_bad_input():
     assert dsp.segment_bursts(np.array([]), DT_S, threshold_db=6.0) == []
     with pytest.raises(ValueError, match="frame_dt_s"):

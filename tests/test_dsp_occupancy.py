@@ -77,6 +77,11 @@ def test_occupancy_result_dict_and_errors():
     d = dsp.channel_occupancy(frames, FREQS, CENTRES, CHANNEL_WIDTH_HZ, -80.0).to_dict()
     assert set(d) == {"channel_centers_hz", "fco", "fco_ci_low", "fco_ci_high", "revisits", "fbo"}
     assert len(d["fco"]) == 8 and d["revisits"] == 20
+    assert dsp.OccupancyResult.from_dict(d).to_dict() == d
+    with pytest.raises(ValueError, match="fco_ci_high"):
+        dsp.OccupancyResult.from_dict({**d, "fco_ci_high": d["fco_ci_high"][:3]})
+    with pytest.raises(ValueError, match="revisits"):
+        dsp.OccupancyResult.from_dict({**d, "revisits": 0})
     with pytest.raises(ValueError, match="contains no frequency bin"):
         dsp.channel_occupancy(frames, FREQS, [500e6], CHANNEL_WIDTH_HZ, -80.0)
     with pytest.raises(ValueError, match="frames_dbm must be"):
