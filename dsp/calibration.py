@@ -100,9 +100,8 @@ def dbfs_to_dbm(
         offset = NOMINAL_FULL_SCALE_DBM - float(gain_db)
     else:
         offset = table.offset_db(gain_db, freq_hz)
-    return np.asarray(power_dbfs, dtype=np.float64) + offset if np.ndim(power_dbfs) else float(
-        power_dbfs + offset
-    )
+    result = np.asarray(power_dbfs, dtype=np.float64) + offset
+    return float(result) if result.ndim == 0 else result
 
 
 def dbm_to_dbuv_m(p_dbm: float | np.ndarray, antenna_factor_db_m: float | np.ndarray) -> float | np.ndarray:

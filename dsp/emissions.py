@@ -5,7 +5,7 @@ the same unit. Per-bin power should be the PSD times the bin width (``welch_psd(
 * bin_hz``): then noise and wideband emissions integrate to their true power. (With
 ``scaling="spectrum"`` a CW peak reads its true power but integrated powers read ``enbw_bins`` too high.)
 
-An emission is a run of bins above ``floor + margin``; runs separated by less than ``merge_hz`` are
+An emission is a run of bins above ``floor + margin``; runs separated by at most ``merge_hz`` are
 one emission (an FM or OFDM signal dips between sidebands); runs narrower than ``min_width_hz`` are
 dropped (single-bin noise peaks).
 
@@ -116,7 +116,7 @@ def detect_emissions(
 ) -> list[Emission]:
     """Emissions in a spectrum of per-bin power (dBm) above ``floor_dbm + margin_db``, lowest first.
 
-    merge_hz: gaps narrower than this (Hz) between runs are bridged (default 2 bins).
+    merge_hz: gaps between runs no wider than this (Hz) are bridged (default 2 bins).
     min_width_hz: runs narrower than this are dropped (default 2 bins; width = bins * bin width).
     """
     f = np.asarray(freqs_hz, dtype=np.float64)
