@@ -31,7 +31,7 @@ import statistics
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -232,8 +232,10 @@ class RulesEngine:
         config: EngineConfig | None = None,
         predict: PredictFn | None = None,
         province_lookup: ProvinceLookup | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.stations = stations
+        self._clock = clock or (lambda: datetime.now(UTC))
         self.rules = rules
         self.store = alert_store
         self.config = config or EngineConfig()
@@ -320,7 +322,7 @@ class RulesEngine:
         if not alert.active:
             raise AlertError(f"alert {alert_id} is resolved; it cannot be acknowledged")
         new = alert.evolve(event="acknowledged", state="acknowledged", acknowledged_by=by,
-                           note=_join_note(alert.note, note), updated_at=alert.last_seen)
+                           note=_join_note(alert.note, note), updated_at=self._clock())
         self.store.save(new)
         if tr is not None:
             tr.alert = new
@@ -333,7 +335,7 @@ class RulesEngine:
         if not alert.active:
             raise AlertError(f"alert {alert_id} is already resolved")
         new = alert.evolve(event="resolved", state="resolved", resolved_by=by,
-                           note=_join_note(alert.note, note), updated_at=alert.last_seen)
+                           note=_join_note(alert.note, note), updated_at=self._clock())
         self.store.save(new)
         if tr is not None:
             tr.alert = None

@@ -211,3 +211,13 @@ def test_steady_cluster_is_reassessed_only_every_reassess_after_s(tmp_path) -> N
         t += timedelta(seconds=10)
     assert 5 <= len(calls) <= 11  # every 30 s at most (plus the 60 s refresh), not every 10 s sweep
     assert engine.open_alerts()[0].last_seen == t - timedelta(seconds=10)
+
+
+def test_operator_actions_are_stamped_with_the_injected_clock(tmp_path) -> None:
+    wall = T0 + timedelta(hours=1)
+    engine = RulesEngine(make_repo(tmp_path / "st.db", []), RULES, InMemoryAlertStore(), config=CFG,
+                         clock=lambda: wall)
+    events = on_air(engine, T0) + on_air(engine, T0 + timedelta(seconds=5))
+    ack = engine.acknowledge(events[0].alert.id, "zj")
+    assert ack.alert.updated_at == wall
+    assert ack.alert.to_json()["updated_at"] == "2026-11-25T09:00:00.000000Z"
