@@ -75,8 +75,9 @@ class EngineConfig:
     ``predicted_border_check``: ``always`` (issue 6: a matched station predicted above the limit at a
     neighbour's border is cross-border), ``heard`` (only when a sensor of another province also
     receives it) or ``off`` (measured exceedances only).
-    A cluster whose sensors, levels (within ``reassess_level_db``) and frequency are unchanged is
-    re-assessed only every ``reassess_after_s``; in between its verdict stands and only times move.
+    A cluster whose sensors, levels (within ``reassess_level_db``), frequency (within half of
+    ``freq_tol_min_hz``) and occupied bandwidth (within 10 %) are unchanged is re-assessed only every
+    ``reassess_after_s``; in between its verdict stands and only times move.
     """
 
     def __post_init__(self) -> None:
@@ -152,6 +153,7 @@ class _Track:
     assessed_at: datetime | None = None
     assessed_levels: dict[str, float] = field(default_factory=dict)
     assessed_f_hz: float = 0.0
+    assessed_obw_hz: float = 0.0
     assessed_verdicts: tuple[str, ...] = ()
 
     def points(self) -> list[tuple[float, float]]:
@@ -675,7 +677,8 @@ class RulesEngine:
         tr.matched_station = None if a.matched is None else f"{a.matched.province}/{a.matched.station_id}"
         tr.assessed_at, tr.assessed_verdicts = now, a.verdicts
         tr.assessed_levels = {o.sensor.sensor_id: o.field_dbuv_m for o in obs}
-        tr.assessed_f_hz = max(obs, key=lambda o: o.snr_db).center_hz
+        best = max(obs, key=lambda o: o.snr_db)
+        tr.assessed_f_hz, tr.assessed_obw_hz = best.center_hz, best.obw_hz
         if not a.verdicts:
             log.debug("%s %.0f Hz: licensed (%s)", tr.band.name, tr.channel_hz, tr.matched_station)
             return []
@@ -729,8 +732,9 @@ class RulesEngine:
             return False
         if any(abs(v - tr.assessed_levels[k]) > cfg.reassess_level_db for k, v in levels.items()):
             return False
-        f_hz = max(obs, key=lambda o: o.snr_db).center_hz
-        return abs(f_hz - tr.assessed_f_hz) <= cfg.freq_tol_min_hz / 2.0
+        best = max(obs, key=lambda o: o.snr_db)
+        return (abs(best.center_hz - tr.assessed_f_hz) <= cfg.freq_tol_min_hz / 2.0
+                and abs(best.obw_hz - tr.assessed_obw_hz) <= 0.1 * max(tr.assessed_obw_hz, 1.0))
 
     def _new_alert(self, a: Assessment, tr: _Track, now: datetime) -> Alert:
         first = tr.first_seen or now

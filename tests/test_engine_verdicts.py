@@ -231,3 +231,17 @@ def test_engine_config_from_a_toml_table_and_bad_values() -> None:
         EngineConfig(predicted_border_check="sometimes")
     with pytest.raises(ValueError, match="auto_resolve_after_s"):
         EngineConfig(auto_resolve_after_s=0)
+
+
+def test_a_licensed_station_widening_its_emission_is_caught_at_once(tmp_path, rng) -> None:
+    from _engine_world import sweep
+
+    st = station("AH-PMR-0104", "AH", *AH_DEEP_STATION_POS, erp_dbw=10.0, necessary_bw_hz=11_000.0)
+    engine = RulesEngine(make_repo(tmp_path / "st.db", [st]), RULES, InMemoryAlertStore(),
+                         config=EngineConfig(reassess_after_s=600.0))
+    events, t = run(engine, AH_DEEP_SENSORS, *AH_DEEP_STATION_POS, erp_dbw=10.0, n=2)
+    assert events == []
+    events = sweep(engine, AH_DEEP_SENSORS, t, *AH_DEEP_STATION_POS, erp_dbw=10.0, obw_hz=25_000.0)
+    events += engine.tick(t + timedelta(seconds=3))
+    [ev] = opened(events)
+    assert ev.alert.verdicts == ("licence_violation",)
