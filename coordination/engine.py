@@ -267,11 +267,8 @@ class RulesEngine:
                 obw_hz = float(em.get("obw_hz", 0.0)) or float(em.get("bandwidth_xdb_hz", 0.0))
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValueError(f"observe: emission from sensor {sensor.sensor_id!r} lacks a number: {exc}") from exc
-            band = self.rules.band_for(f_hz)
-            if band is None or snr_db < band.margin_db:
-                continue
-            ch = band.channel_center_hz(f_hz)
-            if ch is None:
+            band, ch = self._band_and_channel(f_hz, em)
+            if band is None or ch is None or snr_db < band.margin_db:
                 continue
             o = _Obs(sensor, t, f_hz, obw_hz, power_dbm, snr_db, power_dbm + DBM_TO_DBUV_M_OFFSET_DB + af)
             key = (band.name, ch)
@@ -287,6 +284,25 @@ class RulesEngine:
             if tr.pending_since is None:
                 tr.pending_since = t
         return self._flush(t, force=False)
+
+    def _band_and_channel(self, f_hz: float, em: Mapping[str, float]) -> tuple[BandRule | None, float | None]:
+        """The coordinated band and channel of an emission.
+
+        An emission centred outside every band but spilling into one (its f_lo/f_hi edge inside)
+        is filed under the band it intrudes on, at the channel nearest its intruding edge: out-of-band
+        energy in a coordinated band is the rules' business too (and yields to in-band use).
+        """
+        band = self.rules.band_for(f_hz)
+        if band is not None:
+            return band, band.channel_center_hz(f_hz)
+        for edge_key in ("f_hi_hz", "f_lo_hz"):
+            edge = em.get(edge_key)
+            if edge is None:
+                continue
+            band = self.rules.band_for(float(edge))
+            if band is not None:
+                return band, band.channel_center_hz(float(edge))
+        return None, None
 
     def tick(self, now: datetime) -> list[AlertEvent]:
         """Evaluate clusters whose window has closed; auto-resolve alerts whose condition is gone."""

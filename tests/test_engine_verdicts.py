@@ -245,3 +245,15 @@ def test_a_licensed_station_widening_its_emission_is_caught_at_once(tmp_path, rn
     events += engine.tick(t + timedelta(seconds=3))
     [ev] = opened(events)
     assert ev.alert.verdicts == ("licence_violation",)
+
+
+def test_emission_spilling_into_a_band_from_outside_yields_as_out_of_band(tmp_path) -> None:
+    engine = RulesEngine(make_repo(tmp_path / "st.db", []), RULES, InMemoryAlertStore())
+    pmr = RULES.band_for(PMR_FREQ_HZ)
+    assert pmr is not None and RULES.band_for(pmr.f_lo_hz - 5e3) is None
+    f = pmr.f_lo_hz - 5e3  # centred 5 kHz below the band, 20 kHz wide: its upper half is in PMR 400
+    events, _ = run(engine, AH_DEEP_SENSORS, *AH_DEEP_STATION_POS, erp_dbw=10.0, freq_hz=f, obw_hz=20_000.0)
+    [ev] = opened(events)
+    assert ev.alert.band == pmr.name and ev.alert.channel_hz == pytest.approx(pmr.f_lo_hz)
+    assert ev.alert.resolution.startswith("out-of-band yields to in-band")
+    assert any("extends outside the band" in f for f in ev.alert.findings)
