@@ -40,7 +40,7 @@ from coordination.protocol import (
 )
 from sdr.config import SensorConfig
 from sdr.evidence import CaptureRequest, EvidenceError, SensorPlace, capture_iq, evidence_messages
-from sdr.pipeline import OccupancyReport, PipelineError, ProfileRunner, SourceExhaustedError
+from sdr.pipeline import Measurement, OccupancyReport, PipelineError, ProfileRunner, SourceExhaustedError
 from sdr.spool import Spool
 from sdr.uplink import Uplink, load_curve_keys
 
@@ -110,6 +110,7 @@ class DaemonStats:
     """Counters reported in the heartbeat."""
 
     sweeps: int = 0
+    samples: int = 0
     overruns: int = 0
     emissions: int = 0
     occupancy_reports: int = 0
@@ -238,12 +239,19 @@ class SensorDaemon:
 
     def measure(self, s: _Scheduled) -> None:
         """Sweep one profile and spool its Spectrum, Emissions (and Occupancy when its interval is over)."""
-        c = self.config
         now_utc = self.clock.now_utc()
         if s.runner.occupancy.due(now_utc):  # the interval is over: this sweep starts the next one
             self._flush_occupancy(s, now_utc)
         m = s.runner.measure(self.source, now_utc)
         stamp = format_utc(m.t_utc)
+        with self.spool.batch():  # one durable commit per sweep
+            self._put_sweep(m, stamp)
+        self.stats.sweeps += 1
+        self.stats.emissions += len(m.emissions)
+        self.stats.samples += m.samples
+
+    def _put_sweep(self, m: Measurement, stamp: str) -> None:
+        c = self.config
         spec = self._put(Spectrum(c.sensor_id, 0, stamp, profile=m.profile, f_start_hz=m.f_start_hz,
                                   f_step_hz=m.f_step_hz, power_dbm=m.power_dbm, detector=m.detector,
                                   segments=max(1, m.segments), noise_floor_dbm=m.noise_floor_dbm,
@@ -251,8 +259,15 @@ class SensorDaemon:
         self._put(Emissions(c.sensor_id, 0, stamp, profile=m.profile, spectrum_seq=spec.seq,
                             noise_floor_dbm=m.noise_floor_dbm, antenna_factor_db_m=c.antenna_factor_db_m,
                             emissions=m.emission_dicts()))
-        self.stats.sweeps += 1
-        self.stats.emissions += len(m.emissions)
+
+    def measure_all(self) -> int:
+        """Sweep every scheduled profile once, now (``--once``, benchmarks); returns the samples read."""
+        before = self.stats.samples
+        for s in list(self._schedule):
+            if self.stop_event.is_set():
+                break
+            self.measure(s)
+        return self.stats.samples - before
 
     def capture(self, req: CaptureRequest) -> None:
         """Record IQ evidence and spool it in chunks; failures are logged and counted, never fatal."""
@@ -264,9 +279,10 @@ class SensorDaemon:
             log.warning("%s", exc)
             return
         n = 0
-        for msg in evidence_messages(cap, self.config.sensor_id):
-            self._put(msg)
-            n += 1
+        with self.spool.batch():  # all chunks of a capture, or none
+            for msg in evidence_messages(cap, self.config.sensor_id):
+                self._put(msg)
+                n += 1
         self.stats.captures += 1
         log.info("evidence %s spooled in %d chunks (%d bytes)", cap.capture_id, n, cap.nbytes)
 
@@ -368,10 +384,7 @@ class SensorDaemon:
         try:
             if once:
                 self.heartbeat()
-                for s in list(self._schedule):
-                    if self.stop_event.is_set():
-                        break
-                    self.measure(s)
+                self.measure_all()
                 return
             while not self.stop_event.is_set():
                 wait = self.step()

@@ -25,7 +25,8 @@ import logging
 import sqlite3
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,7 +136,8 @@ class Spool:
             raise SpoolError(f"spool synchronous must be FULL or NORMAL, got {synchronous!r}")
         self.path = Path(path)
         self.quota_bytes = int(quota_bytes)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._in_batch = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
@@ -208,7 +210,9 @@ class Spool:
             stored = dataclasses.replace(msg, seq=seq)
             blob = pack_frames(stored.to_frames())
             needed = len(blob) + ROW_OVERHEAD_BYTES
-            self._db.execute("BEGIN IMMEDIATE")
+            own_txn = not self._in_batch
+            if own_txn:
+                self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._next_seq = seq + 1
                 self._set_meta("next_seq", self._next_seq)
@@ -223,12 +227,42 @@ class Spool:
                     )
                     self._bytes += needed
                     self._depth += 1
-                self._db.execute("COMMIT")
+                if own_txn:
+                    self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
-                self._reload_counters()
+                if own_txn:
+                    self._db.execute("ROLLBACK")
+                    self._reload_counters()
                 raise
         return stored
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Commit several :meth:`put` calls as one transaction (one disk sync instead of one per row).
+
+        All or nothing: if the block raises, none of its rows (nor their seqs) are stored.
+        """
+        with self._lock:
+            if self._in_batch:  # nested: the outer batch commits
+                yield
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._in_batch = True
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._dropped = {
+                    k.removeprefix("dropped."): v
+                    for k, v in self._db.execute("SELECT key, value FROM meta WHERE key LIKE 'dropped.%'")
+                }
+                self._next_seq = self._meta("next_seq", 0)
+                self._reload_counters()
+                raise
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                self._in_batch = False
 
     def allocate_seq(self) -> int:
         """Consume one seq without storing a row (for messages that are not spooled, e.g. Hello)."""

@@ -129,3 +129,19 @@ def test_not_a_database_is_a_spool_error(tmp_path) -> None:
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(SpoolError, match=r"bad\.sqlite"):
         Spool(bad)
+
+
+def test_batch_commits_together_and_rolls_back_as_a_whole(tmp_path) -> None:
+    path = tmp_path / "s.sqlite"
+    with Spool(path) as sp:
+        with sp.batch():
+            a = sp.put(spectrum()).seq
+            b = sp.put(emissions()).seq
+        assert (a, b) == (0, 1) and sp.depth == 2
+        with pytest.raises(RuntimeError), sp.batch():
+            sp.put(spectrum())
+            raise RuntimeError("sweep failed half way")
+        assert sp.depth == 2 and sp.stats().bytes == sum(
+            len(pack_frames(r.frames)) + 64 for r in sp.pending(10))
+    with Spool(path) as sp:
+        assert sp.depth == 2 and sp.put(heartbeat()).seq == 2
