@@ -22,6 +22,8 @@ import scipy.signal
 from dsp import _kernels
 
 DEFAULT_FLOOR_WINDOW_S = 0.25
+# IQ samples per FFT chunk in short_time_band_power (512 KiB of complex64).
+_CHUNK_SAMPLES = 2**16
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,6 @@ def short_time_band_power(
     if n_frames == 0:
         raise ValueError(f"iq has {x.size} samples, fewer than frame_len={frame_len}")
     win = scipy.signal.get_window(window, frame_len, fftbins=True)
-    frames = x[: n_frames * frame_len].astype(np.complex64).reshape(n_frames, frame_len)
-    frames *= win.astype(np.float32)
-    spec = np.fft.fftshift(scipy.fft.fft(frames, axis=1, overwrite_x=True), axes=1)
     freqs = np.fft.fftshift(np.fft.fftfreq(frame_len, d=1.0 / sample_rate_hz))
     sel = np.flatnonzero((freqs >= f_lo_offset_hz) & (freqs <= f_hi_offset_hz))
     if sel.size == 0:
@@ -85,8 +84,18 @@ def short_time_band_power(
             f"band [{f_lo_offset_hz}, {f_hi_offset_hz}] Hz holds no bin centre at frame_len={frame_len}; "
             "widen the band or lengthen the frame"
         )
+    # Frames are windowed, transformed and summed in cache-sized chunks: memory stays bounded for
+    # recordings of any length.
+    xf = np.ascontiguousarray(x[: n_frames * frame_len], dtype=np.complex64).view(np.float32)
+    win2 = np.repeat(win.astype(np.float32), 2)
+    chunk = max(1, _CHUNK_SAMPLES // frame_len)
+    buf = np.empty((chunk, frame_len), dtype=np.complex64)
     band = np.empty(n_frames)
-    _kernels.band_power_frames(spec, int(sel[0]), int(sel[-1]) + 1, band)
+    for first in range(0, n_frames, chunk):
+        n = min(chunk, n_frames - first)
+        _kernels.window_segments(xf, first * frame_len, frame_len, n, win2, buf.view(np.float32))
+        spec = np.fft.fftshift(scipy.fft.fft(buf[:n], axis=1, overwrite_x=True), axes=1)
+        _kernels.band_power_frames(spec, int(sel[0]), int(sel[-1]) + 1, band[first : first + n])
     # Parseval: sum over all bins of |X|^2 = frame_len * sum(|x w|^2), so this scale makes the band sum
     # the mean power of the frame's signal in the band (noise and tones alike; no window ENBW error).
     band /= frame_len * float(np.sum(win * win))
