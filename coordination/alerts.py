@@ -244,6 +244,7 @@ class Alert:
     resolution: str = ""
     matched_station: str | None = None
     updated_at: datetime | None = None
+    notify_provinces: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.event not in EVENTS:
@@ -279,8 +280,13 @@ class Alert:
         return tuple(out)
 
     def topics(self) -> list[str]:
-        """PUB topics this alert goes out on: ``alert.<PROV>`` for every province involved."""
-        provs = self.provinces or tuple(sorted({s.province for s in self.sensors}))
+        """PUB topics this alert goes out on: ``alert.<PROV>`` for every province involved.
+
+        Source and affected provinces first, then ``notify_provinces`` (safety-of-life bands are
+        routed to every member province whatever the geography).
+        """
+        provs = list(self.provinces or sorted({s.province for s in self.sensors}))
+        provs += [p for p in self.notify_provinces if p not in provs]
         return [f"alert.{p}" for p in provs]
 
     def evolve(self, **changes: Any) -> Alert:
@@ -322,6 +328,7 @@ class Alert:
             "rules_version": self.rules_version,
             "findings": list(self.findings),
             "resolution": self.resolution,
+            "notify_provinces": list(self.notify_provinces),
         }
         return out
 
@@ -353,6 +360,7 @@ class Alert:
                 findings=tuple(_str_list(m, "findings", required=False)),
                 resolution=str(m.get("resolution", "")), matched_station=_opt_s(m, "matched_station"),
                 updated_at=None if upd is None else parse_time(upd, "updated_at"),
+                notify_provinces=tuple(_str_list(m, "notify_provinces", required=False)),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, AlertError):

@@ -49,7 +49,7 @@ from coordination.alerts import (
 )
 from coordination.localisation import LevelObservation, LocalisationError, LocaliserConfig, ProvinceLookup, localise
 from coordination.sensors import SensorInfo
-from station_db.models import Station
+from station_db.models import MEMBER_PROVINCES, Station
 from station_db.rules import BandRule, RuleSet
 
 log = logging.getLogger(__name__)
@@ -700,7 +700,7 @@ class RulesEngine:
             return []
         tr.last_condition = seen
         if tr.alert is None or not tr.alert.active:
-            if tr.muted_until is not None and now < tr.muted_until:
+            if tr.muted_until is not None and now < tr.muted_until and not tr.band.safety:
                 return []
             tr.muted_until = None
             alert = self._new_alert(a, tr, now)
@@ -763,6 +763,8 @@ class RulesEngine:
             candidate_stations=a.candidates, first_seen=first,
             last_seen=max(o.t for o in tr.obs.values()), rules_version=self.rules.version, findings=a.findings,
             resolution=a.resolution, matched_station=tr.matched_station, updated_at=now,
+            notify_provinces=tuple(p for p in MEMBER_PROVINCES if a.band.safety
+                                   and p not in (*a.provinces_source, *a.provinces_affected)),
         )
 
     def _find(self, alert_id: str) -> tuple[Alert, _Track | None]:

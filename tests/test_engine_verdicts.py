@@ -257,3 +257,18 @@ def test_emission_spilling_into_a_band_from_outside_yields_as_out_of_band(tmp_pa
     assert ev.alert.band == pmr.name and ev.alert.channel_hz == pytest.approx(pmr.f_lo_hz)
     assert ev.alert.resolution.startswith("out-of-band yields to in-band")
     assert any("extends outside the band" in f for f in ev.alert.findings)
+
+
+def test_unlicensed_airband_emission_is_critical_and_routed_to_every_member_province(tmp_path) -> None:
+    engine = RulesEngine(make_repo(tmp_path / "st.db", []), RULES, InMemoryAlertStore())
+    events, _ = run(engine, AH_DEEP_SENSORS, *AH_DEEP_STATION_POS, erp_dbw=10.0, freq_hz=125.0e6, obw_hz=6_000.0)
+    [ev] = opened(events)
+    assert ev.alert.service == "aeronautical" and ev.alert.severity == "critical"
+    assert ev.alert.provinces_source == ("AH",)
+    assert ev.topics() == ["alert.AH", "alert.SH", "alert.JS", "alert.ZJ"]
+    assert ev.alert.to_json()["notify_provinces"] == ["SH", "JS", "ZJ"]
+    # Safety services are never muted: an operator's resolve while it is still on the air re-opens at once.
+    engine.resolve(ev.alert.id, "ah")
+    more, _ = run(engine, AH_DEEP_SENSORS, *AH_DEEP_STATION_POS, erp_dbw=10.0, freq_hz=125.0e6, obw_hz=6_000.0,
+                  start=T0 + timedelta(seconds=60), n=3, every_s=10.0)
+    assert len(opened(more)) == 1
