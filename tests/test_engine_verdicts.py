@@ -138,18 +138,35 @@ def test_occupied_bandwidth_beyond_licence_is_a_violation(tmp_path, rng) -> None
 def test_licensed_station_predicted_over_a_neighbours_border_is_cross_border(tmp_path, rng) -> None:
     # Within licence, but 15 km from Jiangsu: P.1546 (10 % time) puts it far above 20 dBuV/m at the border.
     st = station("AH-PMR-0200", "AH", *AH_STATION_POS, erp_dbw=10.0)
-    engine = RulesEngine(make_repo(tmp_path / "st.db", [st]), RULES, InMemoryAlertStore())
+    engine = RulesEngine(make_repo(tmp_path / "st.db", [st]), RULES, InMemoryAlertStore(),
+                         config=EngineConfig(predicted_border_check="always"))
     events, _ = run(engine, AH_JS_SENSORS[:2], *AH_STATION_POS, erp_dbw=10.0, rng=rng, noise_db=2.0)
     [ev] = opened(events)
     assert ev.alert.verdicts == ("cross_border",)
     assert "JS" in ev.alert.provinces_affected and ev.alert.provinces_source == ("AH",)
     assert any("predicted" in f and "JS border" in f for f in ev.alert.findings)
     assert "yields" in ev.alert.resolution or "coordinate" in ev.alert.resolution
-    # The same with the prediction check off: only measurements count, and no JS sensor hears it.
-    engine2 = RulesEngine(make_repo(tmp_path / "st2.db", [st]), RULES, InMemoryAlertStore(),
-                          config=EngineConfig(predicted_border_check="off"))
-    events2, _ = run(engine2, AH_JS_SENSORS[:2], *AH_STATION_POS, erp_dbw=10.0, rng=rng, noise_db=2.0)
-    assert events2 == []
+    # Default ("heard"): only AH sensors hear it, so the prediction alone raises nothing; "off" neither.
+    for mode in ("heard", "off"):
+        engine2 = RulesEngine(make_repo(tmp_path / f"st-{mode}.db", [st]), RULES, InMemoryAlertStore(),
+                              config=EngineConfig(predicted_border_check=mode))
+        events2, _ = run(engine2, AH_JS_SENSORS[:2], *AH_STATION_POS, erp_dbw=10.0, rng=rng, noise_db=2.0)
+        assert events2 == [], mode
+
+
+def test_licensed_station_heard_below_the_limit_in_the_neighbour_but_predicted_over_its_border(tmp_path) -> None:
+    # A JS sensor 34 km away hears the AH station (~17.5 dBuV/m) below the 20 dBuV/m limit; the border
+    # (15 km from the station) is predicted over it.
+    far_js = SensorInfo("js-jiangning-w", "JS", 31.78, 118.66, 15.0, 20.0)
+    assert geo.province_of(far_js.lat, far_js.lon) == "JS"
+    st = station("AH-PMR-0201", "AH", *AH_STATION_POS, erp_dbw=10.0)
+    engine = RulesEngine(make_repo(tmp_path / "st.db", [st]), RULES, InMemoryAlertStore())
+    events, _ = run(engine, (*AH_JS_SENSORS[:2], far_js), *AH_STATION_POS, erp_dbw=10.0)
+    [ev] = opened(events)
+    js = [s for s in ev.alert.sensors if s.province == "JS"]
+    assert js and js[0].excess_db < 0.0
+    assert ev.alert.verdicts == ("cross_border",) and ev.alert.provinces_affected == ("JS",)
+    assert any("predicted" in f and "JS border" in f for f in ev.alert.findings)
 
 
 def test_later_licence_yields_to_earlier_victim(tmp_path, rng) -> None:
@@ -157,7 +174,8 @@ def test_later_licence_yields_to_earlier_victim(tmp_path, rng) -> None:
 
     src = station("AH-PMR-0300", "AH", *AH_STATION_POS, erp_dbw=10.0, valid_from=date(2024, 6, 1))
     victim = station("JS-PMR-0300", "JS", 32.20, 119.20, erp_dbw=10.0, valid_from=date(2019, 1, 1))
-    engine = RulesEngine(make_repo(tmp_path / "st.db", [src, victim]), RULES, InMemoryAlertStore())
+    engine = RulesEngine(make_repo(tmp_path / "st.db", [src, victim]), RULES, InMemoryAlertStore(),
+                         config=EngineConfig(predicted_border_check="always"))
     events, _ = run(engine, AH_JS_SENSORS[:2], *AH_STATION_POS, erp_dbw=10.0, rng=rng, noise_db=2.0)
     [ev] = opened(events)
     assert ev.alert.resolution.startswith("later yields to earlier: AH station AH-PMR-0300")
