@@ -121,6 +121,7 @@ def detect_emissions(
     """
     f = np.asarray(freqs_hz, dtype=np.float64)
     p = np.asarray(power_dbm, dtype=np.float64)
+    p = np.where(np.isnan(p), -np.inf, p)  # a missing bin is no power, not a detection
     if f.ndim != 1 or p.shape != f.shape:
         raise ValueError(f"freqs_hz and power_dbm must be 1-D of the same length, got {f.shape} and {p.shape}")
     n = f.size
@@ -134,10 +135,12 @@ def detect_emissions(
     floor = np.broadcast_to(np.asarray(floor_dbm, dtype=np.float64), f.shape)
     if x_db <= 0:
         raise ValueError(f"x_db must be positive, got {x_db}")
+    if margin_db < 0:
+        raise ValueError(f"margin_db must be >= 0 (dB above the floor), got {margin_db}")
     merge_bins = DEFAULT_MERGE_BINS if merge_hz is None else merge_hz / bin_hz
     min_bins = DEFAULT_MIN_WIDTH_BINS if min_width_hz is None else min_width_hz / bin_hz
 
-    runs = _runs(np.nan_to_num(p, nan=-np.inf) > floor + margin_db)
+    runs = _runs(p > floor + margin_db)
     merged: list[list[int]] = []
     for a, b in runs:
         # gap in bins between the runs = a - prev_b - 1
@@ -179,7 +182,7 @@ def detect_emissions(
                 center_hz=center,
                 peak_hz=float(f[k_peak]),
                 peak_dbm=peak_dbm,
-                power_dbm=float(10.0 * np.log10(total)) if total > 0 else -math.inf,
+                power_dbm=float(10.0 * np.log10(total)) if total > 0 else peak_dbm,
                 bandwidth_xdb_hz=float(f_x_hi - f_x_lo),
                 obw_hz=_obw(f[sl], sig, bin_hz),
                 snr_db=float(peak_dbm - floor[k_peak]),
