@@ -152,7 +152,7 @@ class SensorDaemon:
         self._schedule: list[_Scheduled] = []
         self._t_start = self.clock.monotonic()
         self._next_heartbeat = self._t_start
-        self._cpu_mark = (time.thread_time(), time.monotonic())
+        self._cpu_mark: tuple[int, float, float] | None = None  # (thread id, thread CPU s, wall s)
         self._cpu_percent = 0.0
         self._finished = False
         self.uplink: Uplink | None = None
@@ -289,11 +289,14 @@ class SensorDaemon:
     def health(self) -> dict[str, float]:
         """The heartbeat's health figures (numbers only, as the protocol requires)."""
         st = self.spool.stats()
-        now_cpu, now_wall = time.thread_time(), time.monotonic()
-        d_wall = now_wall - self._cpu_mark[1]
-        if d_wall > 0.5:
-            self._cpu_percent = 100.0 * (now_cpu - self._cpu_mark[0]) / d_wall
-            self._cpu_mark = (now_cpu, now_wall)
+        # CPU of the thread that drives this daemon (several daemons may share one process).
+        tid, now_cpu, now_wall = threading.get_ident(), time.thread_time(), time.monotonic()
+        mark = self._cpu_mark
+        if mark is None or mark[0] != tid:
+            self._cpu_mark = (tid, now_cpu, now_wall)
+        elif now_wall - mark[2] > 0.5:
+            self._cpu_percent = 100.0 * (now_cpu - mark[1]) / (now_wall - mark[2])
+            self._cpu_mark = (tid, now_cpu, now_wall)
         h: dict[str, float] = {
             "sample_drops": float(getattr(self.source, "dropped_samples", 0) or 0),
             "cpu_percent": round(self._cpu_percent, 2),

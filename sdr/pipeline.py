@@ -1,9 +1,11 @@
 """One monitoring-profile measurement: IQ source + MonitoringProfile -> calibrated spectrum, floor, emissions.
 
 Why it is built this way:
-- The frequency axis is exact: hops are planned on the bin grid (``plan_hops(..., nfft=)``), stitched
-  by ``stitch_hops`` and trimmed to the profile band, so bin ``k`` is at ``f_start_hz + k * f_step_hz``
-  on every sensor; the server can compare sensors bin for bin.
+- The hop loop is :func:`sdr.sweep.run_sweep` (shared with ``borderwatch scan``): hops planned on the
+  bin grid, stitched and trimmed to the profile band, so bin ``k`` is at ``f_start_hz + k * f_step_hz``
+  exactly and every sensor with the same sample rate has the same axis (the server compares sensors
+  bin for bin). The FFT size is the power of two nearest to ``rate / bin_hz``; the message carries the
+  actual ``f_step_hz``. ``dwell_s`` is per hop.
 - Powers are per bin, in dBm at the antenna port, and they integrate: the Welch density is multiplied
   by the bin width (not "spectrum" scaling), so summing the bins of an emission gives its true power
   whatever the window (a Hann "spectrum" scaling would read noise and wideband power 1.76 dB high).
@@ -18,32 +20,23 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 
 from coordination.protocol import EMISSION_FIELDS, MonitoringProfile
-from dsp import (
-    Emission,
-    WelchAccumulator,
-    channel_occupancy,
-    dbfs_to_dbm,
-    detect_emissions,
-    noise_floor,
-    plan_hops,
-    remove_dc_spike,
-    stitch_hops,
-)
+from dsp import Emission, channel_occupancy, dbfs_to_dbm, detect_emissions, noise_floor
 from dsp.calibration import NOMINAL_FULL_SCALE_DBM
+from dsp.welch import segment_step
+from sdr.sweep import SweepError, SweepPlan, SweepSettings, plan_sweep, run_sweep
 
 log = logging.getLogger(__name__)
 
-#: Samples read from the source per call (bounded memory whatever the dwell).
-READ_BLOCK = 1 << 17
 #: Seconds of samples discarded after a retune of a live receiver (PLL settling, stale buffers).
 SETTLE_S = 0.001
 #: Centre bins replaced by interpolation in every hop (zero-IF DC spike).
@@ -74,6 +67,7 @@ class Measurement:
     segments: int
     samples: int
     hops: int
+    dropped_samples: int = 0
 
     @property
     def freqs_hz(self) -> np.ndarray:
@@ -119,22 +113,11 @@ def calibration_offset_db(source: object, full_scale_dbm: float | None) -> float
     return base - NOMINAL_FULL_SCALE_DBM + float(full_scale_dbm)
 
 
-@dataclass
-class _Plan:
-    sample_rate_hz: float
-    nfft: int
-    hops_hz: list[float]
-    keep: slice
-    f_start_hz: float
-    f_step_hz: float
-    n_bins: int
-
-
 class ProfileRunner:
     """Measures one profile repeatedly with one source and accumulates its occupancy.
 
-    The hop plan and Welch accumulator are built once per sample rate and reused every sweep
-    (the profile never changes inside a runner: a new profile gets a new runner).
+    The hop loop is :func:`sdr.sweep.run_sweep` (the same one ``borderwatch scan`` uses); the plan is
+    made once per sample rate with the profile's dwell per hop. A new profile gets a new runner.
     """
 
     def __init__(self, profile: MonitoringProfile, *, full_scale_dbm: float | None = None,
@@ -142,107 +125,54 @@ class ProfileRunner:
         self.profile = profile
         self.full_scale_dbm = full_scale_dbm
         self.noise_pfa = noise_pfa
-        self._plan: _Plan | None = None
-        self._acc: WelchAccumulator | None = None
+        self.settings = SweepSettings(
+            start_hz=profile.f_start_hz, stop_hz=profile.f_stop_hz, bin_hz=profile.bin_hz,
+            interval_s=profile.dwell_s, crop_fraction=profile.crop, window=profile.window,
+            overlap=profile.overlap, detector=profile.detector, settle_s=SETTLE_S, dc_bins=DC_SPIKE_BINS,
+        )
+        self._plan: SweepPlan | None = None
         self.occupancy = OccupancyAccumulator(profile)
 
-    # ------------------------------------------------------------ planning
-
-    def _make_plan(self, source: object) -> _Plan:
-        p = self.profile
-        rate = float(source.sample_rate_hz)  # type: ignore[attr-defined]
-        nfft = max(16, round(rate / p.bin_hz))
-        step = rate / nfft
-        if getattr(source, "can_retune", True):
-            hops = plan_hops(p.f_start_hz, p.f_stop_hz, rate, p.crop, nfft=nfft)
-        else:  # a recording: one hop at its centre, the band must lie inside what it kept
-            centre = float(source.center_freq_hz)  # type: ignore[attr-defined]
-            hops = [centre]
-            half = rate * (1.0 - p.crop) / 2.0
-            if p.f_start_hz < centre - half - step or p.f_stop_hz > centre + half + step:
-                raise PipelineError(
-                    f"profile {p.name} ({p.f_start_hz / 1e6:.4f}-{p.f_stop_hz / 1e6:.4f} MHz) lies outside the "
-                    f"recording's {(centre - half) / 1e6:.4f}-{(centre + half) / 1e6:.4f} MHz (after crop {p.crop})"
-                )
-        # Stitched axis: find its first bin once with a dummy stitch, then trim to the profile band.
-        offsets = np.fft.fftshift(np.fft.fftfreq(nfft, d=1.0 / rate))
-        freqs, _ = stitch_hops([(h, offsets, np.zeros(nfft)) for h in hops], p.crop)
-        i0 = int(np.searchsorted(freqs, p.f_start_hz - step / 2.0))
-        i1 = int(np.searchsorted(freqs, p.f_stop_hz - step / 2.0))
-        if i1 - i0 < 2:
-            raise PipelineError(f"profile {p.name}: band holds fewer than 2 bins of {step:.1f} Hz")
-        return _Plan(rate, nfft, hops, slice(i0, i1), float(freqs[i0]), step, i1 - i0)
-
-    def _plan_for(self, source: object) -> _Plan:
+    def _plan_for(self, source: object) -> SweepPlan:
         rate = float(source.sample_rate_hz)  # type: ignore[attr-defined]
         if self._plan is None or self._plan.sample_rate_hz != rate:
-            self._plan = self._make_plan(source)
-            self._acc = WelchAccumulator(rate, self._plan.nfft, window=self.profile.window,
-                                         overlap=self.profile.overlap, detector=self.profile.detector,
-                                         scaling="density")
+            try:
+                plan = plan_sweep(source, self.settings)
+            except SweepError as exc:
+                raise PipelineError(f"profile {self.profile.name}: {exc}") from exc
+            if plan.n_bins < 2:
+                raise PipelineError(f"profile {self.profile.name}: band holds fewer than 2 bins of {plan.bin_hz} Hz")
+            dwell = max(plan.nfft, math.ceil(self.profile.dwell_s * rate))  # the profile's dwell is per hop
+            self._plan = dataclasses.replace(plan, dwell_samples=dwell)
             self.occupancy.reset()
             log.debug("profile %s: %d hops, nfft %d, %d bins of %.1f Hz", self.profile.name,
-                      len(self._plan.hops_hz), self._plan.nfft, self._plan.n_bins, self._plan.f_step_hz)
+                      len(plan.hops_hz), plan.nfft, plan.n_bins, plan.bin_hz)
         return self._plan
-
-    # ------------------------------------------------------------ measuring
-
-    def _dwell(self, source: object, acc: WelchAccumulator, n_samples: int) -> int:
-        got = 0
-        while got < n_samples:
-            block = source.read(min(READ_BLOCK, n_samples - got))  # type: ignore[attr-defined]
-            if block.size == 0:
-                break
-            acc.update(block)
-            got += block.size
-        return got
 
     def measure(self, source: object, t_utc: datetime | None = None) -> Measurement:
         """Sweep the profile once and return the calibrated measurement (and feed the occupancy)."""
         p = self.profile
         plan = self._plan_for(source)
-        acc = self._acc
-        assert acc is not None
-        t0 = t_utc or datetime.now(UTC)
-        live = getattr(source, "can_retune", True)
-        n_dwell = max(plan.nfft, math.ceil(p.dwell_s * plan.sample_rate_hz))
-        hops, samples, segments = [], 0, 0
-        first_ts = None
-        for centre in plan.hops_hz:
-            if live:
-                source.tune(centre)  # type: ignore[attr-defined]
-                settle = int(SETTLE_S * plan.sample_rate_hz)
-                if settle and len(plan.hops_hz) > 1:
-                    source.read(settle)  # type: ignore[attr-defined]
-            acc.reset()
-            samples += self._dwell(source, acc, n_dwell)
-            if first_ts is None:
-                first_ts = getattr(source, "timestamp_utc", None)
-            if acc.segments == 0:
-                raise SourceExhaustedError(
-                    f"profile {p.name}: the source ended before one {plan.nfft}-sample segment")
-            segments += acc.segments
-            offsets, dens = acc.result()
-            # Calibrate per hop: an AGC may pick a different gain at every centre frequency.
-            scale = plan.f_step_hz * 10.0 ** (calibration_offset_db(source, self.full_scale_dbm) / 10.0)
-            hops.append((centre, offsets, remove_dc_spike(dens, DC_SPIKE_BINS) * scale))
-        _, stitched = stitch_hops(hops, p.crop)
-        lin = stitched[plan.keep]  # mW per bin at the antenna port (density x bin width, calibrated)
+        res = run_sweep(source, self.settings, plan)
+        if res is None:
+            raise SourceExhaustedError(f"profile {p.name}: the source ended before one {plan.nfft}-sample segment")
+        power_dbm = res.power_db.astype(np.float64)
+        if res.units != "dBm":  # hardware: the configured (or nominal) full-scale calibration
+            power_dbm += calibration_offset_db(source, self.full_scale_dbm)
+        lin = 10.0 ** (power_dbm / 10.0)
+        step = segment_step(plan.nfft, p.overlap)
+        seg_per_hop = max(1, (res.samples_per_hop - plan.nfft) // step + 1)
+        k = seg_per_hop if p.detector == "mean" else 1
         tiny = 1e-30
-        power_dbm = 10.0 * np.log10(np.maximum(lin, tiny))
-        k = max(1, segments // max(1, len(hops))) if p.detector == "mean" else 1
-        floor_lin = noise_floor(lin, method="fcme", pfa=self.noise_pfa, segments=k)
-        floor_dbm = 10.0 * math.log10(max(floor_lin, tiny))
+        floor_dbm = 10.0 * math.log10(max(noise_floor(lin, method="fcme", pfa=self.noise_pfa, segments=k), tiny))
         threshold_dbm = floor_dbm + p.margin_db
-        freqs = plan.f_start_hz + plan.f_step_hz * np.arange(plan.n_bins)
-        ems = detect_emissions(freqs, power_dbm, floor_dbm=floor_dbm, margin_db=p.margin_db)
+        ems = detect_emissions(res.freqs_hz, power_dbm, floor_dbm=floor_dbm, margin_db=p.margin_db)
         ems = tuple(e for e in ems if all(math.isfinite(getattr(e, f)) for f in EMISSION_FIELDS))
-        if t_utc is None and isinstance(first_ts, datetime):
-            t0 = first_ts  # no clock given: the receiver's own time of the first sample
-        m = Measurement(profile=p.name, t_utc=t0, f_start_hz=plan.f_start_hz, f_step_hz=plan.f_step_hz,
-                        power_dbm=power_dbm.astype(np.float32), noise_floor_dbm=floor_dbm,
-                        threshold_dbm=threshold_dbm, emissions=ems, detector=p.detector, segments=segments,
-                        samples=samples, hops=len(hops))
+        m = Measurement(profile=p.name, t_utc=t_utc or res.t_start_utc, f_start_hz=plan.f_first_hz,
+                        f_step_hz=plan.bin_hz, power_dbm=power_dbm.astype(np.float32), noise_floor_dbm=floor_dbm,
+                        threshold_dbm=threshold_dbm, emissions=ems, detector=p.detector,
+                        segments=seg_per_hop * res.hops, samples=res.samples_per_hop * res.hops, hops=res.hops,
+                        dropped_samples=res.dropped_samples)
         self.occupancy.add(m)
         return m
 

@@ -26,8 +26,8 @@ def nearest(m, f_hz: float):
 def test_exact_axis_and_cw_power_within_1_db_of_truth(sim) -> None:
     m = ProfileRunner(FAST_PROFILE).measure(sim)
     assert m.f_start_hz == 446.0e6
-    assert m.f_step_hz == 2.4e6 / 1536 == 1562.5
-    assert m.power_dbm.size == 128 and m.power_dbm.dtype == np.float32
+    assert m.f_step_hz == 2.4e6 / 2048  # power-of-two FFT nearest to rate / bin_hz
+    assert m.power_dbm.size == 171 and m.power_dbm.dtype == np.float32  # bin centres in [start, stop - step/2)
     cw = nearest(m, 446.05e6)
     truth = sim.received_dbm("CW1")
     assert abs(cw.center_hz - 446.05e6) < m.f_step_hz
@@ -46,8 +46,8 @@ def test_multi_hop_sweep_stitches_on_the_exact_grid(sim) -> None:
                              crop=0.25)
     m = ProfileRunner(prof).measure(sim)
     assert m.hops == 2
-    assert m.f_start_hz == 445.0e6 and m.f_step_hz == 3125.0
-    assert m.power_dbm.size == 960  # (448 - 445) MHz / 3125 Hz
+    assert m.f_start_hz == 445.0e6 and m.f_step_hz == 2.4e6 / 1024
+    assert m.power_dbm.size == 1280  # (448 - 445) MHz / 2343.75 Hz
     for tx, f in (("CW1", 446.05e6), ("CW2", 447.30e6)):
         e = nearest(m, f)
         assert abs(e.center_hz - f) < 3125.0
