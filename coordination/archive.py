@@ -56,6 +56,16 @@ class SensorMeta:
 
 
 @dataclass
+class _GroupHandle:
+    """Open datasets of one group and its row count (kept in memory: no HDF5 lookups per row)."""
+
+    group: h5py.Group
+    power: h5py.Dataset
+    cols: dict[str, h5py.Dataset]
+    rows: int
+
+
+@dataclass
 class _Staged:
     meta: SensorMeta
     rows: list[Spectrum] = field(default_factory=list)
@@ -79,6 +89,7 @@ class SpectrumArchive:
         self.fsync = fsync
         self._files: OrderedDict[Path, h5py.File] = OrderedDict()
         self._staged: dict[tuple[str, str], _Staged] = {}
+        self._groups: dict[tuple[Any, ...], _GroupHandle] = {}
 
     # ------------------------------------------------------------ paths and files
 
@@ -103,26 +114,36 @@ class SpectrumArchive:
                             "description": "calibrated power per bin at the antenna port"})
         self._files[path] = f
         while len(self._files) > self.max_open_files:
-            _, old = self._files.popitem(last=False)
+            old_path, old = self._files.popitem(last=False)
+            self._forget(old_path)
             try:
                 old.close()
             except Exception:  # closing a broken file must not stop the others
                 log.exception("closing an archive file failed")
         return f
 
-    def _group(self, f: h5py.File, msg: Spectrum) -> h5py.Group:
+    def _group(self, f: h5py.File, path: Path, msg: Spectrum) -> _GroupHandle:
+        """The group (and its datasets) holding rows of ``msg``'s profile and exact axis; cached."""
         n_bins = int(msg.power_dbm.size)
+        key = (path, msg.profile, msg.f_start_hz, msg.f_step_hz, n_bins, msg.detector)
+        h = self._groups.get(key)
+        if h is not None:
+            return h
         k = 1
         while True:
             name = msg.profile if k == 1 else f"{msg.profile}~{k}"
             g = f.get(name)
             if g is None:
-                return self._create_group(f, name, msg)
+                g = self._create_group(f, name, msg)
+                break
             a = g.attrs
             if (int(a["n_bins"]) == n_bins and float(a["f_start_hz"]) == msg.f_start_hz
                     and float(a["f_step_hz"]) == msg.f_step_hz and str(a["detector"]) == msg.detector):
-                return g
+                break
             k += 1
+        h = _GroupHandle(g, g["power_dbm"], {k: g[k] for k in _ROW_FIELDS}, int(g["power_dbm"].shape[0]))
+        self._groups[key] = h
+        return h
 
     def _create_group(self, f: h5py.File, name: str, msg: Spectrum) -> h5py.Group:
         n_bins = int(msg.power_dbm.size)
@@ -172,25 +193,29 @@ class SpectrumArchive:
 
     def _write_file(self, path: Path, day: str, st: _Staged) -> None:
         f = self._open(path, st.meta, day, create=True)
-        by_group: dict[str, tuple[h5py.Group, list[int]]] = {}
+        by_group: dict[int, tuple[_GroupHandle, list[int]]] = {}
         for i, m in enumerate(st.rows):
-            g = self._group(f, m)
-            by_group.setdefault(g.name, (g, []))[1].append(i)
-        for g, idx in by_group.values():
+            h = self._group(f, path, m)
+            by_group.setdefault(id(h), (h, []))[1].append(i)
+        for h, idx in by_group.values():
             n = len(idx)
-            power = g["power_dbm"]
-            start = power.shape[0]
+            start = h.rows
             block = np.stack([st.rows[i].power_dbm for i in idx]).astype(np.float32, copy=False)
             cols = {"t_utc": [st.times[i] for i in idx], "seq": [st.rows[i].seq for i in idx],
                     "noise_floor_dbm": [st.rows[i].noise_floor_dbm for i in idx],
                     "threshold_dbm": [st.rows[i].threshold_dbm for i in idx],
                     "antenna_factor_db_m": [st.rows[i].antenna_factor_db_m for i in idx]}
-            power.resize(start + n, axis=0)
-            power[start:start + n] = block
-            for k, v in cols.items():
-                ds = g[k]
-                ds.resize(start + n, axis=0)
-                ds[start:start + n] = np.asarray(v, dtype=_ROW_DTYPES[k])
+            try:
+                h.power.resize(start + n, axis=0)
+                h.power[start:start + n] = block
+                for k, v in cols.items():
+                    ds = h.cols[k]
+                    ds.resize(start + n, axis=0)
+                    ds[start:start + n] = np.asarray(v, dtype=_ROW_DTYPES[k])
+            except Exception:
+                self._forget(path)  # lengths on disk are unknown now: re-read them next time
+                raise
+            h.rows = start + n
         f.flush()
         if self.fsync:
             fd = os.open(path, os.O_RDONLY)
@@ -199,7 +224,12 @@ class SpectrumArchive:
             finally:
                 os.close(fd)
 
+    def _forget(self, path: Path) -> None:
+        for key in [k for k in self._groups if k[0] == path]:
+            del self._groups[key]
+
     def _drop(self, path: Path) -> None:
+        self._forget(path)
         f = self._files.pop(path, None)
         if f is not None:
             try:
