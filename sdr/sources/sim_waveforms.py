@@ -10,6 +10,8 @@ envelope, linearly interpolated.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numba import njit
 
@@ -26,36 +28,48 @@ def nco_increment(freq_hz: float, sample_rate_hz: float) -> int:
     return round(freq_hz / sample_rate_hz * TWO32) % (1 << 32)
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+#: Added to table-index phases so truncation is floor (phases are negative with angle modulation).
+_INDEX_OFFSET = float(1 << 30)
+
+
+@njit(cache=True, nogil=True)
 def add_angle_modulated(out, k0, amp, inc, p0, tone_inc, tone_p0, tone_beta_turns, sin_t, cos_t):  # pragma: no cover
     """out[i] += amp * exp(j*2pi*(carrier(k) + sum_j beta_j * sin(tone_j(k)))), k = k0 + i.
 
     Accumulators start at ``(k0 * inc + p0) mod 2**32`` and then step by ``inc`` (uint32 wrap), which
-    equals the closed form for every k and costs one add per sample.
+    equals the closed form for every k and costs one add per sample. No fastmath: the result must
+    not depend on where a block starts (vectorised remainders would round differently).
     """
     mask = np.uint64(0xFFFFFFFF)
     tsize = sin_t.shape[0]
     tmask = tsize - 1
-    shift = np.uint32(32 - int(np.log2(tsize)))
+    shift = np.uint64(32 - int(np.log2(tsize)))
     ntone = tone_inc.shape[0]
     k = np.uint64(k0)
-    acc = np.uint32((k * np.uint64(inc) + np.uint64(p0)) & mask)
-    step = np.uint32(inc)
+    acc = (k * np.uint64(inc) + np.uint64(p0)) & mask  # uint64 kept below 2**32 by the mask
+    step = np.uint64(inc)
     tacc = np.empty(ntone, dtype=np.uint32)
     tstep = np.empty(ntone, dtype=np.uint32)
+    tbeta = np.empty(ntone, dtype=np.float64)
     for j in range(ntone):
         tacc[j] = np.uint32((k * np.uint64(tone_inc[j]) + np.uint64(tone_p0[j])) & mask)
         tstep[j] = np.uint32(tone_inc[j])
-    scale = np.float32(tsize) / np.float32(4294967296.0)
-    ampf = np.float32(amp)
+        tbeta[j] = tone_beta_turns[j] * tsize
+    if ntone == 0:  # a pure carrier: the accumulator's top bits are the table index
+        for i in range(out.shape[0]):
+            idx = acc >> shift
+            out[i] += complex(amp * cos_t[idx], amp * sin_t[idx])
+            acc = (acc + step) & mask
+        return
+    scale = tsize / 4294967296.0
     for i in range(out.shape[0]):
-        ph = np.float32(acc) * scale
+        ph = float(acc) * scale + _INDEX_OFFSET
         for j in range(ntone):
-            ph += np.float32(tone_beta_turns[j] * tsize) * sin_t[tacc[j] >> shift]
+            ph += tbeta[j] * sin_t[tacc[j] >> shift]
             tacc[j] += tstep[j]
-        idx = int(np.floor(ph)) & tmask
-        out[i] += ampf * (cos_t[idx] + np.complex64(1j) * sin_t[idx])
-        acc += step
+        idx = np.int64(ph) & tmask
+        out[i] += complex(amp * cos_t[idx], amp * sin_t[idx])
+        acc = (acc + step) & mask
 
 
 def add_angle_modulated_np(
@@ -63,19 +77,20 @@ def add_angle_modulated_np(
     tone_inc: np.ndarray, tone_p0: np.ndarray, tone_beta_turns: np.ndarray,
     sin_t: np.ndarray = SIN_TABLE, cos_t: np.ndarray = COS_TABLE,
 ) -> None:
-    """Numpy twin of :func:`add_angle_modulated`."""
-    k = (np.uint64(k0) + np.arange(out.size, dtype=np.uint64))
+    """Numpy twin of :func:`add_angle_modulated` (closed-form phases, same float64 arithmetic)."""
+    k = np.uint64(k0) + np.arange(out.size, dtype=np.uint64)
     mask = np.uint64(0xFFFFFFFF)
-    shift = np.uint64(32 - int(np.log2(sin_t.size)))
-    ph = ((k * np.uint64(inc) + np.uint64(p0)) & mask).astype(np.float64) / TWO32
+    tsize = sin_t.size
+    shift = np.uint64(32 - int(np.log2(tsize)))
+    ph = ((k * np.uint64(inc) + np.uint64(p0)) & mask).astype(np.float64) * (tsize / TWO32) + _INDEX_OFFSET
     for ti, tp, tb in zip(tone_inc, tone_p0, tone_beta_turns):
         tacc = (k * np.uint64(ti) + np.uint64(tp)) & mask
-        ph += tb * sin_t[(tacc >> shift).astype(np.int64)]
-    idx = np.floor(ph * sin_t.size).astype(np.int64) & (sin_t.size - 1)
-    out += (amp * (cos_t[idx] + 1j * sin_t[idx])).astype(out.dtype)
+        ph += (tb * tsize) * sin_t[(tacc >> shift).astype(np.int64)].astype(np.float64)
+    idx = ph.astype(np.int64) & (tsize - 1)
+    out += (amp * cos_t[idx].astype(np.float64) + 1j * (amp * sin_t[idx].astype(np.float64))).astype(out.dtype)
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True)
 def add_enveloped_carrier(out, k0, amp, inc, p0, env, env_k0, env_step, sin_t, cos_t):  # pragma: no cover
     """out[i] += amp * env(pos) * exp(j*2pi*carrier(k)), pos = (k - env_k0) * env_step, linear interp.
 
@@ -85,19 +100,25 @@ def add_enveloped_carrier(out, k0, amp, inc, p0, env, env_k0, env_step, sin_t, c
     tsize = sin_t.shape[0]
     shift = np.uint64(32 - int(np.log2(tsize)))
     nenv = env.shape[0]
+    last = float(nenv - 1)
+    acc = (np.uint64(k0) * np.uint64(inc) + np.uint64(p0)) & mask
+    step = np.uint64(inc)
     for i in range(out.shape[0]):
-        k = k0 + i
-        pos = (k - env_k0) * env_step
-        if pos < 0.0 or pos > nenv - 1:
-            continue
-        j = int(pos)
-        if j >= nenv - 1:
-            j = nenv - 2
-        f = pos - j
-        e = env[j] * (1.0 - f) + env[j + 1] * f
-        acc = (np.uint64(k) * np.uint64(inc) + np.uint64(p0)) & mask
-        idx = int(acc >> shift)
-        out[i] += amp * e * (cos_t[idx] + 1j * sin_t[idx])
+        pos = (k0 + i - env_k0) * env_step
+        if pos >= 0.0 and pos <= last:
+            j = int(pos)
+            if j > nenv - 2:
+                j = nenv - 2
+            f = pos - j
+            e0 = env[j]
+            e1 = env[j + 1]
+            er = amp * (e0.real + (e1.real - e0.real) * f)
+            ei = amp * (e0.imag + (e1.imag - e0.imag) * f)
+            idx = acc >> shift
+            c = cos_t[idx]
+            s = sin_t[idx]
+            out[i] += complex(er * c - ei * s, er * s + ei * c)
+        acc = (acc + step) & mask
 
 
 def add_enveloped_carrier_np(
@@ -108,17 +129,19 @@ def add_enveloped_carrier_np(
     k = k0 + np.arange(out.size, dtype=np.int64)
     pos = (k - env_k0) * env_step
     inside = (pos >= 0) & (pos <= env.size - 1)
-    j = np.minimum(pos.astype(np.int64), env.size - 2)
+    j = np.clip(pos.astype(np.int64), 0, env.size - 2)
     f = pos - j
-    jj = np.clip(j, 0, env.size - 2)
-    e = env[jj] * (1.0 - f) + env[jj + 1] * f
+    e0, e1 = env[j], env[j + 1]
+    er = amp * (e0.real + (e1.real - e0.real) * f)
+    ei = amp * (e0.imag + (e1.imag - e0.imag) * f)
     mask = np.uint64(0xFFFFFFFF)
     shift = np.uint64(32 - int(np.log2(sin_t.size)))
     idx = (((k.astype(np.uint64) * np.uint64(inc) + np.uint64(p0)) & mask) >> shift).astype(np.int64)
-    out += np.where(inside, amp * e * (cos_t[idx] + 1j * sin_t[idx]), 0).astype(out.dtype)
+    c, s = cos_t[idx].astype(np.float64), sin_t[idx].astype(np.float64)
+    out += np.where(inside, (er * c - ei * s) + 1j * (er * s + ei * c), 0).astype(out.dtype)
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True)
 def quantize_u8(x, offset, out):  # pragma: no cover - compiled
     """out = the 8-bit grid an RTL-SDR delivers for x + offset (float I/Q components, full scale 1), clipped.
 
@@ -145,6 +168,7 @@ def quantize_u8_np(x: np.ndarray, offset: np.ndarray) -> np.ndarray:
 ENV_OVERSAMPLE = 8
 
 
+@lru_cache(maxsize=8)
 def _gaussian_taps(bt: float, sps: int, span: int = 4) -> np.ndarray:
     t = np.arange(-span * sps / 2, span * sps / 2 + 1) / sps
     sigma = np.sqrt(np.log(2)) / (2 * np.pi * bt)
@@ -152,6 +176,7 @@ def _gaussian_taps(bt: float, sps: int, span: int = 4) -> np.ndarray:
     return h / h.sum()
 
 
+@lru_cache(maxsize=8)
 def _rrc_taps(alpha: float, sps: int, span: int = 6) -> np.ndarray:
     t = np.arange(-span * sps / 2, span * sps / 2 + 1) / sps
     h = np.empty_like(t)

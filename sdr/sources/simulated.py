@@ -49,8 +49,11 @@ NOISE_TABLE_LEN = 1 << 20
 NOISE_BLOCK = 1 << 16
 
 #: (tone Hz, peak deviation Hz) making up the modulating signal of the angle-modulated services.
-FM_BROADCAST_TONES = ((433.0, 14e3), (1170.0, 14e3), (3710.0, 12e3), (8830.0, 10e3), (15020.0, 8e3), (19e3, 6.75e3))
-NFM_TONES = ((88.5, 300.0), (410.0, 700.0), (930.0, 600.0), (1770.0, 500.0), (2650.0, 400.0))
+#: Few tones keep the per-sample cost low; incommensurate frequencies give a dense, speech/music-like comb.
+FM_BROADCAST_TONES = ((433.0, 26e3), (1370.0, 24e3), (6830.0, 20e3), (19e3, 7.5e3))
+NFM_TONES = ((88.5, 300.0), (610.0, 900.0), (1770.0, 800.0))
+#: Samples rendered per pass: noise, every emitter and the quantiser run on one cache-sized piece.
+RENDER_BLOCK = 1 << 15
 
 
 def _splitmix64(x: int) -> int:
@@ -353,7 +356,13 @@ class SimulatedSource(SourceBase):
         if self.realtime:
             self._pace(n)
         t0 = self.scenario_time_s
-        out = self.render(self._k, n)
+        if n <= RENDER_BLOCK:
+            out = self.render(self._k, n)
+        else:
+            out = np.empty(n, dtype=np.complex64)
+            for i in range(0, n, RENDER_BLOCK):
+                m = min(RENDER_BLOCK, n - i)
+                out[i : i + m] = self.render(self._k + i, m)
         self._k += n
         self._timestamp_utc = self.scenario.start_utc + timedelta(seconds=t0)
         return out
