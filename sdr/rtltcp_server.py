@@ -127,7 +127,12 @@ class RtlTcpServer:
                     iq = self.source.read(self.chunk_samples)
                     rate = self.source.sample_rate_hz
                 if iq.size == 0:
-                    log.info("rtl_tcp server: source exhausted, closing the stream")
+                    # A recording ended: end the stream (EOF to the client) but keep taking its commands
+                    # until it hangs up, so a client still configuring is not reset mid-command.
+                    log.info("rtl_tcp server: source exhausted, ending the stream")
+                    conn.shutdown(socket.SHUT_WR)
+                    while not self._stop.is_set() and not done.is_set():
+                        done.wait(0.1)
                     break
                 conn.sendall(complex64_to_u8(iq).tobytes())
                 self.samples_sent += iq.size
