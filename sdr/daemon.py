@@ -312,6 +312,8 @@ class SensorDaemon:
             "captures": float(self.stats.captures),
             "profiles": float(len(self._schedule)),
         }
+        for mtype, n in sorted(st.dropped.items())[:8]:
+            h[f"spool_dropped_{mtype}"] = float(n)
         if self.uplink is not None:
             u = self.uplink.stats
             h.update({"uplink_sent": float(u.sent), "uplink_resent": float(u.resent), "uplink_acked": float(u.acked),

@@ -108,3 +108,9 @@ def test_syntax_error_and_missing_file(tmp_path) -> None:
         load_config(write(tmp_path, "[sensor\nid = 1"))
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_local_fallback_profiles_equal_the_servers_fallback() -> None:
+    from coordination.profiles import FALLBACK_PROFILES
+
+    assert DEFAULT_PROFILES == FALLBACK_PROFILES

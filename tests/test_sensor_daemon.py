@@ -200,3 +200,27 @@ def test_several_daemons_share_one_process_and_stay_light(tmp_path, endpoint) ->
         for d in daemons:
             d.close()
         ctx.term()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_cleanly_and_the_spool_is_acked(tmp_path, endpoint) -> None:
+    cfg_path = write_sensor_config(tmp_path, endpoint, heartbeat_s=0.3, revisit_s=0.1)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(ROOT / ".numba_cache"), PYTHONPATH=str(ROOT))
+    with StandInServer(endpoint) as srv:
+        proc = subprocess.Popen([sys.executable, "-m", "borderwatch.cli", "sensor", "--config", str(cfg_path),
+                                 "--log-json"], env=env, cwd=tmp_path, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(srv.store.of_type(b"spectrum")) < 3:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, err.decode()[-2000:]
+        lines = [ln for ln in err.decode().splitlines() if ln.startswith("{")]
+        assert any('"msg":"signal SIGTERM: stopping"' in ln for ln in lines)
+    cfg = load_config(cfg_path)
+    assert spool_rows(cfg.spool_path) == [], "the last results were acked before exit"
+    assert srv.store.duplicates == 0
