@@ -78,7 +78,8 @@ class EngineConfig:
     ``always`` whether or not B hears it (on the shipped sample data 431 of 596 stations are
     predicted over some border: every one heard anywhere would be an alert); ``off`` measured
     exceedances only.
-    A cluster whose sensors, levels (within ``reassess_level_db``), frequency (within half of
+    A cluster whose sensors, levels (mean change within ``reassess_level_db``, none beyond three
+    times that), frequency (within half of
     ``freq_tol_min_hz``) and occupied bandwidth (within 10 %) are unchanged is re-assessed only every
     ``reassess_after_s``; in between its verdict stands and only times move.
     """
@@ -117,6 +118,7 @@ class EngineConfig:
     reassess_after_s: float = 10.0
     reassess_level_db: float = 3.0
     max_candidates: int = 25
+    max_localisation_sensors: int = 8
     localiser: LocaliserConfig = field(default_factory=LocaliserConfig)
 
 
@@ -248,6 +250,7 @@ class RulesEngine:
         self._province_lookup = province_lookup
         self._tracks: dict[tuple[str, float], list[_Track]] = {}
         self._border_cache: dict[tuple[str, str, str], tuple[float, float, float]] = {}
+        self._pending: dict[int, _Track] = {}  # clusters with unjudged observations, by id()
         self._restore()
 
     # -------------------------------------------------------------- public API
@@ -286,6 +289,7 @@ class RulesEngine:
             tr.last_seen = max(tr.last_seen or t, t)
             if tr.pending_since is None:
                 tr.pending_since = t
+                self._pending[id(tr)] = tr
         return self._flush(t, force=False)
 
     def _band_and_channel(self, f_hz: float, em: Mapping[str, float]) -> tuple[BandRule | None, float | None]:
@@ -393,7 +397,7 @@ class RulesEngine:
     # -------------------------------------------------------------- evaluation
 
     def assess(self, band: BandRule, channel_hz: float, observations: Sequence[_Obs], now: datetime,
-               known_affected: Sequence[str] = ()) -> Assessment:
+               known_affected: Sequence[str] = (), known_source: Sequence[str] = ()) -> Assessment:
         """Judge one emitter cluster (pure with respect to alert state; used by tests directly)."""
         cfg = self.config
         obs = sorted(observations, key=lambda o: o.sensor.sensor_id)
@@ -438,7 +442,7 @@ class RulesEngine:
                                 f"measured levels and position")
             else:
                 findings.append("no licensed station overlaps the emission in frequency")
-            source = self._source_from_position(position, obs)
+            source = self._source_from_position(position, obs, known_source)
         else:
             source = (matched.province,)
             v_findings, violation_excess = self._licence_check(matched, f_hz, obw_hz, matched_offset_db, len(obs))
@@ -499,6 +503,8 @@ class RulesEngine:
     # -------------------------------------------------------------- pieces of the assessment
 
     def _localise(self, band: BandRule, obs: Sequence[_Obs], f_hz: float) -> Position | None:
+        # The strongest sensors carry the position; distant weak ones add cost, little information.
+        obs = sorted(obs, key=lambda o: -o.field_dbuv_m)[: self.config.max_localisation_sensors]
         rx_h = float(np.mean([o.sensor.height_m for o in obs]))
         model = prediction.emitter_field_model(f_hz, rx_h, time_pct=50.0)
         levels = [LevelObservation(o.sensor.lat, o.sensor.lon, o.field_dbuv_m, o.sensor.sensor_id) for o in obs]
@@ -577,11 +583,14 @@ class RulesEngine:
             excess = offset_db
         return out, excess
 
-    def _source_from_position(self, position: Position | None, obs: Sequence[_Obs]) -> tuple[str, ...]:
+    def _source_from_position(self, position: Position | None, obs: Sequence[_Obs],
+                              known_source: Sequence[str] = ()) -> tuple[str, ...]:
+        """Provinces holding >= source_min_probability of the region (half that to stay listed)."""
         if position is not None and position.provinces:
             probs = position.province_probabilities
+            p_min = self.config.source_min_probability
             src = [p for p, v in sorted(probs.items(), key=lambda kv: -kv[1])
-                   if v >= self.config.source_min_probability]
+                   if v >= (p_min / 2.0 if p in known_source else p_min)]
             if src:
                 return tuple(src)
             return (max(probs.items(), key=lambda kv: kv[1])[0],)
@@ -669,13 +678,16 @@ class RulesEngine:
         return best
 
     def _flush(self, now: datetime, force: bool) -> list[AlertEvent]:
+        """Evaluate the clusters whose window has closed (only pending ones are looked at)."""
         window = timedelta(seconds=self.config.group_window_s)
         events: list[AlertEvent] = []
-        for trs in list(self._tracks.values()):
-            for tr in trs:
-                if tr.pending_since is not None and (force or now - tr.pending_since >= window):
-                    tr.pending_since = None
-                    events.extend(self._evaluate(tr, now))
+        for key, tr in list(self._pending.items()):
+            if tr.pending_since is None:
+                del self._pending[key]
+            elif force or now - tr.pending_since >= window:
+                tr.pending_since = None
+                del self._pending[key]
+                events.extend(self._evaluate(tr, now))
         return events
 
     def _evaluate(self, tr: _Track, now: datetime) -> list[AlertEvent]:
@@ -692,8 +704,10 @@ class RulesEngine:
                 if tr.alert is not None and tr.alert.active:
                     tr.alert = tr.alert.evolve(last_seen=max(tr.alert.last_seen, seen), updated_at=now)
             return []
-        known = tr.alert.provinces_affected if tr.alert is not None else ()
-        a = self.assess(tr.band, tr.channel_hz, obs, now, known_affected=known)
+        active = tr.alert is not None and tr.alert.active
+        a = self.assess(tr.band, tr.channel_hz, obs, now,
+                        known_affected=tr.alert.provinces_affected if active else (),  # type: ignore[union-attr]
+                        known_source=tr.alert.provinces_source if active else ())  # type: ignore[union-attr]
         tr.status = a.status
         tr.matched_station = None if a.matched is None else f"{a.matched.province}/{a.matched.station_id}"
         tr.assessed_at, tr.assessed_verdicts = now, a.verdicts
@@ -730,8 +744,7 @@ class RulesEngine:
         )
         material = (new.verdicts != old.verdicts or new.provinces_source != old.provinces_source
                     or new.provinces_affected != old.provinces_affected or new.severity != old.severity
-                    or new.matched_station != old.matched_station
-                    or {s.sensor_id for s in new.sensors} != {s.sensor_id for s in old.sensors})
+                    or new.matched_station != old.matched_station)
         tr.alert = new
         due = tr.last_event is None or (now - tr.last_event).total_seconds() >= self.config.update_min_interval_s
         if material or due:
@@ -751,7 +764,10 @@ class RulesEngine:
         levels = {o.sensor.sensor_id: o.field_dbuv_m for o in obs}
         if levels.keys() != tr.assessed_levels.keys():
             return False
-        if any(abs(v - tr.assessed_levels[k]) > cfg.reassess_level_db for k, v in levels.items()):
+        # Mean change catches a power change; the max catches one sensor's big jump. Single-sensor
+        # shadowing noise (a few dB sweep to sweep) does not force a full assessment.
+        changes = [abs(v - tr.assessed_levels[k]) for k, v in levels.items()]
+        if sum(changes) / len(changes) > cfg.reassess_level_db or max(changes) > 3.0 * cfg.reassess_level_db:
             return False
         best = max(obs, key=lambda o: o.snr_db)
         return (abs(best.center_hz - tr.assessed_f_hz) <= cfg.freq_tol_min_hz / 2.0

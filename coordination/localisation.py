@@ -80,7 +80,7 @@ class LocaliserConfig:
     erp_prior_sigma_db: float = 10.0
     grid_n: int = 81
     max_range_km: float = 300.0
-    n_samples: int = 2000
+    n_samples: int = 1000
     n_edge: int = 72
     seed: int = 1546
     gauss_newton_iters: int = 30
