@@ -102,7 +102,8 @@ def run_scan(args: Any) -> int:
         written = 0
         with open_writer(args.output, settings, meta) as writer:
             for run in range(1, args.runs + 1):
-                result = run_sweep(source, settings, plan, progress=_progress_printer(run, args.runs))
+                result = run_sweep(source, settings, plan, progress=_progress_printer(run, args.runs),
+                                   allow_short=run == 1)
                 if result is None:
                     sys.stderr.write(f"scan: the recording ended after {written} sweep(s)\n")
                     break

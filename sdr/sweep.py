@@ -144,8 +144,13 @@ def run_sweep(
     plan: SweepPlan | None = None,
     *,
     progress: Callable[[int, int], None] | None = None,
+    allow_short: bool = True,
 ) -> SweepResult | None:
-    """Sweep once; None when a finite source has no full FFT segment left (end of the recording)."""
+    """Sweep once; None when a finite source has no full FFT segment left (end of the recording).
+
+    allow_short: accept a hop that got less than its dwell because a recording ended (right for the
+    first sweep of a file shorter than the interval); False drops such a partial sweep (None).
+    """
     plan = plan or plan_sweep(source, settings)
     acc = WelchAccumulator(plan.sample_rate_hz, plan.nfft, window=settings.window, overlap=settings.overlap,
                            detector=settings.detector, scaling="density")
@@ -172,7 +177,7 @@ def run_sweep(
                 break
             acc.update(block)
             got += block.size
-        if acc.segments == 0:
+        if acc.segments == 0 or (got < plan.dwell_samples and not allow_short):
             return None
         samples_min = got if samples_min is None else min(samples_min, got)
         offsets, density = acc.result()
