@@ -1,0 +1,95 @@
+"""Display names for codes that travel on the wire (provinces, verdicts, severities, services, states).
+
+The wire and the stores carry stable codes ("ZJ", "cross_border"); the console shows names, each
+through Qt's translation (context ``labels``) so the Chinese catalogue can say 浙江 / 跨省干扰.
+Unknown codes are shown as they are.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QT_TRANSLATE_NOOP
+from PySide6.QtGui import QColor
+
+from gui.i18n import tr
+
+_CTX = "labels"
+
+PROVINCES: dict[str, str] = {
+    "SH": QT_TRANSLATE_NOOP("labels", "Shanghai"),
+    "JS": QT_TRANSLATE_NOOP("labels", "Jiangsu"),
+    "ZJ": QT_TRANSLATE_NOOP("labels", "Zhejiang"),
+    "AH": QT_TRANSLATE_NOOP("labels", "Anhui"),
+}
+VERDICTS: dict[str, str] = {
+    "unlicensed": QT_TRANSLATE_NOOP("labels", "unlicensed emission"),
+    "cross_border": QT_TRANSLATE_NOOP("labels", "cross-border interference"),
+    "licence_violation": QT_TRANSLATE_NOOP("labels", "licence violation"),
+}
+SEVERITIES: dict[str, str] = {
+    "critical": QT_TRANSLATE_NOOP("labels", "critical"),
+    "major": QT_TRANSLATE_NOOP("labels", "major"),
+    "minor": QT_TRANSLATE_NOOP("labels", "minor"),
+    "info": QT_TRANSLATE_NOOP("labels", "info"),
+}
+STATES: dict[str, str] = {
+    "open": QT_TRANSLATE_NOOP("labels", "open"),
+    "acknowledged": QT_TRANSLATE_NOOP("labels", "acknowledged"),
+    "resolved": QT_TRANSLATE_NOOP("labels", "resolved"),
+    "live": QT_TRANSLATE_NOOP("labels", "live"),
+    "late": QT_TRANSLATE_NOOP("labels", "late"),
+    "down": QT_TRANSLATE_NOOP("labels", "down"),
+}
+SERVICES: dict[str, str] = {
+    "broadcast": QT_TRANSLATE_NOOP("labels", "broadcast"),
+    "land_mobile": QT_TRANSLATE_NOOP("labels", "land mobile"),
+    "aeronautical": QT_TRANSLATE_NOOP("labels", "aeronautical"),
+    "maritime": QT_TRANSLATE_NOOP("labels", "maritime"),
+    "railway": QT_TRANSLATE_NOOP("labels", "railway"),
+    "public_mobile": QT_TRANSLATE_NOOP("labels", "public mobile"),
+    "fixed": QT_TRANSLATE_NOOP("labels", "fixed"),
+    "other": QT_TRANSLATE_NOOP("labels", "other"),
+}
+
+#: Row/marker colours per severity (background-friendly, readable with black text).
+SEVERITY_COLOURS: dict[str, str] = {"critical": "#ff4d4d", "major": "#ff9f40", "minor": "#ffe066",
+                                    "info": "#9ecbff"}
+STATUS_COLOURS: dict[str, str] = {"live": "#40e080", "late": "#ffc040", "down": "#ff5050"}
+
+
+def _name(table: dict[str, str], code: str | None) -> str:
+    if code is None:
+        return ""
+    text = table.get(code)
+    return tr(_CTX, text) if text is not None else str(code)
+
+
+def province_name(code: str | None) -> str:
+    return _name(PROVINCES, code)
+
+
+def provinces_text(codes: list[str] | tuple[str, ...] | None) -> str:
+    return ", ".join(province_name(c) for c in codes or ())
+
+
+def verdict_name(code: str | None) -> str:
+    return _name(VERDICTS, code)
+
+
+def severity_name(code: str | None) -> str:
+    return _name(SEVERITIES, code)
+
+
+def state_name(code: str | None) -> str:
+    return _name(STATES, code)
+
+
+def service_name(code: str | None) -> str:
+    return _name(SERVICES, code)
+
+
+def severity_colour(code: str | None) -> QColor:
+    return QColor(SEVERITY_COLOURS.get(code or "", "#d0d0d0"))
+
+
+def format_mhz(freq_hz: float | None, decimals: int = 4) -> str:
+    return "" if freq_hz is None else f"{float(freq_hz) / 1e6:.{decimals}f}"

@@ -1,0 +1,265 @@
+"""Map of the four provinces: borders, sensors, licensed stations, open alerts with uncertainty.
+
+Plain lon/lat axes (no tile server: the console must work offline), aspect locked to the local
+scale (1 deg of longitude is cos(lat) of a degree of latitude). Province outlines come from
+``station_db.geo.default_boundaries()``. An alert is drawn at its estimated position with its
+uncertainty region: the 1-sigma ellipse (semi-axes in km, major axis azimuth from north,
+clockwise) or, for a single-sensor fix, the annulus around that sensor. Clicking an alert emits
+:attr:`MapWidget.alert_clicked` so the window can select it everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from gui.labels import SEVERITY_COLOURS, STATUS_COLOURS, province_name
+from gui.occupancy import BandChoice
+from gui.plotting import cache_axes
+from station_db.models import MEMBER_PROVINCES
+
+log = logging.getLogger(__name__)
+
+KM_PER_DEG_LAT = 111.195
+#: Most licensed stations drawn (a scatter of thousands stays fast; this bounds pathological DBs).
+MAX_STATIONS = 20_000
+
+
+def province_rings(boundaries: Any) -> dict[str, list[np.ndarray]]:
+    """Outline rings (n x 2, lon/lat) per province code from a ``station_db`` Boundaries object."""
+    rings = getattr(boundaries, "rings", None)
+    if callable(rings):
+        return {c: [np.asarray(r, float) for r in rings(c)] for c in boundaries.codes}
+    return {c: [np.asarray(r, float) for r in boundaries._rings[c]] for c in boundaries.codes}
+
+
+def ellipse_lonlat(lat: float, lon: float, semi_major_km: float, semi_minor_km: float, orientation_deg: float,
+                   n: int = 73) -> np.ndarray:
+    """Closed outline (n x 2, lon/lat) of an ellipse given in km with its major axis azimuth."""
+    th = np.linspace(0.0, 2.0 * math.pi, n)
+    az = math.radians(orientation_deg)
+    # major axis unit vector in (east, north): azimuth from north, clockwise
+    ue, un = math.sin(az), math.cos(az)
+    a, b = semi_major_km * np.cos(th), semi_minor_km * np.sin(th)
+    east = a * ue + b * un
+    north = a * un - b * ue
+    dlat = north / KM_PER_DEG_LAT
+    dlon = east / (KM_PER_DEG_LAT * max(math.cos(math.radians(lat)), 1e-6))
+    return np.column_stack([lon + dlon, lat + dlat])
+
+
+class MapWidget(QWidget):
+    """Provinces, sensors, stations (filtered by band) and alerts on lon/lat axes."""
+
+    alert_clicked = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, *, boundaries: Any = None) -> None:
+        super().__init__(parent)
+        self.plot = pg.PlotWidget(background="#f4f1ea")
+        self.plot.setLabel("bottom", self.tr("Longitude (deg E)"))
+        self.plot.setLabel("left", self.tr("Latitude (deg N)"))
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        cache_axes(self.plot)
+        self.plot.getPlotItem().vb.setAspectLocked(True, ratio=math.cos(math.radians(31.0)))
+        self.province_items: list[pg.PlotCurveItem] = []
+        self.province_labels: dict[str, pg.TextItem] = {}
+        self.home_range: tuple[float, float, float, float] | None = None
+        self.stations_item = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(60, 90, 200, 140))
+        self.sensors_item = pg.ScatterPlotItem(size=12, symbol="t1", pen=pg.mkPen("k"))
+        self.alerts_item = pg.ScatterPlotItem(size=16, symbol="star", pen=pg.mkPen("k"), hoverable=True)
+        self.alerts_item.sigClicked.connect(self._on_alert_clicked)
+        for it in (self.stations_item, self.sensors_item, self.alerts_item):
+            self.plot.addItem(it)
+        self.stations_item.setZValue(1)
+        self.sensors_item.setZValue(3)
+        self.alerts_item.setZValue(4)
+        self.sensor_labels: list[pg.TextItem] = []
+        self.region_items: dict[str, list[pg.PlotCurveItem]] = {}
+        self.alerts: dict[str, Mapping[str, Any]] = {}
+        self.selected_alert: str | None = None
+        self._stations: list[Mapping[str, Any]] = []
+        self.bands: list[BandChoice] = []
+        self.band_box = QComboBox()
+        self.band_box.addItem(self.tr("All bands"))
+        self.band_box.currentIndexChanged.connect(lambda _i: self._draw_stations())
+        self.info = QLabel()
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel(self.tr("Stations in band:")))
+        bar.addWidget(self.band_box)
+        bar.addWidget(self.info, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(self.plot, 1)
+        if boundaries is None:
+            from station_db.geo import default_boundaries
+
+            boundaries = default_boundaries()
+        self.set_boundaries(boundaries)
+
+    # ------------------------------------------------------------ provinces
+
+    def set_boundaries(self, boundaries: Any) -> None:
+        for it in (*self.province_items, *self.province_labels.values()):
+            self.plot.removeItem(it)
+        self.province_items, self.province_labels = [], {}
+        member_pen = pg.mkPen("#404040", width=1.8)
+        other_pen = pg.mkPen("#b0b0b0", width=1)
+        member_xy = []
+        for code, rings in province_rings(boundaries).items():
+            member = code in MEMBER_PROVINCES
+            for ring in rings:
+                closed = np.vstack([ring, ring[:1]])
+                if member:
+                    member_xy.append(ring)
+                item = pg.PlotCurveItem(closed[:, 0], closed[:, 1], pen=member_pen if member else other_pen,
+                                        antialias=member)
+                item.setZValue(0)
+                self.plot.addItem(item)
+                self.province_items.append(item)
+            if not member:
+                continue
+            biggest = max(rings, key=len)
+            label = pg.TextItem(province_name(code), color="#505050", anchor=(0.5, 0.5))
+            label.setPos(float(biggest[:, 0].mean()), float(biggest[:, 1].mean()))
+            self.plot.addItem(label)
+            self.province_labels[code] = label
+        self.home_range = None
+        if member_xy:
+            xy = np.vstack(member_xy)
+            self.home_range = (float(xy[:, 0].min()), float(xy[:, 0].max()), float(xy[:, 1].min()),
+                               float(xy[:, 1].max()))
+        self.reset_view()
+
+    def reset_view(self) -> None:
+        """Show the four member provinces (or everything when the boundaries have none of them)."""
+        if self.home_range is None:
+            self.plot.autoRange()
+            return
+        x0, x1, y0, y1 = self.home_range
+        self.plot.getPlotItem().vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.03)
+
+    # ------------------------------------------------------------ sensors
+
+    def set_sensors(self, sensors: Sequence[Mapping[str, Any]]) -> None:
+        """Sensors as the API lists them (sensor_id, lat, lon, status)."""
+        for it in self.sensor_labels:
+            self.plot.removeItem(it)
+        self.sensor_labels = []
+        spots = []
+        for s in sensors:
+            colour = STATUS_COLOURS.get(str(s.get("status")), "#a0a0a0")
+            spots.append({"pos": (float(s["lon"]), float(s["lat"])), "brush": pg.mkBrush(colour),
+                          "data": s["sensor_id"]})
+            label = pg.TextItem(str(s["sensor_id"]), color="#202020", anchor=(0.5, -0.3))
+            label.setPos(float(s["lon"]), float(s["lat"]))
+            self.plot.addItem(label)
+            self.sensor_labels.append(label)
+        self.sensors_item.setData(spots)
+
+    # ------------------------------------------------------------ stations
+
+    def set_bands(self, bands: Sequence[BandChoice]) -> None:
+        self.bands = list(bands)
+        self.band_box.blockSignals(True)
+        self.band_box.clear()
+        self.band_box.addItem(self.tr("All bands"))
+        for b in self.bands:
+            self.band_box.addItem(b.name)
+        self.band_box.blockSignals(False)
+        self._draw_stations()
+
+    def select_band(self, name: str | None) -> None:
+        i = 0 if name is None else self.band_box.findText(name)
+        if i < 0:
+            raise ValueError(f"band {name!r} not offered")
+        self.band_box.setCurrentIndex(i)
+
+    def set_stations(self, stations: Sequence[Mapping[str, Any]]) -> None:
+        """Licensed stations (dicts with lat, lon, tx_freq_hz, station_id)."""
+        self._stations = list(stations)[:MAX_STATIONS]
+        self._draw_stations()
+
+    def shown_stations(self) -> list[Mapping[str, Any]]:
+        i = self.band_box.currentIndex()
+        if i <= 0 or i > len(self.bands):
+            return list(self._stations)
+        b = self.bands[i - 1]
+        return [s for s in self._stations if b.f_lo_hz <= float(s["tx_freq_hz"]) < b.f_hi_hz]
+
+    def _draw_stations(self) -> None:
+        shown = self.shown_stations()
+        if shown:
+            xy = np.array([(float(s["lon"]), float(s["lat"])) for s in shown])
+            self.stations_item.setData(x=xy[:, 0], y=xy[:, 1], data=[s.get("station_id") for s in shown])
+        else:
+            self.stations_item.setData(x=[], y=[])
+        self.info.setText(self.tr("{0} stations shown").format(len(shown)))
+
+    # ------------------------------------------------------------ alerts
+
+    def set_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> None:
+        """Alerts to draw: those not resolved and with an estimated position."""
+        self.alerts = {str(a["id"]): a for a in alerts
+                       if a.get("state") != "resolved" and isinstance(a.get("position"), Mapping)}
+        for items in self.region_items.values():
+            for it in items:
+                self.plot.removeItem(it)
+        self.region_items = {}
+        spots = []
+        for aid, a in self.alerts.items():
+            pos = a["position"]
+            colour = SEVERITY_COLOURS.get(str(a.get("severity")), "#d0d0d0")
+            selected = aid == self.selected_alert
+            spots.append({"pos": (float(pos["lon"]), float(pos["lat"])), "brush": pg.mkBrush(colour),
+                          "size": 22 if selected else 16, "data": aid,
+                          "pen": pg.mkPen("#0000ff" if selected else "k", width=2 if selected else 1)})
+            self.region_items[aid] = self._region(pos, colour, selected)
+        self.alerts_item.setData(spots)
+
+    def _region(self, pos: Mapping[str, Any], colour: str, selected: bool) -> list[pg.PlotCurveItem]:
+        pen = pg.mkPen(colour, width=3 if selected else 1.5)
+        if selected:
+            pen = pg.mkPen("#0000ff", width=2.5)
+        lat, lon = float(pos["lat"]), float(pos["lon"])
+        if pos.get("kind") == "annulus" and pos.get("r_inner_km") is not None:
+            outlines = [ellipse_lonlat(lat, lon, float(r), float(r), 0.0)
+                        for r in (pos["r_inner_km"], pos["r_outer_km"])]
+        else:
+            outlines = [ellipse_lonlat(lat, lon, float(pos.get("semi_major_km") or 0.0),
+                                       float(pos.get("semi_minor_km") or 0.0),
+                                       float(pos.get("orientation_deg") or 0.0))]
+        items = []
+        for xy in outlines:
+            it = pg.PlotCurveItem(xy[:, 0], xy[:, 1], pen=pen)
+            it.setZValue(2)
+            self.plot.addItem(it)
+            items.append(it)
+        return items
+
+    def select_alert(self, alert_id: str | None) -> None:
+        """Highlight one alert (or none) and bring its region into view."""
+        if alert_id == self.selected_alert:
+            return
+        self.selected_alert = alert_id
+        self.set_alerts(list(self.alerts.values()))
+        a = self.alerts.get(alert_id or "")
+        if a is not None:
+            pos = a["position"]
+            r_km = max(float(pos.get("r_outer_km") or pos.get("semi_major_km") or 5.0), 5.0) * 1.5
+            d = r_km / KM_PER_DEG_LAT
+            vb = self.plot.getPlotItem().vb
+            lat, lon = float(pos["lat"]), float(pos["lon"])
+            c = max(math.cos(math.radians(lat)), 1e-6)
+            vb.setRange(xRange=(lon - d / c, lon + d / c), yRange=(lat - d, lat + d), padding=0.1)
+
+    def _on_alert_clicked(self, _item: pg.ScatterPlotItem, points: Sequence[Any], *_ev: Any) -> None:
+        if len(points):
+            self.alert_clicked.emit(str(points[0].data()))
