@@ -130,7 +130,9 @@ def test_scan_writes_hdf5_that_describes_itself(tmp_path: Path) -> None:
 def test_scan_through_rtl_tcp_hops_the_remote_receiver() -> None:
     sc, cws = band_scenario()
     served = SimulatedSource(sc, "S", gain_db=40.2)
-    with RtlTcpServer(served, speed=None) as server:
+    # Paced like a real dongle (here 4x faster): samples of the old frequency still in flight after a
+    # retune are then few, and the sweep's settle time discards them.
+    with RtlTcpServer(served, speed=4.0) as server:
         from sdr.sources import open_source
 
         with open_source(f"rtltcp://127.0.0.1:{server.port}?rate=2.4M&gain=40.2&buffer_s=4") as client:
