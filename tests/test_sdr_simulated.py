@@ -13,7 +13,7 @@ from dsp import dbfs_to_dbm, detect_emissions, noise_floor, remove_dc_spike, wel
 from sdr.scenario import Scenario, parse_scenario
 from sdr.sources import SimulatedSource, SourceError, open_source
 from sdr.sources import sim_waveforms as wf
-from sdr.sources.sim_link import FreeSpaceModel, free_space_field_dbuv_m
+from sdr.sources.sim_link import FreeSpaceModel, P1546Model, free_space_field_dbuv_m
 
 RATE = 2.4e6
 
@@ -27,9 +27,10 @@ def scenario(*transmitters: dict, ppm_error: float = 0.0) -> Scenario:
     })
 
 
-def tx(id_: str, freq_hz: float, erp_dbw: float, modulation: str = "cw", km_north: float = 5.0, **kw: object) -> dict:
+def tx(id_: str, freq_hz: float, erp_dbw: float, modulation: str = "cw", km_north: float = 5.0,
+       **kw: object) -> dict:
     return {"id": id_, "lat": 31.0 + km_north / 111.2, "lon": 120.0, "freq_hz": freq_hz, "erp_dbw": erp_dbw,
-            "modulation": modulation, "antenna_height_m": 10, **kw}
+            "modulation": modulation, "antenna_height_m": 10} | kw
 
 
 def spectrum_dbm(src: SimulatedSource, n: int = 1 << 20, nfft: int = 4096) -> tuple[np.ndarray, np.ndarray]:
@@ -161,6 +162,17 @@ def test_free_space_field_strength() -> None:
     assert e == pytest.approx(86.92, abs=0.05)
 
 
+def test_p1546_model_is_below_free_space_and_falls_with_distance() -> None:
+    sc = scenario(*[tx(f"T{d}", 100e6, 30.0, km_north=d, antenna_height_m=100) for d in (5, 20, 60)])
+    p1546, free = P1546Model(), FreeSpaceModel()
+    e = [p1546.field_strength_dbuv_m(t, sc.sensors[0]) for t in sc.transmitters]
+    assert all(ep < free.field_strength_dbuv_m(t, sc.sensors[0]) for ep, t in zip(e, sc.transmitters))
+    assert e[0] > e[1] > e[2]
+    assert 55.0 < e[1] < 62.0  # 1 kW, h1 100 m, 20 km, 100 MHz, 50 % time: about 58.5 dBuV/m
+    src = SimulatedSource(sc, "S1", propagation=p1546)
+    assert src.received_dbm("T20") == pytest.approx(e[1] - 107 - 15, abs=1e-9)
+
+
 def test_realtime_paces_on_the_injected_clock() -> None:
     now = [1000.0]
     slept: list[float] = []
@@ -233,6 +245,7 @@ def test_sim_uri_opens_a_sensor_of_a_scenario_file(tmp_path: Path) -> None:
     src = open_source(f"sim:{p}?sensor=AH-2&rate=1M&freq=433.92M&gain=30&seed=4")
     assert (src.sample_rate_hz, src.center_freq_hz, src.gain_db) == (1e6, 433.92e6, 29.7)
     assert src.read(1000).size == 1000
+    assert isinstance(open_source(f"sim:{p}?sensor=AH-2&model=p1546").propagation, P1546Model)
     with pytest.raises(SourceError, match=r"no sensor 'ZJ-1'.*AH-2"):
         open_source(f"sim:{p}?sensor=ZJ-1")
     with pytest.raises(SourceError, match=r"unknown parameter 'sensr'"):

@@ -273,7 +273,7 @@ def _query(uri: str, query: str, allowed: set[str]) -> dict[str, str]:
 
 URI_HELP = (
     "rtlsdr://INDEX?gain=30&ppm=1&rate=2.4e6, rtltcp://HOST:PORT?gain=.., "
-    "file:PATH?rate=..&freq=..&format=cu8, file:PATH.sigmf-meta, sim:SCENARIO.toml?sensor=ID"
+    "file:PATH?rate=..&freq=..&format=cu8, file:PATH.sigmf-meta, sim:SCENARIO.toml?sensor=ID&model=p1546"
 )
 
 
@@ -333,9 +333,14 @@ def open_source(uri: str) -> SourceBase:
             loop=_bool(uri, "loop", p.get("loop", "0")),
         )
     from sdr.scenario import load_scenario
+    from sdr.sources.sim_link import FreeSpaceModel, P1546Model
     from sdr.sources.simulated import SimulatedSource
 
-    p = _query(uri, query, common | {"sensor", "seed", "realtime", "start_s"})
+    p = _query(uri, query, common | {"sensor", "seed", "realtime", "start_s", "model"})
+    models = {"free_space": FreeSpaceModel, "p1546": P1546Model}
+    model = p.get("model", "free_space")
+    if model not in models:
+        raise SourceError(f"source {uri!r}: model={model!r}; choose one of {', '.join(models)}")
     path = body[2:] if body.startswith("//") else body
     if "sensor" not in p:
         raise SourceError(f"source {uri!r}: say which sensor of the scenario receives (sim:FILE.toml?sensor=ID)")
@@ -349,4 +354,5 @@ def open_source(uri: str) -> SourceBase:
         seed=int(_number(uri, "seed", p["seed"])) if "seed" in p else None,
         realtime=_bool(uri, "realtime", p.get("realtime", "0")),
         start_s=_number(uri, "start_s", p.get("start_s", "0")),
+        propagation=models[model](),
     )

@@ -9,10 +9,15 @@ model plugs in through the same one-method protocol.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Protocol
 
+from coordination.propagation import free_space_field_dbuv_m as _free_space_field
+from coordination.propagation import p1546
 from sdr.scenario import SensorSite, Transmitter
+
+log = logging.getLogger(__name__)
 
 EARTH_RADIUS_KM = 6371.0088
 DBM_TO_DBUV_50OHM = 107.0
@@ -29,9 +34,9 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def free_space_field_dbuv_m(erp_dbw: float, d_km: float) -> float:
     """Free-space field strength from ERP (dipole reference): E = ERP_dBW + 76.92 - 20 log10(d_km).
 
-    E = sqrt(30 * 1.64 * ERP) / d; in dB(uV/m) with d in km that is 76.92 + ERP_dBW - 20 log d.
+    The coordination package's formula (E = sqrt(30 * 1.64 * ERP) / d), with d floored at 1 m.
     """
-    return erp_dbw + 76.92 - 20.0 * math.log10(max(d_km, 1e-3))
+    return float(_free_space_field(erp_dbw, max(d_km, 1e-3)))
 
 
 class PropagationModel(Protocol):
@@ -47,6 +52,38 @@ class FreeSpaceModel:
         ground_km = distance_km(tx.lat, tx.lon, site.lat, site.lon)
         dh_km = (tx.antenna_height_m - site.height_m) / 1000.0
         return free_space_field_dbuv_m(tx.effective_erp_dbw, math.hypot(ground_km, dh_km))
+
+
+class P1546Model:
+    """ITU-R P.1546 over a land path (50 % locations, ``t_pct`` % time) from the coordination package.
+
+    Outside the Recommendation's range (under 1 km, frequencies outside 30-4000 MHz, out-of-range
+    heights) the free-space value is used: P.1546 never exceeds free space, and at such short
+    distances free space is what it tends to.
+    """
+
+    def __init__(self, t_pct: float = 50.0, area: str = "Suburban") -> None:
+        self.t_pct = float(t_pct)
+        self.area = area
+        self._free = FreeSpaceModel()
+        self._cache: dict[tuple[str, str, float], float] = {}
+
+    def field_strength_dbuv_m(self, tx: Transmitter, site: SensorSite) -> float:
+        key = (tx.id, site.id, tx.effective_erp_dbw)
+        if key not in self._cache:
+            free = self._free.field_strength_dbuv_m(tx, site)
+            d_km = distance_km(tx.lat, tx.lon, site.lat, site.lon)
+            try:
+                e, _ = p1546.field_strength(
+                    tx.emitted_freq_hz / 1e6, self.t_pct, tx.antenna_height_m, max(site.height_m, 1.0), None,
+                    self.area, [d_km], ["Land"], erp_kw=10 ** (tx.effective_erp_dbw / 10) / 1e3,
+                    ha_m=tx.antenna_height_m,
+                )
+                self._cache[key] = min(float(e), free)
+            except ValueError as exc:
+                log.debug("P.1546 not applicable for %s -> %s (%s); using free space", tx.id, site.id, exc)
+                self._cache[key] = free
+        return self._cache[key]
 
 
 def received_dbm(model: PropagationModel, tx: Transmitter, site: SensorSite) -> float:

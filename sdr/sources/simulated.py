@@ -191,6 +191,17 @@ class SimulatedSource(SourceBase):
         """Scenario time of the next sample to be read."""
         return self._t_base + (self._k - self._k_base) / self._rate_hz
 
+    def seek(self, t_s: float) -> None:
+        """Carry the scenario clock forward to ``t_s`` without rendering the gap.
+
+        A sensor reads a few tens of ms per sweep and then idles until its revisit; a network that
+        follows the wall clock (the demo: schedules in wall seconds) seeks to the elapsed time
+        before each hop instead of lagging behind it. Never goes back (the stream stays causal).
+        """
+        if t_s > self.scenario_time_s:
+            self._t_base, self._k_base = float(t_s), self._k
+            self._wall_start = None
+
     # -- Source interface -----------------------------------------------------------------
     @property
     def center_freq_hz(self) -> float:
