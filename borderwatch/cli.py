@@ -16,7 +16,8 @@ from collections.abc import Sequence
 log = logging.getLogger("borderwatch")
 
 # Modules that contribute subcommands; each exposes register(subparsers).
-COMMAND_MODULES: list[str] = ["cmd_stations", "cmd_sensor", "cmd_server", "cmd_alerts", "cmd_scan", "cmd_console"]
+COMMAND_MODULES: list[str] = ["cmd_stations", "cmd_sensor", "cmd_server", "cmd_alerts", "cmd_scan", "cmd_console",
+                              "cmd_report"]
 
 
 class UserError(Exception):

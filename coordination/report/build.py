@@ -1,0 +1,432 @@
+"""Compute a :class:`~coordination.report.model.Report` from an archive (the one place with the logic).
+
+Choices a monitoring engineer should know (also in docs/reports.md):
+
+* A *border area* is a sensor site: every sensor stands near a provincial border and reports its own
+  occupancy; sites are grouped by province.
+* FCO comes from the sensors' own SM.1880 reports when there are any (every sweep counted), else
+  from the archived sweeps (hourly intervals); both count "strongest bin above the sweep threshold".
+* A licensed station is *expected* at a sensor when its licensed e.r.p., through the propagation
+  model of the rules engine (:mod:`coordination.prediction`), gives a strongest-bin level above the
+  sensor's median threshold in that band; it is *heard* when an emission of that sensor in the
+  period covers its frequency (within half the necessary bandwidth or half a raster step).
+* Uptime: the period minus the gaps, a gap being a silence (no sweep, no heartbeat) longer than
+  ``max(3 x median spacing, 60 s)``; a sensor that never spoke has uptime 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coordination.report.data import (
+    ArchiveReader,
+    EmissionRecord,
+    Period,
+    ProfileAxis,
+    SensorSite,
+    parse_utc_text,
+)
+from coordination.report.model import (
+    AlertRow,
+    AlertSummary,
+    Availability,
+    BandInfo,
+    DurationStats,
+    Report,
+    SiteBand,
+    Spectrogram,
+    StationCheck,
+    StrongEmission,
+    UnlicensedEmission,
+)
+from coordination.report.occupancy import (
+    SOURCE_REPORTS,
+    SOURCE_SPECTRA,
+    combine_intervals,
+    intervals_from_reports,
+    occupancy_from_spectra,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_GAP_S = 60.0
+SPECTRA_INTERVAL_S = 3600.0
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What to report on; ``stations``/``rules`` None: the archive's stations.db / the shipped rules."""
+
+    period: Period
+    province: str | None = None
+    band: str | None = None
+    stations: Path | None = None
+    rules: Path | None = None
+    top_emissions: int = 10
+    spectrogram_rows: int = 240
+    now: datetime | None = None
+
+
+def _slug(name: str) -> str:
+    from coordination.profiles import slug
+
+    return slug(name)
+
+
+# ---------------------------------------------------------------------- bands
+
+
+def _load_rules(path: Path | None) -> Any:
+    try:
+        from station_db.rules import load_rules
+    except ImportError:  # pragma: no cover - station_db ships with the project
+        return None
+    return load_rules(path)
+
+
+def band_for_profile(rules: Any, axis: ProfileAxis | None, profile: str,
+                     centres_hz: np.ndarray | None = None) -> tuple[BandInfo, Any]:
+    """The rules band measured by a profile (by name, else by frequency), and the BandRule (or None)."""
+    rule = None
+    if rules is not None:
+        for b in rules.bands:
+            if _slug(b.name) == profile or b.name == profile:
+                rule = b
+                break
+        if rule is None:
+            mid = None
+            if axis is not None:
+                mid = (axis.f_start_hz + axis.f_stop_hz) / 2.0
+            elif centres_hz is not None and centres_hz.size:
+                mid = float(np.median(centres_hz))
+            if mid is not None:
+                rule = rules.band_for(mid)
+    if rule is not None:
+        return BandInfo(rule.name, profile, rule.service, rule.f_lo_hz, rule.f_hi_hz, rule.raster_hz,
+                        rule.channel_width_hz), rule
+    if centres_hz is not None and centres_hz.size > 1:
+        raster = float(np.median(np.diff(np.sort(centres_hz))))
+    else:
+        raster = 12_500.0
+    f_lo = axis.f_start_hz if axis else float(np.min(centres_hz)) - raster / 2 if centres_hz is not None else 0.0
+    f_hi = axis.f_stop_hz if axis else float(np.max(centres_hz)) + raster / 2 if centres_hz is not None else 0.0
+    return BandInfo(profile, profile, "", f_lo, f_hi, raster, raster), None
+
+
+def band_matches(band: BandInfo, wanted: str | None) -> bool:
+    """``--band`` accepts the rules band name (any case) or the profile name."""
+    if not wanted:
+        return True
+    w = wanted.strip().lower()
+    return w in (band.name.lower(), band.profile.lower(), _slug(band.name))
+
+
+# ---------------------------------------------------------------------- spectrogram
+
+
+def spectrogram(reader: ArchiveReader, sensor_id: str, profile: str, period: Period, rows: int
+                ) -> Spectrogram | None:
+    """Max-hold power per (time bucket, bin), streamed chunk by chunk (one axis: the one with most sweeps)."""
+    axes = [a for a in reader.profile_axes(sensor_id, period) if a.profile == profile]
+    if not axes:
+        return None
+    main = max(axes, key=lambda a: a.rows)
+    edges = np.linspace(period.start_s, period.end_s, rows + 1)
+    out = np.full((rows, main.n_bins), -np.inf, dtype=np.float32)
+    sweeps = 0
+    for ch in reader.iter_spectra(sensor_id, profile, period):
+        if ch.power_dbm.shape[1] != main.n_bins or ch.f_start_hz != main.f_start_hz or ch.f_step_hz != main.f_step_hz:
+            continue
+        if ch.rows == 0:
+            continue
+        order = np.argsort(ch.t_utc_s, kind="stable")
+        t, p = ch.t_utc_s[order], ch.power_dbm[order]
+        b = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, rows - 1)
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(b)) + 1))
+        red = np.maximum.reduceat(p, starts, axis=0)
+        ub = b[starts]
+        out[ub] = np.maximum(out[ub], red)
+        sweeps += ch.rows
+    if sweeps == 0:
+        return None
+    out[~np.isfinite(out)] = np.nan
+    freqs = main.f_start_hz + main.f_step_hz * np.arange(main.n_bins)
+    return Spectrogram(edges, freqs, out, sweeps)
+
+
+# ---------------------------------------------------------------------- emissions
+
+
+def channel_of(band: BandInfo, freq_hz: float) -> float:
+    """Centre of the raster channel nearest ``freq_hz``."""
+    k = round((freq_hz - band.f_lo_hz) / band.raster_hz)
+    return band.f_lo_hz + k * band.raster_hz
+
+
+def strongest_emissions(ems: Sequence[EmissionRecord], band: BandInfo, site: SensorSite, top: int
+                        ) -> tuple[StrongEmission, ...]:
+    """Per channel the strongest detection (by channel power), the ``top`` channels, strongest first."""
+    groups: dict[float, list[EmissionRecord]] = defaultdict(list)
+    for e in ems:
+        groups[channel_of(band, e.center_hz)].append(e)
+    out = []
+    for ch_hz, es in groups.items():
+        best = max(es, key=lambda e: e.power_dbm)
+        out.append(StrongEmission(site.sensor_id, site.province, ch_hz, best.center_hz, best.power_dbm,
+                                  best.field_dbuv_m, best.bandwidth_hz, len(es), min(e.t_utc for e in es),
+                                  max(e.t_utc for e in es)))
+    out.sort(key=lambda s: (-s.power_dbm, s.channel_hz))
+    return tuple(out[:top])
+
+
+# ---------------------------------------------------------------------- availability
+
+
+def availability(reader: ArchiveReader, site: SensorSite, period: Period, now: datetime | None = None
+                 ) -> Availability:
+    """Uptime, gaps and drops of one sensor in the period (see the module doc for the gap rule)."""
+    t_sweeps = reader.spectra_times(site.sensor_id, period)
+    health = reader.health(site.sensor_id, period)
+    t_hb = np.array([h.t_utc.timestamp() for h in health])
+    t = np.unique(np.concatenate([t_sweeps, t_hb]))
+    end_s = period.end_s if now is None else min(period.end_s, max(now.timestamp(), period.start_s + 1.0))
+    span = end_s - period.start_s
+    if t.size:
+        spacing = float(np.median(np.diff(t))) if t.size > 1 else MIN_GAP_S
+        thr = max(3.0 * spacing, MIN_GAP_S)
+        bounds = np.concatenate(([period.start_s], t, [end_s]))
+        d = np.diff(bounds)
+        idx = np.flatnonzero(d > thr)
+        gaps = tuple((_dt(bounds[i]), _dt(bounds[i + 1])) for i in idx)
+        down = float(d[idx].sum())
+        uptime = max(0.0, 1.0 - down / span)
+    else:
+        thr, gaps, uptime = MIN_GAP_S, ((period.start, _dt(end_s)),), 0.0
+    sample, spool = _counter_increase(health, "sample_drops"), _counter_increase(health, "spool_dropped")
+    return Availability(site.sensor_id, site.province, int(t_sweeps.size), len(health),
+                        _dt(t[0]) if t.size else None, _dt(t[-1]) if t.size else None, uptime, gaps, thr,
+                        sample, spool)
+
+
+def _counter_increase(health: Sequence[Any], key: str) -> int:
+    """Total increase of a cumulative counter across heartbeats (a drop in value = sensor restart)."""
+    total, prev = 0.0, None
+    for h in health:
+        v = h.health.get(key)
+        if v is None:
+            continue
+        if prev is not None:
+            total += v - prev if v >= prev else v
+        prev = v
+    return round(total)
+
+
+def _dt(t_s: float) -> datetime:
+    return datetime.fromtimestamp(float(t_s), UTC)
+
+
+# ---------------------------------------------------------------------- alerts
+
+
+def alert_row(doc: dict[str, Any]) -> AlertRow:
+    """Response times from the alert JSON.
+
+    Exact when the document carries ``acknowledged_at``/``resolved_at``; otherwise the last change
+    (``updated_at``) of an alert in that state: exact for a resolved alert (nothing changes it
+    afterwards), an upper bound for an acknowledged one (later sightings also move ``updated_at``).
+    """
+    aid = str(doc.get("id"))
+    first = parse_utc_text(doc["first_seen"], f"alert {aid} first_seen")
+    state = str(doc.get("state", "open"))
+    upd = doc.get("updated_at") or doc.get("last_seen")
+    t_ack = t_res = None
+    exact = False
+    if doc.get("acknowledged_at"):
+        t_ack, exact = (parse_utc_text(doc["acknowledged_at"], f"alert {aid}") - first).total_seconds(), True
+    elif state == "acknowledged" and upd:
+        t_ack = (parse_utc_text(upd, f"alert {aid} updated_at") - first).total_seconds()
+    if doc.get("resolved_at"):
+        t_res = (parse_utc_text(doc["resolved_at"], f"alert {aid}") - first).total_seconds()
+    elif state == "resolved" and upd:
+        t_res = (parse_utc_text(upd, f"alert {aid} updated_at") - first).total_seconds()
+    pos = doc.get("position") or {}
+    return AlertRow(aid, state, tuple(doc.get("verdicts") or ()), str(doc.get("severity", "")),
+                    str(doc.get("band", "")), float(doc.get("f_center_hz") or 0.0),
+                    tuple(doc.get("provinces_source") or ()), tuple(doc.get("provinces_affected") or ()), first,
+                    t_ack, exact, t_res, pos.get("lat"), pos.get("lon"), dict(doc))
+
+
+def summarise_alerts(docs: Sequence[dict[str, Any]]) -> AlertSummary:
+    rows = tuple(alert_row(d) for d in docs)
+    by_verdict: Counter[str] = Counter(v for r in rows for v in r.verdicts)
+    return AlertSummary(
+        rows=rows, by_verdict=dict(sorted(by_verdict.items())),
+        by_band=dict(sorted(Counter(r.band for r in rows).items())),
+        by_pair=dict(sorted(Counter(r.pair for r in rows).items())),
+        by_severity=dict(sorted(Counter(r.severity for r in rows).items())),
+        by_state=dict(sorted(Counter(r.state for r in rows).items())),
+        ack=DurationStats.of([r.time_to_ack_s for r in rows if r.time_to_ack_s is not None]),
+        resolve=DurationStats.of([r.time_to_resolve_s for r in rows if r.time_to_resolve_s is not None]))
+
+
+# ---------------------------------------------------------------------- licensed vs measured
+
+
+def _open_stations(reader: ArchiveReader, path: Path | None) -> Any:
+    try:
+        from station_db.repository import StationRepository
+    except ImportError:  # pragma: no cover
+        return None
+    p = path if path is not None else reader.root / "stations.db"
+    if not Path(p).exists():
+        return None
+    if Path(p).suffix.lower() in (".csv", ".json"):
+        from station_db.exchange import read_stations
+
+        repo = StationRepository(":memory:")
+        by_prov: dict[str, list[Any]] = defaultdict(list)
+        for s in read_stations(Path(p)):
+            by_prov[s.province].append(s)
+        for prov, rows in sorted(by_prov.items()):
+            repo.import_stations(rows, prov, Path(p).name, "report")
+        return repo
+    return StationRepository(p)
+
+
+def licensing(site_bands: Sequence[SiteBand], rules_by_band: dict[str, Any], repo: Any,
+              ems_by_site_band: dict[tuple[str, str], list[EmissionRecord]], period: Period, province: str | None
+              ) -> tuple[tuple[StationCheck, ...], tuple[UnlicensedEmission, ...]]:
+    """Stations expected/heard per sensor, and emission channels no licence explains."""
+    from coordination.prediction import predict_field_dbuv_m
+    from coordination.sensors import SensorInfo
+    from dsp import dbuv_m_to_dbm
+
+    checks: list[StationCheck] = []
+    unlicensed: list[UnlicensedEmission] = []
+    by_band: dict[str, list[SiteBand]] = defaultdict(list)
+    for sb in site_bands:
+        by_band[sb.band.name].append(sb)
+    for band_name, sbs in sorted(by_band.items()):
+        band = sbs[0].band
+        rule = rules_by_band.get(band_name)
+        stations = [s for s in repo.stations_overlapping(band.f_lo_hz, band.f_hi_hz)
+                    if s.status == "active" and s.valid_from <= period.end.date() and s.valid_to >= period.start.date()]
+        for st in stations:
+            expected, heard, pred = [], [], {}
+            for sb in sbs:
+                site = sb.site
+                tol = max(st.necessary_bw_hz / 2.0, band.raster_hz / 2.0)
+                if any(abs(e.center_hz - st.tx_freq_hz) <= tol or e.f_lo_hz <= st.tx_freq_hz <= e.f_hi_hz
+                       for e in ems_by_site_band.get((site.sensor_id, band.profile), ())):
+                    heard.append(site.sensor_id)
+                if rule is None or sb.median_threshold_dbm is None or not math.isfinite(site.lat):
+                    continue
+                info = SensorInfo(site.sensor_id, site.province or "?", site.lat, site.lon, max(site.height_m, 0.0),
+                                  site.antenna_factor_db_m)
+                field = predict_field_dbuv_m(st, info, rule)
+                p_dbm = float(dbuv_m_to_dbm(field, site.antenna_factor_db_m))
+                bin_hz = (float(np.median(np.diff(sb.spectrogram.freqs_hz)))
+                          if sb.spectrogram is not None and sb.spectrogram.freqs_hz.size > 1 else band.raster_hz / 4)
+                peak_bin_dbm = p_dbm - 10.0 * math.log10(max(1.0, st.necessary_bw_hz / bin_hz))
+                pred[site.sensor_id] = round(p_dbm, 2)
+                if peak_bin_dbm > sb.median_threshold_dbm:
+                    expected.append(site.sensor_id)
+            if province and st.province != province and not expected and not heard:
+                continue
+            checks.append(StationCheck(st.station_id, st.province, st.licensee, st.service, st.tx_freq_hz,
+                                       band_name, tuple(expected), tuple(heard), pred))
+        for sb in sbs:
+            groups: dict[float, list[EmissionRecord]] = defaultdict(list)
+            for e in ems_by_site_band.get((sb.site.sensor_id, band.profile), ()):
+                explained = any(s.tx_lo_hz - band.raster_hz / 2 <= e.center_hz <= s.tx_hi_hz + band.raster_hz / 2
+                                for s in stations)
+                if not explained:
+                    groups[channel_of(band, e.center_hz)].append(e)
+            for ch_hz, es in sorted(groups.items()):
+                unlicensed.append(UnlicensedEmission(sb.site.sensor_id, sb.site.province, band_name, ch_hz, len(es),
+                                                     max(e.field_dbuv_m for e in es), min(e.t_utc for e in es),
+                                                     max(e.t_utc for e in es)))
+    checks.sort(key=lambda c: (c.band, c.tx_freq_hz, c.province, c.station_id))
+    return tuple(checks), tuple(unlicensed)
+
+
+# ---------------------------------------------------------------------- the whole report
+
+
+def build_report(archive_dir: str | Path, options: ReportOptions) -> Report:
+    """Read the archive and compute every section of the report."""
+    period = options.period
+    notes: list[str] = []
+    rules = _load_rules(options.rules)
+    with ArchiveReader(archive_dir) as reader:
+        sites = reader.sensors(options.province)
+        if not sites:
+            notes.append("no sensor of the selection in the archive")
+        site_bands: list[SiteBand] = []
+        rules_by_band: dict[str, Any] = {}
+        ems_by_site_band: dict[tuple[str, str], list[EmissionRecord]] = defaultdict(list)
+        all_ems = reader.emissions(period, [s.sensor_id for s in sites])
+        for e in all_ems:
+            ems_by_site_band[(e.sensor_id, e.profile)].append(e)
+        for site in sites:
+            axes = {a.profile: a for a in sorted(reader.profile_axes(site.sensor_id, period), key=lambda a: a.rows)}
+            profiles = sorted(set(axes) | set(reader.occupancy_profiles(site.sensor_id, period)))
+            for profile in profiles:
+                reports = reader.occupancy(site.sensor_id, profile, period)
+                centres = reports[-1].channel_centers_hz if reports else None
+                band, rule = band_for_profile(rules, axes.get(profile), profile, centres)
+                if not band_matches(band, options.band):
+                    continue
+                if rule is not None:
+                    rules_by_band[band.name] = rule
+                intervals = intervals_from_reports(reports)
+                source = SOURCE_REPORTS
+                thresholds = [r.threshold_dbm for r in reports]
+                if not intervals and profile in axes:
+                    all_centres = np.arange(band.f_lo_hz, band.f_hi_hz, band.raster_hz)
+                    if rule is not None:
+                        all_centres = rule.channel_centers_hz()
+                    intervals = occupancy_from_spectra(reader.iter_spectra(site.sensor_id, profile, period),
+                                                       all_centres, band.channel_width_hz,
+                                                       interval_s=SPECTRA_INTERVAL_S)
+                    source = SOURCE_SPECTRA
+                    thresholds = [iv.threshold_dbm for iv in intervals]
+                occ = combine_intervals(intervals, source=source)
+                spec = spectrogram(reader, site.sensor_id, profile, period, options.spectrogram_rows)
+                if spec is not None and not thresholds:
+                    thresholds = [float(np.nanmedian(spec.max_dbm))]
+                strongest = strongest_emissions(ems_by_site_band.get((site.sensor_id, profile), []), band, site,
+                                                options.top_emissions)
+                site_bands.append(SiteBand(site, band, occ, tuple(intervals), spec, strongest,
+                                           float(np.median(thresholds)) if thresholds else None))
+        bands = tuple(sorted({sb.band for sb in site_bands}, key=lambda b: b.f_lo_hz))
+        repo = _open_stations(reader, options.stations)
+        if repo is None:
+            stations: tuple[StationCheck, ...] = ()
+            unlicensed: tuple[UnlicensedEmission, ...] = ()
+            notes.append("no station database (stations.db in the archive or --stations): "
+                         "licensed-versus-measured section left empty")
+        else:
+            try:
+                stations, unlicensed = licensing(site_bands, rules_by_band, repo, ems_by_site_band, period,
+                                                 options.province)
+            finally:
+                repo.close()
+        docs = reader.alerts(period, options.province)
+        if options.band:
+            names = {b.name for b in bands} | {options.band}
+            docs = [d for d in docs if str(d.get("band")) in names or band_matches(
+                BandInfo(str(d.get("band")), _slug(str(d.get("band"))), "", 0, 0, 1, 1), options.band)]
+        alerts = summarise_alerts(docs)
+        avail = tuple(availability(reader, s, period, options.now) for s in sites)
+    return Report(str(archive_dir), period, options.province, options.band, options.now or datetime.now(UTC),
+                  tuple(sites), bands, tuple(site_bands), stations, unlicensed, alerts, avail, tuple(notes))

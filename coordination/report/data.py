@@ -1,0 +1,435 @@
+"""Read a coordination server's data directory (read-only) into typed values for one report.
+
+The server writes ``<data>/server.db`` (SQLite WAL: sensor registry, heartbeats, emissions,
+occupancy summaries, alerts, counters; see :mod:`coordination.store`) and
+``<data>/spectra/<sensor>/<sensor>_<YYYYMMDD>.h5`` (one HDF5 file per sensor per UTC day, a group
+per profile; see :mod:`coordination.archive`). This module only reads them: the database is opened
+with ``mode=ro`` and the HDF5 files with ``"r"``, so a report can run beside a live server.
+
+Everything is selected by a :class:`Period` (UTC days, end exclusive), optionally a province
+(sensors of that province; alerts that involve it) and optionally a band (rules band name or
+profile name).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_PERIOD_RE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})\s*$")
+
+
+class ReportDataError(ValueError):
+    """The archive or a selection cannot be read; the message names the file or argument."""
+
+
+def fmt_utc(t: datetime) -> str:
+    """The protocol's timestamp text (sorts lexicographically like the store's columns)."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_utc_text(text: str, where: str) -> datetime:
+    """ISO-8601 UTC text from the store -> aware datetime; ReportDataError naming ``where``."""
+    try:
+        t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ReportDataError(f"{where}: {text!r} is not an ISO-8601 time") from exc
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A UTC time span ``[start, end)``; built from whole days by :meth:`parse`."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ReportDataError("period bounds must be timezone-aware UTC")
+        if self.end <= self.start:
+            raise ReportDataError(f"period end {self.end.isoformat()} is not after its start {self.start.isoformat()}")
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """``2026-11-01..2026-11-07`` -> 2026-11-01T00:00Z up to (not including) 2026-11-08T00:00Z."""
+        m = _PERIOD_RE.match(text or "")
+        if not m:
+            raise ReportDataError(f"--period {text!r}: expected FIRST..LAST as YYYY-MM-DD..YYYY-MM-DD (UTC days)")
+        try:
+            first, last = date.fromisoformat(m.group(1)), date.fromisoformat(m.group(2))
+        except ValueError as exc:
+            raise ReportDataError(f"--period {text!r}: {exc}") from exc
+        if last < first:
+            raise ReportDataError(f"--period {text!r}: last day is before the first")
+        start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        return cls(start, datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1))
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    @property
+    def start_s(self) -> float:
+        return self.start.timestamp()
+
+    @property
+    def end_s(self) -> float:
+        return self.end.timestamp()
+
+    def days(self) -> list[str]:
+        """The UTC days (YYYYMMDD) the period touches: the names of the archive's day files."""
+        out, d = [], self.start.date()
+        while datetime(d.year, d.month, d.day, tzinfo=UTC) < self.end:
+            out.append(d.strftime("%Y%m%d"))
+            d += timedelta(days=1)
+        return out
+
+    def label(self) -> str:
+        last = (self.end - timedelta(microseconds=1)).date()
+        return f"{self.start.date().isoformat()}..{last.isoformat()}"
+
+
+@dataclass(frozen=True)
+class SensorSite:
+    """A registered sensor (from its Hello): where it is, which province, its calibration."""
+
+    sensor_id: str
+    province: str
+    lat: float
+    lon: float
+    height_m: float
+    antenna_factor_db_m: float
+    first_seen: str = ""
+    last_seen: str = ""
+
+
+@dataclass(frozen=True)
+class SpectraChunk:
+    """Consecutive archived sweeps of one sensor/profile on one exact frequency axis."""
+
+    sensor_id: str
+    profile: str
+    f_start_hz: float
+    f_step_hz: float
+    detector: str
+    t_utc_s: np.ndarray  # (rows,) seconds since the epoch
+    power_dbm: np.ndarray  # (rows, bins) float32
+    threshold_dbm: np.ndarray  # (rows,)
+    noise_floor_dbm: np.ndarray  # (rows,)
+
+    @property
+    def freqs_hz(self) -> np.ndarray:
+        return self.f_start_hz + self.f_step_hz * np.arange(self.power_dbm.shape[1])
+
+    @property
+    def rows(self) -> int:
+        return int(self.power_dbm.shape[0])
+
+
+@dataclass(frozen=True)
+class OccupancySummary:
+    """One sensor occupancy report (ITU-R SM.1880 counts over one interval) as stored."""
+
+    sensor_id: str
+    seq: int
+    profile: str
+    t_start_utc: datetime
+    t_end_utc: datetime
+    revisits: int
+    threshold_dbm: float
+    fbo: float
+    channel_centers_hz: np.ndarray
+    fco: np.ndarray
+
+
+@dataclass(frozen=True)
+class EmissionRecord:
+    """One detected emission of one sweep (powers at the antenna port)."""
+
+    sensor_id: str
+    t_utc: datetime
+    profile: str
+    center_hz: float
+    peak_dbm: float
+    power_dbm: float
+    bandwidth_hz: float
+    snr_db: float
+    f_lo_hz: float
+    f_hi_hz: float
+    antenna_factor_db_m: float
+
+    @property
+    def field_dbuv_m(self) -> float:
+        """Field strength of the emission's power (dBm + 107 + antenna factor)."""
+        return self.power_dbm + 107.0 + self.antenna_factor_db_m
+
+
+@dataclass(frozen=True)
+class HealthRecord:
+    """One heartbeat's health figures."""
+
+    sensor_id: str
+    t_utc: datetime
+    health: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProfileAxis:
+    """What the archive holds for one sensor/profile in the period (no power data loaded)."""
+
+    sensor_id: str
+    profile: str
+    f_start_hz: float
+    f_step_hz: float
+    n_bins: int
+    rows: int
+
+    @property
+    def f_stop_hz(self) -> float:
+        return self.f_start_hz + self.f_step_hz * self.n_bins
+
+
+def _profile_of(group_name: str) -> str:
+    """``pmr446~2`` (axis changed during the day) -> ``pmr446``."""
+    return group_name.split("~", 1)[0]
+
+
+class ArchiveReader:
+    """Read-only view of a server data directory for report periods."""
+
+    def __init__(self, data_dir: str | Path) -> None:
+        self.root = Path(data_dir)
+        if not self.root.is_dir():
+            raise ReportDataError(f"archive {self.root}: no such directory (give the server's data dir)")
+        self.db_path = self.root / "server.db"
+        self.spectra_root = self.root / "spectra"
+        if not self.db_path.exists() and not self.spectra_root.is_dir():
+            raise ReportDataError(f"archive {self.root}: neither server.db nor spectra/ found: "
+                                  "is this the coordination server's data directory?")
+        self._db: sqlite3.Connection | None = None
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def db(self) -> sqlite3.Connection | None:
+        if self._db is None and self.db_path.exists():
+            try:
+                self._db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, check_same_thread=False)
+                self._db.execute("PRAGMA query_only=1")
+                self._db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            except sqlite3.Error as exc:
+                raise ReportDataError(f"cannot read {self.db_path}: {exc}") from exc
+        return self._db
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        db = self.db
+        if db is None:
+            return []
+        try:
+            return db.execute(sql, list(args)).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                log.warning("%s has no table needed by the report (%s): treated as empty", self.db_path, exc)
+                return []
+            raise ReportDataError(f"{self.db_path}: {exc}") from exc
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> ArchiveReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ sensors
+
+    def sensors(self, province: str | None = None) -> list[SensorSite]:
+        """Registered sensors (registry first; spectra files fill in sensors the registry lacks)."""
+        out: dict[str, SensorSite] = {}
+        for r in self._query("SELECT sensor_id, province, lat, lon, height_m, antenna_factor_db_m, first_seen, "
+                             "last_seen FROM sensors ORDER BY sensor_id"):
+            out[r[0]] = SensorSite(r[0], r[1], float(r[2]), float(r[3]), float(r[4]), float(r[5]), r[6], r[7])
+        if self.spectra_root.is_dir():
+            for d in sorted(p for p in self.spectra_root.iterdir() if p.is_dir() and p.name not in out):
+                files = sorted(d.glob(f"{d.name}_*.h5"))
+                if not files:
+                    continue
+                try:
+                    with h5py.File(files[-1], "r") as f:
+                        a = f.attrs
+                        out[d.name] = SensorSite(d.name, str(a.get("province", "")), float(a.get("lat", np.nan)),
+                                                 float(a.get("lon", np.nan)), float(a.get("height_m", np.nan)), 0.0)
+                except OSError as exc:
+                    log.warning("cannot read %s: %s", files[-1], exc)
+        sites = sorted(out.values(), key=lambda s: (s.province, s.sensor_id))
+        return [s for s in sites if province is None or s.province == province]
+
+    # ------------------------------------------------------------------ spectra
+
+    def _day_files(self, sensor_id: str, period: Period) -> Iterator[Path]:
+        for day in period.days():
+            p = self.spectra_root / sensor_id / f"{sensor_id}_{day}.h5"
+            if p.exists():
+                yield p
+
+    def profile_axes(self, sensor_id: str, period: Period) -> list[ProfileAxis]:
+        """Every (profile, axis) the sensor's day files hold, with its row count in the period."""
+        acc: dict[tuple[str, float, float, int], int] = {}
+        for path in self._day_files(sensor_id, period):
+            try:
+                with h5py.File(path, "r") as f:
+                    for name, g in f.items():
+                        if not isinstance(g, h5py.Group) or "t_utc" not in g:
+                            continue
+                        t = g["t_utc"][:]
+                        n = int(np.count_nonzero((t >= period.start_s) & (t < period.end_s)))
+                        a = g.attrs
+                        key = (_profile_of(name), float(a["f_start_hz"]), float(a["f_step_hz"]), int(a["n_bins"]))
+                        acc[key] = acc.get(key, 0) + n
+            except (OSError, KeyError) as exc:
+                raise ReportDataError(f"cannot read spectra file {path}: {exc}") from exc
+        return [ProfileAxis(sensor_id, k[0], k[1], k[2], k[3], n) for k, n in sorted(acc.items()) if n > 0]
+
+    def iter_spectra(self, sensor_id: str, profile: str, period: Period, *, max_rows: int = 4096
+                     ) -> Iterator[SpectraChunk]:
+        """Archived sweeps of ``profile`` in the period, in bounded chunks (memory stays small for a week)."""
+        for path in self._day_files(sensor_id, period):
+            try:
+                f = h5py.File(path, "r")
+            except OSError as exc:
+                raise ReportDataError(f"cannot open spectra file {path}: {exc}") from exc
+            with f:
+                names = sorted(k for k in f.keys() if _profile_of(k) == profile)
+                for name in names:
+                    g = f[name]
+                    a = g.attrs
+                    t = g["t_utc"][:]
+                    idx = np.flatnonzero((t >= period.start_s) & (t < period.end_s))
+                    if idx.size == 0:
+                        continue
+                    lo, hi = int(idx[0]), int(idx[-1]) + 1
+                    for s in range(lo, hi, max_rows):
+                        e = min(s + max_rows, hi)
+                        tt = t[s:e]
+                        keep = (tt >= period.start_s) & (tt < period.end_s)
+                        yield SpectraChunk(
+                            sensor_id=sensor_id, profile=profile, f_start_hz=float(a["f_start_hz"]),
+                            f_step_hz=float(a["f_step_hz"]), detector=str(a.get("detector", "")),
+                            t_utc_s=tt[keep], power_dbm=g["power_dbm"][s:e][keep],
+                            threshold_dbm=g["threshold_dbm"][s:e][keep].astype(np.float64),
+                            noise_floor_dbm=g["noise_floor_dbm"][s:e][keep].astype(np.float64))
+
+    def spectra_times(self, sensor_id: str, period: Period) -> np.ndarray:
+        """Sorted times (s) of every archived sweep of the sensor in the period (all profiles)."""
+        parts = []
+        for path in self._day_files(sensor_id, period):
+            try:
+                with h5py.File(path, "r") as f:
+                    for g in f.values():
+                        if isinstance(g, h5py.Group) and "t_utc" in g:
+                            t = g["t_utc"][:]
+                            parts.append(t[(t >= period.start_s) & (t < period.end_s)])
+            except OSError as exc:
+                raise ReportDataError(f"cannot read spectra file {path}: {exc}") from exc
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0)
+
+    # ------------------------------------------------------------------ SQLite summaries
+
+    def occupancy(self, sensor_id: str, profile: str, period: Period) -> list[OccupancySummary]:
+        """Occupancy reports whose interval lies in the period (by end time), oldest first."""
+        rows = self._query(
+            "SELECT sensor_id, seq, profile, t_start_utc, t_end_utc, revisits, threshold_dbm, fbo, "
+            "channel_centers_hz, fco FROM occupancy WHERE sensor_id=? AND profile=? AND t_end_utc>=? AND t_end_utc<? "
+            "ORDER BY t_end_utc, seq", (sensor_id, profile, fmt_utc(period.start), fmt_utc(period.end)))
+        out = []
+        for r in rows:
+            where = f"{self.db_path} occupancy ({r[0]}, seq {r[1]})"
+            centers = np.frombuffer(r[8], "<f8").astype(np.float64)
+            fco = np.frombuffer(r[9], "<f4").astype(np.float64)
+            if centers.size != fco.size:
+                raise ReportDataError(f"{where}: {centers.size} channel centres but {fco.size} FCO values")
+            out.append(OccupancySummary(r[0], int(r[1]), r[2], parse_utc_text(r[3], where),
+                                        parse_utc_text(r[4], where), int(r[5]), float(r[6]), float(r[7]),
+                                        centers, fco))
+        return out
+
+    def occupancy_profiles(self, sensor_id: str, period: Period) -> list[str]:
+        rows = self._query("SELECT DISTINCT profile FROM occupancy WHERE sensor_id=? AND t_end_utc>=? AND t_end_utc<?",
+                           (sensor_id, fmt_utc(period.start), fmt_utc(period.end)))
+        return sorted(r[0] for r in rows)
+
+    def emissions(self, period: Period, sensor_ids: Sequence[str] | None = None, *, f_lo_hz: float | None = None,
+                  f_hi_hz: float | None = None) -> list[EmissionRecord]:
+        """Detected emissions in the period (optionally of some sensors, with centre in [f_lo, f_hi))."""
+        q = ("SELECT sensor_id, t_utc, profile, center_hz, peak_dbm, power_dbm, bandwidth_xdb_hz, snr_db, f_lo_hz, "
+             "f_hi_hz, antenna_factor_db_m FROM emissions WHERE t_utc>=? AND t_utc<?")
+        args: list[Any] = [fmt_utc(period.start), fmt_utc(period.end)]
+        if sensor_ids is not None:
+            if not sensor_ids:
+                return []
+            q += f" AND sensor_id IN ({','.join('?' * len(sensor_ids))})"
+            args += list(sensor_ids)
+        if f_lo_hz is not None:
+            q, args = q + " AND center_hz>=?", [*args, f_lo_hz]
+        if f_hi_hz is not None:
+            q, args = q + " AND center_hz<?", [*args, f_hi_hz]
+        out = []
+        for r in self._query(q + " ORDER BY t_utc", args):
+            out.append(EmissionRecord(r[0], parse_utc_text(r[1], f"{self.db_path} emissions"), r[2],
+                                      *(float(v) for v in r[3:])))
+        return out
+
+    def health(self, sensor_id: str, period: Period) -> list[HealthRecord]:
+        rows = self._query("SELECT sensor_id, t_utc, health FROM health WHERE sensor_id=? AND t_utc>=? AND t_utc<? "
+                           "ORDER BY t_utc, seq", (sensor_id, fmt_utc(period.start), fmt_utc(period.end)))
+        out = []
+        for r in rows:
+            try:
+                h = {str(k): float(v) for k, v in json.loads(r[2]).items()}
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise ReportDataError(f"{self.db_path} health ({r[0]}, {r[1]}): bad JSON: {exc}") from exc
+            out.append(HealthRecord(r[0], parse_utc_text(r[1], f"{self.db_path} health"), h))
+        return out
+
+    def alerts(self, period: Period, province: str | None = None) -> list[dict[str, Any]]:
+        """Alert JSON documents active during the period (first_seen before its end, last change after its
+        start); with ``province``, only alerts involving it (source or affected)."""
+        q, args = "SELECT json FROM alerts WHERE first_seen<?", [fmt_utc(period.end)]
+        if province:
+            q, args = q + " AND provinces LIKE ?", [*args, f"%,{province},%"]
+        out = []
+        for (text,) in self._query(q + " ORDER BY first_seen, id", args):
+            try:
+                doc = json.loads(text)
+            except ValueError as exc:
+                raise ReportDataError(f"{self.db_path} alerts: bad JSON: {exc}") from exc
+            last = doc.get("updated_at") or doc.get("last_seen") or doc.get("first_seen")
+            if last and parse_utc_text(last, f"alert {doc.get('id')}") < period.start:
+                continue
+            out.append(doc)
+        return out
+
+    def rejected_by_peer(self) -> dict[str, int]:
+        """Messages the server rejected, per sensor (from the persisted counters, when kept)."""
+        out: dict[str, int] = {}
+        for kind, key, n in self._query("SELECT kind, key, n FROM counters"):
+            if kind == "rejected_by_peer":
+                peer = key.split(":", 1)[0]
+                out[peer] = out.get(peer, 0) + int(n)
+        return out
