@@ -35,6 +35,7 @@ from coordination.report.data import (
     SensorSite,
     parse_utc_text,
 )
+from coordination.report.i18n import N_
 from coordination.report.model import (
     AlertRow,
     AlertSummary,
@@ -370,7 +371,7 @@ def build_report(archive_dir: str | Path, options: ReportOptions) -> Report:
     with ArchiveReader(archive_dir) as reader:
         sites = reader.sensors(options.province)
         if not sites:
-            notes.append("no sensor of the selection in the archive")
+            notes.append(N_("No sensor of the selection in the archive."))
         site_bands: list[SiteBand] = []
         rules_by_band: dict[str, Any] = {}
         ems_by_site_band: dict[tuple[str, str], list[EmissionRecord]] = defaultdict(list)
@@ -413,8 +414,8 @@ def build_report(archive_dir: str | Path, options: ReportOptions) -> Report:
         if repo is None:
             stations: tuple[StationCheck, ...] = ()
             unlicensed: tuple[UnlicensedEmission, ...] = ()
-            notes.append("no station database (stations.db in the archive or --stations): "
-                         "licensed-versus-measured section left empty")
+            notes.append(N_("No station database (stations.db in the archive or --stations): "
+                            "the licensed-versus-measured section is empty."))
         else:
             try:
                 stations, unlicensed = licensing(site_bands, rules_by_band, repo, ems_by_site_band, period,

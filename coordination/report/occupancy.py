@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 import numpy as np
 
 from coordination.report.data import OccupancySummary, SpectraChunk
+from coordination.report.i18n import N_
 from dsp import channel_occupancy, wilson_interval
 
-SOURCE_REPORTS = "sensor occupancy reports"
-SOURCE_SPECTRA = "archived spectra"
+SOURCE_REPORTS = N_("sensor occupancy reports")
+SOURCE_SPECTRA = N_("archived spectra")
 
 
 @dataclass(frozen=True)
