@@ -161,8 +161,13 @@ class _StateFilter(QSortFilterProxyModel):
         self.setSortRole(Qt.ItemDataRole.UserRole)
 
     def set_states(self, states: tuple[str, ...]) -> None:
-        self.states = states
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateFilter() is deprecated there
+            self.beginFilterChange()
+            self.states = states
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.states = states
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
         model = self.sourceModel()

@@ -299,8 +299,8 @@ class MainWindow(QMainWindow):
         if not self.client.isRunning():
             self.client.start()
         self.refresh()
-        self._request("stations", {"limit": 20000}, lambda r: self.show_stations(r.result or []),
-                      self._stations_fallback)
+        self._request_paged("alerts", {"state": "resolved"}, self.show_alerts, page=200, max_items=200)
+        self._request_paged("stations", {}, self.show_stations, on_error=self._stations_fallback)
         self.frame_timer.start()
         self.refresh_timer.start()
 
@@ -318,12 +318,39 @@ class MainWindow(QMainWindow):
 
         self.client.request(op, args, on_reply, failed)
 
+    def _request_paged(self, op: str, args: Mapping[str, Any], on_done: Callable[[list[Any]], None],
+                       *, page: int = 500, max_items: int = 20_000,
+                       on_error: Callable[[str], None] | None = None) -> None:
+        """Ask for a list op page by page (the server cuts replies to fit its 64 KiB header)."""
+        items: list[Any] = []
+
+        def ask(offset: int) -> None:
+            self._request(op, {**args, "offset": offset, "limit": page}, lambda r: got(r, offset), on_error)
+
+        def got(r: Reply, offset: int) -> None:
+            res = r.result if isinstance(r.result, list) else []
+            items.extend(res)
+            more = bool(res) and (len(res) >= page or (r.error or "").startswith("truncated"))
+            if more and len(items) < max_items:
+                ask(offset + len(res))
+            else:
+                on_done(items)
+
+        ask(0)
+
     def refresh(self) -> None:
-        """Ask the API for the sensor list, alerts and the selected sensor's occupancy."""
+        """Ask the API for the sensor list, the active alerts and the selected sensor's occupancy."""
         self._request("sensors", {}, self._on_sensors)
-        self._request("alerts", {"state": "all", "limit": 1000},
-                      lambda r: self.show_alerts(r.result or [], replace=True))
+        self._request_paged("alerts", {"state": "open"}, lambda open_: self._request_paged(
+            "alerts", {"state": "acknowledged"}, lambda acked: self._on_active_alerts(open_ + acked)))
         self._request_occupancy()
+
+    def _on_active_alerts(self, active: list[dict[str, Any]]) -> None:
+        self.show_alerts(active)
+        fresh = {str(a.get("id")) for a in active}
+        for a in self.alerts.model.alerts():  # left the active set while a PUB event was missed
+            if a.get("state") in ("open", "acknowledged") and str(a.get("id")) not in fresh:
+                self._request("alert", {"id": a["id"]}, lambda r: self.show_alerts([r.result]))
 
     def _on_sensors(self, reply: Reply) -> None:
         if not self.connected:
@@ -409,8 +436,8 @@ class MainWindow(QMainWindow):
 
     def _search_stations(self, args: dict) -> None:
         if self.client is not None:
-            self._request("stations", args, lambda r: self.station_browser.show_results(r.result or []),
-                          lambda text: self._search_locally(args, text))
+            self._request_paged("stations", args, self.station_browser.show_results, page=1000,
+                                on_error=lambda text: self._search_locally(args, text))
         else:
             self._search_locally(args, None)
 

@@ -91,7 +91,7 @@ class Inbox:
 
     spectra: dict[str, list[Spectrum]] = field(default_factory=dict)
     alerts: list[dict[str, Any]] = field(default_factory=list)
-    statuses: dict[str, dict[str, float]] = field(default_factory=dict)
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
     replies: list[tuple[Reply | None, str | None, ReplyCallback | None, ErrorCallback | None]] = field(
         default_factory=list)
     dropped_spectra: int = 0
@@ -281,7 +281,7 @@ class ServerClient(QThread):
                 elif isinstance(msg, AlertMsg):
                     self._inbox.alerts.append(dict(msg.alert))
                 elif isinstance(msg, Heartbeat):
-                    self._inbox.statuses[msg.sensor_id] = dict(msg.health) | {"_t_utc": msg.t_utc}  # type: ignore[operator]
+                    self._inbox.statuses[msg.sensor_id] = dict(msg.health) | {"_t_utc": msg.t_utc}
 
     def _expire(self, pending: dict[int, _Pending]) -> None:
         now = time.monotonic()

@@ -32,3 +32,11 @@ def free_port() -> int:
 @pytest.fixture
 def loopback_port() -> int:
     return free_port()
+
+
+@pytest.fixture(scope="session")
+def qapp():
+    """One QApplication for the GUI tests (offscreen, see QT_QPA_PLATFORM above)."""
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance() or QApplication([])

@@ -1,0 +1,133 @@
+"""Archive replay: read a server data directory (HDF5 spectra + SQLite) read-only, drive the window by time."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gui_helpers import temp_settings
+
+from coordination.archive import SensorMeta, SpectrumArchive
+from coordination.protocol import Hello, Occupancy, Spectrum, format_utc
+from coordination.store import Store
+from gui.app import MainWindow
+from gui.archive import ArchiveError, ArchiveReader
+
+T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+N_SWEEPS = 120
+
+
+def row(i: int) -> np.ndarray:
+    return np.full(64, -110.0 + 0.1 * i, np.float32)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """A data directory as the server writes it: 120 sweeps 1 s apart, 2 alerts, 2 occupancy rows."""
+    root = tmp_path_factory.mktemp("archive") / "data"
+    arch = SpectrumArchive(root / "spectra")
+    meta = SensorMeta("js-01", "JS", 31.3, 120.6, 20.0)
+    for i in range(N_SWEEPS):
+        arch.stage(meta, Spectrum("js-01", i, format_utc(T0 + timedelta(seconds=i)), profile="pmr446",
+                                  f_start_hz=446.0e6, f_step_hz=3125.0, power_dbm=row(i), noise_floor_dbm=-112.0 + i,
+                                  threshold_dbm=-106.0, antenna_factor_db_m=2.0))
+        if i % 50 == 49:
+            arch.flush()
+    arch.flush()
+    arch.close()
+    store = Store(root / "server.db")
+    store.upsert_sensor(Hello("js-01", 0, format_utc(T0), province="JS", lat=31.3, lon=120.6), format_utc(T0))
+    for aid, first in (("A1", 30), ("A2", 90)):
+        store.save_alert_json({"id": aid, "event": "opened", "state": "open", "severity": "major",
+                               "verdicts": ["unlicensed"], "provinces_source": ["ZJ"], "provinces_affected": ["JS"],
+                               "f_center_hz": 446.05e6, "bandwidth_hz": 8000.0, "sensors": [],
+                               "position": {"lat": 31.0, "lon": 120.5, "error_km": 3.0, "semi_major_km": 2.0,
+                                            "semi_minor_km": 1.0, "orientation_deg": 0.0, "provinces": {}},
+                               "first_seen": format_utc(T0 + timedelta(seconds=first)),
+                               "last_seen": format_utc(T0 + timedelta(seconds=first + 5))})
+    for k in range(2):
+        store.insert_occupancy(Occupancy("js-01", 1000 + k, format_utc(T0 + timedelta(seconds=60 * (k + 1))),
+                                         profile="pmr446", t_start_utc=format_utc(T0 + timedelta(seconds=60 * k)),
+                                         t_end_utc=format_utc(T0 + timedelta(seconds=60 * (k + 1))), revisits=60,
+                                         fbo=0.25, channel_centers_hz=446.00625e6 + 12_500.0 * np.arange(16),
+                                         fco=np.full(16, 0.25, np.float32)))
+    store.commit()
+    store.close()
+    return root
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_reader_lists_time_range_spectra_alerts_and_occupancy(data_dir):
+    before = digest(data_dir)
+    r = ArchiveReader(data_dir)
+    assert r.sensor_profiles() == [("js-01", "pmr446")]
+    assert r.time_range_s() == (T0.timestamp(), (T0 + timedelta(seconds=119)).timestamp())
+    got = r.spectra("js-01", "pmr446", (T0 + timedelta(seconds=50)).timestamp(), 10)
+    assert [m.seq for m in got] == list(range(41, 51))
+    assert np.array_equal(got[-1].power_dbm, row(50)) and got[-1].noise_floor_dbm == -62.0
+    assert got[-1].t_utc == format_utc(T0 + timedelta(seconds=50)) and got[-1].f_step_hz == 3125.0
+    assert [a["id"] for a in r.alerts(at_s=(T0 + timedelta(seconds=60)).timestamp())] == ["A1"]
+    centers, rows = r.occupancy("js-01", "pmr446", at_s=(T0 + timedelta(seconds=70)).timestamp())
+    assert centers.size == 16 and len(rows) == 1 and rows[0]["fbo"] == 0.25
+    assert r.sensors()[0] | {"last_seen": None} == {"sensor_id": "js-01", "province": "JS", "lat": 31.3,
+                                                     "lon": 120.6, "height_m": 10.0, "last_seen": None,
+                                                     "status": "down", "spool_depth": None, "drops": None}
+    after = digest(data_dir)  # read-only: no stored byte changes (SQLite may add its empty WAL side files)
+    assert {k: after[k] for k in before} == before
+    assert set(after) - set(before) <= {"server.db-wal", "server.db-shm"}
+
+
+def test_window_replays_the_archive_at_the_slider_time(qapp, data_dir, tmp_path):
+    w = MainWindow(archive=ArchiveReader(data_dir), settings=temp_settings(tmp_path / "s.ini"), waterfall_rows=100)
+    try:
+        assert w.selected_sensor == "js-01" and w.selected_profile == "pmr446"
+        assert w.waterfall.count == 100  # the latest 100 of 120 sweeps
+        assert np.array_equal(w.spectrum.trace_dbm("current"), row(119))
+        assert sorted(w.alerts.visible_ids()) == ["A1", "A2"]
+        w.archive_bar.set_time((T0 + timedelta(seconds=45)).timestamp())
+        assert w.waterfall.count == 46
+        assert np.array_equal(w.spectrum.trace_dbm("current"), row(45))
+        assert np.array_equal(w.spectrum.trace_dbm("min"), row(0))  # holds over the replayed window
+        assert w.alerts.visible_ids() == ["A1"]
+        assert len(w.occupancy.rows) == 0
+        w.archive_bar.set_time((T0 + timedelta(seconds=61)).timestamp())
+        assert len(w.occupancy.rows) == 1
+        assert "A1" in w.map.alerts
+        w.alerts.select_alert("A1")
+        w.alerts.by_edit.setText("li")
+        w.alerts.ack_button.click()
+        assert "cannot be changed" in w.alerts.status.text()
+    finally:
+        w.close()
+        w.deleteLater()
+
+
+def test_play_advances_time(qapp, data_dir, tmp_path):
+    from gui_helpers import spin
+
+    w = MainWindow(archive=ArchiveReader(data_dir), settings=temp_settings(tmp_path / "s.ini"))
+    try:
+        bar = w.archive_bar
+        bar.speed_box.setCurrentIndex(bar.speed_box.findData(10))
+        bar._timer.setInterval(10)
+        bar.play_button.setChecked(True)  # at the end: starts again from the beginning
+        spin(qapp, lambda: bar.slider.value() >= 30)
+        bar.play_button.setChecked(False)
+        assert bar.play_button.text() == "Play"
+    finally:
+        w.close()
+        w.deleteLater()
+
+
+def test_not_a_data_directory(tmp_path):
+    with pytest.raises(ArchiveError, match="no such directory"):
+        ArchiveReader(tmp_path / "missing")
+    with pytest.raises(ArchiveError, match="neither"):
+        ArchiveReader(tmp_path)
