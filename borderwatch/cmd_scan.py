@@ -21,6 +21,8 @@ from sdr.sweep import SweepSettings, plan_sweep, run_sweep
 from sdr.sweep_output import open_writer
 
 _SI = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+#: detect holds the IQ (and two spectrograms of it) in memory: by default at most this much of a file.
+MAX_DEFAULT_S = 30.0
 
 
 def parse_hz(text: str) -> float:
@@ -131,7 +133,10 @@ def run_detect(args: Any) -> int:
         if args.duration is not None:
             n = int(args.duration * rate)
         elif getattr(source, "finite", False):
-            n = int(getattr(source, "num_samples", 0)) or int(60 * rate)
+            n = int(getattr(source, "num_samples", 0)) or int(MAX_DEFAULT_S * rate)
+            if n > MAX_DEFAULT_S * rate:
+                sys.stderr.write(f"detect: analysing the first {MAX_DEFAULT_S:.0f} s (use --duration for more)\n")
+                n = int(MAX_DEFAULT_S * rate)
         else:
             n = int(rate)
         chunks, got = [], 0

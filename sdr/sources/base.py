@@ -197,8 +197,10 @@ class RingBuffer:
                 if remaining <= 0:
                     raise TimeoutError(f"receiver delivered {self._count} of {n} samples in {timeout_s:.1f} s")
                 self._cond.wait(remaining)
-            idx = (self._start + np.arange(n)) % self._capacity if n else np.zeros(0, dtype=np.int64)
-            out = self._buf[idx].copy()
+            first = min(n, self._capacity - self._start)
+            out = np.empty(n, dtype=np.complex64)
+            out[:first] = self._buf[self._start : self._start + first]
+            out[first:] = self._buf[: n - first]
             backlog = self._count
             self._start = (self._start + n) % self._capacity
             self._count -= n
@@ -281,8 +283,9 @@ def open_source(uri: str) -> SourceBase:
     """Open a source from a URI (see URI_HELP); a plain path is a file. Errors name the URI and key."""
     uri = uri.strip()
     scheme, sep, rest = uri.partition(":")
-    if not sep or len(scheme) == 1 or "/" in scheme or scheme not in ("rtlsdr", "rtltcp", "file", "sim"):
-        if sep and scheme not in ("rtlsdr", "rtltcp", "file", "sim") and len(scheme) > 1 and "/" not in scheme:
+    if not (sep and scheme in ("rtlsdr", "rtltcp", "file", "sim")):
+        # "word:..." is a mistyped scheme; anything else (a path, C:\...) is a recording
+        if sep and len(scheme) > 1 and scheme.isidentifier():
             raise SourceError(f"unknown source scheme {scheme!r} in {uri!r}; use one of: {URI_HELP}")
         scheme, rest = "file", uri
     body, _, query = rest.partition("?")
