@@ -39,6 +39,7 @@ class WaterfallWidget(QWidget):
         self.count = 0
         self._axis: tuple[float, float, int] | None = None
         self.last_t_utc: str | None = None
+        self.last_seq: int | None = None
 
         self.plot = pg.PlotWidget(background="#101418")
         self.plot.setLabel("bottom", self.tr("Frequency"), units="MHz")
@@ -106,6 +107,7 @@ class WaterfallWidget(QWidget):
                 self._reset_axis(*axis)
             self.add_row(m.power_dbm, redraw=False)
             self.last_t_utc = m.t_utc
+            self.last_seq = m.seq
             added = True
         if added:
             self.redraw()
