@@ -99,7 +99,7 @@ def _hello_frames(sid: str, prov: str, lat: float, lon: float) -> list[bytes]:
 
 def sensor_process(addr: str, n_sensors: int, rate_spectra_s: float | None, duration_s: float, window: int,
                    trial_channels: list[float], trial_every_s: float, border_power_dbm: list[float],
-                   seq_base: int, out: mp.Queue) -> None:
+                   seq_base: int, prefix: str, out: mp.Queue) -> None:
     """Drive ``n_sensors`` background sensors (and the border sensors when trials are given)."""
     try:
         os.sched_setaffinity(0, {1 % os.cpu_count()})
@@ -111,7 +111,7 @@ def sensor_process(addr: str, n_sensors: int, rate_spectra_s: float | None, dura
     weak = [_emission(446.5e6, NOISE_FLOOR_DBM + 3.0)]  # below the band margin: the engine files it away fast
     sensors = []
     for i in range(n_sensors):
-        sid = f"bench-{i:03d}"
+        sid = f"{prefix}-{i:03d}"
         sensors.append({"sid": sid, "prov": "JS", "lat": 32.0 + 0.01 * i, "lon": 119.0, "border": False})
     if trial_channels:
         for (sid, prov, lat, lon), p in zip(BORDER_SENSORS, border_power_dbm):
@@ -231,7 +231,7 @@ def run_phase(srv: Server, n_sensors: int, rate: float | None, duration_s: float
     proc = mp.get_context("spawn").Process(
         target=sensor_process, args=(srv.endpoints["sensors"], n_sensors, rate, duration_s, window,
                                      list(trials or []), trial_every_s, border_powers_dbm() if trials else [],
-                                     int(time.time() * 1000) * 1000, q))
+                                     int(time.time() * 1000) * 1000, "lat" if trials else "tput", q))
     sub = None
     if trials:
         ctx = zmq.Context.instance()

@@ -14,12 +14,12 @@ Example ``server.toml``::
     rules = "rules.toml"                   # coordination rules (default: the shipped rules)
 
     [ingest]
-    batch_max_messages = 512               # bounded work per loop iteration
+    batch_max_messages = 1024              # bounded work per loop iteration
     tick_interval_s = 1.0
 
     [storage]
     compression = "lzf"                    # lzf | gzip | none
-    chunk_rows = 64
+    chunk_rows = 64                        # at most; about 32 KiB per chunk
     fsync = false                          # true: fsync SQLite and HDF5 before acking (power-loss safe)
 
     [status]
@@ -70,7 +70,7 @@ class ServerConfig:
     # Plain TCP until the security issue lands; then plain TCP only with --insecure.
     insecure: bool = True
     # ingest loop
-    batch_max_messages: int = 512
+    batch_max_messages: int = 1024
     api_max_requests: int = 64
     poll_timeout_ms: int = 20
     tick_interval_s: float = 1.0

@@ -59,6 +59,10 @@ class SocketFactory:
             if kind == zmq.ROUTER:
                 # Replies to a peer that has gone are dropped, never block the loop.
                 sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
+            if role == ROLE_SENSORS:
+                # A restarted sensor reconnects with its identity while the server may still hold the
+                # old (half-open) connection: the new connection takes over instead of being refused.
+                sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
             self.policy.apply_server(sock, role)
             sock.bind(addr)
             endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)

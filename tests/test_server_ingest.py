@@ -68,7 +68,7 @@ def test_spectra_are_acked_and_read_back_equal_from_hdf5(server, ctx, tmp_path):
         assert "calibration" in g.attrs
         assert g["power_dbm"].shape == (40, 64)
         assert g["power_dbm"].dtype == np.float32
-        assert g["power_dbm"].chunks is not None and g["power_dbm"].compression == "lzf"
+        assert g["power_dbm"].chunks == (64, 64) and g["power_dbm"].compression == "lzf"
         seqs = g["seq"][:]
         assert sorted(seqs.tolist()) == list(range(1, 41))
         for row, seq in enumerate(seqs):
