@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from dsp import dbfs_to_dbm
 from sdr.detect import DetectConfig, detect
+from sdr.rtltcp_server import RtlTcpServer
 from sdr.sources import URI_HELP, open_source
 from sdr.sweep import SweepSettings, plan_sweep, run_sweep
 from sdr.sweep_output import open_writer
@@ -75,6 +77,18 @@ def register(subparsers: Any) -> None:
                    help="seconds of IQ to analyse (default: a whole recording, 1 s of a live source)")
     d.add_argument("--json", action="store_true", help="machine-readable output")
     d.set_defaults(handler=run_detect)
+
+    r = subparsers.add_parser(
+        "rtltcp-serve", help="serve a source (simulator, recording) to rtl_tcp clients",
+        description="Speak the rtl_tcp protocol for any source, so gqrx, SDR++ or rtl_433 can tune a "
+                    "simulated sensor or replay a recording. Source URIs: " + URI_HELP,
+    )
+    r.add_argument("--source", required=True, metavar="URI")
+    r.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    r.add_argument("--port", type=int, default=1234, help="TCP port (default 1234, as rtl_tcp)")
+    r.add_argument("--speed", type=float, default=1.0, help="multiple of real time (default 1)")
+    r.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    r.set_defaults(handler=run_rtltcp_serve)
 
 
 def _progress_printer(run: int, runs: int) -> Callable[[int, int], None] | None:
@@ -178,4 +192,17 @@ def run_detect(args: Any) -> int:
                 when += f", ... ({len(det.bursts)} bursts)"
         sys.stdout.write(f"{e.center_hz / 1e6:12.6f} {e.peak_hz / 1e6:12.6f} {e.bandwidth_xdb_hz / 1e3:8.1f} "
                          f"{e.obw_hz / 1e3:8.1f} {e.power_dbm:7.1f} {e.snr_db:5.1f}  {when}\n")
+    return 0
+
+
+def run_rtltcp_serve(args: Any) -> int:
+    """Handler of ``borderwatch rtltcp-serve``: serve until Ctrl-C or --duration."""
+    if args.speed <= 0:
+        raise ValueError(f"--speed must be > 0, got {args.speed}")
+    with open_source(args.source) as source, RtlTcpServer(source, args.host, args.port, speed=args.speed) as server:
+        sys.stderr.write(f"rtltcp-serve: {args.source} on {server.host}:{server.port} (Ctrl-C stops)\n")
+        deadline = None if args.duration is None else time.monotonic() + args.duration
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
+        sys.stderr.write(f"rtltcp-serve: {server.clients_served} client(s), {server.samples_sent} samples sent\n")
     return 0

@@ -146,3 +146,27 @@ def test_scan_through_rtl_tcp_hops_the_remote_receiver() -> None:
     for f in cws.values():
         k = int(np.argmin(np.abs(result.freqs_hz - f)))
         assert result.power_db[k] - np.median(result.power_db) > 20
+
+
+def test_rtltcp_serve_command_streams_a_recording(rec: Path, loopback_port: int) -> None:
+    import threading
+
+    from sdr.sources import RtlTcpSource
+
+    code: list[int] = []
+    t = threading.Thread(target=lambda: code.append(main([
+        "rtltcp-serve", "--source", f"{rec / SKYLINK}?loop=1", "--port", str(loopback_port), "--speed", "8",
+        "--duration", "1.0"])))
+    t.start()
+    try:
+        for _ in range(50):
+            try:
+                client = RtlTcpSource("127.0.0.1", loopback_port, sample_rate_hz=250e3, center_freq_hz=433.92e6)
+                break
+            except Exception:
+                threading.Event().wait(0.02)
+        with client:
+            assert client.read(50_000).size == 50_000
+    finally:
+        t.join(5)
+    assert code == [0]
