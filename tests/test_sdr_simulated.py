@@ -116,6 +116,20 @@ def test_schedule_switches_the_transmitter_on_and_off() -> None:
     assert src.scenario_time_s == pytest.approx(0.3)
 
 
+def test_seek_jumps_the_scenario_clock_forward_only() -> None:
+    sc = scenario(tx("LATE", 100.3e6, 0.0, schedule=[[3600.0, 3601.0]]))
+    src = SimulatedSource(sc, "S1", center_freq_hz=100e6, gain_db=40.2)
+    src.seek(3600.2)
+    assert src.scenario_time_s == pytest.approx(3600.2)
+    src.seek(10.0)  # never back
+    assert src.scenario_time_s == pytest.approx(3600.2)
+    x = src.read(1 << 16)
+    f = np.fft.fftfreq(x.size, 1 / RATE)
+    p = np.abs(np.fft.fft(x)) ** 2
+    assert f[np.argmax(p)] == pytest.approx(300e3, abs=100)  # on air an hour into the scenario
+    assert (src.timestamp_utc - sc.start_utc).total_seconds() == pytest.approx(3600.2)
+
+
 def test_burst_duty_cycle_is_kept() -> None:
     sc = scenario(tx("B", 100.3e6, 10.0, "qpsk_burst", duty_cycle=0.25, burst_duration_s=0.01))
     src = SimulatedSource(sc, "S1", center_freq_hz=100e6, gain_db=30)
