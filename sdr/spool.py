@@ -25,7 +25,7 @@ import logging
 import sqlite3
 import struct
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,6 +235,17 @@ class Spool:
                     self._reload_counters()
                 raise
         return stored
+
+    def use_seq_if(self, send: Callable[[int], bool]) -> int | None:
+        """Offer the next seq to ``send`` (for messages that are not spooled, e.g. Hello); consume it only
+        when ``send`` returns True, so a message that never left leaves no gap. Returns the seq used."""
+        with self._lock:
+            seq = self._next_seq
+            if not send(seq):
+                return None
+            self._next_seq = seq + 1
+            self._set_meta("next_seq", self._next_seq)
+            return seq
 
     @contextmanager
     def batch(self) -> Iterator[None]:

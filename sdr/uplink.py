@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ from sdr.spool import Spool
 
 log = logging.getLogger(__name__)
 
+#: Seconds before retrying a Hello that could not be queued (connection not attached yet).
+HELLO_RETRY_S = 0.02
 #: Message types a sensor accepts from the server.
 INBOUND_TYPES = (Ack.TYPE, ProfileMsg.TYPE, Command.TYPE)
 
@@ -101,6 +104,9 @@ class Uplink:
         self.window = int(window)
         self.resend_timeout_s = float(resend_timeout_s)
         self.stats = UplinkStats()
+        #: Seqs used by the Hellos sent (the most recent 100): a Hello lost with its connection is the
+        #: only way a seq can be missing at the server, since Hellos are not spooled.
+        self.hello_seqs: deque[int] = deque(maxlen=100)
         self._hello_factory = hello_factory
         self._monotonic = monotonic
         self._own_context = context is None
@@ -160,10 +166,13 @@ class Uplink:
         return True
 
     def _send_hello(self) -> None:
-        hello = self._hello_factory(self.spool.allocate_seq())
-        if self._send(hello.to_frames()):
-            self.stats.hellos += 1
-            log.debug("hello sent (seq %d)", hello.seq)
+        seq = self.spool.use_seq_if(lambda s: self._send(self._hello_factory(s).to_frames()))
+        if seq is None:  # the connection is not attached yet (ZMQ_IMMEDIATE): try again very soon
+            self._handshake_due = self._monotonic() + HELLO_RETRY_S
+            return
+        self.stats.hellos += 1
+        self.hello_seqs.append(seq)
+        log.debug("hello sent (seq %d)", seq)
         self._handshake_due = self._monotonic() + self.resend_timeout_s
 
     def pump(self) -> int:

