@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench venv clean fonts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,19 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) fonts
 	$(BIN)/borderwatch demo $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) fonts
 	QT_QPA_PLATFORM=offscreen NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(BIN)/python -m pytest -q tests $(PYTEST_ARGS)
+
+# A CJK font for Chinese report plots (and console screenshots): installed when missing, best effort;
+# without it Chinese reports keep English plot labels. Never fails the build.
+fonts:
+	@fc-list :lang=zh family 2>/dev/null | grep -q . || \
+	  (apt-get install -y --no-install-recommends fonts-noto-cjk >/dev/null 2>&1 || \
+	   sudo -n apt-get install -y --no-install-recommends fonts-noto-cjk >/dev/null 2>&1) || \
+	  echo "note: no CJK font installed (Debian: apt-get install fonts-noto-cjk); Chinese plots use English labels"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
