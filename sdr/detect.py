@@ -91,18 +91,33 @@ def _frames_power(iq: np.ndarray, frame_len: int) -> np.ndarray:
     return np.fft.fftshift((spec.real**2 + spec.imag**2), axes=1) / float(np.sum(win)) ** 2
 
 
-def band_snr_db(frames: np.ndarray, bins: np.ndarray) -> np.ndarray:
-    """Per frame: power in ``bins`` over the noise expected there in that frame (dB).
+@dataclass(frozen=True)
+class FrameNoise:
+    """Noise reference of a spectrogram: floor shape per bin times a level per frame."""
 
-    frames: |FFT|^2 per frame (frames, n). The expected noise is the frame's own noise level (median
-    of its bins over the floor shape, divided by ln 2 to turn an exponential median into a mean)
-    times the floor shape summed over ``bins``.
+    shape: np.ndarray  # (bins,) relative floor shape (filter roll-off), from the time-averaged spectrum
+    level: np.ndarray  # (frames,) noise level of each frame relative to that shape
+
+
+def frame_noise(frames: np.ndarray) -> FrameNoise:
+    """The noise reference of ``frames`` (|FFT|^2 per frame, shape (frames, bins)).
+
+    Level per frame: the median of the frame's bins over the shape, divided by ln 2 (the median of
+    exponentially distributed noise power is ln 2 times its mean); signals fill few bins so they
+    barely move the median, while a floor step moves every bin and so the level.
     """
     shape = sliding_noise_floor(frames.mean(axis=0), window_bins=max(8, frames.shape[1] // 4),
                                 segments=max(1, frames.shape[0]))
     tiny = np.finfo(np.float64).tiny
     level = np.median(frames / np.maximum(shape, tiny), axis=1) / math.log(2.0)
-    expected = level * float(shape[bins].sum())
+    return FrameNoise(shape, level)
+
+
+def band_snr_db(frames: np.ndarray, bins: np.ndarray, noise: FrameNoise | None = None) -> np.ndarray:
+    """Per frame: power in ``bins`` over the noise expected there in that same frame (dB)."""
+    noise = noise or frame_noise(frames)
+    tiny = np.finfo(np.float64).tiny
+    expected = noise.level * float(noise.shape[bins].sum())
     band = frames[:, bins].sum(axis=1)
     return 10.0 * np.log10(np.maximum(band, tiny) / np.maximum(expected, tiny))
 
@@ -171,6 +186,7 @@ def detect(
     frame_len = _frame_len(sample_rate_hz, cfg.frame_s)
     short_frames = _frames_power(iq, frame_len)
     long_frames = _frames_power(iq, nfft)
+    short_noise, long_noise = frame_noise(short_frames), frame_noise(long_frames)
     results = []
     hot = (mean_p > floor * 10 ** (cfg.margin_db / 10)) | (peak_p > peak_floor * 10 ** (cfg.peak_margin_db / 10))
     for e in found:
@@ -179,18 +195,22 @@ def detect(
         sel = np.flatnonzero(inside & hot)
         if sel.size == 0:
             sel = np.flatnonzero(inside)
-        long_snr = band_snr_db(long_frames, sel)
+        long_snr = band_snr_db(long_frames, sel, long_noise)
         # On in (nearly) every long frame, or bursts that together cover (nearly) all of the block.
         low = float(np.percentile(long_snr, 100.0 * (1.0 - cfg.continuous_fraction)))
         bursts: tuple[Burst, ...] = ()
         continuous = low > cfg.continuous_snr_db
         if not continuous:
-            snr = band_snr_db(short_frames, _bins_at(offsets[sel], sample_rate_hz, frame_len))
+            snr = band_snr_db(short_frames, _bins_at(offsets[sel], sample_rate_hz, frame_len), short_noise)
             bursts = tuple(
                 segment_bursts(snr, frame_len / sample_rate_hz, threshold_db=cfg.burst_threshold_db,
                                merge_gap_s=cfg.burst_merge_gap_s, min_duration_s=cfg.min_burst_s, floor_db=0.0)
             )
-            continuous = sum(b.duration_s for b in bursts) >= cfg.continuous_fraction * duration_s
+            if not bursts:  # too weak for short frames: the longer frames integrate more
+                bursts = tuple(segment_bursts(long_snr, nfft / sample_rate_hz, threshold_db=cfg.burst_threshold_db,
+                                              merge_gap_s=cfg.burst_merge_gap_s, floor_db=0.0))
+            # an emission seen on average but in no frame is weak and steady: call it continuous
+            continuous = not bursts or sum(b.duration_s for b in bursts) >= cfg.continuous_fraction * duration_s
         if continuous:
             bursts = (Burst(0.0, duration_s),)
         results.append(DetectedEmission(e, bursts, continuous))

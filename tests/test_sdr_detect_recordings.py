@@ -28,8 +28,10 @@ def near(doc: dict, freq_hz: float, tol_hz: float) -> list[dict]:
     return [e for e in doc["emissions"] if abs(e["peak_hz"] - freq_hz) <= tol_hz]
 
 
-def test_json_shape_is_the_pinned_one(rec: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    doc = detect_json(str(rec / "sigmf/skylink_ha434tl_g001_433.92M_250k.sigmf-meta"), capsys)
+@pytest.mark.parametrize("path", ["sigmf/skylink_ha434tl_g001_433.92M_250k.sigmf-meta",
+                                  "rtl433/skylink_ha434tl/skylink_ha434tl_g002_433.92M_250k.cu8"])
+def test_json_shape_is_the_pinned_one(rec: Path, path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = detect_json(str(rec / path), capsys)
     assert doc["emissions"]
     for e in doc["emissions"]:
         assert PINNED_KEYS <= set(e)
