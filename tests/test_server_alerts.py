@@ -161,3 +161,21 @@ def test_restart_gives_the_real_engine_its_open_alerts_back(tmp_path):
         assert [a.id for a in srv.engine.open_alerts()] == ["A1"]
     finally:
         srv.stop()
+
+
+def test_unsolicited_evidence_is_kept_per_sensor(tmp_path, ctx):
+    srv = Server(loopback_config(tmp_path), build_engine=False).start()
+    try:
+        s = SimSensor(ctx, srv.endpoints["sensors"])
+        s.hello()
+        s.send(Evidence("js-01", 1, format_utc(T0), capture_id="manual-1", chunk_index=0, chunk_count=1,
+                        meta={"datatype": "ci8", "sample_rate_hz": 1e6, "center_hz": 446.1e6}, data=b"\x01\x02" * 8))
+        assert s.wait_acked({1}) == {1}
+        meta = tmp_path / "data" / "evidence" / "unsolicited" / "js-01" / "manual-1.sigmf-meta"
+        doc = json.loads(meta.read_text())
+        assert doc["global"]["core:datatype"] == "ci8" and doc["global"]["core:sample_rate"] == 1e6
+        assert doc["captures"][0]["core:frequency"] == 446.1e6
+        rec = sigmf.sigmffile.fromfile(str(meta))
+        assert rec.read_samples().size == 8
+    finally:
+        srv.stop()

@@ -181,3 +181,41 @@ def test_req_clients_get_answers_too(server, ctx):
     reply = decode(req.recv_multipart())
     assert reply.ok and reply.seq == 42
     req.close(0)
+
+
+def test_large_list_results_are_cut_to_the_header_limit_with_an_offset_hint():
+    from coordination.api import MAX_REPLY_HEADER_BYTES, fit_reply
+    from coordination.protocol import Reply
+
+    items = [{"station_id": f"S{i:05d}", "licensee": "x" * 200} for i in range(2000)]
+    reply = fit_reply(Reply("server", 1, format_utc(T0), ok=True, result=items))
+    assert reply.ok and 0 < len(reply.result) < 2000
+    assert reply.result == items[:len(reply.result)]
+    assert f"truncated: {len(reply.result)} of 2000" in reply.error
+    assert len(reply.to_frames()[1]) <= MAX_REPLY_HEADER_BYTES
+    decode(reply.to_frames())  # still a valid protocol message
+    rows = {"channel_centers_hz": [1.0], "rows": [{"fco": [0.5] * 500} for _ in range(100)]}
+    reply = fit_reply(Reply("server", 1, format_utc(T0), ok=True, result=rows))
+    assert reply.ok and reply.result["rows"] and len(reply.result["rows"]) < 100 and "latest" in reply.error
+    small = Reply("server", 1, format_utc(T0), ok=True, result=[1, 2, 3])
+    assert fit_reply(small) is small
+
+
+def test_paging_through_stations_with_offset(tmp_path):
+    from coordination.server import open_stations
+
+    repo = open_stations(Path(station_db.__file__).parent / "data" / "sample_stations.csv", tmp_path / "data")
+    srv = Server(loopback_config(tmp_path), stations=repo, build_engine=False).start()
+    try:
+        with ApiClient(srv.endpoints["api"]) as api:
+            got: list = []
+            while True:
+                reply = api.call("stations", {"offset": len(got)})
+                got += reply.result
+                if not reply.error:
+                    break
+                assert "truncated" in reply.error
+            assert len(got) == repo.count() and len({(s["province"], s["station_id"]) for s in got}) == len(got)
+    finally:
+        srv.stop()
+        repo.close()
