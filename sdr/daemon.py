@@ -41,6 +41,7 @@ from coordination.protocol import (
 from sdr.config import SensorConfig
 from sdr.evidence import CaptureRequest, EvidenceError, SensorPlace, capture_iq, evidence_messages
 from sdr.pipeline import Measurement, OccupancyReport, PipelineError, ProfileRunner, SourceExhaustedError
+from sdr.sources.base import SourceError
 from sdr.spool import Spool
 from sdr.uplink import Uplink, load_curve_keys
 
@@ -352,7 +353,9 @@ class SensorDaemon:
                 self.measure(s)
             except SourceExhaustedError:
                 raise
-            except (PipelineError, ValueError) as exc:
+            except (PipelineError, SourceError, TimeoutError, OSError, ValueError) as exc:
+                # A receiver hiccup (USB reset, rtl_tcp reconnect) must not end the station: count it,
+                # report it in the heartbeat, and try again at the next revisit.
                 self.stats.measure_errors += 1
                 log.warning("profile %s: measurement failed: %s", s.profile.name, exc)
             after = self.clock.monotonic()

@@ -224,3 +224,29 @@ def test_sigterm_stops_cleanly_and_the_spool_is_acked(tmp_path, endpoint) -> Non
     cfg = load_config(cfg_path)
     assert spool_rows(cfg.spool_path) == [], "the last results were acked before exit"
     assert srv.store.duplicates == 0
+
+
+def test_a_receiver_error_is_counted_and_the_next_revisit_works(tmp_path, endpoint) -> None:
+    from sdr.sources import SourceUnavailable
+
+    class Flaky:
+        def __init__(self, inner: SimulatedSource) -> None:
+            self.inner, self.fail_next = inner, True
+
+        def read(self, n: int):
+            if self.fail_next:
+                self.fail_next = False
+                raise SourceUnavailable("USB transfer error")
+            return self.inner.read(n)
+
+        def __getattr__(self, name: str):
+            return getattr(self.inner, name)
+
+    cfg = load_config(write_sensor_config(tmp_path, endpoint))
+    clock = ManualClock()
+    with SensorDaemon(cfg, Flaky(sim(tmp_path)), clock=clock, connect=False) as d:
+        for _ in range(3):
+            d.step()
+            clock.advance(0.2)
+        assert d.stats.measure_errors == 1 and d.stats.sweeps == 2
+        assert d.health()["measure_errors"] == 1.0
