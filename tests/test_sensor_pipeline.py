@@ -35,9 +35,9 @@ def test_exact_axis_and_cw_power_within_1_db_of_truth(sim) -> None:
     nfm = nearest(m, 446.10625e6)
     assert abs(nfm.power_dbm - sim.received_dbm("NFM1")) < 1.0
     assert len(m.emissions) == 2
-    # The floor is the receiver's noise per bin (thermal + NF + ADC/quantisation) within 3 dB.
+    # The floor is the receiver's noise per bin (thermal + NF + ADC/quantisation) within 1 dB.
     expected_floor = sim.noise_floor_dbm_per_hz() + 10 * np.log10(m.f_step_hz)
-    assert abs(m.noise_floor_dbm - expected_floor) < 3.0
+    assert abs(m.noise_floor_dbm - expected_floor) < 1.0
     assert m.threshold_dbm == pytest.approx(m.noise_floor_dbm + 10.0)
 
 
