@@ -28,22 +28,35 @@ def register(subparsers: Any) -> None:
     p.add_argument("--stations", type=Path, default=None,
                    help="station database (SQLite), or a CSV/JSON file imported into <data>/stations.db at start")
     p.add_argument("--rules", type=Path, default=None, help="coordination rules TOML (default: the shipped rules)")
+    p.add_argument("--keys", type=Path, default=None,
+                   help="CurveZMQ keys directory: server key + allow-list (make it with 'borderwatch keys')")
     p.add_argument("--insecure", action="store_true", default=None,
-                   help="plain TCP without authentication (loopback/testing only)")
+                   help="plain TCP without authentication or encryption (loopback/testing only)")
     p.set_defaults(handler=cmd_server)
 
 
 def cmd_server(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config, data_dir=args.data, sensors_addr=args.sensors_addr, api_addr=args.api_addr,
-                          pub_addr=args.pub_addr, stations=args.stations, rules=args.rules, insecure=args.insecure)
+                          pub_addr=args.pub_addr, stations=args.stations, rules=args.rules, insecure=args.insecure,
+                          keys_dir=getattr(args, "keys", None))
     except ConfigError as exc:
         sys.stderr.write(f"borderwatch server: {exc}\n")
         return 2
     if cfg.stations is not None and not Path(cfg.stations).exists():
         sys.stderr.write(f"borderwatch server: station file {cfg.stations} not found\n")
         return 2
-    server = Server(cfg)
+    if not cfg.insecure:
+        from coordination.security import SecurityError, make_policy
+
+        try:  # check the keys now, for a one-line error instead of a failed start
+            policy = make_policy(False, cfg.keys_dir)
+        except SecurityError as exc:
+            sys.stderr.write(f"borderwatch server: {exc}\n")
+            return 2
+        server = Server(cfg, policy=policy)
+    else:
+        server = Server(cfg)
 
     def on_signal(signum: int, frame: object) -> None:
         server.stop()
@@ -55,7 +68,10 @@ def cmd_server(args: argparse.Namespace) -> int:
         sys.stderr.write(f"borderwatch server: data {cfg.data_dir}; sensors {e['sensors']}, api {e['api']}, "
                          f"pub {e['pub']}; {len(srv.sensors)} sensors known; Ctrl-C to stop\n")
         if cfg.insecure:
-            sys.stderr.write("borderwatch server: WARNING: plain TCP, no authentication or encryption\n")
+            sys.stderr.write("borderwatch server: WARNING: plain TCP, no authentication or encryption (INSECURE): "
+                             "anyone who reaches these ports can inject measurements and read alerts\n")
+        else:
+            sys.stderr.write(f"borderwatch server: CurveZMQ on, keys {cfg.keys_dir}\n")
         sys.stderr.flush()
 
     try:

@@ -24,6 +24,7 @@ import zmq
 from coordination.protocol import MAX_HEADER_BYTES, ProtocolError, Reply, Request, decode, format_utc, utc_now_iso
 
 if TYPE_CHECKING:
+    from coordination.keys import ClientKeys
     from coordination.server import Server
 
 log = logging.getLogger(__name__)
@@ -300,13 +301,16 @@ class ApiClient:
     """A blocking client for the API socket (DEALER), for the CLI, tests and scripts."""
 
     def __init__(self, addr: str, *, timeout_s: float = 5.0, ctx: zmq.Context | None = None,
-                 client_id: str = "client") -> None:
+                 client_id: str = "client", keys: ClientKeys | None = None) -> None:
+        """``keys``: CurveZMQ client keys (``coordination.keys.load_client_keys``); None for plain TCP."""
         self.addr = addr
         self.timeout_s = timeout_s
         self._own_ctx = ctx is None
         self.ctx = ctx or zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if keys is not None:
+            keys.apply(self.sock)
         self.sock.connect(addr)
         self.client_id = client_id
         self._seq = itertools.count(1)

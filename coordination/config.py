@@ -12,6 +12,8 @@ Example ``server.toml``::
     pub_addr = "tcp://127.0.0.1:5562"
     stations = "stations.db"               # SQLite station DB, or a CSV imported at start
     rules = "rules.toml"                   # coordination rules (default: the shipped rules)
+    keys_dir = "keys"                      # CurveZMQ: server key + allow-list (borderwatch keys)
+    # insecure = true                      # plain TCP, no authentication: loopback tests only
 
     [ingest]
     batch_max_messages = 1024              # bounded work per loop iteration
@@ -67,8 +69,11 @@ class ServerConfig:
     pub_addr: str = "tcp://127.0.0.1:5562"
     stations: Path | None = None
     rules: Path | None = None
-    # Plain TCP until the security issue lands; then plain TCP only with --insecure.
+    # Built in code (tests, embedding) the default stays plain TCP; server.toml and the CLI default
+    # to CURVE (see load_config): plain TCP there only with ``insecure = true`` / ``--insecure``.
     insecure: bool = True
+    # CurveZMQ keys directory (coordination.keys layout); required unless insecure.
+    keys_dir: Path | None = None
     # ingest loop
     batch_max_messages: int = 1024
     api_max_requests: int = 64
@@ -99,7 +104,7 @@ class ServerConfig:
         unknown = set(clean) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ConfigError(f"unknown server setting(s): {sorted(unknown)}")
-        for k in ("data_dir", "stations", "rules"):
+        for k in ("data_dir", "stations", "rules", "keys_dir"):
             if k in clean:
                 clean[k] = Path(clean[k])
         return dataclasses.replace(self, **clean)
@@ -109,7 +114,8 @@ class ServerConfig:
 _KEYS: dict[str, dict[str, tuple[str, type]]] = {
     "server": {"data_dir": ("data_dir", Path), "sensors_addr": ("sensors_addr", str),
                "api_addr": ("api_addr", str), "pub_addr": ("pub_addr", str),
-               "stations": ("stations", Path), "rules": ("rules", Path), "insecure": ("insecure", bool)},
+               "stations": ("stations", Path), "rules": ("rules", Path), "insecure": ("insecure", bool),
+               "keys_dir": ("keys_dir", Path)},
     "ingest": {"batch_max_messages": ("batch_max_messages", int), "api_max_requests": ("api_max_requests", int),
                "poll_timeout_ms": ("poll_timeout_ms", int), "tick_interval_s": ("tick_interval_s", float),
                "counters_flush_s": ("counters_flush_s", float), "publish_spectra": ("publish_spectra", bool)},
@@ -206,13 +212,14 @@ def parse_config(data: Mapping[str, Any], path: Path) -> ServerConfig:
         except (ProtocolError, TypeError) as exc:
             raise ConfigError(f"{path}: [[profile]] #{i + 1}: {exc}") from exc
     values["profiles"] = tuple(profiles)
+    values.setdefault("insecure", False)  # a config file means CURVE unless it says insecure = true
     return validate(ServerConfig(**values), str(path))
 
 
 def load_config(path: Path | None = None, **overrides: Any) -> ServerConfig:
     """Read ``server.toml`` (or use defaults when ``path`` is None) and apply flag overrides."""
     if path is None:
-        cfg = ServerConfig()
+        cfg = ServerConfig(insecure=False)  # the command line is secure unless --insecure
         source = "defaults"
     else:
         path = Path(path)

@@ -144,6 +144,9 @@ class Server:
         self._ctx: zmq.Context | None = None
         self._socks: dict[str, zmq.Socket] = {}
         self._error_logs: Counter[str] = Counter()
+        self._factory: SocketFactory | None = None
+        self._pub_kind = zmq.PUB
+        self._admit: Callable[[str, list[zmq.Frame]], bool] | None = None
         self._captures_ordered: Counter[str] = Counter()
         self._evidence_done: list[tuple[str, str]] = []
         self.iterations = 0
@@ -215,13 +218,20 @@ class Server:
         if self._build_engine:
             self.engine = self._make_engine()
         self.api = api_ops.Api(self)
+        if self.policy is None and not cfg.insecure:
+            from coordination.security import make_policy  # CURVE + ZAP allow-list (issue 9)
+
+            self.policy = make_policy(False, cfg.keys_dir)
         if cfg.insecure and self.policy is None:
             log.warning("SECURITY: the server runs WITHOUT authentication or encryption (plain TCP); "
                         "use only on loopback or a trusted network")
         self._ctx = zmq.Context()
-        factory = SocketFactory(self._ctx, self.policy)
+        factory = self._factory = SocketFactory(self._ctx, self.policy)
+        # A policy that filters subscriptions (per-province topics) wants an XPUB; plain TCP keeps PUB.
+        self._pub_kind = getattr(self.policy, "pub_socket_type", zmq.PUB)
+        self._admit = getattr(self.policy, "admit", None)
         for role, kind, addr in ((ROLE_SENSORS, zmq.ROUTER, cfg.sensors_addr), (ROLE_API, zmq.ROUTER, cfg.api_addr),
-                                 (ROLE_PUB, zmq.PUB, cfg.pub_addr)):
+                                 (ROLE_PUB, self._pub_kind, cfg.pub_addr)):
             sock, endpoint = factory.bind(kind, addr, role)
             self._socks[role] = sock
             self.endpoints[role] = endpoint
@@ -289,6 +299,11 @@ class Server:
             except Exception:
                 log.debug("socket close failed", exc_info=True)
         self._socks.clear()
+        if self.policy is not None and hasattr(self.policy, "close"):
+            try:
+                self.policy.close()  # its ZAP/monitor sockets live in our context: before term()
+            except Exception:
+                log.exception("closing the security policy failed")
         if self._ctx is not None:
             self._ctx.term()
             self._ctx = None
@@ -319,6 +334,10 @@ class Server:
         sensors, api = self._socks[ROLE_SENSORS], self._socks[ROLE_API]
         poller.register(sensors, zmq.POLLIN)
         poller.register(api, zmq.POLLIN)
+        pub_filter = self._pub_kind == zmq.XPUB and hasattr(self.policy, "service_pub")
+        pub_generation = getattr(self.policy, "pub_generation", 0)
+        if pub_filter:
+            poller.register(self._socks[ROLE_PUB], zmq.POLLIN)
         next_tick = time.monotonic() + cfg.tick_interval_s
         next_counters = time.monotonic() + cfg.counters_flush_s
         while not self._stop.is_set():
@@ -329,6 +348,12 @@ class Server:
                 self._drain(sensors, cfg.batch_max_messages, self._handle_sensor_batch)
             if events.get(api):
                 self._drain(api, cfg.api_max_requests, self._handle_api_batch)
+            if pub_filter:
+                if events.get(self._socks[ROLE_PUB]):
+                    self._guard("subscriptions", self.policy.service_pub, self._socks[ROLE_PUB])  # type: ignore[union-attr]
+                if self.policy.pub_generation != pub_generation:  # type: ignore[union-attr]
+                    pub_generation = self.policy.pub_generation  # type: ignore[union-attr]
+                    self._guard("pub_rebuild", self._rebuild_pub, poller)
             now_mono = time.monotonic()
             if now_mono >= next_tick:
                 next_tick = now_mono + cfg.tick_interval_s
@@ -339,13 +364,41 @@ class Server:
 
     def _drain(self, sock: zmq.Socket, limit: int, handler: Callable[[list[list[bytes]]], None]) -> None:
         batch: list[list[bytes]] = []
+        admit = self._admit
+        role = ROLE_SENSORS if sock is self._socks.get(ROLE_SENSORS) else ROLE_API
         for _ in range(limit):
             try:
-                batch.append(sock.recv_multipart(zmq.NOBLOCK))
+                if admit is None:
+                    batch.append(sock.recv_multipart(zmq.NOBLOCK))
+                    continue
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 break
+            # The key ZAP attached to this connection must still be allowed (live revocation).
+            if admit(role, frames):
+                batch.append([f.bytes for f in frames])
         if batch:
             self._guard("batch", handler, batch)
+
+    def _rebuild_pub(self, poller: zmq.Poller) -> None:
+        """Re-create the publication socket after a key was revoked: every subscriber reconnects
+        through ZAP (which refuses the revoked key); the others re-subscribe by themselves."""
+        old = self._socks[ROLE_PUB]
+        endpoint = self.endpoints[ROLE_PUB]
+        poller.unregister(old)
+        old.close(0)
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                sock, _ = self._factory.bind(self._pub_kind, endpoint, ROLE_PUB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        self._socks[ROLE_PUB] = sock
+        poller.register(sock, zmq.POLLIN)
+        log.warning("SECURITY: publication socket re-created at %s after a key revocation", endpoint)
 
     def _guard(self, where: str, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn``; an unexpected exception is counted and logged, never fatal."""
@@ -739,6 +792,14 @@ class Server:
                     "internal_errors": dict(self.counters.internal_errors),
                     "published": dict(self.counters.published), "alert_events": dict(self.counters.alert_events),
                     "iterations": self.iterations})
+        snapshot = getattr(self.policy, "snapshot", None)
+        if snapshot is not None:  # CURVE refusals (no key, unknown, revoked, topic denied) by reason
+            auth = snapshot()
+            out["auth"] = auth
+            rejected = dict(out.get("rejected") or {})
+            for reason, n in auth["rejected"].items():
+                rejected[f"auth.{reason}"] = n
+            out["rejected"] = rejected
         return out
 
 
