@@ -424,12 +424,3 @@ class ArchiveReader:
                 continue
             out.append(doc)
         return out
-
-    def rejected_by_peer(self) -> dict[str, int]:
-        """Messages the server rejected, per sensor (from the persisted counters, when kept)."""
-        out: dict[str, int] = {}
-        for kind, key, n in self._query("SELECT kind, key, n FROM counters"):
-            if kind == "rejected_by_peer":
-                peer = key.split(":", 1)[0]
-                out[peer] = out.get(peer, 0) + int(n)
-        return out

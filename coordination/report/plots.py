@@ -30,6 +30,10 @@ CJK_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "WenQu
 CJK_FONT_GLOBS = ("/usr/share/fonts/**/NotoSansCJK*.tt[cf]", "/usr/share/fonts/**/NotoSansCJK*.otf",
                   "/usr/share/fonts/**/wqy*.tt[cf]", "/usr/share/fonts/**/SourceHanSans*.otf")
 DPI = 96
+MAX_BARS = 150
+"""Above this many channels the FCO plot draws a step line instead of bars."""
+MAX_COLUMNS = 1600
+"""Spectrogram columns drawn at most (max-hold over neighbouring bins beyond)."""
 
 
 @lru_cache(maxsize=1)
@@ -95,10 +99,15 @@ def fco_plot(sb: SiteBand, _: Translate, lang: str | None = None) -> bytes:
         f_mhz = occ.channel_centers_hz / 1e6
         lo, hi = occ.ci
         fco = occ.fco
-        width = (sb.band.raster_hz / 1e6) * 0.8
-        ax.bar(f_mhz, fco * 100.0, width=width, color="#1f77b4", label=t("FCO"))
-        ax.errorbar(f_mhz, fco * 100.0, yerr=[(fco - lo) * 100.0, (hi - fco) * 100.0], fmt="none",
-                    ecolor="#d62728", elinewidth=0.8, capsize=1.5, label=t("95 % confidence interval"))
+        if fco.size <= MAX_BARS:
+            width = (sb.band.raster_hz / 1e6) * 0.8
+            ax.bar(f_mhz, fco * 100.0, width=width, color="#1f77b4", label=t("FCO"))
+            ax.errorbar(f_mhz, fco * 100.0, yerr=[(fco - lo) * 100.0, (hi - fco) * 100.0], fmt="none",
+                        ecolor="#d62728", elinewidth=0.8, capsize=1.5, label=t("95 % confidence interval"))
+        else:  # thousands of channels: a step line with the interval as a band
+            ax.fill_between(f_mhz, lo * 100.0, hi * 100.0, step="mid", color="#d62728", alpha=0.3, linewidth=0,
+                            label=t("95 % confidence interval"))
+            ax.step(f_mhz, fco * 100.0, where="mid", color="#1f77b4", linewidth=0.8, label=t("FCO"))
         ax.set_ylim(0, 100)
         ax.legend(loc="upper right", fontsize=8)
     ax.set_xlabel(t("Frequency (MHz)"))
@@ -138,10 +147,16 @@ def spectrogram_plot(spec: Spectrogram, title: str, _: Translate, lang: str | No
     fig = _figure(font, 8.0, 4.2)
     ax = fig.add_subplot()
     t_edges = mdates.date2num([datetime.fromtimestamp(float(x), UTC) for x in spec.t_edges_s])
-    df = float(spec.freqs_hz[1] - spec.freqs_hz[0]) if spec.freqs_hz.size > 1 else 1.0
-    f_edges = (np.concatenate((spec.freqs_hz, [spec.freqs_hz[-1] + df])) - df / 2.0) / 1e6
-    data = np.ma.masked_invalid(spec.max_dbm)
-    finite = spec.max_dbm[np.isfinite(spec.max_dbm)]
+    freqs, data_dbm = spec.freqs_hz, spec.max_dbm
+    df = float(freqs[1] - freqs[0]) if freqs.size > 1 else 1.0
+    k = -(-freqs.size // MAX_COLUMNS)
+    if k > 1:  # more bins than pixels: keep the maximum of each group of k bins (emissions stay visible)
+        n = freqs.size // k * k
+        data_dbm = np.fmax.reduce(data_dbm[:, :n].reshape(data_dbm.shape[0], -1, k), axis=2)
+        freqs, df = freqs[:n:k] + df * (k - 1) / 2.0, df * k
+    f_edges = (np.concatenate((freqs, [freqs[-1] + df])) - df / 2.0) / 1e6
+    data = np.ma.masked_invalid(data_dbm)
+    finite = data_dbm[np.isfinite(data_dbm)]
     vmin, vmax = (np.percentile(finite, 2), np.percentile(finite, 99.8)) if finite.size else (-120, -40)
     mesh = ax.pcolormesh(f_edges, t_edges, data, shading="flat", cmap="viridis", vmin=vmin, vmax=vmax)
     ax.yaxis_date()
