@@ -3,60 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_helpers import temp_settings
+from gui_helpers import ARCHIVE_T0 as T0
+from gui_helpers import archive_row as row
+from gui_helpers import temp_settings, write_archive
 
-from coordination.archive import SensorMeta, SpectrumArchive
-from coordination.protocol import Hello, Occupancy, Spectrum, format_utc
-from coordination.store import Store
+from coordination.protocol import format_utc
 from gui.app import MainWindow
 from gui.archive import ArchiveError, ArchiveReader
-
-T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
-N_SWEEPS = 120
-
-
-def row(i: int) -> np.ndarray:
-    return np.full(64, -110.0 + 0.1 * i, np.float32)
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    """A data directory as the server writes it: 120 sweeps 1 s apart, 2 alerts, 2 occupancy rows."""
-    root = tmp_path_factory.mktemp("archive") / "data"
-    arch = SpectrumArchive(root / "spectra")
-    meta = SensorMeta("js-01", "JS", 31.3, 120.6, 20.0)
-    for i in range(N_SWEEPS):
-        arch.stage(meta, Spectrum("js-01", i, format_utc(T0 + timedelta(seconds=i)), profile="pmr446",
-                                  f_start_hz=446.0e6, f_step_hz=3125.0, power_dbm=row(i), noise_floor_dbm=-112.0 + i,
-                                  threshold_dbm=-106.0, antenna_factor_db_m=2.0))
-        if i % 50 == 49:
-            arch.flush()
-    arch.flush()
-    arch.close()
-    store = Store(root / "server.db")
-    store.upsert_sensor(Hello("js-01", 0, format_utc(T0), province="JS", lat=31.3, lon=120.6), format_utc(T0))
-    for aid, first in (("A1", 30), ("A2", 90)):
-        store.save_alert_json({"id": aid, "event": "opened", "state": "open", "severity": "major",
-                               "verdicts": ["unlicensed"], "provinces_source": ["ZJ"], "provinces_affected": ["JS"],
-                               "f_center_hz": 446.05e6, "bandwidth_hz": 8000.0, "sensors": [],
-                               "position": {"lat": 31.0, "lon": 120.5, "error_km": 3.0, "semi_major_km": 2.0,
-                                            "semi_minor_km": 1.0, "orientation_deg": 0.0, "provinces": {}},
-                               "first_seen": format_utc(T0 + timedelta(seconds=first)),
-                               "last_seen": format_utc(T0 + timedelta(seconds=first + 5))})
-    for k in range(2):
-        store.insert_occupancy(Occupancy("js-01", 1000 + k, format_utc(T0 + timedelta(seconds=60 * (k + 1))),
-                                         profile="pmr446", t_start_utc=format_utc(T0 + timedelta(seconds=60 * k)),
-                                         t_end_utc=format_utc(T0 + timedelta(seconds=60 * (k + 1))), revisits=60,
-                                         fbo=0.25, channel_centers_hz=446.00625e6 + 12_500.0 * np.arange(16),
-                                         fco=np.full(16, 0.25, np.float32)))
-    store.commit()
-    store.close()
-    return root
+    return write_archive(tmp_path_factory.mktemp("archive") / "data")
 
 
 def digest(root: Path) -> dict[str, str]:
