@@ -104,21 +104,7 @@ def _decimate(iq: np.ndarray, factor: int) -> np.ndarray:
     return scipy.signal.resample_poly(iq, 1, factor).astype(np.complex64)
 
 
-def capture_iq(source: object, req: CaptureRequest, place: SensorPlace, out_dir: str | Path, *,
-               t_utc: datetime | None = None, software: str = "borderwatch") -> EvidenceCapture:
-    """Tune, read ``duration_s`` of IQ, and write ``out_dir/<capture_id>.sigmf-meta|-data``."""
-    from sigmf import SigMFFile
-
-    if not 0 < req.duration_s <= 60:
-        raise EvidenceError(f"capture {req.capture_id}: duration_s must be in (0, 60], got {req.duration_s}")
-    rate_in = float(source.sample_rate_hz)  # type: ignore[attr-defined]
-    try:
-        source.tune(req.center_hz)  # type: ignore[attr-defined]
-    except Exception as exc:
-        raise EvidenceError(f"capture {req.capture_id}: cannot tune to {req.center_hz / 1e6:.6f} MHz: {exc}") from exc
-    factor = 1
-    if req.sample_rate_hz is not None and req.sample_rate_hz < rate_in:
-        factor = max(1, int(rate_in // req.sample_rate_hz))
+def _read(source: object, req: CaptureRequest, rate_in: float, t_utc: datetime | None) -> tuple[np.ndarray, datetime]:
     n_in = round(req.duration_s * rate_in)
     t0 = t_utc or datetime.now(UTC)
     parts, got = [], 0
@@ -133,7 +119,31 @@ def capture_iq(source: object, req: CaptureRequest, place: SensorPlace, out_dir:
     ts = getattr(source, "timestamp_utc", None)
     if t_utc is None and isinstance(ts, datetime):
         t0 = ts
-    iq = _decimate(np.concatenate(parts), factor)
+    return np.concatenate(parts), t0
+
+
+def capture_iq(source: object, req: CaptureRequest, place: SensorPlace, out_dir: str | Path, *,
+               t_utc: datetime | None = None, software: str = "borderwatch") -> EvidenceCapture:
+    """Tune, read ``duration_s`` of IQ, and write ``out_dir/<capture_id>.sigmf-meta|-data``."""
+    from sigmf import SigMFFile
+
+    if not 0 < req.duration_s <= 60:
+        raise EvidenceError(f"capture {req.capture_id}: duration_s must be in (0, 60], got {req.duration_s}")
+    rate_in = float(source.sample_rate_hz)  # type: ignore[attr-defined]
+    previous_hz = float(source.center_freq_hz)  # type: ignore[attr-defined]
+    try:
+        source.tune(req.center_hz)  # type: ignore[attr-defined]
+    except Exception as exc:
+        raise EvidenceError(f"capture {req.capture_id}: cannot tune to {req.center_hz / 1e6:.6f} MHz: {exc}") from exc
+    try:
+        iq, t0 = _read(source, req, rate_in, t_utc)
+    finally:
+        # A recording is never retuned by the sweeps: put its digital shift back where it was.
+        source.tune(previous_hz)  # type: ignore[attr-defined]
+    factor = 1
+    if req.sample_rate_hz is not None and req.sample_rate_hz < rate_in:
+        factor = max(1, int(rate_in // req.sample_rate_hz))
+    iq = _decimate(iq, factor)
     rate = rate_in / factor
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -71,3 +71,19 @@ def test_capture_outside_a_recording_band_is_a_clear_error(shared_dir, tmp_path)
     path = shared_dir / "data/recordings/rtl433/skylink_ha434tl/skylink_ha434tl_g001_433.92M_250k.cu8"
     with FileSource(path) as src, pytest.raises(EvidenceError, match="cannot tune"):
         capture_iq(src, CaptureRequest("cap-3", 446e6, 0.1), PLACE, tmp_path)
+
+
+def test_capture_from_a_recording_leaves_its_tuning_alone(shared_dir, tmp_path) -> None:
+    from coordination.protocol import MonitoringProfile
+    from sdr.pipeline import ProfileRunner
+    from sdr.sources import FileSource
+
+    path = shared_dir / "data/recordings/rtl433/skylink_ha434tl/skylink_ha434tl_g001_433.92M_250k.cu8"
+    prof = MonitoringProfile(name="ism", f_start_hz=433.81e6, f_stop_hz=434.02e6, bin_hz=250e3 / 1024,
+                             dwell_s=0.5, crop=0.05)
+    with FileSource(path, loop=True) as src:
+        cap = capture_iq(src, CaptureRequest("cap-4", 433.8125e6, 0.1), PLACE, tmp_path)
+        assert cap.n_samples == 25_000 and cap.center_hz == 433.8125e6
+        assert src.center_freq_hz == 433.92e6
+        m = ProfileRunner(prof).measure(src)
+    assert abs(max(m.emissions, key=lambda e: e.peak_dbm).peak_hz - 433.8125e6) < 1e3
