@@ -250,3 +250,43 @@ def test_spectrum_frames_are_republished_live(server, ctx):
     msg = decode(frames[1:])
     assert isinstance(msg, Spectrum)
     np.testing.assert_array_equal(msg.power_dbm, power_row(msg.seq))
+
+
+def test_mutated_frames_never_crash_and_every_message_is_accounted_for(server, ctx):
+    """2,000 randomly mutated valid messages: each one ends up stored, a duplicate, or a counted rejection."""
+    s = SimSensor(ctx, server.endpoints["sensors"])
+    s.hello()
+    rng = np.random.default_rng(11)
+    bases = [s.spectrum(1).to_frames(), Heartbeat("js-01", 2, format_utc(T0), health={"cpu_pct": 3.0}).to_frames(),
+             s.emissions(3, [{"center_hz": 446.1e6, "peak_hz": 446.1e6, "peak_dbm": -80.0, "power_dbm": -82.0,
+                              "bandwidth_xdb_hz": 8e3, "obw_hz": 9e3, "snr_db": 30.0, "f_lo_hz": 446.095e6,
+                              "f_hi_hz": 446.105e6}]).to_frames()]
+    n = 2000
+    for _ in range(n):
+        frames = [bytearray(f) for f in bases[rng.integers(len(bases))]]
+        for _ in range(rng.integers(1, 4)):
+            k = int(rng.integers(len(frames)))
+            op = rng.integers(4)
+            if op == 0 and frames[k]:  # flip a byte
+                i = int(rng.integers(len(frames[k])))
+                frames[k][i] = int(rng.integers(256))
+            elif op == 1:  # truncate
+                frames[k] = frames[k][: int(rng.integers(len(frames[k]) + 1))]
+            elif op == 2:  # drop or duplicate a frame
+                frames = frames[:k] + frames[k + 1:] if rng.random() < 0.5 else [*frames, frames[k]]
+            else:  # insert random bytes
+                i = int(rng.integers(len(frames[k]) + 1))
+                frames[k][i:i] = rng.bytes(int(rng.integers(1, 8)))
+            if not frames:
+                frames = [bytearray(b"x")]
+        s.send_raw([bytes(f) for f in frames])
+    with ApiClient(server.endpoints["api"]) as api:
+        def accounted():
+            c = api.result("counters")
+            return sum(c["stored"].values()) + c["duplicates"] + sum(c["rejected"].values())
+
+        wait_for(lambda: accounted() == n, timeout_s=20)
+        c = api.result("counters")
+        assert c["internal_errors"] == {} and c["storage_errors"] == {}
+        assert sum(c["rejected"].values()) > n // 2
+        assert api.result("ping")["pong"] is True
