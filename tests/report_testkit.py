@@ -14,7 +14,7 @@ Every number the report tests check is fixed here:
   floor -110 dBm, threshold -100 dBm, the bins of channel 446.1 MHz at -80 dBm in every 4th
   sweep (FCO 30/120 = 0.25);
 * stations: JS-T-1 at 446.1 MHz next to js-01 (expected and heard), ZJ-T-1 at 446.15 MHz next to
-  zj-01 (expected, not heard);
+  zj-01 (expected, not heard), JS-T-2 at 420 MHz (in the band, outside every sweep: not reported);
 * alerts: A1 resolved 1800 s after first seen (ZJ->JS, unlicensed), A2 acknowledged 300 s after
   (JS->ZJ, cross_border, exact acknowledged_at), A3 entirely before the period (excluded),
   A4 open with a position (ZJ->JS, unlicensed + cross_border).
@@ -56,6 +56,9 @@ STATIONS = (
     "JS-T-1,JS,Suzhou Test Taxi (fictional),land_mobile,446100000,,11K0F3E,10,20,,omni,5,31.32015,120.49554,"
     "2024-01-01,2028-12-31,active,intermittent",
     "ZJ-T-1,ZJ,Jiaxing Test Patrol (fictional),land_mobile,446150000,,11K0F3E,10,20,,omni,5,30.75,120.75,"
+    "2024-01-01,2028-12-31,active,intermittent",
+    # in the band but outside the sweeps (446.0-446.2 MHz): nobody measured it, so it is not reported
+    "JS-T-2,JS,Suzhou Unmeasured Patrol (fictional),land_mobile,420000000,,11K0F3E,10,20,,omni,5,31.32,120.50,"
     "2024-01-01,2028-12-31,active,intermittent",
 )
 

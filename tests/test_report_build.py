@@ -102,6 +102,7 @@ def test_strongest_emissions_per_channel(report):
 
 def test_licensed_versus_measured(report):
     by_id = {c.station_id: c for c in report.stations}
+    assert sorted(by_id) == ["JS-T-1", "ZJ-T-1"]  # JS-T-2 (420 MHz) was outside every sensor's sweep
     assert by_id["JS-T-1"].status == "heard_expected"
     assert by_id["JS-T-1"].heard_at == ("js-01",) and "js-01" in by_id["JS-T-1"].expected_at
     assert by_id["ZJ-T-1"].status == "not_heard"

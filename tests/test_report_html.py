@@ -185,3 +185,29 @@ def test_chinese_plots_use_a_cjk_font_when_installed(report):
 def test_unknown_language_is_refused(report):
     with pytest.raises(UnknownLanguageError, match="fr_FR"):
         render_html(report, "fr_FR")
+
+
+def test_wide_band_plots_stay_readable(report):
+    """Thousands of channels and bins (a whole rules band): step-line FCO, max-reduced spectrogram columns."""
+    import dataclasses
+
+    from coordination.report.model import Spectrogram
+    from coordination.report.occupancy import ChannelOccupancy
+    from coordination.report.plots import MAX_COLUMNS, fco_plot, spectrogram_plot
+
+    sb = next(s for s in report.site_bands if s.site.sensor_id == "zj-01")
+    n_ch = 5112
+    occupied = np.zeros(n_ch, np.int64)
+    occupied[2000:2010] = 60
+    occ = ChannelOccupancy("zj-01", "pmr_400", 406.1e6 + 12_500.0 * np.arange(n_ch), occupied,
+                           np.full(n_ch, 120, np.int64), "archived spectra")
+    png = fco_plot(dataclasses.replace(sb, occupancy=occ), lambda s: s)
+    px = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+    assert px.std() > 10.0
+    n_bins = 20_448
+    data = np.full((24, n_bins), -110.0)
+    data[5, 12_345] = -60.0  # one hot bin must survive the column reduction
+    spec = Spectrogram(np.linspace(0, 86400, 25), 406.1e6 + 3125.0 * np.arange(n_bins), data, 24)
+    img = np.asarray(Image.open(io.BytesIO(spectrogram_plot(spec, "wide", lambda s: s))).convert("RGB"), dtype=float)
+    yellow = (img[..., 0] > 200) & (img[..., 1] > 200) & (img[..., 2] < 100)
+    assert yellow.sum() > 0 and n_bins > MAX_COLUMNS

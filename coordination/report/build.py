@@ -27,12 +27,14 @@ from typing import Any
 
 import numpy as np
 
+from coordination.profiles import slug
 from coordination.report.data import (
     ArchiveReader,
     EmissionRecord,
     Period,
     ProfileAxis,
     SensorSite,
+    from_epoch_s,
     parse_utc_text,
 )
 from coordination.report.i18n import N_
@@ -77,12 +79,6 @@ class ReportOptions:
     now: datetime | None = None
 
 
-def _slug(name: str) -> str:
-    from coordination.profiles import slug
-
-    return slug(name)
-
-
 # ---------------------------------------------------------------------- bands
 
 
@@ -100,7 +96,7 @@ def band_for_profile(rules: Any, axis: ProfileAxis | None, profile: str,
     rule = None
     if rules is not None:
         for b in rules.bands:
-            if _slug(b.name) == profile or b.name == profile:
+            if slug(b.name) == profile or b.name == profile:
                 rule = b
                 break
         if rule is None:
@@ -114,12 +110,15 @@ def band_for_profile(rules: Any, axis: ProfileAxis | None, profile: str,
     if rule is not None:
         return BandInfo(rule.name, profile, rule.service, rule.f_lo_hz, rule.f_hi_hz, rule.raster_hz,
                         rule.channel_width_hz), rule
+    raster = 12_500.0
     if centres_hz is not None and centres_hz.size > 1:
         raster = float(np.median(np.diff(np.sort(centres_hz))))
+    if axis is not None:
+        f_lo, f_hi = axis.f_start_hz, axis.f_stop_hz
+    elif centres_hz is not None and centres_hz.size:
+        f_lo, f_hi = float(np.min(centres_hz)) - raster / 2, float(np.max(centres_hz)) + raster / 2
     else:
-        raster = 12_500.0
-    f_lo = axis.f_start_hz if axis else float(np.min(centres_hz)) - raster / 2 if centres_hz is not None else 0.0
-    f_hi = axis.f_stop_hz if axis else float(np.max(centres_hz)) + raster / 2 if centres_hz is not None else 0.0
+        f_lo = f_hi = 0.0
     return BandInfo(profile, profile, "", f_lo, f_hi, raster, raster), None
 
 
@@ -128,25 +127,18 @@ def band_matches(band: BandInfo, wanted: str | None) -> bool:
     if not wanted:
         return True
     w = wanted.strip().lower()
-    return w in (band.name.lower(), band.profile.lower(), _slug(band.name))
+    return w in (band.name.lower(), band.profile.lower(), slug(band.name))
 
 
 # ---------------------------------------------------------------------- spectrogram
 
 
-def spectrogram(reader: ArchiveReader, sensor_id: str, profile: str, period: Period, rows: int
-                ) -> Spectrogram | None:
-    """Max-hold power per (time bucket, bin), streamed chunk by chunk (one axis: the one with most sweeps)."""
-    axes = [a for a in reader.profile_axes(sensor_id, period) if a.profile == profile]
-    if not axes:
-        return None
-    main = max(axes, key=lambda a: a.rows)
+def spectrogram(reader: ArchiveReader, main: ProfileAxis, period: Period, rows: int) -> Spectrogram | None:
+    """Max-hold power per (time bucket, bin) on one axis (the profile's main one), streamed chunk by chunk."""
     edges = np.linspace(period.start_s, period.end_s, rows + 1)
     out = np.full((rows, main.n_bins), -np.inf, dtype=np.float32)
     sweeps = 0
-    for ch in reader.iter_spectra(sensor_id, profile, period):
-        if ch.power_dbm.shape[1] != main.n_bins or ch.f_start_hz != main.f_start_hz or ch.f_step_hz != main.f_step_hz:
-            continue
+    for ch in reader.iter_spectra(main.sensor_id, main.profile, period, axis=main):
         if ch.rows == 0:
             continue
         order = np.argsort(ch.t_utc_s, kind="stable")
@@ -207,15 +199,15 @@ def availability(reader: ArchiveReader, site: SensorSite, period: Period, now: d
         bounds = np.concatenate(([period.start_s], t, [end_s]))
         d = np.diff(bounds)
         idx = np.flatnonzero(d > thr)
-        gaps = tuple((_dt(bounds[i]), _dt(bounds[i + 1])) for i in idx)
+        gaps = tuple((from_epoch_s(bounds[i]), from_epoch_s(bounds[i + 1])) for i in idx)
         down = float(d[idx].sum())
         uptime = max(0.0, 1.0 - down / span)
     else:
-        thr, gaps, uptime = MIN_GAP_S, ((period.start, _dt(end_s)),), 0.0
+        thr, gaps, uptime = MIN_GAP_S, ((period.start, from_epoch_s(end_s)),), 0.0
     sample, spool = _counter_increase(health, "sample_drops"), _counter_increase(health, "spool_dropped")
     return Availability(site.sensor_id, site.province, int(t_sweeps.size), len(health),
-                        _dt(t[0]) if t.size else None, _dt(t[-1]) if t.size else None, uptime, gaps, thr,
-                        sample, spool)
+                        from_epoch_s(t[0]) if t.size else None, from_epoch_s(t[-1]) if t.size else None, uptime,
+                        gaps, thr, sample, spool)
 
 
 def _counter_increase(health: Sequence[Any], key: str) -> int:
@@ -229,10 +221,6 @@ def _counter_increase(health: Sequence[Any], key: str) -> int:
             total += v - prev if v >= prev else v
         prev = v
     return round(total)
-
-
-def _dt(t_s: float) -> datetime:
-    return datetime.fromtimestamp(float(t_s), UTC)
 
 
 # ---------------------------------------------------------------------- alerts
@@ -303,10 +291,29 @@ def _open_stations(reader: ArchiveReader, path: Path | None) -> Any:
     return StationRepository(p)
 
 
+def measured_range(sb: SiteBand) -> tuple[float, float] | None:
+    """Frequencies the sensor actually measured in the band (its sweep axis, else its reported channels)."""
+    if sb.spectrogram is not None and sb.spectrogram.freqs_hz.size:
+        return float(sb.spectrogram.freqs_hz[0]), float(sb.spectrogram.freqs_hz[-1])
+    if sb.occupancy is not None and sb.occupancy.channel_centers_hz.size:
+        c = sb.occupancy.channel_centers_hz
+        return float(c.min()) - sb.band.raster_hz / 2, float(c.max()) + sb.band.raster_hz / 2
+    return None
+
+
+def _emission_arrays(ems: Sequence[EmissionRecord]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(centre, lower edge, upper edge) of each emission, Hz."""
+    a = np.array([(e.center_hz, e.f_lo_hz, e.f_hi_hz) for e in ems], dtype=np.float64).reshape(-1, 3)
+    return a[:, 0], a[:, 1], a[:, 2]
+
+
 def licensing(site_bands: Sequence[SiteBand], rules_by_band: dict[str, Any], repo: Any,
               ems_by_site_band: dict[tuple[str, str], list[EmissionRecord]], period: Period, province: str | None
               ) -> tuple[tuple[StationCheck, ...], tuple[UnlicensedEmission, ...]]:
-    """Stations expected/heard per sensor, and emission channels no licence explains."""
+    """Stations expected/heard per sensor, and emission channels no licence explains.
+
+    A station is checked only at the sensors whose measured frequencies contain its frequency.
+    """
     from coordination.prediction import predict_field_dbuv_m
     from coordination.sensors import SensorInfo
     from dsp import dbuv_m_to_dbm
@@ -319,39 +326,53 @@ def licensing(site_bands: Sequence[SiteBand], rules_by_band: dict[str, Any], rep
     for band_name, sbs in sorted(by_band.items()):
         band = sbs[0].band
         rule = rules_by_band.get(band_name)
-        stations = [s for s in repo.stations_overlapping(band.f_lo_hz, band.f_hi_hz)
+        measured = [(sb, r, _emission_arrays(ems_by_site_band.get((sb.site.sensor_id, band.profile), ())))
+                    for sb in sbs if (r := measured_range(sb)) is not None]
+        if not measured:
+            continue
+        f_lo = min(r[0] for _, r, _ in measured) - band.raster_hz
+        f_hi = max(r[1] for _, r, _ in measured) + band.raster_hz
+        stations = [s for s in repo.stations_overlapping(f_lo, f_hi)
                     if s.status == "active" and s.valid_from <= period.end.date() and s.valid_to >= period.start.date()]
         for st in stations:
             expected, heard, pred = [], [], {}
-            for sb in sbs:
+            tol = max(st.necessary_bw_hz / 2.0, band.raster_hz / 2.0)
+            in_range = False
+            for sb, (lo, hi), (c, e_lo, e_hi) in measured:
+                if not lo <= st.tx_freq_hz <= hi:
+                    continue
+                in_range = True
                 site = sb.site
-                tol = max(st.necessary_bw_hz / 2.0, band.raster_hz / 2.0)
-                if any(abs(e.center_hz - st.tx_freq_hz) <= tol or e.f_lo_hz <= st.tx_freq_hz <= e.f_hi_hz
-                       for e in ems_by_site_band.get((site.sensor_id, band.profile), ())):
+                if np.any((np.abs(c - st.tx_freq_hz) <= tol) | ((e_lo <= st.tx_freq_hz) & (st.tx_freq_hz <= e_hi))):
                     heard.append(site.sensor_id)
                 if rule is None or sb.median_threshold_dbm is None or not math.isfinite(site.lat):
                     continue
                 info = SensorInfo(site.sensor_id, site.province or "?", site.lat, site.lon, max(site.height_m, 0.0),
                                   site.antenna_factor_db_m)
-                field = predict_field_dbuv_m(st, info, rule)
-                p_dbm = float(dbuv_m_to_dbm(field, site.antenna_factor_db_m))
+                p_dbm = float(dbuv_m_to_dbm(predict_field_dbuv_m(st, info, rule), site.antenna_factor_db_m))
                 bin_hz = (float(np.median(np.diff(sb.spectrogram.freqs_hz)))
                           if sb.spectrogram is not None and sb.spectrogram.freqs_hz.size > 1 else band.raster_hz / 4)
-                peak_bin_dbm = p_dbm - 10.0 * math.log10(max(1.0, st.necessary_bw_hz / bin_hz))
                 pred[site.sensor_id] = round(p_dbm, 2)
-                if peak_bin_dbm > sb.median_threshold_dbm:
+                # the sensor compares its strongest bin with the threshold: spread the power over the bins
+                if p_dbm - 10.0 * math.log10(max(1.0, st.necessary_bw_hz / bin_hz)) > sb.median_threshold_dbm:
                     expected.append(site.sensor_id)
+            if not in_range:
+                continue  # no sensor measured its frequency
             if province and st.province != province and not expected and not heard:
                 continue
             checks.append(StationCheck(st.station_id, st.province, st.licensee, st.service, st.tx_freq_hz,
                                        band_name, tuple(expected), tuple(heard), pred))
-        for sb in sbs:
+        s_lo = np.array([s.tx_lo_hz for s in stations]) - band.raster_hz / 2
+        s_hi = np.array([s.tx_hi_hz for s in stations]) + band.raster_hz / 2
+        for sb, _r, (c, _lo, _hi) in measured:
+            ems = ems_by_site_band.get((sb.site.sensor_id, band.profile), [])
+            explained = np.zeros(c.size, bool)
+            for i in range(0, c.size, 4096):  # bounded memory: emissions x stations per block
+                part = c[i:i + 4096, None]
+                explained[i:i + 4096] = ((part >= s_lo[None, :]) & (part <= s_hi[None, :])).any(axis=1)
             groups: dict[float, list[EmissionRecord]] = defaultdict(list)
-            for e in ems_by_site_band.get((sb.site.sensor_id, band.profile), ()):
-                explained = any(s.tx_lo_hz - band.raster_hz / 2 <= e.center_hz <= s.tx_hi_hz + band.raster_hz / 2
-                                for s in stations)
-                if not explained:
-                    groups[channel_of(band, e.center_hz)].append(e)
+            for k in np.flatnonzero(~explained):
+                groups[channel_of(band, ems[k].center_hz)].append(ems[k])
             for ch_hz, es in sorted(groups.items()):
                 unlicensed.append(UnlicensedEmission(sb.site.sensor_id, sb.site.province, band_name, ch_hz, len(es),
                                                      max(e.field_dbuv_m for e in es), min(e.t_utc for e in es),
@@ -379,6 +400,7 @@ def build_report(archive_dir: str | Path, options: ReportOptions) -> Report:
         for e in all_ems:
             ems_by_site_band[(e.sensor_id, e.profile)].append(e)
         for site in sites:
+            # per profile its main axis (most sweeps): the one the spectrogram and SM.1809 export show
             axes = {a.profile: a for a in sorted(reader.profile_axes(site.sensor_id, period), key=lambda a: a.rows)}
             profiles = sorted(set(axes) | set(reader.occupancy_profiles(site.sensor_id, period)))
             for profile in profiles:
@@ -402,7 +424,8 @@ def build_report(archive_dir: str | Path, options: ReportOptions) -> Report:
                     source = SOURCE_SPECTRA
                     thresholds = [iv.threshold_dbm for iv in intervals]
                 occ = combine_intervals(intervals, source=source)
-                spec = spectrogram(reader, site.sensor_id, profile, period, options.spectrogram_rows)
+                axis = axes.get(profile)
+                spec = spectrogram(reader, axis, period, options.spectrogram_rows) if axis else None
                 if spec is not None and not thresholds:
                     thresholds = [float(np.nanmedian(spec.max_dbm))]
                 strongest = strongest_emissions(ems_by_site_band.get((site.sensor_id, profile), []), band, site,
@@ -426,7 +449,7 @@ def build_report(archive_dir: str | Path, options: ReportOptions) -> Report:
         if options.band:
             names = {b.name for b in bands} | {options.band}
             docs = [d for d in docs if str(d.get("band")) in names or band_matches(
-                BandInfo(str(d.get("band")), _slug(str(d.get("band"))), "", 0, 0, 1, 1), options.band)]
+                BandInfo(str(d.get("band")), slug(str(d.get("band"))), "", 0, 0, 1, 1), options.band)]
         alerts = summarise_alerts(docs)
         avail = tuple(availability(reader, s, period, options.now) for s in sites)
     return Report(str(archive_dir), period, options.province, options.band, options.now or datetime.now(UTC),

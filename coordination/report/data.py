@@ -40,6 +40,11 @@ def fmt_utc(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def from_epoch_s(t_s: float) -> datetime:
+    """Seconds since the epoch (the archive's ``t_utc``) -> aware UTC datetime."""
+    return datetime.fromtimestamp(float(t_s), UTC)
+
+
 def parse_utc_text(text: str, where: str) -> datetime:
     """ISO-8601 UTC text from the store -> aware datetime; ReportDataError naming ``where``."""
     try:
@@ -306,9 +311,15 @@ class ArchiveReader:
                 raise ReportDataError(f"cannot read spectra file {path}: {exc}") from exc
         return [ProfileAxis(sensor_id, k[0], k[1], k[2], k[3], n) for k, n in sorted(acc.items()) if n > 0]
 
-    def iter_spectra(self, sensor_id: str, profile: str, period: Period, *, max_rows: int = 4096
-                     ) -> Iterator[SpectraChunk]:
-        """Archived sweeps of ``profile`` in the period, in bounded chunks (memory stays small for a week)."""
+    def main_axis(self, sensor_id: str, profile: str, period: Period) -> ProfileAxis | None:
+        """The frequency axis of ``profile`` with the most sweeps in the period (None without any)."""
+        axes = [a for a in self.profile_axes(sensor_id, period) if a.profile == profile]
+        return max(axes, key=lambda a: a.rows) if axes else None
+
+    def iter_spectra(self, sensor_id: str, profile: str, period: Period, *, axis: ProfileAxis | None = None,
+                     max_rows: int = 4096) -> Iterator[SpectraChunk]:
+        """Archived sweeps of ``profile`` in the period, in bounded chunks (memory stays small for a week);
+        with ``axis`` only the groups on that exact frequency axis."""
         for path in self._day_files(sensor_id, period):
             try:
                 f = h5py.File(path, "r")
@@ -319,6 +330,9 @@ class ArchiveReader:
                 for name in names:
                     g = f[name]
                     a = g.attrs
+                    if axis is not None and (float(a["f_start_hz"]), float(a["f_step_hz"]), int(a["n_bins"])) != (
+                            axis.f_start_hz, axis.f_step_hz, axis.n_bins):
+                        continue
                     t = g["t_utc"][:]
                     idx = np.flatnonzero((t >= period.start_s) & (t < period.end_s))
                     if idx.size == 0:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from coordination.report.data import ArchiveReader, Period, fmt_utc
+from coordination.report.data import ArchiveReader, Period, fmt_utc, from_epoch_s
 from coordination.report.model import Report, SiteBand
 
 OCCUPANCY_COLUMNS = ("sensor_id", "province", "band", "profile", "t_start_utc", "t_end_utc", "channel_hz",
@@ -126,10 +126,9 @@ def _sm1809_header(sb: SiteBand, period: Period, axis: tuple[float, float, int],
 
 def write_sm1809(reader: ArchiveReader, sb: SiteBand, period: Period, path: Path) -> int:
     """Every archived sweep of one sensor/profile in the period (main axis); returns the sweeps written."""
-    axes = [a for a in reader.profile_axes(sb.site.sensor_id, period) if a.profile == sb.band.profile]
-    if not axes:
+    main = reader.main_axis(sb.site.sensor_id, sb.band.profile, period)
+    if main is None:
         return 0
-    main = max(axes, key=lambda a: a.rows)
     axis = (main.f_start_hz, main.f_step_hz, main.n_bins)
     digest = hashlib.sha256()
     n_rows = 0
@@ -140,8 +139,7 @@ def write_sm1809(reader: ArchiveReader, sb: SiteBand, period: Period, path: Path
             digest.update(b)
             f.write(b)
 
-        chunks = (c for c in reader.iter_spectra(sb.site.sensor_id, sb.band.profile, period)
-                  if (c.f_start_hz, c.f_step_hz, c.power_dbm.shape[1]) == axis)
+        chunks = reader.iter_spectra(sb.site.sensor_id, sb.band.profile, period, axis=main)
         first = next(chunks, None)
         detector = first.detector if first is not None else ""
         put("# ITU-R SM.1809-style measurement data exchange (borderwatch)")
@@ -152,18 +150,12 @@ def write_sm1809(reader: ArchiveReader, sb: SiteBand, period: Period, path: Path
         put("Time;Level(dBm) at FreqStart + k*FreqStep, k = 0..DataPoints-1")
         for c in itertools.chain([first] if first is not None else [], chunks):
             for t_s, row in zip(c.t_utc_s, np.round(c.power_dbm.astype(np.float64), 1)):
-                put(_utc_text(t_s) + ";" + ";".join(f"{v:.1f}" for v in row))
+                put(fmt_utc(from_epoch_s(t_s)) + ";" + ";".join(f"{v:.1f}" for v in row))
                 n_rows += 1
         put("[End]")
         f.write(f"SHA256;{digest.hexdigest()}\n".encode())
     tmp.replace(path)
     return n_rows
-
-
-def _utc_text(t_s: float) -> str:
-    from datetime import UTC, datetime
-
-    return fmt_utc(datetime.fromtimestamp(float(t_s), UTC))
 
 
 def sm1809_filename(sb: SiteBand, period: Period) -> str:

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 
-from coordination.report.data import OccupancySummary, SpectraChunk
+from coordination.report.data import OccupancySummary, SpectraChunk, from_epoch_s
 from coordination.report.i18n import N_
 from dsp import channel_occupancy, wilson_interval
 
@@ -152,13 +152,9 @@ def occupancy_from_spectra(chunks: Iterable[SpectraChunk], channel_centers_hz: n
             n = res.revisits
             occ = np.rint(np.asarray(res.fco) * n).astype(np.int64)
             t0, t1 = ch.t_utc_s[rows[0]], ch.t_utc_s[rows[-1]]
-            out.append(OccupancyInterval(ch.sensor_id, ch.profile, _dt(t0), _dt(t1), centres, occ, n,
+            out.append(OccupancyInterval(ch.sensor_id, ch.profile, from_epoch_s(t0), from_epoch_s(t1), centres, occ, n,
                                          float(np.mean(ch.threshold_dbm[rows]))))
     return _merge_same_interval(out, interval_s) if interval_s else out
-
-
-def _dt(t_s: float) -> datetime:
-    return datetime.fromtimestamp(float(t_s), UTC)
 
 
 def _merge_same_interval(ivs: list[OccupancyInterval], interval_s: float) -> list[OccupancyInterval]:
