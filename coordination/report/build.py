@@ -124,10 +124,15 @@ def band_for_profile(rules: Any, axis: ProfileAxis | None, profile: str,
 
 def band_matches(band: BandInfo, wanted: str | None) -> bool:
     """``--band`` accepts the rules band name (any case) or the profile name."""
+    return name_matches(band.name, wanted) or (bool(wanted) and wanted.strip().lower() == band.profile.lower())
+
+
+def name_matches(name: str, wanted: str | None) -> bool:
+    """A band name against ``--band`` (None matches everything): same text in any case, or same slug."""
     if not wanted:
         return True
     w = wanted.strip().lower()
-    return w in (band.name.lower(), band.profile.lower(), slug(band.name))
+    return w in (name.lower(), slug(name))
 
 
 # ---------------------------------------------------------------------- spectrogram
@@ -447,9 +452,8 @@ def build_report(archive_dir: str | Path, options: ReportOptions) -> Report:
                 repo.close()
         docs = reader.alerts(period, options.province)
         if options.band:
-            names = {b.name for b in bands} | {options.band}
-            docs = [d for d in docs if str(d.get("band")) in names or band_matches(
-                BandInfo(str(d.get("band")), slug(str(d.get("band"))), "", 0, 0, 1, 1), options.band)]
+            names = {b.name for b in bands}
+            docs = [d for d in docs if str(d.get("band")) in names or name_matches(str(d.get("band")), options.band)]
         alerts = summarise_alerts(docs)
         avail = tuple(availability(reader, s, period, options.now) for s in sites)
     return Report(str(archive_dir), period, options.province, options.band, options.now or datetime.now(UTC),
