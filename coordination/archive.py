@@ -91,6 +91,7 @@ class SpectrumArchive:
         self._files: OrderedDict[Path, h5py.File] = OrderedDict()
         self._staged: dict[tuple[str, str], _Staged] = {}
         self._groups: dict[tuple[Any, ...], _GroupHandle] = {}
+        self._last_batch: list[tuple[Path, list[tuple[_GroupHandle, int]]]] = []
 
     # ------------------------------------------------------------ paths and files
 
@@ -188,6 +189,7 @@ class SpectrumArchive:
         written: list[Spectrum] = []
         failed: list[tuple[Spectrum, str]] = []
         staged, self._staged = self._staged, {}
+        self._last_batch = []
         for (sensor_id, day), st in staged.items():
             path = self.path_for(sensor_id, day)
             try:
@@ -206,32 +208,61 @@ class SpectrumArchive:
         for i, m in enumerate(st.rows):
             h = self._group(f, path, m)
             by_group.setdefault(id(h), (h, []))[1].append(i)
-        for h, idx in by_group.values():
-            n = len(idx)
-            start = h.rows
-            block = np.stack([st.rows[i].power_dbm for i in idx]).astype(np.float32, copy=False)
-            cols = {"t_utc": [st.times[i] for i in idx], "seq": [st.rows[i].seq for i in idx],
-                    "noise_floor_dbm": [st.rows[i].noise_floor_dbm for i in idx],
-                    "threshold_dbm": [st.rows[i].threshold_dbm for i in idx],
-                    "antenna_factor_db_m": [st.rows[i].antenna_factor_db_m for i in idx]}
-            try:
+        done: list[tuple[_GroupHandle, int]] = []
+        try:
+            for h, idx in by_group.values():
+                n = len(idx)
+                start = h.rows
+                done.append((h, start))
+                block = np.stack([st.rows[i].power_dbm for i in idx]).astype(np.float32, copy=False)
+                cols = {"t_utc": [st.times[i] for i in idx], "seq": [st.rows[i].seq for i in idx],
+                        "noise_floor_dbm": [st.rows[i].noise_floor_dbm for i in idx],
+                        "threshold_dbm": [st.rows[i].threshold_dbm for i in idx],
+                        "antenna_factor_db_m": [st.rows[i].antenna_factor_db_m for i in idx]}
                 h.power.resize(start + n, axis=0)
                 h.power[start:start + n] = block
                 for k, v in cols.items():
                     ds = h.cols[k]
                     ds.resize(start + n, axis=0)
                     ds[start:start + n] = np.asarray(v, dtype=_ROW_DTYPES[k])
-            except Exception:
-                self._forget(path)  # lengths on disk are unknown now: re-read them next time
-                raise
-            h.rows = start + n
-        f.flush()
+                h.rows = start + n
+            f.flush()
+        except Exception:
+            self._undo(path, done)
+            raise
+        self._last_batch.append((path, done))
         if self.fsync:
             fd = os.open(path, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+    def undo_last_flush(self) -> None:
+        """Take back the rows of the last :meth:`flush` (the caller could not record them as stored:
+        they will be resent and must not appear twice)."""
+        batch, self._last_batch = self._last_batch, []
+        for path, done in batch:
+            f = self._files.get(path)
+            self._undo(path, done)
+            try:
+                if f is not None:
+                    f.flush()
+            except Exception:
+                log.warning("flushing %s after taking rows back failed", path, exc_info=True)
+
+    def _undo(self, path: Path, done: list[tuple[_GroupHandle, int]]) -> None:
+        """Best effort after a failed write: cut the groups back to their rows before this batch, so
+        no half-written rows stay in the file (the batch is not acked and will be resent)."""
+        for h, start in done:
+            for ds in (h.power, *h.cols.values()):
+                try:
+                    if ds.shape[0] > start:
+                        ds.resize(start, axis=0)
+                except Exception:
+                    log.debug("could not cut %s back to %d rows", ds.name, start, exc_info=True)
+            h.rows = start
+        self._forget(path)
 
     def _forget(self, path: Path) -> None:
         for key in [k for k in self._groups if k[0] == path]:

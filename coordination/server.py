@@ -575,6 +575,8 @@ class Server:
             store.commit()
         except (StorageError, OSError) as exc:
             store.rollback()
+            if spectra:
+                self.archive.undo_last_flush()  # not in the ledger, so it will come again: no double rows
             self._storage_error("sqlite", str(exc), len(stored))
             return []
         for ib in stored:

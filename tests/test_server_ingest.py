@@ -290,3 +290,32 @@ def test_mutated_frames_never_crash_and_every_message_is_accounted_for(server, c
         assert c["internal_errors"] == {} and c["storage_errors"] == {}
         assert sum(c["rejected"].values()) > n // 2
         assert api.result("ping")["pong"] is True
+
+
+def test_a_failed_database_commit_acks_nothing_and_leaves_no_hdf5_rows_behind(server, ctx, tmp_path):
+    from coordination.store import StorageError
+
+    s = SimSensor(ctx, server.endpoints["sensors"])
+    s.hello()
+    real_commit = server.store.commit
+    failures = []
+
+    def failing_commit():
+        if not failures:
+            failures.append(1)
+            server.store.rollback()
+            raise StorageError("database or disk is full (simulated)")
+        real_commit()
+
+    server.store.commit = failing_commit
+    s.send(s.spectrum(1))
+    wait_for(lambda: failures)
+    s.pump(200)
+    assert 1 not in s.acked
+    assert server.counters.storage_errors["sqlite"] == 1
+    s.send(s.spectrum(1))  # the spool resends
+    assert s.wait_acked({1}) == {1}
+    server.stop()
+    with h5py.File(tmp_path / "data" / "spectra" / "js-01" / "js-01_20261125.h5", "r") as f:
+        assert f["pmr446"]["seq"][:].tolist() == [1]
+        assert f["pmr446"]["power_dbm"].shape == (1, 64)
