@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.i18n import tr
+from gui.i18n import translate
 from gui.labels import (
     format_mhz,
     province_name,
@@ -175,65 +175,86 @@ class _StateFilter(QSortFilterProxyModel):
         return str(model._rows[row].get("state")) in self.states
 
 
+def _detail_labels() -> dict[str, str]:
+    """The detail pane's words, translated (literal context and text, so lupdate extracts them)."""
+    return {
+        "alert": translate("AlertDetail", "Alert"), "band": translate("AlertDetail", "Band"),
+        "bandwidth": translate("AlertDetail", "bandwidth"), "source": translate("AlertDetail", "Source"),
+        "affected": translate("AlertDetail", "affected"), "first": translate("AlertDetail", "First seen"),
+        "last": translate("AlertDetail", "last seen"), "acknowledged_by": translate("AlertDetail", "acknowledged by"),
+        "resolved_by": translate("AlertDetail", "resolved by"), "note": translate("AlertDetail", "note"),
+        "position": translate("AlertDetail", "Estimated position"), "error": translate("AlertDetail", "error"),
+        "per_sensor": translate("AlertDetail", "Measured vs predicted per sensor"),
+        "sensor": translate("AlertDetail", "Sensor"), "province": translate("AlertDetail", "Province"),
+        "meas_field": translate("AlertDetail", "Measured dB(uV/m)"),
+        "meas_dbm": translate("AlertDetail", "Measured dBm"),
+        "pred_field": translate("AlertDetail", "Predicted dB(uV/m)"),
+        "limit": translate("AlertDetail", "Border limit dB(uV/m)"), "excess": translate("AlertDetail", "Excess dB"),
+        "candidates": translate("AlertDetail", "Candidate stations"), "station": translate("AlertDetail", "Station"),
+        "tx": translate("AlertDetail", "TX (MHz)"), "offset": translate("AlertDetail", "Offset (kHz)"),
+        "erp": translate("AlertDetail", "ERP (dBW)"),
+        "pred_per_sensor": translate("AlertDetail", "Predicted dB(uV/m) per sensor"),
+        "evidence": translate("AlertDetail", "Evidence"),
+    }
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    """An HTML table; cells are already escaped."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table border='1' cellspacing='0' cellpadding='3'><tr>{head}</tr>{body}</table>"
+
+
+def _num(v: Any, decimals: int = 1) -> str:
+    return "&ndash;" if v is None else f"{float(v):.{decimals}f}"
+
+
 def alert_detail_html(a: Mapping[str, Any]) -> str:
     """The detail pane: verdicts, position, measured vs predicted per sensor, candidates, evidence."""
     e = html.escape
-    ctx = "AlertDetail"
-    out = [f"<h3>{e(tr(ctx, 'Alert'))} {e(str(a.get('id')))} &mdash; {e(severity_name(a.get('severity')))}"
+    L = _detail_labels()
+    out = [f"<h3>{e(L['alert'])} {e(str(a.get('id')))} &mdash; {e(severity_name(a.get('severity')))}"
            f" ({e(state_name(a.get('state')))})</h3>"]
     out.append("<p>" + e(", ".join(verdict_name(v) for v in a.get("verdicts") or ())) + "<br>")
-    out.append(f"{e(tr(ctx, 'Band'))}: {e(str(a.get('band') or ''))} ({e(service_name(a.get('service')))}), "
-               f"{e(format_mhz(a.get('f_center_hz'), 5))} MHz, {e(tr(ctx, 'bandwidth'))} "
-               f"{float(a.get('bandwidth_hz') or 0) / 1e3:.1f} kHz<br>")
-    out.append(f"{e(tr(ctx, 'Source'))}: {e(provinces_text(a.get('provinces_source')))}; "
-               f"{e(tr(ctx, 'affected'))}: {e(provinces_text(a.get('provinces_affected')))}<br>")
-    out.append(f"{e(tr(ctx, 'First seen'))} {e(_short_time(a.get('first_seen')))}, "
-               f"{e(tr(ctx, 'last seen'))} {e(_short_time(a.get('last_seen')))} UTC")
-    for key, label in (("acknowledged_by", tr(ctx, "acknowledged by")), ("resolved_by", tr(ctx, "resolved by")),
-                       ("note", tr(ctx, "note"))):
+    band = f"{a.get('band') or ''} ({service_name(a.get('service'))})"
+    bw_khz = float(a.get("bandwidth_hz") or 0) / 1e3
+    out.append(f"{e(L['band'])}: {e(band)}, {e(format_mhz(a.get('f_center_hz'), 5))} MHz, "
+               f"{e(L['bandwidth'])} {bw_khz:.1f} kHz<br>")
+    out.append(f"{e(L['source'])}: {e(provinces_text(a.get('provinces_source')))}; "
+               f"{e(L['affected'])}: {e(provinces_text(a.get('provinces_affected')))}<br>")
+    out.append(f"{e(L['first'])} {e(_short_time(a.get('first_seen')))}, "
+               f"{e(L['last'])} {e(_short_time(a.get('last_seen')))} UTC")
+    for key in ("acknowledged_by", "resolved_by", "note"):
         if a.get(key):
-            out.append(f"<br>{e(label)}: {e(str(a[key]))}")
+            out.append(f"<br>{e(L[key])}: {e(str(a[key]))}")
     out.append("</p>")
     pos = a.get("position")
     if isinstance(pos, Mapping):
-        provs = ", ".join(f"{province_name(k)} {100 * float(v):.0f} %" for k, v in (pos.get("provinces") or {}).items())
-        out.append(f"<p><b>{e(tr(ctx, 'Estimated position'))}</b>: {float(pos['lat']):.4f} N, "
-                   f"{float(pos['lon']):.4f} E, {e(tr(ctx, 'error'))} {float(pos.get('error_km') or 0):.1f} km"
-                   f"{'; ' + e(provs) if provs else ''}</p>")
-    sensors = a.get("sensors") or []
-    out.append(f"<p><b>{e(tr(ctx, 'Measured vs predicted per sensor'))}</b></p>")
-    out.append("<table border='1' cellspacing='0' cellpadding='3'><tr>" + "".join(
-        f"<th>{e(h)}</th>" for h in (tr(ctx, "Sensor"), tr(ctx, "Province"), tr(ctx, "Measured dB(uV/m)"),
-                                     tr(ctx, "Measured dBm"), tr(ctx, "Predicted dB(uV/m)"),
-                                     tr(ctx, "Border limit dB(uV/m)"), tr(ctx, "Excess dB"))) + "</tr>")
-
-    def num(v: Any, d: int = 1) -> str:
-        return "&ndash;" if v is None else f"{float(v):.{d}f}"
-
-    for s in sensors:
-        out.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
-            e(str(s.get("sensor_id"))), e(province_name(s.get("province"))), num(s.get("measured_dbuv_m")),
-            num(s.get("measured_dbm")), num(s.get("predicted_dbuv_m")), num(s.get("border_limit_dbuv_m")),
-            num(s.get("excess_db")))) + "</tr>")
-    out.append("</table>")
+        provs = ", ".join(f"{province_name(k)} {100 * float(v):.0f} %"
+                          for k, v in (pos.get("provinces") or {}).items())
+        err_km = float(pos.get("error_km") or 0)
+        out.append(f"<p><b>{e(L['position'])}</b>: {float(pos['lat']):.4f} N, {float(pos['lon']):.4f} E, "
+                   f"{e(L['error'])} {err_km:.1f} km{'; ' + e(provs) if provs else ''}</p>")
+    out.append(f"<p><b>{e(L['per_sensor'])}</b></p>")
+    out.append(_table(
+        [L["sensor"], L["province"], L["meas_field"], L["meas_dbm"], L["pred_field"], L["limit"], L["excess"]],
+        [[e(str(s.get("sensor_id"))), e(province_name(s.get("province"))), _num(s.get("measured_dbuv_m")),
+          _num(s.get("measured_dbm")), _num(s.get("predicted_dbuv_m")), _num(s.get("border_limit_dbuv_m")),
+          _num(s.get("excess_db"))] for s in a.get("sensors") or []]))
     cands = a.get("candidate_stations") or []
-    out.append(f"<p><b>{e(tr(ctx, 'Candidate stations'))}</b>: {len(cands)}</p>")
+    out.append(f"<p><b>{e(L['candidates'])}</b>: {len(cands)}</p>")
     if cands:
-        out.append("<table border='1' cellspacing='0' cellpadding='3'><tr>" + "".join(
-            f"<th>{e(h)}</th>" for h in (tr(ctx, "Station"), tr(ctx, "Province"), tr(ctx, "TX (MHz)"),
-                                         tr(ctx, "Offset (kHz)"), tr(ctx, "ERP (dBW)"),
-                                         tr(ctx, "Predicted dB(uV/m) per sensor"))) + "</tr>")
+        rows = []
         for c in cands:
             pred = c.get("predicted_dbuv_m") or {}
             pred_text = ", ".join(f"{k}: {float(v):.1f}" for k, v in pred.items()) if isinstance(pred, Mapping) else ""
-            out.append("<tr>" + "".join(f"<td>{x}</td>" for x in (
-                e(str(c.get("station_id"))), e(province_name(c.get("province"))), e(format_mhz(c.get("tx_freq_hz"), 5)),
-                num((c.get("freq_offset_hz") or 0) / 1e3, 2), num(c.get("erp_dbw")), e(pred_text))) + "</tr>")
-        out.append("</table>")
+            rows.append([e(str(c.get("station_id"))), e(province_name(c.get("province"))),
+                         e(format_mhz(c.get("tx_freq_hz"), 5)), _num((c.get("freq_offset_hz") or 0) / 1e3, 2),
+                         _num(c.get("erp_dbw")), e(pred_text)])
+        out.append(_table([L["station"], L["province"], L["tx"], L["offset"], L["erp"], L["pred_per_sensor"]], rows))
     evidence = a.get("evidence") or []
-    out.append(f"<p><b>{e(tr(ctx, 'Evidence'))}</b>: {len(evidence)}</p><ul>")
-    for ev in evidence:
-        out.append(f"<li>{e(str(ev))}</li>")
+    out.append(f"<p><b>{e(L['evidence'])}</b>: {len(evidence)}</p><ul>")
+    out.extend(f"<li>{e(str(ev))}</li>" for ev in evidence)
     out.append("</ul>")
     return "".join(out)
 

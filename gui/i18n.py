@@ -1,7 +1,7 @@
 """Console localisation with Qt's own mechanism (QTranslator + compiled .qm catalogues).
 
 Every user-visible string in ``gui`` goes through ``self.tr()`` (QObject subclasses) or
-:func:`tr` (``QCoreApplication.translate`` with an explicit context), so adding a language is
+:func:`translate` (``QCoreApplication.translate`` with an explicit context), so adding a language is
 only a matter of catalogues: ``pyside6-lupdate gui/*.py -ts gui/data/borderwatch_zh_CN.ts`` then
 ``pyside6-lrelease`` into ``gui/data/borderwatch_zh_CN.qm``, which :func:`install_translator` loads.
 """
@@ -19,7 +19,7 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "zh_CN")
 CATALOGUE_PREFIX = "borderwatch_"
 
 
-def tr(context: str, text: str, disambiguation: str | None = None) -> str:
+def translate(context: str, text: str, disambiguation: str | None = None) -> str:
     """Translate ``text`` in ``context`` (for code outside a QObject, e.g. module-level tables)."""
     return QCoreApplication.translate(context, text, disambiguation)
 

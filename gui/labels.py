@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import QT_TRANSLATE_NOOP
 from PySide6.QtGui import QColor
 
-from gui.i18n import tr
+from gui.i18n import translate
 
 _CTX = "labels"
 
@@ -60,7 +60,7 @@ def _name(table: dict[str, str], code: str | None) -> str:
     if code is None:
         return ""
     text = table.get(code)
-    return tr(_CTX, text) if text is not None else str(code)
+    return translate(_CTX, text) if text is not None else str(code)
 
 
 def province_name(code: str | None) -> str:
