@@ -94,3 +94,23 @@ def test_not_a_data_directory(tmp_path):
         ArchiveReader(tmp_path / "missing")
     with pytest.raises(ArchiveError, match="neither"):
         ArchiveReader(tmp_path)
+
+
+def test_dock_layout_and_operator_are_remembered_between_runs(qapp, data_dir, tmp_path):
+    settings_path = tmp_path / "layout.ini"
+    w = MainWindow(archive=ArchiveReader(data_dir), settings=temp_settings(settings_path))
+    w.show()
+    w.docks["stations"].setVisible(False)
+    w.docks["alerts"].setFloating(True)
+    w.alerts.by_edit.setText("Chen")
+    w.close()  # closeEvent saves
+    w.deleteLater()
+    w2 = MainWindow(archive=ArchiveReader(data_dir), settings=temp_settings(settings_path))
+    try:
+        w2.show()
+        assert w2.docks["alerts"].isFloating()
+        assert not w2.docks["stations"].isVisible() and w2.docks["spectrum"].isVisible()
+        assert w2.alerts.by_edit.text() == "Chen"
+    finally:
+        w2.close()
+        w2.deleteLater()
