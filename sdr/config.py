@@ -23,7 +23,7 @@ Example::
 
     [server]
     address = "tcp://127.0.0.1:5560"
-    # server_public_key = "z85..."   # CurveZMQ (optional until keys are issued)
+    # server_public_key = "keys/server.key"   # CurveZMQ: Z85 key or the server certificate file
     # secret_key_file = "keys/ZJ-JX-01.key_secret"
 
     [spool]
@@ -52,6 +52,7 @@ from sdr.profiles import DEFAULT_PROFILES
 _SENSOR_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _PROVINCE_RE = re.compile(r"^[A-Z]{2,8}$")
 _ENDPOINT_RE = re.compile(r"^(tcp|ipc|inproc)://\S+$")
+_Z85_KEY_RE = re.compile(r"^[0-9A-Za-z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$")
 
 
 class ConfigError(ValueError):
@@ -170,6 +171,18 @@ def _resolve(base: Path, p: str) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
+def _server_key_from_file(r: _Reader, value: str, path: Path) -> str:
+    """The server's public key from its certificate file (``KEYS/server.key``, as ``borderwatch keys`` writes)."""
+    import zmq.auth
+
+    try:
+        public, _ = zmq.auth.load_certificate(str(path))
+    except (OSError, ValueError) as exc:
+        raise r.fail("server_public_key", value, "must be a 40-character Z85 CurveZMQ public key or the path of "
+                     f"the server's certificate file (server.key): {exc}") from exc
+    return public.decode() if isinstance(public, bytes) else str(public)
+
+
 def _parse_profiles(path: Path, raw: Any) -> tuple[MonitoringProfile, ...]:
     if raw is None:
         return DEFAULT_PROFILES
@@ -236,10 +249,13 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
     srv.check_unknown({"address", "server_public_key", "secret_key_file"})
     address = srv.str_("address", _ENDPOINT_RE, "must be a ZeroMQ endpoint such as tcp://127.0.0.1:5560")
     spk = srv.str_("server_public_key", default=None)
-    if spk is not None and len(spk) != 40:
-        raise srv.fail("server_public_key", spk, "must be a 40-character Z85 CurveZMQ public key")
+    if spk is not None and not _Z85_KEY_RE.match(spk):
+        spk = _server_key_from_file(srv, spk, _resolve(base, spk))
     skf = srv.str_("secret_key_file", default=None)
     secret_key_file = _resolve(base, skf) if skf else None
+    if secret_key_file is not None and not secret_key_file.is_file():
+        raise srv.fail("secret_key_file", skf, f"no such file ({secret_key_file}); make keys with "
+                       "'borderwatch keys new SENSOR_ID --role sensor'")
     if (spk is None) != (secret_key_file is None):
         raise srv.fail("secret_key_file" if spk else "server_public_key", skf if spk else spk,
                        "server_public_key and secret_key_file go together (CurveZMQ needs both)")

@@ -97,6 +97,23 @@ detector = "median"
         load_config(path)
 
 
+def test_curve_server_key_from_certificate_file(tmp_path) -> None:
+    import zmq.auth
+
+    (tmp_path / "keys").mkdir()
+    srv_pub, _ = zmq.auth.create_certificates(str(tmp_path / "keys"), "server")
+    zmq.auth.create_certificates(str(tmp_path / "keys"), "ZJ-JX-01")
+    text = GOOD.replace("[spool]", 'server_public_key = "keys/server.key"\n'
+                        'secret_key_file = "keys/ZJ-JX-01.key_secret"\n[spool]')
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.server_public_key == zmq.auth.load_certificate(srv_pub)[0].decode()
+    assert cfg.secret_key_file == tmp_path / "keys" / "ZJ-JX-01.key_secret"
+    with pytest.raises(ConfigError, match=r"server\.secret_key_file = 'keys/absent.key_secret': no such file"):
+        load_config(write(tmp_path, text.replace("ZJ-JX-01.key_secret", "absent.key_secret")))
+    with pytest.raises(ConfigError, match=r"server\.server_public_key = 'keys/nope.key'"):
+        load_config(write(tmp_path, text.replace("keys/server.key", "keys/nope.key")))
+
+
 def test_curve_keys_go_together(tmp_path) -> None:
     path = write(tmp_path, GOOD.replace('[spool]', 'server_public_key = "' + "x" * 40 + '"\n[spool]'))
     with pytest.raises(ConfigError, match=r"server\.secret_key_file"):
