@@ -211,3 +211,31 @@ def test_wide_band_plots_stay_readable(report):
     img = np.asarray(Image.open(io.BytesIO(spectrogram_plot(spec, "wide", lambda s: s))).convert("RGB"), dtype=float)
     yellow = (img[..., 0] > 200) & (img[..., 1] > 200) & (img[..., 2] < 100)
     assert yellow.sum() > 0 and n_bins > MAX_COLUMNS
+
+
+def test_page_renders_headlessly_with_its_plots(html_zh, qapp):
+    """Qt's HTML engine (offscreen) lays the report out: every data-URI image decodes, the page shows ink
+    and the plots' colour where the plots are."""
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QColor, QImage, QPainter, QTextDocument
+
+    doc = QTextDocument()
+    doc.setHtml(html_zh)
+    srcs = re.findall(r'src="(data:image/png;base64,[^"]+)"', html_zh)
+    assert len(srcs) >= 5
+    for src in srcs:
+        pix = doc.resource(QTextDocument.ResourceType.ImageResource, QUrl(src))
+        assert pix is not None and not pix.isNull() and pix.width() >= 300
+    doc.setTextWidth(900)
+    assert doc.size().height() > 2000  # a multi-page report, laid out
+    img = QImage(900, 1600, QImage.Format.Format_RGB32)
+    img.fill(QColor("white"))
+    painter = QPainter(img)
+    doc.drawContents(painter)
+    painter.end()
+    ptr = img.constBits()
+    px = np.frombuffer(ptr, dtype=np.uint8, count=img.sizeInBytes()).reshape(1600, img.bytesPerLine() // 4, 4)
+    b, g, r = px[..., 0].astype(int), px[..., 1].astype(int), px[..., 2].astype(int)
+    assert ((r + g + b) < 600).mean() > 0.02  # text, tables and plots: not a blank page
+    bars = (abs(r - 0x1F) < 20) & (abs(g - 0x77) < 20) & (abs(b - 0xB4) < 20)
+    assert bars.sum() > 300  # the FCO bars / FBO line (matplotlib blue) made it onto the page

@@ -25,7 +25,7 @@ body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",syste
 color:#222;max-width:70em}
 h1{font-size:1.6em}h2{border-bottom:2px solid #1f77b4;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .6em;
-text-align:right}th{background:#eef3f8}td.t,th.t{text-align:left}img{max-width:100%;display:block;margin:.5em 0}
+text-align:right}th{background:#eef3f8}td.t,th.t{text-align:left}img{max-width:100%}p.plot{margin:.5em 0}
 .note{color:#8a4b00}.muted{color:#777}
 """
 
@@ -36,7 +36,7 @@ def _e(x: object) -> str:
 
 def _img(png: bytes, alt: str, kind: str) -> str:
     data = base64.b64encode(png).decode("ascii")
-    return f'<img class="plot" data-plot="{_e(kind)}" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+    return f'<p class="plot"><img data-plot="{_e(kind)}" alt="{_e(alt)}" src="data:image/png;base64,{data}"></p>'
 
 
 def _pct(x: float | None, nd: int = 1) -> str:
