@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from station_db.border_check import BorderCheck, check_station
-from station_db.exchange import StationFileError, file_sha256, read_stations, write_stations
+from station_db.exchange import (
+    ENCODING_NAMES,
+    StationFileError,
+    file_sha256,
+    load_station_file,
+    read_stations,
+    write_stations,
+)
 from station_db.models import MEMBER_PROVINCES, SERVICES, Station
 from station_db.repository import StationRepository
 from station_db.rules import load_rules
@@ -114,24 +121,27 @@ def cmd_import(args: argparse.Namespace) -> int:
     path: Path = args.file
     province = None if args.all_provinces else args.province
     try:
-        stations = read_stations(path, province=province, check_geography=not args.no_geo_check)
+        loaded = load_station_file(path, province=province, check_geography=not args.no_geo_check)
     except StationFileError as exc:
         for error in exc.errors:
             sys.stderr.write(f"{error}\n")
-        sys.stderr.write(f"{path}: {len(exc.errors)} error(s); nothing imported\n")
+        read_as = f" (read as {ENCODING_NAMES[exc.encoding]})" if exc.encoding else ""
+        sys.stderr.write(f"{path}{read_as}: {len(exc.errors)} error(s); nothing imported\n")
         if province is not None and path.is_file():
             with _open(args) as repo:
                 repo.record_rejected_import(province, str(path), file_sha256(path), len({e.line for e in exc.errors}),
-                                            str(exc), imported_by=_user())
+                                            str(exc), imported_by=_user(), encoding=exc.encoding or "")
         return 1
     digest = file_sha256(path)
+    stations = loaded.stations
     with _open(args) as repo:
         if province is None:
             reports = repo.import_all_provinces(stations, str(path), digest, replace=args.replace,
-                                                imported_by=_user())
+                                                imported_by=_user(), encoding=loaded.encoding)
         else:
             reports = [repo.import_stations(stations, province, str(path), digest, replace=args.replace,
-                                            imported_by=_user())]
+                                            imported_by=_user(), encoding=loaded.encoding)]
+    _out(f"{path}: read as {loaded.encoding_name}")
     for r in reports:
         _out(f"{r.province}: {r.accepted} station(s) from {path}: {r.inserted} inserted, {r.updated} updated, "
              f"{r.unchanged} unchanged, {r.removed} removed (import #{r.import_id})")

@@ -30,13 +30,13 @@ from station_db.models import MEMBER_PROVINCES, OCCUPATIONS, SERVICES, STATUSES,
 COLUMNS: tuple[str, ...] = (
     "station_id", "province", "licensee", "service", "tx_freq_hz", "rx_freq_hz", "emission_designator",
     "erp_dbw", "antenna_height_m", "azimuth_deg", "pattern", "ground_height_m", "lat_deg", "lon_deg",
-    "valid_from", "valid_to", "status", "occupation",
+    "valid_from", "valid_to", "status", "occupation", "station_name",
 )
 """Exchange columns in file order (CSV header; JSON keys)."""
 
 OPTIONAL_DEFAULTS: dict[str, str] = {
     "rx_freq_hz": "", "azimuth_deg": "", "pattern": "omni", "ground_height_m": "0", "status": "active",
-    "occupation": "continuous",
+    "occupation": "continuous", "station_name": "",
 }
 """Columns a file may leave out (or leave empty), with the value they then take."""
 
@@ -44,6 +44,12 @@ FREQ_MIN_HZ = 30e6
 FREQ_MAX_HZ = 6e9
 PROVINCE_TOLERANCE_KM = 5.0
 """How far outside its claimed province a station may sit (the shipped boundaries are ~1-6 km off)."""
+
+ENCODING_NAMES: dict[str, str] = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "gb18030": "GB18030"}
+"""Text encodings a station file may use (Python codec -> name shown to people). Licensing systems
+and spreadsheet tools in China often save CSV as GB18030/GBK; UTF-8 is tried first because valid
+UTF-8 Chinese text is practically never also valid GB18030 of the same meaning."""
+_GB18030_BOM = b"\x84\x31\x95\x33"
 
 JSON_FORMAT = "borderwatch-stations"
 JSON_VERSION = 1
@@ -74,10 +80,14 @@ class FieldError:
 
 
 class StationFileError(ValueError):
-    """A station file has problems; ``errors`` lists every one found (not just the first)."""
+    """A station file has problems; ``errors`` lists every one found (not just the first).
 
-    def __init__(self, errors: list[FieldError]) -> None:
+    ``encoding`` names the text encoding the file was read as (None when it could not be decoded).
+    """
+
+    def __init__(self, errors: list[FieldError], encoding: str | None = None) -> None:
         self.errors = list(errors)
+        self.encoding = encoding
         first = str(self.errors[0]) if self.errors else "invalid station file"
         more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
         super().__init__(first + more)
@@ -101,10 +111,59 @@ def parse_pattern(pattern: str) -> float | None:
 # -- reading ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StationFile:
+    """The validated stations of a file and the text encoding it was read as (a codec of
+    :data:`ENCODING_NAMES`), so an import can tell the user how it understood the bytes."""
+
+    stations: list[Station]
+    encoding: str
+
+    @property
+    def encoding_name(self) -> str:
+        return ENCODING_NAMES[self.encoding]
+
+
+def decode_station_text(data: bytes, name: str) -> tuple[str, str]:
+    """``(text, codec)`` of a station file's bytes: UTF-8 (with or without BOM) or GB18030.
+
+    Raises :class:`StationFileError` naming the first undecodable byte otherwise.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        codecs: tuple[str, ...] = ("utf-8-sig",)
+    elif data.startswith(_GB18030_BOM):
+        data, codecs = data[len(_GB18030_BOM):], ("gb18030",)
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise StationFileError([FieldError(name, 0, "(file)", "UTF-16 text is not accepted; save the file as "
+                                                              "UTF-8 (or GB18030)")])
+    else:
+        codecs = ("utf-8", "gb18030")
+    first_error: UnicodeDecodeError | None = None
+    for codec in codecs:
+        try:
+            return data.decode(codec), codec
+        except UnicodeDecodeError as exc:
+            first_error = first_error or exc
+    assert first_error is not None
+    line = data.count(b"\n", 0, first_error.start) + 1
+    raise StationFileError([FieldError(
+        name, line, "(file)",
+        f"neither UTF-8 nor GB18030 text (byte {first_error.start}, 0x{data[first_error.start]:02x}); "
+        "save the file as UTF-8",
+    )])
+
+
 def read_stations(
     path: str | Path, *, province: str | None = None, check_geography: bool = True
 ) -> list[Station]:
-    """Read and validate a CSV or JSON station file (chosen by extension).
+    """Read and validate a CSV or JSON station file (chosen by extension); see :func:`load_station_file`."""
+    return load_station_file(path, province=province, check_geography=check_geography).stations
+
+
+def load_station_file(
+    path: str | Path, *, province: str | None = None, check_geography: bool = True
+) -> StationFile:
+    """Read and validate a CSV or JSON station file (chosen by extension), UTF-8 or GB18030.
 
     ``province``: the importing province; rows of another province are errors (a province can
     only send its own stations). ``check_geography``: verify each position lies in (or within
@@ -119,15 +178,16 @@ def read_stations(
     if suffix not in (".csv", ".json"):
         raise StationFileError([FieldError(name, 0, "(file)", "unknown format: the name must end in .csv or .json")])
     try:
-        text = p.read_bytes().decode("utf-8-sig")
+        data = p.read_bytes()
     except OSError as exc:
         raise StationFileError([FieldError(name, 0, "(file)", f"cannot read: {exc.strerror or exc}")]) from exc
-    except UnicodeDecodeError as exc:
-        raise StationFileError(
-            [FieldError(name, 0, "(file)", f"not UTF-8 text (byte {exc.start}); save the file as UTF-8")]
-        ) from exc
-    return parse_stations(text, name, "json" if suffix == ".json" else "csv",
-                          province=province, check_geography=check_geography)
+    text, codec = decode_station_text(data, name)
+    try:
+        stations = parse_stations(text, name, "json" if suffix == ".json" else "csv",
+                                  province=province, check_geography=check_geography)
+    except StationFileError as exc:
+        raise StationFileError(exc.errors, encoding=codec) from None
+    return StationFile(stations, codec)
 
 
 def parse_stations(
@@ -399,6 +459,7 @@ def _station_from_record(
         row.error("valid_to", f"licence ends ({valid_to}) before it starts ({valid_from})")
     status = row.choice("status", STATUSES)
     occupation = row.choice("occupation", OCCUPATIONS)
+    station_name = row.text("station_name")
     if province is not None and lat is not None and lon is not None:
         positions.append((line, province, lat, lon))
     if not row.ok:
@@ -408,7 +469,7 @@ def _station_from_record(
         tx_freq_hz=tx, rx_freq_hz=rx, emission_designator=designator, necessary_bw_hz=bw_hz,  # type: ignore[arg-type]
         erp_dbw=erp, antenna_height_m=height, azimuth_deg=azimuth, pattern=pattern,  # type: ignore[arg-type]
         ground_height_m=ground, lat=lat, lon=lon, valid_from=valid_from, valid_to=valid_to,  # type: ignore[arg-type]
-        status=status, occupation=occupation,  # type: ignore[arg-type]
+        status=status, occupation=occupation, station_name=station_name,  # type: ignore[arg-type]
     )
 
 
@@ -462,8 +523,9 @@ def write_stations(path: str | Path, stations: Iterable[Station], bom: bool = Fa
     GeoJSON (RFC 7946, lon/lat points, the exchange record as properties) is for map tools and
     is not read back.
 
-    ``bom`` prefixes the CSV with a UTF-8 byte-order mark, which spreadsheet programs need to
-    show Chinese licensee names correctly; JSON never carries one (RFC 8259).
+    Always UTF-8, whatever the imported file's encoding. ``bom`` prefixes the CSV with a UTF-8
+    byte-order mark, which spreadsheet programs need to show Chinese names correctly; JSON never
+    carries one (RFC 8259).
     """
     p = Path(path)
     suffix = p.suffix.lower()

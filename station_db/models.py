@@ -33,6 +33,7 @@ class Station:
     ``necessary_bw_hz`` is derived from ``emission_designator`` (ITU-R SM.1138) and stored so
     queries by occupied band need no parsing. ``erp_dbw`` is the maximum e.r.p. (main beam for a
     directional ``pattern``); heights are metres above ground (antenna) and above sea (site).
+    ``station_name`` is the licence's free-text name (台站名称), often Chinese; ``station_id`` is the code.
     """
 
     station_id: str
@@ -54,6 +55,7 @@ class Station:
     valid_to: date
     status: str = "active"
     occupation: str = "continuous"
+    station_name: str = ""
 
     @property
     def tx_lo_hz(self) -> float:
@@ -114,6 +116,8 @@ class ImportReport:
     rejected: int = 0
     status: str = "accepted"
     message: str = ""
+    encoding: str = ""
+    """Text encoding the file was read as (codec name, e.g. ``gb18030``); empty when not from a file."""
 
     @property
     def accepted(self) -> int:

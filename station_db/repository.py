@@ -29,12 +29,12 @@ log = logging.getLogger(__name__)
 _STATION_COLUMNS = (
     "province", "station_id", "licensee", "service", "tx_freq_hz", "rx_freq_hz", "emission_designator",
     "necessary_bw_hz", "erp_dbw", "antenna_height_m", "azimuth_deg", "pattern", "ground_height_m",
-    "lat", "lon", "valid_from", "valid_to", "status", "occupation",
+    "lat", "lon", "valid_from", "valid_to", "status", "occupation", "station_name",
 )
 _SELECT_STATIONS = f"SELECT {', '.join(_STATION_COLUMNS)} FROM stations"
 _IMPORT_COLUMNS = (
     "import_id", "province", "source_name", "file_hash", "imported_at_utc", "inserted", "updated",
-    "unchanged", "removed", "rejected", "status", "message",
+    "unchanged", "removed", "rejected", "status", "message", "encoding",
 )
 _SENSOR_COLUMNS = ("sensor_id", "province", "lat", "lon", "antenna_height_m", "description", "public_key")
 _RULE_COLUMNS = (
@@ -134,23 +134,26 @@ class StationRepository:
         *,
         replace: bool = False,
         imported_by: str = "",
+        encoding: str = "",
     ) -> ImportReport:
         """Upsert ``province``'s stations in one transaction and record the provenance.
 
         Every station must belong to ``province``; ids must be unique in the batch. Stations equal
         to the stored ones are left untouched (re-importing a file changes nothing). With
         ``replace`` the province's stations missing from the batch are deleted: the file is then
-        the province's complete list. Raises :class:`ImportRejectedError` and writes nothing on refusal.
+        the province's complete list. ``encoding``: how the file's text was decoded (provenance).
+        Raises :class:`ImportRejectedError` and writes nothing on refusal.
         """
         batch = list(stations)
         self._check_batch(batch, province)
         with self._transaction() as conn:
-            import_id = self._apply_batch(conn, batch, province, source_name, file_hash, replace, imported_by)
+            import_id = self._apply_batch(conn, batch, province, source_name, file_hash, replace, imported_by,
+                                          encoding)
         return self._import_report(import_id)
 
     def import_all_provinces(
         self, stations: Iterable[Station], source_name: str, file_hash: str, *, replace: bool = False,
-        imported_by: str = "",
+        imported_by: str = "", encoding: str = "",
     ) -> list[ImportReport]:
         """Platform administrator's load of a multi-province file: one import record per province,
         all applied in a single transaction (any refusal -> nothing changes)."""
@@ -161,7 +164,7 @@ class StationRepository:
             self._check_batch(batch, province)
         with self._transaction() as conn:
             ids = [
-                self._apply_batch(conn, batch, province, source_name, file_hash, replace, imported_by)
+                self._apply_batch(conn, batch, province, source_name, file_hash, replace, imported_by, encoding)
                 for province, batch in sorted(by_province.items())
             ]
         return [self._import_report(i) for i in ids]
@@ -185,7 +188,7 @@ class StationRepository:
 
     def _apply_batch(
         self, conn: sqlite3.Connection, batch: list[Station], province: str, source_name: str, file_hash: str,
-        replace: bool, imported_by: str,
+        replace: bool, imported_by: str, encoding: str = "",
     ) -> int:
         """Write one checked batch inside the caller's transaction; returns the import id."""
         inserted = updated = unchanged = removed = 0
@@ -195,9 +198,9 @@ class StationRepository:
         }
         cur = conn.execute(
             "INSERT INTO imports (province, source_name, file_hash, imported_at_utc, imported_by, inserted, "
-            "updated, unchanged, removed, rejected, status, message) "
-            "VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 'accepted', '')",
-            (province, source_name, file_hash, _utc_now(), imported_by),
+            "updated, unchanged, removed, rejected, status, message, encoding) "
+            "VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 'accepted', '', ?)",
+            (province, source_name, file_hash, _utc_now(), imported_by, encoding),
         )
         import_id = int(cur.lastrowid)
         placeholders = ", ".join("?" for _ in _STATION_COLUMNS)
@@ -231,7 +234,8 @@ class StationRepository:
         return import_id
 
     def record_rejected_import(
-        self, province: str, source_name: str, file_hash: str, rejected: int, message: str, *, imported_by: str = ""
+        self, province: str, source_name: str, file_hash: str, rejected: int, message: str, *, imported_by: str = "",
+        encoding: str = "",
     ) -> ImportReport:
         """Log a refused file in the provenance table (the stations themselves stay untouched)."""
         known = self._fetch("SELECT code FROM provinces WHERE code = ?", (province,))
@@ -240,9 +244,9 @@ class StationRepository:
         with self._transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO imports (province, source_name, file_hash, imported_at_utc, imported_by, inserted, "
-                "updated, unchanged, removed, rejected, status, message) "
-                "VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, ?, 'rejected', ?)",
-                (province, source_name, file_hash, _utc_now(), imported_by, rejected, message[:2000]),
+                "updated, unchanged, removed, rejected, status, message, encoding) "
+                "VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, ?, 'rejected', ?, ?)",
+                (province, source_name, file_hash, _utc_now(), imported_by, rejected, message[:2000], encoding or ""),
             )
             import_id = int(cur.lastrowid)
         return self._import_report(import_id)

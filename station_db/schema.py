@@ -89,6 +89,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             safety INTEGER NOT NULL
         )""",
     ),
+    # 2: the licence's free-text station name (often Chinese) and the text encoding each file was read as
+    (
+        "ALTER TABLE stations ADD COLUMN station_name TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE imports ADD COLUMN encoding TEXT NOT NULL DEFAULT ''",
+    ),
 )
 """Migration ``i`` brings a database from ``user_version`` i to i + 1."""
 

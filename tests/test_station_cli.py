@@ -45,7 +45,7 @@ def test_bad_file_prints_every_error_and_imports_nothing(db: Path, capsys: pytes
     assert err[0] == f"{BAD}:3: tx_freq_hz: 'abc' is not a number"
     assert f"{BAD}:14: province: station belongs to ZJ, but the file is imported for JS; " \
            "a province can only import its own stations" in err
-    assert err[-1] == f"{BAD}: 20 error(s); nothing imported"
+    assert err[-1] == f"{BAD} (read as UTF-8): 20 error(s); nothing imported"
     assert len(err) == 21
     assert snapshot(db) == before  # the good row on line 2 was not imported either
     with StationRepository(db) as repo:

@@ -20,7 +20,7 @@ from station_db.models import Station
 
 DATA = Path(__file__).resolve().parents[1] / "station_db" / "data"
 BAD = DATA / "bad_stations.csv"
-HEADER = ",".join(COLUMNS)
+HEADER = ",".join(c for c in COLUMNS if c != "station_name")  # GOOD_ROW leaves the optional name out
 GOOD_ROW = ("JS-T-0001,JS,Test Radio (fictional),land_mobile,151250000,,11K0F3E,10,30,,omni,5,31.30,120.60,"
             "2024-01-01,2028-12-31,active,intermittent")
 
@@ -97,16 +97,18 @@ def test_duplicate_column_and_empty_file(tmp_path: Path) -> None:
     assert errs[0].message == "no stations in the file"
 
 
-def test_not_utf8_and_unknown_extension(tmp_path: Path) -> None:
-    p = tmp_path / "gbk.csv"
-    p.write_bytes(HEADER.encode() + b"\n" + GOOD_ROW.replace("Test Radio", "\u6d4b\u8bd5").encode("gbk") + b"\n")
-    assert "not UTF-8" in errors_of(p)[0].message
+def test_neither_utf8_nor_gb18030_and_unknown_extension(tmp_path: Path) -> None:
+    p = tmp_path / "latin.csv"
+    p.write_bytes(HEADER.encode() + b"\n" + GOOD_ROW.replace("Test Radio", "Radio \xff").encode("latin-1") + b"\n")
+    (err,) = errors_of(p)
+    assert (err.line, err.field) == (2, "(file)")
+    assert "neither UTF-8 nor GB18030" in err.message and "0xff" in err.message
     assert "must end in .csv or .json" in errors_of(write(tmp_path, "s.xlsx", ""))[0].message
 
 
 def test_optional_columns_take_defaults(tmp_path: Path) -> None:
     keep = [c for c in COLUMNS if c not in ("rx_freq_hz", "azimuth_deg", "pattern", "ground_height_m", "status",
-                                            "occupation")]
+                                            "occupation", "station_name")]
     values = dict(zip(COLUMNS, GOOD_ROW.split(",")))
     text = ",".join(keep) + "\n" + ",".join(values[c] for c in keep) + "\n"
     (s,) = read_stations(write(tmp_path, "o.csv", text))
