@@ -331,7 +331,7 @@ def licensing(site_bands: Sequence[SiteBand], rules_by_band: dict[str, Any], rep
     for band_name, sbs in sorted(by_band.items()):
         band = sbs[0].band
         rule = rules_by_band.get(band_name)
-        measured = [(sb, r, _emission_arrays(ems_by_site_band.get((sb.site.sensor_id, band.profile), ())))
+        measured = [(sb, r, _emission_arrays(ems_by_site_band.get((sb.site.sensor_id, sb.band.profile), ())))
                     for sb in sbs if (r := measured_range(sb)) is not None]
         if not measured:
             continue
@@ -370,7 +370,7 @@ def licensing(site_bands: Sequence[SiteBand], rules_by_band: dict[str, Any], rep
         s_lo = np.array([s.tx_lo_hz for s in stations]) - band.raster_hz / 2
         s_hi = np.array([s.tx_hi_hz for s in stations]) + band.raster_hz / 2
         for sb, _r, (c, _lo, _hi) in measured:
-            ems = ems_by_site_band.get((sb.site.sensor_id, band.profile), [])
+            ems = ems_by_site_band.get((sb.site.sensor_id, sb.band.profile), [])
             explained = np.zeros(c.size, bool)
             for i in range(0, c.size, 4096):  # bounded memory: emissions x stations per block
                 part = c[i:i + 4096, None]
