@@ -136,7 +136,7 @@ class Spool:
             raise SpoolError(f"spool synchronous must be FULL or NORMAL, got {synchronous!r}")
         self.path = Path(path)
         self.quota_bytes = int(quota_bytes)
-        self._lock = threading.RLock()
+        self._db_lock = threading.RLock()
         self._in_batch = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,7 +205,7 @@ class Spool:
         """
         mtype = msg.TYPE
         drop_class = DROP_CLASS.get(mtype, 2)
-        with self._lock:
+        with self._db_lock:
             seq = self._next_seq
             stored = dataclasses.replace(msg, seq=seq)
             blob = pack_frames(stored.to_frames())
@@ -239,7 +239,7 @@ class Spool:
     def use_seq_if(self, send: Callable[[int], bool]) -> int | None:
         """Offer the next seq to ``send`` (for messages that are not spooled, e.g. Hello); consume it only
         when ``send`` returns True, so a message that never left leaves no gap. Returns the seq used."""
-        with self._lock:
+        with self._db_lock:
             seq = self._next_seq
             if not send(seq):
                 return None
@@ -253,7 +253,7 @@ class Spool:
 
         All or nothing: if the block raises, none of its rows (nor their seqs) are stored.
         """
-        with self._lock:
+        with self._db_lock:
             if self._in_batch:  # nested: the outer batch commits
                 yield
                 return
@@ -277,7 +277,7 @@ class Spool:
 
     def allocate_seq(self) -> int:
         """Consume one seq without storing a row (for messages that are not spooled, e.g. Hello)."""
-        with self._lock:
+        with self._db_lock:
             seq = self._next_seq
             self._next_seq += 1
             self._set_meta("next_seq", self._next_seq)
@@ -295,7 +295,7 @@ class Spool:
             return []
         skip = set(exclude)
         out: list[SpoolRow] = []
-        with self._lock:
+        with self._db_lock:
             cur = self._db.execute("SELECT seq, mtype, blob FROM frames WHERE seq > ? ORDER BY seq", (after_seq,))
             for seq, mtype, blob in cur:
                 if seq in skip:
@@ -311,7 +311,7 @@ class Spool:
         if not seqs:
             return 0
         removed = 0
-        with self._lock:
+        with self._db_lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for i in range(0, len(seqs), 500):
@@ -333,12 +333,12 @@ class Spool:
 
     def contains(self, seq: int) -> bool:
         """Whether ``seq`` is still stored (not acked and not dropped)."""
-        with self._lock:
+        with self._db_lock:
             return self._db.execute("SELECT 1 FROM frames WHERE seq = ?", (int(seq),)).fetchone() is not None
 
     def stats(self) -> SpoolStats:
         """Depth, bytes, quota, drop counts per type and the next seq."""
-        with self._lock:
+        with self._db_lock:
             return SpoolStats(self._depth, self._bytes, self.quota_bytes, dict(self._dropped), self._next_seq)
 
     @property
@@ -351,7 +351,7 @@ class Spool:
 
     def close(self) -> None:
         """Checkpoint and close the database (safe to call twice)."""
-        with self._lock:
+        with self._db_lock:
             if self._db is None:
                 return
             try:
