@@ -276,7 +276,7 @@ class AlertsWidget(QWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setSortingEnabled(True)
-        self.view.sortByColumn(COLUMNS.index("last_seen"), Qt.SortOrder.DescendingOrder)
+        self.view.sortByColumn(COLUMNS.index("severity"), Qt.SortOrder.AscendingOrder)  # critical first
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.verticalHeader().setVisible(False)

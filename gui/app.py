@@ -69,6 +69,8 @@ class MainWindow(QMainWindow):
         self.profiles_seen: dict[str, list[str]] = {}
         self.stations: list[dict[str, Any]] = []
         self.connected = False
+        self._auto_selected = False
+        self._band_for_profile: str | None = None
         self.frames_applied = 0
         self.spectra_received = 0
         self.setWindowTitle(self.tr("borderwatch console"))
@@ -252,6 +254,18 @@ class MainWindow(QMainWindow):
             return
         self.spectrum.set_spectra(msgs)
         self.waterfall.add_spectra(msgs)
+        last = msgs[-1]
+        if last.profile != self._band_for_profile:
+            self._band_for_profile = last.profile
+            self._choose_band(last.f_start_hz + last.f_step_hz * last.power_dbm.size / 2)
+
+    def _choose_band(self, freq_hz: float) -> None:
+        """Filter map stations and occupancy to the rules band the shown profile is in."""
+        for b in self.map.bands:
+            if b.f_lo_hz <= freq_hz < b.f_hi_hz:
+                self.map.select_band(b.name)
+                self.occupancy.select_band(b.name)
+                return
 
     def show_sensors(self, sensors: Sequence[Mapping[str, Any]]) -> None:
         self.sensors_view.set_sensors(sensors)
@@ -270,6 +284,9 @@ class MainWindow(QMainWindow):
         self.map.set_alerts(self.alerts.model.alerts())
         if self.selected_alert is not None:
             self.map.select_alert(self.selected_alert)
+        elif not self._auto_selected and self.alerts.visible_ids():
+            self._auto_selected = True  # once: the most severe alert, so the detail pane says something
+            self.select_alert(self.alerts.visible_ids()[0])
 
     def show_stations(self, stations: Sequence[Mapping[str, Any]]) -> None:
         """Licensed stations for the map and the spectrum's labelled spans."""

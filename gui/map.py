@@ -253,7 +253,8 @@ class MapWidget(QWidget):
         a = self.alerts.get(alert_id or "")
         if a is not None:
             pos = a["position"]
-            r_km = max(float(pos.get("r_outer_km") or pos.get("semi_major_km") or 5.0), 5.0) * 1.5
+            # the region with some context around it (at least 40 km each side)
+            r_km = max(float(pos.get("r_outer_km") or pos.get("semi_major_km") or 5.0) * 1.5, 40.0)
             d = r_km / KM_PER_DEG_LAT
             vb = self.plot.getPlotItem().vb
             lat, lon = float(pos["lat"]), float(pos["lon"])

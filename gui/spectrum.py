@@ -28,6 +28,8 @@ UNITS: tuple[str, ...] = ("dBm", "dBuV/m")
 TRACES: tuple[str, ...] = ("current", "max", "min", "average")
 #: Most station spans drawn at once (the band view shows a handful; a wide view shows the first ones).
 MAX_STATION_SPANS = 150
+#: Station names are written only when at most this many stations are in the visible range.
+MAX_STATION_LABELS = 24
 _TRACE_PENS = {"current": pg.mkPen("#f0e040", width=1), "max": pg.mkPen("#ff5050", width=1),
                "min": pg.mkPen("#50a0ff", width=1), "average": pg.mkPen("#40e080", width=1)}
 
@@ -85,6 +87,7 @@ class SpectrumWidget(QWidget):
             line.setVisible(False)
             self.plot.addItem(line, ignoreBounds=True)
         self.plot.scene().sigMouseClicked.connect(self._on_click)
+        self.plot.getPlotItem().vb.sigXRangeChanged.connect(self._update_station_labels)
 
         self.unit_box = QComboBox()
         self.unit_box.addItems([self.tr("dBm"), self.tr("dB(uV/m)")])
@@ -240,19 +243,37 @@ class SpectrumWidget(QWidget):
         for item in self._station_items:
             self.plot.removeItem(item)
         self._station_items = []
+        self._station_labels: list[tuple[float, pg.InfLineLabel]] = []
         if self._freqs_mhz.size == 0:
             return
         lo, hi = float(self._freqs_mhz[0]) * 1e6, float(self._freqs_mhz[-1]) * 1e6
         shown = [s for s in self._stations if s.f_hi_hz >= lo and s.f_lo_hz <= hi][:MAX_STATION_SPANS]
         for k, s in enumerate(shown):
             region = pg.LinearRegionItem(values=(s.f_lo_hz / 1e6, s.f_hi_hz / 1e6), movable=False,
-                                         brush=pg.mkBrush(80, 160, 255, 40), pen=pg.mkPen(80, 160, 255, 90))
+                                         brush=pg.mkBrush(80, 160, 255, 35), pen=pg.mkPen(80, 160, 255, 60))
             region.setZValue(-10)
-            label = pg.InfLineLabel(region.lines[0], text=s.label, position=0.92 - 0.06 * (k % 4),
+            region.setToolTip(s.label)
+            label = pg.InfLineLabel(region.lines[0], text=s.label, position=0.92 - 0.07 * (k % 5),
                                     rotateAxis=(1, 0), anchor=(1, 1), color="#80b0ff")
             region.lines[0].label = label
             self.plot.addItem(region, ignoreBounds=True)
             self._station_items.append(region)
+            self._station_labels.append(((s.f_lo_hz + s.f_hi_hz) / 2e6, label))
+        self._update_station_labels()
+
+    def _update_station_labels(self, *_args: object) -> None:
+        """Name the stations only when few enough are in view to read (zoom in to see the rest)."""
+        labels = getattr(self, "_station_labels", [])
+        if not labels:
+            return
+        x0, x1 = self.plot.getPlotItem().vb.viewRange()[0]
+        in_view = [lab for f, lab in labels if x0 <= f <= x1]
+        readable = len(in_view) <= MAX_STATION_LABELS
+        for f, lab in labels:
+            lab.setVisible(readable and x0 <= f <= x1)
+
+    def station_labels_shown(self) -> list[str]:
+        return [lab.format for _f, lab in getattr(self, "_station_labels", []) if lab.isVisible()]
 
     def highlight(self, f_lo_hz: float | None, f_hi_hz: float | None = None, label: str = "") -> None:
         """Mark the band of the selected alert (None removes the mark)."""

@@ -42,8 +42,8 @@ def cell(w: AlertsWidget, row: int, col: str, role=Qt.ItemDataRole.DisplayRole):
 
 
 def test_rows_show_the_documented_fields_with_severity_colours(alerts):
-    alerts.upsert([doc("A1", "critical", last_seen="2026-11-25T12:00:09Z"), doc("A2", "minor")])
-    assert alerts.visible_ids() == ["A1", "A2"]  # newest last_seen first
+    alerts.upsert([doc("A2", "minor"), doc("A1", "critical", last_seen="2026-11-25T12:00:09Z")])
+    assert alerts.visible_ids() == ["A1", "A2"]  # most severe first
     assert cell(alerts, 0, "severity") == "critical"
     assert cell(alerts, 0, "severity", Qt.ItemDataRole.BackgroundRole).name() == "#ff4d4d"
     assert cell(alerts, 1, "severity", Qt.ItemDataRole.BackgroundRole).name() == "#ffe066"

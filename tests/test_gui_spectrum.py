@@ -97,3 +97,15 @@ def test_new_frequency_axis_restarts_the_holds(widget):
     widget.set_spectrum(sweep(power=np.full(128, -100.0, np.float32), n_bins=128, f_start_hz=440e6))
     assert widget.trace_dbm("max").size == 128 and np.all(widget.trace_dbm("max") == -100.0)
     assert widget.frames == 1
+
+
+def test_station_names_shown_only_when_few_enough_are_in_view(qapp, widget):
+    widget.set_spectrum(sweep(n_bins=64))  # 446.0 .. 446.197 MHz
+    spans = [StationSpan(446.0e6 + k * 5000.0, 446.0e6 + k * 5000.0 + 2000.0, f"S{k}") for k in range(40)]
+    widget.set_stations(spans)
+    widget.plot.setXRange(446.0, 446.2, padding=0)
+    assert widget.station_labels_shown() == []  # 40 in view: unreadable, only the spans
+    widget.plot.setXRange(446.0, 446.022, padding=0)
+    qapp.processEvents()
+    assert widget.station_labels_shown() == ["S0", "S1", "S2", "S3", "S4"]
+    assert widget.station_items()[0].toolTip() == "S0"
