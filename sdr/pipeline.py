@@ -64,8 +64,8 @@ class Measurement:
     threshold_dbm: float
     emissions: tuple[Emission, ...]
     detector: str
-    segments: int
-    samples: int
+    segments: int  # FFT segments behind every bin (per hop): the K of the noise statistics
+    samples: int  # IQ samples read over all hops
     hops: int
     dropped_samples: int = 0
 
@@ -171,7 +171,7 @@ class ProfileRunner:
         m = Measurement(profile=p.name, t_utc=t_utc or res.t_start_utc, f_start_hz=plan.f_first_hz,
                         f_step_hz=plan.bin_hz, power_dbm=power_dbm.astype(np.float32), noise_floor_dbm=floor_dbm,
                         threshold_dbm=threshold_dbm, emissions=ems, detector=p.detector,
-                        segments=seg_per_hop * res.hops, samples=res.samples_per_hop * res.hops, hops=res.hops,
+                        segments=seg_per_hop, samples=res.samples_per_hop * res.hops, hops=res.hops,
                         dropped_samples=res.dropped_samples)
         self.occupancy.add(m)
         return m

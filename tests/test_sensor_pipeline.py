@@ -89,3 +89,11 @@ def test_profile_outside_a_recording_is_an_error(shared_dir) -> None:
     path = shared_dir / "data/recordings/rtl433/skylink_ha434tl/skylink_ha434tl_g001_433.92M_250k.cu8"
     with FileSource(path) as src, pytest.raises(PipelineError, match="outside the recording"):
         ProfileRunner(FAST_PROFILE).measure(src)
+
+
+def test_segments_are_per_bin_and_samples_over_all_hops(sim) -> None:
+    prof = MonitoringProfile(name="wide", f_start_hz=445.0e6, f_stop_hz=448.0e6, bin_hz=3125.0, dwell_s=0.02,
+                             crop=0.25)
+    m = ProfileRunner(prof).measure(sim)
+    assert m.samples == 2 * 48_000  # two hops of 0.02 s at 2.4 MS/s
+    assert m.segments == (48_000 - 1024) // 512 + 1  # Welch segments of one hop (nfft 1024, 50 % overlap)
