@@ -698,7 +698,7 @@ class Server:
         for reading in doc.get("sensors") or []:
             sid = reading.get("sensor_id")
             st = self.sensors.get(sid)
-            if st is None or "capture_iq" not in st.record.capabilities:
+            if st is None or not can_capture_iq(st.record.capabilities):
                 continue
             self._captures_ordered[alert_id] += 1
             cid = capture_id_for(alert_id, sid, self._captures_ordered[alert_id])
@@ -803,6 +803,12 @@ class Server:
                 rejected[f"auth.{reason}"] = n
             out["rejected"] = rejected
         return out
+
+
+def can_capture_iq(capabilities: Iterable[str]) -> bool:
+    """Whether a sensor's Hello says it takes ``capture_iq`` orders: the action name itself, or the
+    ``evidence:<format>`` capability the sensor daemon (sdr/daemon.py) advertises."""
+    return any(c == "capture_iq" or c.startswith("evidence:") for c in capabilities)
 
 
 def open_stations(path: Path | None, data_dir: Path) -> Any:
