@@ -17,7 +17,7 @@ Example ``server.toml``::
 
     [ingest]
     batch_max_messages = 1024              # bounded work per loop iteration
-    tick_interval_s = 1.0
+    tick_interval_s = 0.25                 # engine tick: closes grouping windows when traffic stops
 
     [storage]
     compression = "lzf"                    # lzf | gzip | none
@@ -78,7 +78,7 @@ class ServerConfig:
     batch_max_messages: int = 1024
     api_max_requests: int = 64
     poll_timeout_ms: int = 20
-    tick_interval_s: float = 1.0
+    tick_interval_s: float = 0.25
     counters_flush_s: float = 5.0
     publish_spectra: bool = True
     # storage
