@@ -694,6 +694,8 @@ class Server:
         f_center = float(doc.get("f_center_hz") or 0.0)
         if not 1e6 <= f_center <= 7e9:
             return
+        bw = float(doc.get("bandwidth_hz") or 0.0)  # the sensor annotates the emission in its SigMF file
+        emission = {"center_hz": f_center, "f_lo_hz": f_center - bw / 2, "f_hi_hz": f_center + bw / 2}
         sock = self._socks[ROLE_SENSORS]
         for reading in doc.get("sensors") or []:
             sid = reading.get("sensor_id")
@@ -704,7 +706,8 @@ class Server:
             cid = capture_id_for(alert_id, sid, self._captures_ordered[alert_id])
             cmd = Command(SERVER_ID, self.next_seq(), now_iso, command_id=cid, action="capture_iq",
                           params={"duration_s": self.config.evidence_duration_s, "center_hz": f_center,
-                                  "sample_rate_hz": self.config.evidence_sample_rate_hz, "alert_id": alert_id})
+                                  "sample_rate_hz": self.config.evidence_sample_rate_hz, "alert_id": alert_id,
+                                  "emission": emission})
             self.store.order_evidence(cid, alert_id, sid, now_iso)
             try:
                 sock.send_multipart([sid.encode(), *cmd.to_frames()], zmq.NOBLOCK)

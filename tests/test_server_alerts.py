@@ -86,7 +86,7 @@ def test_opened_alert_orders_iq_and_assembles_sigmf_beside_the_alert(tmp_path, c
     engine = FakeEngine()
     srv = Server(loopback_config(tmp_path), engine=engine).start()
     try:
-        s = SimSensor(ctx, srv.endpoints["sensors"], capabilities=("capture_iq",))
+        s = SimSensor(ctx, srv.endpoints["sensors"], capabilities=("spectrum", "evidence:sigmf:cf32_le"))
         s.hello()
         other = SimSensor(ctx, srv.endpoints["sensors"], sensor_id="zj-01", province="ZJ", lat=30.9, lon=120.4)
         other.hello()  # no capture capability: no order
@@ -94,7 +94,8 @@ def test_opened_alert_orders_iq_and_assembles_sigmf_beside_the_alert(tmp_path, c
         s.send(s.emissions(1))
         cmd = s.wait_message(Command)
         assert cmd.action == "capture_iq" and cmd.params["center_hz"] == 446.05e6
-        assert cmd.params["duration_s"] == srv.config.evidence_duration_s
+        assert cmd.params["duration_s"] == srv.config.evidence_duration_s and cmd.params["alert_id"] == "A9"
+        assert cmd.params["emission"]["f_lo_hz"] == 446.05e6 - 4000.0
         other.pump(200)
         assert not any(isinstance(m, Command) for m in other.inbox)
         # the sensor answers with three chunks of cf32 IQ, sent out of order and one twice
