@@ -29,6 +29,9 @@ def register(subparsers: Any) -> None:
     src.add_argument("--server", metavar="ADDR", help="server host or API address (HOST[:PORT], tcp://HOST:PORT)")
     src.add_argument("--archive", metavar="DIR", type=Path, help="replay a server data directory, no server needed")
     p.add_argument("--pub", metavar="ADDR", default=None, help="PUB address (default: API port + 1)")
+    p.add_argument("--keys", metavar="DIR", type=Path, default=None,
+                   help="CurveZMQ client keys (a keys directory or an exported bundle) for a secured server")
+    p.add_argument("--key-name", metavar="NAME", default=None, help="which client key in --keys to use")
     p.add_argument("--stations", metavar="DB", type=Path, default=None,
                    help="local station database (SQLite, read-only) for the browser when no server answers")
     p.add_argument("--screenshot", metavar="PNG", type=Path, default=None,
@@ -56,6 +59,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from coordination.keys import KeyFileError, load_client_keys
     from gui.app import MainWindow
     from gui.archive import ArchiveError, ArchiveReader
     from gui.client import AddressError, ServerClient, resolve_addresses
@@ -67,8 +71,11 @@ def cmd_console(args: argparse.Namespace) -> int:
             archive, client = ArchiveReader(args.archive), None
         else:
             api_addr, pub_addr = resolve_addresses(args.server, args.pub)
-            archive, client = None, ServerClient(api_addr, pub_addr, client_id="console")
-    except (AddressError, ArchiveError, ValueError) as exc:
+            configure = None
+            if args.keys is not None:
+                configure = load_client_keys(args.keys, args.key_name).apply
+            archive, client = None, ServerClient(api_addr, pub_addr, client_id="console", configure_socket=configure)
+    except (AddressError, ArchiveError, ValueError, KeyFileError) as exc:
         sys.stderr.write(f"borderwatch console: {exc}\n")
         return 2
     repo = None

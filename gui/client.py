@@ -116,8 +116,11 @@ class ServerClient(QThread):
     """
 
     def __init__(self, api_addr: str, pub_addr: str, *, client_id: str = "console", timeout_s: float = 5.0,
-                 poll_ms: int = 10, parent: Any = None) -> None:
+                 poll_ms: int = 10, configure_socket: Callable[[zmq.Socket], None] | None = None,
+                 parent: Any = None) -> None:
+        """``configure_socket`` is applied to both sockets before they connect (CURVE client keys)."""
         super().__init__(parent)
+        self.configure_socket = configure_socket
         self.api_addr = api_addr
         self.pub_addr = pub_addr
         self.client_id = client_id
@@ -185,6 +188,9 @@ class ServerClient(QThread):
             s.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.RCVHWM, 10_000)
         try:
+            if self.configure_socket is not None:
+                self.configure_socket(api)
+                self.configure_socket(sub)
             api.connect(self.api_addr)
             sub.connect(self.pub_addr)
             for topic in (b"alert.", b"sensor."):

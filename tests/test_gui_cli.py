@@ -68,3 +68,46 @@ def test_user_errors_are_one_line(argv, message, capsys):
     assert main(["console", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_console_with_curve_keys_gets_data_from_a_secured_server(qapp, tmp_path):
+    from security_testkit import CurveSensor, make_keys, start_server
+
+    keys = make_keys(tmp_path / "keys")
+    srv, _engine = start_server(tmp_path, keys)
+    ctx = zmq.Context()
+    stop = threading.Event()
+
+    def sensor_loop() -> None:
+        s = CurveSensor(ctx, srv.endpoints["sensors"], keys.client("js-01"))
+        s.hello()
+        seq = 1
+        while not stop.is_set() and seq < 2000:
+            s.send(s.spectrum(seq))
+            s.pump(0)
+            seq += 1
+            time.sleep(0.02)
+        s.close()
+
+    t = threading.Thread(target=sensor_loop, daemon=True)
+    t.start()
+    try:
+        common = ["console", "--server", srv.endpoints["api"], "--pub", srv.endpoints["pub"]]
+        assert main([*common, "--keys", str(keys.root), "--key-name", "ops", "--screenshot",
+                     str(tmp_path / "secure.png"), "--wait", "15"]) == 0
+        # without keys the secured server answers nothing: no data, screenshot saved anyway, exit 1
+        assert main([*common, "--screenshot", str(tmp_path / "refused.png"), "--wait", "2"]) == 1
+    finally:
+        stop.set()
+        t.join(5)
+        ctx.destroy(linger=0)
+        srv.stop()
+
+
+def test_missing_client_key_is_a_one_line_error(tmp_path, capsys):
+    from security_testkit import make_keys
+
+    keys = make_keys(tmp_path / "keys")
+    assert main(["console", "--server", "127.0.0.1:5561", "--keys", str(keys.root), "--key-name", "nobody"]) == 2
+    err = capsys.readouterr().err
+    assert "no secret key" in err and err.count("\n") == 1
