@@ -134,6 +134,9 @@ class AlertTableModel(QAbstractTableModel):
                 self._rows.append(doc)
                 self.endInsertRows()
             else:
+                old = self._rows[i]
+                if "evidence_captures" in old and "evidence_captures" not in doc:
+                    doc["evidence_captures"] = old["evidence_captures"]  # only the "alert" op carries them
                 self._rows[i] = doc
                 self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
 
@@ -195,6 +198,9 @@ def _detail_labels() -> dict[str, str]:
         "erp": translate("AlertDetail", "ERP (dBW)"),
         "pred_per_sensor": translate("AlertDetail", "Predicted dB(uV/m) per sensor"),
         "evidence": translate("AlertDetail", "Evidence"),
+        "captures": translate("AlertDetail", "IQ captures ordered"),
+        "capture": translate("AlertDetail", "Capture"), "status": translate("AlertDetail", "Status"),
+        "file": translate("AlertDetail", "File"),
     }
 
 
@@ -256,6 +262,12 @@ def alert_detail_html(a: Mapping[str, Any]) -> str:
     out.append(f"<p><b>{e(L['evidence'])}</b>: {len(evidence)}</p><ul>")
     out.extend(f"<li>{e(str(ev))}</li>" for ev in evidence)
     out.append("</ul>")
+    captures = a.get("evidence_captures") or []
+    if captures:
+        out.append(f"<p><b>{e(L['captures'])}</b>: {len(captures)}</p>")
+        out.append(_table([L["capture"], L["sensor"], L["status"], L["file"]],
+                          [[e(str(c.get("capture_id"))), e(str(c.get("sensor_id"))), e(str(c.get("status"))),
+                            e(str(c.get("path") or ""))] for c in captures]))
     return "".join(out)
 
 

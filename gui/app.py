@@ -240,6 +240,9 @@ class MainWindow(QMainWindow):
         self.selected_alert = alert_id
         self.alerts.select_alert(alert_id, emit=False)
         self.map.select_alert(alert_id)
+        if self.client is not None:  # the full record: with the IQ captures ordered for it
+            self._request("alert", {"id": alert_id}, lambda r: self.show_alerts([r.result])
+                          if isinstance(r.result, Mapping) else None)
         a = self.alerts.model.alert(alert_id)
         if a is not None and a.get("f_center_hz") is not None:
             f = float(a["f_center_hz"])

@@ -99,3 +99,12 @@ def test_detail_pane_shows_measured_vs_predicted_candidates_and_evidence(alerts)
                      "A1-js-01-1.sigmf-data", "Zhejiang 90 %", "30.9000 N"):
         assert expected in text, expected
     assert "&lt;b&gt;" in alert_detail_html(doc("A<b>"))  # ids are escaped, never markup
+
+
+def test_iq_captures_from_the_alert_op_survive_later_list_updates(alerts):
+    alerts.upsert([doc("A1", evidence_captures=[{"capture_id": "A1-js-01-1", "sensor_id": "js-01",
+                                                 "status": "complete", "path": "evidence/A1-js-01-1.sigmf-data"}])])
+    alerts.upsert([doc("A1", last_seen="2026-11-25T12:01:00Z")])  # an "alerts" list answer: no captures
+    alerts.select_alert("A1")
+    text = alerts.detail.toPlainText()
+    assert "IQ captures ordered: 1" in text and "A1-js-01-1" in text and "complete" in text
