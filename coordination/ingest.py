@@ -10,6 +10,7 @@ grow memory without limit).
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 SENSOR_TYPES: tuple[bytes, ...] = (b"hello", b"spectrum", b"emissions", b"occupancy", b"heartbeat", b"evidence")
 API_TYPES: tuple[bytes, ...] = (b"request",)
+
+_PROFILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 #: Peers tracked individually in the per-peer rejection table; later ones are pooled as "(other)".
 MAX_TRACKED_PEERS = 4096
@@ -96,6 +99,11 @@ class Validator:
             msg = decode(frames, allowed=self.allowed)
         except ProtocolError as exc:
             self.rejections.count(peer, exc.reason, exc.detail)
+            return None
+        profile = getattr(msg, "profile", None)
+        if profile is not None and (profile or msg.TYPE == b"spectrum") and not _PROFILE_RE.match(profile):
+            # profile names become HDF5 group names: no '/', no '~' (axis suffix), nothing empty
+            self.rejections.count(peer, "field", f"profile name {profile[:70]!r} is not a plain name")
             return None
         if self.check_identity and msg.sensor_id.encode() != identity:
             self.rejections.count(peer, "identity", f"connection {peer!r} sent sensor_id {msg.sensor_id!r}")

@@ -319,3 +319,14 @@ def test_a_failed_database_commit_acks_nothing_and_leaves_no_hdf5_rows_behind(se
     with h5py.File(tmp_path / "data" / "spectra" / "js-01" / "js-01_20261125.h5", "r") as f:
         assert f["pmr446"]["seq"][:].tolist() == [1]
         assert f["pmr446"]["power_dbm"].shape == (1, 64)
+
+
+def test_profile_names_that_are_not_plain_names_are_rejected(server, ctx):
+    s = SimSensor(ctx, server.endpoints["sensors"])
+    s.hello()
+    for seq, name in enumerate(("a/b", "", "x~2", "../up"), start=1):
+        s.send(s.spectrum(seq, profile=name))
+    s.send(s.spectrum(9, profile="ok.name-1"))
+    assert s.wait_acked({9}) == {9}
+    wait_for(lambda: server.rejections.by_peer.get("js-01", {}).get("field") == 4)
+    assert s.acked == {0, 9}  # the Hello and the good one
