@@ -1,0 +1,617 @@
+"""``borderwatch demo``: a whole monitoring network on one machine, playing a scenario with incidents.
+
+What runs (all on 127.0.0.1, nothing else is touched):
+- one coordination server (:class:`coordination.server.Server`, in-process thread) whose data
+  directory is ``--out`` (or a temporary one): SQLite alerts and summaries, HDF5 spectra, SigMF
+  evidence; it loads the shipped sample stations and default rules, and serves the scenario's
+  monitoring profiles at Hello;
+- one sensor daemon per scenario sensor (:class:`sdr.daemon.SensorDaemon`, one thread each, real
+  spool, real ZeroMQ uplink) reading a :class:`~sdr.sources.simulated.SimulatedSource` whose
+  propagation is ITU-R P.1546 (the engine's own law, :mod:`borderwatch.demo_propagation`);
+- a subscriber on every ``alert.<PROV>`` topic that records every alert event (and which
+  provinces received it), optionally to a JSON-lines file.
+
+Why threads, not processes: a sensor sweeps four 1.6-1.8 MHz windows (one tuner hop each, 50 ms of
+samples) every 2 s, about 20 ms of CPU, most of it in Numba kernels and FFTs that release the
+GIL; sixteen sensors cost about one core's third, and one process keeps start-up (Numba cache
+loads, imports) to a few seconds. Measured figures are in docs/operations.md.
+
+The scenario's schedules are in wall-clock seconds from the start of the play: each simulated
+source seeks to the elapsed time before every hop (``SimulatedSource.seek``).
+
+At the end the outcome of every transmitter with a ``[[demo.expect]]`` entry is judged
+(:func:`judge`): the right verdicts to the right provinces, the position within the stated
+error, licensed traffic silent; plus delivery (nothing rejected, every spooled seq stored once).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, TextIO
+
+import zmq
+
+from borderwatch.demo_propagation import P1546LinkModel
+from borderwatch.demo_scenario import DemoScenario, Expectation, load_demo_scenario
+from coordination.api import ApiClient
+from coordination.config import ServerConfig
+from coordination.protocol import AlertMsg, Message, ProtocolError, decode
+from coordination.server import Server
+from sdr.config import SensorConfig, parse_config
+from sdr.daemon import SensorDaemon
+from sdr.scenario import Scenario, Transmitter
+from sdr.sources.sim_link import FreeSpaceModel
+from sdr.sources.simulated import SimulatedSource
+from sdr.spool import Spool
+from station_db.geo import haversine_km
+
+log = logging.getLogger(__name__)
+
+#: Seconds given to the sensors' spools to be acked after the play, and to the last alert events.
+DRAIN_S = 15.0
+SETTLE_S = 3.0
+#: A sensor that lags the wall clock by more than this inside one hop is re-synchronised.
+MAX_LAG_S = 0.25
+#: Evidence captures in the demo: short, so sixteen sensors do not write hundreds of MB.
+EVIDENCE_DURATION_S = 0.1
+EVIDENCE_RATE_HZ = 1.2e6
+
+
+def sample_stations_path() -> Path:
+    """The shipped (fictional) station data the demo's licences come from."""
+    return Path(str(files("station_db") / "data" / "sample_stations.csv"))
+
+
+# ---------------------------------------------------------------------------- simulated sources
+
+
+class WallClockSimulatedSource(SimulatedSource):
+    """A simulated receiver whose scenario time follows the wall clock since the play began."""
+
+    def __init__(self, *args: Any, t0_monotonic: float, **kwargs: Any) -> None:
+        self._t0_monotonic = t0_monotonic
+        super().__init__(*args, **kwargs)
+
+    def elapsed_s(self) -> float:
+        return max(0.0, time.monotonic() - self._t0_monotonic)
+
+    def tune(self, freq_hz: float) -> None:
+        self.seek(self.elapsed_s())
+        super().tune(freq_hz)
+
+    def read(self, n: int) -> Any:
+        now = self.elapsed_s()
+        if now - self.scenario_time_s > MAX_LAG_S:
+            self.seek(now)
+        return super().read(n)
+
+
+class RecordingSpool(Spool):
+    """A spool that remembers every seq it allocated to a stored message (for the delivery check)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.put_seqs: list[int] = []
+        self._recorded_lock = threading.Lock()
+
+    dropped_total = 0
+    depth_left = 0
+
+    def close(self) -> None:
+        """Remember what the delivery check needs, then close."""
+        try:
+            self.dropped_total = self.stats().dropped_total
+            self.depth_left = self.depth
+        finally:
+            super().close()
+
+    def put(self, msg: Message) -> Message:  # type: ignore[override]
+        stored = super().put(msg)
+        with self._recorded_lock:
+            self.put_seqs.append(stored.seq)
+        return stored
+
+
+def link_model(demo: DemoScenario) -> Any:
+    """The simulator's propagation model named by the scenario's ``[demo] propagation``."""
+    s = demo.settings
+    if s.propagation == "free_space":
+        return FreeSpaceModel()
+    return P1546LinkModel(shadowing_db=s.shadowing_db, seed=demo.scenario.seed)
+
+
+# ---------------------------------------------------------------------------- alert recording
+
+
+@dataclass
+class AlertLog:
+    """Every alert event seen on the PUB socket, and which province topics carried each one."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    topics: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def latest(self) -> dict[str, dict[str, Any]]:
+        """The last event of every alert id (the alert as it stands)."""
+        with self.lock:
+            out: dict[str, dict[str, Any]] = {}
+            for ev in self.events:
+                out[str(ev["id"])] = ev
+            return out
+
+
+class AlertSubscriber(threading.Thread):
+    """SUB on ``alert.`` (every province): records each event once, writes JSON lines if asked."""
+
+    def __init__(self, ctx: zmq.Context, pub_addr: str, log_: AlertLog, *, jsonl: TextIO | None = None,
+                 on_event: Callable[[dict[str, Any], set[str]], None] | None = None) -> None:
+        super().__init__(name="demo-alerts", daemon=True)
+        self.sock = ctx.socket(zmq.SUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.SUBSCRIBE, b"alert.")
+        self.sock.connect(pub_addr)
+        self.log = log_
+        self.jsonl = jsonl
+        self.on_event = on_event
+        self.stop_event = threading.Event()
+        self._seen: dict[int, dict[str, Any]] = {}
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                if not self.sock.poll(100):
+                    continue
+                while True:
+                    try:
+                        frames = self.sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    self._handle(frames)
+        finally:
+            self.sock.close(0)
+
+    def _handle(self, frames: list[bytes]) -> None:
+        try:
+            topic = frames[0].decode("ascii")
+            msg = decode(frames[1:], allowed=(AlertMsg.TYPE,))
+        except (ProtocolError, UnicodeDecodeError, IndexError) as exc:
+            log.warning("bad alert publication ignored: %s", exc)
+            return
+        assert isinstance(msg, AlertMsg)
+        doc = dict(msg.alert)
+        prov = topic.split(".", 1)[1] if "." in topic else topic
+        with self.log.lock:
+            self.log.topics[str(doc["id"])].add(prov)
+            first = msg.seq not in self._seen  # one event goes out once per province topic
+            if first:
+                self._seen[msg.seq] = doc
+                self.log.events.append(doc)
+        if first:
+            if self.jsonl is not None:
+                self.jsonl.write(json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n")
+                self.jsonl.flush()
+            if self.on_event is not None:
+                self.on_event(doc, self.log.topics[str(doc["id"])])
+
+
+# ---------------------------------------------------------------------------- judging the outcome
+
+
+@dataclass(frozen=True)
+class IncidentOutcome:
+    """What the network concluded about one transmitter, against what the scenario expects."""
+
+    transmitter: str
+    label: str
+    expectation: Expectation
+    alert_ids: tuple[str, ...]
+    verdicts: tuple[str, ...]
+    provinces_source: tuple[str, ...]
+    provinces_affected: tuple[str, ...]
+    routed_to: tuple[str, ...]
+    position_error_km: float | None
+    stated_error_km: float | None
+    severity: str | None
+    problems: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        e = self.expectation
+        return {"transmitter": self.transmitter, "label": self.label, "passed": self.passed,
+                "expected": {"verdicts": list(e.verdicts), "provinces_source": list(e.provinces_source),
+                             "provinces_affected": list(e.provinces_affected),
+                             "max_position_error_km": e.max_position_error_km},
+                "alert_ids": list(self.alert_ids), "verdicts": list(self.verdicts),
+                "provinces_source": list(self.provinces_source), "provinces_affected": list(self.provinces_affected),
+                "routed_to": list(self.routed_to), "position_error_km": self.position_error_km,
+                "stated_error_km": self.stated_error_km, "severity": self.severity, "problems": list(self.problems)}
+
+
+def attribute(alert: Mapping[str, Any], transmitters: Sequence[Transmitter]) -> Transmitter | None:
+    """The transmitter an alert is about: the nearest radiated frequency within its bandwidth.
+
+    Tolerance: half the transmitter's occupied bandwidth plus 12.5 kHz (a raster step and the
+    sensors' LO errors).
+    """
+    f = float(alert.get("f_center_hz") or 0.0)
+    best: tuple[float, Transmitter] | None = None
+    for tx in transmitters:
+        df = abs(f - tx.emitted_freq_hz)
+        if df <= tx.bandwidth_hz / 2 + 12_500.0 and (best is None or df < best[0]):
+            best = (df, tx)
+    return best[1] if best else None
+
+
+def judge(demo: DemoScenario, alerts: Mapping[str, Mapping[str, Any]],
+          topics: Mapping[str, Iterable[str]]) -> tuple[list[IncidentOutcome], list[dict[str, Any]]]:
+    """Compare the alerts (final state per id) with the scenario's expectations.
+
+    Returns the per-transmitter outcomes and the alerts no scenario transmitter explains.
+    """
+    scenario = demo.scenario
+    by_tx: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    stray: list[dict[str, Any]] = []
+    for doc in alerts.values():
+        tx = attribute(doc, scenario.transmitters)
+        if tx is None:
+            stray.append(dict(doc))
+        else:
+            by_tx[tx.id].append(doc)
+    outcomes = []
+    for exp in demo.settings.expectations:
+        tx = next(t for t in scenario.transmitters if t.id == exp.transmitter)
+        docs = sorted(by_tx.get(tx.id, []), key=lambda d: str(d.get("first_seen")))
+        outcomes.append(_judge_one(tx, exp, docs, topics))
+    return outcomes, stray
+
+
+def _judge_one(tx: Transmitter, exp: Expectation, docs: Sequence[Mapping[str, Any]],
+               topics: Mapping[str, Iterable[str]]) -> IncidentOutcome:
+    problems: list[str] = []
+    ids = tuple(str(d["id"]) for d in docs)
+    label = tx.label or tx.id
+    if exp.is_traffic:
+        if docs:
+            problems.append(f"licensed traffic raised {len(docs)} alert(s): "
+                            + "; ".join(f"{d['id']} {'+'.join(d.get('verdicts') or [])}" for d in docs))
+        return IncidentOutcome(tx.id, label, exp, ids, (), (), (), (), None, None, None, tuple(problems))
+    if not docs:
+        problems.append("no alert")
+        return IncidentOutcome(tx.id, label, exp, ids, (), (), (), (), None, None, None, tuple(problems))
+    if len(docs) > 1:
+        problems.append(f"{len(docs)} alerts instead of one: {', '.join(ids)}")
+    doc = docs[0]
+    verdicts = tuple(doc.get("verdicts") or ())
+    src = tuple(doc.get("provinces_source") or ())
+    aff = tuple(doc.get("provinces_affected") or ())
+    routed = tuple(sorted(topics.get(str(doc["id"]), ())))
+    if set(verdicts) != set(exp.verdicts):
+        problems.append(f"verdicts {'+'.join(verdicts) or 'none'}, expected {'+'.join(exp.verdicts)}")
+    if set(src) != set(exp.provinces_source):
+        problems.append(f"source {','.join(src) or '-'}, expected {','.join(exp.provinces_source) or '-'}")
+    if set(aff) != set(exp.provinces_affected):
+        problems.append(f"affected {','.join(aff) or '-'}, expected {','.join(exp.provinces_affected) or '-'}")
+    want_routes = set(exp.notified)
+    if set(routed) != want_routes:
+        problems.append(f"published to {','.join(routed) or 'nobody'}, expected {','.join(sorted(want_routes))}")
+    err_km: float | None = None
+    stated: float | None = None
+    pos = doc.get("position")
+    if pos:
+        err_km = round(float(haversine_km(float(pos["lat"]), float(pos["lon"]), tx.lat, tx.lon)), 2)
+        stated = float(pos["error_km"]) if pos.get("error_km") is not None else None
+    if exp.max_position_error_km is not None:
+        if err_km is None:
+            problems.append("no position estimate")
+        elif err_km > exp.max_position_error_km:
+            problems.append(f"position {err_km:.1f} km from the transmitter (allowed {exp.max_position_error_km:g})")
+    return IncidentOutcome(tx.id, label, exp, ids, verdicts, src, aff, routed, err_km, stated,
+                           doc.get("severity"), tuple(problems))
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``borderwatch demo`` was asked to do."""
+
+    scenario: Path | None = None
+    duration_s: float | None = None
+    out_dir: Path | None = None
+    alerts_jsonl: Path | None = None
+    forever: bool = False
+
+
+@dataclass
+class DeliveryReport:
+    """Nothing dropped: server rejections, and every spooled seq stored exactly once."""
+
+    rejected: dict[str, int]
+    duplicates: int
+    stored: dict[str, int]
+    per_sensor: dict[str, dict[str, int]]
+    problems: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rejected": self.rejected, "duplicates": self.duplicates, "stored": self.stored,
+                "per_sensor": self.per_sensor, "problems": self.problems}
+
+
+@dataclass
+class DemoResult:
+    """Everything the summary reports; also written to ``<out>/summary.json``."""
+
+    scenario: str
+    duration_s: float
+    data_dir: Path | None
+    outcomes: list[IncidentOutcome]
+    stray_alerts: list[dict[str, Any]]
+    delivery: DeliveryReport
+    alert_events: int
+    cpu_s: float
+    sensors: int
+
+    @property
+    def passed(self) -> bool:
+        return (all(o.passed for o in self.outcomes) and not self.stray_alerts and not self.delivery.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "duration_s": round(self.duration_s, 2), "passed": self.passed,
+                "data_dir": str(self.data_dir) if self.data_dir else None,
+                "outcomes": [o.to_dict() for o in self.outcomes],
+                "stray_alerts": [{k: a.get(k) for k in ("id", "verdicts", "f_center_hz", "band",
+                                                         "provinces_source", "provinces_affected")}
+                                 for a in self.stray_alerts],
+                "delivery": self.delivery.to_dict(), "alert_events": self.alert_events,
+                "cpu_s": round(self.cpu_s, 2), "sensors": self.sensors}
+
+
+class DemoNetwork:
+    """Server + simulated sensors + alert subscriber for one play of a demo scenario."""
+
+    def __init__(self, demo: DemoScenario, data_dir: Path, *, jsonl: TextIO | None = None,
+                 on_event: Callable[[dict[str, Any], set[str]], None] | None = None) -> None:
+        self.demo = demo
+        self.data_dir = data_dir
+        self.jsonl = jsonl
+        self.on_event = on_event
+        self.alerts = AlertLog()
+        self.server: Server | None = None
+        self.daemons: dict[str, SensorDaemon] = {}
+        self.spools: dict[str, RecordingSpool] = {}
+        self.threads: list[threading.Thread] = []
+        self.stop_event = threading.Event()
+        self.ctx: zmq.Context | None = None
+        self.subscriber: AlertSubscriber | None = None
+        self.t0 = 0.0
+        self.errors: list[str] = []
+        self._closed = False
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.demo.scenario
+
+    def server_config(self) -> ServerConfig:
+        s = self.demo.settings
+        return ServerConfig(
+            data_dir=self.data_dir, sensors_addr="tcp://127.0.0.1:*", api_addr="tcp://127.0.0.1:*",
+            pub_addr="tcp://127.0.0.1:*", stations=sample_stations_path(), profiles=s.profiles,
+            engine=dict(s.engine), tick_interval_s=0.5, poll_timeout_ms=20, evidence_capture=True,
+            evidence_duration_s=EVIDENCE_DURATION_S, evidence_sample_rate_hz=EVIDENCE_RATE_HZ,
+        )
+
+    def sensor_config(self, site_id: str) -> SensorConfig:
+        site = self.scenario.sensor(site_id)
+        assert self.server is not None
+        doc = {
+            "sensor": {"id": site.id, "province": site.province, "lat": site.lat, "lon": site.lon,
+                       "height_m": site.height_m},
+            "antenna": {"factor_db_m": site.antenna_factor_db_m},
+            "source": {"uri": f"sim:demo?sensor={site.id}"},
+            "server": {"address": self.server.endpoints["sensors"]},
+            "spool": {"dir": str(self.data_dir / "spool"), "synchronous": "normal"},
+            "daemon": {"heartbeat_s": 5.0, "resend_timeout_s": 3.0},
+        }
+        cfg = parse_config(doc, "<demo>", base_dir=self.data_dir)
+        if self.demo.settings.profiles:  # the same profiles as the server's, should Hello be slow
+            from dataclasses import replace
+
+            cfg = replace(cfg, profiles=self.demo.settings.profiles)
+        return cfg
+
+    def start(self) -> None:
+        """Start the server, the subscriber and every sensor; the play's clock starts now."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.server = Server(self.server_config()).start()
+        self.ctx = zmq.Context()
+        self.subscriber = AlertSubscriber(self.ctx, self.server.endpoints["pub"], self.alerts, jsonl=self.jsonl,
+                                          on_event=self.on_event)
+        self.subscriber.start()
+        time.sleep(0.2)  # the SUB joins before the first alert can exist
+        model = link_model(self.demo)
+        self.t0 = time.monotonic()
+        for site in self.scenario.sensors:
+            cfg = self.sensor_config(site.id)
+            source = WallClockSimulatedSource(self.scenario, site.id, propagation=model, t0_monotonic=self.t0)
+            spool = RecordingSpool(cfg.spool_path, quota_bytes=cfg.spool_quota_bytes,
+                                   synchronous=cfg.spool_synchronous)
+            daemon = SensorDaemon(cfg, source, stop_event=self.stop_event, context=self.ctx, spool=spool,
+                                  evidence_dir=self.data_dir / "spool" / "evidence" / site.id)
+            self.spools[site.id] = spool
+            self.daemons[site.id] = daemon
+            th = threading.Thread(target=self._run_sensor, args=(daemon,), name=f"sensor-{site.id}", daemon=True)
+            self.threads.append(th)
+        for th in self.threads:
+            th.start()
+
+    def _run_sensor(self, daemon: SensorDaemon) -> None:
+        try:
+            daemon.run()
+        except Exception as exc:  # a sensor failing must not take the demo down; it is reported
+            log.exception("sensor %s failed", daemon.config.sensor_id)
+            self.errors.append(f"sensor {daemon.config.sensor_id}: {exc}")
+
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.t0 if self.t0 else 0.0
+
+    def api(self) -> ApiClient:
+        assert self.server is not None
+        return ApiClient(self.server.endpoints["api"], timeout_s=5.0, client_id="demo")
+
+    def stop_sensors(self) -> None:
+        """Stop sweeping, then let every spool be acked (bounded) and close the sensors."""
+        self.stop_event.set()
+        for th in self.threads:
+            th.join(10.0)
+        deadline = time.monotonic() + DRAIN_S
+        for sid, daemon in self.daemons.items():
+            if not daemon.drain(max(0.1, deadline - time.monotonic())):
+                self.errors.append(f"sensor {sid}: {daemon.spool.depth} spooled messages not acked "
+                                   f"within {DRAIN_S:g} s")
+
+    def counters(self) -> dict[str, Any]:
+        """The server's counters (API ``counters``), while it runs."""
+        with self.api() as api:
+            return dict(api.result("counters"))
+
+    def delivery(self, counters: Mapping[str, Any]) -> DeliveryReport:
+        """Rejections and the per-sensor seq check; call after :meth:`close` (reads the server's store).
+
+        Every seq a sensor spooled must be in the server's idempotence ledger, and the server's
+        per-sensor count of stored messages (Hellos aside) must equal the number spooled: stored
+        exactly once, none lost, none doubled.
+        """
+        from coordination.store import SeqRanges, Store
+
+        rejected = {str(k): int(v) for k, v in (counters.get("rejected") or {}).items()}
+        problems = [f"server rejected {n} message(s): {reason}" for reason, n in rejected.items() if n]
+        per_sensor: dict[str, dict[str, int]] = {}
+        store = Store(self.data_dir / "server.db")
+        try:
+            for sid, spool in self.spools.items():
+                ledger = SeqRanges(store.received_ranges(sid))
+                put = spool.put_seqs
+                missing = [s for s in put if s not in ledger]
+                n_stored = store.count_received(sid) - store.count_received(sid, "hello")
+                per_sensor[sid] = {"spooled": len(put), "stored": n_stored, "missing": len(missing),
+                                   "spool_dropped": spool.dropped_total, "spool_depth": spool.depth_left}
+                if missing:
+                    problems.append(f"sensor {sid}: {len(missing)} spooled seq(s) never stored (first {missing[0]})")
+                if n_stored != len(put) or len(set(put)) != len(put):
+                    problems.append(f"sensor {sid}: {len(put)} messages spooled but {n_stored} stored")
+                if spool.dropped_total:
+                    problems.append(f"sensor {sid}: spool dropped {spool.dropped_total} message(s) for its quota")
+        finally:
+            store.close()
+        problems.extend(self.errors)
+        return DeliveryReport(rejected, int(counters.get("duplicates") or 0),
+                              {str(k): int(v) for k, v in (counters.get("stored") or {}).items()},
+                              per_sensor, problems)
+
+    def final_alerts(self) -> dict[str, dict[str, Any]]:
+        """Every alert the server holds, as it stands (the store is the reference; PUB may lag)."""
+        with self.api() as api:
+            docs = api.result("alerts", {"state": "all"})
+        out = {str(d["id"]): dict(d) for d in docs}
+        for aid, doc in self.alerts.latest().items():  # in case the list was truncated
+            out.setdefault(aid, doc)
+        return out
+
+    def close(self) -> None:
+        """Stop everything this network started (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.stop_event.set()
+        for th in self.threads:
+            th.join(10.0)
+        for daemon in self.daemons.values():
+            try:
+                daemon.close()
+            except Exception:
+                log.debug("closing sensor %s failed", daemon.config.sensor_id, exc_info=True)
+        for spool in self.spools.values():
+            try:
+                spool.close()
+            except Exception:
+                log.debug("closing a spool failed", exc_info=True)
+        if self.subscriber is not None:
+            self.subscriber.stop_event.set()
+            self.subscriber.join(5.0)
+        if self.server is not None:
+            self.server.stop()
+        if self.ctx is not None:
+            self.ctx.term()
+            self.ctx = None
+
+
+def run_demo(options: DemoOptions, *, view: Any = None,
+             should_stop: Callable[[], bool] = lambda: False) -> DemoResult:
+    """Play the scenario once (or until ``should_stop`` with ``forever``) and judge the outcome.
+
+    ``view`` (optional) gets ``started(network)``, ``tick(network)`` about once a second,
+    ``event(doc, provinces)`` per alert event and ``finished(result)``.
+    """
+    demo = load_demo_scenario(options.scenario)
+    duration = options.duration_s if options.duration_s is not None else demo.settings.duration_s
+    tmp: str | None = None
+    if options.out_dir is not None:
+        data_dir = Path(options.out_dir)
+    else:
+        tmp = tempfile.mkdtemp(prefix="borderwatch-demo-")
+        data_dir = Path(tmp)
+    jsonl = None
+    if options.alerts_jsonl is not None:
+        Path(options.alerts_jsonl).parent.mkdir(parents=True, exist_ok=True)
+        jsonl = Path(options.alerts_jsonl).open("w", encoding="utf-8")
+    on_event = getattr(view, "event", None)
+    net = DemoNetwork(demo, data_dir, jsonl=jsonl, on_event=on_event)
+    cpu0 = time.process_time()
+    try:
+        net.start()
+        if view is not None:
+            view.started(net)
+        while not should_stop():
+            if not options.forever and net.elapsed_s() >= duration:
+                break
+            time.sleep(min(1.0, max(0.05, duration - net.elapsed_s())) if not options.forever else 1.0)
+            if view is not None:
+                view.tick(net)
+        played = net.elapsed_s()
+        net.stop_sensors()
+        time.sleep(SETTLE_S if not should_stop() else 0.5)  # the engine's last window closes, evidence lands
+        counters = net.counters()
+        alerts = net.final_alerts()
+        net.close()
+        delivery = net.delivery(counters)
+        outcomes, stray = judge(demo, alerts, net.alerts.topics)
+        result = DemoResult(scenario=demo.scenario.name, duration_s=played, data_dir=None if tmp else data_dir,
+                            outcomes=outcomes, stray_alerts=stray, delivery=delivery,
+                            alert_events=len(net.alerts.events), cpu_s=time.process_time() - cpu0,
+                            sensors=len(demo.scenario.sensors))
+    finally:
+        net.close()
+        if jsonl is not None:
+            jsonl.close()
+    if tmp is None:
+        (data_dir / "summary.json").write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n",
+                                               encoding="utf-8")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if view is not None:
+        view.finished(result)
+    return result
