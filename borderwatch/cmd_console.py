@@ -33,7 +33,8 @@ def register(subparsers: Any) -> None:
                    help="CurveZMQ client keys (a keys directory or an exported bundle) for a secured server")
     p.add_argument("--key-name", metavar="NAME", default=None, help="which client key in --keys to use")
     p.add_argument("--stations", metavar="DB", type=Path, default=None,
-                   help="local station database (SQLite, read-only) for the browser when no server answers")
+                   help="local station database (SQLite; only queried) for the map, spectrum spans and browser "
+                        "when no server answers, or with --archive")
     p.add_argument("--screenshot", metavar="PNG", type=Path, default=None,
                    help="wait for data, save the window as PNG and exit")
     p.add_argument("--wait", metavar="S", type=float, default=20.0,
