@@ -114,3 +114,21 @@ def test_dock_layout_and_operator_are_remembered_between_runs(qapp, data_dir, tm
     finally:
         w2.close()
         w2.deleteLater()
+
+
+def test_archive_with_a_local_station_database(qapp, data_dir, tmp_path):
+    import station_db
+    from coordination.server import open_stations
+
+    repo = open_stations(Path(station_db.__file__).parent / "data" / "sample_stations.csv", tmp_path / "st")
+    w = MainWindow(archive=ArchiveReader(data_dir), station_repo=repo, settings=temp_settings(tmp_path / "s.ini"))
+    try:
+        assert len(w.map._stations) == repo.count()
+        w.station_browser.set_query(province="AH", service="aeronautical")
+        w.station_browser.search()
+        found = w.station_browser.results
+        assert found and {(s["province"], s["service"]) for s in found} == {("AH", "aeronautical")}
+    finally:
+        w.close()
+        w.deleteLater()
+        repo.close()
