@@ -13,11 +13,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from borderwatch.i18n import LANGUAGES, UnknownLanguageError, _, lang_argument, set_language
+
 log = logging.getLogger("borderwatch")
 
 # Modules that contribute subcommands; each exposes register(subparsers).
 COMMAND_MODULES: list[str] = ["cmd_stations", "cmd_sensor", "cmd_server", "cmd_alerts", "cmd_scan", "cmd_console",
-                              "cmd_report", "cmd_keys"]
+                              "cmd_report", "cmd_keys", "cmd_demo"]
 
 
 class UserError(Exception):
@@ -28,10 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every registered subcommand."""
     parser = argparse.ArgumentParser(
         prog="borderwatch",
-        description="Cross-border radio spectrum monitoring and frequency coordination.",
+        description=_("Cross-border radio spectrum monitoring and frequency coordination."),
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=_("more logging (-vv for debug)"))
+    parser.add_argument("--lang", type=lang_argument, default=None, metavar="|".join(LANGUAGES),
+                        help=_("language of messages and help (default: from the locale, LANG / LC_ALL)"))
+    sub = parser.add_subparsers(dest="command", metavar=_("COMMAND"))
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"borderwatch.{name}")
         module.register(sub)
@@ -40,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``borderwatch`` console script."""
+    set_language(_language_option(sys.argv[1:] if argv is None else list(argv)))
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
@@ -54,8 +59,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # the boundary: one line for people, traceback for the debug log
         log.debug("command failed", exc_info=True)
-        sys.stderr.write(f"borderwatch {args.command}: {exc}\n")
+        sys.stderr.write(f"borderwatch {args.command}: {_error_text(exc)}\n")
         return 1
+
+
+def _language_option(argv: list[str]) -> str | None:
+    """The ``--lang`` value, read before the parser is built (its help texts are translated)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--lang", default=None)
+    try:
+        lang = pre.parse_known_args(argv)[0].lang
+        set_language(lang)  # validate here; an unknown value is reported by the full parser
+        return lang
+    except (UnknownLanguageError, SystemExit):
+        return None
+
+
+def _error_text(exc: Exception) -> str:
+    """One line for people: common system errors in the user's language, others as raised."""
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        return _("file not found: {path}").format(path=exc.filename)
+    if isinstance(exc, PermissionError) and exc.filename:
+        return _("permission denied: {path}").format(path=exc.filename)
+    if isinstance(exc, IsADirectoryError) and exc.filename:
+        return _("is a directory, not a file: {path}").format(path=exc.filename)
+    return str(exc)
 
 
 if __name__ == "__main__":

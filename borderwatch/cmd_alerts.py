@@ -18,6 +18,7 @@ from typing import Any
 
 import zmq
 
+from borderwatch.i18n import N_, _
 from coordination.api import ApiClient, ApiError
 from coordination.protocol import AlertMsg, ProtocolError, decode
 
@@ -28,40 +29,44 @@ KM_PER_DEG_LAT = 111.32
 
 def register(subparsers: Any) -> None:
     """Add ``alerts`` and its subcommands."""
-    top = subparsers.add_parser("alerts", help="receive, list, acknowledge and resolve alerts; export GeoJSON")
+    top = subparsers.add_parser("alerts", help=_("receive, list, acknowledge and resolve alerts; export GeoJSON"))
     sub = top.add_subparsers(dest="alerts_command", metavar="SUBCOMMAND", required=True)
 
-    p = sub.add_parser("tail", help="print alert events for a province as they are published")
-    p.add_argument("--server", default=DEFAULT_PUB, help=f"the server's PUB address (default {DEFAULT_PUB})")
+    p = sub.add_parser("tail", help=_("print alert events for a province as they are published"))
+    p.add_argument("--server", default=DEFAULT_PUB,
+                   help=_("the server's PUB address (default {address})").format(address=DEFAULT_PUB))
     p.add_argument("--province", action="append", default=None,
-                   help="province code to follow (repeatable; default: every province)")
-    p.add_argument("--json", action="store_true", help="one alert JSON object per line")
-    p.add_argument("--count", type=int, default=None, help="stop after this many events")
-    p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
+                   help=_("province code to follow (repeatable; default: every province)"))
+    p.add_argument("--json", action="store_true", help=_("one alert JSON object per line"))
+    p.add_argument("--count", type=int, default=None, help=_("stop after this many events"))
+    p.add_argument("--timeout", type=float, default=None, help=_("stop after this many seconds"))
     p.set_defaults(handler=cmd_tail)
 
-    p = sub.add_parser("list", help="list alerts from the API")
-    p.add_argument("--server", default=DEFAULT_API, help=f"the server's API address (default {DEFAULT_API})")
+    p = sub.add_parser("list", help=_("list alerts from the API"))
+    p.add_argument("--server", default=DEFAULT_API,
+                   help=_("the server's API address (default {address})").format(address=DEFAULT_API))
     p.add_argument("--state", choices=("open", "acknowledged", "resolved", "all"), default="all")
     p.add_argument("--province", default=None)
-    p.add_argument("--json", action="store_true", help="a JSON array of alert objects")
+    p.add_argument("--json", action="store_true", help=_("a JSON array of alert objects"))
     p.set_defaults(handler=cmd_list)
 
-    for name, what in (("ack", "acknowledge: your team takes the alert on"), ("resolve", "close the alert")):
-        p = sub.add_parser(name, help=what)
-        p.add_argument("id", help="alert id")
-        p.add_argument("--by", required=True, help="who (team or person)")
+    for name, what in (("ack", N_("acknowledge: your team takes the alert on")), ("resolve", N_("close the alert"))):
+        p = sub.add_parser(name, help=_(what))
+        p.add_argument("id", help=_("alert id"))
+        p.add_argument("--by", required=True, help=_("who (team or person)"))
         p.add_argument("--note", default=None)
-        p.add_argument("--server", default=DEFAULT_API, help=f"the server's API address (default {DEFAULT_API})")
+        p.add_argument("--server", default=DEFAULT_API,
+                       help=_("the server's API address (default {address})").format(address=DEFAULT_API))
         p.add_argument("--json", action="store_true")
         p.set_defaults(handler=cmd_transition, op=name)
 
-    p = sub.add_parser("export-geojson", help="write active alerts with positions and regions as GeoJSON")
+    p = sub.add_parser("export-geojson", help=_("write active alerts with positions and regions as GeoJSON"))
     p.add_argument("-o", "--output", type=Path, required=True)
-    p.add_argument("--server", default=DEFAULT_API, help=f"the server's API address (default {DEFAULT_API})")
+    p.add_argument("--server", default=DEFAULT_API,
+                   help=_("the server's API address (default {address})").format(address=DEFAULT_API))
     p.add_argument("--province", default=None)
     p.add_argument("--state", choices=("open", "acknowledged", "resolved", "all"), default=None,
-                   help="default: open and acknowledged")
+                   help=_("default: open and acknowledged"))
     p.set_defaults(handler=cmd_export_geojson)
 
 
@@ -149,7 +154,8 @@ def tail(addr: str, provinces: Sequence[str] | None, *, count: int | None = None
             try:
                 msg = decode(frames[1:], allowed=(AlertMsg.TYPE,))
             except ProtocolError as exc:
-                sys.stderr.write(f"borderwatch alerts tail: ignored a bad message: {exc}\n")
+                sys.stderr.write("borderwatch alerts tail: " + _("ignored a bad message: {error}").format(error=exc)
+                                 + "\n")
                 continue
             doc = dict(msg.alert)  # type: ignore[attr-defined]
             out.write((json.dumps(doc, ensure_ascii=False) if as_json else format_alert_line(doc)) + "\n")
@@ -187,7 +193,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         for d in docs:
             sys.stdout.write(f"{d.get('state', '?'):<13}" + format_alert_line(d) + "\n")
-        sys.stderr.write(f"{len(docs)} alert(s)\n")
+        sys.stderr.write(_("{n} alert(s)").format(n=len(docs)) + "\n")
     return 0
 
 
@@ -206,6 +212,7 @@ def cmd_export_geojson(args: argparse.Namespace) -> int:
             docs = _fetch_all(api, args.state, args.province)
     fc, skipped = alerts_to_geojson(docs)
     args.output.write_text(json.dumps(fc, ensure_ascii=False, indent=1), encoding="utf-8")
-    sys.stderr.write(f"wrote {len(docs) - skipped} alert(s) to {args.output}"
-                     + (f"; {skipped} without an estimated position left out\n" if skipped else "\n"))
+    sys.stderr.write(_("wrote {n} alert(s) to {path}").format(n=len(docs) - skipped, path=args.output)
+                     + (_("; {n} without an estimated position left out").format(n=skipped) if skipped else "")
+                     + "\n")
     return 0

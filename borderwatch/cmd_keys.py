@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from borderwatch.i18n import _
 from coordination.keys import ROLES, KeyFileError, KeyStore, parse_provinces
 
 DEFAULT_KEYS_DIR = Path(os.environ.get("BORDERWATCH_KEYS", "keys"))
@@ -20,35 +21,35 @@ DEFAULT_KEYS_DIR = Path(os.environ.get("BORDERWATCH_KEYS", "keys"))
 
 def register(subparsers: Any) -> None:
     """Add ``keys`` and its subcommands."""
-    top = subparsers.add_parser("keys", help="make, list, revoke and export CurveZMQ keys (server allow-list)")
+    top = subparsers.add_parser("keys", help=_("make, list, revoke and export CurveZMQ keys (server allow-list)"))
     sub = top.add_subparsers(dest="keys_command", metavar="SUBCOMMAND", required=True)
 
     def dir_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--dir", type=Path, default=DEFAULT_KEYS_DIR,
-                       help=f"keys directory (default {DEFAULT_KEYS_DIR}, or $BORDERWATCH_KEYS)")
+                       help=_("keys directory (default {path}, or $BORDERWATCH_KEYS)").format(path=DEFAULT_KEYS_DIR))
 
-    p = sub.add_parser("new", help="make a key pair: allow-listed public key, 0600 secret key")
-    p.add_argument("name", help="key name (for a sensor: its sensor id; for the server: 'server')")
+    p = sub.add_parser("new", help=_("make a key pair: allow-listed public key, 0600 secret key"))
+    p.add_argument("name", help=_("key name (for a sensor: its sensor id; for the server: 'server')"))
     p.add_argument("--role", choices=ROLES, default="console",
-                   help="sensor: sensors socket only; console: API + every topic; team: API + alert topics; "
-                        "server: the server's own key")
+                   help=_("sensor: sensors socket only; console: API + every topic; team: API + alert topics; "
+                        "server: the server's own key"))
     p.add_argument("--province", default=None,
-                   help="limit a team key to these provinces' alert topics (comma-separated, e.g. JS)")
+                   help=_("limit a team key to these provinces' alert topics (comma-separated, e.g. JS)"))
     dir_arg(p)
     p.set_defaults(handler=cmd_new)
 
-    p = sub.add_parser("list", help="list the server key, allowed and revoked keys")
+    p = sub.add_parser("list", help=_("list the server key, allowed and revoked keys"))
     dir_arg(p)
     p.set_defaults(handler=cmd_list)
 
-    p = sub.add_parser("revoke", help="revoke a key (a running server cuts it off within a second)")
+    p = sub.add_parser("revoke", help=_("revoke a key (a running server cuts it off within a second)"))
     p.add_argument("name")
     dir_arg(p)
     p.set_defaults(handler=cmd_revoke)
 
-    p = sub.add_parser("export", help="write a client bundle: server.key + private/NAME.key_secret")
+    p = sub.add_parser("export", help=_("write a client bundle: server.key + private/NAME.key_secret"))
     p.add_argument("name")
-    p.add_argument("-o", "--output", type=Path, required=True, help="bundle directory to create")
+    p.add_argument("-o", "--output", type=Path, required=True, help=_("bundle directory to create"))
     dir_arg(p)
     p.set_defaults(handler=cmd_export)
 
@@ -86,7 +87,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     except KeyFileError as exc:
         return _fail("list", exc)
     if not entries:
-        print(f"no keys in {args.dir} (make the server's first: borderwatch keys new server --role server)")
+        print(_("no keys in {path} (make the server's first: borderwatch keys new server --role server)").format(
+            path=args.dir))
         return 0
     print(f"{'NAME':<24} {'ROLE':<8} {'STATUS':<8} {'PROVINCES':<10} {'CREATED':<21} PUBLIC KEY")
     for e in entries:
@@ -100,7 +102,8 @@ def cmd_revoke(args: argparse.Namespace) -> int:
         info = KeyStore(args.dir).revoke(args.name)
     except KeyFileError as exc:
         return _fail("revoke", exc)
-    print(f"revoked {info.role} key {info.name!r} ({info.fingerprint}...); running servers cut it off within a second")
+    print(_("revoked {role} key {name!r} ({fingerprint}...); running servers cut it off within a second").format(
+        role=info.role, name=info.name, fingerprint=info.fingerprint))
     return 0
 
 
@@ -109,5 +112,5 @@ def cmd_export(args: argparse.Namespace) -> int:
         out = KeyStore(args.dir).export(args.name, args.output)
     except (KeyFileError, OSError) as exc:
         return _fail("export", exc)
-    print(f"bundle for {args.name!r} in {out} (use it with --keys {out})")
+    print(_("bundle for {name!r} in {path} (use it with --keys {path})").format(name=args.name, path=out))
     return 0

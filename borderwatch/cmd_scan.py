@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from borderwatch.i18n import _
 from dsp import dbfs_to_dbm
 from sdr.detect import DetectConfig, detect
 from sdr.rtltcp_server import RtlTcpServer
@@ -48,46 +49,46 @@ parse_hz.__name__ = "frequency"  # argparse shows "invalid frequency value"
 def register(subparsers: Any) -> None:
     """Add the ``scan`` and ``detect`` subcommands."""
     p = subparsers.add_parser(
-        "scan", help="sweep a band (rtl_power-compatible CSV or HDF5)",
+        "scan", help=_("sweep a band (rtl_power-compatible CSV or HDF5)"),
         description="Sweep START..STOP in hops of the sample rate, average each hop for its share of the "
                     "interval and write one stitched spectrum per run. Source URIs: " + URI_HELP,
     )
     p.add_argument("--source", required=True, metavar="URI")
-    p.add_argument("--start", required=True, type=parse_hz, metavar="HZ", help="lower band edge (e.g. 88M)")
-    p.add_argument("--stop", required=True, type=parse_hz, metavar="HZ", help="upper band edge")
-    p.add_argument("--bin", required=True, type=parse_hz, metavar="HZ", help="bin width (rounded to FFT size)")
+    p.add_argument("--start", required=True, type=parse_hz, metavar="HZ", help=_("lower band edge (e.g. 88M)"))
+    p.add_argument("--stop", required=True, type=parse_hz, metavar="HZ", help=_("upper band edge"))
+    p.add_argument("--bin", required=True, type=parse_hz, metavar="HZ", help=_("bin width (rounded to FFT size)"))
     p.add_argument("--interval", type=float, default=10.0, metavar="S",
-                   help="integration time per sweep, shared by its hops (default 10)")
+                   help=_("integration time per sweep, shared by its hops (default 10)"))
     p.add_argument("--crop", type=float, default=0.0, metavar="F",
-                   help="fraction of each hop's bins discarded at the edges (default 0)")
-    p.add_argument("--runs", type=int, default=1, metavar="N", help="number of sweeps (default 1)")
+                   help=_("fraction of each hop's bins discarded at the edges (default 0)"))
+    p.add_argument("--runs", type=int, default=1, metavar="N", help=_("number of sweeps (default 1)"))
     p.add_argument("--detector", choices=("mean", "peak", "min", "rms"), default="mean")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help=".csv (rtl_power format) or .h5")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help=_(".csv (rtl_power format) or .h5"))
     p.set_defaults(handler=run_scan)
 
     d = subparsers.add_parser(
-        "detect", help="find emissions and their bursts in IQ (a recording, or seconds of a live source)",
+        "detect", help=_("find emissions and their bursts in IQ (a recording, or seconds of a live source)"),
         description="Emissions (centre, bandwidths, power, SNR) and, per emission, each burst's start and "
                     "duration in seconds from the start of the IQ. Source URIs: " + URI_HELP,
     )
     d.add_argument("--source", required=True, metavar="URI")
-    d.add_argument("--nfft", type=int, default=4096, help="FFT size of the spectrum (default 4096)")
-    d.add_argument("--margin-db", type=float, default=6.0, help="detection margin over the noise floor (default 6)")
+    d.add_argument("--nfft", type=int, default=4096, help=_("FFT size of the spectrum (default 4096)"))
+    d.add_argument("--margin-db", type=float, default=6.0, help=_("detection margin over the noise floor (default 6)"))
     d.add_argument("--duration", type=float, default=None, metavar="S",
-                   help="seconds of IQ to analyse (default: a whole recording, 1 s of a live source)")
-    d.add_argument("--json", action="store_true", help="machine-readable output")
+                   help=_("seconds of IQ to analyse (default: a whole recording, 1 s of a live source)"))
+    d.add_argument("--json", action="store_true", help=_("machine-readable output"))
     d.set_defaults(handler=run_detect)
 
     r = subparsers.add_parser(
-        "rtltcp-serve", help="serve a source (simulator, recording) to rtl_tcp clients",
+        "rtltcp-serve", help=_("serve a source (simulator, recording) to rtl_tcp clients"),
         description="Speak the rtl_tcp protocol for any source, so gqrx, SDR++ or rtl_433 can tune a "
                     "simulated sensor or replay a recording. Source URIs: " + URI_HELP,
     )
     r.add_argument("--source", required=True, metavar="URI")
-    r.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    r.add_argument("--port", type=int, default=1234, help="TCP port (default 1234, as rtl_tcp)")
-    r.add_argument("--speed", type=float, default=1.0, help="multiple of real time (default 1)")
-    r.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    r.add_argument("--host", default="127.0.0.1", help=_("address to listen on (default 127.0.0.1)"))
+    r.add_argument("--port", type=int, default=1234, help=_("TCP port (default 1234, as rtl_tcp)"))
+    r.add_argument("--speed", type=float, default=1.0, help=_("multiple of real time (default 1)"))
+    r.add_argument("--duration", type=float, default=None, metavar="S", help=_("stop after S seconds"))
     r.set_defaults(handler=run_rtltcp_serve)
 
 
@@ -109,7 +110,7 @@ def _progress_printer(run: int, runs: int) -> Callable[[int, int], None] | None:
 def run_scan(args: Any) -> int:
     """Handler of ``borderwatch scan``."""
     if args.runs < 1:
-        raise ValueError(f"--runs must be >= 1, got {args.runs}")
+        raise ValueError(_("--runs must be >= 1, got {n}").format(n=args.runs))
     settings = SweepSettings(start_hz=args.start, stop_hz=args.stop, bin_hz=args.bin, interval_s=args.interval,
                              crop_fraction=args.crop, detector=args.detector)
     with open_source(args.source) as source:
@@ -121,7 +122,7 @@ def run_scan(args: Any) -> int:
                 result = run_sweep(source, settings, plan, progress=_progress_printer(run, args.runs),
                                    allow_short=run == 1)
                 if result is None:
-                    sys.stderr.write(f"scan: the recording ended after {written} sweep(s)\n")
+                    sys.stderr.write("scan: " + _("the recording ended after {n} sweep(s)").format(n=written) + "\n")
                     break
                 writer.write(result)
                 written += 1
@@ -149,7 +150,8 @@ def run_detect(args: Any) -> int:
         elif getattr(source, "finite", False):
             n = int(getattr(source, "num_samples", 0)) or int(MAX_DEFAULT_S * rate)
             if n > MAX_DEFAULT_S * rate:
-                sys.stderr.write(f"detect: analysing the first {MAX_DEFAULT_S:.0f} s (use --duration for more)\n")
+                sys.stderr.write("detect: " + _("analysing the first {s:.0f} s (use --duration for more)").format(
+                    s=MAX_DEFAULT_S) + "\n")
                 n = int(MAX_DEFAULT_S * rate)
         else:
             n = int(rate)
@@ -162,7 +164,8 @@ def run_detect(args: Any) -> int:
             got += block.size
         iq = np.concatenate(chunks) if chunks else np.zeros(0, np.complex64)
         if iq.size < 4 * config.nfft:
-            raise ValueError(f"only {iq.size} samples from {args.source}; need at least {4 * config.nfft}")
+            raise ValueError(_("only {n} samples from {source}; need at least {need}").format(
+                n=iq.size, source=args.source, need=4 * config.nfft))
         offset_db, calibrated = _dbm_offset(source)
         result = detect(iq, rate, source.center_freq_hz, config, dbm_offset_db=offset_db)
     if args.json:
@@ -198,11 +201,13 @@ def run_detect(args: Any) -> int:
 def run_rtltcp_serve(args: Any) -> int:
     """Handler of ``borderwatch rtltcp-serve``: serve until Ctrl-C or --duration."""
     if args.speed <= 0:
-        raise ValueError(f"--speed must be > 0, got {args.speed}")
+        raise ValueError(_("--speed must be > 0, got {x}").format(x=args.speed))
     with open_source(args.source) as source, RtlTcpServer(source, args.host, args.port, speed=args.speed) as server:
-        sys.stderr.write(f"rtltcp-serve: {args.source} on {server.host}:{server.port} (Ctrl-C stops)\n")
+        sys.stderr.write("rtltcp-serve: " + _("{source} on {host}:{port} (Ctrl-C stops)").format(
+            source=args.source, host=server.host, port=server.port) + "\n")
         deadline = None if args.duration is None else time.monotonic() + args.duration
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
-        sys.stderr.write(f"rtltcp-serve: {server.clients_served} client(s), {server.samples_sent} samples sent\n")
+        sys.stderr.write("rtltcp-serve: " + _("{clients} client(s), {samples} samples sent").format(
+            clients=server.clients_served, samples=server.samples_sent) + "\n")
     return 0

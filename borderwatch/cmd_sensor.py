@@ -14,6 +14,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from borderwatch.i18n import _
 from sdr.config import load_config
 from sdr.daemon import SensorDaemon, install_signal_handlers
 from sdr.sources import open_source
@@ -36,17 +37,17 @@ class JsonLogFormatter(logging.Formatter):
 
 def register(subparsers: Any) -> None:
     """Add the ``sensor`` subcommand."""
-    p = subparsers.add_parser("sensor", help="run a sensor daemon (profiles -> spool -> server)",
-                              description="Measure the agreed monitoring profiles and stream the results "
-                                          "to the coordination server, spooling them on disk until acked.")
-    p.add_argument("--config", required=True, help="sensor.toml")
-    p.add_argument("--once", action="store_true", help="one sweep of every profile, then exit")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    p.add_argument("--source", metavar="URI", help="override the config's source URI")
-    p.add_argument("--offline", action="store_true", help="do not connect to the server (spool only)")
+    p = subparsers.add_parser("sensor", help=_("run a sensor daemon (profiles -> spool -> server)"),
+                              description=_("Measure the agreed monitoring profiles and stream the results "
+                                          "to the coordination server, spooling them on disk until acked."))
+    p.add_argument("--config", required=True, help=_("sensor.toml"))
+    p.add_argument("--once", action="store_true", help=_("one sweep of every profile, then exit"))
+    p.add_argument("--duration", type=float, metavar="S", help=_("stop after S seconds"))
+    p.add_argument("--source", metavar="URI", help=_("override the config's source URI"))
+    p.add_argument("--offline", action="store_true", help=_("do not connect to the server (spool only)"))
     p.add_argument("--drain", type=float, default=2.0, metavar="S",
-                   help="at exit, wait up to S seconds for the server to ack the spool (default 2)")
-    p.add_argument("--log-json", action="store_true", help="structured JSON log lines")
+                   help=_("at exit, wait up to S seconds for the server to ack the spool (default 2)"))
+    p.add_argument("--log-json", action="store_true", help=_("structured JSON log lines"))
     p.set_defaults(handler=run)
 
 

@@ -12,26 +12,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from borderwatch.i18n import _
 from coordination.config import ConfigError, load_config
 from coordination.server import Server
 
 
 def register(subparsers: Any) -> None:
     """Add ``server`` to the top-level parser."""
-    p = subparsers.add_parser("server", help="run the coordination server (ingest, rules, alerts, API)",
-                              description="Run the coordination server. Flags win over --config.")
-    p.add_argument("--config", type=Path, default=None, help="server.toml")
-    p.add_argument("--data", type=Path, default=None, help="data directory (SQLite, HDF5 spectra, evidence)")
-    p.add_argument("--sensors-addr", default=None, help="sensor ROUTER bind address (tcp://127.0.0.1:5560)")
-    p.add_argument("--api-addr", default=None, help="API ROUTER bind address (tcp://127.0.0.1:5561)")
-    p.add_argument("--pub-addr", default=None, help="PUB bind address for alerts and live data (tcp://127.0.0.1:5562)")
+    p = subparsers.add_parser("server", help=_("run the coordination server (ingest, rules, alerts, API)"),
+                              description=_("Run the coordination server. Flags win over --config."))
+    p.add_argument("--config", type=Path, default=None, help=_("server.toml"))
+    p.add_argument("--data", type=Path, default=None, help=_("data directory (SQLite, HDF5 spectra, evidence)"))
+    p.add_argument("--sensors-addr", default=None, help=_("sensor ROUTER bind address (tcp://127.0.0.1:5560)"))
+    p.add_argument("--api-addr", default=None, help=_("API ROUTER bind address (tcp://127.0.0.1:5561)"))
+    p.add_argument("--pub-addr", default=None, help=_("PUB bind address for alerts and live data (tcp://127.0.0.1:5562)"))
     p.add_argument("--stations", type=Path, default=None,
-                   help="station database (SQLite), or a CSV/JSON file imported into <data>/stations.db at start")
-    p.add_argument("--rules", type=Path, default=None, help="coordination rules TOML (default: the shipped rules)")
+                   help=_("station database (SQLite), or a CSV/JSON file imported into <data>/stations.db at start"))
+    p.add_argument("--rules", type=Path, default=None, help=_("coordination rules TOML (default: the shipped rules)"))
     p.add_argument("--keys", type=Path, default=None,
-                   help="CurveZMQ keys directory: server key + allow-list (make it with 'borderwatch keys')")
+                   help=_("CurveZMQ keys directory: server key + allow-list (make it with 'borderwatch keys')"))
     p.add_argument("--insecure", action="store_true", default=None,
-                   help="plain TCP without authentication or encryption (loopback/testing only)")
+                   help=_("plain TCP without authentication or encryption (loopback/testing only)"))
     p.set_defaults(handler=cmd_server)
 
 
@@ -44,7 +45,7 @@ def cmd_server(args: argparse.Namespace) -> int:
         sys.stderr.write(f"borderwatch server: {exc}\n")
         return 2
     if cfg.stations is not None and not Path(cfg.stations).exists():
-        sys.stderr.write(f"borderwatch server: station file {cfg.stations} not found\n")
+        sys.stderr.write("borderwatch server: " + _("station file {path} not found").format(path=cfg.stations) + "\n")
         return 2
     if not cfg.insecure:
         from coordination.security import SecurityError, make_policy
@@ -65,13 +66,15 @@ def cmd_server(args: argparse.Namespace) -> int:
 
     def ready(srv: Server) -> None:
         e = srv.endpoints
-        sys.stderr.write(f"borderwatch server: data {cfg.data_dir}; sensors {e['sensors']}, api {e['api']}, "
-                         f"pub {e['pub']}; {len(srv.sensors)} sensors known; Ctrl-C to stop\n")
+        sys.stderr.write("borderwatch server: " + _("data {data}; sensors {sensors}, api {api}, pub {pub}; "
+                                                    "{n} sensors known; Ctrl-C to stop").format(
+            data=cfg.data_dir, sensors=e["sensors"], api=e["api"], pub=e["pub"], n=len(srv.sensors)) + "\n")
         if cfg.insecure:
-            sys.stderr.write("borderwatch server: WARNING: plain TCP, no authentication or encryption (INSECURE): "
-                             "anyone who reaches these ports can inject measurements and read alerts\n")
+            sys.stderr.write("borderwatch server: " + _("WARNING: plain TCP, no authentication or encryption "
+                                                        "(INSECURE): anyone who reaches these ports can inject "
+                                                        "measurements and read alerts") + "\n")
         else:
-            sys.stderr.write(f"borderwatch server: CurveZMQ on, keys {cfg.keys_dir}\n")
+            sys.stderr.write("borderwatch server: " + _("CurveZMQ on, keys {path}").format(path=cfg.keys_dir) + "\n")
         sys.stderr.flush()
 
     try:

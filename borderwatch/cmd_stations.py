@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from borderwatch.i18n import _
 from station_db.border_check import BorderCheck, check_station
 from station_db.exchange import (
     ENCODING_NAMES,
@@ -44,7 +45,8 @@ def parse_freq_hz(text: str) -> float:
     """A frequency in Hz from ``"410212500"``, ``"410.2125M"``, ``"12.5k"`` or ``"97.5 MHz"``."""
     m = _FREQ_RE.match(text)
     if m is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a frequency (Hz, or with k/M/G: 410.2125M)")
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not a frequency (Hz, or with k/M/G: 410.2125M)").format(text=text))
     return float(m[1]) * _SCALE[m[2].lower()]
 
 
@@ -54,57 +56,59 @@ def parse_lat_lon(text: str) -> tuple[float, float]:
         lat_s, lon_s = text.split(",")
         lat, lon = float(lat_s), float(lon_s)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give LAT,LON in degrees, e.g. 31.70,118.60") from None
+        raise argparse.ArgumentTypeError(
+            _("{text!r}: give LAT,LON in degrees, e.g. 31.70,118.60").format(text=text)) from None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise argparse.ArgumentTypeError(f"{text!r}: latitude or longitude out of range")
+        raise argparse.ArgumentTypeError(_("{text!r}: latitude or longitude out of range").format(text=text))
     return lat, lon
 
 
 def register(subparsers: Any) -> None:
     """Add ``stations`` and its subcommands to the top-level parser."""
-    top = subparsers.add_parser("stations", help="shared station database: import, export, query, border check")
+    top = subparsers.add_parser("stations", help=_("shared station database: import, export, query, border check"))
     sub = top.add_subparsers(dest="stations_command", metavar="SUBCOMMAND", required=True)
 
     def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--db", type=Path, default=None, help=f"station database (default: {default_db_path()})")
+        p.add_argument("--db", type=Path, default=None,
+                       help=_("station database (default: {path})").format(path=default_db_path()))
         return p
 
-    p = with_db(sub.add_parser("import", help="validate and import a province's CSV/JSON station file"))
+    p = with_db(sub.add_parser("import", help=_("validate and import a province's CSV/JSON station file")))
     p.add_argument("file", type=Path)
     who = p.add_mutually_exclusive_group(required=True)
-    who.add_argument("--province", choices=MEMBER_PROVINCES, help="the province whose stations the file holds")
+    who.add_argument("--province", choices=MEMBER_PROVINCES, help=_("the province whose stations the file holds"))
     who.add_argument("--all-provinces", action="store_true",
-                     help="platform administrator: load a file holding several provinces' stations")
+                     help=_("platform administrator: load a file holding several provinces' stations"))
     p.add_argument("--replace", action="store_true",
-                   help="the file is the province's complete list: delete its stations missing from the file")
-    p.add_argument("--no-geo-check", action="store_true", help="skip the position-in-province check")
+                   help=_("the file is the province's complete list: delete its stations missing from the file"))
+    p.add_argument("--no-geo-check", action="store_true", help=_("skip the position-in-province check"))
     p.set_defaults(handler=cmd_import)
 
-    p = with_db(sub.add_parser("export", help="write stations to CSV, JSON or GeoJSON (by extension)"))
+    p = with_db(sub.add_parser("export", help=_("write stations to CSV, JSON or GeoJSON (by extension)")))
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--province", choices=MEMBER_PROVINCES)
-    p.add_argument("--border-km", type=float, default=None, help="only stations within this distance of a border")
-    p.add_argument("--bom", action="store_true", help="UTF-8 byte-order mark (CSV for spreadsheet programs)")
+    p.add_argument("--border-km", type=float, default=None, help=_("only stations within this distance of a border"))
+    p.add_argument("--bom", action="store_true", help=_("UTF-8 byte-order mark (CSV for spreadsheet programs)"))
     p.set_defaults(handler=cmd_export)
 
-    p = with_db(sub.add_parser("query", help="find stations by frequency, place, province, service"))
-    p.add_argument("--freq", type=parse_freq_hz, default=None, help="Hz, or with unit: 410.2125M")
-    p.add_argument("--bandwidth", type=parse_freq_hz, default=0.0, help="band around --freq (Hz or 25k)")
+    p = with_db(sub.add_parser("query", help=_("find stations by frequency, place, province, service")))
+    p.add_argument("--freq", type=parse_freq_hz, default=None, help=_("Hz, or with unit: 410.2125M"))
+    p.add_argument("--bandwidth", type=parse_freq_hz, default=0.0, help=_("band around --freq (Hz or 25k)"))
     p.add_argument("--near", type=parse_lat_lon, default=None, metavar="LAT,LON")
     p.add_argument("--radius-km", type=float, default=None)
     p.add_argument("--province", choices=MEMBER_PROVINCES)
     p.add_argument("--service", choices=SERVICES)
-    p.add_argument("--json", action="store_true", help="JSON output")
+    p.add_argument("--json", action="store_true", help=_("JSON output"))
     p.set_defaults(handler=cmd_query)
 
-    p = with_db(sub.add_parser("check", help="border assignment check (P.1546 field strength at the borders)"))
+    p = with_db(sub.add_parser("check", help=_("border assignment check (P.1546 field strength at the borders)")))
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--station", help="id of a stored station")
-    src.add_argument("--csv", type=Path, help="exchange-format CSV/JSON with the proposed station(s)")
-    p.add_argument("--province", choices=MEMBER_PROVINCES, help="disambiguate --station")
-    p.add_argument("--rules", type=Path, default=None, help="rules TOML (default: the shipped rules)")
-    p.add_argument("--step-km", type=float, default=1.0, help="border sampling step")
-    p.add_argument("--json", action="store_true", help="JSON output")
+    src.add_argument("--station", help=_("id of a stored station"))
+    src.add_argument("--csv", type=Path, help=_("exchange-format CSV/JSON with the proposed station(s)"))
+    p.add_argument("--province", choices=MEMBER_PROVINCES, help=_("disambiguate --station"))
+    p.add_argument("--rules", type=Path, default=None, help=_("rules TOML (default: the shipped rules)"))
+    p.add_argument("--step-km", type=float, default=1.0, help=_("border sampling step"))
+    p.add_argument("--json", action="store_true", help=_("JSON output"))
     p.set_defaults(handler=cmd_check)
 
 
@@ -125,8 +129,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     except StationFileError as exc:
         for error in exc.errors:
             sys.stderr.write(f"{error}\n")
-        read_as = f" (read as {ENCODING_NAMES[exc.encoding]})" if exc.encoding else ""
-        sys.stderr.write(f"{path}{read_as}: {len(exc.errors)} error(s); nothing imported\n")
+        read_as = _(" (read as {encoding})").format(encoding=ENCODING_NAMES[exc.encoding]) if exc.encoding else ""
+        sys.stderr.write(_("{path}{read_as}: {n} error(s); nothing imported").format(
+            path=path, read_as=read_as, n=len(exc.errors)) + "\n")
         if province is not None and path.is_file():
             with _open(args) as repo:
                 repo.record_rejected_import(province, str(path), file_sha256(path), len({e.line for e in exc.errors}),
@@ -141,10 +146,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         else:
             reports = [repo.import_stations(stations, province, str(path), digest, replace=args.replace,
                                             imported_by=_user(), encoding=loaded.encoding)]
-    _out(f"{path}: read as {loaded.encoding_name}")
+    _out(_("{path}: read as {encoding}").format(path=path, encoding=loaded.encoding_name))
     for r in reports:
-        _out(f"{r.province}: {r.accepted} station(s) from {path}: {r.inserted} inserted, {r.updated} updated, "
-             f"{r.unchanged} unchanged, {r.removed} removed (import #{r.import_id})")
+        _out(_("{province}: {accepted} station(s) from {path}: {inserted} inserted, {updated} updated, "
+               "{unchanged} unchanged, {removed} removed (import #{import_id})").format(
+            province=r.province, accepted=r.accepted, path=path, inserted=r.inserted, updated=r.updated,
+            unchanged=r.unchanged, removed=r.removed, import_id=r.import_id))
     return 0
 
 
@@ -162,14 +169,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         else:
             stations = repo.stations_near_border(args.border_km, args.province)
     write_stations(args.output, stations, bom=args.bom)
-    where = "" if args.border_km is None else f" within {args.border_km:g} km of a border"
-    _out(f"exported {len(stations)} station(s){where} to {args.output}")
+    where = "" if args.border_km is None else _(" within {km:g} km of a border").format(km=args.border_km)
+    _out(_("exported {n} station(s){where} to {path}").format(n=len(stations), where=where, path=args.output))
     return 0
 
 
 def cmd_query(args: argparse.Namespace) -> int:
     if (args.near is None) != (args.radius_km is None):
-        raise ValueError("--near and --radius-km go together")
+        raise ValueError(_("--near and --radius-km go together"))
     with _open(args) as repo:
         found = repo.query(freq_hz=args.freq, bandwidth_hz=args.bandwidth, near=args.near,
                            radius_km=args.radius_km, province=args.province, service=args.service)
@@ -186,7 +193,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         _out(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0
     _out(_station_table(found, distances))
-    _out(f"{len(found)} station(s)")
+    _out(_("{n} station(s)").format(n=len(found)))
     return 0
 
 
@@ -205,7 +212,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from coordination.propagation.p1546 import field_strength_many  # heavy tables: load only here
 
     if args.step_km <= 0:
-        raise ValueError("--step-km must be positive")
+        raise ValueError(_("--step-km must be positive"))
     rules = load_rules(args.rules)
     if args.csv is not None:
         try:
@@ -218,10 +225,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         with _open(args) as repo:
             stations = [s for s in repo.find(args.station) if args.province in (None, s.province)]
         if not stations:
-            raise ValueError(f"no station {args.station!r} in the database; import it or use --csv")
+            raise ValueError(_("no station {id!r} in the database; import it or use --csv").format(id=args.station))
         if len(stations) > 1:
             provinces = ", ".join(s.province for s in stations)
-            raise ValueError(f"station id {args.station!r} exists in {provinces}: add --province")
+            raise ValueError(_("station id {id!r} exists in {provinces}: add --province").format(id=args.station,
+                                                                                        provinces=provinces))
     checks = [check_station(s, rules, field_strength_many, step_km=args.step_km) for s in stations]
     if args.json:
         _out(json.dumps([c.to_dict() for c in checks], ensure_ascii=False, indent=1))
