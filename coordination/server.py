@@ -6,12 +6,13 @@ Reply), ``pub`` PUB (``alert.<PROV>``, ``spectrum.<sensor_id>``, ``sensor.<senso
 
 Each loop iteration drains at most ``batch_max_messages`` sensor messages and handles them as one
 batch: validate every message (rejections counted per reason and peer), drop duplicates by
-``(sensor_id, seq)`` (acked again, stored once), write spectra to HDF5 and summaries to SQLite,
-flush the HDF5 files, commit one SQLite transaction, and only then ack what was stored. After the
-commit, each stored Emissions message goes to the rules engine and every resulting alert event is
-persisted and published. Then at most ``api_max_requests`` API requests are answered, and the engine
-is ticked every ``tick_interval_s``. Nothing a peer sends can stop the loop: per-message handling
-is wrapped, an internal error is counted and logged.
+``(sensor_id, seq)`` (acked again, stored once); then in two steps, each ending in one SQLite
+commit and only then the acks: (1) summaries (emissions, occupancy, health, evidence) to SQLite,
+after which each stored Emissions message goes to the rules engine and every resulting alert event
+is persisted and published, so alerts never wait for the spectrum archive; (2) spectra to HDF5,
+files flushed, their ledger entries committed. Then at most ``api_max_requests`` API requests are
+answered, and the engine is ticked every ``tick_interval_s``. Nothing a peer sends can stop the
+loop: per-message handling is wrapped, an internal error is counted and logged.
 
 Embeddable: ``Server(config).start()`` runs the loop in a thread (tests, demo); ``run()`` runs it
 in the caller's thread (the CLI); ``stop()`` ends it. Time comes from an injected ``clock``.
@@ -447,12 +448,20 @@ class Server:
             self._handle_hellos(hellos, now, now_iso)
         acks: dict[bytes, list[int]] = {}
         fresh = self._dedupe([ib for ib in inbound if not isinstance(ib.msg, Hello)], acks)
-        self._evidence_done.clear()
-        stored = self._store_batch(fresh, now_iso)
-        for ib in stored:
-            acks.setdefault(ib.identity, []).append(ib.msg.seq)
-        self._send_acks(acks, now_iso)
-        self._after_store(stored, now)
+        # Two commits per batch: summaries first (emissions go to the rules engine right after their
+        # commit, so an alert never waits for the HDF5 work), then the spectra.
+        summaries = [ib for ib in fresh if not isinstance(ib.msg, Spectrum)]
+        spectra = [ib for ib in fresh if isinstance(ib.msg, Spectrum)]
+        for part in (summaries, spectra):
+            if not part and not acks:
+                continue
+            self._evidence_done.clear()
+            stored = self._store_batch(part, now_iso) if part else []
+            for ib in stored:
+                acks.setdefault(ib.identity, []).append(ib.msg.seq)
+            self._send_acks(acks, now_iso)
+            acks = {}
+            self._after_store(stored, now)
 
     def _handle_hellos(self, hellos: list[Inbound], now: datetime, now_iso: str) -> None:
         assert self.store is not None
