@@ -431,8 +431,6 @@ def build_report(archive_dir: str | Path, options: ReportOptions) -> Report:
                 occ = combine_intervals(intervals, source=source)
                 axis = axes.get(profile)
                 spec = spectrogram(reader, axis, period, options.spectrogram_rows) if axis else None
-                if spec is not None and not thresholds:
-                    thresholds = [float(np.nanmedian(spec.max_dbm))]
                 strongest = strongest_emissions(ems_by_site_band.get((site.sensor_id, profile), []), band, site,
                                                 options.top_emissions)
                 site_bands.append(SiteBand(site, band, occ, tuple(intervals), spec, strongest,
