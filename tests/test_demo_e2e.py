@@ -1,0 +1,207 @@
+"""End to end: ``borderwatch demo`` plays the shipped scenario once, headless, and the network must
+conclude exactly what the scenario says about every transmitter.
+
+One play (the default 90 s of scenario, about 100 s of wall time) is shared by every test of this
+module. The assertions read what any user of the demo gets: the alert events of ``--alerts-jsonl``
+(the documented alert schema), the archive of ``--out`` (SQLite, HDF5, SigMF) and its summary.json,
+so they check the command, not its internals.
+
+The incidents (borderwatch/data/demo_scenario.toml):
+1. unlicensed FM 100.1 MHz in Zhejiang, 8 km from Jiangsu -> unlicensed + cross_border, ZJ -> JS;
+2. AH-PMR-0042 (410.2125 MHz) at +15 dB e.r.p. -> cross_border + licence_violation, AH -> JS;
+3. a carrier on maritime ch 16 off Chongming (SH) -> unlicensed + cross_border, SH -> JS, and a
+   safety band: published to every province;
+4. ZJ-PMR-0107 5 kHz off 152.375 MHz -> licence_violation + cross_border (heard above the 12 dBuV/m
+   PMR 150 limit in JS and SH), ZJ -> JS, SH;
+plus two licensed stations within licence (ZJ-PMR-0065 410.7625 MHz, AH-PMR-0010 409.75 MHz) that are
+heard and must raise nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sqlite3
+from collections import defaultdict
+
+import h5py
+import numpy as np
+import pytest
+
+from borderwatch.cli import main as cli_main
+from station_db.geo import haversine_km
+
+pytestmark = pytest.mark.slow
+
+#: (freq_hz, tolerance_hz, verdicts, source, affected, notified, true position)
+INCIDENTS = {
+    "pirate_fm": (100.1e6, 30e3, {"unlicensed", "cross_border"}, ["ZJ"], ["JS"], {"ZJ", "JS"}, (30.78, 120.62)),
+    "ah_pmr_0042": (410.2125e6, 6e3, {"cross_border", "licence_violation"}, ["AH"], ["JS"], {"AH", "JS"},
+                    (31.70, 118.60)),
+    "ch16": (156.8e6, 6e3, {"unlicensed", "cross_border"}, ["SH"], ["JS"], {"AH", "JS", "SH", "ZJ"}, (31.55, 121.55)),
+    "zj_pmr_0107": (152.380e6, 6e3, {"licence_violation", "cross_border"}, ["ZJ"], ["JS", "SH"], {"ZJ", "JS", "SH"},
+                    (30.75, 120.75)),
+}
+TRAFFIC_HZ = (410.7625e6, 409.75e6)
+MAX_POSITION_ERROR_KM = 5.0
+PINNED_KEYS = {"id", "event", "state", "verdicts", "severity", "band", "f_center_hz", "bandwidth_hz",
+               "provinces_source", "provinces_affected", "sensors", "position", "candidate_stations",
+               "first_seen", "last_seen"}
+
+
+@pytest.fixture(scope="module")
+def played(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    jsonl = out / "alerts.jsonl"
+    log = out / "stdout.txt"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = cli_main(["demo", "--out", str(out / "archive"), "--alerts-jsonl", str(jsonl), "--plain"])
+    log.write_text(buf.getvalue())
+    events = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    summary = json.loads((out / "archive" / "summary.json").read_text())
+    return {"rc": rc, "out": out / "archive", "events": events, "summary": summary, "stdout": buf.getvalue()}
+
+
+def final_alerts(events):
+    last = {}
+    for ev in events:
+        last[ev["id"]] = ev
+    return last
+
+
+def incident_of(alert):
+    hits = [k for k, v in INCIDENTS.items() if abs(alert["f_center_hz"] - v[0]) <= v[1]]
+    return hits[0] if hits else None
+
+
+def test_demo_command_succeeds_and_says_so(played):
+    assert played["rc"] == 0, played["stdout"][-3000:]
+    assert "RESULT: all 4 incidents raised the expected alerts" in played["stdout"]
+    assert played["summary"]["passed"] is True
+    assert 85.0 <= played["summary"]["duration_s"] <= 100.0
+
+
+def test_every_event_follows_the_documented_schema(played):
+    events = played["events"]
+    assert len(events) >= 4
+    for ev in events:
+        assert PINNED_KEYS <= set(ev), sorted(PINNED_KEYS - set(ev))
+        assert ev["event"] in ("opened", "updated", "acknowledged", "resolved")
+        assert set(ev["verdicts"]) <= {"unlicensed", "cross_border", "licence_violation"}
+    opened = defaultdict(int)
+    for ev in events:
+        opened[ev["id"]] += ev["event"] == "opened"
+    assert set(opened.values()) == {1}  # each alert opened exactly once (no flapping)
+
+
+def test_each_incident_raised_exactly_one_alert_with_the_right_verdicts_and_provinces(played):
+    alerts = final_alerts(played["events"])
+    by_incident = defaultdict(list)
+    for a in alerts.values():
+        by_incident[incident_of(a)].append(a)
+    assert None not in by_incident, [(a["f_center_hz"], a["verdicts"]) for a in by_incident.get(None, [])]
+    assert sorted(by_incident) == sorted(INCIDENTS)
+    for name, (_, _, verdicts, source, affected, _, _) in INCIDENTS.items():
+        (a,) = by_incident[name]
+        assert set(a["verdicts"]) == verdicts, (name, a["verdicts"])
+        assert sorted(a["provinces_source"]) == sorted(source), (name, a["provinces_source"])
+        assert sorted(a["provinces_affected"]) == sorted(affected), (name, a["provinces_affected"])
+
+
+def test_each_alert_reached_exactly_the_provinces_that_must_act(played):
+    routed = {o["transmitter"]: set(o["routed_to"]) for o in played["summary"]["outcomes"]}
+    assert routed["PIRATE-FM-100.1"] == INCIDENTS["pirate_fm"][5]
+    assert routed["AH-PMR-0042"] == INCIDENTS["ah_pmr_0042"][5]
+    assert routed["CH16-INTERFERER"] == INCIDENTS["ch16"][5]  # maritime safety band: everybody
+    assert routed["ZJ-PMR-0107"] == INCIDENTS["zj_pmr_0107"][5]
+
+
+def test_estimated_positions_are_within_the_stated_error_and_5_km(played):
+    alerts = final_alerts(played["events"])
+    for a in alerts.values():
+        name = incident_of(a)
+        lat, lon = INCIDENTS[name][6]
+        pos = a["position"]
+        assert pos is not None, name
+        err_km = float(haversine_km(pos["lat"], pos["lon"], lat, lon))
+        assert err_km <= MAX_POSITION_ERROR_KM, (name, err_km)
+        assert err_km <= pos["error_km"], (name, err_km, pos["error_km"])
+        probs = pos["provinces"]
+        assert max(probs, key=probs.get) == INCIDENTS[name][3][0]  # the source province dominates the region
+
+
+def test_the_licensed_station_matched_is_the_one_at_fault(played):
+    alerts = final_alerts(played["events"])
+    for a in alerts.values():
+        name = incident_of(a)
+        if name in ("ah_pmr_0042", "zj_pmr_0107"):
+            ids = [c["station_id"] for c in a["candidate_stations"]]
+            assert {"ah_pmr_0042": "AH-PMR-0042", "zj_pmr_0107": "ZJ-PMR-0107"}[name] in ids
+
+
+def test_licensed_traffic_raised_nothing(played):
+    for ev in played["events"]:
+        assert all(abs(ev["f_center_hz"] - f) > 12.5e3 for f in TRAFFIC_HZ), ev["id"]
+    heard = {o["transmitter"]: o for o in played["summary"]["outcomes"]}
+    assert heard["ZJ-PMR-0065"]["alert_ids"] == [] and heard["AH-PMR-0010"]["alert_ids"] == []
+
+
+def test_the_pirate_going_off_air_resolves_its_alert(played):
+    alerts = final_alerts(played["events"])
+    (pirate,) = [a for a in alerts.values() if incident_of(a) == "pirate_fm"]
+    assert pirate["state"] == "resolved" and pirate["resolved_by"] == "auto"
+    others = [a for a in alerts.values() if incident_of(a) != "pirate_fm"]
+    assert {a["state"] for a in others} == {"open"}
+
+
+def test_nothing_was_dropped_every_seq_stored_once(played):
+    d = played["summary"]["delivery"]
+    assert sum(d["rejected"].values()) == 0
+    assert d["problems"] == []
+    assert len(d["per_sensor"]) == 16
+    for sid, s in d["per_sensor"].items():
+        assert s["spooled"] > 100, sid
+        assert s["stored"] == s["spooled"] and s["missing"] == 0 and s["spool_dropped"] == 0, (sid, s)
+
+
+def test_alerts_are_in_the_sqlite_archive(played):
+    db = sqlite3.connect(played["out"] / "server.db")
+    try:
+        rows = {r[0]: json.loads(r[1]) for r in db.execute("SELECT id, json FROM alerts")}
+    finally:
+        db.close()
+    assert set(rows) == set(final_alerts(played["events"]))
+
+
+def test_hdf5_spectra_are_readable_and_each_seq_stored_once(played):
+    files = sorted((played["out"] / "spectra").rglob("*.h5"))
+    assert len(files) == 16
+    for path in files:
+        with h5py.File(path, "r") as h:
+            assert h.attrs["sensor_id"] and h.attrs["province"] in ("SH", "JS", "ZJ", "AH")
+            assert set(h) == {"fm_broadcast", "pmr_150", "maritime_vhf", "pmr_400"}
+            for name, g in h.items():
+                p = g["power_dbm"][...]
+                assert p.shape[0] >= 30 and p.shape[1] == g.attrs["n_bins"]
+                assert np.all(np.isfinite(p)) and -160 < float(np.median(p)) < -60
+                seqs = g["seq"][...]
+                assert len(np.unique(seqs)) == len(seqs), (path.name, name)
+
+
+def test_sigmf_evidence_is_readable_and_annotated(played):
+    from sigmf import sigmffile
+
+    metas = sorted((played["out"] / "evidence").rglob("*.sigmf-meta"))
+    assert len(metas) >= 4  # at least one capture per incident
+    incidents = set()
+    for meta in metas:
+        s = sigmffile.fromfile(str(meta))
+        x = s.read_samples()
+        assert x.dtype == np.complex64 and len(x) >= 100_000
+        f = s.get_captures()[0]["core:frequency"]
+        incidents.add(next(k for k, v in INCIDENTS.items() if abs(f - v[0]) <= v[1]))
+        (ann,) = s.get_annotations()
+        assert ann["core:freq_lower_edge"] < f < ann["core:freq_upper_edge"]
+    assert incidents == set(INCIDENTS)

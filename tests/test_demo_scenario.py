@@ -1,0 +1,166 @@
+"""The demo scenario file and the simulator's propagation: places, format errors, consistency with
+the rules engine's model."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import tomllib
+
+import numpy as np
+import pytest
+
+from borderwatch.demo_propagation import P1546LinkModel
+from borderwatch.demo_scenario import (
+    DemoScenarioError,
+    default_scenario_path,
+    load_demo_scenario,
+    parse_demo_scenario,
+)
+from coordination import prediction
+from sdr.scenario import SensorSite, Transmitter
+from station_db.geo import distance_to_border_km, haversine_km, province_of
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_demo_scenario()
+
+
+@pytest.fixture
+def doc():
+    with default_scenario_path().open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def test_shipped_scenario_has_eight_or_more_sensors_on_both_sides_of_every_border(demo):
+    sensors = demo.scenario.sensors
+    assert len(sensors) >= 8
+    assert {s.province for s in sensors} == {"SH", "JS", "ZJ", "AH"}
+
+
+def test_every_sensor_stands_in_the_province_it_claims(demo):
+    for s in demo.scenario.sensors:
+        assert province_of(s.lat, s.lon) == s.province, s.id
+
+
+def test_border_sensors_are_within_20_km_of_a_border(demo):
+    interior = {"AH-HEFEI", "ZJ-TONGXIANG"}  # they hear the licensed traffic, deliberately inland
+    # The SH/JS line in the Yangtze estuary runs through water the shipped boundaries leave out:
+    # Qidong (JS) faces Chongming (SH) across the river instead.
+    estuary = {"JS-QIDONG"}
+    for s in demo.scenario.sensors:
+        if s.id not in interior | estuary:
+            d_km, _ = distance_to_border_km(s.lat, s.lon)
+            assert d_km < 20.0, (s.id, d_km)
+    qidong, chongming = demo.scenario.sensor("JS-QIDONG"), demo.scenario.sensor("SH-CHONGMING")
+    assert float(haversine_km(qidong.lat, qidong.lon, chongming.lat, chongming.lon)) < 35.0
+
+
+def test_incident_transmitters_stand_where_the_story_says(demo):
+    tx = {t.id: t for t in demo.scenario.transmitters}
+    assert province_of(tx["PIRATE-FM-100.1"].lat, tx["PIRATE-FM-100.1"].lon) == "ZJ"
+    d_km, _ = distance_to_border_km(tx["PIRATE-FM-100.1"].lat, tx["PIRATE-FM-100.1"].lon, "JS")
+    assert d_km < 10.0
+    assert province_of(tx["CH16-INTERFERER"].lat, tx["CH16-INTERFERER"].lon) == "SH"
+    assert tx["CH16-INTERFERER"].emitted_freq_hz == 156.8e6
+    assert tx["AH-PMR-0042"].effective_erp_dbw - tx["AH-PMR-0042"].erp_dbw == 15.0
+    assert tx["ZJ-PMR-0107"].emitted_freq_hz - tx["ZJ-PMR-0107"].freq_hz == 5e3
+
+
+def test_licensed_transmitters_match_the_sample_station_data(demo):
+    from borderwatch.demo import sample_stations_path
+    from station_db.exchange import read_stations
+
+    stations = {s.station_id: s for s in read_stations(sample_stations_path())}
+    for tx in demo.scenario.transmitters:
+        st = stations.get(tx.id)
+        if st is None:
+            assert tx.id in ("PIRATE-FM-100.1", "CH16-INTERFERER")
+            continue
+        assert (tx.lat, tx.lon, tx.freq_hz, tx.erp_dbw) == (st.lat, st.lon, st.tx_freq_hz, st.erp_dbw), tx.id
+        assert tx.antenna_height_m == pytest.approx(prediction.station_heff_m(st)), tx.id
+
+
+def test_every_transmitter_has_an_expectation_and_incidents_state_a_position_error(demo):
+    ids = {t.id for t in demo.scenario.transmitters}
+    exp = {e.transmitter: e for e in demo.settings.expectations}
+    assert set(exp) == ids
+    for e in exp.values():
+        if not e.is_traffic:
+            assert e.max_position_error_km == 5.0 and e.provinces_source and e.provinces_affected
+
+
+def test_profiles_are_narrow_enough_for_one_tuner_hop_each(demo):
+    assert len(demo.settings.profiles) == 4
+    for p in demo.settings.profiles:
+        assert p.f_stop_hz - p.f_start_hz <= 1.8e6, p.name
+
+
+def test_unknown_key_in_demo_table_names_file_and_key(doc):
+    doc["demo"]["speed"] = 2
+    with pytest.raises(DemoScenarioError, match=r"x\.toml \[demo\]: unknown key 'speed'"):
+        parse_demo_scenario(doc, "x.toml")
+
+
+def test_expectation_for_an_unknown_transmitter_is_refused(doc):
+    doc["demo"]["expect"][0]["transmitter"] = "NOPE"
+    with pytest.raises(DemoScenarioError, match=r"\[\[demo.expect\]\] #1: key 'transmitter' must name"):
+        parse_demo_scenario(doc, "x.toml")
+
+
+def test_unknown_verdict_and_bad_propagation_are_refused(doc):
+    doc["demo"]["expect"][0]["verdicts"] = ["pirate"]
+    with pytest.raises(DemoScenarioError, match="'pirate' is not one of"):
+        parse_demo_scenario(doc, "x.toml")
+    doc["demo"]["expect"][0]["verdicts"] = []
+    doc["demo"]["propagation"] = "two_ray"
+    with pytest.raises(DemoScenarioError, match="propagation' must be one of p1546, free_space"):
+        parse_demo_scenario(doc, "x.toml")
+
+
+def test_bad_engine_setting_is_refused_with_its_name(doc):
+    doc["demo"]["engine"]["auto_resolve_after_s"] = -1
+    with pytest.raises(DemoScenarioError, match=r"\[demo.engine\].*auto_resolve_after_s"):
+        parse_demo_scenario(doc, "x.toml")
+
+
+def test_scenario_errors_come_through_with_the_table(doc):
+    doc["sensors"][0]["lat"] = "north"
+    with pytest.raises(DemoScenarioError, match=r"\[\[sensors\]\] #1 \(JS-KUNSHAN\): key 'lat'"):
+        parse_demo_scenario(doc, "x.toml")
+
+
+def test_missing_file_is_a_one_line_error(tmp_path):
+    with pytest.raises(DemoScenarioError, match="scenario file not found"):
+        load_demo_scenario(tmp_path / "none.toml")
+
+
+SITE = SensorSite("S", "JS", 31.0, 120.5, height_m=15.0, antenna_factor_db_m=15.0)
+
+
+@pytest.mark.parametrize("freq_hz,erp_dbw,h_m,lat", [(100.1e6, 26.0, 20.0, 31.2), (410.2125e6, 25.0, 42.0, 31.4),
+                                                      (156.8e6, 17.0, 20.0, 30.8)])
+def test_simulator_link_equals_the_engine_model_without_shadowing(freq_hz, erp_dbw, h_m, lat):
+    tx = Transmitter("T", lat, 120.5, freq_hz, erp_dbw, "nfm", antenna_height_m=h_m)
+    d_km = abs(lat - SITE.lat) * 111.2
+    want = erp_dbw + float(prediction.emitter_field_model(freq_hz, SITE.height_m, 50.0, h_m)(np.array([d_km]))[0])
+    assert P1546LinkModel().field_strength_dbuv_m(tx, SITE) == pytest.approx(want, abs=0.3)
+
+
+def test_shadowing_is_deterministic_with_the_stated_spread():
+    model = P1546LinkModel(shadowing_db=2.0, seed=7)
+    draws = [model.shadowing(Transmitter(f"T{i}", 31.0, 120.0, 1e8, 0.0, "cw"), SITE) for i in range(2000)]
+    assert draws[:5] == [model.shadowing(Transmitter(f"T{i}", 31.0, 120.0, 1e8, 0.0, "cw"), SITE) for i in range(5)]
+    assert abs(statistics.fmean(draws)) < 0.15
+    assert statistics.pstdev(draws) == pytest.approx(2.0, rel=0.06)
+    assert P1546LinkModel(shadowing_db=0.0).shadowing(Transmitter("T", 31, 120, 1e8, 0, "cw"), SITE) == 0.0
+
+
+def test_field_falls_with_distance_like_p1546_not_free_space():
+    near = Transmitter("N", 31.1, 120.5, 410e6, 10.0, "nfm", antenna_height_m=30.0)
+    far = Transmitter("F", 31.45, 120.5, 410e6, 10.0, "nfm", antenna_height_m=30.0)
+    m = P1546LinkModel()
+    drop_db = m.field_strength_dbuv_m(near, SITE) - m.field_strength_dbuv_m(far, SITE)
+    free_space_drop_db = 20 * math.log10(0.45 / 0.1)  # 13 dB
+    assert drop_db > free_space_drop_db + 5.0
