@@ -17,30 +17,33 @@ import time
 from pathlib import Path
 from typing import Any
 
+from borderwatch.i18n import _, current_language, lang_argument
+
 log = logging.getLogger("borderwatch.console")
 
 
 def register(subparsers: Any) -> None:
     """Add ``console`` to the top-level parser."""
-    p = subparsers.add_parser("console", help="open the monitoring console (live server or archive replay)",
-                              description="The regulator's console: sensors, live spectrum and waterfall, "
-                                          "occupancy, map, alerts, station browser.")
+    p = subparsers.add_parser("console", help=_("open the monitoring console (live server or archive replay)"),
+                              description=_("The regulator's console: sensors, live spectrum and waterfall, "
+                                          "occupancy, map, alerts, station browser."))
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--server", metavar="ADDR", help="server host or API address (HOST[:PORT], tcp://HOST:PORT)")
-    src.add_argument("--archive", metavar="DIR", type=Path, help="replay a server data directory, no server needed")
-    p.add_argument("--pub", metavar="ADDR", default=None, help="PUB address (default: API port + 1)")
+    src.add_argument("--server", metavar="ADDR", help=_("server host or API address (HOST[:PORT], tcp://HOST:PORT)"))
+    src.add_argument("--archive", metavar="DIR", type=Path, help=_("replay a server data directory, no server needed"))
+    p.add_argument("--pub", metavar="ADDR", default=None, help=_("PUB address (default: API port + 1)"))
     p.add_argument("--keys", metavar="DIR", type=Path, default=None,
-                   help="CurveZMQ client keys (a keys directory or an exported bundle) for a secured server")
-    p.add_argument("--key-name", metavar="NAME", default=None, help="which client key in --keys to use")
+                   help=_("CurveZMQ client keys (a keys directory or an exported bundle) for a secured server"))
+    p.add_argument("--key-name", metavar="NAME", default=None, help=_("which client key in --keys to use"))
     p.add_argument("--stations", metavar="DB", type=Path, default=None,
-                   help="local station database (SQLite; only queried) for the map, spectrum spans and browser "
-                        "when no server answers, or with --archive")
+                   help=_("local station database (SQLite; only queried) for the map, spectrum spans and browser "
+                        "when no server answers, or with --archive"))
     p.add_argument("--screenshot", metavar="PNG", type=Path, default=None,
-                   help="wait for data, save the window as PNG and exit")
+                   help=_("wait for data, save the window as PNG and exit"))
     p.add_argument("--wait", metavar="S", type=float, default=20.0,
-                   help="with --screenshot: longest wait for data in seconds (default 20)")
-    p.add_argument("--size", metavar="WxH", default="1600x1000", help="window size with --screenshot")
-    p.add_argument("--lang", choices=("zh_CN", "en"), default=None, help="interface language (default: system)")
+                   help=_("with --screenshot: longest wait for data in seconds (default 20)"))
+    p.add_argument("--size", metavar="WxH", default="1600x1000", help=_("window size with --screenshot"))
+    p.add_argument("--lang", type=lang_argument, default=None, metavar="zh_CN|en",
+                   help=_("interface language (default: the command line's, from --lang or the locale)"))
     p.set_defaults(handler=cmd_console)
 
 
@@ -82,7 +85,8 @@ def cmd_console(args: argparse.Namespace) -> int:
     repo = None
     if args.stations is not None:
         if not args.stations.exists():
-            sys.stderr.write(f"borderwatch console: station database {args.stations} not found\n")
+            sys.stderr.write("borderwatch console: " + _("station database {path} not found").format(path=args.stations)
+                             + "\n")
             return 2
         from station_db import StationRepository
 
@@ -91,7 +95,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("borderwatch")
     app.setApplicationName("console")
-    translator = install_translator(app, args.lang)  # noqa: F841 - must outlive the window
+    translator = install_translator(app, args.lang or current_language())  # noqa: F841 - must outlive the window
     tmp = None
     settings = None
     if args.screenshot is not None:  # a fresh default layout, and the user's saved one left alone
@@ -108,13 +112,13 @@ def cmd_console(args: argparse.Namespace) -> int:
         _settle(app, 0.5)
         args.screenshot.parent.mkdir(parents=True, exist_ok=True)
         if not window.grab().save(str(args.screenshot)):
-            sys.stderr.write(f"borderwatch console: cannot write {args.screenshot}\n")
+            sys.stderr.write("borderwatch console: " + _("cannot write {path}").format(path=args.screenshot) + "\n")
             return 1
         if not ok:
-            sys.stderr.write(f"borderwatch console: no data within {args.wait:g} s; screenshot saved anyway "
-                             f"to {args.screenshot}\n")
+            sys.stderr.write("borderwatch console: " + _("no data within {s:g} s; screenshot saved anyway to {path}")
+                             .format(s=args.wait, path=args.screenshot) + "\n")
             return 1
-        sys.stderr.write(f"borderwatch console: screenshot saved to {args.screenshot}\n")
+        sys.stderr.write("borderwatch console: " + _("screenshot saved to {path}").format(path=args.screenshot) + "\n")
         return 0
     finally:
         if client is not None:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from gui.i18n import translate
 from gui.labels import (
+    band_name,
     format_mhz,
     province_name,
     provinces_text,
@@ -119,6 +120,8 @@ class AlertTableModel(QAbstractTableModel):
             return _short_time(a.get(col))
         if col == "state":
             return state_name(a.get("state"))
+        if col == "band":
+            return band_name(a.get("band"))
         return str(a.get(col) or "")
 
     # data access
@@ -222,7 +225,7 @@ def alert_detail_html(a: Mapping[str, Any]) -> str:
     out = [f"<h3>{e(L['alert'])} {e(str(a.get('id')))} &mdash; {e(severity_name(a.get('severity')))}"
            f" ({e(state_name(a.get('state')))})</h3>"]
     out.append("<p>" + e(", ".join(verdict_name(v) for v in a.get("verdicts") or ())) + "<br>")
-    band = f"{a.get('band') or ''} ({service_name(a.get('service'))})"
+    band = f"{band_name(a.get('band'))} ({service_name(a.get('service'))})"
     bw_khz = float(a.get("bandwidth_hz") or 0) / 1e3
     out.append(f"{e(L['band'])}: {e(band)}, {e(format_mhz(a.get('f_center_hz'), 5))} MHz, "
                f"{e(L['bandwidth'])} {bw_khz:.1f} kHz<br>")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from importlib import resources
 
-from PySide6.QtCore import QCoreApplication, QLocale, QTranslator
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
 
 log = logging.getLogger(__name__)
 
@@ -48,4 +48,8 @@ def install_translator(app: QCoreApplication, lang: str | None) -> QTranslator |
         log.warning("no compiled catalogue for %s (%s): showing English", language, qm)
         return None
     app.installTranslator(translator)
+    # Qt's own words (standard buttons, line-edit context menus) from the catalogues PySide6 ships.
+    qt_base = QTranslator(app)
+    if qt_base.load(f"qtbase_{language}", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)):
+        app.installTranslator(qt_base)
     return translator

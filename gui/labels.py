@@ -1,4 +1,4 @@
-"""Display names for codes that travel on the wire (provinces, verdicts, severities, services, states).
+"""Display names for codes that travel on the wire (provinces, verdicts, severities, services, states, bands).
 
 The wire and the stores carry stable codes ("ZJ", "cross_border"); the console shows names, each
 through Qt's translation (context ``labels``) so the Chinese catalogue can say 浙江 / 跨省干扰.
@@ -50,6 +50,29 @@ SERVICES: dict[str, str] = {
     "other": QT_TRANSLATE_NOOP("labels", "other"),
 }
 
+STATION_STATUSES: dict[str, str] = {
+    "active": QT_TRANSLATE_NOOP("labels", "active"),
+    "planned": QT_TRANSLATE_NOOP("labels", "planned"),
+    "suspended": QT_TRANSLATE_NOOP("labels", "suspended"),
+    "expired": QT_TRANSLATE_NOOP("labels", "expired"),
+}
+
+#: Band names of the shipped coordination rules (station_db/data/rules.toml); the wire and the
+#: rules carry the English name, the console shows its translation (e.g. 水上甚高频).
+BANDS: dict[str, str] = {name: name for name in (
+    QT_TRANSLATE_NOOP("labels", "VHF low land mobile"),
+    QT_TRANSLATE_NOOP("labels", "VHF mid land mobile"),
+    QT_TRANSLATE_NOOP("labels", "FM broadcast"),
+    QT_TRANSLATE_NOOP("labels", "Aeronautical VHF (airband)"),
+    QT_TRANSLATE_NOOP("labels", "PMR 150 (VHF high land mobile)"),
+    QT_TRANSLATE_NOOP("labels", "Maritime VHF"),
+    QT_TRANSLATE_NOOP("labels", "VHF high land mobile (upper)"),
+    QT_TRANSLATE_NOOP("labels", "UHF 380 land mobile (TETRA/PDT)"),
+    QT_TRANSLATE_NOOP("labels", "PMR 400"),
+    QT_TRANSLATE_NOOP("labels", "Public mobile 900"),
+    QT_TRANSLATE_NOOP("labels", "Public mobile 1800"),
+)}
+
 #: Row/marker colours per severity (background-friendly, readable with black text).
 SEVERITY_COLOURS: dict[str, str] = {"critical": "#ff4d4d", "major": "#ff9f40", "minor": "#ffe066",
                                     "info": "#9ecbff"}
@@ -85,6 +108,15 @@ def state_name(code: str | None) -> str:
 
 def service_name(code: str | None) -> str:
     return _name(SERVICES, code)
+
+
+def station_status_name(code: str | None) -> str:
+    return _name(STATION_STATUSES, code)
+
+
+def band_name(name: str | None) -> str:
+    """A rules band's display name (bands not in the shipped rules are shown as named)."""
+    return _name(BANDS, name)
 
 
 def severity_colour(code: str | None) -> QColor:

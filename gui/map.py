@@ -20,7 +20,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gui.labels import SEVERITY_COLOURS, STATUS_COLOURS, province_name
+from gui.labels import SEVERITY_COLOURS, STATUS_COLOURS, band_name, province_name
 from gui.occupancy import BandChoice
 from gui.plotting import cache_axes
 from station_db.models import MEMBER_PROVINCES
@@ -172,12 +172,12 @@ class MapWidget(QWidget):
         self.band_box.clear()
         self.band_box.addItem(self.tr("All bands"))
         for b in self.bands:
-            self.band_box.addItem(b.name)
+            self.band_box.addItem(band_name(b.name), b.name)
         self.band_box.blockSignals(False)
         self._draw_stations()
 
     def select_band(self, name: str | None) -> None:
-        i = 0 if name is None else self.band_box.findText(name)
+        i = 0 if name is None else self.band_box.findData(name)
         if i < 0:
             raise ValueError(f"band {name!r} not offered")
         self.band_box.setCurrentIndex(i)

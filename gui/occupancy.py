@@ -20,6 +20,7 @@ from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from coordination.protocol import parse_utc
+from gui.labels import band_name
 from gui.plotting import cache_axes
 
 log = logging.getLogger(__name__)
@@ -89,20 +90,20 @@ class OccupancyWidget(QWidget):
 
     def set_bands(self, bands: Sequence[BandChoice]) -> None:
         """Bands offered in the chooser (typically the coordination rules' bands)."""
-        current = self.band_box.currentText()
+        current = self.band_box.currentData()
         self.bands = list(bands)
         self.band_box.blockSignals(True)
         self.band_box.clear()
         self.band_box.addItem(self.tr("Whole profile"))
         for b in self.bands:
-            self.band_box.addItem(b.name)
-        i = self.band_box.findText(current)
+            self.band_box.addItem(band_name(b.name), b.name)
+        i = self.band_box.findData(current) if current is not None else 0
         self.band_box.setCurrentIndex(max(i, 0))
         self.band_box.blockSignals(False)
         self.redraw()
 
     def select_band(self, name: str | None) -> None:
-        i = 0 if name is None else self.band_box.findText(name)
+        i = 0 if name is None else self.band_box.findData(name)
         if i < 0:
             raise ValueError(f"band {name!r} not offered")
         self.band_box.setCurrentIndex(i)

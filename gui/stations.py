@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.labels import PROVINCES, SERVICES, format_mhz, province_name, service_name
+from gui.labels import PROVINCES, SERVICES, format_mhz, province_name, service_name, station_status_name
 
-_RESULT_COLUMNS = ("station_id", "province", "licensee", "service", "tx_freq_hz", "emission_designator", "erp_dbw",
-                   "status")
+_RESULT_COLUMNS = ("station_id", "station_name", "province", "licensee", "service", "tx_freq_hz",
+                   "emission_designator", "erp_dbw", "status")
 
 
 def local_search(repo: Any, args: Mapping[str, Any], limit: int = 5000) -> list[dict[str, Any]]:
@@ -86,7 +86,8 @@ class StationsWidget(QWidget):
         top.addWidget(self.search_button, 0, Qt.AlignmentFlag.AlignBottom)
         top.addStretch(1)
         self.table = QTableWidget(0, len(_RESULT_COLUMNS))
-        self.table.setHorizontalHeaderLabels([self.tr("Station"), self.tr("Province"), self.tr("Licensee"),
+        self.table.setHorizontalHeaderLabels([self.tr("Station"), self.tr("Name"), self.tr("Province"),
+                                              self.tr("Licensee"),
                                               self.tr("Service"), self.tr("TX (MHz)"), self.tr("Emission"),
                                               self.tr("ERP (dBW)"), self.tr("Status")])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -137,10 +138,10 @@ class StationsWidget(QWidget):
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.results))
         for r, s in enumerate(self.results):
-            values = [str(s.get("station_id")), province_name(s.get("province")), str(s.get("licensee") or ""),
-                      service_name(s.get("service")), format_mhz(s.get("tx_freq_hz"), 5),
+            values = [str(s.get("station_id")), str(s.get("station_name") or ""), province_name(s.get("province")),
+                      str(s.get("licensee") or ""), service_name(s.get("service")), format_mhz(s.get("tx_freq_hz"), 5),
                       str(s.get("emission_designator") or ""), f"{float(s.get('erp_dbw') or 0):.1f}",
-                      str(s.get("status") or "")]
+                      station_status_name(s.get("status"))]
             for c, v in enumerate(values):
                 self.table.setItem(r, c, QTableWidgetItem(v))
         self.table.blockSignals(False)
