@@ -182,9 +182,30 @@ class LogView(_Base):
 class LiveView(_Base):
     """A screen redrawn about once a second (terminals)."""
 
+    def __init__(self, out: TextIO) -> None:
+        super().__init__(out)
+        self._shown: dict[str, tuple[str, int]] = {}
+        self._last_key: str | None = None
+
     def event(self, doc: dict[str, Any], provinces: set[str]) -> None:
+        """Add to the latest events; an update that only attaches IQ evidence is one growing line."""
+        aid = str(doc.get("id"))
+        line = alert_line(doc)
+        n_ev = len(doc.get("evidence") or ())
         with self.lock:
-            self.recent.append(f"{self.elapsed():6.1f}s {doc.get('event')!s:12s} {alert_line(doc)}")
+            last = self._shown.get(aid)
+            self._shown[aid] = (line, n_ev)
+            if doc.get("event") == "updated" and last is not None and last[0] == line:
+                if n_ev > last[1]:
+                    text = f"{self.elapsed():6.1f}s {'evidence':12s} {aid}: {n_ev} IQ capture(s) (SigMF) attached"
+                    if self._last_key == f"ev:{aid}" and self.recent:
+                        self.recent[-1] = text
+                    else:
+                        self.recent.append(text)
+                    self._last_key = f"ev:{aid}"
+                return
+            self.recent.append(f"{self.elapsed():6.1f}s {doc.get('event')!s:12s} {line}")
+            self._last_key = aid
 
     def tick(self, net: DemoNetwork) -> None:
         self.out.write("\x1b[H\x1b[2J" + self.render(net))

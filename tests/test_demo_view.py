@@ -1,0 +1,156 @@
+"""Judging a demo play and reporting it: synthetic alerts against the shipped scenario (fast)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from borderwatch.demo import DeliveryReport, DemoResult, attribute, judge
+from borderwatch.demo_scenario import load_demo_scenario
+from borderwatch.demo_view import LiveView, LogView, format_summary
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_demo_scenario()
+
+
+def alert(aid, f_hz, verdicts, src, aff, lat, lon, *, event="opened", state="open", evidence=(), err_km=5.0):
+    return {"id": aid, "event": event, "state": state, "verdicts": list(verdicts), "severity": "major",
+            "band": "PMR 400", "f_center_hz": f_hz, "provinces_source": list(src), "provinces_affected": list(aff),
+            "position": {"lat": lat, "lon": lon, "error_km": err_km, "kind": "ellipse"}, "evidence": list(evidence),
+            "first_seen": "2026-11-25T08:00:00.000000Z"}
+
+
+GOOD = {
+    "a1": alert("a1", 100.1001e6, ["unlicensed", "cross_border"], ["ZJ"], ["JS"], 30.79, 120.61),
+    "a2": alert("a2", 410.2133e6, ["cross_border", "licence_violation"], ["AH"], ["JS"], 31.70, 118.60),
+    "a3": alert("a3", 156.7999e6, ["unlicensed", "cross_border"], ["SH"], ["JS"], 31.53, 121.55),
+    "a4": alert("a4", 152.3799e6, ["cross_border", "licence_violation"], ["ZJ"], ["JS", "SH"], 30.75, 120.75),
+}
+ROUTES = {"a1": {"ZJ", "JS"}, "a2": {"AH", "JS"}, "a3": {"AH", "JS", "SH", "ZJ"}, "a4": {"ZJ", "JS", "SH"}}
+
+
+def test_alerts_are_attributed_to_the_transmitter_on_their_frequency(demo):
+    txs = demo.scenario.transmitters
+    assert attribute(GOOD["a1"], txs).id == "PIRATE-FM-100.1"
+    assert attribute(GOOD["a4"], txs).id == "ZJ-PMR-0107"
+    assert attribute({"f_center_hz": 410.7630e6}, txs).id == "ZJ-PMR-0065"
+    assert attribute({"f_center_hz": 433.92e6}, txs) is None
+
+
+def test_the_expected_outcome_passes(demo):
+    outcomes, stray = judge(demo, GOOD, ROUTES)
+    assert stray == []
+    assert [o.problems for o in outcomes] == [()] * 6
+    pirate = outcomes[0]
+    assert pirate.position_error_km == pytest.approx(1.47, abs=0.05) and pirate.stated_error_km == 5.0
+
+
+def test_wrong_provinces_too_many_alerts_and_far_positions_are_named(demo):
+    bad = dict(GOOD)
+    bad["a1"] = alert("a1", 100.1e6, ["unlicensed"], ["ZJ", "JS"], [], 31.00, 120.61)
+    bad["a5"] = alert("a5", 410.2125e6, ["licence_violation"], ["AH"], [], 30.89, 119.42)
+    routes = dict(ROUTES, a1={"ZJ", "JS"}, a5={"AH"})
+    outcomes, _ = judge(demo, bad, routes)
+    by = {o.transmitter: o for o in outcomes}
+    pirate = " | ".join(by["PIRATE-FM-100.1"].problems)
+    assert "verdicts unlicensed, expected unlicensed+cross_border" in pirate
+    assert "source ZJ,JS, expected ZJ" in pirate and "affected -, expected JS" in pirate
+    assert "position 24.5 km from the transmitter (allowed 5)" in pirate
+    assert by["AH-PMR-0042"].problems[0].startswith("2 alerts instead of one")
+
+
+def test_traffic_alert_missing_incident_and_stray_alert_fail(demo):
+    docs = {k: v for k, v in GOOD.items() if k != "a3"}
+    docs["t1"] = alert("t1", 409.75e6, ["cross_border"], ["AH"], ["JS"], 31.82, 117.23)
+    docs["s1"] = alert("s1", 433.92e6, ["unlicensed"], ["SH"], [], 31.2, 121.4)
+    outcomes, stray = judge(demo, docs, ROUTES)
+    by = {o.transmitter: o for o in outcomes}
+    assert by["CH16-INTERFERER"].problems == ("no alert",)
+    assert by["AH-PMR-0010"].problems == ("licensed traffic raised 1 alert(s): t1 cross_border",)
+    assert [a["id"] for a in stray] == ["s1"]
+
+
+def test_safety_band_alert_must_reach_every_province(demo):
+    outcomes, _ = judge(demo, GOOD, dict(ROUTES, a3={"SH", "JS"}))
+    ch16 = next(o for o in outcomes if o.transmitter == "CH16-INTERFERER")
+    assert ch16.problems == ("published to JS,SH, expected AH,JS,SH,ZJ",)
+
+
+def result_for(demo, docs, routes, problems=()):
+    outcomes, stray = judge(demo, docs, routes)
+    delivery = DeliveryReport({}, 0, {"spectrum": 10, "emissions": 10},
+                              {"S1": {"spooled": 20, "stored": 20, "missing": 0, "spool_dropped": 0,
+                                      "spool_depth": 0}}, list(problems))
+    return DemoResult("test", 90.0, None, outcomes, stray, delivery, 12, 30.0, 16)
+
+
+def test_summary_lists_every_transmitter_and_the_result(demo):
+    text = format_summary(result_for(demo, GOOD, ROUTES))
+    for tx in ("PIRATE-FM-100.1", "AH-PMR-0042", "CH16-INTERFERER", "ZJ-PMR-0107", "ZJ-PMR-0065", "AH-PMR-0010"):
+        assert tx in text
+    assert "0 rejected" in text and "20 messages spooled by the sensors, 20 stored" in text
+    assert "RESULT: all 4 incidents raised the expected alerts to the expected provinces; 2 licensed" in text
+
+
+def test_summary_shows_failures(demo):
+    docs = {k: v for k, v in GOOD.items() if k != "a2"}
+    text = format_summary(result_for(demo, docs, ROUTES, problems=["sensor S1: 3 spooled seq(s) never stored"]))
+    assert "FAIL AH-PMR-0042: no alert" in text
+    assert "FAIL delivery: sensor S1: 3 spooled seq(s) never stored" in text
+    assert "did NOT conclude" in text
+
+
+class _Net:
+    """Just enough of DemoNetwork for the views (no server: the API calls fail and are skipped)."""
+
+    def __init__(self, demo):
+        from borderwatch.demo import AlertLog
+
+        self.scenario = demo.scenario
+        self.alerts = AlertLog()
+        self.server = None
+        self.data_dir = "/tmp/x"
+
+    def elapsed_s(self):
+        return 12.0
+
+    def api(self):
+        raise ConnectionError("no server in this test")
+
+    def counters(self):
+        raise ConnectionError("no server in this test")
+
+
+def test_log_view_prints_events_with_their_topics_and_folds_evidence_updates(demo):
+    out = io.StringIO()
+    view = LogView(out)
+    view.net = _Net(demo)
+    topics = {"AH"}  # the subscriber's live set of topics that carried this alert
+    view.event(GOOD["a2"], topics)
+    topics.add("JS")  # the second province topic arrives after the first: shown at the next tick
+    view.event(dict(GOOD["a2"], event="updated", evidence=["e1"]), topics)
+    view.event(dict(GOOD["a2"], event="updated", evidence=["e1", "e2"]), topics)
+    view.tick(view.net)
+    lines = [x for x in out.getvalue().splitlines() if "] alert " in x]
+    assert len(lines) == 2
+    assert "alert opened" in lines[0] and "410.2133 MHz" in lines[0] and "AH -> JS" in lines[0]
+    assert "(to alert.AH, alert.JS)" in lines[0]
+    assert lines[1].endswith("a2  2 IQ capture(s) (SigMF) attached")
+
+
+def test_live_view_renders_open_alerts_most_severe_first(demo):
+    net = _Net(demo)
+    crit = dict(GOOD["a3"], severity="critical", band="Maritime VHF")
+    net.alerts.events.extend([GOOD["a1"], crit, dict(GOOD["a4"], state="resolved", event="resolved")])
+    view = LiveView(io.StringIO())
+    view.net = net
+    view.event(GOOD["a1"], {"ZJ"})
+    screen = view.render(net)
+    assert "OPEN ALERTS (2)" in screen
+    body = screen.split("OPEN ALERTS (2)")[1]
+    assert body.index("156.7999 MHz") < body.index("100.1001 MHz")
+    assert "152.3799" not in body.split("LATEST EVENTS")[0]
+    assert "opened" in screen.split("LATEST EVENTS")[1]
