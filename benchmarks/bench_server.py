@@ -293,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk-rows", type=int, default=ServerConfig().chunk_rows)
     ap.add_argument("--batch", type=int, default=ServerConfig().batch_max_messages)
     ap.add_argument("--no-latency", action="store_true", help="throughput only")
+    ap.add_argument("--rate", type=float, default=None,
+                    help="pace the throughput run at this many spectra/s in total (default: as fast as acks allow)")
+    ap.add_argument("--max-open-files", type=int, default=ServerConfig().max_open_files)
     ap.add_argument("--quick", action="store_true", help="short runs (CI smoke)")
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
     args = ap.parse_args(argv)
@@ -310,14 +313,15 @@ def main(argv: list[str] | None = None) -> int:
         cfg = ServerConfig(data_dir=tmp / "data", sensors_addr="tcp://127.0.0.1:*", api_addr="tcp://127.0.0.1:*",
                            pub_addr="tcp://127.0.0.1:*", stations=sample, profiles=(BENCH_PROFILE,),
                            compression=args.compression, chunk_rows=args.chunk_rows,
-                           batch_max_messages=args.batch, engine={"group_window_s": args.group_window},
+                           batch_max_messages=args.batch, max_open_files=args.max_open_files,
+                           engine={"group_window_s": args.group_window},
                            publish_spectra=True)
         srv = Server(cfg).start()
         try:
             print(f"bench_server: 1 core (pid pinned to CPU 0), {N_BINS} bins, storage HDF5 {args.compression} + "
                   f"SQLite WAL, rules engine on ({srv.stations.count()} stations), {args.sensors} sensors, "
                   f"window {args.window}")
-            stats, _ = run_phase(srv, args.sensors, None, args.duration, args.window)
+            stats, _ = run_phase(srv, args.sensors, args.rate, args.duration, args.window)
             rate = stats["spectra_s"]
             ok &= rate >= TARGET_SPECTRA_S
             per = stats["cpu_s_per_spectrum"]

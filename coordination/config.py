@@ -21,8 +21,10 @@ Example ``server.toml``::
 
     [storage]
     compression = "lzf"                    # lzf | gzip | none
-    chunk_rows = 64                        # at most; about 32 KiB per chunk
+    chunk_rows = 64                        # at most; about 16 KiB per chunk
     fsync = false                          # true: fsync SQLite and HDF5 before acking (power-loss safe)
+    max_rows = 32                          # write a sensor's day file when this many spectra wait...
+    max_delay_s = 1.0                      # ...or the oldest has waited this long (acks follow the write)
 
     [status]
     late_factor = 3.0                      # late after 3 revisit times without news
@@ -86,6 +88,9 @@ class ServerConfig:
     chunk_rows: int = 64
     max_open_files: int = 64
     fsync: bool = False
+    # a sensor's day file is written when this many spectra wait, or the oldest waited this long
+    archive_max_rows: int = 32
+    archive_max_delay_s: float = 1.0
     # sensor status
     late_factor: float = 3.0
     down_factor: float = 10.0
@@ -120,7 +125,8 @@ _KEYS: dict[str, dict[str, tuple[str, type]]] = {
                "poll_timeout_ms": ("poll_timeout_ms", int), "tick_interval_s": ("tick_interval_s", float),
                "counters_flush_s": ("counters_flush_s", float), "publish_spectra": ("publish_spectra", bool)},
     "storage": {"compression": ("compression", str), "chunk_rows": ("chunk_rows", int),
-                "max_open_files": ("max_open_files", int), "fsync": ("fsync", bool)},
+                "max_open_files": ("max_open_files", int), "fsync": ("fsync", bool),
+                "max_rows": ("archive_max_rows", int), "max_delay_s": ("archive_max_delay_s", float)},
     "status": {"late_factor": ("late_factor", float), "down_factor": ("down_factor", float)},
     "evidence": {"capture": ("evidence_capture", bool), "duration_s": ("evidence_duration_s", float),
                  "sample_rate_hz": ("evidence_sample_rate_hz", float)},
@@ -129,7 +135,8 @@ _KEYS: dict[str, dict[str, tuple[str, type]]] = {
 _RANGES: dict[str, tuple[float, float]] = {
     "batch_max_messages": (1, 100_000), "api_max_requests": (1, 10_000), "poll_timeout_ms": (1, 10_000),
     "tick_interval_s": (0.01, 3600), "counters_flush_s": (0.1, 86400), "chunk_rows": (1, 100_000),
-    "max_open_files": (1, 100_000), "late_factor": (1.0, 1e6), "down_factor": (1.0, 1e6),
+    "max_open_files": (1, 100_000), "archive_max_rows": (1, 100_000), "archive_max_delay_s": (0.0, 60.0),
+    "late_factor": (1.0, 1e6), "down_factor": (1.0, 1e6),
     "evidence_duration_s": (0.001, 60.0), "evidence_sample_rate_hz": (1e3, 1e8),
 }
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -150,6 +151,7 @@ class Server:
         self._admit: Callable[[str, list[zmq.Frame]], bool] | None = None
         self._captures_ordered: Counter[str] = Counter()
         self._evidence_done: list[tuple[str, str]] = []
+        self._staged: dict[tuple[str, int], Inbound] = {}  # spectra waiting for the archive
         self.iterations = 0
 
     # ------------------------------------------------------------ lifecycle
@@ -294,6 +296,9 @@ class Server:
         return st
 
     def _teardown(self) -> None:
+        if self._staged and self.archive is not None and self.store is not None:
+            self._socks.pop(ROLE_SENSORS, None)  # no acks from here on: write and record only
+            self._guard("archive", self._flush_spectra, True)
         for sock in self._socks.values():
             try:
                 sock.close(0)
@@ -355,6 +360,8 @@ class Server:
                 if self.policy.pub_generation != pub_generation:  # type: ignore[union-attr]
                     pub_generation = self.policy.pub_generation  # type: ignore[union-attr]
                     self._guard("pub_rebuild", self._rebuild_pub, poller)
+            if self._staged:
+                self._guard("archive", self._flush_spectra, False)
             now_mono = time.monotonic()
             if now_mono >= next_tick:
                 next_tick = now_mono + cfg.tick_interval_s
@@ -362,6 +369,9 @@ class Server:
             if now_mono >= next_counters:
                 next_counters = now_mono + cfg.counters_flush_s
                 self._guard("counters", self._flush_counters)
+        # Stopping: what is staged for the archive is written, committed and acked (not lost, and
+        # not stored twice when the sensor resends it after the restart).
+        self._guard("archive", self._flush_spectra, True)
 
     def _drain(self, sock: zmq.Socket, limit: int, handler: Callable[[list[list[bytes]]], None]) -> None:
         batch: list[list[bytes]] = []
@@ -447,21 +457,64 @@ class Server:
         if hellos:
             self._handle_hellos(hellos, now, now_iso)
         acks: dict[bytes, list[int]] = {}
-        fresh = self._dedupe([ib for ib in inbound if not isinstance(ib.msg, Hello)], acks)
-        # Two commits per batch: summaries first (emissions go to the rules engine right after their
-        # commit, so an alert never waits for the HDF5 work), then the spectra.
+        fresh = self._dedupe([ib for ib in inbound if not isinstance(ib.msg, Hello)], acks, now)
+        # Summaries are committed first and go to the rules engine at once (an alert never waits for
+        # the archive); spectra are staged for the HDF5 archive, written when their file is due.
         summaries = [ib for ib in fresh if not isinstance(ib.msg, Spectrum)]
-        spectra = [ib for ib in fresh if isinstance(ib.msg, Spectrum)]
-        for part in (summaries, spectra):
-            if not part and not acks:
+        self._evidence_done.clear()
+        stored = self._store_batch(summaries, now_iso) if summaries else []
+        for ib in stored:
+            acks.setdefault(ib.identity, []).append(ib.msg.seq)
+        self._send_acks(acks, now_iso)
+        self._after_store(stored, now)
+        self._stage_spectra([ib for ib in fresh if isinstance(ib.msg, Spectrum)])
+        self._flush_spectra(force=False)
+
+    def _stage_spectra(self, spectra: list[Inbound]) -> None:
+        """Queue new spectra for the archive; the live view gets them now."""
+        assert self.archive is not None
+        pub = self._socks[ROLE_PUB]
+        now_mono = time.monotonic()
+        for ib in spectra:
+            m: Spectrum = ib.msg  # type: ignore[assignment]
+            try:
+                st = self.sensors[m.sensor_id]
+                self.archive.stage(st.meta, m, now_mono)
+            except Exception:
+                self._internal_error("stage_spectrum")
                 continue
-            self._evidence_done.clear()
-            stored = self._store_batch(part, now_iso) if part else []
-            for ib in stored:
-                acks.setdefault(ib.identity, []).append(ib.msg.seq)
+            self._staged[(m.sensor_id, m.seq)] = ib
+            st.last_profile = m.profile
+            self.latest_spectra[(m.sensor_id, m.profile)] = m
+            if self.config.publish_spectra:
+                self._send_pub(pub, f"spectrum.{m.sensor_id}", list(ib.frames))
+
+    def _flush_spectra(self, force: bool) -> None:
+        """Write the archive files that are due (all with ``force``), commit their ledger, ack."""
+        assert self.store is not None and self.archive is not None
+        if not self._staged:
+            return
+        cfg = self.config
+        if force:
+            written, failed = self.archive.flush()
+        else:
+            written, failed = self.archive.flush(time.monotonic(), cfg.archive_max_delay_s, cfg.archive_max_rows)
+        for m, text in failed:
+            self._staged.pop((m.sensor_id, m.seq), None)
+            self._storage_error("hdf5", f"{m.sensor_id} seq {m.seq}: {text}")
+        if not written:
+            return
+        stored = [self._staged.pop((m.sensor_id, m.seq)) for m in written]
+        now = self.clock()
+        now_iso = format_utc(now)
+        if not self._commit_stored(stored, now_iso):
+            self.archive.undo_last_flush()  # not in the ledger, so it will come again: no double rows
+            return
+        acks: dict[bytes, list[int]] = {}
+        for ib in stored:
+            acks.setdefault(ib.identity, []).append(ib.msg.seq)
+        if ROLE_SENSORS in self._socks:
             self._send_acks(acks, now_iso)
-            acks = {}
-            self._after_store(stored, now)
 
     def _handle_hellos(self, hellos: list[Inbound], now: datetime, now_iso: str) -> None:
         assert self.store is not None
@@ -502,8 +555,9 @@ class Server:
                                  .to_frames()])
             self._publish_status(self.sensors[ib.msg.sensor_id], now)
 
-    def _dedupe(self, inbound: list[Inbound], acks: dict[bytes, list[int]]) -> list[Inbound]:
-        """Drop unknown senders (counted) and duplicates (acked again); return the new messages in order."""
+    def _dedupe(self, inbound: list[Inbound], acks: dict[bytes, list[int]], now: datetime) -> list[Inbound]:
+        """Drop unknown senders (counted) and duplicates (acked again, or when still waiting for the
+        archive acked once written); return the new messages in order."""
         assert self.store is not None
         by_sensor: dict[str, list[int]] = {}
         known_ok: list[Inbound] = []
@@ -515,6 +569,7 @@ class Server:
                 continue
             by_sensor.setdefault(sid, []).append(ib.msg.seq)
             known_ok.append(ib)
+            self.sensors[sid].last_seen = now
         seen = {sid: self.store.known_seqs(sid, seqs) for sid, seqs in by_sensor.items()}
         fresh = []
         for ib in known_ok:
@@ -523,26 +578,21 @@ class Server:
                 self.counters.duplicates += 1
                 acks.setdefault(ib.identity, []).append(ib.msg.seq)
                 continue
+            if (ib.msg.sensor_id, ib.msg.seq) in self._staged:
+                self.counters.duplicates += 1  # its ack goes out when the archive has written it
+                continue
             s.add(ib.msg.seq)
             fresh.append(ib)
         return fresh
 
     def _store_batch(self, fresh: list[Inbound], now_iso: str) -> list[Inbound]:
-        """Write a batch: HDF5 rows flushed, SQLite committed. Return what is durably stored."""
+        """Store a batch of summaries in one SQLite transaction. Return what is durably stored."""
         assert self.store is not None and self.archive is not None
         store = self.store
         stored: list[Inbound] = []
-        spectra: dict[int, Inbound] = {}
         store.begin()
         for ib in fresh:
             m = ib.msg
-            if isinstance(m, Spectrum):
-                try:
-                    self.archive.stage(self.sensors[m.sensor_id].meta, m)
-                    spectra[id(m)] = ib
-                except Exception:
-                    self._internal_error("stage_spectrum")
-                continue
             store.savepoint()
             try:
                 if isinstance(m, Emissions):
@@ -562,14 +612,15 @@ class Server:
             else:
                 store.release_savepoint()
                 stored.append(ib)
-        if spectra:
-            written, failed = self.archive.flush()
-            for m, text in failed:
-                self._storage_error("hdf5", f"{m.sensor_id} seq {m.seq}: {text}")
-            stored.extend(spectra[id(m)] for m in written)
         if not stored:
             store.rollback()
             return []
+        return stored if self._commit_stored(stored, now_iso) else []
+
+    def _commit_stored(self, stored: list[Inbound], now_iso: str) -> bool:
+        """Put stored messages in the ledger and commit; False (counted, logged) when that fails."""
+        assert self.store is not None
+        store = self.store
         try:
             store.mark_received([(ib.msg.sensor_id, ib.msg.seq, type(ib.msg).TYPE.decode(), ib.msg.t_utc)
                                  for ib in stored])
@@ -582,15 +633,13 @@ class Server:
                                      prof or (prev[2] if prev else None), now_iso)
             store.touch_sensors(last.values())
             store.commit()
-        except (StorageError, OSError) as exc:
+        except (StorageError, OSError, sqlite3.Error) as exc:
             store.rollback()
-            if spectra:
-                self.archive.undo_last_flush()  # not in the ledger, so it will come again: no double rows
             self._storage_error("sqlite", str(exc), len(stored))
-            return []
+            return False
         for ib in stored:
             self.counters.stored[type(ib.msg).TYPE.decode()] += 1
-        return stored
+        return True
 
     def _store_evidence(self, ev: Evidence) -> None:
         assert self.store is not None and self.evidence is not None
@@ -616,20 +665,13 @@ class Server:
                     log.debug("ack to %s not sent: %s", sid, exc)
 
     def _after_store(self, stored: list[Inbound], now: datetime) -> None:
-        pub = self._socks[ROLE_PUB]
         events: list[Any] = []
         for ib in stored:
             m = ib.msg
             st = self.sensors.get(m.sensor_id)
             if st is None:
                 continue
-            st.last_seen = now
-            if isinstance(m, Spectrum):
-                st.last_profile = m.profile
-                self.latest_spectra[(m.sensor_id, m.profile)] = m
-                if self.config.publish_spectra:
-                    self._send_pub(pub, f"spectrum.{m.sensor_id}", list(ib.frames))
-            elif isinstance(m, Heartbeat):
+            if isinstance(m, Heartbeat):
                 st.health = dict(m.health)
                 self._publish_status(st, now)
             elif isinstance(m, Emissions):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 
@@ -77,20 +78,22 @@ def test_spectra_are_acked_and_read_back_equal_from_hdf5(server, ctx, tmp_path):
         assert np.all(g["noise_floor_dbm"][:] == np.float32(-112.0))
 
 
-def test_one_file_per_utc_day_and_one_group_per_axis(server, ctx, tmp_path):
+def test_one_file_per_utc_day_and_one_group_per_axis_and_calibration(server, ctx, tmp_path):
     s = SimSensor(ctx, server.endpoints["sensors"])
     s.hello()
     late = T0.replace(hour=23, minute=59, second=59)
     s.send(s.spectrum(1, t=late))
     s.send(s.spectrum(2, t=late + timedelta(seconds=2)))  # next UTC day
     s.send(s.spectrum(3, t=late, power=power_row(3, 128)))  # same profile name, other axis
-    assert s.wait_acked({1, 2, 3}) == {1, 2, 3}
+    s.send(dataclasses.replace(s.spectrum(4, t=late), antenna_factor_db_m=3.5))  # recalibrated antenna
+    assert s.wait_acked({1, 2, 3, 4}) == {1, 2, 3, 4}
     server.stop()
     root = tmp_path / "data" / "spectra" / "js-01"
     assert sorted(p.name for p in root.glob("*.h5")) == ["js-01_20261125.h5", "js-01_20261126.h5"]
     with h5py.File(root / "js-01_20261125.h5", "r") as f:
-        assert sorted(f.keys()) == ["pmr446", "pmr446~2"]
+        assert sorted(f.keys()) == ["pmr446", "pmr446~2", "pmr446~3"]
         assert f["pmr446~2"]["power_dbm"].shape == (1, 128)
+        assert f["pmr446~3"].attrs["antenna_factor_db_m"] == 3.5 and f["pmr446"].attrs["antenna_factor_db_m"] == 2.0
 
 
 def test_duplicate_seq_is_acked_again_but_stored_once(server, ctx, tmp_path):
@@ -330,3 +333,29 @@ def test_profile_names_that_are_not_plain_names_are_rejected(server, ctx):
     assert s.wait_acked({9}) == {9}
     wait_for(lambda: server.rejections.by_peer.get("js-01", {}).get("field") == 4)
     assert s.acked == {0, 9}  # the Hello and the good one
+
+
+def test_slow_sensors_rows_gather_before_a_write_and_stop_writes_what_waits(tmp_path, ctx):
+    srv = Server(loopback_config(tmp_path, archive_max_delay_s=30.0, archive_max_rows=5), build_engine=False).start()
+    s = SimSensor(ctx, srv.endpoints["sensors"])
+    s.hello()
+    for seq in range(1, 5):  # 4 rows: below max_rows, far below the delay: they wait
+        s.send(s.spectrum(seq))
+    s.pump(300)
+    assert s.acked == {0}
+    s.send(s.spectrum(2))  # a resend of a waiting row: not staged twice, not acked yet
+    s.send(s.spectrum(5))  # the 5th row makes the file due: one write, five acks
+    assert s.wait_acked(range(1, 6)) == set(range(1, 6))
+    for seq in (6, 7):
+        s.send(s.spectrum(seq))
+    wait_for(lambda: len(srv._staged) == 2)
+    srv.stop()  # what waits is written and committed on the way out
+    with h5py.File(tmp_path / "data" / "spectra" / "js-01" / "js-01_20261125.h5", "r") as f:
+        assert sorted(f["pmr446"]["seq"][:].tolist()) == list(range(1, 8))
+    srv2 = Server(loopback_config(tmp_path), build_engine=False).start()
+    try:
+        s.send(s.spectrum(6))  # the sensor never got that ack: resent, acked, not stored again
+        assert s.wait_acked({6}) == {6}
+        assert srv2.store.count_received("js-01", "spectrum") == 7
+    finally:
+        srv2.stop()
