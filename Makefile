@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean fonts
+.PHONY: demo test lint bench venv clean fonts postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -19,7 +19,7 @@ venv: $(STAMP)
 demo: $(STAMP) fonts
 	$(BIN)/borderwatch demo $(ARGS)
 
-test: $(STAMP) fonts
+test: $(STAMP) fonts postgres
 	QT_QPA_PLATFORM=offscreen NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(BIN)/python -m pytest -q tests $(PYTEST_ARGS)
 
 # A CJK font for Chinese report plots (and console screenshots): installed when missing, best effort;
@@ -29,6 +29,16 @@ fonts:
 	  (apt-get install -y --no-install-recommends fonts-noto-cjk >/dev/null 2>&1 || \
 	   sudo -n apt-get install -y --no-install-recommends fonts-noto-cjk >/dev/null 2>&1) || \
 	  echo "note: no CJK font installed (Debian: apt-get install fonts-noto-cjk); Chinese plots use English labels"
+
+# PostgreSQL server binaries (Debian's postgresql package) for the federated store's tests and
+# `borderwatch demo --federated`: installed when missing, best effort; never fails the build
+# (without them those tests skip and say why, and the federated demo falls back to SQLite).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  (apt-get install -y --no-install-recommends postgresql >/dev/null 2>&1 || \
+	   (apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends postgresql >/dev/null 2>&1) || \
+	   sudo -n apt-get install -y --no-install-recommends postgresql >/dev/null 2>&1) || \
+	  echo "note: PostgreSQL not installed (Debian: apt-get install postgresql); its tests skip"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

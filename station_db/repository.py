@@ -1,16 +1,16 @@
 """The station repository: the one place that reads and writes the shared station database.
 
-SQLite (WAL, so the server reads while an import writes) behind a small API of typed values.
-All SQL here is parameterised and portable so a PostgreSQL backend can implement the same
-methods when the four provinces run one shared server. Imports are atomic: a batch is applied
-in a single transaction or not at all, and a province can only touch its own stations.
+SQLite (WAL, so the server reads while an import writes) by default, or the PostgreSQL the four
+provinces share (``postgresql://`` target), behind a small API of typed values. All SQL here is
+parameterised and portable; :mod:`station_db.backend` absorbs the differences. Imports are atomic:
+a batch is applied in a single transaction or not at all, and a province can only touch its own
+stations.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from station_db._province_codes import PROVINCE_NAMES
+from station_db.backend import Database, open_database
 from station_db.models import MEMBER_PROVINCES, ImportReport, Sensor, Station
 from station_db.rules import BandRule, RuleSet
 from station_db.schema import migrate
@@ -71,23 +72,20 @@ def _station_params(s: Station) -> tuple[Any, ...]:
 class StationRepository:
     """Opens (creating and migrating when needed) the station database at ``path``.
 
-    Thread-safe: one connection guarded by a lock, so the server's threads can share an instance.
+    ``path``: a SQLite file (or ``:memory:``) or a ``postgresql://`` URL (shared database).
+    Thread-safe: one connection guarded by a lock, so the server's threads can share an instance
+    (the lock only protects the connection; other servers are kept consistent by transactions).
     Use as a context manager or call :meth:`close`.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        migrate(self._conn, self.path)
+        self._db: Database = open_database(self.path)
+        migrate(self._db)
         with self._transaction():
             for code, name in PROVINCE_NAMES.items():
-                self._conn.execute(
+                self._db.execute(
                     "INSERT INTO provinces (code, name, member) VALUES (?, ?, ?) ON CONFLICT (code) DO NOTHING",
                     (code, name, int(code in MEMBER_PROVINCES)),
                 )
@@ -95,25 +93,30 @@ class StationRepository:
     # -- plumbing -----------------------------------------------------------------------------
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[Database]:
         """One write transaction: committed on success, rolled back on any exception."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._db.begin()
             try:
-                yield self._conn
+                yield self._db
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._db.rollback()
                 raise
-            self._conn.execute("COMMIT")
+            self._db.commit()
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._conn.execute(sql, tuple(params)).fetchall()
+            return self._db.fetchall(sql, params)
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._db.kind
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
         with self._lock:
-            self._conn.close()
+            self._db.close()
 
     def __enter__(self) -> StationRepository:
         return self
@@ -187,22 +190,23 @@ class StationRepository:
             seen.add(s.station_id)
 
     def _apply_batch(
-        self, conn: sqlite3.Connection, batch: list[Station], province: str, source_name: str, file_hash: str,
+        self, conn: Database, batch: list[Station], province: str, source_name: str, file_hash: str,
         replace: bool, imported_by: str, encoding: str = "",
     ) -> int:
         """Write one checked batch inside the caller's transaction; returns the import id."""
         inserted = updated = unchanged = removed = 0
         existing = {
             st.station_id: st
-            for st in map(_station_from_row, conn.execute(f"{_SELECT_STATIONS} WHERE province = ?", (province,)))
+            for st in map(_station_from_row, conn.fetchall(f"{_SELECT_STATIONS} WHERE province = ?", (province,)))
         }
-        cur = conn.execute(
+        row = conn.fetchone(
             "INSERT INTO imports (province, source_name, file_hash, imported_at_utc, imported_by, inserted, "
             "updated, unchanged, removed, rejected, status, message, encoding) "
-            "VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 'accepted', '', ?)",
+            "VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 'accepted', '', ?) RETURNING import_id",
             (province, source_name, file_hash, _utc_now(), imported_by, encoding),
         )
-        import_id = int(cur.lastrowid)
+        assert row is not None
+        import_id = int(row[0])
         placeholders = ", ".join("?" for _ in _STATION_COLUMNS)
         for s in batch:
             old = existing.get(s.station_id)
@@ -242,13 +246,14 @@ class StationRepository:
         if not known:
             raise ImportRejectedError(f"unknown province {province!r}")
         with self._transaction() as conn:
-            cur = conn.execute(
+            row = conn.fetchone(
                 "INSERT INTO imports (province, source_name, file_hash, imported_at_utc, imported_by, inserted, "
                 "updated, unchanged, removed, rejected, status, message, encoding) "
-                "VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, ?, 'rejected', ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, ?, 'rejected', ?, ?) RETURNING import_id",
                 (province, source_name, file_hash, _utc_now(), imported_by, rejected, message[:2000], encoding or ""),
             )
-            import_id = int(cur.lastrowid)
+            assert row is not None
+            import_id = int(row[0])
         return self._import_report(import_id)
 
     def _import_report(self, import_id: int) -> ImportReport:

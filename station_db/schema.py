@@ -1,14 +1,16 @@
-"""Database schema and its migrations, versioned with ``PRAGMA user_version``.
+"""Database schema and its migrations (SQLite: ``PRAGMA user_version``; PostgreSQL: ``schema_versions``).
 
-Each migration is plain, portable SQL (no SQLite-only types beyond what PostgreSQL accepts with
-the same meaning) so a PostgreSQL backend can run the same statements when the four provinces
-share one server. A database written by a newer program is refused rather than guessed at.
+Each migration is plain, portable SQL written with SQLite's type names; :mod:`station_db.backend`
+maps them to PostgreSQL's (identity column, BIGINT, DOUBLE PRECISION) when the four provinces share
+one server. A database written by a newer program is refused rather than guessed at.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
+
+from station_db.backend import Database, Migration, SchemaError
+from station_db.backend import migrate as migrate_component
 
 log = logging.getLogger(__name__)
 
@@ -100,28 +102,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SchemaError(RuntimeError):
-    """The database cannot be used by this program (newer schema, or a failed migration)."""
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SchemaError", "migrate"]
 
 
-def migrate(conn: sqlite3.Connection, path: str) -> int:
-    """Bring ``conn`` (autocommit mode) to :data:`SCHEMA_VERSION`; return the version found."""
-    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if found > SCHEMA_VERSION:
-        raise SchemaError(
-            f"{path}: database schema version {found} is newer than this program's ({SCHEMA_VERSION}); "
-            "upgrade borderwatch"
-        )
-    for version in range(found, SCHEMA_VERSION):
-        log.info("%s: migrating schema %d -> %d", path, version, version + 1)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for statement in MIGRATIONS[version]:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise SchemaError(f"{path}: migration to schema {version + 1} failed: {exc}") from exc
-    return found
+def migrate(db: Database) -> int:
+    """Bring the station schema of ``db`` to :data:`SCHEMA_VERSION`; return the version found."""
+    return migrate_component(db, "stations", [Migration(tuple(m)) for m in MIGRATIONS])
