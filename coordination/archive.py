@@ -104,6 +104,7 @@ class SpectrumArchive:
         self.fsync = fsync
         self._files: OrderedDict[Path, h5py.File] = OrderedDict()
         self._staged: dict[tuple[str, str], _Staged] = {}
+        self._full: set[tuple[str, str]] = set()  # files that got rows since the last flush
         self._groups: dict[tuple[Any, ...], _GroupHandle] = {}
         self._last_batch: list[tuple[Path, list[tuple[_GroupHandle, int]]]] = []
 
@@ -199,6 +200,7 @@ class SpectrumArchive:
             st = self._staged[key] = _Staged(meta, now_mono)
         st.rows.append(msg)
         st.times.append(t.timestamp())
+        self._full.add(key)  # a candidate for the row-count test at the next flush
 
     @property
     def staged_rows(self) -> int:
@@ -217,9 +219,15 @@ class SpectrumArchive:
         failed: list[tuple[Spectrum, str]] = []
         if now_mono is None:
             staged, self._staged = self._staged, {}
+            self._full.clear()
         else:
-            due = [k for k, st in self._staged.items()
-                   if len(st.rows) >= max_rows or now_mono - st.since >= max_delay_s]
+            # _staged is in staging order, so the files due by age are a prefix of it
+            due = set(k for k in self._full if len(self._staged[k].rows) >= max_rows)
+            for k, st in self._staged.items():
+                if now_mono - st.since < max_delay_s:
+                    break
+                due.add(k)
+            self._full.clear()
             staged = {k: self._staged.pop(k) for k in due}
         self._last_batch = []
         for (sensor_id, day), st in staged.items():

@@ -24,7 +24,7 @@ Example ``server.toml``::
     chunk_rows = 64                        # at most; about 16 KiB per chunk
     fsync = false                          # true: fsync SQLite and HDF5 before acking (power-loss safe)
     max_rows = 32                          # write a sensor's day file when this many spectra wait...
-    max_delay_s = 1.0                      # ...or the oldest has waited this long (acks follow the write)
+    max_delay_s = 2.0                      # ...or the oldest has waited this long (acks follow the write)
 
     [status]
     late_factor = 3.0                      # late after 3 revisit times without news
@@ -90,7 +90,7 @@ class ServerConfig:
     fsync: bool = False
     # a sensor's day file is written when this many spectra wait, or the oldest waited this long
     archive_max_rows: int = 32
-    archive_max_delay_s: float = 1.0
+    archive_max_delay_s: float = 2.0
     # sensor status
     late_factor: float = 3.0
     down_factor: float = 10.0
