@@ -323,11 +323,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"window {args.window}")
             stats, _ = run_phase(srv, args.sensors, args.rate, args.duration, args.window)
             rate = stats["spectra_s"]
-            ok &= rate >= TARGET_SPECTRA_S
             per = stats["cpu_s_per_spectrum"]
+            if args.rate is None:
+                ok &= rate >= TARGET_SPECTRA_S
+                verdict = f"target >= {TARGET_SPECTRA_S:,.0f}: {'PASS' if rate >= TARGET_SPECTRA_S else 'FAIL'}"
+            else:
+                verdict = f"paced at {args.rate:,.0f} spectra/s"
             print(f"  throughput: {rate:,.0f} spectra/s stored+acked ({2 * rate:,.0f} messages/s with Emissions), "
-                  f"server CPU {100 * stats['server_cpu']:.0f} % of one core; target >= {TARGET_SPECTRA_S:,.0f}: "
-                  f"{'PASS' if rate >= TARGET_SPECTRA_S else 'FAIL'}")
+                  f"server CPU {100 * stats['server_cpu']:.0f} % of one core; {verdict}")
             print(f"    server CPU per spectrum (with its Emissions message): {per * 1e6:.0f} us -> "
                   f"{1 / per:,.0f} spectra/s per fully used core (the figure that does not depend on other load; "
                   f"{stats['stored_total']:,} stored in the run)")
