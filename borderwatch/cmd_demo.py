@@ -20,27 +20,28 @@ from typing import Any
 from borderwatch.demo import DemoNetwork, DemoOptions, DemoResult, run_demo
 from borderwatch.demo_scenario import DemoScenarioError, load_demo_scenario
 from borderwatch.demo_view import make_view
+from borderwatch.i18n import _
 
 log = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "demo", help="run a simulated four-province monitoring network with incidents (no hardware)",
-        description="Start a coordination server and simulated sensors on 127.0.0.1, play a scenario of "
-                    "licensed traffic and incidents, show the alerts live and end with a summary.")
+        "demo", help=_("run a simulated four-province monitoring network with incidents (no hardware)"),
+        description=_("Start a coordination server and simulated sensors on 127.0.0.1, play a scenario of "
+                    "licensed traffic and incidents, show the alerts live and end with a summary."))
     p.add_argument("--duration", metavar="S", type=float, default=None,
-                   help="seconds to play (default: the scenario's [demo] duration_s, 90 s for the shipped one)")
+                   help=_("seconds to play (default: the scenario's [demo] duration_s, 90 s for the shipped one)"))
     p.add_argument("--scenario", metavar="FILE", type=Path, default=None,
-                   help="demo scenario TOML (default: the shipped one; format in docs/scenario.md)")
-    p.add_argument("--gui", action="store_true", help="open the monitoring console on the demo network")
+                   help=_("demo scenario TOML (default: the shipped one; format in docs/scenario.md)"))
+    p.add_argument("--gui", action="store_true", help=_("open the monitoring console on the demo network"))
     p.add_argument("--out", metavar="DIR", type=Path, default=None,
-                   help="keep the archive here (SQLite alerts, HDF5 spectra, SigMF evidence, summary.json); "
-                        "default: a temporary directory, deleted at the end")
+                   help=_("keep the archive here (SQLite alerts, HDF5 spectra, SigMF evidence, summary.json); "
+                        "default: a temporary directory, deleted at the end"))
     p.add_argument("--alerts-jsonl", metavar="FILE", type=Path, default=None,
-                   help="write every alert event as one JSON object per line (docs/alert-schema.md)")
-    p.add_argument("--forever", action="store_true", help="keep the network running until Ctrl-C")
-    p.add_argument("--plain", action="store_true", help="line-oriented output even on a terminal")
+                   help=_("write every alert event as one JSON object per line (docs/alert-schema.md)"))
+    p.add_argument("--forever", action="store_true", help=_("keep the network running until Ctrl-C"))
+    p.add_argument("--plain", action="store_true", help=_("line-oriented output even on a terminal"))
     p.set_defaults(handler=cmd_demo)
 
 
@@ -96,7 +97,7 @@ class _ViewWithConsole:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
-        raise ValueError(f"--duration must be > 0 seconds, got {args.duration:g}")
+        raise ValueError(_("--duration must be > 0 seconds, got {s:g}").format(s=args.duration))
     try:
         demo = load_demo_scenario(args.scenario)
     except DemoScenarioError as exc:

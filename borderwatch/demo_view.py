@@ -16,16 +16,58 @@ from __future__ import annotations
 
 import shutil
 import threading
+import unicodedata
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 from borderwatch.demo import DemoNetwork, DemoResult
+from borderwatch.i18n import N_, _
 
 STATUS_EVERY_S = 10.0
 RECENT_EVENTS = 8
 SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2, "info": 3}
-VERDICT_SHORT = {"unlicensed": "UNLICENSED", "cross_border": "CROSS-BORDER", "licence_violation": "LICENCE-VIOLATION"}
+VERDICT_SHORT = {"unlicensed": N_("UNLICENSED"), "cross_border": N_("CROSS-BORDER"),
+                 "licence_violation": N_("LICENCE-VIOLATION")}
+SEVERITY_SHORT = {"critical": N_("CRITICAL"), "major": N_("MAJOR"), "minor": N_("MINOR"), "info": N_("INFO")}
+EVENT_NAMES = {"opened": N_("opened"), "updated": N_("updated"), "acknowledged": N_("acknowledged"),
+               "resolved": N_("resolved"), "evidence": N_("evidence")}
+SEVERITY_NAMES = {"critical": N_("critical"), "major": N_("major"), "minor": N_("minor"), "info": N_("info")}
+SENSOR_STATES = {"live": N_("live"), "late": N_("late"), "down": N_("down")}
+PROVINCE_NAMES = {"SH": N_("SH"), "JS": N_("JS"), "ZJ": N_("ZJ"), "AH": N_("AH")}
+"""Province codes as the live view shows them: the code in English, the name (上海 ...) in Chinese."""
+BAND_NAMES = {name: name for name in (
+    N_("VHF low land mobile"), N_("VHF mid land mobile"), N_("FM broadcast"), N_("Aeronautical VHF (airband)"),
+    N_("PMR 150 (VHF high land mobile)"), N_("Maritime VHF"), N_("VHF high land mobile (upper)"),
+    N_("UHF 380 land mobile (TETRA/PDT)"), N_("PMR 400"), N_("Public mobile 900"), N_("Public mobile 1800"),
+)}
+"""The shipped rules' band names (station_db/data/rules.toml), translated for display."""
+
+
+def width(text: str) -> int:
+    """Terminal columns of ``text``: East Asian wide characters (Chinese) take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, columns: int) -> str:
+    """``text`` left-aligned in ``columns`` terminal columns (``str.ljust`` counts characters)."""
+    return text + " " * max(0, columns - width(text))
+
+
+def clip(text: str, columns: int) -> str:
+    """``text`` cut to at most ``columns`` terminal columns."""
+    out, used = [], 0
+    for ch in text:
+        used += width(ch)
+        if used > columns:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def _label(table: Mapping[str, str], code: Any) -> str:
+    text = table.get(str(code))
+    return _(text) if text is not None else str(code)
 
 
 def fmt_freq(f_hz: Any) -> str:
@@ -37,12 +79,16 @@ def fmt_freq(f_hz: Any) -> str:
 
 
 def fmt_verdicts(verdicts: Iterable[str]) -> str:
-    return "+".join(VERDICT_SHORT.get(v, v) for v in verdicts) or "-"
+    return "+".join(_label(VERDICT_SHORT, v) for v in verdicts) or "-"
+
+
+def fmt_province_list(codes: Iterable[str] | None, empty: str) -> str:
+    return ",".join(_label(PROVINCE_NAMES, c) for c in codes or ()) or empty
 
 
 def fmt_provinces(doc: Mapping[str, Any]) -> str:
-    src = ",".join(doc.get("provinces_source") or ()) or "?"
-    aff = ",".join(doc.get("provinces_affected") or ()) or "-"
+    src = fmt_province_list(doc.get("provinces_source"), "?")
+    aff = fmt_province_list(doc.get("provinces_affected"), "-")
     return f"{src} -> {aff}"
 
 
@@ -54,21 +100,24 @@ def fmt_position(doc: Mapping[str, Any]) -> str:
     kind = pos.get("kind")
     where = f"{float(pos['lat']):.3f}N {float(pos['lon']):.3f}E"
     if kind in ("region", "annulus"):
-        return f"{kind} around {where}"
+        return _("{kind} around {where}").format(kind=_label({"region": N_("region"), "annulus": N_("annulus")}, kind),
+                                                 where=where)
     return f"{where} +-{float(err):.1f} km" if err is not None else where
 
 
 def alert_line(doc: Mapping[str, Any]) -> str:
     """One line per alert: severity, verdicts, band, frequency, provinces, position."""
-    return (f"{str(doc.get('severity') or '-').upper():8s} {fmt_verdicts(doc.get('verdicts') or ()):30s} "
-            f"{str(doc.get('band') or '-')[:22]:22s} {fmt_freq(doc.get('f_center_hz')):>9s} MHz  "
-            f"{fmt_provinces(doc):12s} {fmt_position(doc)}")
+    severity = _label(SEVERITY_SHORT, doc.get("severity")) if doc.get("severity") else "-"
+    band = clip(_label(BAND_NAMES, doc.get("band")) if doc.get("band") else "-", 22)
+    return (f"{pad(severity, 8)} {pad(fmt_verdicts(doc.get('verdicts') or ()), 30)} "
+            f"{pad(band, 22)} {fmt_freq(doc.get('f_center_hz')):>9s} MHz  "
+            f"{pad(fmt_provinces(doc), 12)} {fmt_position(doc)}")
 
 
 def event_line(doc: Mapping[str, Any], provinces: Iterable[str], t_s: float) -> str:
     """An alert event as a log line (who received it included)."""
-    return (f"[{t_s:6.1f}s] alert {doc.get('event')!s:12s} {doc.get('id')}  {alert_line(doc)}  "
-            f"(to alert.{', alert.'.join(sorted(provinces))})")
+    return (f"[{t_s:6.1f}s] {_('alert')} {pad(_label(EVENT_NAMES, doc.get('event')), 12)} {doc.get('id')}  "
+            f"{alert_line(doc)}  ({_('to')} alert.{', alert.'.join(sorted(provinces))})")
 
 
 class _Base:
@@ -129,9 +178,10 @@ class LogView(_Base):
         super().started(net)
         sc = net.scenario
         assert net.server is not None
-        self.out.write(f"borderwatch demo: scenario {sc.name!r}, {len(sc.sensors)} sensors, "
-                       f"{len(sc.transmitters)} transmitters; server {net.server.endpoints['api']} "
-                       f"(alerts on {net.server.endpoints['pub']}); data in {net.data_dir}\n")
+        self.out.write("borderwatch demo: " + _("scenario {name!r}, {n_sensors} sensors, {n_tx} transmitters; "
+                                                "server {api} (alerts on {pub}); data in {data}").format(
+            name=sc.name, n_sensors=len(sc.sensors), n_tx=len(sc.transmitters), api=net.server.endpoints["api"],
+            pub=net.server.endpoints["pub"], data=net.data_dir) + "\n")
         self.out.flush()
 
     def event(self, doc: dict[str, Any], provinces: set[str]) -> None:
@@ -154,7 +204,8 @@ class LogView(_Base):
                 continue
             self.out.write(event_line(doc, provinces, t) + "\n")
         for aid, (t, n_ev) in evidence.items():
-            self.out.write(f"[{t:6.1f}s] alert evidence     {aid}  {n_ev} IQ capture(s) (SigMF) attached\n")
+            self.out.write(f"[{t:6.1f}s] {_('alert')} {pad(_('evidence'), 12)} {aid}  "
+                           + _("{n} IQ capture(s) (SigMF) attached").format(n=n_ev) + "\n")
         self.out.flush()
 
     def tick(self, net: DemoNetwork) -> None:
@@ -169,8 +220,9 @@ class LogView(_Base):
         stored = sum(int(v) for v in (c.get("stored") or {}).values())
         rejected = sum(int(v) for v in (c.get("rejected") or {}).values())
         with self.lock:
-            self.out.write(f"[{t:6.1f}s] sensors {live}/{len(sensors)} live, {stored} messages stored, "
-                           f"{rejected} rejected, {len(self.open_alerts())} open alerts\n")
+            self.out.write(f"[{t:6.1f}s] " + _("sensors {live}/{n} live, {stored} messages stored, "
+                                               "{rejected} rejected, {open} open alerts").format(
+                live=live, n=len(sensors), stored=stored, rejected=rejected, open=len(self.open_alerts())) + "\n")
             self.out.flush()
 
     def finished(self, result: DemoResult) -> None:
@@ -197,14 +249,15 @@ class LiveView(_Base):
             self._shown[aid] = (line, n_ev)
             if doc.get("event") == "updated" and last is not None and last[0] == line:
                 if n_ev > last[1]:
-                    text = f"{self.elapsed():6.1f}s {'evidence':12s} {aid}: {n_ev} IQ capture(s) (SigMF) attached"
+                    text = (f"{self.elapsed():6.1f}s {pad(_('evidence'), 12)} {aid}: "
+                            + _("{n} IQ capture(s) (SigMF) attached").format(n=n_ev))
                     if self._last_key == f"ev:{aid}" and self.recent:
                         self.recent[-1] = text
                     else:
                         self.recent.append(text)
                     self._last_key = f"ev:{aid}"
                 return
-            self.recent.append(f"{self.elapsed():6.1f}s {doc.get('event')!s:12s} {line}")
+            self.recent.append(f"{self.elapsed():6.1f}s {pad(_label(EVENT_NAMES, doc.get('event')), 12)} {line}")
             self._last_key = aid
 
     def tick(self, net: DemoNetwork) -> None:
@@ -212,27 +265,30 @@ class LiveView(_Base):
         self.out.flush()
 
     def render(self, net: DemoNetwork) -> str:
-        width = shutil.get_terminal_size((120, 40)).columns
+        columns = shutil.get_terminal_size((120, 40)).columns
         sc = net.scenario
         c = self.counters()
         stored = sum(int(v) for v in (c.get("stored") or {}).values())
         rejected = sum(int(v) for v in (c.get("rejected") or {}).values())
         dur = f" / {self.duration_s:.0f}" if self.duration_s else ""
         lines = [f"borderwatch demo - {sc.name}   t = {net.elapsed_s():5.1f}{dur} s   "
-                 f"stored {stored}   rejected {rejected}   (Ctrl-C ends)", ""]
+                 + _("stored {stored}   rejected {rejected}   (Ctrl-C ends)").format(stored=stored, rejected=rejected),
+                 ""]
         sensors = self.sensors()
-        lines.append(f"SENSORS ({sum(1 for s in sensors if s.get('status') == 'live')}/{len(sensors)} live)")
-        cells = [f"{s.get('sensor_id', '?'):16s} {s.get('province', '?'):2s} {s.get('status', '?')!s:4s} "
-                 f"spool {int(s.get('spool_depth') or 0):3d}" for s in sensors]
-        per_row = max(1, width // 36)
+        lines.append(_("SENSORS ({live}/{n} live)").format(
+            live=sum(1 for s in sensors if s.get("status") == "live"), n=len(sensors)))
+        cells = [f"{s.get('sensor_id', '?'):16s} {pad(_label(PROVINCE_NAMES, s.get('province', '?')), 2)} "
+                 f"{pad(_label(SENSOR_STATES, s.get('status', '?')), 4)} "
+                 + _("spool {n:3d}").format(n=int(s.get("spool_depth") or 0)) for s in sensors]
+        per_row = max(1, columns // 36)
         for i in range(0, len(cells), per_row):
             lines.append("  " + "   ".join(cells[i:i + per_row]))
         alerts = self.open_alerts()
-        lines += ["", f"OPEN ALERTS ({len(alerts)})"]
-        lines += [f"  {alert_line(d)}"[:width] for d in alerts] or ["  (none)"]
-        lines += ["", "LATEST EVENTS"]
+        lines += ["", _("OPEN ALERTS ({n})").format(n=len(alerts))]
+        lines += [clip(f"  {alert_line(d)}", columns) for d in alerts] or ["  " + _("(none)")]
+        lines += ["", _("LATEST EVENTS")]
         with self.lock:
-            lines += [f"  {e}"[:width] for e in self.recent] or ["  (none yet)"]
+            lines += [clip(f"  {e}", columns) for e in self.recent] or ["  " + _("(none yet)")]
         return "\n".join(lines) + "\n"
 
     def finished(self, result: DemoResult) -> None:
@@ -241,53 +297,59 @@ class LiveView(_Base):
 
 
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
 def format_summary(result: DemoResult) -> str:
     """The end-of-run report: incidents (expected vs concluded), delivery, archive."""
-    lines = ["", f"== borderwatch demo summary: {result.scenario} ({result.duration_s:.0f} s, "
-                 f"{result.sensors} sensors, {result.alert_events} alert events, {result.cpu_s:.0f} s CPU) =="]
-    rows = [["", "transmitter", "expected", "concluded", "provinces", "position error", "severity"]]
+    fail = _("FAIL")
+    lines = ["", "== " + _("borderwatch demo summary: {scenario} ({s:.0f} s, {sensors} sensors, {events} alert "
+                           "events, {cpu:.0f} s CPU)").format(scenario=result.scenario, s=result.duration_s,
+                                                             sensors=result.sensors, events=result.alert_events,
+                                                             cpu=result.cpu_s) + " =="]
+    rows = [["", _("transmitter"), _("expected"), _("concluded"), _("provinces"), _("position error"), _("severity")]]
     for o in result.outcomes:
         e = o.expectation
-        expected = "no alert" if e.is_traffic else fmt_verdicts(e.verdicts)
-        concluded = ("no alert" if not o.alert_ids else
-                     fmt_verdicts(o.verdicts) + (f" ({len(o.alert_ids)} alerts)" if len(o.alert_ids) > 1 else ""))
+        expected = _("no alert") if e.is_traffic else fmt_verdicts(e.verdicts)
+        concluded = (_("no alert") if not o.alert_ids else fmt_verdicts(o.verdicts) + (
+            " " + _("({n} alerts)").format(n=len(o.alert_ids)) if len(o.alert_ids) > 1 else ""))
         provs = "-"
         if o.alert_ids:
-            provs = f"{','.join(o.provinces_source) or '?'} -> {','.join(o.provinces_affected) or '-'}"
+            provs = f"{fmt_province_list(o.provinces_source, '?')} -> {fmt_province_list(o.provinces_affected, '-')}"
         pos = "-"
         if o.position_error_km is not None:
             pos = f"{o.position_error_km:.1f} km"
             if o.stated_error_km is not None:
-                pos += f" (stated +-{o.stated_error_km:.1f})"
-        rows.append(["ok" if o.passed else "FAIL", o.transmitter, expected, concluded, provs, pos, o.severity or "-"])
+                pos += " " + _("(stated +-{km:.1f})").format(km=o.stated_error_km)
+        severity = _label(SEVERITY_NAMES, o.severity) if o.severity else "-"
+        rows.append([_("ok") if o.passed else fail, o.transmitter, expected, concluded, provs, pos, severity])
     lines += _table(rows)
     for o in result.outcomes:
         for p in o.problems:
-            lines.append(f"  FAIL {o.transmitter}: {p}")
+            lines.append(f"  {fail} {o.transmitter}: {p}")
     for a in result.stray_alerts:
-        lines.append(f"  FAIL unexpected alert {a.get('id')}: {alert_line(a)}")
+        lines.append(f"  {fail} " + _("unexpected alert {id}: {line}").format(id=a.get("id"), line=alert_line(a)))
     d = result.delivery
     stored = sum(d.stored.values())
     spooled = sum(s["spooled"] for s in d.per_sensor.values())
-    lines.append(f"  delivery: {spooled} messages spooled by the sensors, {stored} stored by the server "
-                 f"({', '.join(f'{k} {v}' for k, v in sorted(d.stored.items()))}); "
-                 f"{sum(d.rejected.values())} rejected, {d.duplicates} duplicate deliveries absorbed")
+    lines.append("  " + _("delivery: {spooled} messages spooled by the sensors, {stored} stored by the server "
+                          "({by_type}); {rejected} rejected, {duplicates} duplicate deliveries absorbed").format(
+        spooled=spooled, stored=stored, by_type=", ".join(f"{k} {v}" for k, v in sorted(d.stored.items())),
+        rejected=sum(d.rejected.values()), duplicates=d.duplicates))
     for p in d.problems:
-        lines.append(f"  FAIL delivery: {p}")
+        lines.append(f"  {fail} " + _("delivery: {problem}").format(problem=p))
     if result.data_dir is not None:
-        lines.append(f"  archive: {result.data_dir} (server.db alerts, spectra/*.h5, evidence/*/*.sigmf-meta, "
-                     f"summary.json)")
+        lines.append("  " + _("archive: {path} (server.db alerts, spectra/*.h5, evidence/*/*.sigmf-meta, "
+                              "summary.json)").format(path=result.data_dir))
     n_inc = sum(1 for o in result.outcomes if not o.expectation.is_traffic)
     n_traffic = len(result.outcomes) - n_inc
     if result.passed:
-        lines.append(f"  RESULT: all {n_inc} incidents raised the expected alerts to the expected provinces; "
-                     f"{n_traffic} licensed stations raised nothing; nothing lost.")
+        lines.append("  " + _("RESULT: all {n} incidents raised the expected alerts to the expected provinces; "
+                              "{traffic} licensed stations raised nothing; nothing lost.").format(
+            n=n_inc, traffic=n_traffic))
     else:
-        lines.append("  RESULT: the network did NOT conclude what the scenario expects (see FAIL lines).")
+        lines.append("  " + _("RESULT: the network did NOT conclude what the scenario expects (see FAIL lines)."))
     return "\n".join(lines) + "\n"
 
 

@@ -37,7 +37,7 @@
     </message>
     <message>
         <source>resolved by</source>
-        <translation>处置人</translation>
+        <translation>解决人</translation>
     </message>
     <message>
         <source>note</source>
@@ -183,7 +183,7 @@
     </message>
     <message>
         <source>Resolved</source>
-        <translation>已处置</translation>
+        <translation>已解决</translation>
     </message>
     <message>
         <source>All</source>
@@ -203,7 +203,7 @@
     </message>
     <message>
         <source>Resolve</source>
-        <translation>处置</translation>
+        <translation>解决</translation>
     </message>
     <message>
         <source>Show:</source>
@@ -642,7 +642,7 @@
     </message>
     <message>
         <source>resolved</source>
-        <translation>已处置</translation>
+        <translation>已解决</translation>
     </message>
     <message>
         <source>live</source>
@@ -739,7 +739,7 @@
     </message>
     <message>
         <source>PMR 400</source>
-        <translation>PMR 400 对讲机</translation>
+        <translation>PMR 400</translation>
     </message>
     <message>
         <source>Public mobile 900</source>
