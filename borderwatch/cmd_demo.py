@@ -20,7 +20,7 @@ from typing import Any
 from borderwatch.demo import DemoNetwork, DemoOptions, DemoResult, run_demo
 from borderwatch.demo_scenario import DemoScenarioError, load_demo_scenario
 from borderwatch.demo_view import make_view
-from borderwatch.i18n import _
+from borderwatch.i18n import _, current_language
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ class _Console:
 
     def open(self, net: DemoNetwork) -> None:
         assert net.server is not None
-        cmd = [sys.executable, "-m", "borderwatch.cli", "console", "--server", net.server.endpoints["api"],
+        cmd = [sys.executable, "-m", "borderwatch.cli", "--lang", current_language(), "console",
+               "--server", net.server.endpoints["api"],
                "--pub", net.server.endpoints["pub"]]
         try:
             self.proc = subprocess.Popen(cmd)
