@@ -206,14 +206,15 @@ class SpectrumArchive:
     def staged_rows(self) -> int:
         return sum(len(st.rows) for st in self._staged.values())
 
-    def flush(self, now_mono: float | None = None, max_delay_s: float = 0.0, max_rows: int = 1
-              ) -> tuple[list[Spectrum], list[tuple[Spectrum, str]]]:
+    def flush(self, now_mono: float | None = None, max_delay_s: float = 0.0, max_rows: int = 1,
+              max_files: int = 1 << 30) -> tuple[list[Spectrum], list[tuple[Spectrum, str]]]:
         """Write staged rows; return (written, [(failed, error text)]). Failures are per file.
 
         With ``now_mono`` only the files that are due are written: ``max_rows`` rows waiting, or the
         oldest waiting ``max_delay_s``. One write + flush per file costs about as much as a few rows,
         so letting slow sensors' rows gather for a moment saves most of the archive's CPU; busy
-        sensors reach ``max_rows`` at once and wait for nothing. Without ``now_mono``: everything.
+        sensors reach ``max_rows`` at once and wait for nothing. At most ``max_files`` files per call
+        (oldest first), so the loop's other work interleaves. Without ``now_mono``: everything.
         """
         written: list[Spectrum] = []
         failed: list[tuple[Spectrum, str]] = []
@@ -222,12 +223,18 @@ class SpectrumArchive:
             self._full.clear()
         else:
             # _staged is in staging order, so the files due by age are a prefix of it
-            due = set(k for k in self._full if len(self._staged[k].rows) >= max_rows)
+            due: dict[tuple[str, str], None] = {}
             for k, st in self._staged.items():
-                if now_mono - st.since < max_delay_s:
+                if now_mono - st.since < max_delay_s or len(due) >= max_files:
                     break
-                due.add(k)
-            self._full.clear()
+                due[k] = None
+            full = [k for k in self._full if len(self._staged[k].rows) >= max_rows]
+            for k in full:
+                if len(due) >= max_files:
+                    break
+                due[k] = None
+            self._full.difference_update(due)
+            self._full.intersection_update(full)  # full ones left for the next call stay candidates
             staged = {k: self._staged.pop(k) for k in due}
         self._last_batch = []
         for (sensor_id, day), st in staged.items():

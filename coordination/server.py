@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 
 SERVER_ID = "server"
 STATUS_CODES = {"live": 0, "late": 1, "down": 2}
+#: Archive files written per loop iteration at most: bounded work, so sensor batches (and alerts)
+#: interleave with a burst of due files instead of waiting behind all of them.
+ARCHIVE_FILES_PER_ITERATION = 8
 #: Log lines per storage/internal error kind before going quiet (counters keep counting).
 MAX_ERROR_LOGS = 20
 
@@ -498,7 +501,8 @@ class Server:
         if force:
             written, failed = self.archive.flush()
         else:
-            written, failed = self.archive.flush(time.monotonic(), cfg.archive_max_delay_s, cfg.archive_max_rows)
+            written, failed = self.archive.flush(time.monotonic(), cfg.archive_max_delay_s, cfg.archive_max_rows,
+                                                 ARCHIVE_FILES_PER_ITERATION)
         for m, text in failed:
             self._staged.pop((m.sensor_id, m.seq), None)
             self._storage_error("hdf5", f"{m.sensor_id} seq {m.seq}: {text}")
