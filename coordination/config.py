@@ -86,7 +86,7 @@ class ServerConfig:
     # storage
     compression: str = "lzf"
     chunk_rows: int = 64
-    max_open_files: int = 64
+    max_open_files: int = 1024
     fsync: bool = False
     # a sensor's day file is written when this many spectra wait, or the oldest waited this long
     archive_max_rows: int = 32

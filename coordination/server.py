@@ -213,6 +213,7 @@ class Server:
         data = Path(cfg.data_dir)
         data.mkdir(parents=True, exist_ok=True)
         self.store = Store(data / "server.db", fsync=cfg.fsync)
+        raise_open_files_limit(cfg.max_open_files + 512)  # one HDF5 file per sensor stays open
         self.archive = SpectrumArchive(data / "spectra", compression=cfg.compression, chunk_rows=cfg.chunk_rows,
                                        max_open_files=cfg.max_open_files, fsync=cfg.fsync)
         self.evidence = EvidenceAssembler(data / "evidence")
@@ -861,6 +862,26 @@ class Server:
                 rejected[f"auth.{reason}"] = n
             out["rejected"] = rejected
         return out
+
+
+def raise_open_files_limit(want: int) -> int:
+    """Raise the soft limit of open files towards ``want`` (within the hard limit); return it."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return want
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open-files limit to %d: %s", want, exc)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        log.warning("open-files limit %d is below %d: archive files will be closed and reopened more often",
+                    soft, want)
+    return soft
 
 
 def can_capture_iq(capabilities: Iterable[str]) -> bool:
