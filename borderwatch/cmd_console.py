@@ -51,9 +51,9 @@ def _size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise ValueError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 1600x1000") from None
+        raise ValueError(_("--size {text!r}: expected WIDTHxHEIGHT, e.g. 1600x1000").format(text=text)) from None
     if not (200 <= w <= 10000 and 200 <= h <= 10000):
-        raise ValueError(f"--size {text!r}: each side must be 200..10000 pixels")
+        raise ValueError(_("--size {text!r}: each side must be 200..10000 pixels").format(text=text))
     return w, h
 
 

@@ -65,17 +65,18 @@ def cmd_new(args: argparse.Namespace) -> int:
         info = store.new(args.name, args.role, parse_provinces(args.province))
     except KeyFileError as exc:
         return _fail("new", exc)
-    scope = f", alert topics of {','.join(info.provinces)} only" if info.provinces else ""
-    print(f"{info.role} key {info.name!r}{scope}")
-    print(f"  public key: {info.public_key}")
-    print(f"  public certificate: {info.path}")
-    print(f"  secret key file (mode 0600, give it only to {info.name}): {store.secret_path(info.name)}")
+    scope = _(", alert topics of {provinces} only").format(provinces=",".join(info.provinces)) if info.provinces else ""
+    print(_("{role} key {name!r}{scope}").format(role=info.role, name=info.name, scope=scope))
+    print("  " + _("public key: {key}").format(key=info.public_key))
+    print("  " + _("public certificate: {path}").format(path=info.path))
+    print("  " + _("secret key file (mode 0600, give it only to {name}): {path}").format(
+        name=info.name, path=store.secret_path(info.name)))
     if info.role == "sensor":
         try:
             server_key = store.server().public_key
         except KeyFileError:
-            server_key = "<the server's public key: borderwatch keys list>"
-        print(f"  sensor config [server]: server_public_key = \"{server_key}\", "
+            server_key = _("<the server's public key: borderwatch keys list>")
+        print("  " + _("sensor config") + f" [server]: server_public_key = \"{server_key}\", "
               f"secret_key_file = \"{store.secret_path(info.name)}\"")
     return 0
 

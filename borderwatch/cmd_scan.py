@@ -37,9 +37,9 @@ def parse_hz(text: str) -> float:
     try:
         value = float(t) * mult
     except ValueError:
-        raise ValueError(f"not a frequency: {text!r}") from None
+        raise ValueError(_("not a frequency: {text!r}").format(text=text)) from None
     if not math.isfinite(value):
-        raise ValueError(f"not a frequency: {text!r}")
+        raise ValueError(_("not a frequency: {text!r}").format(text=text))
     return value
 
 
@@ -99,7 +99,8 @@ def _progress_printer(run: int, runs: int) -> Callable[[int, int], None] | None:
     def show(hop: int, hops: int) -> None:
         width = 30
         done = int(width * hop / hops)
-        sys.stderr.write(f"\rscan run {run}/{runs} [{'#' * done}{'.' * (width - done)}] hop {hop}/{hops}")
+        sys.stderr.write("\r" + _("scan run {run}/{runs} [{bar}] hop {hop}/{hops}").format(
+            run=run, runs=runs, bar="#" * done + "." * (width - done), hop=hop, hops=hops))
         if hop == hops:
             sys.stderr.write("\n")
         sys.stderr.flush()
@@ -180,9 +181,9 @@ def run_detect(args: Any) -> int:
         }
         sys.stdout.write(json.dumps(doc, indent=1) + "\n")
         return 0
-    unit = "dBm" if calibrated else "dBm (nominal, uncalibrated)"
-    sys.stdout.write(f"{len(result.emissions)} emission(s) in {result.duration_s:.3f} s around "
-                     f"{result.center_freq_hz / 1e6:.6f} MHz; power in {unit}\n")
+    unit = "dBm" if calibrated else _("dBm (nominal, uncalibrated)")
+    sys.stdout.write(_("{n} emission(s) in {s:.3f} s around {mhz:.6f} MHz; power in {unit}").format(
+        n=len(result.emissions), s=result.duration_s, mhz=result.center_freq_hz / 1e6, unit=unit) + "\n")
     header = f"{'centre MHz':>12} {'peak MHz':>12} {'BWx kHz':>8} {'OBW kHz':>8} {'power':>7} {'SNR':>5}  bursts"
     sys.stdout.write(header + "\n")
     for det in result.emissions:
