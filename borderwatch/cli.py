@@ -39,7 +39,23 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"borderwatch.{name}")
         module.register(sub)
+    _accept_lang_everywhere(parser)
     return parser
+
+
+def _accept_lang_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Let ``--lang`` follow any subcommand too (``borderwatch demo --lang zh_CN``, ``make demo ARGS=...``).
+
+    :func:`main` reads the value before parsing; a subcommand that has its own ``--lang`` (report,
+    console) keeps it. The default is suppressed so a subcommand never resets the top-level value.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                if "--lang" not in child._option_string_actions:
+                    child.add_argument("--lang", type=lang_argument, default=argparse.SUPPRESS,
+                                       metavar="|".join(LANGUAGES), help=_("language of messages and help"))
+                _accept_lang_everywhere(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -117,3 +117,14 @@ def test_json_output_is_language_neutral(tmp_path: Path, capsys: pytest.CaptureF
     rows = json.loads(outputs["zh_CN"])
     assert {r["province"] for r in rows} == {"SH", "JS", "ZJ", "AH"}  # codes, never 上海 ...
     assert {r["service"] for r in rows} == {"maritime", "land_mobile", "aeronautical", "broadcast"}
+
+
+def test_lang_may_follow_the_subcommand(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = help_text(["stations", "import", "--lang", "zh_CN"], capsys)
+    assert out.startswith("用法：") and "文件中台站所属的省份" in out
+    assert "显示本帮助信息并退出" in help_text(["demo", "--lang", "zh_CN"], capsys)
+    db = str(tmp_path / "s.sqlite")
+    assert main(["stations", "query", "--near", "31.2,121.4", "--db", db, "--lang", "zh_CN"]) == 1
+    assert "必须同时给出" in capsys.readouterr().err
+    assert main(["--lang", "zh_CN", "stations", "query", "--db", db]) == 0  # a subcommand never resets it
+    assert capsys.readouterr().out.endswith("0 个台站\n")
