@@ -1,7 +1,8 @@
 """Replay of a server's data directory without a server: HDF5 spectra, SQLite alerts and occupancy.
 
 Reads the layout written by ``coordination.archive`` (``spectra/<sensor>/<sensor>_<YYYYMMDD>.h5``,
-one group per profile, ``power_dbm`` rows x bins with ``t_utc`` seconds) and ``coordination.store``
+one group per profile, ``power_dbm`` rows x bins with ``t_utc`` seconds; per-row ``threshold_dbm`` and
+``antenna_factor_db_m`` datasets when a file has them, the group attributes otherwise) and ``coordination.store``
 (``server.db``: sensors, alerts as JSON, occupancy rows), strictly read-only: HDF5 files are opened
 ``"r"`` without file locking (the server may still be writing them) and SQLite with ``mode=ro``.
 Nothing here needs Qt except :class:`ArchiveBar`, the time slider that drives the replay.
@@ -123,11 +124,13 @@ class ArchiveReader:
                 if hi <= lo:
                     continue
                 power = g["power_dbm"][lo:hi]
-                seq = g["seq"][lo:hi]
-                floor = g["noise_floor_dbm"][lo:hi]
-                thr = g["threshold_dbm"][lo:hi]
-                af = g["antenna_factor_db_m"][lo:hi]
                 a = g.attrs
+                seq = g["seq"][lo:hi]
+                floor = _column(g, "noise_floor_dbm", lo, hi, float("nan"))
+                # older files keep threshold and antenna factor per row; newer ones keep the
+                # antenna factor as a group attribute (one calibration per group) and no threshold
+                thr = _column(g, "threshold_dbm", lo, hi, float(a.get("threshold_dbm", float("nan"))))
+                af = _column(g, "antenna_factor_db_m", lo, hi, float(a.get("antenna_factor_db_m", 0.0)))
                 rows = [Spectrum(sensor_id, int(seq[i]), _utc(t[lo + i]), profile=profile,
                                  f_start_hz=float(a["f_start_hz"]), f_step_hz=float(a["f_step_hz"]),
                                  power_dbm=np.asarray(power[i], np.float32), detector=str(a.get("detector", "mean")),
@@ -183,6 +186,13 @@ class ArchiveReader:
         centers = np.frombuffer(rows[-1][3], "<f8") if rows else np.zeros(0)
         return centers, [{"t_start_utc": r[0], "t_end_utc": r[1], "fbo": r[2],
                           "fco": np.frombuffer(r[4], "<f4").astype(float).tolist()} for r in rows]
+
+
+def _column(g: h5py.Group, name: str, lo: int, hi: int, default: float) -> np.ndarray:
+    """Rows ``lo:hi`` of a per-row dataset, or ``default`` repeated when the file has no such dataset."""
+    if name in g:
+        return np.asarray(g[name][lo:hi], dtype=np.float64)
+    return np.full(hi - lo, default)
 
 
 def _plain(v: Any) -> Any:

@@ -10,6 +10,7 @@ the current trace's level at their frequency.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -223,10 +224,11 @@ class SpectrumWidget(QWidget):
             c.setData(x, self._to_unit(self._traces_dbm[name]))
         msg = self._last
         assert msg is not None
-        self.floor_line.setPos(float(self._to_unit(msg.noise_floor_dbm)))
-        self.threshold_line.setPos(float(self._to_unit(msg.threshold_dbm)))
-        self.floor_line.setVisible(True)
-        self.threshold_line.setVisible(True)
+        for line, value in ((self.floor_line, msg.noise_floor_dbm), (self.threshold_line, msg.threshold_dbm)):
+            known = value is not None and math.isfinite(value)  # an archive may not store the threshold
+            if known:
+                line.setPos(float(self._to_unit(value)))
+            line.setVisible(known)
         self._update_readout()
 
     # ------------------------------------------------------------ stations

@@ -109,3 +109,10 @@ def test_station_names_shown_only_when_few_enough_are_in_view(qapp, widget):
     qapp.processEvents()
     assert widget.station_labels_shown() == ["S0", "S1", "S2", "S3", "S4"]
     assert widget.station_items()[0].toolTip() == "S0"
+
+
+def test_unknown_threshold_hides_its_line(widget):
+    widget.set_spectrum(sweep(floor_dbm=-115.0, threshold_dbm=float("nan")))  # e.g. an archive without it
+    assert widget.floor_line.isVisible() and not widget.threshold_line.isVisible()
+    widget.set_spectrum(sweep(1, floor_dbm=-115.0, threshold_dbm=-105.0))
+    assert widget.threshold_line.isVisible() and widget.threshold_line.value() == pytest.approx(-105.0)
