@@ -26,9 +26,12 @@ test: $(STAMP) fonts postgres
 # without it Chinese reports keep English plot labels. Never fails the build.
 fonts:
 	@fc-list :lang=zh family 2>/dev/null | grep -q . || \
-	  (apt-get install -y --no-install-recommends fonts-noto-cjk >/dev/null 2>&1 || \
-	   sudo -n apt-get install -y --no-install-recommends fonts-noto-cjk >/dev/null 2>&1) || \
-	  echo "note: no CJK font installed (Debian: apt-get install fonts-noto-cjk); Chinese plots use English labels"
+	  (command -v apt-get >/dev/null && \
+	   ((apt-get update -qq && apt-get install -y --no-install-recommends fonts-noto-cjk) >/dev/null 2>&1 || \
+	    (sudo -n apt-get update -qq && sudo -n apt-get install -y --no-install-recommends fonts-noto-cjk) \
+	      >/dev/null 2>&1)) || \
+	  echo "note: no CJK font installed (Debian: apt-get install fonts-noto-cjk); Chinese plots use English" \
+	       "labels and the console shows boxes for Chinese text"
 
 # PostgreSQL server binaries (Debian's postgresql package) for the federated store's tests and
 # `borderwatch demo --federated`: installed when missing, best effort; never fails the build
