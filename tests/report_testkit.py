@@ -11,8 +11,8 @@ Every number the report tests check is fixed here:
   heartbeats every 60 s on 1 Nov except 06:00-08:00; sample_drops +7, spool_dropped +3;
   emissions: 446.1 MHz (-70 dBm, 10 sweeps), 446.05 MHz (-80 dBm, 5 sweeps, no licence);
 * zj-01 (ZJ): no occupancy report; 120 archived sweeps (one a minute from 2026-11-02T10:00Z),
-  floor -110 dBm, threshold -100 dBm, the bins of channel 446.1 MHz at -80 dBm in every 4th
-  sweep (FCO 30/120 = 0.25);
+  levels -110 dBm, noise floor -106 dBm + the PMR 400 margin of 6 dB = threshold -100 dBm, the
+  bins of channel 446.1 MHz at -80 dBm in every 4th sweep (FCO 30/120 = 0.25);
 * stations: JS-T-1 at 446.1 MHz next to js-01 (expected and heard), ZJ-T-1 at 446.15 MHz next to
   zj-01 (expected, not heard), JS-T-2 at 420 MHz (in the band, outside every sweep: not reported);
 * alerts: A1 resolved 1800 s after first seen (ZJ->JS, unlicensed), A2 acknowledged 300 s after
@@ -164,7 +164,7 @@ def build_world(root: Path) -> World:
     for k in range(ZJ_SWEEPS):
         t = ZJ_T0 + timedelta(minutes=k)
         archive.stage(meta, Spectrum("zj-01", 5000 + k, format_utc(t), profile=PROFILE, f_start_hz=F_START_HZ,
-                                     f_step_hz=F_STEP_HZ, power_dbm=zj_sweep(k), noise_floor_dbm=-110.0,
+                                     f_step_hz=F_STEP_HZ, power_dbm=zj_sweep(k), noise_floor_dbm=-106.0,
                                      threshold_dbm=-100.0, antenna_factor_db_m=2.0))
     written, failed = archive.flush()
     assert len(written) == ZJ_SWEEPS and not failed

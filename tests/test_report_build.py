@@ -168,3 +168,31 @@ def test_period_without_data_reports_nothing_measured(world):
     r = build_report(world.data_dir, ReportOptions(Period.parse("2026-12-01..2026-12-01")))
     assert r.site_bands == () and r.alerts.rows == ()
     assert all(a.uptime_fraction == 0.0 for a in r.availability)
+
+
+def test_sweep_threshold_is_stored_one_or_floor_plus_margin(world, tmp_path):
+    """Files that keep threshold_dbm per row (first archive format) are read as they are; newer files
+    keep the floor only, and the threshold is floor + the band margin (as the sensor computes it)."""
+    import shutil
+
+    import h5py
+
+    from coordination.report import ArchiveReader
+
+    period = Period.parse(PERIOD)
+    with ArchiveReader(world.data_dir) as reader:
+        (chunk,) = list(reader.iter_spectra("zj-01", "pmr_400", period, margin_db=6.0))
+    assert np.all(chunk.threshold_dbm == -100.0) and np.all(chunk.noise_floor_dbm == -106.0)
+    data = tmp_path / "data"
+    shutil.copytree(world.data_dir, data)
+    (path,) = (data / "spectra" / "zj-01").glob("*.h5")
+    with h5py.File(path, "r+") as f:
+        g = f["pmr_400"]
+        if "threshold_dbm" in g:
+            del g["threshold_dbm"]
+        g.create_dataset("threshold_dbm", data=np.full(g["t_utc"].shape, -70.0, np.float32))
+    with ArchiveReader(data) as reader:
+        (chunk,) = list(reader.iter_spectra("zj-01", "pmr_400", period, margin_db=6.0))
+    assert np.all(chunk.threshold_dbm == -70.0)
+    r = build_report(data, ReportOptions(period))
+    assert int(_sb(r, "zj-01").occupancy.occupied.sum()) == 0  # -80 dBm is below a -70 dBm threshold

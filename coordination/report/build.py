@@ -6,6 +6,8 @@ Choices a monitoring engineer should know (also in docs/reports.md):
   occupancy; sites are grouped by province.
 * FCO comes from the sensors' own SM.1880 reports when there are any (every sweep counted), else
   from the archived sweeps (hourly intervals); both count "strongest bin above the sweep threshold".
+  The archive keeps each sweep's noise floor; its threshold is the floor plus the band's margin
+  (rules ``margin_db``), as the sensor computes it.
 * A licensed station is *expected* at a sensor when its licensed e.r.p., through the propagation
   model of the rules engine (:mod:`coordination.prediction`), gives a strongest-bin level above the
   sensor's median threshold in that band; it is *heard* when an emission of that sensor in the
@@ -29,6 +31,7 @@ import numpy as np
 
 from coordination.profiles import slug
 from coordination.report.data import (
+    DEFAULT_MARGIN_DB,
     ArchiveReader,
     EmissionRecord,
     Period,
@@ -423,7 +426,9 @@ def build_report(archive_dir: str | Path, options: ReportOptions) -> Report:
                     all_centres = np.arange(band.f_lo_hz, band.f_hi_hz, band.raster_hz)
                     if rule is not None:
                         all_centres = rule.channel_centers_hz()
-                    intervals = occupancy_from_spectra(reader.iter_spectra(site.sensor_id, profile, period),
+                    margin_db = rule.margin_db if rule is not None else DEFAULT_MARGIN_DB
+                    sweeps = reader.iter_spectra(site.sensor_id, profile, period, margin_db=margin_db)
+                    intervals = occupancy_from_spectra(sweeps,
                                                        all_centres, band.channel_width_hz,
                                                        interval_s=SPECTRA_INTERVAL_S)
                     source = SOURCE_SPECTRA

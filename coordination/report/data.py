@@ -28,6 +28,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MARGIN_DB = 10.0
+"""Detection margin above the noise floor when neither archive nor rules say (the protocol's default)."""
+
 _PERIOD_RE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})\s*$")
 
 
@@ -317,9 +320,14 @@ class ArchiveReader:
         return max(axes, key=lambda a: a.rows) if axes else None
 
     def iter_spectra(self, sensor_id: str, profile: str, period: Period, *, axis: ProfileAxis | None = None,
-                     max_rows: int = 4096) -> Iterator[SpectraChunk]:
+                     margin_db: float = DEFAULT_MARGIN_DB, max_rows: int = 4096) -> Iterator[SpectraChunk]:
         """Archived sweeps of ``profile`` in the period, in bounded chunks (memory stays small for a week);
-        with ``axis`` only the groups on that exact frequency axis."""
+        with ``axis`` only the groups on that exact frequency axis.
+
+        Each sweep's detection threshold is its archived ``threshold_dbm`` when the file keeps one (the
+        first archive format did), else its noise floor plus the group's ``margin_db`` attribute, else
+        plus ``margin_db`` (the profile's margin: the sensor sets threshold = floor + margin).
+        """
         for path in self._day_files(sensor_id, period):
             try:
                 f = h5py.File(path, "r")
@@ -338,16 +346,19 @@ class ArchiveReader:
                     if idx.size == 0:
                         continue
                     lo, hi = int(idx[0]), int(idx[-1]) + 1
+                    has_thr = "threshold_dbm" in g
+                    margin = float(a.get("margin_db", margin_db))
                     for s in range(lo, hi, max_rows):
                         e = min(s + max_rows, hi)
                         tt = t[s:e]
                         keep = (tt >= period.start_s) & (tt < period.end_s)
+                        floor = g["noise_floor_dbm"][s:e][keep].astype(np.float64)
+                        thr = g["threshold_dbm"][s:e][keep].astype(np.float64) if has_thr else floor + margin
                         yield SpectraChunk(
                             sensor_id=sensor_id, profile=profile, f_start_hz=float(a["f_start_hz"]),
                             f_step_hz=float(a["f_step_hz"]), detector=str(a.get("detector", "")),
                             t_utc_s=tt[keep], power_dbm=g["power_dbm"][s:e][keep],
-                            threshold_dbm=g["threshold_dbm"][s:e][keep].astype(np.float64),
-                            noise_floor_dbm=g["noise_floor_dbm"][s:e][keep].astype(np.float64))
+                            threshold_dbm=thr, noise_floor_dbm=floor)
 
     def spectra_times(self, sensor_id: str, period: Period) -> np.ndarray:
         """Sorted times (s) of every archived sweep of the sensor in the period (all profiles)."""
