@@ -15,7 +15,8 @@ Every number the report tests check is fixed here:
   bins of channel 446.1 MHz at -80 dBm in every 4th sweep (FCO 30/120 = 0.25);
 * stations: JS-T-1 at 446.1 MHz next to js-01 (expected and heard), ZJ-T-1 at 446.15 MHz next to
   zj-01 (expected, not heard), JS-T-2 at 420 MHz (in the band, outside every sweep: not reported);
-* alerts: A1 resolved 1800 s after first seen (ZJ->JS, unlicensed), A2 acknowledged 300 s after
+* alerts: A1 acknowledged 600 s (recorded alert action) and resolved 1800 s after first seen
+  (ZJ->JS, unlicensed), A2 acknowledged 300 s after
   (JS->ZJ, cross_border, exact acknowledged_at), A3 entirely before the period (excluded),
   A4 open with a position (ZJ->JS, unlicensed + cross_border).
 """
@@ -170,6 +171,9 @@ def build_world(root: Path) -> World:
     assert len(written) == ZJ_SWEEPS and not failed
     for doc in alert_docs():
         store.save_alert_json(doc)
+    store.commit()
+    # A1 was acknowledged from another centre 600 s after it opened (recorded alert action)
+    store.apply_alert_action("A1", "acknowledge", "js-team", None, format_utc(DAY1 + timedelta(hours=1, seconds=600)))
     store.commit()
     archive.close()
     store.close()

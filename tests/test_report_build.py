@@ -125,10 +125,11 @@ def test_alerts_of_the_period_by_verdict_pair_and_response_times(report):
     assert a.by_pair == {"JS→ZJ": 1, "ZJ→JS": 2}
     assert a.by_state == {"acknowledged": 1, "open": 1, "resolved": 1}
     rows = {r.id: r for r in a.rows}
-    assert rows["A1"].time_to_resolve_s == pytest.approx(1800.0)
+    assert rows["A1"].time_to_resolve_s == pytest.approx(1800.0) and rows["A1"].state == "resolved"
+    assert rows["A1"].time_to_ack_s == pytest.approx(600.0) and rows["A1"].ack_exact  # from alert_actions
     assert rows["A2"].time_to_ack_s == pytest.approx(300.0) and rows["A2"].ack_exact
     assert rows["A4"].time_to_ack_s is None and rows["A4"].time_to_resolve_s is None
-    assert (a.ack.n, a.ack.median_s) == (1, 300.0)
+    assert (a.ack.n, a.ack.median_s, a.ack.max_s) == (2, 450.0, 600.0)
     assert (a.resolve.n, a.resolve.max_s) == (1, 1800.0)
 
 

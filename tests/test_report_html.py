@@ -104,7 +104,8 @@ def test_band_summary_alerts_and_availability_numbers(html_en, report):
     assert doc.find(data_pair="ZJ→JS")[0]["data-count"] == "2"
     (ack,) = doc.find(data_kind="ack")
     (res,) = doc.find(data_kind="resolve")
-    assert float(ack["data-median-s"]) == 300.0 and float(res["data-max-s"]) == 1800.0
+    assert float(ack["data-median-s"]) == 450.0 and float(ack["data-max-s"]) == 600.0 and ack["data-n"] == "2"
+    assert float(res["data-max-s"]) == 1800.0
     assert [e["data-id"] for e in doc.items if e.get("class") == "alert"] == ["A1", "A2", "A4"]
     av = {e["data-sensor"]: e for e in doc.items if e.get("class") == "avail"}
     want = {a.sensor_id: a for a in report.availability}

@@ -454,6 +454,8 @@ def build_report(archive_dir: str | Path, options: ReportOptions) -> Report:
             finally:
                 repo.close()
         docs = reader.alerts(period, options.province)
+        actions = reader.alert_action_times()
+        docs = [actions.get(str(d.get("id")), {}) | d for d in docs]  # the document's own times win
         if options.band:
             names = {b.name for b in bands}
             docs = [d for d in docs if str(d.get("band")) in names or name_matches(str(d.get("band")), options.band)]

@@ -449,3 +449,14 @@ class ArchiveReader:
                 continue
             out.append(doc)
         return out
+
+    def alert_action_times(self) -> dict[str, dict[str, str]]:
+        """First ``acknowledged_at`` / ``resolved_at`` per alert from the recorded alert actions (the
+        federation's ``alert_actions`` table, when the store has one): exact response times."""
+        out: dict[str, dict[str, str]] = {}
+        keys = {"acknowledge": "acknowledged_at", "resolve": "resolved_at"}
+        for alert_id, action, t_utc in self._query("SELECT alert_id, action, t_utc FROM alert_actions "
+                                                   "ORDER BY t_utc, action_id"):
+            if action in keys:
+                out.setdefault(alert_id, {}).setdefault(keys[action], t_utc)
+        return out
