@@ -26,6 +26,7 @@ error, licensed traffic silent; plus delivery (nothing rejected, every spooled s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -453,13 +454,24 @@ class DemoNetwork:
                                   evidence_dir=self.data_dir / "spool" / "evidence" / site.id)
             self.spools[site.id] = spool
             self.daemons[site.id] = daemon
-            th = threading.Thread(target=self._run_sensor, args=(daemon,), name=f"sensor-{site.id}", daemon=True)
+            # real sensors are not in phase: spread the starts over one revisit (seeded, reproducible)
+            phase_s = self._phase_s(site.id)
+            th = threading.Thread(target=self._run_sensor, args=(daemon, phase_s), name=f"sensor-{site.id}",
+                                  daemon=True)
             self.threads.append(th)
         for th in self.threads:
             th.start()
 
-    def _run_sensor(self, daemon: SensorDaemon) -> None:
+    def _phase_s(self, sensor_id: str) -> float:
+        """Start offset of a sensor, in [0, shortest revisit): a hash of seed and id, so runs repeat."""
+        revisit = min((p.revisit_s for p in self.demo.settings.profiles), default=1.0)
+        h = hashlib.blake2b(f"{self.scenario.seed}|{sensor_id}".encode(), digest_size=8).digest()
+        return revisit * int.from_bytes(h, "little") / 2.0**64
+
+    def _run_sensor(self, daemon: SensorDaemon, phase_s: float = 0.0) -> None:
         try:
+            if self.stop_event.wait(phase_s):
+                return
             daemon.run()
         except Exception as exc:  # a sensor failing must not take the demo down; it is reported
             log.exception("sensor %s failed", daemon.config.sensor_id)
