@@ -19,6 +19,10 @@ sensor keeping at most ``--window`` un-acked messages in flight, as the real spo
    window used.
 
 Targets: >= 2,000 spectra/s on one core; alert latency p99 < 500 ms at 50 % load.
+
+The wall-clock rate depends on what else the machine runs; the CPU time per stored spectrum (with
+its Emissions message) does not, and gives the capacity of one fully used core. ``--sensors 500
+--window 8 --rate 500 --no-latency`` is the many-slow-sensors case (500 sensors at 1 Hz).
 """
 
 from __future__ import annotations

@@ -36,6 +36,8 @@ batch_max_messages = 100
 tick_interval_s = 0.5
 [storage]
 compression = "gzip"
+max_rows = 8
+max_delay_s = 0.5
 [engine]
 group_window_s = 0.5
 [[profile]]
@@ -48,6 +50,7 @@ revisit_s = 2.0
     assert cfg.data_dir == tmp_path / "d" and cfg.stations == tmp_path / "st.db"
     assert cfg.sensors_addr == "tcp://127.0.0.1:6000" and cfg.api_addr == ServerConfig().api_addr
     assert cfg.batch_max_messages == 100 and cfg.tick_interval_s == 0.5 and cfg.compression == "gzip"
+    assert cfg.archive_max_rows == 8 and cfg.archive_max_delay_s == 0.5
     assert dict(cfg.engine) == {"group_window_s": 0.5}
     (p,) = cfg.profiles
     assert p.name == "pmr446" and p.revisit_s == 2.0 and p.detector == "mean"
