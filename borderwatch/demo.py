@@ -12,9 +12,10 @@ What runs (all on 127.0.0.1, nothing else is touched):
   provinces received it), optionally to a JSON-lines file.
 
 Why threads, not processes: a sensor sweeps four 1.6-1.8 MHz windows (one tuner hop each, 50 ms of
-samples) every 2 s, about 20 ms of CPU, most of it in Numba kernels and FFTs that release the
-GIL; sixteen sensors cost about one core's third, and one process keeps start-up (Numba cache
-loads, imports) to a few seconds. Measured figures are in docs/operations.md.
+samples) every 2 s, a few ms of CPU per window, most of it in Numba kernels and FFTs that release
+the GIL. Measured: the whole network (server, 16 sensors, subscriber) uses 22 s of CPU in a 90 s
+play, a quarter of one core, and one process keeps start-up (Numba cache loads, imports) to a few
+seconds. More figures in docs/operations.md.
 
 The scenario's schedules are in wall-clock seconds from the start of the play: each simulated
 source seeks to the elapsed time before every hop (``SimulatedSource.seek``).
