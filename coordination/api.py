@@ -309,6 +309,8 @@ class ApiClient:
         self.ctx = ctx or zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        # A send never waits forever: with no connection (server down, or CURVE refused) it times out.
+        self.sock.setsockopt(zmq.SNDTIMEO, max(1, int(timeout_s * 1000)))
         if keys is not None:
             keys.apply(self.sock)
         self.sock.connect(addr)
@@ -319,7 +321,11 @@ class ApiClient:
         """Send one request and wait for its reply; TimeoutError if the server does not answer."""
         seq = next(self._seq)
         req = Request(self.client_id, seq, utc_now_iso(), op=op, args=dict(args or {}))
-        self.sock.send_multipart(req.to_frames())
+        try:
+            self.sock.send_multipart(req.to_frames())
+        except zmq.Again:
+            raise TimeoutError(f"cannot reach {self.addr} for {op!r} within {self.timeout_s} s "
+                               "(server down, or keys refused)") from None
         deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
         while True:
             left_ms = int((deadline - time.monotonic()) * 1000)

@@ -122,8 +122,11 @@ class Server:
 
     def __init__(self, config: ServerConfig, *, clock: Callable[[], datetime] = utc_now, engine: Any = None,
                  stations: Any = None, rules: Any = None, policy: SecurityPolicy | None = None,
-                 build_engine: bool = True) -> None:
+                 build_engine: bool = True, federation: Any = None) -> None:
         self.config = config
+        # coordination.federation.Federation: this server is one province's centre of several sharing
+        # one PostgreSQL (docs/deployment.md); None: a single server.
+        self.federation = federation
         self.clock = clock
         self.policy = policy
         self.engine = engine
@@ -212,7 +215,9 @@ class Server:
         cfg = self.config
         data = Path(cfg.data_dir)
         data.mkdir(parents=True, exist_ok=True)
-        self.store = Store(data / "server.db", fsync=cfg.fsync)
+        fed = self.federation
+        self.store = Store(fed.database if fed is not None else data / "server.db", fsync=cfg.fsync,
+                           centre=fed.centre if fed is not None else None)
         raise_open_files_limit(cfg.max_open_files + 512)  # one HDF5 file per sensor stays open
         self.archive = SpectrumArchive(data / "spectra", compression=cfg.compression, chunk_rows=cfg.chunk_rows,
                                        max_open_files=cfg.max_open_files, fsync=cfg.fsync)
@@ -222,6 +227,8 @@ class Server:
         self.profiles = select_profiles(cfg.profiles, self.rules)
         self._load_registry()
         self.alert_store = SqliteAlertStore(self.store, self._alert_decoder())
+        if fed is not None:
+            self.alert_store = fed.wrap_alert_store(self.alert_store)
         if self._build_engine:
             self.engine = self._make_engine()
         self.api = api_ops.Api(self)
@@ -242,6 +249,8 @@ class Server:
             sock, endpoint = factory.bind(kind, addr, role)
             self._socks[role] = sock
             self.endpoints[role] = endpoint
+        if fed is not None:
+            fed.attach(self)
         self.sensor_validator = Validator(SENSOR_TYPES, self.rejections, check_identity=True)
         self.api_validator = Validator(API_TYPES, self.rejections, check_identity=False, allow_req_envelope=True)
         log.info("server ready: sensors %s, api %s, pub %s; %d sensors known, %d profiles, engine %s",
@@ -285,7 +294,8 @@ class Server:
 
     def _load_registry(self) -> None:
         assert self.store is not None
-        for rec in self.store.sensors():
+        own = [self.federation.centre] if self.federation is not None else None  # a centre loads its own
+        for rec in self.store.sensors(own):
             try:
                 self.sensors[rec.sensor_id] = self._state_for(rec)
             except ValueError as exc:
@@ -309,6 +319,8 @@ class Server:
             except Exception:
                 log.debug("socket close failed", exc_info=True)
         self._socks.clear()
+        if self.federation is not None:
+            self.federation.close()
         if self.policy is not None and hasattr(self.policy, "close"):
             try:
                 self.policy.close()  # its ZAP/monitor sockets live in our context: before term()
@@ -359,8 +371,9 @@ class Server:
             if events.get(api):
                 self._drain(api, cfg.api_max_requests, self._handle_api_batch)
             if pub_filter:
-                if events.get(self._socks[ROLE_PUB]):
-                    self._guard("subscriptions", self.policy.service_pub, self._socks[ROLE_PUB])  # type: ignore[union-attr]
+                # Every iteration, not only on POLLIN: a fresh XPUB processes its new peers' subscriptions
+                # only when used (ZeroMQ's edge-triggered FD may not fire for them); a NOBLOCK recv is cheap.
+                self._guard("subscriptions", self.policy.service_pub, self._socks[ROLE_PUB])  # type: ignore[union-attr]
                 if self.policy.pub_generation != pub_generation:  # type: ignore[union-attr]
                     pub_generation = self.policy.pub_generation  # type: ignore[union-attr]
                     self._guard("pub_rebuild", self._rebuild_pub, poller)
@@ -370,6 +383,8 @@ class Server:
             if now_mono >= next_tick:
                 next_tick = now_mono + cfg.tick_interval_s
                 self._guard("tick", self._tick)
+            if self.federation is not None:
+                self._guard("federation", self.federation.service)
             if now_mono >= next_counters:
                 next_counters = now_mono + cfg.counters_flush_s
                 self._guard("counters", self._flush_counters)
@@ -638,7 +653,7 @@ class Server:
                                      prof or (prev[2] if prev else None), now_iso)
             store.touch_sensors(last.values())
             store.commit()
-        except (StorageError, OSError, sqlite3.Error) as exc:
+        except (StorageError, OSError, sqlite3.Error, *store.errors) as exc:
             store.rollback()
             self._storage_error("sqlite", str(exc), len(stored))
             return False
@@ -688,6 +703,8 @@ class Server:
                                                           m.noise_floor_dbm, m.antenna_factor_db_m) or ())
                     except Exception:
                         self._internal_error("engine_observe")
+                if self.federation is not None:
+                    self._guard("federation_forward", self.federation.forward, st.info, ib.frames)
             if st.status != "live":
                 self._publish_status(st, now)
         if self.engine is not None and stored:
@@ -717,6 +734,8 @@ class Server:
             self.store.commit()
         except StorageError as exc:
             self._storage_error("alerts", str(exc), len(events))
+        if self.federation is not None:  # linked to another centre's alert, or not ours: not published here
+            events = self.federation.publishable(events)
         now_iso = format_utc(self.clock())
         pub = self._socks[ROLE_PUB]
         for ev in events:
@@ -734,6 +753,13 @@ class Server:
             self.store.commit()
         except StorageError as exc:
             self._storage_error("evidence_orders", str(exc))
+
+    def publish_alert(self, doc: dict[str, Any], topics: Iterable[str]) -> None:
+        """Publish an alert document written elsewhere (another federated centre) on our PUB socket."""
+        doc = self.decorate_alert(doc)
+        frames = AlertMsg(SERVER_ID, self.next_seq(), format_utc(self.clock()), alert=doc).to_frames()
+        for topic in topics:
+            self._send_pub(self._socks[ROLE_PUB], topic, frames)
 
     def decorate_alert(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Add the completed IQ evidence recordings the server holds for this alert."""
