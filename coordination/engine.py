@@ -662,6 +662,7 @@ class RulesEngine:
         tracks = self._tracks.setdefault(key, [])
         best: _Track | None = None
         best_d = math.inf
+        linked: list[_Track] = []
         for tr in tracks:
             if o.sensor.sensor_id in tr.obs:
                 return tr
@@ -670,12 +671,29 @@ class RulesEngine:
                 continue
             d = float(np.min(haversine_km(o.sensor.lat, o.sensor.lon, np.array([p[0] for p in pts]),
                                           np.array([p[1] for p in pts]))))
-            if d <= self.config.cluster_link_km and d < best_d:
-                best, best_d = tr, d
+            if d <= self.config.cluster_link_km:
+                linked.append(tr)
+                if d < best_d:
+                    best, best_d = tr, d
         if best is None:
             best = _Track(band=band, channel_hz=channel_hz)
             tracks.append(best)
+        for other in linked:  # this sensor joins clusters that arrived apart: one emitter, not two
+            if other is not best and other.alert is None and other.assessed_at is None:
+                self._merge_into(best, other, tracks)
         return best
+
+    def _merge_into(self, keep: _Track, other: _Track, tracks: list[_Track]) -> None:
+        """Fold a not-yet-judged cluster into ``keep`` (order of arrival must not split an emitter)."""
+        keep.obs.update(other.obs)
+        keep.anchors.update({k: v for k, v in other.anchors.items() if k not in keep.anchors})
+        keep.first_seen = min((x for x in (keep.first_seen, other.first_seen) if x is not None), default=None)
+        keep.last_seen = max((x for x in (keep.last_seen, other.last_seen) if x is not None), default=None)
+        if other.pending_since is not None:
+            keep.pending_since = min(keep.pending_since or other.pending_since, other.pending_since)
+            self._pending[id(keep)] = keep
+        self._pending.pop(id(other), None)
+        tracks.remove(other)
 
     def _flush(self, now: datetime, force: bool) -> list[AlertEvent]:
         """Evaluate the clusters whose window has closed (only pending ones are looked at)."""
