@@ -69,6 +69,20 @@ def register(subparsers: Any) -> None:
                    help=_("default: open and acknowledged"))
     p.set_defaults(handler=cmd_export_geojson)
 
+    for p in sub.choices.values():  # CurveZMQ client keys for every subcommand (issue 9)
+        p.add_argument("--keys", metavar="DIR", type=Path, default=None,
+                       help="CurveZMQ keys: a keys directory or a 'borderwatch keys export' bundle")
+        p.add_argument("--key-name", metavar="NAME", default=None, help="which client key in --keys to use")
+
+
+def _client_keys(args: argparse.Namespace) -> Any:
+    """The client's CURVE keys from ``--keys``/``--key-name`` (None: plain TCP)."""
+    if getattr(args, "keys", None) is None:
+        return None
+    from coordination.keys import load_client_keys
+
+    return load_client_keys(args.keys, args.key_name)
+
 
 # ---------------------------------------------------------------- formatting
 
@@ -132,12 +146,14 @@ def alerts_to_geojson(docs: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any]
 
 
 def tail(addr: str, provinces: Sequence[str] | None, *, count: int | None = None, timeout_s: float | None = None,
-         out: Any = None, as_json: bool = False) -> int:
-    """Subscribe and print alert events; returns how many were printed."""
+         out: Any = None, as_json: bool = False, keys: Any = None) -> int:
+    """Subscribe and print alert events; returns how many were printed. ``keys``: CURVE ClientKeys."""
     out = out or sys.stdout
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
+    if keys is not None:
+        keys.apply(sub)
     for topic in ([f"alert.{p}" for p in provinces] if provinces else ["alert."]):
         sub.setsockopt(zmq.SUBSCRIBE, topic.encode())
     sub.connect(addr)
@@ -168,7 +184,8 @@ def tail(addr: str, provinces: Sequence[str] | None, *, count: int | None = None
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    tail(args.server, args.province, count=args.count, timeout_s=args.timeout, as_json=args.json)
+    tail(args.server, args.province, count=args.count, timeout_s=args.timeout, as_json=args.json,
+         keys=_client_keys(args))
     return 0
 
 
@@ -186,7 +203,7 @@ def _fetch_all(api: ApiClient, state: str, province: str | None) -> list[dict[st
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with ApiClient(args.server) as api:
+    with ApiClient(args.server, keys=_client_keys(args)) as api:
         docs = _fetch_all(api, args.state, args.province)
     if args.json:
         sys.stdout.write(json.dumps(docs, ensure_ascii=False, indent=1) + "\n")
@@ -198,14 +215,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_transition(args: argparse.Namespace) -> int:
-    with ApiClient(args.server) as api:
+    with ApiClient(args.server, keys=_client_keys(args)) as api:
         doc = api.result(args.op, {"id": args.id, "by": args.by} | ({"note": args.note} if args.note else {}))
     sys.stdout.write((json.dumps(doc, ensure_ascii=False) if args.json else format_alert_line(doc)) + "\n")
     return 0
 
 
 def cmd_export_geojson(args: argparse.Namespace) -> int:
-    with ApiClient(args.server) as api:
+    with ApiClient(args.server, keys=_client_keys(args)) as api:
         if args.state is None:
             docs = _fetch_all(api, "open", args.province) + _fetch_all(api, "acknowledged", args.province)
         else:

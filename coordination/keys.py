@@ -9,7 +9,7 @@ and revoke by moving one file. The layout of a keys directory::
     KEYS/revoked/NAME.key             revoked certificates (kept so rejections say "revoked")
     KEYS/private/NAME.key_secret      secret certificates, mode 0600 in a 0700 directory
 
-Each certificate carries metadata: ``name``, ``role`` (sensor | console | team | server) and,
+Each certificate carries metadata: ``name``, ``role`` (sensor | console | team | server | centre) and,
 for a province-limited team key, ``provinces`` (comma-separated codes). A secret key is never
 logged, never printed, and never written with a mode other than 0600.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import zmq
 
-ROLES = ("sensor", "console", "team", "server")
+ROLES = ("sensor", "console", "team", "server", "centre")  # centre: a peer centre (federation)
 SERVER_CERT = "server.key"
 ALLOWED_DIR = "allowed"
 REVOKED_DIR = "revoked"
@@ -335,3 +335,38 @@ def _touch_dir(d: Path) -> None:
 def load_client_keys(keys_dir: Path | str, name: str | None = None) -> ClientKeys:
     """Client keys for ``--keys DIR [--key-name NAME]`` (a keys directory or an exported bundle)."""
     return KeyStore(keys_dir).client(name)
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """Keys for a self-contained network (the demo): where they are and what each party loads."""
+
+    root: Path
+    server_public_key: str
+    sensor_secret_files: dict[str, Path]
+    console: ClientKeys
+
+    def sensor_server_section(self, sensor_id: str) -> dict[str, str]:
+        """The ``[server]`` keys of a sensor config (add ``address`` to it)."""
+        return {"server_public_key": self.server_public_key,
+                "secret_key_file": str(self.sensor_secret_files[sensor_id])}
+
+
+def ensure_demo_keys(out_dir: Path | str, sensor_ids: tuple[str, ...] | list[str] = (),
+                     console_name: str = "demo-console") -> KeySet:
+    """Make (once) a server key, one sensor key per id and a console key under ``OUT/keys``.
+
+    Idempotent: existing keys are reused, missing ones are added, so a demo can be re-run in the
+    same output directory. The server then runs with ``keys_dir = KeySet.root``.
+    """
+    store = KeyStore(Path(out_dir) / "keys")
+    if not (store.root / SERVER_CERT).exists():
+        store.new("server", "server")
+    names = {e.name for e in store.entries()}
+    for sid in sensor_ids:
+        if sid not in names:
+            store.new(sid, "sensor")
+    if console_name not in names:
+        store.new(console_name, "console")
+    return KeySet(store.root, store.server().public_key, {sid: store.secret_path(sid) for sid in sensor_ids},
+                  store.client(console_name))

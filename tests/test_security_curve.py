@@ -257,3 +257,43 @@ def test_server_command_without_keys_refuses_to_start_in_one_line(tmp_path, caps
                  "--api-addr", "tcp://127.0.0.1:*", "--pub-addr", "tcp://127.0.0.1:*"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--keys DIR" in err[0] and "--insecure" in err[0]
+
+
+def test_alerts_tail_with_an_exported_team_bundle_gets_its_province_only(secure, tmp_path):
+    import io
+    import threading
+    import time
+
+    from borderwatch.cmd_alerts import tail
+    from coordination.keys import load_client_keys
+
+    keys, srv, engine, ctx = secure
+    bundle = keys.export("team-js", tmp_path / "bundle")
+    assert stat.S_IMODE((bundle / "private" / "team-js.key_secret").stat().st_mode) == 0o600
+    out = io.StringIO()
+    th = threading.Thread(target=tail, args=(srv.endpoints["pub"], ["JS", "ZJ"]),
+                          kwargs={"timeout_s": 4.0, "out": out, "as_json": True, "keys": load_client_keys(bundle)})
+    th.start()
+    wait_counter(srv, "topic_denied", 1)  # alert.ZJ refused for the JS team
+    time.sleep(0.2)
+    s = CurveSensor(ctx, srv.endpoints["sensors"], keys.client("js-01"))
+    s.hello()
+    publish_alerts(engine, s, 1, [("A-JS", "JS"), ("A-ZJ", "ZJ")])
+    th.join(10)
+    import json
+
+    assert [json.loads(line)["id"] for line in out.getvalue().splitlines()] == ["A-JS"]
+    s.close()
+
+
+def test_demo_keys_are_made_once_and_reused(tmp_path):
+    from coordination.keys import ensure_demo_keys
+
+    a = ensure_demo_keys(tmp_path, ["JS-01", "ZJ-01"])
+    b = ensure_demo_keys(tmp_path, ["JS-01", "ZJ-01", "AH-01"])
+    assert a.server_public_key == b.server_public_key and a.console.pair == b.console.pair
+    assert set(b.sensor_secret_files) == {"JS-01", "ZJ-01", "AH-01"}
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in b.sensor_secret_files.values())
+    assert b.sensor_server_section("JS-01")["server_public_key"] == b.server_public_key
+    policy = CurvePolicy(b.root)
+    assert {i.name for i in policy.allow.allowed.values()} == {"JS-01", "ZJ-01", "AH-01", "demo-console"}
