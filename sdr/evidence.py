@@ -176,7 +176,7 @@ def capture_iq(source: object, req: CaptureRequest, place: SensorPlace, out_dir:
         "core:freq_lower_edge": lo, "core:freq_upper_edge": hi, "core:label": label,
         "core:comment": json.dumps(comment, separators=(",", ":")),
     })
-    sf.tofile(str(meta_path), skip_validate=False)
+    sf.tofile(str(meta_path), skip_validate=False, overwrite=True)  # a repeated order re-records
     metadata = json.loads(meta_path.read_text())
     log.info("evidence %s: %d samples at %.0f Hz around %.6f MHz -> %s", req.capture_id, iq.size, rate,
              req.center_hz / 1e6, meta_path)
