@@ -53,6 +53,7 @@ ROLES_BY_SOCKET: dict[str, frozenset[str]] = {
     ROLE_SENSORS: frozenset({"sensor"}),
     ROLE_API: frozenset({"console", "team"}),
     ROLE_PUB: frozenset({"console", "team"}),
+    "federation": frozenset({"centre"}),  # peer monitoring centres (coordination.federation)
 }
 #: Peers tracked one by one in the rejection table; later ones are pooled as "(other)".
 MAX_TRACKED_PEERS = 4096

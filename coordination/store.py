@@ -213,7 +213,8 @@ class Store:
         self.path = path if is_postgres_url(str(path)) else Path(path)
         self.centre = centre
         try:
-            self.db: Database = open_database(str(path) if is_postgres_url(str(path)) else Path(path), fsync=fsync)
+            self.db: Database = open_database(str(path) if is_postgres_url(str(path)) else Path(path), fsync=fsync,
+                                                    schema="coordination")
             migrate(self.db, "server", MIGRATIONS, legacy_version=_legacy_version)
             self.db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
@@ -224,6 +225,8 @@ class Store:
         except Exception as exc:
             raise StorageError(f"cannot open the server database {path}: {exc}") from exc
         self._errors = self.db.errors
+        #: What the driver raises (sqlite3.Error or psycopg.Error), for callers that catch storage failures.
+        self.errors: tuple[type[BaseException], ...] = self.db.errors
         self._in_tx = False
         self._ranges: dict[str, SeqRanges] = {}
         self._pending_ranges: dict[str, SeqRanges] = {}

@@ -264,8 +264,14 @@ def migrate(db: Database, component: str, migrations: Sequence[Migration],
                               f"{exc}") from exc
 
 
-def open_database(target: str | Path, *, sqlite_timeout_s: float = 30.0, fsync: bool = False) -> Database:
-    """Open a SQLite file (a path, or ``:memory:``) or a PostgreSQL database (``postgresql://`` URL)."""
+def open_database(target: str | Path, *, sqlite_timeout_s: float = 30.0, fsync: bool = False,
+                  schema: str | None = None) -> Database:
+    """Open a SQLite file (a path, or ``:memory:``) or a PostgreSQL database (``postgresql://`` URL).
+
+    ``schema``: on PostgreSQL, the schema (namespace) this repository's tables live in, created when
+    missing: the station data and the server store share one database without their table names
+    (both have a ``sensors`` table) meeting. Ignored for SQLite, where each has its own file.
+    """
     if is_postgres_url(target):
         try:
             import psycopg
@@ -276,6 +282,16 @@ def open_database(target: str | Path, *, sqlite_timeout_s: float = 30.0, fsync: 
         except psycopg.Error as exc:
             shown = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", str(target))
             raise DatabaseError(f"cannot connect to PostgreSQL at {shown}: {exc}".strip()) from exc
+        if schema is not None:
+            if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+                raise ValueError(f"schema name {schema!r}: use lower-case letters, digits and _")
+            for _attempt in range(3):  # two servers creating it at once: one wins, the other retries
+                try:
+                    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                    break
+                except psycopg.errors.UniqueViolation:
+                    continue
+            conn.execute(f"SET search_path TO {schema}")
         return Database(conn, POSTGRESQL, str(target))
     path = str(target)
     if path != ":memory:":

@@ -81,7 +81,7 @@ class StationRepository:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
-        self._db: Database = open_database(self.path)
+        self._db: Database = open_database(self.path, schema="station_db")
         migrate(self._db)
         with self._transaction():
             for code, name in PROVINCE_NAMES.items():

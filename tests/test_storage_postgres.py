@@ -74,7 +74,7 @@ def test_both_engines_agree_station_for_station(tmp_path, pg_url):
 def test_migrations_are_versioned_and_a_newer_database_is_refused(target):
     store = Store(target)
     store.close()
-    db = open_database(target)
+    db = open_database(target, schema="coordination")
     assert db.schema_version("server") == SCHEMA_VERSION == 2
     db.set_schema_version("server", SCHEMA_VERSION + 1)
     db.close()

@@ -1,0 +1,483 @@
+"""Federation: one monitoring centre per province, one picture (docs/deployment.md).
+
+Each province runs its own coordination server (``borderwatch server --province JS``) for its own
+sensors; the centres share one PostgreSQL (:mod:`coordination.store`, :mod:`station_db.backend`).
+This module is what a server adds to take part:
+
+- **Border emissions out.** Every Emissions message stored from one of our sensors that stands
+  within ``border_zone_km`` of another province is pushed, as received, to every peer centre over
+  a DEALER socket (CURVE client with this centre's ``centre-<CODE>`` key, the peer's server key).
+- **Border emissions in.** A ROUTER socket (role ``federation``: CURVE server, ZAP admits only
+  ``centre`` keys in our allow-list, and every message is re-checked against the live allow-list,
+  so a revoked centre is cut off at its next message) receives the peers' border emissions and
+  gives them to our rules engine as observations of the peer's sensor: a cross-border emitter is
+  localised with the measurements of both centres.
+- **One alert.** An alert whose sensors belong to several provinces is keyed by (band, channel,
+  provinces of its sensors). Its owner follows a deterministic rule (:func:`owner_of`: the
+  emitter's source province when it is one of them, else the lowest code); the owner claims the
+  key in the shared store at once, the others wait up to ``owner_grace_s`` for the claim and then
+  link their own alert to it (hidden from listings, never published). If the owner has not
+  claimed it by then (down, or did not see it), the first centre to claim takes it; the partial
+  unique index makes that decision in the database, so two claims never both stand. An alert
+  heard only by another centre's sensors is that centre's business: we neither store nor publish it.
+- **Visible and acknowledgeable everywhere.** Every centre follows the shared alerts by revision
+  and republishes, on its own PUB socket, the alerts of the other centres that involve its
+  province. Acknowledging or resolving another centre's alert moves its state in the database at
+  once (forward only) and queues the action for the owner, whose engine applies it when it next
+  looks, so the owner's later updates agree.
+- **Catch-up.** A centre that comes back replays the peers' border emissions of the last
+  ``catchup_s`` from the shared store into its engine, restores its own active alerts (the
+  engine's restore reads only this centre's rows), and follows revisions from there; its own
+  sensors resend what it did not ack. The peers' DEALER queues deliver what they pushed meanwhile.
+
+Everything runs in the server's loop thread (:meth:`Federation.service`, non-blocking, bounded),
+so the engine and the store keep their one-thread contracts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from coordination.keys import ClientKeys, KeyFileError, KeyStore, load_pair, read_cert
+from coordination.protocol import Emissions, ProtocolError, decode, format_utc, parse_utc
+from coordination.sensors import SensorInfo
+
+log = logging.getLogger(__name__)
+
+ROLE_FEDERATION = "federation"
+FED_TAG = b"bw-fed/1"
+#: Peer messages handled per loop iteration (a flooding peer cannot pin the loop).
+MAX_PEER_MESSAGES = 2000
+PEERS_DIR = "peers"
+
+
+def centre_key_name(code: str) -> str:
+    """The name of a centre's federation key (what peers put in their allow-lists)."""
+    return f"centre-{code}"
+
+
+def owner_of(zone: Sequence[str], provinces_source: Sequence[str]) -> str:
+    """Deterministic owner of a cross-border alert: the single source province when it is one of the
+    zone's provinces, else the lowest province code of the zone. Every centre computes the same."""
+    src = [p for p in provinces_source if p in zone]
+    return src[0] if len(src) == 1 else sorted(zone)[0]
+
+
+@dataclass(frozen=True)
+class FederationConfig:
+    """What a centre needs to federate.
+
+    ``centre``: the province code this server owns. ``database``: the shared PostgreSQL URL (a
+    SQLite path works on one machine, for tests). ``bind_addr``: our federation ROUTER. ``peers``:
+    province code -> that centre's federation endpoint. ``keys_dir``: our keys directory; with
+    CURVE it holds ``private/centre-<CODE>.key_secret`` and ``peers/<CODE>.key`` (each peer's server
+    certificate). ``insecure``: plain TCP between centres (loopback tests only).
+    """
+
+    centre: str
+    database: str
+    bind_addr: str = "tcp://127.0.0.1:5563"
+    peers: Mapping[str, str] = field(default_factory=dict)
+    keys_dir: Path | None = None
+    insecure: bool = False
+    border_zone_km: float = 80.0
+    owner_grace_s: float = 4.0
+    follow_interval_s: float = 0.2
+    catchup_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.centre or not self.centre.isalnum() or not self.centre.isupper():
+            raise ValueError(f"federation centre {self.centre!r}: expected a province code like JS")
+        if self.centre in self.peers:
+            raise ValueError(f"federation: centre {self.centre} lists itself as a peer")
+        if not self.insecure and self.keys_dir is None:
+            raise ValueError("federation with CURVE needs keys_dir (or insecure=True on loopback)")
+        for name in ("border_zone_km", "owner_grace_s", "follow_interval_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"FederationConfig.{name}={getattr(self, name)!r} must be > 0")
+
+
+def federate_keys(dirs: Mapping[str, Path]) -> None:
+    """Set up CURVE keys for centres on one machine (demo, tests): each centre's keys directory gets
+    a server key (when missing) and a ``centre-<CODE>`` key; every other centre allows that key and
+    keeps this centre's server certificate under ``peers/``. Real centres exchange the same files."""
+    stores = {code: KeyStore(d) for code, d in dirs.items()}
+    for code, ks in stores.items():
+        if not (ks.root / "server.key").exists():
+            ks.new(f"server-{code}", role="server")
+        if not ks.secret_path(centre_key_name(code)).exists():
+            ks.new(centre_key_name(code), role="centre")
+    for code, ks in stores.items():
+        own_cert = ks.allowed_dir / f"{centre_key_name(code)}.key"
+        for other, ks2 in stores.items():
+            if other == code:
+                continue
+            ks2.allowed_dir.mkdir(parents=True, exist_ok=True)
+            (ks2.allowed_dir / own_cert.name).write_bytes(own_cert.read_bytes())
+            peers = ks2.root / PEERS_DIR
+            peers.mkdir(exist_ok=True)
+            (peers / f"{code}.key").write_bytes((ks.root / "server.key").read_bytes())
+
+
+class _HeldAlert:
+    __slots__ = ("alert", "deadline", "key")
+
+    def __init__(self, alert: Any, deadline: float, key: str) -> None:
+        self.alert, self.deadline, self.key = alert, deadline, key
+
+
+class FederatedAlertStore:
+    """The engine's AlertStore for a federated centre (see module docstring, "One alert")."""
+
+    def __init__(self, inner: Any, federation: Federation) -> None:
+        self.inner = inner
+        self.fed = federation
+
+    def save(self, alert: Any) -> None:
+        self.fed.save_alert(alert)
+
+    def load_active(self) -> list[Any]:
+        return self.inner.load_active()
+
+    def get(self, alert_id: str) -> Any | None:
+        return self.inner.get(alert_id)
+
+    def list(self, state: str | None = None, province: str | None = None) -> list[Any]:
+        return self.inner.list(state, province)
+
+
+class Federation:
+    """A server's federation part: created with the config, attached by the server at setup."""
+
+    def __init__(self, config: FederationConfig) -> None:
+        self.config = config
+        self.centre = config.centre
+        self.server: Any = None
+        self.router: zmq.Socket | None = None
+        self.dealers: dict[str, zmq.Socket] = {}
+        self.counters: Counter[str] = Counter()
+        self._border: dict[str, bool] = {}
+        self._links: dict[str, str] = {}          # our alert id -> the standing alert it links to
+        self._keys: dict[str, str | None] = {}    # our standing alert id -> its cluster key (None: local)
+        self._held: dict[str, _HeldAlert] = {}
+        self._silent: set[str] = set()            # heard only by other centres' sensors: not ours
+        self._cursor = 0
+        self._next_follow = 0.0
+        self._foreign: dict[str, SensorInfo] = {}
+
+    @property
+    def database(self) -> str:
+        return self.config.database
+
+    # ------------------------------------------------------------ server hooks
+
+    def wrap_alert_store(self, inner: Any) -> FederatedAlertStore:
+        return FederatedAlertStore(inner, self)
+
+    def attach(self, server: Any) -> None:
+        """Bind our ROUTER (through the server's socket factory: its security policy applies),
+        connect a DEALER to every peer, catch up from the shared store."""
+        self.server = server
+        cfg = self.config
+        self.router, endpoint = server._factory.bind(zmq.ROUTER, cfg.bind_addr, ROLE_FEDERATION)
+        server.endpoints[ROLE_FEDERATION] = endpoint
+        client = None if server.policy is None else self._client_pair()
+        for code, addr in sorted(cfg.peers.items()):
+            sock = server._ctx.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.SNDHWM, 100_000)
+            sock.setsockopt(zmq.IDENTITY, self.centre.encode())
+            if client is not None:
+                ClientKeys(client, self._peer_server_key(code)).apply(sock)
+            sock.connect(addr)
+            self.dealers[code] = sock
+        self._cursor = server.store.alert_revision()
+        self._restore_claims()
+        self._catch_up()
+        log.info("federation: centre %s, router %s, peers %s", self.centre, endpoint,
+                 ", ".join(f"{c}={a}" for c, a in sorted(cfg.peers.items())) or "none")
+
+    def _restore_claims(self) -> None:
+        """Our standing keyed alerts and our links, as written before a restart."""
+        db = self.server.store.db
+        for aid, key, canonical in db.fetchall(
+                "SELECT id, cluster_key, canonical_id FROM alerts WHERE centre = ? AND state <> 'resolved'",
+                (self.centre,)):
+            if canonical is not None:
+                self._links[aid] = canonical
+            elif key is not None:
+                self._keys[aid] = key
+
+    def close(self) -> None:
+        for sock in (*self.dealers.values(), *([self.router] if self.router is not None else [])):
+            try:
+                sock.close(0)
+            except zmq.ZMQError:
+                log.debug("closing a federation socket failed", exc_info=True)
+        self.dealers.clear()
+        self.router = None
+
+    def _client_pair(self) -> Any:
+        assert self.config.keys_dir is not None
+        path = KeyStore(self.config.keys_dir).secret_path(centre_key_name(self.centre))
+        if not path.exists():
+            raise KeyFileError(f"no federation key {path}: make it with 'borderwatch keys new "
+                               f"{centre_key_name(self.centre)} --role centre'")
+        return load_pair(path)
+
+    def _peer_server_key(self, code: str) -> bytes:
+        assert self.config.keys_dir is not None
+        path = Path(self.config.keys_dir) / PEERS_DIR / f"{code}.key"
+        if not path.exists():
+            raise KeyFileError(f"no server certificate of centre {code} at {path} (copy its keys/server.key there)")
+        return read_cert(path, "server").public_key.encode()
+
+    # ------------------------------------------------------------ border emissions
+
+    def is_border_sensor(self, info: SensorInfo) -> bool:
+        got = self._border.get(info.sensor_id)
+        if got is None:
+            from station_db.geo import distances_to_border_km
+
+            try:
+                d_km, _ = distances_to_border_km([info.lat], [info.lon], provinces=[info.province])
+                got = bool(float(d_km[0]) <= self.config.border_zone_km)
+            except Exception:  # unknown province code, outside the map: share rather than miss
+                log.debug("border distance of %s failed", info.sensor_id, exc_info=True)
+                got = True
+            self._border[info.sensor_id] = got
+        return got
+
+    def forward(self, info: SensorInfo, frames: Sequence[bytes]) -> None:
+        """Push one stored Emissions message of our sensor to every peer when the sensor is near a border."""
+        if not self.dealers or info.province != self.centre or not self.is_border_sensor(info):
+            return
+        header = json.dumps({"centre": self.centre, "sensor": {
+            "sensor_id": info.sensor_id, "province": info.province, "lat": info.lat, "lon": info.lon,
+            "height_m": info.height_m, "antenna_factor_db_m": info.antenna_factor_db_m}}).encode()
+        for code, sock in self.dealers.items():
+            try:
+                sock.send_multipart([FED_TAG, header, *frames], zmq.NOBLOCK)
+                self.counters["forwarded"] += 1
+            except zmq.ZMQError:
+                self.counters[f"forward_dropped.{code}"] += 1
+
+    def _receive(self) -> int:
+        assert self.router is not None
+        admit = getattr(self.server.policy, "admit", None)
+        n = 0
+        for _ in range(MAX_PEER_MESSAGES):
+            try:
+                frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                break
+            n += 1
+            if admit is not None and not admit(ROLE_FEDERATION, frames):
+                self.counters["rejected.auth"] += 1
+                continue
+            try:
+                self._handle_peer(frames, admit is not None)
+            except (ProtocolError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+                self.counters["rejected.message"] += 1
+                log.info("federation message refused: %s", exc)
+        return n
+
+    def _handle_peer(self, frames: Sequence[zmq.Frame], secured: bool) -> None:
+        raw = [f.bytes for f in frames]
+        if len(raw) < 4 or raw[1] != FED_TAG:
+            raise ValueError("not a federation message")
+        head = json.loads(raw[2])
+        centre = str(head["centre"])
+        if secured:  # the key speaks for one centre only
+            key = self.server.policy.key_of(frames[-1])
+            info = self.server.policy.allow.allowed.get(key)
+            if info is None or info.name != centre_key_name(centre):
+                raise ValueError(f"key of {getattr(info, 'name', '?')} cannot speak for centre {centre}")
+        s = head["sensor"]
+        sensor = SensorInfo(str(s["sensor_id"]), str(s["province"]), float(s["lat"]), float(s["lon"]),
+                            float(s["height_m"]), float(s["antenna_factor_db_m"]))
+        if sensor.province != centre:
+            raise ValueError(f"centre {centre} forwarded a sensor of {sensor.province}")
+        msg = decode(raw[3:])
+        if not isinstance(msg, Emissions) or msg.sensor_id != sensor.sensor_id:
+            raise ValueError("federation payload is not the named sensor's Emissions")
+        self._foreign[sensor.sensor_id] = sensor
+        self.counters["received"] += 1
+        self._observe(sensor, msg.t_utc, msg.emissions, msg.noise_floor_dbm, msg.antenna_factor_db_m)
+
+    def _observe(self, sensor: SensorInfo, t_utc: str, emissions: Sequence[Mapping[str, float]],
+                 noise_floor_dbm: float, antenna_factor_db_m: float) -> None:
+        engine = self.server.engine
+        if engine is None:
+            return
+        events = engine.observe(sensor, parse_utc(t_utc), emissions, noise_floor_dbm, antenna_factor_db_m) or ()
+        if events:
+            self.server.handle_alert_events(events)
+
+    def _catch_up(self) -> None:
+        """Replay the peers' border emissions of the last ``catchup_s`` from the shared store."""
+        store, engine = self.server.store, self.server.engine
+        if engine is None or not self.config.peers:
+            return
+        since = format_utc(self.server.clock() - timedelta(seconds=self.config.catchup_s))
+        infos = {}
+        for rec in store.sensors():
+            if rec.province == self.centre or rec.province not in self.config.peers:
+                continue
+            try:
+                info = SensorInfo(rec.sensor_id, rec.province, rec.lat, rec.lon, max(rec.height_m, 0.0),
+                                  rec.antenna_factor_db_m)
+            except ValueError:
+                continue
+            if self.is_border_sensor(info):
+                infos[rec.sensor_id] = info
+        rows = store.emissions_since(since, sorted(infos))
+        by_msg: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for r in rows:
+            by_msg.setdefault((r["sensor_id"], int(r["seq"])), []).append(r)
+        for (sid, _seq), group in by_msg.items():
+            first = group[0]
+            self._observe(infos[sid], first["t_utc"], group, first["noise_floor_dbm"], first["antenna_factor_db_m"])
+        self.counters["caught_up"] += len(by_msg)
+        if by_msg:
+            log.info("federation: caught up %d border emission messages of peers since %s", len(by_msg), since)
+
+    # ------------------------------------------------------------ alerts
+
+    def save_alert(self, alert: Any) -> None:
+        """Write one engine alert the federated way (see module docstring, "One alert")."""
+        store = self.server.store
+        aid = alert.id
+        owner = store.alert_owner(aid)
+        if owner is not None and owner != self.centre:  # another centre's alert: ack/resolve only
+            if alert.state in ("acknowledged", "resolved"):
+                action = "acknowledge" if alert.state == "acknowledged" else "resolve"
+                by = alert.acknowledged_by if action == "acknowledge" else alert.resolved_by
+                store.apply_alert_action(aid, action, by or "?", alert.note, format_utc(self.server.clock()))
+            return
+        doc = alert.to_json()
+        link = self._links.get(aid)
+        if link is not None:
+            store.save_alert_json(doc, canonical_id=link)
+            return
+        zone = sorted({r.province for r in alert.sensors})
+        if self.centre not in zone:  # heard only by peers' sensors: the peers raise it
+            self._silent.add(aid)
+            return
+        self._silent.discard(aid)
+        key = ",".join(zone) if len(zone) > 1 else None
+        if owner == self.centre and (key is None or self._keys.get(aid) is not None):
+            store.save_alert_json(doc)  # our standing alert (its key, if any, stays as claimed)
+            return
+        if key is None:  # our local alert (only our sensors)
+            store.save_alert_json(doc)
+            self._keys[aid] = None
+            return
+        standing = self._standing(alert, key)
+        if standing is not None:
+            self._link(alert, key, standing)
+        elif owner_of(zone, alert.provinces_source) == self.centre:
+            self._claim(alert, key)
+        else:
+            held = self._held.get(aid)
+            deadline = held.deadline if held else time.monotonic() + self.config.owner_grace_s
+            self._held[aid] = _HeldAlert(alert, deadline, key)
+            if owner == self.centre:  # already listed as our local alert: keep its row current meanwhile
+                store.save_alert_json(doc)
+
+    def _standing(self, alert: Any, key: str) -> str | None:
+        row = self.server.store.db.fetchone(
+            "SELECT id FROM alerts WHERE band = ? AND channel_hz = ? AND cluster_key = ? AND canonical_id IS NULL "
+            "AND state <> 'resolved'", (alert.band, float(alert.channel_hz), key))
+        return None if row is None or row[0] == alert.id else str(row[0])
+
+    def _link(self, alert: Any, key: str, standing: str) -> None:
+        self.server.store.save_alert_json(alert.to_json(), cluster_key=key, canonical_id=standing)
+        self._links[alert.id] = standing
+        self._held.pop(alert.id, None)
+        self.counters["linked"] += 1
+        log.info("federation: alert %s links to %s (%s)", alert.id, standing, key)
+
+    def _claim(self, alert: Any, key: str) -> str:
+        winner = self.server.store.claim_alert(alert.to_json(), key)
+        self._held.pop(alert.id, None)
+        if winner == alert.id:
+            self._keys[alert.id] = key
+            self.counters["claimed"] += 1
+        else:
+            self._links[alert.id] = winner
+            self.counters["linked"] += 1
+        return winner
+
+    def publishable(self, events: Iterable[Any]) -> list[Any]:
+        """The events this centre publishes itself: its standing alerts and actions on others' alerts."""
+        out = []
+        for ev in events:
+            aid = ev.alert.id
+            if aid in self._links or aid in self._held or aid in self._silent:
+                continue
+            out.append(ev)
+        return out
+
+    # ------------------------------------------------------------ loop work
+
+    def service(self) -> None:
+        """Non-blocking: peers' emissions in, held alerts decided, other centres' alerts followed."""
+        if self.router is None:
+            return
+        self._receive()
+        now = time.monotonic()
+        if now < self._next_follow:
+            return
+        self._next_follow = now + self.config.follow_interval_s
+        store = self.server.store
+        for aid, held in list(self._held.items()):
+            standing = self._standing(held.alert, held.key)
+            if standing is not None:
+                self._link(held.alert, held.key, standing)
+            elif now >= held.deadline:  # the owner did not claim it: the first centre to claim takes it
+                if self._claim(held.alert, held.key) == aid:
+                    self._publish(held.alert.to_json() | {"event": "opened"})
+        store.commit()
+        self._apply_actions()
+        self._follow()
+
+    def _apply_actions(self) -> None:
+        store, engine = self.server.store, self.server.engine
+        for action_id, alert_id, action, by, note in store.pending_actions():
+            if engine is not None:
+                try:
+                    ev = getattr(engine, action)(alert_id, by, note)
+                    self.server.handle_alert_events([ev])
+                except (KeyError, ValueError) as exc:  # resolved meanwhile: the database already says so
+                    log.info("federation: %s of %s by %s not applied: %s", action, alert_id, by, exc)
+            store.action_done(action_id)
+        store.commit()
+
+    def _follow(self) -> None:
+        """Republish, on our PUB, other centres' alerts that involve our province."""
+        store = self.server.store
+        self._cursor, docs = store.alerts_since(self._cursor, self.centre)
+        for doc in docs:
+            if doc.get("centre") in (None, self.centre):
+                continue
+            self._publish(doc)
+            self.counters["followed"] += 1
+
+    def _publish(self, doc: Mapping[str, Any]) -> None:
+        provinces = sorted(set(doc.get("provinces_source") or []) | set(doc.get("provinces_affected") or []))
+        self.server.publish_alert(dict(doc), [f"alert.{p}" for p in provinces])
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"centre": self.centre, "peers": sorted(self.config.peers), "counters": dict(self.counters),
+                "held": len(self._held), "links": len(self._links), "revision": self._cursor}

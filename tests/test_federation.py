@@ -1,0 +1,212 @@
+"""Federated centres on a real PostgreSQL: one alert per cross-border emitter, same verdicts as one
+server, a centre killed mid-incident loses and doubles nothing, a revoked centre key is cut off."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import zmq
+from federation_testkit import (
+    EMITTER,
+    SENSORS,
+    Sensor,
+    alert_key,
+    centre_server,
+    fed_ports,
+    load_stations,
+    play,
+    single_server,
+)
+from server_testkit import wait_for
+
+from coordination.api import ApiClient
+from coordination.federation import FED_TAG, centre_key_name, federate_keys, owner_of
+from coordination.keys import ClientKeys, KeyStore, load_pair, read_cert
+from coordination.protocol import Emissions, format_utc
+from coordination.security import make_policy
+from coordination.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def ctx():
+    c = zmq.Context()
+    yield c
+    c.destroy(linger=0)
+
+
+def standing(api: ApiClient) -> list[dict]:
+    return api.result("alerts", {"state": "all"})
+
+
+def test_owner_rule_is_deterministic():
+    assert owner_of(["JS", "ZJ"], ["ZJ"]) == "ZJ"
+    assert owner_of(["JS", "ZJ"], ["AH"]) == "JS"  # source outside the zone: lowest code
+    assert owner_of(["JS", "ZJ"], ["JS", "ZJ"]) == "JS"
+
+
+def test_federated_centres_raise_the_same_alert_as_one_server_and_only_once(tmp_path, pg_url, ctx):
+    load_stations(pg_url)
+    # 1. one server with every sensor (the reference)
+    with single_server(tmp_path, pg_url) as one:
+        sensors = [Sensor(ctx, one.endpoints["sensors"], s) for s in SENSORS]
+        for s in sensors:
+            s.hello()
+        play(sensors, EMITTER, sweeps=6)
+        with ApiClient(one.endpoints["api"]) as api:
+            ref = wait_for(lambda: standing(api), 10.0)
+        for s in sensors:
+            s.close()
+    assert len(ref) == 1 and ref[0]["verdicts"] == ["unlicensed", "cross_border"]
+    # 2. the ZJ and JS centres, each with its own sensors, sharing PostgreSQL
+    ports = fed_ports(["JS", "ZJ"])
+    servers = {c: centre_server(tmp_path, c, pg_url, ports, stations=pg_url).start() for c in ports}
+    try:
+        subs = {}
+        for c, srv in servers.items():
+            sub = ctx.socket(zmq.SUB)
+            sub.setsockopt(zmq.SUBSCRIBE, f"alert.{c}".encode())
+            sub.connect(srv.endpoints["pub"])
+            subs[c] = sub
+        sensors = [Sensor(ctx, servers[s.province].endpoints["sensors"], s) for s in SENSORS]
+        for s in sensors:
+            s.hello()
+        time.sleep(0.3)  # subscriptions and peer links up
+        play(sensors, EMITTER, sweeps=8)
+        apis = {c: ApiClient(srv.endpoints["api"]) for c, srv in servers.items()}
+        fed = {c: wait_for(lambda c=c: standing(apis[c]), 10.0) for c in servers}
+        time.sleep(2.0)  # past the owner grace: a second alert would show now
+        fed = {c: standing(apis[c]) for c in servers}
+        assert len(fed["JS"]) == len(fed["ZJ"]) == 1
+        assert fed["JS"][0]["id"] == fed["ZJ"][0]["id"]
+        doc = fed["ZJ"][0]
+        assert doc["centre"] == "ZJ"  # the source province owns it (deterministic rule)
+        assert alert_key(doc) == alert_key(ref[0])
+        # localised with the measurements of both centres' sensors
+        assert sorted(r["sensor_id"] for r in doc["sensors"]) == sorted(s.sensor_id for s in SENSORS)
+        # the JS centre's own engine alert for the emitter links to it
+        store = Store(pg_url)
+        rows = store.db.fetchall("SELECT id, centre, canonical_id FROM alerts ORDER BY centre")
+        assert [(r[1], r[2]) for r in rows] == [("JS", doc["id"]), ("ZJ", None)]
+        # published in both centres
+        for c, sub in subs.items():
+            ids = set()
+            while sub.poll(300):
+                ids.add(_alert_id(sub.recv_multipart()))
+            assert ids == {doc["id"]}, c
+        # acknowledged in the non-owning centre: visible everywhere, applied by the owner's engine
+        apis["JS"].result("ack", {"id": doc["id"], "by": "js-duty", "note": "team sent"})
+        for c in servers:
+            got = wait_for(lambda c=c: [a for a in standing(apis[c]) if a["state"] == "acknowledged"], 5.0)
+            assert got[0]["acknowledged_by"] == "js-duty"
+        wait_for(lambda: store.pending_actions() == [] and not store.db.fetchall(
+            "SELECT 1 FROM alert_actions WHERE done = 0"), 5.0)
+        zj_engine_alert = servers["ZJ"].engine.open_alerts()[0]
+        assert zj_engine_alert.state == "acknowledged"
+        store.close()
+        for a in apis.values():
+            a.close()
+        for s in sensors:
+            s.close()
+    finally:
+        for srv in servers.values():
+            srv.stop()
+
+
+def _alert_id(frames: list[bytes]) -> str:
+    from coordination.protocol import decode
+
+    return decode(frames[1:]).alert["id"]  # type: ignore[attr-defined]
+
+
+def test_killing_the_owner_mid_incident_loses_and_doubles_nothing(tmp_path, pg_url, ctx):
+    load_stations(pg_url)
+    ports = fed_ports(["JS", "ZJ"])
+    servers = {c: centre_server(tmp_path, c, pg_url, ports, stations=pg_url).start() for c in ports}
+    sensors = [Sensor(ctx, servers[s.province].endpoints["sensors"], s) for s in SENSORS]
+    try:
+        for s in sensors:
+            s.hello()
+        play(sensors, EMITTER, sweeps=6)
+        with ApiClient(servers["JS"].endpoints["api"]) as api:
+            [doc] = wait_for(lambda: standing(api), 10.0)
+        assert doc["centre"] == "ZJ"
+        servers["ZJ"].stop()  # the owner goes down mid-incident
+        play(sensors, EMITTER, sweeps=6)  # ZJ sensors keep measuring (their DEALERs queue)
+        with ApiClient(servers["JS"].endpoints["api"]) as api:  # still visible and acknowledgeable in JS
+            assert [a["id"] for a in standing(api)] == [doc["id"]]
+            api.result("ack", {"id": doc["id"], "by": "js-duty"})
+        # the owner comes back on the same ports, with the same shared store
+        servers["ZJ"] = centre_server(tmp_path, "ZJ", pg_url, ports, stations=pg_url,
+                                      sensors_addr=servers["ZJ"].endpoints["sensors"]).start()
+        play(sensors, EMITTER, sweeps=6)
+        for s in sensors:  # every measurement stored exactly once (the ledger)
+            assert s.wait_acked(range(1, s.seq + 1), 10.0) == set(range(1, s.seq + 1)), s.sensor_id
+        store = Store(pg_url)
+        for s in sensors:
+            assert store.count_received(s.sensor_id, "emissions") == s.seq
+            assert store.received_ranges(s.sensor_id) == [(0, s.seq)]
+        wait_for(lambda: not store.db.fetchall("SELECT 1 FROM alert_actions WHERE done = 0"), 5.0)
+        time.sleep(2.0)
+        active = store.list_alert_json(["open", "acknowledged"])
+        assert [(a["id"], a["state"]) for a in active] == [(doc["id"], "acknowledged")]
+        assert servers["ZJ"].engine.open_alerts()[0].id == doc["id"]  # restored, not re-opened
+        store.close()
+    finally:
+        for s in sensors:
+            s.close()
+        for srv in servers.values():
+            srv.stop()
+
+
+def test_a_revoked_centre_key_is_cut_off(tmp_path, pg_url, ctx):
+    load_stations(pg_url)
+    dirs = {c: tmp_path / "keys" / c for c in ("JS", "ZJ")}
+    federate_keys(dirs)
+    ports = fed_ports(["JS", "ZJ"])
+    policy = make_policy(False, dirs["JS"])
+    js = centre_server(tmp_path, "JS", pg_url, {"JS": ports["JS"]}, stations=pg_url, policy=policy,
+                       keys_dir=dirs["JS"], insecure=False).start()
+    try:
+        zj_keys = ClientKeys(load_pair(KeyStore(dirs["ZJ"]).secret_path(centre_key_name("ZJ"))),
+                             read_cert(dirs["ZJ"] / "peers" / "JS.key", "server").public_key.encode())
+        info = SENSORS[0]
+        head = json.dumps({"centre": "ZJ", "sensor": {"sensor_id": info.sensor_id, "province": "ZJ",
+                                                      "lat": info.lat, "lon": info.lon, "height_m": 15.0,
+                                                      "antenna_factor_db_m": 20.0}}).encode()
+
+        def push(keys, n: int = 1, seq0: int = 1) -> None:
+            d = ctx.socket(zmq.DEALER)
+            d.setsockopt(zmq.LINGER, 0)
+            if keys is not None:
+                keys.apply(d)
+            d.connect(js.endpoints["federation"])
+            for i in range(n):
+                msg = Emissions(info.sensor_id, seq0 + i, format_utc(js.clock()), profile="pmr446",
+                                noise_floor_dbm=-125.0, antenna_factor_db_m=20.0, emissions=())
+                d.send_multipart([FED_TAG, head, *msg.to_frames()])
+            time.sleep(0.5)
+            d.close(0)
+
+        fed = js.federation
+        push(zj_keys, 3)
+        wait_for(lambda: fed.counters["received"] == 3, 5.0)
+        # a key that is not ZJ's centre key cannot speak for ZJ; a plain-TCP peer gets nothing in
+        stranger = KeyStore(dirs["JS"]).new("console-x", role="console")
+        push(ClientKeys(load_pair(KeyStore(dirs["JS"]).secret_path(stranger.name)), zj_keys.server_public_key))
+        push(None)
+        time.sleep(0.3)
+        assert fed.counters["received"] == 3
+        # revoke ZJ's centre key at JS: its next messages are refused, counted
+        KeyStore(dirs["JS"]).revoke(centre_key_name("ZJ"))
+        wait_for(lambda: all(i.name != centre_key_name("ZJ") for i in policy.allow.allowed.values()), 5.0)
+        push(zj_keys, 2, seq0=10)
+        time.sleep(0.3)
+        assert fed.counters["received"] == 3
+        rejected = js.counters_snapshot()["rejected"]
+        assert rejected.get("auth.revoked_key", 0) + rejected.get("auth.revoked_live", 0) >= 1, rejected
+    finally:
+        js.stop()
