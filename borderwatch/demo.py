@@ -225,6 +225,8 @@ class IncidentOutcome:
     stated_error_km: float | None
     severity: str | None
     problems: tuple[str, ...]
+    #: the play ended before this transmitter was on air long enough to be judged (short --duration)
+    skipped: bool = False
 
     @property
     def passed(self) -> bool:
@@ -239,7 +241,8 @@ class IncidentOutcome:
                 "alert_ids": list(self.alert_ids), "verdicts": list(self.verdicts),
                 "provinces_source": list(self.provinces_source), "provinces_affected": list(self.provinces_affected),
                 "routed_to": list(self.routed_to), "position_error_km": self.position_error_km,
-                "stated_error_km": self.stated_error_km, "severity": self.severity, "problems": list(self.problems)}
+                "stated_error_km": self.stated_error_km, "severity": self.severity, "problems": list(self.problems),
+                "skipped": self.skipped}
 
 
 def attribute(alert: Mapping[str, Any], transmitters: Sequence[Transmitter]) -> Transmitter | None:
@@ -257,11 +260,24 @@ def attribute(alert: Mapping[str, Any], transmitters: Sequence[Transmitter]) -> 
     return best[1] if best else None
 
 
+def judging_margin_s(demo: DemoScenario) -> float:
+    """How long a transmitter must have been on air before the play ends for it to be judged:
+    the engine's group window plus two revisits of the slowest profile, plus a second."""
+    from coordination.engine import EngineConfig
+
+    window = float(demo.settings.engine.get("group_window_s", EngineConfig().group_window_s))
+    revisit = max((p.revisit_s for p in demo.settings.profiles), default=2.0)
+    return window + 2.0 * revisit + 1.0
+
+
 def judge(demo: DemoScenario, alerts: Mapping[str, Mapping[str, Any]],
-          topics: Mapping[str, Iterable[str]]) -> tuple[list[IncidentOutcome], list[dict[str, Any]]]:
+          topics: Mapping[str, Iterable[str]],
+          played_s: float | None = None) -> tuple[list[IncidentOutcome], list[dict[str, Any]]]:
     """Compare the alerts (final state per id) with the scenario's expectations.
 
-    Returns the per-transmitter outcomes and the alerts no scenario transmitter explains.
+    Returns the per-transmitter outcomes and the alerts no scenario transmitter explains. With
+    ``played_s`` (a play cut short), an incident whose transmitter came on air too late to be judged
+    and raised nothing is marked ``skipped`` instead of failed.
     """
     scenario = demo.scenario
     by_tx: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -276,6 +292,11 @@ def judge(demo: DemoScenario, alerts: Mapping[str, Mapping[str, Any]],
     for exp in demo.settings.expectations:
         tx = next(t for t in scenario.transmitters if t.id == exp.transmitter)
         docs = sorted(by_tx.get(tx.id, []), key=lambda d: str(d.get("first_seen")))
+        first_on_s = min((a for a, _ in tx.schedule), default=0.0)
+        if played_s is not None and not docs and not exp.is_traffic and played_s < first_on_s + judging_margin_s(demo):
+            outcomes.append(IncidentOutcome(tx.id, tx.label or tx.id, exp, (), (), (), (), (), None, None, None, (),
+                                            skipped=True))
+            continue
         outcomes.append(_judge_one(tx, exp, docs, topics))
     return outcomes, stray
 
@@ -336,6 +357,7 @@ class DemoOptions:
     out_dir: Path | None = None
     alerts_jsonl: Path | None = None
     forever: bool = False
+    federated: bool = False  # four centres, one per province, on a shared store (borderwatch/demo_federated.py)
 
 
 @dataclass
@@ -438,12 +460,7 @@ class DemoNetwork:
     def start(self) -> None:
         """Start the server, the subscriber and every sensor; the play's clock starts now."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.server = Server(self.server_config()).start()
-        self.ctx = zmq.Context()
-        self.subscriber = AlertSubscriber(self.ctx, self.server.endpoints["pub"], self.alerts, jsonl=self.jsonl,
-                                          on_event=self.on_event)
-        self.subscriber.start()
-        time.sleep(0.2)  # the SUB joins before the first alert can exist
+        self._start_servers()
         model = link_model(self.demo)
         self.t0 = time.monotonic()
         for site in self.scenario.sensors:
@@ -462,6 +479,20 @@ class DemoNetwork:
             self.threads.append(th)
         for th in self.threads:
             th.start()
+
+    def _start_servers(self) -> None:
+        """The coordination server and the alert subscriber (the federated demo starts four centres)."""
+        self.server = Server(self.server_config()).start()
+        self.ctx = zmq.Context()
+        self.subscriber = AlertSubscriber(self.ctx, self.server.endpoints["pub"], self.alerts, jsonl=self.jsonl,
+                                          on_event=self.on_event)
+        self.subscriber.start()
+        time.sleep(0.2)  # the SUB joins before the first alert can exist
+
+    @property
+    def store_target(self) -> Any:
+        """The server store the delivery check reads (a SQLite file here; the shared store when federated)."""
+        return self.data_dir / "server.db"
 
     def _phase_s(self, sensor_id: str) -> float:
         """Start offset of a sensor, in [0, shortest revisit): a hash of seed and id, so runs repeat."""
@@ -513,7 +544,7 @@ class DemoNetwork:
         rejected = {str(k): int(v) for k, v in (counters.get("rejected") or {}).items()}
         problems = [f"server rejected {n} message(s): {reason}" for reason, n in rejected.items() if n]
         per_sensor: dict[str, dict[str, int]] = {}
-        store = Store(self.data_dir / "server.db")
+        store = Store(self.store_target)
         try:
             for sid, spool in self.spools.items():
                 ledger = SeqRanges(store.received_ranges(sid))
@@ -592,7 +623,12 @@ def run_demo(options: DemoOptions, *, view: Any = None,
         Path(options.alerts_jsonl).parent.mkdir(parents=True, exist_ok=True)
         jsonl = Path(options.alerts_jsonl).open("w", encoding="utf-8")
     on_event = getattr(view, "event", None)
-    net = DemoNetwork(demo, data_dir, jsonl=jsonl, on_event=on_event)
+    if options.federated:
+        from borderwatch.demo_federated import FederatedDemoNetwork
+
+        net: DemoNetwork = FederatedDemoNetwork(demo, data_dir, jsonl=jsonl, on_event=on_event)
+    else:
+        net = DemoNetwork(demo, data_dir, jsonl=jsonl, on_event=on_event)
     cpu0 = time.process_time()
     try:
         net.start()
@@ -611,7 +647,7 @@ def run_demo(options: DemoOptions, *, view: Any = None,
         alerts = net.final_alerts()
         net.close()
         delivery = net.delivery(counters)
-        outcomes, stray = judge(demo, alerts, net.alerts.topics)
+        outcomes, stray = judge(demo, alerts, net.alerts.topics, played_s=played)
         result = DemoResult(scenario=demo.scenario.name, duration_s=played, data_dir=None if tmp else data_dir,
                             outcomes=outcomes, stray_alerts=stray, delivery=delivery,
                             alert_events=len(net.alerts.events), cpu_s=time.process_time() - cpu0,

@@ -323,7 +323,8 @@ def format_summary(result: DemoResult) -> str:
             if o.stated_error_km is not None:
                 pos += " " + _("(stated +-{km:.1f})").format(km=o.stated_error_km)
         severity = _label(SEVERITY_NAMES, o.severity) if o.severity else "-"
-        rows.append([_("ok") if o.passed else fail, o.transmitter, expected, concluded, provs, pos, severity])
+        status = "-" if o.skipped else (_("ok") if o.passed else fail)
+        rows.append([status, o.transmitter, expected, "-" if o.skipped else concluded, provs, pos, severity])
     lines += _table(rows)
     for o in result.outcomes:
         for p in o.problems:
@@ -342,8 +343,8 @@ def format_summary(result: DemoResult) -> str:
     if result.data_dir is not None:
         lines.append("  " + _("archive: {path} (server.db alerts, spectra/*.h5, evidence/*/*.sigmf-meta, "
                               "summary.json)").format(path=result.data_dir))
-    n_inc = sum(1 for o in result.outcomes if not o.expectation.is_traffic)
-    n_traffic = len(result.outcomes) - n_inc
+    n_inc = sum(1 for o in result.outcomes if not o.expectation.is_traffic and not o.skipped)
+    n_traffic = sum(1 for o in result.outcomes if o.expectation.is_traffic)
     if result.passed:
         lines.append("  " + _("RESULT: all {n} incidents raised the expected alerts to the expected provinces; "
                               "{traffic} licensed stations raised nothing; nothing lost.").format(

@@ -154,3 +154,15 @@ def test_live_view_renders_open_alerts_most_severe_first(demo):
     assert body.index("156.7999 MHz") < body.index("100.1001 MHz")
     assert "152.3799" not in body.split("LATEST EVENTS")[0]
     assert "opened" in screen.split("LATEST EVENTS")[1]
+
+
+def test_a_play_cut_short_skips_incidents_that_were_not_on_air_long_enough(demo):
+    docs = {"a1": GOOD["a1"]}
+    outcomes, _ = judge(demo, docs, ROUTES, played_s=30.0)  # margin: 5 s window + 2 x 2 s revisit + 1 s
+    by = {o.transmitter: o for o in outcomes}
+    assert by["PIRATE-FM-100.1"].passed and not by["PIRATE-FM-100.1"].skipped
+    assert by["AH-PMR-0042"].problems == ("no alert",)  # on air from 15 s: 15 s is long enough
+    assert by["CH16-INTERFERER"].skipped and by["ZJ-PMR-0107"].skipped  # on air from 25 s and 35 s
+    assert by["CH16-INTERFERER"].passed
+    outcomes, _ = judge(demo, docs, ROUTES)  # a full play: nothing is skipped
+    assert not any(o.skipped for o in outcomes)
