@@ -435,6 +435,7 @@ class DemoNetwork:
             data_dir=self.data_dir, sensors_addr="tcp://127.0.0.1:*", api_addr="tcp://127.0.0.1:*",
             pub_addr="tcp://127.0.0.1:*", stations=sample_stations_path(), profiles=s.profiles,
             engine=dict(s.engine), tick_interval_s=0.5, poll_timeout_ms=20, evidence_capture=True,
+            insecure=True,  # every socket is bound to 127.0.0.1 and lives only as long as the demo
             evidence_duration_s=EVIDENCE_DURATION_S, evidence_sample_rate_hz=EVIDENCE_RATE_HZ,
         )
 
