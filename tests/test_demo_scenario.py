@@ -164,3 +164,15 @@ def test_field_falls_with_distance_like_p1546_not_free_space():
     drop_db = m.field_strength_dbuv_m(near, SITE) - m.field_strength_dbuv_m(far, SITE)
     free_space_drop_db = 20 * math.log10(0.45 / 0.1)  # 13 dB
     assert drop_db > free_space_drop_db + 5.0
+
+
+def test_demo_command_reports_a_bad_scenario_in_one_line(tmp_path, capsys):
+    from borderwatch.cli import main as cli_main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[scenario]\nname = "x"\n\n[[sensors]]\nid = "S1"\nprovince = "JS"\nlat = 31.0\n')
+    assert cli_main(["--lang", "en", "demo", "--scenario", str(bad)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.toml [[sensors]] #1 (S1): missing required key 'lon'" in err[0]
+    assert cli_main(["--lang", "en", "demo", "--duration", "0"]) == 1
+    assert "--duration must be > 0" in capsys.readouterr().err
