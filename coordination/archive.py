@@ -35,6 +35,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from coordination.hdf5_recovery import clear_status_flags
 from coordination.protocol import Spectrum, parse_utc
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,14 @@ class SpectrumArchive:
             raise FileNotFoundError(path)
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
-        f = h5py.File(path, "a" if create else "r+", libver="latest")
+        try:
+            f = h5py.File(path, "a" if create else "r+", libver="latest")
+        except OSError as exc:  # a killed server left the file flagged "open for write": recover it
+            if "already open for write" not in str(exc) or not clear_status_flags(path):
+                raise
+            log.warning("archive file %s was not closed cleanly (server killed?): cleared its open-for-write "
+                        "flags; rows after its last flush were never acked and will be resent", path)
+            f = h5py.File(path, "a" if create else "r+", libver="latest")
         if create and "format" not in f.attrs:
             m = meta or SensorMeta(sensor_id=path.parent.name)
             f.attrs.update({"format": FORMAT, "sensor_id": m.sensor_id, "province": m.province, "lat": m.lat,
