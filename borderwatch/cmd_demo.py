@@ -42,6 +42,9 @@ def register(subparsers: Any) -> None:
                    help=_("write every alert event as one JSON object per line (docs/alert-schema.md)"))
     p.add_argument("--forever", action="store_true", help=_("keep the network running until Ctrl-C"))
     p.add_argument("--plain", action="store_true", help=_("line-oriented output even on a terminal"))
+    p.add_argument("--federated", action="store_true",
+                   help=_("four monitoring centres (one server per province) sharing PostgreSQL (started by "
+                          "the demo when installed, else one SQLite file), federated over ZeroMQ"))
     p.set_defaults(handler=cmd_demo)
 
 
@@ -119,7 +122,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return False
 
     options = DemoOptions(scenario=args.scenario, duration_s=args.duration, out_dir=args.out,
-                          alerts_jsonl=args.alerts_jsonl, forever=args.forever or bool(args.gui))
+                          alerts_jsonl=args.alerts_jsonl, forever=args.forever or bool(args.gui),
+                          federated=bool(getattr(args, "federated", False)))
     if args.gui and not args.forever:
         # with the console open the network stays up while its window is; the play still ends the
         # scenario's incidents on schedule

@@ -33,7 +33,41 @@ def register(subparsers: Any) -> None:
                    help=_("CurveZMQ keys directory: server key + allow-list (make it with 'borderwatch keys')"))
     p.add_argument("--insecure", action="store_true", default=None,
                    help=_("plain TCP without authentication or encryption (loopback/testing only)"))
+    fed = p.add_argument_group(_("federation (one centre per province, docs/deployment.md)"))
+    fed.add_argument("--province", default=None, metavar="CODE",
+                     help=_("run as this province's monitoring centre (JS, ZJ, SH, AH): owns its sensors, "
+                            "shares the store and border emissions with the peer centres"))
+    fed.add_argument("--database", default=None, metavar="URL",
+                     help=_("shared store of the centres: postgresql://user@host:port/db (station data too, "
+                            "unless --stations)"))
+    fed.add_argument("--federation-addr", default="tcp://127.0.0.1:5563", metavar="ADDR",
+                     help=_("bind address for the peer centres' border emissions (tcp://127.0.0.1:5563)"))
+    fed.add_argument("--peer", action="append", default=[], metavar="CODE=ADDR",
+                     help=_("a peer centre's federation address, e.g. ZJ=tcp://10.0.0.2:5563 (repeat per peer)"))
+    fed.add_argument("--border-zone-km", type=float, default=80.0, metavar="KM",
+                     help=_("share the emissions of sensors within this distance of another province (80)"))
     p.set_defaults(handler=cmd_server)
+
+
+def _federation(args: argparse.Namespace, cfg: Any) -> Any:
+    """The Federation for ``--province`` (None without it); ValueError with a one-line reason."""
+    if args.province is None:
+        if args.database or args.peer:
+            raise ValueError(_("--database and --peer need --province (the centre this server is)"))
+        return None
+    from coordination.federation import Federation, FederationConfig
+
+    if not args.database:
+        raise ValueError(_("--province needs --database (the store the centres share)"))
+    peers = {}
+    for item in args.peer:
+        code, sep, addr = item.partition("=")
+        if not sep or not code.strip() or not addr.strip():
+            raise ValueError(_("--peer {item!r}: expected CODE=ADDR, e.g. ZJ=tcp://10.0.0.2:5563").format(item=item))
+        peers[code.strip().upper()] = addr.strip()
+    return Federation(FederationConfig(
+        centre=args.province.strip().upper(), database=args.database, bind_addr=args.federation_addr, peers=peers,
+        keys_dir=cfg.keys_dir, insecure=bool(cfg.insecure), border_zone_km=args.border_zone_km))
 
 
 def cmd_server(args: argparse.Namespace) -> int:
@@ -47,6 +81,18 @@ def cmd_server(args: argparse.Namespace) -> int:
     if cfg.stations is not None and not Path(cfg.stations).exists():
         sys.stderr.write("borderwatch server: " + _("station file {path} not found").format(path=cfg.stations) + "\n")
         return 2
+    try:
+        federation = _federation(args, cfg)
+    except ValueError as exc:
+        sys.stderr.write(f"borderwatch server: {exc}\n")
+        return 2
+    extra: dict[str, Any] = {}
+    if federation is not None:
+        extra["federation"] = federation
+        if cfg.stations is None:  # the station data the centres share
+            from station_db.repository import StationRepository
+
+            extra["stations"] = StationRepository(federation.database)
     if not cfg.insecure:
         from coordination.security import SecurityError, make_policy
 
@@ -55,9 +101,9 @@ def cmd_server(args: argparse.Namespace) -> int:
         except SecurityError as exc:
             sys.stderr.write(f"borderwatch server: {exc}\n")
             return 2
-        server = Server(cfg, policy=policy)
+        server = Server(cfg, policy=policy, **extra)
     else:
-        server = Server(cfg)
+        server = Server(cfg, **extra)
 
     def on_signal(signum: int, frame: object) -> None:
         server.stop()

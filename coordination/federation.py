@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -174,6 +175,10 @@ class Federation:
         self._cursor = 0
         self._next_follow = 0.0
         self._foreign: dict[str, SensorInfo] = {}
+        self._client: Any = None
+        self._peer_lock = threading.Lock()
+        self._new_peers: list[tuple[str, str]] = []
+        self.peer_codes: set[str] = set(config.peers)
 
     @property
     def database(self) -> str:
@@ -191,21 +196,37 @@ class Federation:
         cfg = self.config
         self.router, endpoint = server._factory.bind(zmq.ROUTER, cfg.bind_addr, ROLE_FEDERATION)
         server.endpoints[ROLE_FEDERATION] = endpoint
-        client = None if server.policy is None else self._client_pair()
+        self._client = None if server.policy is None else self._client_pair()
         for code, addr in sorted(cfg.peers.items()):
-            sock = server._ctx.socket(zmq.DEALER)
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.setsockopt(zmq.SNDHWM, 100_000)
-            sock.setsockopt(zmq.IDENTITY, self.centre.encode())
-            if client is not None:
-                ClientKeys(client, self._peer_server_key(code)).apply(sock)
-            sock.connect(addr)
-            self.dealers[code] = sock
+            self._connect_peer(code, addr)
         self._cursor = server.store.alert_revision()
         self._restore_claims()
         self._catch_up()
         log.info("federation: centre %s, router %s, peers %s", self.centre, endpoint,
                  ", ".join(f"{c}={a}" for c, a in sorted(cfg.peers.items())) or "none")
+
+    def add_peer(self, code: str, addr: str) -> None:
+        """Connect to one more peer centre (thread-safe: the server loop makes the socket). For centres
+        started on ephemeral ports, whose endpoints are known only once they run."""
+        with self._peer_lock:
+            self._new_peers.append((code, addr))
+
+    def _connect_peer(self, code: str, addr: str) -> None:
+        if code == self.centre:
+            raise ValueError(f"federation: centre {code} cannot be its own peer")
+        old = self.dealers.pop(code, None)
+        if old is not None:
+            old.close(0)
+        sock = self.server._ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 100_000)
+        sock.setsockopt(zmq.IDENTITY, self.centre.encode())
+        if self._client is not None:
+            ClientKeys(self._client, self._peer_server_key(code)).apply(sock)
+        sock.connect(addr)
+        self.dealers[code] = sock
+        self.peer_codes.add(code)
+        log.info("federation: %s connected to peer centre %s at %s", self.centre, code, addr)
 
     def _restore_claims(self) -> None:
         """Our standing keyed alerts and our links, as written before a restart."""
@@ -327,12 +348,12 @@ class Federation:
     def _catch_up(self) -> None:
         """Replay the peers' border emissions of the last ``catchup_s`` from the shared store."""
         store, engine = self.server.store, self.server.engine
-        if engine is None or not self.config.peers:
+        if engine is None or not self.peer_codes:
             return
         since = format_utc(self.server.clock() - timedelta(seconds=self.config.catchup_s))
         infos = {}
         for rec in store.sensors():
-            if rec.province == self.centre or rec.province not in self.config.peers:
+            if rec.province == self.centre or rec.province not in self.peer_codes:
                 continue
             try:
                 info = SensorInfo(rec.sensor_id, rec.province, rec.lat, rec.lon, max(rec.height_m, 0.0),
@@ -435,6 +456,11 @@ class Federation:
         """Non-blocking: peers' emissions in, held alerts decided, other centres' alerts followed."""
         if self.router is None:
             return
+        if self._new_peers:
+            with self._peer_lock:
+                new, self._new_peers = self._new_peers, []
+            for code, addr in new:
+                self._connect_peer(code, addr)
         self._receive()
         now = time.monotonic()
         if now < self._next_follow:
@@ -479,5 +505,5 @@ class Federation:
         self.server.publish_alert(dict(doc), [f"alert.{p}" for p in provinces])
 
     def snapshot(self) -> dict[str, Any]:
-        return {"centre": self.centre, "peers": sorted(self.config.peers), "counters": dict(self.counters),
+        return {"centre": self.centre, "peers": sorted(self.dealers), "counters": dict(self.counters),
                 "held": len(self._held), "links": len(self._links), "revision": self._cursor}

@@ -15,7 +15,6 @@ from typing import Any
 
 import zmq
 from _engine_world import NOISE_FLOOR_DBM, ZJ_EMITTER, ZJ_JS_SENSORS, emission, station
-from conftest import free_port
 from server_testkit import SimSensor, loopback_config
 
 from coordination.federation import Federation, FederationConfig
@@ -63,13 +62,12 @@ class Sensor(SimSensor):
         return self.seq
 
 
-def centre_server(tmp: Path, code: str, database: str, fed_ports: Mapping[str, int], *,
-                  stations: str, policy: Any = None, keys_dir: Path | None = None, **cfg: Any) -> Server:
-    """A federated server for province ``code`` (peers: every other code in ``fed_ports``)."""
+def centre_server(tmp: Path, code: str, database: str, *, stations: str, policy: Any = None,
+                  keys_dir: Path | None = None, **cfg: Any) -> Server:
+    """A federated server for province ``code`` on an ephemeral federation port (join with :func:`link`)."""
     fed = Federation(FederationConfig(
-        centre=code, database=database, bind_addr=f"tcp://127.0.0.1:{fed_ports[code]}",
-        peers={c: f"tcp://127.0.0.1:{p}" for c, p in fed_ports.items() if c != code},
-        insecure=policy is None, keys_dir=keys_dir, owner_grace_s=1.5, follow_interval_s=0.05))
+        centre=code, database=database, bind_addr="tcp://127.0.0.1:*", insecure=policy is None, keys_dir=keys_dir,
+        owner_grace_s=1.5, follow_interval_s=0.05))
     config = loopback_config(tmp / code, engine=dict(ENGINE), evidence_capture=False, **cfg)
     return Server(config, stations=StationRepository(stations), policy=policy, federation=fed)
 
@@ -79,8 +77,19 @@ def single_server(tmp: Path, stations: str) -> Server:
     return Server(config, stations=StationRepository(stations))
 
 
-def fed_ports(codes: Iterable[str]) -> dict[str, int]:
-    return {c: free_port() for c in codes}
+def start_centres(tmp: Path, codes: Iterable[str], database: str) -> dict[str, Server]:
+    servers = {c: centre_server(tmp, c, database, stations=database).start() for c in codes}
+    link(servers)
+    return servers
+
+
+def link(servers: Mapping[str, Server]) -> None:
+    """Every centre connects to every other one's federation socket."""
+    for code, srv in servers.items():
+        for other, peer in servers.items():
+            if other != code:
+                srv.federation.add_peer(other, peer.endpoints["federation"])
+    time.sleep(0.2)
 
 
 def play(sensors: Sequence[Sensor], emitter: tuple[float, float] | None, *, sweeps: int, every_s: float = 0.25,

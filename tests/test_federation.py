@@ -14,10 +14,11 @@ from federation_testkit import (
     Sensor,
     alert_key,
     centre_server,
-    fed_ports,
+    link,
     load_stations,
     play,
     single_server,
+    start_centres,
 )
 from server_testkit import wait_for
 
@@ -62,8 +63,7 @@ def test_federated_centres_raise_the_same_alert_as_one_server_and_only_once(tmp_
             s.close()
     assert len(ref) == 1 and ref[0]["verdicts"] == ["unlicensed", "cross_border"]
     # 2. the ZJ and JS centres, each with its own sensors, sharing PostgreSQL
-    ports = fed_ports(["JS", "ZJ"])
-    servers = {c: centre_server(tmp_path, c, pg_url, ports, stations=pg_url).start() for c in ports}
+    servers = start_centres(tmp_path, ["JS", "ZJ"], pg_url)
     try:
         subs = {}
         for c, srv in servers.items():
@@ -124,8 +124,7 @@ def _alert_id(frames: list[bytes]) -> str:
 
 def test_killing_the_owner_mid_incident_loses_and_doubles_nothing(tmp_path, pg_url, ctx):
     load_stations(pg_url)
-    ports = fed_ports(["JS", "ZJ"])
-    servers = {c: centre_server(tmp_path, c, pg_url, ports, stations=pg_url).start() for c in ports}
+    servers = start_centres(tmp_path, ["JS", "ZJ"], pg_url)
     sensors = [Sensor(ctx, servers[s.province].endpoints["sensors"], s) for s in SENSORS]
     try:
         for s in sensors:
@@ -140,8 +139,9 @@ def test_killing_the_owner_mid_incident_loses_and_doubles_nothing(tmp_path, pg_u
             assert [a["id"] for a in standing(api)] == [doc["id"]]
             api.result("ack", {"id": doc["id"], "by": "js-duty"})
         # the owner comes back on the same ports, with the same shared store
-        servers["ZJ"] = centre_server(tmp_path, "ZJ", pg_url, ports, stations=pg_url,
+        servers["ZJ"] = centre_server(tmp_path, "ZJ", pg_url, stations=pg_url,
                                       sensors_addr=servers["ZJ"].endpoints["sensors"]).start()
+        link(servers)
         play(sensors, EMITTER, sweeps=6)
         for s in sensors:  # every measurement stored exactly once (the ledger)
             assert s.wait_acked(range(1, s.seq + 1), 10.0) == set(range(1, s.seq + 1)), s.sensor_id
@@ -166,10 +166,9 @@ def test_a_revoked_centre_key_is_cut_off(tmp_path, pg_url, ctx):
     load_stations(pg_url)
     dirs = {c: tmp_path / "keys" / c for c in ("JS", "ZJ")}
     federate_keys(dirs)
-    ports = fed_ports(["JS", "ZJ"])
     policy = make_policy(False, dirs["JS"])
-    js = centre_server(tmp_path, "JS", pg_url, {"JS": ports["JS"]}, stations=pg_url, policy=policy,
-                       keys_dir=dirs["JS"], insecure=False).start()
+    js = centre_server(tmp_path, "JS", pg_url, stations=pg_url, policy=policy, keys_dir=dirs["JS"],
+                       insecure=False).start()
     try:
         zj_keys = ClientKeys(load_pair(KeyStore(dirs["ZJ"]).secret_path(centre_key_name("ZJ"))),
                              read_cert(dirs["ZJ"] / "peers" / "JS.key", "server").public_key.encode())

@@ -1,0 +1,202 @@
+"""``borderwatch demo --federated``: the demo network as four monitoring centres, one per province.
+
+The same scenario, sensors and judging as the single-server demo (:mod:`borderwatch.demo`), but
+each province's sensors report to that province's own coordination server, and the four servers
+federate (:mod:`coordination.federation`): border emissions cross between centres over ZeroMQ,
+one alert stands per cross-border emitter, every centre sees and can acknowledge it.
+
+The shared store is a throwaway PostgreSQL started by the demo (initdb into ``<out>/postgres``,
+loopback, free port, stopped at the end) when Debian's ``postgresql`` server binaries are
+installed; otherwise the four servers share one SQLite file (same schema and constraints, writes
+serialised by SQLite's lock) and the summary says so. Links between centres are plain TCP on
+127.0.0.1 like the rest of the demo; ``docs/deployment.md`` shows the CURVE set-up of real centres.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import logging
+import threading
+import time
+from typing import Any
+
+import zmq
+
+from borderwatch.demo import AlertSubscriber, DemoNetwork, sample_stations_path
+from coordination.api import ApiClient
+from coordination.federation import Federation, FederationConfig
+from coordination.protocol import AlertMsg, ProtocolError, decode
+from coordination.server import Server
+from sdr.config import SensorConfig
+from station_db.exchange import file_sha256, read_stations
+from station_db.models import MEMBER_PROVINCES
+from station_db.pg_cluster import PgCluster, PostgresUnavailableError, start_cluster
+from station_db.repository import StationRepository
+
+log = logging.getLogger(__name__)
+
+#: Demo sensors are all within reach of a neighbour's border: every centre shares them all, so each
+#: cross-border emitter is judged on the same measurements as by one server.
+DEMO_BORDER_ZONE_KM = 400.0
+
+
+class _CentresApi:
+    """The API of every centre as one: ``sensors`` from all four, other ops from the first (the alert
+    listings already span the shared store)."""
+
+    def __init__(self, centres: dict[str, Server]) -> None:
+        self.clients = [ApiClient(s.endpoints["api"], timeout_s=5.0, client_id="demo") for s in centres.values()]
+
+    def result(self, op: str, args: dict[str, Any] | None = None) -> Any:
+        if op == "sensors":
+            return [row for c in self.clients for row in c.result(op, args)]
+        return self.clients[0].result(op, args)
+
+    def __enter__(self) -> _CentresApi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for c in self.clients:
+            c.close()
+
+
+class _SharedSeen(dict):
+    """Alert events already shown: the owner and the centres following it publish the same event."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+
+
+class FederatedAlertSubscriber(AlertSubscriber):
+    """One centre's PUB; an event another centre already delivered is recorded once."""
+
+    def __init__(self, *args: Any, seen: _SharedSeen, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shared = seen
+
+    def _handle(self, frames: list[bytes]) -> None:
+        try:
+            msg = decode(frames[1:], allowed=(AlertMsg.TYPE,))
+            doc = msg.alert  # type: ignore[attr-defined]
+            key = (doc.get("id"), doc.get("event"), doc.get("state"), doc.get("last_seen"),
+                   len(doc.get("evidence") or []))
+            topic = frames[0].decode("ascii")
+        except (ProtocolError, IndexError, AttributeError, UnicodeDecodeError):
+            return super()._handle(frames)
+        with self.shared.lock:
+            owner = self.shared.setdefault(key, self)
+        if owner is not self:  # another centre delivered this event: only note the province topic
+            with self.log.lock:
+                self.log.topics[str(doc["id"])].add(topic.split(".", 1)[-1])
+            return
+        super()._handle(frames)
+
+
+class FederatedDemoNetwork(DemoNetwork):
+    """Four centres (one server per member province) on one shared store, plus the sensors."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.centres: dict[str, Server] = {}
+        self.subscribers: list[AlertSubscriber] = []
+        self.cluster: PgCluster | None = None
+        self.database: str = ""
+        self.store_note = ""
+
+    # -- the shared store ---------------------------------------------------------------------
+
+    def _start_database(self) -> str:
+        try:
+            self.cluster = start_cluster()  # its own directory under /tmp (the PostgreSQL user can reach it)
+        except PostgresUnavailableError as exc:
+            self.store_note = f"PostgreSQL not available ({exc}); the four centres share one SQLite file"
+            log.warning("%s", self.store_note)
+            return str(self.data_dir / "shared.db")
+        atexit.register(self._stop_cluster)
+        self.store_note = f"PostgreSQL on 127.0.0.1:{self.cluster.port}"
+        return self.cluster.create_database("borderwatch")
+
+    @property
+    def store_target(self) -> Any:
+        return self.database
+
+    def _load_stations(self) -> None:
+        path = sample_stations_path()
+        with StationRepository(self.database) as repo:
+            repo.import_all_provinces(read_stations(path), path.name, file_sha256(path))
+
+    # -- servers ------------------------------------------------------------------------------
+
+    def _start_servers(self) -> None:
+        self.database = self._start_database()
+        self._load_stations()
+        provinces = sorted({s.province for s in self.scenario.sensors} | set(MEMBER_PROVINCES))
+        base = self.server_config()
+        for code in provinces:  # ephemeral ports (no race for a "free" port); peers joined once all run
+            cfg = dataclasses.replace(base, data_dir=self.data_dir / code, stations=None)
+            fed = Federation(FederationConfig(centre=code, database=self.database, bind_addr="tcp://127.0.0.1:*",
+                                              insecure=True, border_zone_km=DEMO_BORDER_ZONE_KM))
+            self.centres[code] = Server(cfg, stations=StationRepository(self.database), federation=fed).start()
+        for code, srv in self.centres.items():
+            for other, peer in self.centres.items():
+                if other != code:
+                    srv.federation.add_peer(other, peer.endpoints["federation"])
+        self.server = self.centres[provinces[0]]
+        self.ctx = zmq.Context()
+        seen = _SharedSeen()
+        for srv in self.centres.values():
+            sub = FederatedAlertSubscriber(self.ctx, srv.endpoints["pub"], self.alerts, jsonl=self.jsonl,
+                                           on_event=self.on_event, seen=seen)
+            sub.start()
+            self.subscribers.append(sub)
+        self.subscriber = self.subscribers[0]
+        time.sleep(0.3)  # subscriptions and peer links up before the first alert can exist
+
+    def sensor_config(self, site_id: str) -> SensorConfig:
+        cfg = super().sensor_config(site_id)
+        centre = self.centres[self.scenario.sensor(site_id).province]
+        return dataclasses.replace(cfg, server_address=centre.endpoints["sensors"])
+
+    def api(self) -> Any:
+        return _CentresApi(self.centres)
+
+    def counters(self) -> dict[str, Any]:
+        """The four centres' counters, summed (rejections, stored, duplicates)."""
+        total: dict[str, Any] = {"rejected": {}, "stored": {}, "duplicates": 0, "federation": {}}
+        for code, srv in self.centres.items():
+            with ApiClient(srv.endpoints["api"], timeout_s=5.0, client_id="demo") as api:
+                c = api.result("counters")
+            for key in ("rejected", "stored"):
+                for k, v in (c.get(key) or {}).items():
+                    total[key][k] = total[key].get(k, 0) + int(v)
+            total["duplicates"] += int(c.get("duplicates") or 0)
+            if srv.federation is not None:
+                total["federation"][code] = srv.federation.snapshot()
+        return total
+
+    def delivery(self, counters: Any) -> Any:
+        """The single demo's check, on the shared store; then the demo's PostgreSQL goes."""
+        try:
+            return super().delivery(counters)
+        finally:
+            self._stop_cluster()
+
+    def _stop_cluster(self) -> None:
+        if self.cluster is not None:
+            self.cluster.stop()
+            self.cluster = None
+
+    def close(self) -> None:
+        """Everything but the PostgreSQL (the delivery check reads it after close; it stops then,
+        or at exit should the run fail before)."""
+        if self._closed:
+            return
+        for sub in self.subscribers[1:]:
+            sub.stop_event.set()
+            sub.join(5.0)
+        super().close()  # sensors, first subscriber, self.server, the context
+        for srv in self.centres.values():
+            if srv is not self.server:
+                srv.stop()
