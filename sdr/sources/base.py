@@ -74,6 +74,19 @@ class SourceBase:
 
     _dropped_samples: int = 0
     _timestamp_utc: datetime | None = None
+    #: tuning kept by the sources that do not ask a driver for it (rtl_tcp, recordings, simulator)
+    _center_hz: float
+    _rate_hz: float
+
+    @property
+    def center_freq_hz(self) -> float:
+        """Centre frequency of the samples ``read`` returns (overridden where a driver or shift knows it)."""
+        return self._center_hz
+
+    @property
+    def sample_rate_hz(self) -> float:
+        """Complex samples per second."""
+        return self._rate_hz
 
     @property
     def dropped_samples(self) -> int:
@@ -93,6 +106,12 @@ class SourceBase:
 
     def close(self) -> None:  # pragma: no cover - overridden
         """Release the receiver; safe to call twice."""
+
+
+def check_center_freq_hz(freq_hz: float) -> None:
+    """A receiver cannot be tuned to 0 Hz or below; the message names the value asked for."""
+    if freq_hz <= 0:
+        raise SourceError(f"centre frequency must be > 0 Hz, got {freq_hz}")
 
 
 def validate_read_count(n: int) -> int:
@@ -223,6 +242,55 @@ class RingBuffer:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+
+class StreamingSource(SourceBase):
+    """Plumbing shared by live receivers that stream into a :class:`RingBuffer` on a background thread.
+
+    RTL-SDR (USB) and rtl_tcp (network) differ only in how samples arrive and how a retune reaches
+    the tuner; dropping, dating and timing out reads, and discarding samples of the old frequency on
+    a retune, must behave the same for both, so it lives here once. Subclasses set ``_ring``,
+    ``_timeout_s`` and ``_ppm`` in ``__init__`` and implement ``_retune`` and ``_describe``.
+    """
+
+    _ring: RingBuffer
+    _timeout_s: float
+    _ppm: int
+
+    def _describe(self) -> str:  # pragma: no cover - overridden
+        """Receiver name for error messages, e.g. ``RTL-SDR 0`` or ``rtl_tcp HOST:PORT``."""
+        raise NotImplementedError
+
+    def _retune(self, freq_hz: float) -> None:  # pragma: no cover - overridden
+        """Send the new centre frequency (Hz, already checked > 0) to the tuner."""
+        raise NotImplementedError
+
+    @property
+    def ppm(self) -> int:
+        """Frequency correction applied by the tuner (parts per million)."""
+        return self._ppm
+
+    @property
+    def dropped_samples(self) -> int:
+        """Samples the ring buffer discarded because the consumer did not keep up."""
+        return self._ring.dropped
+
+    def tune(self, freq_hz: float) -> None:
+        """Retune; samples already buffered belong to the old frequency and are discarded."""
+        check_center_freq_hz(freq_hz)
+        self._retune(float(freq_hz))
+        self._ring.clear()
+
+    def read(self, n: int) -> np.ndarray:
+        """Exactly n samples, waiting up to the source timeout plus n samples' worth of time."""
+        n = validate_read_count(n)
+        rate_hz = self.sample_rate_hz
+        try:
+            samples, newest, backlog = self._ring.read(n, self._timeout_s + n / rate_hz)
+        except TimeoutError as exc:
+            raise SourceUnavailable(f"{self._describe()}: {exc}") from exc
+        self._timestamp_utc = first_sample_utc(newest, backlog, rate_hz)
+        return samples
 
 
 def first_sample_utc(newest_monotonic: float | None, backlog: int, sample_rate_hz: float) -> datetime | None:

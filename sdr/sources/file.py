@@ -156,10 +156,6 @@ class FileSource(SourceBase):
         return self._recorded_center_hz + self._shift_hz
 
     @property
-    def sample_rate_hz(self) -> float:
-        return self._rate_hz
-
-    @property
     def gain_db(self) -> float | None:
         """Unknown for a recording (it was set at capture time)."""
         return None

@@ -16,12 +16,10 @@ import numpy as np
 
 from sdr.sources.base import (
     RingBuffer,
-    SourceBase,
     SourceError,
     SourceUnavailable,
-    first_sample_utc,
+    StreamingSource,
     u8_to_complex64,
-    validate_read_count,
 )
 
 log = logging.getLogger(__name__)
@@ -62,7 +60,7 @@ def _open_error(device_index: int, exc: BaseException) -> SourceUnavailable:
     return SourceUnavailable(msg)
 
 
-class RtlSdrSource(SourceBase):
+class RtlSdrSource(StreamingSource):
     """An RTL-SDR on USB; ``gain_db`` None selects the tuner AGC."""
 
     def __init__(
@@ -136,29 +134,12 @@ class RtlSdrSource(SourceBase):
             self._sdr.gain = "auto" if value is None else float(value)
             self._gain_db = None if value is None else float(self._sdr.gain)
 
-    @property
-    def ppm(self) -> int:
-        return self._ppm
+    def _describe(self) -> str:
+        return f"RTL-SDR {self.device_index}"
 
-    @property
-    def dropped_samples(self) -> int:
-        return self._ring.dropped
-
-    def tune(self, freq_hz: float) -> None:
-        if freq_hz <= 0:
-            raise SourceError(f"centre frequency must be > 0 Hz, got {freq_hz}")
+    def _retune(self, freq_hz: float) -> None:
         with self._lock:
-            self._sdr.center_freq = float(freq_hz)
-            self._ring.clear()
-
-    def read(self, n: int) -> np.ndarray:
-        n = validate_read_count(n)
-        try:
-            samples, newest, backlog = self._ring.read(n, self._timeout_s + n / self.sample_rate_hz)
-        except TimeoutError as exc:
-            raise SourceUnavailable(f"RTL-SDR {self.device_index}: {exc}") from exc
-        self._timestamp_utc = first_sample_utc(newest, backlog, self.sample_rate_hz)
-        return samples
+            self._sdr.center_freq = freq_hz
 
     def close(self) -> None:
         if getattr(self, "_stopping", None) is None or self._stopping.is_set():

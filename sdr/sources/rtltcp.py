@@ -17,16 +17,11 @@ import socket
 import struct
 import threading
 
-import numpy as np
-
 from sdr.sources.base import (
     RingBuffer,
-    SourceBase,
-    SourceError,
     SourceUnavailable,
-    first_sample_utc,
+    StreamingSource,
     u8_to_complex64,
-    validate_read_count,
 )
 
 log = logging.getLogger(__name__)
@@ -71,7 +66,7 @@ def encode_command(code: int, value: int) -> bytes:
     return COMMAND.pack(code, int(value) & 0xFFFFFFFF)
 
 
-class RtlTcpSource(SourceBase):
+class RtlTcpSource(StreamingSource):
     """A remote receiver speaking rtl_tcp; see the module docstring for the protocol."""
 
     def __init__(
@@ -162,14 +157,6 @@ class RtlTcpSource(SourceBase):
             self._ring.write(u8_to_complex64(data[:even]))
 
     # -- Source interface ------------------------------------------------------------------
-    @property
-    def center_freq_hz(self) -> float:
-        return self._center_hz
-
-    @property
-    def sample_rate_hz(self) -> float:
-        return self._rate_hz
-
     def set_sample_rate(self, sample_rate_hz: float) -> None:
         """Change the sample rate; buffered samples of the old rate are discarded."""
         self._rate_hz = float(sample_rate_hz)
@@ -191,31 +178,12 @@ class RtlTcpSource(SourceBase):
             self._send(CMD_GAIN, round(float(value) * 10))
         self._gain_db = None if value is None else float(value)
 
-    @property
-    def ppm(self) -> int:
-        return self._ppm
+    def _describe(self) -> str:
+        return f"rtl_tcp {self.host}:{self.port}"
 
-    @property
-    def dropped_samples(self) -> int:
-        return self._ring.dropped
-
-    def tune(self, freq_hz: float) -> None:
-        """Retune; samples already buffered belong to the old frequency and are discarded."""
-        if freq_hz <= 0:
-            raise SourceError(f"centre frequency must be > 0 Hz, got {freq_hz}")
+    def _retune(self, freq_hz: float) -> None:
         self._send(CMD_FREQUENCY, round(freq_hz))
-        self._center_hz = float(freq_hz)
-        self._ring.clear()
-
-    def read(self, n: int) -> np.ndarray:
-        n = validate_read_count(n)
-        timeout = self._timeout_s + n / self._rate_hz
-        try:
-            samples, newest, backlog = self._ring.read(n, timeout)
-        except TimeoutError as exc:
-            raise SourceUnavailable(f"rtl_tcp {self.host}:{self.port}: {exc}") from exc
-        self._timestamp_utc = first_sample_utc(newest, backlog, self._rate_hz)
-        return samples
+        self._center_hz = freq_hz
 
     def close(self) -> None:
         if getattr(self, "_closed", None) is None or self._closed.is_set():

@@ -29,7 +29,7 @@ import numpy as np
 from dsp import CalibrationTable
 from sdr.scenario import CONTINUOUS_MODULATIONS, Scenario, SensorSite, Transmitter
 from sdr.sources import sim_waveforms as wf
-from sdr.sources.base import SourceBase, SourceError, validate_read_count
+from sdr.sources.base import SourceBase, SourceError, check_center_freq_hz, validate_read_count
 from sdr.sources.sim_link import FreeSpaceModel, PropagationModel, received_dbm
 
 log = logging.getLogger(__name__)
@@ -203,14 +203,6 @@ class SimulatedSource(SourceBase):
             self._wall_start = None
 
     # -- Source interface -----------------------------------------------------------------
-    @property
-    def center_freq_hz(self) -> float:
-        return self._center_hz
-
-    @property
-    def sample_rate_hz(self) -> float:
-        return self._rate_hz
-
     def set_sample_rate(self, sample_rate_hz: float) -> None:
         """Change the rate; the scenario clock carries on from where it is."""
         if sample_rate_hz <= 0:
@@ -234,8 +226,7 @@ class SimulatedSource(SourceBase):
         return self._ppm_correction
 
     def tune(self, freq_hz: float) -> None:
-        if freq_hz <= 0:
-            raise SourceError(f"centre frequency must be > 0 Hz, got {freq_hz}")
+        check_center_freq_hz(freq_hz)
         self._center_hz = float(freq_hz)
         self._prepare()
 
