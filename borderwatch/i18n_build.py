@@ -8,17 +8,17 @@ The compiled ``.mo`` files are committed beside their ``.po`` (so ``pip install`
 need no build step); ``tests/test_i18n_catalogues.py`` fails when one is out of date. Extraction
 walks the syntax trees of ``borderwatch/*.py`` for ``_("...")`` and ``N_("...")`` with a literal
 argument (messages with values use ``_("... {name} ...").format(name=...)``, never f-strings).
-The ``.po`` reader and the GNU ``.mo`` writer are the report's (:mod:`coordination.report.catalogue`).
+The extractor, the ``.po`` reader and the GNU ``.mo`` writer are the report's
+(:mod:`coordination.report.catalogue`).
 """
 
 from __future__ import annotations
 
-import ast
 import sys
 from pathlib import Path
 
 from borderwatch.i18n import DOMAIN, LOCALE_DIR
-from coordination.report.catalogue import read_po, write_mo
+from coordination.report.catalogue import find_marked_literals, read_po, write_mo
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 KEYWORDS = ("_", "N_")
@@ -26,15 +26,7 @@ KEYWORDS = ("_", "N_")
 
 def extract(paths: list[Path] | None = None) -> dict[str, list[str]]:
     """msgid -> the ``file:line`` places it is used, for every marked literal of the CLI package."""
-    found: dict[str, list[str]] = {}
-    for path in paths or sorted(PACKAGE_DIR.glob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in KEYWORDS
-                    and len(node.args) == 1 and isinstance(node.args[0], ast.Constant)
-                    and isinstance(node.args[0].value, str) and node.args[0].value):
-                found.setdefault(node.args[0].value, []).append(f"{path.name}:{node.lineno}")
-    return found
+    return find_marked_literals(paths or sorted(PACKAGE_DIR.glob("*.py")), KEYWORDS)
 
 
 def po_path(lang: str) -> Path:

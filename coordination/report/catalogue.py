@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import struct
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from coordination.report.i18n import DOMAIN, LOCALE_DIR
@@ -22,17 +23,27 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 KEYWORDS = ("_", "N_", "t")
 
 
-def extract(paths: list[Path] | None = None) -> list[str]:
-    """Every translatable literal of the report package, sorted, without repeats."""
-    found: set[str] = set()
-    for path in paths or sorted(PACKAGE_DIR.glob("*.py")):
+def find_marked_literals(paths: Iterable[Path], keywords: Sequence[str]) -> dict[str, list[str]]:
+    """msgid -> the ``file:line`` places of every ``k("literal")`` call (k in keywords), in walk order.
+
+    The one extractor of the project's gettext catalogues (this report's and the command line's,
+    :mod:`borderwatch.i18n_build`), so both mark strings by the same rule: a non-empty string
+    literal as the only argument.
+    """
+    found: dict[str, list[str]] = {}
+    for path in paths:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in KEYWORDS
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in keywords
                     and len(node.args) == 1 and isinstance(node.args[0], ast.Constant)
                     and isinstance(node.args[0].value, str) and node.args[0].value):
-                found.add(node.args[0].value)
-    return sorted(found)
+                found.setdefault(node.args[0].value, []).append(f"{path.name}:{node.lineno}")
+    return found
+
+
+def extract(paths: list[Path] | None = None) -> list[str]:
+    """Every translatable literal of the report package, sorted, without repeats."""
+    return sorted(find_marked_literals(paths or sorted(PACKAGE_DIR.glob("*.py")), KEYWORDS))
 
 
 def _unquote(s: str) -> str:
