@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean fonts postgres
+.PHONY: demo demo-federated test lint bench venv clean fonts postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ venv: $(STAMP)
 
 demo: $(STAMP) fonts
 	$(BIN)/borderwatch demo $(ARGS)
+
+# Four monitoring centres (one server per province) on a PostgreSQL the demo starts (installed when missing).
+demo-federated: $(STAMP) fonts postgres
+	$(BIN)/borderwatch demo --federated $(ARGS)
 
 test: $(STAMP) fonts postgres
 	QT_QPA_PLATFORM=offscreen NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(BIN)/python -m pytest -q tests $(PYTEST_ARGS)

@@ -7,8 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-
-from tests.pg_testkit import pg_cluster, pg_url  # noqa: F401  (a real PostgreSQL: fixtures for the shared store)
+from pg_testkit import pg_cluster, pg_url  # noqa: F401  (a real PostgreSQL: fixtures for the shared store)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

@@ -209,3 +209,16 @@ def test_a_revoked_centre_key_is_cut_off(tmp_path, pg_url, ctx):
         assert rejected.get("auth.revoked_key", 0) + rejected.get("auth.revoked_live", 0) >= 1, rejected
     finally:
         js.stop()
+
+
+def test_server_command_federation_flags_give_one_line_errors(tmp_path, capsys):
+    from borderwatch.cli import main as cli_main
+
+    base = ["server", "--insecure", "--data", str(tmp_path / "d")]
+    assert cli_main([*base, "--province", "JS"]) == 2
+    assert "--province needs --database" in capsys.readouterr().err
+    assert cli_main([*base, "--peer", "ZJ=tcp://127.0.0.1:5563"]) == 2
+    assert "need --province" in capsys.readouterr().err
+    assert cli_main([*base, "--province", "JS", "--database", "postgresql://x@127.0.0.1:1/db", "--peer", "ZJ"]) == 2
+    err = capsys.readouterr().err
+    assert "expected CODE=ADDR" in err and "Traceback" not in err
