@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from borderwatch.i18n import _
-from dsp import dbfs_to_dbm
 from sdr.detect import DetectConfig, detect
+from sdr.pipeline import calibration_offset_db
 from sdr.rtltcp_server import RtlTcpServer
 from sdr.sources import URI_HELP, open_source
-from sdr.sweep import SweepSettings, plan_sweep, run_sweep
+from sdr.sweep import SweepSettings, calibration_db, plan_sweep, run_sweep
 from sdr.sweep_output import open_writer
 
 _SI = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
@@ -132,13 +132,7 @@ def run_scan(args: Any) -> int:
 
 def _dbm_offset(source: Any) -> tuple[float, bool]:
     """dB to add to dBFS for antenna-port dBm, and whether it is a real calibration (not nominal)."""
-    gain = getattr(source, "effective_gain_db", None)
-    if gain is None:
-        gain = source.gain_db if source.gain_db is not None else 0.0
-    known = getattr(source, "dbfs_offset_db", None)
-    if known is not None:
-        return -float(gain) - float(known), True
-    return float(dbfs_to_dbm(0.0, gain_db=float(gain), freq_hz=source.center_freq_hz)), False
+    return calibration_offset_db(source, None), calibration_db(source) is not None
 
 
 def run_detect(args: Any) -> int:

@@ -33,7 +33,15 @@ from coordination.protocol import EMISSION_FIELDS, MonitoringProfile
 from dsp import Emission, channel_occupancy, dbfs_to_dbm, detect_emissions, noise_floor
 from dsp.calibration import NOMINAL_FULL_SCALE_DBM
 from dsp.welch import segment_step
-from sdr.sweep import SweepError, SweepPlan, SweepSettings, plan_sweep, run_sweep
+from sdr.sweep import (
+    SweepError,
+    SweepPlan,
+    SweepSettings,
+    calibration_db,
+    plan_sweep,
+    run_sweep,
+    source_gain_db,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +108,10 @@ def channel_centers(profile: MonitoringProfile) -> np.ndarray:
 
 def calibration_offset_db(source: object, full_scale_dbm: float | None) -> float:
     """dB to add to dBFS to get dBm at the antenna port, for the source's current gain."""
-    gain = getattr(source, "effective_gain_db", None)  # the AGC's choice where the source reports it
-    if gain is None:
-        gain = getattr(source, "gain_db", None)
-    gain_db = 0.0 if gain is None else float(gain)
-    known = getattr(source, "dbfs_offset_db", None)
+    known = calibration_db(source)
     if known is not None:
-        return -gain_db - float(known)
-    base = float(dbfs_to_dbm(0.0, gain_db=gain_db, freq_hz=0.0))  # NOMINAL_FULL_SCALE_DBM - gain
+        return known
+    base = float(dbfs_to_dbm(0.0, gain_db=source_gain_db(source), freq_hz=0.0))  # NOMINAL_FULL_SCALE_DBM - gain
     if full_scale_dbm is None:
         return base
     return base - NOMINAL_FULL_SCALE_DBM + float(full_scale_dbm)

@@ -127,15 +127,20 @@ def plan_sweep(source: object, settings: SweepSettings) -> SweepPlan:
     return SweepPlan(rate, nfft, tuple(hops), dwell, slice(i0, i1), float(freqs[i0]), step, i1 - i0)
 
 
+def source_gain_db(source: object) -> float:
+    """RF gain in use: the AGC's choice where the source reports it, else the gain set, else 0 dB."""
+    gain = getattr(source, "effective_gain_db", None)
+    if gain is None:
+        gain = getattr(source, "gain_db", None)
+    return 0.0 if gain is None else float(gain)
+
+
 def calibration_db(source: object) -> float | None:
     """dB to add to dBFS for dBm at the antenna port, when the source knows it (else None)."""
     offset = getattr(source, "dbfs_offset_db", None)
     if offset is None:
         return None
-    gain = getattr(source, "effective_gain_db", None)
-    if gain is None:
-        gain = getattr(source, "gain_db", None) or 0.0
-    return -float(gain) - float(offset)
+    return -source_gain_db(source) - float(offset)
 
 
 def run_sweep(
