@@ -1,4 +1,4 @@
-"""Shared fixtures: the read-only ../shared data folder and free loopback ports."""
+"""Shared fixtures: the read-only ../shared data folder, free loopback ports, a ZeroMQ context, Qt."""
 
 from __future__ import annotations
 
@@ -33,6 +33,16 @@ def free_port() -> int:
 @pytest.fixture
 def loopback_port() -> int:
     return free_port()
+
+
+@pytest.fixture
+def ctx():
+    """A ZeroMQ context for the test's own sockets, destroyed (linger 0) when the test ends."""
+    import zmq
+
+    c = zmq.Context()
+    yield c
+    c.destroy(linger=0)
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,16 @@ TEST_PROFILE = MonitoringProfile(name="pmr446", f_start_hz=446.0e6, f_stop_hz=44
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 
 
+class Clock:
+    """A settable clock for the server (tests move time, not sleep): ``clock.now = T0 + ...``."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 def loopback_config(tmp_path: Path, **kw: Any) -> ServerConfig:
     """A config binding random free ports on 127.0.0.1, data in tmp_path/data."""
     base = {"data_dir": tmp_path / "data", "sensors_addr": "tcp://127.0.0.1:*", "api_addr": "tcp://127.0.0.1:*",

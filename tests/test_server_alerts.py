@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 import sigmf
 import zmq
 from server_testkit import T0, FakeEngine, SimSensor, loopback_config, make_alert, wait_for
@@ -15,13 +14,6 @@ from coordination.api import ApiClient
 from coordination.protocol import AlertMsg, Command, Evidence, decode, format_utc
 from coordination.server import Server
 from coordination.store import SqliteAlertStore, Store
-
-
-@pytest.fixture
-def ctx():
-    c = zmq.Context()
-    yield c
-    c.destroy(linger=0)
 
 
 def subscriber(ctx, addr: str, topic: bytes) -> zmq.Socket:

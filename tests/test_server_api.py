@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zmq
-from server_testkit import T0, FakeEngine, SimSensor, loopback_config, make_alert, power_row, wait_for
+from server_testkit import T0, Clock, FakeEngine, SimSensor, loopback_config, make_alert, power_row, wait_for
 
 import station_db
 from coordination.alerts import AlertEvent
@@ -17,26 +17,9 @@ from coordination.protocol import Request, decode, format_utc
 from coordination.server import Server
 
 
-class Clock:
-    """A settable clock for the server (tests move time, not sleep)."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def ctx():
-    c = zmq.Context()
-    yield c
-    c.destroy(linger=0)
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

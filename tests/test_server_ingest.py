@@ -25,13 +25,6 @@ from coordination.server import Server
 
 
 @pytest.fixture
-def ctx():
-    c = zmq.Context()
-    yield c
-    c.destroy(linger=0)
-
-
-@pytest.fixture
 def server(tmp_path):
     srv = Server(loopback_config(tmp_path), build_engine=False).start()
     yield srv

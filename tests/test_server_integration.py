@@ -11,10 +11,9 @@ import time
 from datetime import timedelta
 
 import numpy as np
-import pytest
 import zmq
 from _engine_world import NOISE_FLOOR_DBM, T0, ZJ_EMITTER, ZJ_JS_SENSORS, emission, make_repo, station
-from server_testkit import SimSensor, loopback_config, wait_for
+from server_testkit import Clock, SimSensor, loopback_config, wait_for
 
 from borderwatch import cmd_alerts
 from borderwatch.cli import main as cli_main
@@ -24,25 +23,10 @@ from coordination.server import Server
 from station_db import geo
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def ctx():
-    c = zmq.Context()
-    yield c
-    c.destroy(linger=0)
-
-
 def test_unlicensed_zj_emitter_alerts_zj_and_js_end_to_end(tmp_path, ctx, capsys):
     db = tmp_path / "stations.db"
     make_repo(db, [station("ZJ-PMR-FAR", "ZJ", 29.30, 120.90)]).close()
-    clock = Clock()
+    clock = Clock(T0)
     srv = Server(loopback_config(tmp_path, stations=db, profiles=()), clock=clock).start()
     try:
         assert type(srv.engine).__name__ == "RulesEngine"
