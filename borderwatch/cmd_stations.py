@@ -63,13 +63,18 @@ def parse_lat_lon(text: str) -> tuple[float, float]:
     return lat, lon
 
 
+def _db_target(text: str) -> Path | str:
+    """A SQLite path, or the shared store's ``postgresql://`` URL kept as given (a Path would fold ``//``)."""
+    return text if text.startswith(("postgresql://", "postgres://")) else Path(text)
+
+
 def register(subparsers: Any) -> None:
     """Add ``stations`` and its subcommands to the top-level parser."""
     top = subparsers.add_parser("stations", help=_("shared station database: import, export, query, border check"))
     sub = top.add_subparsers(dest="stations_command", metavar="SUBCOMMAND", required=True)
 
     def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--db", type=Path, default=None,
+        p.add_argument("--db", type=_db_target, default=None,
                        help=_("station database (default: {path})").format(path=default_db_path()))
         return p
 

@@ -879,6 +879,8 @@ class Server:
                     "internal_errors": dict(self.counters.internal_errors),
                     "published": dict(self.counters.published), "alert_events": dict(self.counters.alert_events),
                     "iterations": self.iterations})
+        if self.federation is not None:  # centre, peers, border emissions forwarded/received, claims, links
+            out["federation"] = self.federation.snapshot()
         snapshot = getattr(self.policy, "snapshot", None)
         if snapshot is not None:  # CURVE refusals (no key, unknown, revoked, topic denied) by reason
             auth = snapshot()
