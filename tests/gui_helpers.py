@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,16 @@ def spin(app: QApplication, pred: Callable[[], Any], timeout_s: float = 5.0, ste
             return v
         time.sleep(step_s)
     raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+@contextmanager
+def shown(widget: Any, width: int, height: int) -> Iterator[Any]:
+    """The widget resized and shown for a test; closed and scheduled for deletion afterwards."""
+    widget.resize(width, height)
+    widget.show()
+    yield widget
+    widget.close()
+    widget.deleteLater()
 
 
 def sweep(seq: int = 0, power: np.ndarray | None = None, *, n_bins: int = 64, f_start_hz: float = 446.0e6,

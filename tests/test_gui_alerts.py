@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from gui_helpers import shown
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -29,12 +30,8 @@ def doc(aid: str, severity: str = "major", state: str = "open", last_seen: str =
 
 @pytest.fixture
 def alerts(qapp):
-    w = AlertsWidget()
-    w.resize(1000, 600)
-    w.show()
-    yield w
-    w.close()
-    w.deleteLater()
+    with shown(AlertsWidget(), 1000, 600) as w:
+        yield w
 
 
 def cell(w: AlertsWidget, row: int, col: str, role=Qt.ItemDataRole.DisplayRole):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import zmq
@@ -13,6 +16,36 @@ from server_testkit import FakeEngine, SimSensor, loopback_config
 
 from borderwatch.cli import main
 from coordination.server import Server
+
+
+@contextmanager
+def streaming_sensor(make_sensor: Callable[[zmq.Context], Any]) -> Iterator[None]:
+    """A sensor (made on its own ZeroMQ context) sending a spectrum every 20 ms on a thread until the block ends.
+
+    Up to 2000 sweeps; on exit the thread is stopped and joined (5 s) and the context destroyed.
+    """
+    ctx = zmq.Context()
+    stop = threading.Event()
+
+    def sensor_loop() -> None:
+        s = make_sensor(ctx)
+        s.hello()
+        seq = 1
+        while not stop.is_set() and seq < 2000:
+            s.send(s.spectrum(seq))
+            s.pump(0)
+            seq += 1
+            time.sleep(0.02)
+        s.close()
+
+    t = threading.Thread(target=sensor_loop, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(5)
+        ctx.destroy(linger=0)
 
 
 def test_screenshot_of_an_archive_replay(qapp, tmp_path, capsys):
@@ -29,32 +62,14 @@ def test_screenshot_of_an_archive_replay(qapp, tmp_path, capsys):
 
 def test_screenshot_of_a_live_server_after_data_arrived(qapp, tmp_path):
     srv = Server(loopback_config(tmp_path), engine=FakeEngine()).start()
-    ctx = zmq.Context()
-    stop = threading.Event()
-
-    def sensor_loop() -> None:
-        s = SimSensor(ctx, srv.endpoints["sensors"])
-        s.hello()
-        seq = 1
-        while not stop.is_set() and seq < 2000:
-            s.send(s.spectrum(seq))
-            s.pump(0)
-            seq += 1
-            time.sleep(0.02)
-        s.close()
-
-    t = threading.Thread(target=sensor_loop, daemon=True)
-    t.start()
     try:
-        out = tmp_path / "live.png"
-        api = srv.endpoints["api"]
-        rc = main(["console", "--server", api, "--pub", srv.endpoints["pub"], "--screenshot", str(out),
-                   "--wait", "15"])
-        assert rc == 0 and QImage(str(out)).width() == 1600
+        with streaming_sensor(lambda ctx: SimSensor(ctx, srv.endpoints["sensors"])):
+            out = tmp_path / "live.png"
+            api = srv.endpoints["api"]
+            rc = main(["console", "--server", api, "--pub", srv.endpoints["pub"], "--screenshot", str(out),
+                       "--wait", "15"])
+            assert rc == 0 and QImage(str(out)).width() == 1600
     finally:
-        stop.set()
-        t.join(5)
-        ctx.destroy(linger=0)
         srv.stop()
 
 
@@ -75,32 +90,14 @@ def test_console_with_curve_keys_gets_data_from_a_secured_server(qapp, tmp_path)
 
     keys = make_keys(tmp_path / "keys")
     srv, _engine = start_server(tmp_path, keys)
-    ctx = zmq.Context()
-    stop = threading.Event()
-
-    def sensor_loop() -> None:
-        s = CurveSensor(ctx, srv.endpoints["sensors"], keys.client("js-01"))
-        s.hello()
-        seq = 1
-        while not stop.is_set() and seq < 2000:
-            s.send(s.spectrum(seq))
-            s.pump(0)
-            seq += 1
-            time.sleep(0.02)
-        s.close()
-
-    t = threading.Thread(target=sensor_loop, daemon=True)
-    t.start()
     try:
-        common = ["console", "--server", srv.endpoints["api"], "--pub", srv.endpoints["pub"]]
-        assert main([*common, "--keys", str(keys.root), "--key-name", "ops", "--screenshot",
-                     str(tmp_path / "secure.png"), "--wait", "15"]) == 0
-        # without keys the secured server answers nothing: no data, screenshot saved anyway, exit 1
-        assert main([*common, "--screenshot", str(tmp_path / "refused.png"), "--wait", "2"]) == 1
+        with streaming_sensor(lambda ctx: CurveSensor(ctx, srv.endpoints["sensors"], keys.client("js-01"))):
+            common = ["console", "--server", srv.endpoints["api"], "--pub", srv.endpoints["pub"]]
+            assert main([*common, "--keys", str(keys.root), "--key-name", "ops", "--screenshot",
+                         str(tmp_path / "secure.png"), "--wait", "15"]) == 0
+            # without keys the secured server answers nothing: no data, screenshot saved anyway, exit 1
+            assert main([*common, "--screenshot", str(tmp_path / "refused.png"), "--wait", "2"]) == 1
     finally:
-        stop.set()
-        t.join(5)
-        ctx.destroy(linger=0)
         srv.stop()
 
 

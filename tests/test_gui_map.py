@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from gui_helpers import spin
+from gui_helpers import shown, spin
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
@@ -23,12 +23,8 @@ def alert(aid: str, lat: float, lon: float, state: str = "open", **pos) -> dict:
 
 @pytest.fixture
 def map_widget(qapp):
-    w = MapWidget()
-    w.resize(800, 700)
-    w.show()
-    yield w
-    w.close()
-    w.deleteLater()
+    with shown(MapWidget(), 800, 700) as w:
+        yield w
 
 
 def test_the_four_provinces_are_outlined_labelled_and_framed(map_widget):
