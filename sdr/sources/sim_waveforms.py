@@ -146,15 +146,48 @@ def quantize_u8(x, offset, out):  # pragma: no cover - compiled
     """out = the 8-bit grid an RTL-SDR delivers for x + offset (float I/Q components, full scale 1), clipped.
 
     ``offset`` holds the (I, Q) DC offset added before quantising; truncating ``v + 0.5`` after the
-    clip to [0, 255.5) is rint onto the half-integer grid centred at 127.5.
+    clip to [0, 255.5) is rint onto the half-integer grid centred at 127.5. The loop runs over I/Q
+    pairs with branch-free clips so that it vectorises (same float32 operations as a per-component
+    loop, so the same result to the bit). With ``out is x`` LLVM cannot prove the loop safe to
+    vectorise and runs it scalar: use :func:`quantize_u8_inplace` for that.
     """
-    for i in range(x.shape[0]):
-        v = (x[i] + offset[i & 1]) * np.float32(127.5) + np.float32(128.0)
-        if v < np.float32(0.0):
-            v = np.float32(0.0)
-        elif v > np.float32(255.5):
-            v = np.float32(255.5)
-        out[i] = (np.float32(np.int32(v)) - np.float32(127.5)) * np.float32(1.0 / 127.5)
+    o_i = offset[0]
+    o_q = offset[1]
+    scale = np.float32(127.5)
+    mid = np.float32(128.0)
+    lo = np.float32(0.0)
+    hi = np.float32(255.5)
+    inv = np.float32(1.0 / 127.5)
+    for p in range(x.shape[0] // 2):
+        v = (x[2 * p] + o_i) * scale + mid
+        v = lo if v < lo else v
+        v = hi if v > hi else v
+        out[2 * p] = (np.float32(np.int32(v)) - scale) * inv
+        w = (x[2 * p + 1] + o_q) * scale + mid
+        w = lo if w < lo else w
+        w = hi if w > hi else w
+        out[2 * p + 1] = (np.float32(np.int32(w)) - scale) * inv
+
+
+@njit(cache=True, nogil=True)
+def quantize_u8_inplace(x, offset):  # pragma: no cover - compiled
+    """x = :func:`quantize_u8` of x, in place (one array, so it vectorises: ~5x the two-array kernel on x, x)."""
+    o_i = offset[0]
+    o_q = offset[1]
+    scale = np.float32(127.5)
+    mid = np.float32(128.0)
+    lo = np.float32(0.0)
+    hi = np.float32(255.5)
+    inv = np.float32(1.0 / 127.5)
+    for p in range(x.shape[0] // 2):
+        v = (x[2 * p] + o_i) * scale + mid
+        v = lo if v < lo else v
+        v = hi if v > hi else v
+        x[2 * p] = (np.float32(np.int32(v)) - scale) * inv
+        w = (x[2 * p + 1] + o_q) * scale + mid
+        w = lo if w < lo else w
+        w = hi if w > hi else w
+        x[2 * p + 1] = (np.float32(np.int32(w)) - scale) * inv
 
 
 def quantize_u8_np(x: np.ndarray, offset: np.ndarray) -> np.ndarray:

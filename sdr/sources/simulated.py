@@ -269,6 +269,7 @@ class SimulatedSource(SourceBase):
         self._sigma = math.sqrt(10 ** (self.noise_floor_dbfs() / 10))
         self._dc = 0j if self.dc_offset_dbfs is None else complex(10 ** (self.dc_offset_dbfs / 20)) * (1 + 0.6j) / abs(
             1 + 0.6j)
+        self._dc_iq = np.array([self._dc.real, self._dc.imag], dtype=np.float32)
 
     # -- scheduling ------------------------------------------------------------------------
     def _on_intervals(self, em: _Emitter, t0: float, t1: float) -> list[tuple[float, float, int, float]]:
@@ -311,23 +312,30 @@ class SimulatedSource(SourceBase):
     def _k_of(self, t_s: float) -> float:
         return self._k_base + (t_s - self._t_base) * self._rate_hz
 
-    def _noise(self, k0: int, n: int) -> np.ndarray:
+    def _noise_into(self, k0: int, out: np.ndarray) -> None:
+        """out = the site's noise for samples k0 .. k0+len(out)-1 (copied and scaled in one pass)."""
         table = _noise_table()
-        out = np.empty(n, dtype=np.complex64)
+        sigma = np.float32(self._sigma)
+        n = out.shape[0]
         pos = 0
         while pos < n:
             k = k0 + pos
             block, within = divmod(k, NOISE_BLOCK)
             take = min(n - pos, NOISE_BLOCK - within)
             off = _hash(self.seed, block, 5) % NOISE_TABLE_LEN + within
-            out[pos : pos + take] = table[off : off + take]
+            np.multiply(table[off : off + take], sigma, out=out[pos : pos + take])
             pos += take
-        out *= np.float32(self._sigma)
-        return out
 
     def render(self, k0: int, n: int) -> np.ndarray:
         """Samples k0 .. k0+n-1 of this sensor's stream at the current tuning (no clock side effects)."""
-        out = self._noise(k0, n)
+        out = np.empty(n, dtype=np.complex64)
+        self._render_into(k0, out)
+        return out
+
+    def _render_into(self, k0: int, out: np.ndarray) -> None:
+        """Render samples k0 .. k0+len(out)-1 into ``out`` (a contiguous complex64 buffer): no temporaries."""
+        n = out.shape[0]
+        self._noise_into(k0, out)
         t0 = self._t_base + (k0 - self._k_base) / self._rate_hz
         t1 = t0 + n / self._rate_hz
         for em in self._emitters:
@@ -345,26 +353,19 @@ class SimulatedSource(SourceBase):
                     step = em.tx.symbol_rate * wf.ENV_OVERSAMPLE / self._rate_hz
                     wf.add_enveloped_carrier(seg, k0 + i0, em.amp, em.inc, em.p0, env, self._k_of(bs), step,
                                              wf.SIN_TABLE, wf.COS_TABLE)
-        dc = np.array([self._dc.real, self._dc.imag], dtype=np.float32)
         if self.quantize:
-            flat = out.view(np.float32)
-            wf.quantize_u8(flat, dc, flat)
+            wf.quantize_u8_inplace(out.view(np.float32), self._dc_iq)
         elif self._dc:
             out += np.complex64(self._dc)
-        return out
 
     def read(self, n: int) -> np.ndarray:
         n = validate_read_count(n)
         if self.realtime:
             self._pace(n)
         t0 = self.scenario_time_s
-        if n <= RENDER_BLOCK:
-            out = self.render(self._k, n)
-        else:
-            out = np.empty(n, dtype=np.complex64)
-            for i in range(0, n, RENDER_BLOCK):
-                m = min(RENDER_BLOCK, n - i)
-                out[i : i + m] = self.render(self._k + i, m)
+        out = np.empty(n, dtype=np.complex64)
+        for i in range(0, n, RENDER_BLOCK):
+            self._render_into(self._k + i, out[i : i + RENDER_BLOCK])
         self._k += n
         self._timestamp_utc = self.scenario.start_utc + timedelta(seconds=t0)
         return out
