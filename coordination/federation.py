@@ -172,6 +172,7 @@ class Federation:
         self._keys: dict[str, str | None] = {}    # our standing alert id -> its cluster key (None: local)
         self._held: dict[str, _HeldAlert] = {}
         self._silent: set[str] = set()            # heard only by other centres' sensors: not ours
+        self._published: set[str] = set()         # our alerts our subscribers have seen
         self._cursor = 0
         self._next_follow = 0.0
         self._foreign: dict[str, SensorInfo] = {}
@@ -428,6 +429,18 @@ class Federation:
         self._held.pop(alert.id, None)
         self.counters["linked"] += 1
         log.info("federation: alert %s links to %s (%s)", alert.id, standing, key)
+        self._close_published(alert, standing)
+
+    def _close_published(self, alert: Any, standing: str) -> None:
+        """An alert we published as our own (heard by our sensors only, at first) now stands under
+        another centre's alert: tell our subscribers it is closed and where it went."""
+        if alert.id not in self._published:
+            return
+        self._published.discard(alert.id)
+        note = f"merged into alert {standing} (cross-border, one alert for the centres involved)"
+        self._publish(alert.to_json() | {"event": "resolved", "state": "resolved",
+                                         "resolved_by": f"federation:{self.centre}", "merged_into": standing,
+                                         "note": note if not alert.note else f"{alert.note}\n{note}"})
 
     def _claim(self, alert: Any, key: str) -> str:
         winner = self.server.store.claim_alert(alert.to_json(), key)
@@ -438,6 +451,7 @@ class Federation:
         else:
             self._links[alert.id] = winner
             self.counters["linked"] += 1
+            self._close_published(alert, winner)
         return winner
 
     def publishable(self, events: Iterable[Any]) -> list[Any]:
@@ -448,6 +462,10 @@ class Federation:
             if aid in self._links or aid in self._held or aid in self._silent:
                 continue
             out.append(ev)
+            if ev.alert.state == "resolved":
+                self._published.discard(aid)
+            elif self.server.store.alert_owner(aid) in (None, self.centre):
+                self._published.add(aid)
         return out
 
     # ------------------------------------------------------------ loop work
