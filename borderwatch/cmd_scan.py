@@ -20,22 +20,18 @@ from sdr.detect import DetectConfig, detect
 from sdr.pipeline import calibration_offset_db
 from sdr.rtltcp_server import RtlTcpServer
 from sdr.sources import URI_HELP, open_source
+from sdr.sources.base import parse_si
 from sdr.sweep import SweepSettings, calibration_db, plan_sweep, run_sweep
 from sdr.sweep_output import open_writer
 
-_SI = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
 #: detect holds the IQ (and two spectrograms of it) in memory: by default at most this much of a file.
 MAX_DEFAULT_S = 30.0
 
 
 def parse_hz(text: str) -> float:
     """``433.92M``, ``250k``, ``2.4e6`` -> Hz (argparse type)."""
-    t = text.strip()
-    mult = 1.0
-    if t and t[-1] in _SI:
-        mult, t = _SI[t[-1]], t[:-1]
     try:
-        value = float(t) * mult
+        value = parse_si(text)
     except ValueError:
         raise ValueError(_("not a frequency: {text!r}").format(text=text)) from None
     if not math.isfinite(value):

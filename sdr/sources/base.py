@@ -302,17 +302,23 @@ def first_sample_utc(newest_monotonic: float | None, backlog: int, sample_rate_h
 
 
 # -- source URIs ---------------------------------------------------------------------------
-_SI_SUFFIX = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+#: SI multipliers a number may end with (source URIs, recording file names, the CLI's frequencies).
+SI_SUFFIX = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+
+
+def parse_si(text: str) -> float:
+    """``2.4e6``, ``2.4M``, ``250k`` -> float; ValueError when it is not a number (callers say where)."""
+    t = text.strip()
+    mult = 1.0
+    if t and t[-1] in SI_SUFFIX:
+        mult, t = SI_SUFFIX[t[-1]], t[:-1]
+    return float(t) * mult
 
 
 def _number(uri: str, key: str, text: str) -> float:
     """Parse ``2.4e6``, ``2.4M``, ``250k``; errors name the URI and key."""
-    t = text.strip()
-    mult = 1.0
-    if t and t[-1] in _SI_SUFFIX:
-        mult, t = _SI_SUFFIX[t[-1]], t[:-1]
     try:
-        return float(t) * mult
+        return parse_si(text)
     except ValueError:
         raise SourceError(f"source {uri!r}: {key}={text!r} is not a number") from None
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sdr.sources.base import SourceBase, SourceError, validate_read_count
+from sdr.sources.base import SI_SUFFIX, SourceBase, SourceError, validate_read_count
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,14 @@ SIGMF_DATATYPES: dict[str, tuple[str, float, float]] = {
     "cf64_le": ("<f8", 0.0, 1.0),
 }
 _FORMAT_ALIASES = {"ci8": "cs8", "ci16": "cs16", "ci16_le": "cs16", "cf32_le": "cf32", "fc32": "cf32", "s16": "cs16"}
-_SI = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+
+#: ``_<number><SI suffix>`` followed by ``_`` or ``.`` in a recording's file name
+_NAME_NUMBER = re.compile(rf"_(\d+(?:\.\d+)?)([{''.join(SI_SUFFIX)}])(?=[_.])")
 
 
 def _from_filename(name: str) -> tuple[float | None, float | None]:
     """rtl_433-style names end in ``_<freq>_<rate>``: ``g001_433.92M_250k.cu8`` -> (433.92e6, 250e3)."""
-    values = [float(v) * _SI[u] for v, u in re.findall(r"_(\d+(?:\.\d+)?)([kKMG])(?=[_.])", name)]
+    values = [float(v) * SI_SUFFIX[u] for v, u in _NAME_NUMBER.findall(name)]
     if len(values) >= 2:
         return values[-2], values[-1]
     if len(values) == 1 and values[0] >= 1e6:
