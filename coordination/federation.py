@@ -349,12 +349,12 @@ class Federation:
     def _catch_up(self) -> None:
         """Replay the peers' border emissions of the last ``catchup_s`` from the shared store."""
         store, engine = self.server.store, self.server.engine
-        if engine is None or not self.peer_codes:
+        if engine is None:
             return
         since = format_utc(self.server.clock() - timedelta(seconds=self.config.catchup_s))
         infos = {}
         for rec in store.sensors():
-            if rec.province == self.centre or rec.province not in self.peer_codes:
+            if rec.province == self.centre:  # every other centre's border sensors (peers may join later)
                 continue
             try:
                 info = SensorInfo(rec.sensor_id, rec.province, rec.lat, rec.lon, max(rec.height_m, 0.0),

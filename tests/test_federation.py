@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
 import zmq
+from _engine_world import emission
 from federation_testkit import (
     EMITTER,
     SENSORS,
@@ -222,3 +224,64 @@ def test_server_command_federation_flags_give_one_line_errors(tmp_path, capsys):
     assert cli_main([*base, "--province", "JS", "--database", "postgresql://x@127.0.0.1:1/db", "--peer", "ZJ"]) == 2
     err = capsys.readouterr().err
     assert "expected CODE=ADDR" in err and "Traceback" not in err
+
+
+def test_owner_absent_a_peer_takes_the_alert_and_the_owner_links_when_it_comes(tmp_path, pg_url, ctx):
+    """The ZJ centre (owner by the rule: the emitter is in ZJ) is not running. JS hears it with its own
+    sensors and with ZJ's border sensors (their messages pushed to JS's federation socket as a ZJ
+    centre would): JS holds its alert for the grace time, then claims it. When ZJ starts, it catches
+    up from the shared store and links its own alert to JS's: still one alert."""
+    load_stations(pg_url)
+    js = centre_server(tmp_path, "JS", pg_url, stations=pg_url).start()
+    zj = None
+    zj_sensors: list[Sensor] = []
+    js_sensors = [Sensor(ctx, js.endpoints["sensors"], s) for s in SENSORS if s.province == "JS"]
+    zj_infos = [s for s in SENSORS if s.province == "ZJ"]
+    push = ctx.socket(zmq.DEALER)
+    push.setsockopt(zmq.LINGER, 0)
+    push.connect(js.endpoints["federation"])
+    try:
+        for s in js_sensors:
+            s.hello()
+
+        def sweep(n: int) -> None:
+            for _ in range(n):
+                for s in js_sensors + zj_sensors:
+                    s.sweep(EMITTER)
+                    s.pump(0)
+                for i, info in enumerate(zj_infos if not zj_sensors else ()):
+                    em = emission(info, *EMITTER, erp_dbw=10.0)
+                    msg = Emissions(info.sensor_id, 1000 + i, format_utc(datetime.now(UTC)), profile="pmr446",
+                                    noise_floor_dbm=-125.0, antenna_factor_db_m=20.0, emissions=(em,))
+                    head = json.dumps({"centre": "ZJ", "sensor": {
+                        "sensor_id": info.sensor_id, "province": "ZJ", "lat": info.lat, "lon": info.lon,
+                        "height_m": info.height_m, "antenna_factor_db_m": 20.0}}).encode()
+                    push.send_multipart([FED_TAG, head, *msg.to_frames()])
+                time.sleep(0.25)
+
+        sweep(6)
+        with ApiClient(js.endpoints["api"]) as api:
+            [doc] = wait_for(lambda: standing(api), 10.0)  # after the 1.5 s grace, JS took it
+            assert doc["centre"] == "JS" and doc["provinces_source"] == ["ZJ"]
+            assert js.federation.counters["claimed"] == 1
+            zj = centre_server(tmp_path, "ZJ", pg_url, stations=pg_url).start()
+            link({"JS": js, "ZJ": zj})
+            zj_sensors += [Sensor(ctx, zj.endpoints["sensors"], info) for info in zj_infos]  # now report to ZJ
+            for s in zj_sensors:
+                s.hello()
+            sweep(8)
+            time.sleep(2.0)
+            assert [a["id"] for a in standing(api)] == [doc["id"]]
+        assert zj.federation.counters["caught_up"] >= 1  # JS's border emissions replayed from the store
+        assert zj.federation.counters["linked"] == 1 and "claimed" not in zj.federation.counters
+        store = Store(pg_url)
+        rows = store.db.fetchall("SELECT centre, canonical_id FROM alerts WHERE state <> 'resolved'")
+        assert sorted(rows, key=str) == sorted([("JS", None), ("ZJ", doc["id"])], key=str)
+        store.close()
+    finally:
+        push.close(0)
+        for s in js_sensors + zj_sensors:
+            s.close()
+        js.stop()
+        if zj is not None:
+            zj.stop()
