@@ -59,6 +59,8 @@ ROLES_BY_SOCKET: dict[str, frozenset[str]] = {
 MAX_TRACKED_PEERS = 4096
 #: Subscription messages handled per call (a flooding subscriber cannot pin the loop).
 MAX_SUBSCRIPTIONS_PER_CALL = 1000
+#: API operations a province-limited team key may use (each further checked against its provinces).
+TEAM_API_OPS = frozenset({"ping", "profiles", "alerts", "alert", "ack", "resolve"})
 MONITOR_EVENTS = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                   | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_MONITOR_STOPPED)
 
@@ -181,6 +183,7 @@ class CurvePolicy:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._n_monitors = 0
+        self._alert_provinces: Any = None  # alert id -> provinces, given by the server (set_alert_scope)
         log.info("CURVE security on: server key %s, %d allowed and %d revoked client keys in %s",
                  self._server_pair.public_key[:8].decode(), len(self.allow.allowed), len(self.allow.revoked),
                  self.store.root)
@@ -272,7 +275,47 @@ class CurvePolicy:
             self.counters.reject(peer_name(info, key), "identity_key_mismatch",
                                  f"connection identity {frames[0].bytes[:64]!r} is not the key's sensor")
             return False
+        if role == ROLE_API and info.role == "team" and info.provinces:
+            why = self._team_request_refusal(info, frames)
+            if why:
+                self.counters.reject(peer_name(info, key), "api_scope", why)
+                return False
         return True
+
+    def set_alert_scope(self, alert_provinces: Any) -> None:
+        """Give the policy ``alert_provinces(alert_id) -> provinces or None`` (called in the server's loop)."""
+        self._alert_provinces = alert_provinces
+
+    def _team_request_refusal(self, info: KeyInfo, frames: Sequence[zmq.Frame]) -> str:
+        """Why a province-limited team may not make this API request ('' = it may).
+
+        Allowed: ping, profiles; ``alerts`` with ``province`` one of the key's; ``alert``/``ack``/
+        ``resolve`` of an alert that involves one of the key's provinces. Anything else (sensor
+        data, stations, counters, other provinces) is refused: no answer, counted as ``api_scope``.
+        """
+        import json
+
+        raw = [f.bytes for f in frames[1:]]
+        if raw and raw[0] == b"":
+            raw = raw[1:]
+        if len(raw) < 2 or raw[0] != b"request" or len(raw[1]) > 65536:
+            return ""  # not a request: the validator rejects and counts it
+        try:
+            h = json.loads(raw[1])
+            op, args = str(h.get("op")), h.get("args") or {}
+        except (ValueError, AttributeError, TypeError):
+            return ""
+        if op not in TEAM_API_OPS:
+            return f"op {op[:32]!r} is not open to a province-limited team key"
+        if not isinstance(args, dict):
+            return "args is not an object"
+        if op == "alerts" and args.get("province") not in info.provinces:
+            return f"alerts of province {str(args.get('province'))[:8]!r} (allowed: {','.join(info.provinces)})"
+        if op in ("alert", "ack", "resolve"):
+            provinces = self._alert_provinces(str(args.get("id"))) if self._alert_provinces else None
+            if provinces is not None and not set(provinces) & set(info.provinces):
+                return f"alert {str(args.get('id'))[:40]!r} involves {','.join(provinces)} only"
+        return ""
 
     def service_pub(self, sock: zmq.Socket) -> int:
         """Read pending subscription requests on the XPUB socket and apply those the key may have."""

@@ -244,6 +244,8 @@ class Server:
         # A policy that filters subscriptions (per-province topics) wants an XPUB; plain TCP keeps PUB.
         self._pub_kind = getattr(self.policy, "pub_socket_type", zmq.PUB)
         self._admit = getattr(self.policy, "admit", None)
+        if hasattr(self.policy, "set_alert_scope"):  # province-limited team keys: whose alert is it?
+            self.policy.set_alert_scope(self._alert_provinces)  # type: ignore[union-attr]
         for role, kind, addr in ((ROLE_SENSORS, zmq.ROUTER, cfg.sensors_addr), (ROLE_API, zmq.ROUTER, cfg.api_addr),
                                  (ROLE_PUB, self._pub_kind, cfg.pub_addr)):
             sock, endpoint = factory.bind(kind, addr, role)
@@ -409,6 +411,19 @@ class Server:
                 batch.append([f.bytes for f in frames])
         if batch:
             self._guard("batch", handler, batch)
+
+    def _alert_provinces(self, alert_id: str) -> tuple[str, ...] | None:
+        """Provinces an alert involves (source, affected, notified); None when there is no such alert."""
+        assert self.alert_store is not None
+        try:
+            alert = self.alert_store.get(alert_id)
+        except Exception:
+            return None
+        if alert is None:
+            return None
+        if isinstance(alert, dict):
+            return tuple({*alert.get("provinces_source", ()), *alert.get("provinces_affected", ())})
+        return tuple({*alert.provinces, *getattr(alert, "notify_provinces", ())})
 
     def _rebuild_pub(self, poller: zmq.Poller) -> None:
         """Re-create the publication socket after a key was revoked: every subscriber reconnects

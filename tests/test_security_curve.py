@@ -297,3 +297,24 @@ def test_demo_keys_are_made_once_and_reused(tmp_path):
     assert b.sensor_server_section("JS-01")["server_public_key"] == b.server_public_key
     policy = CurvePolicy(b.root)
     assert {i.name for i in policy.allow.allowed.values()} == {"JS-01", "ZJ-01", "AH-01", "demo-console"}
+
+
+def test_province_limited_team_key_gets_only_its_provinces_from_the_api(secure):
+    keys, srv, engine, ctx = secure
+    s = CurveSensor(ctx, srv.endpoints["sensors"], keys.client("js-01"))
+    s.hello()
+    publish_alerts(engine, s, 1, [("A-JS", "JS"), ("A-ZJ", "ZJ")])
+    wait_for(lambda: srv.alert_store.get("A-ZJ") is not None)
+    with ApiClient(srv.endpoints["api"], keys=keys.client("team-js"), timeout_s=SILENCE_S) as api:
+        assert api.result("ping")["pong"] is True
+        assert [a["id"] for a in api.result("alerts", {"province": "JS"})] == ["A-JS"]
+        assert api.result("alert", {"id": "A-JS"})["id"] == "A-JS"
+        for op, args in (("alerts", {}), ("alerts", {"province": "ZJ"}), ("alert", {"id": "A-ZJ"}),
+                         ("ack", {"id": "A-ZJ", "by": "js"}), ("sensors", {}), ("counters", {}),
+                         ("spectrum", {"sensor_id": "js-01"})):
+            with pytest.raises(TimeoutError):
+                api.call(op, args)
+    with ApiClient(srv.endpoints["api"], keys=keys.client("ops"), timeout_s=5) as api:  # a console sees all
+        assert sorted(a["id"] for a in api.result("alerts")) == ["A-JS", "A-ZJ"]
+        assert counters(srv)["rejected"]["auth.api_scope"] == 7
+    s.close()
