@@ -398,6 +398,13 @@ class Federation:
             return
         self._silent.discard(aid)
         key = ",".join(zone) if len(zone) > 1 else None
+        if alert.state == "resolved" and aid not in self._keys:  # ended before it stood anywhere
+            self._held.pop(aid, None)
+            if owner == self.centre:  # it was listed (and published) as our local alert: close it there
+                store.save_alert_json(doc)
+            else:
+                self._silent.add(aid)
+            return
         if owner == self.centre and (key is None or self._keys.get(aid) is not None):
             store.save_alert_json(doc)  # our standing alert (its key, if any, stays as claimed)
             return
@@ -517,6 +524,26 @@ class Federation:
                 continue
             self._publish(doc)
             self.counters["followed"] += 1
+            if doc.get("state") in ("acknowledged", "resolved"):
+                self._mirror_action(doc)
+
+    def _mirror_action(self, doc: Mapping[str, Any]) -> None:
+        """The standing alert was acknowledged/resolved: our engine's alerts linked to it follow, so
+        our engine mutes the emitter as the owner's does (they stay unpublished)."""
+        engine, canonical = self.server.engine, str(doc.get("id"))
+        local = [aid for aid, target in self._links.items() if target == canonical]
+        if engine is None or not local:
+            return
+        action = "resolve" if doc["state"] == "resolved" else "acknowledge"
+        by = str(doc.get("resolved_by" if action == "resolve" else "acknowledged_by") or "federation")
+        events = []
+        for aid in local:
+            try:
+                events.append(getattr(engine, action)(aid, by, f"as {canonical} ({doc.get('centre')})"))
+            except (KeyError, ValueError):  # already so, or no longer held by our engine
+                pass
+        if events:
+            self.server.handle_alert_events(events)
 
     def _publish(self, doc: Mapping[str, Any]) -> None:
         provinces = sorted(set(doc.get("provinces_source") or []) | set(doc.get("provinces_affected") or []))
