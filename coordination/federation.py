@@ -466,7 +466,10 @@ class Federation:
         out = []
         for ev in events:
             aid = ev.alert.id
-            if aid in self._links or aid in self._held or aid in self._silent:
+            hidden = aid in self._links or aid in self._held or aid in self._silent
+            if ev.alert.state == "resolved":
+                self._forget(aid)  # ended: its engine track is gone, nothing more will be saved for it
+            if hidden:
                 continue
             out.append(ev)
             if ev.alert.state == "resolved":
@@ -474,6 +477,11 @@ class Federation:
             elif self.server.store.alert_owner(aid) in (None, self.centre):
                 self._published.add(aid)
         return out
+
+    def _forget(self, aid: str) -> None:
+        for d in (self._links, self._keys, self._held):
+            d.pop(aid, None)
+        self._silent.discard(aid)
 
     # ------------------------------------------------------------ loop work
 
