@@ -254,6 +254,15 @@ def run(n: int, seconds: float, insecure: bool, trial_every_s: float) -> dict:
                                           keys.server().public_key, n, seconds, list(trials), trial_every_s,
                                           border_powers_dbm(), q))
         child.start()
+        rss_samples: list[tuple[float, float]] = []
+
+        def sample_rss() -> None:  # is memory flat in steady state, or still growing?
+            while not stop.is_set():
+                rss_samples.append((time.monotonic(), proc_mem_mib(server.pid)[0]))
+                stop.wait(2.0)
+
+        sampler = threading.Thread(target=sample_rss, daemon=True)
+        sampler.start()
         # measure CPU over the sending period (after connect + hello, which the child reports by starting)
         time.sleep(min(5.0, seconds / 4))
         cpu0, t0 = proc_cpu_s(server.pid), time.monotonic()
@@ -267,10 +276,15 @@ def run(n: int, seconds: float, insecure: bool, trial_every_s: float) -> dict:
         with ApiClient(addrs[1], keys=console, timeout_s=30) as api:
             c = api.result("counters")
         lat = [received[ch] - t for ch, t in result["first_sent"].items() if ch in received]
+        half = [(t, r) for t, r in rss_samples if t >= t0 + (t1 - t0) / 2 and t <= t1]
+        slope = (60 * (half[-1][1] - half[0][1]) / (half[-1][0] - half[0][0])
+                 if len(half) >= 2 and half[-1][0] > half[0][0] else float("nan"))
         lags = result["lags"]
         all_lags = lags["spectrum"] + lags["emissions"]
         return {"n": n, "seconds": seconds, "cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0), "rss_mib": rss,
-                "hwm_mib": hwm, "lag_p50_ms": 1e3 * pct(all_lags, 50), "lag_p99_ms": 1e3 * pct(all_lags, 99),
+                "hwm_mib": hwm,
+                "rss_slope_mib_min": slope, "lag_p50_ms": 1e3 * pct(all_lags, 50),
+                "lag_p99_ms": 1e3 * pct(all_lags, 99),
                 "lag_emissions_p99_ms": 1e3 * pct(lags["emissions"], 99),
                 "alert_p50_ms": 1e3 * pct(lat, 50), "alert_p99_ms": 1e3 * pct(lat, 99),
                 "alerts": f"{len(lat)}/{len(result['first_sent'])}", "sent": result["sent"], "lost": result["lost"],
@@ -298,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     print(f"bench_load: {'plain TCP' if args.insecure else 'CurveZMQ + ZAP'}, {N_BINS}-bin spectrum + Emissions per "
           f"sensor per second, {args.seconds:g} s per run, server pinned to CPU 0, sensors to CPU 1")
-    hdr = (f"{'sensors':>7} {'msg/s':>6} {'CPU %':>6} {'RSS MiB':>8} {'peak':>6} {'lag p50':>8} {'lag p99':>8} "
+    hdr = (f"{'sensors':>7} {'msg/s':>6} {'CPU %':>6} {'RSS MiB':>8} {'MiB/min':>7} {'lag p50':>8} {'lag p99':>8} "
            f"{'alert p50':>9} {'alert p99':>9} {'alerts':>7} {'sent':>7} {'lost':>5}")
     print(hdr)
     ok = True
@@ -306,10 +320,12 @@ def main(argv: list[str] | None = None) -> int:
         r = run(n, args.seconds, args.insecure, args.trial_every)
         rows.append(r)
         ok &= r["lost"] == 0
-        print(f"{n:>7} {r['sent'] / args.seconds:>6.0f} {r['cpu_pct']:>6.1f} {r['rss_mib']:>8.0f} {r['hwm_mib']:>6.0f} "
+        print(f"{n:>7} {r['sent'] / args.seconds:>6.0f} {r['cpu_pct']:>6.1f} {r['rss_mib']:>8.0f} "
+              f"{r['rss_slope_mib_min']:>7.0f} "
               f"{r['lag_p50_ms']:>6.0f}ms {r['lag_p99_ms']:>6.0f}ms {r['alert_p50_ms']:>7.0f}ms "
               f"{r['alert_p99_ms']:>7.0f}ms {r['alerts']:>7} {r['sent']:>7} {r['lost']:>5}", flush=True)
-    print("ingest lag = send -> ack (spectra wait up to the archive's 2 s batching window by design; "
+    print("MiB/min = server RSS growth over the second half of the run (0: flat); "
+          "ingest lag = send -> ack (spectra wait up to the archive's 2 s batching window by design; "
           "Emissions p99: " + ", ".join(f"{r['n']}: {r['lag_emissions_p99_ms']:.0f} ms" for r in rows) + ")")
     print(f"messages lost: {'0 (PASS)' if ok else 'FAIL'}")
     if args.json:
