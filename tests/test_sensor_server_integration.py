@@ -25,7 +25,10 @@ def test_daemon_feeds_the_real_server_across_a_server_restart(tmp_path) -> None:
 
     def server() -> Server:
         cfg = ServerConfig(data_dir=tmp_path / "srv", sensors_addr=ep, api_addr=f"tcp://127.0.0.1:{free_port()}",
-                           pub_addr=f"tcp://127.0.0.1:{free_port()}", profiles=(PROFILE,))
+                           pub_addr=f"tcp://127.0.0.1:{free_port()}", profiles=(PROFILE,),
+                           # Acks of spectra follow the archive write; keep that well inside the sensor's
+                           # 1 s resend timeout so a resend here would be a real fault, not a slow ack.
+                           archive_max_delay_s=0.2)
         return Server(cfg, build_engine=False)
 
     scfg = load_config(write_sensor_config(tmp_path, ep, heartbeat_s=0.5))
