@@ -96,6 +96,10 @@ class _Emitter:
     tone_inc: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     tone_p0: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     tone_beta: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    #: carrier then tone increments / start phases and their phasor tables, for the phasor kernels
+    incs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    p0s: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ptab: np.ndarray = field(default_factory=lambda: np.zeros((0, 2, wf.ANCHOR), np.float32))
 
 
 class SimulatedSource(SourceBase):
@@ -265,6 +269,9 @@ class SimulatedSource(SourceBase):
                 em.tone_p0 = np.array([_hash(self.seed, i, 2, j) & 0xFFFFFFFF for j in range(len(tones))], np.int64)
                 # phase deviation beta = dev / f_mod radians, in turns
                 em.tone_beta = np.array([dev / f / (2 * np.pi) for f, dev in tones], dtype=np.float64)
+            em.incs = np.concatenate([[em.inc], em.tone_inc]).astype(np.int64)
+            em.p0s = np.concatenate([[em.p0], em.tone_p0]).astype(np.int64)
+            em.ptab = wf.phasor_tables(em.incs)
             self._emitters.append(em)
         self._sigma = math.sqrt(10 ** (self.noise_floor_dbfs() / 10))
         self._dc = 0j if self.dc_offset_dbfs is None else complex(10 ** (self.dc_offset_dbfs / 20)) * (1 + 0.6j) / abs(
@@ -336,6 +343,7 @@ class SimulatedSource(SourceBase):
         """Render samples k0 .. k0+len(out)-1 into ``out`` (a contiguous complex64 buffer): no temporaries."""
         n = out.shape[0]
         self._noise_into(k0, out)
+        flat = out.view(np.float32)
         t0 = self._t_base + (k0 - self._k_base) / self._rate_hz
         t1 = t0 + n / self._rate_hz
         for em in self._emitters:
@@ -344,17 +352,15 @@ class SimulatedSource(SourceBase):
                 i1 = min(n, math.ceil(self._k_of(b) - k0 - 1e-9))
                 if i1 <= i0:
                     continue
-                seg = out[i0:i1]
+                seg = flat[2 * i0 : 2 * i1]
                 if kb < 0 or em.tx.modulation in CONTINUOUS_MODULATIONS:
-                    wf.add_angle_modulated(seg, k0 + i0, em.amp, em.inc, em.p0, em.tone_inc, em.tone_p0,
-                                           em.tone_beta, wf.SIN_TABLE, wf.COS_TABLE)
+                    wf.add_angle_modulated_phasor(seg, k0 + i0, em.amp, em.incs, em.p0s, em.tone_beta, em.ptab)
                 else:
                     env = self._envelope(em, kb)
                     step = em.tx.symbol_rate * wf.ENV_OVERSAMPLE / self._rate_hz
-                    wf.add_enveloped_carrier(seg, k0 + i0, em.amp, em.inc, em.p0, env, self._k_of(bs), step,
-                                             wf.SIN_TABLE, wf.COS_TABLE)
+                    wf.add_enveloped_phasor(seg, k0 + i0, em.amp, em.inc, em.p0, em.ptab[0], env, self._k_of(bs), step)
         if self.quantize:
-            wf.quantize_u8_inplace(out.view(np.float32), self._dc_iq)
+            wf.quantize_u8_inplace(flat, self._dc_iq)
         elif self._dc:
             out += np.complex64(self._dc)
 
