@@ -71,8 +71,8 @@ def register(subparsers: Any) -> None:
 
     for p in sub.choices.values():  # CurveZMQ client keys for every subcommand (issue 9)
         p.add_argument("--keys", metavar="DIR", type=Path, default=None,
-                       help="CurveZMQ keys: a keys directory or a 'borderwatch keys export' bundle")
-        p.add_argument("--key-name", metavar="NAME", default=None, help="which client key in --keys to use")
+                       help=_("CurveZMQ client keys (a keys directory or an exported bundle) for a secured server"))
+        p.add_argument("--key-name", metavar="NAME", default=None, help=_("which client key in --keys to use"))
 
 
 def _client_keys(args: argparse.Namespace) -> Any:
