@@ -106,3 +106,10 @@ def test_enveloped_phasor_matches_its_twin_the_table_kernel_and_any_chunking() -
                 wf.add_enveloped_phasor(c[s0:s1].view(np.float32), k0 + s0, 0.5, inc, 5, ptab, env, env_k0, step)
             np.testing.assert_array_equal(a, c)
         assert not np.any(a)  # the last case: the burst starts after the block, nothing is added
+
+
+def test_scale_i16_matches_its_twin_to_the_bit() -> None:
+    src = np.random.default_rng(5).integers(-32767, 32768, 70_001).astype(np.int16)
+    out = np.empty(src.size, np.float32)
+    wf.scale_i16(src, np.float32(3.1e-7), out)
+    np.testing.assert_array_equal(out, wf.scale_i16_np(src, 3.1e-7))

@@ -202,6 +202,18 @@ def quantize_u8_np(x: np.ndarray, offset: np.ndarray) -> np.ndarray:
     return ((v - 127.5) * (1.0 / 127.5)).astype(x.dtype).reshape(-1)
 
 
+@njit(cache=True, nogil=True)
+def scale_i16(src, scale, out):  # pragma: no cover - compiled
+    """out = float32(src) * scale: the simulator's int16 noise table to float32 I/Q at the site's level."""
+    for i in range(out.shape[0]):
+        out[i] = np.float32(src[i]) * scale
+
+
+def scale_i16_np(src: np.ndarray, scale: float) -> np.ndarray:
+    """Numpy twin of :func:`scale_i16`."""
+    return src.astype(np.float32) * np.float32(scale)
+
+
 # -- burst envelopes (computed once per burst, oversampled) -----------------------------------
 ENV_OVERSAMPLE = 8
 
