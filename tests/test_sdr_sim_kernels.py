@@ -113,3 +113,20 @@ def test_scale_i16_matches_its_twin_to_the_bit() -> None:
     out = np.empty(src.size, np.float32)
     wf.scale_i16(src, np.float32(3.1e-7), out)
     np.testing.assert_array_equal(out, wf.scale_i16_np(src, 3.1e-7))
+
+
+def test_enveloped_phasor_with_more_than_one_envelope_point_per_sample() -> None:
+    """A fast burst at a low sample rate (env_step > 1): every sample its own envelope interval."""
+    rng = np.random.default_rng(13)
+    env = wf.burst_envelope("qpsk_burst", 64, rng)
+    inc = wf.nco_increment(-7e3, 100e3)
+    ptab = wf.phasor_table(inc)
+    n = 600
+    for step in (1.0, 1.7, 3.25):
+        a = np.zeros(n, np.complex64)
+        wf.add_enveloped_phasor(a.view(np.float32), 50, 0.25, inc, 9, ptab, env, 61.5, step)
+        b = np.zeros(n, np.complex64)
+        wf.add_enveloped_phasor_np(b.view(np.float32), 50, 0.25, inc, 9, ptab, env, 61.5, step)
+        np.testing.assert_allclose(a, b, atol=1e-6)
+        keyed = np.flatnonzero(np.abs(b) > 0)
+        assert keyed[0] == 12 and keyed[-1] <= 12 + (env.size - 1) / step
