@@ -92,7 +92,7 @@ def cmd_server(args: argparse.Namespace) -> int:
         if cfg.stations is None:  # the station data the centres share
             from station_db.repository import StationRepository
 
-            extra["stations"] = StationRepository(federation.database)
+            extra["stations"] = StationRepository(federation.stations_database)
     if not cfg.insecure:
         from coordination.security import SecurityError, make_policy
 

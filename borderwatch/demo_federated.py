@@ -25,7 +25,7 @@ import zmq
 
 from borderwatch.demo import AlertSubscriber, DemoNetwork, sample_stations_path
 from coordination.api import ApiClient
-from coordination.federation import Federation, FederationConfig
+from coordination.federation import Federation, FederationConfig, shared_stations_target
 from coordination.protocol import AlertMsg, ProtocolError, decode
 from coordination.server import Server
 from sdr.config import SensorConfig
@@ -124,7 +124,7 @@ class FederatedDemoNetwork(DemoNetwork):
 
     def _load_stations(self) -> None:
         path = sample_stations_path()
-        with StationRepository(self.database) as repo:
+        with StationRepository(shared_stations_target(self.database)) as repo:
             repo.import_all_provinces(read_stations(path), path.name, file_sha256(path))
 
     # -- servers ------------------------------------------------------------------------------
@@ -138,7 +138,8 @@ class FederatedDemoNetwork(DemoNetwork):
             cfg = dataclasses.replace(base, data_dir=self.data_dir / code, stations=None)
             fed = Federation(FederationConfig(centre=code, database=self.database, bind_addr="tcp://127.0.0.1:*",
                                               insecure=True, border_zone_km=DEMO_BORDER_ZONE_KM))
-            self.centres[code] = Server(cfg, stations=StationRepository(self.database), federation=fed).start()
+            self.centres[code] = Server(cfg, stations=StationRepository(fed.stations_database),
+                                        federation=fed).start()
         for code, srv in self.centres.items():
             for other, peer in self.centres.items():
                 if other != code:

@@ -108,6 +108,15 @@ class FederationConfig:
                 raise ValueError(f"FederationConfig.{name}={getattr(self, name)!r} must be > 0")
 
 
+def shared_stations_target(database: str) -> str:
+    """The station database that goes with the centres' shared store ``database`` (see
+    :attr:`Federation.stations_database`)."""
+    if database.startswith(("postgresql://", "postgres://")):
+        return database
+    p = Path(database)
+    return str(p.with_name(f"{p.stem}-stations{p.suffix or '.db'}"))
+
+
 def federate_keys(dirs: Mapping[str, Path]) -> None:
     """Set up CURVE keys for centres on one machine (demo, tests): each centre's keys directory gets
     a server key (when missing) and a ``centre-<CODE>`` key; every other centre allows that key and
@@ -184,6 +193,12 @@ class Federation:
     @property
     def database(self) -> str:
         return self.config.database
+
+    @property
+    def stations_database(self) -> str:
+        """Where the shared station data lives: the same PostgreSQL (its own schema), or for a SQLite
+        store a sibling file (both have a ``sensors`` table, and SQLite has no schemas to keep them apart)."""
+        return shared_stations_target(self.config.database)
 
     # ------------------------------------------------------------ server hooks
 

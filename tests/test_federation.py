@@ -25,7 +25,7 @@ from federation_testkit import (
 from server_testkit import wait_for
 
 from coordination.api import ApiClient
-from coordination.federation import FED_TAG, centre_key_name, federate_keys, owner_of
+from coordination.federation import FED_TAG, centre_key_name, federate_keys, owner_of, shared_stations_target
 from coordination.keys import ClientKeys, KeyStore, load_pair, read_cert
 from coordination.protocol import Emissions, format_utc
 from coordination.security import make_policy
@@ -49,6 +49,9 @@ def test_owner_rule_is_deterministic():
     assert owner_of(["JS", "ZJ"], ["ZJ"]) == "ZJ"
     assert owner_of(["JS", "ZJ"], ["AH"]) == "JS"  # source outside the zone: lowest code
     assert owner_of(["JS", "ZJ"], ["JS", "ZJ"]) == "JS"
+    # station data beside the shared store: same PostgreSQL (own schema), or a sibling SQLite file
+    assert shared_stations_target("postgresql://u@h/db") == "postgresql://u@h/db"
+    assert shared_stations_target("/d/shared.db") == "/d/shared-stations.db"
 
 
 def test_federated_centres_raise_the_same_alert_as_one_server_and_only_once(tmp_path, pg_url, ctx):
