@@ -95,6 +95,8 @@ class FederationConfig:
     owner_grace_s: float = 4.0
     follow_interval_s: float = 0.2
     catchup_s: float = 30.0
+    beat_interval_s: float = 1.0
+    takeover_after_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.centre or not self.centre.isalnum() or not self.centre.isupper():
@@ -103,7 +105,7 @@ class FederationConfig:
             raise ValueError(f"federation: centre {self.centre} lists itself as a peer")
         if not self.insecure and self.keys_dir is None:
             raise ValueError("federation with CURVE needs keys_dir (or insecure=True on loopback)")
-        for name in ("border_zone_km", "owner_grace_s", "follow_interval_s"):
+        for name in ("border_zone_km", "owner_grace_s", "follow_interval_s", "beat_interval_s", "takeover_after_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"FederationConfig.{name}={getattr(self, name)!r} must be > 0")
 
@@ -184,6 +186,7 @@ class Federation:
         self._published: set[str] = set()         # our alerts our subscribers have seen
         self._cursor = 0
         self._next_follow = 0.0
+        self._next_beat = 0.0
         self._foreign: dict[str, SensorInfo] = {}
         self._client: Any = None
         self._peer_lock = threading.Lock()
@@ -216,6 +219,8 @@ class Federation:
         for code, addr in sorted(cfg.peers.items()):
             self._connect_peer(code, addr)
         self._cursor = server.store.alert_revision()
+        server.store.beat(format_utc(server.clock()), {"federation": endpoint})
+        server.store.commit()
         self._restore_claims()
         self._catch_up()
         log.info("federation: centre %s, router %s, peers %s", self.centre, endpoint,
@@ -522,9 +527,58 @@ class Federation:
             elif now >= held.deadline:  # the owner did not claim it: the first centre to claim takes it
                 if self._claim(held.alert, held.key) == aid:
                     self._publish(held.alert.to_json() | {"event": "opened"})
+        if now >= self._next_beat:
+            self._next_beat = now + self.config.beat_interval_s
+            store.beat(format_utc(self.server.clock()), {"federation": self.server.endpoints.get(ROLE_FEDERATION)})
+            store.commit()
+            self._take_over_from_silent_owners()
         store.commit()
         self._apply_actions()
         self._follow()
+
+    def _take_over_from_silent_owners(self) -> None:
+        """A standing alert whose owner centre has not beaten for ``takeover_after_s`` while our engine
+        still tracks the emitter (our linked alert is active) is replaced by ours: the old one is
+        resolved (``merged_into`` ours), ours stands for the key; its acknowledgement carries over. When
+        the owner returns it does not restore the resolved alert and links its new one to ours."""
+        if not self._links or self.server.engine is None:
+            return
+        store = self.server.store
+        now = self.server.clock()
+        beats = store.centre_beats()
+        active = {a.id: a for a in self.server.engine.open_alerts()}
+        for local, canonical in list(self._links.items()):
+            alert = active.get(local)
+            row = store.db.fetchone("SELECT centre, state, cluster_key, acknowledged_by FROM alerts WHERE id = ?",
+                                    (canonical,))
+            if alert is None or row is None or row[1] == "resolved" or row[0] in (None, self.centre):
+                continue
+            beat = beats.get(row[0])
+            if beat is None or (now - parse_utc(beat)).total_seconds() < self.config.takeover_after_s:
+                continue
+            key = row[2] or ",".join(sorted({r.province for r in alert.sensors}))
+            now_iso = format_utc(now)
+            if not store.take_over_alert(canonical, row[0], local, key, now_iso):
+                store.commit()
+                continue
+            store.commit()
+            self._links.pop(local, None)
+            self._keys[local] = key
+            self.counters["taken_over"] += 1
+            log.warning("federation: centre %s silent for %.0f s: its alert %s is replaced by %s",
+                        row[0], (now - parse_utc(beat)).total_seconds(), canonical, local)
+            old = store.alert_json(canonical)
+            if old is not None:
+                self._publish(old | {"event": "resolved", "merged_into": local,
+                                     "note": f"centre {row[0]} silent: taken over by centre {self.centre} "
+                                             f"as alert {local}"})
+            self._published.add(local)
+            self._publish(alert.to_json() | {"event": "opened"})
+            if row[3] and alert.state == "open":  # the acknowledgement carries over
+                try:
+                    self.server.handle_alert_events([self.server.engine.acknowledge(local, row[3], None)])
+                except (KeyError, ValueError):
+                    log.debug("carrying the acknowledgement of %s over failed", canonical, exc_info=True)
 
     def _apply_actions(self) -> None:
         store, engine = self.server.store, self.server.engine
@@ -559,6 +613,15 @@ class Federation:
             return
         action = "resolve" if doc["state"] == "resolved" else "acknowledge"
         by = str(doc.get("resolved_by" if action == "resolve" else "acknowledged_by") or "federation")
+        if action == "resolve":  # taken over by another centre (its owner fell silent): follow the successor
+            active = {a.id: a for a in engine.open_alerts()}
+            for aid in list(local):
+                alert = active.get(aid)
+                key = ",".join(sorted({r.province for r in alert.sensors})) if alert is not None else ""
+                successor = self._standing(alert, key) if alert is not None and "," in key else None
+                if successor is not None and successor != canonical:
+                    self._link(alert, key, successor)
+                    local.remove(aid)
         events = []
         for aid in local:
             try:

@@ -100,9 +100,14 @@ _SCHEMA_V2 = (  # federation: who wrote an alert, its cluster key and link, forw
     "CREATE INDEX emissions_by_time ON emissions (t_utc)",
 )
 
+_SCHEMA_V3 = (  # federation: each centre's heartbeat, so the others can take over its alerts when it is down
+    "CREATE TABLE centres (code TEXT PRIMARY KEY, last_beat_utc TEXT NOT NULL, info TEXT NOT NULL DEFAULT '{}')",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(_SCHEMA_V1, "first schema"),
     Migration(_SCHEMA_V2, "federation: alert ownership, links, revisions, actions"),
+    Migration(_SCHEMA_V3, "federation: centre heartbeats"),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -590,6 +595,48 @@ class Store:
         if note:
             doc["note"] = note if not doc.get("note") else f"{doc['note']}; {note}"
         return doc
+
+    def beat(self, now_iso: str, info: Mapping[str, Any] | None = None) -> None:
+        """Record that this centre is alive (in the open transaction; the caller commits)."""
+        if self.centre is None:
+            return
+        self.begin()
+        self.db.execute("INSERT INTO centres (code, last_beat_utc, info) VALUES (?, ?, ?) ON CONFLICT (code) "
+                        "DO UPDATE SET last_beat_utc = excluded.last_beat_utc, info = excluded.info",
+                        (self.centre, now_iso, json.dumps(dict(info or {}))))
+
+    def centre_beats(self) -> dict[str, str]:
+        """Last heartbeat (ISO UTC) of every centre that ever beat."""
+        return {str(c): str(t) for c, t in self.db.fetchall("SELECT code, last_beat_utc FROM centres")}
+
+    def take_over_alert(self, standing_id: str, from_centre: str, local_id: str, key: str,
+                        now_iso: str) -> bool:
+        """Replace ``standing_id`` (owned by ``from_centre``, which has stopped beating) by our linked
+        ``local_id``: one transaction; False when another centre did it first or the owner moved it.
+
+        The old alert is resolved (forward-only state; its row names the successor in ``note`` via the
+        caller's publication), ours stops linking and takes its cluster key. The partial unique index
+        still guarantees one standing alert per key should two centres try at once.
+        """
+        self.begin()
+        self.db.execute("SAVEPOINT takeover")
+        try:
+            row = self.db.fetchone(
+                "UPDATE alerts SET state = 'resolved', resolved_by = COALESCE(resolved_by, ?), rev = ? "
+                "WHERE id = ? AND centre = ? AND state <> 'resolved' RETURNING id",
+                (f"federation:{self.centre}", self._next_rev(), standing_id, from_centre))
+            if row is None:
+                self.db.execute("ROLLBACK TO SAVEPOINT takeover")
+                self.db.execute("RELEASE SAVEPOINT takeover")
+                return False
+            self.db.execute("UPDATE alerts SET canonical_id = NULL, cluster_key = ?, rev = ? WHERE id = ?",
+                            (key, self._next_rev(), local_id))
+        except self.db.integrity_errors:
+            self.db.execute("ROLLBACK TO SAVEPOINT takeover")
+            self.db.execute("RELEASE SAVEPOINT takeover")
+            return False
+        self.db.execute("RELEASE SAVEPOINT takeover")
+        return True
 
     def pending_actions(self) -> list[tuple[int, str, str, str, str | None]]:
         """(action_id, alert_id, action, by, note) queued by other centres for this centre's alerts."""

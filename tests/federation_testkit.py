@@ -63,11 +63,11 @@ class Sensor(SimSensor):
 
 
 def centre_server(tmp: Path, code: str, database: str, *, stations: str, policy: Any = None,
-                  keys_dir: Path | None = None, **cfg: Any) -> Server:
+                  keys_dir: Path | None = None, fed: Mapping[str, Any] | None = None, **cfg: Any) -> Server:
     """A federated server for province ``code`` on an ephemeral federation port (join with :func:`link`)."""
     fed = Federation(FederationConfig(
         centre=code, database=database, bind_addr="tcp://127.0.0.1:*", insecure=policy is None, keys_dir=keys_dir,
-        owner_grace_s=1.5, follow_interval_s=0.05))
+        owner_grace_s=1.5, follow_interval_s=0.05, beat_interval_s=0.2, **dict(fed or {})))
     config = loopback_config(tmp / code, engine=dict(ENGINE), evidence_capture=False, **cfg)
     return Server(config, stations=StationRepository(stations), policy=policy, federation=fed)
 

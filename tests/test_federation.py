@@ -290,3 +290,39 @@ def test_owner_absent_a_peer_takes_the_alert_and_the_owner_links_when_it_comes(t
         js.stop()
         if zj is not None:
             zj.stop()
+
+
+def test_a_silent_owner_is_taken_over_and_links_to_the_successor_when_it_returns(tmp_path, pg_url, ctx):
+    load_stations(pg_url)
+    fast = {"takeover_after_s": 2.0}
+    servers = {c: centre_server(tmp_path, c, pg_url, stations=pg_url, fed=fast).start() for c in ("JS", "ZJ")}
+    link(servers)
+    sensors = [Sensor(ctx, servers[s.province].endpoints["sensors"], s) for s in SENSORS]
+    try:
+        for s in sensors:
+            s.hello()
+        play(sensors, EMITTER, sweeps=6)
+        with ApiClient(servers["JS"].endpoints["api"]) as api:
+            [old] = wait_for(lambda: standing(api), 10.0)
+            assert old["centre"] == "ZJ"
+            api.result("ack", {"id": old["id"], "by": "js-duty"})
+            servers["ZJ"].stop()  # the owner falls silent; the emitter goes on
+            play(sensors, EMITTER, sweeps=14)  # 3.5 s > takeover_after_s
+            new = wait_for(lambda: [a for a in standing(api) if a["state"] != "resolved"], 5.0)
+            assert [a["centre"] for a in new] == ["JS"] and new[0]["id"] != old["id"]
+            assert new[0]["state"] == "acknowledged" and new[0]["acknowledged_by"] == "js-duty"  # carried over
+            assert api.result("alert", {"id": old["id"]})["state"] == "resolved"
+            assert servers["JS"].federation.counters["taken_over"] == 1
+            servers["ZJ"] = centre_server(tmp_path, "ZJ", pg_url, stations=pg_url, fed=fast,
+                                          sensors_addr=servers["ZJ"].endpoints["sensors"]).start()
+            link(servers)
+            play(sensors, EMITTER, sweeps=10)
+            time.sleep(2.0)
+            still = [a for a in standing(api) if a["state"] != "resolved"]
+            assert [a["id"] for a in still] == [new[0]["id"]]  # the returning owner links, no second alert
+        assert servers["ZJ"].federation.counters["linked"] >= 1
+    finally:
+        for s in sensors:
+            s.close()
+        for srv in servers.values():
+            srv.stop()
