@@ -115,8 +115,15 @@ class FederatedDemoNetwork(DemoNetwork):
             log.warning("%s", self.store_note)
             return str(self.data_dir / "shared.db")
         atexit.register(self._stop_cluster)
+        try:
+            url = self.cluster.create_database("borderwatch")
+        except ImportError:  # the server binaries are here, the driver is not (pip install 'borderwatch[postgres]')
+            self._stop_cluster()
+            self.store_note = "psycopg not installed; the four centres share one SQLite file"
+            log.warning("%s", self.store_note)
+            return str(self.data_dir / "shared.db")
         self.store_note = f"PostgreSQL on 127.0.0.1:{self.cluster.port}"
-        return self.cluster.create_database("borderwatch")
+        return url
 
     @property
     def store_target(self) -> Any:

@@ -17,7 +17,7 @@ import zmq
 from _engine_world import NOISE_FLOOR_DBM, ZJ_EMITTER, ZJ_JS_SENSORS, emission, station
 from server_testkit import SimSensor, loopback_config
 
-from coordination.federation import Federation, FederationConfig
+from coordination.federation import Federation, FederationConfig, shared_stations_target
 from coordination.protocol import Emissions, Hello, format_utc
 from coordination.sensors import SensorInfo
 from coordination.server import Server
@@ -29,7 +29,8 @@ FAR_STATION = station("ZJ-PMR-FAR", "ZJ", 29.30, 120.90)  # same channel, far so
 
 
 def load_stations(target: str | Path) -> None:
-    with StationRepository(target) as repo:
+    """The incident world's station data beside the shared store ``target`` (PostgreSQL or SQLite)."""
+    with StationRepository(shared_stations_target(str(target))) as repo:
         repo.import_stations([FAR_STATION], "ZJ", "test-ZJ.csv", "h")
 
 
@@ -72,13 +73,13 @@ def centre_server(tmp: Path, code: str, database: str, *, stations: str, policy:
     return Server(config, stations=StationRepository(stations), policy=policy, federation=fed)
 
 
-def single_server(tmp: Path, stations: str) -> Server:
+def single_server(tmp: Path, database: str) -> Server:
     config = loopback_config(tmp / "single", engine=dict(ENGINE), evidence_capture=False)
-    return Server(config, stations=StationRepository(stations))
+    return Server(config, stations=StationRepository(shared_stations_target(database)))
 
 
 def start_centres(tmp: Path, codes: Iterable[str], database: str) -> dict[str, Server]:
-    servers = {c: centre_server(tmp, c, database, stations=database).start() for c in codes}
+    servers = {c: centre_server(tmp, c, database, stations=shared_stations_target(database)).start() for c in codes}
     link(servers)
     return servers
 

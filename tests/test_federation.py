@@ -54,7 +54,16 @@ def test_owner_rule_is_deterministic():
     assert shared_stations_target("/d/shared.db") == "/d/shared-stations.db"
 
 
-def test_federated_centres_raise_the_same_alert_as_one_server_and_only_once(tmp_path, pg_url, ctx):
+@pytest.fixture(params=["postgresql", "sqlite"])
+def shared(request, tmp_path):
+    """The centres' shared store: a real PostgreSQL, or one SQLite file (one machine, demo fallback)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "shared.db")
+    return request.getfixturevalue("pg_url")
+
+
+def test_federated_centres_raise_the_same_alert_as_one_server_and_only_once(tmp_path, shared, ctx):
+    pg_url = shared
     load_stations(pg_url)
     # 1. one server with every sensor (the reference)
     with single_server(tmp_path, pg_url) as one:
