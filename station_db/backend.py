@@ -109,6 +109,9 @@ class Database:
         self.kind = kind
         self.target = target
         self._sql_cache: dict[str, str] = {}
+        self.schema: str | None = None
+        self._tx = False
+        self.reconnects = 0
         if kind == POSTGRESQL:
             import psycopg
 
@@ -145,8 +148,25 @@ class Database:
             return tuple(int(p) if isinstance(p, bool) else p for p in params)
         return tuple(params)
 
+    def _ensure_connected(self) -> None:
+        """PostgreSQL restarted or the network dropped: reconnect, but only between transactions (inside
+        one the error reaches the caller, who rolls back; nothing half-done runs in autocommit)."""
+        if not self.is_postgres or self._tx or not (self.conn.closed or self.conn.broken):
+            return
+        import psycopg
+
+        log.warning("%s: connection lost, reconnecting", self.describe())
+        try:
+            conn = psycopg.connect(self.target, autocommit=True, connect_timeout=10)
+            _use_schema(conn, self.schema)
+        except psycopg.Error as exc:
+            raise DatabaseError(f"cannot reconnect to PostgreSQL at {self.describe()}: {exc}".strip()) from exc
+        self.conn = conn
+        self.reconnects += 1
+
     def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
         """Run one statement; returns the cursor (``fetchone``/``fetchall``/``description``)."""
+        self._ensure_connected()
         return self.conn.execute(self.sql(text), self._params(params))
 
     def executemany(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -174,12 +194,18 @@ class Database:
 
     def begin(self) -> None:
         """Start a write transaction (SQLite: take the write lock now, so no upgrade deadlock)."""
+        self._ensure_connected()
         self.conn.execute("BEGIN" if self.is_postgres else "BEGIN IMMEDIATE")
+        self._tx = True
 
     def commit(self) -> None:
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        finally:
+            self._tx = False
 
     def rollback(self) -> None:
+        self._tx = False
         try:
             self.conn.execute("ROLLBACK")
         except self.errors:
@@ -264,6 +290,20 @@ def migrate(db: Database, component: str, migrations: Sequence[Migration],
                               f"{exc}") from exc
 
 
+def _use_schema(conn: Any, schema: str | None) -> None:
+    if schema is None:
+        return
+    import psycopg
+
+    for _attempt in range(3):  # two servers creating it at once: one wins, the other retries
+        try:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            break
+        except psycopg.errors.UniqueViolation:
+            continue
+    conn.execute(f"SET search_path TO {schema}")
+
+
 def open_database(target: str | Path, *, sqlite_timeout_s: float = 30.0, fsync: bool = False,
                   schema: str | None = None) -> Database:
     """Open a SQLite file (a path, or ``:memory:``) or a PostgreSQL database (``postgresql://`` URL).
@@ -282,17 +322,12 @@ def open_database(target: str | Path, *, sqlite_timeout_s: float = 30.0, fsync: 
         except psycopg.Error as exc:
             shown = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", str(target))
             raise DatabaseError(f"cannot connect to PostgreSQL at {shown}: {exc}".strip()) from exc
-        if schema is not None:
-            if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
-                raise ValueError(f"schema name {schema!r}: use lower-case letters, digits and _")
-            for _attempt in range(3):  # two servers creating it at once: one wins, the other retries
-                try:
-                    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-                    break
-                except psycopg.errors.UniqueViolation:
-                    continue
-            conn.execute(f"SET search_path TO {schema}")
-        return Database(conn, POSTGRESQL, str(target))
+        if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+            raise ValueError(f"schema name {schema!r}: use lower-case letters, digits and _")
+        _use_schema(conn, schema)
+        db = Database(conn, POSTGRESQL, str(target))
+        db.schema = schema
+        return db
     path = str(target)
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -204,3 +204,23 @@ def test_acknowledgement_survives_a_late_update_and_is_queued_for_the_owner(targ
     assert other.alerts_since(last, "ZJ") == (last, [])
     assert [d["id"] for d in owner.list_alert_json(own_only=True)] == ["JS-9"]
     assert other.list_alert_json(own_only=True) == []
+
+
+def test_a_lost_postgresql_connection_fails_one_transaction_then_reconnects(pg_url):
+    import psycopg
+
+    store = Store(pg_url, centre="JS")
+    store.mark_received([("js-01", 1, "emissions", "")])
+    store.commit()
+    with psycopg.connect(pg_url, autocommit=True) as admin:  # the database drops our session
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE pid <> pg_backend_pid() AND datname = current_database()")
+    with pytest.raises(psycopg.OperationalError):  # the transaction in flight fails: nothing of it is acked
+        store.mark_received([("js-01", 2, "emissions", "")])
+        store.commit()
+    store.rollback()
+    store.mark_received([("js-01", 3, "emissions", "")])  # the next one reconnects (same schema)
+    store.commit()
+    assert store.db.reconnects == 1
+    assert store.received_ranges("js-01") == [(1, 1), (3, 3)]
+    assert Store(pg_url).count_received("js-01") == 2
