@@ -2,7 +2,7 @@
 
 A message is a ZeroMQ multipart ``[type, header, payload...]``: ``type`` a short ASCII tag,
 ``header`` UTF-8 JSON carrying ``v``, ``sensor_id``, ``seq``, ``t_utc`` and the type's fields, and
-arrays as raw little-endian payload frames described by the header. No pickle, ever.
+arrays as raw little-endian payload frames described by the header. Never Python object serialisation.
 
 Every message is a frozen dataclass with ``to_frames()`` and ``from_frames()``. ``from_frames``
 treats its input as hostile: it checks frame count, sizes, JSON, version, each field's type and

@@ -15,7 +15,7 @@ least valuable once old) go first, then occupancy and heartbeats, and emissions 
 last. Every drop is counted per message type (persisted), so the heartbeat can report it.
 
 Frames are stored as one blob, ``uint32 count`` then per frame ``uint32 length`` + bytes (all
-little-endian): a plain, language-neutral layout; no pickle.
+little-endian): a plain, language-neutral layout; never Python object serialisation.
 """
 
 from __future__ import annotations
