@@ -59,6 +59,8 @@ class _Console:
         cmd = [sys.executable, "-m", "borderwatch.cli", "--lang", current_language(), "console",
                "--server", net.server.endpoints["api"],
                "--pub", net.server.endpoints["pub"]]
+        if net.keys is not None:  # the secured demo server: the console uses the demo's console key
+            cmd += ["--keys", str(net.keys.root), "--key-name", net.keys.console.pair.name]
         try:
             self.proc = subprocess.Popen(cmd)
         except OSError as exc:

@@ -47,6 +47,7 @@ from borderwatch.demo_propagation import P1546LinkModel
 from borderwatch.demo_scenario import DemoScenario, Expectation, load_demo_scenario
 from coordination.api import ApiClient
 from coordination.config import ServerConfig
+from coordination.keys import ClientKeys, KeySet, ensure_demo_keys
 from coordination.protocol import AlertMsg, Message, ProtocolError, decode
 from coordination.server import Server
 from sdr.config import SensorConfig, parse_config
@@ -156,10 +157,13 @@ class AlertSubscriber(threading.Thread):
     """SUB on ``alert.`` (every province): records each event once, writes JSON lines if asked."""
 
     def __init__(self, ctx: zmq.Context, pub_addr: str, log_: AlertLog, *, jsonl: TextIO | None = None,
-                 on_event: Callable[[dict[str, Any], set[str]], None] | None = None) -> None:
+                 on_event: Callable[[dict[str, Any], set[str]], None] | None = None,
+                 keys: ClientKeys | None = None) -> None:
         super().__init__(name="demo-alerts", daemon=True)
         self.sock = ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if keys is not None:  # CURVE client of a secured server (the demo's own keys)
+            keys.apply(self.sock)
         self.sock.setsockopt(zmq.SUBSCRIBE, b"alert.")
         self.sock.connect(pub_addr)
         self.log = log_
@@ -421,6 +425,8 @@ class DemoNetwork:
         self.stop_event = threading.Event()
         self.ctx: zmq.Context | None = None
         self.subscriber: AlertSubscriber | None = None
+        #: The demo's own CurveZMQ keys (made in DATA/keys when the server starts); None = plain TCP.
+        self.keys: KeySet | None = None
         self.t0 = 0.0
         self.errors: list[str] = []
         self._closed = False
@@ -435,7 +441,8 @@ class DemoNetwork:
             data_dir=self.data_dir, sensors_addr="tcp://127.0.0.1:*", api_addr="tcp://127.0.0.1:*",
             pub_addr="tcp://127.0.0.1:*", stations=sample_stations_path(), profiles=s.profiles,
             engine=dict(s.engine), tick_interval_s=0.5, poll_timeout_ms=20, evidence_capture=True,
-            insecure=True,  # every socket is bound to 127.0.0.1 and lives only as long as the demo
+            # CURVE with the demo's own keys (issue 9: the demo generates them in its output dir)
+            insecure=self.keys is None, keys_dir=self.keys.root if self.keys is not None else None,
             evidence_duration_s=EVIDENCE_DURATION_S, evidence_sample_rate_hz=EVIDENCE_RATE_HZ,
         )
 
@@ -447,7 +454,8 @@ class DemoNetwork:
                        "height_m": site.height_m},
             "antenna": {"factor_db_m": site.antenna_factor_db_m},
             "source": {"uri": f"sim:demo?sensor={site.id}"},
-            "server": {"address": self.server.endpoints["sensors"]},
+            "server": {"address": self.server.endpoints["sensors"],
+                       **(self.keys.sensor_server_section(site.id) if self.keys is not None else {})},
             "spool": {"dir": str(self.data_dir / "spool"), "synchronous": "normal"},
             "daemon": {"heartbeat_s": 5.0, "resend_timeout_s": 3.0},
         }
@@ -483,10 +491,11 @@ class DemoNetwork:
 
     def _start_servers(self) -> None:
         """The coordination server and the alert subscriber (the federated demo starts four centres)."""
+        self.keys = ensure_demo_keys(self.data_dir, [site.id for site in self.scenario.sensors])
         self.server = Server(self.server_config()).start()
         self.ctx = zmq.Context()
         self.subscriber = AlertSubscriber(self.ctx, self.server.endpoints["pub"], self.alerts, jsonl=self.jsonl,
-                                          on_event=self.on_event)
+                                          on_event=self.on_event, keys=self.keys.console)
         self.subscriber.start()
         time.sleep(0.2)  # the SUB joins before the first alert can exist
 
@@ -515,7 +524,8 @@ class DemoNetwork:
 
     def api(self) -> ApiClient:
         assert self.server is not None
-        return ApiClient(self.server.endpoints["api"], timeout_s=5.0, client_id="demo")
+        return ApiClient(self.server.endpoints["api"], timeout_s=5.0, client_id="demo",
+                         keys=self.keys.console if self.keys is not None else None)
 
     def stop_sensors(self) -> None:
         """Stop sweeping, then let every spool be acked (bounded) and close the sensors."""
