@@ -8,8 +8,10 @@ one alert stands per cross-border emitter, every centre sees and can acknowledge
 The shared store is a throwaway PostgreSQL started by the demo (initdb into ``<out>/postgres``,
 loopback, free port, stopped at the end) when Debian's ``postgresql`` server binaries are
 installed; otherwise the four servers share one SQLite file (same schema and constraints, writes
-serialised by SQLite's lock) and the summary says so. Links between centres are plain TCP on
-127.0.0.1 like the rest of the demo; ``docs/deployment.md`` shows the CURVE set-up of real centres.
+serialised by SQLite's lock). Every socket of the four centres, the links between them included, is
+CurveZMQ: each centre has its own keys (``<out>/<CODE>/keys``: server, its sensors, a console) and a
+``centre-<CODE>`` key allowed by the other three (``coordination.federation.federate_keys``), as
+``docs/deployment.md`` describes for real centres.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import zmq
 
 from borderwatch.demo import AlertSubscriber, DemoNetwork, sample_stations_path
 from coordination.api import ApiClient
-from coordination.federation import Federation, FederationConfig, shared_stations_target
+from coordination.federation import Federation, FederationConfig, federate_keys, shared_stations_target
+from coordination.keys import ClientKeys, KeySet, ensure_demo_keys
 from coordination.protocol import AlertMsg, ProtocolError, decode
 from coordination.server import Server
 from sdr.config import SensorConfig
@@ -45,8 +48,9 @@ class _CentresApi:
     """The API of every centre as one: ``sensors`` from all four, other ops from the first (the alert
     listings already span the shared store)."""
 
-    def __init__(self, centres: dict[str, Server]) -> None:
-        self.clients = [ApiClient(s.endpoints["api"], timeout_s=5.0, client_id="demo") for s in centres.values()]
+    def __init__(self, centres: dict[str, Server], keys: dict[str, KeySet]) -> None:
+        self.clients = [ApiClient(s.endpoints["api"], timeout_s=5.0, client_id="demo",
+                                  keys=keys[c].console if c in keys else None) for c, s in centres.items()]
 
     def result(self, op: str, args: dict[str, Any] | None = None) -> Any:
         if op == "sensors":
@@ -72,9 +76,19 @@ class _SharedSeen(dict):
 class FederatedAlertSubscriber(AlertSubscriber):
     """One centre's PUB; an event another centre already delivered is recorded once."""
 
-    def __init__(self, *args: Any, seen: _SharedSeen, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, ctx: zmq.Context, pub_addr: str, *args: Any, seen: _SharedSeen,
+                 client_keys: ClientKeys | None = None, **kwargs: Any) -> None:
+        # with keys, the base class must not reach the CURVE server in plain TCP first (a counted refusal)
+        first = pub_addr if client_keys is None else f"inproc://borderwatch-demo-unused-{id(self):x}"
+        super().__init__(ctx, first, *args, **kwargs)
         self.shared = seen
+        if client_keys is not None:  # the centre is a CURVE server: the SUB needs its keys before connecting
+            self.sock.close(0)
+            self.sock = ctx.socket(zmq.SUB)
+            self.sock.setsockopt(zmq.LINGER, 0)
+            client_keys.apply(self.sock)
+            self.sock.setsockopt(zmq.SUBSCRIBE, b"alert.")
+            self.sock.connect(pub_addr)
 
     def _handle(self, frames: list[bytes]) -> None:
         try:
@@ -104,6 +118,7 @@ class FederatedDemoNetwork(DemoNetwork):
         self.cluster: PgCluster | None = None
         self.database: str = ""
         self.store_note = ""
+        self.centre_keys: dict[str, KeySet] = {}
 
     # -- the shared store ---------------------------------------------------------------------
 
@@ -140,11 +155,14 @@ class FederatedDemoNetwork(DemoNetwork):
         self.database = self._start_database()
         self._load_stations()
         provinces = sorted({s.province for s in self.scenario.sensors} | set(MEMBER_PROVINCES))
+        self._make_keys(provinces)
         base = self.server_config()
         for code in provinces:  # ephemeral ports (no race for a "free" port); peers joined once all run
-            cfg = dataclasses.replace(base, data_dir=self.data_dir / code, stations=None)
+            keys = self.centre_keys[code]
+            cfg = dataclasses.replace(base, data_dir=self.data_dir / code, stations=None, insecure=False,
+                                      keys_dir=keys.root)
             fed = Federation(FederationConfig(centre=code, database=self.database, bind_addr="tcp://127.0.0.1:*",
-                                              insecure=True, border_zone_km=DEMO_BORDER_ZONE_KM))
+                                              keys_dir=keys.root, border_zone_km=DEMO_BORDER_ZONE_KM))
             self.centres[code] = Server(cfg, stations=StationRepository(fed.stations_database),
                                         federation=fed).start()
         for code, srv in self.centres.items():
@@ -156,25 +174,42 @@ class FederatedDemoNetwork(DemoNetwork):
         seen = _SharedSeen()
         for srv in self.centres.values():
             sub = FederatedAlertSubscriber(self.ctx, srv.endpoints["pub"], self.alerts, jsonl=self.jsonl,
-                                           on_event=self.on_event, seen=seen)
+                                           on_event=self.on_event, seen=seen,
+                                           client_keys=self.centre_keys[srv.federation.centre].console)
             sub.start()
             self.subscribers.append(sub)
         self.subscriber = self.subscribers[0]
         time.sleep(0.3)  # subscriptions and peer links up before the first alert can exist
 
+    def _make_keys(self, provinces: list[str]) -> None:
+        """CurveZMQ keys per centre (DATA/<CODE>/keys: server, its sensors, a console) and the
+        federation keys between them (centre-<CODE> in every other centre's allow-list)."""
+        for code in provinces:
+            sensors = [s.id for s in self.scenario.sensors if s.province == code]
+            self.centre_keys[code] = ensure_demo_keys(self.data_dir / code, sensors)
+        federate_keys({code: k.root for code, k in self.centre_keys.items()})
+        first = self.centre_keys[provinces[0]]  # what the console (--gui) is given: the first centre's
+        secrets = {sid: path for k in self.centre_keys.values() for sid, path in k.sensor_secret_files.items()}
+        self.keys = KeySet(first.root, first.server_public_key, secrets, first.console)
+
     def sensor_config(self, site_id: str) -> SensorConfig:
         cfg = super().sensor_config(site_id)
-        centre = self.centres[self.scenario.sensor(site_id).province]
-        return dataclasses.replace(cfg, server_address=centre.endpoints["sensors"])
+        code = self.scenario.sensor(site_id).province
+        keys = self.centre_keys[code]
+        return dataclasses.replace(cfg, server_address=self.centres[code].endpoints["sensors"],
+                                   server_public_key=keys.server_public_key,
+                                   secret_key_file=keys.sensor_secret_files[site_id])
 
     def api(self) -> Any:
-        return _CentresApi(self.centres)
+        return _CentresApi(self.centres, self.centre_keys)
 
     def counters(self) -> dict[str, Any]:
         """The four centres' counters, summed (rejections, stored, duplicates)."""
         total: dict[str, Any] = {"rejected": {}, "stored": {}, "duplicates": 0, "federation": {}}
         for code, srv in self.centres.items():
-            with ApiClient(srv.endpoints["api"], timeout_s=5.0, client_id="demo") as api:
+            keys = self.centre_keys.get(code)
+            with ApiClient(srv.endpoints["api"], timeout_s=5.0, client_id="demo",
+                           keys=keys.console if keys else None) as api:
                 c = api.result("counters")
             for key in ("rejected", "stored"):
                 for k, v in (c.get(key) or {}).items():
