@@ -42,6 +42,16 @@ log = logging.getLogger(__name__)
 
 FORMAT = "borderwatch-spectra-1"
 CHUNK_BYTES = 16 * 1024
+#: HDF5 chunk cache per dataset of an open day file (h5py ``rdcc_*``). HDF5 2.0's default is 8 MiB
+#: and 8191 slots per dataset, and it keeps every chunk written until it is full: an append-only
+#: file never reads those chunks again, yet with one file open per sensor the server's memory grew
+#: by the size of the spectra archived (~1 MiB per sensor-minute at 4096 bins, up to 8 MiB x 4
+#: datasets x open files) plus 64 KiB of slot table per dataset. Only the last, partly filled chunk
+#: is worth caching (a flush of a few rows rewrites it): room for two chunks, few slots, and full
+#: chunks evicted first (w0 = 1).
+CHUNK_CACHE_BYTES = 2 * CHUNK_BYTES
+CHUNK_CACHE_SLOTS = 101
+CHUNK_CACHE_W0 = 1.0
 _ROW_FIELDS = ("t_utc", "seq", "noise_floor_dbm")
 _ROW_DTYPES = {"t_utc": np.float64, "seq": np.int64, "noise_floor_dbm": np.float32}
 
@@ -73,6 +83,10 @@ class _Staged:
     since: float = 0.0  # monotonic time the oldest row was staged
     rows: list[Spectrum] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
+
+
+_CACHE: dict[str, Any] = {"rdcc_nbytes": CHUNK_CACHE_BYTES, "rdcc_nslots": CHUNK_CACHE_SLOTS,
+                          "rdcc_w0": CHUNK_CACHE_W0}
 
 
 def _append(ds: h5py.Dataset, start: int, data: np.ndarray) -> None:
@@ -124,13 +138,13 @@ class SpectrumArchive:
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            f = h5py.File(path, "a" if create else "r+", libver="latest")
+            f = h5py.File(path, "a" if create else "r+", libver="latest", **_CACHE)
         except OSError as exc:  # a killed server left the file flagged "open for write": recover it
             if "already open for write" not in str(exc) or not clear_status_flags(path):
                 raise
             log.warning("archive file %s was not closed cleanly (server killed?): cleared its open-for-write "
                         "flags; rows after its last flush were never acked and will be resent", path)
-            f = h5py.File(path, "a" if create else "r+", libver="latest")
+            f = h5py.File(path, "a" if create else "r+", libver="latest", **_CACHE)
         if create and "format" not in f.attrs:
             m = meta or SensorMeta(sensor_id=path.parent.name)
             f.attrs.update({"format": FORMAT, "sensor_id": m.sensor_id, "province": m.province, "lat": m.lat,
