@@ -137,6 +137,7 @@ class SpectrumArchive:
             raise FileNotFoundError(path)
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
+            self._close_past_days(path, day)
         try:
             f = h5py.File(path, "a" if create else "r+", libver="latest", **_CACHE)
         except OSError as exc:  # a killed server left the file flagged "open for write": recover it
@@ -160,6 +161,21 @@ class SpectrumArchive:
             except Exception:  # closing a broken file must not stop the others
                 log.exception("closing an archive file failed")
         return f
+
+    def _close_past_days(self, path: Path, day: str) -> None:
+        """Close the sensor's open files of earlier days once it writes a later one.
+
+        An open file holds native HDF5 memory that grows with the rows written to it (~50 B per
+        chunk) until it is closed; left to the LRU, a sensor's past days stayed open for as many days
+        as ``max_open_files`` allows. Files with rows still staged, or written in the current flush
+        (which :meth:`undo_last_flush` may cut back), stay open; a late row simply reopens its file.
+        """
+        sensor_id = path.parent.name
+        in_batch = {p for p, _ in self._last_batch}
+        for p in [p for p in self._files if p.parent == path.parent and p != path]:
+            p_day = p.stem.rsplit("_", 1)[-1]
+            if p_day < day and p not in in_batch and (sensor_id, p_day) not in self._staged:
+                self._drop(p)
 
     def _group(self, f: h5py.File, path: Path, msg: Spectrum) -> _GroupHandle:
         """The group (and its datasets) holding rows of ``msg``'s profile and exact axis; cached."""

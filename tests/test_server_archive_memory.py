@@ -82,3 +82,40 @@ def test_resident_memory_does_not_grow_with_the_rows_archived(tmp_path: Path) ->
     # Before the fix the growth was the data itself (~52 MiB here); now the HDF5 chunk index only.
     assert grown < 0.15 * data_mib, f"RSS grew {grown:.1f} MiB while archiving {data_mib:.1f} MiB of spectra"
     archive.close()
+
+
+def _spectrum(sid: str, seq: int, day_offset: int) -> Spectrum:
+    t = format_utc(T0 + timedelta(days=day_offset, seconds=seq))
+    return Spectrum(sid, seq, t, profile="p", f_start_hz=446e6, f_step_hz=3125.0,
+                    power_dbm=np.full(64, -100.0 - seq, dtype=np.float32), noise_floor_dbm=-112.0,
+                    threshold_dbm=-106.0, antenna_factor_db_m=2.0)
+
+
+def test_a_sensors_past_day_file_is_closed_when_it_writes_a_new_day(tmp_path: Path) -> None:
+    archive = SpectrumArchive(tmp_path / "spectra")
+    meta = SensorMeta("js-01", "JS")
+    archive.stage(meta, _spectrum("js-01", 1, 0))
+    archive.stage(SensorMeta("js-02", "JS"), _spectrum("js-02", 1, 0))
+    archive.flush()
+    day0, day1 = ((T0 + timedelta(days=d)).strftime("%Y%m%d") for d in (0, 1))
+    assert {p.name for p in archive._files} == {f"js-01_{day0}.h5", f"js-02_{day0}.h5"}
+    # A late row of day 0 staged with day 1's first row: both written in one flush, day 0 stays open
+    # while it is part of the batch (undo_last_flush may still cut it back).
+    archive.stage(meta, _spectrum("js-01", 2, 0))
+    archive.stage(meta, _spectrum("js-01", 3, 1))
+    written, failed = archive.flush()
+    assert [m.seq for m in written] == [2, 3] and not failed
+    assert f"js-01_{day0}.h5" in {p.name for p in archive._files}
+    archive.stage(meta, _spectrum("js-01", 4, 1))
+    archive.flush()
+    archive.stage(meta, _spectrum("js-01", 5, 2))
+    archive.flush()
+    names = {p.name for p in archive._files}
+    day2 = (T0 + timedelta(days=2)).strftime("%Y%m%d")
+    assert names == {f"js-01_{day2}.h5", f"js-02_{day0}.h5"}  # other sensors' files untouched
+    # the closed days still read back (reopened on demand), rows complete
+    power, _, _ = archive.read_last("js-01", "p", 10, day=day0)
+    assert power[:, 0].tolist() == [-101.0, -102.0]
+    power, _, _ = archive.read_last("js-01", "p", 10, day=day1)
+    assert power[:, 0].tolist() == [-103.0, -104.0]
+    archive.close()
