@@ -32,7 +32,6 @@ so the simulator's scenario format stays exactly what the sensor docs say.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -40,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from coordination.protocol import MonitoringProfile, ProtocolError
-from sdr.scenario import Scenario, ScenarioError, parse_scenario
+from sdr.scenario import Scenario, ScenarioError, parse_scenario, read_scenario_toml
 
 VERDICTS = ("unlicensed", "cross_border", "licence_violation")
 PROPAGATION_MODELS = ("p1546", "free_space")
@@ -233,11 +232,4 @@ def parse_demo_scenario(doc: Mapping[str, Any], origin: str = "<demo scenario>",
 def load_demo_scenario(path: str | Path | None = None) -> DemoScenario:
     """Read a demo scenario file (default: the shipped one); errors name the file and key."""
     path = Path(path) if path is not None else default_scenario_path()
-    try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise DemoScenarioError(f"scenario file not found: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise DemoScenarioError(f"{path}: invalid TOML: {exc}") from exc
-    return parse_demo_scenario(doc, str(path), path)
+    return parse_demo_scenario(read_scenario_toml(path, DemoScenarioError), str(path), path)

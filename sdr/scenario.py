@@ -275,14 +275,18 @@ def _array_of_tables(doc: dict[str, Any], key: str, origin: str) -> list[dict[st
     return value
 
 
+def read_scenario_toml(path: Path, error: type[Exception] = ScenarioError) -> dict[str, Any]:
+    """The parsed TOML of a scenario file; a missing or malformed file raises ``error`` naming it."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise error(f"scenario file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: invalid TOML: {exc}") from exc
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario TOML file; errors name the file and the offending key."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise ScenarioError(f"scenario file not found: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: invalid TOML: {exc}") from exc
-    return parse_scenario(doc, str(path), path)
+    return parse_scenario(read_scenario_toml(path), str(path), path)
