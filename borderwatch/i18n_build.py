@@ -5,7 +5,7 @@
 ``python -m borderwatch.i18n_build compile``  write ``borderwatch.mo`` next to each ``.po``
 
 The compiled ``.mo`` files are committed beside their ``.po`` (so ``pip install`` and ``make test``
-need no build step); ``tests/test_i18n_catalogues.py`` fails when one is out of date. Extraction
+need no build step); ``tests/borderwatch/test_i18n_catalogues.py`` fails when one is out of date. Extraction
 walks the syntax trees of ``borderwatch/*.py`` for ``_("...")`` and ``N_("...")`` with a literal
 argument (messages with values use ``_("... {name} ...").format(name=...)``, never f-strings).
 The extractor, the ``.po`` reader and the GNU ``.mo`` writer are the report's

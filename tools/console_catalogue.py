@@ -4,7 +4,7 @@
 Qt's own tool chain (shipped with PySide6 as ``pyside6-lupdate`` / ``pyside6-lrelease``) does the
 work; this script only names the files. Translators edit ``gui/data/borderwatch_<lang>.ts`` (Qt
 Linguist: ``pyside6-linguist``), then run ``compile``. The ``.qm`` is committed beside the ``.ts``
-so an installed console needs no build step; ``tests/test_i18n_console.py`` fails when either is
+so an installed console needs no build step; ``tests/gui/test_i18n_console.py`` fails when either is
 stale or a string has no translation.
 
 Usage: python tools/console_catalogue.py update|compile|all [LANG ...]   (default: every .ts)

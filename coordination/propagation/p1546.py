@@ -4,7 +4,8 @@ Why this module exists: cross-border coordination asks what field strength a lic
 produces at the provincial border; the four provinces (like the HCM agreement) answer with
 Recommendation ITU-R P.1546-6. This is an independent implementation of Annexes 5 and 6 of the
 Recommendation (the step-by-step procedure) on the tabulated curves shipped in ``data/``, checked
-against all 52 ITU-R Study Group 3 validation datasets to 1e-4 dB (tests/test_p1546_validation.py).
+against all 52 ITU-R Study Group 3 validation datasets to 1e-4 dB (tests/coordination/propagation/
+``test_p1546_validation.py``).
 
 Public entry points
 -------------------

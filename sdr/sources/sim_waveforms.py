@@ -10,7 +10,7 @@ Two families: the table kernels (``add_angle_modulated``, ``add_enveloped_carrie
 up in a 4096-entry sine table, spurs near -60 dBc) are the scalar reference; the renderer uses the
 phasor kernels (``add_angle_modulated_phasor``, ``add_enveloped_phasor``): the same waveforms,
 exact to float32 rounding, written so that LLVM vectorises them (3-5x faster, see
-tests/test_sdr_sim_kernels.py for the agreement)."""
+tests/sdr/test_sdr_sim_kernels.py for the agreement)."""
 
 from __future__ import annotations
 
