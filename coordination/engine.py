@@ -49,13 +49,11 @@ from coordination.alerts import (
 )
 from coordination.localisation import LevelObservation, LocalisationError, LocaliserConfig, ProvinceLookup, localise
 from coordination.sensors import SensorInfo
+from dsp.calibration import dbm_to_dbuv_m
 from station_db.models import MEMBER_PROVINCES, Station
 from station_db.rules import BandRule, RuleSet
 
 log = logging.getLogger(__name__)
-
-DBM_TO_DBUV_M_OFFSET_DB = 107.0
-"""dBm into 50 ohm -> dBuV at the port; the antenna factor (dB/m) turns it into dBuV/m."""
 
 PredictFn = Callable[[Station, SensorInfo, BandRule], float]
 
@@ -276,7 +274,7 @@ class RulesEngine:
             band, ch = self._band_and_channel(f_hz, em)
             if band is None or ch is None or snr_db < band.margin_db:
                 continue
-            o = _Obs(sensor, t, f_hz, obw_hz, power_dbm, snr_db, power_dbm + DBM_TO_DBUV_M_OFFSET_DB + af)
+            o = _Obs(sensor, t, f_hz, obw_hz, power_dbm, snr_db, float(dbm_to_dbuv_m(power_dbm, af)))
             key = (band.name, ch)
             if key not in strongest or o.power_dbm > strongest[key].power_dbm:
                 strongest[key] = o

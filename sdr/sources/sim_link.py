@@ -15,12 +15,12 @@ from typing import Protocol
 
 from coordination.propagation import free_space_field_dbuv_m as _free_space_field
 from coordination.propagation import p1546
+from dsp.calibration import dbuv_m_to_dbm
 from sdr.scenario import SensorSite, Transmitter
 
 log = logging.getLogger(__name__)
 
 EARTH_RADIUS_KM = 6371.0088
-DBM_TO_DBUV_50OHM = 107.0
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -88,4 +88,4 @@ class P1546Model:
 
 def received_dbm(model: PropagationModel, tx: Transmitter, site: SensorSite) -> float:
     """Power at the sensor's antenna port (dBm, 50 ohm) while the transmitter is keyed."""
-    return model.field_strength_dbuv_m(tx, site) - DBM_TO_DBUV_50OHM - site.antenna_factor_db_m
+    return float(dbuv_m_to_dbm(model.field_strength_dbuv_m(tx, site), site.antenna_factor_db_m))
