@@ -6,11 +6,13 @@ write the result. User errors are raised as one-line exceptions (the CLI boundar
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -114,6 +116,11 @@ def run_scan(args: Any) -> int:
         plan = plan_sweep(source, settings)
         meta = {"source": args.source, "sample_rate_hz": plan.sample_rate_hz}
         written = 0
+        # A recording without a capture time has no clock of its own: its rows are timed from the start of
+        # the scan by the samples already swept, so every run gets its own time (rtl_power consumers merge
+        # rows that share one) and the times match the recording's timeline.
+        scan_start = datetime.now(UTC)
+        swept_s = 0.0
         with open_writer(args.output, settings, meta) as writer:
             for run in range(1, args.runs + 1):
                 result = run_sweep(source, settings, plan, progress=_progress_printer(run, args.runs),
@@ -121,6 +128,9 @@ def run_scan(args: Any) -> int:
                 if result is None:
                     sys.stderr.write("scan: " + _("the recording ended after {n} sweep(s)").format(n=written) + "\n")
                     break
+                if source.timestamp_utc is None:
+                    result = dataclasses.replace(result, t_start_utc=scan_start + timedelta(seconds=swept_s))
+                swept_s += result.samples_per_hop * result.hops / plan.sample_rate_hz
                 writer.write(result)
                 written += 1
     return 0 if written else 1

@@ -224,9 +224,11 @@ def _validate_position(lat: float, lon: float, where: str) -> None:
 
 def parse_scenario(doc: dict[str, Any], origin: str = "<scenario>", source_path: Path | None = None) -> Scenario:
     """Build a :class:`Scenario` from an already-parsed TOML document."""
-    unknown = sorted(set(doc) - {"scenario", "sensors", "transmitters"})
+    # [demo] says how `borderwatch demo` plays the file (docs/scenario.md); the simulated world ignores it,
+    # so `sim:demo_scenario.toml?sensor=ID` renders the demo's world.
+    unknown = sorted(set(doc) - {"scenario", "sensors", "transmitters", "demo"})
     if unknown:
-        raise ScenarioError(f"{origin}: unknown table {unknown[0]!r}; allowed: scenario, sensors, transmitters")
+        raise ScenarioError(f"{origin}: unknown table {unknown[0]!r}; allowed: scenario, sensors, transmitters, demo")
     head = doc.get("scenario", {})
     if not isinstance(head, dict):
         raise ScenarioError(f"{origin}: [scenario] must be a table")

@@ -170,3 +170,20 @@ def test_rtltcp_serve_command_streams_a_recording(rec: Path, loopback_port: int)
     finally:
         t.join(5)
     assert code == [0]
+
+
+def test_each_run_over_a_recording_gets_its_own_time(tmp_path: Path) -> None:
+    # 4 s of noise at 64 kS/s as cu8 (a raw recording: no capture time); four 1 s sweeps.
+    rng = np.random.default_rng(17)
+    rate = 64_000
+    u8 = np.clip(127.5 + 20 * rng.standard_normal(2 * 4 * rate), 0, 255).astype(np.uint8)
+    path = tmp_path / "noise_100M_64k.cu8"
+    u8.tofile(path)
+    out = tmp_path / "sweep.csv"
+    assert main(["scan", "--source", f"{path}?rate=64k&freq=100M", "--start", "99.99M", "--stop", "100.01M",
+                 "--bin", "1k", "--interval", "1", "--runs", "4", "-o", str(out)]) == 0
+    rows = read_rtl_power(out)
+    stamps = [np.datetime64(f"{r[0]}T{r[1]}") for r in rows]
+    assert len(rows) == 4
+    steps = np.diff(stamps).astype("timedelta64[s]").astype(int)
+    assert steps.tolist() == [1, 1, 1]  # one second of samples per sweep, in the recording's timeline

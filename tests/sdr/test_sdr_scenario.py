@@ -98,3 +98,18 @@ def test_unknown_sensor_lists_the_known_ones(tmp_path: Path) -> None:
     sc = load_scenario(write(tmp_path, GOOD))
     with pytest.raises(KeyError, match=r"no sensor 'JS-09'.*sensors: SH-01"):
         sc.sensor("JS-09")
+
+
+def test_the_demo_table_is_ignored_and_an_unknown_table_still_refused(tmp_path: Path) -> None:
+    with_demo = write(tmp_path, GOOD + "\n[demo]\nduration_s = 30\n[demo.engine]\nauto_resolve_after_s = 15\n")
+    assert load_scenario(with_demo).transmitters == load_scenario(write(tmp_path, GOOD)).transmitters
+    with pytest.raises(ScenarioError, match=r"unknown table 'dmeo'"):
+        load_scenario(write(tmp_path, GOOD + "\n[dmeo]\nduration_s = 30\n"))
+
+
+def test_the_shipped_demo_scenario_opens_as_a_simulated_source() -> None:
+    from borderwatch.demo_scenario import default_scenario_path
+    from sdr.sources import open_source
+
+    with open_source(f"sim:{default_scenario_path()}?sensor=SH-QINGPU&freq=100M&rate=250k") as source:
+        assert source.read(4096).size == 4096
