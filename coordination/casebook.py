@@ -1,0 +1,125 @@
+"""The case desk: run a case command against the stored history and append its sealed event.
+
+The desk holds a :class:`CaseRepository` (the store's case tables, or the in-memory one here for
+tests and tools) and does the one thing every caller (API op, server, CLI) needs: read a case's
+events, fold them (:func:`coordination.cases.replay`), build the next event with a command, seal
+it into the chain (:mod:`coordination.caselog`) and append it. ``append`` is conditional on the
+head the event links to: when two centres on a shared store act on one case at the same moment,
+one of them finds the head moved (:class:`CaseConflictError`), and the desk rebuilds the event on the
+new history once (the command's checks run again, so a case closed meanwhile is refused).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from coordination import cases
+from coordination.caselog import seal
+from coordination.cases import Case, CaseError, CaseEvent
+
+
+class CaseConflictError(CaseError):
+    """The case's head moved between reading and appending (another writer appended first)."""
+
+
+class UnknownCaseError(CaseError):
+    """No case with that id (or none for that alert)."""
+
+
+class CaseRepository(Protocol):
+    """Where case events are kept (append-only)."""
+
+    def append_event(self, ev: CaseEvent) -> None:
+        """Store ``ev`` if it is the next of its case (``seq`` = stored count + 1); CaseConflictError otherwise."""
+
+    def case_events(self, case_id: str) -> list[CaseEvent]:
+        """A case's events in seq order ([] if unknown)."""
+
+    def case_ids(self) -> list[str]:
+        """Every case id, oldest first."""
+
+
+class InMemoryCaseRepository:
+    """A repository in a dict: for tests, tools and the stand-in API server."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, list[CaseEvent]] = {}
+
+    def append_event(self, ev: CaseEvent) -> None:
+        got = self._events.setdefault(ev.case_id, [])
+        if ev.seq != len(got) + 1:
+            if not got:
+                del self._events[ev.case_id]
+            raise CaseConflictError(f"case {ev.case_id}: event {ev.seq} is not next ({len(got)} stored)")
+        got.append(ev)
+
+    def case_events(self, case_id: str) -> list[CaseEvent]:
+        return list(self._events.get(case_id, ()))
+
+    def case_ids(self) -> list[str]:
+        return list(self._events)
+
+
+Command = Callable[[Case], CaseEvent]
+
+
+class CaseDesk:
+    """Open cases and apply commands through a repository; returns the case after each step."""
+
+    def __init__(self, repo: CaseRepository) -> None:
+        self.repo = repo
+
+    def get(self, case_id: str) -> Case:
+        events = self.repo.case_events(case_id)
+        if not events:
+            raise UnknownCaseError(f"no case with id {case_id!r}")
+        return cases.replay(events)
+
+    def find_for_alert(self, alert_id: str) -> Case | None:
+        events = self.repo.case_events(cases.case_id_for(alert_id))
+        return cases.replay(events) if events else None
+
+    def all(self) -> list[Case]:
+        return [cases.replay(self.repo.case_events(cid)) for cid in self.repo.case_ids()]
+
+    def visible_to(self, provinces: Iterable[str] | None, state: str | None = None) -> list[Case]:
+        """Cases a province sees (``None``: every case), optionally only ``open`` or ``closed`` ones."""
+        out = []
+        for c in self.all():
+            if provinces is not None and not c.involves(provinces):
+                continue
+            if state is not None and c.state != state:
+                continue
+            out.append(c)
+        return out
+
+    def open(self, alert: Mapping[str, Any], t: datetime, actor: cases.Actor = cases.SYSTEM, *,
+             auto: bool = False) -> Case:
+        """Open the case of ``alert``; an existing case of that alert is returned unchanged."""
+        existing = self.find_for_alert(str(alert.get("id")))
+        if existing is not None:
+            return existing
+        ev = seal(None, cases.open_case(alert, t, actor, auto=auto))
+        try:
+            self.repo.append_event(ev)
+        except CaseConflictError:  # another centre opened it at the same moment: theirs stands
+            found = self.find_for_alert(str(alert.get("id")))
+            assert found is not None
+            return found
+        return cases.apply(None, ev)
+
+    def act(self, case_id: str, command: Command) -> Case:
+        """Apply ``command`` (a function of the current case that builds the next event)."""
+        for attempt in (0, 1):
+            case = self.get(case_id)
+            ev = seal(case.events[-1], command(case))
+            try:
+                self.repo.append_event(ev)
+            except CaseConflictError:
+                if attempt:
+                    raise
+                continue
+            return cases.apply(case, ev)
+        raise AssertionError("unreachable")
