@@ -20,7 +20,7 @@ import zmq
 
 from borderwatch.i18n import N_, _
 from coordination.api import ApiClient, ApiError
-from coordination.protocol import AlertMsg, ProtocolError, decode
+from coordination.protocol import AlertMsg, ProtocolError, decode_as
 
 DEFAULT_PUB = "tcp://127.0.0.1:5562"
 DEFAULT_API = "tcp://127.0.0.1:5561"
@@ -168,12 +168,12 @@ def tail(addr: str, provinces: Sequence[str] | None, *, count: int | None = None
                 continue
             frames = sub.recv_multipart()
             try:
-                msg = decode(frames[1:], allowed=(AlertMsg.TYPE,))
+                msg = decode_as(frames[1:], AlertMsg)
             except ProtocolError as exc:
                 sys.stderr.write("borderwatch alerts tail: " + _("ignored a bad message: {error}").format(error=exc)
                                  + "\n")
                 continue
-            doc = dict(msg.alert)  # type: ignore[attr-defined]
+            doc = dict(msg.alert)
             out.write((json.dumps(doc, ensure_ascii=False) if as_json else format_alert_line(doc)) + "\n")
             out.flush()
             seen += 1

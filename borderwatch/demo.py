@@ -118,7 +118,7 @@ class RecordingSpool(Spool):
         finally:
             super().close()
 
-    def put(self, msg: Message) -> Message:  # type: ignore[override]
+    def put(self, msg: Message) -> Message:
         stored = super().put(msg)
         with self._recorded_lock:
             self.put_seqs.append(stored.seq)

@@ -29,7 +29,7 @@ from borderwatch.demo import AlertSubscriber, DemoNetwork, sample_stations_path
 from coordination.api import ApiClient
 from coordination.federation import Federation, FederationConfig, federate_keys, shared_stations_target
 from coordination.keys import ClientKeys, KeySet, ensure_demo_keys
-from coordination.protocol import AlertMsg, ProtocolError, decode
+from coordination.protocol import AlertMsg, ProtocolError, decode_as
 from coordination.server import Server
 from sdr.config import SensorConfig
 from station_db.exchange import file_sha256, read_stations
@@ -92,8 +92,8 @@ class FederatedAlertSubscriber(AlertSubscriber):
 
     def _handle(self, frames: list[bytes]) -> None:
         try:
-            msg = decode(frames[1:], allowed=(AlertMsg.TYPE,))
-            doc = msg.alert  # type: ignore[attr-defined]
+            msg = decode_as(frames[1:], AlertMsg)
+            doc = msg.alert
             key = (doc.get("id"), doc.get("event"), doc.get("state"), doc.get("last_seen"),
                    len(doc.get("evidence") or []))
             topic = frames[0].decode("ascii")

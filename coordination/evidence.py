@@ -44,6 +44,7 @@ def capture_id_for(alert_id: str, sensor_id: str, n: int) -> str:
 
 def build_sigmf_meta(meta: Mapping[str, Any], ev: Evidence, extra: Mapping[str, Any]) -> dict[str, Any]:
     """The SigMF metadata document: the sensor's own if it sent one, else one built from plain keys."""
+    doc: dict[str, Any]
     if isinstance(meta.get("global"), dict):
         doc = {"global": dict(meta["global"]), "captures": list(meta.get("captures") or []),
                "annotations": list(meta.get("annotations") or [])}

@@ -35,8 +35,9 @@ from coordination.alerts import Position
 FieldModel = Callable[[np.ndarray], np.ndarray]
 """d_km (array) -> field strength in dBuV/m produced by a 0 dBW e.r.p. transmitter."""
 
-ProvinceLookup = Callable[[np.ndarray, np.ndarray], Sequence[str | None]]
-"""(lat_deg, lon_deg) arrays -> province code per point (None outside every province)."""
+ProvinceLookup = Callable[[np.ndarray, np.ndarray], Sequence[str | None] | np.ndarray]
+"""(lat_deg, lon_deg) arrays -> province code per point (None outside every province); a sequence or an
+object array (as ``station_db.geo.provinces_of`` returns)."""
 
 FREE_SPACE_1KM_0DBW_DBUV_M = 76.9
 """Free-space field at 1 km of 0 dBW e.r.p.: 106.9 dBuV/m for 1 kW minus 30 dB."""
@@ -329,8 +330,8 @@ def _single(
 ) -> Position:
     """One sensor: the annulus where a plausible e.r.p. produces the measured level."""
     erp_lo, erp_hi = config.erp_range_dbw
-    r_in = float(min(table.distance_for(e - erp_lo), config.max_range_km))
-    r_out = float(min(table.distance_for(e - erp_hi), config.max_range_km))
+    r_in = min(float(table.distance_for(e - erp_lo)), config.max_range_km)
+    r_out = min(float(table.distance_for(e - erp_hi)), config.max_range_km)
     r_in = min(r_in, r_out)
     sx, sy = frame.to_xy(np.array([o.lat]), np.array([o.lon]))
     # Uniform in area over the annulus.

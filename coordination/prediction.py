@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
 
@@ -44,8 +45,10 @@ AREA = "Rural"
 _F_RANGE_MHZ = (30.0, 4000.0)
 """P.1546 validity; the 29.7-30 MHz sliver of the VHF low band is predicted at 30 MHz."""
 
+_p1546: ModuleType | None
 try:  # pragma: no cover - depends on which helper has landed
-    from coordination.propagation import p1546 as _p1546
+    from coordination.propagation import p1546 as _p1546_module
+    _p1546 = _p1546_module
 except ImportError:  # pragma: no cover
     _p1546 = None
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -82,16 +82,19 @@ def _get(h: Mapping[str, Any], name: str) -> Any:
     return h[name]
 
 
-def _num(h: Mapping[str, Any], name: str, lo: float = -math.inf, hi: float = math.inf,
-         optional: bool = False) -> float | None:
-    if optional and h.get(name) is None:
-        return None
+def _num(h: Mapping[str, Any], name: str, lo: float = -math.inf, hi: float = math.inf) -> float:
+    """The finite number ``h[name]`` within [lo, hi]; ProtocolError naming the field otherwise."""
     v = _get(h, name)
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise ProtocolError("field", f"{name} must be a finite number, got {v!r}")
     if not lo <= v <= hi:
         raise ProtocolError("field", f"{name}={v} outside [{lo}, {hi}]")
     return float(v)
+
+
+def _num_or_none(h: Mapping[str, Any], name: str, lo: float = -math.inf, hi: float = math.inf) -> float | None:
+    """Like :func:`_num`, but an absent or null field is None (a separate helper keeps ``_num`` typed float)."""
+    return None if h.get(name) is None else _num(h, name, lo, hi)
 
 
 def _int(h: Mapping[str, Any], name: str, lo: int = 0, hi: int = 2**63 - 1) -> int:
@@ -103,16 +106,26 @@ def _int(h: Mapping[str, Any], name: str, lo: int = 0, hi: int = 2**63 - 1) -> i
     return v
 
 
-def _str(h: Mapping[str, Any], name: str, max_len: int = 256, optional: bool = False,
-         pattern: re.Pattern[str] | None = None) -> str | None:
-    if optional and h.get(name) is None:
-        return None
+def _str(h: Mapping[str, Any], name: str, max_len: int = 256, pattern: re.Pattern[str] | None = None) -> str:
+    """The string ``h[name]``, at most ``max_len`` long, matching ``pattern`` if given; ProtocolError otherwise."""
     v = _get(h, name)
     if not isinstance(v, str) or len(v) > max_len:
         raise ProtocolError("field", f"{name} must be a string of at most {max_len} characters")
     if pattern is not None and not pattern.match(v):
         raise ProtocolError("field", f"{name}={v!r} is not valid")
     return v
+
+
+def _str_or_none(h: Mapping[str, Any], name: str, max_len: int = 256) -> str | None:
+    """Like :func:`_str`, but an absent or null field is None."""
+    return None if h.get(name) is None else _str(h, name, max_len)
+
+
+def _utc(h: Mapping[str, Any], name: str) -> str:
+    """An ISO-8601 UTC timestamp field, checked by :func:`parse_utc` and kept as the sender wrote it."""
+    text = _str(h, name, 40)
+    parse_utc(text, name)
+    return text
 
 
 def _dict(h: Mapping[str, Any], name: str, optional: bool = True) -> dict[str, Any]:
@@ -145,11 +158,7 @@ def _array_header(arr: np.ndarray, prefix: str, dtype: str = "<f4") -> tuple[dic
 
 
 def _common(h: Mapping[str, Any]) -> tuple[str, int, str]:
-    sensor_id = _str(h, "sensor_id", 64, pattern=_SENSOR_ID_RE)
-    seq = _int(h, "seq", 0)
-    t_utc = _str(h, "t_utc", 40)
-    parse_utc(t_utc)
-    return sensor_id, seq, t_utc  # type: ignore[return-value]
+    return _str(h, "sensor_id", 64, pattern=_SENSOR_ID_RE), _int(h, "seq", 0), _utc(h, "t_utc")
 
 
 # ---------------------------------------------------------------- monitoring profiles
@@ -184,26 +193,26 @@ class MonitoringProfile:
         name = _str(d, "name", 64, pattern=_SENSOR_ID_RE)
         f_start = _num(d, "f_start_hz", 1e6, 7e9)
         f_stop = _num(d, "f_stop_hz", 1e6, 7e9)
-        if f_stop <= f_start:  # type: ignore[operator]
+        if f_stop <= f_start:
             raise ProtocolError("field", f"profile {name}: f_stop_hz must exceed f_start_hz")
         detector = _str(d, "detector", 8)
         if detector not in cls.DETECTORS:
             raise ProtocolError("field", f"profile {name}: detector {detector!r} not in {cls.DETECTORS}")
         return cls(
-            name=name,  # type: ignore[arg-type]
-            f_start_hz=f_start,  # type: ignore[arg-type]
-            f_stop_hz=f_stop,  # type: ignore[arg-type]
-            bin_hz=_num(d, "bin_hz", 1.0, 1e7),  # type: ignore[arg-type]
-            detector=detector,  # type: ignore[arg-type]
-            window=_str(d, "window", 16),  # type: ignore[arg-type]
-            overlap=_num(d, "overlap", 0.0, 0.95),  # type: ignore[arg-type]
-            dwell_s=_num(d, "dwell_s", 1e-4, 3600.0),  # type: ignore[arg-type]
-            revisit_s=_num(d, "revisit_s", 1e-3, 86400.0),  # type: ignore[arg-type]
-            margin_db=_num(d, "margin_db", 0.0, 60.0),  # type: ignore[arg-type]
-            channel_raster_hz=_num(d, "channel_raster_hz", 1.0, 1e8),  # type: ignore[arg-type]
-            channel_width_hz=_num(d, "channel_width_hz", 1.0, 1e8),  # type: ignore[arg-type]
-            crop=_num(d, "crop", 0.0, 0.9),  # type: ignore[arg-type]
-            occupancy_interval_s=_num(d, "occupancy_interval_s", 1.0, 86400.0),  # type: ignore[arg-type]
+            name=name,
+            f_start_hz=f_start,
+            f_stop_hz=f_stop,
+            bin_hz=_num(d, "bin_hz", 1.0, 1e7),
+            detector=detector,
+            window=_str(d, "window", 16),
+            overlap=_num(d, "overlap", 0.0, 0.95),
+            dwell_s=_num(d, "dwell_s", 1e-4, 3600.0),
+            revisit_s=_num(d, "revisit_s", 1e-3, 86400.0),
+            margin_db=_num(d, "margin_db", 0.0, 60.0),
+            channel_raster_hz=_num(d, "channel_raster_hz", 1.0, 1e8),
+            channel_width_hz=_num(d, "channel_width_hz", 1.0, 1e8),
+            crop=_num(d, "crop", 0.0, 0.9),
+            occupancy_interval_s=_num(d, "occupancy_interval_s", 1.0, 86400.0),
         )
 
 
@@ -261,11 +270,11 @@ class Hello(Message):
         if not isinstance(caps, list) or len(caps) > 32 or not all(isinstance(c, str) and len(c) < 64
                                                                     for c in caps):
             raise ProtocolError("field", "capabilities must be a list of short strings")
-        return cls(*_common(h), province=_str(h, "province", 8),  # type: ignore[arg-type]
-                   lat=_num(h, "lat", -90, 90), lon=_num(h, "lon", -180, 180),  # type: ignore[arg-type]
-                   height_m=_num(h, "height_m", -100, 2000),  # type: ignore[arg-type]
-                   antenna_factor_db_m=_num(h, "antenna_factor_db_m", -60, 80),  # type: ignore[arg-type]
-                   software=_str(h, "software", 128), capabilities=tuple(caps))  # type: ignore[arg-type]
+        return cls(*_common(h), province=_str(h, "province", 8),
+                   lat=_num(h, "lat", -90, 90), lon=_num(h, "lon", -180, 180),
+                   height_m=_num(h, "height_m", -100, 2000),
+                   antenna_factor_db_m=_num(h, "antenna_factor_db_m", -60, 80),
+                   software=_str(h, "software", 128), capabilities=tuple(caps))
 
 
 @dataclass(frozen=True)
@@ -305,14 +314,14 @@ class Spectrum(Message):
         detector = _str(h, "detector", 8)
         if detector not in MonitoringProfile.DETECTORS:
             raise ProtocolError("field", f"detector {detector!r} unknown")
-        return cls(*_common(h), profile=_str(h, "profile", 64),  # type: ignore[arg-type]
-                   f_start_hz=_num(h, "f_start_hz", 0, 1e11),  # type: ignore[arg-type]
-                   f_step_hz=_num(h, "f_step_hz", 1e-3, 1e9),  # type: ignore[arg-type]
-                   power_dbm=power.astype(np.float32, copy=False), detector=detector,  # type: ignore[arg-type]
+        return cls(*_common(h), profile=_str(h, "profile", 64),
+                   f_start_hz=_num(h, "f_start_hz", 0, 1e11),
+                   f_step_hz=_num(h, "f_step_hz", 1e-3, 1e9),
+                   power_dbm=power.astype(np.float32, copy=False), detector=detector,
                    segments=_int(h, "segments", 1, 10**9),
-                   noise_floor_dbm=_num(h, "noise_floor_dbm", -300, 100),  # type: ignore[arg-type]
-                   threshold_dbm=_num(h, "threshold_dbm", -300, 100),  # type: ignore[arg-type]
-                   antenna_factor_db_m=_num(h, "antenna_factor_db_m", -60, 80))  # type: ignore[arg-type]
+                   noise_floor_dbm=_num(h, "noise_floor_dbm", -300, 100),
+                   threshold_dbm=_num(h, "threshold_dbm", -300, 100),
+                   antenna_factor_db_m=_num(h, "antenna_factor_db_m", -60, 80))
 
 
 EMISSION_FIELDS: tuple[str, ...] = ("center_hz", "peak_hz", "peak_dbm", "power_dbm", "bandwidth_xdb_hz",
@@ -352,9 +361,9 @@ class Emissions(Message):
         sseq = h.get("spectrum_seq")
         if sseq is not None:
             sseq = _int(h, "spectrum_seq", 0)
-        return cls(*_common(h), profile=_str(h, "profile", 64), spectrum_seq=sseq,  # type: ignore[arg-type]
-                   noise_floor_dbm=_num(h, "noise_floor_dbm", -300, 100),  # type: ignore[arg-type]
-                   antenna_factor_db_m=_num(h, "antenna_factor_db_m", -60, 80),  # type: ignore[arg-type]
+        return cls(*_common(h), profile=_str(h, "profile", 64), spectrum_seq=sseq,
+                   noise_floor_dbm=_num(h, "noise_floor_dbm", -300, 100),
+                   antenna_factor_db_m=_num(h, "antenna_factor_db_m", -60, 80),
                    emissions=tuple(ems))
 
 
@@ -390,13 +399,11 @@ class Occupancy(Message):
             raise ProtocolError("size", "channel and fco arrays differ in length")
         if fco.size and (fco.min() < 0 or fco.max() > 1):
             raise ProtocolError("field", "fco outside [0, 1]")
-        t0, t1 = _str(h, "t_start_utc", 40), _str(h, "t_end_utc", 40)
-        parse_utc(t0, "t_start_utc")  # type: ignore[arg-type]
-        parse_utc(t1, "t_end_utc")  # type: ignore[arg-type]
-        return cls(*_common(h), profile=_str(h, "profile", 64), t_start_utc=t0,  # type: ignore[arg-type]
-                   t_end_utc=t1, revisits=_int(h, "revisits", 0, 10**9),  # type: ignore[arg-type]
-                   threshold_dbm=_num(h, "threshold_dbm", -300, 100),  # type: ignore[arg-type]
-                   fbo=_num(h, "fbo", 0, 1), channel_centers_hz=ch.astype(np.float64),  # type: ignore[arg-type]
+        t0, t1 = _utc(h, "t_start_utc"), _utc(h, "t_end_utc")
+        return cls(*_common(h), profile=_str(h, "profile", 64), t_start_utc=t0,
+                   t_end_utc=t1, revisits=_int(h, "revisits", 0, 10**9),
+                   threshold_dbm=_num(h, "threshold_dbm", -300, 100),
+                   fbo=_num(h, "fbo", 0, 1), channel_centers_hz=ch.astype(np.float64),
                    fco=fco.astype(np.float32))
 
 
@@ -448,7 +455,7 @@ class Evidence(Message):
         if len(payload[0]) > MAX_EVIDENCE_CHUNK_BYTES or len(payload[0]) != _int(h, "nbytes", 0):
             raise ProtocolError("size", "evidence chunk size wrong or too large")
         count = _int(h, "chunk_count", 1, 100_000)
-        return cls(*_common(h), capture_id=_str(h, "capture_id", 64, pattern=_SENSOR_ID_RE),  # type: ignore[arg-type]
+        return cls(*_common(h), capture_id=_str(h, "capture_id", 64, pattern=_SENSOR_ID_RE),
                    chunk_index=_int(h, "chunk_index", 0, count - 1), chunk_count=count,
                    meta=_dict(h, "meta"), data=bytes(payload[0]))
 
@@ -517,11 +524,11 @@ class Command(Message):
         if action == "capture_iq":
             _num(params, "duration_s", 0.001, 60.0)
             _num(params, "center_hz", 1e6, 7e9)
-            _num(params, "sample_rate_hz", 1e3, 1e8, optional=True)
+            _num_or_none(params, "sample_rate_hz", 1e3, 1e8)
         else:
             _str(params, "profile", 64)
-        return cls(*_common(h), command_id=_str(h, "command_id", 64, pattern=_SENSOR_ID_RE),  # type: ignore[arg-type]
-                   action=action, params=params)  # type: ignore[arg-type]
+        return cls(*_common(h), command_id=_str(h, "command_id", 64, pattern=_SENSOR_ID_RE),
+                   action=action, params=params)
 
 
 @dataclass(frozen=True)
@@ -557,7 +564,7 @@ class Request(Message):
 
     @classmethod
     def _from(cls, h: Mapping[str, Any], payload: Sequence[bytes]) -> Request:
-        return cls(*_common(h), op=_str(h, "op", 64), args=_dict(h, "args"))  # type: ignore[arg-type]
+        return cls(*_common(h), op=_str(h, "op", 64), args=_dict(h, "args"))
 
 
 @dataclass(frozen=True)
@@ -572,7 +579,8 @@ class Reply(Message):
     arrays: tuple[np.ndarray, ...] = ()
 
     def _payload(self) -> tuple[dict[str, Any], list[bytes]]:
-        heads, frames = {}, []
+        heads: dict[str, Any] = {}
+        frames: list[bytes] = []
         for i, a in enumerate(self.arrays):
             ah, data = _array_header(a, f"a{i}_", "<f4" if a.dtype != np.float64 else "<f8")
             heads |= ah
@@ -589,7 +597,7 @@ class Reply(Message):
         ok = _get(h, "ok")
         if not isinstance(ok, bool):
             raise ProtocolError("field", "ok must be a boolean")
-        return cls(*_common(h), ok=ok, result=h.get("result"), error=_str(h, "error", 4096, optional=True),
+        return cls(*_common(h), ok=ok, result=h.get("result"), error=_str_or_none(h, "error", 4096),
                    arrays=arrays)
 
 
@@ -606,6 +614,17 @@ MAX_MESSAGE_BYTES: dict[bytes, int] = {
     b"reply": MAX_HEADER_BYTES + MAX_SPECTRUM_BINS * 64 * 8,
     b"request": MAX_REQUEST_BYTES,
 }
+
+
+M = TypeVar("M", bound=Message)
+
+
+def decode_as(frames: Sequence[bytes], cls: type[M]) -> M:
+    """Decode a message that may only be of type ``cls`` (e.g. a reply, an alert), typed as such."""
+    msg = decode(frames, allowed=(cls.TYPE,))
+    if not isinstance(msg, cls):  # pragma: no cover - MESSAGE_TYPES maps each tag to its class
+        raise ProtocolError("type", f"expected {cls.__name__}, got {type(msg).__name__}")
+    return msg
 
 
 def decode(frames: Sequence[bytes], allowed: Sequence[bytes] | None = None) -> Message:

@@ -251,7 +251,7 @@ class CurvePolicy:
             user = frame.get("User-Id")
         except (zmq.ZMQError, UnicodeDecodeError):
             return None
-        return user or None
+        return user if isinstance(user, str) and user else None
 
     def admit(self, role: str, frames: Sequence[zmq.Frame]) -> bool:
         """Should the server handle this inbound ROUTER message? (False: dropped and counted.)

@@ -288,10 +288,12 @@ class Server:
             return None
         from coordination.engine import EngineConfig
 
+        engine_args: dict[str, Any] = dict(self.config.engine)
         try:
-            engine_cfg = EngineConfig(**dict(self.config.engine))
+            engine_cfg = EngineConfig(**engine_args)
         except TypeError as exc:
             raise ValueError(f"server config [engine]: {exc}") from exc
+        assert self.alert_store is not None  # _setup opens it before building the engine
         return RulesEngine(self.stations, self.rules, self.alert_store, config=engine_cfg)
 
     def _load_registry(self) -> None:
@@ -433,6 +435,7 @@ class Server:
         poller.unregister(old)
         old.close(0)
         deadline = time.monotonic() + 5.0
+        assert self._factory is not None  # made in _start, before the loop that calls this
         while True:
             try:
                 sock, _ = self._factory.bind(self._pub_kind, endpoint, ROLE_PUB)
@@ -656,6 +659,7 @@ class Server:
         """Put stored messages in the ledger and commit; False (counted, logged) when that fails."""
         assert self.store is not None
         store = self.store
+        storage_errors: tuple[type[BaseException], ...] = (StorageError, OSError, sqlite3.Error, *store.errors)
         try:
             store.mark_received([(ib.msg.sensor_id, ib.msg.seq, type(ib.msg).TYPE.decode(), ib.msg.t_utc)
                                  for ib in stored])
@@ -668,7 +672,7 @@ class Server:
                                      prof or (prev[2] if prev else None), now_iso)
             store.touch_sensors(last.values())
             store.commit()
-        except (StorageError, OSError, sqlite3.Error, *store.errors) as exc:
+        except storage_errors as exc:
             store.rollback()
             self._storage_error("sqlite", str(exc), len(stored))
             return False

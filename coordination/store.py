@@ -331,7 +331,8 @@ class Store:
 
     def count_received(self, sensor_id: str | None = None, mtype: str | None = None) -> int:
         """How many messages were stored (per sensor and/or type)."""
-        q, args = "SELECT COALESCE(SUM(n), 0) FROM received_counts WHERE 1=1", []
+        q = "SELECT COALESCE(SUM(n), 0) FROM received_counts WHERE 1=1"
+        args: list[str] = []
         if sensor_id is not None:
             q, args = q + " AND sensor_id=?", [*args, sensor_id]
         if mtype is not None:
@@ -530,7 +531,8 @@ class Store:
 
         ``own_only``: only those this centre wrote (what its engine restores at start).
         """
-        q, args = "SELECT json, state, acknowledged_by, resolved_by, centre FROM alerts WHERE canonical_id IS NULL", []
+        q = "SELECT json, state, acknowledged_by, resolved_by, centre FROM alerts WHERE canonical_id IS NULL"
+        args: list[Any] = []
         if own_only:
             q, args = (q.replace("WHERE canonical_id IS NULL", "WHERE 1=1"), args)
             if self.centre is not None:
@@ -553,8 +555,9 @@ class Store:
         Revisions are taken under the counter row's lock, so they commit in order: following
         ``rev > last`` misses nothing another centre wrote.
         """
-        q, args = ("SELECT json, state, acknowledged_by, resolved_by, centre, rev FROM alerts "
-                   "WHERE rev > ? AND canonical_id IS NULL"), [rev]
+        q = ("SELECT json, state, acknowledged_by, resolved_by, centre, rev FROM alerts "
+             "WHERE rev > ? AND canonical_id IS NULL")
+        args: list[Any] = [rev]
         if province:
             q += " AND provinces LIKE ?"
             args.append(f"%,{province},%")

@@ -96,6 +96,7 @@ def dbfs_to_dbm(
     conversion ``P_dBFS + NOMINAL_FULL_SCALE_DBM - gain_db`` (more RF gain, less input for full scale).
     ``freq_hz`` may be an array matching ``power_dbfs`` (one value per bin).
     """
+    offset: float | np.ndarray
     if table is None:
         offset = NOMINAL_FULL_SCALE_DBM - float(gain_db)
     else:

@@ -13,7 +13,15 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+    SignalInstance,
+)
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -405,7 +413,7 @@ class AlertsWidget(QWidget):
         self.ack_button.setEnabled(state == "open")
         self.resolve_button.setEnabled(state in ("open", "acknowledged"))
 
-    def _request(self, signal: Signal) -> None:
+    def _request(self, signal: SignalInstance) -> None:
         aid = self.selected_id()
         if aid is None:
             return
@@ -415,7 +423,7 @@ class AlertsWidget(QWidget):
             self.by_edit.setFocus()
             return
         self.status.setText(self.tr("Request sent for {0}...").format(aid))
-        signal.emit(aid, by, self.note_edit.text().strip())  # type: ignore[attr-defined]
+        signal.emit(aid, by, self.note_edit.text().strip())
 
     def show_status(self, text: str) -> None:
         self.status.setText(text)

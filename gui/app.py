@@ -38,6 +38,14 @@ SETTINGS_APP = "console"
 LAYOUT_VERSION = 1
 
 
+def _int_setting(value: object) -> int:
+    """A QSettings value as an int (QSettings may hand back a str, an int or None); 0 when unreadable."""
+    try:
+        return int(value) if isinstance(value, int | str) and value != "" else 0
+    except ValueError:
+        return 0
+
+
 def default_bands() -> list[BandChoice]:
     """The coordination rules' bands (shipped defaults), for the band choosers."""
     try:
@@ -147,7 +155,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ layout persistence
 
     def restore_layout(self) -> None:
-        if int(self.settings.value("layout_version", 0) or 0) != LAYOUT_VERSION:
+        if _int_setting(self.settings.value("layout_version", 0)) != LAYOUT_VERSION:
             return
         geom = self.settings.value("geometry")
         state = self.settings.value("window_state")
@@ -327,12 +335,13 @@ class MainWindow(QMainWindow):
     def _request(self, op: str, args: Mapping[str, Any], on_reply: Callable[[Reply], None],
                  on_error: Callable[[str], None] | None = None) -> None:
         assert self.client is not None
+        client = self.client
 
         def failed(text: str) -> None:
             log.info("%s failed: %s", op, text)
             if text.startswith("no answer"):
                 self.connected = False
-                self._set_state(self.tr("No answer from the server ({0})").format(self.client.api_addr))
+                self._set_state(self.tr("No answer from the server ({0})").format(client.api_addr))
             if on_error is not None:
                 on_error(text)
 

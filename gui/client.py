@@ -31,6 +31,7 @@ from coordination.protocol import (
     Request,
     Spectrum,
     decode,
+    decode_as,
     utc_now_iso,
 )
 
@@ -250,7 +251,7 @@ class ServerClient(QThread):
             except zmq.Again:
                 return
             try:
-                reply = decode(frames, allowed=(b"reply",))
+                reply = decode_as(frames, Reply)
             except ProtocolError as exc:
                 self.rejected += 1
                 log.warning("bad reply from %s: %s", self.api_addr, exc)
@@ -260,7 +261,7 @@ class ServerClient(QThread):
             if p is None:
                 log.debug("late or unknown reply seq %d", reply.seq)
                 continue
-            self._add_reply(reply, None if reply.ok else (reply.error or f"{p.op} failed"), p)  # type: ignore[arg-type]
+            self._add_reply(reply, None if reply.ok else (reply.error or f"{p.op} failed"), p)
 
     def _read_sub(self, sub: zmq.Socket) -> None:
         for _ in range(MAX_READS_PER_ITERATION):

@@ -7,10 +7,18 @@ Unknown codes are shown as they are.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP
 from PySide6.QtGui import QColor
 
 from gui.i18n import translate
+
+
+def QT_TRANSLATE_NOOP(context: str, text: str) -> str:
+    """Mark ``text`` for lupdate under ``context`` and return it unchanged.
+
+    Same name and behaviour as PySide6's marker (lupdate looks for the name), but typed ``str``:
+    the stubs declare PySide6's returning ``object``, which would untype every label table.
+    """
+    return text
 
 _CTX = "labels"
 

@@ -55,7 +55,7 @@ class SpectrumWidget(QWidget):
         self.unit = "dBm"
         self.frames = 0
         self._last: Spectrum | None = None
-        self._freqs_mhz = np.zeros(0)
+        self._freqs_mhz: np.ndarray = np.zeros(0)
         self._traces_dbm: dict[str, np.ndarray] = {}
         self._station_items: list[pg.GraphicsObject] = []
         self.highlight_item: pg.LinearRegionItem | None = None
@@ -206,11 +206,11 @@ class SpectrumWidget(QWidget):
         self._update_axis_label()
         self._redraw()
 
-    def _to_unit(self, values_dbm: np.ndarray | float) -> np.ndarray | float:
+    def _to_unit(self, values_dbm: np.ndarray) -> np.ndarray:
         if self.unit == "dBm":
             return values_dbm
         af = self._last.antenna_factor_db_m if self._last is not None else 0.0
-        return dbm_to_dbuv_m(values_dbm, af)
+        return np.asarray(dbm_to_dbuv_m(values_dbm, af))
 
     def _update_axis_label(self) -> None:
         self.plot.setLabel("left", self.tr("Level (dBm)") if self.unit == "dBm"
@@ -227,7 +227,7 @@ class SpectrumWidget(QWidget):
         for line, value in ((self.floor_line, msg.noise_floor_dbm), (self.threshold_line, msg.threshold_dbm)):
             known = value is not None and math.isfinite(value)  # an archive may not store the threshold
             if known:
-                line.setPos(float(self._to_unit(value)))
+                line.setPos(float(self._to_unit(np.asarray(value))))
             line.setVisible(known)
         self._update_readout()
 

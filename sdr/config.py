@@ -123,13 +123,15 @@ class _Reader:
 
     def num(self, name: str, lo: float = -math.inf, hi: float = math.inf, default: Any = _MISSING) -> float:
         v = self.raw(name, default)
-        if v is None:
-            return v
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             raise self.fail(name, v, "must be a finite number")
         if not lo <= v <= hi:
             raise self.fail(name, v, f"must be within [{lo:g}, {hi:g}]")
         return float(v)
+
+    def num_or_none(self, name: str, lo: float = -math.inf, hi: float = math.inf) -> float | None:
+        """An optional number: None when the key is absent."""
+        return None if self.data.get(name) is None else self.num(name, lo, hi)
 
     def int_(self, name: str, lo: int, hi: int, default: Any = _MISSING) -> int:
         v = self.raw(name, default)
@@ -142,13 +144,15 @@ class _Reader:
     def str_(self, name: str, pattern: re.Pattern[str] | None = None, hint: str = "",
              default: Any = _MISSING) -> str:
         v = self.raw(name, default)
-        if v is None:
-            return v
         if not isinstance(v, str) or not v:
             raise self.fail(name, v, "must be a non-empty string")
         if pattern is not None and not pattern.match(v):
             raise self.fail(name, v, hint or f"must match {pattern.pattern}")
         return v
+
+    def str_or_none(self, name: str) -> str | None:
+        """An optional non-empty string: None when the key is absent."""
+        return None if self.data.get(name) is None else self.str_(name)
 
     def sub(self, name: str, required: bool = True) -> _Reader:
         v = self.data.get(name, _MISSING)
@@ -233,7 +237,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
     a = top.sub("antenna", required=False)
     a.check_unknown({"factor_db_m", "full_scale_dbm"})
     factor = a.num("factor_db_m", -60.0, 80.0, default=0.0)
-    full_scale = a.num("full_scale_dbm", -200.0, 100.0, default=None)
+    full_scale = a.num_or_none("full_scale_dbm", -200.0, 100.0)
 
     src = top.sub("source")
     src.check_unknown({"uri"})
@@ -248,10 +252,10 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
     srv = top.sub("server")
     srv.check_unknown({"address", "server_public_key", "secret_key_file"})
     address = srv.str_("address", _ENDPOINT_RE, "must be a ZeroMQ endpoint such as tcp://127.0.0.1:5560")
-    spk = srv.str_("server_public_key", default=None)
+    spk = srv.str_or_none("server_public_key")
     if spk is not None and not _Z85_KEY_RE.match(spk):
         spk = _server_key_from_file(srv, spk, _resolve(base, spk))
-    skf = srv.str_("secret_key_file", default=None)
+    skf = srv.str_or_none("secret_key_file")
     secret_key_file = _resolve(base, skf) if skf else None
     if secret_key_file is not None and not secret_key_file.is_file():
         raise srv.fail("secret_key_file", skf, f"no such file ({secret_key_file}); make keys with "

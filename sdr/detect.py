@@ -214,5 +214,5 @@ def detect(
         if continuous:
             bursts = (Burst(0.0, duration_s),)
         results.append(DetectedEmission(e, bursts, continuous))
-    floor_dbm_hz = float(to_db(noise_floor(mean_p, segments=segments) / bin_hz) + dbm_offset_db)
+    floor_dbm_hz = float(to_db(np.asarray(noise_floor(mean_p, segments=segments) / bin_hz)) + dbm_offset_db)
     return DetectionResult(tuple(results), float(center_freq_hz), float(sample_rate_hz), duration_s, floor_dbm_hz, nfft)

@@ -170,8 +170,8 @@ class ProfileRunner:
         tiny = 1e-30
         floor_dbm = 10.0 * math.log10(max(noise_floor(lin, method="fcme", pfa=self.noise_pfa, segments=k), tiny))
         threshold_dbm = floor_dbm + p.margin_db
-        ems = detect_emissions(res.freqs_hz, power_dbm, floor_dbm=floor_dbm, margin_db=p.margin_db)
-        ems = tuple(e for e in ems if all(math.isfinite(getattr(e, f)) for f in EMISSION_FIELDS))
+        found = detect_emissions(res.freqs_hz, power_dbm, floor_dbm=floor_dbm, margin_db=p.margin_db)
+        ems = tuple(e for e in found if all(math.isfinite(getattr(e, f)) for f in EMISSION_FIELDS))
         m = Measurement(profile=p.name, t_utc=t_utc or res.t_start_utc, f_start_hz=plan.f_first_hz,
                         f_step_hz=plan.bin_hz, power_dbm=power_dbm.astype(np.float32), noise_floor_dbm=floor_dbm,
                         threshold_dbm=threshold_dbm, emissions=ems, detector=p.detector,

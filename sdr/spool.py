@@ -25,7 +25,7 @@ import logging
 import sqlite3
 import struct
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,7 +289,7 @@ class Spool:
         self._depth = int(row[1])
         self._next_seq = max(self._meta("next_seq", 0), self._next_seq)
 
-    def pending(self, limit: int, *, exclude: Sequence[int] | set[int] = (), after_seq: int = -1) -> list[SpoolRow]:
+    def pending(self, limit: int, *, exclude: Iterable[int] = (), after_seq: int = -1) -> list[SpoolRow]:
         """Up to ``limit`` stored rows in seq order, skipping seqs in ``exclude`` (in flight)."""
         if limit <= 0:
             return []

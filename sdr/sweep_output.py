@@ -67,7 +67,7 @@ class Hdf5SweepWriter(SweepWriter):
         self._h5 = h5py.File(path, "w")
         self._settings = settings
         self._meta = dict(metadata or {})
-        self._power = None
+        self._power: Any = None  # h5py.Dataset once the first sweep fixed the bin count (h5py is untyped)
 
     def write(self, result: SweepResult) -> None:
         import h5py

@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -386,12 +387,14 @@ def _code_from_value(text: str) -> str | None:
     return code_from_name(text)
 
 
-def _parse_rings(geom: dict, where: str) -> Rings:
-    gtype = geom.get("type") if isinstance(geom, dict) else None
+def _parse_rings(geom: object, where: str) -> Rings:
+    doc: dict[str, Any] = geom if isinstance(geom, dict) else {}
+    gtype = doc.get("type")
+    polys: Any
     if gtype == "Polygon":
-        polys = [geom.get("coordinates")]
+        polys = [doc.get("coordinates")]
     elif gtype == "MultiPolygon":
-        polys = geom.get("coordinates")
+        polys = doc.get("coordinates")
     else:
         raise BoundaryFileError(f"{where}: geometry.type is {gtype!r}, expected Polygon or MultiPolygon")
     rings: Rings = []

@@ -332,12 +332,12 @@ def open_database(target: str | Path, *, sqlite_timeout_s: float = 30.0, fsync: 
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=sqlite_timeout_s)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA foreign_keys = ON")
+        lite = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=sqlite_timeout_s)
+        lite.execute("PRAGMA journal_mode = WAL")
+        lite.execute("PRAGMA foreign_keys = ON")
         # NORMAL in WAL mode survives a process crash (kill -9); FULL also survives power loss.
-        conn.execute(f"PRAGMA synchronous = {'FULL' if fsync else 'NORMAL'}")
-        conn.execute(f"PRAGMA busy_timeout = {int(sqlite_timeout_s * 1000)}")
+        lite.execute(f"PRAGMA synchronous = {'FULL' if fsync else 'NORMAL'}")
+        lite.execute(f"PRAGMA busy_timeout = {int(sqlite_timeout_s * 1000)}")
     except sqlite3.Error as exc:
         raise DatabaseError(f"cannot open the SQLite database {path}: {exc}") from exc
-    return Database(conn, SQLITE, path)
+    return Database(lite, SQLITE, path)

@@ -81,7 +81,8 @@ def parse_designator(text: str) -> EmissionDesignator:
             "symbols and up to 2 optional ones (e.g. 16K0F3E, 180KF3E, 1M25G7W)"
         )
     bw_hz = parse_bandwidth_hz(m["bw"])
-    modulation, nature, information = m["cls"]
+    symbols = m["cls"]
+    modulation, nature, information = symbols[0], symbols[1], symbols[2]
     if modulation not in MODULATION_SYMBOLS:
         raise DesignatorError(f"{text!r}: unknown modulation symbol {modulation!r}")
     if nature not in NATURE_SYMBOLS:

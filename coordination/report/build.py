@@ -127,7 +127,7 @@ def band_for_profile(rules: Any, axis: ProfileAxis | None, profile: str,
 
 def band_matches(band: BandInfo, wanted: str | None) -> bool:
     """``--band`` accepts the rules band name (any case) or the profile name."""
-    return name_matches(band.name, wanted) or (bool(wanted) and wanted.strip().lower() == band.profile.lower())
+    return name_matches(band.name, wanted) or (wanted is not None and wanted.strip().lower() == band.profile.lower())
 
 
 def name_matches(name: str, wanted: str | None) -> bool:

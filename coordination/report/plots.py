@@ -19,6 +19,7 @@ from matplotlib import dates as mdates
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from coordination.report.i18n import Translate, label
 from coordination.report.model import AlertSummary, Availability, SiteBand, Spectrogram
@@ -85,8 +86,9 @@ def _style_text(fig: Figure, font: str | None) -> None:
     """Apply the font to every text of the figure (titles, labels, ticks, legends)."""
     if not font:
         return
-    for text in fig.findobj(match=lambda o: hasattr(o, "set_fontfamily")):
-        text.set_fontfamily([font, "DejaVu Sans"])
+    for text in fig.findobj(match=Text):
+        if isinstance(text, Text):
+            text.set_fontfamily([font, "DejaVu Sans"])
 
 
 def fco_plot(sb: SiteBand, _: Translate, lang: str | None = None) -> bytes:
@@ -127,7 +129,8 @@ def occupancy_time_plot(sbs: Sequence[SiteBand], _: Translate, lang: str | None 
         if not sb.intervals:
             continue
         times = [iv.t_end_utc for iv in sb.intervals]
-        ax.plot(times, [iv.fbo * 100.0 for iv in sb.intervals], marker=".", markersize=3, linewidth=1,
+        ax.plot(np.asarray(times, dtype=object), [iv.fbo * 100.0 for iv in sb.intervals], marker=".", markersize=3,
+                linewidth=1,
                 label=f"{sb.site.sensor_id} ({label(sb.site.province, t)})")
     ax.set_xlabel(t("Time (UTC)"))
     ax.set_ylabel(t("Band occupancy FBO (%)"))

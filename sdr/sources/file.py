@@ -103,7 +103,7 @@ class FileSource(SourceBase):
             )
         dtype, offset, scale = RAW_FORMATS[fmt]
         self.format = fmt
-        self._data = np.memmap(self.path, dtype=np.dtype(dtype), mode="r")
+        self._data: np.ndarray = np.memmap(self.path, dtype=np.dtype(dtype), mode="r")
         self._offset, self._scale = offset, scale
         self._num_samples = self._data.size // 2
         self._rate_hz, self._center_hz = float(rate), float(freq)
