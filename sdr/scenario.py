@@ -70,6 +70,11 @@ class SensorSite:
     antenna_factor_db_m: float = 20.0
     noise_figure_db: float = 6.0
     ppm_error: float = 0.0
+    #: reported minus true field (dB): the true antenna factor and gain differ from the configured ones.
+    #: None = drawn by the world (``[world] calibration_sigma_db``); 0 in a world without one.
+    calibration_error_db: float | None = None
+    #: representative clutter height around the antenna (m, P.1546 section 9); None = drawn by the world
+    clutter_height_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,8 @@ def _check_value(where: str, name: str, value: Any, kind: type | tuple[type, ...
 
 
 _FLOAT_KEYS = {
-    "lat", "lon", "height_m", "antenna_factor_db_m", "noise_figure_db", "ppm_error", "freq_hz", "erp_dbw",
+    "lat", "lon", "height_m", "antenna_factor_db_m", "noise_figure_db", "ppm_error", "calibration_error_db",
+    "clutter_height_m", "freq_hz", "erp_dbw",
     "antenna_height_m", "duty_cycle", "freq_offset_hz", "erp_boost_db", "burst_duration_s", "symbol_rate_hz",
 }
 

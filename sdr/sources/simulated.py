@@ -1,8 +1,9 @@
 """The simulator: what a sensor at a given site receives from a scenario of transmitters.
 
 A product feature (demo, training, tests without hardware), so it models what an RTL-SDR really
-delivers: received levels from a propagation model, thermal noise kTB with the site's noise
-figure, the site's LO error (ppm, correctable like a dongle's), a DC spike, tuner gain steps and
+delivers: received levels from a propagation model (:class:`~sdr.sources.sim_world.RealisticWorld`
+for a world that does not flatter the engine), the site's calibration error (its true antenna
+factor and gain differ from the configured ones), thermal noise kTB with the site's noise figure, the site's LO error (ppm, correctable like a dongle's), a DC spike, tuner gain steps and
 8-bit quantisation with clipping. Levels are calibrated: ``dBFS = dBm + gain_db + 10`` (the
 nominal RTL-SDR full scale that ``dsp.dbfs_to_dbm`` assumes, also exposed as ``calibration``), so
 a measurement converted with ``dsp.dbfs_to_dbm`` gives back the true antenna-port level.
@@ -31,6 +32,7 @@ from sdr.scenario import CONTINUOUS_MODULATIONS, Scenario, SensorSite, Transmitt
 from sdr.sources import sim_waveforms as wf
 from sdr.sources.base import SourceBase, SourceError, check_center_freq_hz, validate_read_count
 from sdr.sources.sim_link import FreeSpaceModel, PropagationModel, received_dbm
+from sdr.sources.sim_world import RealisticWorld
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,7 @@ class SimulatedSource(SourceBase):
         realtime: bool = False,
         start_s: float = 0.0,
         propagation: PropagationModel | None = None,
+        calibration_error_db: float | None = None,
         dc_offset_dbfs: float | None = -48.0,
         quantize: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
@@ -140,6 +143,7 @@ class SimulatedSource(SourceBase):
             raise SourceError(exc.args[0]) from exc
         self.seed = int(seed if seed is not None else _hash(scenario.seed, *sensor_id.encode()) & 0x7FFFFFFF)
         self.propagation = propagation or FreeSpaceModel()
+        self.calibration_error_db = self._calibration_error(calibration_error_db)
         self.realtime = bool(realtime)
         self.quantize = bool(quantize)
         self.dc_offset_dbfs = dc_offset_dbfs
@@ -152,11 +156,26 @@ class SimulatedSource(SourceBase):
         self._k = 0  # samples produced so far (the scenario clock)
         self._k_base, self._t_base = 0, float(start_s)
         self._wall_start: float | None = None
-        self._rx_dbm = {tx.id: received_dbm(self.propagation, tx, self.site) for tx in scenario.transmitters}
+        self._rx_dbm = {
+            tx.id: received_dbm(self.propagation, tx, self.site) + self.calibration_error_db
+            for tx in scenario.transmitters
+        }
         self._env_cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._burst_offsets: dict[tuple[int, int], float] = {}
         self._emitters: list[_Emitter] = []
         self.gain_db = gain_db  # also prepares the emitters
+
+    def _calibration_error(self, stated: float | None) -> float:
+        """The receiver's hidden bias (dB): given here, else the world's (drawn or stated per site), else the site's.
+
+        The true antenna factor is the configured one minus this, so the antenna port sees this much
+        more power than the configured factor implies and the sensor reports a field this much high.
+        """
+        if stated is not None:
+            return float(stated)
+        if isinstance(self.propagation, RealisticWorld):
+            return self.propagation.calibration_error_db(self.site)
+        return float(self.site.calibration_error_db or 0.0)
 
     # -- calibration and truth -----------------------------------------------------------
     @property
@@ -179,7 +198,11 @@ class SimulatedSource(SourceBase):
         return FULL_SCALE_OFFSET_DB
 
     def received_dbm(self, transmitter_id: str) -> float:
-        """True power of a transmitter at this sensor's antenna port while it is keyed (dBm)."""
+        """True power of a transmitter at this sensor's antenna port while it is keyed (dBm).
+
+        Includes the calibration error: with the configured antenna factor it converts to the field
+        the sensor reports, ``true field + calibration_error_db``.
+        """
         return self._rx_dbm[transmitter_id]
 
     def noise_dbm(self, bandwidth_hz: float | None = None) -> float:
