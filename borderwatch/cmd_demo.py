@@ -17,7 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from borderwatch.demo import DemoNetwork, DemoOptions, DemoResult, run_demo
+from borderwatch.demo import DemoNetwork, DemoOptions, DemoResult
+from borderwatch.demo_run import run_demo
 from borderwatch.demo_scenario import DemoScenarioError, load_demo_scenario
 from borderwatch.demo_view import make_view
 from borderwatch.i18n import _, current_language
