@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 
 import pytest
+from demo_testkit import GOOD, ROUTES, FakeNetwork, alert, result_for
 
-from borderwatch.demo import DeliveryReport, DemoResult, attribute, judge
+from borderwatch.demo import attribute, judge
 from borderwatch.demo_scenario import load_demo_scenario
 from borderwatch.demo_view import LiveView, LogView, format_summary
 
@@ -14,22 +15,6 @@ from borderwatch.demo_view import LiveView, LogView, format_summary
 @pytest.fixture(scope="module")
 def demo():
     return load_demo_scenario()
-
-
-def alert(aid, f_hz, verdicts, src, aff, lat, lon, *, event="opened", state="open", evidence=(), err_km=5.0):
-    return {"id": aid, "event": event, "state": state, "verdicts": list(verdicts), "severity": "major",
-            "band": "PMR 400", "f_center_hz": f_hz, "provinces_source": list(src), "provinces_affected": list(aff),
-            "position": {"lat": lat, "lon": lon, "error_km": err_km, "kind": "ellipse"}, "evidence": list(evidence),
-            "first_seen": "2026-11-25T08:00:00.000000Z"}
-
-
-GOOD = {
-    "a1": alert("a1", 100.1001e6, ["unlicensed", "cross_border"], ["ZJ"], ["JS"], 30.79, 120.61),
-    "a2": alert("a2", 410.2133e6, ["cross_border", "licence_violation"], ["AH"], ["JS"], 31.70, 118.60),
-    "a3": alert("a3", 156.7999e6, ["unlicensed", "cross_border"], ["SH"], ["JS"], 31.53, 121.55),
-    "a4": alert("a4", 152.3799e6, ["cross_border", "licence_violation"], ["ZJ"], ["JS", "SH"], 30.75, 120.75),
-}
-ROUTES = {"a1": {"ZJ", "JS"}, "a2": {"AH", "JS"}, "a3": {"AH", "JS", "SH", "ZJ"}, "a4": {"ZJ", "JS", "SH"}}
 
 
 def test_alerts_are_attributed_to_the_transmitter_on_their_frequency(demo):
@@ -79,14 +64,6 @@ def test_safety_band_alert_must_reach_every_province(demo):
     assert ch16.problems == ("published to JS,SH, expected AH,JS,SH,ZJ",)
 
 
-def result_for(demo, docs, routes, problems=()):
-    outcomes, stray = judge(demo, docs, routes)
-    delivery = DeliveryReport({}, 0, {"spectrum": 10, "emissions": 10},
-                              {"S1": {"spooled": 20, "stored": 20, "missing": 0, "spool_dropped": 0,
-                                      "spool_depth": 0}}, list(problems))
-    return DemoResult("test", 90.0, None, outcomes, stray, delivery, 12, 30.0, 16)
-
-
 def test_summary_lists_every_transmitter_and_the_result(demo):
     text = format_summary(result_for(demo, GOOD, ROUTES))
     for tx in ("PIRATE-FM-100.1", "AH-PMR-0042", "CH16-INTERFERER", "ZJ-PMR-0107", "ZJ-PMR-0065", "AH-PMR-0010"):
@@ -103,31 +80,10 @@ def test_summary_shows_failures(demo):
     assert "did NOT conclude" in text
 
 
-class _Net:
-    """Just enough of DemoNetwork for the views (no server: the API calls fail and are skipped)."""
-
-    def __init__(self, demo):
-        from borderwatch.demo import AlertLog
-
-        self.scenario = demo.scenario
-        self.alerts = AlertLog()
-        self.server = None
-        self.data_dir = "/tmp/x"
-
-    def elapsed_s(self):
-        return 12.0
-
-    def api(self):
-        raise ConnectionError("no server in this test")
-
-    def counters(self):
-        raise ConnectionError("no server in this test")
-
-
 def test_log_view_prints_events_with_their_topics_and_folds_evidence_updates(demo):
     out = io.StringIO()
     view = LogView(out)
-    view.net = _Net(demo)
+    view.net = FakeNetwork(demo)
     topics = {"AH"}  # the subscriber's live set of topics that carried this alert
     view.event(GOOD["a2"], topics)
     topics.add("JS")  # the second province topic arrives after the first: shown at the next tick
@@ -142,7 +98,7 @@ def test_log_view_prints_events_with_their_topics_and_folds_evidence_updates(dem
 
 
 def test_live_view_renders_open_alerts_most_severe_first(demo):
-    net = _Net(demo)
+    net = FakeNetwork(demo)
     crit = dict(GOOD["a3"], severity="critical", band="Maritime VHF")
     net.alerts.events.extend([GOOD["a1"], crit, dict(GOOD["a4"], state="resolved", event="resolved")])
     view = LiveView(io.StringIO())

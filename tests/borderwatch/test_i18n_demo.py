@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from test_demo_view import GOOD, ROUTES, _Net, result_for
+from demo_testkit import GOOD, ROUTES, FakeNetwork, result_for
 
 from borderwatch import i18n
 from borderwatch.demo_scenario import load_demo_scenario
@@ -30,7 +30,7 @@ def test_terminal_width_counts_chinese_as_two_cells():
 
 
 def test_live_view_in_chinese(demo, chinese):
-    net = _Net(demo)
+    net = FakeNetwork(demo)
     crit = dict(GOOD["a3"], severity="critical", band="Maritime VHF")
     net.alerts.events.extend([GOOD["a1"], crit])
     view = LiveView(io.StringIO())
@@ -59,7 +59,7 @@ def test_alert_columns_line_up_in_terminal_cells(chinese):
 def test_log_view_and_summary_in_chinese(demo, chinese):
     out = io.StringIO()
     view = LogView(out)
-    view.net = _Net(demo)
+    view.net = FakeNetwork(demo)
     view.event(GOOD["a2"], {"AH", "JS"})
     view.tick(view.net)
     (line,) = [x for x in out.getvalue().splitlines() if "] 告警 " in x]
