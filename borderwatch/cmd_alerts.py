@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
                    help=_("default: open and acknowledged"))
     p.set_defaults(handler=cmd_export_geojson)
 
-    for p in sub.choices.values():  # CurveZMQ client keys for every subcommand (issue 9)
+    for p in sub.choices.values():  # a secured server admits only known CurveZMQ client keys
         p.add_argument("--keys", metavar="DIR", type=Path, default=None,
                        help=_("CurveZMQ client keys (a keys directory or an exported bundle) for a secured server"))
         p.add_argument("--key-name", metavar="NAME", default=None, help=_("which client key in --keys to use"))

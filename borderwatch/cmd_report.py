@@ -1,4 +1,4 @@
-"""``borderwatch report``: the shared occupancy and interference report of a period (issue 10).
+"""``borderwatch report``: the shared occupancy and interference report of a period.
 
 Reads the coordination server's data directory (read-only) and writes a self-contained HTML report
 and, on request, the machine-readable exports (occupancy CSV, alerts GeoJSON, SM.1809-style files).

@@ -439,7 +439,7 @@ class DemoNetwork:
             data_dir=self.data_dir, sensors_addr="tcp://127.0.0.1:*", api_addr="tcp://127.0.0.1:*",
             pub_addr="tcp://127.0.0.1:*", stations=sample_stations_path(), profiles=s.profiles,
             engine=dict(s.engine), tick_interval_s=0.5, poll_timeout_ms=20, evidence_capture=True,
-            # CURVE with the demo's own keys (issue 9: the demo generates them in its output dir)
+            # CURVE with the demo's own keys, generated in its output dir: the demo runs as secured as production
             insecure=self.keys is None, keys_dir=self.keys.root if self.keys is not None else None,
             evidence_duration_s=EVIDENCE_DURATION_S, evidence_sample_rate_hz=EVIDENCE_RATE_HZ,
         )

@@ -1,4 +1,4 @@
-"""The rules engine: from sensors' emissions to verdicts and alerts (DESIGN.md section 4, issue 6).
+"""The rules engine: from sensors' emissions to verdicts and alerts (DESIGN.md section 4).
 
 Flow for each coordinated channel (docs/rules-engine.md explains the rules for regulators):
 

@@ -233,7 +233,7 @@ class Server:
             self.engine = self._make_engine()
         self.api = api_ops.Api(self)
         if self.policy is None and not cfg.insecure:
-            from coordination.security import make_policy  # CURVE + ZAP allow-list (issue 9)
+            from coordination.security import make_policy  # CURVE + ZAP allow-list: only known keys get in or out
 
             self.policy = make_policy(False, cfg.keys_dir)
         if cfg.insecure and self.policy is None:

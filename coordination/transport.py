@@ -1,6 +1,6 @@
 """The one place the server creates its ZeroMQ sockets.
 
-Security (CurveZMQ with a ZAP allow-list, issue 9) plugs in here: a :class:`SocketFactory` is
+Security (CurveZMQ with a ZAP allow-list) plugs in here: a :class:`SocketFactory` is
 given a policy object whose ``apply_server(socket, role)`` sets the CURVE options before bind.
 Every server socket goes through :meth:`SocketFactory.bind`, so no socket escapes the policy.
 """

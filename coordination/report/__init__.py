@@ -1,4 +1,4 @@
-"""Occupancy and interference reports from the coordination server's archive (issue 10).
+"""Occupancy and interference reports from the coordination server's archive, shared by the four provinces.
 
 ``build_report`` reads a data directory into a typed :class:`Report`; ``render_html`` and the
 functions of :mod:`coordination.report.exports` turn it into the HTML report and the exports.

@@ -1,4 +1,4 @@
-"""Burst segmentation and short-time band power, synthetic and on real recordings (issue 2, point 7)."""
+"""Burst segmentation and short-time band power, synthetic and on real recordings."""
 
 from __future__ import annotations
 

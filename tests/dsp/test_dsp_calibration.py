@@ -1,4 +1,4 @@
-"""Calibration: dBFS -> dBm via gain/frequency table, dBm <-> dB(uV/m) (issue 2, point 4)."""
+"""Calibration: dBFS -> dBm via gain/frequency table, dBm <-> dB(uV/m)."""
 
 from __future__ import annotations
 

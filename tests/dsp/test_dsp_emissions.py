@@ -1,4 +1,4 @@
-"""Emission detection and ITU-R SM.443 bandwidths with known answers (issue 2, point 6)."""
+"""Emission detection and ITU-R SM.443 bandwidths with known answers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Noise floor: FCME with a Pfa-derived threshold, percentile, sliding floor (issue 2, point 5)."""
+"""Noise floor: FCME with a Pfa-derived threshold, percentile, sliding floor."""
 
 from __future__ import annotations
 

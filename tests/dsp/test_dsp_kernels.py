@@ -1,4 +1,4 @@
-"""Each Numba kernel against its plain numpy twin (issue 2, point 9)."""
+"""Each Numba kernel against its plain numpy twin."""
 
 from __future__ import annotations
 

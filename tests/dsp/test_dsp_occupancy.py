@@ -1,4 +1,4 @@
-"""ITU-R SM.1880 occupancy: FCO vs a Bernoulli process, FBO, Wilson intervals (issue 2, point 8)."""
+"""ITU-R SM.1880 occupancy: FCO vs a Bernoulli process, FBO, Wilson intervals."""
 
 from __future__ import annotations
 

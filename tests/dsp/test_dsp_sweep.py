@@ -1,4 +1,4 @@
-"""DC-spike removal, hop planning and stitching with rtl_power crop semantics (issue 2, point 3)."""
+"""DC-spike removal, hop planning and stitching with rtl_power crop semantics."""
 
 from __future__ import annotations
 

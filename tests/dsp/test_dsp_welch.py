@@ -1,4 +1,4 @@
-"""Welch PSD: equality with scipy.signal.welch, detectors, streaming accumulator (issue 2, points 1-2)."""
+"""Welch PSD: equality with scipy.signal.welch, detectors, streaming accumulator."""
 
 from __future__ import annotations
 
