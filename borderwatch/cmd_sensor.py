@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 from borderwatch.i18n import _
+from coordination.protocol import format_epoch_utc
 from sdr.config import load_config
 from sdr.daemon import SensorDaemon, install_signal_handlers
 from sdr.sources import open_source
@@ -25,7 +25,7 @@ class JsonLogFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "t": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "t": format_epoch_utc(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

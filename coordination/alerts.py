@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
+from coordination.protocol import format_utc
+
 ALERT_SCHEMA_VERSION = 1
 """Version of the alert JSON (``schema_version`` key); additive changes keep the number."""
 
@@ -32,10 +34,10 @@ class AlertError(ValueError):
 
 
 def format_time(t: datetime) -> str:
-    """ISO-8601 UTC with microseconds and ``Z`` (the protocol's time format)."""
+    """:func:`~coordination.protocol.format_utc`, refusing a naive time with an AlertError."""
     if t.tzinfo is None:
         raise AlertError(f"naive datetime {t!r}: alert times must be timezone-aware UTC")
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_utc(t)
 
 
 def parse_time(text: Any, key: str) -> datetime:

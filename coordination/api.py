@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import zmq
 
-from coordination.protocol import MAX_HEADER_BYTES, ProtocolError, Reply, Request, decode, format_utc, utc_now_iso
+from coordination.protocol import (
+    MAX_HEADER_BYTES,
+    ProtocolError,
+    Reply,
+    Request,
+    decode,
+    format_epoch_utc,
+    format_utc,
+    utc_now_iso,
+)
 
 if TYPE_CHECKING:
     from coordination.keys import ClientKeys
@@ -233,9 +242,9 @@ class Api:
         if got is None or got[0].shape[0] == 0:
             raise ApiError(f"no spectrum of profile {profile!r} from sensor {sid!r}")
         power, t, attrs = got
-        return {"sensor_id": sid, "profile": profile, "t_utc": _iso(t[-1]), "f_start_hz": float(attrs["f_start_hz"]),
-                "f_step_hz": float(attrs["f_step_hz"]), "noise_floor_dbm": None, "threshold_dbm": None,
-                "detector": str(attrs["detector"])}, (power[-1],)
+        return {"sensor_id": sid, "profile": profile, "t_utc": format_epoch_utc(t[-1]),
+                "f_start_hz": float(attrs["f_start_hz"]), "f_step_hz": float(attrs["f_step_hz"]),
+                "noise_floor_dbm": None, "threshold_dbm": None, "detector": str(attrs["detector"])}, (power[-1],)
 
     def waterfall(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
         s = self.server
@@ -250,7 +259,7 @@ class Api:
             raise ApiError(f"no spectra of profile {profile!r} from sensor {sid!r}")
         power, t, attrs = got
         return {"sensor_id": sid, "profile": profile, "shape": [int(power.shape[0]), int(power.shape[1])],
-                "t_utc": [_iso(x) for x in t], "f_start_hz": float(attrs["f_start_hz"]),
+                "t_utc": [format_epoch_utc(x) for x in t], "f_start_hz": float(attrs["f_start_hz"]),
                 "f_step_hz": float(attrs["f_step_hz"]), "detector": str(attrs["detector"])}, \
             (np.ascontiguousarray(power, np.float32).ravel(),)
 
@@ -289,12 +298,6 @@ class Api:
 
     def profiles(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
         return [p.to_dict() for p in self.server.profiles], ()
-
-
-def _iso(t_s: float) -> str:
-    from datetime import UTC, datetime
-
-    return format_utc(datetime.fromtimestamp(float(t_s), UTC))
 
 
 class ApiClient:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from coordination.protocol import format_utc
+
 #: Severities from which the server opens a case by itself (an operator may open one for any alert).
 AUTO_OPEN_SEVERITIES: tuple[str, ...] = ("critical", "major")
 OUTCOMES: tuple[str, ...] = ("stopped", "licence_amended", "penalised", "referred", "not_found")
@@ -45,10 +47,10 @@ class CaseError(ValueError):
 
 
 def format_time(t: datetime) -> str:
-    """ISO-8601 UTC with microseconds and ``Z`` (the alerts' and the protocol's format)."""
+    """:func:`~coordination.protocol.format_utc` (the alerts' and the protocol's format), refusing a naive time."""
     if t.tzinfo is None:
         raise CaseError(f"naive datetime {t!r}: case times must be timezone-aware UTC")
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_utc(t)
 
 
 def parse_time(text: Any, where: str) -> datetime:

@@ -20,10 +20,11 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import zmq
+
+from coordination.protocol import utc_now_iso
 
 ROLES = ("sensor", "console", "team", "server", "centre")  # centre: a peer centre (federation)
 SERVER_CERT = "server.key"
@@ -230,7 +231,7 @@ class KeyStore:
         if existing and not overwrite:
             raise KeyFileError(f"a key named {name!r} exists already ({existing[0]}); choose another name")
         public, secret = zmq.curve_keypair()
-        created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = utc_now_iso()
         info = KeyInfo(name, role, public.decode(), tuple(provinces), created,
                        "server" if role == "server" else "allowed", pub_path)
         _write_cert(sec_path, info, secret.decode())

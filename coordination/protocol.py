@@ -56,8 +56,20 @@ def utc_now_iso() -> str:
 
 
 def format_utc(t: datetime) -> str:
-    """Format an aware datetime as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
+    """Format an aware datetime as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+
+    The one UTC text format of the wire, the stores, the alerts and the exports (fixed width, so the
+    text sorts like the time). A naive datetime raises ValueError: its zone is unknown, and taking it
+    as local time would shift it silently.
+    """
+    if t.tzinfo is None:
+        raise ValueError(f"naive datetime {t!r}: UTC text needs a timezone-aware time")
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def format_epoch_utc(t_s: float) -> str:
+    """Seconds since the epoch (the archive's and the log records' clock) as :func:`format_utc` text."""
+    return format_utc(datetime.fromtimestamp(float(t_s), UTC))
 
 
 def parse_utc(text: str, name: str = "t_utc") -> datetime:

@@ -15,7 +15,6 @@ import logging
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
-from coordination.protocol import Spectrum, format_utc, parse_utc
+from coordination.protocol import Spectrum, format_epoch_utc, parse_utc
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +45,6 @@ class GroupRef:
     t_first_s: float
     t_last_s: float
     rows: int
-
-
-def _utc(t_s: float) -> str:
-    return format_utc(datetime.fromtimestamp(float(t_s), UTC))
 
 
 class ArchiveReader:
@@ -131,7 +126,7 @@ class ArchiveReader:
                 # antenna factor as a group attribute (one calibration per group) and no threshold
                 thr = _column(g, "threshold_dbm", lo, hi, float(a.get("threshold_dbm", float("nan"))))
                 af = _column(g, "antenna_factor_db_m", lo, hi, float(a.get("antenna_factor_db_m", 0.0)))
-                rows = [Spectrum(sensor_id, int(seq[i]), _utc(t[lo + i]), profile=profile,
+                rows = [Spectrum(sensor_id, int(seq[i]), format_epoch_utc(t[lo + i]), profile=profile,
                                  f_start_hz=float(a["f_start_hz"]), f_step_hz=float(a["f_step_hz"]),
                                  power_dbm=np.asarray(power[i], np.float32), detector=str(a.get("detector", "mean")),
                                  noise_floor_dbm=float(floor[i]), threshold_dbm=float(thr[i]),
@@ -242,7 +237,7 @@ class ArchiveBar(QWidget):
         self.slider.setValue(round(min(max(t_s, self.t_first_s), self.t_last_s) - self.t_first_s))
 
     def _update_label(self) -> None:
-        self.label.setText(_utc(self.time_s())[:19].replace("T", " "))
+        self.label.setText(format_epoch_utc(self.time_s())[:19].replace("T", " "))
 
     def _changed(self, _v: int) -> None:
         self._update_label()

@@ -26,6 +26,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from coordination.protocol import format_utc
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MARGIN_DB = 10.0
@@ -36,11 +38,6 @@ _PERIOD_RE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})\s
 
 class ReportDataError(ValueError):
     """The archive or a selection cannot be read; the message names the file or argument."""
-
-
-def fmt_utc(t: datetime) -> str:
-    """The protocol's timestamp text (sorts lexicographically like the store's columns)."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def from_epoch_s(t_s: float) -> datetime:
@@ -381,7 +378,7 @@ class ArchiveReader:
         rows = self._query(
             "SELECT sensor_id, seq, profile, t_start_utc, t_end_utc, revisits, threshold_dbm, fbo, "
             "channel_centers_hz, fco FROM occupancy WHERE sensor_id=? AND profile=? AND t_end_utc>=? AND t_end_utc<? "
-            "ORDER BY t_end_utc, seq", (sensor_id, profile, fmt_utc(period.start), fmt_utc(period.end)))
+            "ORDER BY t_end_utc, seq", (sensor_id, profile, format_utc(period.start), format_utc(period.end)))
         out = []
         for r in rows:
             where = f"{self.db_path} occupancy ({r[0]}, seq {r[1]})"
@@ -396,7 +393,7 @@ class ArchiveReader:
 
     def occupancy_profiles(self, sensor_id: str, period: Period) -> list[str]:
         rows = self._query("SELECT DISTINCT profile FROM occupancy WHERE sensor_id=? AND t_end_utc>=? AND t_end_utc<?",
-                           (sensor_id, fmt_utc(period.start), fmt_utc(period.end)))
+                           (sensor_id, format_utc(period.start), format_utc(period.end)))
         return sorted(r[0] for r in rows)
 
     def emissions(self, period: Period, sensor_ids: Sequence[str] | None = None, *, f_lo_hz: float | None = None,
@@ -404,7 +401,7 @@ class ArchiveReader:
         """Detected emissions in the period (optionally of some sensors, with centre in [f_lo, f_hi))."""
         q = ("SELECT sensor_id, t_utc, profile, center_hz, peak_dbm, power_dbm, bandwidth_xdb_hz, snr_db, f_lo_hz, "
              "f_hi_hz, antenna_factor_db_m FROM emissions WHERE t_utc>=? AND t_utc<?")
-        args: list[Any] = [fmt_utc(period.start), fmt_utc(period.end)]
+        args: list[Any] = [format_utc(period.start), format_utc(period.end)]
         if sensor_ids is not None:
             if not sensor_ids:
                 return []
@@ -422,7 +419,7 @@ class ArchiveReader:
 
     def health(self, sensor_id: str, period: Period) -> list[HealthRecord]:
         rows = self._query("SELECT sensor_id, t_utc, health FROM health WHERE sensor_id=? AND t_utc>=? AND t_utc<? "
-                           "ORDER BY t_utc, seq", (sensor_id, fmt_utc(period.start), fmt_utc(period.end)))
+                           "ORDER BY t_utc, seq", (sensor_id, format_utc(period.start), format_utc(period.end)))
         out = []
         for r in rows:
             try:
@@ -435,7 +432,7 @@ class ArchiveReader:
     def alerts(self, period: Period, province: str | None = None) -> list[dict[str, Any]]:
         """Alert JSON documents active during the period (first_seen before its end, last change after its
         start); with ``province``, only alerts involving it (source or affected)."""
-        q, args = "SELECT json FROM alerts WHERE first_seen<?", [fmt_utc(period.end)]
+        q, args = "SELECT json FROM alerts WHERE first_seen<?", [format_utc(period.end)]
         if province:
             q, args = q + " AND provinces LIKE ?", [*args, f"%,{province},%"]
         out = []

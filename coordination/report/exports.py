@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from coordination.report.data import ArchiveReader, Period, fmt_utc, from_epoch_s
+from coordination.protocol import format_utc
+from coordination.report.data import ArchiveReader, Period, from_epoch_s
 from coordination.report.model import Report, SiteBand
 
 OCCUPANCY_COLUMNS = ("sensor_id", "province", "band", "profile", "t_start_utc", "t_end_utc", "channel_hz",
@@ -60,7 +61,7 @@ def occupancy_csv(report: Report, out: io.TextIOBase | Any) -> int:
             lo, hi = wilson_interval(iv.occupied, iv.revisits)
             for k, ch in enumerate(iv.channel_centers_hz):
                 w.writerow([sb.site.sensor_id, sb.site.province, sb.band.name, sb.band.profile,
-                            fmt_utc(iv.t_start_utc), fmt_utc(iv.t_end_utc), f"{ch:.1f}", iv.revisits,
+                            format_utc(iv.t_start_utc), format_utc(iv.t_end_utc), f"{ch:.1f}", iv.revisits,
                             int(iv.occupied[k]), f"{iv.occupied[k] / iv.revisits:.6f}", f"{float(lo[k]):.6f}",
                             f"{float(hi[k]):.6f}", f"{iv.threshold_dbm:.2f}", source])
                 n += 1
@@ -118,7 +119,7 @@ def _sm1809_header(sb: SiteBand, period: Period, axis: tuple[float, float, int],
         ("FreqStep_Hz", f"{f_step:.3f}"), ("DataPoints", str(n)),
         ("FilterBandwidth_Hz", f"{f_step:.3f}"), ("Detector", detector), ("LevelUnits", "dBm"),
         ("LevelReference", "antenna port; field dBuV/m = dBm + 107 + antenna factor"),
-        ("PeriodStart", fmt_utc(period.start)), ("PeriodEnd", fmt_utc(period.end)),
+        ("PeriodStart", format_utc(period.start)), ("PeriodEnd", format_utc(period.end)),
         ("TimeReference", "UTC"),
     ]
     return [f"{k};{v}" for k, v in rows]
@@ -150,7 +151,7 @@ def write_sm1809(reader: ArchiveReader, sb: SiteBand, period: Period, path: Path
         put("Time;Level(dBm) at FreqStart + k*FreqStep, k = 0..DataPoints-1")
         for c in itertools.chain([first] if first is not None else [], chunks):
             for t_s, row in zip(c.t_utc_s, np.round(c.power_dbm.astype(np.float64), 1)):
-                put(fmt_utc(from_epoch_s(t_s)) + ";" + ";".join(f"{v:.1f}" for v in row))
+                put(format_utc(from_epoch_s(t_s)) + ";" + ";".join(f"{v:.1f}" for v in row))
                 n_rows += 1
         put("[End]")
         f.write(f"SHA256;{digest.hexdigest()}\n".encode())

@@ -88,3 +88,20 @@ def test_allowed_types_filter_rejects_server_only_messages_from_sensors() -> Non
     with pytest.raises(p.ProtocolError) as info:
         p.decode(frames, allowed=[b"spectrum", b"hello"])
     assert info.value.reason == "type"
+
+
+def test_utc_text_is_fixed_width_z_and_converts_other_zones():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    beijing = timezone(timedelta(hours=8))
+    assert p.format_utc(datetime(2026, 12, 3, 21, 5, 7, 42, tzinfo=beijing)) == "2026-12-03T13:05:07.000042Z"
+    assert p.format_epoch_utc(1_700_000_000.25) == "2023-11-14T22:13:20.250000Z"
+    t = datetime(2026, 1, 2, 3, 4, 5, 600_000, tzinfo=UTC)
+    assert p.parse_utc(p.format_utc(t)) == t
+
+
+def test_utc_text_refuses_a_naive_time():
+    from datetime import datetime
+
+    with pytest.raises(ValueError, match="naive datetime"):
+        p.format_utc(datetime(2026, 12, 3, 13, 0))
