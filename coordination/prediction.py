@@ -13,7 +13,8 @@ when :mod:`coordination.propagation.p1546` is importable; otherwise a two-ray st
 to the two-ray breakpoint, 40 dB/decade beyond, never above free space) keeps the engine usable.
 The transmitter's effective height is taken as its antenna height plus its site (ground) height,
 as the brief allows without a terrain model; the receiving height is the sensor's antenna height
-(10 m, the reference height of border limits, at a border point).
+(10 m, the reference height of border limits, at a border point). The same flat-terrain assumption
+gives both terminals a clearance angle of 0 degrees, so the tropospheric-scatter floor applies.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ BORDER_RX_HEIGHT_M = 10.0
 """Receiving height of the border limits (dBuV/m at 10 m above ground)."""
 
 MIN_HEFF_M = 1.0
+
+FLAT_CLEARANCE_DEG = 0.0
+"""Terminal clearance angles of the flat-terrain assumption (P.1546 sections 4.3a and 11): with them
+the tropospheric-scatter floor of step 13 (section 13) applies, which P.1546 skips when the angles
+are unknown."""
 
 AREA = "Rural"
 """P.1546 receiving-area type: the border zones of the delta are mostly open farmland and water."""
@@ -82,6 +88,7 @@ def field_0dbw_dbuv_m(d_km: np.ndarray, freq_hz: float, h1_m: float, h2_m: float
         e_1kw, _ = _p1546.field_strength_many(
             f_mhz, min(max(time_pct, 1.0), 50.0), heff, max(h2_m, MIN_HEFF_M), None, AREA, d,
             path="Land", ha_m=heff if ha_m is None else max(ha_m, MIN_HEFF_M),
+            eff1_deg=FLAT_CLEARANCE_DEG, eff2_deg=FLAT_CLEARANCE_DEG,
         )
         return np.asarray(e_1kw, dtype=float) - 30.0
     return _two_ray_0dbw(d, freq_hz, h1_m, h2_m)

@@ -14,6 +14,7 @@ from coordination.propagation.p1546 import (
     ProfilePrediction,
     field_strength,
     field_strength_many,
+    field_strength_paths,
     field_strength_profile,
     read_profile,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "field_dbuv_m_to_dbm",
     "field_strength",
     "field_strength_many",
+    "field_strength_paths",
     "field_strength_profile",
     "free_space_field_dbuv_m",
     "free_space_received_dbm",

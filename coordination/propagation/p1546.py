@@ -13,9 +13,12 @@ Public entry points
     One path given as zones (lengths from the transmitter and their kinds). Returns
     ``(e_dbuv_m, lb_db)``: field strength for the given e.r.p. and the equivalent basic
     transmission loss (equation (40), always for 1 kW as the Recommendation defines it).
+``field_strength_paths(...)``
+    The same for many paths at once, each with its own zones and its own f, t, heights, area,
+    q and e.r.p. (numpy over paths; the scalar entry point is this with one path).
 ``field_strength_many(f_mhz, t_pct, heff_m, h2_m, r2_m, area, d_km_array, *, path="Land", ...)``
-    One transmitter against many receiver distances on single-zone paths (all land or all sea),
-    vectorised with numpy: what the coordination server uses for border lines.
+    Many receivers on single-zone paths (all land or all of one sea kind), vectorised: what the
+    border checks use. Per-point arguments may be scalars or arrays.
 ``field_strength_profile(profile, ...)``
     Reads an SG3 "Fryderyk_csv" path profile (or takes a parsed :class:`PathProfile`) and derives
     every terrain-dependent input from it (see :mod:`coordination.propagation.p1546_profile`).
@@ -25,53 +28,71 @@ curve look-up with log-distance and log-height interpolation and Emax limits (st
 sections 4.1-4.3, 5), frequency interpolation/extrapolation incl. the Fresnel-clearance sea method
 below 100 MHz (step 9, section 6), time interpolation with Qi (step 10, sections 7 and 16), mixed
 land/sea paths (step 11, section 8), terrain clearance angle (step 12, section 11), tropospheric
-scatter floor (step 13, section 13), receiving antenna height and clutter (step 14, section 9),
+scatter (step 13, section 13), receiving antenna height and clutter (step 14, section 9),
 transmitter clutter (step 15, section 10), slope path (step 16, section 14), paths shorter than
 1 km (step 17, section 15), location variability (step 18, section 12), the maximum field strength
-(step 19, section 2) and the equivalent basic transmission loss (step 20, section 17).
+(step 19, section 2) and the equivalent basic transmission loss (step 20, section 17). Steps 5-11
+live in :mod:`coordination.propagation._p1546_curves`.
 
-Implementer choices (where the Recommendation leaves room, we follow the SG3 reference results;
-a choice that replaces, raises or ignores a given input is announced with a ``logging`` warning
-on the ``coordination.propagation.p1546`` logger):
+Agreement: the 52 SG3 validation datasets within 1e-4 dB (``test_p1546_validation.py``) and the
+600 reference cases of the whole domain within 1e-3 dB (``test_p1546_reference_cases.py``).
+Where the Recommendation leaves room we follow the SG3 reference implementation; a choice that
+replaces, raises or ignores a given input is logged as a warning on the
+``coordination.propagation.p1546`` logger, once per call whatever the number of points.
 
-* h1 on land paths shorter than 15 km (section 3.1): with ``hb_m`` equations (6)-(7), else with
-  ``ha_m`` equations (4)-(5); with neither, h1 = heff (warned).
-* Sea paths: h1 = heff; an h1 below 3 m on a sea path is raised to 3 m (warned).
-* Negative h1 on land: Ch1 = 6.03 - J(K_nu theta) always with theta = arctan(-h1/9000) (the
-  "no terrain data" form, section 4.3), also when ``eff1_deg`` is known: the SG3 reference
-  results do so (eff1_deg still enters the tropospheric-scatter angle).
-* Emax limits inside steps 8 and 9 (section 2) use the required time percentage (not the nominal
-  one of the curve) and the slope distance of section 14, as the SG3 reference results do; for
-  d < 1 km they are taken at the slope distance for d = 1 km.
-* Sea zones of kind "Sea" at 1 % and 10 % of time use the cold-sea curves; a path with any
-  "Warm" zone uses the warm-sea curves for all its sea (section 8, warned when cold sea is also
-  present); "Cold" uses cold sea.
-* The modified receiver clutter height R' (equation (27)) is limited to at least 1 m (warned);
-  when R' < 10 m the urban correction is reduced by Kh2 log10(10/R') since the curves are for
-  R = 10 m. In "Rural" areas R' = 10 m whatever r2_m (warned if r2_m differs). r2_m = None takes
-  the Recommendation's examples: 10 m rural/suburban/sea, 20 m urban, 30 m dense urban.
-* Terrain clearance angle correction (section 11) is applied whenever ``tca_deg`` is given, with
-  tca limited to 0.55..40 degrees, as the reference results do (also for a receiver at sea).
-* Tropospheric scatter (section 13): theta_s = theta_e + theta1 + theta2 with theta1 = eff1_deg,
-  theta2 = eff2_deg (else tca_deg), missing angles taken as 0, theta_s not below 0; N0 = 325.
-* Transmitter clutter (section 10) only when ``r1_m`` is given: -J(nu) with
-  nu = 0.0108 sqrt(f) sign(R1 - ha) sqrt(|R1 - ha| |arctan((R1 - ha)/27)|) (angle in degrees).
-* Slope path (section 14): d_slope = sqrt(d^2 + 1e-6 ((ha + htter) - (h2 + hrter))^2); ha
-  defaults to h1 and terrain heights to 0 m. Emax of step 19 is taken at d_slope.
-* Paths shorter than 1 km (section 15): steps 5-16 run at d = 1 km, then the field strength is
-  interpolated in log slope distance between the free-space value at the slope distance for
-  0.04 km and the 1 km value; at or below that the free-space value is used.
-* Location variability (section 12): E(q) = E(50 %) + Qi(q/100) sigma_L with
-  sigma_L = (0.024 f_GHz + 0.52) wa^0.28 for a square area of width wa = 500 m (equation (34));
-  q in 1..99 %; not applied to receivers at sea.
-* Field strengths for distances below the first tabulated 1 km (only needed inside the sea
-  h1 < 10 m method, section 4.2) extrapolate the first log-distance segment.
+* Terrain data: an input that needs terrain data is optional; without it the step that needs it
+  is skipped, as the Recommendation's "where known" steps and the SG3 reference do: tca_deg
+  (step 12), eff1_deg and eff2_deg (step 13, both needed), r1_m with ha_m (step 15), ha_m
+  (step 16 and the slope distance of Emax), wa_m (equation (34) of step 18).
+* h1 (section 3): land paths shorter than 15 km use hb_m, equation (6), else ha_m, equations
+  (4)-(5); with neither h1 = heff (warned). A path of several zones takes h1 as though all land
+  (section 8), also for its sea zones. A single all-sea path uses heff, raised to 3 m (section
+  3.3, warned).
+* Negative h1 on land (section 4.3): case b, Ch1 = 6.03 - J(K_nu arctan(-h1/9000)), also when
+  eff1_deg is known (case a would need the terrain and can jump at h1 = 0).
+* Emax (section 2 and step 19): Efs + (d_sea/d) Ese at the path length, minus the slope term of
+  section 14 when ha_m is known; this one value limits the curve values of h1 >= 10 m (section
+  4.1), the frequency extrapolation above 2000 MHz (section 6), equations (11a) and (15a), and the
+  result. Land values for h1 < 10 m and frequency interpolation below 2000 MHz are not limited.
+* Sea kinds below 50 % of time: "Cold" and "Sea" (no climate given, warned) read the cold-sea
+  curves, "Warm" the warm-sea curves; beside a "Warm" zone a "Cold" zone counts as warm (section
+  8); each sea zone enters the mixed-path rule by its length.
+* Sea h1 < 10 m (section 4.2): Dh1 and D20 at the required frequency; E' of (11c) as the SG3
+  reference computes it (``_p1546_curves._EQ11C_LOG_2``, the one place we knowingly differ from
+  the text, by up to 2.7 dB); E'' from equation (9).
+* D06 (section 18): h1 limited to >= 0 m and D06 to >= 0.001 km.
+* Receiver (section 9): R' (equation (27)) limited to >= 1 m (warned); below 10 m the urban
+  correction is reduced by Kh2 log10(10/R'). "Rural" uses R' = 10 m (warned if r2_m differs).
+  r2_m = None takes 10 m rural/suburban/sea, 20 m urban, 30 m dense urban.
+* Terrain clearance angle (section 11): tca limited to 0.55..40 degrees, applied also for a
+  receiver at sea (warned), as the SG3 results do.
+* Tropospheric scatter (section 13): theta_s = theta_e + eff1 + eff2, not below 0; N0 = 325.
+* Transmitter clutter (section 10): -J(nu), nu = 0.0108 sqrt(f) sign(R1 - ha) sqrt(|R1 - ha|
+  |arctan((R1 - ha)/27)|) (angle in degrees).
+* Paths shorter than 1 km (section 15): steps 5-16 at 1 km, then log-slope-distance interpolation
+  down to the free-space value at 0.04 km; without ha_m the slope uses h1 (warned).
+* Location variability (section 12): E(q) = E(50 %) + Qi(q/100) sigma_L; with terrain data
+  (wa_m given, as for profiles: 500 m) sigma_L = (0.024 f_GHz + 0.52) wa^0.28 (34); without,
+  the area's standard deviation: 12 dB rural, 10 dB suburban, 8 dB urban and dense urban
+  (the SG3 reference's values); 0 dB for receivers at sea.
+
+Why each region was off before (600 reference cases; before: 127 within 1e-3 dB):
+
+* h1 < 10 m (negative and small, up to 25 dB): the troposcatter floor was applied with unknown
+  angles taken as 0 and lifted weak fields; Emax also limited land values below 10 m.
+* f < 100 MHz (4-8 dB): the same troposcatter floor on long paths, and the sea method of (15)
+  ran only on all-sea paths with a per-kind Emax.
+* 600-850 km (2-11 dB): the troposcatter floor (theta1 = theta2 = 0) exceeded the curves.
+* q != 50 %: equation (34) with wa = 500 m (about 4 dB) instead of the no-terrain 8/10/12 dB.
+* Short paths, high antennas (0.2-0.7 dB): the slope correction ran with ha = h1 when ha was unknown.
+* Sea, warm, cold, mixed: mixed paths used the full land or sea Emax per kind instead of the
+  mixed Emax, "Sea" beside "Warm" read warm curves, h1 of mixed paths was floored at 3 m, and
+  sea h1 < 10 m used (11b) for E'' of (11c) and the nominal frequency in D06.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,14 +100,21 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from coordination.propagation._p1546_curves import (
+    KIND_COLD,
+    KIND_LAND,
+    KIND_WARM,
+    Points,
+    d06_km,
+    field_of_kind,
+    mixed_path,
+)
 from coordination.propagation._p1546_math import (
     free_space_limit_dbuv_m,
-    fresnel_06_distance_km,
     inv_cum_normal,
     knife_edge_loss_db,
     sea_enhancement_db,
 )
-from coordination.propagation._p1546_tables import LOG_NOMINAL_H1, load_tables
 from coordination.propagation.p1546_profile import PathProfile, ProfileFormatError, ProfileInputs, read_profile
 
 __all__ = [
@@ -99,6 +127,7 @@ __all__ = [
     "ProfilePrediction",
     "field_strength",
     "field_strength_many",
+    "field_strength_paths",
     "field_strength_profile",
     "field_strength_steps",
     "location_sigma_db",
@@ -109,6 +138,7 @@ log = logging.getLogger(__name__)
 
 AREAS = ("Rural", "Suburban", "Urban", "Dense Urban", "Sea")
 PATH_TYPES = ("Land", "Sea", "Warm", "Cold")
+_AREA_RURAL, _AREA_SEA = AREAS.index("Rural"), AREAS.index("Sea")
 
 F_MIN_MHZ, F_MAX_MHZ = 30.0, 4000.0
 T_MIN_PCT, T_MAX_PCT = 1.0, 50.0
@@ -126,7 +156,7 @@ STEP_NAMES = (
     "e_max_dbuv_m",              # maximum field strength of step 19 (section 2)
     "e_curves_dbuv_m",           # field strength after steps 5-11 (curves, interpolations, mixed path)
     "tca_correction_db",         # step 12 (section 11)
-    "e_troposcatter_dbuv_m",     # step 13 (section 13)
+    "e_troposcatter_dbuv_m",     # step 13 (section 13); -inf when the terminal angles are unknown
     "r2_modified_m",             # R' of step 14 (equation (27)); 10 m for rural and sea receivers
     "rx_height_correction_db",   # step 14 (section 9)
     "tx_clutter_correction_db",  # step 15 (section 10)
@@ -134,12 +164,14 @@ STEP_NAMES = (
     "e_dbuv_m",                  # final field strength for 1 kW e.r.p.
 )
 
-#: Section 4.3: K_nu per nominal frequency for the negative-h1 correction.
-_K_NU_NEG_H1 = {100.0: 1.35, 600.0: 3.31, 2000.0: 6.00}
-#: Section 9: default representative clutter heights R (m) per area when r2_m is None.
-_DEFAULT_R2_M = {"Rural": 10.0, "Suburban": 10.0, "Urban": 20.0, "Dense Urban": 30.0, "Sea": 10.0}
+#: Section 9: default representative clutter heights R (m) per area (index of AREAS) when r2_m is None.
+_DEFAULT_R2_M = np.array([10.0, 10.0, 20.0, 30.0, 10.0])
+#: Section 12 without terrain data: location standard deviation sigma_L (dB) per area (index of AREAS).
+_SIGMA_NO_TERRAIN_DB = np.array([12.0, 10.0, 8.0, 8.0, 0.0])
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+BoolArray = NDArray[np.bool_]
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,184 +179,97 @@ FloatArray = NDArray[np.float64]
 # --------------------------------------------------------------------------------------------
 
 
-def _check_range(name: str, value: float, lo: float, hi: float, unit: str) -> None:
-    if not (math.isfinite(value) and lo <= value <= hi):
-        raise ValueError(f"{name} = {value!r} is outside the P.1546-6 range {lo:g} to {hi:g} {unit}")
+class _Notes:
+    """Implementer notes of one call, each logged once when the call ends (not once per point)."""
+
+    def __init__(self) -> None:
+        self._messages: dict[str, None] = {}
+
+    def add(self, message: str) -> None:
+        self._messages.setdefault(message, None)
+
+    def flush(self) -> None:
+        for message in self._messages:
+            log.warning("%s", message)
+        self._messages.clear()
 
 
-def _check_common(f_mhz: float, t_pct: float, q_pct: float, heff_m: float, h2_m: float, area: str,
-                  erp_kw: float) -> None:
-    _check_range("f_mhz", f_mhz, F_MIN_MHZ, F_MAX_MHZ, "MHz")
-    _check_range("t_pct", t_pct, T_MIN_PCT, T_MAX_PCT, "%")
-    _check_range("q_pct", q_pct, Q_MIN_PCT, Q_MAX_PCT, "%")
-    if area not in AREAS:
-        raise ValueError(f"area = {area!r} is unknown: allowed {', '.join(AREAS)}")
-    if not (math.isfinite(heff_m) and heff_m <= H1_MAX_M):
-        raise ValueError(f"heff_m = {heff_m!r} must be a finite height of at most {H1_MAX_M:g} m")
-    if not (math.isfinite(h2_m) and h2_m > 0.0):
-        raise ValueError(f"h2_m = {h2_m!r} must be a receiving antenna height above 0 m (range 1 to 3000 m)")
-    if not (math.isfinite(erp_kw) and erp_kw > 0.0):
-        raise ValueError(f"erp_kw = {erp_kw!r} must be a positive e.r.p. in kW")
+def _check_range(name: str, value: FloatArray, lo: float, hi: float, unit: str) -> None:
+    bad = ~(np.isfinite(value) & (value >= lo) & (value <= hi))
+    if bad.any():
+        first = float(value[np.argmax(bad)])
+        raise ValueError(f"{name} = {first!r} is outside the P.1546-6 range {lo:g} to {hi:g} {unit}")
+
+
+def _check_positive(name: str, value: FloatArray, what: str) -> None:
+    bad = ~(np.isfinite(value) & (value > 0.0))
+    if bad.any():
+        raise ValueError(f"{name} = {float(value[np.argmax(bad)])!r} must be {what}")
+
+
+def _area_codes(area: str | Sequence[str], n: int) -> IntArray:
+    names = [area] if isinstance(area, str) else list(area)
+    for name in names:
+        if name not in AREAS:
+            raise ValueError(f"area = {name!r} is unknown: allowed {', '.join(AREAS)}")
+    codes = np.array([AREAS.index(name) for name in names], dtype=np.intp)
+    if codes.size not in (1, n):
+        raise ValueError(f"area has {codes.size} entries for {n} points: give one area or one per point")
+    return np.full(n, codes[0], dtype=np.intp) if codes.size == 1 else codes
 
 
 def _check_distances(d_km: FloatArray, name: str) -> None:
     if d_km.size == 0:
         raise ValueError(f"{name} is empty: give at least one distance in km (range > 0 to {D_MAX_KM:g} km)")
     bad = ~np.isfinite(d_km) | (d_km <= 0.0)
-    if np.any(bad):
+    if bad.any():
         first = float(d_km[np.argmax(bad)])
         raise ValueError(f"{name} contains {first!r}: distances must be > 0 km (range > 0 to {D_MAX_KM:g} km)")
 
 
-# --------------------------------------------------------------------------------------------
-# curves: steps 8 (h1, distance) and 9 (frequency)
-# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Inputs:
+    """Validated per-point inputs of the procedure (arrays of one length n)."""
+
+    f_mhz: FloatArray
+    t_pct: FloatArray
+    heff_m: FloatArray
+    h2_m: FloatArray
+    r2_m: FloatArray          # NaN: the area's default clutter height
+    area: IntArray            # index into AREAS
+    q_pct: FloatArray
+    erp_kw: FloatArray
+    d_km: FloatArray          # total path length
+    d_land_km: FloatArray
+    d_cold_km: FloatArray     # sea zones read on the cold-sea curves below 50 % time ("Sea", "Cold")
+    d_warm_km: FloatArray     # sea zones read on the warm-sea curves ("Warm"; "Cold" beside "Warm")
+    single_zone: BoolArray    # the path is one zone (section 3.3 applies to an all-sea one)
 
 
-def _emax(kind: str, t_pct: float, d_km: FloatArray) -> FloatArray:
-    """Section 2: Efs on land, Efs + Ese over sea (any sea kind)."""
-    e = free_space_limit_dbuv_m(d_km)
-    if kind != "land":
-        e = e + sea_enhancement_db(d_km, t_pct)
-    return e
+def _inputs(f_mhz: ArrayLike, t_pct: ArrayLike, heff_m: ArrayLike, h2_m: ArrayLike, r2_m: ArrayLike | None,
+            area: str | Sequence[str], q_pct: ArrayLike, erp_kw: ArrayLike, d_km: FloatArray, d_land: FloatArray,
+            d_cold: FloatArray, d_warm: FloatArray, single_zone: BoolArray) -> _Inputs:
+    n = d_km.size
 
+    def per_point(name: str, value: ArrayLike) -> FloatArray:
+        arr = np.asarray(value, dtype=np.float64).ravel()
+        if arr.size not in (1, n):
+            raise ValueError(f"{name} has {arr.size} values for {n} points: give one value or one per point")
+        return np.full(n, arr[0]) if arr.size == 1 else arr
 
-def _curves_at_distance(table: FloatArray, d_km: FloatArray) -> FloatArray:
-    """Section 5: each height column interpolated linearly in log10(d) -> (n, 8)."""
-    tabs = load_tables()
-    logd = np.log10(d_km)
-    idx = np.clip(np.searchsorted(tabs.log_distances, logd, side="right") - 1, 0, tabs.log_distances.size - 2)
-    l0 = tabs.log_distances[idx]
-    l1 = tabs.log_distances[idx + 1]
-    w = ((logd - l0) / (l1 - l0))[:, None]
-    e0 = table[idx]
-    return e0 + w * (table[idx + 1] - e0)
-
-
-def _interp_h1(e_d: FloatArray, h1_m: FloatArray) -> FloatArray:
-    """Section 4.1: interpolation in log10(h1) between bracketing curves (extrapolation above 1200 m)."""
-    logh = np.log10(h1_m)
-    j = np.clip(np.searchsorted(LOG_NOMINAL_H1, logh, side="right") - 1, 0, LOG_NOMINAL_H1.size - 2)
-    w = (logh - LOG_NOMINAL_H1[j]) / (LOG_NOMINAL_H1[j + 1] - LOG_NOMINAL_H1[j])
-    rows = np.arange(e_d.shape[0])
-    e0 = e_d[rows, j]
-    return e0 + w * (e_d[rows, j + 1] - e0)
-
-
-def _field_nominal(kind: str, f_nom: float, t_nom: float, t_pct: float, h1_m: FloatArray, d_km: FloatArray,
-                   emax: FloatArray) -> FloatArray:
-    """Step 8: field strength for one figure (nominal f, t, path kind) at h1 and d >= 1 km.
-
-    ``emax`` is the limit of section 2 for the required time percentage t_pct at the slope distance
-    (as the SG3 results do), one value per point.
-    """
-    tabs = load_tables()
-    table = tabs.table(f_nom, t_nom, kind)
-    e_d = _curves_at_distance(table, d_km)
-    out = np.empty_like(d_km)
-    high = h1_m >= 10.0
-    if np.all(high):
-        return np.minimum(_interp_h1(e_d, h1_m), emax)
-    if np.any(high):
-        out[high] = np.minimum(_interp_h1(e_d[high], h1_m[high]), emax[high])
-    low = ~high
-    e10 = e_d[low, 0]
-    e20 = e_d[low, 1]
-    h1 = h1_m[low]
-    d = d_km[low]
-    if kind == "land":
-        # Section 4.2 (land): E = Ezero + 0.1 h1 (E10 - Ezero), Ezero = E10 + 0.5 (C1020 + Ch1neg10).
-        k_nu = _K_NU_NEG_H1[f_nom]
-        ch1neg10 = 6.03 - knife_edge_loss_db(k_nu * math.degrees(math.atan(10.0 / 9000.0)))
-        ezero = e10 + 0.5 * ((e10 - e20) + ch1neg10)
-        e = ezero + 0.1 * h1 * (e10 - ezero)
-        neg = h1 < 0.0
-        if np.any(neg):
-            # Section 4.3: field strength for h1 = 0 plus Ch1 = 6.03 - J(K_nu theta), theta = arctan(-h1/9000)
-            # (equation for terrain data not available: the SG3 reference results use it in all cases).
-            theta = np.degrees(np.arctan(-h1 / 9000.0))
-            ch1 = 6.03 - knife_edge_loss_db(k_nu * theta)
-            e = np.where(neg, ezero + ch1, e)
-        out[low] = np.minimum(e, emax[low])
-    else:
-        out[low] = _sea_low_h1(table, kind, t_pct, h1, d, e10, e20, f_nom, emax[low])
-    return out
-
-
-def _sea_low_h1(table: FloatArray, kind: str, t_pct: float, h1: FloatArray, d: FloatArray,
-                e10: FloatArray, e20: FloatArray, f_nom: float, emax: FloatArray) -> FloatArray:
-    """Section 4.2 (sea, 1 <= h1 < 10 m): Fresnel-clearance distances Dh1 and D20, equations (10)-(11)."""
-    d_h1 = fresnel_06_distance_km(f_nom, h1, 10.0)
-    d_20 = float(fresnel_06_distance_km(f_nom, 20.0, 10.0))
-    hfac = np.log10(h1 / 10.0) / np.log10(2.0)
-    e_dh1 = _emax(kind, t_pct, d_h1)
-    e_d20_curves = _curves_at_distance(table, np.full(1, d_20))[0]
-    e_d20 = e_d20_curves[0] + (e_d20_curves[1] - e_d20_curves[0]) * hfac
-    e_b = e_dh1 + (e_d20 - e_dh1) * np.log10(d / d_h1) / np.log10(d_20 / d_h1)   # (11b)
-    e_prime = e10 + (e20 - e10) * hfac
-    fs = (d - d_20) / d
-    e_c = e_prime * (1.0 - fs) + e_b * fs                                          # (11c)
-    e = np.where(d <= d_h1, emax, np.where(d < d_20, e_b, e_c))
-    return np.minimum(e, emax)
-
-
-def _nominal_pair(value: float, nominals: tuple[float, float, float]) -> tuple[float, ...]:
-    """Steps 2-3: the two bracketing nominal values (one when the value coincides with a nominal)."""
-    if value in nominals:
-        return (value,)
-    if value < nominals[1]:
-        return (nominals[0], nominals[1])
-    return (nominals[1], nominals[2])
-
-
-def _field_frequency(kind: str, f_mhz: float, t_nom: float, t_pct: float, h1_m: FloatArray, d_km: FloatArray,
-                     emax: FloatArray, all_sea: bool) -> FloatArray:
-    """Step 9 / section 6: interpolate or extrapolate in log10(f) between nominal frequencies."""
-    f_noms = _nominal_pair(f_mhz, (100.0, 600.0, 2000.0))
-    if len(f_noms) == 1:
-        return _field_nominal(kind, f_noms[0], t_nom, t_pct, h1_m, d_km, emax)
-    f_inf, f_sup = f_noms
-    e_inf = _field_nominal(kind, f_inf, t_nom, t_pct, h1_m, d_km, emax)
-    e_sup = _field_nominal(kind, f_sup, t_nom, t_pct, h1_m, d_km, emax)
-    ffac = math.log10(f_mhz / f_inf) / math.log10(f_sup / f_inf)
-    e = np.minimum(e_inf + (e_sup - e_inf) * ffac, emax)
-    if all_sea and f_mhz < 100.0:
-        # Section 6, equations (15): 0.6 Fresnel clearance method for sea paths below 100 MHz.
-        d600 = fresnel_06_distance_km(600.0, h1_m, 10.0)
-        use = d_km < d600
-        if np.any(use):
-            d = d_km[use]
-            h1 = h1_m[use]
-            df = fresnel_06_distance_km(f_mhz, h1, 10.0)
-            dd600 = d600[use]
-            emax600 = _emax(kind, t_pct, dd600)
-            e600_inf = _field_nominal(kind, f_inf, t_nom, t_pct, h1, dd600, emax600)
-            e600_sup = _field_nominal(kind, f_sup, t_nom, t_pct, h1, dd600, emax600)
-            e_d600 = e600_inf + (e600_sup - e600_inf) * ffac
-            e_df = _emax(kind, t_pct, df)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                e_mid = e_df + (e_d600 - e_df) * np.log10(d / df) / np.log10(dd600 / df)
-            e[use] = np.where(d <= df, emax[use], e_mid)
-    return e
-
-
-def _field_time(kind: str, f_mhz: float, t_pct: float, sea_kind: str, h1_m: FloatArray, d_km: FloatArray,
-                emax: FloatArray, all_sea: bool) -> FloatArray:
-    """Step 10 / section 7: interpolate between nominal time percentages with Qi(t/100)."""
-    t_noms = _nominal_pair(t_pct, (1.0, 10.0, 50.0))
-
-    def curve_kind(t_nom: float) -> str:
-        if kind == "land":
-            return "land"
-        return "sea" if t_nom == 50.0 else sea_kind
-
-    if len(t_noms) == 1:
-        return _field_frequency(curve_kind(t_noms[0]), f_mhz, t_noms[0], t_pct, h1_m, d_km, emax, all_sea)
-    t_inf, t_sup = t_noms
-    e_inf = _field_frequency(curve_kind(t_inf), f_mhz, t_inf, t_pct, h1_m, d_km, emax, all_sea)
-    e_sup = _field_frequency(curve_kind(t_sup), f_mhz, t_sup, t_pct, h1_m, d_km, emax, all_sea)
-    q_t, q_inf, q_sup = inv_cum_normal(np.array([t_pct, t_inf, t_sup]) / 100.0)
-    return e_sup + (e_inf - e_sup) * (q_t - q_sup) / (q_inf - q_sup)
+    f, t, q = per_point("f_mhz", f_mhz), per_point("t_pct", t_pct), per_point("q_pct", q_pct)
+    heff, h2, erp = per_point("heff_m", heff_m), per_point("h2_m", h2_m), per_point("erp_kw", erp_kw)
+    r2 = per_point("r2_m", np.nan if r2_m is None else r2_m)
+    _check_range("f_mhz", f, F_MIN_MHZ, F_MAX_MHZ, "MHz")
+    _check_range("t_pct", t, T_MIN_PCT, T_MAX_PCT, "%")
+    _check_range("q_pct", q, Q_MIN_PCT, Q_MAX_PCT, "%")
+    codes = _area_codes(area, n)
+    bad = ~(np.isfinite(heff) & (heff <= H1_MAX_M))
+    if bad.any():
+        raise ValueError(f"heff_m = {float(heff[np.argmax(bad)])!r} must be a finite height of at most {H1_MAX_M:g} m")
+    _check_positive("h2_m", h2, "a receiving antenna height above 0 m (range 1 to 3000 m)")
+    _check_positive("erp_kw", erp, "a positive e.r.p. in kW")
+    return _Inputs(f, t, heff, h2, r2, codes, q, erp, d_km, d_land, d_cold, d_warm, single_zone)
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,61 +277,68 @@ def _field_time(kind: str, f_mhz: float, t_pct: float, sea_kind: str, h1_m: Floa
 # --------------------------------------------------------------------------------------------
 
 
-def _tca_correction(f_mhz: float, tca_deg: float) -> float:
+def _tca_correction(f_mhz: FloatArray, tca_deg: float) -> FloatArray:
     """Section 11, equations (31)-(32): J(nu') - J(nu) with tca limited to 0.55..40 degrees."""
     tca = min(max(tca_deg, 0.55), 40.0)
-    nu_ref = 0.036 * math.sqrt(f_mhz)
-    nu = 0.065 * tca * math.sqrt(f_mhz)
-    return float(knife_edge_loss_db(nu_ref) - knife_edge_loss_db(nu))
+    sqrt_f = np.sqrt(f_mhz)
+    return knife_edge_loss_db(0.036 * sqrt_f) - knife_edge_loss_db(0.065 * tca * sqrt_f)
 
 
-def _troposcatter(f_mhz: float, t_pct: float, d_km: FloatArray, theta1_deg: float, theta2_deg: float) -> FloatArray:
+def _troposcatter(f_mhz: FloatArray, t_pct: FloatArray, d_km: FloatArray, theta1_deg: float,
+                  theta2_deg: float) -> FloatArray:
     """Section 13, equations (35)-(36): field strength due to tropospheric scatter."""
     theta_e = np.degrees(d_km / EARTH_K_RADIUS_KM)
     theta_s = np.maximum(theta_e + theta1_deg + theta2_deg, 0.0)
-    logf = math.log10(f_mhz)
+    logf = np.log10(f_mhz)
     lf = 5.0 * logf - 2.5 * (logf - 3.3) ** 2
     return (24.4 - 20.0 * np.log10(d_km) - 10.0 * theta_s - lf + 0.15 * N0_N_UNITS
-            + 10.1 * (-math.log10(0.02 * t_pct)) ** 0.7)
+            + 10.1 * (-np.log10(0.02 * t_pct)) ** 0.7)
 
 
-def _rx_height_correction(f_mhz: float, area: str, h2_m: float, r2_m: float | None, h1_m: FloatArray,
-                          d_km: FloatArray, warn: bool) -> tuple[FloatArray, FloatArray]:
+def _rx_height_correction(inp: _Inputs, h1_m: FloatArray, d_km: FloatArray,
+                          notes: _Notes) -> tuple[FloatArray, FloatArray]:
     """Section 9, equations (27)-(29): receiving antenna height and clutter correction, and R' (m)."""
-    k_h2 = 3.2 + 6.2 * math.log10(f_mhz)
-    ten = np.full(d_km.shape, 10.0)
-    if area == "Sea":
-        c10 = k_h2 * math.log10(h2_m / 10.0)
-        if h2_m >= 10.0:
-            return np.full(d_km.shape, c10), ten
-        h1 = np.maximum(h1_m, 1.0)
-        d10 = fresnel_06_distance_km(f_mhz, h1, 10.0)
-        dh2 = fresnel_06_distance_km(f_mhz, h1, h2_m)
-        mid = c10 * np.log10(d_km / dh2) / np.log10(d10 / dh2)
-        return np.where(d_km >= d10, c10, np.where(d_km <= dh2, 0.0, mid)), ten
-    if area == "Rural":
-        if warn and r2_m is not None and r2_m != 10.0:
-            log.warning("P.1546 section 9: rural receiver uses R' = 10 m; r2_m = %g m not used", r2_m)
-        return np.full(d_km.shape, k_h2 * math.log10(h2_m / 10.0)), ten
-    r = _DEFAULT_R2_M[area] if r2_m is None else float(r2_m)
-    r_mod = (1000.0 * d_km * r - 15.0 * h1_m) / (1000.0 * d_km - 15.0)
-    if warn and np.any(r_mod < 1.0):
-        log.warning("P.1546 section 9: modified clutter height R' below 1 m raised to 1 m (R2 = %g m)", r)
-    r_mod = np.maximum(r_mod, 1.0)
-    k_nu = 0.0108 * math.sqrt(f_mhz)
-    h_dif = r_mod - h2_m
-    theta_clut = np.degrees(np.arctan(h_dif / 27.0))
-    nu = k_nu * np.sqrt(np.maximum(h_dif * theta_clut, 0.0))
-    with np.errstate(divide="ignore"):
-        corr = np.where(h2_m < r_mod, 6.03 - knife_edge_loss_db(nu), k_h2 * np.log10(h2_m / r_mod))
-    return corr - np.where(r_mod < 10.0, k_h2 * np.log10(10.0 / r_mod), 0.0), r_mod
+    f, h2, area = inp.f_mhz, inp.h2_m, inp.area
+    k_h2 = 3.2 + 6.2 * np.log10(f)
+    c10 = k_h2 * np.log10(h2 / 10.0)          # (28b) with R' = 10 m: rural receivers, and at sea for h2 >= 10 m
+    corr = c10.copy()
+    r_mod = np.full(f.shape, 10.0)
+    sea = area == _AREA_SEA
+    sea_low = sea & (h2 < 10.0)
+    if sea_low.any():
+        # Section 9 (receiver adjacent to sea, h2 < 10 m): 0.6 Fresnel-clearance distances.
+        d10 = d06_km(f, h1_m, 10.0)
+        dh2 = d06_km(f, h1_m, h2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mid = c10 * np.log10(d_km / dh2) / np.log10(d10 / dh2)
+        corr = np.where(sea_low, np.where(d_km >= d10, c10, np.where(d_km <= dh2, 0.0, mid)), corr)
+    rural = area == _AREA_RURAL
+    if (rural & np.isfinite(inp.r2_m) & (inp.r2_m != 10.0)).any():
+        notes.add("P.1546 section 9: rural receivers use R' = 10 m; the r2_m given is not used")
+    urban = ~(sea | rural)
+    if urban.any():
+        r = np.where(np.isfinite(inp.r2_m), inp.r2_m, _DEFAULT_R2_M[area])
+        r_u = (1000.0 * d_km * r - 15.0 * h1_m) / (1000.0 * d_km - 15.0)       # (27)
+        if (urban & (r_u < 1.0)).any():
+            notes.add("P.1546 section 9: modified clutter height R' below 1 m raised to 1 m")
+        r_u = np.maximum(r_u, 1.0)
+        h_dif = r_u - h2
+        theta_clut = np.degrees(np.arctan(h_dif / 27.0))
+        nu = 0.0108 * np.sqrt(f) * np.sqrt(np.maximum(h_dif * theta_clut, 0.0))
+        with np.errstate(divide="ignore"):
+            c_u = np.where(h2 < r_u, 6.03 - knife_edge_loss_db(nu), k_h2 * np.log10(h2 / r_u))   # (28a), (28b)
+        # The curves are for R = 10 m: below it the correction is reduced by Kh2 log10(10/R').
+        c_u = c_u - np.where(r_u < 10.0, k_h2 * np.log10(10.0 / r_u), 0.0)
+        corr = np.where(urban, c_u, corr)
+        r_mod = np.where(urban, r_u, r_mod)
+    return corr, r_mod
 
 
-def _tx_clutter_correction(f_mhz: float, r1_m: float, ha_m: FloatArray) -> FloatArray:
+def _tx_clutter_correction(f_mhz: FloatArray, r1_m: float, ha_m: FloatArray) -> FloatArray:
     """Section 10, equation (30): loss by clutter of height R1 around the transmitting antenna."""
     h_dif = r1_m - ha_m
     theta_clut = np.degrees(np.arctan(h_dif / 27.0))
-    nu = 0.0108 * math.sqrt(f_mhz) * np.sign(h_dif) * np.sqrt(np.abs(h_dif * theta_clut))
+    nu = 0.0108 * np.sqrt(f_mhz) * np.sign(h_dif) * np.sqrt(np.abs(h_dif * theta_clut))
     return -knife_edge_loss_db(nu)
 
 
@@ -395,9 +347,13 @@ def location_sigma_db(f_mhz: float, wa_m: float = WA_M) -> float:
     return (0.024 * f_mhz / 1000.0 + 0.52) * wa_m**0.28
 
 
-def _location_correction(f_mhz: float, q_pct: float) -> float:
-    """Section 12, equation (33): E(q) = E(50 %) + Qi(q/100) sigma_L."""
-    return float(inv_cum_normal(q_pct / 100.0)) * location_sigma_db(f_mhz)
+def _location_sigma(inp: _Inputs, wa_m: float | None) -> FloatArray:
+    """Section 12: sigma_L per point; 0 dB for receivers at sea (no location variability there)."""
+    if wa_m is None:
+        # No terrain data: the area's standard deviation (table _SIGMA_NO_TERRAIN_DB).
+        return _SIGMA_NO_TERRAIN_DB[inp.area]
+    sigma = (0.024 * inp.f_mhz / 1000.0 + 0.52) * float(wa_m) ** 0.28        # (34)
+    return np.where(inp.area == _AREA_SEA, 0.0, sigma)
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,116 +361,160 @@ def _location_correction(f_mhz: float, q_pct: float) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def _h1_for_land(heff_m: float, d_km: FloatArray, ha_m: float | None, hb_m: float | None,
-                 warn: bool) -> FloatArray:
-    """Section 3.1-3.2: h1 on land from heff, and from hb or ha on paths shorter than 15 km."""
+def _h1(inp: _Inputs, ha_m: float | None, hb_m: float | None, notes: _Notes) -> FloatArray:
+    """Section 3: the transmitting/base antenna height h1 used by the curves, per point."""
+    heff, d = inp.heff_m, inp.d_km
+    all_sea = inp.d_land_km <= 0.0
+    sea_path = all_sea & inp.single_zone
+    # Sections 3.1-3.2 on land and on every path of several zones (section 8: the sea surface is
+    # taken as though land); equations (4)-(5) with ha, (6) with hb, (7) from 15 km on.
     h_short = hb_m if hb_m is not None else ha_m
     if h_short is None:
-        if warn and np.any(d_km < 15.0):
-            log.warning("P.1546 section 3.1: land path shorter than 15 km without ha_m/hb_m; h1 = heff = %g m", heff_m)
-        return np.full(d_km.shape, float(heff_m))
-    h1 = np.where(d_km <= 3.0, h_short, h_short + (heff_m - h_short) * (d_km - 3.0) / 12.0)
-    return np.where(d_km < 15.0, h1, heff_m)
+        if (~sea_path & (d < 15.0)).any():
+            notes.add("P.1546 section 3.1: path shorter than 15 km without ha_m/hb_m (no terrain data): "
+                      "h1 = heff")
+        h1 = heff
+    else:
+        h_near = np.where(d <= 3.0, h_short, h_short + (heff - h_short) * (d - 3.0) / 12.0)
+        h1 = np.where(d < 15.0, h_near, heff)
+    # Section 3.3: on an all-sea path h1 is the height above the sea, not reliable below 3 m.
+    low = sea_path & (heff < 3.0)
+    if low.any():
+        notes.add("P.1546 section 3.3: h1 below 3 m on a sea path raised to 3 m")
+    return np.where(sea_path, np.maximum(heff, 3.0), h1)
 
 
-def _predict(f_mhz: float, t_pct: float, h1_m: FloatArray, h2_m: float, r2_m: float | None, area: str,
-             d_km: FloatArray, sea_fraction: float, sea_kind: str, *, q_pct: float, ha_m: float | None,
-             r1_m: float | None, tca_deg: float | None, htter_m: float | None, hrter_m: float | None,
-             eff1_deg: float | None, eff2_deg: float | None, warn: bool,
-             steps: dict[str, FloatArray] | None = None) -> FloatArray:
-    """Steps 1-19 for 1 kW e.r.p.; d_km is the total path length, sea_fraction the sea share.
+def _curves(inp: _Inputs, h1: FloatArray, d_calc: FloatArray, emax: FloatArray) -> FloatArray:
+    """Steps 5-11: each propagation type on the points that have it, then the mixed-path rule."""
+    pts = Points(inp.f_mhz, inp.t_pct, d_calc, emax)
+    n = d_calc.size
+    fields = {}
+    for kind, length in ((KIND_LAND, inp.d_land_km), (KIND_COLD, inp.d_cold_km), (KIND_WARM, inp.d_warm_km)):
+        has = length > 0.0
+        if has.all():
+            fields[kind] = field_of_kind(kind, h1, pts)
+        elif has.any():
+            sel = np.nonzero(has)[0]
+            e = np.zeros(n)
+            e[sel] = field_of_kind(kind, h1[sel], pts.take(sel))
+            fields[kind] = e
+        else:
+            fields[kind] = np.zeros(n)
+    d_sea = inp.d_cold_km + inp.d_warm_km
+    if not (d_sea > 0.0).any():
+        return fields[KIND_LAND]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # Section 8: a sea made of cold and warm zones counts each by its length.
+        e_sea = (fields[KIND_COLD] * inp.d_cold_km + fields[KIND_WARM] * inp.d_warm_km) / d_sea
+    e_mixed = mixed_path(fields[KIND_LAND], e_sea, d_sea / inp.d_km)
+    return np.where(d_sea <= 0.0, fields[KIND_LAND], np.where(inp.d_land_km <= 0.0, e_sea, e_mixed))
+
+
+def _predict(inp: _Inputs, *, ha_m: float | None, hb_m: float | None, r1_m: float | None, tca_deg: float | None,
+             htter_m: float | None, hrter_m: float | None, eff1_deg: float | None, eff2_deg: float | None,
+             wa_m: float | None, notes: _Notes, steps: dict[str, FloatArray] | None = None) -> FloatArray:
+    """Steps 1-19 for 1 kW e.r.p. at every point of ``inp``.
 
     When ``steps`` is a dict it receives the intermediate values (names in :data:`STEP_NAMES`).
     """
     trace = steps if steps is not None else {}
-    d_calc = np.maximum(d_km, 1.0)
-    all_sea = sea_fraction >= 1.0
-    if warn and eff1_deg is not None and np.any(h1_m < 0.0):
-        log.warning("P.1546 section 4.3: negative h1 corrected with theta = arctan(-h1/9000), not eff1_deg = %g "
-                    "(as the SG3 reference results do)", eff1_deg)
-    h1_sea = h1_m
-    if sea_fraction > 0.0 and np.any(h1_m < 3.0):
-        if warn:
-            log.warning("P.1546 section 3.3: h1 below 3 m on a sea path raised to 3 m")
-        h1_sea = np.maximum(h1_m, 3.0)
-    # Slope distances (section 14); the Emax limits of section 2 are taken at them.
-    ha_arr = h1_m if ha_m is None else np.full(d_km.shape, float(ha_m))
-    dh_km = 1e-3 * ((ha_arr + (htter_m or 0.0)) - (h2_m + (hrter_m or 0.0)))
-    d_slope = np.sqrt(d_km * d_km + dh_km * dh_km)
-    d_slope_calc = np.sqrt(d_calc * d_calc + dh_km * dh_km)
-    emax_land = free_space_limit_dbuv_m(d_slope_calc)
-    emax_sea = emax_land + sea_enhancement_db(d_slope_calc, t_pct)
+    d = inp.d_km
+    d_calc = np.maximum(d, 1.0)
+    h1 = _h1(inp, ha_m, hb_m, notes)
+    d_sea = inp.d_cold_km + inp.d_warm_km
+    # Step 19's maximum (section 2), for mixed paths interpolated by the sea fraction: the limit
+    # every step applies; with ha known it is taken at the slope distance of section 14.
+    emax = free_space_limit_dbuv_m(d) + d_sea / d * sea_enhancement_db(d, inp.t_pct)
+    dh_km = None
+    if ha_m is not None:
+        dh_km = 1e-3 * ((ha_m + (htter_m or 0.0)) - (inp.h2_m + (hrter_m or 0.0)))
+        emax = emax + 20.0 * np.log10(d / np.sqrt(d * d + dh_km * dh_km))
+    trace["h1_m"] = h1
+    trace["e_max_dbuv_m"] = emax
     # Steps 5-11.
-    if sea_fraction <= 0.0:
-        e = _field_time("land", f_mhz, t_pct, sea_kind, h1_m, d_calc, emax_land, False)
-    elif all_sea:
-        e = _field_time("sea", f_mhz, t_pct, sea_kind, h1_sea, d_calc, emax_sea, True)
-    else:
-        e_land = _field_time("land", f_mhz, t_pct, sea_kind, h1_m, d_calc, emax_land, False)
-        e_sea = _field_time("sea", f_mhz, t_pct, sea_kind, h1_sea, d_calc, emax_sea, False)
-        a0 = 1.0 - (1.0 - sea_fraction) ** (2.0 / 3.0)                     # (18)
-        v = np.maximum(1.0, 1.0 + (e_sea - e_land) / 40.0)                  # (19)
-        a = a0**v
-        e = (1.0 - a) * e_land + a * e_sea                                  # (17)
-    trace["h1_m"] = h1_m
-    trace["e_max_dbuv_m"] = free_space_limit_dbuv_m(d_slope) + (
-        sea_fraction * sea_enhancement_db(d_slope, t_pct) if 0.0 < sea_fraction and t_pct < 50.0 else 0.0)
+    e = _curves(inp, h1, d_calc, emax)
     trace["e_curves_dbuv_m"] = e
-    # Step 12: terrain clearance angle.
+    # Step 12: terrain clearance angle (section 11), when known.
     trace["tca_correction_db"] = np.zeros_like(e)
     if tca_deg is not None:
-        if warn and area == "Sea":
-            log.warning("P.1546 section 11: terrain clearance angle correction applied to a receiver at sea "
-                        "(as the SG3 reference results do); pass tca_deg=None to skip it")
-        trace["tca_correction_db"] = np.full(e.shape, _tca_correction(f_mhz, tca_deg))
+        if (inp.area == _AREA_SEA).any():
+            notes.add("P.1546 section 11: terrain clearance angle correction applied to a receiver at sea "
+                      "(as the SG3 reference results do); pass tca_deg=None to skip it")
+        trace["tca_correction_db"] = _tca_correction(inp.f_mhz, tca_deg)
         e = e + trace["tca_correction_db"]
-    # Step 13: tropospheric scatter floor.
-    theta2 = eff2_deg if eff2_deg is not None else (tca_deg if tca_deg is not None else 0.0)
-    trace["e_troposcatter_dbuv_m"] = _troposcatter(f_mhz, t_pct, d_calc, eff1_deg or 0.0, theta2)
-    e = np.maximum(e, trace["e_troposcatter_dbuv_m"])
-    # Step 14: receiving antenna height / clutter.
-    trace["rx_height_correction_db"], trace["r2_modified_m"] = _rx_height_correction(
-        f_mhz, area, h2_m, r2_m, h1_m, d_calc, warn)
+    # Step 13: tropospheric scatter (section 13) needs both terminals' clearance angles.
+    trace["e_troposcatter_dbuv_m"] = np.full(e.shape, -np.inf)
+    if eff1_deg is not None and eff2_deg is not None:
+        trace["e_troposcatter_dbuv_m"] = _troposcatter(inp.f_mhz, inp.t_pct, d_calc, eff1_deg, eff2_deg)
+        e = np.maximum(e, trace["e_troposcatter_dbuv_m"])
+    # Step 14: receiving antenna height and clutter (section 9).
+    trace["rx_height_correction_db"], trace["r2_modified_m"] = _rx_height_correction(inp, h1, d_calc, notes)
     e = e + trace["rx_height_correction_db"]
-    # Step 15: clutter around the transmitter.
+    # Step 15: clutter around the transmitter (section 10), when R1 and ha are known.
     trace["tx_clutter_correction_db"] = np.zeros_like(e)
-    if r1_m is not None:
-        trace["tx_clutter_correction_db"] = _tx_clutter_correction(f_mhz, float(r1_m), ha_arr)
+    if r1_m is not None and ha_m is not None:
+        trace["tx_clutter_correction_db"] = _tx_clutter_correction(inp.f_mhz, float(r1_m), np.full(e.shape, ha_m))
         e = e + trace["tx_clutter_correction_db"]
-    # Step 16: slope path.
-    trace["slope_correction_db"] = 20.0 * np.log10(d_calc / d_slope_calc)
-    e = e + trace["slope_correction_db"]
-    # Step 17: paths shorter than 1 km.
-    short = d_km < 1.0
-    if np.any(short):
-        d_inf = np.sqrt(0.04 * 0.04 + dh_km * dh_km)
+    # Step 16: slope path (section 14), when ha is known.
+    trace["slope_correction_db"] = np.zeros_like(e)
+    if dh_km is not None:
+        trace["slope_correction_db"] = 20.0 * np.log10(d_calc / np.sqrt(d_calc * d_calc + dh_km * dh_km))
+        e = e + trace["slope_correction_db"]
+    # Step 17: paths shorter than 1 km (section 15).
+    short = d < 1.0
+    if short.any():
+        if dh_km is None:
+            notes.add("P.1546 section 15: path shorter than 1 km without ha_m: slope distances taken with ha = h1")
+            dh = 1e-3 * (h1 - inp.h2_m)
+        else:
+            dh = np.broadcast_to(dh_km, d.shape)
+        d_slope = np.sqrt(d * d + dh * dh)
+        d_inf = np.sqrt(0.04 * 0.04 + dh * dh)
+        d_sup = np.sqrt(1.0 + dh * dh)
         e_inf = free_space_limit_dbuv_m(d_inf)
-        e_short = e_inf + (e - e_inf) * np.log10(d_slope / d_inf) / np.log10(d_slope_calc / d_inf)
-        e_short = np.where(d_slope <= d_inf, free_space_limit_dbuv_m(d_slope), e_short)
+        e_short = e_inf + (e - e_inf) * np.log10(d_slope / d_inf) / np.log10(d_sup / d_inf)     # (38)
+        e_short = np.where(d <= 0.04, free_space_limit_dbuv_m(d_slope), e_short)
         e = np.where(short, e_short, e)
-    # Step 18: location variability (receivers on land only).
-    if q_pct != 50.0 and area != "Sea":
-        e = e + _location_correction(f_mhz, q_pct)
-    # Step 19: maximum field strength (mixed paths below 50 % interpolate land/sea maxima).
-    trace["e_dbuv_m"] = np.minimum(e, trace["e_max_dbuv_m"])
+    # Step 18: location variability (section 12), equation (33).
+    if (inp.q_pct != 50.0).any():
+        e = e + inv_cum_normal(inp.q_pct / 100.0) * _location_sigma(inp, wa_m) * (inp.q_pct != 50.0)
+    # Step 19: the maximum field strength.
+    trace["e_dbuv_m"] = np.minimum(e, emax)
     return trace["e_dbuv_m"]
-
-
-def _sea_kind(types: Sequence[str], t_pct: float, warn: bool) -> str:
-    """Curves for the sea zones below 50 % time: warm if any zone is warm sea, else cold (section 8)."""
-    if "Warm" in types:
-        if warn and "Cold" in types:
-            log.warning("P.1546 section 8: path with warm and cold sea zones uses the warm-sea curves for all sea")
-        return "warm"
-    if warn and t_pct < 50.0 and "Sea" in types:
-        log.warning("P.1546: sea zone of kind 'Sea' at t = %g %% uses the cold-sea curves; give 'Warm' or 'Cold'",
-                    t_pct)
-    return "cold"
 
 
 # --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
+
+
+def _zone_lengths(zones: FloatArray, types: Sequence[str]) -> tuple[float, float, float]:
+    """(land, cold-curve sea, warm-curve sea) lengths of one path's zones (section 8)."""
+    if len(types) != zones.size:
+        raise ValueError(f"path_types has {len(types)} entries but d_km has {zones.size}: give one type per zone")
+    for kind in types:
+        if kind not in PATH_TYPES:
+            raise ValueError(f"path type {kind!r} is unknown: allowed {', '.join(PATH_TYPES)}")
+    _check_distances(zones, "d_km")
+    warm_present = "Warm" in types
+    land = cold = warm = 0.0
+    for length, kind in zip(zones.tolist(), types):
+        if kind == "Land":
+            land += length
+        elif kind == "Warm" or (kind == "Cold" and warm_present):
+            # Section 8: a path with cold and warm sea zones counts all its cold sea as warm sea.
+            warm += length
+        else:
+            # "Sea" without a stated climate, and "Cold": cold-sea curves below 50 % of time.
+            cold += length
+    return land, cold, warm
+
+
+def _sea_notes(types: Sequence[str], t_pct: FloatArray, notes: _Notes) -> None:
+    if "Warm" in types and "Cold" in types:
+        notes.add("P.1546 section 8: path with warm and cold sea zones reads its cold zones on the warm-sea curves")
+    if "Sea" in types and np.any(t_pct < 50.0):
+        notes.add("P.1546: sea zone of kind 'Sea' below 50 % of time uses the cold-sea curves; give 'Warm' or 'Cold'")
 
 
 def field_strength(
@@ -537,17 +537,21 @@ def field_strength(
     hrter_m: float | None = None,
     eff1_deg: float | None = None,
     eff2_deg: float | None = None,
+    wa_m: float | None = None,
 ) -> tuple[float, float]:
     """Field strength (dBuV/m for erp_kw) and equivalent basic transmission loss Lb (dB) of one path.
 
     d_km and path_types list the zones from the transmitter ("Land", "Sea", "Warm", "Cold").
     area is the receiver's environment ("Rural", "Suburban", "Urban", "Dense Urban", "Sea");
     r2_m its representative clutter height (None: the Recommendation's example for the area).
+    wa_m is the width of the square area of the location variability (section 12) when terrain
+    data describe the receiver's surroundings; None (no terrain data) uses the area's standard deviation.
     Raises ValueError for inputs outside the Recommendation's ranges.
     """
-    return _single_path(f_mhz, t_pct, heff_m, h2_m, r2_m, area, d_km, path_types, q_pct=q_pct, erp_kw=erp_kw,
-                        ha_m=ha_m, hb_m=hb_m, r1_m=r1_m, tca_deg=tca_deg, htter_m=htter_m, hrter_m=hrter_m,
-                        eff1_deg=eff1_deg, eff2_deg=eff2_deg, steps=None)
+    e, lb = field_strength_paths(f_mhz, t_pct, heff_m, h2_m, r2_m, area, [d_km], [path_types], q_pct=q_pct,
+                                 erp_kw=erp_kw, ha_m=ha_m, hb_m=hb_m, r1_m=r1_m, tca_deg=tca_deg, htter_m=htter_m,
+                                 hrter_m=hrter_m, eff1_deg=eff1_deg, eff2_deg=eff2_deg, wa_m=wa_m)
+    return float(e[0]), float(lb[0])
 
 
 def field_strength_steps(
@@ -565,58 +569,26 @@ def field_strength_steps(
 
     Why: a coordination engineer disputing a prediction wants to see which step decides it
     (curves, troposcatter floor, clutter, the Emax cap); the SG3 step logs are checked against it.
+    A step that does not apply reports 0 dB (corrections) or -inf (the troposcatter floor).
     """
     steps: dict[str, FloatArray] = {}
-    _single_path(f_mhz, t_pct, heff_m, h2_m, r2_m, area, d_km, path_types, steps=steps, **kwargs)  # type: ignore[arg-type]
+    field_strength_paths(f_mhz, t_pct, heff_m, h2_m, r2_m, area, [d_km], [path_types], steps=steps,
+                         **kwargs)  # type: ignore[arg-type]
     return {name: float(steps[name][0]) for name in STEP_NAMES}
 
 
-def _single_path(f_mhz: float, t_pct: float, heff_m: float, h2_m: float, r2_m: float | None, area: str,
-                 d_km: Sequence[float], path_types: Sequence[str], *, q_pct: float = 50.0, erp_kw: float = 1.0,
-                 ha_m: float | None = None, hb_m: float | None = None, r1_m: float | None = None,
-                 tca_deg: float | None = None, htter_m: float | None = None, hrter_m: float | None = None,
-                 eff1_deg: float | None = None, eff2_deg: float | None = None,
-                 steps: dict[str, FloatArray] | None = None) -> tuple[float, float]:
-    f_mhz, t_pct, heff_m, h2_m = float(f_mhz), float(t_pct), float(heff_m), float(h2_m)
-    _check_common(f_mhz, t_pct, float(q_pct), heff_m, h2_m, area, float(erp_kw))
-    zones = np.atleast_1d(np.asarray(d_km, dtype=np.float64))
-    types = [path_types] if isinstance(path_types, str) else list(path_types)
-    if len(types) != zones.size:
-        raise ValueError(f"path_types has {len(types)} entries but d_km has {zones.size}: give one type per zone")
-    for kind in types:
-        if kind not in PATH_TYPES:
-            raise ValueError(f"path type {kind!r} is unknown: allowed {', '.join(PATH_TYPES)}")
-    _check_distances(zones, "d_km")
-    d_total = float(zones.sum())
-    _check_range("total path length d_km", d_total, 0.0, D_MAX_KM, "km")
-    d_sea = float(sum(z for z, k in zip(zones, types) if k != "Land"))
-    sea_fraction = d_sea / d_total
-    d_arr = np.array([d_total])
-    if sea_fraction < 1.0 and types[0] == "Land":
-        h1 = _h1_for_land(heff_m, d_arr, ha_m, hb_m, warn=True)
-    else:
-        h1 = np.array([heff_m])
-    sea_kind = _sea_kind(types, t_pct, True)
-    e = _predict(f_mhz, t_pct, h1, h2_m, r2_m, area, d_arr, sea_fraction, sea_kind, q_pct=float(q_pct), ha_m=ha_m,
-                 r1_m=r1_m, tca_deg=tca_deg, htter_m=htter_m, hrter_m=hrter_m, eff1_deg=eff1_deg, eff2_deg=eff2_deg,
-                 warn=True, steps=steps)
-    e_1kw = float(e[0])
-    lb = 139.3 - e_1kw + 20.0 * math.log10(f_mhz)                           # (40)
-    return e_1kw + 10.0 * math.log10(erp_kw), lb
-
-
-def field_strength_many(
-    f_mhz: float,
-    t_pct: float,
-    heff_m: float,
-    h2_m: float,
-    r2_m: float | None,
-    area: str,
-    d_km_array: ArrayLike,
+def field_strength_paths(
+    f_mhz: ArrayLike,
+    t_pct: ArrayLike,
+    heff_m: ArrayLike,
+    h2_m: ArrayLike,
+    r2_m: ArrayLike | None,
+    area: str | Sequence[str],
+    d_km: Sequence[Sequence[float]],
+    path_types: Sequence[Sequence[str]],
     *,
-    path: str = "Land",
-    q_pct: float = 50.0,
-    erp_kw: float = 1.0,
+    q_pct: ArrayLike = 50.0,
+    erp_kw: ArrayLike = 1.0,
     ha_m: float | None = None,
     hb_m: float | None = None,
     r1_m: float | None = None,
@@ -625,15 +597,82 @@ def field_strength_many(
     hrter_m: float | None = None,
     eff1_deg: float | None = None,
     eff2_deg: float | None = None,
+    wa_m: float | None = None,
+    steps: dict[str, FloatArray] | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """One transmitter against many receiver distances on single-zone paths, vectorised.
+    """:func:`field_strength` for many paths at once, each with its own zones and parameters.
+
+    d_km[i] and path_types[i] are the zones of path i (as in :func:`field_strength`). f_mhz,
+    t_pct, heff_m, h2_m, r2_m (NaN: the area's default), q_pct, erp_kw and area take one value
+    for all paths or one per path; the terrain inputs (ha_m ... eff2_deg) are shared.
+    Returns arrays (e_dbuv_m, lb_db), one value per path.
+    """
+    if len(d_km) != len(path_types):
+        raise ValueError(f"d_km has {len(d_km)} paths but path_types has {len(path_types)}: one zone list per path")
+    if len(d_km) == 0:
+        raise ValueError("d_km is empty: give at least one path")
+    n = len(d_km)
+    lengths = np.empty((n, 3))
+    single = np.empty(n, dtype=bool)
+    all_types: set[str] = set()
+    zone_lists = []
+    for i, (zones_i, types_i) in enumerate(zip(d_km, path_types)):
+        zones = np.atleast_1d(np.asarray(zones_i, dtype=np.float64))
+        types = [types_i] if isinstance(types_i, str) else list(types_i)
+        lengths[i] = _zone_lengths(zones, types)
+        single[i] = zones.size == 1
+        all_types.update(types)
+        zone_lists.append(types)
+    total = lengths.sum(axis=1)
+    _check_range("total path length d_km", total, 0.0, D_MAX_KM, "km")
+    notes = _Notes()
+    inp = _inputs(f_mhz, t_pct, heff_m, h2_m, r2_m, area, q_pct, erp_kw, total, lengths[:, 0], lengths[:, 1],
+                  lengths[:, 2], single)
+    for types in zone_lists:
+        _sea_notes(types, inp.t_pct, notes)
+    return _finish(inp, notes, steps, ha_m=ha_m, hb_m=hb_m, r1_m=r1_m, tca_deg=tca_deg, htter_m=htter_m,
+                   hrter_m=hrter_m, eff1_deg=eff1_deg, eff2_deg=eff2_deg, wa_m=wa_m)
+
+
+def _finish(inp: _Inputs, notes: _Notes, steps: dict[str, FloatArray] | None, **terrain: float | None
+            ) -> tuple[FloatArray, FloatArray]:
+    try:
+        e = _predict(inp, notes=notes, steps=steps, **terrain)  # type: ignore[arg-type]
+    finally:
+        notes.flush()
+    lb = 139.3 - e + 20.0 * np.log10(inp.f_mhz)                                # (40)
+    return e + 10.0 * np.log10(inp.erp_kw), lb
+
+
+def field_strength_many(
+    f_mhz: ArrayLike,
+    t_pct: ArrayLike,
+    heff_m: ArrayLike,
+    h2_m: ArrayLike,
+    r2_m: ArrayLike | None,
+    area: str | Sequence[str],
+    d_km_array: ArrayLike,
+    *,
+    path: str = "Land",
+    q_pct: ArrayLike = 50.0,
+    erp_kw: ArrayLike = 1.0,
+    ha_m: float | None = None,
+    hb_m: float | None = None,
+    r1_m: float | None = None,
+    tca_deg: float | None = None,
+    htter_m: float | None = None,
+    hrter_m: float | None = None,
+    eff1_deg: float | None = None,
+    eff2_deg: float | None = None,
+    wa_m: float | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Many receivers on single-zone paths, vectorised (the border-check workhorse).
 
     Same method and arguments as :func:`field_strength`, with every receiver on an all-``path``
-    path of length d_km_array[i] and heff (and the other terrain inputs) shared by all points.
-    Returns arrays (e_dbuv_m, lb_db) shaped like d_km_array.
+    path of length d_km_array[i]. The other per-point arguments (f_mhz, t_pct, heff_m, h2_m,
+    r2_m, area, q_pct, erp_kw) take one value for all points or one per point (flattened order of
+    d_km_array); the terrain inputs are shared. Returns arrays (e_dbuv_m, lb_db) shaped like d_km_array.
     """
-    f_mhz, t_pct, heff_m, h2_m = float(f_mhz), float(t_pct), float(heff_m), float(h2_m)
-    _check_common(f_mhz, t_pct, float(q_pct), heff_m, h2_m, area, float(erp_kw))
     if path not in PATH_TYPES:
         raise ValueError(f"path = {path!r} is unknown: allowed {', '.join(PATH_TYPES)}")
     d_in = np.asarray(d_km_array, dtype=np.float64)
@@ -641,18 +680,15 @@ def field_strength_many(
     _check_distances(d, "d_km_array")
     if np.any(d > D_MAX_KM):
         raise ValueError(f"d_km_array contains {float(d.max())!r}: outside the P.1546-6 range > 0 to {D_MAX_KM:g} km")
-    if path == "Land":
-        h1 = _h1_for_land(heff_m, d, ha_m, hb_m, warn=True)
-        sea_fraction = 0.0
-    else:
-        h1 = np.full(d.shape, heff_m)
-        sea_fraction = 1.0
-    sea_kind = _sea_kind([path], t_pct, True)
-    e = _predict(f_mhz, t_pct, h1, h2_m, r2_m, area, d, sea_fraction, sea_kind, q_pct=float(q_pct), ha_m=ha_m,
-                 r1_m=r1_m, tca_deg=tca_deg, htter_m=htter_m, hrter_m=hrter_m, eff1_deg=eff1_deg, eff2_deg=eff2_deg,
-                 warn=True)
-    lb = 139.3 - e + 20.0 * math.log10(f_mhz)
-    return (e + 10.0 * math.log10(erp_kw)).reshape(d_in.shape), lb.reshape(d_in.shape)
+    zero = np.zeros_like(d)
+    land, cold, warm = (d, zero, zero) if path == "Land" else (zero, zero, d) if path == "Warm" else (zero, d, zero)
+    notes = _Notes()
+    inp = _inputs(f_mhz, t_pct, heff_m, h2_m, r2_m, area, q_pct, erp_kw, d, land, cold, warm,
+                  np.ones(d.shape, dtype=bool))
+    _sea_notes([path], inp.t_pct, notes)
+    e, lb = _finish(inp, notes, None, ha_m=ha_m, hb_m=hb_m, r1_m=r1_m, tca_deg=tca_deg, htter_m=htter_m,
+                    hrter_m=hrter_m, eff1_deg=eff1_deg, eff2_deg=eff2_deg, wa_m=wa_m)
+    return e.reshape(d_in.shape), lb.reshape(d_in.shape)
 
 
 @dataclass(frozen=True)
@@ -681,19 +717,22 @@ def field_strength_profile(
     h2_m: float | None = None,
     erp_kw: float | None = None,
     q_pct: float = 50.0,
+    wa_m: float = WA_M,
 ) -> ProfilePrediction:
     """Predict along an SG3 "Fryderyk_csv" path profile (file path or parsed :class:`PathProfile`).
 
     The measurement row ``dataset`` gives frequency, antenna heights, e.r.p. and time percentage;
     keyword arguments override them (and are required when the file has no measurement rows).
     Terrain-dependent inputs (h1 via heff/hb, land/sea zones, clutter, angles) come from the
-    profile as described in :mod:`coordination.propagation.p1546_profile`.
+    profile as described in :mod:`coordination.propagation.p1546_profile`; with terrain data the
+    location variability uses equation (34) over a square of width wa_m.
     """
     prof = profile if isinstance(profile, PathProfile) else read_profile(profile)
     inp = prof.inputs(dataset, f_mhz=f_mhz, t_pct=t_pct, ha_m=ha_m, h2_m=h2_m, erp_kw=erp_kw)
     steps: dict[str, FloatArray] = {}
-    e, lb = _single_path(
-        inp.f_mhz, inp.t_pct, inp.heff_m, inp.h2_m, inp.r2_m, inp.area, inp.zone_lengths_km, inp.zone_types,
+    e, lb = field_strength_paths(
+        inp.f_mhz, inp.t_pct, inp.heff_m, inp.h2_m, inp.r2_m, inp.area, [inp.zone_lengths_km], [inp.zone_types],
         q_pct=q_pct, erp_kw=inp.erp_kw, ha_m=inp.ha_m, hb_m=inp.hb_m, r1_m=inp.r1_m, tca_deg=inp.tca_deg,
-        htter_m=inp.htter_m, hrter_m=inp.hrter_m, eff1_deg=inp.eff1_deg, eff2_deg=inp.eff2_deg, steps=steps)
-    return ProfilePrediction(e, lb, inp, {name: float(steps[name][0]) for name in STEP_NAMES})
+        htter_m=inp.htter_m, hrter_m=inp.hrter_m, eff1_deg=inp.eff1_deg, eff2_deg=inp.eff2_deg, wa_m=wa_m,
+        steps=steps)
+    return ProfilePrediction(float(e[0]), float(lb[0]), inp, {name: float(steps[name][0]) for name in STEP_NAMES})

@@ -104,11 +104,11 @@ def test_mixed_path_lies_between_land_and_sea_and_only_lengths_matter() -> None:
     assert e_mix_split == pytest.approx(e_mix, abs=1e-12)
 
 
-def test_location_variability_is_symmetric_and_uses_sigma_l_for_500_m_areas() -> None:
+def test_location_variability_is_symmetric_and_uses_sigma_l_for_500_m_areas_with_terrain_data() -> None:
     args = (600.0, 50.0, 150.0, 10.0, None, "Urban", [20.0], ["Land"])
-    e50 = p1546.field_strength(*args)[0]
-    e90 = p1546.field_strength(*args, q_pct=90.0)[0]
-    e10 = p1546.field_strength(*args, q_pct=10.0)[0]
+    e50 = p1546.field_strength(*args, wa_m=500.0)[0]
+    e90 = p1546.field_strength(*args, q_pct=90.0, wa_m=500.0)[0]
+    e10 = p1546.field_strength(*args, q_pct=10.0, wa_m=500.0)[0]
     sigma = (0.024 * 0.6 + 0.52) * 500.0**0.28
     assert p1546.location_sigma_db(600.0) == pytest.approx(sigma)
     assert e50 - e90 == pytest.approx(float(inv_cum_normal(0.1)) * sigma, abs=1e-9)
@@ -116,6 +116,16 @@ def test_location_variability_is_symmetric_and_uses_sigma_l_for_500_m_areas() ->
     # Receivers at sea have no location variability.
     sea = (600.0, 50.0, 150.0, 10.0, None, "Sea", [20.0], ["Sea"])
     assert p1546.field_strength(*sea, q_pct=90.0)[0] == pytest.approx(p1546.field_strength(*sea)[0], abs=1e-12)
+
+
+@pytest.mark.parametrize(("area", "sigma_db"), [("Rural", 12.0), ("Suburban", 10.0), ("Urban", 8.0),
+                                                ("Dense Urban", 8.0), ("Sea", 0.0)])
+def test_location_variability_without_terrain_data_uses_the_area_standard_deviation(area: str,
+                                                                                   sigma_db: float) -> None:
+    args = (600.0, 50.0, 150.0, 10.0, None, area, [20.0], ["Land"])
+    e50 = p1546.field_strength(*args)[0]
+    e95 = p1546.field_strength(*args, q_pct=95.0)[0]
+    assert e50 - e95 == pytest.approx(float(inv_cum_normal(0.05)) * sigma_db, abs=1e-9)
 
 
 def test_receiver_below_urban_clutter_loses_field_strength() -> None:
@@ -209,8 +219,9 @@ def test_vectorised_entry_rejects_bad_inputs(d: list[float], kwargs: dict, patte
 def test_short_land_path_without_ha_warns_that_h1_is_heff(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="coordination.propagation.p1546"):
         with_heff = p1546.field_strength(*FM, [8.0], ["Land"])[0]
-    assert "h1 = heff = 150 m" in caplog.text
-    with_ha = p1546.field_strength(*FM, [8.0], ["Land"], ha_m=150.0)[0]
+    assert "without ha_m/hb_m (no terrain data): h1 = heff" in caplog.text
+    # ha = heff gives the same h1; equal antenna altitudes (150 m + 0, 10 m + 140) leave no slope correction.
+    with_ha = p1546.field_strength(*FM, [8.0], ["Land"], ha_m=150.0, htter_m=0.0, hrter_m=140.0)[0]
     assert with_ha == pytest.approx(with_heff, abs=1e-12)
 
 
