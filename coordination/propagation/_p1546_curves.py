@@ -12,6 +12,7 @@ Section numbers refer to Annex 5 of Recommendation ITU-R P.1546-6.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -45,7 +46,8 @@ _CH1_NEG10 = 6.03 - knife_edge_loss_db(_K_NU * math.degrees(math.atan(10.0 / 900
 _EQ11C_LOG_2 = math.log(2.0)
 
 
-def _stacked_tables() -> FloatArray:
+@functools.cache
+def _flat() -> FloatArray:
     """The 24 figures as one flat array indexed ((f, t, kind) * 78 + distance) * 8 + height."""
     tabs = load_tables()
     out = np.empty((3, 3, 3, _N_D, _N_H))
@@ -56,16 +58,6 @@ def _stacked_tables() -> FloatArray:
             out[fi, ti, KIND_COLD] = tabs.table(float(f_nom), float(t_nom), "cold")
             out[fi, ti, KIND_WARM] = tabs.table(float(f_nom), float(t_nom), "warm")
     return out.ravel()
-
-
-_FLAT: FloatArray | None = None
-
-
-def _flat() -> FloatArray:
-    global _FLAT
-    if _FLAT is None:
-        _FLAT = _stacked_tables()
-    return _FLAT
 
 
 def emax_sea_dbuv_m(d_km: FloatArray, t_pct: FloatArray) -> FloatArray:
@@ -179,6 +171,8 @@ def _frequency(kind: int, ti: IntArray, h1: FloatArray, p: Points, dist: _Distan
                h_w: FloatArray, f_lo: IntArray, f_fac: FloatArray) -> FloatArray:
     """Step 9, section 6, equation (14): log-frequency interpolation/extrapolation between nominals."""
     e_inf = _nominal(kind, f_lo, ti, h1, p, dist, h_col, h_w)
+    if not f_fac.any():
+        return e_inf        # every f is its lower nominal frequency: (14) returns E_inf exactly
     e_sup = _nominal(kind, f_lo + 1, ti, h1, p, dist, h_col, h_w)
     e = e_inf + (e_sup - e_inf) * f_fac
     # Extrapolation above 2000 MHz is limited to Emax (section 6).
@@ -195,7 +189,10 @@ def field_of_kind(kind: int, h1: FloatArray, p: Points) -> FloatArray:
     f_fac = np.log10(f / _F_NOM[f_lo]) / np.log10(_F_NOM[f_lo + 1] / _F_NOM[f_lo])
     # Step 2: nominal time percentages 1/10 % below 10 %, else 10/50 %.
     t_lo = np.where(t < 10.0, 0, 1)
-    e_t = [_frequency(kind, t_lo + k, h1, p, dist, h_col, h_w, f_lo, f_fac) for k in (0, 1)]
+    # A nominal time needs no second curve family: (16) then weighs the other one by exactly 0.
+    needed = ((t != _T_NOM[t_lo + 1]).any(), (t != _T_NOM[t_lo]).any())
+    e_t = [_frequency(kind, t_lo + k, h1, p, dist, h_col, h_w, f_lo, f_fac) if needed[k] else np.zeros(d.shape)
+           for k in (0, 1)]
     if kind != KIND_LAND:
         # Section 6, equations (15a)-(15b): sea paths below 100 MHz and shorter than D06(600, h1, 10)
         # use the 0.6 Fresnel-clearance method instead of the frequency extrapolation.
@@ -205,7 +202,10 @@ def field_of_kind(kind: int, h1: FloatArray, p: Points) -> FloatArray:
             sel = np.nonzero(fresnel)[0]
             e_t = [e.copy() for e in e_t]
             for k in (0, 1):
-                e_t[k][sel] = _sea_below_100mhz(kind, t_lo[sel] + k, h1[sel], p.take(sel), d600[sel])
+                if needed[k]:
+                    e_t[k][sel] = _sea_below_100mhz(kind, t_lo[sel] + k, h1[sel], p.take(sel), d600[sel])
+    if not (needed[0] and needed[1]):
+        return e_t[0] if needed[0] else e_t[1]
     # Step 10, section 7, equation (16): interpolation in Qi(t/100) between the nominal times.
     q_t = inv_cum_normal(t / 100.0)
     q_inf = inv_cum_normal(_T_NOM[t_lo] / 100.0)
