@@ -46,8 +46,9 @@ replaces, raises or ignores a given input is logged as a warning on the
   (step 16 and the slope distance of Emax), wa_m (equation (34) of step 18).
 * h1 (section 3): land paths shorter than 15 km use hb_m, equation (6), else ha_m, equations
   (4)-(5); with neither h1 = heff (warned). A path of several zones takes h1 as though all land
-  (section 8), also for its sea zones. A single all-sea path uses heff, raised to 3 m (section
-  3.3, warned).
+  (section 8), also for its sea zones (not raised to 3 m there, as the SG3 reference), except
+  h1 <= 0 m, where section 4.2 has no sea value: its sea zones use 3 m (section 8, warned).
+  A single all-sea path uses heff, raised to 3 m (section 3.3, warned).
 * Negative h1 on land (section 4.3): case b, Ch1 = 6.03 - J(K_nu arctan(-h1/9000)), also when
   eff1_deg is known (case a would need the terrain and can jump at h1 = 0).
 * Emax (section 2 and step 19): Efs + (d_sea/d) Ese at the path length, minus the slope term of
@@ -384,19 +385,26 @@ def _h1(inp: _Inputs, ha_m: float | None, hb_m: float | None, notes: _Notes) -> 
     return np.where(sea_path, np.maximum(heff, 3.0), h1)
 
 
-def _curves(inp: _Inputs, h1: FloatArray, d_calc: FloatArray, emax: FloatArray) -> FloatArray:
+def _curves(inp: _Inputs, h1: FloatArray, d_calc: FloatArray, emax: FloatArray, notes: _Notes) -> FloatArray:
     """Steps 5-11: each propagation type on the points that have it, then the mixed-path rule."""
     pts = Points(inp.f_mhz, inp.t_pct, d_calc, emax)
     n = d_calc.size
+    h1_sea = h1
+    if ((inp.d_cold_km + inp.d_warm_km > 0.0) & (h1 <= 0.0)).any():
+        # Section 4.2 has no sea field for h1 <= 0 (log(h1/10) in (11c)); section 8 gives the sea
+        # part of a mixed path h1 = 3 m when h1 < 3 m. For 0 < h1 < 3 m we keep h1, as the SG3 reference.
+        notes.add("P.1546 section 8: h1 <= 0 m on the sea zones of a path: their field uses h1 = 3 m")
+        h1_sea = np.where(h1 <= 0.0, 3.0, h1)
     fields = {}
     for kind, length in ((KIND_LAND, inp.d_land_km), (KIND_COLD, inp.d_cold_km), (KIND_WARM, inp.d_warm_km)):
         has = length > 0.0
+        h1_kind = h1 if kind == KIND_LAND else h1_sea
         if has.all():
-            fields[kind] = field_of_kind(kind, h1, pts)
+            fields[kind] = field_of_kind(kind, h1_kind, pts)
         elif has.any():
             sel = np.nonzero(has)[0]
             e = np.zeros(n)
-            e[sel] = field_of_kind(kind, h1[sel], pts.take(sel))
+            e[sel] = field_of_kind(kind, h1_kind[sel], pts.take(sel))
             fields[kind] = e
         else:
             fields[kind] = np.zeros(n)
@@ -432,7 +440,7 @@ def _predict(inp: _Inputs, *, ha_m: float | None, hb_m: float | None, r1_m: floa
     trace["h1_m"] = h1
     trace["e_max_dbuv_m"] = emax
     # Steps 5-11.
-    e = _curves(inp, h1, d_calc, emax)
+    e = _curves(inp, h1, d_calc, emax, notes)
     trace["e_curves_dbuv_m"] = e
     # Step 12: terrain clearance angle (section 11), when known.
     trace["tca_correction_db"] = np.zeros_like(e)

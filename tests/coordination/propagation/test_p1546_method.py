@@ -293,3 +293,37 @@ def test_steps_explain_the_result_and_end_at_the_returned_field_strength() -> No
                + steps["rx_height_correction_db"] + steps["tx_clutter_correction_db"] + steps["slope_correction_db"])
     assert steps["e_dbuv_m"] == pytest.approx(min(rebuilt, steps["e_max_dbuv_m"]), abs=1e-9)
     assert steps["h1_m"] == pytest.approx(30.0 + (75.0 - 30.0) * (12.0 - 3.0) / 12.0)
+
+
+# ---------------------------------------------------------------- the whole input domain
+
+
+def test_every_input_in_range_gives_a_finite_field_strength() -> None:
+    # Seeded random paths over the whole domain (incl. h1 < 0 next to sea, zones of 10 m, 3 km masts).
+    rng = np.random.default_rng(20261203)
+    n = 3000
+    area = rng.choice(p1546.AREAS, n)
+    h2 = np.exp(rng.uniform(0.0, math.log(3000.0), n))
+    zones, types = [], []
+    for _ in range(n):
+        k = int(rng.integers(1, 4))
+        d = np.exp(rng.uniform(math.log(0.01), math.log(999.0), k))
+        zones.append(list(d * min(1.0, 999.0 / d.sum())))
+        types.append(list(rng.choice(p1546.PATH_TYPES, k)))
+    for kw in ({}, {"ha_m": 20.0, "r1_m": 10.0, "tca_deg": 1.0, "eff1_deg": 0.5, "eff2_deg": 0.3}):
+        e, lb = p1546.field_strength_paths(
+            np.exp(rng.uniform(math.log(30.0), math.log(4000.0), n)), rng.uniform(1.0, 50.0, n),
+            rng.uniform(-100.0, 3000.0, n), np.where(area == "Sea", np.maximum(h2, 3.0), h2),
+            rng.uniform(0.0, 40.0, n), list(area), zones, types, q_pct=rng.uniform(1.0, 99.0, n), **kw)
+        assert np.all(np.isfinite(e)) and np.all(np.isfinite(lb))
+
+
+def test_sea_zones_of_a_path_with_h1_at_or_below_0_m_use_3_m(caplog: pytest.LogCaptureFixture) -> None:
+    args = (150.0, 10.0)
+    rest = (10.0, None, "Rural", [20.0, 30.0], ["Land", "Cold"])
+    with caplog.at_level(logging.WARNING, logger="coordination.propagation.p1546"):
+        e_neg = p1546.field_strength(*args, -5.0, *rest)[0]
+    assert "h1 <= 0 m on the sea zones of a path: their field uses h1 = 3 m" in caplog.text
+    # Same sea field as h1 = 3 m; the land field keeps h1 = -5 m (section 4.3), so E lies below.
+    e_3m = p1546.field_strength(*args, 3.0, *rest)[0]
+    assert math.isfinite(e_neg) and e_neg < e_3m
