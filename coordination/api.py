@@ -1,10 +1,11 @@
-"""The API socket's operations (SERVER_CONTRACT.md), and a small blocking client for them.
+"""The API socket's operations (docs/protocol.md), their dispatch, and a small blocking client for them.
 
 A Request names an ``op`` and carries JSON ``args``; the reply is ``Reply(ok, result, error,
 arrays)`` with the request's ``seq`` echoed so a client can match answers. Handlers run in the
-server loop thread, read from the server's store/archive/registry, and raise :class:`ApiError` for
-a caller's mistake (unknown id, bad argument): that becomes ``ok=False`` with the message, never a
-crash. Unexpected exceptions are counted as internal errors and answered ``ok=False`` too.
+server loop thread, read from the parts they are given (store, archive, sensor registry, alert
+outbox), and raise :class:`ApiError` for a caller's mistake (unknown id, bad argument): that becomes
+``ok=False`` with the message, never a crash. Unexpected exceptions are counted as internal errors
+and answered ``ok=False`` too.
 """
 
 from __future__ import annotations
@@ -15,26 +16,36 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zmq
 
+from coordination.archive import SpectrumArchive
+from coordination.counters import Faults
+from coordination.ingest import RejectionCounter, Validator, peer_label
+from coordination.outbox import AlertOutbox
+from coordination.outlets import Replies
+from coordination.ports import AlertEngine
 from coordination.protocol import (
     MAX_HEADER_BYTES,
     ProtocolError,
     Reply,
     Request,
+    Spectrum,
     decode,
     format_epoch_utc,
     format_utc,
     utc_now_iso,
 )
+from coordination.registry import SensorRegistry
+from coordination.store import Store
+from station_db.repository import StationRepository
 
 if TYPE_CHECKING:
     from coordination.keys import ClientKeys
-    from coordination.server import Server
 
 log = logging.getLogger(__name__)
 
@@ -118,16 +129,57 @@ def _arg_int(args: Mapping[str, Any], name: str, default: int, lo: int, hi: int)
 
 
 class Api:
-    """Dispatches API requests to handlers that read the server's state."""
+    """Dispatches API requests to handlers that read the server's parts (registry, store, archive...).
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    Runs in the server loop thread: :meth:`handle_batch` validates the drained requests, answers each
+    on the API socket; :meth:`handle` turns one request into a reply.
+    """
+
+    def __init__(self, *, store: Store, registry: SensorRegistry, outbox: AlertOutbox, archive: SpectrumArchive,
+                 latest_spectra: Mapping[tuple[str, str], Spectrum], stations: StationRepository | None,
+                 engine: AlertEngine | None, rejections: RejectionCounter, validator: Validator,
+                 replies: Replies, faults: Faults, clock: Callable[[], datetime],
+                 counters_snapshot: Callable[[], dict[str, Any]]) -> None:
+        self.store = store
+        self.registry = registry
+        self.outbox = outbox
+        self.archive = archive
+        self.latest_spectra = latest_spectra
+        self.stations_repo = stations
+        self.engine = engine
+        self.rejections = rejections
+        self.validator = validator
+        self.replies = replies
+        self.faults = faults
+        self.clock = clock
+        self.counters_snapshot = counters_snapshot
         self.ops: dict[str, Callable[[Mapping[str, Any]], tuple[Any, tuple[np.ndarray, ...]]]] = {
             "ping": self.ping, "sensors": self.sensors, "alerts": self.alerts, "alert": self.alert,
             "ack": self.ack, "resolve": self.resolve, "spectrum": self.spectrum, "waterfall": self.waterfall,
             "occupancy": self.occupancy, "stations": self.stations, "counters": self.counters,
             "profiles": self.profiles,
         }
+
+    def handle_batch(self, raws: Sequence[Sequence[bytes]]) -> None:
+        """Validate and answer one drained batch of raw requests from the API ROUTER."""
+        for raw in raws:
+            try:
+                ib = self.validator.validate(raw)
+            except Exception:
+                self.faults.internal("api_validate")
+                continue
+            if ib is None:
+                continue
+            req = ib.msg
+            assert isinstance(req, Request)
+            reply = self.handle(req)
+            try:
+                frames = reply.to_frames()
+            except (TypeError, ValueError):  # a result that is not JSON: still answer
+                self.faults.internal("api_encode")
+                frames = error_reply(req, "internal error: result not serialisable").to_frames()
+            if not self.replies.send(ib.envelope, frames):
+                log.debug("reply to %s not sent", peer_label(ib.identity))
 
     def handle(self, req: Request) -> Reply:
         fn = self.ops.get(req.op)
@@ -138,36 +190,33 @@ class Api:
         except ApiError as exc:
             return error_reply(req, str(exc))
         except Exception:
-            self.server._internal_error(f"api_{req.op}")
-            if self.server.store is not None:
-                self.server.store.rollback()
+            self.faults.internal(f"api_{req.op}")
+            self.store.rollback()
             return error_reply(req, f"internal error while handling {req.op!r} (logged on the server)")
-        return fit_reply(Reply("server", req.seq, format_utc(self.server.clock()), ok=True, result=result, error=None,
+        return fit_reply(Reply("server", req.seq, format_utc(self.clock()), ok=True, result=result, error=None,
                                arrays=tuple(arrays)))
 
     # ------------------------------------------------------------ ops
 
     def ping(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
-        s = self.server
-        return {"pong": True, "t_utc": format_utc(s.clock()), "sensors": len(s.sensors),
-                "engine": type(s.engine).__name__ if s.engine is not None else None}, ()
+        return {"pong": True, "t_utc": format_utc(self.clock()), "sensors": len(self.registry),
+                "engine": type(self.engine).__name__ if self.engine is not None else None}, ()
 
     def sensors(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
-        s = self.server
-        now = s.clock()
+        now = self.clock()
         out = []
-        for sid, st in sorted(s.sensors.items()):
+        for st in sorted(self.registry, key=lambda st: st.record.sensor_id):
             r = st.record
             h = st.health
-            out.append({"sensor_id": sid, "province": r.province, "lat": r.lat, "lon": r.lon,
+            out.append({"sensor_id": r.sensor_id, "province": r.province, "lat": r.lat, "lon": r.lon,
                         "height_m": r.height_m, "antenna_factor_db_m": r.antenna_factor_db_m,
                         "software": r.software, "capabilities": list(r.capabilities),
-                        "status": s.sensor_status(st, now),
+                        "status": self.registry.status(st, now),
                         "last_seen": format_utc(st.last_seen) if st.last_seen else None,
                         "last_profile": st.last_profile,
                         "spool_depth": h.get("spool_depth"),
                         "drops": h.get("dropped_samples", h.get("drops")),
-                        "rejected": s.rejections.total(sid)})
+                        "rejected": self.rejections.total(r.sensor_id)})
         return out, ()
 
     def alerts(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
@@ -177,37 +226,37 @@ class Api:
         province = _arg_str(args, "province", required=False, max_len=8)
         limit = _arg_int(args, "limit", 1000, 1, 10_000)
         offset = _arg_int(args, "offset", 0, 0, 10**9)
-        store = self.server.store
-        assert store is not None
-        docs = store.list_alert_json(None if state == "all" else [state], province, limit + offset)[offset:]
-        return [self.server.decorate_alert(d) for d in docs], ()
+        docs = self.store.list_alert_json(None if state == "all" else [state], province, limit + offset)[offset:]
+        return [self.outbox.decorate(d) for d in docs], ()
 
     def alert(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
         alert_id = _arg_str(args, "id")
-        assert self.server.store is not None and alert_id is not None
-        doc = self.server.store.alert_json(alert_id)
+        assert alert_id is not None
+        doc = self.store.alert_json(alert_id)
         if doc is None:
             raise ApiError(f"no alert with id {alert_id!r}")
-        doc = self.server.decorate_alert(doc)
-        doc["evidence_captures"] = self.server.store.evidence_for(alert_id)
+        doc = self.outbox.decorate(doc)
+        doc["evidence_captures"] = self.store.evidence_for(alert_id)
         return doc, ()
 
     def _transition(self, args: Mapping[str, Any], action: str) -> tuple[Any, tuple[np.ndarray, ...]]:
-        s = self.server
         alert_id = _arg_str(args, "id")
         by = _arg_str(args, "by", max_len=128)
         note = _arg_str(args, "note", required=False, max_len=2000)
-        if s.engine is None:
+        assert alert_id is not None and by is not None
+        if self.engine is None:
             raise ApiError("the rules engine is not running on this server")
-        assert s.store is not None
-        if s.store.alert_json(alert_id) is None:  # type: ignore[arg-type]
+        if self.store.alert_json(alert_id) is None:
             raise ApiError(f"no alert with id {alert_id!r}")
         try:
-            ev = getattr(s.engine, action)(alert_id, by, note)
+            if action == "acknowledge":
+                ev = self.engine.acknowledge(alert_id, by, note)
+            else:
+                ev = self.engine.resolve(alert_id, by, note)
         except (KeyError, ValueError) as exc:
             raise ApiError(f"{action} {alert_id}: {exc}") from exc
-        s.handle_alert_events([ev])
-        return s.decorate_alert(ev.to_json()), ()
+        self.outbox.handle_events([ev])
+        return self.outbox.decorate(ev.to_json()), ()
 
     def ack(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
         return self._transition(args, "acknowledge")
@@ -216,29 +265,26 @@ class Api:
         return self._transition(args, "resolve")
 
     def _profile_arg(self, args: Mapping[str, Any], sensor_id: str) -> str:
-        s = self.server
         profile = _arg_str(args, "profile", required=False, max_len=64)
         if profile is None:
-            st = s.sensors.get(sensor_id)
+            st = self.registry.get(sensor_id)
             profile = st.last_profile if st else None
         if profile is None:
             raise ApiError(f"no spectrum known from sensor {sensor_id!r} (give 'profile')")
         return profile
 
     def spectrum(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
-        s = self.server
         sid = _arg_str(args, "sensor_id", max_len=64)
         assert sid is not None
-        if sid not in s.sensors:
+        if sid not in self.registry:
             raise ApiError(f"unknown sensor {sid!r}")
         profile = self._profile_arg(args, sid)
-        m = s.latest_spectra.get((sid, profile))
+        m = self.latest_spectra.get((sid, profile))
         if m is not None:
             return {"sensor_id": sid, "profile": profile, "t_utc": m.t_utc, "seq": m.seq,
                     "f_start_hz": m.f_start_hz, "f_step_hz": m.f_step_hz, "noise_floor_dbm": m.noise_floor_dbm,
                     "threshold_dbm": m.threshold_dbm, "detector": m.detector}, (m.power_dbm,)
-        assert s.archive is not None
-        got = s.archive.read_last(sid, profile, 1)
+        got = self.archive.read_last(sid, profile, 1)
         if got is None or got[0].shape[0] == 0:
             raise ApiError(f"no spectrum of profile {profile!r} from sensor {sid!r}")
         power, t, attrs = got
@@ -247,14 +293,13 @@ class Api:
                 "noise_floor_dbm": None, "threshold_dbm": None, "detector": str(attrs["detector"])}, (power[-1],)
 
     def waterfall(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
-        s = self.server
         sid = _arg_str(args, "sensor_id", max_len=64)
-        assert sid is not None and s.archive is not None
-        if sid not in s.sensors:
+        assert sid is not None
+        if sid not in self.registry:
             raise ApiError(f"unknown sensor {sid!r}")
         profile = self._profile_arg(args, sid)
         n = _arg_int(args, "n", 100, 1, MAX_WATERFALL_ROWS)
-        got = s.archive.read_last(sid, profile, n)
+        got = self.archive.read_last(sid, profile, n)
         if got is None:
             raise ApiError(f"no spectra of profile {profile!r} from sensor {sid!r}")
         power, t, attrs = got
@@ -264,16 +309,15 @@ class Api:
             (np.ascontiguousarray(power, np.float32).ravel(),)
 
     def occupancy(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
-        s = self.server
         sid = _arg_str(args, "sensor_id", max_len=64)
         profile = _arg_str(args, "profile", max_len=64)
         n = _arg_int(args, "n", 100, 1, 10_000)
-        assert s.store is not None and sid is not None and profile is not None
-        centers, rows = s.store.occupancy(sid, profile, n)
+        assert sid is not None and profile is not None
+        centers, rows = self.store.occupancy(sid, profile, n)
         return {"sensor_id": sid, "profile": profile, "channel_centers_hz": centers.tolist(), "rows": rows}, ()
 
     def stations(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
-        repo = self.server.stations
+        repo = self.stations_repo
         if repo is None:
             raise ApiError("no station database on this server")
         f_lo, f_hi = _arg_num(args, "f_lo_hz"), _arg_num(args, "f_hi_hz")
@@ -294,10 +338,10 @@ class Api:
         return [st.to_dict() for st in found[offset:offset + limit]], ()
 
     def counters(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
-        return self.server.counters_snapshot(), ()
+        return self.counters_snapshot(), ()
 
     def profiles(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
-        return [p.to_dict() for p in self.server.profiles], ()
+        return [p.to_dict() for p in self.registry.profiles], ()
 
 
 class ApiClient:

@@ -41,7 +41,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -49,9 +49,13 @@ from typing import Any
 
 import zmq
 
-from coordination.keys import ClientKeys, KeyFileError, KeyStore, load_pair, read_cert
+from coordination.alerts import Alert, AlertEvent, AlertStore
+from coordination.keys import ClientKeys, KeyFileError, KeyPair, KeyStore, load_pair, read_cert
+from coordination.ports import AlertEngine, Clock, HandleEvents, PublishAlert
 from coordination.protocol import Emissions, ProtocolError, decode, format_utc, parse_utc
 from coordination.sensors import SensorInfo
+from coordination.store import Store
+from coordination.transport import SocketFactory
 
 log = logging.getLogger(__name__)
 
@@ -141,40 +145,68 @@ def federate_keys(dirs: Mapping[str, Path]) -> None:
             (peers / f"{code}.key").write_bytes((ks.root / "server.key").read_bytes())
 
 
-class _HeldAlert:
-    __slots__ = ("alert", "deadline", "key")
+@dataclass(frozen=True)
+class FederationPort:
+    """Everything the federation part uses of its server, and nothing else.
 
-    def __init__(self, alert: Any, deadline: float, key: str) -> None:
-        self.alert, self.deadline, self.key = alert, deadline, key
+    ``sockets``: the server's socket factory (its security policy applies to our ROUTER; our DEALERs
+    live in its context). ``store``: the shared store (all SQL is there). ``engine``: the server's
+    rules engine (None: no alerts). ``handle_events``: persist and publish engine events (the
+    outbox). ``publish``: publish another centre's alert document on our PUB socket. ``admit`` and
+    ``key_name`` (CURVE only, else None): whether a connection's key is still allowed, and its
+    allow-list name (a centre key speaks for one centre only).
+    """
+
+    sockets: SocketFactory
+    store: Store
+    engine: AlertEngine | None
+    handle_events: HandleEvents
+    publish: PublishAlert
+    clock: Clock
+    admit: Callable[[str, Sequence[zmq.Frame]], bool] | None = None
+    key_name: Callable[[zmq.Frame], str | None] | None = None
+
+    @property
+    def secured(self) -> bool:
+        return self.key_name is not None
+
+
+@dataclass
+class _HeldAlert:
+    alert: Alert
+    deadline: float
+    key: str
 
 
 class FederatedAlertStore:
     """The engine's AlertStore for a federated centre (see module docstring, "One alert")."""
 
-    def __init__(self, inner: Any, federation: Federation) -> None:
+    def __init__(self, inner: AlertStore, federation: Federation) -> None:
         self.inner = inner
         self.fed = federation
 
-    def save(self, alert: Any) -> None:
+    def save(self, alert: Alert) -> None:
         self.fed.save_alert(alert)
 
-    def load_active(self) -> list[Any]:
+    def load_active(self) -> list[Alert]:
         return self.inner.load_active()
 
-    def get(self, alert_id: str) -> Any | None:
+    def get(self, alert_id: str) -> Alert | None:
         return self.inner.get(alert_id)
 
-    def list(self, state: str | None = None, province: str | None = None) -> list[Any]:
+    def list(self, state: str | None = None, province: str | None = None) -> list[Alert]:
         return self.inner.list(state, province)
 
 
 class Federation:
-    """A server's federation part: created with the config, attached by the server at setup."""
+    """A server's federation part: created with the config, attached (:meth:`attach`) by the server
+    at setup through a :class:`FederationPort`."""
 
     def __init__(self, config: FederationConfig) -> None:
         self.config = config
         self.centre = config.centre
-        self.server: Any = None
+        self._port: FederationPort | None = None
+        self.endpoint: str | None = None
         self.router: zmq.Socket | None = None
         self.dealers: dict[str, zmq.Socket] = {}
         self.counters: Counter[str] = Counter()
@@ -188,7 +220,7 @@ class Federation:
         self._next_follow = 0.0
         self._next_beat = 0.0
         self._foreign: dict[str, SensorInfo] = {}
-        self._client: Any = None
+        self._client: KeyPair | None = None
         self._peer_lock = threading.Lock()
         self._new_peers: list[tuple[str, str]] = []
         self.peer_codes: set[str] = set(config.peers)
@@ -205,26 +237,33 @@ class Federation:
 
     # ------------------------------------------------------------ server hooks
 
-    def wrap_alert_store(self, inner: Any) -> FederatedAlertStore:
+    @property
+    def port(self) -> FederationPort:
+        if self._port is None:
+            raise RuntimeError("federation not attached to a server yet")
+        return self._port
+
+    def wrap_alert_store(self, inner: AlertStore) -> FederatedAlertStore:
         return FederatedAlertStore(inner, self)
 
-    def attach(self, server: Any) -> None:
+    def attach(self, port: FederationPort) -> str:
         """Bind our ROUTER (through the server's socket factory: its security policy applies),
-        connect a DEALER to every peer, catch up from the shared store."""
-        self.server = server
+        connect a DEALER to every peer, catch up from the shared store; return our endpoint."""
+        self._port = port
         cfg = self.config
-        self.router, endpoint = server._factory.bind(zmq.ROUTER, cfg.bind_addr, ROLE_FEDERATION)
-        server.endpoints[ROLE_FEDERATION] = endpoint
-        self._client = None if server.policy is None else self._client_pair()
+        self.router, endpoint = port.sockets.bind(zmq.ROUTER, cfg.bind_addr, ROLE_FEDERATION)
+        self.endpoint = endpoint
+        self._client = self._client_pair() if port.secured else None
         for code, addr in sorted(cfg.peers.items()):
             self._connect_peer(code, addr)
-        self._cursor = server.store.alert_revision()
-        server.store.beat(format_utc(server.clock()), {"federation": endpoint})
-        server.store.commit()
+        self._cursor = port.store.alert_revision()
+        port.store.beat(format_utc(port.clock()), {"federation": endpoint})
+        port.store.commit()
         self._restore_claims()
         self._catch_up()
         log.info("federation: centre %s, router %s, peers %s", self.centre, endpoint,
                  ", ".join(f"{c}={a}" for c, a in sorted(cfg.peers.items())) or "none")
+        return endpoint
 
     def add_peer(self, code: str, addr: str) -> None:
         """Connect to one more peer centre (thread-safe: the server loop makes the socket). For centres
@@ -238,7 +277,7 @@ class Federation:
         old = self.dealers.pop(code, None)
         if old is not None:
             old.close(0)
-        sock = self.server._ctx.socket(zmq.DEALER)
+        sock = self.port.sockets.ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 100_000)
         sock.setsockopt(zmq.IDENTITY, self.centre.encode())
@@ -251,10 +290,7 @@ class Federation:
 
     def _restore_claims(self) -> None:
         """Our standing keyed alerts and our links, as written before a restart."""
-        db = self.server.store.db
-        for aid, key, canonical in db.fetchall(
-                "SELECT id, cluster_key, canonical_id FROM alerts WHERE centre = ? AND state <> 'resolved'",
-                (self.centre,)):
+        for aid, key, canonical in self.port.store.active_claims(self.centre):
             if canonical is not None:
                 self._links[aid] = canonical
             elif key is not None:
@@ -269,7 +305,7 @@ class Federation:
         self.dealers.clear()
         self.router = None
 
-    def _client_pair(self) -> Any:
+    def _client_pair(self) -> KeyPair:
         assert self.config.keys_dir is not None
         path = KeyStore(self.config.keys_dir).secret_path(centre_key_name(self.centre))
         if not path.exists():
@@ -316,7 +352,7 @@ class Federation:
 
     def _receive(self) -> int:
         assert self.router is not None
-        admit = getattr(self.server.policy, "admit", None)
+        admit = self.port.admit
         n = 0
         for _ in range(MAX_PEER_MESSAGES):
             try:
@@ -341,10 +377,10 @@ class Federation:
         head = json.loads(raw[2])
         centre = str(head["centre"])
         if secured:  # the key speaks for one centre only
-            key = self.server.policy.key_of(frames[-1])
-            info = self.server.policy.allow.allowed.get(key)
-            if info is None or info.name != centre_key_name(centre):
-                raise ValueError(f"key of {getattr(info, 'name', '?')} cannot speak for centre {centre}")
+            assert self.port.key_name is not None
+            name = self.port.key_name(frames[-1])
+            if name != centre_key_name(centre):
+                raise ValueError(f"key of {name or '?'} cannot speak for centre {centre}")
         s = head["sensor"]
         sensor = SensorInfo(str(s["sensor_id"]), str(s["province"]), float(s["lat"]), float(s["lon"]),
                             float(s["height_m"]), float(s["antenna_factor_db_m"]))
@@ -359,19 +395,19 @@ class Federation:
 
     def _observe(self, sensor: SensorInfo, t_utc: str, emissions: Sequence[Mapping[str, float]],
                  noise_floor_dbm: float, antenna_factor_db_m: float) -> None:
-        engine = self.server.engine
+        engine = self.port.engine
         if engine is None:
             return
         events = engine.observe(sensor, parse_utc(t_utc), emissions, noise_floor_dbm, antenna_factor_db_m) or ()
         if events:
-            self.server.handle_alert_events(events)
+            self.port.handle_events(events)
 
     def _catch_up(self) -> None:
         """Replay the peers' border emissions of the last ``catchup_s`` from the shared store."""
-        store, engine = self.server.store, self.server.engine
+        store, engine = self.port.store, self.port.engine
         if engine is None:
             return
-        since = format_utc(self.server.clock() - timedelta(seconds=self.config.catchup_s))
+        since = format_utc(self.port.clock() - timedelta(seconds=self.config.catchup_s))
         infos = {}
         for rec in store.sensors():
             if rec.province == self.centre:  # every other centre's border sensors (peers may join later)
@@ -396,16 +432,16 @@ class Federation:
 
     # ------------------------------------------------------------ alerts
 
-    def save_alert(self, alert: Any) -> None:
+    def save_alert(self, alert: Alert) -> None:
         """Write one engine alert the federated way (see module docstring, "One alert")."""
-        store = self.server.store
+        store = self.port.store
         aid = alert.id
         owner = store.alert_owner(aid)
         if owner is not None and owner != self.centre:  # another centre's alert: ack/resolve only
             if alert.state in ("acknowledged", "resolved"):
                 action = "acknowledge" if alert.state == "acknowledged" else "resolve"
                 by = alert.acknowledged_by if action == "acknowledge" else alert.resolved_by
-                store.apply_alert_action(aid, action, by or "?", alert.note, format_utc(self.server.clock()))
+                store.apply_alert_action(aid, action, by or "?", alert.note, format_utc(self.port.clock()))
             return
         doc = alert.to_json()
         link = self._links.get(aid)
@@ -444,21 +480,19 @@ class Federation:
             if owner == self.centre:  # already listed as our local alert: keep its row current meanwhile
                 store.save_alert_json(doc)
 
-    def _standing(self, alert: Any, key: str) -> str | None:
-        row = self.server.store.db.fetchone(
-            "SELECT id FROM alerts WHERE band = ? AND channel_hz = ? AND cluster_key = ? AND canonical_id IS NULL "
-            "AND state <> 'resolved'", (alert.band, float(alert.channel_hz), key))
-        return None if row is None or row[0] == alert.id else str(row[0])
+    def _standing(self, alert: Alert, key: str) -> str | None:
+        standing = self.port.store.standing_alert(alert.band, float(alert.channel_hz), key)
+        return None if standing is None or standing == alert.id else standing
 
-    def _link(self, alert: Any, key: str, standing: str) -> None:
-        self.server.store.save_alert_json(alert.to_json(), cluster_key=key, canonical_id=standing)
+    def _link(self, alert: Alert, key: str, standing: str) -> None:
+        self.port.store.save_alert_json(alert.to_json(), cluster_key=key, canonical_id=standing)
         self._links[alert.id] = standing
         self._held.pop(alert.id, None)
         self.counters["linked"] += 1
         log.info("federation: alert %s links to %s (%s)", alert.id, standing, key)
         self._close_published(alert, standing)
 
-    def _close_published(self, alert: Any, standing: str) -> None:
+    def _close_published(self, alert: Alert, standing: str) -> None:
         """An alert we published as our own (heard by our sensors only, at first) now stands under
         another centre's alert: tell our subscribers it is closed and where it went."""
         if alert.id not in self._published:
@@ -469,8 +503,8 @@ class Federation:
                                          "resolved_by": f"federation:{self.centre}", "merged_into": standing,
                                          "note": note if not alert.note else f"{alert.note}\n{note}"})
 
-    def _claim(self, alert: Any, key: str) -> str:
-        winner = self.server.store.claim_alert(alert.to_json(), key)
+    def _claim(self, alert: Alert, key: str) -> str:
+        winner = self.port.store.claim_alert(alert.to_json(), key)
         self._held.pop(alert.id, None)
         if winner == alert.id:
             self._keys[alert.id] = key
@@ -481,7 +515,7 @@ class Federation:
             self._close_published(alert, winner)
         return winner
 
-    def publishable(self, events: Iterable[Any]) -> list[Any]:
+    def publishable(self, events: Iterable[AlertEvent]) -> list[AlertEvent]:
         """The events this centre publishes itself: its standing alerts and actions on others' alerts."""
         out = []
         for ev in events:
@@ -494,7 +528,7 @@ class Federation:
             out.append(ev)
             if ev.alert.state == "resolved":
                 self._published.discard(aid)
-            elif self.server.store.alert_owner(aid) in (None, self.centre):
+            elif self.port.store.alert_owner(aid) in (None, self.centre):
                 self._published.add(aid)
         return out
 
@@ -519,7 +553,7 @@ class Federation:
         if now < self._next_follow:
             return
         self._next_follow = now + self.config.follow_interval_s
-        store = self.server.store
+        store = self.port.store
         for aid, held in list(self._held.items()):
             standing = self._standing(held.alert, held.key)
             if standing is not None:
@@ -529,7 +563,7 @@ class Federation:
                     self._publish(held.alert.to_json() | {"event": "opened"})
         if now >= self._next_beat:
             self._next_beat = now + self.config.beat_interval_s
-            store.beat(format_utc(self.server.clock()), {"federation": self.server.endpoints.get(ROLE_FEDERATION)})
+            store.beat(format_utc(self.port.clock()), {"federation": self.endpoint})
             store.commit()
             self._take_over_from_silent_owners()
         store.commit()
@@ -541,24 +575,25 @@ class Federation:
         still tracks the emitter (our linked alert is active) is replaced by ours: the old one is
         resolved (``merged_into`` ours), ours stands for the key; its acknowledgement carries over. When
         the owner returns it does not restore the resolved alert and links its new one to ours."""
-        if not self._links or self.server.engine is None:
+        engine = self.port.engine
+        if not self._links or engine is None:
             return
-        store = self.server.store
-        now = self.server.clock()
+        store = self.port.store
+        now = self.port.clock()
         beats = store.centre_beats()
-        active = {a.id: a for a in self.server.engine.open_alerts()}
+        active = {a.id: a for a in engine.open_alerts()}
         for local, canonical in list(self._links.items()):
             alert = active.get(local)
-            row = store.db.fetchone("SELECT centre, state, cluster_key, acknowledged_by FROM alerts WHERE id = ?",
-                                    (canonical,))
-            if alert is None or row is None or row[1] == "resolved" or row[0] in (None, self.centre):
+            claim = store.alert_claim(canonical)
+            if alert is None or claim is None or claim.state == "resolved" or claim.centre in (None, self.centre):
                 continue
-            beat = beats.get(row[0])
+            owner = claim.centre
+            beat = beats.get(owner)
             if beat is None or (now - parse_utc(beat)).total_seconds() < self.config.takeover_after_s:
                 continue
-            key = row[2] or ",".join(sorted({r.province for r in alert.sensors}))
+            key = claim.cluster_key or ",".join(sorted({r.province for r in alert.sensors}))
             now_iso = format_utc(now)
-            if not store.take_over_alert(canonical, row[0], local, key, now_iso):
+            if not store.take_over_alert(canonical, owner, local, key, now_iso):
                 store.commit()
                 continue
             store.commit()
@@ -566,27 +601,27 @@ class Federation:
             self._keys[local] = key
             self.counters["taken_over"] += 1
             log.warning("federation: centre %s silent for %.0f s: its alert %s is replaced by %s",
-                        row[0], (now - parse_utc(beat)).total_seconds(), canonical, local)
+                        owner, (now - parse_utc(beat)).total_seconds(), canonical, local)
             old = store.alert_json(canonical)
             if old is not None:
                 self._publish(old | {"event": "resolved", "merged_into": local,
-                                     "note": f"centre {row[0]} silent: taken over by centre {self.centre} "
+                                     "note": f"centre {owner} silent: taken over by centre {self.centre} "
                                              f"as alert {local}"})
             self._published.add(local)
             self._publish(alert.to_json() | {"event": "opened"})
-            if row[3] and alert.state == "open":  # the acknowledgement carries over
+            if claim.acknowledged_by and alert.state == "open":  # the acknowledgement carries over
                 try:
-                    self.server.handle_alert_events([self.server.engine.acknowledge(local, row[3], None)])
+                    self.port.handle_events([engine.acknowledge(local, claim.acknowledged_by, None)])
                 except (KeyError, ValueError):
                     log.debug("carrying the acknowledgement of %s over failed", canonical, exc_info=True)
 
     def _apply_actions(self) -> None:
-        store, engine = self.server.store, self.server.engine
+        store, engine = self.port.store, self.port.engine
         for action_id, alert_id, action, by, note in store.pending_actions():
             if engine is not None:
                 try:
                     ev = getattr(engine, action)(alert_id, by, note)
-                    self.server.handle_alert_events([ev])
+                    self.port.handle_events([ev])
                 except (KeyError, ValueError) as exc:  # resolved meanwhile: the database already says so
                     log.info("federation: %s of %s by %s not applied: %s", action, alert_id, by, exc)
             store.action_done(action_id)
@@ -594,7 +629,7 @@ class Federation:
 
     def _follow(self) -> None:
         """Republish, on our PUB, other centres' alerts that involve our province."""
-        store = self.server.store
+        store = self.port.store
         self._cursor, docs = store.alerts_since(self._cursor, self.centre)
         for doc in docs:
             if doc.get("centre") in (None, self.centre):
@@ -607,7 +642,7 @@ class Federation:
     def _mirror_action(self, doc: Mapping[str, Any]) -> None:
         """The standing alert was acknowledged/resolved: our engine's alerts linked to it follow, so
         our engine mutes the emitter as the owner's does (they stay unpublished)."""
-        engine, canonical = self.server.engine, str(doc.get("id"))
+        engine, canonical = self.port.engine, str(doc.get("id"))
         local = [aid for aid, target in self._links.items() if target == canonical]
         if engine is None or not local:
             return
@@ -619,7 +654,7 @@ class Federation:
                 alert = active.get(aid)
                 key = ",".join(sorted({r.province for r in alert.sensors})) if alert is not None else ""
                 successor = self._standing(alert, key) if alert is not None and "," in key else None
-                if successor is not None and successor != canonical:
+                if alert is not None and successor is not None and successor != canonical:
                     self._link(alert, key, successor)
                     local.remove(aid)
         events = []
@@ -629,11 +664,11 @@ class Federation:
             except (KeyError, ValueError):  # already so, or no longer held by our engine
                 pass
         if events:
-            self.server.handle_alert_events(events)
+            self.port.handle_events(events)
 
     def _publish(self, doc: Mapping[str, Any]) -> None:
         provinces = sorted(set(doc.get("provinces_source") or []) | set(doc.get("provinces_affected") or []))
-        self.server.publish_alert(dict(doc), [f"alert.{p}" for p in provinces])
+        self.port.publish(dict(doc), [f"alert.{p}" for p in provinces])
 
     def snapshot(self) -> dict[str, Any]:
         return {"centre": self.centre, "peers": sorted(self.dealers), "counters": dict(self.counters),

@@ -253,6 +253,12 @@ class CurvePolicy:
             return None
         return user if isinstance(user, str) and user else None
 
+    def key_name(self, frame: zmq.Frame) -> str | None:
+        """The allow-list name of the key that sent ``frame`` (None: no key, or no longer allowed)."""
+        key = self.key_of(frame)
+        info = self.allow.allowed.get(key) if key else None
+        return None if info is None else info.name
+
     def admit(self, role: str, frames: Sequence[zmq.Frame]) -> bool:
         """Should the server handle this inbound ROUTER message? (False: dropped and counted.)
 

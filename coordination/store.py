@@ -205,6 +205,16 @@ class SensorRecord:
     health: Mapping[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class AlertClaim:
+    """An alert's standing between federated centres, as the shared store has it."""
+
+    centre: str | None
+    state: str
+    cluster_key: str | None
+    acknowledged_by: str | None
+
+
 class Store:
     """The server database (SQLite file or shared PostgreSQL); one transaction per drained batch.
 
@@ -490,14 +500,30 @@ class Store:
         else:
             self.db.execute("RELEASE SAVEPOINT claim")
             return alert_id
-        row = self.db.fetchone(
-            "SELECT id FROM alerts WHERE band = ? AND channel_hz = ? AND cluster_key = ? AND canonical_id IS NULL "
-            "AND state <> 'resolved'", (doc.get("band"), float(doc.get("channel_hz") or 0.0), cluster_key))
-        if row is None:  # the winner was resolved meanwhile: claim again
+        winner = self.standing_alert(doc.get("band"), float(doc.get("channel_hz") or 0.0), cluster_key)
+        if winner is None:  # the winner was resolved meanwhile: claim again
             return self.claim_alert(doc, cluster_key)
-        winner = str(row[0])
         self.save_alert_json(doc, cluster_key=cluster_key, canonical_id=winner)
         return winner
+
+    def standing_alert(self, band: str | None, channel_hz: float, cluster_key: str) -> str | None:
+        """The id of the active, unlinked alert that stands for (band, channel, ``cluster_key``), if any."""
+        row = self.db.fetchone(
+            "SELECT id FROM alerts WHERE band = ? AND channel_hz = ? AND cluster_key = ? AND canonical_id IS NULL "
+            "AND state <> 'resolved'", (band, channel_hz, cluster_key))
+        return None if row is None else str(row[0])
+
+    def active_claims(self, centre: str) -> list[tuple[str, str | None, str | None]]:
+        """(alert id, cluster key, linked-to id) of the unresolved alerts ``centre`` wrote (its state
+        after a restart)."""
+        return [(str(r[0]), r[1], r[2]) for r in self.db.fetchall(
+            "SELECT id, cluster_key, canonical_id FROM alerts WHERE centre = ? AND state <> 'resolved'", (centre,))]
+
+    def alert_claim(self, alert_id: str) -> AlertClaim | None:
+        """Who owns ``alert_id``, its state, key and acknowledgement (None: no such alert)."""
+        row = self.db.fetchone("SELECT centre, state, cluster_key, acknowledged_by FROM alerts WHERE id = ?",
+                               (alert_id,))
+        return None if row is None else AlertClaim(row[0], str(row[1]), row[2], row[3])
 
     def alert_link(self, alert_id: str) -> str | None:
         """The alert ``alert_id`` links to (another centre's), or None when it stands for itself."""

@@ -134,7 +134,7 @@ def test_alerts_ack_and_resolve_through_the_engine(server, api, engine, ctx):
 
 
 def test_stations_op_queries_the_station_database_imported_from_csv(tmp_path):
-    from coordination.server import open_stations
+    from coordination.stations import open_stations
     from station_db.repository import StationRepository
 
     sample = Path(station_db.__file__).parent / "data" / "sample_stations.csv"
@@ -185,7 +185,7 @@ def test_large_list_results_are_cut_to_the_header_limit_with_an_offset_hint():
 
 
 def test_paging_through_stations_with_offset(tmp_path):
-    from coordination.server import open_stations
+    from coordination.stations import open_stations
 
     repo = open_stations(Path(station_db.__file__).parent / "data" / "sample_stations.csv", tmp_path / "data")
     srv = Server(loopback_config(tmp_path), stations=repo, build_engine=False).start()

@@ -341,7 +341,7 @@ def test_slow_sensors_rows_gather_before_a_write_and_stop_writes_what_waits(tmp_
     assert s.wait_acked(range(1, 6)) == set(range(1, 6))
     for seq in (6, 7):
         s.send(s.spectrum(seq))
-    wait_for(lambda: len(srv._staged) == 2)
+    wait_for(lambda: srv.intake.staged == 2)
     srv.stop()  # what waits is written and committed on the way out
     with h5py.File(tmp_path / "data" / "spectra" / "js-01" / "js-01_20261125.h5", "r") as f:
         assert sorted(f["pmr446"]["seq"][:].tolist()) == list(range(1, 8))

@@ -22,7 +22,8 @@ import station_db
 from coordination.alerts import AlertEvent, Position
 from coordination.api import ApiClient
 from coordination.protocol import Occupancy, format_utc
-from coordination.server import Server, open_stations
+from coordination.server import Server
+from coordination.stations import open_stations
 from gui.alerts import COLUMNS
 from gui.app import MainWindow
 from gui.client import ServerClient

@@ -118,7 +118,7 @@ def test_dock_layout_and_operator_are_remembered_between_runs(qapp, data_dir, tm
 
 def test_archive_with_a_local_station_database(qapp, data_dir, tmp_path):
     import station_db
-    from coordination.server import open_stations
+    from coordination.stations import open_stations
 
     repo = open_stations(Path(station_db.__file__).parent / "data" / "sample_stations.csv", tmp_path / "st")
     w = MainWindow(archive=ArchiveReader(data_dir), station_repo=repo, settings=temp_settings(tmp_path / "s.ini"))

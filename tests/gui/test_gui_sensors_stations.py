@@ -34,7 +34,7 @@ def test_sensor_rows_and_status_updates(qapp):
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    from coordination.server import open_stations
+    from coordination.stations import open_stations
 
     sample = Path(station_db.__file__).parent / "data" / "sample_stations.csv"
     r = open_stations(sample, tmp_path_factory.mktemp("stations"))

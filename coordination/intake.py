@@ -1,0 +1,313 @@
+"""The intake: sensor messages from the ROUTER socket to storage, the rules engine and acks.
+
+One drained batch at a time (:meth:`Intake.handle_batch`): validate every message (rejections
+counted per reason and peer, :mod:`coordination.ingest`), register Hellos (the sensor registry),
+drop duplicates by ``(sensor_id, seq)`` (acked again, stored once); then in two steps, each ending
+in one storage commit and only then the acks:
+
+1. summaries (emissions, occupancy, health, evidence chunks) to the store; each stored Emissions
+   message then goes to the rules engine (and, for a federated border sensor, to the peer centres),
+   and every resulting alert event to the outbox, so alerts never wait for the spectrum archive;
+2. spectra are staged for the HDF5 archive (published on ``spectrum.<sensor_id>`` at once) and
+   written when their file is due (:meth:`Intake.flush_spectra`); their ledger entries are
+   committed after the write, then acked.
+
+An ack never precedes the commit of what it acknowledges; a message that failed to store is not
+acked, so the sensor's spool sends it again. Runs in the server loop thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from coordination.alerts import AlertEvent
+from coordination.archive import SpectrumArchive
+from coordination.config import ServerConfig
+from coordination.counters import Counters, Faults
+from coordination.evidence import EvidenceAssembler
+from coordination.ingest import Inbound, RejectionCounter, Validator, peer_label
+from coordination.outlets import SERVER_ID, MessageSeq, Publish, Replies
+from coordination.ports import AlertEngine, HandleEvents
+from coordination.protocol import (
+    Ack,
+    Emissions,
+    Evidence,
+    Heartbeat,
+    Hello,
+    Occupancy,
+    Spectrum,
+    format_utc,
+    parse_utc,
+)
+from coordination.registry import SensorRegistry
+from coordination.sensors import SensorInfo
+from coordination.store import StorageError, Store
+
+log = logging.getLogger(__name__)
+
+#: Archive files written per loop iteration at most: bounded work, so sensor batches (and alerts)
+#: interleave with a burst of due files instead of waiting behind all of them.
+ARCHIVE_FILES_PER_ITERATION = 8
+#: Seqs per Ack message (an Ack's header stays far below the protocol's header limit).
+MAX_SEQS_PER_ACK = 10_000
+
+#: Push one stored Emissions message of a border sensor to the peer centres (federation).
+Forward = Callable[[SensorInfo, Sequence[bytes]], None]
+
+
+class Intake:
+    """Validate, dedupe, store, stage and flush spectra, ack; feed stored emissions to the engine."""
+
+    def __init__(self, *, config: ServerConfig, store: Store, archive: SpectrumArchive, evidence: EvidenceAssembler,
+                 registry: SensorRegistry, validator: Validator, rejections: RejectionCounter, counters: Counters,
+                 faults: Faults, replies: Replies, publisher: Publish, seq: MessageSeq,
+                 clock: Callable[[], datetime], engine: AlertEngine | None, handle_events: HandleEvents,
+                 forward: Forward | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.archive = archive
+        self.evidence = evidence
+        self.registry = registry
+        self.validator = validator
+        self.rejections = rejections
+        self.counters = counters
+        self.faults = faults
+        self.replies = replies
+        self.publisher = publisher
+        self.seq = seq
+        self.clock = clock
+        self.engine = engine
+        self.handle_events = handle_events
+        self.forward = forward
+        #: The newest spectrum per (sensor_id, profile), for the API's ``spectrum`` op.
+        self.latest_spectra: dict[tuple[str, str], Spectrum] = {}
+        self._staged: dict[tuple[str, int], Inbound] = {}  # spectra waiting for the archive
+        self._evidence_done: list[tuple[str, str]] = []
+
+    @property
+    def staged(self) -> int:
+        """Spectra received and published but not yet written to the archive (nor acked)."""
+        return len(self._staged)
+
+    # ------------------------------------------------------------ one batch
+
+    def handle_batch(self, raws: Sequence[Sequence[bytes]]) -> None:
+        """Handle one drained batch of raw ROUTER messages (see module docstring)."""
+        now = self.clock()
+        now_iso = format_utc(now)
+        inbound: list[Inbound] = []
+        for raw in raws:
+            try:
+                ib = self.validator.validate(raw)
+            except Exception:
+                self.faults.internal("validate")
+                continue
+            if ib is not None:
+                inbound.append(ib)
+        if not inbound:
+            return
+        hellos = [ib for ib in inbound if isinstance(ib.msg, Hello)]
+        if hellos:
+            self.registry.handle_hellos(hellos, now, now_iso)
+        acks: dict[bytes, list[int]] = {}
+        fresh = self.dedupe([ib for ib in inbound if not isinstance(ib.msg, Hello)], acks, now)
+        # Summaries are committed first and go to the rules engine at once (an alert never waits for
+        # the archive); spectra are staged for the HDF5 archive, written when their file is due.
+        summaries = [ib for ib in fresh if not isinstance(ib.msg, Spectrum)]
+        self._evidence_done.clear()
+        stored = self._store_batch(summaries, now_iso) if summaries else []
+        for ib in stored:
+            acks.setdefault(ib.identity, []).append(ib.msg.seq)
+        self._send_acks(acks, now_iso)
+        self._after_store(stored, now)
+        self._stage_spectra([ib for ib in fresh if isinstance(ib.msg, Spectrum)])
+        self.flush_spectra(force=False)
+
+    def dedupe(self, inbound: Sequence[Inbound], acks: dict[bytes, list[int]], now: datetime) -> list[Inbound]:
+        """Drop unknown senders (counted) and duplicates (acked again through ``acks``, or when still
+        waiting for the archive acked once written); return the new messages in order."""
+        by_sensor: dict[str, list[int]] = {}
+        known_ok: list[Inbound] = []
+        for ib in inbound:
+            sid = ib.msg.sensor_id
+            if sid not in self.registry:
+                self.rejections.count(peer_label(ib.identity), "unknown_sensor",
+                                      f"{type(ib.msg).__name__} from {sid!r} before any Hello")
+                continue
+            by_sensor.setdefault(sid, []).append(ib.msg.seq)
+            known_ok.append(ib)
+            self.registry.seen(sid, now)
+        seen = {sid: self.store.known_seqs(sid, seqs) for sid, seqs in by_sensor.items()}
+        fresh = []
+        for ib in known_ok:
+            s = seen[ib.msg.sensor_id]
+            if ib.msg.seq in s:
+                self.counters.duplicates += 1
+                acks.setdefault(ib.identity, []).append(ib.msg.seq)
+                continue
+            if (ib.msg.sensor_id, ib.msg.seq) in self._staged:
+                self.counters.duplicates += 1  # its ack goes out when the archive has written it
+                continue
+            s.add(ib.msg.seq)
+            fresh.append(ib)
+        return fresh
+
+    # ------------------------------------------------------------ summaries
+
+    def _store_batch(self, fresh: Sequence[Inbound], now_iso: str) -> list[Inbound]:
+        """Store a batch of summaries in one transaction. Return what is durably stored."""
+        store = self.store
+        stored: list[Inbound] = []
+        store.begin()
+        for ib in fresh:
+            m = ib.msg
+            store.savepoint()
+            try:
+                if isinstance(m, Emissions):
+                    store.insert_emissions(m)
+                elif isinstance(m, Occupancy):
+                    store.insert_occupancy(m)
+                elif isinstance(m, Heartbeat):
+                    store.set_health(m.sensor_id, m.seq, m.t_utc, m.health)
+                elif isinstance(m, Evidence):
+                    self._store_evidence(m)
+            except OSError as exc:
+                store.rollback_savepoint()
+                self.faults.storage(type(m).__name__.lower(), f"{m.sensor_id} seq {m.seq}: {exc}")
+            except Exception:
+                store.rollback_savepoint()
+                self.faults.internal(f"store_{type(m).__name__.lower()}")
+            else:
+                store.release_savepoint()
+                stored.append(ib)
+        if not stored:
+            store.rollback()
+            return []
+        return stored if self._commit_stored(stored, now_iso) else []
+
+    def _commit_stored(self, stored: Sequence[Inbound], now_iso: str) -> bool:
+        """Put stored messages in the ledger and commit; False (counted, logged) when that fails."""
+        store = self.store
+        failures: tuple[type[BaseException], ...] = (StorageError, OSError, sqlite3.Error, *store.errors)
+        try:
+            store.mark_received([(ib.msg.sensor_id, ib.msg.seq, type(ib.msg).TYPE.decode(), ib.msg.t_utc)
+                                 for ib in stored])
+            last: dict[str, tuple[str, int | None, str | None, str]] = {}
+            for ib in stored:
+                m = ib.msg
+                prof = getattr(m, "profile", None) or None
+                prev = last.get(m.sensor_id)
+                last[m.sensor_id] = (m.sensor_id, max(m.seq, prev[1] or 0) if prev else m.seq,
+                                     prof or (prev[2] if prev else None), now_iso)
+            store.touch_sensors(last.values())
+            store.commit()
+        except failures as exc:
+            store.rollback()
+            self.faults.storage("sqlite", str(exc), len(stored))
+            return False
+        for ib in stored:
+            self.counters.stored[type(ib.msg).TYPE.decode()] += 1
+        return True
+
+    def _store_evidence(self, ev: Evidence) -> None:
+        """File an IQ evidence chunk with the alert it was ordered for; note completed recordings."""
+        order = self.store.evidence_order(ev.capture_id)
+        alert_id = order[0] if order and order[1] == ev.sensor_id else None
+        st = self.registry.sensors[ev.sensor_id]
+        extra = {"province": st.record.province, "lat": st.record.lat, "lon": st.record.lon}
+        path = self.evidence.add_chunk(ev, alert_id, extra)
+        if path is not None and order is not None:
+            self.store.complete_evidence(ev.capture_id, str(path))
+            if alert_id is not None:
+                self._evidence_done.append((alert_id, str(path)))
+
+    def _send_acks(self, acks: Mapping[bytes, list[int]], now_iso: str) -> None:
+        for identity, seqs in acks.items():
+            for i in range(0, len(seqs), MAX_SEQS_PER_ACK):
+                msg = Ack(SERVER_ID, self.seq.next(), now_iso, acked=tuple(seqs[i:i + MAX_SEQS_PER_ACK]))
+                # Not sent (peer gone, HWM): the sensor resends, and the duplicate is acked then.
+                self.replies.send((identity,), msg.to_frames())
+
+    def _after_store(self, stored: Sequence[Inbound], now: datetime) -> None:
+        """Stored summaries to the registry (health, profile), the rules engine and the peer centres."""
+        events: list[AlertEvent] = []
+        for ib in stored:
+            m = ib.msg
+            st = self.registry.get(m.sensor_id)
+            if st is None:
+                continue
+            if isinstance(m, Heartbeat):
+                self.registry.note_heartbeat(st, dict(m.health), now)
+            elif isinstance(m, Emissions):
+                if m.profile:
+                    st.last_profile = m.profile
+                if self.engine is not None:
+                    try:
+                        events.extend(self.engine.observe(st.info, parse_utc(m.t_utc), m.emissions,
+                                                          m.noise_floor_dbm, m.antenna_factor_db_m) or ())
+                    except Exception:
+                        self.faults.internal("engine_observe")
+                if self.forward is not None:
+                    self.faults.guard("federation_forward", self.forward, st.info, ib.frames)
+            if st.status != "live":
+                self.registry.publish_status(st, now)
+        if self.engine is not None and stored:
+            for alert_id, path in self._evidence_done:
+                try:
+                    events.append(self.engine.add_evidence(alert_id, path))
+                except (KeyError, ValueError) as exc:  # alert gone meanwhile: the file stays beside it
+                    log.info("evidence %s not attached to alert %s: %s", path, alert_id, exc)
+                except Exception:
+                    self.faults.internal("engine_evidence")
+        self._evidence_done.clear()
+        if events:
+            self.handle_events(events)
+
+    # ------------------------------------------------------------ spectra
+
+    def _stage_spectra(self, spectra: Sequence[Inbound]) -> None:
+        """Queue new spectra for the archive; the live view gets them now."""
+        now_mono = time.monotonic()
+        for ib in spectra:
+            m = ib.msg
+            assert isinstance(m, Spectrum)
+            try:
+                st = self.registry.sensors[m.sensor_id]
+                self.archive.stage(st.meta, m, now_mono)
+            except Exception:
+                self.faults.internal("stage_spectrum")
+                continue
+            self._staged[(m.sensor_id, m.seq)] = ib
+            st.last_profile = m.profile
+            self.latest_spectra[(m.sensor_id, m.profile)] = m
+            if self.config.publish_spectra:
+                self.publisher.publish(f"spectrum.{m.sensor_id}", ib.frames)
+
+    def flush_spectra(self, force: bool) -> None:
+        """Write the archive files that are due (all with ``force``), commit their ledger, ack."""
+        if not self._staged:
+            return
+        cfg = self.config
+        if force:
+            written, failed = self.archive.flush()
+        else:
+            written, failed = self.archive.flush(time.monotonic(), cfg.archive_max_delay_s, cfg.archive_max_rows,
+                                                 ARCHIVE_FILES_PER_ITERATION)
+        for m, text in failed:
+            self._staged.pop((m.sensor_id, m.seq), None)
+            self.faults.storage("hdf5", f"{m.sensor_id} seq {m.seq}: {text}")
+        if not written:
+            return
+        stored = [self._staged.pop((m.sensor_id, m.seq)) for m in written]
+        now_iso = format_utc(self.clock())
+        if not self._commit_stored(stored, now_iso):
+            self.archive.undo_last_flush()  # not in the ledger, so it will come again: no double rows
+            return
+        acks: dict[bytes, list[int]] = {}
+        for ib in stored:
+            acks.setdefault(ib.identity, []).append(ib.msg.seq)
+        self._send_acks(acks, now_iso)  # at shutdown the sensors socket is closed: written and recorded only

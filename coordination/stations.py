@@ -1,0 +1,39 @@
+"""The server's station repository: a SQLite station database as given, or a CSV/JSON exchange file
+imported (per province, idempotently) into ``<data>/stations.db`` at start."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from station_db.exchange import file_sha256, read_stations
+from station_db.models import Station
+from station_db.repository import StationRepository
+
+log = logging.getLogger(__name__)
+
+
+def open_stations(path: Path | None, data_dir: Path) -> StationRepository:
+    """The station repository for a server whose data directory is ``data_dir``.
+
+    ``path``: None (``<data>/stations.db``, possibly empty), a ``.db`` file, or a ``.csv``/``.json``
+    exchange file imported into ``<data>/stations.db`` (an unchanged file imports nothing new).
+    """
+    if path is None:
+        return StationRepository(data_dir / "stations.db")
+    path = Path(path)
+    if path.suffix.lower() in (".csv", ".json"):
+        stations = read_stations(path)
+        repo = StationRepository(data_dir / "stations.db")
+        by_prov: dict[str, list[Station]] = {}
+        for s in stations:
+            by_prov.setdefault(s.province, []).append(s)
+        digest = file_sha256(path)
+        for prov, rows in sorted(by_prov.items()):
+            report = repo.import_stations(rows, prov, path.name, digest)
+            log.info("imported %s stations of %s from %s: %d new, %d updated, %d unchanged", len(rows), prov,
+                     path, report.inserted, report.updated, report.unchanged)
+        return repo
+    if not path.exists():
+        raise FileNotFoundError(f"station database {path} not found (give a .db, .csv or .json file)")
+    return StationRepository(path)
