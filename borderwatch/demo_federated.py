@@ -157,25 +157,27 @@ class FederatedDemoNetwork(DemoNetwork):
         provinces = sorted({s.province for s in self.scenario.sensors} | set(MEMBER_PROVINCES))
         self._make_keys(provinces)
         base = self.server_config()
+        feds: dict[str, Federation] = {}
         for code in provinces:  # ephemeral ports (no race for a "free" port); peers joined once all run
             keys = self.centre_keys[code]
             cfg = dataclasses.replace(base, data_dir=self.data_dir / code, stations=None, insecure=False,
                                       keys_dir=keys.root)
-            fed = Federation(FederationConfig(centre=code, database=self.database, bind_addr="tcp://127.0.0.1:*",
-                                              keys_dir=keys.root, border_zone_km=DEMO_BORDER_ZONE_KM))
+            fed = feds[code] = Federation(FederationConfig(
+                centre=code, database=self.database, bind_addr="tcp://127.0.0.1:*", keys_dir=keys.root,
+                border_zone_km=DEMO_BORDER_ZONE_KM))
             self.centres[code] = Server(cfg, stations=StationRepository(fed.stations_database),
                                         federation=fed).start()
-        for code, srv in self.centres.items():
+        for code in self.centres:
             for other, peer in self.centres.items():
                 if other != code:
-                    srv.federation.add_peer(other, peer.endpoints["federation"])
+                    feds[code].add_peer(other, peer.endpoints["federation"])
         self.server = self.centres[provinces[0]]
         self.ctx = zmq.Context()
         seen = _SharedSeen()
-        for srv in self.centres.values():
+        for code, srv in self.centres.items():
             sub = FederatedAlertSubscriber(self.ctx, srv.endpoints["pub"], self.alerts, jsonl=self.jsonl,
                                            on_event=self.on_event, seen=seen,
-                                           client_keys=self.centre_keys[srv.federation.centre].console)
+                                           client_keys=self.centre_keys[code].console)
             sub.start()
             self.subscribers.append(sub)
         self.subscriber = self.subscribers[0]
