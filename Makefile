@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-federated test lint bench venv clean fonts postgres
+.PHONY: demo demo-federated test lint bench venv clean fonts postgres chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ demo: $(STAMP) fonts
 demo-federated: $(STAMP) fonts postgres
 	$(BIN)/borderwatch demo --federated $(ARGS)
 
-test: $(STAMP) fonts postgres
+test: $(STAMP) fonts postgres chromium
 	QT_QPA_PLATFORM=offscreen NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(BIN)/python -m pytest -q tests $(PYTEST_ARGS)
 
 # A CJK font for Chinese report plots (and console screenshots): installed when missing, best effort;
@@ -46,6 +46,16 @@ postgres:
 	   (apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends postgresql >/dev/null 2>&1) || \
 	   sudo -n apt-get install -y --no-install-recommends postgresql >/dev/null 2>&1) || \
 	  echo "note: PostgreSQL not installed (Debian: apt-get install postgresql); its tests skip"
+
+# Debian's chromium + chromium-driver for the web view's browser tests (Playwright drives the system browser;
+# never 'playwright install'): installed when missing, best effort; without them those tests skip and say why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+	  (apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null 2>&1 || \
+	   (apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium chromium-driver \
+	      >/dev/null 2>&1) || \
+	   sudo -n apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null 2>&1) || \
+	  echo "note: chromium not installed (Debian: apt-get install chromium chromium-driver); browser tests skip"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -167,6 +167,14 @@ class Boundaries:
             raise UnknownProvinceError(f"unknown province code {code!r} (known: {', '.join(self.codes)})")
         return code
 
+    def rings(self, code: str) -> list[np.ndarray]:
+        """The outline rings of province ``code`` (each n x 2, lon/lat degrees; copies, for drawing)."""
+        return [r.copy() for r in self._rings[self._check(code)]]
+
+    def bbox(self, code: str) -> tuple[float, float, float, float]:
+        """(lat_min, lat_max, lon_min, lon_max) of province ``code``."""
+        return self._bbox[self._check(code)]
+
     def neighbours(self, code: str) -> tuple[str, ...]:
         """Provinces sharing a border line with ``code``, sorted."""
         self._check(code)
