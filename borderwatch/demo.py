@@ -6,8 +6,9 @@ What runs (all on 127.0.0.1, nothing else is touched):
   evidence; it loads the shipped sample stations and default rules, and serves the scenario's
   monitoring profiles at Hello;
 - one sensor daemon per scenario sensor (:class:`sdr.daemon.SensorDaemon`, one thread each, real
-  spool, real ZeroMQ uplink) reading a :class:`~sdr.sources.simulated.SimulatedSource` whose
-  propagation is ITU-R P.1546 (the engine's own law, :mod:`borderwatch.demo_propagation`);
+  spool, real ZeroMQ uplink) reading a :class:`~sdr.sources.simulated.SimulatedSource` in the
+  scenario's ``[world]`` (:mod:`sdr.sources.sim_world`: the realistic world, or the engine's own
+  P.1546 law for the ideal one; geography glue in :mod:`borderwatch.demo_propagation`);
 - a subscriber on every ``alert.<PROV>`` topic that records every alert event (and which
   provinces received it), optionally to a JSON-lines file.
 
@@ -41,7 +42,7 @@ from typing import Any, TextIO
 
 import zmq
 
-from borderwatch.demo_propagation import P1546LinkModel
+from borderwatch.demo_propagation import demo_world
 from borderwatch.demo_scenario import DemoScenario, Expectation
 from coordination.api import ApiClient
 from coordination.config import ServerConfig
@@ -51,7 +52,7 @@ from coordination.server import Server
 from sdr.config import SensorConfig, parse_config
 from sdr.daemon import SensorDaemon
 from sdr.scenario import Scenario, Transmitter
-from sdr.sources.sim_link import FreeSpaceModel
+from sdr.sources.sim_link import PropagationModel
 from sdr.sources.simulated import SimulatedSource
 from sdr.spool import Spool
 from station_db.geo import haversine_km
@@ -123,12 +124,9 @@ class RecordingSpool(Spool):
         return stored
 
 
-def link_model(demo: DemoScenario) -> Any:
-    """The simulator's propagation model named by the scenario's ``[demo] propagation``."""
-    s = demo.settings
-    if s.propagation == "free_space":
-        return FreeSpaceModel()
-    return P1546LinkModel(shadowing_db=s.shadowing_db, seed=demo.scenario.seed)
+def link_model(demo: DemoScenario) -> PropagationModel:
+    """The simulator's propagation model: the scenario's ``[world]`` (with the provinces' water)."""
+    return demo_world(demo.scenario)
 
 
 # ---------------------------------------------------------------------------- alert recording

@@ -1,14 +1,16 @@
 """The demo scenario file: a simulator scenario plus a ``[demo]`` table saying how to play it.
 
-A demo scenario is an ordinary ``sdr.scenario`` TOML (sensors, transmitters) with one extra
-table, so one file says everything about a run and stays editable by people who are not
-programmers (docs/scenario.md):
+A demo scenario is an ordinary ``sdr.scenario`` TOML (``[world]``, sensors, transmitters) with
+one extra table, so one file says everything about a run and stays editable by people who are
+not programmers (docs/scenario.md):
 
 ```toml
+[world]                    # the simulated world (sdr.scenario): "realistic", "p1546" (ideal) or "free_space"
+model = "realistic"
+shadowing_db = 6
+
 [demo]
 duration_s = 90            # one play of the scenario (wall-clock seconds)
-propagation = "p1546"      # the simulator's link model: "p1546" (what the engine predicts with) or "free_space"
-shadowing_db = 1.0         # seeded log-normal location variability per (transmitter, sensor) link
 
 [demo.engine]              # rules-engine thresholds (coordination.engine.EngineConfig fields)
 auto_resolve_after_s = 20
@@ -27,22 +29,26 @@ max_position_error_km = 5
 ```
 
 The ``[demo]`` table is split off here and the rest goes to :func:`sdr.scenario.parse_scenario`,
-so the simulator's scenario format stays exactly what the sensor docs say.
+so the simulator's scenario format stays exactly what the sensor docs say. Older files said the
+world in ``[demo]`` (``propagation = "p1546" | "free_space"``, ``shadowing_db``); they still play,
+as the ideal world they meant (``[world] model = "p1546"``); a file without either plays the ideal
+world without shadowing, as before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from coordination.protocol import MonitoringProfile, ProtocolError
-from sdr.scenario import Scenario, ScenarioError, parse_scenario, read_scenario_toml
+from sdr.scenario import Scenario, ScenarioError, WorldSettings, parse_scenario, read_scenario_toml
 
 VERDICTS = ("unlicensed", "cross_border", "licence_violation")
 PROPAGATION_MODELS = ("p1546", "free_space")
+"""The legacy ``[demo] propagation`` values (the world is now ``[world]``, see :mod:`sdr.scenario`)."""
 
 
 class DemoScenarioError(ValueError):
@@ -80,8 +86,6 @@ class DemoSettings:
     """How the demo plays the scenario (the ``[demo]`` table)."""
 
     duration_s: float = 90.0
-    propagation: str = "p1546"
-    shadowing_db: float = 0.0
     engine: Mapping[str, Any] = field(default_factory=dict)
     profiles: tuple[MonitoringProfile, ...] = ()
     expectations: tuple[Expectation, ...] = ()
@@ -102,6 +106,11 @@ class DemoScenario:
 def default_scenario_path() -> Path:
     """The shipped demo scenario (package data)."""
     return Path(str(files("borderwatch") / "data" / "demo_scenario.toml"))
+
+
+def realistic_scenario_path() -> Path:
+    """The shipped scenario in the realistic world (6 dB shadowing, model and calibration error)."""
+    return Path(str(files("borderwatch") / "data" / "demo_scenario_realistic.toml"))
 
 
 def _num(where: str, table: Mapping[str, Any], key: str, default: float | None, lo: float, hi: float) -> float | None:
@@ -139,12 +148,8 @@ def parse_demo_settings(table: Mapping[str, Any], origin: str, scenario: Scenari
     if not isinstance(table, Mapping):
         raise DemoScenarioError(f"{where} must be a table")
     _check_keys(where, table, {"duration_s", "propagation", "shadowing_db", "engine", "profiles", "expect"})
+    # propagation / shadowing_db are the legacy way to say the world: read by legacy_world()
     duration = _num(where, table, "duration_s", 90.0, 1.0, 86400.0)
-    propagation = table.get("propagation", "p1546")
-    if propagation not in PROPAGATION_MODELS:
-        raise DemoScenarioError(f"{where}: key 'propagation' must be one of {', '.join(PROPAGATION_MODELS)}, "
-                                f"got {propagation!r}")
-    shadowing = _num(where, table, "shadowing_db", 0.0, 0.0, 20.0)
     engine = table.get("engine", {})
     if not isinstance(engine, Mapping):
         raise DemoScenarioError(f"{where}: 'engine' must be a table ([demo.engine])")
@@ -201,9 +206,34 @@ def parse_demo_settings(table: Mapping[str, Any], origin: str, scenario: Scenari
     dup = next((t for t in seen if seen.count(t) > 1), None)
     if dup:
         raise DemoScenarioError(f"{where}: two [[demo.expect]] tables for transmitter {dup!r}")
-    return DemoSettings(duration_s=float(duration or 90.0), propagation=str(propagation),
-                        shadowing_db=float(shadowing or 0.0), engine=dict(engine), profiles=tuple(profiles),
+    return DemoSettings(duration_s=float(duration or 90.0), engine=dict(engine), profiles=tuple(profiles),
                         expectations=tuple(expectations))
+
+
+def legacy_world(doc: Mapping[str, Any], origin: str) -> WorldSettings | None:
+    """The world an older file states in ``[demo]`` (``propagation``, ``shadowing_db``), or the default.
+
+    None when the file has a ``[world]`` table (it says the world itself); a file that says it in
+    both places is refused, since one of the two would silently lose.
+    """
+    demo = doc.get("demo", {})
+    legacy = sorted({"propagation", "shadowing_db"} & set(demo)) if isinstance(demo, Mapping) else []
+    if "world" in doc:
+        if legacy:
+            raise DemoScenarioError(f"{origin} [demo]: key {legacy[0]!r} conflicts with the [world] table; "
+                                    "say the simulated world only in [world]")
+        return None
+    where = f"{origin} [demo]"
+    propagation = demo.get("propagation", "p1546") if isinstance(demo, Mapping) else "p1546"
+    if propagation not in PROPAGATION_MODELS:
+        raise DemoScenarioError(f"{where}: key 'propagation' must be one of {', '.join(PROPAGATION_MODELS)}, "
+                                f"got {propagation!r} (or say the world in a [world] table)")
+    shadowing = _num(where, demo, "shadowing_db", 0.0, 0.0, 20.0) if isinstance(demo, Mapping) else 0.0
+    if propagation == "free_space":
+        if shadowing:
+            raise DemoScenarioError(f"{where}: key 'shadowing_db' needs propagation = \"p1546\"")
+        return WorldSettings.for_model("free_space")
+    return WorldSettings.for_model("p1546", shadowing_db=float(shadowing or 0.0))
 
 
 def _check_engine(where: str, engine: Mapping[str, Any]) -> None:
@@ -223,6 +253,9 @@ def parse_demo_scenario(doc: Mapping[str, Any], origin: str = "<demo scenario>",
         scenario = parse_scenario(rest, origin, path)
     except ScenarioError as exc:
         raise DemoScenarioError(str(exc)) from exc
+    world = legacy_world(doc, origin)
+    if world is not None:
+        scenario = replace(scenario, world=world)
     if len(scenario.sensors) == 0:
         raise DemoScenarioError(f"{origin}: the scenario has no [[sensors]]")
     settings = parse_demo_settings(doc.get("demo", {}), origin, scenario)

@@ -10,14 +10,22 @@ name = "demo"
 seed = 7
 start_utc = "2026-01-01T08:00:00Z"
 
+[world]                         # optional: how propagation and receivers differ from the engine's models
+model = "realistic"             # "realistic" (default), "p1546" (the engine's law) or "free_space"
+shadowing_db = 6
+
+[sensor_defaults]               # optional: any [[sensors]] key but id/province/lat/lon, for every sensor
+noise_figure_db = 8
+
 [[sensors]]
 id = "SH-01"
 province = "Shanghai"
 lat = 31.23
 lon = 121.47
 height_m = 30
-noise_figure_db = 6
+noise_figure_db = 6             # a sensor's own key wins over [sensor_defaults]
 ppm_error = 1.5
+calibration_error_db = -1.2     # stated; omitted = drawn from [world] calibration_sigma_db
 
 [[transmitters]]
 id = "FM-1"
@@ -56,6 +64,48 @@ MODULATION_DEFAULTS: dict[str, tuple[float, float, float]] = {
 
 class ScenarioError(ValueError):
     """A scenario file is invalid; the message names file, table, entry and key."""
+
+
+WORLD_MODELS = ("realistic", "p1546", "free_space")
+#: per model: the [world] keys it accepts and their defaults (docs/scenario.md, "The simulated world")
+WORLD_DEFAULTS: dict[str, dict[str, Any]] = {
+    "realistic": {"shadowing_db": 6.0, "heff_sigma_m": 25.0, "tca_sigma_deg": 0.5, "rx_clutter_m": (5.0, 15.0),
+                  "calibration_sigma_db": 2.0, "water_paths": True},
+    "p1546": {"shadowing_db": 0.0, "calibration_sigma_db": 0.0},
+    "free_space": {},
+}
+
+
+@dataclass(frozen=True)
+class WorldSettings:
+    """The ``[world]`` table: propagation and receiver truth of the simulated world.
+
+    ``realistic`` = P.1546 with per-link model error, shadowing and calibration error
+    (:class:`sdr.sources.sim_world.RealisticWorld`); ``p1546`` = the engine's own law plus
+    optional shadowing (the ideal world); ``free_space``. ``seed`` None = the scenario's seed.
+    """
+
+    model: str = "realistic"
+    shadowing_db: float = 6.0
+    heff_sigma_m: float = 0.0
+    tca_sigma_deg: float = 0.0
+    rx_clutter_m: tuple[float, float] | None = None
+    calibration_sigma_db: float = 0.0
+    water_paths: bool = False
+    seed: int | None = None
+
+    @classmethod
+    def for_model(cls, model: str, **overrides: Any) -> WorldSettings:
+        """The model's defaults with ``overrides``; ValueError names a key the model does not take."""
+        if model not in WORLD_MODELS:
+            raise ValueError(f"key 'model' must be one of {', '.join(WORLD_MODELS)}, got {model!r}")
+        allowed = WORLD_DEFAULTS[model]
+        bad = sorted(set(overrides) - set(allowed) - {"seed"})
+        if bad:
+            takes = ", ".join(sorted(allowed)) or "no other key"
+            raise ValueError(f"key {bad[0]!r} does not apply to model {model!r} (it takes {takes})")
+        kw = {"shadowing_db": 0.0} | dict(allowed) | overrides
+        return cls(model=model, **kw)
 
 
 @dataclass(frozen=True)
@@ -144,6 +194,8 @@ class Scenario:
     seed: int = 0
     start_utc: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
     source_path: Path | None = None
+    #: the ``[world]`` table; None = no world stated (simulated sources fall back to free space)
+    world: WorldSettings | None = None
 
     def sensor(self, sensor_id: str) -> SensorSite:
         """The sensor site with that id; KeyError lists the ids there are."""
@@ -232,9 +284,10 @@ def parse_scenario(doc: dict[str, Any], origin: str = "<scenario>", source_path:
     """Build a :class:`Scenario` from an already-parsed TOML document."""
     # [demo] says how `borderwatch demo` plays the file (docs/scenario.md); the simulated world ignores it,
     # so `sim:demo_scenario.toml?sensor=ID` renders the demo's world.
-    unknown = sorted(set(doc) - {"scenario", "sensors", "transmitters", "demo"})
+    tables = ("scenario", "world", "sensor_defaults", "sensors", "transmitters", "demo")
+    unknown = sorted(set(doc) - set(tables))
     if unknown:
-        raise ScenarioError(f"{origin}: unknown table {unknown[0]!r}; allowed: scenario, sensors, transmitters, demo")
+        raise ScenarioError(f"{origin}: unknown table {unknown[0]!r}; allowed: {', '.join(tables)}")
     head = doc.get("scenario", {})
     if not isinstance(head, dict):
         raise ScenarioError(f"{origin}: [scenario] must be a table")
@@ -255,11 +308,13 @@ def parse_scenario(doc: dict[str, Any], origin: str = "<scenario>", source_path:
         raise ScenarioError(f"{origin} [scenario]: key 'start_utc' must be a date-time, got {start!r}")
     start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
 
+    world = _world(doc["world"], f"{origin} [world]") if "world" in doc else None
+    defaults = _sensor_defaults(doc.get("sensor_defaults", {}), f"{origin} [sensor_defaults]")
     sensors = []
     for i, table in enumerate(_array_of_tables(doc, "sensors", origin)):
         where = f"{origin} [[sensors]] #{i + 1}" + (f" ({table['id']})" if isinstance(table.get("id"), str) else "")
-        site = _build(SensorSite, table, where)
-        _validate_position(site.lat, site.lon, where)
+        site = _build(SensorSite, defaults | table, where)
+        _validate_sensor(site, where)
         sensors.append(site)
     transmitters = []
     for i, table in enumerate(_array_of_tables(doc, "transmitters", origin)):
@@ -273,7 +328,85 @@ def parse_scenario(doc: dict[str, Any], origin: str = "<scenario>", source_path:
         dup = next((x for x in ids if ids.count(x) > 1), None)
         if dup is not None:
             raise ScenarioError(f"{origin}: duplicate {kind} id {dup!r}")
-    return Scenario(name, tuple(sensors), tuple(transmitters), seed, start, source_path)
+    return Scenario(name, tuple(sensors), tuple(transmitters), seed, start, source_path, world)
+
+
+#: (lo, hi) of the receiver keys: beyond them a value is a typo, not a receiver
+_SENSOR_RANGES = {
+    "height_m": (0.5, 3000.0), "antenna_factor_db_m": (-40.0, 80.0), "noise_figure_db": (0.0, 60.0),
+    "ppm_error": (-500.0, 500.0), "calibration_error_db": (-30.0, 30.0), "clutter_height_m": (0.5, 100.0),
+}
+_SITE_KEYS = ("id", "province", "lat", "lon")
+
+
+def _validate_sensor(site: SensorSite, where: str) -> None:
+    _validate_position(site.lat, site.lon, where)
+    for key, (lo, hi) in _SENSOR_RANGES.items():
+        v = getattr(site, key)
+        if v is not None and not lo <= v <= hi:
+            raise ScenarioError(f"{where}: key {key!r} must be within {lo:g}..{hi:g}, got {v}")
+
+
+def _sensor_defaults(table: Any, where: str) -> dict[str, Any]:
+    """``[sensor_defaults]``: receiver keys every sensor starts from (its own keys win)."""
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where} must be a table")
+    allowed = sorted(f.name for f in fields(SensorSite) if f.name not in _SITE_KEYS)
+    bad = sorted(set(table) - set(allowed))
+    if bad:
+        raise ScenarioError(f"{where}: unknown key {bad[0]!r}; allowed: {', '.join(allowed)}")
+    for key, value in table.items():
+        v = _check_value(where, key, value, float)
+        lo, hi = _SENSOR_RANGES[key]
+        if not lo <= v <= hi:
+            raise ScenarioError(f"{where}: key {key!r} must be within {lo:g}..{hi:g}, got {v}")
+    return dict(table)
+
+
+#: (lo, hi) of the [world] spreads
+_WORLD_RANGES = {"shadowing_db": (0.0, 20.0), "heff_sigma_m": (0.0, 500.0), "tca_sigma_deg": (0.0, 10.0),
+                 "calibration_sigma_db": (0.0, 10.0)}
+
+
+def _world(table: Any, where: str) -> WorldSettings:
+    """``[world]``: which world the simulated sensors live in (docs/scenario.md)."""
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where} must be a table")
+    model = table.get("model", "realistic")
+    if model not in WORLD_MODELS:
+        raise ScenarioError(f"{where}: key 'model' must be one of {', '.join(WORLD_MODELS)}, got {model!r}")
+    allowed = {"model", "seed", *WORLD_DEFAULTS[model]}
+    bad = sorted(set(table) - allowed)
+    if bad:
+        known = {"model", "seed", *WORLD_DEFAULTS["realistic"]}
+        if bad[0] in known:
+            raise ScenarioError(f"{where}: key {bad[0]!r} applies only to model = \"realistic\"; "
+                                f"model {model!r} takes: {', '.join(sorted(allowed))}")
+        raise ScenarioError(f"{where}: unknown key {bad[0]!r}; allowed: {', '.join(sorted(allowed))}")
+    kw: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "model":
+            continue
+        if key == "seed":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ScenarioError(f"{where}: key 'seed' must be a non-negative integer, got {value!r}")
+            kw[key] = value
+        elif key == "water_paths":
+            kw[key] = _check_value(where, key, value, bool)
+        elif key == "rx_clutter_m":
+            ok = isinstance(value, list) and len(value) == 2 and all(
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+            if not ok or not 0 < value[0] <= value[1] <= 100:
+                raise ScenarioError(f"{where}: key 'rx_clutter_m' must be [min_m, max_m] with 0 < min <= max <= 100, "
+                                    f"got {value!r}")
+            kw[key] = (float(value[0]), float(value[1]))
+        else:
+            v = _check_value(where, key, value, float)
+            lo, hi = _WORLD_RANGES[key]
+            if not lo <= v <= hi:
+                raise ScenarioError(f"{where}: key {key!r} must be within {lo:g}..{hi:g}, got {v}")
+            kw[key] = v
+    return WorldSettings.for_model(model, **kw)
 
 
 def _array_of_tables(doc: dict[str, Any], key: str, origin: str) -> list[dict[str, Any]]:

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from coordination.propagation import p1546
-from sdr.scenario import SensorSite, Transmitter
-from sdr.sources.sim_link import distance_km, free_space_field_dbuv_m
+from sdr.scenario import Scenario, SensorSite, Transmitter, WorldSettings
+from sdr.sources.sim_link import FreeSpaceModel, PropagationModel, distance_km, free_space_field_dbuv_m
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,22 @@ class RealisticWorld:
         return cls(shadowing_db=shadowing_db, heff_sigma_m=0.0, tca_sigma_deg=0.0, rx_clutter_min_m=None,
                    rx_clutter_max_m=None, calibration_sigma_db=0.0, seed=seed)
 
+    @classmethod
+    def from_settings(cls, settings: WorldSettings, seed: int, water_mask: WaterMask | None = None) -> RealisticWorld:
+        """The world a scenario's ``[world]`` table describes (model "realistic" or "p1546").
+
+        ``seed`` is the scenario's, used unless the table states its own; the water mask is used
+        only when the table asks for ``water_paths``.
+        """
+        if settings.model not in ("realistic", "p1546"):
+            raise ValueError(f"RealisticWorld models P.1546 worlds, not {settings.model!r}")
+        lo, hi = settings.rx_clutter_m if settings.rx_clutter_m is not None else (None, None)
+        return cls(shadowing_db=settings.shadowing_db, heff_sigma_m=settings.heff_sigma_m,
+                   tca_sigma_deg=settings.tca_sigma_deg, rx_clutter_min_m=lo, rx_clutter_max_m=hi,
+                   calibration_sigma_db=settings.calibration_sigma_db,
+                   seed=settings.seed if settings.seed is not None else seed,
+                   water_mask=water_mask if settings.water_paths else None)
+
     def with_shadowing(self, shadowing_db: float) -> RealisticWorld:
         """The same world (same paths, receivers and draws) at another shadowing level; shares the cache."""
         return RealisticWorld(shadowing_db, self.heff_sigma_m, self.tca_sigma_deg, self.rx_clutter_min_m,
@@ -154,8 +170,12 @@ class RealisticWorld:
         return unit_normal(str(self.seed), kind, *ids)
 
     def shadowing_z(self, tx: Transmitter, site: SensorSite) -> float:
-        """The link's N(0, 1) location-variability draw (the same at every shadowing level)."""
-        return self._z("shadow", tx.id, site.id)
+        """The link's N(0, 1) location-variability draw (the same at every shadowing level).
+
+        Hashed from (seed, tx id, sensor id) alone, as the demo's first link model did, so the ideal
+        world plays exactly the draws it always played.
+        """
+        return unit_normal(str(self.seed), tx.id, site.id)
 
     def shadowing(self, tx: Transmitter, site: SensorSite) -> float:
         """The location-variability term of this link (dB), fixed for the run."""
@@ -287,3 +307,17 @@ def _p1546_0dbw(f_mhz: float, t_pct: float, heff_m: float, h2_m: float, r2_m: fl
     e_1kw, _ = p1546.field_strength(f_mhz, t_pct, heff_m, h2_m, r2_m, area, list(zones), list(kinds),
                                     ha_m=ha_m, tca_deg=tca_deg)
     return float(e_1kw) - 30.0
+
+
+def world_model(scenario: Scenario, water_mask: WaterMask | None = None) -> PropagationModel | None:
+    """The propagation model a scenario's ``[world]`` names; None when it states no world.
+
+    ``water_mask`` is geography the caller has (``borderwatch`` passes the provinces' land);
+    without one every path is over land.
+    """
+    settings = scenario.world
+    if settings is None:
+        return None
+    if settings.model == "free_space":
+        return FreeSpaceModel()
+    return RealisticWorld.from_settings(settings, scenario.seed, water_mask)

@@ -3,10 +3,12 @@
 A product feature (demo, training, tests without hardware), so it models what an RTL-SDR really
 delivers: received levels from a propagation model (:class:`~sdr.sources.sim_world.RealisticWorld`
 for a world that does not flatter the engine), the site's calibration error (its true antenna
-factor and gain differ from the configured ones), thermal noise kTB with the site's noise figure, the site's LO error (ppm, correctable like a dongle's), a DC spike, tuner gain steps and
-8-bit quantisation with clipping. Levels are calibrated: ``dBFS = dBm + gain_db + 10`` (the
-nominal RTL-SDR full scale that ``dsp.dbfs_to_dbm`` assumes, also exposed as ``calibration``), so
-a measurement converted with ``dsp.dbfs_to_dbm`` gives back the true antenna-port level.
+factor and gain differ from the configured ones), thermal noise kTB with the site's noise figure,
+the site's LO error (ppm, correctable like a dongle's), a DC spike, tuner gain steps and 8-bit
+quantisation with clipping. Levels are calibrated: ``dBFS = dBm + gain_db + 10`` (the nominal
+RTL-SDR full scale that ``dsp.dbfs_to_dbm`` assumes, also exposed as ``calibration``), so a
+measurement converted with ``dsp.dbfs_to_dbm`` gives back the true antenna-port level (which,
+with a calibration error, is not what the configured antenna factor implies).
 
 Scenario time is driven by the sample count (``t = samples / rate``), so a read is as fast as the
 CPU allows (``realtime=False``) or paced to the wall clock (``realtime=True``). Everything is
@@ -32,7 +34,7 @@ from sdr.scenario import CONTINUOUS_MODULATIONS, Scenario, SensorSite, Transmitt
 from sdr.sources import sim_waveforms as wf
 from sdr.sources.base import SourceBase, SourceError, check_center_freq_hz, validate_read_count
 from sdr.sources.sim_link import FreeSpaceModel, PropagationModel, received_dbm
-from sdr.sources.sim_world import RealisticWorld
+from sdr.sources.sim_world import RealisticWorld, world_model
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +144,7 @@ class SimulatedSource(SourceBase):
         except KeyError as exc:
             raise SourceError(exc.args[0]) from exc
         self.seed = int(seed if seed is not None else _hash(scenario.seed, *sensor_id.encode()) & 0x7FFFFFFF)
-        self.propagation = propagation or FreeSpaceModel()
+        self.propagation = propagation or world_model(scenario) or FreeSpaceModel()
         self.calibration_error_db = self._calibration_error(calibration_error_db)
         self.realtime = bool(realtime)
         self.quantize = bool(quantize)

@@ -106,15 +106,19 @@ def open_source(uri: str) -> Source:
             loop=_bool(uri, "loop", p.get("loop", "0")),
         )
     p = _query(uri, query, common | {"sensor", "seed", "realtime", "start_s", "model"})
+    # model=world (the default when the scenario has a [world] table, else free_space) renders its world
     models: dict[str, Callable[[], PropagationModel]] = {"free_space": FreeSpaceModel, "p1546": P1546Model}
-    model = p.get("model", "free_space")
-    if model not in models:
-        raise SourceError(f"source {uri!r}: model={model!r}; choose one of {', '.join(models)}")
+    model = p.get("model")
+    if model is not None and model not in (*models, "world"):
+        raise SourceError(f"source {uri!r}: model={model!r}; choose one of world, {', '.join(models)}")
     path = body[2:] if body.startswith("//") else body
     if "sensor" not in p:
         raise SourceError(f"source {uri!r}: say which sensor of the scenario receives (sim:FILE.toml?sensor=ID)")
+    scenario = load_scenario(path)
+    if model == "world" and scenario.world is None:
+        raise SourceError(f"source {uri!r}: model=world but {path} has no [world] table")
     return SimulatedSource(
-        load_scenario(path),
+        scenario,
         p["sensor"],
         center_freq_hz=_number(uri, "freq", p.get("freq", "100e6")),
         sample_rate_hz=_number(uri, "rate", p.get("rate", "2.4e6")),
@@ -123,5 +127,5 @@ def open_source(uri: str) -> Source:
         seed=int(_number(uri, "seed", p["seed"])) if "seed" in p else None,
         realtime=_bool(uri, "realtime", p.get("realtime", "0")),
         start_s=_number(uri, "start_s", p.get("start_s", "0")),
-        propagation=models[model](),
+        propagation=models[model]() if model in models else None,
     )

@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from borderwatch.demo_propagation import P1546LinkModel
 from coordination.alerts import InMemoryAlertStore
 from coordination.engine import EngineConfig, RulesEngine
 from coordination.sensors import SensorInfo
 from sdr.scenario import SensorSite, Transmitter
+from sdr.sources.sim_world import RealisticWorld
 from station_db.repository import StationRepository
 from station_db.rules import load_rules
 
@@ -34,7 +34,7 @@ CH16 = Transmitter("CH16", 31.55, 121.55, 156.8e6, 17.0, "nfm", antenna_height_m
 
 def report(engine, sensor_id, t):
     site = SITES[sensor_id]
-    p_dbm = P1546LinkModel().field_strength_dbuv_m(CH16, site) - 107.0 - AF_DB_M
+    p_dbm = RealisticWorld.ideal().field_strength_dbuv_m(CH16, site) - 107.0 - AF_DB_M
     em = {"center_hz": 156.8e6, "peak_hz": 156.8e6, "peak_dbm": p_dbm + 3, "power_dbm": p_dbm,
           "bandwidth_xdb_hz": 11e3, "obw_hz": 11e3, "snr_db": p_dbm - NOISE_DBM,
           "f_lo_hz": 156.7945e6, "f_hi_hz": 156.8055e6}

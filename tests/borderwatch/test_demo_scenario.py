@@ -10,21 +10,26 @@ import tomllib
 import numpy as np
 import pytest
 
-from borderwatch.demo_propagation import P1546LinkModel
+from borderwatch.demo import link_model
+from borderwatch.demo_propagation import water_mask
 from borderwatch.demo_scenario import (
     DemoScenarioError,
     default_scenario_path,
     load_demo_scenario,
     parse_demo_scenario,
+    realistic_scenario_path,
 )
 from coordination import prediction
 from sdr.scenario import SensorSite, Transmitter
+from sdr.sources.sim_link import FreeSpaceModel
+from sdr.sources.sim_world import RealisticWorld
 from station_db.geo import distance_to_border_km, haversine_km, province_of
 
 
-@pytest.fixture(scope="module")
-def demo():
-    return load_demo_scenario()
+@pytest.fixture(scope="module", params=["shipped", "realistic"])
+def demo(request):
+    """Both shipped files: the ideal world and the realistic one share sensors, transmitters, expectations."""
+    return load_demo_scenario(None if request.param == "shipped" else realistic_scenario_path())
 
 
 @pytest.fixture
@@ -114,6 +119,7 @@ def test_unknown_verdict_and_bad_propagation_are_refused(doc):
     with pytest.raises(DemoScenarioError, match="'pirate' is not one of"):
         parse_demo_scenario(doc, "x.toml")
     doc["demo"]["expect"][0]["verdicts"] = []
+    del doc["world"]  # the legacy way to say the world
     doc["demo"]["propagation"] = "two_ray"
     with pytest.raises(DemoScenarioError, match="propagation' must be one of p1546, free_space"):
         parse_demo_scenario(doc, "x.toml")
@@ -145,22 +151,22 @@ def test_simulator_link_equals_the_engine_model_without_shadowing(freq_hz, erp_d
     tx = Transmitter("T", lat, 120.5, freq_hz, erp_dbw, "nfm", antenna_height_m=h_m)
     d_km = abs(lat - SITE.lat) * 111.2
     want = erp_dbw + float(prediction.emitter_field_model(freq_hz, SITE.height_m, 50.0, h_m)(np.array([d_km]))[0])
-    assert P1546LinkModel().field_strength_dbuv_m(tx, SITE) == pytest.approx(want, abs=0.3)
+    assert RealisticWorld.ideal().field_strength_dbuv_m(tx, SITE) == pytest.approx(want, abs=0.3)
 
 
 def test_shadowing_is_deterministic_with_the_stated_spread():
-    model = P1546LinkModel(shadowing_db=2.0, seed=7)
+    model = RealisticWorld.ideal(shadowing_db=2.0, seed=7)
     draws = [model.shadowing(Transmitter(f"T{i}", 31.0, 120.0, 1e8, 0.0, "cw"), SITE) for i in range(2000)]
     assert draws[:5] == [model.shadowing(Transmitter(f"T{i}", 31.0, 120.0, 1e8, 0.0, "cw"), SITE) for i in range(5)]
     assert abs(statistics.fmean(draws)) < 0.15
     assert statistics.pstdev(draws) == pytest.approx(2.0, rel=0.06)
-    assert P1546LinkModel(shadowing_db=0.0).shadowing(Transmitter("T", 31, 120, 1e8, 0, "cw"), SITE) == 0.0
+    assert RealisticWorld.ideal().shadowing(Transmitter("T", 31, 120, 1e8, 0, "cw"), SITE) == 0.0
 
 
 def test_field_falls_with_distance_like_p1546_not_free_space():
     near = Transmitter("N", 31.1, 120.5, 410e6, 10.0, "nfm", antenna_height_m=30.0)
     far = Transmitter("F", 31.45, 120.5, 410e6, 10.0, "nfm", antenna_height_m=30.0)
-    m = P1546LinkModel()
+    m = RealisticWorld.ideal()
     drop_db = m.field_strength_dbuv_m(near, SITE) - m.field_strength_dbuv_m(far, SITE)
     free_space_drop_db = 20 * math.log10(0.45 / 0.1)  # 13 dB
     assert drop_db > free_space_drop_db + 5.0
@@ -176,3 +182,59 @@ def test_demo_command_reports_a_bad_scenario_in_one_line(tmp_path, capsys):
     assert len(err) == 1 and "bad.toml [[sensors]] #1 (S1): missing required key 'lon'" in err[0]
     assert cli_main(["--lang", "en", "demo", "--duration", "0"]) == 1
     assert "--duration must be > 0" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- the simulated world
+
+
+def test_the_shipped_scenario_plays_the_ideal_world_and_the_realistic_one_the_field():
+    ideal = load_demo_scenario().scenario.world
+    assert ideal is not None and (ideal.model, ideal.shadowing_db, ideal.calibration_sigma_db) == ("p1546", 1.0, 0.0)
+    real = load_demo_scenario(realistic_scenario_path())
+    w = real.scenario.world
+    assert w is not None and w.model == "realistic"
+    assert (w.shadowing_db, w.heff_sigma_m, w.tca_sigma_deg, w.rx_clutter_m, w.calibration_sigma_db,
+            w.water_paths) == (6.0, 25.0, 0.5, (5.0, 15.0), 2.0, True)
+    assert "localiser" not in real.settings.engine  # the localiser at its defaults, not told the world's spread
+    nfs = {s.noise_figure_db for s in real.scenario.sensors}
+    assert nfs == {16.0, 20.0, 23.0}
+    assert {s.height_m for s in real.scenario.sensors} == {15.0}
+    model = link_model(real)
+    assert isinstance(model, RealisticWorld) and model.water_mask is water_mask
+    cal = model.calibration_errors_db(real.scenario.sensors)
+    assert 0.8 < float(np.std(cal)) < 3.5 and float(np.max(np.abs(cal))) > 1.0
+
+
+def test_the_ideal_demo_world_is_the_engines_law_with_its_shadowing():
+    demo = load_demo_scenario()
+    model = link_model(demo)
+    assert isinstance(model, RealisticWorld)
+    assert model == RealisticWorld.ideal(shadowing_db=1.0, seed=demo.scenario.seed)
+    site = demo.scenario.sensor("JS-WUJIANG-LILI")
+    tx = next(t for t in demo.scenario.transmitters if t.id == "PIRATE-FM-100.1")
+    assert model.median_field_dbuv_m(tx, site) == pytest.approx(model.engine_field_dbuv_m(tx, site), abs=1e-9)
+
+
+def test_legacy_demo_keys_still_say_the_ideal_world(doc):
+    del doc["world"]
+    doc["demo"]["propagation"], doc["demo"]["shadowing_db"] = "p1546", 3.0
+    w = parse_demo_scenario(doc, "x.toml").scenario.world
+    assert w is not None and (w.model, w.shadowing_db, w.heff_sigma_m, w.calibration_sigma_db) == ("p1546", 3, 0, 0)
+    doc["demo"]["propagation"] = "free_space"
+    del doc["demo"]["shadowing_db"]
+    assert isinstance(link_model(parse_demo_scenario(doc, "x.toml")), FreeSpaceModel)
+    del doc["demo"]["propagation"]
+    w = parse_demo_scenario(doc, "x.toml").scenario.world
+    assert w is not None and (w.model, w.shadowing_db) == ("p1546", 0.0)  # a file that says nothing: as before
+
+
+def test_the_world_said_twice_is_refused(doc):
+    doc["demo"]["shadowing_db"] = 6.0
+    with pytest.raises(DemoScenarioError, match=r"x\.toml \[demo\]: key 'shadowing_db' conflicts with the \[world\]"):
+        parse_demo_scenario(doc, "x.toml")
+
+
+def test_water_is_outside_every_province():
+    lats = np.array([31.5, 30.5, 31.0, 31.2, 32.1])  # Yangtze mouth, Hangzhou Bay, open sea, Lake Tai (JS), Nanjing
+    lons = np.array([121.6, 121.6, 122.6, 120.2, 118.8])
+    assert water_mask(lats, lons).tolist() == [True, True, True, False, False]

@@ -75,3 +75,33 @@ def test_an_explicit_calibration_error_overrides_the_world() -> None:
     assert plain.calibration_error_db == 1.0
     assert src.received_dbm("CW") == pytest.approx(plain.received_dbm("CW") - 5.0)
     assert math.isfinite(src.received_dbm("CW"))
+
+
+@pytest.mark.parametrize(("freq_hz", "ppm"), [(152.4e6, 2.5), (410.3e6, -1.8), (156.8e6, 6.0)])
+def test_lo_ppm_error_shifts_the_measured_frequency_by_ppm_times_f(freq_hz: float, ppm: float) -> None:
+    cw = CW | {"freq_hz": freq_hz}
+    sc = world_scenario([sensor("EXACT"), sensor("OFF", ppm_error=ppm)], [cw],
+                        world={"model": "p1546"}, sensor_defaults={"ppm_error": 0.0})
+    peaks = {}
+    for sid in ("EXACT", "OFF"):
+        src = SimulatedSource(sc, sid, center_freq_hz=freq_hz - 300e3, sample_rate_hz=RATE)
+        f, p = welch_psd(src.read(1 << 21), RATE, 1 << 18)  # 9.2 Hz bins
+        peaks[sid] = src.center_freq_hz + float(f[np.argmax(p)])
+    assert peaks["EXACT"] == pytest.approx(freq_hz, abs=10)
+    # an LO ppm high mixes every carrier ppm * f low
+    assert peaks["OFF"] - peaks["EXACT"] == pytest.approx(-ppm * 1e-6 * freq_hz, abs=15)
+
+
+def test_noise_figure_moves_the_measured_floor_by_its_difference() -> None:
+    sc = world_scenario([sensor("QUIET"), sensor("TOWN", noise_figure_db=22.0)], [],
+                        sensor_defaults={"noise_figure_db": 14.0})
+    assert (sc.sensor("QUIET").noise_figure_db, sc.sensor("TOWN").noise_figure_db) == (14.0, 22.0)
+    floors = {}
+    for sid in ("QUIET", "TOWN"):
+        src = SimulatedSource(sc, sid, center_freq_hz=152e6, sample_rate_hz=RATE, gain_db=49.6, dc_offset_dbfs=None)
+        _, dbm = measured(src)
+        floors[sid] = 10 * math.log10(noise_floor(10 ** (dbm / 10), segments=200) / (RATE / 4096))
+        assert floors[sid] == pytest.approx(src.noise_floor_dbm_per_hz(), abs=0.7)
+    # at full gain kTB + NF dominates: the floors differ by the 8 dB of noise figure (ADC noise takes a little)
+    assert floors["TOWN"] - floors["QUIET"] == pytest.approx(8.0, abs=0.5)
+    assert floors["QUIET"] == pytest.approx(-174.0 + 14.0, abs=0.7)
