@@ -50,6 +50,9 @@ F_RANGE_MHZ = (30.0, 4000.0)
 MIN_HEFF_M = 1.0
 MIN_SEA_H1_M = 3.0
 """P.1546 section 3.3: h1 on a path with sea is at least 3 m (it would raise it, with a warning)."""
+FLAT_CLEARANCE_DEG = 0.0
+"""Terminal clearance angles of the engine's flat-terrain assumption (coordination.prediction): with
+them P.1546's tropospheric-scatter floor (section 13) applies."""
 TCA_REFERENCE_DEG = 0.55
 """P.1546 section 11: the correction is 0 at (and limited below to) this terrain clearance angle."""
 WATER_SAMPLES = 24
@@ -304,8 +307,11 @@ class RealisticWorld:
 def _p1546_0dbw(f_mhz: float, t_pct: float, heff_m: float, h2_m: float, r2_m: float | None, area: str,
                 zones: Sequence[float], kinds: Sequence[str], ha_m: float, tca_deg: float | None) -> float:
     """P.1546 field (dBuV/m) of a 0 dBW e.r.p. transmitter over the given zones."""
+    # the receiver's clearance angle also raises the troposcatter angle (section 13); the transmitter's
+    # surroundings stay flat, as the engine assumes
     e_1kw, _ = p1546.field_strength(f_mhz, t_pct, heff_m, h2_m, r2_m, area, list(zones), list(kinds),
-                                    ha_m=ha_m, tca_deg=tca_deg)
+                                    ha_m=ha_m, tca_deg=tca_deg, eff1_deg=FLAT_CLEARANCE_DEG,
+                                    eff2_deg=FLAT_CLEARANCE_DEG if tca_deg is None else tca_deg)
     return float(e_1kw) - 30.0
 
 
