@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import zmq
 
 from borderwatch.i18n import N_, _
+from coordination.alert_geojson import alerts_feature_collection, located_count
 from coordination.api import ApiClient, ApiError
 from coordination.protocol import AlertMsg, ProtocolError, decode_as
 
 DEFAULT_PUB = "tcp://127.0.0.1:5562"
 DEFAULT_API = "tcp://127.0.0.1:5561"
-KM_PER_DEG_LAT = 111.32
 
 
 def register(subparsers: Any) -> None:
@@ -97,49 +96,6 @@ def format_alert_line(doc: Mapping[str, Any]) -> str:
     return (f"{doc.get('last_seen', '?')} {str(doc.get('event', '?')).upper():<12} {doc.get('severity', '?'):<8} "
             f"[{','.join(doc.get('verdicts') or [])}] {doc.get('band', '?')} "
             f"{float(doc.get('f_center_hz', 0)) / 1e6:.5f} MHz {src}->{aff} {where} ({sensors}) id={doc.get('id')}")
-
-
-def ellipse_ring(lat: float, lon: float, semi_major_km: float, semi_minor_km: float, orientation_deg: float,
-                 n: int = 64) -> list[list[float]]:
-    """A closed [lon, lat] ring of the uncertainty ellipse; orientation = major axis, degrees from north."""
-    th = math.radians(orientation_deg)
-    coslat = max(math.cos(math.radians(lat)), 1e-6)
-    ring = []
-    for k in range(n + 1):
-        a = 2 * math.pi * k / n
-        u, v = semi_major_km * math.cos(a), semi_minor_km * math.sin(a)
-        north = u * math.cos(th) - v * math.sin(th)
-        east = u * math.sin(th) + v * math.cos(th)
-        ring.append([round(lon + east / (KM_PER_DEG_LAT * coslat), 6), round(lat + north / KM_PER_DEG_LAT, 6)])
-    ring[-1] = ring[0]
-    return ring
-
-
-def alerts_to_geojson(docs: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], int]:
-    """A FeatureCollection (estimated position Point + uncertainty Polygon per alert); returns it and
-    how many alerts were left out because they have no position."""
-    features: list[dict[str, Any]] = []
-    skipped = 0
-    for d in docs:
-        pos = d.get("position")
-        if not pos:
-            skipped += 1
-            continue
-        props = {k: d.get(k) for k in ("id", "state", "verdicts", "severity", "band", "service", "f_center_hz",
-                                       "bandwidth_hz", "provinces_source", "provinces_affected", "first_seen",
-                                       "last_seen")}
-        props |= {"error_km": pos.get("error_km"), "province_probabilities": pos.get("provinces"),
-                  "sensors": [s.get("sensor_id") for s in d.get("sensors") or []]}
-        features.append({"type": "Feature", "id": f"{d['id']}#position",
-                         "geometry": {"type": "Point", "coordinates": [pos["lon"], pos["lat"]]},
-                         "properties": props | {"feature": "position"}})
-        if pos.get("semi_major_km"):
-            ring = ellipse_ring(pos["lat"], pos["lon"], pos["semi_major_km"], pos.get("semi_minor_km") or
-                                pos["semi_major_km"], pos.get("orientation_deg") or 0.0)
-            features.append({"type": "Feature", "id": f"{d['id']}#region",
-                             "geometry": {"type": "Polygon", "coordinates": [ring]},
-                             "properties": props | {"feature": "uncertainty_region"}})
-    return {"type": "FeatureCollection", "features": features}, skipped
 
 
 # ---------------------------------------------------------------- commands
@@ -227,9 +183,11 @@ def cmd_export_geojson(args: argparse.Namespace) -> int:
             docs = _fetch_all(api, "open", args.province) + _fetch_all(api, "acknowledged", args.province)
         else:
             docs = _fetch_all(api, args.state, args.province)
-    fc, skipped = alerts_to_geojson(docs)
+    fc = alerts_feature_collection(docs)
     args.output.write_text(json.dumps(fc, ensure_ascii=False, indent=1), encoding="utf-8")
-    sys.stderr.write(_("wrote {n} alert(s) to {path}").format(n=len(docs) - skipped, path=args.output)
-                     + (_("; {n} without an estimated position left out").format(n=skipped) if skipped else "")
+    n, located = located_count(fc)
+    sys.stderr.write(_("wrote {n} alert(s) to {path}").format(n=n, path=args.output)
+                     + (_("; {n} without an estimated position (null geometry)").format(n=n - located)
+                        if n > located else "")
                      + "\n")
     return 0

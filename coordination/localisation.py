@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from coordination.alerts import Position
+from station_db.regions import KM_PER_DEG_LAT, KM_PER_DEG_LON_EQ  # the frame maps and exports draw regions in
 
 FieldModel = Callable[[np.ndarray], np.ndarray]
 """d_km (array) -> field strength in dBuV/m produced by a 0 dBW e.r.p. transmitter."""
@@ -44,9 +45,6 @@ FREE_SPACE_1KM_0DBW_DBUV_M = 76.9
 
 CHI2_2DOF_95 = 5.991
 """Mahalanobis radius^2 of the 95 % ellipse of a 2-D Gaussian."""
-
-_KM_PER_DEG_LAT = 110.574
-_KM_PER_DEG_LON_EQ = 111.320
 
 
 class LocalisationError(ValueError):
@@ -129,13 +127,13 @@ class _Frame:
 
     def __init__(self, lat0: float, lon0: float) -> None:
         self.lat0, self.lon0 = lat0, lon0
-        self.kx = _KM_PER_DEG_LON_EQ * math.cos(math.radians(lat0))
+        self.kx = KM_PER_DEG_LON_EQ * math.cos(math.radians(lat0))
 
     def to_xy(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (np.asarray(lon) - self.lon0) * self.kx, (np.asarray(lat) - self.lat0) * _KM_PER_DEG_LAT
+        return (np.asarray(lon) - self.lon0) * self.kx, (np.asarray(lat) - self.lat0) * KM_PER_DEG_LAT
 
     def to_latlon(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.lat0 + np.asarray(y) / _KM_PER_DEG_LAT, self.lon0 + np.asarray(x) / self.kx
+        return self.lat0 + np.asarray(y) / KM_PER_DEG_LAT, self.lon0 + np.asarray(x) / self.kx
 
 
 def _ellipse(cov: np.ndarray) -> tuple[float, float, float]:

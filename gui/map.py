@@ -24,10 +24,10 @@ from gui.labels import SEVERITY_COLOURS, STATUS_COLOURS, band_name, province_nam
 from gui.occupancy import BandChoice
 from gui.plotting import cache_axes
 from station_db.models import MEMBER_PROVINCES
+from station_db.regions import km_to_deg, position_outlines
 
 log = logging.getLogger(__name__)
 
-KM_PER_DEG_LAT = 111.195
 #: Most licensed stations drawn (a scatter of thousands stays fast; this bounds pathological DBs).
 MAX_STATIONS = 20_000
 
@@ -38,21 +38,6 @@ def province_rings(boundaries: Any) -> dict[str, list[np.ndarray]]:
     if callable(rings):
         return {c: [np.asarray(r, float) for r in rings(c)] for c in boundaries.codes}
     return {c: [np.asarray(r, float) for r in boundaries._rings[c]] for c in boundaries.codes}
-
-
-def ellipse_lonlat(lat: float, lon: float, semi_major_km: float, semi_minor_km: float, orientation_deg: float,
-                   n: int = 73) -> np.ndarray:
-    """Closed outline (n x 2, lon/lat) of an ellipse given in km with its major axis azimuth."""
-    th = np.linspace(0.0, 2.0 * math.pi, n)
-    az = math.radians(orientation_deg)
-    # major axis unit vector in (east, north): azimuth from north, clockwise
-    ue, un = math.sin(az), math.cos(az)
-    a, b = semi_major_km * np.cos(th), semi_minor_km * np.sin(th)
-    east = a * ue + b * un
-    north = a * un - b * ue
-    dlat = north / KM_PER_DEG_LAT
-    dlon = east / (KM_PER_DEG_LAT * max(math.cos(math.radians(lat)), 1e-6))
-    return np.column_stack([lon + dlon, lat + dlat])
 
 
 class MapWidget(QWidget):
@@ -228,16 +213,8 @@ class MapWidget(QWidget):
         pen = pg.mkPen(colour, width=3 if selected else 1.5)
         if selected:
             pen = pg.mkPen("#0000ff", width=2.5)
-        lat, lon = float(pos["lat"]), float(pos["lon"])
-        if pos.get("kind") == "annulus" and pos.get("r_inner_km") is not None:
-            outlines = [ellipse_lonlat(lat, lon, float(r), float(r), 0.0)
-                        for r in (pos["r_inner_km"], pos["r_outer_km"])]
-        else:
-            outlines = [ellipse_lonlat(lat, lon, float(pos.get("semi_major_km") or 0.0),
-                                       float(pos.get("semi_minor_km") or 0.0),
-                                       float(pos.get("orientation_deg") or 0.0))]
         items = []
-        for xy in outlines:
+        for xy in position_outlines(pos):
             it = pg.PlotCurveItem(xy[:, 0], xy[:, 1], pen=pen)
             it.setZValue(2)
             self.plot.addItem(it)
@@ -255,11 +232,10 @@ class MapWidget(QWidget):
             pos = a["position"]
             # the region with some context around it (at least 40 km each side)
             r_km = max(float(pos.get("r_outer_km") or pos.get("semi_major_km") or 5.0) * 1.5, 40.0)
-            d = r_km / KM_PER_DEG_LAT
             vb = self.plot.getPlotItem().vb
             lat, lon = float(pos["lat"]), float(pos["lon"])
-            c = max(math.cos(math.radians(lat)), 1e-6)
-            vb.setRange(xRange=(lon - d / c, lon + d / c), yRange=(lat - d, lat + d), padding=0.1)
+            dlon, dlat = km_to_deg(lat, r_km, r_km)
+            vb.setRange(xRange=(lon - dlon, lon + dlon), yRange=(lat - dlat, lat + dlat), padding=0.1)
 
     def _on_alert_clicked(self, _item: pg.ScatterPlotItem, points: Sequence[Any], *_ev: Any) -> None:
         if len(points):

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from coordination.alert_geojson import alerts_feature_collection, located_count
 from coordination.protocol import format_utc
 from coordination.report.data import ArchiveReader, Period, from_epoch_s
 from coordination.report.model import Report, SiteBand
@@ -72,32 +73,18 @@ def occupancy_csv(report: Report, out: io.TextIOBase | Any) -> int:
 
 
 def alerts_geojson(report: Report) -> dict[str, Any]:
-    """Alerts of the period as a FeatureCollection: a Point at the estimated position (``null``
-    geometry, as GeoJSON allows, when the emitter was not located), response times in properties."""
-    feats = []
-    for r in report.alerts.rows:
-        d = r.doc
-        pos = d.get("position") or None
-        geom = ({"type": "Point", "coordinates": [float(pos["lon"]), float(pos["lat"])]}
-                if pos and pos.get("lat") is not None and pos.get("lon") is not None else None)
-        props = {k: d.get(k) for k in ("id", "state", "verdicts", "severity", "severity_score", "band", "service",
-                                       "channel_hz", "f_center_hz", "bandwidth_hz", "provinces_source",
-                                       "provinces_affected", "first_seen", "last_seen", "updated_at",
-                                       "acknowledged_by", "resolved_by")}
-        props |= {"time_to_ack_s": r.time_to_ack_s, "time_to_ack_exact": r.ack_exact,
-                  "time_to_resolve_s": r.time_to_resolve_s,
-                  "error_km": pos.get("error_km") if pos else None,
-                  "province_probabilities": pos.get("provinces") if pos else None,
-                  "sensors": [s.get("sensor_id") for s in d.get("sensors") or []]}
-        feats.append({"type": "Feature", "id": r.id, "geometry": geom, "properties": props})
-    return {"type": "FeatureCollection", "name": f"borderwatch alerts {report.period.label()}",
-            "features": feats}
+    """Alerts of the period (:mod:`coordination.alert_geojson`'s shape) with their response times."""
+    extra = {r.id: {"time_to_ack_s": r.time_to_ack_s, "time_to_ack_exact": r.ack_exact,
+                    "time_to_resolve_s": r.time_to_resolve_s} for r in report.alerts.rows}
+    return alerts_feature_collection([r.doc for r in report.alerts.rows],
+                                     name=f"borderwatch alerts {report.period.label()}", extra=extra)
 
 
 def write_alerts_geojson(report: Report, path: Path) -> int:
+    """Write the period's alerts GeoJSON; returns how many alerts it holds."""
     doc = alerts_geojson(report)
     Path(path).write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
-    return len(doc["features"])
+    return located_count(doc)[0]
 
 
 # ---------------------------------------------------------------------- SM.1809

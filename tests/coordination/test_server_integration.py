@@ -99,11 +99,11 @@ def test_unlicensed_zj_emitter_alerts_zj_and_js_end_to_end(tmp_path, ctx, capsys
         assert cli_main(["alerts", "export-geojson", "-o", str(out_geo), "--server", api_addr]) == 0
         fc = json.loads(out_geo.read_text())
         kinds = sorted(f["geometry"]["type"] for f in fc["features"])
-        assert kinds == ["Point", "Polygon"]
+        assert kinds == ["Point", "Polygon"] and fc["features"][0]["id"] == alert["id"]
         point = next(f for f in fc["features"] if f["geometry"]["type"] == "Point")
         assert point["geometry"]["coordinates"] == [alert["position"]["lon"], alert["position"]["lat"]]
         ring = next(f for f in fc["features"] if f["geometry"]["type"] == "Polygon")["geometry"]["coordinates"][0]
-        assert ring[0] == ring[-1] and len(ring) == 65
+        assert ring[0] == ring[-1] and len(ring) == 73
         assert cli_main(["alerts", "ack", alert["id"], "--by", "JS enforcement", "--server", api_addr, "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["state"] == "acknowledged"
         wait_for(lambda: any(a["event"] == "acknowledged" for _, a in opened("ZJ")))

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from gui_testkit import shown, spin
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
-from gui.map import KM_PER_DEG_LAT, MapWidget, ellipse_lonlat, province_rings
+from gui.map import MapWidget, province_rings
 from gui.occupancy import BandChoice
 from station_db.geo import default_boundaries
+from station_db.regions import KM_PER_DEG_LAT
 
 
 def alert(aid: str, lat: float, lon: float, state: str = "open", **pos) -> dict:
@@ -58,16 +57,6 @@ def test_stations_filtered_by_band(map_widget):
     assert map_widget.info.text() == "2 stations shown"
     map_widget.select_band("FM")
     assert [p.data() for p in map_widget.stations_item.points()] == ["s2"]
-
-
-def test_ellipse_geometry_in_km_with_azimuth_from_north():
-    lat = 30.0
-    east = ellipse_lonlat(lat, 120.0, 10.0, 2.0, 90.0)  # major axis pointing east
-    km_per_deg_lon = KM_PER_DEG_LAT * math.cos(math.radians(lat))
-    assert (east[:, 0].max() - 120.0) * km_per_deg_lon == pytest.approx(10.0, rel=1e-3)
-    assert (east[:, 1].max() - lat) * KM_PER_DEG_LAT == pytest.approx(2.0, rel=1e-3)
-    north = ellipse_lonlat(lat, 120.0, 10.0, 2.0, 0.0)
-    assert (north[:, 1].max() - lat) * KM_PER_DEG_LAT == pytest.approx(10.0, rel=1e-3)
 
 
 def test_open_alerts_drawn_with_regions_resolved_and_unlocated_ones_not(map_widget):

@@ -31,7 +31,8 @@ def test_report_command_writes_html_and_every_export(world, tmp_path, capsys):
     assert 'data-channel-hz="446012500.0" data-fco="0.250000"' in text
     rows = read_csv(tmp_path / "occ.csv")
     assert sum(int(r["occupied"]) for r in rows if float(r["channel_hz"]) == CH_A_HZ) == 45
-    assert len(read_json(tmp_path / "alerts.geojson")["features"]) == 3
+    features = read_json(tmp_path / "alerts.geojson")["features"]
+    assert [f["id"] for f in features if f["properties"]["feature"] == "position"] == ["A1", "A2", "A4"]
     (sm,) = (tmp_path / "sm").glob("*.sm1809.txt")
     verify_sm1809(sm)
     printed = capsys.readouterr().out

@@ -60,8 +60,9 @@ def test_alerts_geojson_points_nulls_and_response_times(report):
     fc = alerts_geojson(report)
     assert fc["type"] == "FeatureCollection"
     by_id = {f["id"]: f for f in fc["features"]}
-    assert sorted(by_id) == ["A1", "A2", "A4"]
+    assert sorted(by_id) == ["A1", "A2", "A4", "A4#region"]
     assert by_id["A4"]["geometry"] == {"type": "Point", "coordinates": [120.7, 30.9]}
+    assert by_id["A4#region"]["geometry"]["type"] == "Polygon"
     assert by_id["A1"]["geometry"] is None  # not located: GeoJSON null geometry
     assert by_id["A1"]["properties"]["time_to_resolve_s"] == 1800.0
     assert by_id["A2"]["properties"]["time_to_ack_s"] == 300.0 and by_id["A2"]["properties"]["time_to_ack_exact"]
