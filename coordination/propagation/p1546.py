@@ -645,7 +645,7 @@ def field_strength_paths(
 def _finish(inp: _Inputs, notes: _Notes, steps: dict[str, FloatArray] | None, **terrain: float | None
             ) -> tuple[FloatArray, FloatArray]:
     try:
-        e = _predict(inp, notes=notes, steps=steps, **terrain)  # type: ignore[arg-type]
+        e = _predict(inp, notes=notes, steps=steps, **terrain)
     finally:
         notes.flush()
     lb = 139.3 - e + 20.0 * np.log10(inp.f_mhz)                                # (40)
