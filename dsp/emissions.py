@@ -150,44 +150,80 @@ def detect_emissions(
             merged.append([a, b])
     kept = [(a, b) for a, b in merged if (b - a + 1) >= min_bins - 1e-9]
 
-    p_lin = 10.0 ** (p / 10.0)
-    noise_lin = 10.0 ** (floor / 10.0)
-    above_floor = p > floor
     emissions: list[Emission] = []
     for idx, (a, b) in enumerate(kept):
         # Widen the extent over the skirts above the floor, but not into a neighbouring emission.
         lo_lim = kept[idx - 1][1] + 1 if idx > 0 else 0
         hi_lim = kept[idx + 1][0] - 1 if idx + 1 < len(kept) else n - 1
-        lo, hi = a, b
-        while lo > lo_lim and above_floor[lo - 1]:
-            lo -= 1
-        while hi < hi_lim and above_floor[hi + 1]:
-            hi += 1
-        sl = slice(lo, hi + 1)
-        sig = np.clip(p_lin[sl] - noise_lin[sl], 0.0, None)
-        total = float(sig.sum())
-        k_peak = a + int(np.argmax(p[a : b + 1]))
-        peak_dbm = float(p[k_peak])
-        center = float(np.sum(sig * f[sl]) / total) if total > 0 else float(f[k_peak])
-
-        level = peak_dbm - x_db
-        ok = np.flatnonzero(p[sl] >= level) + lo
-        j_lo, j_hi = int(ok[0]), int(ok[-1])
-        f_x_lo = _crossing(f[j_lo], p[j_lo], f[j_lo - 1], p[j_lo - 1], level) if j_lo > 0 else f[0] - bin_hz / 2
-        f_x_hi = (
-            _crossing(f[j_hi], p[j_hi], f[j_hi + 1], p[j_hi + 1], level) if j_hi < n - 1 else f[-1] + bin_hz / 2
-        )
-        emissions.append(
-            Emission(
-                center_hz=center,
-                peak_hz=float(f[k_peak]),
-                peak_dbm=peak_dbm,
-                power_dbm=float(10.0 * np.log10(total)) if total > 0 else peak_dbm,
-                bandwidth_xdb_hz=float(f_x_hi - f_x_lo),
-                obw_hz=_obw(f[sl], sig, bin_hz),
-                snr_db=float(peak_dbm - floor[k_peak]),
-                f_lo_hz=float(f[a] - bin_hz / 2.0),
-                f_hi_hz=float(f[b] + bin_hz / 2.0),
-            )
-        )
+        emissions.append(_measure(f, p, floor, a, b, lo_lim, hi_lim, x_db, bin_hz))
     return emissions
+
+
+def _measure(f: np.ndarray, p: np.ndarray, floor: np.ndarray, a: int, b: int, lo_lim: int, hi_lim: int,
+             x_db: float, bin_hz: float) -> Emission:
+    """Measurements of the run of bins a..b, widened over its skirts above the floor within lo_lim..hi_lim."""
+    n = f.size
+    lo, hi = a, b
+    while lo > lo_lim and p[lo - 1] > floor[lo - 1]:
+        lo -= 1
+    while hi < hi_lim and p[hi + 1] > floor[hi + 1]:
+        hi += 1
+    sl = slice(lo, hi + 1)
+    sig = np.clip(10.0 ** (p[sl] / 10.0) - 10.0 ** (floor[sl] / 10.0), 0.0, None)
+    total = float(sig.sum())
+    k_peak = a + int(np.argmax(p[a : b + 1]))
+    peak_dbm = float(p[k_peak])
+    center = float(np.sum(sig * f[sl]) / total) if total > 0 else float(f[k_peak])
+    level = peak_dbm - x_db
+    ok = np.flatnonzero(p[sl] >= level) + lo
+    j_lo, j_hi = int(ok[0]), int(ok[-1])
+    f_x_lo = _crossing(f[j_lo], p[j_lo], f[j_lo - 1], p[j_lo - 1], level) if j_lo > 0 else f[0] - bin_hz / 2
+    f_x_hi = _crossing(f[j_hi], p[j_hi], f[j_hi + 1], p[j_hi + 1], level) if j_hi < n - 1 else f[-1] + bin_hz / 2
+    return Emission(
+        center_hz=center,
+        peak_hz=float(f[k_peak]),
+        peak_dbm=peak_dbm,
+        power_dbm=float(10.0 * np.log10(total)) if total > 0 else peak_dbm,
+        bandwidth_xdb_hz=float(f_x_hi - f_x_lo),
+        obw_hz=_obw(f[sl], sig, bin_hz),
+        snr_db=float(peak_dbm - floor[k_peak]),
+        f_lo_hz=float(f[a] - bin_hz / 2.0),
+        f_hi_hz=float(f[b] + bin_hz / 2.0),
+    )
+
+
+def measure_span(
+    freqs_hz: np.ndarray,
+    power_dbm: np.ndarray,
+    *,
+    floor_dbm: float | np.ndarray,
+    f_lo_hz: float,
+    f_hi_hz: float,
+    x_db: float = 26.0,
+    limit_lo_hz: float | None = None,
+    limit_hi_hz: float | None = None,
+) -> Emission | None:
+    """The measurements of :func:`detect_emissions` over a given span: one emission made of several parts.
+
+    The bins with centres in [f_lo_hz, f_hi_hz] are the emission (for a group of components: from the
+    lowest part's lower edge to the highest part's upper edge, the spectrum between them included, as
+    SM.443 measures a transmitter over all of its spectrum); the extent widens over the skirts above
+    the floor, not beyond ``limit_lo_hz`` / ``limit_hi_hz`` (a neighbouring emission). None when the
+    span holds no bin.
+    """
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    p = np.asarray(power_dbm, dtype=np.float64)
+    p = np.where(np.isnan(p), -np.inf, p)
+    if f.ndim != 1 or p.shape != f.shape or f.size < 2:
+        raise ValueError(f"freqs_hz and power_dbm must be 1-D of the same length >= 2, got {f.shape} and {p.shape}")
+    if np.ndim(floor_dbm) and np.shape(floor_dbm) != f.shape:
+        raise ValueError(f"floor_dbm must be a scalar or have shape {f.shape}, got {np.shape(floor_dbm)}")
+    floor = np.broadcast_to(np.asarray(floor_dbm, dtype=np.float64), f.shape)
+    bin_hz = (f[-1] - f[0]) / (f.size - 1)
+    inside = np.flatnonzero((f >= f_lo_hz) & (f <= f_hi_hz))
+    if inside.size == 0:
+        return None
+    lo_lim = 0 if limit_lo_hz is None else int(np.searchsorted(f, limit_lo_hz, side="left"))
+    hi_lim = f.size - 1 if limit_hi_hz is None else int(np.searchsorted(f, limit_hi_hz, side="right")) - 1
+    a, b = int(inside[0]), int(inside[-1])
+    return _measure(f, p, floor, a, b, min(lo_lim, a), max(hi_lim, b), x_db, bin_hz)

@@ -20,6 +20,12 @@ import scipy.signal
 
 from dsp import Burst, Emission, detect_emissions, noise_floor, remove_dc_spike, segment_bursts, sliding_noise_floor
 from dsp import welch_psd as _welch_psd
+from dsp.emissions import measure_span
+from dsp.grouping import GroupingConfig, group_components
+from dsp.segments import segment_two_level
+
+#: A fine-window floor this far (dB) over the coarse-window floor is a wideband emission, not noise.
+WIDE_BUMP_DB = 3.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,10 @@ class DetectedEmission:
     emission: Emission
     bursts: tuple[Burst, ...]
     continuous: bool
+    carrier: tuple[Burst, ...] = ()  # residual carrier left on around the packets (two-level segmentation)
+    components: int = 1  # spectral components grouped into this emission (tones, sidebands, lobes)
+    emission_class: str = "unknown"
+    class_confidence: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         """The pinned JSON shape of ``borderwatch detect --json`` for one emission."""
@@ -66,6 +76,10 @@ class DetectedEmission:
             "snr_db": round(e.snr_db, 2),
             "continuous": self.continuous,
             "bursts": [{"start_s": round(b.start_s, 6), "duration_s": round(b.duration_s, 6)} for b in self.bursts],
+            "carrier": [{"start_s": round(b.start_s, 6), "duration_s": round(b.duration_s, 6)} for b in self.carrier],
+            "components": self.components,
+            "emission_class": self.emission_class,
+            "class_confidence": round(self.class_confidence, 2),
         }
 
 
@@ -133,6 +147,27 @@ def _frame_len(sample_rate_hz: float, frame_s: float) -> int:
     return max(64, 1 << round(math.log2(max(2.0, sample_rate_hz * frame_s))))
 
 
+def _steady(long_snr: np.ndarray, cfg: DetectConfig) -> bool:
+    """On in (nearly) every long frame: the level that (1 - continuous_fraction) of them exceed is over the floor."""
+    return float(np.percentile(long_snr, 100.0 * (1.0 - cfg.continuous_fraction))) > cfg.continuous_snr_db
+
+
+def floor_two_scale(per_bin: np.ndarray, nfft: int, segments: int) -> np.ndarray:
+    """Per-bin noise floor: sliding FCME in nfft/8 windows (follows a receiver's roll-off), except where a
+    wideband emission fills whole windows and lifts that floor into a bump: there the nfft/2 windows,
+    which still hold noise beside the emission, give the floor."""
+    fine = sliding_noise_floor(per_bin, window_bins=max(16, nfft // 8), segments=segments)
+    coarse = sliding_noise_floor(per_bin, window_bins=max(16, nfft // 2), segments=segments)
+    return np.where(fine > coarse * 10 ** (WIDE_BUMP_DB / 10), coarse, fine)
+
+
+def _gated(iq: np.ndarray, rate: float, bursts: tuple[Burst, ...], nfft: int) -> np.ndarray | None:
+    """IQ of the bursts back to back (what the transmitter sent, without the silence), or None if < 2 nfft."""
+    parts = [iq[max(0, round(b.start_s * rate)) : round((b.start_s + b.duration_s) * rate)] for b in bursts]
+    total = sum(p.size for p in parts)
+    return np.concatenate(parts) if total >= 2 * nfft else None
+
+
 def detect(
     iq: np.ndarray,
     sample_rate_hz: float,
@@ -154,27 +189,26 @@ def detect(
     duration_s = iq.size / sample_rate_hz
     bin_hz = sample_rate_hz / nfft
     merge_hz = cfg.merge_hz if cfg.merge_hz is not None else sample_rate_hz / 128
+    tiny = np.finfo(np.float64).tiny
 
-    def spectrum(detector: str) -> tuple[np.ndarray, np.ndarray]:
-        offsets, density = _welch_psd(iq, sample_rate_hz, nfft, detector=detector, scaling="density")
+    def spectrum(x: np.ndarray, detector: str) -> tuple[np.ndarray, np.ndarray]:
+        offsets, density = _welch_psd(x, sample_rate_hz, nfft, detector=detector, scaling="density")
         per_bin = remove_dc_spike(density * bin_hz, cfg.dc_bins) if cfg.dc_bins else density * bin_hz
         return offsets, per_bin
-
-    offsets, mean_p = spectrum("mean")
-    segments = max(1, 2 * iq.size // nfft - 1)
-    floor = sliding_noise_floor(mean_p, window_bins=max(16, nfft // 8), segments=segments)
-    tiny = np.finfo(np.float64).tiny
 
     def to_db(x: np.ndarray) -> np.ndarray:
         return 10.0 * np.log10(np.maximum(x, tiny))
 
+    offsets, mean_p = spectrum(iq, "mean")
+    segments = max(1, 2 * iq.size // nfft - 1)
+    floor = floor_two_scale(mean_p, nfft, segments)
     freqs = center_freq_hz + offsets
     found = list(
         detect_emissions(freqs, to_db(mean_p) + dbm_offset_db, floor_dbm=to_db(floor) + dbm_offset_db,
                          margin_db=cfg.margin_db, merge_hz=merge_hz, x_db=cfg.x_db)
     )
     # Short bursts hide in an average; the max-hold spectrum shows them. Keep those the mean missed.
-    _, peak_p = spectrum("peak")
+    _, peak_p = spectrum(iq, "peak")
     peak_floor = sliding_noise_floor(peak_p, window_bins=max(16, nfft // 8), method="percentile", percentile=50.0)
     for e in detect_emissions(freqs, to_db(peak_p) + dbm_offset_db,
                               floor_dbm=to_db(peak_floor) + dbm_offset_db, margin_db=cfg.peak_margin_db,
@@ -184,35 +218,67 @@ def detect(
     found.sort(key=lambda e: e.center_hz)
 
     frame_len = _frame_len(sample_rate_hz, cfg.frame_s)
+    frame_dt = frame_len / sample_rate_hz
     short_frames = _frames_power(iq, frame_len)
     long_frames = _frames_power(iq, nfft)
     short_noise, long_noise = frame_noise(short_frames), frame_noise(long_frames)
-    results = []
     hot = (mean_p > floor * 10 ** (cfg.margin_db / 10)) | (peak_p > peak_floor * 10 ** (cfg.peak_margin_db / 10))
+    # The bins that made each detection carry the component; the rest of its extent is mostly noise.
+    comp_bins = []
     for e in found:
-        # The bins that made the detection carry the emission; the rest of its extent is mostly noise.
         inside = (freqs >= e.f_lo_hz) & (freqs <= e.f_hi_hz)
         sel = np.flatnonzero(inside & hot)
-        if sel.size == 0:
-            sel = np.flatnonzero(inside)
+        comp_bins.append(sel if sel.size else np.flatnonzero(inside))
+    activity = np.array([band_snr_db(short_frames, _bins_at(offsets[sel], sample_rate_hz, frame_len), short_noise)
+                         for sel in comp_bins]).reshape(len(found), -1)
+    steady = np.array([_steady(band_snr_db(long_frames, sel, long_noise), cfg) for sel in comp_bins], bool)
+    groups = group_components(
+        np.array([e.f_lo_hz for e in found]), np.array([e.f_hi_hz for e in found]),
+        np.array([e.bandwidth_xdb_hz for e in found]), np.array([e.power_dbm for e in found]), activity, frame_dt,
+        GroupingConfig(on_db=cfg.burst_threshold_db, gap_s=cfg.burst_merge_gap_s,
+                       continuous_fraction=cfg.continuous_fraction), continuous=steady,
+    ) if found else []
+
+    results = []
+    edges = [(min(found[i].f_lo_hz for i in g), max(found[i].f_hi_hz for i in g)) for g in groups]
+    for k, g in enumerate(groups):
+        sel = np.unique(np.concatenate([comp_bins[i] for i in g]))
         long_snr = band_snr_db(long_frames, sel, long_noise)
-        # On in (nearly) every long frame, or bursts that together cover (nearly) all of the block.
-        low = float(np.percentile(long_snr, 100.0 * (1.0 - cfg.continuous_fraction)))
-        bursts: tuple[Burst, ...] = ()
-        continuous = low > cfg.continuous_snr_db
-        if not continuous:
-            snr = band_snr_db(short_frames, _bins_at(offsets[sel], sample_rate_hz, frame_len), short_noise)
-            bursts = tuple(
-                segment_bursts(snr, frame_len / sample_rate_hz, threshold_db=cfg.burst_threshold_db,
-                               merge_gap_s=cfg.burst_merge_gap_s, min_duration_s=cfg.min_burst_s, floor_db=0.0)
-            )
-            if not bursts:  # too weak for short frames: the longer frames integrate more
-                bursts = tuple(segment_bursts(long_snr, nfft / sample_rate_hz, threshold_db=cfg.burst_threshold_db,
-                                              merge_gap_s=cfg.burst_merge_gap_s, floor_db=0.0))
+        snr = activity[g[0]] if len(g) == 1 else band_snr_db(
+            short_frames, _bins_at(offsets[sel], sample_rate_hz, frame_len), short_noise)
+        seg = segment_two_level(snr, frame_dt, threshold_db=cfg.burst_threshold_db,
+                                merge_gap_s=cfg.burst_merge_gap_s, min_duration_s=cfg.min_burst_s)
+        bursts, carrier = seg.bursts, seg.carrier
+        continuous = not carrier and _steady(long_snr, cfg)
+        if not continuous and not bursts and not seg.steady:
+            # too weak for short frames: the longer frames integrate more
+            bursts = tuple(segment_bursts(long_snr, nfft / sample_rate_hz, threshold_db=cfg.burst_threshold_db,
+                                          merge_gap_s=cfg.burst_merge_gap_s, floor_db=0.0))
+        if not carrier:
             # an emission seen on average but in no frame is weak and steady: call it continuous
-            continuous = not bursts or sum(b.duration_s for b in bursts) >= cfg.continuous_fraction * duration_s
+            continuous = continuous or not bursts or sum(b.duration_s for b in bursts) >= (
+                cfg.continuous_fraction * duration_s)
+        emission = found[g[0]] if len(g) == 1 else None
+        if not continuous or emission is None:
+            # SM.443 over the whole group, on the spectrum of what it sent (its bursts, not the silences)
+            lo, hi = edges[k]
+            lim_lo = edges[k - 1][1] if k > 0 else None
+            lim_hi = edges[k + 1][0] if k + 1 < len(groups) else None
+            x = None if continuous else _gated(iq, sample_rate_hz, bursts, nfft)
+            if x is None:
+                p_meas, f_meas = mean_p, floor
+            else:
+                _, p_meas = spectrum(x, "mean")
+                f_meas = floor_two_scale(p_meas, nfft, max(1, 2 * x.size // nfft - 1))
+            measured = measure_span(freqs, to_db(p_meas) + dbm_offset_db, floor_dbm=to_db(f_meas) + dbm_offset_db,
+                                    f_lo_hz=lo, f_hi_hz=hi, x_db=cfg.x_db, limit_lo_hz=lim_lo, limit_hi_hz=lim_hi)
+            if x is not None and measured is not None and measured.snr_db < cfg.margin_db:
+                # its band holds no energy during these "bursts": noise crossed the threshold, not a transmitter
+                continuous, measured = True, None
+            emission = measured or emission or found[g[0]]
         if continuous:
-            bursts = (Burst(0.0, duration_s),)
-        results.append(DetectedEmission(e, bursts, continuous))
+            bursts, carrier = (Burst(0.0, duration_s),), ()
+        results.append(DetectedEmission(emission, bursts, continuous, carrier, len(g)))
+    results.sort(key=lambda d: d.emission.center_hz)
     floor_dbm_hz = float(to_db(np.asarray(noise_floor(mean_p, segments=segments) / bin_hz)) + dbm_offset_db)
     return DetectionResult(tuple(results), float(center_freq_hz), float(sample_rate_hz), duration_s, floor_dbm_hz, nfft)

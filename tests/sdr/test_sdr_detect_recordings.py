@@ -118,3 +118,34 @@ def test_bad_source_is_one_line_exit_1(capsys: pytest.CaptureFixture[str], tmp_p
     assert main(["detect", "--source", f"file:{tmp_path / 'x.cu8'}", "--json"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "recording not found" in err
+
+
+def keyed_with(doc: dict, starts_s: tuple[float, ...], centre_hz: float, span_hz: float,
+               tol_s: float = 0.004) -> list[dict]:
+    """Bursty emissions within span_hz of the device whose bursts mostly start at its packet starts."""
+    def matches(e: dict) -> bool:
+        hits = sum(any(abs(b["start_s"] - t) <= tol_s for t in starts_s) for b in e["bursts"])
+        return hits >= max(1, len(e["bursts"]) / 2)
+
+    return [e for e in doc["emissions"] if not e["continuous"] and abs(e["center_hz"] - centre_hz) <= span_hz
+            and matches(e)]
+
+
+@pytest.mark.parametrize(("path", "starts_s", "centre_hz", "tol_hz", "span_hz"), [
+    ("rtl433/sensible_living_moisture/sensible_living_radiohead_g001_433.92M_250k.cu8", (0.2846,), 433.9261e6, 1e3,
+     50e3),
+    ("rtl433/sensible_living_moisture/sensible_living_radiohead_g005_433.92M_250k.cu8", (0.2846,), 433.9261e6, 1e3,
+     50e3),
+    ("rtl433/skylink_ha434tl/skylink_ha434tl_g001_433.92M_250k.cu8", SKYLINK_STARTS_S, 433.8125e6, 1.5e3, 50e3),
+    ("rtl433/skylink_ha434tl/skylink_ha434tl_g003_433.92M_250k.cu8", SKYLINK_STARTS_S, 433.8125e6, 1.5e3, 50e3),
+    ("sigmf/wmbus_t1_868.950M_1M6_samples2.sigmf-meta", (0.2393, 0.4556), 868.93e6, 30e3, 300e3),
+    ("wmbus/wmbus_rtlsdr_868.625M_2M4_issue48.cu8?rate=2.4M", (0.0306,), 868.91e6, 30e3, 300e3),
+])
+def test_each_device_is_one_emission(rec: Path, path: str, starts_s: tuple[float, ...], centre_hz: float,
+                                     tol_hz: float, span_hz: float, capsys: pytest.CaptureFixture[str]) -> None:
+    # its sidebands, tones and lobes in its channel key with it: grouped into it, not emissions of their own
+    doc = detect_json(str(rec / path), capsys)
+    (device,) = keyed_with(doc, starts_s, centre_hz, span_hz)
+    assert device["center_hz"] == pytest.approx(centre_hz, abs=tol_hz)
+    assert len(device["bursts"]) == len(starts_s)
+    assert device["carrier"] == []

@@ -1,0 +1,165 @@
+"""Emission grouping: spectral components that share their time behaviour are one transmitter.
+
+A spectrum shows components, not transmitters. A 2-FSK packet shows its two tones (the spectrum between
+them is lower, and in a time average of a bursty signal it drops under the detection margin); an OOK
+remote shows keying sidebands; a wideband signal can dip between lobes. What the parts of one
+transmitter share is *when* they are on: their packets start and end together, or, for FSK tones, one
+switches on as the other switches off inside the same packet. Two devices on nearby frequencies, or a
+continuous spur beside a bursty signal, do not share that.
+
+Each component's activity is its frame SNR series (dB over the noise in its band). Its *bursts* are
+the runs where it is above ``on_db`` (two frames at least), closed over gaps up to ``gap_s`` (symbols,
+keying, FSK tone alternation). A weaker component keys with a stronger one when its on-frames lie in
+the stronger one's bursts and each of its bursts starts and ends within ``tolerance_s`` of one of
+them, or within ``edge_fraction`` of a long burst's length (it may miss a weak packet, where it is
+under the threshold; it may not have a burst the other lacks). A component whose bursts cover
+(nearly) all the time carries no timing information and is never joined by timing.
+
+Components are taken strongest first; each joins the first group whose strongest member it shares
+timing with, as long as the group stays within a plausible channel: at most
+``max(min_channel_hz, width_factor * widest member's bandwidth)`` from lowest to highest edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.ndimage
+
+
+@dataclass(frozen=True)
+class GroupingConfig:
+    """Thresholds of :func:`group_components` (dB, seconds, Hz)."""
+
+    on_db: float = 6.0
+    gap_s: float = 0.010
+    tolerance_s: float = 0.006
+    min_overlap: float = 0.8
+    edge_fraction: float = 0.05
+    min_channel_hz: float = 100e3
+    width_factor: float = 2.5
+    continuous_fraction: float = 0.8
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_overlap <= 1.0:
+            raise ValueError(f"min_overlap must be in (0, 1], got {self.min_overlap}")
+        if self.gap_s < 0 or self.tolerance_s < 0:
+            raise ValueError(f"gap_s and tolerance_s must be >= 0, got {self.gap_s}, {self.tolerance_s}")
+        if self.min_channel_hz <= 0 or self.width_factor <= 0:
+            raise ValueError("min_channel_hz and width_factor must be > 0")
+
+
+def activity_runs(on: np.ndarray, frame_dt_s: float, gap_s: float) -> list[tuple[int, int]]:
+    """(start, stop) frame runs of ``on`` after closing gaps up to ``gap_s``: the component's bursts."""
+    on = np.asarray(on, dtype=bool)
+    idx = np.flatnonzero(on)
+    if idx.size == 0:
+        return []
+    gap = round(gap_s / frame_dt_s)
+    breaks = np.flatnonzero(np.diff(idx) > gap + 1)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    stops = np.concatenate([idx[breaks], [idx[-1]]]) + 1
+    return list(zip(starts.tolist(), stops.tolist()))
+
+
+def runs_mask(runs: list[tuple[int, int]], frames: int, widen: int = 0) -> np.ndarray:
+    """Boolean frames covered by the runs, each widened by ``widen`` frames on both sides."""
+    mask = np.zeros(frames, bool)
+    for a, b in runs:
+        mask[max(0, a - widen) : b + widen] = True
+    return mask
+
+
+def shares_timing(on_weak: np.ndarray, runs_weak: list[tuple[int, int]], runs_strong: list[tuple[int, int]],
+                  tolerance_frames: int, min_overlap: float, edge_fraction: float = 0.0) -> bool:
+    """True when the weaker component keys with the stronger one.
+
+    Its on-frames lie inside the stronger one's bursts (widened by the tolerance) for at least
+    ``min_overlap`` of them; each of its bursts lies inside one of the stronger one's; and in each
+    such burst its first burst starts and its last ends within the tolerance (or ``edge_fraction`` of
+    that burst's length, if more) of that burst's edges.
+    A sideband or tone may miss a weak packet (under the threshold there) or dip inside one, so the
+    stronger component may have bursts the weaker one lacks; what the weaker may not have is activity
+    the stronger does not share edge to edge (another device keyed meanwhile).
+    """
+    n_on = int(np.count_nonzero(on_weak))
+    if n_on == 0 or not runs_strong or not runs_weak:
+        return False
+    tol = tolerance_frames
+    env = runs_mask(runs_strong, on_weak.size, tol)
+    if np.count_nonzero(on_weak & env) < min_overlap * n_on:
+        return False
+    inside: dict[int, list[tuple[int, int]]] = {}
+    for a, b in runs_weak:
+        host = next((k for k, (sa, sb) in enumerate(runs_strong) if a >= sa - tol and b <= sb + tol), None)
+        if host is None:
+            return False
+        inside.setdefault(host, []).append((a, b))
+    def edge_tol(k: int) -> float:  # a weaker part crosses the threshold a little later in a long packet
+        return max(tol, edge_fraction * (runs_strong[k][1] - runs_strong[k][0]))
+
+    return all(abs(min(a for a, _ in ws) - runs_strong[k][0]) <= edge_tol(k)
+               and abs(max(b for _, b in ws) - runs_strong[k][1]) <= edge_tol(k) for k, ws in inside.items())
+
+
+def group_components(
+    f_lo_hz: np.ndarray,
+    f_hi_hz: np.ndarray,
+    width_hz: np.ndarray,
+    strength_db: np.ndarray,
+    snr_db: np.ndarray,
+    frame_dt_s: float,
+    config: GroupingConfig | None = None,
+    *,
+    continuous: np.ndarray | None = None,
+) -> list[list[int]]:
+    """Groups of component indices (each group strongest first), groups ordered by their lowest edge.
+
+    f_lo_hz, f_hi_hz, width_hz, strength_db: one value per component (edges, measured bandwidth, a
+    level to rank them by: integrated power); snr_db: (components, frames) activity, dB over the noise
+    in each band; continuous: components the caller knows to be steady (never joined by timing).
+    """
+    cfg = config or GroupingConfig()
+    lo = np.asarray(f_lo_hz, dtype=np.float64)
+    hi = np.asarray(f_hi_hz, dtype=np.float64)
+    width = np.asarray(width_hz, dtype=np.float64)
+    strength = np.asarray(strength_db, dtype=np.float64)
+    act = np.asarray(snr_db, dtype=np.float64)
+    n = lo.size
+    if not (hi.shape == width.shape == strength.shape == (n,)) or act.ndim != 2 or act.shape[0] != n:
+        raise ValueError(f"one edge/width/strength per component and snr_db of shape (components, frames); "
+                         f"got {lo.shape}, {hi.shape}, {width.shape}, {strength.shape}, {act.shape}")
+    if not frame_dt_s > 0:
+        raise ValueError(f"frame_dt_s must be positive, got {frame_dt_s!r}")
+    # On-frames in runs of at least two frames: a lone frame over the threshold is as likely noise (a
+    # narrow band is one or two bins of a short frame) as a transmitter.
+    on = scipy.ndimage.binary_opening(act > cfg.on_db, structure=np.ones((1, 2), bool)) if act.size else act > 0
+    frames = act.shape[1]
+    runs = [activity_runs(on[i], frame_dt_s, cfg.gap_s) for i in range(n)]
+    tol = round(cfg.tolerance_s / frame_dt_s)
+    # on (nearly) all the time, or so often that its bursts close up: no timing to share
+    steady = np.array([runs_mask(r, frames).sum() >= cfg.continuous_fraction * max(1, frames) for r in runs], bool)
+    if continuous is not None:
+        steady |= np.asarray(continuous, dtype=bool)
+
+    groups: list[list[int]] = []
+    for i in np.argsort(-strength, kind="stable").tolist():
+        placed = False
+        if not steady[i] and on[i].any():
+            for g in groups:
+                seed = g[0]
+                if steady[seed]:
+                    continue
+                members = [*g, i]
+                extent = hi[members].max() - lo[members].min()
+                plausible = max(cfg.min_channel_hz, cfg.width_factor * float(width[members].max()))
+                if extent <= plausible and shares_timing(on[i], runs[i], runs[seed], tol, cfg.min_overlap,
+                                                         cfg.edge_fraction):
+                    g.append(i)
+                    placed = True
+                    break
+        if not placed:
+            groups.append([i])
+    groups.sort(key=lambda g: float(lo[g].min()))
+    return groups
