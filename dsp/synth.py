@@ -132,9 +132,9 @@ def _waveform(kind: str, rng: np.random.Generator, n: int, fs: float) -> tuple[n
         grid = np.zeros((n_sym, nfft), np.complex128)
         grid[:, carriers] = (rng.integers(0, 2, (n_sym, carriers.size)) * 2 - 1
                              + 1j * (rng.integers(0, 2, (n_sym, carriers.size)) * 2 - 1))
-        sym = np.fft.ifft(grid, axis=1)
-        x = np.concatenate([sym[:, -nfft // 4 :], sym], axis=1).ravel()[:n]
-        return x / np.sqrt(np.mean(np.abs(x) ** 2)), (2 * used + 1) * fs / nfft
+        symbols = np.fft.ifft(grid, axis=1)
+        ofdm = np.concatenate([symbols[:, -nfft // 4 :], symbols], axis=1).ravel()[:n]
+        return ofdm / np.sqrt(np.mean(np.abs(ofdm) ** 2)), (2 * used + 1) * fs / nfft
     if kind == "noise":
         bw = rng.uniform(0.05, 0.3) * fs
         f = np.fft.fftfreq(n, 1 / fs)
@@ -165,8 +165,8 @@ def obw_99_hz(x: np.ndarray, sample_rate_hz: float) -> tuple[float, float]:
     p = np.abs(np.fft.fftshift(np.fft.fft(x))) ** 2
     f = np.fft.fftshift(np.fft.fftfreq(x.size, 1.0 / sample_rate_hz))
     cum = np.cumsum(p) / np.sum(p)
-    lo = f[np.searchsorted(cum, 0.005)]
-    hi = f[min(np.searchsorted(cum, 0.995), f.size - 1)]
+    lo = float(f[int(np.searchsorted(cum, 0.005))])
+    hi = float(f[min(int(np.searchsorted(cum, 0.995)), f.size - 1)])
     return float(hi - lo + (f[1] - f[0])), float(np.sum(f * p) / np.sum(p))
 
 
