@@ -6,8 +6,8 @@
     cert_file = "tls/web.crt"     # PEM certificate (the centre's own, or made by --self-signed)
     key_file = "tls/web.key"
     tokens_dir = "web-tokens"     # team tokens (borderwatch web token new ...)
-    api = "tcp://127.0.0.1:5556"  # the server's API socket
-    pub = "tcp://127.0.0.1:5557"  # the server's PUB socket (live updates)
+    api = "tcp://127.0.0.1:5561"  # the server's API socket
+    pub = "tcp://127.0.0.1:5562"  # the server's PUB socket (live updates)
     keys_dir = "keys"             # CurveZMQ client keys for the API/PUB (omit for plain TCP)
     key_name = "web"              # which client key in keys_dir
     provinces = ["SH", "JS", "ZJ", "AH"]   # whose live alerts this web server subscribes to
@@ -34,8 +34,8 @@ class WebConfig:
     cert_file: Path = Path("tls/web.crt")
     key_file: Path = Path("tls/web.key")
     tokens_dir: Path = Path("web-tokens")
-    api: str = "tcp://127.0.0.1:5556"
-    pub: str = "tcp://127.0.0.1:5557"
+    api: str = "tcp://127.0.0.1:5561"
+    pub: str = "tcp://127.0.0.1:5562"
     keys_dir: Path | None = None
     key_name: str | None = None
     provinces: tuple[str, ...] = ("SH", "JS", "ZJ", "AH")
