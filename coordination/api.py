@@ -139,7 +139,10 @@ class Api:
                  latest_spectra: Mapping[tuple[str, str], Spectrum], stations: StationRepository | None,
                  engine: AlertEngine | None, rejections: RejectionCounter, validator: Validator,
                  replies: Replies, faults: Faults, clock: Callable[[], datetime],
-                 counters_snapshot: Callable[[], dict[str, Any]]) -> None:
+                 counters_snapshot: Callable[[], dict[str, Any]],
+                 extra_ops: Mapping[str, Callable[[Mapping[str, Any]], tuple[Any, tuple[np.ndarray, ...]]]]
+                 | None = None) -> None:
+        """``extra_ops``: further operations served by other parts (the case desk's ``cases``, ``case_act`` ...)."""
         self.store = store
         self.registry = registry
         self.outbox = outbox
@@ -159,6 +162,10 @@ class Api:
             "occupancy": self.occupancy, "stations": self.stations, "counters": self.counters,
             "profiles": self.profiles,
         }
+        for name, handler in (extra_ops or {}).items():
+            if name in self.ops:
+                raise ValueError(f"API op {name!r} is served twice")
+            self.ops[name] = handler
 
     def handle_batch(self, raws: Sequence[Sequence[bytes]]) -> None:
         """Validate and answer one drained batch of raw requests from the API ROUTER."""

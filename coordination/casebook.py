@@ -123,3 +123,16 @@ class CaseDesk:
                 continue
             return cases.apply(case, ev)
         raise AssertionError("unreachable")
+
+
+def auto_open(desk: CaseDesk, alerts: Iterable[Mapping[str, Any]], t: datetime) -> list[Case]:
+    """Open (once) the case of every alert from ``major`` up among ``alerts`` (alert JSON documents).
+
+    Called with the alert events the server has just persisted: an alert that opens as, or is
+    raised to, ``major``/``critical`` gets its case, held by the province that must act.
+    """
+    out = []
+    for doc in alerts:
+        if cases.should_open_automatically(doc) and desk.find_for_alert(str(doc.get("id"))) is None:
+            out.append(desk.open(doc, t, cases.SYSTEM, auto=True))
+    return out

@@ -60,7 +60,8 @@ MAX_TRACKED_PEERS = 4096
 #: Subscription messages handled per call (a flooding subscriber cannot pin the loop).
 MAX_SUBSCRIPTIONS_PER_CALL = 1000
 #: API operations a province-limited team key may use (each further checked against its provinces).
-TEAM_API_OPS = frozenset({"ping", "profiles", "alerts", "alert", "ack", "resolve"})
+TEAM_API_OPS = frozenset({"ping", "profiles", "alerts", "alert", "ack", "resolve", "cases", "case", "case_open",
+                          "case_act", "case_upload", "case_attachment", "case_verify"})
 MONITOR_EVENTS = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                   | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_MONITOR_STOPPED)
 
@@ -296,7 +297,9 @@ class CurvePolicy:
         """Why a province-limited team may not make this API request ('' = it may).
 
         Allowed: ping, profiles; ``alerts`` with ``province`` one of the key's; ``alert``/``ack``/
-        ``resolve`` of an alert that involves one of the key's provinces. Anything else (sensor
+        ``resolve`` of an alert that involves one of the key's provinces; the case ops with
+        ``as_provinces`` among the key's (the case desk then shows and changes only the cases those
+        provinces are involved in, under the case life cycle's rights). Anything else (sensor
         data, stations, counters, other provinces) is refused: no answer, counted as ``api_scope``.
         """
         import json
@@ -317,6 +320,10 @@ class CurvePolicy:
             return "args is not an object"
         if op == "alerts" and args.get("province") not in info.provinces:
             return f"alerts of province {str(args.get('province'))[:8]!r} (allowed: {','.join(info.provinces)})"
+        if op.startswith("case"):  # case ops speak for provinces: the key's own, and the case desk checks the rest
+            provs = args.get("as_provinces")
+            if not isinstance(provs, list) or not provs or not {str(p) for p in provs} <= set(info.provinces):
+                return f"{op} must give as_provinces within the key's ({','.join(info.provinces)})"
         if op in ("alert", "ack", "resolve"):
             provinces = self._alert_provinces(str(args.get("id"))) if self._alert_provinces else None
             if provinces is not None and not set(provinces) & set(info.provinces):

@@ -41,6 +41,9 @@ import zmq
 from coordination.alerts import Alert, AlertEvent, AlertStore
 from coordination.api import Api
 from coordination.archive import SpectrumArchive
+from coordination.attachments import AttachmentStore
+from coordination.case_ops import CaseOps
+from coordination.casebook import CaseDesk, auto_open
 from coordination.config import ServerConfig
 from coordination.counters import Counters, Faults
 from coordination.engine import EngineConfig, RulesEngine
@@ -57,6 +60,7 @@ from coordination.registry import SensorRegistry, SensorState, can_capture_iq
 from coordination.security import CurvePolicy, make_policy
 from coordination.stations import open_stations
 from coordination.store import SqliteAlertStore, Store
+from coordination.store_cases import CaseTables
 from coordination.transport import ROLE_API, ROLE_PUB, ROLE_SENSORS, SecurityPolicy, SocketFactory
 from station_db.repository import StationRepository
 from station_db.rules import RuleSet, load_rules
@@ -103,6 +107,7 @@ class Server:
         self.outbox: AlertOutbox | None = None
         self.intake: Intake | None = None
         self.api: Api | None = None
+        self.cases: CaseDesk | None = None  # enforcement cases (opened automatically from major alerts up)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -212,23 +217,27 @@ class Server:
             config=cfg, alert_store=alert_store, store=store, registry=registry, publisher=self.publisher,
             sensors=self.sensor_replies, seq=self.seq, clock=self.clock, counters=self.counters, faults=self.faults,
             publishable=fed.publishable if fed is not None else None)
+        desk = self.cases = CaseDesk(CaseTables(store, centre=fed.centre if fed is not None else None))
+        case_ops = CaseOps(desk, AttachmentStore(data / "attachments"), store.alert_json, self.clock)
+
         self.intake = Intake(
             config=cfg, store=store, archive=archive, evidence=self.evidence, registry=registry,
             validator=Validator(SENSOR_TYPES, self.rejections, check_identity=True), rejections=self.rejections,
             counters=self.counters, faults=self.faults, replies=self.sensor_replies, publisher=self.publisher,
-            seq=self.seq, clock=self.clock, engine=self.engine, handle_events=outbox.handle_events,
+            seq=self.seq, clock=self.clock, engine=self.engine, handle_events=self.handle_alert_events,
             forward=fed.forward if fed is not None else None)
         self.api = Api(
             store=store, registry=registry, outbox=outbox, archive=archive, latest_spectra=self.intake.latest_spectra,
             stations=self.stations, engine=self.engine, rejections=self.rejections,
             validator=Validator(API_TYPES, self.rejections, check_identity=False, allow_req_envelope=True),
-            replies=self.api_replies, faults=self.faults, clock=self.clock, counters_snapshot=self.counters_snapshot)
+            replies=self.api_replies, faults=self.faults, clock=self.clock, counters_snapshot=self.counters_snapshot,
+            extra_ops=case_ops.ops)
         self._bind_sockets()
         if fed is not None:
             curve = self.policy if isinstance(self.policy, CurvePolicy) else None
             assert self._factory is not None
             self.endpoints[ROLE_FEDERATION] = fed.attach(FederationPort(
-                sockets=self._factory, store=store, engine=self.engine, handle_events=outbox.handle_events,
+                sockets=self._factory, store=store, engine=self.engine, handle_events=self.handle_alert_events,
                 publish=outbox.publish_doc, clock=self.clock, admit=curve.admit if curve else None,
                 key_name=curve.key_name if curve else None))
         log.info("server ready: sensors %s, api %s, pub %s; %d sensors known, %d profiles, engine %s",
@@ -392,7 +401,7 @@ class Server:
         if self.engine is not None:
             events = self.engine.tick(now) or ()
             if events:
-                self.outbox.handle_events(events)
+                self.handle_alert_events(events)
 
     def _flush_counters(self) -> None:
         assert self.store is not None
@@ -402,9 +411,12 @@ class Server:
     # ------------------------------------------------------------ for embedders and the API
 
     def handle_alert_events(self, events: Sequence[AlertEvent]) -> None:
-        """Persist and publish alert events made outside the loop's own flow (loop thread only)."""
+        """Persist and publish alert events, then open a case for each major or critical one (loop thread only)."""
         assert self.outbox is not None
+        events = list(events)
         self.outbox.handle_events(events)
+        if self.cases is not None and events:
+            self.faults.guard("cases", auto_open, self.cases, [ev.to_json() for ev in events], self.clock())
 
     def counters_snapshot(self) -> dict[str, Any]:
         """The ``counters`` API result: what every part counted, with the security refusals."""

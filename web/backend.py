@@ -79,7 +79,10 @@ class TeamView:
         self.provinces = provinces
 
     def _who(self) -> dict[str, Any]:
-        return {"by": self.team, "as_provinces": list(self.provinces)}
+        return {"by": self.team} | self._scope()
+
+    def _scope(self) -> dict[str, Any]:
+        return {"as_provinces": list(self.provinces)}
 
     def open_alerts(self) -> list[dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -107,21 +110,21 @@ class TeamView:
     def open_cases(self) -> list[dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for p in self.provinces:
-            for c in self.backend.call("cases", {"state": "open", "province": p}):
+            for c in self.backend.call("cases", {"state": "open", "province": p} | self._scope()):
                 if sees_case(self.provinces, c):
                     out[c["id"]] = c
         return sorted(out.values(), key=lambda c: c.get("updated_at", ""), reverse=True)
 
     def case(self, case_id: str) -> dict[str, Any] | None:
         try:
-            c = self.backend.call("case", {"id": case_id})
+            c = self.backend.call("case", {"id": case_id} | self._scope())
         except BackendError:
             return None
         return c if sees_case(self.provinces, c) else None
 
     def case_of_alert(self, alert_id: str) -> dict[str, Any] | None:
         try:
-            c = self.backend.call("case", {"id": alert_id, "by_alert": True})
+            c = self.backend.call("case", {"id": alert_id, "by_alert": True} | self._scope())
         except BackendError:
             return None
         return c if sees_case(self.provinces, c) else None
@@ -145,7 +148,8 @@ class TeamView:
     def attachment_bytes(self, case_id: str, sha256: str, max_bytes: int) -> bytes:
         out = bytearray()
         while True:
-            r = self.backend.call("case_attachment", {"id": case_id, "sha256": sha256, "offset": len(out)})
+            r = self.backend.call("case_attachment", {"id": case_id, "sha256": sha256, "offset": len(out)}
+                                  | self._scope())
             chunk = base64.b64decode(r["data_b64"])
             out += chunk
             if not chunk or len(out) >= r["size_bytes"] or len(out) > max_bytes:

@@ -318,3 +318,29 @@ def test_province_limited_team_key_gets_only_its_provinces_from_the_api(secure):
         assert sorted(a["id"] for a in api.result("alerts")) == ["A-JS", "A-ZJ"]
         assert counters(srv)["rejected"]["auth.api_scope"] == 7
     s.close()
+
+
+def test_province_limited_team_key_reaches_only_cases_of_its_provinces(secure):
+    from coordination.api import ApiError
+    from coordination.cases import case_id_for
+
+    keys, srv, engine, ctx = secure
+    s = CurveSensor(ctx, srv.endpoints["sensors"], keys.client("js-01"))
+    s.hello()
+    publish_alerts(engine, s, 1, [("A-JS", "JS"), ("A-ZJ", "ZJ")])  # major: the server opens both cases
+    wait_for(lambda: srv.cases is not None and len(srv.cases.all()) == 2)
+    js = {"by": "team-js", "as_provinces": ["JS"]}
+    with ApiClient(srv.endpoints["api"], keys=keys.client("team-js"), timeout_s=SILENCE_S) as api:
+        assert [c["alert_id"] for c in api.result("cases", {"state": "open"} | js)] == ["A-JS"]
+        c = api.result("case_act", {"id": case_id_for("A-JS"), "action": "note", "text": "on our way"} | js)
+        assert c["notes"][0]["province"] == "JS"
+        with pytest.raises(ApiError, match="no case"):
+            api.result("case", {"id": case_id_for("A-ZJ")} | js)
+        for op, args in (("cases", {"state": "open"}), ("cases", {"by": "t", "as_provinces": ["ZJ"]}),
+                         ("case", {"id": case_id_for("A-ZJ"), "as_provinces": ["JS", "ZJ"]}),
+                         ("case_act", {"id": case_id_for("A-ZJ"), "action": "close", "outcome": "stopped",
+                                       "by": "t"})):
+            with pytest.raises(TimeoutError):  # refused by the key policy: no answer at all
+                api.call(op, args)
+    assert counters(srv)["rejected"]["auth.api_scope"] == 4
+    s.close()
