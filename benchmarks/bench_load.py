@@ -51,7 +51,7 @@ from bench_server import (
 )
 
 import station_db
-from coordination.api import ApiClient
+from coordination.client import ApiClient
 from coordination.keys import ClientKeys, KeyStore
 from coordination.protocol import decode
 

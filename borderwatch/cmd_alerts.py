@@ -15,12 +15,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import zmq
-
 from borderwatch.i18n import N_, _
 from coordination.alert_geojson import alerts_feature_collection, located_count
-from coordination.api import ApiClient, ApiError
-from coordination.protocol import AlertMsg, ProtocolError, decode_as
+from coordination.client import ApiClient, ApiError, SocketKeys, Subscription
+from coordination.protocol import AlertMsg
 
 DEFAULT_PUB = "tcp://127.0.0.1:5562"
 DEFAULT_API = "tcp://127.0.0.1:5561"
@@ -102,40 +100,29 @@ def format_alert_line(doc: Mapping[str, Any]) -> str:
 
 
 def tail(addr: str, provinces: Sequence[str] | None, *, count: int | None = None, timeout_s: float | None = None,
-         out: Any = None, as_json: bool = False, keys: Any = None) -> int:
+         out: Any = None, as_json: bool = False, keys: SocketKeys | None = None) -> int:
     """Subscribe and print alert events; returns how many were printed. ``keys``: CURVE ClientKeys."""
     out = out or sys.stdout
-    ctx = zmq.Context()
-    sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    if keys is not None:
-        keys.apply(sub)
-    for topic in ([f"alert.{p}" for p in provinces] if provinces else ["alert."]):
-        sub.setsockopt(zmq.SUBSCRIBE, topic.encode())
-    sub.connect(addr)
+
+    def bad(error: str) -> None:
+        sys.stderr.write("borderwatch alerts tail: " + _("ignored a bad message: {error}").format(error=error) + "\n")
+
+    topics = [f"alert.{p}" for p in provinces] if provinces else ["alert."]
     seen = 0
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    try:
+    with Subscription(addr, topics, keys=keys, on_reject=bad) as sub:
         while count is None or seen < count:
             wait_ms = 500 if deadline is None else int(max(0.0, deadline - time.monotonic()) * 1000)
             if deadline is not None and wait_ms <= 0:
                 break
-            if not sub.poll(min(wait_ms, 500)):
+            if not sub.wait(min(wait_ms, 500)):
                 continue
-            frames = sub.recv_multipart()
-            try:
-                msg = decode_as(frames[1:], AlertMsg)
-            except ProtocolError as exc:
-                sys.stderr.write("borderwatch alerts tail: " + _("ignored a bad message: {error}").format(error=exc)
-                                 + "\n")
-                continue
-            doc = dict(msg.alert)
-            out.write((json.dumps(doc, ensure_ascii=False) if as_json else format_alert_line(doc)) + "\n")
-            out.flush()
-            seen += 1
-    finally:
-        sub.close(0)
-        ctx.term()
+            for pub in sub.read() if count is None else sub.read(count - seen):
+                assert isinstance(pub.msg, AlertMsg)  # the only type the subscription takes
+                doc = dict(pub.msg.alert)
+                out.write((json.dumps(doc, ensure_ascii=False) if as_json else format_alert_line(doc)) + "\n")
+                out.flush()
+                seen += 1
     return seen
 
 

@@ -75,10 +75,8 @@ def cmd_console(args: argparse.Namespace) -> int:
             archive, client = ArchiveReader(args.archive), None
         else:
             api_addr, pub_addr = resolve_addresses(args.server, args.pub)
-            configure = None
-            if args.keys is not None:
-                configure = load_client_keys(args.keys, args.key_name).apply
-            archive, client = None, ServerClient(api_addr, pub_addr, client_id="console", configure_socket=configure)
+            keys = load_client_keys(args.keys, args.key_name) if args.keys is not None else None
+            archive, client = None, ServerClient(api_addr, pub_addr, client_id="console", keys=keys)
     except (AddressError, ArchiveError, ValueError, KeyFileError) as exc:
         sys.stderr.write(f"borderwatch console: {exc}\n")
         return 2

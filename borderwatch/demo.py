@@ -44,10 +44,10 @@ import zmq
 
 from borderwatch.demo_propagation import demo_world
 from borderwatch.demo_scenario import DemoScenario, Expectation
-from coordination.api import ApiClient
+from coordination.client import ApiClient, Publication, Subscription
 from coordination.config import ServerConfig
 from coordination.keys import ClientKeys, KeySet, ensure_demo_keys
-from coordination.protocol import AlertMsg, Message, ProtocolError, decode
+from coordination.protocol import AlertMsg, Message
 from coordination.server import Server
 from sdr.config import SensorConfig, parse_config
 from sdr.daemon import SensorDaemon
@@ -156,12 +156,9 @@ class AlertSubscriber(threading.Thread):
                  on_event: Callable[[dict[str, Any], set[str]], None] | None = None,
                  keys: ClientKeys | None = None) -> None:
         super().__init__(name="demo-alerts", daemon=True)
-        self.sock = ctx.socket(zmq.SUB)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        if keys is not None:  # CURVE client of a secured server (the demo's own keys)
-            keys.apply(self.sock)
-        self.sock.setsockopt(zmq.SUBSCRIBE, b"alert.")
-        self.sock.connect(pub_addr)
+        # keys: CURVE client of a secured server (the demo's own keys)
+        self.sub = Subscription(pub_addr, ("alert.",), ctx=ctx, keys=keys,
+                                on_reject=lambda error: log.warning("bad alert publication ignored: %s", error))
         self.log = log_
         self.jsonl = jsonl
         self.on_event = on_event
@@ -171,32 +168,20 @@ class AlertSubscriber(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stop_event.is_set():
-                if not self.sock.poll(100):
-                    continue
-                while True:
-                    try:
-                        frames = self.sock.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    self._handle(frames)
+                if self.sub.wait(100):
+                    for pub in self.sub.read():
+                        self._handle(pub)
         finally:
-            self.sock.close(0)
+            self.sub.close()
 
-    def _handle(self, frames: list[bytes]) -> None:
-        try:
-            topic = frames[0].decode("ascii")
-            msg = decode(frames[1:], allowed=(AlertMsg.TYPE,))
-        except (ProtocolError, UnicodeDecodeError, IndexError) as exc:
-            log.warning("bad alert publication ignored: %s", exc)
-            return
-        assert isinstance(msg, AlertMsg)
-        doc = dict(msg.alert)
-        prov = topic.split(".", 1)[1] if "." in topic else topic
+    def _handle(self, pub: Publication) -> None:
+        assert isinstance(pub.msg, AlertMsg)  # the only type the subscription takes
+        doc = dict(pub.msg.alert)
         with self.log.lock:
-            self.log.topics[str(doc["id"])].add(prov)
-            first = msg.seq not in self._seen  # one event goes out once per province topic
+            self.log.topics[str(doc["id"])].add(pub.province)
+            first = pub.msg.seq not in self._seen  # one event goes out once per province topic
             if first:
-                self._seen[msg.seq] = doc
+                self._seen[pub.msg.seq] = doc
                 self.log.events.append(doc)
         if first:
             if self.jsonl is not None:

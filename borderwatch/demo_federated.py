@@ -26,10 +26,10 @@ from typing import Any
 import zmq
 
 from borderwatch.demo import AlertSubscriber, DemoNetwork, sample_stations_path
-from coordination.api import ApiClient
+from coordination.client import ApiClient, Publication
 from coordination.federation import Federation, FederationConfig, federate_keys, shared_stations_target
 from coordination.keys import ClientKeys, KeySet, ensure_demo_keys
-from coordination.protocol import AlertMsg, ProtocolError, decode_as
+from coordination.protocol import AlertMsg
 from coordination.server import Server
 from sdr.config import SensorConfig
 from station_db.exchange import file_sha256, read_stations
@@ -78,34 +78,20 @@ class FederatedAlertSubscriber(AlertSubscriber):
 
     def __init__(self, ctx: zmq.Context, pub_addr: str, *args: Any, seen: _SharedSeen,
                  client_keys: ClientKeys | None = None, **kwargs: Any) -> None:
-        # with keys, the base class must not reach the CURVE server in plain TCP first (a counted refusal)
-        first = pub_addr if client_keys is None else f"inproc://borderwatch-demo-unused-{id(self):x}"
-        super().__init__(ctx, first, *args, **kwargs)
+        super().__init__(ctx, pub_addr, *args, keys=client_keys, **kwargs)
         self.shared = seen
-        if client_keys is not None:  # the centre is a CURVE server: the SUB needs its keys before connecting
-            self.sock.close(0)
-            self.sock = ctx.socket(zmq.SUB)
-            self.sock.setsockopt(zmq.LINGER, 0)
-            client_keys.apply(self.sock)
-            self.sock.setsockopt(zmq.SUBSCRIBE, b"alert.")
-            self.sock.connect(pub_addr)
 
-    def _handle(self, frames: list[bytes]) -> None:
-        try:
-            msg = decode_as(frames[1:], AlertMsg)
-            doc = msg.alert
-            key = (doc.get("id"), doc.get("event"), doc.get("state"), doc.get("last_seen"),
-                   len(doc.get("evidence") or []))
-            topic = frames[0].decode("ascii")
-        except (ProtocolError, IndexError, AttributeError, UnicodeDecodeError):
-            return super()._handle(frames)
+    def _handle(self, pub: Publication) -> None:
+        assert isinstance(pub.msg, AlertMsg)
+        doc = pub.msg.alert
+        key = (doc.get("id"), doc.get("event"), doc.get("state"), doc.get("last_seen"), len(doc.get("evidence") or []))
         with self.shared.lock:
             owner = self.shared.setdefault(key, self)
         if owner is not self:  # another centre delivered this event: only note the province topic
             with self.log.lock:
-                self.log.topics[str(doc["id"])].add(topic.split(".", 1)[-1])
+                self.log.topics[str(doc["id"])].add(pub.province)
             return
-        super()._handle(frames)
+        super()._handle(pub)
 
 
 class FederatedDemoNetwork(DemoNetwork):

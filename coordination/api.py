@@ -1,4 +1,4 @@
-"""The API socket's operations (docs/protocol.md), their dispatch, and a small blocking client for them.
+"""The API socket's operations (docs/protocol.md) and their dispatch (the client: coordination/client.py).
 
 A Request names an ``op`` and carries JSON ``args``; the reply is ``Reply(ok, result, error,
 arrays)`` with the request's ``seq`` echoed so a client can match answers. Handlers run in the
@@ -11,19 +11,17 @@ and answered ``ok=False`` too.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import logging
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import zmq
 
 from coordination.archive import SpectrumArchive
+from coordination.client import ApiError
 from coordination.counters import Faults
 from coordination.ingest import RejectionCounter, Validator, peer_label
 from coordination.outbox import AlertOutbox
@@ -31,11 +29,9 @@ from coordination.outlets import Replies
 from coordination.ports import AlertEngine
 from coordination.protocol import (
     MAX_HEADER_BYTES,
-    ProtocolError,
     Reply,
     Request,
     Spectrum,
-    decode,
     format_epoch_utc,
     format_utc,
     utc_now_iso,
@@ -45,7 +41,7 @@ from coordination.store import Store
 from station_db.repository import StationRepository
 
 if TYPE_CHECKING:
-    from coordination.keys import ClientKeys
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +49,6 @@ ALERT_STATES = ("open", "acknowledged", "resolved", "all")
 MAX_WATERFALL_ROWS = 1000
 #: JSON results travel in the reply header, which the protocol caps at MAX_HEADER_BYTES.
 MAX_REPLY_HEADER_BYTES = MAX_HEADER_BYTES - 1024
-
-
-class ApiError(ValueError):
-    """A request the server cannot honour as asked (bad argument, unknown id)."""
 
 
 def _header_bytes(reply: Reply) -> int:
@@ -349,65 +341,3 @@ class Api:
 
     def profiles(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
         return [p.to_dict() for p in self.registry.profiles], ()
-
-
-class ApiClient:
-    """A blocking client for the API socket (DEALER), for the CLI, tests and scripts."""
-
-    def __init__(self, addr: str, *, timeout_s: float = 5.0, ctx: zmq.Context | None = None,
-                 client_id: str = "client", keys: ClientKeys | None = None) -> None:
-        """``keys``: CurveZMQ client keys (``coordination.keys.load_client_keys``); None for plain TCP."""
-        self.addr = addr
-        self.timeout_s = timeout_s
-        self._own_ctx = ctx is None
-        self.ctx = ctx or zmq.Context()
-        self.sock = self.ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        # A send never waits forever: with no connection (server down, or CURVE refused) it times out.
-        self.sock.setsockopt(zmq.SNDTIMEO, max(1, int(timeout_s * 1000)))
-        if keys is not None:
-            keys.apply(self.sock)
-        self.sock.connect(addr)
-        self.client_id = client_id
-        self._seq = itertools.count(1)
-
-    def call(self, op: str, args: Mapping[str, Any] | None = None, *, timeout_s: float | None = None) -> Reply:
-        """Send one request and wait for its reply; TimeoutError if the server does not answer."""
-        seq = next(self._seq)
-        req = Request(self.client_id, seq, utc_now_iso(), op=op, args=dict(args or {}))
-        try:
-            self.sock.send_multipart(req.to_frames())
-        except zmq.Again:
-            raise TimeoutError(f"cannot reach {self.addr} for {op!r} within {self.timeout_s} s "
-                               "(server down, or keys refused)") from None
-        deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
-        while True:
-            left_ms = int((deadline - time.monotonic()) * 1000)
-            if left_ms <= 0 or not self.sock.poll(left_ms):
-                raise TimeoutError(f"no answer from {self.addr} to {op!r} within {self.timeout_s} s")
-            frames = self.sock.recv_multipart()
-            try:
-                reply = decode(frames, allowed=(b"reply",))
-            except ProtocolError as exc:
-                log.warning("bad reply from %s: %s", self.addr, exc)
-                continue
-            if reply.seq == seq:
-                return reply  # type: ignore[return-value]
-
-    def result(self, op: str, args: Mapping[str, Any] | None = None) -> Any:
-        """The result of a successful call; ApiError with the server's message otherwise."""
-        reply = self.call(op, args)
-        if not reply.ok:
-            raise ApiError(reply.error or f"{op} failed")
-        return reply.result
-
-    def close(self) -> None:
-        self.sock.close(0)
-        if self._own_ctx:
-            self.ctx.term()
-
-    def __enter__(self) -> ApiClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -1,5 +1,8 @@
 """The console's ZeroMQ client: API requests and PUB subscriptions on a worker QThread.
 
+The sockets are :mod:`coordination.client`'s (plain protocol-level client code, the same the CLI,
+the demo and the web view use); this module adds what a UI needs around them:
+
 The UI thread never touches a socket and never waits on the network. It queues requests with
 :meth:`ServerClient.request` and, once per frame (a QTimer in the window), calls
 :meth:`ServerClient.drain` to collect everything that arrived since: spectra, alert events,
@@ -10,7 +13,6 @@ spectrum backlog is bounded so a stalled UI cannot make memory grow.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import queue
 import threading
@@ -23,17 +25,8 @@ from typing import Any
 import zmq
 from PySide6.QtCore import QThread
 
-from coordination.protocol import (
-    AlertMsg,
-    Heartbeat,
-    ProtocolError,
-    Reply,
-    Request,
-    Spectrum,
-    decode,
-    decode_as,
-    utc_now_iso,
-)
+from coordination.client import ApiClient, SocketKeys, Subscription
+from coordination.protocol import AlertMsg, Heartbeat, Reply, Spectrum
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +36,6 @@ ErrorCallback = Callable[[str], None]
 DEFAULT_API_PORT = 5561
 #: Spectra kept per sensor between two drains (older ones are dropped and counted).
 MAX_SPECTRA_BACKLOG = 512
-#: Messages read per socket per worker iteration (keeps the request queue responsive).
-MAX_READS_PER_ITERATION = 2000
 
 
 class AddressError(ValueError):
@@ -104,6 +95,7 @@ class Inbox:
 @dataclass
 class _Pending:
     op: str
+    args: dict[str, Any]
     deadline: float
     on_reply: ReplyCallback | None
     on_error: ErrorCallback | None
@@ -117,17 +109,15 @@ class ServerClient(QThread):
     """
 
     def __init__(self, api_addr: str, pub_addr: str, *, client_id: str = "console", timeout_s: float = 5.0,
-                 poll_ms: int = 10, configure_socket: Callable[[zmq.Socket], None] | None = None,
-                 parent: Any = None) -> None:
-        """``configure_socket`` is applied to both sockets before they connect (CURVE client keys)."""
+                 poll_ms: int = 10, keys: SocketKeys | None = None, parent: Any = None) -> None:
+        """``keys`` secure both sockets before they connect (CURVE client keys)."""
         super().__init__(parent)
-        self.configure_socket = configure_socket
+        self.keys = keys
         self.api_addr = api_addr
         self.pub_addr = pub_addr
         self.client_id = client_id
         self.timeout_s = timeout_s
         self.poll_ms = poll_ms
-        self._seq = itertools.count(1)
         self._outbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._lock = threading.Lock()
         self._inbox = Inbox()
@@ -139,12 +129,9 @@ class ServerClient(QThread):
     # ------------------------------------------------------------ UI-thread API
 
     def request(self, op: str, args: Mapping[str, Any] | None = None, on_reply: ReplyCallback | None = None,
-                on_error: ErrorCallback | None = None) -> int:
+                on_error: ErrorCallback | None = None) -> None:
         """Queue an API request; ``on_reply``/``on_error`` run later in the thread that drains."""
-        seq = next(self._seq)
-        req = Request(self.client_id, seq, utc_now_iso(), op=op, args=dict(args or {}))
-        self._outbox.put(("request", (req, _Pending(op, 0.0, on_reply, on_error))))
-        return seq
+        self._outbox.put(("request", _Pending(op, dict(args or {}), 0.0, on_reply, on_error)))
 
     def subscribe_spectra(self, sensor_ids: set[str] | list[str] | tuple[str, ...]) -> None:
         """Receive live spectra of exactly these sensors from now on."""
@@ -183,103 +170,77 @@ class ServerClient(QThread):
 
     def run(self) -> None:
         ctx = zmq.Context()
-        api = ctx.socket(zmq.DEALER)
-        sub = ctx.socket(zmq.SUB)
-        for s in (api, sub):
-            s.setsockopt(zmq.LINGER, 0)
-        sub.setsockopt(zmq.RCVHWM, 10_000)
+        api: ApiClient | None = None
+        sub: Subscription | None = None
         try:
-            if self.configure_socket is not None:
-                self.configure_socket(api)
-                self.configure_socket(sub)
-            api.connect(self.api_addr)
-            sub.connect(self.pub_addr)
-            for topic in (b"alert.", b"sensor."):
-                sub.setsockopt(zmq.SUBSCRIBE, topic)
+            api = ApiClient(self.api_addr, ctx=ctx, client_id=self.client_id, timeout_s=self.timeout_s,
+                            keys=self.keys)
+            sub = Subscription(self.pub_addr, ("alert.", "sensor."), ctx=ctx, keys=self.keys, rcvhwm=10_000,
+                               allowed=(Spectrum.TYPE, AlertMsg.TYPE, Heartbeat.TYPE))
             self._loop(api, sub)
         except Exception:
             log.exception("console network worker failed")
         finally:
-            api.close(0)
-            sub.close(0)
+            for closable in (api, sub):
+                if closable is not None:
+                    closable.close()
             ctx.term()
 
-    def _loop(self, api: zmq.Socket, sub: zmq.Socket) -> None:
+    def _loop(self, api: ApiClient, sub: Subscription) -> None:
         poller = zmq.Poller()
-        poller.register(api, zmq.POLLIN)
-        poller.register(sub, zmq.POLLIN)
+        poller.register(api.sock, zmq.POLLIN)
+        poller.register(sub.sock, zmq.POLLIN)
         pending: dict[int, _Pending] = {}
-        spectrum_topics: set[bytes] = set()
         while not self._stop.is_set():
-            self._send_outbox(api, sub, pending, spectrum_topics)
+            self._send_outbox(api, sub, pending)
             events = dict(poller.poll(self.poll_ms))
-            if api in events:
+            if api.sock in events:
                 self._read_api(api, pending)
-            if sub in events:
+            if sub.sock in events:
                 self._read_sub(sub)
+            self.rejected = api.rejected + sub.rejected
             self._expire(pending)
 
-    def _send_outbox(self, api: zmq.Socket, sub: zmq.Socket, pending: dict[int, _Pending],
-                     spectrum_topics: set[bytes]) -> None:
+    def _send_outbox(self, api: ApiClient, sub: Subscription, pending: dict[int, _Pending]) -> None:
         while True:
             try:
                 kind, item = self._outbox.get_nowait()
             except queue.Empty:
                 return
             if kind == "request":
-                req, p = item
-                p.deadline = time.monotonic() + self.timeout_s
-                pending[req.seq] = p
+                p: _Pending = item
                 try:
-                    api.send_multipart(req.to_frames(), zmq.NOBLOCK)
-                except zmq.ZMQError as exc:
-                    pending.pop(req.seq, None)
-                    self._add_reply(None, f"{req.op}: not sent ({exc})", p)
+                    seq = api.send(p.op, p.args, block=False)
+                except TimeoutError as exc:
+                    self._add_reply(None, f"{p.op}: not sent ({exc})", p)
+                    continue
+                p.deadline = time.monotonic() + self.timeout_s
+                pending[seq] = p
             elif kind == "spectra":
-                want = {f"spectrum.{sid}".encode() for sid in item}
-                for t in spectrum_topics - want:
-                    sub.setsockopt(zmq.UNSUBSCRIBE, t)
-                for t in want - spectrum_topics:
-                    sub.setsockopt(zmq.SUBSCRIBE, t)
-                spectrum_topics.clear()
-                spectrum_topics.update(want)
+                want = {f"spectrum.{sid}" for sid in item}
+                for t in {t for t in sub.topics if t.startswith("spectrum.")} - want:
+                    sub.unsubscribe(t)
+                for t in want:
+                    sub.subscribe(t)
 
-    def _read_api(self, api: zmq.Socket, pending: dict[int, _Pending]) -> None:
-        for _ in range(MAX_READS_PER_ITERATION):
-            try:
-                frames = api.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            try:
-                reply = decode_as(frames, Reply)
-            except ProtocolError as exc:
-                self.rejected += 1
-                log.warning("bad reply from %s: %s", self.api_addr, exc)
-                continue
+    def _read_api(self, api: ApiClient, pending: dict[int, _Pending]) -> None:
+        replies = api.replies()
+        if replies:
             self.last_message_monotonic = time.monotonic()
+        for reply in replies:
             p = pending.pop(reply.seq, None)
             if p is None:
                 log.debug("late or unknown reply seq %d", reply.seq)
                 continue
             self._add_reply(reply, None if reply.ok else (reply.error or f"{p.op} failed"), p)
 
-    def _read_sub(self, sub: zmq.Socket) -> None:
-        for _ in range(MAX_READS_PER_ITERATION):
-            try:
-                frames = sub.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            if len(frames) < 3:
-                self.rejected += 1
-                continue
-            try:
-                msg = decode(frames[1:], allowed=(b"spectrum", b"alert", b"heartbeat"))
-            except ProtocolError as exc:
-                self.rejected += 1
-                log.debug("bad publication on %r: %s", frames[0][:64], exc)
-                continue
+    def _read_sub(self, sub: Subscription) -> None:
+        pubs = sub.read()
+        if pubs:
             self.last_message_monotonic = time.monotonic()
-            with self._lock:
+        with self._lock:
+            for pub in pubs:
+                msg = pub.msg
                 if isinstance(msg, Spectrum):
                     dq = self._backlog.setdefault(msg.sensor_id, deque(maxlen=MAX_SPECTRA_BACKLOG))
                     if len(dq) == dq.maxlen:

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from coordination.api import ApiClient, ApiError
+from coordination.client import ApiClient, ApiError
 
 UPLOAD_CHUNK_BYTES = 32 * 1024
 
@@ -50,7 +50,7 @@ class Backend(Protocol):
 
 
 class ApiBackend:
-    """Backend over :class:`coordination.api.ApiClient` (thread-safe: one call at a time)."""
+    """Backend over :class:`coordination.client.ApiClient` (thread-safe: one call at a time)."""
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client

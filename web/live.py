@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import zmq
 import zmq.asyncio
 
+from coordination.client import parse_publication
 from coordination.keys import ClientKeys
-from coordination.protocol import AlertMsg, ProtocolError, decode
+from coordination.protocol import AlertMsg, ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +82,17 @@ async def pump_alerts(hub: LiveHub, pub_addr: str, provinces: Sequence[str], key
             if not await sock.poll(500):
                 continue
             frames = await sock.recv_multipart()
-            if len(frames) < 2:
-                continue
-            topic = frames[0].decode("ascii", "replace")
             try:
-                msg = decode(frames[1:], allowed=(b"alert",))
+                pub = parse_publication(frames, allowed=(AlertMsg.TYPE,))
             except ProtocolError as exc:
-                log.debug("bad alert frame on %s: %s", topic, exc)
+                log.debug("bad alert publication: %s", exc)
                 continue
-            if not isinstance(msg, AlertMsg):
+            if not isinstance(pub.msg, AlertMsg):
                 continue
-            a = msg.alert
+            a = pub.msg.alert
             payload = json.dumps({"id": a.get("id"), "event": a.get("event"), "state": a.get("state"),
                                   "severity": a.get("severity")})
-            hub.publish(topic.removeprefix("alert."), payload)
+            hub.publish(pub.province, payload)
     finally:
         with contextlib.suppress(zmq.ZMQError):
             sock.close(0)

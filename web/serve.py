@@ -15,7 +15,7 @@ from pathlib import Path
 
 import uvicorn
 
-from coordination.api import ApiClient
+from coordination.client import ApiClient
 from coordination.keys import ClientKeys, load_client_keys
 from web.app import WebContext, create_app
 from web.backend import ApiBackend

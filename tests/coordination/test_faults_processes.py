@@ -22,7 +22,7 @@ import pytest
 from conftest import free_port
 from sensor_testkit import write_sensor_config
 
-from coordination.api import ApiClient
+from coordination.client import ApiClient
 from coordination.keys import KeyStore
 
 ROOT = Path(__file__).resolve().parents[2]

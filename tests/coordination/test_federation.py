@@ -24,7 +24,7 @@ from federation_testkit import (
 )
 from server_testkit import wait_for
 
-from coordination.api import ApiClient
+from coordination.client import ApiClient
 from coordination.federation import FED_TAG, centre_key_name, federate_keys, owner_of, shared_stations_target
 from coordination.keys import ClientKeys, KeyStore, load_pair, read_cert
 from coordination.protocol import Emissions, format_utc

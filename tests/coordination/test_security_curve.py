@@ -19,7 +19,7 @@ from security_testkit import (
 )
 from server_testkit import wait_for
 
-from coordination.api import ApiClient
+from coordination.client import ApiClient
 from coordination.keys import KeyStore
 from coordination.security import CurvePolicy, SecurityError, topic_allowed
 

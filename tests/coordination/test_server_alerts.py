@@ -10,7 +10,7 @@ import zmq
 from server_testkit import T0, FakeEngine, SimSensor, loopback_config, make_alert, wait_for
 
 from coordination.alerts import AlertEvent
-from coordination.api import ApiClient
+from coordination.client import ApiClient
 from coordination.protocol import AlertMsg, Command, Evidence, decode, format_utc
 from coordination.server import Server
 from coordination.store import SqliteAlertStore, Store

@@ -12,7 +12,7 @@ from server_testkit import T0, Clock, FakeEngine, SimSensor, loopback_config, ma
 
 import station_db
 from coordination.alerts import AlertEvent
-from coordination.api import ApiClient, ApiError
+from coordination.client import ApiClient, ApiError
 from coordination.protocol import Request, decode, format_utc
 from coordination.server import Server
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import free_port
 
-from coordination.api import ApiClient
+from coordination.client import ApiClient
 from coordination.config import ConfigError, ServerConfig, load_config
 from coordination.profiles import FALLBACK_PROFILES, select_profiles, slug
 from station_db.rules import load_rules

@@ -13,7 +13,7 @@ import zmq
 from conftest import free_port
 from server_testkit import T0, SimSensor, loopback_config, power_row, wait_for
 
-from coordination.api import ApiClient
+from coordination.client import ApiClient
 from coordination.protocol import (
     MAX_SPECTRUM_BINS,
     Heartbeat,

@@ -17,7 +17,7 @@ from server_testkit import Clock, SimSensor, loopback_config, wait_for
 
 from borderwatch import cmd_alerts
 from borderwatch.cli import main as cli_main
-from coordination.api import ApiClient
+from coordination.client import ApiClient
 from coordination.protocol import Emissions, Hello, decode, format_utc
 from coordination.server import Server
 from station_db import geo

@@ -20,7 +20,7 @@ from server_testkit import T0, FakeEngine, SimSensor, emission, loopback_config,
 
 import station_db
 from coordination.alerts import AlertEvent, Position
-from coordination.api import ApiClient
+from coordination.client import ApiClient
 from coordination.protocol import Occupancy, format_utc
 from coordination.server import Server
 from coordination.stations import open_stations
