@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from borderwatch.i18n import _
-from coordination.api import ApiClient, ApiError
 from coordination.cases import OUTCOMES, CaseError, CaseEvent, replay
+from coordination.client import ApiClient, ApiError
 
 DEFAULT_API = "tcp://127.0.0.1:5561"
 

@@ -14,10 +14,10 @@ from server_testkit import FakeEngine, SimSensor, loopback_config, make_alert, w
 
 from coordination import cases
 from coordination.alerts import AlertEvent
-from coordination.api import ApiClient, ApiError
 from coordination.casebook import CaseConflictError, CaseDesk
 from coordination.caselog import seal, verify
 from coordination.cases import Actor
+from coordination.client import ApiClient, ApiError
 from coordination.server import Server
 from coordination.store import Store
 from coordination.store_cases import CaseTables
