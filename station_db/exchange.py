@@ -25,18 +25,30 @@ from typing import Any
 import numpy as np
 
 from station_db.designator import DesignatorError, parse_designator
-from station_db.models import MEMBER_PROVINCES, OCCUPATIONS, SERVICES, STATUSES, Station
+from station_db.models import (
+    ALLOCATIONS,
+    COORDINATION_STATUSES,
+    MEMBER_PROVINCES,
+    OCCUPATIONS,
+    SERVICES,
+    STATUSES,
+    Coordination,
+    Station,
+)
 
 COLUMNS: tuple[str, ...] = (
     "station_id", "province", "licensee", "service", "tx_freq_hz", "rx_freq_hz", "emission_designator",
     "erp_dbw", "antenna_height_m", "azimuth_deg", "pattern", "ground_height_m", "lat_deg", "lon_deg",
-    "valid_from", "valid_to", "status", "occupation", "station_name",
+    "valid_from", "valid_to", "status", "occupation", "station_name", "allocation", "coordination",
 )
 """Exchange columns in file order (CSV header; JSON keys)."""
 
+COLUMNS_V1: tuple[str, ...] = COLUMNS[:-2]
+"""Columns of format version 1 (before allocation status and coordination): such files still import."""
+
 OPTIONAL_DEFAULTS: dict[str, str] = {
     "rx_freq_hz": "", "azimuth_deg": "", "pattern": "omni", "ground_height_m": "0", "status": "active",
-    "occupation": "continuous", "station_name": "",
+    "occupation": "continuous", "station_name": "", "allocation": "primary", "coordination": "",
 }
 """Columns a file may leave out (or leave empty), with the value they then take."""
 
@@ -52,8 +64,13 @@ UTF-8 Chinese text is practically never also valid GB18030 of the same meaning."
 _GB18030_BOM = b"\x84\x31\x95\x33"
 
 JSON_FORMAT = "borderwatch-stations"
-JSON_VERSION = 1
+JSON_VERSION = 2
+"""Version written; 2 added ``allocation`` and ``coordination`` (version 1 files are still read)."""
+JSON_VERSIONS_READ: tuple[int, ...] = (1, 2)
 
+AGREED_FIELD_RANGE_DBUV_M = (-40.0, 120.0)
+"""Plausible agreed field strengths at a border (the rules file's trigger values use the same range)."""
+_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,59}$")
 _RANGES: dict[str, tuple[float, float, str]] = {
     "erp_dbw": (-40.0, 70.0, "dBW"),
     "antenna_height_m": (0.0, 1000.0, "m"),
@@ -114,10 +131,16 @@ def parse_pattern(pattern: str) -> float | None:
 @dataclass(frozen=True)
 class StationFile:
     """The validated stations of a file and the text encoding it was read as (a codec of
-    :data:`ENCODING_NAMES`), so an import can tell the user how it understood the bytes."""
+    :data:`ENCODING_NAMES`), so an import can tell the user how it understood the bytes.
+
+    ``coordination_given``: the file carries the coordination column (CSV header, or a key of any
+    JSON station); when it does not (a version-1 file, a licensing system's export), an import
+    keeps the coordination already recorded instead of clearing it.
+    """
 
     stations: list[Station]
     encoding: str
+    coordination_given: bool = True
 
     @property
     def encoding_name(self) -> str:
@@ -182,20 +205,28 @@ def load_station_file(
     except OSError as exc:
         raise StationFileError([FieldError(name, 0, "(file)", f"cannot read: {exc.strerror or exc}")]) from exc
     text, codec = decode_station_text(data, name)
+    fmt = "json" if suffix == ".json" else "csv"
     try:
-        stations = parse_stations(text, name, "json" if suffix == ".json" else "csv",
-                                  province=province, check_geography=check_geography)
+        stations, given = _parse(text, name, fmt, province=province, check_geography=check_geography)
     except StationFileError as exc:
         raise StationFileError(exc.errors, encoding=codec) from None
-    return StationFile(stations, codec)
+    return StationFile(stations, codec, given)
 
 
 def parse_stations(
     text: str, name: str, fmt: str, *, province: str | None = None, check_geography: bool = True
 ) -> list[Station]:
     """Validate exchange-format ``text`` (``fmt`` "csv" or "json"); see :func:`read_stations`."""
+    return _parse(text, name, fmt, province=province, check_geography=check_geography)[0]
+
+
+def _parse(
+    text: str, name: str, fmt: str, *, province: str | None, check_geography: bool
+) -> tuple[list[Station], bool]:
+    """(stations, whether the file carries the coordination column)."""
     errors: list[FieldError] = []
     records = _csv_records(text, name, errors) if fmt == "csv" else _json_records(text, name, errors)
+    coordination_given = any("coordination" in record for _, record in records)
     stations: list[Station] = []
     positions: list[tuple[int, str, float, float]] = []
     first_line: dict[tuple[str, str], int] = {}
@@ -210,7 +241,7 @@ def parse_stations(
         first_line[station.key] = line
         stations.append(station)
     if check_geography:
-        position_errors = _position_errors(positions, name)
+        position_errors = _position_errors(positions, name) + _neighbour_errors(stations, first_line, name)
         bad_lines = {e.line for e in position_errors}
         errors += position_errors
         stations = [s for s in stations if first_line[s.key] not in bad_lines]
@@ -218,7 +249,7 @@ def parse_stations(
         errors.append(FieldError(name, 1, "(file)", "no stations in the file"))
     if errors:
         raise StationFileError(sorted(errors, key=lambda e: e.line))
-    return stations
+    return stations, coordination_given
 
 
 def _csv_records(text: str, name: str, errors: list[FieldError]) -> list[tuple[int, dict[str, Any]]]:
@@ -270,12 +301,16 @@ def _json_records(text: str, name: str, errors: list[FieldError]) -> list[tuple[
     except json.JSONDecodeError as exc:
         errors.append(FieldError(name, exc.lineno, "(json)", f"not valid JSON: {exc.msg} (column {exc.colno})"))
         return []
+    columns = COLUMNS
     if isinstance(doc, dict):
         fmt, version = doc.get("format"), doc.get("version")
-        if fmt != JSON_FORMAT or version != JSON_VERSION:
-            expected = f"expected format {JSON_FORMAT!r} version {JSON_VERSION}"
+        if fmt != JSON_FORMAT or isinstance(version, bool) or version not in JSON_VERSIONS_READ:
+            shown = " or ".join(str(v) for v in JSON_VERSIONS_READ)
+            expected = f"expected format {JSON_FORMAT!r} version {shown}"
             errors.append(FieldError(name, 1, "format", f"{expected}, got {fmt!r} {version!r}"))
             return []
+        if version == 1:
+            columns = COLUMNS_V1
         items = doc.get("stations")
     else:
         items = doc
@@ -288,9 +323,10 @@ def _json_records(text: str, name: str, errors: list[FieldError]) -> list[tuple[
         if not isinstance(item, dict):
             errors.append(FieldError(name, line, "(station)", "each station must be a JSON object"))
             continue
-        bad = [k for k in item if k not in COLUMNS]
+        bad = [k for k in item if k not in columns]
         for key in bad:
-            errors.append(FieldError(name, line, key, f"unknown field (expected: {', '.join(COLUMNS)})"))
+            hint = " (a version 2 field: write version 2)" if key in COLUMNS else ""
+            errors.append(FieldError(name, line, key, f"unknown field{hint} (expected: {', '.join(columns)})"))
         if bad:
             continue
         records.append((line, item))
@@ -460,6 +496,8 @@ def _station_from_record(
     status = row.choice("status", STATUSES)
     occupation = row.choice("occupation", OCCUPATIONS)
     station_name = row.text("station_name")
+    allocation = row.choice("allocation", ALLOCATIONS)
+    coordination = _coordination_field(row, province)
     if province is not None and lat is not None and lon is not None:
         positions.append((line, province, lat, lon))
     if not row.ok:
@@ -470,7 +508,136 @@ def _station_from_record(
         erp_dbw=erp, antenna_height_m=height, azimuth_deg=azimuth, pattern=pattern,  # type: ignore[arg-type]
         ground_height_m=ground, lat=lat, lon=lon, valid_from=valid_from, valid_to=valid_to,  # type: ignore[arg-type]
         status=status, occupation=occupation, station_name=station_name,  # type: ignore[arg-type]
+        allocation=allocation, coordination=coordination,  # type: ignore[arg-type]
     )
+
+
+def parse_coordination(text: str, province: str | None) -> tuple[Coordination, ...]:
+    """Parse the CSV form of the coordination column; raises ValueError naming the bad entry.
+
+    Entries are separated by ``;``, each ``NEIGHBOUR:STATUS`` with, for ``agreed``,
+    ``:FIELD_DBUV_M:REFERENCE:VALID_FROM:VALID_TO`` and, for the other statuses, an optional
+    ``:REFERENCE``; e.g. ``JS:agreed:52:SH-JS-2024-017:2024-03-01:2034-02-28;ZJ:not_required``.
+    """
+    items: list[Coordination] = []
+    for entry in (e.strip() for e in text.split(";")):
+        if entry:
+            parts = [p.strip() for p in entry.split(":")]
+            try:
+                items.append(_coordination_item(parts, province))
+            except ValueError as exc:
+                raise ValueError(f"entry {entry!r}: {exc}") from None
+    return _checked_entries(items)
+
+
+def _coordination_item(parts: list[str], province: str | None) -> Coordination:
+    """One entry given as its parts (CSV) or as the values of a JSON object, in the same order."""
+    neighbour, status = parts[0], parts[1] if len(parts) > 1 else ""
+    if neighbour not in MEMBER_PROVINCES:
+        raise ValueError(f"neighbour {neighbour!r} is not one of {', '.join(MEMBER_PROVINCES)}")
+    if neighbour == province:
+        raise ValueError("a station is not coordinated with its own province")
+    if status not in COORDINATION_STATUSES:
+        raise ValueError(f"status {status!r} is not one of {', '.join(COORDINATION_STATUSES)}")
+    if status != "agreed":
+        if len(parts) > 3 or any(parts[3:]):
+            raise ValueError(f"{status} takes at most a reference (NEIGHBOUR:{status}[:REFERENCE])")
+        reference = parts[2] if len(parts) > 2 else ""
+        if reference and not _REF_RE.match(reference):
+            raise ValueError(f"reference {reference!r}: use 1-60 letters, digits, '.', '_', '/' or '-'")
+        return Coordination(neighbour, status, reference=reference)
+    if len(parts) != 6:
+        raise ValueError("agreed needs NEIGHBOUR:agreed:FIELD_DBUV_M:REFERENCE:VALID_FROM:VALID_TO")
+    try:
+        field = float(parts[2])
+    except ValueError:
+        raise ValueError(f"agreed field {parts[2]!r} is not a number (dBuV/m)") from None
+    lo, hi = AGREED_FIELD_RANGE_DBUV_M
+    if not math.isfinite(field) or not lo <= field <= hi:
+        raise ValueError(f"agreed field {parts[2]} dBuV/m is outside {lo:g}..{hi:g}")
+    if not _REF_RE.match(parts[3]):
+        raise ValueError(f"reference {parts[3]!r}: an agreement needs one of 1-60 letters, digits, '.', '_', "
+                         "'/' or '-'")
+    days = []
+    for text in parts[4:6]:
+        try:
+            if not _DATE_RE.match(text):
+                raise ValueError
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            raise ValueError(f"validity {text!r} is not a date YYYY-MM-DD") from None
+    if days[0] > days[1]:
+        raise ValueError(f"agreement ends ({days[1]}) before it starts ({days[0]})")
+    return Coordination(neighbour, "agreed", field, parts[3], days[0], days[1])
+
+
+def _checked_entries(items: list[Coordination]) -> tuple[Coordination, ...]:
+    seen: set[str] = set()
+    for c in items:
+        if c.neighbour in seen:
+            raise ValueError(f"neighbour {c.neighbour} appears twice")
+        seen.add(c.neighbour)
+    return tuple(sorted(items, key=lambda c: c.neighbour))
+
+
+_JSON_ENTRY_KEYS = ("neighbour", "status", "agreed_field_dbuv_m", "reference", "valid_from", "valid_to")
+
+
+def _coordination_field(row: _Row, province: str | None) -> tuple[Coordination, ...] | None:
+    """The coordination column of a record: CSV text, or (JSON) a list of objects; None on error."""
+    raw = row.record.get("coordination")
+    try:
+        if isinstance(raw, list):
+            items = []
+            for i, obj in enumerate(raw):
+                if not isinstance(obj, dict) or set(obj) - set(_JSON_ENTRY_KEYS):
+                    raise ValueError(f"entry {i}: expected an object with keys {', '.join(_JSON_ENTRY_KEYS)}")
+                parts = ["" if obj.get(k) is None else str(obj[k]) for k in _JSON_ENTRY_KEYS]
+                if obj.get("status") != "agreed":
+                    extra = [k for k in ("agreed_field_dbuv_m", "valid_from", "valid_to") if obj.get(k) is not None]
+                    if extra:
+                        raise ValueError(f"entry {i}: {', '.join(extra)} only go with status agreed")
+                    parts = parts[:2] + parts[3:4]
+                try:
+                    items.append(_coordination_item(parts, province))
+                except ValueError as exc:
+                    raise ValueError(f"entry {i}: {exc}") from None
+            return _checked_entries(items)
+        return parse_coordination(row.text("coordination"), province)
+    except ValueError as exc:
+        row.error("coordination", str(exc))
+        return None
+
+
+def format_coordination(entries: Iterable[Coordination]) -> str:
+    """The CSV form of a station's coordination (what :func:`parse_coordination` reads)."""
+    out = []
+    for c in entries:
+        if c.status == "agreed":
+            out.append(f"{c.neighbour}:agreed:{_fmt_number(c.agreed_field_dbuv_m)}:{c.reference}:"
+                       f"{c.valid_from}:{c.valid_to}")
+        else:
+            out.append(f"{c.neighbour}:{c.status}" + (f":{c.reference}" if c.reference else ""))
+    return ";".join(out)
+
+
+def _neighbour_errors(stations: list[Station], first_line: dict[tuple[str, str], int], name: str) -> list[FieldError]:
+    """Coordination entries naming a province that shares no border with the station's."""
+    from station_db import geo
+
+    errors = []
+    for s in stations:
+        if not s.coordination:
+            continue
+        try:
+            near = set(geo.neighbours(s.province))
+        except Exception:  # boundaries without this province: nothing to check against
+            continue
+        for c in s.coordination:
+            if c.neighbour not in near:
+                errors.append(FieldError(name, first_line[s.key], "coordination",
+                                         f"{c.neighbour} shares no border with {s.province}"))
+    return errors
 
 
 def _position_errors(positions: list[tuple[int, str, float, float]], name: str) -> list[FieldError]:
@@ -517,6 +684,13 @@ def station_record(s: Station) -> dict[str, Any]:
     return {c: d[c] for c in COLUMNS}
 
 
+def _csv_cell(record: Mapping[str, Any], column: str, station: Station) -> Any:
+    value = record[column]
+    if column == "coordination":
+        return format_coordination(station.coordination)
+    return _fmt_number(value) if isinstance(value, float) or value is None else value
+
+
 def write_stations(path: str | Path, stations: Iterable[Station], bom: bool = False) -> None:
     """Write stations as CSV, JSON or GeoJSON (by extension), atomically (temporary file, then rename).
 
@@ -531,13 +705,14 @@ def write_stations(path: str | Path, stations: Iterable[Station], bom: bool = Fa
     suffix = p.suffix.lower()
     if bom and suffix != ".csv":
         raise ValueError("a byte-order mark is only for CSV files (JSON must not carry one)")
+    stations = list(stations)
     records = [station_record(s) for s in stations]
     if suffix == ".csv":
         buf = io.StringIO(newline="")
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(COLUMNS)
-        for r in records:
-            writer.writerow([_fmt_number(r[c]) if isinstance(r[c], float) or r[c] is None else r[c] for c in COLUMNS])
+        for r, s in zip(records, stations):
+            writer.writerow([_csv_cell(r, c, s) for c in COLUMNS])
         data = (("\ufeff" if bom else "") + buf.getvalue()).encode("utf-8")
     elif suffix == ".json":
         rows = ",\n".join("    " + json.dumps(r, ensure_ascii=False) for r in records)

@@ -25,6 +25,52 @@ STATUSES: tuple[str, ...] = ("active", "planned", "suspended", "expired")
 OCCUPATIONS: tuple[str, ...] = ("continuous", "intermittent")
 """How a station uses its channel: a carrier always on, or push-to-talk style bursts."""
 
+ALLOCATIONS: tuple[str, ...] = ("primary", "secondary")
+"""Allocation status of a station's service in its band: a secondary station may cause no harmful
+interference to, and claims no protection from, primary ones (RR 5.28-5.31)."""
+
+COORDINATION_STATUSES: tuple[str, ...] = ("agreed", "not_required", "pending", "objected")
+"""A station's coordination status towards one neighbouring province: ``agreed`` (the neighbour
+accepted a maximum field at the border), ``not_required`` (predicted below the band's trigger value),
+``pending`` (a request is waiting for the neighbour's answer), ``objected`` (the neighbour refused)."""
+
+
+@dataclass(frozen=True)
+class Coordination:
+    """What one neighbouring province agreed (or not) about a station, as recorded with the station.
+
+    ``agreed_field_dbuv_m`` is the maximum field strength the neighbour accepts at its border (10 m
+    above ground, as the band's trigger value); only ``agreed`` carries it and a validity period.
+    ``reference`` names the agreement or the coordination request it came from.
+    """
+
+    neighbour: str
+    status: str
+    agreed_field_dbuv_m: float | None = None
+    reference: str = ""
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+    def in_force_on(self, day: date) -> bool:
+        """True for an ``agreed`` status whose validity covers ``day``."""
+        return (self.status == "agreed" and (self.valid_from is None or self.valid_from <= day)
+                and (self.valid_to is None or day <= self.valid_to))
+
+    def describe(self) -> str:
+        """One line for findings and reports, e.g. ``JS agreed 52 dBuV/m (SH-JS-2024-017, 2024-03-01..2034-02-28)``."""
+        if self.status != "agreed":
+            return f"{self.neighbour} {self.status}" + (f" ({self.reference})" if self.reference else "")
+        period = f"{self.valid_from or '...'}..{self.valid_to or '...'}"
+        return (f"{self.neighbour} agreed {self.agreed_field_dbuv_m:g} dBuV/m at the border "
+                f"({self.reference or 'no reference'}, {period})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (dates as ISO strings or None)."""
+        return {"neighbour": self.neighbour, "status": self.status,
+                "agreed_field_dbuv_m": self.agreed_field_dbuv_m, "reference": self.reference,
+                "valid_from": None if self.valid_from is None else self.valid_from.isoformat(),
+                "valid_to": None if self.valid_to is None else self.valid_to.isoformat()}
+
 
 @dataclass(frozen=True)
 class Station:
@@ -34,6 +80,8 @@ class Station:
     queries by occupied band need no parsing. ``erp_dbw`` is the maximum e.r.p. (main beam for a
     directional ``pattern``); heights are metres above ground (antenna) and above sea (site).
     ``station_name`` is the licence's free-text name (台站名称), often Chinese; ``station_id`` is the code.
+    ``allocation`` is primary or secondary (who yields in a conflict); ``coordination`` holds the
+    station's status towards each neighbouring province it was coordinated with (sorted by neighbour).
     """
 
     station_id: str
@@ -56,6 +104,15 @@ class Station:
     status: str = "active"
     occupation: str = "continuous"
     station_name: str = ""
+    allocation: str = "primary"
+    coordination: tuple[Coordination, ...] = ()
+
+    def coordination_with(self, neighbour: str) -> Coordination | None:
+        """The recorded status towards ``neighbour``, or None when none is recorded."""
+        for c in self.coordination:
+            if c.neighbour == neighbour:
+                return c
+        return None
 
     @property
     def tx_lo_hz(self) -> float:
@@ -81,6 +138,7 @@ class Station:
         out = dataclasses.asdict(self)
         out["valid_from"] = self.valid_from.isoformat()
         out["valid_to"] = self.valid_to.isoformat()
+        out["coordination"] = [c.to_dict() for c in self.coordination]
         return out
 
 

@@ -14,6 +14,7 @@ import math
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace as dc_replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -21,7 +22,7 @@ from typing import Any
 
 from station_db._province_codes import PROVINCE_NAMES
 from station_db.backend import Database, open_database
-from station_db.models import MEMBER_PROVINCES, ImportReport, Sensor, Station
+from station_db.models import MEMBER_PROVINCES, Coordination, ImportReport, Sensor, Station
 from station_db.rules import BandRule, RuleSet
 from station_db.schema import migrate
 
@@ -30,13 +31,16 @@ log = logging.getLogger(__name__)
 _STATION_COLUMNS = (
     "province", "station_id", "licensee", "service", "tx_freq_hz", "rx_freq_hz", "emission_designator",
     "necessary_bw_hz", "erp_dbw", "antenna_height_m", "azimuth_deg", "pattern", "ground_height_m",
-    "lat", "lon", "valid_from", "valid_to", "status", "occupation", "station_name",
+    "lat", "lon", "valid_from", "valid_to", "status", "occupation", "station_name", "allocation",
 )
 _SELECT_STATIONS = f"SELECT {', '.join(_STATION_COLUMNS)} FROM stations"
 _IMPORT_COLUMNS = (
     "import_id", "province", "source_name", "file_hash", "imported_at_utc", "inserted", "updated",
     "unchanged", "removed", "rejected", "status", "message", "encoding",
 )
+_COORD_COLUMNS = ("province", "station_id", "neighbour", "status", "agreed_field_dbuv_m", "reference", "valid_from",
+                  "valid_to")
+_SELECT_COORD = f"SELECT {', '.join(_COORD_COLUMNS)} FROM station_coordination"
 _SENSOR_COLUMNS = ("sensor_id", "province", "lat", "lon", "antenna_height_m", "description", "public_key")
 _RULE_COLUMNS = (
     "name", "service", "f_lo_hz", "f_hi_hz", "raster_hz", "channel_width_hz", "border_limit_dbuv_m",
@@ -67,6 +71,32 @@ def _station_from_row(row: Sequence[Any]) -> Station:
 def _station_params(s: Station) -> tuple[Any, ...]:
     values = s.to_dict()
     return tuple(values[c] for c in _STATION_COLUMNS)
+
+
+StationKey = tuple[str, str]
+"""(province, station_id): a station's identity in the shared database."""
+
+
+def _coordination_from_row(row: Sequence[Any]) -> tuple[StationKey, Coordination]:
+    province, station_id, neighbour, status, field, reference, vfrom, vto = row
+    return (province, station_id), Coordination(
+        neighbour=neighbour, status=status, agreed_field_dbuv_m=None if field is None else float(field),
+        reference=reference, valid_from=None if vfrom is None else date.fromisoformat(vfrom),
+        valid_to=None if vto is None else date.fromisoformat(vto),
+    )
+
+
+def _coordination_params(key: StationKey, c: Coordination, now_iso: str) -> tuple[Any, ...]:
+    return (*key, c.neighbour, c.status, c.agreed_field_dbuv_m, c.reference,
+            None if c.valid_from is None else c.valid_from.isoformat(),
+            None if c.valid_to is None else c.valid_to.isoformat(), now_iso)
+
+
+def _group(rows: Iterable[tuple[StationKey, Coordination]]) -> dict[StationKey, tuple[Coordination, ...]]:
+    out: dict[StationKey, list[Coordination]] = {}
+    for key, c in rows:
+        out.setdefault(key, []).append(c)
+    return {k: tuple(sorted(v, key=lambda c: c.neighbour)) for k, v in out.items()}
 
 
 class StationRepository:
@@ -138,6 +168,7 @@ class StationRepository:
         replace: bool = False,
         imported_by: str = "",
         encoding: str = "",
+        coordination_given: bool = True,
     ) -> ImportReport:
         """Upsert ``province``'s stations in one transaction and record the provenance.
 
@@ -145,18 +176,20 @@ class StationRepository:
         to the stored ones are left untouched (re-importing a file changes nothing). With
         ``replace`` the province's stations missing from the batch are deleted: the file is then
         the province's complete list. ``encoding``: how the file's text was decoded (provenance).
-        Raises :class:`ImportRejectedError` and writes nothing on refusal.
+        ``coordination_given`` False (a file without the coordination column, e.g. from a licensing
+        system that knows nothing of agreements): the stored coordination of each station is kept
+        instead of being cleared. Raises :class:`ImportRejectedError` and writes nothing on refusal.
         """
         batch = list(stations)
         self._check_batch(batch, province)
         with self._transaction() as conn:
             import_id = self._apply_batch(conn, batch, province, source_name, file_hash, replace, imported_by,
-                                          encoding)
+                                          encoding, coordination_given)
         return self._import_report(import_id)
 
     def import_all_provinces(
         self, stations: Iterable[Station], source_name: str, file_hash: str, *, replace: bool = False,
-        imported_by: str = "", encoding: str = "",
+        imported_by: str = "", encoding: str = "", coordination_given: bool = True,
     ) -> list[ImportReport]:
         """Platform administrator's load of a multi-province file: one import record per province,
         all applied in a single transaction (any refusal -> nothing changes)."""
@@ -167,7 +200,8 @@ class StationRepository:
             self._check_batch(batch, province)
         with self._transaction() as conn:
             ids = [
-                self._apply_batch(conn, batch, province, source_name, file_hash, replace, imported_by, encoding)
+                self._apply_batch(conn, batch, province, source_name, file_hash, replace, imported_by, encoding,
+                                  coordination_given)
                 for province, batch in sorted(by_province.items())
             ]
         return [self._import_report(i) for i in ids]
@@ -191,14 +225,17 @@ class StationRepository:
 
     def _apply_batch(
         self, conn: Database, batch: list[Station], province: str, source_name: str, file_hash: str,
-        replace: bool, imported_by: str, encoding: str = "",
+        replace: bool, imported_by: str, encoding: str = "", coordination_given: bool = True,
     ) -> int:
         """Write one checked batch inside the caller's transaction; returns the import id."""
         inserted = updated = unchanged = removed = 0
+        stored_coord = _group(map(_coordination_from_row,
+                                  conn.fetchall(f"{_SELECT_COORD} WHERE province = ?", (province,))))
         existing = {
-            st.station_id: st
+            st.station_id: dc_replace(st, coordination=stored_coord.get(st.key, ()))
             for st in map(_station_from_row, conn.fetchall(f"{_SELECT_STATIONS} WHERE province = ?", (province,)))
         }
+        now_iso = _utc_now()
         row = conn.fetchone(
             "INSERT INTO imports (province, source_name, file_hash, imported_at_utc, imported_by, inserted, "
             "updated, unchanged, removed, rejected, status, message, encoding) "
@@ -209,10 +246,13 @@ class StationRepository:
         import_id = int(row[0])
         placeholders = ", ".join("?" for _ in _STATION_COLUMNS)
         for s in batch:
+            s = s if coordination_given else dc_replace(s, coordination=stored_coord.get(s.key, ()))
             old = existing.get(s.station_id)
             if old == s:
                 unchanged += 1
                 continue
+            if coordination_given and stored_coord.get(s.key, ()) != s.coordination:
+                self._write_coordination(conn, s.key, s.coordination, now_iso, clear=True)
             if old is None:
                 inserted += 1
             else:
@@ -226,6 +266,8 @@ class StationRepository:
         if replace:
             for sid in sorted(set(existing) - {s.station_id for s in batch}):
                 conn.execute("DELETE FROM stations WHERE province = ? AND station_id = ?", (province, sid))
+                conn.execute("DELETE FROM station_coordination WHERE province = ? AND station_id = ?",
+                             (province, sid))
                 removed += 1
         conn.execute(
             "UPDATE imports SET inserted = ?, updated = ?, unchanged = ?, removed = ? WHERE import_id = ?",
@@ -272,12 +314,12 @@ class StationRepository:
     def get(self, province: str, station_id: str) -> Station | None:
         """The station ``station_id`` of ``province``, or None."""
         rows = self._fetch(f"{_SELECT_STATIONS} WHERE province = ? AND station_id = ?", (province, station_id))
-        return _station_from_row(rows[0]) if rows else None
+        return self._stations(rows)[0] if rows else None
 
     def find(self, station_id: str) -> list[Station]:
         """Every station called ``station_id`` (ids are unique per province only)."""
         rows = self._fetch(f"{_SELECT_STATIONS} WHERE station_id = ? ORDER BY province", (station_id,))
-        return [_station_from_row(r) for r in rows]
+        return self._stations(rows)
 
     def all_stations(self, province: str | None = None) -> list[Station]:
         """All stations (of one province), ordered by province and id."""
@@ -285,7 +327,62 @@ class StationRepository:
             rows = self._fetch(f"{_SELECT_STATIONS} ORDER BY province, station_id")
         else:
             rows = self._fetch(f"{_SELECT_STATIONS} WHERE province = ? ORDER BY station_id", (province,))
-        return [_station_from_row(r) for r in rows]
+        return self._stations(rows)
+
+    def _stations(self, rows: Sequence[Sequence[Any]]) -> list[Station]:
+        """Stations of ``rows`` with their coordination records attached (one extra query)."""
+        stations = [_station_from_row(r) for r in rows]
+        if not stations:
+            return stations
+        if len(stations) > 200:
+            coord_rows = self._fetch(_SELECT_COORD)
+        else:
+            ids = sorted({s.station_id for s in stations})
+            coord_rows = self._fetch(f"{_SELECT_COORD} WHERE station_id IN ({', '.join('?' for _ in ids)})", ids)
+        by_key = _group(map(_coordination_from_row, coord_rows))
+        return [dc_replace(s, coordination=by_key[s.key]) if s.key in by_key else s for s in stations]
+
+    # -- coordination status ------------------------------------------------------------------
+
+    @staticmethod
+    def _write_coordination(conn: Database, key: StationKey, entries: Iterable[Coordination], now_iso: str,
+                            *, clear: bool) -> None:
+        if clear:
+            conn.execute("DELETE FROM station_coordination WHERE province = ? AND station_id = ?", key)
+        for c in entries:
+            conn.execute(
+                f"INSERT INTO station_coordination ({', '.join(_COORD_COLUMNS)}, updated_at_utc) "
+                f"VALUES ({', '.join('?' for _ in _COORD_COLUMNS)}, ?) "
+                "ON CONFLICT (province, station_id, neighbour) DO UPDATE SET status = excluded.status, "
+                "agreed_field_dbuv_m = excluded.agreed_field_dbuv_m, reference = excluded.reference, "
+                "valid_from = excluded.valid_from, valid_to = excluded.valid_to, "
+                "updated_at_utc = excluded.updated_at_utc",
+                _coordination_params(key, c, now_iso),
+            )
+
+    def set_coordination(self, province: str, station_id: str, entries: Iterable[Coordination]) -> None:
+        """Record the status towards each neighbour in ``entries`` (other neighbours are left as they are).
+
+        The station need not exist yet: the outcome of a request for a proposed assignment waits
+        for the station's first import, which keeps it (a file without the coordination column).
+        """
+        entries = list(entries)
+        for c in entries:
+            if c.neighbour == province:
+                raise ValueError(f"{province}/{station_id}: a station is not coordinated with its own province")
+        with self._transaction() as conn:
+            self._write_coordination(conn, (province, station_id), entries, _utc_now(), clear=False)
+
+    def clear_coordination(self, province: str, station_id: str, neighbour: str) -> None:
+        """Forget the status towards ``neighbour`` (e.g. a withdrawn request's ``pending``)."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM station_coordination WHERE province = ? AND station_id = ? AND neighbour = ?",
+                         (province, station_id, neighbour))
+
+    def coordination_of(self, province: str, station_id: str) -> tuple[Coordination, ...]:
+        """The recorded statuses of a station (also of one not imported yet), sorted by neighbour."""
+        rows = self._fetch(f"{_SELECT_COORD} WHERE province = ? AND station_id = ?", (province, station_id))
+        return _group(map(_coordination_from_row, rows)).get((province, station_id), ())
 
     def count(self) -> int:
         """Number of stations stored."""
@@ -304,7 +401,7 @@ class StationRepository:
         if valid_on is not None:
             sql += " AND status = 'active' AND valid_from <= ? AND valid_to >= ?"
             params += [valid_on.isoformat(), valid_on.isoformat()]
-        return [_station_from_row(r) for r in self._fetch(sql + " ORDER BY tx_freq_hz, province, station_id", params)]
+        return self._stations(self._fetch(sql + " ORDER BY tx_freq_hz, province, station_id", params))
 
     def query(
         self,
@@ -342,7 +439,7 @@ class StationRepository:
             clauses.append("lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?")
             params += [lat0 - dlat, lat0 + dlat, lon0 - dlon, lon0 + dlon]
         sql = _SELECT_STATIONS + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        found = [_station_from_row(r) for r in self._fetch(sql + " ORDER BY tx_freq_hz, province, station_id", params)]
+        found = self._stations(self._fetch(sql + " ORDER BY tx_freq_hz, province, station_id", params))
         if near is None or radius_km is None:
             return found
         from station_db.geo import haversine_km

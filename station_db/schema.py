@@ -96,6 +96,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE stations ADD COLUMN station_name TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE imports ADD COLUMN encoding TEXT NOT NULL DEFAULT ''",
     ),
+    # 3: primary/secondary allocation status, and each station's coordination status towards its
+    # neighbours. Keyed by the station's key without a foreign key: a coordination request may be
+    # answered before the (proposed) station is first imported, and the outcome must wait for it.
+    (
+        "ALTER TABLE stations ADD COLUMN allocation TEXT NOT NULL DEFAULT 'primary'",
+        """CREATE TABLE station_coordination (
+            province TEXT NOT NULL,
+            station_id TEXT NOT NULL,
+            neighbour TEXT NOT NULL,
+            status TEXT NOT NULL,
+            agreed_field_dbuv_m DOUBLE PRECISION,
+            reference TEXT NOT NULL DEFAULT '',
+            valid_from TEXT,
+            valid_to TEXT,
+            updated_at_utc TEXT NOT NULL,
+            PRIMARY KEY (province, station_id, neighbour)
+        )""",
+    ),
 )
 """Migration ``i`` brings a database from ``user_version`` i to i + 1."""
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from station_db.exchange import (
-    COLUMNS,
+    COLUMNS_V1,
     FieldError,
     StationFileError,
     read_stations,
@@ -20,7 +20,7 @@ from station_db.models import Station
 
 DATA = Path(__file__).resolve().parents[2] / "station_db" / "data"
 BAD = DATA / "bad_stations.csv"
-HEADER = ",".join(c for c in COLUMNS if c != "station_name")  # GOOD_ROW leaves the optional name out
+HEADER = ",".join(c for c in COLUMNS_V1 if c != "station_name")  # GOOD_ROW leaves the optional name out
 GOOD_ROW = ("JS-T-0001,JS,Test Radio (fictional),land_mobile,151250000,,11K0F3E,10,30,,omni,5,31.30,120.60,"
             "2024-01-01,2028-12-31,active,intermittent")
 
@@ -107,9 +107,9 @@ def test_neither_utf8_nor_gb18030_and_unknown_extension(tmp_path: Path) -> None:
 
 
 def test_optional_columns_take_defaults(tmp_path: Path) -> None:
-    keep = [c for c in COLUMNS if c not in ("rx_freq_hz", "azimuth_deg", "pattern", "ground_height_m", "status",
+    keep = [c for c in COLUMNS_V1 if c not in ("rx_freq_hz", "azimuth_deg", "pattern", "ground_height_m", "status",
                                             "occupation", "station_name")]
-    values = dict(zip(COLUMNS, GOOD_ROW.split(",")))
+    values = dict(zip(COLUMNS_V1, GOOD_ROW.split(",")))
     text = ",".join(keep) + "\n" + ",".join(values[c] for c in keep) + "\n"
     (s,) = read_stations(write(tmp_path, "o.csv", text))
     assert (s.rx_freq_hz, s.azimuth_deg, s.pattern, s.ground_height_m, s.status, s.occupation) == (
