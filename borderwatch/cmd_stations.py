@@ -147,10 +147,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     with _open(args) as repo:
         if province is None:
             reports = repo.import_all_provinces(stations, str(path), digest, replace=args.replace,
-                                                imported_by=_user(), encoding=loaded.encoding)
+                                                imported_by=_user(), encoding=loaded.encoding,
+                                                coordination_given=loaded.coordination_given)
         else:
             reports = [repo.import_stations(stations, province, str(path), digest, replace=args.replace,
-                                            imported_by=_user(), encoding=loaded.encoding)]
+                                            imported_by=_user(), encoding=loaded.encoding,
+                                            coordination_given=loaded.coordination_given)]
     _out(_("{path}: read as {encoding}").format(path=path, encoding=loaded.encoding_name))
     for r in reports:
         _out(_("{province}: {accepted} station(s) from {path}: {inserted} inserted, {updated} updated, "
