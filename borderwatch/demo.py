@@ -373,6 +373,10 @@ class DemoResult:
     alert_events: int
     cpu_s: float
     sensors: int
+    #: The enforcement cases the server opened (API ``cases``: id, alert, state, holder ...).
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    #: Where the field teams' web view was served during the play (None: not started).
+    web_url: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -386,7 +390,9 @@ class DemoResult:
                                                          "provinces_source", "provinces_affected")}
                                  for a in self.stray_alerts],
                 "delivery": self.delivery.to_dict(), "alert_events": self.alert_events,
-                "cpu_s": round(self.cpu_s, 2), "sensors": self.sensors}
+                "cpu_s": round(self.cpu_s, 2), "sensors": self.sensors, "web_url": self.web_url,
+                "cases": [{k: c.get(k) for k in ("id", "alert_id", "state", "severity", "holder", "handover",
+                                                  "outcome")} for c in self.cases]}
 
 
 class DemoNetwork:
@@ -408,6 +414,8 @@ class DemoNetwork:
         self.subscriber: AlertSubscriber | None = None
         #: The demo's own CurveZMQ keys (made in DATA/keys when the server starts); None = plain TCP.
         self.keys: KeySet | None = None
+        #: The field teams' web view (borderwatch.demo_web.DemoWeb) when run_demo started one.
+        self.web: Any = None
         self.t0 = 0.0
         self.errors: list[str] = []
         self._closed = False

@@ -8,6 +8,7 @@ then import nothing of each other's in the other direction.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -17,6 +18,8 @@ from typing import Any
 
 from borderwatch.demo import SETTLE_S, DemoNetwork, DemoOptions, DemoResult, judge
 from borderwatch.demo_scenario import load_demo_scenario
+
+log = logging.getLogger(__name__)
 
 
 def run_demo(options: DemoOptions, *, view: Any = None,
@@ -46,8 +49,11 @@ def run_demo(options: DemoOptions, *, view: Any = None,
     else:
         net = DemoNetwork(demo, data_dir, jsonl=jsonl, on_event=on_event)
     cpu0 = time.process_time()
+    cases: list[dict[str, Any]] = []
     try:
         net.start()
+        if not options.federated:
+            net.web = _start_web(net, data_dir)
         if view is not None:
             view.started(net)
         while not should_stop():
@@ -61,14 +67,18 @@ def run_demo(options: DemoOptions, *, view: Any = None,
         time.sleep(SETTLE_S if not should_stop() else 0.5)  # the engine's last window closes, evidence lands
         counters = net.counters()
         alerts = net.final_alerts()
+        cases = _cases(net)
         net.close()
         delivery = net.delivery(counters)
         outcomes, stray = judge(demo, alerts, net.alerts.topics, played_s=played)
         result = DemoResult(scenario=demo.scenario.name, duration_s=played, data_dir=None if tmp else data_dir,
                             outcomes=outcomes, stray_alerts=stray, delivery=delivery,
                             alert_events=len(net.alerts.events), cpu_s=time.process_time() - cpu0,
-                            sensors=len(demo.scenario.sensors))
+                            sensors=len(demo.scenario.sensors), cases=cases,
+                            web_url=net.web.url if net.web is not None else None)
     finally:
+        if net.web is not None:
+            net.web.close()
         net.close()
         if jsonl is not None:
             jsonl.close()
@@ -80,3 +90,26 @@ def run_demo(options: DemoOptions, *, view: Any = None,
     if view is not None:
         view.finished(result)
     return result
+
+
+def _start_web(net: DemoNetwork, data_dir: Path) -> Any:
+    """The field teams' web view on the demo's server (None, with a log line, if it cannot start)."""
+    from borderwatch.demo_web import start_demo_web
+
+    assert net.server is not None
+    try:
+        return start_demo_web(data_dir, net.server.endpoints["api"], net.server.endpoints["pub"],
+                              net.keys.console if net.keys is not None else None)
+    except Exception as exc:  # the demo plays on without its web view
+        log.warning("the web view did not start: %s", exc)
+        return None
+
+
+def _cases(net: DemoNetwork) -> list[dict[str, Any]]:
+    """Every case the server opened during the play (API ``cases``)."""
+    try:
+        with net.api() as api:
+            return list(api.result("cases", {"state": "all"}))
+    except Exception as exc:
+        log.warning("cases could not be listed: %s", exc)
+        return []

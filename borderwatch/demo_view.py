@@ -182,6 +182,8 @@ class LogView(_Base):
                                                 "server {api} (alerts on {pub}); data in {data}").format(
             name=sc.name, n_sensors=len(sc.sensors), n_tx=len(sc.transmitters), api=net.server.endpoints["api"],
             pub=net.server.endpoints["pub"], data=net.data_dir) + "\n")
+        if getattr(net, "web", None) is not None:
+            self.out.write(web_lines(net.web))
         self.out.flush()
 
     def event(self, doc: dict[str, Any], provinces: set[str]) -> None:
@@ -274,6 +276,8 @@ class LiveView(_Base):
         lines = [f"borderwatch demo - {sc.name}   t = {net.elapsed_s():5.1f}{dur} s   "
                  + _("stored {stored}   rejected {rejected}   (Ctrl-C ends)").format(stored=stored, rejected=rejected),
                  ""]
+        if getattr(net, "web", None) is not None:
+            lines[1:1] = web_lines(net.web).rstrip("\n").split("\n")
         sensors = self.sensors()
         lines.append(_("SENSORS ({live}/{n} live)").format(
             live=sum(1 for s in sensors if s.get("status") == "live"), n=len(sensors)))
@@ -340,6 +344,7 @@ def format_summary(result: DemoResult) -> str:
         rejected=sum(d.rejected.values()), duplicates=d.duplicates))
     for p in d.problems:
         lines.append(f"  {fail} " + _("delivery: {problem}").format(problem=p))
+    lines += case_lines(result)
     if result.data_dir is not None:
         lines.append("  " + _("archive: {path} (server.db alerts, spectra/*.h5, evidence/*/*.sigmf-meta, "
                               "summary.json)").format(path=result.data_dir))
@@ -352,6 +357,29 @@ def format_summary(result: DemoResult) -> str:
     else:
         lines.append("  " + _("RESULT: the network did NOT conclude what the scenario expects (see FAIL lines)."))
     return "\n".join(lines) + "\n"
+
+
+def web_lines(web: Any) -> str:
+    """Where the field teams' web view is, and a login token per province (demo tokens, made per play)."""
+    out = "borderwatch demo: " + _("web view for field teams: {url} (self-signed certificate)").format(url=web.url)
+    tokens = ", ".join(f"{p} {tok}" for p, tok in web.tokens.items())
+    return out + "\n  " + _("team tokens: {tokens}").format(tokens=tokens) + "\n"
+
+
+def case_lines(result: DemoResult) -> list[str]:
+    """The cases the server opened and who holds them."""
+    if not result.cases:
+        return ["  " + _("cases: none opened")]
+    lines = ["  " + _("cases: {n} opened (major and critical alerts)").format(n=len(result.cases))]
+    for c in result.cases:
+        ho = " -> " + str(c["handover"]["to"]) if c.get("handover") else ""
+        lines.append(f"    {c['id']}  {pad(_label(SEVERITY_NAMES, c.get('severity')), 8)} "
+                     + _("held by {holder}{handover}, {state}").format(
+                         holder=_label(PROVINCE_NAMES, c.get("holder")), handover=ho,
+                         state=c.get("outcome") or c.get("state")) + f"  {_('alert')} {c.get('alert_id')}")
+    if result.web_url:
+        lines.append("  " + _("web view: {url}").format(url=result.web_url))
+    return lines
 
 
 def make_view(out: TextIO, *, live: bool | None = None) -> LiveView | LogView:

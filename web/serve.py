@@ -30,11 +30,11 @@ log = logging.getLogger(__name__)
 class WebServer:
     """The web view over HTTPS on a background thread; ``url`` once started."""
 
-    def __init__(self, config: WebConfig) -> None:
+    def __init__(self, config: WebConfig, *, keys: ClientKeys | None = None) -> None:
+        """``keys``: the API/PUB client keys when the embedder holds them already (the demo); else from config."""
         check_pair(config.cert_file, config.key_file)
         self.config = config
-        keys: ClientKeys | None = None
-        if config.keys_dir is not None:
+        if keys is None and config.keys_dir is not None:
             keys = load_client_keys(config.keys_dir, config.key_name)
         self.client = ApiClient(config.api, timeout_s=5.0, client_id="web", keys=keys)
         self.backend = ApiBackend(self.client)
@@ -68,6 +68,8 @@ class WebServer:
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
+                self._server.should_exit = True
+                self.backend.close()
                 raise RuntimeError(f"the web view did not start on {self.config.listen}:{self.config.port}")
             time.sleep(0.05)
         return self

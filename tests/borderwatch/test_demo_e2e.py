@@ -205,3 +205,17 @@ def test_sigmf_evidence_is_readable_and_annotated(played):
         (ann,) = s.get_annotations()
         assert ann["core:freq_lower_edge"] < f < ann["core:freq_upper_edge"]
     assert incidents == set(INCIDENTS)
+
+
+def test_demo_opens_a_case_per_major_or_critical_alert_held_by_the_province_that_must_act(played):
+    alerts = final_alerts(played["events"])
+    serious = {aid for aid, a in alerts.items() if any(
+        ev["id"] == aid and ev["severity"] in ("major", "critical") for ev in played["events"])}
+    cases = played["summary"]["cases"]
+    assert sorted(c["alert_id"] for c in cases) == sorted(serious) and len(cases) >= 4
+    holders = {incident_of(alerts[c["alert_id"]]): c["holder"] for c in cases}
+    # unlicensed: the source province finds it; licence violation: the licensee's province
+    assert holders["pirate_fm"] == "ZJ" and holders["ch16"] == "SH"
+    assert holders["ah_pmr_0042"] == "AH" and holders["zj_pmr_0107"] == "ZJ"
+    assert "web view for field teams: https://127.0.0.1:" in played["stdout"]
+    assert "cases: " in played["stdout"] and "held by" in played["stdout"]

@@ -122,3 +122,19 @@ def test_a_play_cut_short_skips_incidents_that_were_not_on_air_long_enough(demo)
     assert by["CH16-INTERFERER"].passed
     outcomes, _ = judge(demo, docs, ROUTES)  # a full play: nothing is skipped
     assert not any(o.skipped for o in outcomes)
+
+
+def test_summary_lists_the_cases_and_who_holds_them(demo):
+    import dataclasses
+
+    cases = [{"id": "C-1", "alert_id": "a1", "state": "open", "severity": "major", "holder": "ZJ", "handover": None},
+             {"id": "C-2", "alert_id": "a3", "state": "open", "severity": "critical", "holder": "SH",
+              "handover": {"to": "JS"}}]
+    result = dataclasses.replace(result_for(demo, GOOD, ROUTES), cases=cases, web_url="https://127.0.0.1:8443/")
+    text = format_summary(result)
+    assert "cases: 2 opened" in text
+    assert "C-1  major    held by ZJ, open  alert a1" in text
+    assert "C-2  critical held by SH -> JS, open" in text
+    assert "web view: https://127.0.0.1:8443/" in text
+    assert result.to_dict()["cases"][1]["holder"] == "SH"
+    assert "cases: none opened" in format_summary(result_for(demo, GOOD, ROUTES))
