@@ -7,6 +7,7 @@ touching SQL or file formats; validation of untrusted input lives in :mod:`stati
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -70,6 +71,15 @@ class Coordination:
                 "agreed_field_dbuv_m": self.agreed_field_dbuv_m, "reference": self.reference,
                 "valid_from": None if self.valid_from is None else self.valid_from.isoformat(),
                 "valid_to": None if self.valid_to is None else self.valid_to.isoformat()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Coordination:
+        """Inverse of :meth:`to_dict` (trusted data: the program's own records, not an exchange file)."""
+        f = d.get("agreed_field_dbuv_m")
+        vf, vt = d.get("valid_from"), d.get("valid_to")
+        return cls(str(d["neighbour"]), str(d["status"]), None if f is None else float(f), str(d.get("reference", "")),
+                   None if vf is None else date.fromisoformat(str(vf)),
+                   None if vt is None else date.fromisoformat(str(vt)))
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,16 @@ class Station:
         out["valid_to"] = self.valid_to.isoformat()
         out["coordination"] = [c.to_dict() for c in self.coordination]
         return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Station:
+        """Inverse of :meth:`to_dict` (trusted data: the program's own records; files go through
+        :mod:`station_db.exchange`)."""
+        values = {f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d}
+        values["valid_from"] = date.fromisoformat(str(d["valid_from"]))
+        values["valid_to"] = date.fromisoformat(str(d["valid_to"]))
+        values["coordination"] = tuple(Coordination.from_dict(c) for c in d.get("coordination", ()))
+        return cls(**values)
 
 
 @dataclass(frozen=True)
