@@ -48,16 +48,16 @@ Example ``server.toml``::
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from coordination.protocol import MonitoringProfile, ProtocolError
+from tomlconf import TomlError, TomlTable, read_toml
 
 
-class ConfigError(ValueError):
+class ConfigError(TomlError):
     """The server configuration is wrong; the message names file, key and value."""
 
 
@@ -108,7 +108,7 @@ class ServerConfig:
         clean = {k: v for k, v in overrides.items() if v is not None}
         unknown = set(clean) - {f.name for f in dataclasses.fields(self)}
         if unknown:
-            raise ConfigError(f"unknown server setting(s): {sorted(unknown)}")
+            raise ConfigError("(flags)", ", ".join(sorted(unknown)), None, "unknown server setting")
         for k in ("data_dir", "stations", "rules", "keys_dir"):
             if k in clean:
                 clean[k] = Path(clean[k])
@@ -143,81 +143,72 @@ _RANGES: dict[str, tuple[float, float]] = {
 COMPRESSIONS = ("lzf", "gzip", "none")
 
 
-def _coerce(path: Path, section: str, key: str, value: Any, typ: type, base: Path) -> Any:
-    where = f"{path}: [{section}] {key}={value!r}"
+#: ServerConfig field -> its place in server.toml (errors name what the user wrote)
+_TOML_KEY = {fname: f"{section}.{key}" for section, keys in _KEYS.items() for key, (fname, _) in keys.items()}
+
+
+def _read(t: TomlTable, key: str, typ: type, base: Path) -> Any:
     if typ is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false")
-        return value
+        return t.bool_(key)
     if typ is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer")
-        return value
+        return t.int_(key)
     if typ is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number")
-        return float(value)
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{where}: expected a non-empty string")
+        return t.num(key)
     if typ is Path:
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else (base / p)
-    return value
+        return t.path_(key, base)
+    return t.str_(key)
 
 
 def validate(cfg: ServerConfig, source: str = "server config") -> ServerConfig:
     """Check ranges and choices; return the config unchanged or raise ConfigError naming the field."""
+
+    def fail(name: str, value: Any, problem: str) -> ConfigError:
+        return ConfigError(source, _TOML_KEY.get(name, name), value, problem)
+
     for name, (lo, hi) in _RANGES.items():
         v = getattr(cfg, name)
         if not lo <= v <= hi:
-            raise ConfigError(f"{source}: {name}={v} outside [{lo}, {hi}]")
+            raise fail(name, v, f"must be within [{lo:g}, {hi:g}]")
     if cfg.compression not in COMPRESSIONS:
-        raise ConfigError(f"{source}: compression={cfg.compression!r} not one of {COMPRESSIONS}")
+        raise fail("compression", cfg.compression, f"must be one of {', '.join(COMPRESSIONS)}")
     if cfg.down_factor < cfg.late_factor:
-        raise ConfigError(f"{source}: down_factor={cfg.down_factor} must be >= late_factor={cfg.late_factor}")
+        raise fail("down_factor", cfg.down_factor, f"must be >= late_factor ({cfg.late_factor:g})")
     for name in ("sensors_addr", "api_addr", "pub_addr"):
         addr = getattr(cfg, name)
         if not addr.startswith(("tcp://", "ipc://", "inproc://")):
-            raise ConfigError(f"{source}: {name}={addr!r} must start with tcp://, ipc:// or inproc://")
+            raise fail(name, addr, "must start with tcp://, ipc:// or inproc://")
     names = [p.name for p in cfg.profiles]
     if len(set(names)) != len(names):
-        raise ConfigError(f"{source}: duplicate profile names in {names}")
+        raise ConfigError(source, "profile", None, f"duplicate profile names in {names}")
     return cfg
 
 
 def parse_config(data: Mapping[str, Any], path: Path) -> ServerConfig:
     """Build a ServerConfig from an already-parsed TOML mapping (``path`` names it in errors)."""
     base = path.parent
+    doc = TomlTable(data, path, error=ConfigError)
+    known = [*_KEYS, "engine", "profile"]
+    doc.check_unknown(known, hint=f"unknown section (known: {', '.join(sorted(known))})")
     values: dict[str, Any] = {}
-    for section, table in data.items():
-        if section == "profile":
-            continue
-        if section == "engine":
-            if not isinstance(table, dict) or not all(
-                    isinstance(v, (int, float, bool)) for v in table.values()):
-                raise ConfigError(f"{path}: [engine] must be a table of numbers/booleans (EngineConfig fields)")
-            values["engine"] = dict(table)
-            continue
-        keys = _KEYS.get(section)
-        if keys is None:
-            raise ConfigError(f"{path}: unknown section [{section}] (known: {sorted([*_KEYS, 'engine', 'profile'])})")
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [{section}] must be a table")
-        for key, value in table.items():
-            if key not in keys:
-                raise ConfigError(f"{path}: unknown key [{section}] {key} (known: {sorted(keys)})")
+    for section, keys in _KEYS.items():
+        t = doc.table(section, required=False)
+        t.check_unknown(keys)
+        for key in t.keys():
             fname, typ = keys[key]
-            values[fname] = _coerce(path, section, key, value, typ, base)
+            values[fname] = _read(t, key, typ, base)
+    engine = doc.table("engine", required=False)
+    for key in engine.keys():
+        v = engine.data[key]
+        if not isinstance(v, int | float | bool):
+            raise engine.fail(key, v, "must be a number or true/false (a rules engine setting)")
+    values["engine"] = dict(engine.data)
     profiles = []
-    raw_profiles = data.get("profile", [])
-    if not isinstance(raw_profiles, list):
-        raise ConfigError(f"{path}: profiles must be written as [[profile]] tables")
     defaults = MonitoringProfile(name="x", f_start_hz=1e8, f_stop_hz=1.1e8, bin_hz=1e3).to_dict()
-    for i, p in enumerate(raw_profiles):
+    for i, t in enumerate(doc.tables("profile")):
         try:
-            profiles.append(MonitoringProfile.from_dict(defaults | dict(p)))
+            profiles.append(MonitoringProfile.from_dict(defaults | dict(t.data)))
         except (ProtocolError, TypeError) as exc:
-            raise ConfigError(f"{path}: [[profile]] #{i + 1}: {exc}") from exc
+            raise doc.fail(f"profile[{i}]", None, str(exc)) from exc
     values["profiles"] = tuple(profiles)
     values.setdefault("insecure", False)  # a config file means CURVE unless it says insecure = true
     return validate(ServerConfig(**values), str(path))
@@ -230,12 +221,6 @@ def load_config(path: Path | None = None, **overrides: Any) -> ServerConfig:
         source = "defaults"
     else:
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"{path}: config file not found") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-        cfg = parse_config(data, path)
+        cfg = parse_config(read_toml(path, ConfigError).data, path)
         source = str(path)
     return validate(cfg.with_overrides(**overrides), source)

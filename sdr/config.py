@@ -38,9 +38,7 @@ Example::
 
 from __future__ import annotations
 
-import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +46,7 @@ from typing import Any
 
 from coordination.protocol import MonitoringProfile, ProtocolError
 from sdr.profiles import DEFAULT_PROFILES
+from tomlconf import MISSING, TomlError, TomlTable, read_toml
 
 _SENSOR_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _PROVINCE_RE = re.compile(r"^[A-Z]{2,8}$")
@@ -55,19 +54,8 @@ _ENDPOINT_RE = re.compile(r"^(tcp|ipc|inproc)://\S+$")
 _Z85_KEY_RE = re.compile(r"^[0-9A-Za-z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$")
 
 
-class ConfigError(ValueError):
+class ConfigError(TomlError):
     """A sensor config problem; the message names file, key and value."""
-
-    def __init__(self, path: str | Path, key: str, value: Any, problem: str) -> None:
-        self.path = str(path)
-        self.key = key
-        self.value = value
-        self.problem = problem
-        shown = "(missing)" if value is _MISSING else repr(value)
-        super().__init__(f"{path}: {key} = {shown}: {problem}")
-
-
-_MISSING: Any = object()
 
 
 @dataclass(frozen=True)
@@ -102,80 +90,12 @@ class SensorConfig:
         return self.spool_dir / f"{self.sensor_id}.spool.sqlite"
 
 
-class _Reader:
-    """Typed access to one TOML table with errors naming ``file: table.key = value``."""
-
-    def __init__(self, path: Path, table: str, data: Mapping[str, Any]) -> None:
-        self.path, self.table, self.data = path, table, data
-
-    def key(self, name: str) -> str:
-        return f"{self.table}.{name}" if self.table else name
-
-    def fail(self, name: str, value: Any, problem: str) -> ConfigError:
-        return ConfigError(self.path, self.key(name), value, problem)
-
-    def raw(self, name: str, default: Any = _MISSING) -> Any:
-        if name in self.data:
-            return self.data[name]
-        if default is _MISSING:
-            raise self.fail(name, _MISSING, "required key is missing")
-        return default
-
-    def num(self, name: str, lo: float = -math.inf, hi: float = math.inf, default: Any = _MISSING) -> float:
-        v = self.raw(name, default)
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise self.fail(name, v, "must be a finite number")
-        if not lo <= v <= hi:
-            raise self.fail(name, v, f"must be within [{lo:g}, {hi:g}]")
-        return float(v)
-
-    def num_or_none(self, name: str, lo: float = -math.inf, hi: float = math.inf) -> float | None:
-        """An optional number: None when the key is absent."""
-        return None if self.data.get(name) is None else self.num(name, lo, hi)
-
-    def int_(self, name: str, lo: int, hi: int, default: Any = _MISSING) -> int:
-        v = self.raw(name, default)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.fail(name, v, "must be an integer")
-        if not lo <= v <= hi:
-            raise self.fail(name, v, f"must be within [{lo}, {hi}]")
-        return v
-
-    def str_(self, name: str, pattern: re.Pattern[str] | None = None, hint: str = "",
-             default: Any = _MISSING) -> str:
-        v = self.raw(name, default)
-        if not isinstance(v, str) or not v:
-            raise self.fail(name, v, "must be a non-empty string")
-        if pattern is not None and not pattern.match(v):
-            raise self.fail(name, v, hint or f"must match {pattern.pattern}")
-        return v
-
-    def str_or_none(self, name: str) -> str | None:
-        """An optional non-empty string: None when the key is absent."""
-        return None if self.data.get(name) is None else self.str_(name)
-
-    def sub(self, name: str, required: bool = True) -> _Reader:
-        v = self.data.get(name, _MISSING)
-        if v is _MISSING:
-            if required:
-                raise ConfigError(self.path, self.key(name), _MISSING, "required table is missing")
-            v = {}
-        if not isinstance(v, dict):
-            raise ConfigError(self.path, self.key(name), v, "must be a table")
-        return _Reader(self.path, self.key(name), v)
-
-    def check_unknown(self, allowed: set[str]) -> None:
-        for k in self.data:
-            if k not in allowed:
-                raise self.fail(k, self.data[k], f"unknown key (known: {', '.join(sorted(allowed))})")
-
-
 def _resolve(base: Path, p: str) -> Path:
     path = Path(p).expanduser()
     return path if path.is_absolute() else (base / path)
 
 
-def _server_key_from_file(r: _Reader, value: str, path: Path) -> str:
+def _server_key_from_file(r: TomlTable, value: str, path: Path) -> str:
     """The server's public key from its certificate file (``KEYS/server.key``, as ``borderwatch keys`` writes)."""
     import zmq.auth
 
@@ -204,7 +124,7 @@ def _parse_profiles(path: Path, raw: Any) -> tuple[MonitoringProfile, ...]:
             raise ConfigError(path, f"profiles[{i}].{k}", entry[k], "unknown profile key")
         for k in ("name", "f_start_hz", "f_stop_hz", "bin_hz"):
             if k not in entry:
-                raise ConfigError(path, f"profiles[{i}].{k}", _MISSING, "required key is missing")
+                raise ConfigError(path, f"profiles[{i}].{k}", MISSING, "required key is missing")
         merged.update(entry)
         try:
             prof = MonitoringProfile.from_dict(merged)
@@ -223,10 +143,10 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
     """Validate an already-parsed TOML mapping (``path`` only labels errors)."""
     path = Path(path)
     base = base_dir if base_dir is not None else (path.parent if path.name else Path.cwd())
-    top = _Reader(path, "", data)
+    top = TomlTable(data, path, error=ConfigError)
     top.check_unknown({"sensor", "antenna", "source", "server", "spool", "daemon", "profiles"})
 
-    s = top.sub("sensor")
+    s = top.table("sensor")
     s.check_unknown({"id", "province", "lat", "lon", "height_m"})
     sensor_id = s.str_("id", _SENSOR_ID_RE, "must be 1-64 characters of letters, digits, '_', '.', '-'")
     province = s.str_("province", _PROVINCE_RE, "must be an upper-case province code such as SH, JS, ZJ, AH")
@@ -234,12 +154,12 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
     lon = s.num("lon", -180.0, 180.0)
     height_m = s.num("height_m", -100.0, 2000.0, default=10.0)
 
-    a = top.sub("antenna", required=False)
+    a = top.table("antenna", required=False)
     a.check_unknown({"factor_db_m", "full_scale_dbm"})
     factor = a.num("factor_db_m", -60.0, 80.0, default=0.0)
     full_scale = a.num_or_none("full_scale_dbm", -200.0, 100.0)
 
-    src = top.sub("source")
+    src = top.table("source")
     src.check_unknown({"uri"})
     uri = src.str_("uri", re.compile(r"^(rtlsdr|rtltcp|file|sim):"),
                    "must start with rtlsdr:, rtltcp:, file: or sim:")
@@ -249,7 +169,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
         if file_part and not file_part.startswith("/"):
             uri = f"{scheme}:{_resolve(base, file_part)}{sep}{query}"
 
-    srv = top.sub("server")
+    srv = top.table("server")
     srv.check_unknown({"address", "server_public_key", "secret_key_file"})
     address = srv.str_("address", _ENDPOINT_RE, "must be a ZeroMQ endpoint such as tcp://127.0.0.1:5560")
     spk = srv.str_or_none("server_public_key")
@@ -264,7 +184,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
         raise srv.fail("secret_key_file" if spk else "server_public_key", skf if spk else spk,
                        "server_public_key and secret_key_file go together (CurveZMQ needs both)")
 
-    sp = top.sub("spool", required=False)
+    sp = top.table("spool", required=False)
     sp.check_unknown({"dir", "quota_mb", "synchronous"})
     spool_dir = _resolve(base, sp.str_("dir", default="spool"))
     quota_mb = sp.num("quota_mb", 0.01, 10_000_000.0, default=512.0)
@@ -272,7 +192,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
     if sync.upper() not in ("FULL", "NORMAL"):
         raise sp.fail("synchronous", sync, "must be 'full' or 'normal'")
 
-    d = top.sub("daemon", required=False)
+    d = top.table("daemon", required=False)
     d.check_unknown({"heartbeat_s", "resend_timeout_s", "window"})
     heartbeat = d.num("heartbeat_s", 0.1, 86400.0, default=10.0)
     resend = d.num("resend_timeout_s", 0.05, 3600.0, default=5.0)
@@ -291,14 +211,4 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
 def load_config(path: str | Path) -> SensorConfig:
     """Read and validate ``sensor.toml``; raises ConfigError naming file, key and value."""
     path = Path(path)
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(path, "(file)", str(path), f"cannot read: {exc.strerror or exc}") from exc
-    try:
-        data = tomllib.loads(text.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(path, "(file)", str(path), "is not UTF-8 text") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, "(syntax)", str(path), f"is not valid TOML: {exc}") from exc
-    return parse_config(data, path, base_dir=path.resolve().parent)
+    return parse_config(read_toml(path, ConfigError).data, path, base_dir=path.resolve().parent)

@@ -42,11 +42,12 @@ schedule = [[0, 3600]]          # scenario seconds, on intervals; omitted = alwa
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from tomlconf import read_toml
 
 MODULATIONS = ("fm_broadcast", "nfm", "cw", "gmsk_burst", "qpsk_burst", "ook")
 CONTINUOUS_MODULATIONS = ("fm_broadcast", "nfm", "cw")
@@ -418,13 +419,11 @@ def _array_of_tables(doc: dict[str, Any], key: str, origin: str) -> list[dict[st
 
 def read_scenario_toml(path: Path, error: type[Exception] = ScenarioError) -> dict[str, Any]:
     """The parsed TOML of a scenario file; a missing or malformed file raises ``error`` naming it."""
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise error(f"scenario file not found: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise error(f"{path}: invalid TOML: {exc}") from exc
+
+    def fail(file: str, key: str, value: Any, problem: str) -> Exception:
+        return error(f"{file}: {problem}")
+
+    return dict(read_toml(path, fail).data)
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -11,16 +11,14 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from station_db.models import SERVICES
+from tomlconf import TomlError, TomlTable, parse_toml, read_toml
 
 DEFAULT_RULES_RESOURCE = "rules.toml"
 """The shipped defaults, in the package's ``data`` folder."""
@@ -31,16 +29,16 @@ _OTHER_KEYS = {"name", "service", "border_limit_dbuv_m", "time_pct", "margin_db"
 _REQUIRED_OTHER = ("name", "service", "border_limit_dbuv_m", "time_pct", "margin_db", "priority")
 
 
-class RulesError(ValueError):
+class RulesError(TomlError):
     """A rules file is unreadable or a value breaks a rule; names the file, key and value."""
 
-    def __init__(self, file: str, key: str, value: Any, message: str) -> None:
-        self.file = file
-        self.key = key
-        self.value = value
-        self.message = message
-        shown = "" if value is None else f" = {value!r}"
-        super().__init__(f"{file}: {key}{shown}: {message}")
+    @property
+    def file(self) -> str:
+        return self.path
+
+    @property
+    def message(self) -> str:
+        return self.problem
 
 
 @dataclass(frozen=True)
@@ -116,42 +114,30 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     if path is None:
         ref = resources.files("station_db").joinpath("data", DEFAULT_RULES_RESOURCE)
         return parse_rules(ref.read_text(encoding="utf-8"), source=f"<defaults>/{DEFAULT_RULES_RESOURCE}")
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RulesError(str(p), "(file)", None, f"cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise RulesError(str(p), "(file)", None, f"not UTF-8 text: {exc}") from exc
-    return parse_rules(text, source=str(p))
+    return _rules(read_toml(path, RulesError))
 
 
 def parse_rules(text: str, source: str = "<string>") -> RuleSet:
     """Validate TOML text into a :class:`RuleSet`; raise :class:`RulesError` on the first problem."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(source, "(syntax)", None, f"not valid TOML: {exc}") from exc
-    unknown = sorted(set(doc) - {"version", "band"})
-    if unknown:
-        raise RulesError(source, unknown[0], doc[unknown[0]], "unknown top-level key (expected version, band)")
-    version = doc.get("version")
+    return _rules(parse_toml(text, source, RulesError))
+
+
+def _rules(doc: TomlTable) -> RuleSet:
+    doc.check_unknown({"version", "band"}, hint="unknown top-level key (expected version, band)")
+    version = doc.raw("version", None)
     if not isinstance(version, str) or not version.strip():
-        raise RulesError(source, "version", version, "a non-empty version string is required")
-    tables = doc.get("band")
-    if not isinstance(tables, list) or not tables:
-        raise RulesError(source, "band", None, "at least one [[band]] table is required")
-    bands = [_parse_band(source, i, t) for i, t in enumerate(tables)]
-    _check_unique_names(source, bands)
+        raise doc.fail("version", version, "a non-empty version string is required")
+    bands = [_parse_band(t) for t in doc.tables("band", required=True)]
+    _check_unique_names(str(doc.path), bands)
     ordered = sorted(enumerate(bands), key=lambda ib: ib[1].f_lo_hz)
     for (_, a), (j, b) in itertools.pairwise(ordered):
         if b.f_lo_hz < a.f_hi_hz:
-            raise RulesError(
-                source, f"band[{j}].f_lo", b.f_lo_hz / 1e6,
+            raise doc.fail(
+                f"band[{j}].f_lo", b.f_lo_hz / 1e6,
                 f"band {b.name!r} ({b.f_lo_hz / 1e6:g}-{b.f_hi_hz / 1e6:g} MHz) overlaps band {a.name!r} "
                 f"({a.f_lo_hz / 1e6:g}-{a.f_hi_hz / 1e6:g} MHz)",
             )
-    return RuleSet(version=version.strip(), bands=tuple(b for _, b in ordered), source=source)
+    return RuleSet(version=version.strip(), bands=tuple(b for _, b in ordered), source=str(doc.path))
 
 
 def _check_unique_names(source: str, bands: list[BandRule]) -> None:
@@ -162,71 +148,51 @@ def _check_unique_names(source: str, bands: list[BandRule]) -> None:
         seen.add(band.name)
 
 
-def _parse_band(source: str, index: int, table: Any) -> BandRule:
-    where = f"band[{index}]"
-    if not isinstance(table, Mapping):
-        raise RulesError(source, where, None, "each band must be a [[band]] table")
-    for key in table:
+def _parse_band(t: TomlTable) -> BandRule:
+    for key in t.keys():
         base, _, unit = key.rpartition("_")
         if key in _OTHER_KEYS or (base in _FREQ_KEYS and unit in _FREQ_UNITS_HZ):
             continue
         hint = ""
         if key in _FREQ_KEYS:
             hint = f"; a frequency needs its unit in the key, e.g. {key}_mhz or {key}_khz"
-        raise RulesError(source, f"{where}.{key}", table[key], f"unknown key{hint}")
-    freqs = {base: _frequency_hz(source, where, table, base) for base in _FREQ_KEYS}
+        raise t.fail(key, t.data[key], f"unknown key{hint}")
+    freqs = {base: _frequency_hz(t, base) for base in _FREQ_KEYS}
     for key in _REQUIRED_OTHER:
-        if key not in table:
-            raise RulesError(source, f"{where}.{key}", None, "missing")
-    name = _string(source, where, table, "name")
-    service = _string(source, where, table, "service")
+        t.raw(key)
+    name = t.str_("name").strip()
+    if not name:
+        raise t.fail("name", t.data["name"], "must be a non-empty string")
+    service = t.str_("service").strip()
     if service not in SERVICES:
-        raise RulesError(source, f"{where}.service", service, f"unknown service; use one of {', '.join(SERVICES)}")
+        raise t.fail("service", service, f"unknown service; use one of {', '.join(SERVICES)}")
     f_lo, f_hi = freqs["f_lo"], freqs["f_hi"]
     if not 9e3 <= f_lo < f_hi <= 3e12:
-        raise RulesError(source, f"{where}.f_hi", f_hi / 1e6, "need 9 kHz <= f_lo < f_hi <= 3000 GHz")
+        raise t.fail("f_hi", f_hi / 1e6, "need 9 kHz <= f_lo < f_hi <= 3000 GHz")
     raster, width = freqs["raster"], freqs["channel_width"]
     if not 0.0 < raster <= f_hi - f_lo:
-        raise RulesError(source, f"{where}.raster", raster / 1e3, "raster must be > 0 and fit in the band (kHz)")
+        raise t.fail("raster", raster / 1e3, "raster must be > 0 and fit in the band (kHz)")
     if not 0.0 < width <= f_hi - f_lo:
-        raise RulesError(source, f"{where}.channel_width", width / 1e3, "channel width must be > 0 and fit the band")
-    limit = _number(source, where, table, "border_limit_dbuv_m", -40.0, 120.0)
-    time_pct = _number(source, where, table, "time_pct", 1.0, 50.0)  # P.1546 covers 1-50 % of time
-    margin = _number(source, where, table, "margin_db", 0.0, 60.0)
-    priority = table["priority"]
+        raise t.fail("channel_width", width / 1e3, "channel width must be > 0 and fit the band")
+    limit = t.num("border_limit_dbuv_m", -40.0, 120.0)
+    time_pct = t.num("time_pct", 1.0, 50.0)  # P.1546 covers 1-50 % of time
+    margin = t.num("margin_db", 0.0, 60.0)
+    priority = t.raw("priority")
     if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 9:
-        raise RulesError(source, f"{where}.priority", priority, "must be an integer 1 (highest) .. 9")
-    safety = table.get("safety", False)
-    if not isinstance(safety, bool):
-        raise RulesError(source, f"{where}.safety", safety, "must be true or false")
+        raise t.fail("priority", priority, "must be an integer 1 (highest) .. 9")
+    safety = t.bool_("safety", default=False)
     return BandRule(name, service, f_lo, f_hi, raster, width, limit, time_pct, margin, priority, safety)
 
 
-def _frequency_hz(source: str, where: str, table: Mapping[str, Any], base: str) -> float:
-    given = [(f"{base}_{unit}", scale) for unit, scale in _FREQ_UNITS_HZ.items() if f"{base}_{unit}" in table]
+def _frequency_hz(t: TomlTable, base: str) -> float:
+    given = [(f"{base}_{unit}", scale) for unit, scale in _FREQ_UNITS_HZ.items() if f"{base}_{unit}" in t]
     if not given:
-        raise RulesError(source, f"{where}.{base}_mhz", None, f"missing (give {base} with a unit: _hz/_khz/_mhz/_ghz)")
+        raise t.fail(f"{base}_mhz", None, f"missing (give {base} with a unit: _hz/_khz/_mhz/_ghz)")
     if len(given) > 1:
         key = given[1][0]
-        raise RulesError(source, f"{where}.{key}", table[key], f"{base} given twice with different units")
+        raise t.fail(key, t.data[key], f"{base} given twice with different units")
     key, scale = given[0]
-    value = table[key]
+    value = t.data[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise RulesError(source, f"{where}.{key}", value, "must be a number (the unit is in the key name)")
+        raise t.fail(key, value, "must be a number (the unit is in the key name)")
     return float(value) * scale
-
-
-def _number(source: str, where: str, table: Mapping[str, Any], key: str, lo: float, hi: float) -> float:
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise RulesError(source, f"{where}.{key}", value, "must be a number")
-    if not lo <= value <= hi:
-        raise RulesError(source, f"{where}.{key}", value, f"out of range {lo:g}..{hi:g}")
-    return float(value)
-
-
-def _string(source: str, where: str, table: Mapping[str, Any], key: str) -> str:
-    value = table[key]
-    if not isinstance(value, str) or not value.strip():
-        raise RulesError(source, f"{where}.{key}", value, "must be a non-empty string")
-    return value.strip()

@@ -17,13 +17,13 @@ Relative paths are relative to the config file. Errors name the file, the key an
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from tomlconf import TomlError, TomlTable, read_toml
 
 
-class WebConfigError(ValueError):
+class WebConfigError(TomlError):
     """A bad ``[web]`` value; the message names file, key and value."""
 
 
@@ -42,48 +42,26 @@ class WebConfig:
 
 
 def load_web_config(path: Path | str) -> WebConfig:
-    p = Path(path)
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise WebConfigError(f"{p}: cannot read ({exc})") from exc
-    table = doc.get("web", {})
-    if not isinstance(table, dict):
-        raise WebConfigError(f"{p}: [web] must be a table")
-    return parse_web_table(table, p)
+    """The ``[web]`` table of the TOML file ``path`` (defaults for what it does not say)."""
+    return parse_web_table(read_toml(path, WebConfigError).table("web", required=False))
 
 
-def parse_web_table(table: dict[str, Any], source: Path) -> WebConfig:
-    base = source.parent
-    known = set(WebConfig.__dataclass_fields__)
-    for key in table:
-        if key not in known:
-            raise WebConfigError(f"{source}: [web] {key} is not a known key (known: {', '.join(sorted(known))})")
-
-    def s(key: str, default: str | None) -> str | None:
-        v = table.get(key, default)
-        if v is not None and (not isinstance(v, str) or not v):
-            raise WebConfigError(f"{source}: [web] {key} = {v!r} must be a non-empty string")
-        return v
-
-    def path(key: str, default: Path | None) -> Path | None:
-        v = s(key, None)
-        if v is None:
-            return default
-        q = Path(v)
-        return q if q.is_absolute() else base / q
-
-    port = table.get("port", 8443)
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise WebConfigError(f"{source}: [web] port = {port!r} must be an integer 1..65535")
-    provinces = table.get("provinces", list(WebConfig.provinces))
+def parse_web_table(t: TomlTable) -> WebConfig:
+    """A WebConfig from the ``[web]`` table (relative paths from the file's folder)."""
+    base = Path(t.path).parent
+    t.check_unknown(WebConfig.__dataclass_fields__)
+    d = WebConfig()
+    provinces = t.raw("provinces", list(d.provinces))
     if not isinstance(provinces, list) or not all(isinstance(x, str) and x.isalnum() and x.isupper()
                                                   for x in provinces):
-        raise WebConfigError(f"{source}: [web] provinces = {provinces!r} must be a list of codes like \"JS\"")
-    d = WebConfig()
-    return WebConfig(listen=s("listen", d.listen) or d.listen, port=port,
+        raise t.fail("provinces", provinces, 'must be a list of codes like "JS"')
+
+    def path(key: str, default: Path | None) -> Path | None:
+        return t.path_(key, base) if key in t else default
+
+    return WebConfig(listen=t.str_("listen", default=d.listen), port=t.int_("port", 1, 65535, default=d.port),
                      cert_file=path("cert_file", d.cert_file) or d.cert_file,
                      key_file=path("key_file", d.key_file) or d.key_file,
                      tokens_dir=path("tokens_dir", d.tokens_dir) or d.tokens_dir,
-                     api=s("api", d.api) or d.api, pub=s("pub", d.pub) or d.pub,
-                     keys_dir=path("keys_dir", None), key_name=s("key_name", None), provinces=tuple(provinces))
+                     api=t.str_("api", default=d.api), pub=t.str_("pub", default=d.pub),
+                     keys_dir=path("keys_dir", None), key_name=t.str_or_none("key_name"), provinces=tuple(provinces))

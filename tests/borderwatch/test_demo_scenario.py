@@ -138,7 +138,7 @@ def test_scenario_errors_come_through_with_the_table(doc):
 
 
 def test_missing_file_is_a_one_line_error(tmp_path):
-    with pytest.raises(DemoScenarioError, match="scenario file not found"):
+    with pytest.raises(DemoScenarioError, match="cannot read: No such file"):
         load_demo_scenario(tmp_path / "none.toml")
 
 

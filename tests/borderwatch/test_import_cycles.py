@@ -14,7 +14,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("dsp", "sdr", "coordination", "station_db", "gui", "web", "borderwatch")
+PACKAGES = ("tomlconf", "dsp", "sdr", "coordination", "station_db", "gui", "web", "borderwatch")
 
 
 def module_files(root: Path = ROOT) -> dict[str, Path]:

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-AREAS = {"dsp", "sdr", "coordination", "station_db", "gui", "web", "borderwatch", "kits"}
+AREAS = {"tomlconf", "dsp", "sdr", "coordination", "station_db", "gui", "web", "borderwatch", "kits"}
 
 
 def _test_modules() -> list[Path]:
