@@ -184,7 +184,8 @@ def run_detect(args: Any) -> int:
     unit = "dBm" if calibrated else _("dBm (nominal, uncalibrated)")
     sys.stdout.write(_("{n} emission(s) in {s:.3f} s around {mhz:.6f} MHz; power in {unit}").format(
         n=len(result.emissions), s=result.duration_s, mhz=result.center_freq_hz / 1e6, unit=unit) + "\n")
-    header = f"{'centre MHz':>12} {'peak MHz':>12} {'BWx kHz':>8} {'OBW kHz':>8} {'power':>7} {'SNR':>5}  bursts"
+    header = (f"{'centre MHz':>12} {'peak MHz':>12} {'BWx kHz':>8} {'OBW kHz':>8} {'power':>7} {'SNR':>5} "
+              f"{'class':>16}  bursts")
     sys.stdout.write(header + "\n")
     for det in result.emissions:
         e = det.emission
@@ -194,8 +195,12 @@ def run_detect(args: Any) -> int:
             when = ", ".join(f"{b.start_s:.4f}s+{b.duration_s * 1e3:.1f}ms" for b in det.bursts[:8])
             if len(det.bursts) > 8:
                 when += f", ... ({len(det.bursts)} bursts)"
+            if det.carrier:
+                when += "; " + _("carrier {spans}").format(spans=", ".join(
+                    f"{c.start_s:.4f}s+{c.duration_s * 1e3:.1f}ms" for c in det.carrier))
+        kind = f"{det.emission_class} {det.class_confidence:.2f}"
         sys.stdout.write(f"{e.center_hz / 1e6:12.6f} {e.peak_hz / 1e6:12.6f} {e.bandwidth_xdb_hz / 1e3:8.1f} "
-                         f"{e.obw_hz / 1e3:8.1f} {e.power_dbm:7.1f} {e.snr_db:5.1f}  {when}\n")
+                         f"{e.obw_hz / 1e3:8.1f} {e.power_dbm:7.1f} {e.snr_db:5.1f} {kind:>16}  {when}\n")
     return 0
 
 

@@ -10,10 +10,10 @@ continuous spur beside a bursty signal, do not share that.
 Each component's activity is its frame SNR series (dB over the noise in its band). Its *bursts* are
 the runs where it is above ``on_db`` (two frames at least), closed over gaps up to ``gap_s`` (symbols,
 keying, FSK tone alternation). A weaker component keys with a stronger one when its on-frames lie in
-the stronger one's bursts and each of its bursts starts and ends within ``tolerance_s`` of one of
-them, or within ``edge_fraction`` of a long burst's length (it may miss a weak packet, where it is
-under the threshold; it may not have a burst the other lacks). A component whose bursts cover
-(nearly) all the time carries no timing information and is never joined by timing.
+the stronger one's bursts, it is on for at least half of each burst it shares, and starts or ends
+with it within ``tolerance_s`` (or ``edge_fraction`` of a long burst's length). It may miss a weak
+packet, where it is under the threshold; it may not have a burst the other lacks. A component whose
+bursts cover (nearly) all the time carries no timing information and is never joined by timing.
 
 Components are taken strongest first; each joins the first group whose strongest member it shares
 timing with, as long as the group stays within a plausible channel: at most
@@ -26,6 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.ndimage
+
+#: Share of a stronger component's burst a weaker one must be on for to key with it.
+MIN_COVER = 0.5
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,9 @@ def shares_timing(on_weak: np.ndarray, runs_weak: list[tuple[int, int]], runs_st
 
     Its on-frames lie inside the stronger one's bursts (widened by the tolerance) for at least
     ``min_overlap`` of them; each of its bursts lies inside one of the stronger one's; and in each
-    such burst its first burst starts and its last ends within the tolerance (or ``edge_fraction`` of
-    that burst's length, if more) of that burst's edges.
+    such burst it starts or ends with it (within the tolerance, or ``edge_fraction`` of that burst's
+    length if more: a weak tone may drop under the threshold before the packet ends) and is on for at
+    least half of it.
     A sideband or tone may miss a weak packet (under the threshold there) or dip inside one, so the
     stronger component may have bursts the weaker one lacks; what the weaker may not have is activity
     the stronger does not share edge to edge (another device keyed meanwhile).
@@ -96,11 +100,15 @@ def shares_timing(on_weak: np.ndarray, runs_weak: list[tuple[int, int]], runs_st
         if host is None:
             return False
         inside.setdefault(host, []).append((a, b))
-    def edge_tol(k: int) -> float:  # a weaker part crosses the threshold a little later in a long packet
-        return max(tol, edge_fraction * (runs_strong[k][1] - runs_strong[k][0]))
+    def together(k: int, ws: list[tuple[int, int]]) -> bool:
+        sa, sb = runs_strong[k]
+        edge = max(tol, edge_fraction * (sb - sa))  # a weaker part crosses the threshold a little later
+        starts = abs(min(a for a, _ in ws) - sa) <= edge
+        ends = abs(max(b for _, b in ws) - sb) <= edge
+        covered = sum(min(b, sb) - max(a, sa) for a, b in ws) >= MIN_COVER * (sb - sa)
+        return (starts or ends) and covered
 
-    return all(abs(min(a for a, _ in ws) - runs_strong[k][0]) <= edge_tol(k)
-               and abs(max(b for _, b in ws) - runs_strong[k][1]) <= edge_tol(k) for k, ws in inside.items())
+    return all(together(k, ws) for k, ws in inside.items())
 
 
 def group_components(

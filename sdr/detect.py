@@ -20,6 +20,7 @@ import scipy.signal
 
 from dsp import Burst, Emission, detect_emissions, noise_floor, remove_dc_spike, segment_bursts, sliding_noise_floor
 from dsp import welch_psd as _welch_psd
+from dsp.classify import Features, classify_emission
 from dsp.emissions import measure_span
 from dsp.grouping import GroupingConfig, group_components
 from dsp.segments import segment_two_level
@@ -63,6 +64,7 @@ class DetectedEmission:
     components: int = 1  # spectral components grouped into this emission (tones, sidebands, lobes)
     emission_class: str = "unknown"
     class_confidence: float = 0.0
+    features: Features | None = None  # what the class was decided on (not in the JSON)
 
     def to_dict(self) -> dict[str, object]:
         """The pinned JSON shape of ``borderwatch detect --json`` for one emission."""
@@ -159,6 +161,24 @@ def floor_two_scale(per_bin: np.ndarray, nfft: int, segments: int) -> np.ndarray
     fine = sliding_noise_floor(per_bin, window_bins=max(16, nfft // 8), segments=segments)
     coarse = sliding_noise_floor(per_bin, window_bins=max(16, nfft // 2), segments=segments)
     return np.where(fine > coarse * 10 ** (WIDE_BUMP_DB / 10), coarse, fine)
+
+
+def _strongest_burst(iq: np.ndarray, rate: float, bursts: tuple[Burst, ...], snr_db: np.ndarray,
+                     frame_dt: float) -> np.ndarray:
+    """IQ of the burst with the most signal energy, a frame trimmed off each end: what the class is judged on.
+
+    One burst, not all of them back to back: packets of one transmitter arrive at different levels
+    (the second wM-Bus telegram is 10 dB weaker), and their level steps are not modulation.
+    """
+    lin = 10.0 ** (np.asarray(snr_db) / 10.0)
+
+    def energy(b: Burst) -> float:
+        return float(lin[round(b.start_s / frame_dt) : round((b.start_s + b.duration_s) / frame_dt)].sum())
+
+    best = max(bursts, key=energy)
+    trim = frame_dt if best.duration_s > 4 * frame_dt else 0.0
+    a, b = round((best.start_s + trim) * rate), round((best.start_s + best.duration_s - trim) * rate)
+    return iq[max(0, a) : max(a + 1, b)]
 
 
 def _gated(iq: np.ndarray, rate: float, bursts: tuple[Burst, ...], nfft: int) -> np.ndarray | None:
@@ -259,15 +279,14 @@ def detect(
             continuous = continuous or not bursts or sum(b.duration_s for b in bursts) >= (
                 cfg.continuous_fraction * duration_s)
         emission = found[g[0]] if len(g) == 1 else None
+        p_meas, f_meas, x = mean_p, floor, None
         if not continuous or emission is None:
             # SM.443 over the whole group, on the spectrum of what it sent (its bursts, not the silences)
             lo, hi = edges[k]
             lim_lo = edges[k - 1][1] if k > 0 else None
             lim_hi = edges[k + 1][0] if k + 1 < len(groups) else None
             x = None if continuous else _gated(iq, sample_rate_hz, bursts, nfft)
-            if x is None:
-                p_meas, f_meas = mean_p, floor
-            else:
+            if x is not None:
                 _, p_meas = spectrum(x, "mean")
                 f_meas = floor_two_scale(p_meas, nfft, max(1, 2 * x.size // nfft - 1))
             measured = measure_span(freqs, to_db(p_meas) + dbm_offset_db, floor_dbm=to_db(f_meas) + dbm_offset_db,
@@ -278,7 +297,13 @@ def detect(
             emission = measured or emission or found[g[0]]
         if continuous:
             bursts, carrier = (Burst(0.0, duration_s),), ()
-        results.append(DetectedEmission(emission, bursts, continuous, carrier, len(g)))
+            p_meas, f_meas, x = mean_p, floor, iq
+        sample = iq if continuous else _strongest_burst(iq, sample_rate_hz, bursts, snr, frame_dt)
+        kind = classify_emission(sample, sample_rate_hz, freqs, p_meas, f_meas,
+                                 center_offset_hz=emission.center_hz - center_freq_hz, f_lo_hz=emission.f_lo_hz,
+                                 f_hi_hz=emission.f_hi_hz, obw_hz=emission.obw_hz)
+        results.append(DetectedEmission(emission, bursts, continuous, carrier, len(g), kind.emission_class,
+                                         kind.confidence, kind.features))
     results.sort(key=lambda d: d.emission.center_hz)
     floor_dbm_hz = float(to_db(np.asarray(noise_floor(mean_p, segments=segments) / bin_hz)) + dbm_offset_db)
     return DetectionResult(tuple(results), float(center_freq_hz), float(sample_rate_hz), duration_s, floor_dbm_hz, nfft)

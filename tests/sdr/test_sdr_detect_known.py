@@ -85,3 +85,11 @@ def test_two_devices_and_a_spur_near_a_bursty_signal_stay_apart() -> None:
     assert [round(d.emission.center_hz / 1e3) for d in found] == [-100, -80, -50]
     assert [d.continuous for d in found] == [False, True, False]
     assert [len(d.bursts) for d in found] == [2, 1, 2]
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_each_waveform_gets_its_class(kind: str) -> None:
+    sig = known_signal(kind, snr_db=20.0, seed=4242)
+    found = max(detect(sig.iq, sig.sample_rate_hz, 0.0).emissions, key=lambda d: d.emission.power_dbm)
+    assert found.emission_class == sig.emission_class
+    assert found.class_confidence >= 0.5
