@@ -37,12 +37,12 @@ _K_NU = np.array([1.35, 3.31, 6.00])
 _CH1_NEG10 = 6.03 - knife_edge_loss_db(_K_NU * math.degrees(math.atan(10.0 / 9000.0)))
 
 
-#: Denominator of E' in equation (11c). The text reads log(h1/10)/log(20/10) (decimal logs, as
-#: h_fac above); the ITU-R SG3 reference implementation divides by the natural log of 2 instead,
+#: Denominator of E' in equation (11c). The text reads log(h1/10)/log(20/10) (decimal logs, as in
+#: ED20 of (11b)); the ITU-R SG3 reference implementation divides by the natural log of 2 instead,
 #: and every reference case at sea with h1 < 10 m follows it (by up to 2.7 dB). We keep the
 #: reference's value so that a regulator checking us with the ITU's software gets our number;
-#: math.log10(2.0) here gives the text's form (tests/coordination/propagation/test_p1546_reference_cases.py
-#: then shows the 29 rows that move).
+#: math.log10(2.0) here gives the text's form (test_p1546_reference_cases.py measures the
+#: difference: about 30 of the 600 rows move).
 _EQ11C_LOG_2 = math.log(2.0)
 
 
