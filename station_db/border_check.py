@@ -23,12 +23,16 @@ from station_db.models import Station
 from station_db.rules import BandRule, RuleSet
 
 FieldStrengthFn = Callable[..., tuple[np.ndarray, np.ndarray]]
-"""``f(f_mhz, t_pct, heff_m, h2_m, r2_m, area, d_km, *, path, q_pct, erp_kw, ha_m) -> (E dBuV/m, Lb dB)``."""
+"""``f(f_mhz, t_pct, heff_m, h2_m, r2_m, area, d_km, *, path, q_pct, erp_kw, ha_m, eff1_deg, eff2_deg)
+-> (E dBuV/m, Lb dB)``."""
 
 RECEIVER_HEIGHT_M = 10.0
 """Trigger values are defined 10 m above ground."""
 CLUTTER_HEIGHT_M = 10.0
 """Representative clutter height R2 at the border (rural; P.1546 Annex 5 section 9)."""
+FLAT_CLEARANCE_DEG = 0.0
+"""Terminal clearance angles of the flat-terrain assumption (P.1546 sections 4.3a and 11): given,
+they let P.1546's tropospheric-scatter step (section 13) apply, as in the rules engine's predictions."""
 MIN_DISTANCE_KM = 0.1
 """Border points closer than this are evaluated at this distance (P.1546 needs d > 0)."""
 MAX_FRONT_TO_BACK_DB = 20.0
@@ -142,6 +146,7 @@ def check_station(
             station.tx_freq_hz / 1e6, band.time_pct, station.antenna_height_m, RECEIVER_HEIGHT_M,
             CLUTTER_HEIGHT_M, area, np.maximum(d_km, MIN_DISTANCE_KM), path="Land", q_pct=50.0, erp_kw=1.0,
             ha_m=station.antenna_height_m,  # paths < 15 km (P.1546 section 3.1); flat terrain: ha = heff
+            eff1_deg=FLAT_CLEARANCE_DEG, eff2_deg=FLAT_CLEARANCE_DEG,
         )
         att_db = pattern_attenuation_db(station.pattern, station.azimuth_deg, bearing_deg(station.lat, station.lon,
                                                                                            lats, lons))
