@@ -50,7 +50,7 @@ def emissions_writer(url: str, centre: str, n_sensors: int, per_msg: int, second
     store = Store(url, centre=centre)
     sids = [f"{centre.lower()}-{i:04d}" for i in range(n_sensors)]
     for sid in sids:
-        store.upsert_sensor(Hello(sid, 0, T_UTC, province=centre, lat=31.0, lon=120.0), T_UTC)
+        store.sensors.upsert(Hello(sid, 0, T_UTC, province=centre, lat=31.0, lon=120.0), T_UTC)
     store.commit()
     ems = tuple(_emission(i) for i in range(per_msg))
     while time.time() < start:
@@ -64,13 +64,13 @@ def emissions_writer(url: str, centre: str, n_sensors: int, per_msg: int, second
             sid = sids[(msgs + k) % n_sensors]
             m = Emissions(sid, seq, T_UTC, profile="vhf", spectrum_seq=seq - 1, noise_floor_dbm=-110.0,
                           antenna_factor_db_m=20.0, emissions=ems)
-            store.insert_emissions(m)
+            store.summaries.insert_emissions(m)
             rows.append((sid, seq, "emissions", T_UTC))
             touches.append((sid, seq, "vhf", T_UTC))
             if (msgs + k + 1) % n_sensors == 0:
                 seq += 1
-        store.mark_received(rows)
-        store.touch_sensors({t[0]: t for t in touches}.values())
+        store.ledger.mark_received(rows)
+        store.sensors.touch({t[0]: t for t in touches}.values())
         store.commit()
         msgs += batch
         lat.append(time.perf_counter() - t0)
@@ -90,7 +90,7 @@ def alerts_writer(url: str, centre: str, n_keys: int, seconds: float, start: flo
         doc = {"id": f"{centre}-{k}", "event": "opened", "state": "open", "band": "PMR 400",
                "channel_hz": 450e6 + 12_500.0 * k, "provinces_source": ["ZJ"], "provinces_affected": ["JS"],
                "severity": "major", "first_seen": T_UTC, "last_seen": T_UTC}
-        if store.claim_alert(doc, "JS,ZJ") == doc["id"]:
+        if store.alerts.claim_alert(doc, "JS,ZJ") == doc["id"]:
             won.append(doc)
         store.commit()
         claims += 1
@@ -98,7 +98,7 @@ def alerts_writer(url: str, centre: str, n_keys: int, seconds: float, start: flo
     i = 0
     while time.perf_counter() < t_end and won:
         doc = dict(won[i % len(won)], event="updated", last_seen=f"2026-11-25T08:{i // 60 % 60:02d}:{i % 60:02d}Z")
-        store.save_alert_json(doc)
+        store.alerts.save_alert_json(doc)
         store.commit()
         updates += 1
         i += 1

@@ -547,10 +547,10 @@ class DemoNetwork:
         store = Store(self.store_target)
         try:
             for sid, spool in self.spools.items():
-                ledger = SeqRanges(store.received_ranges(sid))
+                ledger = SeqRanges(store.ledger.received_ranges(sid))
                 put = spool.put_seqs
                 missing = [s for s in put if s not in ledger]
-                n_stored = store.count_received(sid) - store.count_received(sid, "hello")
+                n_stored = store.ledger.count_received(sid) - store.ledger.count_received(sid, "hello")
                 per_sensor[sid] = {"spooled": len(put), "stored": n_stored, "missing": len(missing),
                                    "spool_dropped": spool.dropped_total, "spool_depth": spool.depth_left}
                 if missing:

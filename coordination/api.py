@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coordination.archive import SpectrumArchive
+from coordination.archive_reader import SpectrumArchiveReader
 from coordination.client import ApiError
 from coordination.counters import Faults
 from coordination.ingest import RejectionCounter, Validator, peer_label
@@ -127,7 +127,7 @@ class Api:
     on the API socket; :meth:`handle` turns one request into a reply.
     """
 
-    def __init__(self, *, store: Store, registry: SensorRegistry, outbox: AlertOutbox, archive: SpectrumArchive,
+    def __init__(self, *, store: Store, registry: SensorRegistry, outbox: AlertOutbox, spectra: SpectrumArchiveReader,
                  latest_spectra: Mapping[tuple[str, str], Spectrum], stations: StationRepository | None,
                  engine: AlertEngine | None, rejections: RejectionCounter, validator: Validator,
                  replies: Replies, faults: Faults, clock: Callable[[], datetime],
@@ -138,7 +138,7 @@ class Api:
         self.store = store
         self.registry = registry
         self.outbox = outbox
-        self.archive = archive
+        self.spectra = spectra
         self.latest_spectra = latest_spectra
         self.stations_repo = stations
         self.engine = engine
@@ -225,17 +225,17 @@ class Api:
         province = _arg_str(args, "province", required=False, max_len=8)
         limit = _arg_int(args, "limit", 1000, 1, 10_000)
         offset = _arg_int(args, "offset", 0, 0, 10**9)
-        docs = self.store.list_alert_json(None if state == "all" else [state], province, limit + offset)[offset:]
+        docs = self.store.alerts.list_alert_json(None if state == "all" else [state], province, limit + offset)[offset:]
         return [self.outbox.decorate(d) for d in docs], ()
 
     def alert(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
         alert_id = _arg_str(args, "id")
         assert alert_id is not None
-        doc = self.store.alert_json(alert_id)
+        doc = self.store.alerts.alert_json(alert_id)
         if doc is None:
             raise ApiError(f"no alert with id {alert_id!r}")
         doc = self.outbox.decorate(doc)
-        doc["evidence_captures"] = self.store.evidence_for(alert_id)
+        doc["evidence_captures"] = self.store.evidence.for_alert(alert_id)
         return doc, ()
 
     def _transition(self, args: Mapping[str, Any], action: str) -> tuple[Any, tuple[np.ndarray, ...]]:
@@ -245,7 +245,7 @@ class Api:
         assert alert_id is not None and by is not None
         if self.engine is None:
             raise ApiError("the rules engine is not running on this server")
-        if self.store.alert_json(alert_id) is None:
+        if self.store.alerts.alert_json(alert_id) is None:
             raise ApiError(f"no alert with id {alert_id!r}")
         try:
             if action == "acknowledge":
@@ -283,13 +283,12 @@ class Api:
             return {"sensor_id": sid, "profile": profile, "t_utc": m.t_utc, "seq": m.seq,
                     "f_start_hz": m.f_start_hz, "f_step_hz": m.f_step_hz, "noise_floor_dbm": m.noise_floor_dbm,
                     "threshold_dbm": m.threshold_dbm, "detector": m.detector}, (m.power_dbm,)
-        got = self.archive.read_last(sid, profile, 1)
-        if got is None or got[0].shape[0] == 0:
+        got = self.spectra.last_rows(sid, profile, 1)
+        if got is None or got.power_dbm.shape[0] == 0:
             raise ApiError(f"no spectrum of profile {profile!r} from sensor {sid!r}")
-        power, t, attrs = got
-        return {"sensor_id": sid, "profile": profile, "t_utc": format_epoch_utc(t[-1]),
-                "f_start_hz": float(attrs["f_start_hz"]), "f_step_hz": float(attrs["f_step_hz"]),
-                "noise_floor_dbm": None, "threshold_dbm": None, "detector": str(attrs["detector"])}, (power[-1],)
+        return {"sensor_id": sid, "profile": profile, "t_utc": format_epoch_utc(got.t_utc_s[-1]),
+                "f_start_hz": got.info.f_start_hz, "f_step_hz": got.info.f_step_hz,
+                "noise_floor_dbm": None, "threshold_dbm": None, "detector": got.info.detector}, (got.power_dbm[-1],)
 
     def waterfall(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
         sid = _arg_str(args, "sensor_id", max_len=64)
@@ -298,13 +297,13 @@ class Api:
             raise ApiError(f"unknown sensor {sid!r}")
         profile = self._profile_arg(args, sid)
         n = _arg_int(args, "n", 100, 1, MAX_WATERFALL_ROWS)
-        got = self.archive.read_last(sid, profile, n)
+        got = self.spectra.last_rows(sid, profile, n)
         if got is None:
             raise ApiError(f"no spectra of profile {profile!r} from sensor {sid!r}")
-        power, t, attrs = got
+        power = got.power_dbm
         return {"sensor_id": sid, "profile": profile, "shape": [int(power.shape[0]), int(power.shape[1])],
-                "t_utc": [format_epoch_utc(x) for x in t], "f_start_hz": float(attrs["f_start_hz"]),
-                "f_step_hz": float(attrs["f_step_hz"]), "detector": str(attrs["detector"])}, \
+                "t_utc": [format_epoch_utc(x) for x in got.t_utc_s], "f_start_hz": got.info.f_start_hz,
+                "f_step_hz": got.info.f_step_hz, "detector": got.info.detector}, \
             (np.ascontiguousarray(power, np.float32).ravel(),)
 
     def occupancy(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
@@ -312,7 +311,7 @@ class Api:
         profile = _arg_str(args, "profile", max_len=64)
         n = _arg_int(args, "n", 100, 1, 10_000)
         assert sid is not None and profile is not None
-        centers, rows = self.store.occupancy(sid, profile, n)
+        centers, rows = self.store.summaries.occupancy(sid, profile, n)
         return {"sensor_id": sid, "profile": profile, "channel_centers_hz": centers.tolist(), "rows": rows}, ()
 
     def stations(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:

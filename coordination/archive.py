@@ -16,6 +16,8 @@ detector or antenna factor) the new rows go to ``<profile>~2`` (then ``~3``...),
 one exact frequency axis and one calibration, stated in its attributes. (Each per-row dataset costs
 a metadata update at every flush, so rows carry only what varies row by row.)
 
+:mod:`coordination.archive_reader` is the one reader of this layout (API, console, reports).
+
 Rows are *staged* and written in batches (:meth:`SpectrumArchive.flush`): one extent change and one
 block write per dataset, one ``flush`` per file, when the file has enough rows waiting or its oldest
 row has waited long enough. Only rows whose file flushed are reported written, so the server acks
@@ -24,9 +26,11 @@ nothing that is not on disk.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +39,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from coordination.archive_reader import SpectrumArchiveReader
 from coordination.hdf5_recovery import clear_status_flags
 from coordination.protocol import Spectrum, parse_utc
 
@@ -357,40 +362,18 @@ class SpectrumArchive:
             except Exception:
                 log.debug("closing failed archive file %s", path, exc_info=True)
 
-    # ------------------------------------------------------------ reading (API, tests)
+    # ------------------------------------------------------------ reading (through the one reader)
 
-    def groups(self, sensor_id: str, day: str) -> list[str]:
-        path = self.path_for(sensor_id, day)
-        try:
-            f = self._open(path, None, day, create=False)
-        except FileNotFoundError:
-            return []
-        return sorted(f.keys())
+    @contextlib.contextmanager
+    def reading(self, path: Path) -> Iterator[h5py.File]:
+        """This writer's own open handle of ``path`` (FileNotFoundError when there is no such file),
+        for :attr:`reader`: the process holds one HDF5 handle per file, and sees every flushed row."""
+        yield self._open(path, None, path.stem.rsplit("_", 1)[-1], create=False)
 
-    def latest_day(self, sensor_id: str) -> str | None:
-        d = self.root / sensor_id
-        days = sorted(p.stem.rsplit("_", 1)[-1] for p in d.glob(f"{sensor_id}_*.h5")) if d.is_dir() else []
-        return days[-1] if days else None
-
-    def read_last(self, sensor_id: str, profile: str, n: int, day: str | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
-        """The last ``n`` rows of ``profile`` (latest axis group) of a sensor's day file, or None."""
-        day = day or self.latest_day(sensor_id)
-        if day is None:
-            return None
-        path = self.path_for(sensor_id, day)
-        try:
-            f = self._open(path, None, day, create=False)
-        except FileNotFoundError:
-            return None
-        names = [k for k in f.keys() if k == profile or k.startswith(profile + "~")]
-        if not names:
-            return None
-        name = max(names, key=lambda s: int(s.split("~")[1]) if "~" in s else 1)
-        g = f[name]
-        rows = g["power_dbm"].shape[0]
-        lo = max(0, rows - n)
-        return g["power_dbm"][lo:rows], g["t_utc"][lo:rows], dict(g.attrs)
+    @property
+    def reader(self) -> SpectrumArchiveReader:
+        """The archive's reader (:mod:`coordination.archive_reader`) on this writer's files."""
+        return SpectrumArchiveReader(self.root, open_file=self.reading)
 
     def close(self) -> None:
         for p in list(self._files):

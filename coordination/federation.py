@@ -256,8 +256,8 @@ class Federation:
         self._client = self._client_pair() if port.secured else None
         for code, addr in sorted(cfg.peers.items()):
             self._connect_peer(code, addr)
-        self._cursor = port.store.alert_revision()
-        port.store.beat(format_utc(port.clock()), {"federation": endpoint})
+        self._cursor = port.store.alerts.alert_revision()
+        port.store.alerts.beat(format_utc(port.clock()), {"federation": endpoint})
         port.store.commit()
         self._restore_claims()
         self._catch_up()
@@ -290,7 +290,7 @@ class Federation:
 
     def _restore_claims(self) -> None:
         """Our standing keyed alerts and our links, as written before a restart."""
-        for aid, key, canonical in self.port.store.active_claims(self.centre):
+        for aid, key, canonical in self.port.store.alerts.active_claims(self.centre):
             if canonical is not None:
                 self._links[aid] = canonical
             elif key is not None:
@@ -409,7 +409,7 @@ class Federation:
             return
         since = format_utc(self.port.clock() - timedelta(seconds=self.config.catchup_s))
         infos = {}
-        for rec in store.sensors():
+        for rec in store.sensors.records():
             if rec.province == self.centre:  # every other centre's border sensors (peers may join later)
                 continue
             try:
@@ -419,7 +419,7 @@ class Federation:
                 continue
             if self.is_border_sensor(info):
                 infos[rec.sensor_id] = info
-        rows = store.emissions_since(since, sorted(infos))
+        rows = store.summaries.emissions_since(since, sorted(infos))
         by_msg: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for r in rows:
             by_msg.setdefault((r["sensor_id"], int(r["seq"])), []).append(r)
@@ -436,17 +436,17 @@ class Federation:
         """Write one engine alert the federated way (see module docstring, "One alert")."""
         store = self.port.store
         aid = alert.id
-        owner = store.alert_owner(aid)
+        owner = store.alerts.alert_owner(aid)
         if owner is not None and owner != self.centre:  # another centre's alert: ack/resolve only
             if alert.state in ("acknowledged", "resolved"):
                 action = "acknowledge" if alert.state == "acknowledged" else "resolve"
                 by = alert.acknowledged_by if action == "acknowledge" else alert.resolved_by
-                store.apply_alert_action(aid, action, by or "?", alert.note, format_utc(self.port.clock()))
+                store.alerts.apply_alert_action(aid, action, by or "?", alert.note, format_utc(self.port.clock()))
             return
         doc = alert.to_json()
         link = self._links.get(aid)
         if link is not None:
-            store.save_alert_json(doc, canonical_id=link)
+            store.alerts.save_alert_json(doc, canonical_id=link)
             return
         zone = sorted({r.province for r in alert.sensors})
         if self.centre not in zone:  # heard only by peers' sensors: the peers raise it
@@ -457,15 +457,15 @@ class Federation:
         if alert.state == "resolved" and aid not in self._keys:  # ended before it stood anywhere
             self._held.pop(aid, None)
             if owner == self.centre:  # it was listed (and published) as our local alert: close it there
-                store.save_alert_json(doc)
+                store.alerts.save_alert_json(doc)
             else:
                 self._silent.add(aid)
             return
         if owner == self.centre and (key is None or self._keys.get(aid) is not None):
-            store.save_alert_json(doc)  # our standing alert (its key, if any, stays as claimed)
+            store.alerts.save_alert_json(doc)  # our standing alert (its key, if any, stays as claimed)
             return
         if key is None:  # our local alert (only our sensors)
-            store.save_alert_json(doc)
+            store.alerts.save_alert_json(doc)
             self._keys[aid] = None
             return
         standing = self._standing(alert, key)
@@ -478,14 +478,14 @@ class Federation:
             deadline = held.deadline if held else time.monotonic() + self.config.owner_grace_s
             self._held[aid] = _HeldAlert(alert, deadline, key)
             if owner == self.centre:  # already listed as our local alert: keep its row current meanwhile
-                store.save_alert_json(doc)
+                store.alerts.save_alert_json(doc)
 
     def _standing(self, alert: Alert, key: str) -> str | None:
-        standing = self.port.store.standing_alert(alert.band, float(alert.channel_hz), key)
+        standing = self.port.store.alerts.standing_alert(alert.band, float(alert.channel_hz), key)
         return None if standing is None or standing == alert.id else standing
 
     def _link(self, alert: Alert, key: str, standing: str) -> None:
-        self.port.store.save_alert_json(alert.to_json(), cluster_key=key, canonical_id=standing)
+        self.port.store.alerts.save_alert_json(alert.to_json(), cluster_key=key, canonical_id=standing)
         self._links[alert.id] = standing
         self._held.pop(alert.id, None)
         self.counters["linked"] += 1
@@ -504,7 +504,7 @@ class Federation:
                                          "note": note if not alert.note else f"{alert.note}\n{note}"})
 
     def _claim(self, alert: Alert, key: str) -> str:
-        winner = self.port.store.claim_alert(alert.to_json(), key)
+        winner = self.port.store.alerts.claim_alert(alert.to_json(), key)
         self._held.pop(alert.id, None)
         if winner == alert.id:
             self._keys[alert.id] = key
@@ -528,7 +528,7 @@ class Federation:
             out.append(ev)
             if ev.alert.state == "resolved":
                 self._published.discard(aid)
-            elif self.port.store.alert_owner(aid) in (None, self.centre):
+            elif self.port.store.alerts.alert_owner(aid) in (None, self.centre):
                 self._published.add(aid)
         return out
 
@@ -563,7 +563,7 @@ class Federation:
                     self._publish(held.alert.to_json() | {"event": "opened"})
         if now >= self._next_beat:
             self._next_beat = now + self.config.beat_interval_s
-            store.beat(format_utc(self.port.clock()), {"federation": self.endpoint})
+            store.alerts.beat(format_utc(self.port.clock()), {"federation": self.endpoint})
             store.commit()
             self._take_over_from_silent_owners()
         store.commit()
@@ -580,11 +580,11 @@ class Federation:
             return
         store = self.port.store
         now = self.port.clock()
-        beats = store.centre_beats()
+        beats = store.alerts.centre_beats()
         active = {a.id: a for a in engine.open_alerts()}
         for local, canonical in list(self._links.items()):
             alert = active.get(local)
-            claim = store.alert_claim(canonical)
+            claim = store.alerts.alert_claim(canonical)
             if alert is None or claim is None or claim.state == "resolved" or claim.centre in (None, self.centre):
                 continue
             owner = claim.centre
@@ -593,7 +593,7 @@ class Federation:
                 continue
             key = claim.cluster_key or ",".join(sorted({r.province for r in alert.sensors}))
             now_iso = format_utc(now)
-            if not store.take_over_alert(canonical, owner, local, key, now_iso):
+            if not store.alerts.take_over_alert(canonical, owner, local, key, now_iso):
                 store.commit()
                 continue
             store.commit()
@@ -602,7 +602,7 @@ class Federation:
             self.counters["taken_over"] += 1
             log.warning("federation: centre %s silent for %.0f s: its alert %s is replaced by %s",
                         owner, (now - parse_utc(beat)).total_seconds(), canonical, local)
-            old = store.alert_json(canonical)
+            old = store.alerts.alert_json(canonical)
             if old is not None:
                 self._publish(old | {"event": "resolved", "merged_into": local,
                                      "note": f"centre {owner} silent: taken over by centre {self.centre} "
@@ -617,20 +617,20 @@ class Federation:
 
     def _apply_actions(self) -> None:
         store, engine = self.port.store, self.port.engine
-        for action_id, alert_id, action, by, note in store.pending_actions():
+        for action_id, alert_id, action, by, note in store.alerts.pending_actions():
             if engine is not None:
                 try:
                     ev = getattr(engine, action)(alert_id, by, note)
                     self.port.handle_events([ev])
                 except (KeyError, ValueError) as exc:  # resolved meanwhile: the database already says so
                     log.info("federation: %s of %s by %s not applied: %s", action, alert_id, by, exc)
-            store.action_done(action_id)
+            store.alerts.action_done(action_id)
         store.commit()
 
     def _follow(self) -> None:
         """Republish, on our PUB, other centres' alerts that involve our province."""
         store = self.port.store
-        self._cursor, docs = store.alerts_since(self._cursor, self.centre)
+        self._cursor, docs = store.alerts.alerts_since(self._cursor, self.centre)
         for doc in docs:
             if doc.get("centre") in (None, self.centre):
                 continue

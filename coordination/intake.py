@@ -141,7 +141,7 @@ class Intake:
             by_sensor.setdefault(sid, []).append(ib.msg.seq)
             known_ok.append(ib)
             self.registry.seen(sid, now)
-        seen = {sid: self.store.known_seqs(sid, seqs) for sid, seqs in by_sensor.items()}
+        seen = {sid: self.store.ledger.known_seqs(sid, seqs) for sid, seqs in by_sensor.items()}
         fresh = []
         for ib in known_ok:
             s = seen[ib.msg.sensor_id]
@@ -168,11 +168,11 @@ class Intake:
             store.savepoint()
             try:
                 if isinstance(m, Emissions):
-                    store.insert_emissions(m)
+                    store.summaries.insert_emissions(m)
                 elif isinstance(m, Occupancy):
-                    store.insert_occupancy(m)
+                    store.summaries.insert_occupancy(m)
                 elif isinstance(m, Heartbeat):
-                    store.set_health(m.sensor_id, m.seq, m.t_utc, m.health)
+                    store.sensors.set_health(m.sensor_id, m.seq, m.t_utc, m.health)
                 elif isinstance(m, Evidence):
                     self._store_evidence(m)
             except OSError as exc:
@@ -194,7 +194,7 @@ class Intake:
         store = self.store
         failures: tuple[type[BaseException], ...] = (StorageError, OSError, sqlite3.Error, *store.errors)
         try:
-            store.mark_received([(ib.msg.sensor_id, ib.msg.seq, type(ib.msg).TYPE.decode(), ib.msg.t_utc)
+            store.ledger.mark_received([(ib.msg.sensor_id, ib.msg.seq, type(ib.msg).TYPE.decode(), ib.msg.t_utc)
                                  for ib in stored])
             last: dict[str, tuple[str, int | None, str | None, str]] = {}
             for ib in stored:
@@ -203,7 +203,7 @@ class Intake:
                 prev = last.get(m.sensor_id)
                 last[m.sensor_id] = (m.sensor_id, max(m.seq, prev[1] or 0) if prev else m.seq,
                                      prof or (prev[2] if prev else None), now_iso)
-            store.touch_sensors(last.values())
+            store.sensors.touch(last.values())
             store.commit()
         except failures as exc:
             store.rollback()
@@ -215,13 +215,13 @@ class Intake:
 
     def _store_evidence(self, ev: Evidence) -> None:
         """File an IQ evidence chunk with the alert it was ordered for; note completed recordings."""
-        order = self.store.evidence_order(ev.capture_id)
+        order = self.store.evidence.order_of(ev.capture_id)
         alert_id = order[0] if order and order[1] == ev.sensor_id else None
         st = self.registry.sensors[ev.sensor_id]
         extra = {"province": st.record.province, "lat": st.record.lat, "lon": st.record.lon}
         path = self.evidence.add_chunk(ev, alert_id, extra)
         if path is not None and order is not None:
-            self.store.complete_evidence(ev.capture_id, str(path))
+            self.store.evidence.complete(ev.capture_id, str(path))
             if alert_id is not None:
                 self._evidence_done.append((alert_id, str(path)))
 

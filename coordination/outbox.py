@@ -95,7 +95,7 @@ class AlertOutbox:
 
     def decorate(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Add the completed IQ evidence recordings the server holds for this alert."""
-        paths = [e["path"] for e in self.store.evidence_for(str(doc.get("id"))) if e["path"]]
+        paths = [e["path"] for e in self.store.evidence.for_alert(str(doc.get("id"))) if e["path"]]
         if paths:
             doc["evidence"] = list(dict.fromkeys([*(doc.get("evidence") or []), *paths]))
         return doc
@@ -130,6 +130,6 @@ class AlertOutbox:
                           params={"duration_s": self.config.evidence_duration_s, "center_hz": f_center,
                                   "sample_rate_hz": self.config.evidence_sample_rate_hz, "alert_id": alert_id,
                                   "emission": emission})
-            self.store.order_evidence(cid, alert_id, st.record.sensor_id, now_iso)
+            self.store.evidence.order(cid, alert_id, st.record.sensor_id, now_iso)
             if not self.sensors.send((st.record.sensor_id.encode(),), cmd.to_frames()):
                 log.warning("capture order to %s not sent", st.record.sensor_id)

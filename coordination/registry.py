@@ -88,7 +88,7 @@ class SensorRegistry:
 
     def load(self, provinces: Sequence[str] | None = None) -> None:
         """The sensors registered before this start (of ``provinces``: a federated centre loads its own)."""
-        for rec in self.store.sensors(provinces):
+        for rec in self.store.sensors.records(provinces):
             try:
                 self.sensors[rec.sensor_id] = self._state_for(rec)
             except ValueError as exc:
@@ -115,8 +115,8 @@ class SensorRegistry:
                 self.rejections.count(peer_label(ib.identity), "field", str(exc))
                 continue
             try:
-                self.store.upsert_sensor(hello, now_iso)
-                self.store.mark_received([(hello.sensor_id, hello.seq, "hello", hello.t_utc)])
+                self.store.sensors.upsert(hello, now_iso)
+                self.store.ledger.mark_received([(hello.sensor_id, hello.seq, "hello", hello.t_utc)])
             except Exception:
                 self.faults.internal("hello")
                 continue

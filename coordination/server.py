@@ -59,7 +59,7 @@ from coordination.protocol import MonitoringProfile, Spectrum
 from coordination.registry import SensorRegistry, SensorState, can_capture_iq
 from coordination.security import CurvePolicy, make_policy
 from coordination.stations import open_stations
-from coordination.store import SqliteAlertStore, Store
+from coordination.store import DatabaseAlertStore, Store
 from coordination.store_cases import CaseTables
 from coordination.transport import ROLE_API, ROLE_PUB, ROLE_SENSORS, SecurityPolicy, SocketFactory
 from station_db.repository import StationRepository
@@ -197,7 +197,7 @@ class Server:
                                                  chunk_rows=cfg.chunk_rows, max_open_files=cfg.max_open_files,
                                                  fsync=cfg.fsync)
         self.evidence = EvidenceAssembler(data / "evidence")
-        self.counters.load(store.load_counters())
+        self.counters.load(store.counters.load())
         if self.rules is None:
             self.rules = load_rules(cfg.rules)
         if self.stations is None and self._build_engine:
@@ -207,7 +207,7 @@ class Server:
             replies=self.sensor_replies, publisher=self.publisher, seq=self.seq, rejections=self.rejections,
             faults=self.faults)
         registry.load([fed.centre] if fed is not None else None)  # a centre loads its own sensors
-        alert_store: AlertStore = SqliteAlertStore(store, Alert.from_json)
+        alert_store: AlertStore = DatabaseAlertStore(store.alerts, Alert.from_json)
         if fed is not None:
             alert_store = fed.wrap_alert_store(alert_store)
         self.alert_store = alert_store
@@ -218,7 +218,7 @@ class Server:
             sensors=self.sensor_replies, seq=self.seq, clock=self.clock, counters=self.counters, faults=self.faults,
             publishable=fed.publishable if fed is not None else None)
         desk = self.cases = CaseDesk(CaseTables(store, centre=fed.centre if fed is not None else None))
-        case_ops = CaseOps(desk, AttachmentStore(data / "attachments"), store.alert_json, self.clock)
+        case_ops = CaseOps(desk, AttachmentStore(data / "attachments"), store.alerts.alert_json, self.clock)
 
         self.intake = Intake(
             config=cfg, store=store, archive=archive, evidence=self.evidence, registry=registry,
@@ -227,7 +227,8 @@ class Server:
             seq=self.seq, clock=self.clock, engine=self.engine, handle_events=self.handle_alert_events,
             forward=fed.forward if fed is not None else None)
         self.api = Api(
-            store=store, registry=registry, outbox=outbox, archive=archive, latest_spectra=self.intake.latest_spectra,
+            store=store, registry=registry, outbox=outbox, spectra=archive.reader,
+            latest_spectra=self.intake.latest_spectra,
             stations=self.stations, engine=self.engine, rejections=self.rejections,
             validator=Validator(API_TYPES, self.rejections, check_identity=False, allow_req_envelope=True),
             replies=self.api_replies, faults=self.faults, clock=self.clock, counters_snapshot=self.counters_snapshot,
@@ -305,7 +306,7 @@ class Server:
             self.archive.close()
         if self.store is not None:
             try:
-                self.store.save_counters(self.counters.rows())
+                self.store.counters.save(self.counters.rows())
                 self.store.commit()
             except Exception:
                 log.exception("saving counters at shutdown failed")
@@ -405,7 +406,7 @@ class Server:
 
     def _flush_counters(self) -> None:
         assert self.store is not None
-        self.store.save_counters(self.counters.rows())
+        self.store.counters.save(self.counters.rows())
         self.store.commit()
 
     # ------------------------------------------------------------ for embedders and the API

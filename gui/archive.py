@@ -1,50 +1,38 @@
 """Replay of a server's data directory without a server: HDF5 spectra, SQLite alerts and occupancy.
 
-Reads the layout written by ``coordination.archive`` (``spectra/<sensor>/<sensor>_<YYYYMMDD>.h5``,
-one group per profile, ``power_dbm`` rows x bins with ``t_utc`` seconds; per-row ``threshold_dbm`` and
-``antenna_factor_db_m`` datasets when a file has them, the group attributes otherwise) and ``coordination.store``
-(``server.db``: sensors, alerts as JSON, occupancy rows), strictly read-only: HDF5 files are opened
-``"r"`` without file locking (the server may still be writing them) and SQLite with ``mode=ro``.
-Nothing here needs Qt except :class:`ArchiveBar`, the time slider that drives the replay.
+:class:`ArchiveReader` gives the console, in replay mode, what the server's API would: sensors,
+alerts, spectra and occupancy as of a chosen time. It reads nothing itself: the spectra through the
+archive's one reader (:mod:`coordination.archive_reader`, the layout next to its writer), the
+server database through the store's read-only queries (:mod:`coordination.store.readonly`), both
+strictly read-only (the server may still be writing). :class:`ArchiveBar` is the Qt time slider
+that drives the replay.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import h5py
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
+from coordination.archive_reader import GroupInfo, SpectrumArchiveReader
 from coordination.protocol import Spectrum, format_epoch_utc, parse_utc
+from coordination.store.readonly import ReadOnlyStore, ReadOnlyStoreError
 
 log = logging.getLogger(__name__)
 
 SPECTRA_DIR = "spectra"
 DB_NAME = "server.db"
+R = TypeVar("R")
 
 
 class ArchiveError(ValueError):
     """A directory that is not a borderwatch server data directory (or is unreadable)."""
-
-
-@dataclass(frozen=True)
-class GroupRef:
-    """One HDF5 profile group of one sensor's day file."""
-
-    path: Path
-    group: str
-    profile: str
-    t_first_s: float
-    t_last_s: float
-    rows: int
 
 
 class ArchiveReader:
@@ -57,31 +45,24 @@ class ArchiveReader:
         self.root = root
         self.spectra_dir = root / SPECTRA_DIR if (root / SPECTRA_DIR).is_dir() else root
         self.db_path = root / DB_NAME
-        self.groups: dict[tuple[str, str], list[GroupRef]] = {}
+        self.db = ReadOnlyStore(self.db_path)
+        self.files = SpectrumArchiveReader(self.spectra_dir)
+        self.groups: dict[tuple[str, str], list[GroupInfo]] = {}
         self._file_attrs: dict[str, dict[str, Any]] = {}
         self._scan()
         if not self.groups and not self.db_path.exists():
             raise ArchiveError(f"{root}: neither {SPECTRA_DIR}/*/*.h5 spectra nor {DB_NAME} found")
 
-    # ------------------------------------------------------------ HDF5
-
-    @staticmethod
-    def _open(path: Path) -> h5py.File:
-        return h5py.File(path, "r", locking=False)
+    # ------------------------------------------------------------ HDF5 (through the archive's one reader)
 
     def _scan(self) -> None:
-        for path in sorted(self.spectra_dir.glob("*/*.h5")):
+        for path in self.files.files():
             try:
-                with self._open(path) as f:
-                    sid = str(f.attrs.get("sensor_id", path.parent.name))
-                    self._file_attrs.setdefault(sid, {k: _plain(v) for k, v in f.attrs.items()})
-                    for name, g in f.items():
-                        if not isinstance(g, h5py.Group) or "t_utc" not in g or g["t_utc"].shape[0] == 0:
-                            continue
-                        t = g["t_utc"]
-                        profile = str(g.attrs.get("profile", name.split("~")[0]))
-                        ref = GroupRef(path, name, profile, float(t[0]), float(t[-1]), int(t.shape[0]))
-                        self.groups.setdefault((sid, profile), []).append(ref)
+                attrs = self.files.file_attrs(path)
+                sid = str(attrs.get("sensor_id", path.parent.name))
+                self._file_attrs.setdefault(sid, attrs)
+                for info in self.files.groups(path):
+                    self.groups.setdefault((sid, info.profile), []).append(info)
             except OSError as exc:
                 log.warning("archive file %s skipped: %s", path, exc)
         for refs in self.groups.values():
@@ -109,53 +90,37 @@ class ArchiveReader:
                 continue
             if t_lo_s is not None and ref.t_last_s < t_lo_s:
                 break
-            with self._open(ref.path) as f:
-                g = f[ref.group]
-                t = g["t_utc"][:]
-                hi = int(np.searchsorted(t, t_hi_s, side="right"))
-                lo = max(0, hi - (max_rows - len(out)))
-                if t_lo_s is not None:
-                    lo = max(lo, int(np.searchsorted(t, t_lo_s, side="left")))
-                if hi <= lo:
-                    continue
-                power = g["power_dbm"][lo:hi]
-                a = g.attrs
-                seq = g["seq"][lo:hi]
-                floor = _column(g, "noise_floor_dbm", lo, hi, float("nan"))
-                # older files keep threshold and antenna factor per row; newer ones keep the
-                # antenna factor as a group attribute (one calibration per group) and no threshold
-                thr = _column(g, "threshold_dbm", lo, hi, float(a.get("threshold_dbm", float("nan"))))
-                af = _column(g, "antenna_factor_db_m", lo, hi, float(a.get("antenna_factor_db_m", 0.0)))
-                rows = [Spectrum(sensor_id, int(seq[i]), format_epoch_utc(t[lo + i]), profile=profile,
-                                 f_start_hz=float(a["f_start_hz"]), f_step_hz=float(a["f_step_hz"]),
-                                 power_dbm=np.asarray(power[i], np.float32), detector=str(a.get("detector", "mean")),
-                                 noise_floor_dbm=float(floor[i]), threshold_dbm=float(thr[i]),
-                                 antenna_factor_db_m=float(af[i])) for i in range(hi - lo)]
+            t = self.files.times(ref)
+            hi = int(np.searchsorted(t, t_hi_s, side="right"))
+            lo = max(0, hi - (max_rows - len(out)))
+            if t_lo_s is not None:
+                lo = max(lo, int(np.searchsorted(t, t_lo_s, side="left")))
+            if hi <= lo:
+                continue
+            r = self.files.rows(ref, lo, hi)
+            rows = [Spectrum(sensor_id, int(r.seq[i]), format_epoch_utc(r.t_utc_s[i]), profile=profile,
+                             f_start_hz=ref.f_start_hz, f_step_hz=ref.f_step_hz, power_dbm=r.power_dbm[i],
+                             detector=ref.detector or "mean", noise_floor_dbm=float(r.noise_floor_dbm[i]),
+                             threshold_dbm=float(r.threshold_dbm[i]),
+                             antenna_factor_db_m=float(r.antenna_factor_db_m[i])) for i in range(hi - lo)]
             out[:0] = rows
         return out[-max_rows:] if out else out
 
-    # ------------------------------------------------------------ SQLite
+    # ------------------------------------------------------------ server.db (through the store's read-only queries)
 
-    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        if not self.db_path.exists():
-            return []
+    def _rows(self, fn: Callable[[], list[R]]) -> list[R]:
         try:
-            db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
-        except sqlite3.Error as exc:
-            raise ArchiveError(f"{self.db_path}: cannot open read-only ({exc})") from exc
-        try:
-            return db.execute(sql, args).fetchall()
-        except sqlite3.Error as exc:
-            raise ArchiveError(f"{self.db_path}: {exc}") from exc
-        finally:
-            db.close()
+            return fn()
+        except ReadOnlyStoreError as exc:
+            raise ArchiveError(str(exc)) from exc
 
     def sensors(self) -> list[dict[str, Any]]:
         """Sensors as the ``sensors`` API op lists them (status ``down``: it is a replay)."""
         out: dict[str, dict[str, Any]] = {}
-        for r in self._query("SELECT sensor_id, province, lat, lon, height_m, last_seen FROM sensors"):
-            out[r[0]] = {"sensor_id": r[0], "province": r[1], "lat": r[2], "lon": r[3], "height_m": r[4],
-                         "last_seen": r[5], "status": "down", "spool_depth": None, "drops": None}
+        for r in self._rows(self.db.sensors):
+            out[r.sensor_id] = {"sensor_id": r.sensor_id, "province": r.province, "lat": r.lat, "lon": r.lon,
+                                "height_m": r.height_m, "last_seen": r.last_seen, "status": "down",
+                                "spool_depth": None, "drops": None}
         for sid, attrs in self._file_attrs.items():
             if sid not in out and np.isfinite(attrs.get("lat", np.nan)):
                 out[sid] = {"sensor_id": sid, "province": attrs.get("province", ""), "lat": attrs["lat"],
@@ -165,7 +130,7 @@ class ArchiveReader:
 
     def alerts(self, at_s: float | None = None) -> list[dict[str, Any]]:
         """Stored alerts (latest JSON each); with ``at_s`` only those first seen by then."""
-        docs = [json.loads(r[0]) for r in self._query("SELECT json FROM alerts ORDER BY first_seen")]
+        docs = [json.loads(text) for text in self._rows(self.db.alert_docs)]
         if at_s is None:
             return docs
         return [d for d in docs if d.get("first_seen") and parse_utc(d["first_seen"], "first_seen").timestamp() <= at_s]
@@ -173,29 +138,13 @@ class ArchiveReader:
     def occupancy(self, sensor_id: str, profile: str, at_s: float | None = None,
                   limit: int = 500) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """(channel centres, rows oldest first) like the ``occupancy`` op, intervals ended by ``at_s``."""
-        rows = self._query("SELECT t_start_utc, t_end_utc, fbo, channel_centers_hz, fco FROM occupancy "
-                           "WHERE sensor_id=? AND profile=? ORDER BY t_end_utc", (sensor_id, profile))
+        rows = self._rows(lambda: self.db.occupancy(sensor_id, profile))
         if at_s is not None:
-            rows = [r for r in rows if parse_utc(r[1], "t_end_utc").timestamp() <= at_s]
+            rows = [r for r in rows if parse_utc(r[4], "t_end_utc").timestamp() <= at_s]
         rows = rows[-limit:]
-        centers = np.frombuffer(rows[-1][3], "<f8") if rows else np.zeros(0)
-        return centers, [{"t_start_utc": r[0], "t_end_utc": r[1], "fbo": r[2],
-                          "fco": np.frombuffer(r[4], "<f4").astype(float).tolist()} for r in rows]
-
-
-def _column(g: h5py.Group, name: str, lo: int, hi: int, default: float) -> np.ndarray:
-    """Rows ``lo:hi`` of a per-row dataset, or ``default`` repeated when the file has no such dataset."""
-    if name in g:
-        return np.asarray(g[name][lo:hi], dtype=np.float64)
-    return np.full(hi - lo, default)
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+        centers = np.frombuffer(rows[-1][8], "<f8") if rows else np.zeros(0)
+        return centers, [{"t_start_utc": r[3], "t_end_utc": r[4], "fbo": r[7],
+                          "fco": np.frombuffer(r[9], "<f4").astype(float).tolist()} for r in rows]
 
 
 class ArchiveBar(QWidget):

@@ -3,8 +3,10 @@
 The server writes ``<data>/server.db`` (SQLite WAL: sensor registry, heartbeats, emissions,
 occupancy summaries, alerts, counters; see :mod:`coordination.store`) and
 ``<data>/spectra/<sensor>/<sensor>_<YYYYMMDD>.h5`` (one HDF5 file per sensor per UTC day, a group
-per profile; see :mod:`coordination.archive`). This module only reads them: the database is opened
-with ``mode=ro`` and the HDF5 files with ``"r"``, so a report can run beside a live server.
+per profile; see :mod:`coordination.archive`). This module only reads them, through the one
+reader of each (:mod:`coordination.store.readonly` opens the database ``mode=ro``,
+:mod:`coordination.archive_reader` the HDF5 files without locking), so a report can run beside a
+live server.
 
 Everything is selected by a :class:`Period` (UTC days, end exclusive), optionally a province
 (sensors of that province; alerts that involve it) and optionally a band (rules band name or
@@ -16,19 +18,21 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import h5py
 import numpy as np
 
+from coordination.archive_reader import GroupInfo, SpectrumArchiveReader, profile_of
 from coordination.protocol import format_utc
+from coordination.store.readonly import ReadOnlyStore, ReadOnlyStoreError
+from dsp.calibration import dbm_to_dbuv_m
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 DEFAULT_MARGIN_DB = 10.0
 """Detection margin above the noise floor when neither archive nor rules say (the protocol's default)."""
@@ -178,8 +182,8 @@ class EmissionRecord:
 
     @property
     def field_dbuv_m(self) -> float:
-        """Field strength of the emission's power (dBm + 107 + antenna factor)."""
-        return self.power_dbm + 107.0 + self.antenna_factor_db_m
+        """Field strength of the emission's power at the sensor (antenna-port dBm and antenna factor)."""
+        return float(dbm_to_dbuv_m(self.power_dbm, self.antenna_factor_db_m))
 
 
 @dataclass(frozen=True)
@@ -207,13 +211,12 @@ class ProfileAxis:
         return self.f_start_hz + self.f_step_hz * self.n_bins
 
 
-def _profile_of(group_name: str) -> str:
-    """``pmr446~2`` (axis changed during the day) -> ``pmr446``."""
-    return group_name.split("~", 1)[0]
-
-
 class ArchiveReader:
-    """Read-only view of a server data directory for report periods."""
+    """Read-only view of a server data directory for report periods.
+
+    Spectra through the archive's one reader (:class:`coordination.archive_reader.SpectrumArchiveReader`),
+    the server database through the store's read-only queries (:class:`coordination.store.readonly.ReadOnlyStore`).
+    """
 
     def __init__(self, data_dir: str | Path) -> None:
         self.root = Path(data_dir)
@@ -224,37 +227,19 @@ class ArchiveReader:
         if not self.db_path.exists() and not self.spectra_root.is_dir():
             raise ReportDataError(f"archive {self.root}: neither server.db nor spectra/ found: "
                                   "is this the coordination server's data directory?")
-        self._db: sqlite3.Connection | None = None
+        self.db = ReadOnlyStore(self.db_path)
+        self.files = SpectrumArchiveReader(self.spectra_root)
 
     # ------------------------------------------------------------------ plumbing
 
-    @property
-    def db(self) -> sqlite3.Connection | None:
-        if self._db is None and self.db_path.exists():
-            try:
-                self._db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, check_same_thread=False)
-                self._db.execute("PRAGMA query_only=1")
-                self._db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-            except sqlite3.Error as exc:
-                raise ReportDataError(f"cannot read {self.db_path}: {exc}") from exc
-        return self._db
-
-    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        db = self.db
-        if db is None:
-            return []
+    def _rows(self, fn: Callable[[], list[R]]) -> list[R]:
         try:
-            return db.execute(sql, list(args)).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                log.warning("%s has no table needed by the report (%s): treated as empty", self.db_path, exc)
-                return []
-            raise ReportDataError(f"{self.db_path}: {exc}") from exc
+            return fn()
+        except ReadOnlyStoreError as exc:
+            raise ReportDataError(str(exc)) from exc
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        self.db.close()
 
     def __enter__(self) -> ArchiveReader:
         return self
@@ -267,49 +252,52 @@ class ArchiveReader:
     def sensors(self, province: str | None = None) -> list[SensorSite]:
         """Registered sensors (registry first; spectra files fill in sensors the registry lacks)."""
         out: dict[str, SensorSite] = {}
-        for r in self._query("SELECT sensor_id, province, lat, lon, height_m, antenna_factor_db_m, first_seen, "
-                             "last_seen FROM sensors ORDER BY sensor_id"):
-            out[r[0]] = SensorSite(r[0], r[1], float(r[2]), float(r[3]), float(r[4]), float(r[5]), r[6], r[7])
-        if self.spectra_root.is_dir():
-            for d in sorted(p for p in self.spectra_root.iterdir() if p.is_dir() and p.name not in out):
-                files = sorted(d.glob(f"{d.name}_*.h5"))
-                if not files:
-                    continue
-                try:
-                    with h5py.File(files[-1], "r") as f:
-                        a = f.attrs
-                        out[d.name] = SensorSite(d.name, str(a.get("province", "")), float(a.get("lat", np.nan)),
-                                                 float(a.get("lon", np.nan)), float(a.get("height_m", np.nan)), 0.0)
-                except OSError as exc:
-                    log.warning("cannot read %s: %s", files[-1], exc)
+        for r in self._rows(self.db.sensors):
+            out[r.sensor_id] = SensorSite(r.sensor_id, r.province, r.lat, r.lon, r.height_m, r.antenna_factor_db_m,
+                                          r.first_seen, r.last_seen)
+        for sid in self.files.sensor_ids():
+            day = self.files.latest_day(sid)
+            if sid in out or day is None:
+                continue
+            path = self.files.path_for(sid, day)
+            try:
+                a = self.files.file_attrs(path)
+            except OSError as exc:
+                log.warning("cannot read %s: %s", path, exc)
+                continue
+            out[sid] = SensorSite(sid, str(a.get("province", "")), float(a.get("lat", np.nan)),
+                                  float(a.get("lon", np.nan)), float(a.get("height_m", np.nan)), 0.0)
         sites = sorted(out.values(), key=lambda s: (s.province, s.sensor_id))
         return [s for s in sites if province is None or s.province == province]
 
     # ------------------------------------------------------------------ spectra
 
-    def _day_files(self, sensor_id: str, period: Period) -> Iterator[Path]:
+    def _groups(self, sensor_id: str, period: Period) -> Iterator[GroupInfo]:
+        """The profile groups of the sensor's day files in the period (a file that cannot be read is an error)."""
         for day in period.days():
-            p = self.spectra_root / sensor_id / f"{sensor_id}_{day}.h5"
-            if p.exists():
-                yield p
+            path = self.files.path_for(sensor_id, day)
+            if not path.exists():
+                continue
+            try:
+                yield from self.files.groups(path)
+            except (OSError, KeyError) as exc:
+                raise ReportDataError(f"cannot read spectra file {path}: {exc}") from exc
 
     def profile_axes(self, sensor_id: str, period: Period) -> list[ProfileAxis]:
         """Every (profile, axis) the sensor's day files hold, with its row count in the period."""
         acc: dict[tuple[str, float, float, int], int] = {}
-        for path in self._day_files(sensor_id, period):
-            try:
-                with h5py.File(path, "r") as f:
-                    for name, g in f.items():
-                        if not isinstance(g, h5py.Group) or "t_utc" not in g:
-                            continue
-                        t = g["t_utc"][:]
-                        n = int(np.count_nonzero((t >= period.start_s) & (t < period.end_s)))
-                        a = g.attrs
-                        key = (_profile_of(name), float(a["f_start_hz"]), float(a["f_step_hz"]), int(a["n_bins"]))
-                        acc[key] = acc.get(key, 0) + n
-            except (OSError, KeyError) as exc:
-                raise ReportDataError(f"cannot read spectra file {path}: {exc}") from exc
+        for g in self._groups(sensor_id, period):
+            t = self._times(g)
+            n = int(np.count_nonzero((t >= period.start_s) & (t < period.end_s)))
+            key = (profile_of(g.group), g.f_start_hz, g.f_step_hz, g.n_bins)
+            acc[key] = acc.get(key, 0) + n
         return [ProfileAxis(sensor_id, k[0], k[1], k[2], k[3], n) for k, n in sorted(acc.items()) if n > 0]
+
+    def _times(self, g: GroupInfo) -> np.ndarray:
+        try:
+            return self.files.times(g)
+        except OSError as exc:
+            raise ReportDataError(f"cannot read spectra file {g.path}: {exc}") from exc
 
     def main_axis(self, sensor_id: str, profile: str, period: Period) -> ProfileAxis | None:
         """The frequency axis of ``profile`` with the most sweeps in the period (None without any)."""
@@ -325,60 +313,46 @@ class ArchiveReader:
         first archive format did), else its noise floor plus the group's ``margin_db`` attribute, else
         plus ``margin_db`` (the profile's margin: the sensor sets threshold = floor + margin).
         """
-        for path in self._day_files(sensor_id, period):
-            try:
-                f = h5py.File(path, "r")
-            except OSError as exc:
-                raise ReportDataError(f"cannot open spectra file {path}: {exc}") from exc
-            with f:
-                names = sorted(k for k in f.keys() if _profile_of(k) == profile)
-                for name in names:
-                    g = f[name]
-                    a = g.attrs
-                    if axis is not None and (float(a["f_start_hz"]), float(a["f_step_hz"]), int(a["n_bins"])) != (
-                            axis.f_start_hz, axis.f_step_hz, axis.n_bins):
-                        continue
-                    t = g["t_utc"][:]
-                    idx = np.flatnonzero((t >= period.start_s) & (t < period.end_s))
-                    if idx.size == 0:
-                        continue
-                    lo, hi = int(idx[0]), int(idx[-1]) + 1
-                    has_thr = "threshold_dbm" in g
-                    margin = float(a.get("margin_db", margin_db))
-                    for s in range(lo, hi, max_rows):
-                        e = min(s + max_rows, hi)
-                        tt = t[s:e]
-                        keep = (tt >= period.start_s) & (tt < period.end_s)
-                        floor = g["noise_floor_dbm"][s:e][keep].astype(np.float64)
-                        thr = g["threshold_dbm"][s:e][keep].astype(np.float64) if has_thr else floor + margin
-                        yield SpectraChunk(
-                            sensor_id=sensor_id, profile=profile, f_start_hz=float(a["f_start_hz"]),
-                            f_step_hz=float(a["f_step_hz"]), detector=str(a.get("detector", "")),
-                            t_utc_s=tt[keep], power_dbm=g["power_dbm"][s:e][keep],
-                            threshold_dbm=thr, noise_floor_dbm=floor)
+        for g in self._groups(sensor_id, period):
+            if profile_of(g.group) != profile:
+                continue
+            if axis is not None and g.axis != (axis.f_start_hz, axis.f_step_hz, axis.n_bins):
+                continue
+            t = self._times(g)
+            idx = np.flatnonzero((t >= period.start_s) & (t < period.end_s))
+            if idx.size == 0:
+                continue
+            lo, hi = int(idx[0]), int(idx[-1]) + 1
+            for s in range(lo, hi, max_rows):
+                e = min(s + max_rows, hi)
+                try:
+                    r = self.files.rows(g, s, e)
+                except OSError as exc:
+                    raise ReportDataError(f"cannot read spectra file {g.path}: {exc}") from exc
+                keep = (r.t_utc_s >= period.start_s) & (r.t_utc_s < period.end_s)
+                floor = r.noise_floor_dbm[keep]
+                margin = float(r.attrs.get("margin_db", margin_db))
+                thr = r.threshold_dbm[keep]
+                thr = np.where(np.isnan(thr), floor + margin, thr)
+                yield SpectraChunk(
+                    sensor_id=sensor_id, profile=profile, f_start_hz=g.f_start_hz, f_step_hz=g.f_step_hz,
+                    detector=g.detector, t_utc_s=r.t_utc_s[keep], power_dbm=r.power_dbm[keep],
+                    threshold_dbm=thr, noise_floor_dbm=floor)
 
     def spectra_times(self, sensor_id: str, period: Period) -> np.ndarray:
         """Sorted times (s) of every archived sweep of the sensor in the period (all profiles)."""
         parts = []
-        for path in self._day_files(sensor_id, period):
-            try:
-                with h5py.File(path, "r") as f:
-                    for g in f.values():
-                        if isinstance(g, h5py.Group) and "t_utc" in g:
-                            t = g["t_utc"][:]
-                            parts.append(t[(t >= period.start_s) & (t < period.end_s)])
-            except OSError as exc:
-                raise ReportDataError(f"cannot read spectra file {path}: {exc}") from exc
+        for g in self._groups(sensor_id, period):
+            t = self._times(g)
+            parts.append(t[(t >= period.start_s) & (t < period.end_s)])
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0)
 
     # ------------------------------------------------------------------ SQLite summaries
 
     def occupancy(self, sensor_id: str, profile: str, period: Period) -> list[OccupancySummary]:
         """Occupancy reports whose interval lies in the period (by end time), oldest first."""
-        rows = self._query(
-            "SELECT sensor_id, seq, profile, t_start_utc, t_end_utc, revisits, threshold_dbm, fbo, "
-            "channel_centers_hz, fco FROM occupancy WHERE sensor_id=? AND profile=? AND t_end_utc>=? AND t_end_utc<? "
-            "ORDER BY t_end_utc, seq", (sensor_id, profile, format_utc(period.start), format_utc(period.end)))
+        rows = self._rows(lambda: self.db.occupancy(sensor_id, profile, format_utc(period.start),
+                                                    format_utc(period.end)))
         out = []
         for r in rows:
             where = f"{self.db_path} occupancy ({r[0]}, seq {r[1]})"
@@ -392,34 +366,22 @@ class ArchiveReader:
         return out
 
     def occupancy_profiles(self, sensor_id: str, period: Period) -> list[str]:
-        rows = self._query("SELECT DISTINCT profile FROM occupancy WHERE sensor_id=? AND t_end_utc>=? AND t_end_utc<?",
-                           (sensor_id, format_utc(period.start), format_utc(period.end)))
-        return sorted(r[0] for r in rows)
+        return self._rows(lambda: self.db.occupancy_profiles(sensor_id, format_utc(period.start),
+                                                             format_utc(period.end)))
 
     def emissions(self, period: Period, sensor_ids: Sequence[str] | None = None, *, f_lo_hz: float | None = None,
                   f_hi_hz: float | None = None) -> list[EmissionRecord]:
         """Detected emissions in the period (optionally of some sensors, with centre in [f_lo, f_hi))."""
-        q = ("SELECT sensor_id, t_utc, profile, center_hz, peak_dbm, power_dbm, bandwidth_xdb_hz, snr_db, f_lo_hz, "
-             "f_hi_hz, antenna_factor_db_m FROM emissions WHERE t_utc>=? AND t_utc<?")
-        args: list[Any] = [format_utc(period.start), format_utc(period.end)]
-        if sensor_ids is not None:
-            if not sensor_ids:
-                return []
-            q += f" AND sensor_id IN ({','.join('?' * len(sensor_ids))})"
-            args += list(sensor_ids)
-        if f_lo_hz is not None:
-            q, args = q + " AND center_hz>=?", [*args, f_lo_hz]
-        if f_hi_hz is not None:
-            q, args = q + " AND center_hz<?", [*args, f_hi_hz]
+        rows = self._rows(lambda: self.db.emissions(format_utc(period.start), format_utc(period.end), sensor_ids,
+                                                    f_lo_hz=f_lo_hz, f_hi_hz=f_hi_hz))
         out = []
-        for r in self._query(q + " ORDER BY t_utc", args):
+        for r in rows:
             out.append(EmissionRecord(r[0], parse_utc_text(r[1], f"{self.db_path} emissions"), r[2],
                                       *(float(v) for v in r[3:])))
         return out
 
     def health(self, sensor_id: str, period: Period) -> list[HealthRecord]:
-        rows = self._query("SELECT sensor_id, t_utc, health FROM health WHERE sensor_id=? AND t_utc>=? AND t_utc<? "
-                           "ORDER BY t_utc, seq", (sensor_id, format_utc(period.start), format_utc(period.end)))
+        rows = self._rows(lambda: self.db.health(sensor_id, format_utc(period.start), format_utc(period.end)))
         out = []
         for r in rows:
             try:
@@ -432,11 +394,8 @@ class ArchiveReader:
     def alerts(self, period: Period, province: str | None = None) -> list[dict[str, Any]]:
         """Alert JSON documents active during the period (first_seen before its end, last change after its
         start); with ``province``, only alerts involving it (source or affected)."""
-        q, args = "SELECT json FROM alerts WHERE first_seen<?", [format_utc(period.end)]
-        if province:
-            q, args = q + " AND provinces LIKE ?", [*args, f"%,{province},%"]
         out = []
-        for (text,) in self._query(q + " ORDER BY first_seen, id", args):
+        for text in self._rows(lambda: self.db.alert_docs(format_utc(period.end), province)):
             try:
                 doc = json.loads(text)
             except ValueError as exc:
@@ -452,8 +411,7 @@ class ArchiveReader:
         federation's ``alert_actions`` table, when the store has one): exact response times."""
         out: dict[str, dict[str, str]] = {}
         keys = {"acknowledge": "acknowledged_at", "resolve": "resolved_at"}
-        for alert_id, action, t_utc in self._query("SELECT alert_id, action, t_utc FROM alert_actions "
-                                                   "ORDER BY t_utc, action_id"):
+        for alert_id, action, t_utc in self._rows(self.db.alert_actions):
             if action in keys:
                 out.setdefault(alert_id, {}).setdefault(keys[action], t_utc)
         return out

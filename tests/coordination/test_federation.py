@@ -116,7 +116,7 @@ def test_federated_centres_raise_the_same_alert_as_one_server_and_only_once(tmp_
         for c in servers:
             got = wait_for(lambda c=c: [a for a in standing(apis[c]) if a["state"] == "acknowledged"], 5.0)
             assert got[0]["acknowledged_by"] == "js-duty"
-        wait_for(lambda: store.pending_actions() == [] and not store.db.fetchall(
+        wait_for(lambda: store.alerts.pending_actions() == [] and not store.db.fetchall(
             "SELECT 1 FROM alert_actions WHERE done = 0"), 5.0)
         zj_engine_alert = servers["ZJ"].engine.open_alerts()[0]
         assert zj_engine_alert.state == "acknowledged"
@@ -163,11 +163,11 @@ def test_killing_the_owner_mid_incident_loses_and_doubles_nothing(tmp_path, pg_u
             assert s.wait_acked(range(1, s.seq + 1), 10.0) == set(range(1, s.seq + 1)), s.sensor_id
         store = Store(pg_url)
         for s in sensors:
-            assert store.count_received(s.sensor_id, "emissions") == s.seq
-            assert store.received_ranges(s.sensor_id) == [(0, s.seq)]
+            assert store.ledger.count_received(s.sensor_id, "emissions") == s.seq
+            assert store.ledger.received_ranges(s.sensor_id) == [(0, s.seq)]
         wait_for(lambda: not store.db.fetchall("SELECT 1 FROM alert_actions WHERE done = 0"), 5.0)
         time.sleep(2.0)
-        active = store.list_alert_json(["open", "acknowledged"])
+        active = store.alerts.list_alert_json(["open", "acknowledged"])
         assert [(a["id"], a["state"]) for a in active] == [(doc["id"], "acknowledged")]
         assert servers["ZJ"].engine.open_alerts()[0].id == doc["id"]  # restored, not re-opened
         store.close()

@@ -13,7 +13,7 @@ from coordination.alerts import AlertEvent
 from coordination.client import ApiClient
 from coordination.protocol import AlertMsg, Command, Evidence, decode, format_utc
 from coordination.server import Server
-from coordination.store import SqliteAlertStore, Store
+from coordination.store import DatabaseAlertStore, Store
 
 
 def subscriber(ctx, addr: str, topic: bytes) -> zmq.Socket:
@@ -123,7 +123,7 @@ def test_sqlite_alert_store_round_trips_and_lists_by_state_and_province(tmp_path
     from coordination.alerts import Alert
 
     store = Store(tmp_path / "s.db")
-    alerts = SqliteAlertStore(store, Alert.from_json)
+    alerts = DatabaseAlertStore(store.alerts, Alert.from_json)
     a1 = make_alert("A1", source=("ZJ",), affected=("JS",))
     a2 = make_alert("A2", source=("AH",), affected=("SH",)).evolve(state="resolved", event="resolved")
     a3 = make_alert("A3", source=("SH",), affected=("JS",)).evolve(state="acknowledged", event="acknowledged")
@@ -131,7 +131,7 @@ def test_sqlite_alert_store_round_trips_and_lists_by_state_and_province(tmp_path
         alerts.save(a)
     store.commit()
     store.close()
-    alerts = SqliteAlertStore(Store(tmp_path / "s.db"), Alert.from_json)
+    alerts = DatabaseAlertStore(Store(tmp_path / "s.db").alerts, Alert.from_json)
     assert sorted(a.id for a in alerts.load_active()) == ["A1", "A3"]
     assert alerts.get("A1").to_json() == a1.to_json()
     assert alerts.get("nope") is None
@@ -145,7 +145,7 @@ def test_restart_gives_the_real_engine_its_open_alerts_back(tmp_path):
 
     cfg = loopback_config(tmp_path)
     store = Store(cfg.data_dir / "server.db")
-    SqliteAlertStore(store, Alert.from_json).save(make_alert("A1"))
+    DatabaseAlertStore(store.alerts, Alert.from_json).save(make_alert("A1"))
     store.commit()
     store.close()
     srv = Server(cfg, clock=lambda: T0).start()  # a fixed clock: no auto-resolve while we look

@@ -114,8 +114,8 @@ def test_a_sensors_past_day_file_is_closed_when_it_writes_a_new_day(tmp_path: Pa
     day2 = (T0 + timedelta(days=2)).strftime("%Y%m%d")
     assert names == {f"js-01_{day2}.h5", f"js-02_{day0}.h5"}  # other sensors' files untouched
     # the closed days still read back (reopened on demand), rows complete
-    power, _, _ = archive.read_last("js-01", "p", 10, day=day0)
+    power = archive.reader.last_rows("js-01", "p", 10, day=day0).power_dbm
     assert power[:, 0].tolist() == [-101.0, -102.0]
-    power, _, _ = archive.read_last("js-01", "p", 10, day=day1)
+    power = archive.reader.last_rows("js-01", "p", 10, day=day1).power_dbm
     assert power[:, 0].tolist() == [-103.0, -104.0]
     archive.close()

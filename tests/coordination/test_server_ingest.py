@@ -100,7 +100,7 @@ def test_duplicate_seq_is_acked_again_but_stored_once(server, ctx, tmp_path):
         s.send(s.spectrum(seq))
     assert s.wait_acked({2, 3, 4}) == {2, 3, 4}
     wait_for(lambda: server.counters.duplicates == 3)
-    assert server.store.count_received("js-01", "spectrum") == 4
+    assert server.store.ledger.count_received("js-01", "spectrum") == 4
     server.stop()
     with h5py.File(tmp_path / "data" / "spectra" / "js-01" / "js-01_20261125.h5", "r") as f:
         assert sorted(f["pmr446"]["seq"][:].tolist()) == [1, 2, 3, 4]
@@ -170,12 +170,12 @@ def test_unwritable_archive_dir_means_no_ack_and_a_counted_storage_error(tmp_pat
         s.pump(200)
         assert 1 not in s.acked
         assert srv.counters.storage_errors["hdf5"] == 1
-        assert srv.store.count_received("js-01", "spectrum") == 0
+        assert srv.store.ledger.count_received("js-01", "spectrum") == 0
         # the disk comes back: the spool's resend is stored and acked
         (spectra / "js-01").unlink()
         s.send(s.spectrum(1))
         assert s.wait_acked({1}) == {1}
-        assert srv.store.count_received("js-01", "spectrum") == 1
+        assert srv.store.ledger.count_received("js-01", "spectrum") == 1
     finally:
         srv.stop()
 
@@ -199,7 +199,7 @@ def test_restart_mid_stream_loses_and_doubles_nothing(tmp_path, ctx):
         for seq in sorted(unacked):
             s.send(s.spectrum(seq))
         assert s.wait_acked(range(1, 201), timeout_s=10) == set(range(1, 201))
-        assert srv2.store.count_received("js-01", "spectrum") == 200
+        assert srv2.store.ledger.count_received("js-01", "spectrum") == 200
     finally:
         srv2.stop()
     seqs = []
@@ -349,6 +349,6 @@ def test_slow_sensors_rows_gather_before_a_write_and_stop_writes_what_waits(tmp_
     try:
         s.send(s.spectrum(6))  # the sensor never got that ack: resent, acked, not stored again
         assert s.wait_acked({6}) == {6}
-        assert srv2.store.count_received("js-01", "spectrum") == 7
+        assert srv2.store.ledger.count_received("js-01", "spectrum") == 7
     finally:
         srv2.stop()

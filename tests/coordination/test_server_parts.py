@@ -44,7 +44,7 @@ from coordination.protocol import (
     format_utc,
 )
 from coordination.registry import SensorRegistry
-from coordination.store import SqliteAlertStore, Store
+from coordination.store import DatabaseAlertStore, Store
 
 
 @dataclass
@@ -91,7 +91,7 @@ def parts(tmp_path: Path):
     faults = Faults(counters, store.rollback)
     registry = SensorRegistry(config=cfg, store=store, profiles=(TEST_PROFILE,), clock=clock, replies=out,
                               publisher=out, seq=seq, rejections=rejections, faults=faults)
-    alert_store = SqliteAlertStore(store, Alert.from_json)
+    alert_store = DatabaseAlertStore(store.alerts, Alert.from_json)
     engine = FakeEngine(alert_store)
     outbox = AlertOutbox(config=cfg, alert_store=alert_store, store=store, registry=registry, publisher=out,
                          sensors=out, seq=seq, clock=clock, counters=counters, faults=faults)
@@ -136,7 +136,7 @@ def test_intake_stores_a_resent_message_once_and_acks_it_twice(parts: Parts) -> 
     parts.intake.handle_batch([raw(hello())])
     parts.intake.handle_batch([raw(emissions(1)), raw(emissions(2)), raw(emissions(1))])  # a resend in the batch
     parts.intake.handle_batch([raw(emissions(2))])  # and one after the commit
-    assert parts.store.count_received("js-01", "emissions") == 2
+    assert parts.store.ledger.count_received("js-01", "emissions") == 2
     assert parts.counters.duplicates == 2
     assert sorted(parts.out.acked()) == [0, 1, 1, 2, 2]
     assert [sid for sid, _t, n in parts.engine.observed] == ["js-01", "js-01"]  # the engine saw each once
@@ -145,7 +145,7 @@ def test_intake_stores_a_resent_message_once_and_acks_it_twice(parts: Parts) -> 
 def test_intake_counts_a_sender_without_hello_and_stores_nothing(parts: Parts) -> None:
     parts.intake.handle_batch([raw(emissions(1))])
     assert parts.rejections.by_reason["unknown_sensor"] == 1
-    assert parts.store.count_received("js-01") == 0 and parts.out.acked() == []
+    assert parts.store.ledger.count_received("js-01") == 0 and parts.out.acked() == []
 
 
 def test_intake_acks_a_spectrum_only_once_the_archive_has_written_it(parts: Parts) -> None:
@@ -159,7 +159,7 @@ def test_intake_acks_a_spectrum_only_once_the_archive_has_written_it(parts: Part
     parts.intake.flush_spectra(force=True)
     assert parts.intake.staged == 0
     assert sorted(parts.out.acked()) == [0, 5, 6]
-    assert parts.store.count_received("js-01", "spectrum") == 2
+    assert parts.store.ledger.count_received("js-01", "spectrum") == 2
 
 
 def test_registry_status_goes_late_then_down_against_the_revisit_time(parts: Parts) -> None:
@@ -182,12 +182,12 @@ def test_outbox_saves_before_publishing_and_orders_evidence_from_capable_sensors
     parts.out.published.clear()
     alert = make_alert("A1", sensors=(("js-01", "JS"), ("zj-09", "ZJ")))
     parts.outbox.handle_events([AlertEvent("opened", alert)])
-    assert parts.store.alert_json("A1") is not None
+    assert parts.store.alerts.alert_json("A1") is not None
     topics = sorted(t for t, m in parts.out.published if isinstance(m, AlertMsg))
     assert topics == ["alert.JS", "alert.ZJ"]
     orders = [m for who, m in parts.out.sent]
     assert len(orders) == 1 and orders[0].action == "capture_iq"  # zj-09 is not registered here
-    assert [e["sensor_id"] for e in parts.store.evidence_for("A1")] == ["js-01"]
+    assert [e["sensor_id"] for e in parts.store.evidence.for_alert("A1")] == ["js-01"]
     assert parts.counters.alert_events["opened"] == 1
 
 
@@ -196,4 +196,4 @@ def test_outbox_publishes_only_what_the_filter_lets_through(parts: Parts) -> Non
     parts.outbox.handle_events([AlertEvent("opened", make_alert("hidden")), AlertEvent("opened", make_alert("shown"))])
     ids = [m.alert["id"] for _t, m in parts.out.published if isinstance(m, AlertMsg)]
     assert ids == ["shown", "shown"]  # its two provinces' topics
-    assert parts.store.alert_json("hidden") is not None  # stored all the same
+    assert parts.store.alerts.alert_json("hidden") is not None  # stored all the same

@@ -23,25 +23,25 @@ def test_seq_ranges_match_a_plain_set_under_random_inserts():
 def test_ledger_stays_small_for_consecutive_seqs_and_survives_reopen(tmp_path):
     store = Store(tmp_path / "s.db")
     for start in range(0, 10_000, 500):  # 20 batches, delivered in order
-        store.mark_received([("js-01", q, "spectrum", "") for q in range(start, start + 500)])
+        store.ledger.mark_received([("js-01", q, "spectrum", "") for q in range(start, start + 500)])
         store.commit()
-    store.mark_received([("js-01", q, "emissions", "") for q in (20_005, 20_007)])  # gaps (spool drops)
+    store.ledger.mark_received([("js-01", q, "emissions", "") for q in (20_005, 20_007)])  # gaps (spool drops)
     store.commit()
-    assert store.received_ranges("js-01") == [(0, 9999), (20_005, 20_005), (20_007, 20_007)]
+    assert store.ledger.received_ranges("js-01") == [(0, 9999), (20_005, 20_005), (20_007, 20_007)]
     store.close()
     store = Store(tmp_path / "s.db")
-    assert store.known_seqs("js-01", [0, 9999, 10_000, 20_005, 20_006]) == {0, 9999, 20_005}
-    assert store.count_received("js-01", "spectrum") == 10_000
-    assert store.count_received("js-01") == 10_002
+    assert store.ledger.known_seqs("js-01", [0, 9999, 10_000, 20_005, 20_006]) == {0, 9999, 20_005}
+    assert store.ledger.count_received("js-01", "spectrum") == 10_000
+    assert store.ledger.count_received("js-01") == 10_002
 
 
 def test_a_rolled_back_batch_leaves_the_ledger_unchanged(tmp_path):
     store = Store(tmp_path / "s.db")
-    store.mark_received([("js-01", 1, "spectrum", "")])
+    store.ledger.mark_received([("js-01", 1, "spectrum", "")])
     store.commit()
-    store.mark_received([("js-01", 2, "spectrum", "")])
-    assert store.known_seqs("js-01", [1, 2]) == {1, 2}  # inside the open batch: 2 is taken
+    store.ledger.mark_received([("js-01", 2, "spectrum", "")])
+    assert store.ledger.known_seqs("js-01", [1, 2]) == {1, 2}  # inside the open batch: 2 is taken
     store.rollback()
-    assert store.known_seqs("js-01", [1, 2]) == {1}
-    assert store.received_ranges("js-01") == [(1, 1)]
-    assert store.count_received("js-01") == 1
+    assert store.ledger.known_seqs("js-01", [1, 2]) == {1}
+    assert store.ledger.received_ranges("js-01") == [(1, 1)]
+    assert store.ledger.count_received("js-01") == 1

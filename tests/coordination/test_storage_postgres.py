@@ -85,18 +85,18 @@ def test_migrations_are_versioned_and_a_newer_database_is_refused(target):
 def test_a_version_1_sqlite_server_file_is_migrated_in_place(tmp_path):
     import sqlite3
 
-    from coordination.store import _SCHEMA_V1
+    from coordination.store.schema import SCHEMA_V1
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    for st in _SCHEMA_V1:
+    for st in SCHEMA_V1:
         conn.execute(st)
     conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     conn.execute("INSERT INTO alerts VALUES ('a1', 'open', ',JS,', 'major', 't0', 't1', '{\"id\": \"a1\"}')")
     conn.commit()
     conn.close()
     store = Store(path)
-    assert store.alert_json("a1")["id"] == "a1"
+    assert store.alerts.alert_json("a1")["id"] == "a1"
     assert store.db.schema_version("server") == 3
 
 
@@ -107,36 +107,36 @@ def _hello(sid: str, prov: str = "JS") -> Hello:
 
 def test_server_store_round_trips_on_both_engines(target):
     store = Store(target, centre="JS")
-    store.upsert_sensor(_hello("js-01"), "2026-01-01T00:00:00.000000Z")
+    store.sensors.upsert(_hello("js-01"), "2026-01-01T00:00:00.000000Z")
     em = {"center_hz": 1.5e8, "peak_hz": 1.5e8, "peak_dbm": -60.0, "power_dbm": -62.0, "bandwidth_xdb_hz": 1e4,
           "obw_hz": 1.1e4, "snr_db": 30.0, "f_lo_hz": 1.4999e8, "f_hi_hz": 1.5001e8}
-    store.insert_emissions(Emissions("js-01", 5, "2026-01-01T00:00:01.000000Z", profile="vhf", spectrum_seq=4,
+    store.summaries.insert_emissions(Emissions("js-01", 5, "2026-01-01T00:00:01.000000Z", profile="vhf", spectrum_seq=4,
                                      noise_floor_dbm=-100.0, antenna_factor_db_m=20.0, emissions=(em,)))
     centers = np.linspace(1e8, 1.1e8, 8)
     occ = Occupancy("js-01", 6, "2026-01-01T00:00:02.000000Z", profile="vhf", t_start_utc="2026-01-01T00:00:00Z",
                     t_end_utc="2026-01-01T00:00:02Z", revisits=3, threshold_dbm=-90.0, fbo=0.25,
                     channel_centers_hz=centers, fco=np.full(8, 0.5, np.float32))
-    store.insert_occupancy(occ)
-    store.insert_occupancy(occ)  # idempotent
-    store.mark_received([("js-01", 5, "emissions", ""), ("js-01", 6, "occupancy", ""), ("js-01", 3_000_000_000_123,
-                                                                                      "heartbeat", "")])
-    store.touch_sensors([("js-01", 3_000_000_000_123, "vhf", "2026-01-01T00:00:03.000000Z")])
-    store.set_health("js-01", 7, "2026-01-01T00:00:03.000000Z", {"temp_c": 41.5})
-    store.save_counters([("stored", "emissions", 1), ("duplicates", "", 0)])
+    store.summaries.insert_occupancy(occ)
+    store.summaries.insert_occupancy(occ)  # idempotent
+    store.ledger.mark_received([("js-01", 5, "emissions", ""), ("js-01", 6, "occupancy", ""),
+                                ("js-01", 3_000_000_000_123, "heartbeat", "")])
+    store.sensors.touch([("js-01", 3_000_000_000_123, "vhf", "2026-01-01T00:00:03.000000Z")])
+    store.sensors.set_health("js-01", 7, "2026-01-01T00:00:03.000000Z", {"temp_c": 41.5})
+    store.counters.save([("stored", "emissions", 1), ("duplicates", "", 0)])
     store.commit()
     store.close()
     store = Store(target, centre="JS")
-    assert store.known_seqs("js-01", [5, 6, 7, 3_000_000_000_123]) == {5, 6, 3_000_000_000_123}
-    [rec] = store.sensors()
+    assert store.ledger.known_seqs("js-01", [5, 6, 7, 3_000_000_000_123]) == {5, 6, 3_000_000_000_123}
+    [rec] = store.sensors.records()
     assert (rec.last_seq, rec.last_profile, rec.health, rec.capabilities) == (3_000_000_000_123, "vhf",
                                                                              {"temp_c": 41.5}, ("evidence:sigmf",))
-    [row] = store.emissions("js-01")
+    [row] = store.summaries.emissions("js-01")
     assert (row["seq"], row["spectrum_seq"], row["obw_hz"]) == (5, 4, 1.1e4)
-    got_centers, rows = store.occupancy("js-01", "vhf")
+    got_centers, rows = store.summaries.occupancy("js-01", "vhf")
     assert np.array_equal(got_centers, centers) and rows[0]["fco"] == [0.5] * 8 and len(rows) == 1
-    assert sorted(store.load_counters()) == [("duplicates", "", 0), ("stored", "emissions", 1)]
-    assert Store(target, centre="ZJ").load_counters() == []  # counters are per centre
-    assert store.sensors(["ZJ"]) == []
+    assert sorted(store.counters.load()) == [("duplicates", "", 0), ("stored", "emissions", 1)]
+    assert Store(target, centre="ZJ").counters.load() == []  # counters are per centre
+    assert store.sensors.records(["ZJ"]) == []
 
 
 def _alert(aid: str, state: str = "open", **kw) -> dict:
@@ -159,7 +159,7 @@ def test_concurrent_claims_from_four_centres_leave_one_alert(pg_url):
 
     def claim(c: str) -> None:
         barrier.wait()
-        won[c] = stores[c].claim_alert(_alert(f"{c}-1"), "JS,ZJ")
+        won[c] = stores[c].alerts.claim_alert(_alert(f"{c}-1"), "JS,ZJ")
         stores[c].commit()
 
     threads = [threading.Thread(target=claim, args=(c,)) for c in centres]
@@ -169,13 +169,13 @@ def test_concurrent_claims_from_four_centres_leave_one_alert(pg_url):
         t.join(30)
     assert len(set(won.values())) == 1
     canonical = next(iter(won.values()))
-    listed = stores["AH"].list_alert_json(["open", "acknowledged"])
+    listed = stores["AH"].alerts.list_alert_json(["open", "acknowledged"])
     assert [d["id"] for d in listed] == [canonical]
-    assert sorted(c for c in centres if stores[c].alert_link(f"{c}-1") == canonical) == sorted(
+    assert sorted(c for c in centres if stores[c].alerts.alert_link(f"{c}-1") == canonical) == sorted(
         c for c in centres if f"{c}-1" != canonical)
     # a different channel or cluster key is a different emitter
-    assert stores["JS"].claim_alert(_alert("JS-2", channel_hz=151.025e6), "JS,ZJ") == "JS-2"
-    assert stores["JS"].claim_alert(_alert("JS-3"), "AH,JS") == "JS-3"
+    assert stores["JS"].alerts.claim_alert(_alert("JS-2", channel_hz=151.025e6), "JS,ZJ") == "JS-2"
+    assert stores["JS"].alerts.claim_alert(_alert("JS-3"), "AH,JS") == "JS-3"
     stores["JS"].commit()
     for s in stores.values():
         s.close()
@@ -183,44 +183,44 @@ def test_concurrent_claims_from_four_centres_leave_one_alert(pg_url):
 
 def test_acknowledgement_survives_a_late_update_and_is_queued_for_the_owner(target):
     owner, other = Store(target, centre="JS"), Store(target, centre="ZJ")
-    owner.claim_alert(_alert("JS-9"), "JS,ZJ")
+    owner.alerts.claim_alert(_alert("JS-9"), "JS,ZJ")
     owner.commit()
-    rev0 = other.alert_revision()
-    doc = other.apply_alert_action("JS-9", "acknowledge", "zj-duty", "seen", "2026-01-01T00:01:00.000000Z")
+    rev0 = other.alerts.alert_revision()
+    doc = other.alerts.apply_alert_action("JS-9", "acknowledge", "zj-duty", "seen", "2026-01-01T00:01:00.000000Z")
     other.commit()
     assert (doc["state"], doc["acknowledged_by"]) == ("acknowledged", "zj-duty")
-    owner.save_alert_json(_alert("JS-9", event="updated", last_seen="2026-01-01T00:02:00.000000Z"))  # stale view
+    owner.alerts.save_alert_json(_alert("JS-9", event="updated", last_seen="2026-01-01T00:02:00.000000Z"))  # stale view
     owner.commit()
-    now = other.alert_json("JS-9")
+    now = other.alerts.alert_json("JS-9")
     assert (now["state"], now["acknowledged_by"], now["last_seen"]) == ("acknowledged", "zj-duty",
                                                                          "2026-01-01T00:02:00.000000Z")
-    assert [(a[1], a[2], a[3]) for a in owner.pending_actions()] == [("JS-9", "acknowledge", "zj-duty")]
-    assert other.pending_actions() == []
-    owner.action_done(owner.pending_actions()[0][0])
+    assert [(a[1], a[2], a[3]) for a in owner.alerts.pending_actions()] == [("JS-9", "acknowledge", "zj-duty")]
+    assert other.alerts.pending_actions() == []
+    owner.alerts.action_done(owner.alerts.pending_actions()[0][0])
     owner.commit()
-    assert owner.pending_actions() == []
-    last, docs = other.alerts_since(rev0, "ZJ")
-    assert [d["id"] for d in docs] == ["JS-9"] and last == other.alert_revision()
-    assert other.alerts_since(last, "ZJ") == (last, [])
-    assert [d["id"] for d in owner.list_alert_json(own_only=True)] == ["JS-9"]
-    assert other.list_alert_json(own_only=True) == []
+    assert owner.alerts.pending_actions() == []
+    last, docs = other.alerts.alerts_since(rev0, "ZJ")
+    assert [d["id"] for d in docs] == ["JS-9"] and last == other.alerts.alert_revision()
+    assert other.alerts.alerts_since(last, "ZJ") == (last, [])
+    assert [d["id"] for d in owner.alerts.list_alert_json(own_only=True)] == ["JS-9"]
+    assert other.alerts.list_alert_json(own_only=True) == []
 
 
 def test_a_lost_postgresql_connection_fails_one_transaction_then_reconnects(pg_url):
     import psycopg
 
     store = Store(pg_url, centre="JS")
-    store.mark_received([("js-01", 1, "emissions", "")])
+    store.ledger.mark_received([("js-01", 1, "emissions", "")])
     store.commit()
     with psycopg.connect(pg_url, autocommit=True) as admin:  # the database drops our session
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                       "WHERE pid <> pg_backend_pid() AND datname = current_database()")
     with pytest.raises(psycopg.OperationalError):  # the transaction in flight fails: nothing of it is acked
-        store.mark_received([("js-01", 2, "emissions", "")])
+        store.ledger.mark_received([("js-01", 2, "emissions", "")])
         store.commit()
     store.rollback()
-    store.mark_received([("js-01", 3, "emissions", "")])  # the next one reconnects (same schema)
+    store.ledger.mark_received([("js-01", 3, "emissions", "")])  # the next one reconnects (same schema)
     store.commit()
     assert store.db.reconnects == 1
-    assert store.received_ranges("js-01") == [(1, 1), (3, 3)]
-    assert Store(pg_url).count_received("js-01") == 2
+    assert store.ledger.received_ranges("js-01") == [(1, 1), (3, 3)]
+    assert Store(pg_url).ledger.count_received("js-01") == 2

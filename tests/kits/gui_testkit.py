@@ -80,9 +80,9 @@ def write_archive(root: Path) -> Path:
     arch.flush()
     arch.close()
     store = Store(root / "server.db")
-    store.upsert_sensor(Hello("js-01", 0, at(0), province="JS", lat=31.3, lon=120.6), at(0))
+    store.sensors.upsert(Hello("js-01", 0, at(0), province="JS", lat=31.3, lon=120.6), at(0))
     for aid, first in (("A1", 30), ("A2", 90)):
-        store.save_alert_json({"id": aid, "event": "opened", "state": "open", "severity": "major",
+        store.alerts.save_alert_json({"id": aid, "event": "opened", "state": "open", "severity": "major",
                                "verdicts": ["unlicensed"], "provinces_source": ["ZJ"], "provinces_affected": ["JS"],
                                "f_center_hz": 446.05e6, "bandwidth_hz": 8000.0, "sensors": [],
                                "position": {"lat": 31.0, "lon": 120.5, "error_km": 3.0, "semi_major_km": 2.0,
@@ -90,7 +90,7 @@ def write_archive(root: Path) -> Path:
                                "first_seen": at(first),
                                "last_seen": at(first + 5)})
     for k in range(2):
-        store.insert_occupancy(Occupancy("js-01", 1000 + k, at(60 * (k + 1)),
+        store.summaries.insert_occupancy(Occupancy("js-01", 1000 + k, at(60 * (k + 1)),
                                          profile="pmr446", t_start_utc=at(60 * k),
                                          t_end_utc=at(60 * (k + 1)), revisits=60,
                                          fbo=0.25, channel_centers_hz=446.00625e6 + 12_500.0 * np.arange(16),

@@ -125,7 +125,7 @@ def build_world(root: Path) -> World:
     store = Store(data / "server.db")
     archive = SpectrumArchive(data / "spectra")
     for site in (JS, ZJ):
-        store.upsert_sensor(_hello(site), format_utc(DAY1))
+        store.sensors.upsert(_hello(site), format_utc(DAY1))
     # js-01: three occupancy reports of 60 revisits each
     occ_a = (30, 15, 0)
     for i in range(3):
@@ -133,10 +133,11 @@ def build_world(root: Path) -> World:
         fco[0] = occ_a[i] / 60.0
         fco[np.argmin(np.abs(CHANNELS_HZ - CH_B_HZ))] = 1.0
         t0 = DAY1 + timedelta(hours=i)
-        store.insert_occupancy(Occupancy("js-01", 100 + i, format_utc(t0 + timedelta(hours=1)), profile=PROFILE,
-                                         t_start_utc=format_utc(t0), t_end_utc=format_utc(t0 + timedelta(hours=1)),
-                                         revisits=60, threshold_dbm=-100.0, fbo=float(fco.mean()),
-                                         channel_centers_hz=CHANNELS_HZ.copy(), fco=fco))
+        store.summaries.insert_occupancy(Occupancy(
+            "js-01", 100 + i, format_utc(t0 + timedelta(hours=1)), profile=PROFILE,
+            t_start_utc=format_utc(t0), t_end_utc=format_utc(t0 + timedelta(hours=1)),
+            revisits=60, threshold_dbm=-100.0, fbo=float(fco.mean()),
+            channel_centers_hz=CHANNELS_HZ.copy(), fco=fco))
     # js-01 heartbeats, one a minute on day 1 except 06:00-08:00; drop counters grow by 7 and 3
     seq = 1000
     drops = spool = 0
@@ -150,16 +151,16 @@ def build_world(root: Path) -> World:
             drops += 1
         if m == 1200:
             spool += 3
-        store.set_health("js-01", seq, format_utc(t), {"sample_drops": float(drops), "spool_dropped": float(spool),
-                                                      "uptime_s": float(m * 60)})
+        store.sensors.set_health("js-01", seq, format_utc(t), {
+            "sample_drops": float(drops), "spool_dropped": float(spool), "uptime_s": float(m * 60)})
         seq += 1
     # js-01 emissions
     for k in range(10):
         t = DAY1 + timedelta(hours=3, minutes=k)
-        store.insert_emissions(Emissions("js-01", 2000 + k, format_utc(t), profile=PROFILE, noise_floor_dbm=-110.0,
-                                         antenna_factor_db_m=2.0,
-                                         emissions=(_emission(CH_B_HZ, -70.0 - k * 0.5),
-                                                    *((_emission(446.05e6, -80.0),) if k < 5 else ()))))
+        store.summaries.insert_emissions(Emissions(
+            "js-01", 2000 + k, format_utc(t), profile=PROFILE, noise_floor_dbm=-110.0,
+            antenna_factor_db_m=2.0,
+            emissions=(_emission(CH_B_HZ, -70.0 - k * 0.5), *((_emission(446.05e6, -80.0),) if k < 5 else ()))))
     # zj-01: archived sweeps only
     meta = SensorMeta("zj-01", "ZJ", ZJ["lat"], ZJ["lon"], 10.0)
     for k in range(ZJ_SWEEPS):
@@ -170,10 +171,11 @@ def build_world(root: Path) -> World:
     written, failed = archive.flush()
     assert len(written) == ZJ_SWEEPS and not failed
     for doc in alert_docs():
-        store.save_alert_json(doc)
+        store.alerts.save_alert_json(doc)
     store.commit()
     # A1 was acknowledged from another centre 600 s after it opened (recorded alert action)
-    store.apply_alert_action("A1", "acknowledge", "js-team", None, format_utc(DAY1 + timedelta(hours=1, seconds=600)))
+    store.alerts.apply_alert_action("A1", "acknowledge", "js-team", None,
+                                    format_utc(DAY1 + timedelta(hours=1, seconds=600)))
     store.commit()
     archive.close()
     store.close()
