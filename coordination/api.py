@@ -16,7 +16,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -39,9 +39,6 @@ from coordination.protocol import (
 from coordination.registry import SensorRegistry
 from coordination.store import Store
 from station_db.repository import StationRepository
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
