@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from coordination import prediction
+from coordination import agreements, prediction
 from coordination.alerts import (
     VERDICTS,
     Alert,
@@ -112,6 +112,7 @@ class EngineConfig:
     position_tol_km: float = 5.0
     source_min_probability: float = 0.2
     border_hysteresis_db: float = 3.0
+    agreement_uncertainty_db: float = 6.0
     predicted_border_check: str = "heard"
     reassess_after_s: float = 10.0
     reassess_level_db: float = 3.0
@@ -476,9 +477,11 @@ class RulesEngine:
                             f"{r.excess_db:+.1f} dB against the border limit {r.border_limit_dbuv_m:g} dBuV/m")
         heard_outside = any(r.province not in source for r in readings)
         mode = cfg.predicted_border_check
+        predicted: dict[str, float] = {}
         if matched is not None and (mode == "always" or (mode == "heard" and heard_outside)):
             erp = matched.erp_dbw + (max(matched_offset_db, 0.0) if "licence_violation" in verdicts else 0.0)
             for prov, e_border, d_km in self._predicted_at_borders(matched, band, erp):
+                predicted[prov] = e_border
                 if e_border > band.border_limit_dbuv_m and prov not in source:
                     if prov not in affected:
                         affected.append(prov)
@@ -486,6 +489,12 @@ class RulesEngine:
                     findings.append(f"{matched.province} station {matched.station_id} predicted {e_border:.1f} dBuV/m "
                                     f"at the {prov} border ({d_km:.1f} km, e.r.p. {erp:.1f} dBW, "
                                     f"{band.time_pct:g} % time), limit {band.border_limit_dbuv_m:g}")
+        if matched is not None and affected:  # what the neighbours agreed about the station
+            review = agreements.review_affected(matched, affected, readings, predicted, band, now.date(),
+                                                within_licence="licence_violation" not in verdicts,
+                                                uncertainty_db=cfg.agreement_uncertainty_db)
+            affected, border_excess = list(review.affected), review.excess_db
+            findings.extend(review.findings)
         if affected:
             verdicts.add("cross_border")
         ordered = _order_verdicts(verdicts)
@@ -643,6 +652,9 @@ class RulesEngine:
         if not victims:
             return (f"no protected {'/'.join(affected)} station on this channel: {matched.province} to bring the "
                     f"field at the border under {band.border_limit_dbuv_m:g} dBuV/m or coordinate")
+        by_status, victims = agreements.secondary_yields(matched, victims)
+        if by_status is not None:
+            return by_status
         earliest = min(victims, key=lambda s: s.valid_from)
         if matched.valid_from > earliest.valid_from:
             return (f"later yields to earlier: {matched.province} station {matched.station_id} (licensed "

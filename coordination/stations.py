@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from station_db.exchange import file_sha256, read_stations
+from station_db.exchange import file_sha256, load_station_file
 from station_db.models import Station
 from station_db.repository import StationRepository
 
@@ -23,14 +23,15 @@ def open_stations(path: Path | None, data_dir: Path) -> StationRepository:
         return StationRepository(data_dir / "stations.db")
     path = Path(path)
     if path.suffix.lower() in (".csv", ".json"):
-        stations = read_stations(path)
+        loaded = load_station_file(path)
+        stations = loaded.stations
         repo = StationRepository(data_dir / "stations.db")
         by_prov: dict[str, list[Station]] = {}
         for s in stations:
             by_prov.setdefault(s.province, []).append(s)
         digest = file_sha256(path)
         for prov, rows in sorted(by_prov.items()):
-            report = repo.import_stations(rows, prov, path.name, digest)
+            report = repo.import_stations(rows, prov, path.name, digest, coordination_given=loaded.coordination_given)
             log.info("imported %s stations of %s from %s: %d new, %d updated, %d unchanged", len(rows), prov,
                      path, report.inserted, report.updated, report.unchanged)
         return repo
