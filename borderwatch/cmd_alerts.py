@@ -18,6 +18,7 @@ from typing import Any
 from borderwatch.i18n import N_, _
 from coordination.alert_geojson import alerts_feature_collection, located_count
 from coordination.client import ApiClient, ApiError, SocketKeys, Subscription
+from coordination.keys import ClientKeys, load_client_keys
 from coordination.protocol import AlertMsg
 
 DEFAULT_PUB = "tcp://127.0.0.1:5562"
@@ -72,12 +73,10 @@ def register(subparsers: Any) -> None:
         p.add_argument("--key-name", metavar="NAME", default=None, help=_("which client key in --keys to use"))
 
 
-def _client_keys(args: argparse.Namespace) -> Any:
+def _client_keys(args: argparse.Namespace) -> ClientKeys | None:
     """The client's CURVE keys from ``--keys``/``--key-name`` (None: plain TCP)."""
     if getattr(args, "keys", None) is None:
         return None
-    from coordination.keys import load_client_keys
-
     return load_client_keys(args.keys, args.key_name)
 
 

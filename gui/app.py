@@ -29,6 +29,8 @@ from gui.sensors import SensorsWidget
 from gui.spectrum import SpectrumWidget, StationSpan
 from gui.stations import StationsWidget, local_search
 from gui.waterfall import WaterfallWidget
+from station_db.geo import Boundaries
+from station_db.repository import StationRepository
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,9 @@ class MainWindow(QMainWindow):
     """One window, dockable views, fed by a live server client or an archive reader."""
 
     def __init__(self, *, client: ServerClient | None = None, archive: ArchiveReader | None = None,
-                 station_repo: Any = None, settings: QSettings | None = None, frame_interval_ms: int = 33,
-                 refresh_interval_ms: int = 2000, waterfall_rows: int = 300, boundaries: Any = None,
+                 station_repo: StationRepository | None = None, settings: QSettings | None = None,
+                 frame_interval_ms: int = 33,
+                 refresh_interval_ms: int = 2000, waterfall_rows: int = 300, boundaries: Boundaries | None = None,
                  bands: Sequence[BandChoice] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         if (client is None) == (archive is None):

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from gui.labels import SEVERITY_COLOURS, STATUS_COLOURS, band_name, province_name
 from gui.occupancy import BandChoice
 from gui.plotting import cache_axes
+from station_db.geo import Boundaries
 from station_db.models import MEMBER_PROVINCES
 from station_db.regions import km_to_deg, position_outlines
 
@@ -32,12 +33,9 @@ log = logging.getLogger(__name__)
 MAX_STATIONS = 20_000
 
 
-def province_rings(boundaries: Any) -> dict[str, list[np.ndarray]]:
-    """Outline rings (n x 2, lon/lat) per province code from a ``station_db`` Boundaries object."""
-    rings = getattr(boundaries, "rings", None)
-    if callable(rings):
-        return {c: [np.asarray(r, float) for r in rings(c)] for c in boundaries.codes}
-    return {c: [np.asarray(r, float) for r in boundaries._rings[c]] for c in boundaries.codes}
+def province_rings(boundaries: Boundaries) -> dict[str, list[np.ndarray]]:
+    """Outline rings (n x 2, lon/lat) per province code."""
+    return {c: [np.asarray(r, float) for r in boundaries.rings(c)] for c in boundaries.codes}
 
 
 class MapWidget(QWidget):
@@ -45,7 +43,7 @@ class MapWidget(QWidget):
 
     alert_clicked = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, *, boundaries: Any = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, boundaries: Boundaries | None = None) -> None:
         super().__init__(parent)
         self.plot = pg.PlotWidget(background="#f4f1ea")
         self.plot.setLabel("bottom", self.tr("Longitude (deg E)"))
@@ -91,7 +89,7 @@ class MapWidget(QWidget):
 
     # ------------------------------------------------------------ provinces
 
-    def set_boundaries(self, boundaries: Any) -> None:
+    def set_boundaries(self, boundaries: Boundaries) -> None:
         for it in (*self.province_items, *self.province_labels.values()):
             self.plot.removeItem(it)
         self.province_items, self.province_labels = [], {}

@@ -30,21 +30,22 @@ from PySide6.QtWidgets import (
 )
 
 from gui.labels import PROVINCES, SERVICES, format_mhz, province_name, service_name, station_status_name
+from station_db.repository import StationRepository
 
 _RESULT_COLUMNS = ("station_id", "station_name", "province", "licensee", "service", "tx_freq_hz",
                    "emission_designator", "erp_dbw", "status")
 
 
-def local_search(repo: Any, args: Mapping[str, Any], limit: int = 5000) -> list[dict[str, Any]]:
+def local_search(repo: StationRepository, args: Mapping[str, Any], limit: int = 5000) -> list[dict[str, Any]]:
     """The ``stations`` API op against a local StationRepository (same arguments, same dicts)."""
     f_lo, f_hi = args.get("f_lo_hz"), args.get("f_hi_hz")
-    kw = {"province": args.get("province"), "service": args.get("service")}
+    province, service = args.get("province"), args.get("service")
     if f_lo is not None and f_hi is not None:
-        found = repo.query(freq_hz=(f_lo + f_hi) / 2, bandwidth_hz=f_hi - f_lo, **kw)
+        found = repo.query(freq_hz=(f_lo + f_hi) / 2, bandwidth_hz=f_hi - f_lo, province=province, service=service)
     elif f_lo is not None or f_hi is not None:
-        found = repo.query(freq_hz=f_lo if f_lo is not None else f_hi, bandwidth_hz=0.0, **kw)
+        found = repo.query(freq_hz=f_lo if f_lo is not None else f_hi, province=province, service=service)
     else:
-        found = repo.query(**kw)
+        found = repo.query(province=province, service=service)
     return [s.to_dict() for s in found[:limit]]
 
 
