@@ -247,6 +247,10 @@ class Alert:
     matched_station: str | None = None
     updated_at: datetime | None = None
     notify_provinces: tuple[str, ...] = ()
+    provisional: bool = False
+    """A first-sight judgement (safety-of-life bands), published before the grouping window closes; the
+    full judgement confirms it (an ``updated`` event with ``provisional`` false) or withdraws it
+    (``resolved`` by ``engine``)."""
 
     def __post_init__(self) -> None:
         if self.event not in EVENTS:
@@ -332,6 +336,8 @@ class Alert:
             "resolution": self.resolution,
             "notify_provinces": list(self.notify_provinces),
         }
+        if self.provisional:  # optional key: absent means a full judgement (older readers ignore it)
+            out["provisional"] = True
         return out
 
     @classmethod
@@ -363,11 +369,19 @@ class Alert:
                 resolution=str(m.get("resolution", "")), matched_station=_opt_s(m, "matched_station"),
                 updated_at=None if upd is None else parse_time(upd, "updated_at"),
                 notify_provinces=tuple(_str_list(m, "notify_provinces", required=False)),
+                provisional=_opt_bool(m, "provisional"),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, AlertError):
                 raise
             raise AlertError(f"alert: {exc}") from exc
+
+
+def _opt_bool(m: Mapping[str, Any], key: str) -> bool:
+    v = m.get(key, False)
+    if not isinstance(v, bool):
+        raise AlertError(f"alert.{key} must be true or false, got {v!r}")
+    return v
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,17 @@ from coordination.alerts import (
     Position,
     SensorReading,
 )
-from coordination.localisation import LevelObservation, LocalisationError, LocaliserConfig, ProvinceLookup, localise
+from coordination.localisation import (
+    Fix,
+    LevelObservation,
+    LocalisationError,
+    LocaliserConfig,
+    ProvinceLookup,
+    SilentObservation,
+    StationHypothesis,
+    locate,
+    misfit,
+)
 from coordination.sensors import SensorInfo
 from dsp.calibration import dbm_to_dbuv_m
 from station_db.models import MEMBER_PROVINCES, Station
@@ -80,6 +90,17 @@ class EngineConfig:
     times that), frequency (within half of
     ``freq_tol_min_hz``) and occupied bandwidth (within 10 %) are unchanged is re-assessed only every
     ``reassess_after_s``; in between its verdict stands and only times move.
+
+    Under uncertainty (issue 18): a frequency-overlapping station is the emitter when the localiser
+    gives it a posterior probability >= ``match_min_probability`` against "an unknown emitter somewhere".
+    A power violation needs the median excess above ``max(power_tol_db, power_z * sigma / sqrt(n))``
+    (sigma: the spread the localiser estimated). A province whose sensor measures the emitter above
+    the border limit is affected unless the emitter is in it with >= ``source_certain_probability``.
+    Two sensor groups on one channel are one emitter unless a likelihood-ratio test says otherwise:
+    chi-square (spread ``merge_sigma_db``) of one emitter for both minus the two separate fits
+    above ``merge_chi2`` (99.9 % for 3 more unknowns). Posterior points off the coast (outside every
+    province) count for the nearest member province within ``offshore_km`` (its waters).
+    ``provisional``: first sight in a safety-of-life band publishes a provisional alert at once.
     """
 
     def __post_init__(self) -> None:
@@ -118,10 +139,48 @@ class EngineConfig:
     reassess_level_db: float = 3.0
     max_candidates: int = 25
     max_localisation_sensors: int = 8
+    match_min_probability: float = 0.5
+    power_z: float = 1.64
+    source_certain_probability: float = 0.8
+    merge_sigma_db: float = 7.0
+    merge_chi2: float = 16.3
+    offshore_km: float = 60.0
+    provisional: bool = True
     localiser: LocaliserConfig = field(default_factory=LocaliserConfig)
 
 
 # ---------------------------------------------------------------------- internal state
+
+
+@dataclass(frozen=True)
+class SweepCoverage:
+    """What one sensor sweep covered: its span and bin width.
+
+    With it the engine knows which sensors looked at a channel and did not hear the emitter, and
+    how weak an emission they would still have reported (their detection limit): "not heard" is
+    evidence about where the emitter can be (docs/rules-engine.md section 4).
+    """
+
+    f_lo_hz: float
+    f_hi_hz: float
+    bin_hz: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.f_lo_hz) and math.isfinite(self.f_hi_hz) and self.f_lo_hz < self.f_hi_hz):
+            raise ValueError(f"SweepCoverage: need f_lo_hz < f_hi_hz, got {self.f_lo_hz!r}..{self.f_hi_hz!r}")
+        if not (math.isfinite(self.bin_hz) and self.bin_hz > 0):
+            raise ValueError(f"SweepCoverage: bin_hz={self.bin_hz!r} must be > 0")
+
+
+@dataclass(frozen=True)
+class _Sweep:
+    """A sensor's latest sweep of one span: when, and the floor that sets its detection limit."""
+
+    sensor: SensorInfo
+    t: datetime
+    coverage: SweepCoverage
+    noise_floor_dbm: float
+    antenna_factor_db_m: float
 
 
 @dataclass(frozen=True)
@@ -159,6 +218,7 @@ class _Track:
     assessed_f_hz: float = 0.0
     assessed_obw_hz: float = 0.0
     assessed_verdicts: tuple[str, ...] = ()
+    provisional_done: bool = False
 
     def points(self) -> list[tuple[float, float]]:
         pts = [(o.sensor.lat, o.sensor.lon) for o in self.obs.values()]
@@ -184,6 +244,8 @@ class Assessment:
     severity_score: float
     findings: tuple[str, ...]
     resolution: str
+    provinces_certain: tuple[str, ...] = ()
+    """Provinces the emitter is in with >= ``source_certain_probability`` (a matched station's own)."""
 
     @property
     def status(self) -> str:
@@ -250,18 +312,27 @@ class RulesEngine:
         self._tracks: dict[tuple[str, float], list[_Track]] = {}
         self._border_cache: dict[tuple[str, str, str], tuple[float, float, float]] = {}
         self._pending: dict[int, _Track] = {}  # clusters with unjudged observations, by id()
+        self._sweeps: dict[str, dict[tuple[float, float], _Sweep]] = {}  # sensor -> span -> latest sweep
         self._restore()
 
     # -------------------------------------------------------------- public API
 
     def observe(
         self, sensor: SensorInfo, t: datetime, emissions: Sequence[Mapping[str, float]], noise_floor_dbm: float,
-        antenna_factor_db_m: float | None = None,
+        antenna_factor_db_m: float | None = None, coverage: SweepCoverage | None = None,
     ) -> list[AlertEvent]:
-        """File one sensor sweep's emissions; returns events of clusters whose window has closed."""
+        """File one sensor sweep's emissions; returns events of clusters whose window has closed.
+
+        ``coverage`` (the sweep's span and bin width) lets the engine use this sensor's silence on the
+        other channels of the span as evidence. A first sight in a safety-of-life band returns a
+        provisional alert at once (``EngineConfig.provisional``).
+        """
         if t.tzinfo is None:
             raise ValueError(f"observe: t={t!r} from sensor {sensor.sensor_id!r} must be timezone-aware UTC")
         af = sensor.antenna_factor_db_m if antenna_factor_db_m is None else antenna_factor_db_m
+        if coverage is not None and math.isfinite(noise_floor_dbm):
+            self._sweeps.setdefault(sensor.sensor_id, {})[(coverage.f_lo_hz, coverage.f_hi_hz)] = _Sweep(
+                sensor, t, coverage, float(noise_floor_dbm), float(af))
         strongest: dict[tuple[str, float], _Obs] = {}
         bands: dict[tuple[str, float], BandRule] = {}
         for em in emissions:
@@ -289,7 +360,39 @@ class RulesEngine:
             if tr.pending_since is None:
                 tr.pending_since = t
                 self._pending[id(tr)] = tr
-        return self._flush(t, force=False)
+        events: list[AlertEvent] = []
+        if self.config.provisional:
+            for key in strongest:
+                for tr in self._tracks.get(key, []):
+                    if sensor.sensor_id in tr.obs and tr.band.safety:
+                        events.extend(self._provisional(tr, t))
+        return events + self._flush(t, force=False)
+
+    def _provisional(self, tr: _Track, now: datetime) -> list[AlertEvent]:
+        """First sight in a safety-of-life band: judge what is known now and publish it as provisional.
+
+        Only for a cluster with no alert, not judged before, not muted; the full judgement after the
+        grouping window confirms (``updated``, provisional false) or withdraws it (``resolved`` by
+        ``engine``).
+        """
+        if tr.provisional_done or tr.assessed_at is not None or (tr.alert is not None and tr.alert.active):
+            return []
+        tr.provisional_done = True
+        if any(_alert_rank(u.alert) for u in self._tracks.get((tr.band.name, tr.channel_hz), []) if u is not tr):
+            return []  # the channel already has an alert: the full judgement decides whether this is it
+        obs = list(tr.obs.values())
+        a = self.assess(tr.band, tr.channel_hz, obs, now)
+        if not a.verdicts:
+            return []
+        alert = self._new_alert(a, tr, now)
+        alert = alert.evolve(provisional=True, findings=(
+            "provisional: first sight in a safety-of-life band, judged on the reports so far; the full "
+            "judgement follows within the grouping window", *alert.findings))
+        tr.alert, tr.last_event = alert, now
+        self.store.save(alert)
+        log.info("alert %s opened provisionally: %s %s on %s", alert.id, "+".join(a.verdicts), tr.band.name,
+                 alert.channel_hz)
+        return [AlertEvent("opened", alert)]
 
     def _band_and_channel(self, f_hz: float, em: Mapping[str, float]) -> tuple[BandRule | None, float | None]:
         """The coordinated band and channel of an emission.
@@ -403,23 +506,29 @@ class RulesEngine:
         best = max(obs, key=lambda o: o.snr_db)
         f_hz = best.center_hz
         obw_hz = best.obw_hz if best.obw_hz > 0 else band.channel_width_hz
-        position = self._localise(band, obs, f_hz)
         candidates = self._candidates(f_hz, obw_hz, obs, now)
+        silent = self._silent(band, [o.sensor for o in obs], f_hz, obw_hz, now)
+        fix = self._locate(band, obs, f_hz, silent, candidates)
+        position = None if fix is None else fix.position
+        p_station = {} if fix is None else dict(fix.station_probabilities)
+        sigma_db = cfg.localiser.sigma_max_db if fix is None else fix.sigma_db
 
         cand_reports: list[CandidateStation] = []
         matched: Station | None = None
         matched_pred: dict[str, float] = {}
         matched_offset_db = 0.0
-        best_key: tuple[float, float] | None = None
+        best_p = -1.0
         findings: list[str] = []
         for st in candidates:
             pred = {o.sensor.sensor_id: self._predict(st, o.sensor, band) for o in obs}
             resid = [o.field_dbuv_m - pred[o.sensor.sensor_id] for o in obs]
             offset = statistics.median(resid)
             spread = statistics.pstdev(resid) if len(resid) >= 2 else 0.0
-            d_pos = self._station_distance(st, position)
-            reasons = self._explain_failures(st, position, d_pos, spread, offset, len(obs))
-            explains = not reasons
+            p = p_station.get(st.station_id, 0.0)
+            explains = p >= cfg.match_min_probability
+            reasons = [] if explains else [
+                f"probability {p:.2f} that it is the emitter (levels, silences, position, licensed e.r.p.), "
+                f"below {cfg.match_min_probability:g}"]
             cand_reports.append(CandidateStation(
                 station_id=st.station_id, province=st.province, tx_freq_hz=st.tx_freq_hz,
                 freq_offset_hz=f_hz - st.tx_freq_hz, predicted_dbuv_m=tuple(sorted(pred.items())),
@@ -427,10 +536,8 @@ class RulesEngine:
                 lat=st.lat, lon=st.lon, explains=explains,
                 findings=(*reasons, f"measured - predicted: median {offset:+.1f} dB, spread {spread:.1f} dB"),
             ))
-            if explains:
-                key = (d_pos if d_pos is not None else 0.0, abs(offset))
-                if best_key is None or key < best_key:
-                    best_key, matched, matched_pred, matched_offset_db = key, st, pred, offset
+            if explains and p > best_p:
+                best_p, matched, matched_pred, matched_offset_db = p, st, pred, offset
 
         verdicts: set[str] = set()
         violation_excess = 0.0
@@ -441,16 +548,25 @@ class RulesEngine:
                                 f"measured levels and position")
             else:
                 findings.append("no licensed station overlaps the emission in frequency")
+            probs = {} if position is None else position.province_probabilities
             source = self._source_from_position(position, obs, known_source)
         else:
+            probs = {matched.province: 1.0}
             source = (matched.province,)
-            v_findings, violation_excess = self._licence_check(matched, f_hz, obw_hz, matched_offset_db, len(obs))
+            findings.append(f"licensed station {matched.province}/{matched.station_id} is the emitter with "
+                            f"probability {best_p:.2f} (levels, silences, position, licensed e.r.p.)")
+            position = self._station_position(matched, position, best_p, len(obs))
+            v_findings, violation_excess = self._licence_check(matched, f_hz, obw_hz, matched_offset_db, len(obs),
+                                                               sigma_db)
             if v_findings:
                 verdicts.add("licence_violation")
                 findings.extend(v_findings)
         if f_hz - obw_hz / 2.0 < band.f_lo_hz or f_hz + obw_hz / 2.0 > band.f_hi_hz:
             findings.append(f"emission extends outside the band {band.name!r} ({band.f_lo_hz / 1e6:g}-"
                             f"{band.f_hi_hz / 1e6:g} MHz)")
+        if silent:
+            findings.append(f"{len(silent)} sensor(s) covering the channel did not hear it: "
+                            + ", ".join(q.sensor_id for q in silent[:8]) + (" ..." if len(silent) > 8 else ""))
 
         readings = tuple(
             SensorReading(
@@ -461,12 +577,13 @@ class RulesEngine:
             )
             for o in obs
         )
+        certain = tuple(p for p, v in probs.items() if v >= cfg.source_certain_probability)
         affected: list[str] = []
         border_excess = 0.0
         worst: dict[str, SensorReading] = {}
         for r in readings:
-            if r.province in source or not r.province:
-                continue
+            if not r.province or r.province in certain:
+                continue  # the emitter is (with >= 80 %) in the sensor's own province: not cross-border
             need = -cfg.border_hysteresis_db if r.province in known_affected else 0.0
             if r.excess_db >= need and (r.province not in worst or r.excess_db > worst[r.province].excess_db):
                 worst[r.province] = r
@@ -475,6 +592,10 @@ class RulesEngine:
             border_excess = max(border_excess, r.excess_db)
             findings.append(f"sensor {r.sensor_id} in {prov} measures {r.measured_dbuv_m:.1f} dBuV/m, "
                             f"{r.excess_db:+.1f} dB against the border limit {r.border_limit_dbuv_m:g} dBuV/m")
+            if prov in source:
+                others = "/".join(p for p in source if p != prov) or "a neighbour"
+                findings.append(f"ambiguous: the emitter may be in {prov} (probability {probs.get(prov, 0.0):.2f}) "
+                                f"or in {others}; treated as cross-border with {prov} affected, routed to all")
         heard_outside = any(r.province not in source for r in readings)
         mode = cfg.predicted_border_check
         predicted: dict[str, float] = {}
@@ -504,28 +625,102 @@ class RulesEngine:
             verdicts=ordered, band=band, channel_hz=channel_hz, f_center_hz=f_hz, bandwidth_hz=obw_hz,
             readings=readings, position=position, candidates=tuple(cand_reports), matched=matched,
             provinces_source=tuple(source), provinces_affected=tuple(affected), severity=severity,
-            severity_score=score, findings=tuple(findings), resolution=resolution,
+            severity_score=score, findings=tuple(findings), resolution=resolution, provinces_certain=certain,
         )
 
     # -------------------------------------------------------------- pieces of the assessment
 
-    def _localise(self, band: BandRule, obs: Sequence[_Obs], f_hz: float) -> Position | None:
+    def _locate(self, band: BandRule, obs: Sequence[_Obs], f_hz: float, silent: Sequence[SilentObservation],
+                candidates: Sequence[Station]) -> Fix | None:
+        """Position, province probabilities and each candidate station's probability of being the emitter."""
         # The strongest sensors carry the position; distant weak ones add cost, little information.
         obs = sorted(obs, key=lambda o: -o.field_dbuv_m)[: self.config.max_localisation_sensors]
         rx_h = float(np.mean([o.sensor.height_m for o in obs]))
         model = prediction.emitter_field_model(f_hz, rx_h, time_pct=50.0)
         levels = [LevelObservation(o.sensor.lat, o.sensor.lon, o.field_dbuv_m, o.sensor.sensor_id) for o in obs]
+        hyps = [self._hypothesis(st, obs, silent) for st in candidates]
         try:
-            return localise(levels, model, config=self.config.localiser, province_lookup=self._lookup())
+            return locate(levels, model, config=self.config.localiser, province_lookup=self._lookup(),
+                          silent=silent, stations=hyps)
         except LocalisationError as exc:
             log.warning("localisation failed on %s %.0f Hz: %s", band.name, f_hz, exc)
             return None
 
+    @staticmethod
+    def _hypothesis(st: Station, obs: Sequence[_Obs], silent: Sequence[SilentObservation]) -> StationHypothesis:
+        """The station as the emitter: its own heights' median-time field at every sensor (0 dBW)."""
+        from station_db.geo import haversine_km
+
+        pts = [(o.sensor.lat, o.sensor.lon, o.sensor.height_m) for o in obs]
+        pts += [(q.lat, q.lon, rx) for q, rx in zip(silent, [o.sensor.height_m for o in obs[:1]] * len(silent),
+                                                    strict=True)]
+        d = np.array([float(haversine_km(st.lat, st.lon, la, lo)) for la, lo, _ in pts])
+        rx_h = float(np.mean([h for _, _, h in pts]))
+        g = prediction.field_0dbw_dbuv_m(d, st.tx_freq_hz, prediction.station_heff_m(st), rx_h, 50.0,
+                                         ha_m=st.antenna_height_m)
+        return StationHypothesis(key=st.station_id, lat=st.lat, lon=st.lon, erp_dbw=st.erp_dbw,
+                                 g_heard_db=tuple(float(v) for v in g[: len(obs)]),
+                                 g_silent_db=tuple(float(v) for v in g[len(obs):]))
+
+    def _silent(self, band: BandRule, heard: Sequence[SensorInfo], f_hz: float, obw_hz: float,
+                now: datetime) -> list[SilentObservation]:
+        """Sensors that swept this frequency recently, did not report it, and would have above their limit.
+
+        Sensors hearing the channel in another cluster are not silent (they heard something there).
+        Detection limit as a field: floor per bin + band margin + the bins the emission spreads over,
+        then the sensor's antenna factor. The ``max_localisation_sensors`` nearest the heard ones.
+        """
+        from station_db.geo import haversine_km
+
+        horizon_s = self.config.evidence_horizon_s
+        busy = {s.sensor_id for s in heard}
+        ch = band.channel_center_hz(f_hz)
+        for tr in self._tracks.get((band.name, ch), []) if ch is not None else []:
+            busy.update(sid for sid, o in tr.obs.items() if (now - o.t).total_seconds() <= horizon_s)
+        out: list[tuple[float, SilentObservation]] = []
+        for sid, spans in self._sweeps.items():
+            if sid in busy:
+                continue
+            for sw in spans.values():
+                c = sw.coverage
+                if not c.f_lo_hz <= f_hz <= c.f_hi_hz or abs((now - sw.t).total_seconds()) > horizon_s:
+                    continue
+                limit_dbm = sw.noise_floor_dbm + band.margin_db + 10.0 * math.log10(max(obw_hz / c.bin_hz, 1.0))
+                q = SilentObservation(sw.sensor.lat, sw.sensor.lon, float(dbm_to_dbuv_m(limit_dbm,
+                                                                                          sw.antenna_factor_db_m)), sid)
+                d = min(float(haversine_km(q.lat, q.lon, h.lat, h.lon)) for h in heard) if heard else 0.0
+                out.append((d, q))
+                break
+        out.sort(key=lambda dq: dq[0])
+        return [q for _, q in out[: self.config.max_localisation_sensors]]
+
+    def _station_position(self, st: Station, fix_position: Position | None, p: float, n: int) -> Position:
+        """The licensed station's own position as the emitter's (the database is the better fix)."""
+        eirp = None if fix_position is None else fix_position.eirp_dbw
+        return Position(lat=st.lat, lon=st.lon, error_km=1.0, semi_major_km=1.0 / math.sqrt(5.991),
+                        semi_minor_km=1.0 / math.sqrt(5.991), orientation_deg=0.0, provinces=((st.province, 1.0),),
+                        kind="station", n_sensors=n, eirp_dbw=eirp)
+
     def _lookup(self) -> ProvinceLookup:
         if self._province_lookup is None:
-            from station_db.geo import provinces_of
+            from station_db.geo import distances_to_province_km, provinces_of
 
-            self._province_lookup = provinces_of
+            offshore_km = self.config.offshore_km
+
+            def lookup(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+                """Province per point; a point outside every province (the sea, the estuary) belongs to
+                the nearest member province within ``offshore_km`` (its waters)."""
+                out = np.asarray(provinces_of(lat, lon), dtype=object).copy()
+                miss = np.flatnonzero([c is None for c in out])
+                if len(miss):
+                    la, lo = np.asarray(lat)[miss], np.asarray(lon)[miss]
+                    d = np.stack([distances_to_province_km(la, lo, p) for p in MEMBER_PROVINCES], axis=1)
+                    k = np.argmin(d, axis=1)
+                    near = d[np.arange(len(miss)), k] <= offshore_km
+                    out[miss[near]] = np.array(MEMBER_PROVINCES, dtype=object)[k[near]]
+                return out
+
+            self._province_lookup = lookup
         return self._province_lookup
 
     def _candidates(self, f_hz: float, obw_hz: float, obs: Sequence[_Obs], now: datetime) -> list[Station]:
@@ -538,40 +733,14 @@ class RulesEngine:
         lon = float(np.mean([o.sensor.lon for o in obs]))
         return sorted(found, key=lambda s: float(haversine_km(lat, lon, s.lat, s.lon)))[: self.config.max_candidates]
 
-    @staticmethod
-    def _station_distance(st: Station, position: Position | None) -> float | None:
-        if position is None or position.kind == "annulus":
-            return None
-        from station_db.geo import haversine_km
-
-        return float(haversine_km(st.lat, st.lon, position.lat, position.lon))
-
-    def _explain_failures(self, st: Station, position: Position | None, d_pos: float | None, spread: float,
-                          offset: float, n: int) -> list[str]:
-        """Why a frequency-overlapping station is NOT the emitter (empty list: it is)."""
-        cfg = self.config
-        out = []
-        if position is not None and d_pos is not None:
-            tol = position.error_km + cfg.position_tol_km
-            if d_pos > tol:
-                out.append(f"station is {d_pos:.1f} km from the estimated position (tolerance {tol:.1f} km)")
-        elif position is not None and position.kind == "annulus" and position.r_outer_km is not None:
-            from station_db.geo import haversine_km
-
-            d = float(haversine_km(st.lat, st.lon, position.lat, position.lon))
-            if d > position.r_outer_km + cfg.position_tol_km:
-                out.append(f"station is {d:.1f} km from the only sensor, beyond any plausible range "
-                           f"({position.r_outer_km:.1f} km)")
-        if n >= 2 and spread > cfg.pattern_tol_db:
-            out.append(f"levels across sensors do not follow the station's predicted pattern "
-                       f"(spread {spread:.1f} dB > {cfg.pattern_tol_db:g} dB)")
-        if offset < -cfg.level_low_tol_db:
-            out.append(f"measured {-offset:.1f} dB below the station's prediction: another, weaker emitter")
-        return out
-
     def _licence_check(self, st: Station, f_hz: float, obw_hz: float, offset_db: float,
-                       n: int) -> tuple[list[str], float]:
-        """Frequency, bandwidth and power against the licence; returns findings and excess dB."""
+                       n: int, sigma_db: float = 0.0) -> tuple[list[str], float]:
+        """Frequency, bandwidth and power against the licence; returns findings and excess dB.
+
+        Power: the median excess must beat ``power_tol_db`` and also ``power_z`` standard errors of a
+        median of ``n`` levels scattered by ``sigma_db`` (1.25 sigma / sqrt(n)): one shadowed sensor is
+        no evidence of a boosted transmitter.
+        """
         cfg = self.config
         out: list[str] = []
         excess = 0.0
@@ -583,9 +752,10 @@ class RulesEngine:
         if obw_hz > cfg.bw_tol_factor * st.necessary_bw_hz:
             out.append(f"occupied bandwidth {obw_hz / 1e3:.2f} kHz exceeds {cfg.bw_tol_factor:g} x the necessary "
                        f"bandwidth {st.necessary_bw_hz / 1e3:.2f} kHz")
-        if offset_db > cfg.power_tol_db:
+        power_tol = max(cfg.power_tol_db, cfg.power_z * 1.25 * sigma_db / math.sqrt(max(n, 1)))
+        if offset_db > power_tol:
             out.append(f"measured field {offset_db:.1f} dB above the licence's {prediction.model_name()} prediction "
-                       f"(median of {n} sensor(s); tolerance {cfg.power_tol_db:g} dB): e.r.p. about "
+                       f"(median of {n} sensor(s); tolerance {power_tol:.1f} dB): e.r.p. about "
                        f"{st.erp_dbw + offset_db:.1f} dBW against {st.erp_dbw:g} dBW licensed")
             excess = offset_db
         return out, excess
@@ -710,13 +880,86 @@ class RulesEngine:
         window = timedelta(seconds=self.config.group_window_s)
         events: list[AlertEvent] = []
         for key, tr in list(self._pending.items()):
+            if key not in self._pending:  # absorbed by a cluster judged earlier in this loop
+                continue
             if tr.pending_since is None:
                 del self._pending[key]
             elif force or now - tr.pending_since >= window:
                 tr.pending_since = None
                 del self._pending[key]
+                tr = self._merge_by_levels(tr, now, events)
                 events.extend(self._evaluate(tr, now))
         return events
+
+    def _merge_by_levels(self, tr: _Track, now: datetime, events: list[AlertEvent]) -> _Track:
+        """Fold other clusters of the channel into ``tr`` when one emitter explains both groups' levels.
+
+        The link distance only groups sensors that are near each other; a far sensor hearing a strong
+        emitter forms its own group. Likelihood-ratio test: the chi-square of one emitter for the
+        union minus those of two separate emitters, below ``merge_chi2`` -> one emitter. Two confirmed
+        alerts stay apart (their ids are in operators' hands); a provisional one is withdrawn into the
+        other (``resolved`` by ``engine``, note ``merged into``). Returns the cluster to judge.
+        """
+        horizon = timedelta(seconds=self.config.evidence_horizon_s)
+        key = (tr.band.name, tr.channel_hz)
+        for other in list(self._tracks.get(key, [])):
+            if other is tr or other not in self._tracks.get(key, []):
+                continue
+            a_obs = [o for o in tr.obs.values() if now - o.t <= horizon]
+            b_obs = [o for o in other.obs.values() if now - o.t <= horizon]
+            if not a_obs or not b_obs:
+                continue
+            a_rank = _alert_rank(tr.alert)
+            b_rank = _alert_rank(other.alert)
+            if a_rank == 2 and b_rank == 2:
+                continue
+            if not self._one_emitter(tr.band, a_obs, b_obs, now):
+                continue
+            keep, gone = (other, tr) if b_rank > a_rank else (tr, other)
+            log.info("%s %.0f Hz: sensors %s and %s hear one emitter (levels): clusters merged", tr.band.name,
+                     tr.channel_hz, sorted(keep.obs), sorted(gone.obs))
+            events.extend(self._absorb(keep, gone, key, now))
+            tr = keep
+        return tr
+
+    def _one_emitter(self, band: BandRule, a: Sequence[_Obs], b: Sequence[_Obs], now: datetime) -> bool:
+        cfg = self.config
+        f_hz = max([*a, *b], key=lambda o: o.snr_db).center_hz
+        model = prediction.emitter_field_model(f_hz, float(np.mean([o.sensor.height_m for o in [*a, *b]])))
+        silent = self._silent(band, [o.sensor for o in [*a, *b]], f_hz, band.channel_width_hz, now)
+
+        def lv(obs: Sequence[_Obs]) -> list[LevelObservation]:
+            return [LevelObservation(o.sensor.lat, o.sensor.lon, o.field_dbuv_m, o.sensor.sensor_id) for o in obs]
+
+        kw = {"sigma_db": cfg.merge_sigma_db, "config": cfg.localiser, "silent": silent}
+        union = misfit(lv([*a, *b]), model, **kw)  # type: ignore[arg-type]
+        apart = misfit(lv(a), model, **kw) + misfit(lv(b), model, **kw)  # type: ignore[arg-type]
+        return union - apart < cfg.merge_chi2
+
+    def _absorb(self, keep: _Track, gone: _Track, key: tuple[str, float], now: datetime) -> list[AlertEvent]:
+        """Move ``gone``'s evidence into ``keep``; ``gone`` disappears. Its alert, if any, is provisional
+        (confirmed ones are never merged) and either becomes ``keep``'s or is withdrawn into it."""
+        keep.obs.update({k: v for k, v in gone.obs.items() if k not in keep.obs or v.t > keep.obs[k].t})
+        keep.anchors.update({k: v for k, v in gone.anchors.items() if k not in keep.anchors})
+        keep.first_seen = min((x for x in (keep.first_seen, gone.first_seen) if x is not None), default=None)
+        keep.last_seen = max((x for x in (keep.last_seen, gone.last_seen) if x is not None), default=None)
+        out: list[AlertEvent] = []
+        if gone.alert is not None and gone.alert.active:
+            if keep.alert is None or not keep.alert.active:
+                keep.alert, keep.last_event = gone.alert, gone.last_event
+            else:
+                withdrawn = gone.alert.evolve(
+                    event="resolved", state="resolved", resolved_by="engine", updated_at=now,
+                    note=_join_note(gone.alert.note, f"withdrawn: merged into {keep.alert.id} (one emitter: the "
+                                                     f"levels of both sensor groups fit it)"))
+                self.store.save(withdrawn)
+                out.append(AlertEvent("resolved", withdrawn))
+        keep.provisional_done = keep.provisional_done or gone.provisional_done
+        self._pending.pop(id(gone), None)
+        tracks = self._tracks.get(key, [])
+        if gone in tracks:
+            tracks.remove(gone)
+        return out
 
     def _evaluate(self, tr: _Track, now: datetime) -> list[AlertEvent]:
         horizon = timedelta(seconds=self.config.evidence_horizon_s)
@@ -742,6 +985,8 @@ class RulesEngine:
         tr.assessed_levels = {o.sensor.sensor_id: o.field_dbuv_m for o in obs}
         best = max(obs, key=lambda o: o.snr_db)
         tr.assessed_f_hz, tr.assessed_obw_hz = best.center_hz, best.obw_hz
+        if tr.alert is not None and tr.alert.active and tr.alert.provisional:
+            return self._settle_provisional(tr, a, now, seen)
         if not a.verdicts:
             log.debug("%s %.0f Hz: licensed (%s)", tr.band.name, tr.channel_hz, tr.matched_station)
             return []
@@ -758,7 +1003,7 @@ class RulesEngine:
         old = tr.alert
         verdicts = _order_verdicts(set(old.verdicts) | set(a.verdicts))
         affected = tuple(dict.fromkeys([*old.provinces_affected, *a.provinces_affected]))
-        affected = tuple(p for p in affected if p not in a.provinces_source)
+        affected = tuple(p for p in affected if p not in a.provinces_certain)
         score = max(old.severity_score, a.severity_score)
         severity = old.severity if old.severity_score >= a.severity_score else a.severity
         findings = tuple(dict.fromkeys([*a.findings, *(f for f in old.findings if f not in a.findings)]))[:40]
@@ -780,6 +1025,35 @@ class RulesEngine:
             self.store.save(new)
             return [AlertEvent("updated", new)]
         return []
+
+    def _settle_provisional(self, tr: _Track, a: Assessment, now: datetime, seen: datetime) -> list[AlertEvent]:
+        """The full judgement of a cluster that has a provisional alert: confirm it or withdraw it."""
+        old = tr.alert
+        assert old is not None
+        tr.last_event = now
+        if not a.verdicts:
+            gone = old.evolve(event="resolved", state="resolved", resolved_by="engine", updated_at=now,
+                              note=_join_note(old.note, "withdrawn: the full judgement found no alert condition "
+                                                        f"({tr.matched_station or 'no verdict'})"))
+            tr.alert = None
+            self.store.save(gone)
+            log.info("provisional alert %s withdrawn", old.id)
+            return [AlertEvent("resolved", gone)]
+        tr.last_condition = seen
+        new = old.evolve(
+            event="updated", provisional=False, verdicts=a.verdicts, severity=a.severity,
+            severity_score=a.severity_score, f_center_hz=a.f_center_hz, bandwidth_hz=a.bandwidth_hz,
+            provinces_source=a.provinces_source, provinces_affected=a.provinces_affected,
+            sensors=_merge_readings(old.sensors, a.readings), position=a.position, candidate_stations=a.candidates,
+            last_seen=max(old.last_seen, seen), findings=a.findings, resolution=a.resolution,
+            matched_station=tr.matched_station, updated_at=now,
+            notify_provinces=tuple(p for p in MEMBER_PROVINCES if a.band.safety
+                                   and p not in (*a.provinces_source, *a.provinces_affected)),
+        )
+        tr.alert = new
+        self.store.save(new)
+        log.info("provisional alert %s confirmed: %s", new.id, "+".join(a.verdicts))
+        return [AlertEvent("updated", new)]
 
     def _unchanged(self, tr: _Track, obs: Sequence[_Obs], now: datetime) -> bool:
         """True when the last assessment still describes ``obs`` and no refresh event is due."""
@@ -840,6 +1114,13 @@ class RulesEngine:
                         last_event=alert.updated_at or alert.last_seen, status="+".join(alert.verdicts))
             tr.anchors = {s.sensor_id: (s.lat, s.lon) for s in alert.sensors}
             self._tracks.setdefault((band.name, alert.channel_hz), []).append(tr)
+
+
+def _alert_rank(alert: Alert | None) -> int:
+    """0 no active alert, 1 a provisional one, 2 a confirmed one (merging keeps the higher)."""
+    if alert is None or not alert.active:
+        return 0
+    return 1 if alert.provisional else 2
 
 
 def _merge_readings(old: Sequence[SensorReading], new: Sequence[SensorReading]) -> tuple[SensorReading, ...]:

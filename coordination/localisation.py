@@ -1,25 +1,46 @@
-"""Where is the emitter? Multi-sensor received-level localisation with an honest uncertainty region.
+"""Where is the emitter? Received-level localisation that is honest about what the levels can say.
 
-Each sensor i measures a field strength E_i (dBuV/m). With a propagation model giving the field of
-a 0 dBW e.r.p. transmitter at distance d, ``g(d)``, and the unknown e.r.p. ``P`` (dBW) of the
-emitter, ``E_i = P + g(d_i(x, y)) + n_i`` with log-normal shadowing ``n_i ~ N(0, sigma^2)``. The
-unknowns (x, y, P) are found by least squares: a grid search over the area the sensors can hear
-(P profiled out in closed form at every grid node, limited to a plausible e.r.p. range) seeds a
-Gauss-Newton refinement; the covariance ``s^2 (J^T J)^-1`` gives the uncertainty ellipse.
+Each sensor i that hears the emitter measures a field strength E_i (dBuV/m). With a propagation model
+giving the field of a 0 dBW e.r.p. transmitter at distance d, ``g(d)``, and the unknown e.r.p. ``P``
+(dBW), ``E_i = P + g(d_i(x, y)) + n_i``. The scatter ``n_i`` is not the model's ideal: real paths
+scatter about the P.1546 median by 5.5-8 dB (location variability), receivers are off in calibration
+by a few dB and the model itself is wrong near hills, water and towns. So the localiser does not
+assume one spread; it works out which spread the levels it meets support:
 
-Fewer than three sensors cannot fix three unknowns, and pretending otherwise would send an
-enforcement team to the wrong town. Two sensors give the region of the grid that the data and the
-plausible e.r.p. allow (reported as its ellipse, ``kind="region"``); one sensor gives an annulus
-around the sensor whose radii follow from the plausible e.r.p. range (``kind="annulus"``).
+- **Posterior on a grid.** The unknowns are (x, y, P, sigma). The posterior is evaluated on a grid of
+  positions (two passes: the whole area the sensors can hear, then a finer grid over where the mass
+  is), a grid of e.r.p. values (weak Gaussian prior centred in the plausible range) and a few spreads
+  ``sigma`` between ``sigma_db`` and ``sigma_max_db`` (uniform in log: the data choose). P and sigma
+  are summed out; what remains is the probability of every grid cell.
+- **Robust loss.** Each measurement's likelihood is a Student-t (4 degrees of freedom) of scale
+  sigma, so one sensor in a deep shadow (or a miscalibrated one) does not drag the fix: its cost
+  grows like log(r), not r^2 (the Cauchy-like tail of a robust M-estimator).
+- **"Not heard" is evidence.** A sensor that swept the channel and did not report the emitter,
+  although its detection limit is ``L`` dBuV/m, says ``P + g(d) + n < L``: its likelihood term is
+  ``Phi((L - P - g(d)) / sigma)``. This bounds where a strong emitter can be (it is not next to a
+  silent sensor) and how strong a far one can be.
+- **The station database as a prior.** Where a licensed station could be the emitter (a
+  :class:`StationHypothesis`: its position, its licensed e.r.p., its own height's distance law),
+  the evidence for "the emitter is that station" (likelihood at its position, e.r.p. near its licence
+  with room for a fault) is weighed against "somewhere in the area" (likelihood averaged over the
+  area). Each hypothesis comes back with its posterior probability.
 
-The province of the emitter is not the province of the point estimate: points are sampled over the
-uncertainty region and each is looked up in the province boundaries, so every province the region
-touches appears with its probability (a sliver touched only by the region's edge gets a token
-probability of half a sample, so it is named but never dominates).
+The stated region is the 95 % **probability** region: an ellipse about the point estimate scaled so
+that it holds 95 % of the posterior mass (not the Gaussian 95 % ellipse of a curvature, which is
+badly optimistic when the posterior is a banana or has a tail). ``error_km`` is its semi-major axis.
+Because sigma is estimated, the region widens when the levels disagree and narrows when they agree.
+
+The point estimate (``lat``/``lon``) with three or more sensors is the maximum of the posterior,
+polished by a Huber-weighted Gauss-Newton step; with fewer it is the posterior mean (three unknowns
+cannot be fixed by fewer levels; ``kind="region"``). One sensor with no silent neighbour gives an
+annulus around it (``kind="annulus"``) whose radii hold 95 % of the posterior.
+
+The province of the emitter is not the province of the point estimate: posterior samples are looked
+up in the province boundaries, so every province the region touches appears with its probability (a
+sliver touched only by the region's edge gets a token probability of half a sample).
 
 The model ``g`` is any vectorised function of distance; it is tabulated once per call on a
-log-distance grid, so P.1546 (expensive, height-dependent) costs a few hundred evaluations, not
-one per grid node.
+log-distance grid, so P.1546 costs a few hundred evaluations, not one per grid node.
 """
 
 from __future__ import annotations
@@ -29,6 +50,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import log_ndtr, logsumexp
 
 from coordination.alerts import Position
 from station_db.regions import KM_PER_DEG_LAT, KM_PER_DEG_LON_EQ  # the frame maps and exports draw regions in
@@ -46,6 +68,8 @@ FREE_SPACE_1KM_0DBW_DBUV_M = 76.9
 CHI2_2DOF_95 = 5.991
 """Mahalanobis radius^2 of the 95 % ellipse of a 2-D Gaussian."""
 
+_LOG_2PI_HALF = 0.5 * math.log(2.0 * math.pi)
+
 
 class LocalisationError(ValueError):
     """Observations that cannot be localised (none, non-finite levels, bad positions)."""
@@ -62,27 +86,92 @@ class LevelObservation:
 
 
 @dataclass(frozen=True)
+class SilentObservation:
+    """A sensor that swept the channel and did not hear the emitter, although it would have heard
+    anything at or above ``limit_dbuv_m`` (its detection limit as a field strength)."""
+
+    lat: float
+    lon: float
+    limit_dbuv_m: float
+    sensor_id: str = ""
+
+
+@dataclass(frozen=True)
+class StationHypothesis:
+    """"The emitter is this licensed station": its position, licence e.r.p. and distance law.
+
+    ``g_heard_db`` / ``g_silent_db``: the field of the station at 0 dBW e.r.p. (its own heights,
+    median time) at each heard / silent sensor, in the order of the observations given to
+    :func:`locate`. The e.r.p. prior is the licence (``erp_sigma_db``) with a share ``fault_share``
+    spread from 10 dB below to 25 dB above it (a faulty or boosted transmitter is still this station).
+    """
+
+    key: str
+    lat: float
+    lon: float
+    erp_dbw: float
+    g_heard_db: tuple[float, ...]
+    g_silent_db: tuple[float, ...] = ()
+    erp_sigma_db: float = 3.0
+    fault_share: float = 0.3
+
+
+@dataclass(frozen=True)
 class LocaliserConfig:
     """Knobs of the estimator; the defaults suit VHF/UHF land mobile over tens of km.
 
-    ``sigma_db`` is the assumed shadowing / calibration spread of one measurement (the floor of the
-    residual scatter used for the covariance); ``erp_range_dbw`` the plausible e.r.p. of an unknown
-    emitter (-10 dBW = 0.1 W handheld .. 30 dBW = 1 kW). ``erp_prior_sigma_db`` is a weak Gaussian
-    prior on the e.r.p. centred in that range: without it, level-only least squares with few sensors
-    happily trades distance for power and puts a 10 W emitter inside the network 100 km outside it
-    as a 1 kW one (the residuals are only slightly smaller there). The prior costs one fictitious
-    measurement of weight (sigma_db / erp_prior_sigma_db)^2 and is part of the covariance.
+    ``sigma_db`` .. ``sigma_max_db``: the range of measurement spreads (shadowing + model error +
+    calibration) the estimator considers; ``n_sigma`` values, uniform in log, the data weigh them.
+    ``erp_range_dbw`` the plausible e.r.p. of an unknown emitter (-10 dBW = 0.1 W handheld .. 30 dBW =
+    1 kW), ``erp_prior_sigma_db`` the width of the weak Gaussian prior centred in it: without it,
+    level-only fits with few sensors trade distance for power and put a 10 W emitter inside the network
+    100 km outside it as a 1 kW one. ``robust_nu``: degrees of freedom of the Student-t loss of one
+    measurement (4: one sensor in a deep shadow does not drag the fix; ``inf``: Gaussian).
+    ``licensed_prior``: prior probability that an emission on a channel where licensed stations
+    could be heard comes from one of them (shared equally).
     """
 
-    sigma_db: float = 4.0
+    sigma_db: float = 3.0
+    sigma_max_db: float = 10.0
+    n_sigma: int = 4
     erp_range_dbw: tuple[float, float] = (-10.0, 30.0)
     erp_prior_sigma_db: float = 10.0
-    grid_n: int = 81
+    erp_step_db: float = 2.0
+    robust_nu: float = 4.0
+    licensed_prior: float = 0.5
+    grid_n: int = 41
+    refine_levels: int = 3
     max_range_km: float = 300.0
     n_samples: int = 1000
     n_edge: int = 72
     seed: int = 1546
     gauss_newton_iters: int = 30
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.sigma_db <= self.sigma_max_db:
+            raise ValueError(f"LocaliserConfig: need 0 < sigma_db ({self.sigma_db}) <= sigma_max_db "
+                             f"({self.sigma_max_db})")
+        if self.n_sigma < 1 or self.grid_n < 11:
+            raise ValueError(f"LocaliserConfig: n_sigma={self.n_sigma} must be >= 1, grid_n={self.grid_n} >= 11")
+        if not self.robust_nu > 0.0 or not 0.0 <= self.licensed_prior < 1.0:
+            raise ValueError(f"LocaliserConfig: robust_nu={self.robust_nu} must be > 0 (inf: Gaussian), "
+                             f"licensed_prior={self.licensed_prior} in [0, 1)")
+
+    def sigmas(self) -> np.ndarray:
+        """The spreads considered (dB)."""
+        if self.n_sigma == 1 or self.sigma_max_db == self.sigma_db:
+            return np.array([self.sigma_db])
+        return np.geomspace(self.sigma_db, self.sigma_max_db, self.n_sigma)
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What :func:`locate` found: the position (with region and provinces) and the hypotheses' odds."""
+
+    position: Position
+    station_probabilities: tuple[tuple[str, float], ...]
+    sigma_db: float
+    """Posterior mean of the measurement spread: what the levels say about their own scatter."""
 
 
 def log_distance_model(exponent: float = 3.5, field_1km_dbuv_m: float = FREE_SPACE_1KM_0DBW_DBUV_M) -> FieldModel:
@@ -118,7 +207,6 @@ class _Table:
 
     def distance_for(self, g_needed: float | np.ndarray) -> np.ndarray:
         """Largest distance at which the table still reaches ``g_needed`` (monotone inverse)."""
-        # g is non-increasing in d: invert on the reversed arrays.
         return 10.0 ** np.interp(-np.asarray(g_needed, dtype=float), -self.g, self.log_d)
 
 
@@ -176,6 +264,57 @@ def _ellipse_edge(center: np.ndarray, cov: np.ndarray, scale: float, n: int) -> 
     return center[None, :] + (root @ circle).T
 
 
+class _Likelihood:
+    """log p(levels, silences | position, P, sigma) on arrays, with the robust mixture loss."""
+
+    def __init__(self, e: np.ndarray, lim: np.ndarray, config: LocaliserConfig) -> None:
+        self.e, self.lim = e.astype(np.float32), lim.astype(np.float32)
+        self.sig = config.sigmas()
+        self.nu = config.robust_nu
+        lo, hi = config.erp_range_dbw
+        self.p_grid = np.arange(lo - 6.0, hi + 6.0 + 1e-9, config.erp_step_db)
+        p0 = 0.5 * (lo + hi)
+        self.p_logprior_diffuse = -0.5 * ((self.p_grid - p0) / config.erp_prior_sigma_db) ** 2
+        self.p_logprior_diffuse -= logsumexp(self.p_logprior_diffuse)
+        nu = self.nu
+        self.t_norm = (math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
+                       if math.isfinite(nu) else -_LOG_2PI_HALF)
+
+    def log_lik(self, g_heard: np.ndarray, g_silent: np.ndarray, p_logprior: np.ndarray) -> np.ndarray:
+        """(n_sigma, N) log-likelihood with P summed out; g_* are (N, S) and (N, Q) 0 dBW fields.
+
+        Heard: Student-t with ``robust_nu`` degrees of freedom (a Cauchy-like tail: a sensor 4 sigma
+        off costs ~ 2 log(r), not r^2 / 2). Silent: log Phi((limit - level) / sigma).
+        """
+        out = np.empty((len(self.sig), g_heard.shape[0]))
+        pg = self.p_grid.astype(np.float32)[None, None, :]
+        base = (self.e[None, :, None] - g_heard.astype(np.float32)[:, :, None]) - pg  # (N, S, P)
+        sil = None
+        if g_silent.shape[1]:
+            sil = (self.lim[None, :, None] - g_silent.astype(np.float32)[:, :, None]) - pg
+        nu = self.nu
+        # The t's scale is set so that its standard deviation is sigma (the spread), when it has one.
+        t_scale = math.sqrt((nu - 2.0) / nu) if math.isfinite(nu) and nu > 2.0 else 1.0
+        for i, s in enumerate(self.sig):
+            r2 = np.square(base / np.float32(s * t_scale))
+            if math.isfinite(nu):
+                core = np.log1p(r2 / np.float32(nu)).sum(axis=1) * np.float32(-(nu + 1) / 2)
+            else:
+                core = r2.sum(axis=1) * np.float32(-0.5)
+            ll = core.astype(np.float64) + len(self.e) * (self.t_norm - math.log(s * t_scale))  # (N, P)
+            if sil is not None:
+                ll = ll + log_ndtr(sil / np.float32(s)).sum(axis=1)
+            out[i] = logsumexp(ll + p_logprior[None, :], axis=1)
+        return out
+
+
+def _station_logprior(h: StationHypothesis, p_grid: np.ndarray, step: float) -> np.ndarray:
+    lic = np.exp(-0.5 * ((p_grid - h.erp_dbw) / h.erp_sigma_db) ** 2) / (h.erp_sigma_db * math.sqrt(2 * math.pi))
+    fault = ((p_grid >= h.erp_dbw - 10.0) & (p_grid <= h.erp_dbw + 25.0)) / 35.0
+    w = ((1.0 - h.fault_share) * lic + h.fault_share * fault) * step
+    return np.log(np.maximum(w, 1e-300))
+
+
 # ---------------------------------------------------------------------- estimator
 
 
@@ -185,11 +324,30 @@ def localise(
     *,
     config: LocaliserConfig = LocaliserConfig(),
     province_lookup: ProvinceLookup | None = None,
+    silent: Sequence[SilentObservation] = (),
 ) -> Position:
-    """Estimate the emitter position (and its region and province probabilities) from levels.
+    """Estimate the emitter position (and its 95 % region and province probabilities) from levels.
 
     Raises LocalisationError for no observations or non-finite values. The returned
-    :class:`Position` has ``kind`` ellipse (>= 3 sensors), region (2) or annulus (1).
+    :class:`Position` has ``kind`` ellipse (>= 3 sensors), region (fewer, or one with silent
+    neighbours) or annulus (one sensor, nothing else known).
+    """
+    return locate(observations, model, config=config, province_lookup=province_lookup, silent=silent).position
+
+
+def locate(
+    observations: Sequence[LevelObservation],
+    model: FieldModel | None = None,
+    *,
+    config: LocaliserConfig = LocaliserConfig(),
+    province_lookup: ProvinceLookup | None = None,
+    silent: Sequence[SilentObservation] = (),
+    stations: Sequence[StationHypothesis] = (),
+) -> Fix:
+    """:func:`localise` plus the posterior probability of each licensed-station hypothesis.
+
+    The position returned is that of the emitter *not* assumed to be any of the stations (the
+    engine reports the station's own position when it decides a station is the emitter).
     """
     obs = list(observations)
     if not obs:
@@ -197,6 +355,14 @@ def localise(
     for i, o in enumerate(obs):
         if not all(math.isfinite(v) for v in (o.lat, o.lon, o.field_dbuv_m)):
             raise LocalisationError(f"localise: observation {i} ({o.sensor_id!r}) has a non-finite value")
+    sil = list(silent)
+    for i, q in enumerate(sil):
+        if not all(math.isfinite(v) for v in (q.lat, q.lon, q.limit_dbuv_m)):
+            raise LocalisationError(f"localise: silent sensor {i} ({q.sensor_id!r}) has a non-finite value")
+    for h in stations:
+        if len(h.g_heard_db) != len(obs) or len(h.g_silent_db) != len(sil):
+            raise LocalisationError(f"localise: station hypothesis {h.key!r} has {len(h.g_heard_db)}/"
+                                    f"{len(h.g_silent_db)} fields for {len(obs)} heard / {len(sil)} silent sensors")
     model = model or log_distance_model()
     table = _Table(model, config.max_range_km)
     lat = np.array([o.lat for o in obs])
@@ -204,141 +370,285 @@ def localise(
     e = np.array([o.field_dbuv_m for o in obs])
     frame = _Frame(float(lat.mean()), float(lon.mean()))
     sx, sy = frame.to_xy(lat, lon)
-    erp_lo, erp_hi = config.erp_range_dbw
+    qx, qy = frame.to_xy(np.array([q.lat for q in sil]), np.array([q.lon for q in sil]))
+    lim = np.array([q.limit_dbuv_m for q in sil])
     rng = np.random.default_rng(config.seed)
-    # Farthest each sensor could be from an emitter of the largest plausible e.r.p.
-    r_max = np.minimum(table.distance_for(e - erp_hi), config.max_range_km)
+    like = _Likelihood(e, lim, config)
 
-    if len(obs) == 1:
-        return _single(obs[0], e[0], table, config, frame, province_lookup, rng)
+    def loglik_at(px: np.ndarray, py: np.ndarray) -> np.ndarray:
+        gh = table.value(np.hypot(px[:, None] - sx[None, :], py[:, None] - sy[None, :]))
+        gs = table.value(np.hypot(px[:, None] - qx[None, :], py[:, None] - qy[None, :]))
+        return like.log_lik(gh, gs, like.p_logprior_diffuse)
 
-    # Search box: the intersection of the sensors' hearing discs (their union if inconsistent).
+    # Level 0: the area every heard sensor could hear a plausible emitter from (their union if the
+    # discs do not intersect), with twice the middle spread as slack. Then finer grids, each over a
+    # few cells of the previous one around its densest cell, replace those cells (nested quadrature:
+    # a sharp peak is integrated at its own scale, the tails at theirs).
+    slack = 2.0 * float(np.median(like.sig))
+    r_max = np.minimum(table.distance_for(e - (config.erp_range_dbw[1] + 6.0) - slack), config.max_range_km)
+    box = _box(sx, sy, r_max)
+    px, py, cell = _cells(box, config.grid_n)
+    ll = loglik_at(px, py)
+    cw, chh = np.full(len(px), cell[0]), np.full(len(px), cell[1])
+    area0 = (box[1] - box[0]) * (box[3] - box[2])
+    n_fine = max(9, config.grid_n // 2)
+    for _ in range(config.refine_levels):
+        k = int(np.argmax(logsumexp(ll, axis=0)))  # densest cell
+        fbox = (px[k] - 4.5 * cw[k], px[k] + 4.5 * cw[k], py[k] - 4.5 * chh[k], py[k] + 4.5 * chh[k])
+        if 9.0 * cw[k] < 0.05 or 9.0 * chh[k] < 0.05:  # 50 m: finer than any level-based fix
+            break
+        fx, fy, fcell = _cells(fbox, n_fine)
+        inside = (px > fbox[0]) & (px < fbox[1]) & (py > fbox[2]) & (py < fbox[3])
+        px, py = np.concatenate([px[~inside], fx]), np.concatenate([py[~inside], fy])
+        ll = np.concatenate([ll[:, ~inside], loglik_at(fx, fy)], axis=1)
+        cw = np.concatenate([cw[~inside], np.full(len(fx), fcell[0])])
+        chh = np.concatenate([chh[~inside], np.full(len(fx), fcell[1])])
+    cell_xy = np.stack([cw, chh], axis=1)
+    log_area = np.log(cw * chh)
+    lp = logsumexp(ll, axis=0) + log_area  # log posterior mass of each cell
+    # Evidence of "somewhere in the area" (uniform position prior over the level-0 box).
+    log_ev_diffuse = float(logsumexp(lp)) - math.log(area0) - math.log(len(like.sig))
+    w = np.exp(lp - lp.max())
+    w /= w.sum()
+    sig_post = np.exp(logsumexp(ll + log_area[None, :], axis=1) - logsumexp(ll + log_area[None, :]))
+    sigma_hat = float(np.sum(sig_post * like.sig))
+
+    # Licensed-station hypotheses against the diffuse alternative.
+    station_probs: tuple[tuple[str, float], ...] = ()
+    if stations:
+        step = float(like.p_grid[1] - like.p_grid[0]) if len(like.p_grid) > 1 else 1.0
+        logs = []
+        for h in stations:
+            gh = np.asarray(h.g_heard_db, dtype=float)[None, :]
+            gs = np.asarray(h.g_silent_db, dtype=float).reshape(1, len(sil))
+            lls = like.log_lik(gh, gs, _station_logprior(h, like.p_grid, step))
+            logs.append(float(logsumexp(lls[:, 0])) - math.log(len(like.sig)))
+        prior_each = config.licensed_prior / len(stations)
+        terms = np.array([math.log(1.0 - config.licensed_prior) + log_ev_diffuse,
+                          *[math.log(prior_each) + v for v in logs]])
+        post = np.exp(terms - logsumexp(terms))
+        station_probs = tuple((h.key, float(p)) for h, p in zip(stations, post[1:], strict=True))
+
+    n = len(obs)
+    if n == 1 and not sil:
+        position = _annulus(obs[0], sx[0], sy[0], px, py, w, cell_xy, config, frame, province_lookup, rng)
+        return Fix(position, station_probs, sigma_hat)
+    if n >= 3:
+        best = int(np.argmax(lp - log_area))  # densest cell (lp is the cell's mass)
+        centre, erp = _polish(np.array([px[best], py[best]]), sx, sy, e, qx, qy, lim, table, config, sigma_hat)
+        if not np.all(np.isfinite(centre)):
+            centre = np.array([px[best], py[best]])
+    else:
+        centre = np.array([np.sum(w * px), np.sum(w * py)])
+        erp = None
+    if erp is None:
+        erp = _erp_at(centre, sx, sy, e, table, config)
+    dxy = np.stack([px - centre[0], py - centre[1]], axis=1)
+    cov = (dxy * w[:, None]).T @ dxy + np.diag(w @ cell_xy**2 / 12.0)
+    cov = _calibrate(cov, dxy, w)
+    # Posterior samples (cells drawn by weight, jittered inside the cell) for the provinces.
+    idx = rng.choice(len(w), size=config.n_samples, p=w)
+    inner = np.stack([px[idx], py[idx]], axis=1) + (rng.random((config.n_samples, 2)) - 0.5) * cell_xy[idx]
+    edge = _ellipse_edge(centre, cov, math.sqrt(CHI2_2DOF_95), config.n_edge)
+    a, b, az = _ellipse(cov)
+    plat, plon = frame.to_latlon(centre[0], centre[1])
+    position = Position(
+        lat=float(plat), lon=float(plon), error_km=math.sqrt(CHI2_2DOF_95) * a, semi_major_km=a, semi_minor_km=b,
+        orientation_deg=az, provinces=_province_probabilities(province_lookup, frame, inner, edge),
+        kind="ellipse" if n >= 3 else "region", n_sensors=n, eirp_dbw=float(erp),
+    )
+    return Fix(position, station_probs, sigma_hat)
+
+
+def misfit(
+    observations: Sequence[LevelObservation],
+    model: FieldModel,
+    *,
+    sigma_db: float,
+    config: LocaliserConfig = LocaliserConfig(),
+    silent: Sequence[SilentObservation] = (),
+) -> float:
+    """Smallest chi-square (Gaussian, spread ``sigma_db``) with which ONE emitter explains the levels.
+
+    Used to decide whether two groups of sensors hear one emitter or two: the likelihood-ratio test
+    compares the misfit of the union with the sum of the groups' misfits. Silences count as
+    one-sided terms (-2 log Phi). The e.r.p. is limited to the plausible range (+-6 dB).
+    """
+    obs = list(observations)
+    if not obs:
+        return 0.0
+    table = _Table(model, config.max_range_km)
+    lat = np.array([o.lat for o in obs])
+    lon = np.array([o.lon for o in obs])
+    e = np.array([o.field_dbuv_m for o in obs])
+    frame = _Frame(float(lat.mean()), float(lon.mean()))
+    sx, sy = frame.to_xy(lat, lon)
+    qx, qy = frame.to_xy(np.array([q.lat for q in silent]), np.array([q.lon for q in silent]))
+    lim = np.array([q.limit_dbuv_m for q in silent])
+    lo, hi = config.erp_range_dbw
+    p_grid = np.arange(lo - 6.0, hi + 6.0 + 1e-9, 2.0)
+    r_max = np.minimum(table.distance_for(e - (hi + 6.0) - 2.0 * sigma_db), config.max_range_km)
+    box = _box(sx, sy, r_max)
+    best = math.inf
+    for _ in range(2):
+        px, py, cell = _grid(box, config.grid_n)
+        gh = table.value(np.hypot(px[:, None] - sx[None, :], py[:, None] - sy[None, :]))
+        r = (e[None, :, None] - gh[:, :, None] - p_grid[None, None, :]) / sigma_db
+        chi = np.sum(r * r, axis=1)
+        if len(silent):
+            gs = table.value(np.hypot(px[:, None] - qx[None, :], py[:, None] - qy[None, :]))
+            z = (lim[None, :, None] - gs[:, :, None] - p_grid[None, None, :]) / sigma_db
+            chi = chi - 2.0 * np.sum(log_ndtr(z), axis=1)
+        k = int(np.argmin(chi))
+        best = min(best, float(chi.ravel()[k]))
+        node = k // len(p_grid)
+        box = (px[node] - 3 * cell[0], px[node] + 3 * cell[0], py[node] - 3 * cell[1], py[node] + 3 * cell[1])
+    return best
+
+
+# ---------------------------------------------------------------------- pieces
+
+
+def _box(sx: np.ndarray, sy: np.ndarray, r_max: np.ndarray) -> tuple[float, float, float, float]:
+    """Intersection of the sensors' hearing discs (their union if they do not intersect)."""
     x_lo, x_hi = float(np.max(sx - r_max)), float(np.min(sx + r_max))
     y_lo, y_hi = float(np.max(sy - r_max)), float(np.min(sy + r_max))
     if x_lo >= x_hi or y_lo >= y_hi:
         x_lo, x_hi = float(np.min(sx - r_max)), float(np.max(sx + r_max))
         y_lo, y_hi = float(np.min(sy - r_max)), float(np.max(sy + r_max))
-    gx = np.linspace(x_lo, x_hi, config.grid_n)
-    gy = np.linspace(y_lo, y_hi, config.grid_n)
-    XX, YY = np.meshgrid(gx, gy)
-    px, py = XX.ravel(), YY.ravel()
-    d = np.hypot(px[:, None] - sx[None, :], py[:, None] - sy[None, :])
-    G = table.value(d)
-    p0 = 0.5 * (erp_lo + erp_hi)
-    lam = (config.sigma_db / config.erp_prior_sigma_db) ** 2
-    p_hat = np.clip((np.sum(e[None, :] - G, axis=1) + lam * p0) / (len(obs) + lam), erp_lo, erp_hi)
-    rss = np.sum((e[None, :] - G - p_hat[:, None]) ** 2, axis=1) + lam * (p_hat - p0) ** 2
-    chi2 = rss / config.sigma_db**2
-    w = np.exp(-0.5 * (chi2 - chi2.min()))
-    w /= w.sum()
-    cell = np.array([gx[1] - gx[0], gy[1] - gy[0]])
+    return _min_size((x_lo, x_hi, y_lo, y_hi), 2.0)
 
-    if len(obs) == 2:
-        mean = np.array([np.sum(w * px), np.sum(w * py)])
-        dxy = np.stack([px - mean[0], py - mean[1]], axis=1)
-        cov = (dxy * w[:, None]).T @ dxy + np.diag(cell**2 / 12.0)
-        idx = rng.choice(len(w), size=config.n_samples, p=w)
-        inner = np.stack([px[idx], py[idx]], axis=1) + (rng.random((config.n_samples, 2)) - 0.5) * cell
-        edge = _ellipse_edge(mean, cov, math.sqrt(CHI2_2DOF_95), config.n_edge)
-        a, b, az = _ellipse(cov)
-        plat, plon = frame.to_latlon(mean[0], mean[1])
-        return Position(
-            lat=float(plat), lon=float(plon), error_km=math.sqrt(CHI2_2DOF_95) * a, semi_major_km=a,
-            semi_minor_km=b, orientation_deg=az,
-            provinces=_province_probabilities(province_lookup, frame, inner, edge),
-            kind="region", n_sensors=2, eirp_dbw=float(np.sum(w * p_hat)),
-        )
 
-    best = int(np.argmin(rss))
-    theta = np.array([px[best], py[best], p_hat[best]])
-    theta, jtj, rss_fit = _gauss_newton(theta, sx, sy, e, table, config.gauss_newton_iters, p0, math.sqrt(lam))
-    dof = len(obs) - 3
-    s2 = config.sigma_db**2 if dof <= 0 else max(config.sigma_db**2, rss_fit / dof)
-    try:
-        cov3 = s2 * np.linalg.inv(jtj)
-    except np.linalg.LinAlgError:
-        cov3 = np.diag([1e6, 1e6, 1e2])
-    cov = cov3[:2, :2]
-    center = theta[:2]
-    raw = rng.multivariate_normal(center, cov, size=config.n_samples * 2, method="eigh")
-    dz = raw - center
+def _min_size(box: tuple[float, float, float, float], km: float) -> tuple[float, float, float, float]:
+    x_lo, x_hi, y_lo, y_hi = box
+    if x_hi - x_lo < km:
+        c = 0.5 * (x_lo + x_hi)
+        x_lo, x_hi = c - km / 2.0, c + km / 2.0
+    if y_hi - y_lo < km:
+        c = 0.5 * (y_lo + y_hi)
+        y_lo, y_hi = c - km / 2.0, c + km / 2.0
+    return x_lo, x_hi, y_lo, y_hi
+
+
+def _cells(box: tuple[float, float, float, float], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres of an n x n tiling of ``box`` and the cell size (km)."""
+    cx = (box[1] - box[0]) / n
+    cy = (box[3] - box[2]) / n
+    xx, yy = np.meshgrid(box[0] + (np.arange(n) + 0.5) * cx, box[2] + (np.arange(n) + 0.5) * cy)
+    return xx.ravel(), yy.ravel(), np.array([cx, cy])
+
+
+def _grid(box: tuple[float, float, float, float], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    gx = np.linspace(box[0], box[1], n)
+    gy = np.linspace(box[2], box[3], n)
+    xx, yy = np.meshgrid(gx, gy)
+    return xx.ravel(), yy.ravel(), np.array([gx[1] - gx[0], gy[1] - gy[0]])
+
+
+def _calibrate(cov: np.ndarray, dxy: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Scale ``cov`` so that its 95 % ellipse holds 95 % of the posterior mass (weights ``w``)."""
     inv = np.linalg.pinv(cov)
-    m2 = np.einsum("ij,jk,ik->i", dz, inv, dz)
-    inner = raw[m2 <= CHI2_2DOF_95][: config.n_samples]
-    edge = _ellipse_edge(center, cov, math.sqrt(CHI2_2DOF_95), config.n_edge)
-    a, b, az = _ellipse(cov)
-    plat, plon = frame.to_latlon(center[0], center[1])
-    return Position(
-        lat=float(plat), lon=float(plon), error_km=math.sqrt(CHI2_2DOF_95) * a, semi_major_km=a, semi_minor_km=b,
-        orientation_deg=az, provinces=_province_probabilities(province_lookup, frame, inner, edge),
-        kind="ellipse", n_sensors=len(obs), eirp_dbw=float(theta[2]),
-    )
+    m2 = np.einsum("ij,jk,ik->i", dxy, inv, dxy)
+    order = np.argsort(m2)
+    cum = np.cumsum(w[order])
+    q = float(m2[order][min(int(np.searchsorted(cum, 0.95)), len(order) - 1)])
+    if not math.isfinite(q) or q <= 0.0:
+        return cov
+    return cov * max(q / CHI2_2DOF_95, 0.05)
 
 
-def _gauss_newton(
-    theta: np.ndarray, sx: np.ndarray, sy: np.ndarray, e: np.ndarray, table: _Table, iters: int,
-    p0: float, prior_w: float,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Levenberg-damped Gauss-Newton on (x, y, P) with the e.r.p. prior as one extra residual.
+def _erp_at(centre: np.ndarray, sx: np.ndarray, sy: np.ndarray, e: np.ndarray, table: _Table,
+            config: LocaliserConfig) -> float:
+    g = table.value(np.hypot(centre[0] - sx, centre[1] - sy))
+    lo, hi = config.erp_range_dbw
+    return float(np.clip(np.median(e - g), lo - 6.0, hi + 6.0))
 
-    Returns the estimate, J^T J (prior included) and the RSS of the measurements alone.
+
+def _polish(
+    start: np.ndarray, sx: np.ndarray, sy: np.ndarray, e: np.ndarray, qx: np.ndarray, qy: np.ndarray,
+    lim: np.ndarray, table: _Table, config: LocaliserConfig, sigma: float,
+) -> tuple[np.ndarray, float]:
+    """Iteratively reweighted, damped Gauss-Newton on (x, y, P) from the grid's best cell: the maximum
+    of the same Student-t likelihood the grid uses.
+
+    Heard sensors: residual E - P - g(d), weight (nu + 1) / (nu + (r / s)^2) with s the t's scale for
+    the estimated spread (a sensor far off the others gets little say). Silent sensors:
+    a one-sided residual, only where the fit would put the emitter above their detection limit.
+    The e.r.p. prior is one more residual. Returns the position (km) and the e.r.p. (dBW).
     """
+    lo, hi = config.erp_range_dbw
+    p0 = 0.5 * (lo + hi)
+    prior_w = sigma / config.erp_prior_sigma_db
+    theta = np.array([start[0], start[1], _erp_at(start, sx, sy, e, table, config)])
 
-    def residuals(t: np.ndarray) -> np.ndarray:
+    def residuals(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = np.hypot(t[0] - sx, t[1] - sy)
-        return np.append(e - t[2] - table.value(d), prior_w * (p0 - t[2]))
+        r = e - t[2] - table.value(d)
+        dq = np.hypot(t[0] - qx, t[1] - qy)
+        rq = np.minimum(lim - t[2] - table.value(dq), 0.0)
+        return r, rq
 
-    def jacobian(t: np.ndarray) -> np.ndarray:
+    nu = config.robust_nu
+    scale = sigma * (math.sqrt((nu - 2.0) / nu) if math.isfinite(nu) and nu > 2.0 else 1.0)
+
+    def weights(r: np.ndarray) -> np.ndarray:
+        if not math.isfinite(nu):
+            return np.ones_like(r)
+        return np.sqrt((nu + 1.0) / (nu + (r / scale) ** 2))
+
+    def cost(t: np.ndarray, sw: np.ndarray) -> tuple[float, np.ndarray]:
+        r, rq = residuals(t)
+        full = np.concatenate([r * sw, rq, [prior_w * (p0 - t[2])]])
+        return float(full @ full), full
+
+    def jacobian(t: np.ndarray, sw: np.ndarray) -> np.ndarray:
         dx, dy = t[0] - sx, t[1] - sy
         d = np.maximum(np.hypot(dx, dy), 1e-2)
         gp = table.derivative(d)
-        J = np.stack([-gp * dx / d, -gp * dy / d, -np.ones_like(d)], axis=1)
-        return np.vstack([J, [0.0, 0.0, -prior_w]])
+        jh = np.stack([-gp * dx / d, -gp * dy / d, -np.ones_like(d)], axis=1) * sw[:, None]
+        dqx, dqy = t[0] - qx, t[1] - qy
+        dq = np.maximum(np.hypot(dqx, dqy), 1e-2)
+        active = (lim - t[2] - table.value(dq)) < 0.0
+        gq = table.derivative(dq)
+        jq = np.stack([-gq * dqx / dq, -gq * dqy / dq, -np.ones_like(dq)], axis=1) * active[:, None]
+        return np.vstack([jh, jq, [0.0, 0.0, -prior_w]])
 
-    r = residuals(theta)
-    rss = float(r @ r)
-    lam = 1e-3
-    for _ in range(iters):
-        J = jacobian(theta)
-        A = J.T @ J
-        try:
-            step = np.linalg.solve(A + lam * np.diag(np.diag(A) + 1e-9), -J.T @ r)
-        except np.linalg.LinAlgError:  # degenerate geometry (co-located sensors): keep the grid answer
-            break
-        cand = theta + step
-        r_new = residuals(cand)
-        rss_new = float(r_new @ r_new)
-        if rss_new < rss:
-            theta, r, lam = cand, r_new, max(lam / 10.0, 1e-9)
-            converged = rss - rss_new < 1e-9 * max(rss, 1.0) and np.hypot(step[0], step[1]) < 1e-4
-            rss = rss_new
-            if converged:
+    for _ in range(5):  # IRLS: reweight, then a damped Gauss-Newton run
+        sw = weights(residuals(theta)[0])
+        c, r = cost(theta, sw)
+        lam = 1e-3
+        for _ in range(config.gauss_newton_iters):
+            J = jacobian(theta, sw)
+            A = J.T @ J
+            try:
+                step = np.linalg.solve(A + lam * np.diag(np.diag(A) + 1e-9), -J.T @ r)
+            except np.linalg.LinAlgError:  # degenerate geometry (co-located sensors): keep the grid answer
                 break
-        else:
-            lam *= 10.0
-            if lam > 1e9:
-                break
-    J = jacobian(theta)
-    return theta, J.T @ J, float(r[:-1] @ r[:-1])
+            cand = theta + step
+            c_new, r_new = cost(cand, sw)
+            if c_new < c:
+                done = c - c_new < 1e-10 * max(c, 1.0) and math.hypot(step[0], step[1]) < 1e-4
+                theta, c, r, lam = cand, c_new, r_new, max(lam / 10.0, 1e-9)
+                if done:
+                    break
+            else:
+                lam *= 10.0
+                if lam > 1e9:
+                    break
+    return theta[:2], float(theta[2])
 
 
-def _single(
-    o: LevelObservation, e: float, table: _Table, config: LocaliserConfig, frame: _Frame,
-    lookup: ProvinceLookup | None, rng: np.random.Generator,
+def _annulus(
+    o: LevelObservation, sx: float, sy: float, px: np.ndarray, py: np.ndarray, w: np.ndarray, cell_xy: np.ndarray,
+    config: LocaliserConfig, frame: _Frame, lookup: ProvinceLookup | None, rng: np.random.Generator,
 ) -> Position:
-    """One sensor: the annulus where a plausible e.r.p. produces the measured level."""
-    erp_lo, erp_hi = config.erp_range_dbw
-    r_in = min(float(table.distance_for(e - erp_lo)), config.max_range_km)
-    r_out = min(float(table.distance_for(e - erp_hi)), config.max_range_km)
-    r_in = min(r_in, r_out)
-    sx, sy = frame.to_xy(np.array([o.lat]), np.array([o.lon]))
-    # Uniform in area over the annulus.
-    u = rng.random(config.n_samples)
-    rad = np.sqrt(r_in**2 + u * (r_out**2 - r_in**2))
-    th = rng.random(config.n_samples) * 2.0 * math.pi
-    inner = np.stack([sx[0] + rad * np.sin(th), sy[0] + rad * np.cos(th)], axis=1)
+    """One sensor, nothing else known: the ring around it holding 95 % of the posterior."""
+    idx = rng.choice(len(w), size=config.n_samples, p=w)
+    inner = np.stack([px[idx], py[idx]], axis=1) + (rng.random((config.n_samples, 2)) - 0.5) * cell_xy[idx]
+    d = np.hypot(inner[:, 0] - sx, inner[:, 1] - sy)
+    r_in, r_out = (float(v) for v in np.quantile(d, [0.025, 0.975]))
     te = np.linspace(0.0, 2.0 * math.pi, config.n_edge, endpoint=False)
-    edge = np.stack([sx[0] + r_out * np.sin(te), sy[0] + r_out * np.cos(te)], axis=1)
+    edge = np.stack([sx + r_out * np.sin(te), sy + r_out * np.cos(te)], axis=1)
     return Position(
         lat=o.lat, lon=o.lon, error_km=r_out, semi_major_km=r_out, semi_minor_km=r_out, orientation_deg=0.0,
         provinces=_province_probabilities(lookup, frame, inner, edge), kind="annulus", n_sensors=1,

@@ -120,3 +120,57 @@ def run(engine, sensors, lat: float, lon: float, *, start: datetime = T0, n: int
         t = t + timedelta(seconds=every_s)
         events += engine.tick(t)
     return events, t
+
+
+# ---------------------------------------------------------------------- the realistic world (issue 18)
+
+
+def demo_sites():
+    """The shipped demo's sensors: simulator sites and the engine's view of them."""
+    from borderwatch.demo_scenario import load_demo_scenario
+
+    sites = list(load_demo_scenario().scenario.sensors)
+    infos = [SensorInfo(s.id, s.province, s.lat, s.lon, s.height_m, s.antenna_factor_db_m) for s in sites]
+    return sites, infos
+
+
+def realistic_sweeps(engine, world, sites, infos, txs, band, *, t0: datetime = T0, sweeps: int = 2,
+                     every_s: float = 6.0, seed: int = 0, obw_hz: float | None = None, coverage: bool = True,
+                     tick_after_s: float = 40.0, heard: set[str] | None = None) -> list:
+    """Every sensor sweeps ``band`` ``sweeps`` times (random order and times within 1.5 s) and reports
+    the strongest of ``txs`` it hears (sdr.sources.sim_reports: the realistic world's field, the
+    sensor's floor and margin); returns all events, ending with a tick ``tick_after_s`` after ``t0``.
+    ``heard`` collects the ids of the sensors that reported it."""
+    from coordination.engine import SweepCoverage
+    from sdr.sources.sim_reports import sweep_report
+
+    rng = np.random.default_rng(seed)
+    bin_hz = min(band.raster_hz, band.channel_width_hz) / 4.0
+    obw = obw_hz or 0.8 * band.channel_width_hz
+    cover = SweepCoverage(band.f_lo_hz, band.f_hi_hz, bin_hz) if coverage else None
+    events: list = []
+    for k in range(sweeps):
+        base = t0 + timedelta(seconds=every_s * k)
+        order = rng.permutation(len(sites))
+        offsets = np.sort(rng.uniform(0.0, 1.5, len(sites)))
+        for i, j in enumerate(order):
+            reps = [sweep_report(world, tx, sites[j], obw_hz=obw, bin_hz=bin_hz, margin_db=band.margin_db, rng=rng)
+                    for tx in txs]
+            got = [r for r in reps if r.emission is not None]
+            best = max(got, key=lambda r: r.reported_field_dbuv_m) if got else reps[0]
+            if got and heard is not None:
+                heard.add(infos[j].sensor_id)
+            events += engine.observe(infos[j], base + timedelta(seconds=float(offsets[i])),
+                                     [best.emission] if best.emission else [], best.noise_floor_dbm,
+                                     sites[j].antenna_factor_db_m, coverage=cover)
+        events += engine.tick(base + timedelta(seconds=4.0))
+    events += engine.tick(t0 + timedelta(seconds=tick_after_s))
+    return events
+
+
+def final_alerts(events) -> list:
+    """The last state of every alert the events name, withdrawn provisional ones left out."""
+    last = {}
+    for ev in events:
+        last[ev.alert.id] = ev.alert
+    return [a for a in last.values() if a.resolved_by != "engine"]

@@ -1,0 +1,373 @@
+"""Verdict benchmark (issue 18 section 3): is the rules engine right when the world is not ideal?
+
+Monte-Carlo over random incidents on the shipped sensor layout (the sensors of
+borderwatch/data/demo_scenario.toml), feeding the rules engine directly (no sockets, no IQ) with
+what each sensor would report in the realistic simulated world (sdr.sources.sim_world.RealisticWorld:
+log-normal shadowing per link, per-link model error - effective height, terrain clearance, receiver
+clutter, sea paths - and a per-sensor calibration error; the sensors' own noise figures and LO errors):
+
+- unlicensed emitters of every band of the rules at random places: inland (> 10 km from any border),
+  near a border (< 8 km), off the coast; plausible e.r.p. per service;
+- licensed stations of the sample data (station_db/data/sample_stations.csv) with a power fault
+  (+15..20 dB) or a frequency fault (2-4 x the tolerance);
+- licensed stations of the sample data within their licence.
+
+The same incidents are played at each shadowing level (same paths, receivers and draws; only the
+shadowing scales). Each incident gets a fresh engine; every sensor sweeps the incident's band twice
+(random order and times within the sweep, 0.5 dB sweep-to-sweep noise) and reports the emission when
+its peak bin clears its noise floor by the band's margin; its silence is reported too (coverage).
+
+Printed per shadowing level: split-alert rate (one emitter, several alerts), exact verdict-set
+accuracy, source-province top-1 (all; emitters > 5 km from a border), coverage of the stated 95 %
+region and median / 90th-percentile position error (unlicensed emitters: where the position comes
+from the levels; a matched licensed station is placed at its licence's position), and alerts on
+licensed traffic within licence (where the rules call for none).
+
+Usage: python benchmarks/bench_verdicts.py [--n 500] [--seed 7] [--shadowing 0 4 6 8] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from borderwatch.demo import sample_stations_path
+from borderwatch.demo_scenario import load_demo_scenario
+from coordination import prediction
+from coordination.alerts import Alert, InMemoryAlertStore
+from coordination.engine import EngineConfig, RulesEngine, SweepCoverage
+from coordination.sensors import SensorInfo
+from sdr.scenario import SensorSite, Transmitter
+from sdr.sources.sim_reports import sweep_report
+from sdr.sources.sim_world import RealisticWorld
+from station_db import geo
+from station_db.exchange import load_station_file
+from station_db.models import MEMBER_PROVINCES, Station
+from station_db.repository import StationRepository
+from station_db.rules import BandRule, RuleSet, load_rules
+
+T0 = datetime(2026, 11, 25, 8, 0, 0, tzinfo=UTC)
+SWEEP_NOISE_DB = 0.5
+BOX = (30.35, 32.15, 116.9, 122.2)  # lat_lo, lat_hi, lon_lo, lon_hi: the network and its reach
+MAX_SENSOR_KM = 45.0  # incidents are placed where the network can hear them
+ERP_DBW = {"land_mobile": (0.0, 20.0), "broadcast": (15.0, 30.0), "aeronautical": (5.0, 17.0),
+           "maritime": (5.0, 17.0), "public_mobile": (10.0, 25.0)}
+
+
+@dataclass(frozen=True)
+class Incident:
+    kind: str  # unlicensed-inland / unlicensed-border / unlicensed-offshore / fault-power / fault-freq / licensed
+    tx: Transmitter
+    band: BandRule
+    obw_hz: float
+    province: str  # where the emitter truly is (offshore: the nearest member province)
+    border_km: float
+    station: Station | None = None
+
+
+@dataclass
+class Outcome:
+    heard: bool
+    n_alerts: int
+    verdicts: frozenset[str]
+    truth: frozenset[str]
+    top1: str | None = None
+    err_km: float | None = None
+    covered: bool | None = None
+
+
+@dataclass
+class Table:
+    rows: list[tuple[Incident, Outcome]] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------- world and network
+
+
+def sensors_of_demo() -> tuple[list[SensorSite], list[SensorInfo]]:
+    sc = load_demo_scenario().scenario
+    sites = list(sc.sensors)
+    infos = [SensorInfo(s.id, s.province, s.lat, s.lon, s.height_m, s.antenna_factor_db_m) for s in sites]
+    return sites, infos
+
+
+def station_repo(path: Path) -> tuple[StationRepository, list[Station]]:
+    stations = load_station_file(sample_stations_path()).stations
+    repo = StationRepository(path)
+    by_prov: dict[str, list[Station]] = {}
+    for s in stations:
+        by_prov.setdefault(s.province, []).append(s)
+    for prov, sts in by_prov.items():
+        repo.import_stations(sts, prov, f"sample-{prov}.csv", f"bench-{prov}")
+    return repo, stations
+
+
+def water_mask(lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    """Sea and estuary: outside every province, east of 120.5 E (the delta's coast)."""
+    codes = geo.provinces_of(lats, lons)
+    return np.array([c is None for c in codes]) & (np.asarray(lons) > 120.5)
+
+
+def nearest_province(lat: float, lon: float) -> str:
+    code = geo.province_of(lat, lon)
+    if code in MEMBER_PROVINCES:
+        return str(code)
+    d = {p: float(geo.distances_to_province_km(np.array([lat]), np.array([lon]), p)[0]) for p in MEMBER_PROVINCES}
+    return min(d, key=lambda p: d[p])
+
+
+def border_km(lat: float, lon: float) -> float:
+    return float(geo.distance_to_border_km(lat, lon)[0])
+
+
+# ---------------------------------------------------------------------- incidents
+
+
+def _min_sensor_km(lat: float, lon: float, infos: Sequence[SensorInfo]) -> float:
+    return min(float(geo.haversine_km(lat, lon, s.lat, s.lon)) for s in infos)
+
+
+def _place(kind: str, rng: np.random.Generator, infos: Sequence[SensorInfo]) -> tuple[float, float]:
+    for _ in range(20000):
+        lat = float(rng.uniform(BOX[0], BOX[1]))
+        lon = float(rng.uniform(BOX[2], BOX[3]))
+        if _min_sensor_km(lat, lon, infos) > MAX_SENSOR_KM:
+            continue
+        code = geo.province_of(lat, lon)
+        if kind == "offshore":
+            if code is None and lon > 121.0 and 1.0 < _min_sensor_km(lat, lon, infos) < 40.0:
+                d = min(float(geo.distances_to_province_km(np.array([lat]), np.array([lon]), p)[0])
+                        for p in ("SH", "JS", "ZJ"))
+                if d < 25.0:
+                    return lat, lon
+            continue
+        if code not in MEMBER_PROVINCES:
+            continue
+        b = border_km(lat, lon)
+        if (kind == "inland" and b > 10.0) or (kind == "border" and b < 8.0):
+            return lat, lon
+    raise RuntimeError(f"could not place an {kind} incident")
+
+
+def make_incidents(n: int, rng: np.random.Generator, rules: RuleSet, stations: Sequence[Station],
+                   infos: Sequence[SensorInfo]) -> list[Incident]:
+    near = [s for s in stations if _min_sensor_km(s.lat, s.lon, infos) < 40.0 and rules.band_for(s.tx_freq_hz)]
+    kinds = ["unlicensed-inland"] * 15 + ["unlicensed-border"] * 15 + ["unlicensed-offshore"] * 8 + \
+        ["fault-power"] * 12 + ["fault-freq"] * 10 + ["licensed"] * 20
+    out: list[Incident] = []
+    bands = list(rules.bands)
+    for i in range(n):
+        kind = kinds[int(rng.integers(len(kinds)))]
+        if kind.startswith("unlicensed"):
+            where = kind.split("-")[1]
+            band = bands[int(rng.integers(len(bands)))]
+            if where == "offshore" and band.service not in ("maritime", "aeronautical", "broadcast"):
+                band = next(b for b in bands if b.service == "maritime")
+            lat, lon = _place(where, rng, infos)
+            for _ in range(50):  # a free channel here: no licensed station on it within 60 km
+                f = band.channel_center_hz(float(rng.uniform(band.f_lo_hz, band.f_hi_hz))) or band.f_lo_hz
+                if band.f_lo_hz + band.channel_width_hz / 2 <= f <= band.f_hi_hz - band.channel_width_hz / 2 and not [
+                        s for s in stations if abs(s.tx_freq_hz - f) < band.channel_width_hz
+                        and float(geo.haversine_km(lat, lon, s.lat, s.lon)) < 60.0]:
+                    break
+            lo, hi = ERP_DBW.get(band.service, (0.0, 20.0))
+            tx = Transmitter(id=f"inc{i}", lat=lat, lon=lon, freq_hz=f, erp_dbw=float(rng.uniform(lo, hi)),
+                             modulation="nfm", antenna_height_m=float(rng.uniform(10.0, 40.0)))
+            out.append(Incident(kind, tx, band, 0.8 * band.channel_width_hz, nearest_province(lat, lon),
+                                border_km(lat, lon)))
+            continue
+        st = near[int(rng.integers(len(near)))]
+        band = rules.band_for(st.tx_freq_hz)
+        assert band is not None
+        boost = float(rng.uniform(15.0, 20.0)) if kind == "fault-power" else 0.0
+        tol = max(0.10 * st.necessary_bw_hz, 1000.0)
+        offset = float(rng.choice([-1, 1]) * rng.uniform(2.0, 4.0) * tol) if kind == "fault-freq" else 0.0
+        tx = Transmitter(id=f"inc{i}-{st.station_id}", lat=st.lat, lon=st.lon, freq_hz=st.tx_freq_hz,
+                         erp_dbw=st.erp_dbw, modulation="nfm", erp_boost_db=boost, freq_offset_hz=offset,
+                         antenna_height_m=prediction.station_heff_m(st))
+        out.append(Incident(kind, tx, band, 0.9 * st.necessary_bw_hz, st.province, border_km(st.lat, st.lon), st))
+    return out
+
+
+# ---------------------------------------------------------------------- one incident
+
+
+def _bin_hz(band: BandRule) -> float:
+    return min(band.raster_hz, band.channel_width_hz) / 4.0
+
+
+def truth_verdicts(inc: Incident, measured: dict[str, list[float]], infos: Sequence[SensorInfo]) -> frozenset[str]:
+    """What the agreed rules call for, judged with the truth (who emits, where, how strong)."""
+    out: set[str] = set()
+    prov = {s.sensor_id: s.province for s in infos}
+    lim = inc.band.border_limit_dbuv_m
+    heard_outside = any(prov[sid] != inc.province for sid in measured)
+    if any(prov[sid] != inc.province and max(levels) >= lim for sid, levels in measured.items()):
+        out.add("cross_border")
+    if inc.station is None:
+        out.add("unlicensed")
+        return frozenset(out)
+    if inc.kind.startswith("fault"):
+        out.add("licence_violation")
+    st = inc.station
+    if heard_outside:
+        erp = st.erp_dbw + inc.tx.erp_boost_db
+        for p in geo.neighbours(st.province):
+            if p not in MEMBER_PROVINCES:
+                continue
+            d, (blat, blon) = geo.distance_to_border_km(st.lat, st.lon, p, province=st.province)
+            if math.isfinite(d) and prediction.predict_at_point_dbuv_m(
+                    st, blat, blon, prediction.BORDER_RX_HEIGHT_M, inc.band, erp) > lim:
+                out.add("cross_border")
+    return frozenset(out)
+
+
+def covered(alert: Alert, lat: float, lon: float) -> bool:
+    p = alert.position
+    assert p is not None
+    d = float(geo.haversine_km(p.lat, p.lon, lat, lon))
+    if p.kind == "annulus":
+        return (p.r_inner_km or 0.0) <= d <= (p.r_outer_km or 0.0)
+    east = (lon - p.lon) * 111.320 * math.cos(math.radians(p.lat))
+    north = (lat - p.lat) * 110.574
+    az = math.radians(p.orientation_deg)
+    u = east * math.sin(az) + north * math.cos(az)  # along the major axis
+    v = east * math.cos(az) - north * math.sin(az)
+    a = max(p.semi_major_km, 1e-6)
+    b = max(p.semi_minor_km, 1e-6)
+    return (u / a) ** 2 + (v / b) ** 2 <= 5.991
+
+
+def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], infos: Sequence[SensorInfo],
+         repo: StationRepository, rules: RuleSet, cfg: EngineConfig, rng: np.random.Generator, t0: datetime) -> Outcome:
+    engine = RulesEngine(repo, rules, InMemoryAlertStore(), config=cfg)
+    band = inc.band
+    bin_hz = _bin_hz(band)
+    cover = SweepCoverage(band.f_lo_hz, band.f_hi_hz, bin_hz)
+    measured: dict[str, list[float]] = {}
+    events = []
+    for sweep in range(2):
+        order = rng.permutation(len(sites))
+        offsets = np.sort(rng.uniform(0.0, 1.5, len(sites)))
+        base = t0 + timedelta(seconds=6.0 * sweep)
+        for k, j in enumerate(order):
+            site, info = sites[j], infos[j]
+            rep = sweep_report(world, inc.tx, site, obw_hz=inc.obw_hz, bin_hz=bin_hz, margin_db=band.margin_db,
+                               rng=rng, sweep_noise_db=SWEEP_NOISE_DB)
+            if rep.emission is not None:
+                measured.setdefault(site.id, []).append(rep.reported_field_dbuv_m)
+            t = base + timedelta(seconds=float(offsets[k]))
+            events += engine.observe(info, t, [rep.emission] if rep.emission else [], rep.noise_floor_dbm,
+                                     site.antenna_factor_db_m, coverage=cover)
+        events += engine.tick(base + timedelta(seconds=4.0))
+    events += engine.tick(t0 + timedelta(seconds=40.0))
+    last: dict[str, Alert] = {}
+    for ev in events:
+        last[ev.alert.id] = ev.alert
+    alerts = [a for a in last.values() if a.resolved_by != "engine"]  # withdrawn provisional ones do not count
+    truth = truth_verdicts(inc, measured, infos)
+    out = Outcome(heard=bool(measured), n_alerts=len(alerts),
+                  verdicts=frozenset(v for a in alerts for v in a.verdicts), truth=truth)
+    if alerts:
+        main = max(alerts, key=lambda a: len(a.sensors))
+        out.top1 = main.provinces_source[0] if main.provinces_source else None
+        if inc.station is None and main.position is not None:
+            out.err_km = float(geo.haversine_km(main.position.lat, main.position.lon, inc.tx.lat, inc.tx.lon))
+            out.covered = covered(main, inc.tx.lat, inc.tx.lon)
+    return out
+
+
+# ---------------------------------------------------------------------- report
+
+
+def summarise(level: float, rows: Sequence[tuple[Incident, Outcome]]) -> dict[str, float]:
+    heard = [(i, o) for i, o in rows if o.heard]
+    alerted = [(i, o) for i, o in heard if o.n_alerts > 0]
+    exact = [o.verdicts == o.truth for _, o in heard]
+    top = [(i, o.top1 == i.province) for i, o in alerted]
+    top_far = [ok for i, ok in top if i.border_km > 5.0]
+    errs = [o.err_km for _, o in heard if o.err_km is not None]
+    cov = [o.covered for _, o in heard if o.covered is not None]
+    lic = [o for i, o in heard if i.kind == "licensed" and not o.truth]
+
+    def pct(xs: Sequence[bool]) -> float:
+        return 100.0 * sum(xs) / len(xs) if xs else float("nan")
+
+    return {
+        "shadow_db": level, "incidents": len(rows), "heard": len(heard),
+        "split_pct": pct([o.n_alerts > 1 for _, o in heard]),
+        "exact_pct": pct(exact), "top1_pct": pct([ok for _, ok in top]), "top1_far_pct": pct(top_far),
+        "coverage_pct": pct([bool(c) for c in cov]),
+        "err_med_km": statistics.median(errs) if errs else float("nan"),
+        "err_p90_km": float(np.percentile(errs, 90)) if errs else float("nan"),
+        "lic_alert_pct": pct([o.n_alerts > 0 for o in lic]), "lic_n": len(lic),
+    }
+
+
+def breakdown(rows: Sequence[tuple[Incident, Outcome]]) -> str:
+    by: dict[str, list[bool]] = {}
+    wrong: Counter[str] = Counter()
+    for i, o in rows:
+        if not o.heard:
+            continue
+        by.setdefault(i.kind, []).append(o.verdicts == o.truth)
+        if o.verdicts != o.truth:
+            wrong[f"{i.kind}: truth {'+'.join(sorted(o.truth)) or '-'} got {'+'.join(sorted(o.verdicts)) or '-'}"] += 1
+    lines = [f"    {k:22s} exact {100.0 * sum(v) / len(v):5.1f} % of {len(v)}" for k, v in sorted(by.items())]
+    lines += [f"    miss {n:3d} x {k}" for k, n in wrong.most_common(8)]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=500, help="incidents per shadowing level (default 500)")
+    ap.add_argument("--seed", type=int, default=7, help="incident and sweep seed (default 7)")
+    ap.add_argument("--world-seed", type=int, default=11, help="seed of the world's draws (default 11)")
+    ap.add_argument("--shadowing", type=float, nargs="+", default=[0.0, 4.0, 6.0, 8.0])
+    ap.add_argument("--ideal", action="store_true", help="no model or calibration error (the engine's own law)")
+    ap.add_argument("--detail", action="store_true", help="per-kind accuracy and the commonest misses")
+    args = ap.parse_args(argv)
+    rules = load_rules()
+    sites, infos = sensors_of_demo()
+    rng = np.random.default_rng(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        repo, stations = station_repo(Path(tmp) / "stations.db")
+        incidents = make_incidents(args.n, rng, rules, stations, infos)
+        base = (RealisticWorld.ideal(seed=args.world_seed) if args.ideal
+                else RealisticWorld(seed=args.world_seed, water_mask=water_mask))
+        cfg = EngineConfig()
+        print(f"bench_verdicts: {len(incidents)} incidents x {len(args.shadowing)} shadowing levels, "
+              f"{len(sites)} sensors (demo layout), seed {args.seed}, world seed {args.world_seed}, "
+              f"{'ideal world' if args.ideal else 'model + calibration error'}", flush=True)
+        print("kinds: " + ", ".join(f"{k} {n}" for k, n in sorted(Counter(i.kind for i in incidents).items())))
+        header = (f"{'shadow':>6} {'heard':>5} {'split%':>6} {'exact%':>6} {'top1%':>6} {'top1>5km%':>9} "
+                  f"{'cover95%':>8} {'err_med':>7} {'err_p90':>7} {'lic_alert%':>10} {'s':>5}")
+        print(header)
+        for level in args.shadowing:
+            world = base.with_shadowing(level)
+            t_start = time.perf_counter()
+            play_rng = np.random.default_rng([args.seed, int(level * 10)])
+            rows = [(inc, play(inc, world, sites, infos, repo, rules, cfg, play_rng, T0 + timedelta(hours=k)))
+                    for k, inc in enumerate(incidents)]
+            m = summarise(level, rows)
+            print(f"{level:6.1f} {m['heard']:5d} {m['split_pct']:6.1f} {m['exact_pct']:6.1f} {m['top1_pct']:6.1f} "
+                  f"{m['top1_far_pct']:9.1f} {m['coverage_pct']:8.1f} {m['err_med_km']:7.1f} {m['err_p90_km']:7.1f} "
+                  f"{m['lic_alert_pct']:10.1f} {time.perf_counter() - t_start:5.0f}", flush=True)
+            if args.detail:
+                print(breakdown(rows), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
