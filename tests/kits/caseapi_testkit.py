@@ -3,8 +3,8 @@
 It answers the alert ops the web uses (``alerts``, ``alert``, ``ack``, ``sensors``) from alert
 documents it is given, and the case ops with the real :class:`coordination.case_ops.CaseOps`
 (in-memory repository, attachments in a tmp dir), on the real wire protocol. ``publish`` sends an
-alert event on ``alert.<PROV>`` topics like the server's PUB. Until the server offers the case ops
-itself (issue 21, after the issue-15 split), this is what the web view is tested against.
+alert event on ``alert.<PROV>`` topics like the server's PUB. It lets the web view's tests run
+without a whole server (no store, archive or engine to set up).
 """
 
 from __future__ import annotations

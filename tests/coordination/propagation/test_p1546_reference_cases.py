@@ -113,7 +113,8 @@ def test_vectorised_many_entry_matches_the_reference_on_single_zone_rows(cases: 
 
 
 def test_each_region_that_used_to_be_off_now_agrees(cases: list[Case]) -> None:
-    """The regions of issue 16, each checked on its own rows (so a regression names its region)."""
+    """The regions where the model used to disagree with the SG3 reference, each checked on its own rows
+    (so a regression names its region)."""
     e, lb = _paths(cases)
     err = np.maximum(np.abs(e - _column(cases, "e_dbuv_m")), np.abs(lb - _column(cases, "lb_db")))
     heff, f, q = _column(cases, "heff_m"), _column(cases, "f_mhz"), _column(cases, "q_pct")
