@@ -1,4 +1,4 @@
-"""Verdict benchmark (issue 18 section 3): is the rules engine right when the world is not ideal?
+"""Verdict benchmark: is the rules engine right when the world is not ideal?
 
 Monte-Carlo over random incidents on the shipped sensor layout (the sensors of
 borderwatch/data/demo_scenario.toml), feeding the rules engine directly (no sockets, no IQ) with

@@ -1,4 +1,4 @@
-"""The rules engine in a world that does not flatter it (issue 18 section 2), seeded and deterministic.
+"""The rules engine in a world that does not flatter it, seeded and deterministic.
 
 Levels come from sdr.sources.sim_world.RealisticWorld (6-8 dB log-normal shadowing per link, per-link
 model error, per-sensor calibration error) on the shipped demo's sensor layout; the engine gets what

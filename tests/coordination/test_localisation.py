@@ -172,7 +172,7 @@ def test_co_located_sensors_do_not_crash_and_report_a_wide_region() -> None:
     assert p.error_km > 5.0
 
 
-# ---------------------------------------------------------------------- under uncertainty (issue 18)
+# ---------------------------------------------------------------------- under uncertainty
 
 
 def test_silent_sensors_rule_out_the_far_strong_alternative() -> None:

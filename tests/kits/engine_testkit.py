@@ -122,7 +122,7 @@ def run(engine, sensors, lat: float, lon: float, *, start: datetime = T0, n: int
     return events, t
 
 
-# ---------------------------------------------------------------------- the realistic world (issue 18)
+# ---------------------------------------------------------------------- the realistic world
 
 
 def demo_sites():
