@@ -92,7 +92,8 @@ class EngineConfig:
     ``reassess_after_s``; in between its verdict stands and only times move.
 
     Under uncertainty (a realistic world: shadowing, calibration errors, unlicensed emitters): a
-    frequency-overlapping station is the emitter when the localiser gives it a posterior probability >= ``match_min_probability`` against "an unknown emitter somewhere".
+    frequency-overlapping station is the emitter when the localiser gives it a posterior probability
+    >= ``match_min_probability`` against "an unknown emitter somewhere".
     A power violation needs the median excess above ``max(power_tol_db, power_z * sigma / sqrt(n))``
     (sigma: the spread the localiser estimated). A province whose sensor measures the emitter above
     the border limit is affected unless the emitter is in it with >= ``source_certain_probability``.
