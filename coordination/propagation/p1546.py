@@ -513,7 +513,8 @@ def _zone_lengths(zones: FloatArray, types: Sequence[str]) -> tuple[float, float
             # Section 8: a path with cold and warm sea zones counts all its cold sea as warm sea.
             warm += length
         else:
-            # "Sea" without a stated climate, and "Cold": cold-sea curves below 50 % of time.
+            # "Cold", and "Sea" without a stated climate: the cold-sea curves of 10 % and 1 % of time
+            # (figures 5-6, 13-14, 21-22), the SG3 reference's default; at 50 % one sea curve serves all.
             cold += length
     return land, cold, warm
 
