@@ -32,7 +32,6 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,7 @@ import numpy as np
 
 from coordination.archive_reader import SpectrumArchiveReader
 from coordination.hdf5_recovery import clear_status_flags
-from coordination.protocol import Spectrum, parse_utc
+from coordination.protocol import Spectrum, parse_utc, utc_now_iso
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +154,7 @@ class SpectrumArchive:
             m = meta or SensorMeta(sensor_id=path.parent.name)
             f.attrs.update({"format": FORMAT, "sensor_id": m.sensor_id, "province": m.province, "lat": m.lat,
                             "lon": m.lon, "height_m": m.height_m, "day_utc": day, "units": "dBm",
-                            "created_utc": datetime.now(UTC).isoformat(),
+                            "created_utc": utc_now_iso(),
                             "description": "calibrated power per bin at the antenna port"})
         self._files[path] = f
         while len(self._files) > self.max_open_files:

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from coordination.border_field import BorderComputation, BorderPieces, compute_border_fields
+from coordination.protocol import format_utc
 from station_db.models import MEMBER_PROVINCES, Coordination, Station
 from station_db.rules import RuleSet
 
@@ -532,7 +533,7 @@ def _check_time(now: datetime) -> None:
 
 
 def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.isoformat()
+    return None if t is None else format_utc(t)
 
 
 def _dt(v: Any) -> datetime | None:

@@ -28,6 +28,7 @@ from coordination.coordination_requests import (
     RequestError,
     UnknownRequestError,
 )
+from coordination.protocol import format_utc
 from station_db.backend import Database, Migration, migrate, open_database
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class SqlRequestRepository:
             self._db.execute(
                 "INSERT INTO coord_audit (request_id, t_utc, actor, province, action, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (e.request_id, e.t.isoformat(), e.actor, e.province, e.action,
+                (e.request_id, format_utc(e.t), e.actor, e.province, e.action,
                  json.dumps(dict(e.detail), ensure_ascii=False, sort_keys=True)),
             )
 
@@ -87,7 +88,7 @@ class SqlRequestRepository:
                     "INSERT INTO coord_requests (id, province, station_id, state, submitted_at, json) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (request.id, request.province, request.station.station_id, request.state,
-                     request.submitted_at.isoformat(), json.dumps(request.to_dict(), ensure_ascii=False)),
+                     format_utc(request.submitted_at), json.dumps(request.to_dict(), ensure_ascii=False)),
                 )
                 self._insert_audit(audit)
             except self._db.integrity_errors as exc:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from coordination.protocol import format_utc
+
 REQUEST_KINDS: tuple[str, ...] = ("measurement", "iq_snapshot", "tdoa_snapshot")
 POLICY_MODES: tuple[str, ...] = ("auto", "operator")
 STATES: tuple[str, ...] = ("pending", "granted", "refused", "done")
@@ -62,7 +64,7 @@ class TaskingRequest:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "from_province": self.from_province, "sensor_id": self.sensor_id, "owner": self.owner,
                 "kind": self.kind, "params": dict(self.params), "reason": self.reason,
-                "requested_by": self.requested_by, "requested_at": self.requested_at.isoformat(),
+                "requested_by": self.requested_by, "requested_at": format_utc(self.requested_at),
                 "state": self.state, "decided_by": self.decided_by, "decision_reason": self.decision_reason,
                 "result": self.result}
 

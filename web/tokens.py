@@ -16,8 +16,9 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
+
+from coordination.protocol import utc_now_iso
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _PROVINCE_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
@@ -83,7 +84,7 @@ class TokenStore:
         self._dir("revoked").mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        info = TokenInfo(name, tuple(provinces), datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "allowed",
+        info = TokenInfo(name, tuple(provinces), utc_now_iso(), "allowed",
                          _hash(token))
         path = self._dir("allowed") / f"{name}.token"
         fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
