@@ -11,6 +11,7 @@ sensor is in at most one campaign at a time (an overlapping plan is refused when
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Protocol
 
 from coordination.protocol import MonitoringProfile
+
+log = logging.getLogger(__name__)
 
 MAX_DURATION = timedelta(days=31)
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -82,6 +85,7 @@ class CampaignRunner:
         self.report = report
         self.campaigns: dict[str, Campaign] = {}
         self.state: dict[str, str] = {}
+        self.reports: dict[str, str | None] = {}  # campaign id -> its report file (None: none could be made)
 
     def add(self, c: Campaign) -> None:
         if c.id in self.campaigns:
@@ -116,7 +120,13 @@ class CampaignRunner:
                     for sid in c.sensors:
                         self.sender.send_profiles(sid, self.normal_profiles(sid))
                 self.state[c.id] = "finished"
-                path = self.report(c) if self.report is not None else None
+                path = None
+                if self.report is not None:
+                    try:
+                        path = self.report(c)
+                    except Exception:  # a campaign ends (and its sensors are back) even when its report fails
+                        log.exception("campaign %s: the report could not be made", c.id)
+                self.reports[c.id] = None if path is None else str(path)
                 out.append(CampaignEvent(c.id, "ended", now, path))
         return out
 

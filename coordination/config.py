@@ -38,6 +38,10 @@ Example ``server.toml``::
     [engine]                               # optional: rules engine thresholds (EngineConfig)
     group_window_s = 2.0
 
+    [tasking.JS]                           # optional: how JS answers other provinces' requests for its sensors
+    mode = "auto"                          # auto: granted within the daily quota; operator: every one decided
+    daily_quota = 10                       # per requesting province and UTC day (default for every province)
+
     [[profile]]                            # optional; default: one profile per rules band
     name = "pmr446"
     f_start_hz = 446.0e6
@@ -100,6 +104,8 @@ class ServerConfig:
     evidence_sample_rate_hz: float = 2.4e6
     # rules engine thresholds (EngineConfig field -> value), from the [engine] table
     engine: Mapping[str, float | bool | int] = field(default_factory=dict)
+    # cross-province tasking policy per owner province (province -> {"mode", "daily_quota"}), [tasking.<PROV>]
+    tasking: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # monitoring profiles served at Hello (empty: built from the rules bands)
     profiles: tuple[MonitoringProfile, ...] = field(default_factory=tuple)
 
@@ -187,7 +193,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> ServerConfig:
     """Build a ServerConfig from an already-parsed TOML mapping (``path`` names it in errors)."""
     base = path.parent
     doc = TomlTable(data, path, error=ConfigError)
-    known = [*_KEYS, "engine", "profile"]
+    known = [*_KEYS, "engine", "profile", "tasking"]
     doc.check_unknown(known, hint=f"unknown section (known: {', '.join(sorted(known))})")
     values: dict[str, Any] = {}
     for section, keys in _KEYS.items():
@@ -202,6 +208,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> ServerConfig:
         if not isinstance(v, int | float | bool):
             raise engine.fail(key, v, "must be a number or true/false (a rules engine setting)")
     values["engine"] = dict(engine.data)
+    values["tasking"] = _tasking_policies(doc.table("tasking", required=False))
     profiles = []
     defaults = MonitoringProfile(name="x", f_start_hz=1e8, f_stop_hz=1.1e8, bin_hz=1e3).to_dict()
     for i, t in enumerate(doc.tables("profile")):
@@ -224,3 +231,20 @@ def load_config(path: Path | None = None, **overrides: Any) -> ServerConfig:
         cfg = parse_config(read_toml(path, ConfigError).data, path)
         source = str(path)
     return validate(cfg.with_overrides(**overrides), source)
+
+
+def _tasking_policies(table: TomlTable) -> dict[str, dict[str, Any]]:
+    """``[tasking.<PROV>]`` tables: mode (auto | operator) and daily_quota, checked as TaskingPolicy does."""
+    from coordination.tasking import TaskingError, TaskingPolicy
+
+    out: dict[str, dict[str, Any]] = {}
+    for prov in table.keys():
+        pol = table.data[prov]
+        if not isinstance(pol, dict) or set(pol) - {"mode", "daily_quota"}:
+            raise table.fail(prov, pol, "a province's tasking policy takes mode and daily_quota only")
+        try:
+            TaskingPolicy(str(prov), **pol)
+        except (TaskingError, TypeError) as exc:
+            raise table.fail(prov, pol, str(exc)) from exc
+        out[str(prov)] = dict(pol)
+    return out

@@ -69,6 +69,8 @@ class SensorRegistry:
         self.rejections = rejections
         self.faults = faults
         self.sensors: dict[str, SensorState] = {}
+        #: Profiles a sensor runs instead of the common ones right now (a joint campaign's), or None.
+        self.profiles_override: Callable[[str, datetime], tuple[MonitoringProfile, ...] | None] | None = None
 
     # ------------------------------------------------------------ lookup
 
@@ -135,11 +137,18 @@ class SensorRegistry:
             self.faults.storage("sqlite", str(exc), len(replies))
             return
         for ib in replies:
-            profiles = ProfileMsg(SERVER_ID, self.seq.next(), now_iso, profiles=self.profiles)
+            own = self.profiles_override(ib.msg.sensor_id, now) if self.profiles_override is not None else None
+            profiles = ProfileMsg(SERVER_ID, self.seq.next(), now_iso, profiles=own or self.profiles)
             self.replies.send((ib.identity,), profiles.to_frames())
             ack = Ack(SERVER_ID, self.seq.next(), now_iso, acked=(ib.msg.seq,))
             self.replies.send((ib.identity,), ack.to_frames())
             self.publish_status(self.sensors[ib.msg.sensor_id], now)
+
+    def send_profiles(self, sensor_id: str, profiles: tuple[MonitoringProfile, ...]) -> None:
+        """Give a connected sensor these profiles now (a joint campaign starting or ending)."""
+        msg = ProfileMsg(SERVER_ID, self.seq.next(), format_utc(self.clock()), profiles=profiles)
+        if not self.replies.send((sensor_id.encode(),), msg.to_frames()):
+            log.warning("profiles for %s not sent (not connected); it gets them at its next Hello", sensor_id)
 
     # ------------------------------------------------------------ contact and health
 

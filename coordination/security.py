@@ -61,7 +61,8 @@ MAX_TRACKED_PEERS = 4096
 MAX_SUBSCRIPTIONS_PER_CALL = 1000
 #: API operations a province-limited team key may use (each further checked against its provinces).
 TEAM_API_OPS = frozenset({"ping", "profiles", "alerts", "alert", "ack", "resolve", "cases", "case", "case_open",
-                          "case_act", "case_upload", "case_attachment", "case_verify"})
+                          "case_act", "case_upload", "case_attachment", "case_verify", "tasking_request",
+                          "tasking_decide", "tasking_requests"})
 MONITOR_EVENTS = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                   | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_MONITOR_STOPPED)
 
@@ -320,7 +321,7 @@ class CurvePolicy:
             return "args is not an object"
         if op == "alerts" and args.get("province") not in info.provinces:
             return f"alerts of province {str(args.get('province'))[:8]!r} (allowed: {','.join(info.provinces)})"
-        if op.startswith("case"):  # case ops speak for provinces: the key's own, and the case desk checks the rest
+        if op.startswith(("case", "tasking_")):  # these speak for provinces: the key's own; the desks check the rest
             provs = args.get("as_provinces")
             if not isinstance(provs, list) or not provs or not {str(p) for p in provs} <= set(info.provinces):
                 return f"{op} must give as_provinces within the key's ({','.join(info.provinces)})"

@@ -42,6 +42,7 @@ from coordination.alerts import Alert, AlertEvent, AlertStore
 from coordination.api import Api
 from coordination.archive import SpectrumArchive
 from coordination.attachments import AttachmentStore
+from coordination.campaigns import CampaignRunner, report_writer
 from coordination.case_ops import CaseOps
 from coordination.casebook import CaseDesk, auto_open
 from coordination.config import ServerConfig
@@ -51,16 +52,18 @@ from coordination.evidence import EvidenceAssembler
 from coordination.federation import ROLE_FEDERATION, Federation, FederationPort
 from coordination.ingest import API_TYPES, SENSOR_TYPES, RejectionCounter, Validator
 from coordination.intake import Intake
+from coordination.joint_ops import JointOps
 from coordination.outbox import AlertOutbox
-from coordination.outlets import MessageSeq, Publisher, RouterReplies
+from coordination.outlets import SERVER_ID, MessageSeq, Publisher, RouterReplies
 from coordination.ports import AlertEngine
 from coordination.profiles import select_profiles
-from coordination.protocol import MonitoringProfile, Spectrum
+from coordination.protocol import Command, MonitoringProfile, Spectrum, format_utc
 from coordination.registry import SensorRegistry, SensorState, can_capture_iq
 from coordination.security import CurvePolicy, make_policy
 from coordination.stations import open_stations
 from coordination.store import DatabaseAlertStore, Store
 from coordination.store_cases import CaseTables
+from coordination.tasking import TaskingDesk, TaskingPolicy, TaskingRequest
 from coordination.transport import ROLE_API, ROLE_PUB, ROLE_SENSORS, SecurityPolicy, SocketFactory
 from station_db.repository import StationRepository
 from station_db.rules import RuleSet, load_rules
@@ -108,6 +111,8 @@ class Server:
         self.intake: Intake | None = None
         self.api: Api | None = None
         self.cases: CaseDesk | None = None  # enforcement cases (opened automatically from major alerts up)
+        self.tasking: TaskingDesk | None = None  # other provinces' requests for our sensors
+        self.campaigns: CampaignRunner | None = None  # joint campaigns: profiles switched and back, report
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -217,8 +222,17 @@ class Server:
             config=cfg, alert_store=alert_store, store=store, registry=registry, publisher=self.publisher,
             sensors=self.sensor_replies, seq=self.seq, clock=self.clock, counters=self.counters, faults=self.faults,
             publishable=fed.publishable if fed is not None else None)
-        desk = self.cases = CaseDesk(CaseTables(store, centre=fed.centre if fed is not None else None))
+        case_tables = CaseTables(store, centre=fed.centre if fed is not None else None)
+        desk = self.cases = CaseDesk(case_tables)
         case_ops = CaseOps(desk, AttachmentStore(data / "attachments"), store.alerts.alert_json, self.clock)
+        policies = {p: TaskingPolicy(p) for p in ("SH", "JS", "ZJ", "AH")}
+        policies |= {p: TaskingPolicy(p, **pol) for p, pol in cfg.tasking.items()}
+        self.tasking = TaskingDesk(policies, self._sensor_province, case_tables)
+        self.campaigns = CampaignRunner(lambda sid: registry.profiles, registry,
+                                        report=report_writer(data, data / "reports"))
+        registry.profiles_override = self.campaigns.profiles_for
+        joint_ops = JointOps(self.tasking, self.campaigns, _SensorOrders(self), lambda: registry.profiles,
+                             self.clock)
 
         self.intake = Intake(
             config=cfg, store=store, archive=archive, evidence=self.evidence, registry=registry,
@@ -232,7 +246,7 @@ class Server:
             stations=self.stations, engine=self.engine, rejections=self.rejections,
             validator=Validator(API_TYPES, self.rejections, check_identity=False, allow_req_envelope=True),
             replies=self.api_replies, faults=self.faults, clock=self.clock, counters_snapshot=self.counters_snapshot,
-            extra_ops=case_ops.ops)
+            extra_ops=case_ops.ops | joint_ops.ops)
         self._bind_sockets()
         if fed is not None:
             curve = self.policy if isinstance(self.policy, CurvePolicy) else None
@@ -399,6 +413,8 @@ class Server:
         now = self.clock()
         assert self.registry is not None and self.outbox is not None
         self.registry.tick(now)
+        if self.campaigns is not None:
+            self.faults.guard("campaigns", self.campaigns.step, now)
         if self.engine is not None:
             events = self.engine.tick(now) or ()
             if events:
@@ -418,6 +434,10 @@ class Server:
         self.outbox.handle_events(events)
         if self.cases is not None and events:
             self.faults.guard("cases", auto_open, self.cases, [ev.to_json() for ev in events], self.clock())
+
+    def _sensor_province(self, sensor_id: str) -> str | None:
+        st = self.registry.get(sensor_id) if self.registry is not None else None
+        return st.record.province if st is not None else None
 
     def counters_snapshot(self) -> dict[str, Any]:
         """The ``counters`` API result: what every part counted, with the security refusals."""
@@ -475,3 +495,34 @@ def raise_open_files_limit(want: int) -> int:
         log.warning("open-files limit %d is below %d: archive files will be closed and reopened more often",
                     soft, want)
     return soft
+
+
+class _SensorOrders:
+    """Granted tasking requests carried out on this server's sensors (coordination.joint_ops.SensorOrders)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    def capture(self, request: TaskingRequest) -> str:
+        """A ``capture_iq`` order; the recording lands under the order id (evidence/unsolicited/<sensor>/)."""
+        p = request.params
+        cid = f"tasking-{request.id}"
+        params: dict[str, Any] = {"duration_s": float(p.get("duration_s", self.server.config.evidence_duration_s)),
+                                  "center_hz": float(p.get("center_hz", 0.0)),
+                                  "sample_rate_hz": float(p.get("sample_rate_hz",
+                                                                self.server.config.evidence_sample_rate_hz))}
+        cmd = Command(SERVER_ID, self.server.seq.next(), format_utc(self.server.clock()), command_id=cid,
+                      action="capture_iq", params=params)
+        cmd.to_frames()  # the protocol's checks (frequency, duration) before it is counted as ordered
+        if not self.server.sensor_replies.send((request.sensor_id.encode(),), cmd.to_frames()):
+            return f"{cid} (not sent: {request.sensor_id} is not connected)"
+        return cid
+
+    def latest_measurement(self, request: TaskingRequest) -> str:
+        profile = str(request.params.get("profile", ""))
+        found = [(k, m) for k, m in self.server.latest_spectra.items() if k[0] == request.sensor_id
+                 and (not profile or k[1] == profile)]
+        if not found:
+            return f"no spectrum from {request.sensor_id} yet"
+        (sid, prof), m = max(found, key=lambda km: km[1].t_utc)
+        return f"spectrum {sid} {prof} {m.t_utc} seq {m.seq}"

@@ -137,6 +137,7 @@ class TaskingDesk:
                                                 f"{pol.daily_quota} today)", "policy", now)
         why = (f"over {from_province}'s daily quota of {pol.daily_quota} on {owner}'s sensors"
                if pol.mode == "auto" else f"{owner} decides every request by an operator")
+        req = replace(req, decision_reason=why)  # pending: why it waits for an operator
         self.requests[req.id] = req
         self._audit(now, req, "queued", "policy", why)
         return req
