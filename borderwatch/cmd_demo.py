@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from borderwatch.demo import DemoNetwork, DemoOptions, DemoResult
-from borderwatch.demo_run import run_demo
+from borderwatch.demo_run import DemoView, run_demo
 from borderwatch.demo_scenario import DemoScenarioError, load_demo_scenario
 from borderwatch.demo_view import make_view
 from borderwatch.i18n import _, current_language
@@ -84,7 +84,7 @@ class _Console:
 class _ViewWithConsole:
     """Wraps the terminal view: opens the console once the network is up."""
 
-    def __init__(self, view: Any, console: _Console | None) -> None:
+    def __init__(self, view: DemoView, console: _Console | None) -> None:
         self.view, self.console = view, console
 
     def started(self, net: DemoNetwork) -> None:

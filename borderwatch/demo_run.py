@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from borderwatch.demo import SETTLE_S, DemoNetwork, DemoOptions, DemoResult, judge
 from borderwatch.demo_scenario import load_demo_scenario
@@ -22,7 +22,19 @@ from borderwatch.demo_scenario import load_demo_scenario
 log = logging.getLogger(__name__)
 
 
-def run_demo(options: DemoOptions, *, view: Any = None,
+class DemoView(Protocol):
+    """What shows a play (the terminal's live or log view, the console); told, never asked."""
+
+    def started(self, net: DemoNetwork) -> None: ...
+
+    def tick(self, net: DemoNetwork) -> None: ...
+
+    def event(self, doc: dict[str, Any], provinces: set[str]) -> None: ...
+
+    def finished(self, result: DemoResult) -> None: ...
+
+
+def run_demo(options: DemoOptions, *, view: DemoView | None = None,
              should_stop: Callable[[], bool] = lambda: False) -> DemoResult:
     """Play the scenario once (or until ``should_stop`` with ``forever``) and judge the outcome.
 
@@ -41,7 +53,7 @@ def run_demo(options: DemoOptions, *, view: Any = None,
     if options.alerts_jsonl is not None:
         Path(options.alerts_jsonl).parent.mkdir(parents=True, exist_ok=True)
         jsonl = Path(options.alerts_jsonl).open("w", encoding="utf-8")
-    on_event = getattr(view, "event", None)
+    on_event = view.event if view is not None else None
     if options.federated:
         from borderwatch.demo_federated import FederatedDemoNetwork  # lazy: PostgreSQL tooling only when asked
 
