@@ -563,6 +563,26 @@ class AlertMsg(Message):
 
 
 @dataclass(frozen=True)
+class CoordMsg(Message):
+    """Server -> subscribers (topic ``coord.<P>``): a coordination request event; ``event`` is one of
+    submitted, asked, answered, reminder, concluded, withdrawn; ``request`` the request's summary."""
+
+    TYPE: ClassVar[bytes] = b"coord"
+
+    event: str = ""
+    request: Mapping[str, Any] = field(default_factory=dict)
+
+    def _payload(self) -> tuple[dict[str, Any], list[bytes]]:
+        return {"event": self.event, "request": dict(self.request)}, []
+
+    @classmethod
+    def _from(cls, h: Mapping[str, Any], payload: Sequence[bytes]) -> CoordMsg:
+        request = _dict(h, "request", optional=False)
+        _get(request, "id")
+        return cls(*_common(h), event=_str(h, "event", 32), request=request)
+
+
+@dataclass(frozen=True)
 class Request(Message):
     """Console/API client -> server: an operation with JSON arguments."""
 
@@ -615,7 +635,7 @@ class Reply(Message):
 
 MESSAGE_TYPES: dict[bytes, type[Message]] = {
     cls.TYPE: cls for cls in (Hello, Spectrum, Emissions, Occupancy, Heartbeat, Evidence, Ack, ProfileMsg,
-                              Command, AlertMsg, Request, Reply)
+                              Command, AlertMsg, CoordMsg, Request, Reply)
 }
 
 #: Largest total message per type (bytes over all frames); larger ones are dropped unparsed.

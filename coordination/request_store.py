@@ -1,5 +1,8 @@
 """Coordination requests in the database the centres share (SQLite file or PostgreSQL).
 
+In the server it lives in the server's store (same database and transaction boundary, like the case
+tables of :mod:`coordination.store_cases`); tools and tests may open it on any target.
+
 A :class:`coordination.coordination_requests.RequestRepository` over :mod:`station_db.backend`: the
 request as its JSON document plus a few indexed columns, and an append-only audit table. Its own
 versioned migration component (``coord_requests``), so it sits in the server's store database (or any
@@ -29,6 +32,7 @@ from coordination.coordination_requests import (
     UnknownRequestError,
 )
 from coordination.protocol import format_utc
+from coordination.store import Store
 from station_db.backend import Database, Migration, migrate, open_database
 
 log = logging.getLogger(__name__)
@@ -55,14 +59,23 @@ class SqlRequestRepository:
     connection behind a lock).
     """
 
-    def __init__(self, target: str | Path, *, schema: str | None = "coordination") -> None:
+    def __init__(self, target: str | Path | Store, *, schema: str | None = "coordination") -> None:
         self._lock = threading.RLock()
-        self._db: Database = open_database(str(target), schema=schema)
+        if isinstance(target, Store):  # the server's store: its connection and transaction boundary
+            self._db: Database = target.db
+            self._begin, self._commit, self._rollback = target.begin, target.commit, target.rollback
+            self._owned = False
+        else:
+            self._db = open_database(str(target), schema=schema)
+            self._begin, self._commit, self._rollback = self._db.begin, self._db.commit, self._db.rollback
+            self._owned = True
         migrate(self._db, "coord_requests", MIGRATIONS)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Close the connection this repository opened (the server's store closes its own)."""
+        if self._owned:
+            with self._lock:
+                self._db.close()
 
     def __enter__(self) -> SqlRequestRepository:
         return self
@@ -82,7 +95,7 @@ class SqlRequestRepository:
 
     def create(self, request: CoordinationRequest, audit: Sequence[AuditEntry]) -> None:
         with self._lock:
-            self._db.begin()
+            self._begin()
             try:
                 self._db.execute(
                     "INSERT INTO coord_requests (id, province, station_id, state, submitted_at, json) "
@@ -92,12 +105,12 @@ class SqlRequestRepository:
                 )
                 self._insert_audit(audit)
             except self._db.integrity_errors as exc:
-                self._db.rollback()
+                self._rollback()
                 raise RequestError(f"request {request.id} exists already") from exc
             except BaseException:
-                self._db.rollback()
+                self._rollback()
                 raise
-            self._db.commit()
+            self._commit()
 
     def get(self, request_id: str) -> CoordinationRequest | None:
         with self._lock:
@@ -111,7 +124,7 @@ class SqlRequestRepository:
 
     def update(self, request_id: str, change: Change) -> CoordinationRequest:
         with self._lock:
-            self._db.begin()
+            self._begin()
             try:
                 bumped = self._db.execute("UPDATE coord_requests SET rev = rev + 1 WHERE id = ?", (request_id,))
                 if bumped.rowcount == 0:
@@ -123,9 +136,9 @@ class SqlRequestRepository:
                                  (new.state, json.dumps(new.to_dict(), ensure_ascii=False), request_id))
                 self._insert_audit(entries)
             except BaseException:
-                self._db.rollback()
+                self._rollback()
                 raise
-            self._db.commit()
+            self._commit()
             return new
 
     def audit(self, request_id: str) -> list[AuditEntry]:

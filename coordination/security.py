@@ -62,7 +62,8 @@ MAX_SUBSCRIPTIONS_PER_CALL = 1000
 #: API operations a province-limited team key may use (each further checked against its provinces).
 TEAM_API_OPS = frozenset({"ping", "profiles", "alerts", "alert", "ack", "resolve", "cases", "case", "case_open",
                           "case_act", "case_upload", "case_attachment", "case_verify", "tasking_request",
-                          "tasking_decide", "tasking_requests"})
+                          "tasking_decide", "tasking_requests", "coord_requests", "coord_request", "coord_submit",
+                          "coord_respond", "coord_withdraw"})
 MONITOR_EVENTS = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                   | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_MONITOR_STOPPED)
 
@@ -95,16 +96,17 @@ class AllowList:
 def topic_allowed(info: KeyInfo, topic: bytes) -> bool:
     """May ``info`` subscribe to ``topic`` (a prefix, as ZeroMQ subscriptions are)?
 
-    console: everything. team: alert topics only; a province-limited team key exactly
-    ``alert.<PROV>`` for its provinces (a shorter prefix such as ``alert.`` would match others).
+    console: everything. team: alert and coordination topics only; a province-limited team key exactly
+    ``alert.<PROV>`` and ``coord.<PROV>`` for its provinces (a shorter prefix such as ``alert.`` would
+    match others).
     """
     if info.role == "console":
         return True
     if info.role != "team":
         return False
     if info.provinces:
-        return topic in {f"alert.{p}".encode() for p in info.provinces}
-    return topic.startswith(b"alert.")
+        return topic in {f"{kind}.{p}".encode() for p in info.provinces for kind in ("alert", "coord")}
+    return topic.startswith((b"alert.", b"coord."))
 
 
 class AuthCounters:
@@ -321,7 +323,7 @@ class CurvePolicy:
             return "args is not an object"
         if op == "alerts" and args.get("province") not in info.provinces:
             return f"alerts of province {str(args.get('province'))[:8]!r} (allowed: {','.join(info.provinces)})"
-        if op.startswith(("case", "tasking_")):  # these speak for provinces: the key's own; the desks check the rest
+        if op.startswith(("case", "tasking_", "coord_")):  # they speak for provinces: the key's; the desks check more
             provs = args.get("as_provinces")
             if not isinstance(provs, list) or not provs or not {str(p) for p in provs} <= set(info.provinces):
                 return f"{op} must give as_provinces within the key's ({','.join(info.provinces)})"

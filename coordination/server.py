@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,8 @@ from coordination.campaigns import CampaignRunner, report_writer
 from coordination.case_ops import CaseOps
 from coordination.casebook import CaseDesk, auto_open
 from coordination.config import ServerConfig
+from coordination.coord_ops import CoordOps
+from coordination.coordination_requests import CoordinationDesk
 from coordination.counters import Counters, Faults
 from coordination.engine import EngineConfig, RulesEngine
 from coordination.evidence import EvidenceAssembler
@@ -57,8 +59,9 @@ from coordination.outbox import AlertOutbox
 from coordination.outlets import SERVER_ID, MessageSeq, Publisher, RouterReplies
 from coordination.ports import AlertEngine
 from coordination.profiles import select_profiles
-from coordination.protocol import Command, MonitoringProfile, Spectrum, format_utc
+from coordination.protocol import Command, CoordMsg, MonitoringProfile, Spectrum, format_utc
 from coordination.registry import SensorRegistry, SensorState, can_capture_iq
+from coordination.request_store import SqlRequestRepository
 from coordination.security import CurvePolicy, make_policy
 from coordination.stations import open_stations
 from coordination.store import DatabaseAlertStore, Store
@@ -113,6 +116,7 @@ class Server:
         self.cases: CaseDesk | None = None  # enforcement cases (opened automatically from major alerts up)
         self.tasking: TaskingDesk | None = None  # other provinces' requests for our sensors
         self.campaigns: CampaignRunner | None = None  # joint campaigns: profiles switched and back, report
+        self.coordination: CoordinationDesk | None = None  # coordination requests (with station data and rules)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -233,6 +237,13 @@ class Server:
         registry.profiles_override = self.campaigns.profiles_for
         joint_ops = JointOps(self.tasking, self.campaigns, _SensorOrders(self), lambda: registry.profiles,
                              self.clock)
+        extra_ops = case_ops.ops | joint_ops.ops
+        if self.stations is not None and self.rules is not None:
+            # Requests live in the store (shared by federated centres); a centre answers for its province only.
+            self.coordination = CoordinationDesk(SqlRequestRepository(store), self.stations, self.rules,
+                                                 notify=self._publish_coord,
+                                                 answers_for=(fed.centre,) if fed is not None else None)
+            extra_ops.update(CoordOps(self.coordination, self.clock).ops)
 
         self.intake = Intake(
             config=cfg, store=store, archive=archive, evidence=self.evidence, registry=registry,
@@ -246,7 +257,7 @@ class Server:
             stations=self.stations, engine=self.engine, rejections=self.rejections,
             validator=Validator(API_TYPES, self.rejections, check_identity=False, allow_req_envelope=True),
             replies=self.api_replies, faults=self.faults, clock=self.clock, counters_snapshot=self.counters_snapshot,
-            extra_ops=case_ops.ops | joint_ops.ops)
+            extra_ops=extra_ops)
         self._bind_sockets()
         if fed is not None:
             curve = self.policy if isinstance(self.policy, CurvePolicy) else None
@@ -419,6 +430,14 @@ class Server:
             events = self.engine.tick(now) or ()
             if events:
                 self.handle_alert_events(events)
+        if self.coordination is not None:
+            self.coordination.tick(now)  # reminders at the deadline, then silence counts
+
+    def _publish_coord(self, topic: str, doc: Mapping[str, Any]) -> None:
+        """Publish a coordination request event on ``coord.<P>`` (the desk's notify port)."""
+        msg = CoordMsg(SERVER_ID, self.seq.next(), format_utc(self.clock()), event=str(doc["event"]),
+                       request=dict(doc["request"]))
+        self.publisher.publish(topic, msg.to_frames())
 
     def _flush_counters(self) -> None:
         assert self.store is not None
