@@ -47,6 +47,7 @@ from coordination.alerts import (
     Position,
     SensorReading,
 )
+from coordination.emission_class import check_class
 from coordination.localisation import (
     Fix,
     LevelObservation,
@@ -195,6 +196,8 @@ class _Obs:
     power_dbm: float
     snr_db: float
     field_dbuv_m: float
+    emission_class: str = "unknown"  # measured by the sensor (optional on the wire), with its confidence
+    class_confidence: float = 0.0
 
 
 @dataclass
@@ -319,7 +322,7 @@ class RulesEngine:
     # -------------------------------------------------------------- public API
 
     def observe(
-        self, sensor: SensorInfo, t: datetime, emissions: Sequence[Mapping[str, float]], noise_floor_dbm: float,
+        self, sensor: SensorInfo, t: datetime, emissions: Sequence[Mapping[str, float | str]], noise_floor_dbm: float,
         antenna_factor_db_m: float | None = None, coverage: SweepCoverage | None = None,
     ) -> list[AlertEvent]:
         """File one sensor sweep's emissions; returns events of clusters whose window has closed.
@@ -347,7 +350,8 @@ class RulesEngine:
             band, ch = self._band_and_channel(f_hz, em)
             if band is None or ch is None or snr_db < band.margin_db:
                 continue
-            o = _Obs(sensor, t, f_hz, obw_hz, power_dbm, snr_db, float(dbm_to_dbuv_m(power_dbm, af)))
+            o = _Obs(sensor, t, f_hz, obw_hz, power_dbm, snr_db, float(dbm_to_dbuv_m(power_dbm, af)),
+                     str(em.get("emission_class", "unknown")), float(em.get("class_confidence", 0.0)))
             key = (band.name, ch)
             if key not in strongest or o.power_dbm > strongest[key].power_dbm:
                 strongest[key] = o
@@ -395,7 +399,7 @@ class RulesEngine:
                  alert.channel_hz)
         return [AlertEvent("opened", alert)]
 
-    def _band_and_channel(self, f_hz: float, em: Mapping[str, float]) -> tuple[BandRule | None, float | None]:
+    def _band_and_channel(self, f_hz: float, em: Mapping[str, float | str]) -> tuple[BandRule | None, float | None]:
         """The coordinated band and channel of an emission.
 
         An emission centred outside every band but spilling into one (its f_lo/f_hi edge inside)
@@ -562,6 +566,10 @@ class RulesEngine:
             if v_findings:
                 verdicts.add("licence_violation")
                 findings.extend(v_findings)
+            # a different kind of emission from the licence's designator: a finding, not (yet) a verdict
+            class_check = check_class(matched.emission_designator, best.emission_class, best.class_confidence)
+            if class_check.finding:
+                findings.append(class_check.finding)
         if f_hz - obw_hz / 2.0 < band.f_lo_hz or f_hz + obw_hz / 2.0 > band.f_hi_hz:
             findings.append(f"emission extends outside the band {band.name!r} ({band.f_lo_hz / 1e6:g}-"
                             f"{band.f_hi_hz / 1e6:g} MHz)")

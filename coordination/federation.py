@@ -393,7 +393,7 @@ class Federation:
         self.counters["received"] += 1
         self._observe(sensor, msg.t_utc, msg.emissions, msg.noise_floor_dbm, msg.antenna_factor_db_m)
 
-    def _observe(self, sensor: SensorInfo, t_utc: str, emissions: Sequence[Mapping[str, float]],
+    def _observe(self, sensor: SensorInfo, t_utc: str, emissions: Sequence[Mapping[str, float | str]],
                  noise_floor_dbm: float, antenna_factor_db_m: float) -> None:
         engine = self.port.engine
         if engine is None:

@@ -24,7 +24,7 @@ PublishAlert = Callable[[dict[str, Any], Sequence[str]], None]
 class AlertEngine(Protocol):
     """What the server asks of a rules engine: observations in, alert events out."""
 
-    def observe(self, sensor: SensorInfo, t: datetime, emissions: Sequence[Mapping[str, float]],
+    def observe(self, sensor: SensorInfo, t: datetime, emissions: Sequence[Mapping[str, float | str]],
                 noise_floor_dbm: float, antenna_factor_db_m: float | None = None) -> list[AlertEvent]: ...
 
     def tick(self, now: datetime) -> list[AlertEvent]: ...

@@ -338,6 +338,27 @@ class Spectrum(Message):
 
 EMISSION_FIELDS: tuple[str, ...] = ("center_hz", "peak_hz", "peak_dbm", "power_dbm", "bandwidth_xdb_hz",
                                     "obw_hz", "snr_db", "f_lo_hz", "f_hi_hz")
+#: Optional per emission, both or neither: ``emission_class`` (one of these, dsp.classify's vocabulary)
+#: and ``class_confidence`` (0..1). Older senders omit them; older receivers ignore unknown keys.
+EMISSION_CLASSES: tuple[str, ...] = ("cw", "am", "fm_broadcast", "nfm", "2fsk", "4fsk", "ook_ask",
+                                     "wideband_digital", "noise_like", "unknown")
+
+
+def _emission_out(e: Mapping[str, float | str]) -> dict[str, float | str]:
+    out: dict[str, float | str] = {k: float(e[k]) for k in EMISSION_FIELDS}
+    if "emission_class" in e:
+        out["emission_class"], out["class_confidence"] = str(e["emission_class"]), float(e["class_confidence"])
+    return out
+
+
+def _emission_in(e: Mapping[str, Any]) -> dict[str, float | str]:
+    out: dict[str, float | str] = {k: _num(e, k, -1e12, 1e12) for k in EMISSION_FIELDS}
+    if e.get("emission_class") is not None or e.get("class_confidence") is not None:
+        out["emission_class"] = _str(e, "emission_class", 24)
+        if out["emission_class"] not in EMISSION_CLASSES:
+            raise ProtocolError("field", f"emission_class {out['emission_class']!r} unknown")
+        out["class_confidence"] = _num(e, "class_confidence", 0.0, 1.0)
+    return out
 
 
 @dataclass(frozen=True)
@@ -350,12 +371,12 @@ class Emissions(Message):
     spectrum_seq: int | None = None
     noise_floor_dbm: float = -120.0
     antenna_factor_db_m: float = 0.0
-    emissions: tuple[Mapping[str, float], ...] = ()
+    emissions: tuple[Mapping[str, float | str], ...] = ()
 
     def _payload(self) -> tuple[dict[str, Any], list[bytes]]:
         return {"profile": self.profile, "spectrum_seq": self.spectrum_seq,
                 "noise_floor_dbm": self.noise_floor_dbm, "antenna_factor_db_m": self.antenna_factor_db_m,
-                "emissions": [{k: float(e[k]) for k in EMISSION_FIELDS} for e in self.emissions]}, []
+                "emissions": [_emission_out(e) for e in self.emissions]}, []
 
     @classmethod
     def _from(cls, h: Mapping[str, Any], payload: Sequence[bytes]) -> Emissions:
@@ -367,7 +388,7 @@ class Emissions(Message):
             if not isinstance(e, dict):
                 raise ProtocolError("field", f"emissions[{i}] must be an object")
             try:
-                ems.append({k: _num(e, k, -1e12, 1e12) for k in EMISSION_FIELDS})
+                ems.append(_emission_in(e))
             except ProtocolError as exc:
                 raise ProtocolError("field", f"emissions[{i}]: {exc.detail}") from exc
         sseq = h.get("spectrum_seq")

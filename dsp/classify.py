@@ -24,7 +24,7 @@ The features are few and each answers one question a monitoring engineer asks:
 The decision is a short tree on these (thresholds in the constants below); the confidence is the
 smallest margin of the features to the thresholds that decided, mapped to 0.5-1, times 0.7 when no IQ
 was available or its SNR in the emission's band is under ``MIN_IQ_SNR_DB`` (the spectrum alone tells
-a line, a carrier with sidebands and a flat block apart, not FM from FSK).
+a line (when the bins resolve one) and a flat block; AM from low-index FM or FM from FSK it cannot).
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from dsp.segments import otsu_split
 CLASSES = ("cw", "am", "fm_broadcast", "nfm", "2fsk", "4fsk", "ook_ask", "wideband_digital", "noise_like")
 #: The emission is a line when its 99 % bandwidth is within this many bins (window main lobe and skirts).
 CW_MAX_BINS = 6.0
+#: ... and narrower than this (Hz): coarser bins cannot tell a carrier from NFM.
+CW_MAX_HZ = 1500.0
 #: Kurtosis of a constant envelope (1) below this; linear modulation between; Gaussian-like above HIGH.
 KURTOSIS_CONSTANT = 1.12
 KURTOSIS_HIGH = 1.75
@@ -206,7 +208,7 @@ def classify(features: Features) -> Classification:
         return _classify_spectrum(f)
     k = f.kurtosis
     fi = f.fi_spread or 0.0
-    if not decide(f.obw_bins, CW_MAX_BINS, 3.0) and not decide(k, KURTOSIS_HIGH, 0.25):
+    if f.obw_hz <= CW_MAX_HZ and not decide(f.obw_bins, CW_MAX_BINS, 3.0) and not decide(k, KURTOSIS_HIGH, 0.25):
         # a line; AM whose sidebands are under the noise still moves its envelope
         cls = "am" if decide(k, KURTOSIS_AM, 0.02) else "cw"
     elif decide(k, KURTOSIS_HIGH, 0.25):
@@ -235,11 +237,11 @@ def classify(features: Features) -> Classification:
 
 
 def _classify_spectrum(f: Features) -> Classification:
-    """Spectrum alone: a line, a flat block, a hump; the rest is not decidable without IQ."""
-    if f.obw_bins <= CW_MAX_BINS:
+    """Spectrum alone: a line or a flat block; the rest (AM or low-index FM, FM or FSK) needs the IQ."""
+    if f.obw_bins <= CW_MAX_BINS:  # a line, if the bins are fine enough to say so
+        if f.obw_hz > CW_MAX_HZ:
+            return Classification("unknown", 0.0, f)
         return Classification("cw", 0.7 * _margin(f.obw_bins, CW_MAX_BINS, 3.0), f)
-    if f.carrier_share > 0.5:
-        return Classification("am", 0.7 * _margin(f.carrier_share, 0.5, 0.2), f)
     if f.squareness > SQUARENESS + 0.15:
         return Classification("wideband_digital", 0.7 * _margin(f.squareness, SQUARENESS + 0.15, 0.15), f)
     return Classification("unknown", 0.0, f)

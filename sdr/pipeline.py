@@ -32,6 +32,7 @@ import numpy as np
 from coordination.protocol import EMISSION_FIELDS, MonitoringProfile
 from dsp import Emission, channel_occupancy, dbfs_to_dbm, detect_emissions, noise_floor
 from dsp.calibration import NOMINAL_FULL_SCALE_DBM
+from dsp.classify import classify_emission
 from dsp.welch import segment_step
 from sdr.sweep import (
     SweepError,
@@ -76,13 +77,20 @@ class Measurement:
     samples: int  # IQ samples read over all hops
     hops: int
     dropped_samples: int = 0
+    classes: tuple[tuple[str, float], ...] = ()  # (emission class, confidence) per emission, spectrum only
 
     @property
     def freqs_hz(self) -> np.ndarray:
         return self.f_start_hz + self.f_step_hz * np.arange(self.power_dbm.size)
 
-    def emission_dicts(self) -> tuple[dict[str, float], ...]:
-        return tuple({k: float(getattr(e, k)) for k in EMISSION_FIELDS} for e in self.emissions)
+    def emission_dicts(self) -> tuple[dict[str, float | str], ...]:
+        out = []
+        for i, e in enumerate(self.emissions):
+            d: dict[str, float | str] = {k: float(getattr(e, k)) for k in EMISSION_FIELDS}
+            if i < len(self.classes):
+                d["emission_class"], d["class_confidence"] = self.classes[i]
+            out.append(d)
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -172,11 +180,19 @@ class ProfileRunner:
         threshold_dbm = floor_dbm + p.margin_db
         found = detect_emissions(res.freqs_hz, power_dbm, floor_dbm=floor_dbm, margin_db=p.margin_db)
         ems = tuple(e for e in found if all(math.isfinite(getattr(e, f)) for f in EMISSION_FIELDS))
+        # The sweep keeps no IQ: the class comes from the spectrum alone (a line, a carrier with
+        # sidebands, a flat block; else unknown), with the confidence that implies.
+        floor_lin = 10.0 ** (floor_dbm / 10.0)
+        classes = tuple(
+            (c.emission_class, round(c.confidence, 3))
+            for c in (classify_emission(None, plan.sample_rate_hz, res.freqs_hz, lin, floor_lin,
+                                        center_offset_hz=0.0, f_lo_hz=e.f_lo_hz, f_hi_hz=e.f_hi_hz, obw_hz=e.obw_hz)
+                      for e in ems))
         m = Measurement(profile=p.name, t_utc=t_utc or res.t_start_utc, f_start_hz=plan.f_first_hz,
                         f_step_hz=plan.bin_hz, power_dbm=power_dbm.astype(np.float32), noise_floor_dbm=floor_dbm,
                         threshold_dbm=threshold_dbm, emissions=ems, detector=p.detector,
                         segments=seg_per_hop, samples=res.samples_per_hop * res.hops, hops=res.hops,
-                        dropped_samples=res.dropped_samples)
+                        dropped_samples=res.dropped_samples, classes=classes)
         self.occupancy.add(m)
         return m
 

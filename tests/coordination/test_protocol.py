@@ -105,3 +105,28 @@ def test_utc_text_refuses_a_naive_time():
 
     with pytest.raises(ValueError, match="naive datetime"):
         p.format_utc(datetime(2026, 12, 3, 13, 0))
+
+
+def test_emissions_carry_an_optional_class_and_confidence() -> None:
+    plain = {k: 1.5 for k in p.EMISSION_FIELDS}
+    classed = {**plain, "emission_class": "2fsk", "class_confidence": 0.83}
+    back = _roundtrip(p.Emissions("s1", 1, T, emissions=(plain, classed)))
+    assert isinstance(back, p.Emissions)
+    assert back.emissions[0] == plain  # an older sender's emission stays as it was
+    assert back.emissions[1]["emission_class"] == "2fsk" and back.emissions[1]["class_confidence"] == 0.83
+
+
+@pytest.mark.parametrize(("extra", "detail"), [
+    ({"emission_class": "dsb", "class_confidence": 0.5}, "emission_class 'dsb' unknown"),
+    ({"emission_class": "cw", "class_confidence": 1.5}, "class_confidence=1.5 outside"),
+    ({"emission_class": "cw"}, "class_confidence"),
+    ({"class_confidence": 0.5}, "emission_class"),
+    ({"emission_class": 7, "class_confidence": 0.5}, "emission_class must be a string"),
+])
+def test_a_bad_emission_class_is_refused_naming_the_field(extra: dict, detail: str) -> None:
+    header = {"v": 1, "sensor_id": "s1", "seq": 1, "t_utc": T, "profile": "", "spectrum_seq": None,
+              "noise_floor_dbm": -120.0, "antenna_factor_db_m": 0.0,
+              "emissions": [{**{k: 1.5 for k in p.EMISSION_FIELDS}, **extra}]}
+    with pytest.raises(p.ProtocolError, match=detail) as info:
+        p.decode([b"emissions", json.dumps(header).encode()])
+    assert info.value.reason == "field"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -97,3 +98,15 @@ def test_segments_are_per_bin_and_samples_over_all_hops(sim) -> None:
     m = ProfileRunner(prof).measure(sim)
     assert m.samples == 2 * 48_000  # two hops of 0.02 s at 2.4 MS/s
     assert m.segments == (48_000 - 1024) // 512 + 1  # Welch segments of one hop (nfft 1024, 50 % overlap)
+
+
+def test_emissions_carry_a_spectrum_only_class(sim) -> None:
+    # 293 Hz bins resolve the carrier (a line) from the NFM (kHz wide); the sweep has no IQ, so the
+    # spectrum alone cannot tell NFM from FSK: a line or unknown, at most 0.7 confident
+    m = ProfileRunner(dataclasses.replace(FAST_PROFILE, bin_hz=300.0)).measure(sim)
+    by_khz = {round(float(d["center_hz"]) / 1e3): d for d in m.emission_dicts()}
+    cw, nfm = by_khz[446050], by_khz[446106]
+    assert cw["emission_class"] == "cw" and 0.5 <= float(cw["class_confidence"]) <= 0.7
+    assert nfm["emission_class"] == "unknown" and nfm["class_confidence"] == 0.0
+    coarse = ProfileRunner(FAST_PROFILE).measure(sim)  # 1.5 kHz bins: a carrier is not resolved
+    assert {d["emission_class"] for d in coarse.emission_dicts()} == {"unknown"}
