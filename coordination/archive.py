@@ -13,7 +13,11 @@ Layout of ``<root>/<sensor_id>/<sensor_id>_<YYYYMMDD>.h5``::
 
 If a profile's axis or calibration changes during the day (new f_start_hz, f_step_hz, bin count,
 detector or antenna factor) the new rows go to ``<profile>~2`` (then ``~3``...), so every group has
-one exact frequency axis and one calibration, stated in its attributes. (Each per-row dataset costs
+one exact frequency axis and one calibration, stated in its attributes. Each open file has an index
+of its groups by layout (read once when the file is opened), so finding or naming a group costs
+O(1), not a scan of every group; and a sensor may create at most ``max_layouts`` layouts per day
+file (:class:`LayoutLimitError` at staging): one key that sends a new ``f_start_hz`` with every
+spectrum cannot make the server create thousands of groups. (Each per-row dataset costs
 a metadata update at every flush, so rows carry only what varies row by row.)
 
 :mod:`coordination.archive_reader` is the one reader of this layout (API, console, reports).
@@ -81,6 +85,51 @@ class _GroupHandle:
     rows: int
 
 
+#: A group's layout: profile and exact axis and calibration (one HDF5 group each).
+Layout = tuple[str, float, float, int, str, float]
+
+
+def layout_of(msg: Spectrum) -> Layout:
+    return (msg.profile, msg.f_start_hz, msg.f_step_hz, int(msg.power_dbm.size), msg.detector,
+            msg.antenna_factor_db_m)
+
+
+class LayoutLimitError(ValueError):
+    """A spectrum would create one layout (HDF5 group) more than a sensor's day file may hold."""
+
+    reason = "layout_limit"
+
+
+@dataclass
+class _FileIndex:
+    """The groups of one open file by layout, and the next free ``~k`` suffix per profile."""
+
+    by_layout: dict[Layout, str] = field(default_factory=dict)
+    next_k: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, f: h5py.File) -> _FileIndex:
+        idx = cls()
+        for name, g in f.items():
+            a = g.attrs
+            profile, _, k = name.partition("~")
+            try:
+                layout = (str(a.get("profile", profile)), float(a["f_start_hz"]), float(a["f_step_hz"]),
+                          int(a["n_bins"]), str(a["detector"]), float(a["antenna_factor_db_m"]))
+            except KeyError:  # not one of our groups: keep its name taken, nothing else
+                layout = None
+            if layout is not None:
+                idx.by_layout.setdefault(layout, name)
+            n = int(k) if k.isdigit() else 1
+            idx.next_k[profile] = max(idx.next_k.get(profile, 1), n + 1)
+        return idx
+
+    def name_for(self, profile: str) -> str:
+        k = self.next_k.get(profile, 1)
+        self.next_k[profile] = k + 1
+        return profile if k == 1 else f"{profile}~{k}"
+
+
 @dataclass
 class _Staged:
     meta: SensorMeta
@@ -115,8 +164,12 @@ class SpectrumArchive:
     """Append-only HDF5 spectra with batched writes and a small cache of open files."""
 
     def __init__(self, root: Path, *, compression: str = "lzf", chunk_rows: int = 64, max_open_files: int = 64,
-                 fsync: bool = False) -> None:
+                 fsync: bool = False, max_layouts: int = 64) -> None:
         self.root = Path(root)
+        self.max_layouts = int(max_layouts)
+        self._index: dict[Path, _FileIndex] = {}
+        # layouts known per (sensor, day): in the file or accepted at staging (the cap counts both)
+        self._layouts: dict[tuple[str, str], set[Layout]] = {}
         self.compression = None if compression == "none" else compression
         self.chunk_rows = chunk_rows
         self.max_open_files = max_open_files
@@ -181,29 +234,44 @@ class SpectrumArchive:
             if p_day < day and p not in in_batch and (sensor_id, p_day) not in self._staged:
                 self._drop(p)
 
+    def _index_of(self, path: Path, f: h5py.File) -> _FileIndex:
+        idx = self._index.get(path)
+        if idx is None:
+            idx = self._index[path] = _FileIndex.read(f)
+        return idx
+
     def _group(self, f: h5py.File, path: Path, msg: Spectrum) -> _GroupHandle:
         """The group (and its datasets) holding rows of ``msg``'s profile and exact axis; cached."""
-        n_bins = int(msg.power_dbm.size)
-        key = (path, msg.profile, msg.f_start_hz, msg.f_step_hz, n_bins, msg.detector, msg.antenna_factor_db_m)
+        layout = layout_of(msg)
+        key = (path, *layout)
         h = self._groups.get(key)
         if h is not None:
             return h
-        k = 1
-        while True:
-            name = msg.profile if k == 1 else f"{msg.profile}~{k}"
-            g = f.get(name)
-            if g is None:
-                g = self._create_group(f, name, msg)
-                break
-            a = g.attrs
-            if (int(a["n_bins"]) == n_bins and float(a["f_start_hz"]) == msg.f_start_hz
-                    and float(a["f_step_hz"]) == msg.f_step_hz and str(a["detector"]) == msg.detector
-                    and float(a["antenna_factor_db_m"]) == msg.antenna_factor_db_m):
-                break
-            k += 1
+        idx = self._index_of(path, f)
+        name = idx.by_layout.get(layout)
+        if name is None:
+            name = idx.name_for(msg.profile)
+            g = self._create_group(f, name, msg)
+            idx.by_layout[layout] = name
+        else:
+            g = f[name]
         h = _GroupHandle(g, g["power_dbm"], {k: g[k] for k in _ROW_FIELDS}, int(g["power_dbm"].shape[0]))
         self._groups[key] = h
         return h
+
+    def _known_layouts(self, sensor_id: str, day: str) -> set[Layout]:
+        key = (sensor_id, day)
+        known = self._layouts.get(key)
+        if known is None:
+            known = set()
+            path = self.path_for(sensor_id, day)
+            if path.exists():
+                try:
+                    known = set(self._index_of(path, self._open(path, None, day, create=False)).by_layout)
+                except OSError:  # unreadable: the write will fail and say so
+                    log.debug("cannot index %s", path, exc_info=True)
+            self._layouts[key] = known
+        return known
 
     def chunk_rows_for(self, n_bins: int) -> int:
         """Rows per chunk: at most ``chunk_rows`` and about CHUNK_BYTES per chunk.
@@ -234,9 +302,21 @@ class SpectrumArchive:
     # ------------------------------------------------------------ writing
 
     def stage(self, meta: SensorMeta, msg: Spectrum, now_mono: float = 0.0) -> None:
-        """Queue one spectrum for a later :meth:`flush` (nothing is written yet)."""
+        """Queue one spectrum for a later :meth:`flush` (nothing is written yet).
+
+        Raises :class:`LayoutLimitError` (nothing staged) when the spectrum's layout would be one more
+        than ``max_layouts`` in its sensor's day file.
+        """
         t = parse_utc(msg.t_utc)
         key = (msg.sensor_id, t.strftime("%Y%m%d"))
+        known = self._known_layouts(*key)
+        layout = layout_of(msg)
+        if layout not in known:
+            if len(known) >= self.max_layouts:
+                raise LayoutLimitError(f"{msg.sensor_id} seq {msg.seq}: day {key[1]} already holds {len(known)} "
+                                       f"spectrum layouts (axis/calibration), the limit; this one "
+                                       f"(profile {msg.profile!r}, f_start_hz={msg.f_start_hz}) is refused")
+            known.add(layout)
         st = self._staged.get(key)
         if st is None:
             st = self._staged[key] = _Staged(meta, now_mono)
@@ -351,9 +431,11 @@ class SpectrumArchive:
     def _forget(self, path: Path) -> None:
         for key in [k for k in self._groups if k[0] == path]:
             del self._groups[key]
+        self._index.pop(path, None)
 
     def _drop(self, path: Path) -> None:
         self._forget(path)
+        self._layouts.pop((path.parent.name, path.stem.rsplit("_", 1)[-1]), None)
         f = self._files.pop(path, None)
         if f is not None:
             try:

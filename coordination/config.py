@@ -18,6 +18,8 @@ Example ``server.toml``::
     [ingest]
     batch_max_messages = 1024              # bounded work per loop iteration
     tick_interval_s = 0.25                 # engine tick: closes grouping windows when traffic stops
+    max_past_s = 2592000.0                 # refuse timestamps older than this (30 days: the longest spool outage)
+    max_future_s = 300.0                   # ...or further ahead of server time than this (clock skew)
 
     [storage]
     compression = "lzf"                    # lzf | gzip | none
@@ -25,6 +27,7 @@ Example ``server.toml``::
     fsync = false                          # true: fsync SQLite and HDF5 before acking (power-loss safe)
     max_rows = 32                          # write a sensor's day file when this many spectra wait...
     max_delay_s = 2.0                      # ...or the oldest has waited this long (acks follow the write)
+    max_layouts_per_day = 64               # distinct spectrum axes (HDF5 groups) per sensor and day
 
     [status]
     late_factor = 3.0                      # late after 3 revisit times without news
@@ -34,6 +37,9 @@ Example ``server.toml``::
     capture = true
     duration_s = 0.5
     sample_rate_hz = 2.4e6
+    max_pending_mb = 256.0                 # incomplete captures per sensor (parts waiting for the rest)
+    max_unsolicited_mb = 1024.0            # captures not ordered for an alert (tasking ones too), per sensor
+    max_age_s = 86400.0                    # incomplete captures are deleted after this long without a chunk
 
     [engine]                               # optional: rules engine thresholds (EngineConfig)
     group_window_s = 2.0
@@ -87,6 +93,9 @@ class ServerConfig:
     tick_interval_s: float = 0.25
     counters_flush_s: float = 5.0
     publish_spectra: bool = True
+    # timestamps a sensor may send, around server time (older: longer than a spool rides out)
+    max_past_s: float = 30 * 86400.0
+    max_future_s: float = 300.0
     # storage
     compression: str = "lzf"
     chunk_rows: int = 64
@@ -95,6 +104,8 @@ class ServerConfig:
     # a sensor's day file is written when this many spectra wait, or the oldest waited this long
     archive_max_rows: int = 32
     archive_max_delay_s: float = 2.0
+    # distinct spectrum layouts (axis/calibration = HDF5 groups) a sensor may create per day file
+    archive_max_layouts: int = 64
     # sensor status
     late_factor: float = 3.0
     down_factor: float = 10.0
@@ -102,6 +113,10 @@ class ServerConfig:
     evidence_capture: bool = True
     evidence_duration_s: float = 0.5
     evidence_sample_rate_hz: float = 2.4e6
+    # quotas: incomplete and unsolicited captures per sensor, and how long they are kept
+    evidence_max_pending_mb: float = 256.0
+    evidence_max_unsolicited_mb: float = 1024.0
+    evidence_max_age_s: float = 86400.0
     # rules engine thresholds (EngineConfig field -> value), from the [engine] table
     engine: Mapping[str, float | bool | int] = field(default_factory=dict)
     # cross-province tasking policy per owner province (province -> {"mode", "daily_quota"}), [tasking.<PROV>]
@@ -129,13 +144,18 @@ _KEYS: dict[str, dict[str, tuple[str, type]]] = {
                "keys_dir": ("keys_dir", Path)},
     "ingest": {"batch_max_messages": ("batch_max_messages", int), "api_max_requests": ("api_max_requests", int),
                "poll_timeout_ms": ("poll_timeout_ms", int), "tick_interval_s": ("tick_interval_s", float),
-               "counters_flush_s": ("counters_flush_s", float), "publish_spectra": ("publish_spectra", bool)},
+               "counters_flush_s": ("counters_flush_s", float), "publish_spectra": ("publish_spectra", bool),
+               "max_past_s": ("max_past_s", float), "max_future_s": ("max_future_s", float)},
     "storage": {"compression": ("compression", str), "chunk_rows": ("chunk_rows", int),
                 "max_open_files": ("max_open_files", int), "fsync": ("fsync", bool),
-                "max_rows": ("archive_max_rows", int), "max_delay_s": ("archive_max_delay_s", float)},
+                "max_rows": ("archive_max_rows", int), "max_delay_s": ("archive_max_delay_s", float),
+                "max_layouts_per_day": ("archive_max_layouts", int)},
     "status": {"late_factor": ("late_factor", float), "down_factor": ("down_factor", float)},
     "evidence": {"capture": ("evidence_capture", bool), "duration_s": ("evidence_duration_s", float),
-                 "sample_rate_hz": ("evidence_sample_rate_hz", float)},
+                 "sample_rate_hz": ("evidence_sample_rate_hz", float),
+                 "max_pending_mb": ("evidence_max_pending_mb", float),
+                 "max_unsolicited_mb": ("evidence_max_unsolicited_mb", float),
+                 "max_age_s": ("evidence_max_age_s", float)},
 }
 
 _RANGES: dict[str, tuple[float, float]] = {
@@ -144,6 +164,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "max_open_files": (1, 100_000), "archive_max_rows": (1, 100_000), "archive_max_delay_s": (0.0, 60.0),
     "late_factor": (1.0, 1e6), "down_factor": (1.0, 1e6),
     "evidence_duration_s": (0.001, 60.0), "evidence_sample_rate_hz": (1e3, 1e8),
+    "max_past_s": (60.0, 10 * 366 * 86400.0), "max_future_s": (1.0, 86400.0), "archive_max_layouts": (1, 100_000),
+    "evidence_max_pending_mb": (1.0, 1e6), "evidence_max_unsolicited_mb": (0.0, 1e6),
+    "evidence_max_age_s": (60.0, 366 * 86400.0),
 }
 
 COMPRESSIONS = ("lzf", "gzip", "none")

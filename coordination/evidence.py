@@ -11,6 +11,17 @@ resends); each is written to ``<capture_id>.parts/<index>`` and the recording is
 Chunk 0 carries the SigMF metadata (a ``global``/``captures``/``annotations`` document); when a
 sensor sends only a few plain keys instead, a minimal valid SigMF document is built from them.
 Unsolicited captures (no order known) go to ``<data>/evidence/unsolicited/<sensor_id>/``.
+
+Quotas, because a chunk is acked once it is on disk and any sensor key can send chunks nobody
+ordered (50 chunks of 4 MiB claiming ``chunk_count=100000`` were once acked, written and never
+cleaned): per sensor, the parts of incomplete captures may hold at most ``max_pending_bytes``, and
+unsolicited captures (parts and recordings) at most ``max_unsolicited_bytes``; a capture whose
+declared size exceeds the pending quota is refused from its first chunk. A refused chunk raises
+:class:`EvidenceQuotaError` (the server counts it, does not ack it). Incomplete captures
+older than ``max_age_s`` (no chunk for that long) are deleted (:meth:`EvidenceAssembler.sweep`, run
+at start and then at most every ``sweep_interval_s`` as chunks arrive), each deletion logged.
+Complete unsolicited recordings are kept (captures ordered through tasking land there too): when
+their quota is full, further unsolicited chunks are refused until an operator moves them away.
 """
 
 from __future__ import annotations
@@ -20,7 +31,9 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +81,124 @@ def build_sigmf_meta(meta: Mapping[str, Any], ev: Evidence, extra: Mapping[str, 
     return doc
 
 
-class EvidenceAssembler:
-    """Writes evidence chunks to disk and assembles complete SigMF recordings."""
+class EvidenceQuotaError(ValueError):
+    """A chunk over a quota (``reason`` ``evidence_quota``) or of a capture declared too large
+    (``evidence_too_large``): not written, not to be acked."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+#: The file in a ``.parts`` folder naming the sensor that sends it (quota accounting after a restart).
+_OWNER = "sensor_id"
+
+
+@dataclass
+class _Pending:
+    """One incomplete capture on disk: whose, how many bytes, unsolicited or not."""
+
+    sensor_id: str
+    nbytes: int
+    unsolicited: bool
+
+
+def _tree_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+class EvidenceAssembler:
+    """Writes evidence chunks to disk and assembles complete SigMF recordings, within quotas."""
+
+    def __init__(self, root: Path, *, max_pending_bytes: int = 256 << 20, max_unsolicited_bytes: int = 1024 << 20,
+                 max_age_s: float = 86400.0, sweep_interval_s: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self.root = Path(root)
+        self.max_pending_bytes = int(max_pending_bytes)
+        self.max_unsolicited_bytes = int(max_unsolicited_bytes)
+        self.max_age_s = float(max_age_s)
+        self.sweep_interval_s = float(sweep_interval_s)
+        self.clock = clock
+        #: what the quotas and the age limit removed or refused (for the logs and the counters)
+        self.refused: dict[str, int] = {}
+        self.swept_captures = 0
+        self.swept_bytes = 0
+        self._pending: dict[Path, _Pending] = {}  # parts folder -> owner and bytes
+        self._unsolicited_done: dict[str, int] = {}  # sensor -> bytes of assembled unsolicited recordings
+        self._next_sweep = 0.0
+        self._scan()
+        self.sweep()
+
+    # ------------------------------------------------------------ accounting
+
+    def _scan(self) -> None:
+        """Rebuild the accounting from disk (a restarted server keeps its quotas)."""
+        if not self.root.is_dir():
+            return
+        for parts in self.root.glob("**/*.parts"):
+            owner = parts / _OWNER
+            sid = owner.read_text(encoding="utf-8").strip() if owner.exists() else "(unknown)"
+            self._pending[parts] = _Pending(sid, _tree_bytes(parts), parts.parent.parent.name == "unsolicited")
+        unsolicited = self.root / "unsolicited"
+        if unsolicited.is_dir():
+            for d in unsolicited.iterdir():
+                if d.is_dir():
+                    self._unsolicited_done[d.name] = sum(p.stat().st_size for p in d.glob("*.sigmf-*"))
+
+    def pending_bytes(self, sensor_id: str, *, unsolicited_only: bool = False) -> int:
+        """Bytes of incomplete captures a sensor holds on disk (only unsolicited ones, if asked)."""
+        return sum(p.nbytes for p in self._pending.values()
+                   if p.sensor_id == sensor_id and (p.unsolicited or not unsolicited_only))
+
+    def unsolicited_bytes(self, sensor_id: str) -> int:
+        """Bytes of a sensor's unsolicited captures: incomplete parts and assembled recordings."""
+        return self.pending_bytes(sensor_id, unsolicited_only=True) + self._unsolicited_done.get(
+            safe_name(sensor_id), 0)
+
+    def _refuse(self, reason: str, detail: str) -> EvidenceQuotaError:
+        self.refused[reason] = self.refused.get(reason, 0) + 1
+        return EvidenceQuotaError(reason, detail)
+
+    def _check_quota(self, ev: Evidence, parts: Path, unsolicited: bool) -> None:
+        chunk = parts / f"{ev.chunk_index:06d}.bin"
+        if chunk.exists():
+            return  # a resent chunk adds nothing
+        declared = ev.chunk_count * len(ev.data)
+        if declared > self.max_pending_bytes:
+            raise self._refuse("evidence_too_large",
+                               f"capture {ev.capture_id} of {ev.sensor_id} declares {ev.chunk_count} chunks of "
+                               f"{len(ev.data)} bytes, more than the {self.max_pending_bytes} bytes a sensor "
+                               f"may hold incomplete")
+        if self.pending_bytes(ev.sensor_id) + len(ev.data) > self.max_pending_bytes:
+            raise self._refuse("evidence_quota", f"{ev.sensor_id} already holds {self.pending_bytes(ev.sensor_id)} "
+                                                 f"bytes of incomplete captures (quota {self.max_pending_bytes})")
+        if unsolicited and self.unsolicited_bytes(ev.sensor_id) + len(ev.data) > self.max_unsolicited_bytes:
+            raise self._refuse("evidence_quota",
+                               f"{ev.sensor_id} already holds {self.unsolicited_bytes(ev.sensor_id)} bytes of "
+                               f"captures nobody ordered (quota {self.max_unsolicited_bytes})")
+
+    # ------------------------------------------------------------ age limit
+
+    def sweep(self, now_s: float | None = None) -> int:
+        """Delete incomplete captures that got no chunk for ``max_age_s``; return how many (each logged)."""
+        now_s = self.clock() if now_s is None else now_s
+        self._next_sweep = now_s + self.sweep_interval_s
+        removed = 0
+        for parts, p in list(self._pending.items()):
+            try:
+                age = now_s - parts.stat().st_mtime
+            except FileNotFoundError:
+                self._pending.pop(parts, None)
+                continue
+            if age > self.max_age_s:
+                shutil.rmtree(parts, ignore_errors=True)
+                self._pending.pop(parts, None)
+                removed += 1
+                self.swept_bytes += p.nbytes
+                log.warning("evidence: removed incomplete capture %s of %s (%d bytes, %.0f s without its "
+                            "last chunks)", parts.name.removesuffix(".parts"), p.sensor_id, p.nbytes, age)
+        self.swept_captures += removed
+        return removed
 
     def dir_for(self, alert_id: str | None, sensor_id: str) -> Path:
         if alert_id is None:
@@ -84,22 +210,36 @@ class EvidenceAssembler:
 
         Raises OSError when the chunk cannot be written (the caller must not ack it).
         """
+        if self.clock() >= self._next_sweep:
+            self.sweep()
         out_dir = self.dir_for(alert_id, ev.sensor_id)
         parts = out_dir / f"{ev.capture_id}.parts"
         meta_path = out_dir / f"{ev.capture_id}.sigmf-meta"
         if meta_path.exists():
             return None  # already assembled: a resent chunk
-        parts.mkdir(parents=True, exist_ok=True)
+        self._check_quota(ev, parts, alert_id is None)
+        if not parts.is_dir():
+            parts.mkdir(parents=True, exist_ok=True)
+            (parts / _OWNER).write_text(ev.sensor_id, encoding="utf-8")
+        pending = self._pending.setdefault(parts, _Pending(ev.sensor_id, 0, alert_id is None))
+        chunk = parts / f"{ev.chunk_index:06d}.bin"
+        if not chunk.exists():
+            pending.nbytes += len(ev.data)
         tmp = parts / f"{ev.chunk_index:06d}.tmp"
         tmp.write_bytes(ev.data)
-        os.replace(tmp, parts / f"{ev.chunk_index:06d}.bin")
+        os.replace(tmp, chunk)
         if ev.chunk_index == 0:
             info = {"meta": dict(ev.meta), "t_utc": ev.t_utc, "sensor_id": ev.sensor_id, "seq": ev.seq}
             (parts / "meta.json").write_text(json.dumps(info), encoding="utf-8")
         present = {p.stem for p in parts.glob("*.bin")}
         if len(present) < ev.chunk_count or not (parts / "meta.json").exists():
             return None
-        return self._assemble(ev, parts, out_dir, dict(extra or {}, alert_id=alert_id or ""))
+        path = self._assemble(ev, parts, out_dir, dict(extra or {}, alert_id=alert_id or ""))
+        done = self._pending.pop(parts, None)
+        if alert_id is None and done is not None:
+            key = safe_name(ev.sensor_id)
+            self._unsolicited_done[key] = self._unsolicited_done.get(key, 0) + done.nbytes
+        return path
 
     def _assemble(self, ev: Evidence, parts: Path, out_dir: Path, extra: dict[str, Any]) -> Path:
         info = json.loads((parts / "meta.json").read_text(encoding="utf-8"))

@@ -1,8 +1,9 @@
 """Inbound validation for the server: decode, check who sent it, count every rejection.
 
 The ROUTER socket gives ``[identity, type, header, payload...]``. A message is accepted only if
-:func:`coordination.protocol.decode` accepts it for that socket's allowed types *and* the
-connection identity equals the header's ``sensor_id`` (a sensor cannot speak for another).
+:func:`coordination.protocol.decode` accepts it for that socket's allowed types, its timestamps are
+UTC within a window around server time, *and* the connection identity names the header's
+``sensor_id`` (``<sensor_id>`` or ``<sensor_id>~<nonce>``: a sensor cannot speak for another).
 Rejections are counted per reason and per peer (bounded, so a flood of fresh identities cannot
 grow memory without limit).
 """
@@ -12,10 +13,19 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from coordination.protocol import Message, ProtocolError, decode
+from coordination.protocol import (
+    Message,
+    Occupancy,
+    ProtocolError,
+    check_time_window,
+    decode,
+    identity_sensor,
+    parse_utc,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +88,26 @@ class Validator:
     """Turns raw ROUTER frames into :class:`Inbound` messages or a counted rejection."""
 
     def __init__(self, allowed: Sequence[bytes], rejections: RejectionCounter, *, check_identity: bool,
-                 allow_req_envelope: bool = False) -> None:
+                 allow_req_envelope: bool = False, clock: Callable[[], datetime] | None = None,
+                 max_past_s: float = 30 * 86400.0, max_future_s: float = 300.0) -> None:
+        """With ``clock``, every timestamp of a message must lie within ``max_past_s`` before and
+        ``max_future_s`` after the clock's time (refused as ``time`` otherwise)."""
         self.allowed = tuple(allowed)
         self.rejections = rejections
         self.check_identity = check_identity
         self.allow_req_envelope = allow_req_envelope
+        self.clock = clock
+        self.max_past_s = float(max_past_s)
+        self.max_future_s = float(max_future_s)
+
+    def _check_times(self, msg: Message) -> None:
+        assert self.clock is not None
+        now = self.clock()
+        stamps = [("t_utc", msg.t_utc)]
+        if isinstance(msg, Occupancy):
+            stamps += [("t_start_utc", msg.t_start_utc), ("t_end_utc", msg.t_end_utc)]
+        for name, text in stamps:
+            check_time_window(parse_utc(text, name), now, self.max_past_s, self.max_future_s, name)
 
     def validate(self, raw: Sequence[bytes]) -> Inbound | None:
         """Validate one ROUTER message; return None when it was rejected (and counted)."""
@@ -97,6 +122,8 @@ class Validator:
             envelope, frames = (identity, b""), frames[1:]  # a REQ client's empty delimiter
         try:
             msg = decode(frames, allowed=self.allowed)
+            if self.clock is not None:
+                self._check_times(msg)
         except ProtocolError as exc:
             self.rejections.count(peer, exc.reason, exc.detail)
             return None
@@ -105,7 +132,7 @@ class Validator:
             # profile names become HDF5 group names: no '/', no '~' (axis suffix), nothing empty
             self.rejections.count(peer, "field", f"profile name {profile[:70]!r} is not a plain name")
             return None
-        if self.check_identity and msg.sensor_id.encode() != identity:
+        if self.check_identity and msg.sensor_id.encode() != identity_sensor(identity):
             self.rejections.count(peer, "identity", f"connection {peer!r} sent sensor_id {msg.sensor_id!r}")
             return None
         return Inbound(identity, envelope, msg, tuple(frames))

@@ -25,10 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from coordination.alerts import AlertEvent
-from coordination.archive import SpectrumArchive
+from coordination.archive import LayoutLimitError, SpectrumArchive
 from coordination.config import ServerConfig
 from coordination.counters import Counters, Faults
-from coordination.evidence import EvidenceAssembler
+from coordination.evidence import EvidenceAssembler, EvidenceQuotaError
 from coordination.ingest import Inbound, RejectionCounter, Validator, peer_label
 from coordination.outlets import SERVER_ID, MessageSeq, Publish, Replies
 from coordination.ports import AlertEngine, HandleEvents
@@ -140,7 +140,7 @@ class Intake:
                 continue
             by_sensor.setdefault(sid, []).append(ib.msg.seq)
             known_ok.append(ib)
-            self.registry.seen(sid, now)
+            self.registry.seen(sid, now, ib.identity)
         seen = {sid: self.store.ledger.known_seqs(sid, seqs) for sid, seqs in by_sensor.items()}
         fresh = []
         for ib in known_ok:
@@ -175,6 +175,9 @@ class Intake:
                     store.sensors.set_health(m.sensor_id, m.seq, m.t_utc, m.health)
                 elif isinstance(m, Evidence):
                     self._store_evidence(m)
+            except EvidenceQuotaError as exc:  # over a quota: not stored, not acked, counted
+                store.rollback_savepoint()
+                self.rejections.count(peer_label(ib.identity), exc.reason, str(exc))
             except OSError as exc:
                 store.rollback_savepoint()
                 self.faults.storage(type(m).__name__.lower(), f"{m.sensor_id} seq {m.seq}: {exc}")
@@ -278,6 +281,9 @@ class Intake:
             try:
                 st = self.registry.sensors[m.sensor_id]
                 self.archive.stage(st.meta, m, now_mono)
+            except LayoutLimitError as exc:  # refused, not acked: it stays in the sensor's spool
+                self.rejections.count(peer_label(ib.identity), exc.reason, str(exc))
+                continue
             except Exception:
                 self.faults.internal("stage_spectrum")
                 continue
@@ -309,5 +315,8 @@ class Intake:
             return
         acks: dict[bytes, list[int]] = {}
         for ib in stored:
-            acks.setdefault(ib.identity, []).append(ib.msg.seq)
+            # written a while after it arrived: ack only if that connection is still the sensor's (it
+            # reconnected meanwhile: the resend is acked as a duplicate on the new connection)
+            if self.registry.is_route(ib.msg.sensor_id, ib.identity):
+                acks.setdefault(ib.identity, []).append(ib.msg.seq)
         self._send_acks(acks, now_iso)  # at shutdown the sensors socket is closed: written and recorded only

@@ -131,5 +131,5 @@ class AlertOutbox:
                                   "sample_rate_hz": self.config.evidence_sample_rate_hz, "alert_id": alert_id,
                                   "emission": emission})
             self.store.evidence.order(cid, alert_id, st.record.sensor_id, now_iso)
-            if not self.sensors.send((st.record.sensor_id.encode(),), cmd.to_frames()):
+            if not self.sensors.send((self.registry.route(st.record.sensor_id),), cmd.to_frames()):
                 log.warning("capture order to %s not sent", st.record.sensor_id)

@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -35,7 +35,29 @@ MAX_EVIDENCE_CHUNK_BYTES = 4 * 1024 * 1024
 MAX_REQUEST_BYTES = 1 << 20
 
 _SENSOR_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+#: A spool incarnation id (sdr.spool): lower-case hex, 64 bits in practice.
+_EPOCH_RE = re.compile(r"^[0-9a-f]{1,32}$")
 _ALLOWED_DTYPES = {"<f4": np.float32, "<f8": np.float64, "<u2": np.uint16, "<i4": np.int32}
+
+
+#: Separates the sensor id from a per-connection nonce in a sensor's ZeroMQ identity
+#: (``JS-KUNSHAN~9f3c...``). Sensor ids never contain it (``_SENSOR_ID_RE``).
+IDENTITY_SEP = b"~"
+
+
+def connection_identity(sensor_id: str, nonce: str = "") -> bytes:
+    """The ZeroMQ routing identity a sensor connects with: its id, plus ``~nonce`` when given.
+
+    Why a nonce: the server's ROUTER refuses a second connection under an identity it already
+    holds (no handover), so a sensor that reconnects under a fresh identity is never locked out by
+    its own half-open old connection, and nobody else can guess the identity to squat on it.
+    """
+    return sensor_id.encode() + (IDENTITY_SEP + nonce.encode() if nonce else b"")
+
+
+def identity_sensor(identity: bytes) -> bytes:
+    """The sensor id part of a connection identity (see :func:`connection_identity`)."""
+    return identity.split(IDENTITY_SEP, 1)[0]
 
 
 class ProtocolError(ValueError):
@@ -83,6 +105,34 @@ def parse_utc(text: str, name: str = "t_utc") -> datetime:
     if t.tzinfo is None:
         raise ProtocolError("field", f"{name}={text!r} has no timezone")
     return t.astimezone(UTC)
+
+
+def parse_wire_utc(text: str, name: str = "t_utc") -> datetime:
+    """Parse a timestamp received on the wire: ISO-8601 *in UTC* (``Z`` or ``+00:00``).
+
+    A time with another offset (``+14:00``) is a valid instant, but the protocol says UTC: a peer
+    that sends local time has a misconfigured clock or is probing, and its text would be stored as
+    written. Refused with reason ``time``.
+    """
+    t = parse_utc(text, name)
+    if datetime.fromisoformat(text.replace("Z", "+00:00")).utcoffset() != timedelta(0):
+        raise ProtocolError("time", f"{name}={text!r} is not in UTC (end it with 'Z')")
+    return t
+
+
+def check_time_window(t: datetime, now: datetime, max_past_s: float, max_future_s: float,
+                      name: str = "t_utc") -> None:
+    """Refuse (reason ``time``) a timestamp more than ``max_past_s`` before or ``max_future_s`` after ``now``.
+
+    Why on receipt: a sensor's time decides which day file and which alert window a measurement
+    lands in; a year 1970 or 2099 stamp would create day files nobody looks at and skew alert
+    timing. The past window must cover the longest outage a spool rides out (spooled data is old
+    when it finally arrives); the future window covers clock skew.
+    """
+    dt_s = (t - now).total_seconds()
+    if dt_s < -max_past_s or dt_s > max_future_s:
+        raise ProtocolError("time", f"{name}={format_utc(t)} is outside the window [-{max_past_s:.0f} s, "
+                                    f"+{max_future_s:.0f} s] around server time {format_utc(now)}")
 
 
 # ---------------------------------------------------------------- field checkers
@@ -134,9 +184,9 @@ def _str_or_none(h: Mapping[str, Any], name: str, max_len: int = 256) -> str | N
 
 
 def _utc(h: Mapping[str, Any], name: str) -> str:
-    """An ISO-8601 UTC timestamp field, checked by :func:`parse_utc` and kept as the sender wrote it."""
+    """An ISO-8601 UTC timestamp field, checked by :func:`parse_wire_utc` (UTC only) and kept as written."""
     text = _str(h, name, 40)
-    parse_utc(text, name)
+    parse_wire_utc(text, name)
     return text
 
 
@@ -270,11 +320,19 @@ class Hello(Message):
     antenna_factor_db_m: float = 0.0
     software: str = ""
     capabilities: tuple[str, ...] = ()
+    #: The sensor's spool incarnation (random, made when the spool file is created): its seqs count
+    #: from 0 in each epoch, so the server keys its idempotence ledger by (sensor, epoch, seq) and a
+    #: sensor whose spool was lost is seen as new data, not as old duplicates. "" = a sensor that
+    #: predates epochs (optional field; older servers ignore it).
+    epoch: str = ""
 
     def _payload(self) -> tuple[dict[str, Any], list[bytes]]:
-        return {"province": self.province, "lat": self.lat, "lon": self.lon, "height_m": self.height_m,
-                "antenna_factor_db_m": self.antenna_factor_db_m, "software": self.software,
-                "capabilities": list(self.capabilities)}, []
+        head: dict[str, Any] = {"province": self.province, "lat": self.lat, "lon": self.lon,
+                                "height_m": self.height_m, "antenna_factor_db_m": self.antenna_factor_db_m,
+                                "software": self.software, "capabilities": list(self.capabilities)}
+        if self.epoch:
+            head["epoch"] = self.epoch
+        return head, []
 
     @classmethod
     def _from(cls, h: Mapping[str, Any], payload: Sequence[bytes]) -> Hello:
@@ -286,7 +344,8 @@ class Hello(Message):
                    lat=_num(h, "lat", -90, 90), lon=_num(h, "lon", -180, 180),
                    height_m=_num(h, "height_m", -100, 2000),
                    antenna_factor_db_m=_num(h, "antenna_factor_db_m", -60, 80),
-                   software=_str(h, "software", 128), capabilities=tuple(caps))
+                   software=_str(h, "software", 128), capabilities=tuple(caps),
+                   epoch=_str(h, "epoch", 32, pattern=_EPOCH_RE) if h.get("epoch") is not None else "")
 
 
 @dataclass(frozen=True)
@@ -323,6 +382,11 @@ class Spectrum(Message):
         power = _array(payload[0], h, "", MAX_SPECTRUM_BINS)
         if power.size == 0:
             raise ProtocolError("field", "spectrum has no bins")
+        shape = h.get("shape", [power.size])  # optional; when given it must describe the payload
+        if (not isinstance(shape, list) or len(shape) != 1 or isinstance(shape[0], bool)
+                or shape[0] != power.size):
+            raise ProtocolError("shape", f"header shape {str(shape)[:40]} does not match the payload's "
+                                         f"{power.size} bins")
         detector = _str(h, "detector", 8)
         if detector not in MonitoringProfile.DETECTORS:
             raise ProtocolError("field", f"detector {detector!r} unknown")

@@ -40,6 +40,10 @@ class SensorState:
     last_profile: str | None = None
     health: dict[str, float] = field(default_factory=dict)
     status: str = "down"
+    #: The connection identity of the sensor's latest admitted Hello (or, before any Hello since the
+    #: server started, of its first admitted message): where commands and late (archive) acks go.
+    #: Admission checked that connection's key, so nothing is ever routed to another key's connection.
+    route: bytes | None = None
 
     @property
     def meta(self) -> SensorMeta:
@@ -128,6 +132,7 @@ class SensorRegistry:
                                old.record.first_seen if old else now_iso, now_iso)
             st = SensorState(rec, info, now, old.last_profile if old else None, old.health if old else {})
             st.status = "live"
+            st.route = ib.identity
             self.sensors[hello.sensor_id] = st
             replies.append(ib)
             log.info("hello from %s (%s, %.4f, %.4f)", hello.sensor_id, hello.province, hello.lat, hello.lon)
@@ -147,14 +152,28 @@ class SensorRegistry:
     def send_profiles(self, sensor_id: str, profiles: tuple[MonitoringProfile, ...]) -> None:
         """Give a connected sensor these profiles now (a joint campaign starting or ending)."""
         msg = ProfileMsg(SERVER_ID, self.seq.next(), format_utc(self.clock()), profiles=profiles)
-        if not self.replies.send((sensor_id.encode(),), msg.to_frames()):
+        if not self.replies.send((self.route(sensor_id),), msg.to_frames()):
             log.warning("profiles for %s not sent (not connected); it gets them at its next Hello", sensor_id)
 
     # ------------------------------------------------------------ contact and health
 
-    def seen(self, sensor_id: str, now: datetime) -> None:
-        """A message of a registered sensor arrived (its status is re-evaluated after storage)."""
-        self.sensors[sensor_id].last_seen = now
+    def seen(self, sensor_id: str, now: datetime, identity: bytes | None = None) -> None:
+        """A message of a registered sensor arrived (its status is re-evaluated after storage) on the
+        connection ``identity`` (its route if it has none yet: no Hello since the server started)."""
+        st = self.sensors[sensor_id]
+        st.last_seen = now
+        if st.route is None:
+            st.route = identity
+
+    def route(self, sensor_id: str) -> bytes:
+        """The connection identity to send a sensor commands on (its id if it never spoke to us)."""
+        st = self.sensors.get(sensor_id)
+        return st.route if st is not None and st.route is not None else sensor_id.encode()
+
+    def is_route(self, sensor_id: str, identity: bytes) -> bool:
+        """Is ``identity`` the sensor's current connection (a late ack may go there)?"""
+        st = self.sensors.get(sensor_id)
+        return st is not None and st.route == identity
 
     def note_heartbeat(self, st: SensorState, health: dict[str, float], now: datetime) -> None:
         st.health = dict(health)

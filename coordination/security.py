@@ -11,7 +11,9 @@ Why each part exists:
   ``no_curve`` for a plain-TCP client, ``bad_handshake`` for a wrong server key or garbage).
 - **Roles per socket** (ZAP domain = socket role): sensor keys only on the sensors socket; console
   and team keys only on the API and PUB sockets. A sensor key is bound to its sensor: messages on
-  the sensors socket are admitted only when the connection identity equals the key's name.
+  the sensors socket are admitted only when the connection identity names the key's sensor
+  (``<name>`` or ``<name>~<nonce>``), and the sensors socket has no ROUTER_HANDOVER, so no
+  connection can take over an identity another connection holds (transport.py).
 - **Live revocation**: ZAP only runs at handshake, so the allow-list directory is re-read when it
   changes (a watcher thread, every ``reload_interval_s``) and the server admits each inbound
   message only if the ZAP user id attached to it (the client's public key, ``Frame.get("User-Id")``)
@@ -44,6 +46,7 @@ from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
 from coordination.keys import KeyInfo, KeyPair, KeyStore
+from coordination.protocol import identity_sensor
 from coordination.transport import ROLE_API, ROLE_PUB, ROLE_SENSORS
 
 log = logging.getLogger(__name__)
@@ -65,7 +68,8 @@ TEAM_API_OPS = frozenset({"ping", "profiles", "alerts", "alert", "ack", "resolve
                           "tasking_decide", "tasking_requests", "coord_requests", "coord_request", "coord_submit",
                           "coord_respond", "coord_withdraw"})
 MONITOR_EVENTS = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                  | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_MONITOR_STOPPED)
+                  | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+                  | zmq.EVENT_MONITOR_STOPPED)
 
 
 class SecurityError(Exception):
@@ -281,7 +285,7 @@ class CurvePolicy:
         if info.role not in ROLES_BY_SOCKET.get(role, frozenset()):
             self.counters.reject(peer_name(info, key), "role_not_allowed", f"message on the {role} socket dropped")
             return False
-        if role == ROLE_SENSORS and frames[0].bytes != info.name.encode():
+        if role == ROLE_SENSORS and identity_sensor(frames[0].bytes) != info.name.encode():
             self.counters.reject(peer_name(info, key), "identity_key_mismatch",
                                  f"connection identity {frames[0].bytes[:64]!r} is not the key's sensor")
             return False
@@ -329,8 +333,10 @@ class CurvePolicy:
                 return f"{op} must give as_provinces within the key's ({','.join(info.provinces)})"
         if op in ("alert", "ack", "resolve"):
             provinces = self._alert_provinces(str(args.get("id"))) if self._alert_provinces else None
-            if provinces is not None and not set(provinces) & set(info.provinces):
-                return f"alert {str(args.get('id'))[:40]!r} involves {','.join(provinces)} only"
+            # An unknown id is refused exactly like another province's: answering "no such alert"
+            # would tell the key which ids exist elsewhere.
+            if provinces is None or not set(provinces) & set(info.provinces):
+                return f"alert {str(args.get('id'))[:40]!r} unknown or outside the key's provinces"
         return ""
 
     def service_pub(self, sock: zmq.Socket) -> int:
@@ -440,6 +446,9 @@ class CurvePolicy:
             elif e == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
                 self.counters.handshake(f"{role}.failed_no_detail")
                 self.counters.reject("(unverified)", "handshake_incomplete", f"on the {role} socket")
+            elif e == zmq.EVENT_DISCONNECTED:
+                # a peer hung up, or ZeroMQ cut it off (a frame over MAXMSGSIZE, a heartbeat timeout)
+                self.counters.handshake(f"{role}.disconnected")
             elif e == zmq.EVENT_MONITOR_STOPPED:
                 poller.unregister(s)
                 del monitors[s]

@@ -52,7 +52,7 @@ from coordination.counters import Counters, Faults
 from coordination.engine import EngineConfig, RulesEngine
 from coordination.evidence import EvidenceAssembler
 from coordination.federation import ROLE_FEDERATION, Federation, FederationPort
-from coordination.ingest import API_TYPES, SENSOR_TYPES, RejectionCounter, Validator
+from coordination.ingest import API_TYPES, SENSOR_TYPES, RejectionCounter, Validator, peer_label
 from coordination.intake import Intake
 from coordination.joint_ops import JointOps
 from coordination.outbox import AlertOutbox
@@ -67,7 +67,17 @@ from coordination.stations import open_stations
 from coordination.store import DatabaseAlertStore, Store
 from coordination.store_cases import CaseTables
 from coordination.tasking import TaskingDesk, TaskingPolicy, TaskingRequest
-from coordination.transport import ROLE_API, ROLE_PUB, ROLE_SENSORS, SecurityPolicy, SocketFactory
+from coordination.transport import (
+    MAX_INBOUND_BYTES,
+    MAX_INBOUND_FRAMES,
+    ROLE_API,
+    ROLE_PUB,
+    ROLE_SENSORS,
+    SecurityPolicy,
+    SocketFactory,
+    frames_bytes,
+    recv_bounded,
+)
 from station_db.repository import StationRepository
 from station_db.rules import RuleSet, load_rules
 
@@ -204,8 +214,11 @@ class Server:
         raise_open_files_limit(cfg.max_open_files + 512)  # one HDF5 file per sensor stays open
         archive = self.archive = SpectrumArchive(data / "spectra", compression=cfg.compression,
                                                  chunk_rows=cfg.chunk_rows, max_open_files=cfg.max_open_files,
-                                                 fsync=cfg.fsync)
-        self.evidence = EvidenceAssembler(data / "evidence")
+                                                 fsync=cfg.fsync, max_layouts=cfg.archive_max_layouts)
+        self.evidence = EvidenceAssembler(data / "evidence",
+                                          max_pending_bytes=int(cfg.evidence_max_pending_mb * (1 << 20)),
+                                          max_unsolicited_bytes=int(cfg.evidence_max_unsolicited_mb * (1 << 20)),
+                                          max_age_s=cfg.evidence_max_age_s)
         self.counters.load(store.counters.load())
         if self.rules is None:
             self.rules = load_rules(cfg.rules)
@@ -247,7 +260,9 @@ class Server:
 
         self.intake = Intake(
             config=cfg, store=store, archive=archive, evidence=self.evidence, registry=registry,
-            validator=Validator(SENSOR_TYPES, self.rejections, check_identity=True), rejections=self.rejections,
+            validator=Validator(SENSOR_TYPES, self.rejections, check_identity=True, clock=self.clock,
+                                max_past_s=cfg.max_past_s, max_future_s=cfg.max_future_s),
+            rejections=self.rejections,
             counters=self.counters, faults=self.faults, replies=self.sensor_replies, publisher=self.publisher,
             seq=self.seq, clock=self.clock, engine=self.engine, handle_events=self.handle_alert_events,
             forward=fed.forward if fed is not None else None)
@@ -369,11 +384,11 @@ class Server:
             wait_ms = max(0, min(cfg.poll_timeout_ms, int((next_tick - time.monotonic()) * 1000)))
             events = dict(poller.poll(wait_ms))
             if events.get(sensors):
-                batch = drain(sensors, ROLE_SENSORS, cfg.batch_max_messages, admit)
+                batch = drain(sensors, ROLE_SENSORS, cfg.batch_max_messages, admit, self.rejections)
                 if batch:
                     guard("batch", intake.handle_batch, batch)
             if events.get(api_sock):
-                batch = drain(api_sock, ROLE_API, cfg.api_max_requests, admit)
+                batch = drain(api_sock, ROLE_API, cfg.api_max_requests, admit, self.rejections)
                 if batch:
                     guard("batch", api.handle_batch, batch)
             if curve is not None:
@@ -478,21 +493,26 @@ class Server:
         return out
 
 
-def drain(sock: zmq.Socket, role: str, limit: int,
-          admit: Callable[[str, Sequence[zmq.Frame]], bool] | None) -> list[list[bytes]]:
+def drain(sock: zmq.Socket, role: str, limit: int, admit: Callable[[str, Sequence[zmq.Frame]], bool] | None,
+          rejections: RejectionCounter) -> list[list[bytes]]:
     """Up to ``limit`` waiting messages of a ROUTER socket, without blocking. With ``admit`` (CURVE),
-    the key ZAP attached to each message's connection must still be allowed (live revocation)."""
+    the key ZAP attached to each message's connection must still be allowed (live revocation).
+
+    Received frame by frame without copying: a message over the socket's size or frame limit is
+    released as it is read, never assembled, and counted (``size`` / ``frames``) per peer.
+    """
     batch: list[list[bytes]] = []
     for _ in range(limit):
         try:
-            if admit is None:
-                batch.append(sock.recv_multipart(zmq.NOBLOCK))
-                continue
-            frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            frames, over = recv_bounded(sock, MAX_INBOUND_BYTES[role])
         except zmq.Again:
             break
-        if admit(role, frames):
-            batch.append([f.bytes for f in frames])
+        if over is not None:
+            rejections.count(peer_label(frames[0].bytes), over, f"message on the {role} socket over "
+                             f"{MAX_INBOUND_BYTES[role]} bytes or {MAX_INBOUND_FRAMES} frames, dropped")
+            continue
+        if admit is None or admit(role, frames):
+            batch.append(frames_bytes(frames))
     return batch
 
 
@@ -533,7 +553,7 @@ class _SensorOrders:
         cmd = Command(SERVER_ID, self.server.seq.next(), format_utc(self.server.clock()), command_id=cid,
                       action="capture_iq", params=params)
         cmd.to_frames()  # the protocol's checks (frequency, duration) before it is counted as ordered
-        if not self.server.sensor_replies.send((request.sensor_id.encode(),), cmd.to_frames()):
+        if not self.server.sensor_replies.send((self.server.registry.route(request.sensor_id),), cmd.to_frames()):
             return f"{cid} (not sent: {request.sensor_id} is not connected)"
         return cid
 

@@ -220,7 +220,7 @@ class SensorDaemon:
         c = self.config
         return Hello(c.sensor_id, seq, format_utc(self.clock.now_utc()), province=c.province, lat=c.lat, lon=c.lon,
                      height_m=c.height_m, antenna_factor_db_m=c.antenna_factor_db_m, software=SOFTWARE,
-                     capabilities=CAPABILITIES)
+                     capabilities=CAPABILITIES, epoch=self.spool.epoch)
 
     def _put(self, msg: Message) -> Message:
         return self.spool.put(msg)

@@ -10,6 +10,11 @@ next value is persisted in a ``meta`` table: a restarted daemon continues the se
 reuses a number, even after every row has been acked and deleted. The server stores idempotently
 by ``(sensor_id, seq)``, so resending after a restart can double nothing.
 
+Each spool file has an *epoch*, a random id made when the file is created: the seqs of one file
+count from 0, so a sensor whose spool was lost (disk replaced, reinstall) starts again at 0 in a new
+epoch. The sensor says its epoch in every Hello and the server keys its idempotence ledger by
+(sensor, epoch, seq): the new incarnation's data is stored, not mistaken for old duplicates.
+
 When the quota is reached, rows are dropped by class and then age: spectra (the bulk, and the
 least valuable once old) go first, then occupancy and heartbeats, and emissions and evidence
 last. Every drop is counted per message type (persisted), so the heartbeat can report it.
@@ -21,7 +26,9 @@ little-endian): a plain, language-neutral layout; never Python object serialisat
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
+import secrets
 import sqlite3
 import struct
 import threading
@@ -55,6 +62,7 @@ CREATE TABLE IF NOT EXISTS frames (
     blob BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS frames_by_class ON frames (drop_class, seq);
+CREATE INDEX IF NOT EXISTS frames_by_type ON frames (mtype, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -156,6 +164,12 @@ class Spool:
             k.removeprefix("dropped."): v
             for k, v in self._db.execute("SELECT key, value FROM meta WHERE key LIKE 'dropped.%'")
         }
+        self._epoch = self._meta("epoch", -1)
+        if self._epoch < 0:  # a new spool (or one made before epochs): a new incarnation
+            self._epoch = secrets.randbits(63)
+            self._set_meta("epoch", self._epoch)
+            log.info("spool %s: new incarnation, epoch %s (seqs start at %d)", self.path, self.epoch,
+                     self._next_seq)
         if self._depth:
             log.info("spool %s reopened: %d rows, %d bytes waiting, next seq %d",
                      self.path, self._depth, self._bytes, self._next_seq)
@@ -289,21 +303,31 @@ class Spool:
         self._depth = int(row[1])
         self._next_seq = max(self._meta("next_seq", 0), self._next_seq)
 
-    def pending(self, limit: int, *, exclude: Iterable[int] = (), after_seq: int = -1) -> list[SpoolRow]:
-        """Up to ``limit`` stored rows in seq order, skipping seqs in ``exclude`` (in flight)."""
+    def pending(self, limit: int, *, exclude: Iterable[int] = (), after_seq: int = -1,
+                mtypes: Sequence[str] | None = None) -> list[SpoolRow]:
+        """Up to ``limit`` stored rows in seq order, skipping seqs in ``exclude`` (in flight); with
+        ``mtypes`` only rows of those message types (an uplink lane), each read through its index."""
         if limit <= 0:
             return []
         skip = set(exclude)
-        out: list[SpoolRow] = []
         with self._db_lock:
-            cur = self._db.execute("SELECT seq, mtype, blob FROM frames WHERE seq > ? ORDER BY seq", (after_seq,))
-            for seq, mtype, blob in cur:
-                if seq in skip:
-                    continue
-                out.append(SpoolRow(int(seq), mtype, unpack_frames(blob)))
-                if len(out) >= limit:
-                    break
-            cur.close()
+            if mtypes is None:
+                cursors = [self._db.execute("SELECT seq, mtype, blob FROM frames WHERE seq > ? ORDER BY seq",
+                                            (after_seq,))]
+            else:
+                cursors = [self._db.execute("SELECT seq, mtype, blob FROM frames WHERE mtype = ? AND seq > ? "
+                                            "ORDER BY seq", (t, after_seq)) for t in mtypes]
+            out: list[SpoolRow] = []
+            try:
+                for seq, mtype, blob in heapq.merge(*cursors, key=lambda r: int(r[0])):
+                    if seq in skip:
+                        continue
+                    out.append(SpoolRow(int(seq), mtype, unpack_frames(blob)))
+                    if len(out) >= limit:
+                        break
+            finally:
+                for cur in cursors:
+                    cur.close()
         return out
 
     def ack(self, seqs: Sequence[int]) -> int:
@@ -348,6 +372,11 @@ class Spool:
     @property
     def next_seq(self) -> int:
         return self._next_seq
+
+    @property
+    def epoch(self) -> str:
+        """This spool file's incarnation id (16 hex digits), sent in the sensor's Hello."""
+        return f"{self._epoch:016x}"
 
     def close(self) -> None:
         """Checkpoint and close the database (safe to call twice)."""

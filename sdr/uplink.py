@@ -10,11 +10,20 @@ Why this shape:
   us about every (re)connection: we then say Hello first and resend everything not yet acked,
   because a restarted server has lost whatever was in flight.
 - Nothing blocks forever: every receive is a poll with a timeout, every send is non-blocking.
+- Lanes: spectra, IQ evidence and summaries (emissions, occupancy, heartbeats: the alert path) each
+  have their own in-flight window. The server acks summaries as soon as SQLite has them and spectra
+  only once the HDF5 archive wrote them, so with one shared window a sick archive (disk full) filled
+  it with unacked spectra and emissions waited behind them. Now it can only fill the spectra lane.
+- Identity: the DEALER connects as ``<sensor_id>~<nonce>`` with a fresh nonce for every connection
+  (the socket is re-made after a disconnect). The server refuses a second connection under an
+  identity it holds (no handover, so no other key can take ours over); a fresh identity means we
+  never wait for our own half-open old connection to time out at the server.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,7 +33,17 @@ from pathlib import Path
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from coordination.protocol import Ack, Command, Hello, Message, ProfileMsg, ProtocolError, decode
+from coordination.protocol import (
+    MESSAGE_TYPES,
+    Ack,
+    Command,
+    Hello,
+    Message,
+    ProfileMsg,
+    ProtocolError,
+    connection_identity,
+    decode,
+)
 from sdr.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -33,6 +52,14 @@ log = logging.getLogger(__name__)
 HELLO_RETRY_S = 0.02
 #: Message types a sensor accepts from the server.
 INBOUND_TYPES = (Ack.TYPE, ProfileMsg.TYPE, Command.TYPE)
+#: Uplink lanes (message types each sends); every other type travels in the ``summaries`` lane.
+LANE_TYPES: dict[str, tuple[str, ...]] = {"spectra": ("spectrum",), "evidence": ("evidence",)}
+LANE_TYPES["summaries"] = tuple(t.decode() for t in MESSAGE_TYPES
+                                if t.decode() not in {x for v in LANE_TYPES.values() for x in v})
+#: The evidence lane's window at most (chunks are up to 4 MiB each).
+EVIDENCE_WINDOW = 8
+#: Hellos left unanswered on one connection before the socket is re-made under a fresh identity.
+HELLOS_BEFORE_REBUILD = 3
 
 
 class UplinkError(Exception):
@@ -71,6 +98,7 @@ class UplinkStats:
     acked: int = 0
     hellos: int = 0
     connects: int = 0
+    rebuilds: int = 0
     rejected_inbound: int = 0
     inbound: dict[str, int] = field(default_factory=dict)
 
@@ -111,34 +139,65 @@ class Uplink:
         self._monotonic = monotonic
         self._own_context = context is None
         self._ctx = context or zmq.Context()
-        self._inflight: dict[int, float] = {}
+        self._curve = curve
+        self.windows = {lane: (min(self.window, EVIDENCE_WINDOW) if lane == "evidence" else self.window)
+                        for lane in LANE_TYPES}
+        self._inflight: dict[int, tuple[float, str]] = {}  # seq -> (sent at, lane)
         self._handshake_due: float | None = None  # when to (re)send Hello; None = handshake done
+        self._unanswered_hellos = 0
         self._established = False
         self._last_rx: float | None = None
+        self.identity = b""
+        self._open()
+        log.info("uplink %s -> %s (window %d per lane, resend after %.1f s)", sensor_id, endpoint, self.window,
+                 self.resend_timeout_s)
+
+    def _open(self) -> None:
+        """Make the DEALER (fresh identity) and its monitor, and connect."""
+        self.identity = connection_identity(self.sensor_id, secrets.token_hex(8))
         sock = self._ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.IDENTITY, sensor_id.encode())
+        sock.setsockopt(zmq.IDENTITY, self.identity)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.IMMEDIATE, 1)
-        sock.setsockopt(zmq.SNDHWM, max(2 * self.window, 16))
+        sock.setsockopt(zmq.SNDHWM, max(2 * sum(self.windows.values()), 16))
         sock.setsockopt(zmq.RCVHWM, 1000)
         sock.setsockopt(zmq.RECONNECT_IVL, 100)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
-        if curve is not None:
-            sock.curve_serverkey = curve.server_public_key
-            sock.curve_publickey = curve.public_key
-            sock.curve_secretkey = curve.secret_key
+        if self._curve is not None:
+            sock.curve_serverkey = self._curve.server_public_key
+            sock.curve_publickey = self._curve.public_key
+            sock.curve_secretkey = self._curve.secret_key
         self._monitor = sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
         try:
-            sock.connect(endpoint)
+            sock.connect(self.endpoint)
         except zmq.ZMQError as exc:
+            self._monitor.close(0)
             sock.close(0)
-            raise UplinkError(f"cannot connect to {endpoint!r}: {exc}") from exc
+            raise UplinkError(f"cannot connect to {self.endpoint!r}: {exc}") from exc
         self._sock = sock
         self._poller = zmq.Poller()
         self._poller.register(self._sock, zmq.POLLIN)
         self._poller.register(self._monitor, zmq.POLLIN)
-        log.info("uplink %s -> %s (window %d, resend after %.1f s)", sensor_id, endpoint, self.window,
-                 self.resend_timeout_s)
+
+    def _close_socket(self) -> None:
+        try:
+            self._sock.disable_monitor()
+        except zmq.ZMQError:  # pragma: no cover
+            pass
+        self._monitor.close(0)
+        self._sock.close(0)
+
+    def _rebuild(self, why: str) -> None:
+        """Drop the connection and connect again under a fresh identity (nothing is lost: the spool
+        keeps every unacked row, and the new connection starts with a Hello)."""
+        log.info("uplink: new connection under a fresh identity (%s)", why)
+        self._close_socket()
+        self._established = False
+        self._handshake_due = None
+        self._unanswered_hellos = 0
+        self._inflight.clear()
+        self.stats.rebuilds += 1
+        self._open()
 
     # ------------------------------------------------------------ state
 
@@ -166,10 +225,16 @@ class Uplink:
         return True
 
     def _send_hello(self) -> None:
+        if self._unanswered_hellos >= HELLOS_BEFORE_REBUILD:
+            # Connected, yet no answer: the server may be ignoring this connection (it still holds
+            # another under our identity). A fresh identity gets us in.
+            self._rebuild(f"{self._unanswered_hellos} Hellos unanswered")
+            return
         seq = self.spool.use_seq_if(lambda s: self._send(self._hello_factory(s).to_frames()))
         if seq is None:  # the connection is not attached yet (ZMQ_IMMEDIATE): try again very soon
             self._handshake_due = self._monotonic() + HELLO_RETRY_S
             return
+        self._unanswered_hellos += 1
         self.stats.hellos += 1
         self.hello_seqs.append(seq)
         log.debug("hello sent (seq %d)", seq)
@@ -182,23 +247,34 @@ class Uplink:
             self._send_hello()
         if not self._established:
             return 0
-        overdue = [s for s, t in self._inflight.items() if now - t >= self.resend_timeout_s]
+        overdue = {s for s, (t, _) in self._inflight.items() if now - t >= self.resend_timeout_s}
         for s in overdue:
             del self._inflight[s]
-        room = self.window - len(self._inflight)
-        if room <= 0:
-            return 0
+        busy: dict[str, int] = dict.fromkeys(LANE_TYPES, 0)
+        for _, lane in self._inflight.values():
+            busy[lane] += 1
         n = 0
-        for row in self.spool.pending(room, exclude=self._inflight.keys()):
-            if not self._send(row.frames):
-                break
-            self._inflight[row.seq] = now
-            n += 1
-            if row.seq in overdue:
-                self.stats.resent += 1
-            else:
-                self.stats.sent += 1
+        for lane, types in LANE_TYPES.items():  # summaries last: never starved, as they have their own room
+            room = self.windows[lane] - busy[lane]
+            if room <= 0:
+                continue
+            for row in self.spool.pending(room, exclude=self._inflight.keys(), mtypes=types):
+                if not self._send(row.frames):
+                    return n
+                self._inflight[row.seq] = (now, lane)
+                n += 1
+                if row.seq in overdue:
+                    self.stats.resent += 1
+                else:
+                    self.stats.sent += 1
         return n
+
+    def in_flight_by_lane(self) -> dict[str, int]:
+        """Rows sent and not yet acked, per lane."""
+        out = dict.fromkeys(LANE_TYPES, 0)
+        for _, lane in self._inflight.values():
+            out[lane] += 1
+        return out
 
     # ------------------------------------------------------------ receiving
 
@@ -212,9 +288,7 @@ class Uplink:
             self._send_hello()
         elif evt["event"] == zmq.EVENT_DISCONNECTED:
             log.warning("uplink disconnected from %s; spool keeps %d rows", self.endpoint, self.spool.depth)
-            self._established = False
-            self._handshake_due = None
-            self._inflight.clear()
+            self._rebuild("disconnected")
 
     def _on_message(self, frames: list[bytes]) -> Message | None:
         if frames and frames[0] == b"":  # tolerate a REQ-style empty delimiter
@@ -231,6 +305,7 @@ class Uplink:
         if not self._established:
             self._established = True
             self._handshake_due = None
+            self._unanswered_hellos = 0
             log.info("uplink established with %s", self.endpoint)
         if isinstance(msg, Ack):
             for s in msg.acked:
@@ -245,7 +320,8 @@ class Uplink:
         events = dict(self._poller.poll(max(0, int(timeout_s * 1000))))
         if not events:
             return out
-        while self._monitor.poll(0):
+        monitor = self._monitor
+        while monitor is self._monitor and monitor.poll(0):  # a disconnect re-makes the sockets
             self._on_monitor()
         for _ in range(1000):  # bounded drain: a flooding peer cannot pin us here
             try:
@@ -275,11 +351,6 @@ class Uplink:
         """Close the sockets (LINGER 0: unsent data stays in the spool, not in ZeroMQ queues)."""
         if self._sock.closed:
             return
-        try:
-            self._sock.disable_monitor()
-        except zmq.ZMQError:  # pragma: no cover
-            pass
-        self._monitor.close(0)
-        self._sock.close(0)
+        self._close_socket()
         if self._own_context:
             self._ctx.term()

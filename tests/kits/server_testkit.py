@@ -48,7 +48,10 @@ def loopback_config(tmp_path: Path, **kw: Any) -> ServerConfig:
     """A config binding random free ports on 127.0.0.1, data in tmp_path/data."""
     base = {"data_dir": tmp_path / "data", "sensors_addr": "tcp://127.0.0.1:*", "api_addr": "tcp://127.0.0.1:*",
             "pub_addr": "tcp://127.0.0.1:*", "profiles": (TEST_PROFILE,), "poll_timeout_ms": 5,
-            "tick_interval_s": 0.05, "archive_max_delay_s": 0.0}
+            "tick_interval_s": 0.05, "archive_max_delay_s": 0.0,
+            # the tests' fixed timestamps (T0, ManualClock) stay inside the window for years to come;
+            # tests of the window itself set their own
+            "max_past_s": 10 * 365 * 86400.0}
     return ServerConfig(**(base | kw))
 
 

@@ -26,6 +26,7 @@ from coordination.protocol import (
     ProtocolError,
     decode,
     format_utc,
+    identity_sensor,
 )
 
 SENSOR_TYPES = (b"hello", b"spectrum", b"emissions", b"occupancy", b"heartbeat", b"evidence")
@@ -63,6 +64,7 @@ class StandInServer:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="standin-server", daemon=True)
         self._seq = 0
+        self._routes: dict[str, bytes] = {}  # sensor id -> identity of its latest Hello
         self._ready = threading.Event()
 
     def __enter__(self) -> StandInServer:
@@ -89,7 +91,7 @@ class StandInServer:
     def send(self, sensor_id: str, msg: Message) -> None:
         """Queue a message to a sensor (sent from the server thread)."""
         with self._lock:
-            self._outbox.append((sensor_id.encode(), msg.to_frames()))
+            self._outbox.append((self._routes.get(sensor_id, sensor_id.encode()), msg.to_frames()))
 
     def command(self, sensor_id: str, command_id: str, action: str, params: dict) -> None:
         self.send(sensor_id, Command(*self._next(), command_id=command_id, action=action, params=params))
@@ -123,10 +125,11 @@ class StandInServer:
         except ProtocolError as exc:
             self.store.rejected[exc.reason] += 1
             return
-        if msg.sensor_id.encode() != ident:
+        if msg.sensor_id.encode() != identity_sensor(ident):
             self.store.rejected["identity"] += 1
             return
         if isinstance(msg, Hello):
+            self._routes[msg.sensor_id] = ident  # commands go to the sensor's latest connection
             self.store.hellos.append(msg)
             sock.send_multipart([ident, *ProfileMsg(*self._next(), profiles=self.profiles).to_frames()])
             return

@@ -27,7 +27,6 @@ from sdr.sources import SimulatedSource
 #: Same examples on every run (CI stays deterministic); BORDERWATCH_FUZZ_RANDOM=1 explores new ones.
 DERANDOMIZE = not os.environ.get("BORDERWATCH_FUZZ_RANDOM")
 
-SENSOR = b"ZJ-T1"
 
 
 def templates() -> list[list[bytes]]:
@@ -93,8 +92,8 @@ def rig(tmp_path_factory):
 
 
 def deliver(daemon: SensorDaemon, router: zmq.Socket, frames: list[bytes]) -> None:
-    router.send_multipart([SENSOR, *frames])
     up = daemon.uplink
+    router.send_multipart([up.identity, *frames])  # the sensor's connection identity (<id>~<nonce>)
     before = up.stats.rejected_inbound + sum(up.stats.inbound.values())
     deadline = time.monotonic() + 3
     while up.stats.rejected_inbound + sum(up.stats.inbound.values()) == before:
