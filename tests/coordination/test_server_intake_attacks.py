@@ -80,8 +80,8 @@ def test_another_key_cannot_take_over_a_live_sensor_identity(secure):
         assert victim.wait_acked(phase, timeout_s=10.0) == set(phase), "the victim keeps every ack"
     assert len(during) >= 10  # the victim kept sending (at up to rate_hz, less on a loaded machine)
     assert not attacker.received_anything(0.5), "no ack or profile for another key's connection"
-    assert srv.store.count_received("js-01", "emissions") == seq
-    assert not srv.store.known_seqs("js-01", [10_000, 10_001]), counters(srv)["auth"]
+    assert srv.store.ledger.count_received("js-01", "emissions") == seq
+    assert not srv.store.ledger.known_seqs("js-01", [10_000, 10_001]), counters(srv)["auth"]
     victim.sock.close(0)
     attacker.sock.close(0)
 
@@ -114,7 +114,7 @@ def test_hostile_timestamps_and_shapes_are_refused_and_counted(tmp_path, ctx):
         assert s.acked == {0, *ok}, "nothing out of the window, out of UTC or with a false shape is acked"
         rejected = srv.rejections.snapshot()["rejected"]
         assert rejected == {"time": len(hostile) + 1, "shape": 1}
-        assert srv.store.count_received("js-01") == 1 + len(ok)  # the Hello and the three good ones
+        assert srv.store.ledger.count_received("js-01") == 1 + len(ok)  # the Hello and the three good ones
     days = sorted(p.name for p in (tmp_path / "data" / "spectra" / "js-01").glob("*.h5"))
     assert days == [f"js-01_{T0:%Y%m%d}.h5"], "no day file for 1970, 2099 or 9999"
 
