@@ -553,7 +553,9 @@ class _SensorOrders:
         cmd = Command(SERVER_ID, self.server.seq.next(), format_utc(self.server.clock()), command_id=cid,
                       action="capture_iq", params=params)
         cmd.to_frames()  # the protocol's checks (frequency, duration) before it is counted as ordered
-        if not self.server.sensor_replies.send((self.server.registry.route(request.sensor_id),), cmd.to_frames()):
+        registry = self.server.registry
+        route = registry.route(request.sensor_id) if registry is not None else request.sensor_id.encode()
+        if not self.server.sensor_replies.send((route,), cmd.to_frames()):
             return f"{cid} (not sent: {request.sensor_id} is not connected)"
         return cid
 

@@ -14,6 +14,7 @@ import threading
 import time
 from datetime import timedelta
 
+import h5py
 import numpy as np
 import pytest
 import zmq
@@ -66,22 +67,25 @@ def test_another_key_cannot_take_over_a_live_sensor_identity(secure):
         while time.monotonic() < t_end:
             seq += 1
             victim.send(victim.emissions(seq))
-            victim.pump(int(1000 / rate_hz))
+            t_next = time.monotonic() + 1.0 / rate_hz
+            while time.monotonic() < t_next:
+                victim.pump(5)
         return range(first, seq + 1)
 
     before = send_for(1.0)
     attacker = CurveSensor(ctx, srv.endpoints["sensors"], keys.client("zj-01"), sensor_id="js-01",
                            identity=b"js-01")
     during = send_for(2.0)  # the attacker is connected and silent
-    attacker.send(attacker.emissions(10_000))  # then it speaks as js-01, and as itself
-    attacker.send_raw(CurveSensor.emissions(attacker, 10_001).to_frames())
+    attacker.send(attacker.emissions(10**9))  # then it speaks as js-01
+    attacker.send_raw(CurveSensor.emissions(attacker, 10**9 + 1).to_frames())
     after = send_for(1.0)
     for phase in (before, during, after):
         assert victim.wait_acked(phase, timeout_s=10.0) == set(phase), "the victim keeps every ack"
     assert len(during) >= 10  # the victim kept sending (at up to rate_hz, less on a loaded machine)
+    assert counters(srv)["rejected"].get("auth.identity_key_mismatch", 0) == 0  # ignored by ZeroMQ, never admitted
     assert not attacker.received_anything(0.5), "no ack or profile for another key's connection"
     assert srv.store.ledger.count_received("js-01", "emissions") == seq
-    assert not srv.store.ledger.known_seqs("js-01", [10_000, 10_001]), counters(srv)["auth"]
+    assert srv.store.ledger.received_ranges("js-01") == [(0, seq)], "nothing of the attacker's was stored"
     victim.sock.close(0)
     attacker.sock.close(0)
 
@@ -229,7 +233,8 @@ def test_2000_spectrum_layouts_leave_the_api_answering_within_a_second(tmp_path,
             stop.set()
             pinger.join()
         assert max(lat) < 1.0, f"slowest ping {max(lat):.2f} s"
-        assert len(srv.archive.groups("js-01", f"{T0:%Y%m%d}")) == cap
+    with h5py.File(tmp_path / "data" / "spectra" / "js-01" / f"js-01_{T0:%Y%m%d}.h5", "r") as f:
+        assert len(f.keys()) == cap
 
 
 def evidence_flood(s: SimSensor, first_seq: int, capture_id: str, chunk_count: int, n: int,
