@@ -378,7 +378,7 @@ class CoordinationDesk:
                 if field < -40.0:
                     raise RequestError(f"agreed field {field:g} dBuV/m is below -40 dBuV/m")
             new_ans = replace(ans, state="agreed" if decision == "agree" else "objected", by=by, at=now,
-                              agreed_field_dbuv_m=(_asked_field(asked_for.worst_field_dbuv_m) if field is None
+                              agreed_field_dbuv_m=(agreed_field_for(asked_for.worst_field_dbuv_m) if field is None
                                                    else field) if decision == "agree" else None,
                               reason=reason)
             new = req.with_answer(new_ans)
@@ -458,7 +458,7 @@ class CoordinationDesk:
                 asked_for = req.computation.profile(a.province)
                 assert asked_for is not None
                 new_a = replace(a, state="lapsed", at=now, by="system",
-                                agreed_field_dbuv_m=_asked_field(asked_for.worst_field_dbuv_m)
+                                agreed_field_dbuv_m=agreed_field_for(asked_for.worst_field_dbuv_m)
                                 if silence == "agreed" else None,
                                 reason=f"no answer by {_iso(req.final_deadline)}: silence counts as {silence}")
                 req = req.with_answer(new_a)
@@ -521,7 +521,7 @@ def _conclude_if_done(req: CoordinationRequest, now: datetime,
     return req, entries
 
 
-def _asked_field(worst_dbuv_m: float) -> float:
+def agreed_field_for(worst_dbuv_m: float) -> float:
     """The agreed field when a province agrees to what was asked: the worst border field, rounded up
     to 0.1 dB (what the agreement records must cover the prediction it was asked about)."""
     return math.ceil(round(worst_dbuv_m * 10.0, 6)) / 10.0

@@ -8,6 +8,12 @@ its outline (so coarse boundaries never push them out). A handful of stations th
 are fixed exactly (see docs/station-exchange.md); the frequencies the demo keeps for unlicensed
 or off-frequency emitters are left free.
 
+Coordination: every broadcaster and public-mobile sector carries its status towards each member
+neighbour, as the coordination requests of ``borderwatch coord`` would have left it: ``agreed`` at
+the worst predicted border field (P.1546 every 1 km, :mod:`coordination.border_field`, rounded up to
+0.1 dB) where that exceeds the band's trigger value, ``not_required`` elsewhere. One exception the
+demo relies on: Shanghai agreed to less for JS-FM-0003 than its licence puts on the border.
+
 Usage: python tools/make_sample_stations.py [-o PATH]
 """
 
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,10 +30,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from coordination.border_field import compute_border_fields  # noqa: E402
+from coordination.coordination_requests import agreed_field_for  # noqa: E402
 from station_db import geo  # noqa: E402
 from station_db.designator import necessary_bandwidth_hz  # noqa: E402
 from station_db.exchange import write_stations  # noqa: E402
-from station_db.models import Station  # noqa: E402
+from station_db.models import Coordination, Station  # noqa: E402
+from station_db.rules import RuleSet, load_rules  # noqa: E402
 
 SEED = 20261125
 MIN_INSIDE_KM = 1.5
@@ -285,7 +295,36 @@ def generate() -> list[Station]:
                     pattern="dir:65", ground_height_m=float(rng.randint(2, 40)), lat=lat, lon=lon))
     present = {s.station_id for s in out}
     out += [s for sid, s in fixed.items() if sid not in present]
-    return sorted(out, key=lambda s: (s.province, s.station_id))
+    return with_coordination(sorted(out, key=lambda s: (s.province, s.station_id)), load_rules())
+
+
+COORDINATED_SERVICES = ("broadcast", "public_mobile")
+AGREEMENT_FROM = date(2025, 1, 1)
+UNDER_AGREED: dict[tuple[str, str], float] = {("JS-FM-0003", "SH"): 6.0}
+"""(station, neighbour) -> dB the neighbour agreed below the licence's worst border field (the demo's
+station above its agreed value)."""
+
+
+def with_coordination(stations: list[Station], rules: RuleSet) -> list[Station]:
+    """Broadcasters and public-mobile sites with their coordination towards each member neighbour."""
+    out = []
+    serial: dict[tuple[str, str], int] = {}
+    for s in stations:
+        band = rules.band_for(s.tx_freq_hz)
+        if s.service not in COORDINATED_SERVICES or band is None:
+            out.append(s)
+            continue
+        entries = []
+        for p in compute_border_fields(s, rules).profiles:
+            if not p.exceeds:
+                entries.append(Coordination(p.neighbour, "not_required"))
+                continue
+            n = serial[(s.province, p.neighbour)] = serial.get((s.province, p.neighbour), 0) + 1
+            field = agreed_field_for(p.worst_field_dbuv_m) - UNDER_AGREED.get((s.station_id, p.neighbour), 0.0)
+            entries.append(Coordination(p.neighbour, "agreed", round(field, 1),
+                                        f"{s.province}-{p.neighbour}-2025-{n:03d}", AGREEMENT_FROM, s.valid_to))
+        out.append(replace(s, coordination=tuple(sorted(entries, key=lambda c: c.neighbour))))
+    return out
 
 
 def main() -> int:

@@ -142,7 +142,7 @@ def test_check_station_far_from_the_border_needs_none(db: Path, capsys: pytest.C
 
 
 def test_check_proposed_station_from_csv(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    header = SAMPLE.read_text(encoding="utf-8").splitlines()[0]
+    header = ",".join(SAMPLE.read_text(encoding="utf-8").splitlines()[0].split(",")[:18])  # the rows give 18
     row = ("AH-NEW-0001,AH,Proposed (fictional),land_mobile,410300000,,11K0F3E,10,30,,omni,10,31.70,118.60,"
            "2026-01-01,2030-12-31,planned,intermittent")
     low = row.replace("AH-NEW-0001", "AH-NEW-0002").replace(",10,30,", ",-20,5,").replace("31.70,118.60",
@@ -155,7 +155,7 @@ def test_check_proposed_station_from_csv(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_check_directional_station_pointing_away_gains_margin(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    header = SAMPLE.read_text(encoding="utf-8").splitlines()[0]
+    header = ",".join(SAMPLE.read_text(encoding="utf-8").splitlines()[0].split(",")[:18])  # the rows give 18
     base = ("JS-NEW-{n},JS,Proposed (fictional),public_mobile,1805400000,1710400000,200KG7W,27,30,{az},dir:65,5,"
             "31.38,120.98,2026-01-01,2030-12-31,planned,continuous")  # Kunshan, facing SH (east) or away (west)
     p = tmp_path / "sectors.csv"
@@ -168,7 +168,7 @@ def test_check_directional_station_pointing_away_gains_margin(tmp_path: Path, ca
 
 def test_check_outside_every_band_and_unknown_station(db: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
-    header = SAMPLE.read_text(encoding="utf-8").splitlines()[0]
+    header = ",".join(SAMPLE.read_text(encoding="utf-8").splitlines()[0].split(",")[:18])  # the rows give 18
     p = tmp_path / "odd.csv"
     p.write_text(f"{header}\nJS-NEW-9,JS,X (fictional),fixed,2400000000,,1M00G7W,0,10,,omni,5,31.3,120.6,"
                  "2026-01-01,2027-01-01,planned,continuous\n", encoding="utf-8")
