@@ -65,7 +65,6 @@ from coordination.request_store import SqlRequestRepository
 from coordination.security import CurvePolicy, make_policy
 from coordination.stations import open_stations
 from coordination.store import DatabaseAlertStore, Store
-from coordination.store_cases import CaseTables
 from coordination.tasking import TaskingDesk, TaskingPolicy, TaskingRequest
 from coordination.transport import (
     MAX_INBOUND_BYTES,
@@ -239,7 +238,7 @@ class Server:
             config=cfg, alert_store=alert_store, store=store, registry=registry, publisher=self.publisher,
             sensors=self.sensor_replies, seq=self.seq, clock=self.clock, counters=self.counters, faults=self.faults,
             publishable=fed.publishable if fed is not None else None)
-        case_tables = CaseTables(store, centre=fed.centre if fed is not None else None)
+        case_tables = store.cases
         desk = self.cases = CaseDesk(case_tables)
         case_ops = CaseOps(desk, AttachmentStore(data / "attachments"), store.alerts.alert_json, self.clock)
         policies = {p: TaskingPolicy(p) for p in ("SH", "JS", "ZJ", "AH")}

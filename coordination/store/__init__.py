@@ -1,6 +1,7 @@
 """The server's store (see :mod:`coordination.store.database`)."""
 
 from coordination.store.alerts import AlertClaim, AlertRepository, DatabaseAlertStore
+from coordination.store.cases import CaseTables
 from coordination.store.counters import CounterRepository
 from coordination.store.database import Store
 from coordination.store.evidence import EvidenceOrders
@@ -15,6 +16,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AlertClaim",
     "AlertRepository",
+    "CaseTables",
     "CounterRepository",
     "DatabaseAlertStore",
     "EvidenceOrders",

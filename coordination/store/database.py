@@ -15,7 +15,8 @@ The repositories, each with its own tables and SQL, all writing through the same
 - :attr:`Store.summaries` (:class:`~coordination.store.summaries.SummaryRepository`): emissions, occupancy;
 - :attr:`Store.alerts` (:class:`~coordination.store.alerts.AlertRepository`): alerts and federation claims;
 - :attr:`Store.evidence` (:class:`~coordination.store.evidence.EvidenceOrders`): IQ capture orders;
-- :attr:`Store.counters` (:class:`~coordination.store.counters.CounterRepository`): persisted counters.
+- :attr:`Store.counters` (:class:`~coordination.store.counters.CounterRepository`): persisted counters;
+- :attr:`Store.cases` (:class:`~coordination.store.cases.CaseTables`): enforcement cases' event log, tasking audit.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coordination.store.alerts import AlertRepository
+from coordination.store.cases import CaseTables
 from coordination.store.counters import CounterRepository
 from coordination.store.evidence import EvidenceOrders
 from coordination.store.ledger import SeqLedger
@@ -66,6 +68,7 @@ class Store:
         self.alerts = AlertRepository(self.unit, centre)
         self.evidence = EvidenceOrders(self.unit)
         self.counters = CounterRepository(self.unit, centre)
+        self.cases = CaseTables(self.unit, centre)
 
     @property
     def shared(self) -> bool:

@@ -75,10 +75,26 @@ SCHEMA_V3 = (  # federation: each centre's heartbeat, so the others can take ove
     "CREATE TABLE centres (code TEXT PRIMARY KEY, last_beat_utc TEXT NOT NULL, info TEXT NOT NULL DEFAULT '{}')",
 )
 
+SCHEMA_V4 = (  # enforcement cases (IF NOT EXISTS: databases that ran the cases' first, separate migration)
+    """CREATE TABLE IF NOT EXISTS case_events (
+        case_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, t_utc TEXT NOT NULL, actor TEXT NOT NULL,
+        province TEXT NOT NULL, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, centre TEXT,
+        PRIMARY KEY (case_id, seq))""",
+    """CREATE TABLE IF NOT EXISTS cases (
+        case_id TEXT PRIMARY KEY, alert_id TEXT NOT NULL UNIQUE, state TEXT NOT NULL, holder TEXT NOT NULL,
+        provinces TEXT NOT NULL, severity TEXT NOT NULL, opened_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+        n_events INTEGER NOT NULL, head_hash TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS cases_state ON cases (state, updated_at)",
+    """CREATE TABLE IF NOT EXISTS tasking_audit (
+        id INTEGER PRIMARY KEY, t_utc TEXT NOT NULL, request_id TEXT NOT NULL, what TEXT NOT NULL,
+        by_whom TEXT NOT NULL, detail TEXT NOT NULL, centre TEXT)""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(SCHEMA_V1, "first schema"),
     Migration(SCHEMA_V2, "federation: alert ownership, links, revisions, actions"),
     Migration(SCHEMA_V3, "federation: centre heartbeats"),
+    Migration(SCHEMA_V4, "enforcement cases: event log, summaries, tasking audit"),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -20,7 +20,6 @@ from coordination.cases import Actor
 from coordination.client import ApiClient, ApiError
 from coordination.server import Server
 from coordination.store import Store
-from coordination.store_cases import CaseTables
 from coordination.tasking import TaskingDesk, TaskingPolicy
 
 JS, ZJ = Actor("js-op", ("JS",)), Actor("zj-op", ("ZJ",))
@@ -40,7 +39,7 @@ def t(s: float):
 def test_hand_over_and_closure_across_two_federated_centres_on_one_store(target) -> None:
     zj_store, js_store = Store(target, centre="ZJ"), Store(target, centre="JS")
     try:
-        zj, js = CaseDesk(CaseTables(zj_store, "ZJ")), CaseDesk(CaseTables(js_store, "JS"))
+        zj, js = CaseDesk(zj_store.cases), CaseDesk(js_store.cases)
         doc = alert_doc("A-fed-1", source=("ZJ",), affected=("JS",))
         c = zj.open(doc, t(0), auto=True)
         assert js.open(doc, t(1), auto=True).n_events == 1  # the other centre finds the same case
@@ -52,13 +51,13 @@ def test_hand_over_and_closure_across_two_federated_centres_on_one_store(target)
         seen_by_zj = zj.get(c.id)
         assert (seen_by_zj.state, seen_by_zj.holder, seen_by_zj.outcome, seen_by_zj.n_events) == \
             ("closed", "JS", "stopped", 5)
-        assert verify(c.id, CaseTables(zj_store).case_events(c.id)).ok
-        assert CaseTables(js_store).case_ids(state="closed", province="ZJ") == [c.id]
-        assert CaseTables(js_store).case_ids(state="open") == []
+        assert verify(c.id, zj_store.cases.case_events(c.id)).ok
+        assert js_store.cases.case_ids(state="closed", province="ZJ") == [c.id]
+        assert js_store.cases.case_ids(state="open") == []
         # a stale writer cannot append behind the head: one row per (case, seq)
         stale = seal(seen_by_zj.events[-2], cases.CaseEvent(c.id, 5, "note", t(50), "zj-op", "ZJ", {"text": "x"}))
         with pytest.raises(CaseConflictError):
-            CaseTables(zj_store).append_event(stale)
+            zj_store.cases.append_event(stale)
     finally:
         zj_store.close()
         js_store.close()
@@ -67,7 +66,7 @@ def test_hand_over_and_closure_across_two_federated_centres_on_one_store(target)
 def test_an_event_edited_in_the_database_is_found_by_verify(tmp_path) -> None:
     path = tmp_path / "server.db"
     store = Store(path)
-    desk = CaseDesk(CaseTables(store))
+    desk = CaseDesk(store.cases)
     c = desk.open(alert_doc("A-t-1"), t(0))
     for i in range(3):
         c = desk.act(c.id, lambda c, i=i: cases.add_note(c, f"note {i}", t(10 + i), JS))
@@ -77,7 +76,7 @@ def test_an_event_edited_in_the_database_is_found_by_verify(tmp_path) -> None:
                    ('{"text":"note 1 (quietly changed)"}', c.id))
     store = Store(path)
     try:
-        r = verify(c.id, CaseTables(store).case_events(c.id))
+        r = verify(c.id, store.cases.case_events(c.id))
         assert (r.ok, r.bad_seq) == (False, 3)
     finally:
         store.close()
@@ -86,7 +85,7 @@ def test_an_event_edited_in_the_database_is_found_by_verify(tmp_path) -> None:
 def test_tasking_audit_is_kept_in_the_store(tmp_path) -> None:
     store = Store(tmp_path / "server.db")
     try:
-        tables = CaseTables(store, "JS")
+        tables = store.cases
         desk = TaskingDesk({"JS": TaskingPolicy("JS", "auto", 1)}, {"js-01": "JS"}.get, tables)
         r1 = desk.request("SH", "js-01", "iq_snapshot", {}, "DF fix", "sh-op", T0)
         r2 = desk.request("SH", "js-01", "iq_snapshot", {}, "again", "sh-op", T0)

@@ -1,10 +1,10 @@
 """The store's case tables: the append-only case event log, a summary row per case, the tasking audit.
 
-One concern of the server's store, with its own versioned migrations (component ``cases`` in the
-same database as the rest of the store: SQLite by default, the shared PostgreSQL of federated
-centres), written in the portable SQL of :mod:`station_db.backend`. The events are the record
-(``case_events``, primary key ``(case_id, seq)``); ``cases`` is a summary kept in the same
-transaction for listing by state and province.
+One concern of the server's store (tables made by schema migration 4 in :mod:`coordination.store.schema`),
+writing through the store's :class:`~coordination.store.unit.UnitOfWork` in the portable SQL of
+:mod:`station_db.backend` (SQLite, or the shared PostgreSQL of federated centres). The events are
+the record (``case_events``, primary key ``(case_id, seq)``); ``cases`` is a summary kept in the
+same transaction for listing by state and province.
 
 Appending is conditional: ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on ``(case_id, seq)``,
 so when two centres append the same next event of a case only one row lands and the other gets
@@ -20,43 +20,24 @@ from typing import Any
 
 from coordination.casebook import CaseConflictError
 from coordination.caselog import canonical_json
-from coordination.cases import Case, CaseEvent, format_time, replay
-from coordination.store import Store
+from coordination.cases import Case, CaseEvent, format_time, parse_time, replay
+from coordination.store.unit import UnitOfWork
 from coordination.tasking import AuditEntry
-from station_db.backend import Migration, migrate
-
-_V1 = (
-    """CREATE TABLE IF NOT EXISTS case_events (
-        case_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, t_utc TEXT NOT NULL, actor TEXT NOT NULL,
-        province TEXT NOT NULL, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, centre TEXT,
-        PRIMARY KEY (case_id, seq))""",
-    """CREATE TABLE IF NOT EXISTS cases (
-        case_id TEXT PRIMARY KEY, alert_id TEXT NOT NULL UNIQUE, state TEXT NOT NULL, holder TEXT NOT NULL,
-        provinces TEXT NOT NULL, severity TEXT NOT NULL, opened_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-        n_events INTEGER NOT NULL, head_hash TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS cases_state ON cases (state, updated_at)",
-    """CREATE TABLE IF NOT EXISTS tasking_audit (
-        id INTEGER PRIMARY KEY, t_utc TEXT NOT NULL, request_id TEXT NOT NULL, what TEXT NOT NULL,
-        by_whom TEXT NOT NULL, detail TEXT NOT NULL, centre TEXT)""",
-)
-MIGRATIONS: tuple[Migration, ...] = (Migration(_V1, "cases: event log, summaries, tasking audit"),)
-COMPONENT = "cases"
 
 
 class CaseTables:
     """A :class:`~coordination.casebook.CaseRepository` (and a tasking audit sink) over the store's database."""
 
-    def __init__(self, store: Store, centre: str | None = None) -> None:
-        self.store = store
-        self.db = store.db
+    def __init__(self, unit: UnitOfWork, centre: str | None = None) -> None:
+        self.unit = unit
+        self.db = unit.db
         self.centre = centre
-        migrate(self.db, COMPONENT, MIGRATIONS)
 
     # ------------------------------------------------------------ CaseRepository
 
     def append_event(self, ev: CaseEvent) -> None:
         """Append ``ev`` and update its case's summary in one transaction; CaseConflictError if seq is taken."""
-        self.store.begin()
+        self.unit.begin()
         try:
             got = self.db.fetchone(
                 "INSERT INTO case_events (case_id, seq, kind, t_utc, actor, province, data, prev_hash, hash, centre) "
@@ -64,14 +45,14 @@ class CaseTables:
                 (ev.case_id, ev.seq, ev.kind, format_time(ev.t_utc), ev.actor, ev.province,
                  canonical_json(dict(ev.data)).decode(), ev.prev_hash, ev.hash, self.centre))
             if got is None:
-                self.store.commit()
+                self.unit.commit()
                 raise CaseConflictError(f"case {ev.case_id}: event {ev.seq} was written by another centre first")
             self._summarise(replay(self.case_events(ev.case_id)))
-            self.store.commit()
+            self.unit.commit()
         except CaseConflictError:
             raise
         except BaseException:
-            self.store.rollback()
+            self.unit.rollback()
             raise
 
     def _summarise(self, c: Case) -> None:
@@ -111,11 +92,11 @@ class CaseTables:
     # ------------------------------------------------------------ tasking audit
 
     def record(self, entry: AuditEntry) -> None:
-        self.store.begin()
+        self.unit.begin()
         self.db.execute("INSERT INTO tasking_audit (t_utc, request_id, what, by_whom, detail, centre) "
                         "VALUES (?, ?, ?, ?, ?, ?)", (format_time(entry.t), entry.request_id, entry.what, entry.by,
                                                       entry.detail, self.centre))
-        self.store.commit()
+        self.unit.commit()
 
     def tasking_audit(self, request_id: str | None = None) -> list[tuple[str, str, str, str, str]]:
         sql = "SELECT t_utc, request_id, what, by_whom, detail FROM tasking_audit"
@@ -127,8 +108,6 @@ class CaseTables:
 
 def _event(r: Sequence[Any]) -> CaseEvent:
     """A stored row back into an event, exactly as stored (no validation: ``verify`` judges it)."""
-    from coordination.cases import parse_time
-
     return CaseEvent(case_id=str(r[0]), seq=int(r[1]), kind=str(r[2]), t_utc=parse_time(r[3], "case_events.t_utc"),
                      actor=str(r[4]), province=str(r[5]), data=json.loads(r[6]), prev_hash=str(r[7]),
                      hash=str(r[8]))
