@@ -250,7 +250,7 @@ def detect(
         sel = np.flatnonzero(inside & hot)
         comp_bins.append(sel if sel.size else np.flatnonzero(inside))
     activity = np.array([band_snr_db(short_frames, _bins_at(offsets[sel], sample_rate_hz, frame_len), short_noise)
-                         for sel in comp_bins]).reshape(len(found), -1)
+                         for sel in comp_bins]).reshape(len(found), short_frames.shape[0])
     steady = np.array([_steady(band_snr_db(long_frames, sel, long_noise), cfg) for sel in comp_bins], bool)
     groups = group_components(
         np.array([e.f_lo_hz for e in found]), np.array([e.f_hi_hz for e in found]),

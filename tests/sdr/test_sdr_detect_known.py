@@ -93,3 +93,9 @@ def test_each_waveform_gets_its_class(kind: str) -> None:
     found = max(detect(sig.iq, sig.sample_rate_hz, 0.0).emissions, key=lambda d: d.emission.power_dbm)
     assert found.emission_class == sig.emission_class
     assert found.class_confidence >= 0.5
+
+
+def test_noise_alone_gives_no_emission() -> None:
+    rng = np.random.default_rng(SEED + 2)
+    noise = ((rng.standard_normal(1 << 18) + 1j * rng.standard_normal(1 << 18)) * 1e-3).astype(np.complex64)
+    assert detect(noise, 1e6, 100e6).emissions == ()
