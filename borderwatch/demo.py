@@ -36,10 +36,12 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import zmq
 
 from borderwatch.demo_propagation import demo_world
@@ -77,51 +79,79 @@ def sample_stations_path() -> Path:
 # ---------------------------------------------------------------------------- simulated sources
 
 
-class WallClockSimulatedSource(SimulatedSource):
-    """A simulated receiver whose scenario time follows the wall clock since the play began."""
+class WallClockSource:
+    """A simulated receiver whose scenario time follows the wall clock since the play began.
 
-    def __init__(self, *args: Any, t0_monotonic: float, **kwargs: Any) -> None:
-        self._t0_monotonic = t0_monotonic
-        super().__init__(*args, **kwargs)
+    Wraps a :class:`SimulatedSource` (the :class:`sdr.sources.base.Source` interface, nothing of its
+    insides): before each tune, and whenever a read has fallen behind the wall clock, the scenario
+    is moved to the play's elapsed time with the simulator's public ``seek``.
+    """
+
+    def __init__(self, inner: SimulatedSource, t0_monotonic: float) -> None:
+        self.inner = inner
+        self.t0_monotonic = t0_monotonic
 
     def elapsed_s(self) -> float:
-        return max(0.0, time.monotonic() - self._t0_monotonic)
+        return max(0.0, time.monotonic() - self.t0_monotonic)
+
+    @property
+    def center_freq_hz(self) -> float:
+        return self.inner.center_freq_hz
+
+    @property
+    def sample_rate_hz(self) -> float:
+        return self.inner.sample_rate_hz
+
+    @property
+    def gain_db(self) -> float | None:
+        return self.inner.gain_db
+
+    @property
+    def dropped_samples(self) -> int:
+        return self.inner.dropped_samples
+
+    @property
+    def timestamp_utc(self) -> datetime | None:
+        return self.inner.timestamp_utc
 
     def tune(self, freq_hz: float) -> None:
-        self.seek(self.elapsed_s())
-        super().tune(freq_hz)
+        self.inner.seek(self.elapsed_s())
+        self.inner.tune(freq_hz)
 
-    def read(self, n: int) -> Any:
+    def read(self, n: int) -> np.ndarray:
         now = self.elapsed_s()
-        if now - self.scenario_time_s > MAX_LAG_S:
-            self.seek(now)
-        return super().read(n)
-
-
-class RecordingSpool(Spool):
-    """A spool that remembers every seq it allocated to a stored message (for the delivery check)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.put_seqs: list[int] = []
-        self._recorded_lock = threading.Lock()
-
-    dropped_total = 0
-    depth_left = 0
+        if now - self.inner.scenario_time_s > MAX_LAG_S:
+            self.inner.seek(now)
+        return self.inner.read(n)
 
     def close(self) -> None:
-        """Remember what the delivery check needs, then close."""
-        try:
-            self.dropped_total = self.stats().dropped_total
-            self.depth_left = self.depth
-        finally:
-            super().close()
+        self.inner.close()
 
-    def put(self, msg: Message) -> Message:
-        stored = super().put(msg)
-        with self._recorded_lock:
+    def __enter__(self) -> WallClockSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SpoolRecord:
+    """What the delivery check needs of one sensor's spool, recorded through the spool's ``on_put``
+    hook: every seq it allocated to a stored message, and its drops and depth when it closed."""
+
+    def __init__(self) -> None:
+        self.put_seqs: list[int] = []
+        self.dropped_total = 0
+        self.depth_left = 0
+        self._lock = threading.Lock()
+
+    def on_put(self, stored: Message) -> None:
+        with self._lock:
             self.put_seqs.append(stored.seq)
-        return stored
+
+    def closing(self, spool: Spool) -> None:
+        """Keep the spool's final figures (call just before closing it)."""
+        self.dropped_total = spool.stats().dropped_total
+        self.depth_left = spool.depth
 
 
 def link_model(demo: DemoScenario) -> PropagationModel:
@@ -407,7 +437,8 @@ class DemoNetwork:
         self.alerts = AlertLog()
         self.server: Server | None = None
         self.daemons: dict[str, SensorDaemon] = {}
-        self.spools: dict[str, RecordingSpool] = {}
+        self.spools: dict[str, Spool] = {}
+        self.spool_records: dict[str, SpoolRecord] = {}
         self.threads: list[threading.Thread] = []
         self.stop_event = threading.Event()
         self.ctx: zmq.Context | None = None
@@ -463,9 +494,10 @@ class DemoNetwork:
         self.t0 = time.monotonic()
         for site in self.scenario.sensors:
             cfg = self.sensor_config(site.id)
-            source = WallClockSimulatedSource(self.scenario, site.id, propagation=model, t0_monotonic=self.t0)
-            spool = RecordingSpool(cfg.spool_path, quota_bytes=cfg.spool_quota_bytes,
-                                   synchronous=cfg.spool_synchronous)
+            source = WallClockSource(SimulatedSource(self.scenario, site.id, propagation=model), self.t0)
+            record = self.spool_records[site.id] = SpoolRecord()
+            spool = Spool(cfg.spool_path, quota_bytes=cfg.spool_quota_bytes, synchronous=cfg.spool_synchronous,
+                          on_put=record.on_put)
             daemon = SensorDaemon(cfg, source, stop_event=self.stop_event, context=self.ctx, spool=spool,
                                   evidence_dir=self.data_dir / "spool" / "evidence" / site.id)
             self.spools[site.id] = spool
@@ -546,7 +578,7 @@ class DemoNetwork:
         per_sensor: dict[str, dict[str, int]] = {}
         store = Store(self.store_target)
         try:
-            for sid, spool in self.spools.items():
+            for sid, spool in self.spool_records.items():
                 ledger = SeqRanges(store.ledger.received_ranges(sid))
                 put = spool.put_seqs
                 missing = [s for s in put if s not in ledger]
@@ -588,8 +620,9 @@ class DemoNetwork:
                 daemon.close()
             except Exception:
                 log.debug("closing sensor %s failed", daemon.config.sensor_id, exc_info=True)
-        for spool in self.spools.values():
+        for sid, spool in self.spools.items():
             try:
+                self.spool_records[sid].closing(spool)
                 spool.close()
             except Exception:
                 log.debug("closing a spool failed", exc_info=True)

@@ -132,11 +132,15 @@ class Spool:
     the uplink reads and deletes from the same or another thread.
     """
 
-    def __init__(self, path: str | Path, *, quota_bytes: int = 512 * 1024 * 1024, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str | Path, *, quota_bytes: int = 512 * 1024 * 1024, synchronous: str = "FULL",
+                 on_put: Callable[[Message], None] | None = None) -> None:
         """Open (or create) the spool at ``path``.
 
         synchronous: ``FULL`` makes every stored row survive a power cut too; ``NORMAL`` survives
         a process kill (enough for tests and the simulator demo) and is cheaper per row.
+        on_put: called with every message :meth:`put` returns (with its seq), once its row is written
+        (inside a :meth:`batch`, before the batch commits); an observer such as the demo's delivery
+        check, which must not call back into the spool.
         """
         if quota_bytes <= 0:
             raise SpoolError(f"spool quota must be positive, got {quota_bytes} bytes")
@@ -144,6 +148,7 @@ class Spool:
             raise SpoolError(f"spool synchronous must be FULL or NORMAL, got {synchronous!r}")
         self.path = Path(path)
         self.quota_bytes = int(quota_bytes)
+        self.on_put = on_put
         self._db_lock = threading.RLock()
         self._in_batch = False
         try:
@@ -248,6 +253,8 @@ class Spool:
                     self._db.execute("ROLLBACK")
                     self._reload_counters()
                 raise
+        if self.on_put is not None:
+            self.on_put(stored)
         return stored
 
     def use_seq_if(self, send: Callable[[int], bool]) -> int | None:

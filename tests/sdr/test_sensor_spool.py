@@ -37,6 +37,17 @@ def test_put_assigns_consecutive_seqs_and_rows_decode(tmp_path) -> None:
         assert isinstance(msg, Spectrum) and msg.seq == 2 and msg.power_dbm.size == 256
 
 
+def test_on_put_sees_every_put_with_its_seq_but_not_seqs_used_for_hellos(tmp_path) -> None:
+    seen: list[tuple[int, bytes]] = []
+    with Spool(tmp_path / "s.sqlite", on_put=lambda m: seen.append((m.seq, m.TYPE))) as sp:
+        sp.put(spectrum())
+        assert sp.use_seq_if(lambda seq: True) == 1  # a Hello's seq: not spooled, not observed
+        with sp.batch():
+            sp.put(emissions())
+            sp.put(spectrum())
+    assert seen == [(0, b"spectrum"), (2, b"emissions"), (3, b"spectrum")]
+
+
 def test_ack_deletes_and_seq_continues_after_reopen(tmp_path) -> None:
     path = tmp_path / "s.sqlite"
     with Spool(path) as sp:
