@@ -23,6 +23,7 @@ from coordination.protocol import Reply, Spectrum
 from gui.alerts import AlertsWidget
 from gui.archive import ArchiveBar, ArchiveReader
 from gui.client import Inbox, ServerClient
+from gui.coordination import CoordinationWidget
 from gui.map import MapWidget
 from gui.occupancy import BandChoice, OccupancyWidget
 from gui.sensors import SensorsWidget
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self.map = MapWidget(boundaries=boundaries)
         self.alerts = AlertsWidget()
         self.station_browser = StationsWidget()
+        self.coordination = CoordinationWidget(str(self.settings.value("province", "SH") or "SH"))
         band_list = list(bands) if bands is not None else default_bands()
         self.occupancy.set_bands(band_list)
         self.map.set_bands(band_list)
@@ -107,7 +109,8 @@ class MainWindow(QMainWindow):
                 ("waterfall", self.tr("Waterfall"), self.waterfall, area.RightDockWidgetArea),
                 ("alerts", self.tr("Alerts"), self.alerts, area.BottomDockWidgetArea),
                 ("occupancy", self.tr("Occupancy"), self.occupancy, area.BottomDockWidgetArea),
-                ("stations", self.tr("Stations"), self.station_browser, area.BottomDockWidgetArea)):
+                ("stations", self.tr("Stations"), self.station_browser, area.BottomDockWidgetArea),
+                ("coordination", self.tr("Coordination"), self.coordination, area.BottomDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{key}")
             dock.setWidget(widget)
@@ -115,6 +118,7 @@ class MainWindow(QMainWindow):
             self.docks[key] = dock
         self.tabifyDockWidget(self.docks["alerts"], self.docks["occupancy"])
         self.tabifyDockWidget(self.docks["occupancy"], self.docks["stations"])
+        self.tabifyDockWidget(self.docks["stations"], self.docks["coordination"])
         self.docks["alerts"].raise_()
         self._layout_restored = False
         self._sized = False
@@ -138,6 +142,8 @@ class MainWindow(QMainWindow):
         self.alerts.ack_requested.connect(lambda aid, by, note: self._transition("ack", aid, by, note))
         self.alerts.resolve_requested.connect(lambda aid, by, note: self._transition("resolve", aid, by, note))
         self.station_browser.search_requested.connect(self._search_stations)
+        self.coordination.province_changed.connect(self._on_coord_province)
+        self.coordination.request_selected.connect(self._request_coord_profile)
         self.alerts.by_edit.setText(str(self.settings.value("operator", "") or ""))
         self.alerts.by_edit.editingFinished.connect(
             lambda: self.settings.setValue("operator", self.alerts.by_edit.text().strip()))
@@ -376,6 +382,33 @@ class MainWindow(QMainWindow):
         self._request_paged("alerts", {"state": "open"}, lambda open_: self._request_paged(
             "alerts", {"state": "acknowledged"}, lambda acked: self._on_active_alerts(open_ + acked)))
         self._request_occupancy()
+        self._request_coordination()
+
+    def _request_coordination(self) -> None:
+        """Requests waiting for the operator's province (a server without the ops: the tab stays empty)."""
+        self._request("coord_requests", {"waiting_for": self.coordination.province, "state": "open"},
+                      lambda r: self.coordination.show_requests(r.result or []), on_error=lambda _t: None)
+
+    def _on_coord_province(self, province: str) -> None:
+        self.settings.setValue("province", province)
+        self.coordination.clear_profile()
+        if self.client is not None:
+            self._request_coordination()
+
+    def _request_coord_profile(self, request_id: str) -> None:
+        if self.client is None:
+            return
+
+        def got(r: Reply) -> None:
+            mine = next((p for p in (r.result or {}).get("profiles", ())
+                         if p.get("neighbour") == self.coordination.province), None)
+            if mine is None:
+                self.coordination.clear_profile()
+                return
+            i, j = mine["arrays"]
+            self.coordination.show_profile(request_id, r.arrays[i], r.arrays[j], float(mine["limit_dbuv_m"]))
+
+        self._request("coord_request", {"id": request_id, "profiles": True}, got, on_error=lambda _t: None)
 
     def _on_active_alerts(self, active: list[dict[str, Any]]) -> None:
         self.show_alerts(active)

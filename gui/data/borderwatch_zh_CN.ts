@@ -242,6 +242,57 @@
     </message>
 </context>
 <context>
+    <name>CoordinationWidget</name>
+    <message>
+        <source>My province:</source>
+        <translation>本省：</translation>
+    </message>
+    <message>
+        <source>Request</source>
+        <translation>请求</translation>
+    </message>
+    <message>
+        <source>From</source>
+        <translation>来自</translation>
+    </message>
+    <message>
+        <source>Station</source>
+        <translation>台站</translation>
+    </message>
+    <message>
+        <source>Frequency (MHz)</source>
+        <translation>频率 (MHz)</translation>
+    </message>
+    <message>
+        <source>Worst field (dBuV/m)</source>
+        <translation>最大场强 (dBuV/m)</translation>
+    </message>
+    <message>
+        <source>Over the limit (km)</source>
+        <translation>超限长度 (km)</translation>
+    </message>
+    <message>
+        <source>Deadline</source>
+        <translation>答复期限</translation>
+    </message>
+    <message>
+        <source>Position along the border (km)</source>
+        <translation>沿边界位置 (km)</translation>
+    </message>
+    <message>
+        <source>Predicted field (dBuV/m)</source>
+        <translation>预测场强 (dBuV/m)</translation>
+    </message>
+    <message>
+        <source>{0} request(s) waiting for {1}</source>
+        <translation>{0} 个请求等待{1}答复</translation>
+    </message>
+    <message>
+        <source>{0}: field along the {1} border, limit {2:g} dBuV/m</source>
+        <translation>{0}：沿{1}边界的场强，限值 {2:g} dBuV/m</translation>
+    </message>
+</context>
+<context>
     <name>MainWindow</name>
     <message>
         <source>borderwatch console</source>
@@ -275,6 +326,10 @@
     <message>
         <source>Stations</source>
         <translation>台站</translation>
+    </message>
+    <message>
+        <source>Coordination</source>
+        <translation>协调请求</translation>
     </message>
     <message>
         <source>View</source>
