@@ -1,0 +1,144 @@
+"""One sensor pair's time difference of arrival from two synchronised snapshots.
+
+A snapshot is one sensor's continuous recording on one sample clock: the reference broadcaster
+(``ref_before``), the target, the reference again (``ref_after``), with the settling samples after each
+retune already excluded from the three windows. The chain for sensor i against sensor 0:
+
+1. reference lags: coarse by the FM discriminator (wide window, immune to the crystals' frequency
+   offset), then the frequency offset of the aligned pair, a first rate from it (the RTL-SDR's tuner and
+   sampler share one crystal), sensor i resampled onto sensor 0's clock and the lag refined to sub-sample;
+2. clock map: the two reference lags minus the broadcaster's known path difference give sensor i's
+   offset and rate against sensor 0 (:func:`dsp.clock_align.fit_clock_map`);
+3. target: sensor i's target window resampled through the clock map, its residual frequency offset
+   removed, the lag measured within the geometric window (+- baseline / c): that lag is the TDOA.
+
+The sigma of the TDOA adds the target lag's, the clock map's at the target and the reference geometry's
+(the broadcaster's licensed position is known to some tens of metres).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsp.clock_align import ClockMap, fit_clock_map, resample, rotate
+from dsp.xcorr import DelayEstimate, XcorrError, coarse_delay_fm, estimate_delay, estimate_freq_offset
+
+#: Samples kept clear of a window's ends when resampling into it (the interpolator's reach).
+EDGE_SAMPLES = 24
+
+
+class TdoaPairError(ValueError):
+    """A pair that gives no time difference (no reference correlation, windows that do not overlap)."""
+
+
+@dataclass(frozen=True)
+class SnapshotWindows:
+    """One sensor's recording and where its three segments lie in it (sample indices, settling excluded)."""
+
+    iq: np.ndarray
+    sample_rate_hz: float
+    ref_before: tuple[int, int]
+    target: tuple[int, int]
+    ref_after: tuple[int, int]
+    ref_freq_hz: float
+    target_freq_hz: float
+    pps_locked: bool = False
+
+    def segment(self, span: tuple[int, int]) -> np.ndarray:
+        return np.asarray(self.iq[span[0] : span[1]])
+
+
+@dataclass(frozen=True)
+class PairTdoa:
+    """Sensor i's arrival minus sensor 0's (seconds) and what it rests on."""
+
+    tdoa_s: float
+    sigma_s: float
+    target: DelayEstimate
+    clock: ClockMap
+    ref_estimates: tuple[DelayEstimate, ...]
+
+
+def _ref_lag(s0: SnapshotWindows, si: SnapshotWindows, span0: tuple[int, int], spani: tuple[int, int],
+             max_clock_lag: int) -> tuple[float, float, DelayEstimate, float]:
+    """Lag of sensor i behind sensor 0 on one reference segment: (n0 centre, lag, estimate, rate guess)."""
+    n = min(span0[1] - span0[0], spani[1] - spani[0])
+    a = s0.iq[span0[0] : span0[0] + n]
+    b_i0 = spani[0]
+    b = si.iq[b_i0 : b_i0 + n]
+    k = coarse_delay_fm(a, b, max_lag=max_clock_lag) + (b_i0 - span0[0])
+    # frequency offset and the rate it implies (shared crystal: rate error = - offset / carrier)
+    kk = k - (b_i0 - span0[0])
+    dnu = estimate_freq_offset(a, b, kk)
+    ratio = 1.0 - dnu * s0.sample_rate_hz / s0.ref_freq_hz
+    # sensor-0 samples whose counterparts fall inside sensor i's window, with a margin
+    n0 = np.arange(span0[0], span0[1], dtype=np.float64)
+    centre = 0.5 * (span0[0] + span0[1])
+    pos = n0 + k + (ratio - 1.0) * (n0 - centre)
+    keep = (pos >= spani[0] + EDGE_SAMPLES) & (pos < spani[1] - EDGE_SAMPLES)
+    if keep.sum() < 256:
+        raise TdoaPairError(f"reference windows overlap by {int(keep.sum())} samples only (clock lag {k})")
+    n0, pos = n0[keep], pos[keep]
+    y = resample(si.iq[spani[0] : spani[1]], pos - spani[0])
+    x = s0.iq[int(n0[0]) : int(n0[-1]) + 1].astype(np.complex128)
+    y = rotate(y, estimate_freq_offset(x, y, 0.0))
+    est = estimate_delay(x, y, centre=0, max_lag=8)
+    if not est.reliable:
+        raise TdoaPairError(f"reference correlation unreliable (peak {est.peak:.2f}, "
+                            f"sidelobe {est.sidelobe_ratio:.2f})")
+    mid = 0.5 * (n0[0] + n0[-1])
+    lag = k + (ratio - 1.0) * (mid - centre) + est.delay_samples * ratio
+    return mid, lag, est, ratio
+
+
+def clock_map(s0: SnapshotWindows, si: SnapshotWindows, ref_geometric_lag_s: float,
+              max_clock_lag_s: float = 0.025, pps_sigma_s: float = 50e-9) -> tuple[ClockMap, tuple[DelayEstimate, ...]]:
+    """Sensor i's clock against sensor 0's, from the two reference segments (or PPS when both have it)."""
+    fs = s0.sample_rate_hz
+    if s0.pps_locked and si.pps_locked:
+        return ClockMap.identity(pps_sigma_s * fs * math.sqrt(2)), ()
+    max_lag = math.ceil(max_clock_lag_s * fs)
+    points = [_ref_lag(s0, si, s0.ref_before, si.ref_before, max_lag),
+              _ref_lag(s0, si, s0.ref_after, si.ref_after, max_lag)]
+    geo = ref_geometric_lag_s * fs
+    cmap = fit_clock_map(np.array([p[0] for p in points]), np.array([p[1] for p in points]),
+                         np.array([p[2].sigma_samples for p in points]), geo)
+    return cmap, tuple(p[2] for p in points)
+
+
+def pair_tdoa(s0: SnapshotWindows, si: SnapshotWindows, *, ref_geometric_lag_s: float, max_tdoa_s: float,
+              ref_geometry_sigma_s: float = 0.0, max_clock_lag_s: float = 0.025) -> PairTdoa:
+    """TDOA of the target at sensor i minus sensor 0 (seconds), with its 1-sigma."""
+    if abs(s0.sample_rate_hz - si.sample_rate_hz) > 1e-6 * s0.sample_rate_hz + 1.0:
+        raise TdoaPairError(f"sample rates differ ({s0.sample_rate_hz} vs {si.sample_rate_hz} Hz)")
+    fs = s0.sample_rate_hz
+    try:
+        cmap, refs = clock_map(s0, si, ref_geometric_lag_s, max_clock_lag_s)
+    except XcorrError as exc:
+        raise TdoaPairError(f"reference: {exc}") from exc
+    a0, b0 = s0.target
+    ai, bi = si.target
+    n0 = np.arange(a0, b0, dtype=np.float64)
+    pos = cmap.index_at(n0)
+    max_lag = math.ceil(max_tdoa_s * fs) + 2
+    keep = (pos >= ai + EDGE_SAMPLES) & (pos < bi - EDGE_SAMPLES)
+    if keep.sum() < 256:
+        raise TdoaPairError(f"target windows overlap by {int(keep.sum())} samples only")
+    n0, pos = n0[keep], pos[keep]
+    y = resample(si.iq[ai:bi], pos - ai)
+    x = s0.iq[int(n0[0]) : int(n0[-1]) + 1].astype(np.complex128)
+    # the frequency offset the clock implies at the target carrier, then what remains from the data
+    y = rotate(y, -(cmap.ratio - 1.0) * si.target_freq_hz / fs)
+    try:
+        first = estimate_delay(x, y, centre=0, max_lag=max_lag, weighted=False)
+        y = rotate(y, estimate_freq_offset(x, y, first.delay_samples))
+        est = estimate_delay(x, y, centre=round(first.delay_samples), max_lag=max_lag)
+    except XcorrError as exc:
+        raise TdoaPairError(f"target: {exc}") from exc
+    mid = 0.5 * (n0[0] + n0[-1])
+    sigma = math.sqrt(est.sigma_samples**2 + cmap.sigma_at(mid) ** 2) / fs
+    sigma = math.sqrt(sigma**2 + ref_geometry_sigma_s**2)
+    return PairTdoa(tdoa_s=est.delay_samples / fs, sigma_s=sigma, target=est, clock=cmap, ref_estimates=refs)

@@ -1,0 +1,282 @@
+"""Delay and frequency offset between two recordings of one signal: FFT cross-correlation, refined.
+
+Why this shape: a time difference of arrival is the lag of the cross-correlation peak of two sensors'
+recordings. The peak is found on the integer lags by FFT (zero-padded to a linear correlation), then
+refined by Newton's method on |r(tau)|^2 where r(tau) is the band-limited correlation evaluated
+exactly from the cross-spectrum (no parabola bias: a parabola through three samples of a sinc-like
+peak misplaces it by up to ~0.1 sample; the exact interpolant is unbiased on noise-free data).
+
+The carrier phases of two dongles are unrelated, so only the correlation's magnitude carries the
+delay: its sharpness is set by the signal's RMS bandwidth about its own centre, not by where it sits
+in the band. The reliability of an estimate is its 1-sigma from Carter's bound for time delay with
+the per-bin coherence measured on the data (Welch-averaged over segments of the aligned overlap,
+bias-corrected), plus the normalised peak and how far the next peak stays below the main one.
+
+Conventions: ``b`` lags ``a`` by ``delay_samples`` when b[n] ~ a[n - delay]. All lags in samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsp._tdoa_kernels import spectrum_derivs
+
+#: Segments of the coherence estimate (Welch-averaged): more = less bias, coarser frequency grid.
+COHERENCE_SEGMENTS = 64
+#: Coherence (bias-corrected) a bin needs to count as carrying signal: a few times the 1/M floor.
+COHERENCE_MIN = 3.0 / COHERENCE_SEGMENTS
+#: The 1-sigma never claims better than this (samples): interpolation and quantisation limits.
+SIGMA_FLOOR_SAMPLES = 2e-3
+#: Newton steps on the correlation peak (quadratic convergence: 3-4 are usually enough).
+NEWTON_STEPS = 8
+
+
+class XcorrError(ValueError):
+    """Recordings that cannot be correlated (empty, different lengths, no overlap in the lag window)."""
+
+
+@dataclass(frozen=True)
+class DelayEstimate:
+    """The lag of ``b`` behind ``a`` and how far to trust it."""
+
+    delay_samples: float
+    sigma_samples: float  # 1-sigma from the measured coherence (Carter's bound); inf when nothing correlates
+    peak: float  # |r| at the peak over sqrt(E_a E_b): 1 = identical up to delay and phase
+    sidelobe_ratio: float  # highest |r| outside the main lobe over the main peak (0..1): ambiguity
+    snr_eff_db: float  # coherence-weighted output SNR per bin, summarised (for logs and reports)
+
+    @property
+    def reliable(self) -> bool:
+        """A usable pair: a finite sigma and a main peak clearly above any other."""
+        return math.isfinite(self.sigma_samples) and self.sidelobe_ratio < 0.8
+
+
+def _check(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.ndim != 1 or b.ndim != 1 or a.size < 16 or b.size < 16:
+        raise XcorrError(f"need two 1-D recordings of >= 16 samples, got shapes {a.shape} and {b.shape}")
+    if a.size != b.size:
+        raise XcorrError(f"recordings differ in length ({a.size} vs {b.size} samples): cut them to one window")
+    return a.astype(np.complex128), b.astype(np.complex128)
+
+
+def _lag_window(nfft: int, n: int, centre: int, max_lag: int | None) -> np.ndarray:
+    """Lags (signed) searched: centre +- max_lag, within what a linear correlation of n samples has."""
+    lo, hi = -(n - 1), n - 1
+    if max_lag is not None:
+        lo, hi = max(lo, centre - max_lag), min(hi, centre + max_lag)
+    if lo > hi:
+        raise XcorrError(f"lag window {centre} +- {max_lag} lies outside +-{n - 1} samples")
+    return np.arange(lo, hi + 1)
+
+
+def _refine(cross: np.ndarray, omega: np.ndarray, k0: int, mags: tuple[float, float, float]) -> float:
+    """Newton on |r(tau)|^2 from a parabola start; stays within half a sample of the integer peak."""
+    m1, m0, p1 = mags
+    den = m1 - 2 * m0 + p1
+    tau = k0 + (0.5 * (m1 - p1) / den if den < 0 else 0.0)
+    for _ in range(NEWTON_STEPS):
+        r0, r1, r2 = spectrum_derivs(cross, omega, tau)
+        g = 2.0 * (r1 * r0.conjugate()).real
+        h = 2.0 * (r2 * r0.conjugate()).real + 2.0 * abs(r1) ** 2
+        if h >= 0:  # not concave here: keep the parabola's answer
+            break
+        step = -g / h
+        step = max(-0.25, min(0.25, step))
+        tau += step
+        if abs(step) < 1e-7:
+            break
+    return float(min(k0 + 0.5, max(k0 - 0.5, tau)))
+
+
+def coherence(a: np.ndarray, b: np.ndarray, segments: int = COHERENCE_SEGMENTS) -> tuple[np.ndarray, np.ndarray]:
+    """Bias-corrected magnitude-squared coherence per bin of two aligned recordings, and the bins'
+    frequencies (cycles/sample). Welch average over ``segments`` non-overlapping Hann segments."""
+    g2, freq, _ = _coherence_parts(a, b, segments)
+    return g2, freq
+
+
+def carter_sigma_samples(g2: np.ndarray, freq: np.ndarray, n_samples: int) -> tuple[float, float]:
+    """1-sigma delay (samples) from per-bin coherence ``g2`` at ``freq`` (cycles/sample) over ``n_samples``.
+
+    Carter's bound for complex baseband: var = 1 / (T * sum (2 pi (f - f_c))^2 * g2 / (1 - g2) * df), with
+    T * df = n_samples / segment length; f_c is the coherence-weighted centre (the carrier phase is unknown,
+    so only the spread about the centre carries the delay). Bins below COHERENCE_MIN carry nothing.
+    Returns (sigma, summarised output SNR in dB).
+    """
+    w = np.where(g2 > COHERENCE_MIN, g2 / (1.0 - g2), 0.0)
+    if not np.any(w > 0):
+        return math.inf, -math.inf
+    fc = float(np.sum(freq * w) / np.sum(w))
+    info = float(np.sum((2 * np.pi * (freq - fc)) ** 2 * w)) * (n_samples / freq.size)
+    snr_db = 10 * math.log10(float(np.max(w)))
+    if info <= 0:
+        return math.inf, snr_db
+    return max(SIGMA_FLOOR_SAMPLES, 1.0 / math.sqrt(info)), snr_db
+
+
+def estimate_delay(a: np.ndarray, b: np.ndarray, *, centre: int = 0, max_lag: int | None = None,
+                   weighted: bool = True) -> DelayEstimate:
+    """Lag of ``b`` behind ``a`` (samples, sub-sample) searched within ``centre +- max_lag``.
+
+    Both recordings must have the same length (cut them to one window of one clock first). With
+    ``weighted`` the cross-spectrum is weighted by each bin's measured SNR over its magnitude (the
+    maximum-likelihood generalised cross-correlation): bins of noise alone, which a plain correlation
+    lets in as noise on the peak, then count for nothing, and the estimate approaches Carter's bound
+    that its sigma states. Without, a plain correlation and no sigma (a quick first look).
+    """
+    a, b = _check(a, b)
+    n = a.size
+    nfft = 1 << math.ceil(math.log2(2 * n))
+    cross = np.fft.fft(a, nfft).conj() * np.fft.fft(b, nfft)
+    r = np.fft.ifft(cross)
+    lags = _lag_window(nfft, n, centre, max_lag)
+    mag = np.abs(r[lags % nfft])
+    k0 = int(lags[int(np.argmax(mag))])
+    omega = 2 * np.pi * np.fft.fftfreq(nfft)
+    energy = math.sqrt(float(np.sum(np.abs(a) ** 2)) * float(np.sum(np.abs(b) ** 2)))
+    sigma, snr_db = math.inf, -math.inf
+    work = cross
+    if weighted:
+        weight, sigma, snr_db = _ml_weight(a, b, k0, nfft)
+        if weight is not None:
+            work = cross * weight
+            r = np.fft.ifft(work)
+            lobe = _main_lobe_halfwidth(work)
+            near = lags[np.abs(lags - k0) <= lobe]
+            k0 = int(near[int(np.argmax(np.abs(r[near % nfft])))])
+            mag = np.abs(r[lags % nfft])
+    mags = (float(np.abs(r[(k0 - 1) % nfft])), float(np.abs(r[k0 % nfft])), float(np.abs(r[(k0 + 1) % nfft])))
+    tau = _refine(work / nfft, omega, k0, mags)
+    peak_val = abs(spectrum_derivs(cross / nfft, omega, tau)[0])
+    peak = peak_val / energy if energy > 0 else 0.0
+    # Ambiguity: the highest lag outside the main lobe (its width from the RMS bandwidth).
+    lobe = _main_lobe_halfwidth(work)
+    outside = np.abs(lags - k0) > lobe
+    top = float(np.abs(r[k0 % nfft]))
+    side = float(mag[outside].max()) / max(top, 1e-300) if np.any(outside) else 0.0
+    return DelayEstimate(delay_samples=tau, sigma_samples=sigma, peak=float(peak), sidelobe_ratio=min(1.0, side),
+                         snr_eff_db=snr_db)
+
+
+def _main_lobe_halfwidth(cross: np.ndarray) -> int:
+    """Half-width (samples) of the correlation's main lobe: ~ 1 / RMS bandwidth about the centre, >= 2."""
+    p = np.abs(cross)
+    f = np.fft.fftfreq(cross.size)
+    tot = float(p.sum())
+    if tot <= 0:
+        return 2
+    fc = float(np.sum(f * p) / tot)
+    rms = math.sqrt(max(float(np.sum((f - fc) ** 2 * p) / tot), 1e-12))
+    return max(2, math.ceil(0.5 / rms))
+
+
+def _ml_weight(a: np.ndarray, b: np.ndarray, k0: int, nfft: int) -> tuple[np.ndarray | None, float, float]:
+    """Per-bin ML weight on the ``nfft`` grid, Carter sigma and summarised SNR, from the coherence of the
+    overlap of ``a`` and ``b`` shifted by the integer lag ``k0`` (None and inf when nothing correlates)."""
+    n = a.size
+    if k0 >= 0:
+        aa, bb = a[: n - k0], b[k0:]
+    else:
+        aa, bb = a[-k0:], b[: n + k0]
+    if aa.size < 8 * COHERENCE_SEGMENTS:
+        return None, math.inf, -math.inf
+    g2, freq, sab = _coherence_parts(aa, bb)
+    sigma, snr_db = carter_sigma_samples(g2, freq, aa.size)
+    if not math.isfinite(sigma):
+        return None, sigma, snr_db
+    order = np.argsort(freq)
+    fgrid = np.fft.fftfreq(nfft)
+    snr = np.where(g2 > COHERENCE_MIN, g2 / (1.0 - g2), 0.0)
+    snr_i = np.interp(fgrid, freq[order], snr[order], period=1.0)
+    mag_i = np.interp(fgrid, freq[order], np.abs(sab)[order], period=1.0)
+    # Whitening stops 30 dB under the strongest bin: weaker bins that still look coherent hold window
+    # leakage of the strong ones (noise-free or very strong signals), which carries no delay.
+    floor = 1e-3 * float(np.max(mag_i)) + 1e-300
+    weight = snr_i / np.maximum(mag_i, floor)
+    return weight, sigma, snr_db
+
+
+def _coherence_parts(a: np.ndarray, b: np.ndarray, segments: int = COHERENCE_SEGMENTS
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coherence (bias-corrected), bin frequencies and the averaged cross-spectrum conj(A) B."""
+    n = min(a.size, b.size)
+    seg = n // segments
+    if seg < 8:
+        raise XcorrError(f"{n} samples are too few for a coherence over {segments} segments")
+    win = np.hanning(seg)
+    A = np.fft.fft(a[: seg * segments].reshape(segments, seg) * win, axis=1)
+    B = np.fft.fft(b[: seg * segments].reshape(segments, seg) * win, axis=1)
+    sab = (A.conj() * B).sum(axis=0)
+    saa = (np.abs(A) ** 2).sum(axis=0)
+    sbb = (np.abs(B) ** 2).sum(axis=0)
+    g2 = np.abs(sab) ** 2 / np.maximum(saa * sbb, 1e-300)
+    g2c = np.clip((segments * g2 - 1.0) / (segments - 1.0), 0.0, 0.9999)
+    return g2c, np.fft.fftfreq(seg), sab
+
+
+def estimate_freq_offset(a: np.ndarray, b: np.ndarray, delay_samples: float) -> float:
+    """Frequency of ``b`` minus that of ``a`` (cycles/sample) once ``b`` is aligned by ``delay_samples``.
+
+    The product conj(a[n]) b[n + d] of two aligned copies of one signal is its power envelope turning at
+    the frequency difference, whatever the modulation: the peak of its spectrum, refined like the delay.
+    """
+    a, b = _check(a, b)
+    k = round(delay_samples)
+    n = a.size
+    if k >= 0:
+        z = a[: n - k].conj() * b[k:]
+    else:
+        z = a[-k:].conj() * b[: n + k]
+    if z.size < 16:
+        raise XcorrError(f"delay {delay_samples} leaves {z.size} overlapping samples")
+    nfft = 1 << math.ceil(math.log2(4 * z.size))
+    spec = np.abs(np.fft.fft(z, nfft))
+    i = int(np.argmax(spec))
+    # Refine on the exact transform Z(nu) = sum z[n] exp(-j 2 pi nu n): in the kernel's form, with
+    # tau standing for the frequency (cycles/sample) and omega = -2 pi n.
+    omega = -2 * np.pi * np.arange(z.size, dtype=np.float64)
+    f0 = float(np.fft.fftfreq(nfft)[i])
+    mags = (float(spec[(i - 1) % nfft]), float(spec[i]), float(spec[(i + 1) % nfft]))
+    den = mags[0] - 2 * mags[1] + mags[2]
+    nu = f0 + (0.5 * (mags[0] - mags[2]) / den / nfft if den < 0 else 0.0)
+    for _ in range(NEWTON_STEPS):
+        r0, r1, r2 = spectrum_derivs(z, omega, nu)
+        g = 2.0 * (r1 * r0.conjugate()).real
+        h = 2.0 * (r2 * r0.conjugate()).real + 2.0 * abs(r1) ** 2
+        if h >= 0:
+            break
+        step = max(-0.5 / nfft, min(0.5 / nfft, -g / h))
+        nu += step
+        if abs(step) < 1e-12:
+            break
+    return float(nu)
+
+
+def fm_discriminator(x: np.ndarray) -> np.ndarray:
+    """Instantaneous frequency (cycles/sample) of ``x``, mean removed: a constant-envelope broadcast's
+    modulation, which no tuning or LO error of the receiver changes (an offset only shifts the mean)."""
+    x = np.asarray(x)
+    d = np.angle(x[1:] * np.conj(x[:-1])) / (2 * np.pi)
+    return d - d.mean()
+
+
+def coarse_delay_fm(a: np.ndarray, b: np.ndarray, max_lag: int) -> int:
+    """Integer lag of ``b`` behind ``a`` from the correlation of their FM discriminator outputs.
+
+    Why: two dongles tuned to one FM broadcaster see it at frequencies that differ by their crystal
+    errors (+-50 ppm is +-5 kHz at 100 MHz), which smears a complex correlation over a long window; the
+    demodulated programme is the same in both, so its correlation finds the lag over a wide window
+    (+- the start-time error of NTP-timed clocks) before the offset is known.
+    """
+    da, db = fm_discriminator(a), fm_discriminator(b)
+    n = min(da.size, db.size)
+    da, db = da[:n], db[:n]
+    nfft = 1 << math.ceil(math.log2(2 * n))
+    r = np.fft.ifft(np.fft.fft(da, nfft).conj() * np.fft.fft(db, nfft)).real
+    lags = _lag_window(nfft, n, 0, max_lag)
+    return int(lags[int(np.argmax(r[lags % nfft]))])

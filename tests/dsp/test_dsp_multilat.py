@@ -1,0 +1,62 @@
+"""Known answers of the hyperbolic solver and the ENU frame."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dsp.multilat import CHI2_2DOF_95, EnuFrame, range_differences, solve_tdoa, surface_up_m
+
+SENSORS_LL = np.array([[31.00, 121.00], [31.25, 121.30], [30.80, 121.35], [31.10, 120.70]])
+
+
+def _sensors(frame):
+    return frame.to_enu(SENSORS_LL[:, 0], SENSORS_LL[:, 1], np.array([30.0, 25.0, 40.0, 12.0]))
+
+
+def test_enu_round_trip_and_distances():
+    frame = EnuFrame(31.0, 121.1)
+    e, n, _ = frame.to_enu(np.array(31.2), np.array(121.4), np.array(0.0))
+    lat, lon = frame.to_geodetic(float(e), float(n))
+    assert abs(lat - 31.2) < 1e-8 and abs(lon - 121.4) < 1e-8
+    # 0.1 deg of latitude is 11.09 km at 31 N (WGS84 meridian arc)
+    d = np.linalg.norm(frame.to_enu(np.array(31.1), np.array(121.1), np.array(0.0)))
+    assert abs(d - 11_090.0) < 15.0
+
+
+@pytest.mark.parametrize(("e", "n"), [(3000.0, -2000.0), (-15000.0, 8000.0), (25000.0, 21000.0), (40000.0, -30000.0)])
+def test_solver_recovers_point_from_exact_differences(e, n):
+    frame = EnuFrame(31.0, 121.1)
+    s = _sensors(frame)
+    truth = np.array([e, n, float(surface_up_m(e, n, 10.0))])
+    d = range_differences(truth, s)
+    fix = solve_tdoa(s, d, np.eye(3) * 1.0, height_m=10.0)
+    assert fix.converged
+    assert math.hypot(fix.east_m - e, fix.north_m - n) < 0.5
+
+
+def test_three_sensors_recover_point_inside_them():
+    frame = EnuFrame(31.0, 121.1)
+    s = _sensors(frame)[:3]
+    truth = np.array([5000.0, 4000.0, float(surface_up_m(5000.0, 4000.0, 0.0))])
+    fix = solve_tdoa(s, range_differences(truth, s), np.eye(2) * 4.0)
+    assert math.hypot(fix.east_m - 5000.0, fix.north_m - 4000.0) < 1.0
+
+
+def test_ellipse_covers_truth_95_percent_with_noisy_differences():
+    frame = EnuFrame(31.0, 121.1)
+    s = _sensors(frame)
+    truth = np.array([2000.0, 6000.0, float(surface_up_m(2000.0, 6000.0, 0.0))])
+    d0 = range_differences(truth, s)
+    sigma = 60.0
+    rng = np.random.default_rng(11)
+    inside = 0
+    trials = 400
+    for _ in range(trials):
+        fix = solve_tdoa(s, d0 + rng.normal(0, sigma, 3), np.eye(3) * sigma**2)
+        inside += fix.contains(2000.0, 6000.0, CHI2_2DOF_95)
+    assert 0.92 <= inside / trials <= 0.98
+    major, minor, _ = fix.ellipse_95()
+    assert major >= minor > 0
