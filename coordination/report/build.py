@@ -46,6 +46,8 @@ from coordination.report.model import (
     AlertSummary,
     Availability,
     BandInfo,
+    CoordinationRow,
+    CoordinationSummary,
     DurationStats,
     Report,
     SiteBand,
@@ -262,6 +264,28 @@ def alert_row(doc: dict[str, Any]) -> AlertRow:
                     t_ack, exact, t_res, pos.get("lat"), pos.get("lon"), dict(doc))
 
 
+def summarise_coordination(docs: Sequence[dict[str, Any]]) -> CoordinationSummary:
+    """Requests, outcomes per asked province, and the time from submission to each answer (agreed or
+    objected; a lapsed deadline is an outcome, not an answer time)."""
+    rows = []
+    for d in docs:
+        submitted = parse_utc_text(str(d["submitted_at"]), f"request {d.get('id')}")
+        answers = []
+        for a in d.get("answers", ()):
+            t = None
+            if a.get("state") in ("agreed", "objected") and a.get("at"):
+                t = (parse_utc_text(str(a["at"]), f"request {d.get('id')} answer") - submitted).total_seconds()
+            answers.append((str(a.get("province", "")), str(a.get("state", "")), t))
+        station = d.get("station") or {}
+        rows.append(CoordinationRow(str(d.get("id", "")), str(d.get("province", "")),
+                                    str(station.get("station_id", "")), float(station.get("tx_freq_hz") or 0.0),
+                                    str(d.get("state", "")), submitted, tuple(answers)))
+    return CoordinationSummary(
+        rows=tuple(rows), by_state=dict(sorted(Counter(r.state for r in rows).items())),
+        by_answer=dict(sorted(Counter(s for r in rows for _, s, _t in r.answers).items())),
+        answer_time=DurationStats.of([t for r in rows for _, _s, t in r.answers if t is not None]))
+
+
 def summarise_alerts(docs: Sequence[dict[str, Any]]) -> AlertSummary:
     rows = tuple(alert_row(d) for d in docs)
     by_verdict: Counter[str] = Counter(v for r in rows for v in r.verdicts)
@@ -461,5 +485,7 @@ def build_report(archive_dir: str | Path, options: ReportOptions) -> Report:
             docs = [d for d in docs if str(d.get("band")) in names or name_matches(str(d.get("band")), options.band)]
         alerts = summarise_alerts(docs)
         avail = tuple(availability(reader, s, period, options.now) for s in sites)
+        coordination = summarise_coordination(reader.coordination_requests(period, options.province))
     return Report(str(archive_dir), period, options.province, options.band, options.now or datetime.now(UTC),
-                  tuple(sites), bands, tuple(site_bands), stations, unlicensed, alerts, avail, tuple(notes))
+                  tuple(sites), bands, tuple(site_bands), stations, unlicensed, alerts, avail, tuple(notes),
+                  coordination)

@@ -406,6 +406,24 @@ class ArchiveReader:
             out.append(doc)
         return out
 
+    def coordination_requests(self, period: Period, province: str | None = None) -> list[dict[str, Any]]:
+        """Coordination request documents submitted before the period's end and open or closed during it;
+        with ``province``, only requests it owns or was asked in."""
+        out = []
+        for text in self._rows(lambda: self.db.coord_request_docs(period.end.isoformat())):
+            try:
+                doc = json.loads(text)
+            except ValueError as exc:
+                raise ReportDataError(f"{self.db_path} coord_requests: bad JSON: {exc}") from exc
+            closed = doc.get("closed_at")
+            if closed and datetime.fromisoformat(closed) < period.start:
+                continue
+            if province and doc.get("province") != province and province not in {
+                    a.get("province") for a in doc.get("answers", ())}:
+                continue
+            out.append(doc)
+        return out
+
     def alert_action_times(self) -> dict[str, dict[str, str]]:
         """First ``acknowledged_at`` / ``resolved_at`` per alert from the recorded alert actions (the
         federation's ``alert_actions`` table, when the store has one): exact response times."""

@@ -16,7 +16,7 @@ from html import escape
 
 from coordination.report import plots
 from coordination.report.i18n import Translate, label, translator
-from coordination.report.model import AlertSummary, Report, SiteBand
+from coordination.report.model import AlertSummary, CoordinationSummary, Report, SiteBand
 
 MAX_CHANNEL_ROWS = 60
 
@@ -246,6 +246,33 @@ def _availability_section(report: Report, _: Translate, lang: str | None) -> str
     return "\n".join(out)
 
 
+def _coordination_section(c: CoordinationSummary, _: Translate) -> str:
+    out = [f'<h2 id="coordination">5. {_e(_("Coordination requests"))}</h2>',
+           f'<p class="coord-total" data-count="{len(c.rows)}">{_e(_("Requests"))}: <b>{len(c.rows)}</b></p>']
+    if not c.rows:
+        out.append(_p(_("No coordination request in the period.")))
+        return "\n".join(out)
+    out.append(_counts_table(_("Request state"), c.by_state, "coord-state", _, lambda k: label(k, _)))
+    out.append(_counts_table(_("Answers of the asked provinces"), c.by_answer, "coord-answer", _,
+                             lambda k: label(k, _)))
+    t = c.answer_time
+    out.append(_table([_("Time to answer"), _("Answers"), _("Median"), _("Maximum")],
+                      [f'<tr class="coord-time" data-n="{t.n}" data-median-s="{_num(t.median_s, "{:.3f}")}" '
+                       f'data-max-s="{_num(t.max_s, "{:.3f}")}"><td class="t">{_e(_("Time to answer"))}</td>'
+                       f"<td>{t.n}</td><td>{_dur(t.median_s)}</td><td>{_dur(t.max_s)}</td></tr>"], "coord-time"))
+    rows = []
+    for r in c.rows:
+        answers = ", ".join(f"{label(p, _)}: {label(s, _)}" + (f" ({_dur(t)})" if t is not None else "")
+                            for p, s, t in r.answers) or "-"
+        rows.append(f'<tr class="coord" data-id="{_e(r.id)}" data-state="{_e(r.state)}"><td class="t">{_e(r.id)}</td>'
+                    f'<td class="t">{_e(label(r.province, _))}</td><td class="t">{_e(r.station_id)}</td>'
+                    f"<td>{r.tx_freq_hz / 1e6:.4f}</td><td class=\"t\">{_e(label(r.state, _))}</td>"
+                    f"<td>{_t(r.submitted)}</td><td class=\"t\">{_e(answers)}</td></tr>")
+    out.append(_table([_("Request"), _("Province"), _("Station"), _("Frequency (MHz)"), _("State"),
+                       _("Submitted (UTC)"), _("Answers")], rows, "coord"))
+    return "\n".join(out)
+
+
 def render_html(report: Report, lang: str | None = None) -> str:
     """The whole report as one self-contained HTML document."""
     _ = translator(lang)
@@ -270,5 +297,6 @@ def render_html(report: Report, lang: str | None = None) -> str:
     ]
     parts += [f'<p class="note">{_e(_(n))}</p>' for n in notes]
     parts += [_occupancy_section(report, _, lang), _licensing_section(report, _),
-              _alerts_section(report.alerts, _, lang), _availability_section(report, _, lang), "</body></html>"]
+              _alerts_section(report.alerts, _, lang), _availability_section(report, _, lang),
+              _coordination_section(report.coordination, _), "</body></html>"]
     return "\n".join(parts)

@@ -54,6 +54,9 @@ CODE_LABELS: dict[str, str] = {
     # services
     "land_mobile": N_("land mobile"), "broadcast": N_("broadcasting"), "aeronautical": N_("aeronautical"),
     "maritime": N_("maritime"), "public_mobile": N_("public mobile"),
+    # coordination requests and answers
+    "concluded": N_("concluded"), "withdrawn": N_("withdrawn"), "waiting": N_("waiting"), "agreed": N_("agreed"),
+    "objected": N_("objected"), "lapsed": N_("no answer by the deadline"),
     # station check outcome
     "heard_expected": N_("heard where expected"), "not_heard": N_("expected, not heard"),
     "heard_unexpected": N_("heard, not expected"), "not_expected": N_("not expected, not heard"),

@@ -158,6 +158,32 @@ class AlertSummary:
 
 
 @dataclass(frozen=True)
+class CoordinationRow:
+    """One coordination request of the period: who asked whom about which station, and the answers.
+
+    ``answers``: (province, state, seconds from submission to the answer or None while waiting/lapsed).
+    """
+
+    id: str
+    province: str
+    station_id: str
+    tx_freq_hz: float
+    state: str
+    submitted: datetime
+    answers: tuple[tuple[str, str, float | None], ...]
+
+
+@dataclass(frozen=True)
+class CoordinationSummary:
+    """Requests, their outcomes (per asked province) and how long the answers took."""
+
+    rows: tuple[CoordinationRow, ...] = ()
+    by_state: dict[str, int] = field(default_factory=dict)
+    by_answer: dict[str, int] = field(default_factory=dict)
+    answer_time: DurationStats = DurationStats(0, None, None)
+
+
+@dataclass(frozen=True)
 class Availability:
     """A sensor's presence over the period: sweeps, heartbeats, gaps, uptime, drops."""
 
@@ -195,3 +221,4 @@ class Report:
     alerts: AlertSummary
     availability: tuple[Availability, ...]
     notes: tuple[str, ...] = ()
+    coordination: CoordinationSummary = CoordinationSummary()

@@ -139,6 +139,11 @@ class ReadOnlyStore:
             q, args = q + " AND provinces LIKE ?", [*args, f"%,{province},%"]
         return [r[0] for r in self._query(q + " ORDER BY first_seen, id", args)]
 
+    def coord_request_docs(self, submitted_before_utc: str) -> list[str]:
+        """Coordination request documents (JSON text) submitted before a time, oldest first."""
+        return [r[0] for r in self._query(
+            "SELECT json FROM coord_requests WHERE submitted_at<? ORDER BY submitted_at, id", [submitted_before_utc])]
+
     def alert_actions(self) -> list[tuple[str, str, str]]:
         """(alert_id, action, t_utc) of the recorded acknowledge/resolve actions, in time order."""
         return [(r[0], r[1], r[2]) for r in self._query(

@@ -87,7 +87,7 @@ def test_top_level_lang_gives_a_report_entirely_in_chinese(world, tmp_path, plot
     assert '<html lang="zh-CN">' in html
     assert re.findall(r"<h1>([^<]*)", html) == ["电磁环境报告"]
     assert re.findall(r"<h2[^>]*>([^<]*)", html) == ["1. 各频段、各边界区域的频谱占用度", "2. 许可台站与实测对比",
-                                                     "3. 本期告警", "4. 监测站可用性"]
+                                                     "3. 本期告警", "4. 监测站可用性", "5. 协调请求"]
     parser = VisibleText()
     parser.feed(html)
     assert english_words(parser.texts) == set()
