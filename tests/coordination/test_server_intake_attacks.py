@@ -1,8 +1,8 @@
 """What the holder of one valid sensor key could do to the intake, reproduced, and the bound that holds now.
 
-Each test is an attack a compromised sensor key makes possible, against the real server on 127.0.0.1: an identity hijack with
-another sensor's key, hostile timestamps and shapes, a 40-frame message of 25 MiB frames, a
-province-limited team key probing alert ids.
+Each test is an attack a compromised key makes possible, against the real server on 127.0.0.1: an
+identity hijack with another sensor's key, hostile timestamps and shapes, a 40-frame message of
+25 MiB frames, a province-limited team key probing alert ids.
 """
 
 from __future__ import annotations
