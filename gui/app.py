@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMainWindow, QTool
 from coordination.protocol import Reply, Spectrum
 from gui.alerts import AlertsWidget
 from gui.archive import ArchiveBar, ArchiveReader
+from gui.cases import CasesWidget
 from gui.client import Inbox, ServerClient
 from gui.coordination import CoordinationWidget
 from gui.map import MapWidget
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self.occupancy = OccupancyWidget()
         self.map = MapWidget(boundaries=boundaries)
         self.alerts = AlertsWidget()
+        self.cases_view = CasesWidget()
         self.station_browser = StationsWidget()
         self.coordination = CoordinationWidget(str(self.settings.value("province", "SH") or "SH"))
         band_list = list(bands) if bands is not None else default_bands()
@@ -108,6 +110,7 @@ class MainWindow(QMainWindow):
                 ("spectrum", self.tr("Spectrum"), self.spectrum, area.RightDockWidgetArea),
                 ("waterfall", self.tr("Waterfall"), self.waterfall, area.RightDockWidgetArea),
                 ("alerts", self.tr("Alerts"), self.alerts, area.BottomDockWidgetArea),
+                ("cases", self.tr("Cases"), self.cases_view, area.BottomDockWidgetArea),
                 ("occupancy", self.tr("Occupancy"), self.occupancy, area.BottomDockWidgetArea),
                 ("stations", self.tr("Stations"), self.station_browser, area.BottomDockWidgetArea),
                 ("coordination", self.tr("Coordination"), self.coordination, area.BottomDockWidgetArea)):
@@ -116,7 +119,8 @@ class MainWindow(QMainWindow):
             dock.setWidget(widget)
             self.addDockWidget(where, dock)
             self.docks[key] = dock
-        self.tabifyDockWidget(self.docks["alerts"], self.docks["occupancy"])
+        self.tabifyDockWidget(self.docks["alerts"], self.docks["cases"])
+        self.tabifyDockWidget(self.docks["cases"], self.docks["occupancy"])
         self.tabifyDockWidget(self.docks["occupancy"], self.docks["stations"])
         self.tabifyDockWidget(self.docks["stations"], self.docks["coordination"])
         self.docks["alerts"].raise_()
@@ -144,6 +148,8 @@ class MainWindow(QMainWindow):
         self.station_browser.search_requested.connect(self._search_stations)
         self.coordination.province_changed.connect(self._on_coord_province)
         self.coordination.request_selected.connect(self._request_coord_profile)
+        self.cases_view.case_selected.connect(self._load_case)
+        self.cases_view.action_requested.connect(self._case_action)
         self.alerts.by_edit.setText(str(self.settings.value("operator", "") or ""))
         self.alerts.by_edit.editingFinished.connect(
             lambda: self.settings.setValue("operator", self.alerts.by_edit.text().strip()))
@@ -383,6 +389,8 @@ class MainWindow(QMainWindow):
             "alerts", {"state": "acknowledged"}, lambda acked: self._on_active_alerts(open_ + acked)))
         self._request_occupancy()
         self._request_coordination()
+        self._request("cases", {"state": "open"}, lambda r: self.cases_view.upsert(r.result or []),
+                      lambda text: None)  # a server without cases simply shows none
 
     def _request_coordination(self) -> None:
         """Requests waiting for the operator's province (a server without the ops: the tab stays empty)."""
@@ -409,6 +417,28 @@ class MainWindow(QMainWindow):
             self.coordination.show_profile(request_id, r.arrays[i], r.arrays[j], float(mine["limit_dbuv_m"]))
 
         self._request("coord_request", {"id": request_id, "profiles": True}, got, on_error=lambda _t: None)
+
+    def _load_case(self, case_id: str) -> None:
+        """The selected case with its history (the list carries summaries only)."""
+        if self.client is not None:
+            self._request("case", {"id": case_id}, lambda r: self.cases_view.upsert([r.result])
+                          if isinstance(r.result, Mapping) else None)
+
+    def _case_action(self, case_id: str, action: str, fields: dict) -> None:
+        """A note, a hand-over request or a closure through the API; the answer updates the row."""
+        if self.client is None:
+            self.cases_view.show_status(self.tr("Archive replay: cases cannot be changed"))
+            return
+
+        def done(r: Reply) -> None:
+            if isinstance(r.result, Mapping):
+                self.cases_view.upsert([r.result])
+                self.cases_view.show_status(self.tr("{0}: {1}").format(case_id, r.result.get("state", "")))
+
+        def failed(text: str) -> None:
+            self.cases_view.show_status(self.tr("{0} failed: {1}").format(case_id, text))
+
+        self._request("case_act", {"id": case_id, "action": action, **fields}, done, failed)
 
     def _on_active_alerts(self, active: list[dict[str, Any]]) -> None:
         self.show_alerts(active)

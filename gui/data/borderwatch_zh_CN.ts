@@ -242,6 +242,100 @@
     </message>
 </context>
 <context>
+    <name>CaseTableModel</name>
+    <message>
+        <source>Severity</source>
+        <translation>严重程度</translation>
+    </message>
+    <message>
+        <source>Case</source>
+        <translation>案件</translation>
+    </message>
+    <message>
+        <source>Held by</source>
+        <translation>承办省份</translation>
+    </message>
+    <message>
+        <source>Hand-over to</source>
+        <translation>移交至</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Band</source>
+        <translation>频段</translation>
+    </message>
+    <message>
+        <source>Updated (UTC)</source>
+        <translation>更新时间 (UTC)</translation>
+    </message>
+    <message>
+        <source>Alert</source>
+        <translation>告警</translation>
+    </message>
+</context>
+<context>
+    <name>CasesWidget</name>
+    <message>
+        <source>your name</source>
+        <translation>您的姓名</translation>
+    </message>
+    <message>
+        <source>note, reason or summary</source>
+        <translation>备注、理由或摘要</translation>
+    </message>
+    <message>
+        <source>Add note</source>
+        <translation>添加备注</translation>
+    </message>
+    <message>
+        <source>Ask to take over</source>
+        <translation>请求接手</translation>
+    </message>
+    <message>
+        <source>stopped</source>
+        <translation>已停止</translation>
+    </message>
+    <message>
+        <source>licence amended</source>
+        <translation>已变更执照</translation>
+    </message>
+    <message>
+        <source>penalised</source>
+        <translation>已处罚</translation>
+    </message>
+    <message>
+        <source>referred</source>
+        <translation>已移送</translation>
+    </message>
+    <message>
+        <source>not found</source>
+        <translation>未找到</translation>
+    </message>
+    <message>
+        <source>Close case</source>
+        <translation>结案</translation>
+    </message>
+    <message>
+        <source>Operator:</source>
+        <translation>值班员：</translation>
+    </message>
+    <message>
+        <source>Enter your name as operator first.</source>
+        <translation>请先输入操作员姓名。</translation>
+    </message>
+    <message>
+        <source>Write the note or the reason first.</source>
+        <translation>请先填写备注或理由。</translation>
+    </message>
+    <message>
+        <source>Request sent for {0}...</source>
+        <translation>已为 {0} 发送请求……</translation>
+    </message>
+</context>
+<context>
     <name>CoordinationWidget</name>
     <message>
         <source>My province:</source>
@@ -320,6 +414,10 @@
         <translation>告警</translation>
     </message>
     <message>
+        <source>Cases</source>
+        <translation>案件</translation>
+    </message>
+    <message>
         <source>Occupancy</source>
         <translation>占用度</translation>
     </message>
@@ -346,6 +444,10 @@
     <message>
         <source>No answer from the server ({0})</source>
         <translation>服务器无应答（{0}）</translation>
+    </message>
+    <message>
+        <source>Archive replay: cases cannot be changed</source>
+        <translation>存档回放：无法修改案件</translation>
     </message>
     <message>
         <source>Connected to {0}</source>

@@ -109,7 +109,7 @@ def test_console_under_zh_cn_shows_chinese_labels(window: MainWindow) -> None:
     win = window
     assert win.windowTitle().startswith("borderwatch 监测控制台 - 存档 ")
     titles = [d.windowTitle() for d in win.docks.values()]
-    assert titles == ["传感器", "地图", "频谱", "瀑布图", "告警", "占用度", "台站", "协调请求"]
+    assert titles == ["传感器", "地图", "频谱", "瀑布图", "告警", "案件", "占用度", "台站", "协调请求"]
     model = win.alerts.model
     assert [model.headerData(i, Qt.Orientation.Horizontal) for i in range(4)] == [
         "严重程度", "判定", "频段", "频率 (MHz)"]
