@@ -1,0 +1,161 @@
+"""Server side of TDOA: from the sensors' synchronised snapshots to a position with an honest 95 % region.
+
+The chain (pure: no sockets, no clocks, arrays in, a fix out): pick the sensor the target is strongest
+at as the pair reference (its noise enters every pair once, so the cleanest one); for every other
+sensor measure the target's time difference against it after removing the two dongles' clock offset
+and drift with the reference broadcaster (:func:`dsp.tdoa_pair.pair_tdoa`); drop pairs whose
+correlation is ambiguous; solve the hyperbolic fix in a local ENU frame (:func:`dsp.multilat.solve_tdoa`)
+and state its 95 % ellipse.
+
+Covariance of the range differences: each pair's sigma is its own (target lag, clock map, reference
+geometry); pairs share sensor 0's recording, whose noise makes them correlated. The shared part is
+approximated as half of the smaller pair's target variance on the off-diagonal (equal SNRs give
+exactly that), which keeps the region from being optimistic in the directions the pairs agree on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsp.multilat import C_M_S, EnuFrame, MultilatError, TdoaFix, solve_tdoa
+from dsp.tdoa_pair import PairTdoa, SnapshotWindows, TdoaPairError, pair_tdoa
+
+log = logging.getLogger(__name__)
+
+#: Licensed coordinates of a broadcaster are good to some tens of metres (1-sigma, each axis).
+REF_POSITION_SIGMA_M = 30.0
+#: Assumed emitter height above ground for the fix (m): rooftops and masts of the emitters met.
+EMITTER_HEIGHT_M = 15.0
+
+
+class TdoaError(ValueError):
+    """No TDOA fix: fewer than three sensors with a usable time difference."""
+
+
+@dataclass(frozen=True)
+class SensorSnapshot:
+    """One sensor's snapshot and where its antenna is."""
+
+    sensor_id: str
+    lat: float
+    lon: float
+    height_m: float
+    windows: SnapshotWindows
+
+
+@dataclass(frozen=True)
+class ReferenceBroadcaster:
+    """The licensed wideband transmitter the clocks are aligned on."""
+
+    station_id: str
+    lat: float
+    lon: float
+    height_m: float
+    freq_hz: float
+
+
+@dataclass(frozen=True)
+class TdoaResult:
+    """A TDOA fix: position, 95 % ellipse, the pairs it rests on and the ones left out."""
+
+    lat: float
+    lon: float
+    semi_major_m: float
+    semi_minor_m: float
+    orientation_deg: float  # major axis, degrees east of north
+    fix: TdoaFix
+    frame: EnuFrame
+    reference_sensor: str
+    pairs: tuple[tuple[str, PairTdoa], ...]
+    dropped: tuple[tuple[str, str], ...]  # (sensor, reason)
+
+    @property
+    def method(self) -> str:
+        return "tdoa"
+
+
+def _distance_m(frame: EnuFrame, a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    pa = frame.to_enu(np.array(a[0]), np.array(a[1]), np.array(a[2]))
+    pb = frame.to_enu(np.array(b[0]), np.array(b[1]), np.array(b[2]))
+    return float(np.linalg.norm(pa - pb))
+
+
+def _target_power(s: SensorSnapshot) -> float:
+    seg = s.windows.segment(s.windows.target)
+    return float(np.mean(np.abs(seg) ** 2)) if seg.size else 0.0
+
+
+def locate_tdoa(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadcaster | None, *,
+                emitter_height_m: float = EMITTER_HEIGHT_M, ref_position_sigma_m: float = REF_POSITION_SIGMA_M,
+                starts_latlon: Sequence[tuple[float, float]] = ()) -> TdoaResult:
+    """TDOA fix from >= 3 sensors' snapshots; ``reference`` may be None only if every sensor is PPS-locked.
+
+    ``starts_latlon``: extra start points for the solver (e.g. the received-level fix).
+    """
+    if len(snapshots) < 3:
+        raise TdoaError(f"a TDOA fix needs >= 3 sensors, got {len(snapshots)}")
+    if reference is None and not all(s.windows.pps_locked for s in snapshots):
+        raise TdoaError("sensors without a PPS-disciplined clock need a reference broadcaster")
+    order = sorted(snapshots, key=_target_power, reverse=True)
+    s0 = order[0]
+    frame = EnuFrame(float(np.mean([s.lat for s in snapshots])), float(np.mean([s.lon for s in snapshots])))
+    pos0 = (s0.lat, s0.lon, s0.height_m)
+    pairs: list[tuple[SensorSnapshot, PairTdoa]] = []
+    dropped: list[tuple[str, str]] = []
+    for si in order[1:]:
+        posi = (si.lat, si.lon, si.height_m)
+        baseline_s = _distance_m(frame, pos0, posi) / C_M_S
+        geo_ref_s, geo_sigma_s = 0.0, 0.0
+        if reference is not None:
+            rp = (reference.lat, reference.lon, reference.height_m)
+            geo_ref_s = (_distance_m(frame, rp, posi) - _distance_m(frame, rp, pos0)) / C_M_S
+            geo_sigma_s = ref_position_sigma_m * math.sqrt(2.0) / C_M_S * _ref_geometry_gain(frame, rp, pos0, posi)
+        try:
+            res = pair_tdoa(s0.windows, si.windows, ref_geometric_lag_s=geo_ref_s, max_tdoa_s=baseline_s * 1.05,
+                            ref_geometry_sigma_s=geo_sigma_s)
+        except TdoaPairError as exc:
+            dropped.append((si.sensor_id, str(exc)))
+            continue
+        if not res.target.reliable:
+            dropped.append((si.sensor_id, f"ambiguous target correlation (sidelobe {res.target.sidelobe_ratio:.2f})"))
+            continue
+        pairs.append((si, res))
+    if len(pairs) < 2:
+        reasons = "; ".join(f"{sid}: {why}" for sid, why in dropped)
+        raise TdoaError(f"{len(pairs) + 1} sensors with a usable time difference, need 3 ({reasons})")
+    sensors = [s0] + [p[0] for p in pairs]
+    enu = frame.to_enu(np.array([s.lat for s in sensors]), np.array([s.lon for s in sensors]),
+                       np.array([s.height_m for s in sensors]))
+    rdiff = np.array([p[1].tdoa_s * C_M_S for p in pairs])
+    sig_t = np.array([p[1].target.sigma_samples / p[1].clock.ratio / s0.windows.sample_rate_hz * C_M_S
+                      for p in pairs])
+    sig = np.array([p[1].sigma_s * C_M_S for p in pairs])
+    cov = np.diag(sig**2)
+    shared = 0.5 * np.minimum.outer(sig_t**2, sig_t**2)
+    cov = cov + shared - np.diag(np.diag(shared))
+    starts = [frame.to_enu(np.array(la), np.array(lo), np.array(0.0))[:2] for la, lo in starts_latlon]
+    try:
+        fix = solve_tdoa(enu, rdiff, cov, height_m=emitter_height_m, starts=starts)
+    except MultilatError as exc:
+        raise TdoaError(f"hyperbolic solve failed: {exc}") from exc
+    lat, lon = frame.to_geodetic(fix.east_m, fix.north_m)
+    major, minor, orient = fix.ellipse_95()
+    log.debug("tdoa fix %.5f %.5f major %.0f m from %d pairs (ref %s)", lat, lon, major, len(pairs), s0.sensor_id)
+    return TdoaResult(lat=lat, lon=lon, semi_major_m=major, semi_minor_m=minor, orientation_deg=orient, fix=fix,
+                      frame=frame, reference_sensor=s0.sensor_id,
+                      pairs=tuple((p[0].sensor_id, p[1]) for p in pairs), dropped=tuple(dropped))
+
+
+def _ref_geometry_gain(frame: EnuFrame, ref: tuple[float, float, float], p0: tuple[float, float, float],
+                       pi: tuple[float, float, float]) -> float:
+    """How much a shift of the broadcaster moves its path difference: |u_i - u_0| / sqrt(2) (0..sqrt(2))."""
+    r = frame.to_enu(np.array(ref[0]), np.array(ref[1]), np.array(ref[2]))
+    a = frame.to_enu(np.array(p0[0]), np.array(p0[1]), np.array(p0[2]))
+    b = frame.to_enu(np.array(pi[0]), np.array(pi[1]), np.array(pi[2]))
+    ua, ub = (r - a) / np.linalg.norm(r - a), (r - b) / np.linalg.norm(r - b)
+    return float(np.linalg.norm((ub - ua)[:2])) / math.sqrt(2.0)
