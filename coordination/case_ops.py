@@ -2,8 +2,8 @@
 ``case_upload``, ``case_attachment``, ``case_verify``).
 
 One handler class, given the case desk, the attachment store, a way to read an alert and the
-clock, so the server's API dispatch and a stand-in test server run the same code. Every op takes
-``by`` (who acts: the operator's or team's name) and, for a client acting on a team's behalf (the
+clock: the server's API dispatch stays a table of ops and the case rules live in one place. Every
+op takes ``by`` (who acts: the operator's or team's name) and, for a client acting on a team's behalf (the
 web view), ``as_provinces`` (the team's provinces; absent = an operator of the centre). The
 server's key policy checks ``as_provinces`` against a province-limited key; here they become the
 :class:`~coordination.cases.Actor` whose rights the case life cycle checks.

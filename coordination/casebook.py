@@ -42,7 +42,7 @@ class CaseRepository(Protocol):
 
 
 class InMemoryCaseRepository:
-    """A repository in a dict: for tests, tools and the stand-in API server."""
+    """A repository in a dict: for tests and tools (the server keeps cases in its store)."""
 
     def __init__(self) -> None:
         self._events: dict[str, list[CaseEvent]] = {}

@@ -103,8 +103,10 @@ def render(boundaries: Boundaries, provinces: Sequence[str], alerts: Sequence[Ma
             parts.append(f'<text x="{cx:.0f}" y="{cy:.0f}" class="prov">{html.escape(code)}</text>')
     for s in sensors:
         x, y = proj.xy(float(s["lat"]), float(s["lon"]))
-        parts.append(f'<g class="sensor"><title>{html.escape(str(s.get("sensor_id", "")))}</title>'
-                     f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="#2e7d32"/></g>')
+        name = html.escape(str(s.get("sensor_id", "")))
+        label = f'<text x="{x + 6:.1f}" y="{y + 4:.1f}" class="sensor-label">{name}</text>' if focus else ""
+        parts.append(f'<g class="sensor"><title>{name}</title>'
+                     f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="#2e7d32"/>{label}</g>')
     for a in alerts:
         pos = a.get("position")
         if not pos:
@@ -134,5 +136,16 @@ def render(boundaries: Boundaries, provinces: Sequence[str], alerts: Sequence[Ma
         x, y = proj.xy(float(p["lat"]), float(p["lon"]))
         parts.append(f'<g class="team"><circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#6a1b9a"/>'
                      f'<title>{html.escape(str(p.get("actor", "")))}</title></g>')
+    parts.append(_scale_bar(proj))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _scale_bar(proj: _Projection) -> str:
+    """A bar of a round number of km (about a fifth of the width) at the bottom left."""
+    target_km = proj.width / 5 / proj.km(1.0)
+    km = max((k for k in (1, 2, 5, 10, 20, 50, 100, 200) if k <= target_km), default=1)
+    px, y = proj.km(km), proj.height - 12
+    return (f'<g class="scale"><rect x="10" y="{y - 14:.0f}" width="{px + 50:.0f}" height="22" fill="#fff" '
+            f'fill-opacity="0.8"/><line x1="14" y1="{y:.0f}" x2="{14 + px:.1f}" y2="{y:.0f}" stroke="#222" '
+            f'stroke-width="3"/><text x="{18 + px:.1f}" y="{y + 4:.0f}" class="prov">{km} km</text></g>')

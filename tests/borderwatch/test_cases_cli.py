@@ -1,4 +1,4 @@
-"""``borderwatch cases`` against a real API socket (the case-API stand-in): the whole life cycle, export, verify."""
+"""``borderwatch cases`` against a real coordination server: the whole life cycle, export, verify."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from case_testkit import alert_doc
-from caseapi_testkit import CaseApiStandIn
+from web_testkit import CentreWorld
 
 from borderwatch.cli import main
 from coordination.cases import case_id_for
@@ -18,8 +18,9 @@ ALERT = "20261203T070000-cli00001"
 
 @pytest.fixture
 def api(tmp_path: Path):
-    with CaseApiStandIn([alert_doc(ALERT, source=("JS",), affected=("SH",))], tmp_path / "att") as s:
-        yield s
+    centre = CentreWorld(tmp_path / "centre", [alert_doc(ALERT, source=("JS",), affected=("SH",), severity="minor")])
+    yield centre
+    centre.close()
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -28,7 +29,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return rc, out.out, out.err
 
 
-def test_cases_cli_life_cycle_export_and_verify(api: CaseApiStandIn, tmp_path: Path, capsys) -> None:
+def test_cases_cli_life_cycle_export_and_verify(api: CentreWorld, tmp_path: Path, capsys) -> None:
     s = ("--server", api.api_addr)
     cid = case_id_for(ALERT)
     assert run(capsys, "cases", "open", ALERT, "--by", "js-op", "--as-province", "JS", *s)[0] == 0
@@ -56,7 +57,7 @@ def test_cases_cli_life_cycle_export_and_verify(api: CaseApiStandIn, tmp_path: P
     assert run(capsys, "cases", "verify", "--zip", str(zpath))[0] == 0
 
 
-def test_verify_zip_finds_an_edited_event(api: CaseApiStandIn, tmp_path: Path, capsys) -> None:
+def test_verify_zip_finds_an_edited_event(api: CentreWorld, tmp_path: Path, capsys) -> None:
     s = ("--server", api.api_addr)
     cid = case_id_for(ALERT)
     run(capsys, "cases", "open", ALERT, "--by", "op", *s)

@@ -1,8 +1,10 @@
-"""The web view running for real: HTTPS (self-signed certificate) in front of the case-API stand-in.
+"""The web view running for real: HTTPS (self-signed certificate) in front of a real coordination server.
 
-``web_world`` gives a running web server, its stand-in API, and tokens for a JS team, an SH team
-and a revoked ZJ team; ``Https`` is a small client over ``http.client`` that trusts the test
-certificate, does not follow redirects (the tests look at them) and can post multipart files.
+``start_web_world`` gives a running web server, the server it is a client of (a scripted engine
+raises the alerts; the server opens cases for the major ones itself), sensors of JS and ZJ, and
+tokens for a JS team, an SH team and a revoked ZJ team; ``Https`` is a small client over
+``http.client`` that trusts the test certificate, does not follow redirects (the tests look at
+them) and can post multipart files.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
+import zmq
 from case_testkit import T0, alert_doc
-from caseapi_testkit import CaseApiStandIn
+from server_testkit import FakeEngine, SimSensor, loopback_config
 
+from coordination.alerts import Alert, AlertEvent
+from coordination.client import ApiClient
+from coordination.server import Server
 from web.config import WebConfig
 from web.serve import WebServer
 from web.tls import ensure_self_signed
@@ -29,10 +35,6 @@ JS_SH_ALERT = "20261203T063000-js000001"
 JS_MINOR_ALERT = "20261203T064000-js000002"
 ZJ_ALERT = "20261203T065000-zj000003"
 
-SENSORS = [
-    {"sensor_id": "js-kunshan", "province": "JS", "lat": 31.38, "lon": 120.98},
-    {"sensor_id": "zj-jiaxing", "province": "ZJ", "lat": 30.75, "lon": 120.76},
-]
 
 
 def world_alerts() -> list[dict]:
@@ -96,17 +98,62 @@ class Https:
         return self.request("POST", path, **kw)
 
 
+class CentreWorld:
+    """The coordination server with a scripted engine and two connected sensors (js-01, zj-01)."""
+
+    def __init__(self, tmp: Path, alerts: list[dict]) -> None:
+        self.engine = FakeEngine()
+        self.server = Server(loopback_config(tmp), engine=self.engine).start()
+        self.ctx = zmq.Context()
+        self.js = SimSensor(self.ctx, self.server.endpoints["sensors"], "js-01", "JS")
+        self.js.hello()
+        self.zj = SimSensor(self.ctx, self.server.endpoints["sensors"], "zj-01", "ZJ")
+        self.zj.hello()
+        self._seq = 0
+        self.publish(*alerts)
+
+    @property
+    def api_addr(self) -> str:
+        return self.server.endpoints["api"]
+
+    @property
+    def pub_addr(self) -> str:
+        return self.server.endpoints["pub"]
+
+    def publish(self, *docs: dict) -> None:
+        """Have the engine raise (or update) these alerts: persisted, published, cases opened."""
+        self.engine.queued = [AlertEvent(d.get("event", "opened"), Alert.from_json(d)) for d in docs]
+        self._seq += 1
+        self.js.send(self.js.emissions(self._seq))
+        self.js.wait_acked({self._seq})
+
+    def alert(self, alert_id: str) -> dict:
+        with ApiClient(self.api_addr) as api:
+            return dict(api.result("alert", {"id": alert_id}))
+
+    def case_json(self, case_id: str) -> dict:
+        assert self.server.cases is not None
+        return json.loads(json.dumps(self.server.cases.get(case_id).to_json()))
+
+    def n_events(self, case_id: str) -> int:
+        assert self.server.cases is not None
+        return self.server.cases.get(case_id).n_events
+
+    def close(self) -> None:
+        self.js.close()
+        self.zj.close()
+        self.server.stop()
+        self.ctx.destroy(linger=0)
+
+
 @dataclass
 class WebWorld:
     web: WebServer
-    api: CaseApiStandIn
+    centre: CentreWorld
     client: Https
     tokens: dict[str, str]
     token_store: TokenStore
     cert_file: Path
-
-    def case_json(self, case_id: str) -> dict:
-        return json.loads(json.dumps(self.api.desk.get(case_id).to_json()))
 
 
 def start_web_world(tmp: Path) -> Iterator[WebWorld]:
@@ -116,8 +163,11 @@ def start_web_world(tmp: Path) -> Iterator[WebWorld]:
     tokens = {name: store.new(name, provs)[0] for name, provs in
               (("js-team", ("JS",)), ("sh-team", ("SH",)), ("zj-team", ("ZJ",)))}
     store.revoke("zj-team")
-    with CaseApiStandIn(world_alerts(), tmp / "attachments", SENSORS) as api:
+    centre = CentreWorld(tmp / "centre", world_alerts())
+    try:
         cfg = WebConfig(listen="127.0.0.1", port=0, cert_file=cert, key_file=key, tokens_dir=tmp / "tokens",
-                        api=api.api_addr, pub=api.pub_addr)
+                        api=centre.api_addr, pub=centre.pub_addr)
         with WebServer(cfg) as web:
-            yield WebWorld(web, api, Https(web.port, cert), tokens, store, cert)
+            yield WebWorld(web, centre, Https(web.port, cert), tokens, store, cert)
+    finally:
+        centre.close()

@@ -1,4 +1,4 @@
-"""The web view over real HTTPS against the case-API stand-in: tokens, scope, actions, validation, SSE."""
+"""The web view over real HTTPS against a real coordination server: tokens, scope, actions, validation, SSE."""
 
 from __future__ import annotations
 
@@ -64,12 +64,12 @@ def test_js_team_sees_only_alerts_that_involve_js(world: WebWorld) -> None:
     assert r.status == 200
     assert JS_SH_ALERT in r.text and JS_MINOR_ALERT in r.text
     assert ZJ_ALERT not in r.text
-    assert "zj-jiaxing" not in r.text  # another province's sensor is not on JS's map
+    assert "js-01" in r.text and "zj-01" not in r.text  # another province's sensor is not on JS's map
     for path in (f"/alerts/{ZJ_ALERT}", f"/cases/{case_id_for(ZJ_ALERT)}"):
         assert world.client.get(path, token=world.tokens["js-team"]).status == 404
     r = world.client.post(f"/alerts/{ZJ_ALERT}/ack", token=world.tokens["js-team"], form={"note": "mine?"})
     assert r.status == 404
-    assert world.api.alerts[ZJ_ALERT]["state"] == "open"
+    assert world.centre.alert(ZJ_ALERT)["state"] == "open"
     assert world.client.get(f"/alerts/{ZJ_ALERT}", token=world.tokens["sh-team"]).status == 404
     assert world.client.get(f"/alerts/{JS_SH_ALERT}", token=world.tokens["sh-team"]).status == 200
 
@@ -77,7 +77,7 @@ def test_js_team_sees_only_alerts_that_involve_js(world: WebWorld) -> None:
 def test_map_draws_provinces_sensors_and_the_position_ellipse(world: WebWorld) -> None:
     r = world.client.get(f"/alerts/{JS_SH_ALERT}", token=world.tokens["js-team"])
     assert 'data-province="JS"' in r.text and 'data-province="SH"' in r.text
-    assert "<ellipse" in r.text and "js-kunshan" in r.text
+    assert "<ellipse" in r.text and "js-kunshan" in r.text  # the alert's own readings on its map
 
 
 def test_case_flow_note_photo_task_on_site_close(world: WebWorld) -> None:
@@ -95,7 +95,7 @@ def test_case_flow_note_photo_task_on_site_close(world: WebWorld) -> None:
     world.client.post(f"/cases/{case_id}/task_done", cookie=js, form={"task_id": "T1", "result": "found it"})
     r = world.client.post(f"/cases/{case_id}/close", cookie=js, form={"outcome": "stopped", "summary": "off"})
     assert r.status == 303
-    c = world.case_json(case_id)
+    c = world.centre.case_json(case_id)
     assert [e["kind"] for e in c["events"]] == ["opened", "note", "attachment", "task_added", "on_site",
                                                 "task_done", "closed"]
     assert c["attachments"][0]["sha256"] == hashlib.sha256(PNG).hexdigest()
@@ -123,11 +123,11 @@ def test_every_form_input_is_validated_with_a_clear_message(world: WebWorld, act
                                                              message: str) -> None:
     world.client.post(f"/alerts/{JS_SH_ALERT}/case", token=world.tokens["js-team"])
     case_id = case_id_for(JS_SH_ALERT)
-    before = world.api.desk.get(case_id).n_events
+    before = world.centre.n_events(case_id)
     r = world.client.post(f"/cases/{case_id}/{action}", token=world.tokens["js-team"], form=form)
     assert r.status == 422
     assert message in r.text and 'role="alert"' in r.text
-    assert world.api.desk.get(case_id).n_events == before
+    assert world.centre.n_events(case_id) == before
 
 
 def test_uploads_are_checked_by_type_and_content(world: WebWorld) -> None:
@@ -145,10 +145,16 @@ def test_uploads_are_checked_by_type_and_content(world: WebWorld) -> None:
 def test_acknowledge_goes_to_the_server_in_the_teams_name(world: WebWorld) -> None:
     r = world.client.post(f"/alerts/{JS_SH_ALERT}/ack", token=world.tokens["js-team"], form={"note": "on our way"})
     assert (r.status, r.headers["location"]) == (303, f"/alerts/{JS_SH_ALERT}")
-    a = world.api.alerts[JS_SH_ALERT]
+    a = world.centre.alert(JS_SH_ALERT)
     assert (a["state"], a["acknowledged_by"], a["note"]) == ("acknowledged", "js-team", "on our way")
-    r = world.client.post(f"/alerts/{JS_SH_ALERT}/ack", token=world.tokens["js-team"], form={"note": "again"})
-    assert r.status == 422 and "The monitoring centre refused:" in r.text and "acknowledged" in r.text
+
+
+
+def test_the_servers_refusal_is_shown_to_the_team(world: WebWorld) -> None:
+    case_id = case_id_for(JS_SH_ALERT)  # major: opened by the server, held by JS; SH is involved (affected)
+    r = world.client.post(f"/cases/{case_id}/close", token=world.tokens["sh-team"], form={"outcome": "stopped"})
+    assert r.status == 422 and "The monitoring centre refused:" in r.text and "only the holder (JS)" in r.text
+    assert world.centre.case_json(case_id)["state"] == "open"
 
 
 def test_chinese_pages(world: WebWorld) -> None:
@@ -180,10 +186,10 @@ def test_live_updates_reach_the_teams_of_the_alerts_provinces_only(world: WebWor
     for th in threads:
         th.start()
     time.sleep(1.0)  # both streams registered and the SUB connected
-    doc = dict(world.api.alerts[JS_MINOR_ALERT], event="updated", severity="major")
+    doc = dict(world.centre.alert(JS_MINOR_ALERT), event="updated", severity="major")
     deadline = time.monotonic() + 8
     while not got["js-team"] and time.monotonic() < deadline:
-        world.api.publish(doc)
+        world.centre.publish(doc)
         time.sleep(0.3)
     for th in threads:
         th.join(12)

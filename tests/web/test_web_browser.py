@@ -1,6 +1,6 @@
 """The web view in a real headless Chromium (Debian's, driven by Playwright), phone-sized.
 
-Log in as the JS team, see only JS alerts, acknowledge one, open its case, upload a photo, report
+Log in as the JS team, see only JS alerts, acknowledge one, go to its case, upload a photo, report
 "on site" with the browser's position, close the case; a screenshot of the phone-sized alert page
 is kept (``BORDERWATCH_DOCS_SCREENSHOTS=1`` also writes docs/web-alert.png).
 """
@@ -61,14 +61,14 @@ def test_js_team_on_a_phone_acks_uploads_a_photo_and_closes_a_case(browser, tmp_
         page.click("#ack")
         page.wait_for_url(f"{base}/alerts/{JS_SH_ALERT}")
         assert "acknowledged" in page.inner_text("#alert-state")
-        assert world.api.alerts[JS_SH_ALERT]["acknowledged_by"] == "js-team"
+        assert world.centre.alert(JS_SH_ALERT)["acknowledged_by"] == "js-team"
         shot = tmp_path / "web-alert.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
         if os.environ.get("BORDERWATCH_DOCS_SCREENSHOTS") == "1":
             shutil.copyfile(shot, DOCS / "web-alert.png")
 
-        page.click("#open-case")
+        page.click("#case-link")  # a major alert: the server opened its case, held by JS (the source)
         case_id = case_id_for(JS_SH_ALERT)
         page.wait_for_url(f"{base}/cases/{case_id}")
         page.set_input_files("#file", str(photo))
@@ -86,8 +86,9 @@ def test_js_team_on_a_phone_acks_uploads_a_photo_and_closes_a_case(browser, tmp_
         page.wait_for_url(f"{base}/cases/{case_id}?done=close")
         assert "closed" in page.inner_text("#case-state")
 
-        c = world.case_json(case_id)
-        assert [e["kind"] for e in c["events"]] == ["opened", "attachment", "on_site", "closed"]
+        c = world.centre.case_json(case_id)
+        assert [(e["kind"], e["actor"]) for e in c["events"]] == [
+            ("opened", "server"), ("attachment", "js-team"), ("on_site", "js-team"), ("closed", "js-team")]
         assert c["on_site"][0]["lat"] == pytest.approx(31.4112, abs=1e-6)
         assert c["attachments"][0]["size_bytes"] == photo.stat().st_size
         assert (c["outcome"], c["closed_by"]) == ("stopped", "js-team")
