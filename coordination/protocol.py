@@ -596,12 +596,13 @@ class ProfileMsg(Message):
         return cls(*_common(h), profiles=tuple(MonitoringProfile.from_dict(p) for p in raw))
 
 
-COMMAND_ACTIONS = ("capture_iq", "switch_profile")
+COMMAND_ACTIONS = ("capture_iq", "switch_profile", "tdoa_snapshot")
 
 
 @dataclass(frozen=True)
 class Command(Message):
-    """Server -> sensor: capture IQ evidence, or switch monitoring profile."""
+    """Server -> sensor: capture IQ evidence, switch monitoring profile, or take a synchronised TDOA
+    snapshot (reference, target, reference on one sample clock at a stated UTC time)."""
 
     TYPE: ClassVar[bytes] = b"command"
 
@@ -622,6 +623,14 @@ class Command(Message):
             _num(params, "duration_s", 0.001, 60.0)
             _num(params, "center_hz", 1e6, 7e9)
             _num_or_none(params, "sample_rate_hz", 1e3, 1e8)
+        elif action == "tdoa_snapshot":
+            _str(params, "t_utc", 40)
+            _num(params, "target_hz", 1e6, 7e9)
+            _num_or_none(params, "ref_hz", 1e6, 7e9)  # None: a PPS-disciplined sensor may skip the reference
+            _num(params, "sample_rate_hz", 1e3, 1e8)
+            _num(params, "ref_samples", 0, 1e8)
+            _num(params, "target_samples", 1, 1e8)
+            _num(params, "settle_samples", 0, 1e7)
         else:
             _str(params, "profile", 64)
         return cls(*_common(h), command_id=_str(h, "command_id", 64, pattern=_SENSOR_ID_RE),

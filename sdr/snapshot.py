@@ -1,0 +1,176 @@
+"""The synchronised TDOA snapshot on the sensor: reference, target, reference, on one sample clock, as SigMF.
+
+Why: a time difference between two cheap sensors is only measurable if each sensor's recording of the
+target is framed by recordings of a common broadcaster on the *same running sample counter* (the
+server aligns the dongles' clocks on it, :mod:`dsp.clock_align`). The sensor therefore never restarts
+its stream: at the stated UTC time it reads ``ref_samples`` at the reference frequency, retunes, reads
+``settle_samples`` (the tuner's PLL and filters settling; kept in the file, marked, dropped by the
+server) and ``target_samples`` at the target, retunes back, settles, reads the reference again. The
+sample index of each retune is what the SigMF captures say (``core:sample_start``, ``core:frequency``);
+the global metadata says the reference station, the settling, the time quality (``ntp`` with its
+stated uncertainty, or ``gps_pps``: a disciplined sensor says so and the reference segments may be
+empty) and where the antenna is. ``read_snapshot`` turns the file back into the windows the chain uses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coordination.protocol import Command, format_utc
+from dsp.tdoa_pair import SnapshotWindows
+from sdr.evidence import SensorPlace
+from sdr.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+#: Our keys in the SigMF global object (extension namespace ``borderwatch``).
+NS = "borderwatch"
+
+
+class SnapshotError(Exception):
+    """A snapshot that cannot be taken or read (bad order, source ended, file not a snapshot)."""
+
+
+@dataclass(frozen=True)
+class SnapshotOrder:
+    """What the server ordered (a validated ``tdoa_snapshot`` Command)."""
+
+    snapshot_id: str
+    t_utc: str
+    target_hz: float
+    ref_hz: float | None
+    sample_rate_hz: float
+    ref_samples: int
+    target_samples: int
+    settle_samples: int
+    reference_station: str = ""
+    alert_id: str = ""
+
+    @classmethod
+    def from_command(cls, cmd: Command) -> SnapshotOrder:
+        p = cmd.params
+        ref = p.get("ref_hz")
+        return cls(snapshot_id=cmd.command_id, t_utc=str(p["t_utc"]), target_hz=float(p["target_hz"]),
+                   ref_hz=float(ref) if ref is not None else None, sample_rate_hz=float(p["sample_rate_hz"]),
+                   ref_samples=int(p["ref_samples"]), target_samples=int(p["target_samples"]),
+                   settle_samples=int(p["settle_samples"]), reference_station=str(p.get("reference_station", ""))[:64],
+                   alert_id=str(p.get("alert_id", ""))[:128])
+
+
+def _read_exactly(source: Source, n: int, what: str) -> np.ndarray:
+    parts, got = [], 0
+    while got < n:
+        block = source.read(min(1 << 17, n - got))
+        if block.size == 0:
+            raise SnapshotError(f"source ended during the {what} segment ({got} of {n} samples)")
+        parts.append(np.asarray(block, dtype=np.complex64))
+        got += block.size
+    return np.concatenate(parts) if parts else np.zeros(0, np.complex64)
+
+
+def capture_snapshot(source: Source, order: SnapshotOrder, place: SensorPlace, out_dir: str | Path, *,
+                     t_start: datetime, time_quality: str = "ntp", time_sigma_s: float = 0.01,
+                     pps_locked: bool = False) -> Path:
+    """Take the snapshot from ``source`` (already streaming at ``order.sample_rate_hz``) and write SigMF.
+
+    ``t_start``: the UTC time of the first sample as the sensor's clock says it; a PPS-locked sensor with
+    no reference frequency in the order records the target alone.
+    """
+    from sigmf import SigMFFile
+
+    rate = float(source.sample_rate_hz)
+    if abs(rate - order.sample_rate_hz) > 1e-6 * order.sample_rate_hz:
+        raise SnapshotError(f"snapshot {order.snapshot_id}: source runs at {rate:.0f} S/s, order says "
+                            f"{order.sample_rate_hz:.0f}")
+    with_ref = order.ref_hz is not None and order.ref_samples > 0 and not (pps_locked and order.ref_hz is None)
+    if order.ref_hz is None and not pps_locked:
+        raise SnapshotError(f"snapshot {order.snapshot_id}: no reference frequency and no PPS-disciplined clock")
+    plan: list[tuple[str, float, int]] = []
+    if with_ref:
+        plan.append(("ref_before", float(order.ref_hz or 0.0), order.ref_samples))
+    plan.append(("target", order.target_hz, order.target_samples))
+    if with_ref:
+        plan.append(("ref_after", float(order.ref_hz or 0.0), order.ref_samples))
+    previous_hz = float(source.center_freq_hz)
+    chunks: list[np.ndarray] = []
+    captures: list[dict[str, Any]] = []
+    index = 0
+    try:
+        for k, (label, freq, n) in enumerate(plan):
+            source.tune(freq)
+            settle = order.settle_samples if k > 0 else 0
+            if settle:
+                chunks.append(_read_exactly(source, settle, f"{label} settling"))
+            captures.append({"label": label, "retune_index": index, "sample_start": index + settle,
+                             "frequency": freq, "samples": n, "settle": settle})
+            index += settle
+            chunks.append(_read_exactly(source, n, label))
+            index += n
+    finally:
+        source.tune(previous_hz)
+    iq = np.concatenate(chunks)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data_path = out / f"{order.snapshot_id}.sigmf-data"
+    meta_path = out / f"{order.snapshot_id}.sigmf-meta"
+    np.ascontiguousarray(iq, dtype="<c8").tofile(data_path)
+    global_info = {
+        "core:datatype": "cf32_le",
+        "core:sample_rate": rate,
+        "core:description": f"borderwatch TDOA snapshot {order.snapshot_id} from sensor {place.sensor_id}",
+        "core:recorder": "borderwatch",
+        "core:author": place.sensor_id,
+        "core:geolocation": {"type": "Point", "coordinates": [place.lon, place.lat, place.height_m]},
+        # the TDOA-specific facts travel in core:extensions-free form under our namespace's comment key
+        "core:comment": json.dumps({NS: {
+            "kind": "tdoa_snapshot", "snapshot_id": order.snapshot_id, "ordered_t_utc": order.t_utc,
+            "reference_station": order.reference_station, "ref_hz": order.ref_hz, "target_hz": order.target_hz,
+            "settle_samples": order.settle_samples, "time_quality": time_quality, "time_sigma_s": time_sigma_s,
+            "pps_locked": bool(pps_locked), "alert_id": order.alert_id,
+            "segments": [{k: c[k] for k in ("label", "retune_index", "sample_start", "samples")} for c in captures],
+        }}, separators=(",", ":")),
+    }
+    sf = SigMFFile(data_file=str(data_path), global_info=global_info)
+    for c in captures:
+        # the settling samples belong to the capture of the frequency being settled to (its retune index)
+        meta: dict[str, Any] = {"core:frequency": c["frequency"]}
+        if c["retune_index"] == 0:
+            meta["core:datetime"] = format_utc(t_start)
+        # a capture starts at the retune: its settling samples belong to the frequency being settled to
+        sf.add_capture(c["retune_index"], metadata=meta)
+        sf.add_annotation(c["sample_start"], c["samples"], metadata={"core:label": c["label"]})
+    sf.tofile(str(meta_path), skip_validate=False, overwrite=True)
+    log.info("tdoa snapshot %s: %d samples, segments %s", order.snapshot_id, iq.size,
+             [(c["label"], c["sample_start"]) for c in captures])
+    return meta_path
+
+
+def read_snapshot(meta_path: str | Path) -> tuple[SnapshotWindows, dict[str, Any]]:
+    """A snapshot file back as the chain's windows, and its borderwatch metadata (station, time quality)."""
+    from sigmf import sigmffile
+
+    try:
+        sf = sigmffile.fromfile(str(meta_path))
+        info = json.loads(sf.get_global_field("core:comment") or "{}").get(NS, {})
+    except (OSError, ValueError) as exc:
+        raise SnapshotError(f"{meta_path}: not a readable SigMF snapshot: {exc}") from exc
+    if info.get("kind") != "tdoa_snapshot":
+        raise SnapshotError(f"{meta_path}: not a borderwatch TDOA snapshot (no {NS}.kind = tdoa_snapshot)")
+    iq = np.asarray(sf.read_samples(), dtype=np.complex64)
+    segs = {s["label"]: (int(s["sample_start"]), int(s["sample_start"]) + int(s["samples"]))
+            for s in info.get("segments", [])}
+    if "target" not in segs or any(b > iq.size or a < 0 for a, b in segs.values()):
+        raise SnapshotError(f"{meta_path}: segments {segs} do not fit {iq.size} samples")
+    empty = (0, 0)
+    win = SnapshotWindows(iq=iq, sample_rate_hz=float(sf.get_global_field("core:sample_rate")),
+                          ref_before=segs.get("ref_before", empty), target=segs["target"],
+                          ref_after=segs.get("ref_after", empty), ref_freq_hz=float(info.get("ref_hz") or 0.0),
+                          target_freq_hz=float(info["target_hz"]), pps_locked=bool(info.get("pps_locked")))
+    return win, info
