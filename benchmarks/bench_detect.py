@@ -10,7 +10,8 @@ transmitter in 0.5 s of 1 MS/s IQ goes through :func:`sdr.detect.detect`. Printe
 * the confusion matrix (rows: true class, columns: the class of the strongest detected emission) and
   the accuracy per SNR; target >= 90 % at SNR >= 10 dB;
 * the known-answer pass rate per SNR: one emission, centre within 1 % of the channel, 99 % bandwidth
-  within 10 % (or 4 bins), bursts within 2 ms;
+  within 10 % (or 4 bins), bursts within 2 ms; and which answers were missed, by waveform;
+* the median class confidence when the class is right and when it is wrong;
 * seconds of CPU per second of IQ.
 
 Exit status 1 when the accuracy target is missed.
@@ -25,11 +26,30 @@ import time
 import numpy as np
 
 from dsp.classify import CLASSES
-from dsp.synth import KINDS, known_signal
-from sdr.detect import detect
+from dsp.synth import KINDS, KnownSignal, known_signal
+from sdr.detect import DetectionResult, detect
 
 SNRS_DB = (10, 20, 30)
 TARGET_ACCURACY = 0.90
+
+
+def _known_answer_misses(sig: KnownSignal, result: DetectionResult) -> list[str]:
+    """Which known answers a detection misses: count, centre, bandwidth, bursts (empty: all met)."""
+    if len(result.emissions) != 1:
+        return [f"{len(result.emissions)} emissions"]
+    (found,) = result.emissions
+    e = found.emission
+    bin_hz = sig.sample_rate_hz / result.nfft
+    failed = []
+    if abs(e.center_hz - sig.center_hz) > 0.01 * sig.channel_hz:
+        failed.append("centre")
+    if abs(e.obw_hz - sig.obw_hz) > max(0.1 * sig.obw_hz, 4 * bin_hz):
+        failed.append("bandwidth")
+    if len(found.bursts) != len(sig.bursts) or not all(
+            abs(b.start_s - s) <= 0.002 and abs(b.duration_s - d) <= 0.002
+            for b, (s, d) in zip(found.bursts, sig.bursts)):
+        failed.append("bursts")
+    return failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     known = dict.fromkeys(SNRS_DB, 0)
     total = dict.fromkeys(SNRS_DB, 0)
     cpu_s = iq_s = 0.0
+    misses: dict[tuple[int, str], int] = {}  # (SNR, which known answer) -> failures
+    confidence: dict[bool, list[float]] = {True: [], False: []}
     for kind in KINDS:
         for snr in SNRS_DB:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -56,15 +78,12 @@ def main(argv: list[str] | None = None) -> int:
                 confusion[CLASSES.index(sig.emission_class), labels.index(got)] += 1
                 total[snr] += 1
                 right[snr] += got == sig.emission_class
-                if found is not None and len(result.emissions) == 1:
-                    e = found.emission
-                    bin_hz = sig.sample_rate_hz / result.nfft
-                    ok = (abs(e.center_hz - sig.center_hz) <= 0.01 * sig.channel_hz
-                          and abs(e.obw_hz - sig.obw_hz) <= max(0.1 * sig.obw_hz, 4 * bin_hz)
-                          and len(found.bursts) == len(sig.bursts)
-                          and all(abs(b.start_s - s) <= 0.002 and abs(b.duration_s - d) <= 0.002
-                                  for b, (s, d) in zip(found.bursts, sig.bursts)))
-                    known[snr] += ok
+                if found is not None:
+                    confidence[got == sig.emission_class].append(found.class_confidence)
+                failed = _known_answer_misses(sig, result)
+                known[snr] += not failed
+                for what in failed:
+                    misses[(snr, f"{sig.kind} {what}")] = misses.get((snr, f"{sig.kind} {what}"), 0) + 1
     width = max(len(x) for x in labels)
     print(f"emission class confusion matrix: {len(KINDS)} waveforms x SNR {SNRS_DB} dB x {args.seeds} seeds "
           f"from {args.first_seed} (rows: truth, columns: detected)")
@@ -74,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     for snr in SNRS_DB:
         print(f"SNR {snr:2d} dB: class accuracy {right[snr] / total[snr]:6.1%}   "
               f"known answers (centre, bandwidth, bursts) {known[snr] / total[snr]:6.1%}   n={total[snr]}")
+    for (snr, what), n in sorted(misses.items()):
+        print(f"  SNR {snr:2d} dB: {what}: {n} of {args.seeds}")
+    for ok, vals in ((True, confidence[True]), (False, confidence[False])):
+        if vals:
+            print(f"class confidence when {'right' if ok else 'wrong'}: median {np.median(vals):.2f} "
+                  f"(n={len(vals)})")
     accuracy = sum(right.values()) / sum(total.values())
     print(f"overall class accuracy at SNR >= 10 dB: {accuracy:.1%} (target >= {TARGET_ACCURACY:.0%})")
     print(f"detect: {cpu_s / iq_s:.2f} CPU s per s of 1 MS/s IQ ({iq_s / cpu_s:.1f}x real time, one process)")

@@ -72,8 +72,10 @@ SQUARENESS = 0.6
 MIN_IQ_SNR_DB = 5.0
 #: Samples the instantaneous frequency is averaged over (the analysis rate is 1.25 x the bandwidth).
 FI_SMOOTH = 2
-#: Samples of IQ (after filtering to the emission) the features use at most.
+#: Samples of IQ (after filtering to the emission) the features use at most, and of input IQ (one FFT
+#: of at most this many samples per emission bounds the time a long continuous capture costs).
 MAX_SAMPLES = 1 << 17
+MAX_INPUT_SAMPLES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def baseband(iq: np.ndarray, sample_rate_hz: float, offset_hz: float, bandwidth_
     Returns (IQ, its sample rate). Amplitudes are kept (a tone of amplitude A stays A); white noise of
     density N0 has power N0 * rate in the result.
     """
-    x = np.asarray(iq, dtype=np.complex64)[: MAX_SAMPLES * 64]
+    x = np.asarray(iq, dtype=np.complex64)[:MAX_INPUT_SAMPLES]
     n = x.size
     spec = scipy.fft.fft(x, workers=1)
     shift = round(offset_hz / sample_rate_hz * n)

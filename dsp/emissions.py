@@ -160,13 +160,21 @@ def detect_emissions(
 
 
 def _measure(f: np.ndarray, p: np.ndarray, floor: np.ndarray, a: int, b: int, lo_lim: int, hi_lim: int,
-             x_db: float, bin_hz: float) -> Emission:
-    """Measurements of the run of bins a..b, widened over its skirts above the floor within lo_lim..hi_lim."""
+             x_db: float, bin_hz: float, skirt_bins: int = 1) -> Emission:
+    """Measurements of the run of bins a..b, widened over its skirts above the floor within lo_lim..hi_lim.
+
+    skirt_bins > 1: a skirt bin counts while the mean of the ``skirt_bins`` bins around it is above the
+    floor (a skirt under the per-bin noise, keying sidebands at a few dB SNR, is still the emission's).
+    """
     n = f.size
+    level = p
+    if skirt_bins > 1:
+        lin = 10.0 ** (p / 10.0)
+        level = 10.0 * np.log10(np.maximum(np.convolve(lin, np.ones(skirt_bins) / skirt_bins, mode="same"), 1e-300))
     lo, hi = a, b
-    while lo > lo_lim and p[lo - 1] > floor[lo - 1]:
+    while lo > lo_lim and (p[lo - 1] > floor[lo - 1] or level[lo - 1] > floor[lo - 1]):
         lo -= 1
-    while hi < hi_lim and p[hi + 1] > floor[hi + 1]:
+    while hi < hi_lim and (p[hi + 1] > floor[hi + 1] or level[hi + 1] > floor[hi + 1]):
         hi += 1
     sl = slice(lo, hi + 1)
     sig = np.clip(10.0 ** (p[sl] / 10.0) - 10.0 ** (floor[sl] / 10.0), 0.0, None)
@@ -202,14 +210,15 @@ def measure_span(
     x_db: float = 26.0,
     limit_lo_hz: float | None = None,
     limit_hi_hz: float | None = None,
+    skirt_bins: int = 1,
 ) -> Emission | None:
     """The measurements of :func:`detect_emissions` over a given span: one emission made of several parts.
 
     The bins with centres in [f_lo_hz, f_hi_hz] are the emission (for a group of components: from the
     lowest part's lower edge to the highest part's upper edge, the spectrum between them included, as
     SM.443 measures a transmitter over all of its spectrum); the extent widens over the skirts above
-    the floor, not beyond ``limit_lo_hz`` / ``limit_hi_hz`` (a neighbouring emission). None when the
-    span holds no bin.
+    the floor, not beyond ``limit_lo_hz`` / ``limit_hi_hz`` (a neighbouring emission); with
+    ``skirt_bins`` > 1 also over skirts whose local mean is above it. None when the span holds no bin.
     """
     f = np.asarray(freqs_hz, dtype=np.float64)
     p = np.asarray(power_dbm, dtype=np.float64)
@@ -226,4 +235,4 @@ def measure_span(
     lo_lim = 0 if limit_lo_hz is None else int(np.searchsorted(f, limit_lo_hz, side="left"))
     hi_lim = f.size - 1 if limit_hi_hz is None else int(np.searchsorted(f, limit_hi_hz, side="right")) - 1
     a, b = int(inside[0]), int(inside[-1])
-    return _measure(f, p, floor, a, b, min(lo_lim, a), max(hi_lim, b), x_db, bin_hz)
+    return _measure(f, p, floor, a, b, min(lo_lim, a), max(hi_lim, b), x_db, bin_hz, skirt_bins)

@@ -25,6 +25,8 @@ from dsp.emissions import measure_span
 from dsp.grouping import GroupingConfig, group_components
 from dsp.segments import segment_two_level
 
+#: Bins whose mean decides whether a skirt under the per-bin noise still belongs to an emission.
+SKIRT_BINS = 9
 #: A fine-window floor this far (dB) over the coarse-window floor is a wideband emission, not noise.
 WIDE_BUMP_DB = 3.0
 
@@ -290,7 +292,8 @@ def detect(
                 _, p_meas = spectrum(x, "mean")
                 f_meas = floor_two_scale(p_meas, nfft, max(1, 2 * x.size // nfft - 1))
             measured = measure_span(freqs, to_db(p_meas) + dbm_offset_db, floor_dbm=to_db(f_meas) + dbm_offset_db,
-                                    f_lo_hz=lo, f_hi_hz=hi, x_db=cfg.x_db, limit_lo_hz=lim_lo, limit_hi_hz=lim_hi)
+                                    f_lo_hz=lo, f_hi_hz=hi, x_db=cfg.x_db, limit_lo_hz=lim_lo, limit_hi_hz=lim_hi,
+                                    skirt_bins=SKIRT_BINS)
             if x is not None and measured is not None and measured.snr_db < cfg.margin_db:
                 # its band holds no energy during these "bursts": noise crossed the threshold, not a transmitter
                 continuous, measured = True, None

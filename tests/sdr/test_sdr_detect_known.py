@@ -16,7 +16,7 @@ from sdr.detect import DetectedEmission, detect
 
 SEED = 1717
 #: Lowest SNR (dB, over the signal's own bandwidth) at which the 99 % bandwidth is within 10 %.
-BANDWIDTH_FROM_SNR_DB = {"ook": 30, "ask": 30, "am": 20}
+BANDWIDTH_FROM_SNR_DB = {"ook": 20, "ask": 30, "am": 20}
 #: Lowest SNR at which burst edges are within 2 ms: a keyed signal's first and last symbols may be
 #: spaces, and at 10 dB a lone mark in a 1 ms frame is not told from noise.
 BURSTS_FROM_SNR_DB = {"ook": 20, "ask": 20}
