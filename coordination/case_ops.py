@@ -34,7 +34,7 @@ from coordination.cases import Actor, CaseError
 #: Raw bytes per upload chunk: base64 of it (4/3) stays well inside the 64 KiB request header.
 MAX_CHUNK_BYTES = 36 * 1024
 ACTIONS = ("assign", "handover", "handover_answer", "task", "task_done", "note", "attach", "on_site", "close")
-CASE_STATES = ("open", "closed", "all")
+CASE_STATES = ("open", "closed", "merged", "all")
 
 Handler = Callable[[Mapping[str, Any]], tuple[Any, tuple[np.ndarray, ...]]]
 

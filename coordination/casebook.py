@@ -136,3 +136,38 @@ def auto_open(desk: CaseDesk, alerts: Iterable[Mapping[str, Any]], t: datetime) 
         if cases.should_open_automatically(doc) and desk.find_for_alert(str(doc.get("id"))) is None:
             out.append(desk.open(doc, t, cases.SYSTEM, auto=True))
     return out
+
+
+def merge_linked(desk: CaseDesk, link_of: Callable[[str], str | None],
+                 alert_json: Callable[[str], Mapping[str, Any] | None], t: datetime) -> list[Case]:
+    """Merge the open case of every alert now linked to another alert into that alert's case.
+
+    In a federation a centre may raise (and open a case for) its own alert before it learns that
+    another centre's alert stands for the same emitter; once the alerts are linked, one case must
+    remain: the linked alert's case is ``merged`` into the standing alert's (opened if needed), and
+    the standing case gets a note naming the merged one. Returns the merged cases.
+    """
+    out = []
+    for c in desk.visible_to(None, "open"):
+        target_alert = link_of(c.alert_id)
+        if target_alert is None or target_alert == c.alert_id:
+            continue
+        doc = alert_json(target_alert)
+        if doc is None:
+            continue
+        target = desk.open(doc, t, cases.SYSTEM, auto=c.auto)
+        if target.state != "open":
+            continue
+        merged = desk.act(c.id, _merge_into(target, t))
+        desk.act(target.id, _system_note(
+            f"case {c.id} (alert {c.alert_id}, {c.n_events} events) merged into this one: the same emitter", t))
+        out.append(merged)
+    return out
+
+
+def _merge_into(target: Case, t: datetime) -> Command:
+    return lambda cur: cases.merge(cur, target, t)
+
+
+def _system_note(text: str, t: datetime) -> Command:
+    return lambda cur: cases.add_note(cur, text, t, cases.SYSTEM)

@@ -29,10 +29,12 @@ from coordination.protocol import format_utc
 AUTO_OPEN_SEVERITIES: tuple[str, ...] = ("critical", "major")
 OUTCOMES: tuple[str, ...] = ("stopped", "licence_amended", "penalised", "referred", "not_found")
 TASK_KINDS: tuple[str, ...] = ("field_search", "onsite_measurement", "licensee_notice")
-STATES: tuple[str, ...] = ("open", "closed")
+#: ``merged``: the alert turned out to be another centre's alert for the same emitter (federation);
+#: the case continues as that alert's case, this one keeps its history and points there.
+STATES: tuple[str, ...] = ("open", "closed", "merged")
 EVENT_KINDS: tuple[str, ...] = (
     "opened", "assigned", "handover_asked", "handover_accepted", "handover_refused", "task_added", "task_done",
-    "note", "attachment", "on_site", "closed",
+    "note", "attachment", "on_site", "closed", "merged",
 )
 MAX_TEXT = 4000
 MAX_NAME = 128
@@ -237,6 +239,9 @@ def validate_data(kind: str, data: Mapping[str, Any], where: str) -> None:
             raise CaseError(f"{where}: position {lat}, {lon} is not on Earth")
         if _number(need("accuracy_m"), f"{where}.accuracy_m") < 0:
             raise CaseError(f"{where}.accuracy_m must not be negative")
+    elif kind == "merged":
+        _text(need("into_case"), f"{where}.into_case", 64)
+        _text(need("into_alert"), f"{where}.into_alert", 128)
     elif kind == "closed":
         if need("outcome") not in OUTCOMES:
             raise CaseError(f"{where}.outcome={data['outcome']!r} not one of {OUTCOMES}")
@@ -301,6 +306,7 @@ class Case:
     summary: str = ""
     closed_at: datetime | None = None
     closed_by: str = ""
+    merged_into: str = ""
 
     @property
     def n_events(self) -> int:
@@ -350,7 +356,8 @@ class Case:
                         for e in self.of_kind("on_site")],
             "outcome": self.outcome or None, "summary": self.summary,
             "closed_at": None if self.closed_at is None else format_time(self.closed_at),
-            "closed_by": self.closed_by or None, "n_events": self.n_events, "head_hash": self.head_hash,
+            "closed_by": self.closed_by or None, "merged_into": self.merged_into or None,
+            "n_events": self.n_events, "head_hash": self.head_hash,
         }
         if with_events:
             out["events"] = [e.to_json() for e in self.events]
@@ -381,8 +388,9 @@ def apply(case: Case | None, ev: CaseEvent) -> Case:
         raise CaseError(f"case {case.id}: event seq {ev.seq} does not follow {case.n_events}")
     if ev.t_utc < case.updated_at:
         raise CaseError(f"case {case.id}: event time {format_time(ev.t_utc)} is before the previous event's")
-    if case.state == "closed":
-        raise CaseError(f"case {case.id} is closed ({case.outcome}); it takes no more changes")
+    if case.state != "open":
+        raise CaseError(f"case {case.id} is {case.state} ({case.outcome or case.merged_into}); it takes no more "
+                        "changes")
     d = ev.data
     nxt = replace(case, events=(*case.events, ev))
     if ev.kind == "opened":
@@ -417,6 +425,11 @@ def apply(case: Case | None, ev: CaseEvent) -> Case:
         return replace(nxt, tasks=tuple(done if t.task_id == task.task_id else t for t in case.tasks))
     if ev.kind in ("note", "attachment", "on_site"):
         return nxt
+    if ev.kind == "merged":
+        if d["into_case"] == case.id:
+            raise CaseError(f"case {case.id} cannot be merged into itself")
+        return replace(nxt, state="merged", handover=None, merged_into=d["into_case"], closed_at=ev.t_utc,
+                       closed_by=ev.actor)
     if ev.kind == "closed":
         if case.handover is not None:
             raise CaseError(f"case {case.id}: the hand-over to {case.handover.to} must be answered before closing")
@@ -599,3 +612,9 @@ def close(case: Case, outcome: str, summary: str, t: datetime, actor: Actor) -> 
         raise CaseError(f"summary is longer than {MAX_TEXT} characters")
     return _event(case, case.id, "closed", t, actor, actor.acting_province([case.holder]),
                   {"outcome": outcome, "summary": summary or ""})
+
+
+def merge(case: Case, into: Case, t: datetime, actor: Actor = SYSTEM) -> CaseEvent:
+    """``case`` continues as ``into`` (its alert is linked to ``into``'s alert): only the server or an operator."""
+    _require(actor.unrestricted, "only the server or a centre operator merges cases")
+    return _event(case, case.id, "merged", t, actor, "", {"into_case": into.id, "into_alert": into.alert_id})

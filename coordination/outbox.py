@@ -55,8 +55,11 @@ class AlertOutbox:
         self.publishable = publishable
         self._captures_ordered: dict[str, int] = {}
 
-    def handle_events(self, events: Iterable[AlertEvent]) -> None:
-        """Persist and publish engine events; order IQ evidence for newly opened alerts."""
+    def handle_events(self, events: Iterable[AlertEvent]) -> list[AlertEvent]:
+        """Persist and publish engine events; order IQ evidence for newly opened alerts.
+
+        Returns the events published here: this centre's own standing alerts (in a federation, an
+        alert linked to another centre's is saved but neither published nor returned)."""
         events = list(events)
         for ev in events:
             try:
@@ -85,6 +88,7 @@ class AlertOutbox:
             self.store.commit()
         except StorageError as exc:
             self.faults.storage("evidence_orders", str(exc))
+        return events
 
     def publish_doc(self, doc: dict[str, Any], topics: Sequence[str]) -> None:
         """Publish an alert document written elsewhere (another federated centre) on our PUB socket."""

@@ -44,7 +44,7 @@ from coordination.archive import SpectrumArchive
 from coordination.attachments import AttachmentStore
 from coordination.campaigns import CampaignRunner, report_writer
 from coordination.case_ops import CaseOps
-from coordination.casebook import CaseDesk, auto_open
+from coordination.casebook import CaseDesk, auto_open, merge_linked
 from coordination.config import ServerConfig
 from coordination.coord_ops import CoordOps
 from coordination.coordination_requests import CoordinationDesk
@@ -440,6 +440,10 @@ class Server:
         self.registry.tick(now)
         if self.campaigns is not None:
             self.faults.guard("campaigns", self.campaigns.step, now)
+        if self.federation is not None and self.cases is not None and self.store is not None:
+            # an alert of ours now linked to another centre's: one case for the emitter
+            self.faults.guard("cases", merge_linked, self.cases, self.store.alerts.alert_link,
+                              self.store.alerts.alert_json, now)
         if self.engine is not None:
             events = self.engine.tick(now) or ()
             if events:
@@ -463,10 +467,9 @@ class Server:
     def handle_alert_events(self, events: Sequence[AlertEvent]) -> None:
         """Persist and publish alert events, then open a case for each major or critical one (loop thread only)."""
         assert self.outbox is not None
-        events = list(events)
-        self.outbox.handle_events(events)
-        if self.cases is not None and events:
-            self.faults.guard("cases", auto_open, self.cases, [ev.to_json() for ev in events], self.clock())
+        published = self.outbox.handle_events(list(events))
+        if self.cases is not None and published:  # this centre's own alerts: a linked one is the owner's case
+            self.faults.guard("cases", auto_open, self.cases, [ev.to_json() for ev in published], self.clock())
 
     def _sensor_province(self, sensor_id: str) -> str | None:
         st = self.registry.get(sensor_id) if self.registry is not None else None

@@ -151,3 +151,24 @@ def test_concurrent_writers_one_wins_the_other_is_rebuilt_on_the_new_head() -> N
     with pytest.raises(CaseError, match="closed"):
         b.act(stale.id, lambda c: cases.add_note(c, "late", t(11), JS))
     assert a.get(c.id).n_events == 2
+
+
+def test_a_case_whose_alert_is_linked_to_another_is_merged_into_that_alerts_case() -> None:
+    from coordination.casebook import merge_linked
+
+    desk = CaseDesk(InMemoryCaseRepository())
+    js_alert = alert_doc("A-js-own", source=("JS",), affected=("SH",))
+    zj_alert = alert_doc("A-zj-standing", source=("ZJ",), affected=("JS",))
+    mine = desk.open(js_alert, t(0), auto=True)
+    desk.act(mine.id, lambda c: cases.add_note(c, "team 3 on its way", t(5), JS))
+    links = {"A-js-own": "A-zj-standing"}
+    merged = merge_linked(desk, links.get, {"A-zj-standing": zj_alert}.get, t(10))
+    assert [(m.id, m.state, m.merged_into) for m in merged] == [(mine.id, "merged", cases.case_id_for("A-zj-standing"))]
+    target = desk.get(cases.case_id_for("A-zj-standing"))
+    assert (target.state, target.holder) == ("open", "ZJ")
+    assert "merged into this one" in target.of_kind("note")[0].data["text"]
+    with pytest.raises(CaseError, match="merged"):
+        cases.add_note(desk.get(mine.id), "late", t(20), JS)
+    assert merge_linked(desk, links.get, {"A-zj-standing": zj_alert}.get, t(30)) == []  # once
+    with pytest.raises(CaseError, match="only the server"):
+        cases.merge(target, mine, t(40), JS)
