@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from coordination.protocol import MonitoringProfile
+from coordination.protocol import MonitoringProfile, format_utc, parse_utc
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,26 @@ class Campaign:
     def running_at(self, t: datetime) -> bool:
         return self.start <= t < self.end
 
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "lead": self.lead, "provinces": list(self.provinces),
+                "sensors": list(self.sensors), "profiles": [p.to_dict() for p in self.profiles],
+                "start": format_utc(self.start), "end": format_utc(self.end)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Campaign:
+        """A stored plan back (written by :meth:`to_json`); CampaignError if it cannot be read."""
+        try:
+            return cls(str(d["id"]), str(d["lead"]), tuple(d["provinces"]), tuple(d["sensors"]),
+                       tuple(MonitoringProfile.from_dict(p) for p in d["profiles"]), parse_utc(d["start"]),
+                       parse_utc(d["end"]), str(d.get("title", "")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CampaignError(f"stored campaign {d.get('id')!r} is not readable: {exc}") from exc
+
+
+class CampaignSink(Protocol):
+    def save_campaign(self, campaign: Campaign, state: str, report: str | None) -> None:
+        """Keep the plan and where it is (planned, running, finished; its report), for a restart."""
+
 
 class ProfileSender(Protocol):
     def send_profiles(self, sensor_id: str, profiles: tuple[MonitoringProfile, ...]) -> None:
@@ -79,13 +99,19 @@ class CampaignRunner:
     """Plans by id and where each is (planned, running, finished); :meth:`step` does what is due."""
 
     def __init__(self, normal_profiles: Callable[[str], tuple[MonitoringProfile, ...]], sender: ProfileSender,
-                 report: Callable[[Campaign], Path | None] | None = None) -> None:
+                 report: Callable[[Campaign], Path | None] | None = None, *,
+                 saved: Iterable[tuple[Campaign, str, str | None]] = (), sink: CampaignSink | None = None) -> None:
+        """``saved``: (plan, state, report) a store kept; a campaign that was running when the server
+        stopped is stepped again (its sensors get its profiles at their Hello, its end switches them back)."""
         self.normal_profiles = normal_profiles
         self.sender = sender
         self.report = report
+        self.sink = sink
         self.campaigns: dict[str, Campaign] = {}
         self.state: dict[str, str] = {}
         self.reports: dict[str, str | None] = {}  # campaign id -> its report file (None: none could be made)
+        for c, state, rep in saved:
+            self.campaigns[c.id], self.state[c.id], self.reports[c.id] = c, state, rep
 
     def add(self, c: Campaign) -> None:
         if c.id in self.campaigns:
@@ -98,6 +124,11 @@ class CampaignRunner:
                                         f"({other.start.isoformat()} .. {other.end.isoformat()}) at the same time")
         self.campaigns[c.id] = c
         self.state[c.id] = "planned"
+        self._keep(c)
+
+    def _keep(self, c: Campaign) -> None:
+        if self.sink is not None:
+            self.sink.save_campaign(c, self.state[c.id], self.reports.get(c.id))
 
     def profiles_for(self, sensor_id: str, t: datetime) -> tuple[MonitoringProfile, ...] | None:
         """The campaign profiles a sensor runs at ``t`` (None: its normal ones)."""
@@ -114,6 +145,7 @@ class CampaignRunner:
                 for sid in c.sensors:
                     self.sender.send_profiles(sid, c.profiles)
                 self.state[c.id] = "running"
+                self._keep(c)
                 out.append(CampaignEvent(c.id, "started", now))
             elif st in ("planned", "running") and now >= c.end:
                 if st == "running":
@@ -127,6 +159,7 @@ class CampaignRunner:
                     except Exception:  # a campaign ends (and its sensors are back) even when its report fails
                         log.exception("campaign %s: the report could not be made", c.id)
                 self.reports[c.id] = None if path is None else str(path)
+                self._keep(c)
                 out.append(CampaignEvent(c.id, "ended", now, path))
         return out
 

@@ -243,9 +243,11 @@ class Server:
         case_ops = CaseOps(desk, AttachmentStore(data / "attachments"), store.alerts.alert_json, self.clock)
         policies = {p: TaskingPolicy(p) for p in ("SH", "JS", "ZJ", "AH")}
         policies |= {p: TaskingPolicy(p, **pol) for p, pol in cfg.tasking.items()}
-        self.tasking = TaskingDesk(policies, self._sensor_province, case_tables)
+        self.tasking = TaskingDesk(policies, self._sensor_province, case_tables,
+                                   saved=case_tables.tasking_requests(), sink=case_tables)
         self.campaigns = CampaignRunner(lambda sid: registry.profiles, registry,
-                                        report=report_writer(data, data / "reports"))
+                                        report=report_writer(data, data / "reports"),
+                                        saved=case_tables.campaigns(), sink=case_tables)
         registry.profiles_override = self.campaigns.profiles_for
         joint_ops = JointOps(self.tasking, self.campaigns, _SensorOrders(self), lambda: registry.profiles,
                              self.clock)

@@ -13,7 +13,7 @@ command (``capture_iq`` for a snapshot, ``switch_profile`` for a measurement) an
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -61,12 +61,30 @@ class TaskingRequest:
     decision_reason: str = ""
     result: str = ""
 
+    @property
+    def auto_granted(self) -> bool:
+        """Granted by the owner's policy within the quota (what the quota counts)."""
+        return self.state in ("granted", "done") and self.decided_by == "policy" and self.owner != self.from_province
+
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "from_province": self.from_province, "sensor_id": self.sensor_id, "owner": self.owner,
                 "kind": self.kind, "params": dict(self.params), "reason": self.reason,
                 "requested_by": self.requested_by, "requested_at": format_utc(self.requested_at),
                 "state": self.state, "decided_by": self.decided_by, "decision_reason": self.decision_reason,
                 "result": self.result}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> TaskingRequest:
+        """A stored request back (the store wrote it with :meth:`to_json`)."""
+        try:
+            t = datetime.fromisoformat(str(d["requested_at"]).replace("Z", "+00:00"))
+            if d["kind"] not in REQUEST_KINDS or d["state"] not in STATES or t.tzinfo is None:
+                raise ValueError(f"kind {d['kind']!r}, state {d['state']!r}")
+            return cls(str(d["id"]), str(d["from_province"]), str(d["sensor_id"]), str(d["owner"]), str(d["kind"]),
+                       dict(d.get("params") or {}), str(d["reason"]), str(d["requested_by"]), t, str(d["state"]),
+                       str(d.get("decided_by", "")), str(d.get("decision_reason", "")), str(d.get("result", "")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TaskingError(f"stored tasking request {d.get('id')!r} is not readable: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,11 @@ class AuditEntry:
 
 class AuditSink(Protocol):
     def record(self, entry: AuditEntry) -> None: ...
+
+
+class RequestSink(Protocol):
+    def save_request(self, request: TaskingRequest) -> None:
+        """Keep the request as it now stands (so a restart finds it, its decision and the quota used)."""
 
 
 @dataclass
@@ -96,13 +119,21 @@ class TaskingDesk:
     """Requests by id, the policies of the owners, the quota used per (owner, requester, UTC day)."""
 
     def __init__(self, policies: Mapping[str, TaskingPolicy], sensor_owner: Callable[[str], str | None],
-                 audit: AuditSink) -> None:
+                 audit: AuditSink, *, saved: Iterable[TaskingRequest] = (), sink: RequestSink | None = None) -> None:
+        """``saved``: the requests a store kept (pending ones wait on; the quota used today counts);
+        ``sink``: where each request is kept as it changes."""
         self.policies = dict(policies)
         self.sensor_owner = sensor_owner
         self.audit = audit
+        self.sink = sink
         self.requests: dict[str, TaskingRequest] = {}
         self._granted: dict[tuple[str, str, str], int] = {}
-        self._n = 0
+        for r in saved:
+            self.requests[r.id] = r
+            if r.auto_granted:
+                key = (r.owner, r.from_province, r.requested_at.strftime("%Y-%m-%d"))
+                self._granted[key] = self._granted.get(key, 0) + 1
+        self._n = len(self.requests)
 
     def policy(self, owner: str) -> TaskingPolicy:
         return self.policies.get(owner) or TaskingPolicy(owner, "operator", 0)
@@ -124,8 +155,8 @@ class TaskingDesk:
         if owner is None:
             raise TaskingError(f"unknown sensor {sensor_id!r}")
         self._n += 1
-        req = TaskingRequest(f"TQ{now:%Y%m%d}-{self._n:04d}", from_province, sensor_id, owner, kind, dict(params),
-                             reason.strip(), by, now)
+        req = TaskingRequest(f"TQ{now:%Y%m%d}-{owner}-{self._n:04d}", from_province, sensor_id, owner, kind,
+                             dict(params), reason.strip(), by, now)
         self._audit(now, req, "requested", by, f"{from_province} asks {owner}'s {sensor_id} for {kind}: {reason}")
         if owner == from_province:
             return self._decide(req, "granted", "own sensor", "policy", now)
@@ -138,7 +169,7 @@ class TaskingDesk:
         why = (f"over {from_province}'s daily quota of {pol.daily_quota} on {owner}'s sensors"
                if pol.mode == "auto" else f"{owner} decides every request by an operator")
         req = replace(req, decision_reason=why)  # pending: why it waits for an operator
-        self.requests[req.id] = req
+        self._keep(req)
         self._audit(now, req, "queued", "policy", why)
         return req
 
@@ -161,7 +192,7 @@ class TaskingDesk:
         if req.state != "granted":
             raise TaskingError(f"request {request_id} is {req.state}; only a granted request completes")
         done = replace(req, state="done", result=result)
-        self.requests[req.id] = done
+        self._keep(done)
         self._audit(now, done, "done", "sensor", f"result {result} shared with {req.from_province}")
         return done
 
@@ -176,9 +207,14 @@ class TaskingDesk:
 
     def _decide(self, req: TaskingRequest, state: str, why: str, by: str, now: datetime) -> TaskingRequest:
         out = replace(req, state=state, decided_by=by, decision_reason=why)
-        self.requests[out.id] = out
+        self._keep(out)
         self._audit(now, out, state, by, why)
         return out
+
+    def _keep(self, req: TaskingRequest) -> None:
+        self.requests[req.id] = req
+        if self.sink is not None:
+            self.sink.save_request(req)
 
     def _audit(self, now: datetime, req: TaskingRequest, what: str, by: str, detail: str) -> None:
         self.audit.record(AuditEntry(now, req.id, what, by, detail))

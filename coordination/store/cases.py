@@ -18,11 +18,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from coordination.campaigns import Campaign
 from coordination.casebook import CaseConflictError
 from coordination.caselog import canonical_json
 from coordination.cases import Case, CaseEvent, format_time, parse_time, replay
 from coordination.store.unit import UnitOfWork
-from coordination.tasking import AuditEntry
+from coordination.tasking import AuditEntry, TaskingRequest
 
 
 class CaseTables:
@@ -104,6 +105,43 @@ class CaseTables:
         if request_id is not None:
             sql, params = sql + " WHERE request_id = ?", (request_id,)
         return [tuple(str(x) for x in r) for r in self.db.fetchall(sql + " ORDER BY id", params)]  # type: ignore[misc]
+
+
+    # ------------------------------------------------------------ tasking requests and campaigns
+
+    def save_request(self, request: TaskingRequest) -> None:
+        """Keep a tasking request as it now stands (its decision, result)."""
+        self.unit.begin()
+        self.db.execute(
+            "INSERT INTO tasking_requests (id, owner, from_province, state, requested_utc, doc, centre) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, doc = excluded.doc",
+            (request.id, request.owner, request.from_province, request.state, format_time(request.requested_at),
+             json.dumps(request.to_json(), sort_keys=True), self.centre))
+        self.unit.commit()
+
+    def tasking_requests(self) -> list[TaskingRequest]:
+        """This centre's requests (all of them with one server), oldest first."""
+        sql, params = "SELECT doc FROM tasking_requests", []
+        if self.centre is not None:
+            sql, params = sql + " WHERE centre = ?", [self.centre]
+        rows = self.db.fetchall(sql + " ORDER BY requested_utc, id", params)
+        return [TaskingRequest.from_json(json.loads(r[0])) for r in rows]
+
+    def save_campaign(self, campaign: Campaign, state: str, report: str | None) -> None:
+        self.unit.begin()
+        self.db.execute("INSERT INTO campaigns (id, state, doc, report, centre) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (id) DO UPDATE SET state = excluded.state, doc = excluded.doc, "
+                        "report = excluded.report",
+                        (campaign.id, state, json.dumps(campaign.to_json(), sort_keys=True), report, self.centre))
+        self.unit.commit()
+
+    def campaigns(self) -> list[tuple[Campaign, str, str | None]]:
+        """This centre's campaign plans with their state and report."""
+        sql, params = "SELECT doc, state, report FROM campaigns", []
+        if self.centre is not None:
+            sql, params = sql + " WHERE centre = ?", [self.centre]
+        rows = self.db.fetchall(sql + " ORDER BY id", params)
+        return [(Campaign.from_json(json.loads(r[0])), str(r[1]), r[2]) for r in rows]
 
 
 def _event(r: Sequence[Any]) -> CaseEvent:

@@ -90,11 +90,21 @@ SCHEMA_V4 = (  # enforcement cases (IF NOT EXISTS: databases that ran the cases'
         by_whom TEXT NOT NULL, detail TEXT NOT NULL, centre TEXT)""",
 )
 
+SCHEMA_V5 = (  # joint enforcement: tasking requests and campaign plans survive a restart
+    """CREATE TABLE tasking_requests (
+        id TEXT PRIMARY KEY, owner TEXT NOT NULL, from_province TEXT NOT NULL, state TEXT NOT NULL,
+        requested_utc TEXT NOT NULL, doc TEXT NOT NULL, centre TEXT)""",
+    "CREATE INDEX tasking_requests_owner ON tasking_requests (owner, state)",
+    """CREATE TABLE campaigns (
+        id TEXT PRIMARY KEY, state TEXT NOT NULL, doc TEXT NOT NULL, report TEXT, centre TEXT)""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(SCHEMA_V1, "first schema"),
     Migration(SCHEMA_V2, "federation: alert ownership, links, revisions, actions"),
     Migration(SCHEMA_V3, "federation: centre heartbeats"),
     Migration(SCHEMA_V4, "enforcement cases: event log, summaries, tasking audit"),
+    Migration(SCHEMA_V5, "joint enforcement: tasking requests, campaign plans"),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -80,3 +80,39 @@ def test_tasking_policy_in_the_server_config_is_checked(tmp_path) -> None:
         parse_config({"tasking": {"ZJ": {"mode": "sometimes"}}}, f)
     with pytest.raises(ConfigError, match="mode and daily_quota only"):
         parse_config({"tasking": {"ZJ": {"quota": 3}}}, f)
+
+
+def test_tasking_requests_quota_and_campaign_plans_survive_a_restart(tmp_path, ctx) -> None:
+    cfg = loopback_config(tmp_path, tasking={"JS": {"mode": "auto", "daily_quota": 1}})
+    ask = {"by": "sh-op", "as_provinces": ["SH"], "sensor_id": "js-01", "kind": "measurement", "params": {},
+           "reason": "occupancy at the border"}
+    now = datetime.now(UTC)
+    srv = Server(cfg, engine=FakeEngine()).start()
+    try:
+        s = SimSensor(ctx, srv.endpoints["sensors"], "js-01", "JS")
+        s.hello()
+        with ApiClient(srv.endpoints["api"]) as api:
+            assert api.result("tasking_request", ask)["state"] == "done"
+            pending = api.result("tasking_request", ask)
+            assert pending["state"] == "pending"
+            api.result("campaign_add", {"id": "night-1", "lead": "JS", "provinces": ["JS"], "sensors": ["js-01"],
+                                        "profiles": [CAMPAIGN_PROFILE], "start": format_utc(now + timedelta(days=1)),
+                                        "end": format_utc(now + timedelta(days=1, hours=2))})
+        s.close()
+    finally:
+        srv.stop()
+    srv = Server(cfg, engine=FakeEngine()).start()
+    try:
+        s = SimSensor(ctx, srv.endpoints["sensors"], "js-01", "JS")
+        s.hello()
+        with ApiClient(srv.endpoints["api"]) as api:
+            assert api.result("tasking_request", ask)["state"] == "pending"  # today's quota is still used up
+            got = api.result("tasking_decide", {"id": pending["id"], "grant": True, "by": "js-op",
+                                                "as_provinces": ["JS"]})
+            assert got["state"] == "done"
+            assert [(c["id"], c["state"]) for c in api.result("campaigns")] == [("night-1", "planned")]
+            ids = [r["id"] for r in api.result("tasking_requests")]
+            assert len(ids) == len(set(ids)) == 3
+        s.close()
+    finally:
+        srv.stop()
