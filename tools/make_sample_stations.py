@@ -12,7 +12,8 @@ Coordination: every broadcaster and public-mobile sector carries its status towa
 neighbour, as the coordination requests of ``borderwatch coord`` would have left it: ``agreed`` at
 the worst predicted border field (P.1546 every 1 km, :mod:`coordination.border_field`, rounded up to
 0.1 dB) where that exceeds the band's trigger value, ``not_required`` elsewhere. One exception the
-demo relies on: Shanghai agreed to less for JS-FM-0003 than its licence puts on the border.
+demo relies on: Shanghai agreed to 6 dB less for ZJ-FM-0003 than its licence puts on the border, and
+the new JS-FM-0020 (Taicang) is still ``pending`` towards the neighbours it needs.
 
 Usage: python tools/make_sample_stations.py [-o PATH]
 """
@@ -187,6 +188,10 @@ def fixed_stations() -> list[Station]:
         make_station(station_id="JS-FM-0003", province="JS", licensee="Suzhou Music Radio (fictional)",
                      service="broadcast", tx_freq_hz=97.5e6, emission_designator="180KF3E", erp_dbw=30.0,
                      antenna_height_m=150.0, ground_height_m=4.0, lat=31.30, lon=120.60),
+        make_station(station_id="JS-FM-0020", province="JS", licensee="Taicang New Port Radio (fictional)",
+                     service="broadcast", tx_freq_hz=99.8e6, emission_designator="180KF3E", erp_dbw=27.0,
+                     antenna_height_m=120.0, ground_height_m=4.0, lat=31.47, lon=121.08,
+                     valid_from=date(2026, 6, 1), valid_to=date(2034, 5, 31)),
         make_station(station_id="SH-MAR-0002", province="SH", licensee="Wusongkou VTS Centre (fictional)",
                      service="maritime", tx_freq_hz=156.65e6, emission_designator="16K0F3E", erp_dbw=14.0,
                      antenna_height_m=40.0, ground_height_m=4.0, lat=31.39, lon=121.50, occupation="intermittent"),
@@ -300,9 +305,11 @@ def generate() -> list[Station]:
 
 COORDINATED_SERVICES = ("broadcast", "public_mobile")
 AGREEMENT_FROM = date(2025, 1, 1)
-UNDER_AGREED: dict[tuple[str, str], float] = {("JS-FM-0003", "SH"): 6.0}
+UNDER_AGREED: dict[tuple[str, str], float] = {("ZJ-FM-0003", "SH"): 6.0}
 """(station, neighbour) -> dB the neighbour agreed below the licence's worst border field (the demo's
 station above its agreed value)."""
+PENDING: dict[str, str] = {"JS-FM-0020": "CR-JS-20261120090000-5a17c0"}
+"""Newly licensed stations whose coordination request still waits for the neighbours' answers."""
 
 
 def with_coordination(stations: list[Station], rules: RuleSet) -> list[Station]:
@@ -318,6 +325,9 @@ def with_coordination(stations: list[Station], rules: RuleSet) -> list[Station]:
         for p in compute_border_fields(s, rules).profiles:
             if not p.exceeds:
                 entries.append(Coordination(p.neighbour, "not_required"))
+                continue
+            if s.station_id in PENDING:
+                entries.append(Coordination(p.neighbour, "pending", reference=PENDING[s.station_id]))
                 continue
             n = serial[(s.province, p.neighbour)] = serial.get((s.province, p.neighbour), 0) + 1
             field = agreed_field_for(p.worst_field_dbuv_m) - UNDER_AGREED.get((s.station_id, p.neighbour), 0.0)

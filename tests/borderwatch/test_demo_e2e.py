@@ -13,8 +13,11 @@ The incidents (borderwatch/data/demo_scenario.toml):
    safety band: published to every province;
 4. ZJ-PMR-0107 5 kHz off 152.375 MHz -> licence_violation + cross_border (heard above the 12 dBuV/m
    PMR 150 limit in JS and SH), ZJ -> JS, SH;
-plus two licensed stations within licence (ZJ-PMR-0065 410.7625 MHz, AH-PMR-0010 409.75 MHz) that are
-heard and must raise nothing.
+5. ZJ-FM-0003 (100.9 MHz) as licensed but above the field Shanghai agreed -> cross_border ZJ -> SH, the
+   agreement (ZJ-SH-2025-002) quoted in the findings;
+6. the new JS-FM-0020 (99.8 MHz, Taicang), coordination pending -> cross_border JS -> SH, ZJ;
+plus licensed stations within licence (ZJ-PMR-0065 410.7625 MHz, AH-PMR-0010 409.75 MHz, and the FM
+broadcaster SH-FM-0005 99.4 MHz, agreed with JS and ZJ and heard there) that must raise nothing.
 """
 
 from __future__ import annotations
@@ -42,8 +45,10 @@ INCIDENTS = {
     "ch16": (156.8e6, 6e3, {"unlicensed", "cross_border"}, ["SH"], ["JS"], {"AH", "JS", "SH", "ZJ"}, (31.55, 121.55)),
     "zj_pmr_0107": (152.380e6, 6e3, {"licence_violation", "cross_border"}, ["ZJ"], ["JS", "SH"], {"ZJ", "JS", "SH"},
                     (30.75, 120.75)),
+    "zj_fm_0003": (100.9e6, 30e3, {"cross_border"}, ["ZJ"], ["SH"], {"ZJ", "SH"}, (30.705, 120.90319)),
+    "js_fm_0020": (99.8e6, 30e3, {"cross_border"}, ["JS"], ["SH", "ZJ"], {"JS", "SH", "ZJ"}, (31.47, 121.08)),
 }
-TRAFFIC_HZ = (410.7625e6, 409.75e6)
+TRAFFIC_HZ = (410.7625e6, 409.75e6, 99.4e6)
 MAX_POSITION_ERROR_KM = 5.0
 PINNED_KEYS = {"id", "event", "state", "verdicts", "severity", "band", "f_center_hz", "bandwidth_hz",
                "provinces_source", "provinces_affected", "sensors", "position", "candidate_stations",
@@ -78,7 +83,7 @@ def incident_of(alert):
 
 def test_demo_command_succeeds_and_says_so(played):
     assert played["rc"] == 0, played["stdout"][-3000:]
-    assert "RESULT: all 4 incidents raised the expected alerts" in played["stdout"]
+    assert "RESULT: all 6 incidents raised the expected alerts" in played["stdout"]
     assert played["summary"]["passed"] is True
     assert 85.0 <= played["summary"]["duration_s"] <= 100.0
 
@@ -116,6 +121,8 @@ def test_each_alert_reached_exactly_the_provinces_that_must_act(played):
     assert routed["AH-PMR-0042"] == INCIDENTS["ah_pmr_0042"][5]
     assert routed["CH16-INTERFERER"] == INCIDENTS["ch16"][5]  # maritime safety band: everybody
     assert routed["ZJ-PMR-0107"] == INCIDENTS["zj_pmr_0107"][5]
+    assert routed["ZJ-FM-0003"] == INCIDENTS["zj_fm_0003"][5]
+    assert routed["JS-FM-0020"] == INCIDENTS["js_fm_0020"][5]
 
 
 def test_estimated_positions_are_within_the_stated_error_and_5_km(played):
@@ -141,11 +148,18 @@ def test_the_licensed_station_matched_is_the_one_at_fault(played):
             assert {"ah_pmr_0042": "AH-PMR-0042", "zj_pmr_0107": "ZJ-PMR-0107"}[name] in ids
 
 
+def test_the_station_above_its_agreed_value_is_reported_with_the_agreement(played):
+    alerts = [a for a in final_alerts(played["events"]).values() if incident_of(a) == "zj_fm_0003"]
+    assert alerts and any("above the agreement SH agreed 61.7 dBuV/m at the border (ZJ-SH-2025-002" in f
+                          for f in alerts[0]["findings"]), alerts[0]["findings"] if alerts else None
+
+
 def test_licensed_traffic_raised_nothing(played):
     for ev in played["events"]:
         assert all(abs(ev["f_center_hz"] - f) > 12.5e3 for f in TRAFFIC_HZ), ev["id"]
     heard = {o["transmitter"]: o for o in played["summary"]["outcomes"]}
     assert heard["ZJ-PMR-0065"]["alert_ids"] == [] and heard["AH-PMR-0010"]["alert_ids"] == []
+    assert heard["SH-FM-0005"]["alert_ids"] == []  # agreed with the neighbours that hear it
 
 
 def test_the_pirate_going_off_air_resolves_its_alert(played):

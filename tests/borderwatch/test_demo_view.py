@@ -28,7 +28,7 @@ def test_alerts_are_attributed_to_the_transmitter_on_their_frequency(demo):
 def test_the_expected_outcome_passes(demo):
     outcomes, stray = judge(demo, GOOD, ROUTES)
     assert stray == []
-    assert [o.problems for o in outcomes] == [()] * 6
+    assert [o.problems for o in outcomes] == [()] * 9
     pirate = outcomes[0]
     assert pirate.position_error_km == pytest.approx(1.47, abs=0.05) and pirate.stated_error_km == 5.0
 
@@ -69,7 +69,7 @@ def test_summary_lists_every_transmitter_and_the_result(demo):
     for tx in ("PIRATE-FM-100.1", "AH-PMR-0042", "CH16-INTERFERER", "ZJ-PMR-0107", "ZJ-PMR-0065", "AH-PMR-0010"):
         assert tx in text
     assert "0 rejected" in text and "20 messages spooled by the sensors, 20 stored" in text
-    assert "RESULT: all 4 incidents raised the expected alerts to the expected provinces; 2 licensed" in text
+    assert "RESULT: all 6 incidents raised the expected alerts to the expected provinces; 3 licensed" in text
 
 
 def test_summary_shows_failures(demo):

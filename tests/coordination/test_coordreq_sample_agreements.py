@@ -21,7 +21,7 @@ def sample():
 
 def test_broadcasters_and_mobile_sites_are_coordinated_with_every_member_neighbour(sample) -> None:
     coordinated = [s for s in sample.values() if s.service in ("broadcast", "public_mobile")]
-    assert len(coordinated) == 177
+    assert len(coordinated) == 178
     assert all(s.coordination for s in coordinated)
     assert not any(s.coordination for s in sample.values() if s.service not in ("broadcast", "public_mobile"))
     agreed = sum(c.status == "agreed" for s in coordinated for c in s.coordination)
@@ -43,8 +43,15 @@ def test_agreed_values_cover_the_worst_border_field(sample, station_id: str) -> 
 
 
 def test_the_demo_station_above_its_agreement(sample) -> None:
-    s = sample["JS-FM-0003"]
+    s = sample["ZJ-FM-0003"]
     sh = compute_border_fields(s, load_rules()).profile("SH")
     assert sh is not None
     c = s.coordination_with("SH")
     assert c is not None and c.agreed_field_dbuv_m == pytest.approx(agreed_field_for(sh.worst_field_dbuv_m) - 6.0)
+
+
+def test_the_demo_station_still_pending(sample) -> None:
+    s = sample["JS-FM-0020"]
+    assert s.valid_from.isoformat() == "2026-06-01"
+    assert [(c.neighbour, c.status) for c in s.coordination] == [("AH", "not_required"), ("SH", "pending"),
+                                                                  ("ZJ", "pending")]

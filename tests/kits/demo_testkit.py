@@ -18,8 +18,11 @@ GOOD = {
     "a2": alert("a2", 410.2133e6, ["cross_border", "licence_violation"], ["AH"], ["JS"], 31.70, 118.60),
     "a3": alert("a3", 156.7999e6, ["unlicensed", "cross_border"], ["SH"], ["JS"], 31.53, 121.55),
     "a4": alert("a4", 152.3799e6, ["cross_border", "licence_violation"], ["ZJ"], ["JS", "SH"], 30.75, 120.75),
+    "f1": alert("f1", 100.9002e6, ["cross_border"], ["ZJ"], ["SH"], 30.71, 120.90),
+    "f2": alert("f2", 99.7998e6, ["cross_border"], ["JS"], ["SH", "ZJ"], 31.47, 121.09),
 }
-ROUTES = {"a1": {"ZJ", "JS"}, "a2": {"AH", "JS"}, "a3": {"AH", "JS", "SH", "ZJ"}, "a4": {"ZJ", "JS", "SH"}}
+ROUTES = {"a1": {"ZJ", "JS"}, "a2": {"AH", "JS"}, "a3": {"AH", "JS", "SH", "ZJ"}, "a4": {"ZJ", "JS", "SH"},
+          "f1": {"ZJ", "SH"}, "f2": {"JS", "SH", "ZJ"}}
 
 
 def result_for(demo, docs, routes, problems=()):
