@@ -167,14 +167,15 @@ def _measure(f: np.ndarray, p: np.ndarray, floor: np.ndarray, a: int, b: int, lo
     floor (a skirt under the per-bin noise, keying sidebands at a few dB SNR, is still the emission's).
     """
     n = f.size
-    level = p
+    skirt_dbm = p
     if skirt_bins > 1:
         lin = 10.0 ** (p / 10.0)
-        level = 10.0 * np.log10(np.maximum(np.convolve(lin, np.ones(skirt_bins) / skirt_bins, mode="same"), 1e-300))
+        skirt_dbm = 10.0 * np.log10(np.maximum(np.convolve(lin, np.ones(skirt_bins) / skirt_bins, mode="same"),
+                                               1e-300))
     lo, hi = a, b
-    while lo > lo_lim and (p[lo - 1] > floor[lo - 1] or level[lo - 1] > floor[lo - 1]):
+    while lo > lo_lim and (p[lo - 1] > floor[lo - 1] or skirt_dbm[lo - 1] > floor[lo - 1]):
         lo -= 1
-    while hi < hi_lim and (p[hi + 1] > floor[hi + 1] or level[hi + 1] > floor[hi + 1]):
+    while hi < hi_lim and (p[hi + 1] > floor[hi + 1] or skirt_dbm[hi + 1] > floor[hi + 1]):
         hi += 1
     sl = slice(lo, hi + 1)
     sig = np.clip(10.0 ** (p[sl] / 10.0) - 10.0 ** (floor[sl] / 10.0), 0.0, None)
