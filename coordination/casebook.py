@@ -68,8 +68,15 @@ Command = Callable[[Case], CaseEvent]
 class CaseDesk:
     """Open cases and apply commands through a repository; returns the case after each step."""
 
-    def __init__(self, repo: CaseRepository) -> None:
+    def __init__(self, repo: CaseRepository, on_change: Callable[[Case, CaseEvent], None] | None = None) -> None:
+        """``on_change(case, event)``: called after each event is stored (the server publishes it)."""
         self.repo = repo
+        self.on_change = on_change
+
+    def _changed(self, case: Case) -> Case:
+        if self.on_change is not None:
+            self.on_change(case, case.events[-1])
+        return case
 
     def get(self, case_id: str) -> Case:
         events = self.repo.case_events(case_id)
@@ -108,7 +115,7 @@ class CaseDesk:
             found = self.find_for_alert(str(alert.get("id")))
             assert found is not None
             return found
-        return cases.apply(None, ev)
+        return self._changed(cases.apply(None, ev))
 
     def act(self, case_id: str, command: Command) -> Case:
         """Apply ``command`` (a function of the current case that builds the next event)."""
@@ -121,7 +128,7 @@ class CaseDesk:
                 if attempt:
                     raise
                 continue
-            return cases.apply(case, ev)
+            return self._changed(cases.apply(case, ev))
         raise AssertionError("unreachable")
 
 

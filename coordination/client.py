@@ -52,8 +52,8 @@ class Publication:
 
     @property
     def province(self) -> str:
-        """The province of an ``alert.<P>`` topic (the topic itself otherwise)."""
-        return self.topic.split(".", 1)[1] if self.topic.startswith("alert.") else self.topic
+        """The province of an ``alert.<P>``, ``case.<P>`` or ``coord.<P>`` topic (the topic itself otherwise)."""
+        return self.topic.split(".", 1)[1] if self.topic.startswith(("alert.", "case.", "coord.")) else self.topic
 
 
 def parse_publication(frames: Sequence[bytes], allowed: Sequence[bytes] = (AlertMsg.TYPE,)) -> Publication:

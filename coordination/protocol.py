@@ -677,6 +677,28 @@ class CoordMsg(Message):
 
 
 @dataclass(frozen=True)
+class CaseMsg(Message):
+    """Server -> subscribers (topic ``case.<P>``): an enforcement case changed; ``event`` is the kind of
+    the event just appended (opened, note, handover_asked, closed ...), ``case`` the case's summary
+    (id, alert_id, state, holder, provinces, outcome)."""
+
+    TYPE: ClassVar[bytes] = b"case"
+
+    event: str = ""
+    case: Mapping[str, Any] = field(default_factory=dict)
+
+    def _payload(self) -> tuple[dict[str, Any], list[bytes]]:
+        return {"event": self.event, "case": dict(self.case)}, []
+
+    @classmethod
+    def _from(cls, h: Mapping[str, Any], payload: Sequence[bytes]) -> CaseMsg:
+        case = _dict(h, "case", optional=False)
+        for k in ("id", "alert_id", "state"):
+            _get(case, k)
+        return cls(*_common(h), event=_str(h, "event", 32), case=case)
+
+
+@dataclass(frozen=True)
 class Request(Message):
     """Console/API client -> server: an operation with JSON arguments."""
 
@@ -729,7 +751,7 @@ class Reply(Message):
 
 MESSAGE_TYPES: dict[bytes, type[Message]] = {
     cls.TYPE: cls for cls in (Hello, Spectrum, Emissions, Occupancy, Heartbeat, Evidence, Ack, ProfileMsg,
-                              Command, AlertMsg, CoordMsg, Request, Reply)
+                              Command, AlertMsg, CoordMsg, CaseMsg, Request, Reply)
 }
 
 #: Largest total message per type (bytes over all frames); larger ones are dropped unparsed.

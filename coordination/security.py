@@ -100,17 +100,17 @@ class AllowList:
 def topic_allowed(info: KeyInfo, topic: bytes) -> bool:
     """May ``info`` subscribe to ``topic`` (a prefix, as ZeroMQ subscriptions are)?
 
-    console: everything. team: alert and coordination topics only; a province-limited team key exactly
-    ``alert.<PROV>`` and ``coord.<PROV>`` for its provinces (a shorter prefix such as ``alert.`` would
-    match others).
+    console: everything. team: alert, coordination and case topics only; a province-limited team key
+    exactly ``alert.<PROV>``, ``coord.<PROV>`` and ``case.<PROV>`` for its provinces (a shorter prefix
+    such as ``alert.`` would match others).
     """
     if info.role == "console":
         return True
     if info.role != "team":
         return False
     if info.provinces:
-        return topic in {f"{kind}.{p}".encode() for p in info.provinces for kind in ("alert", "coord")}
-    return topic.startswith((b"alert.", b"coord."))
+        return topic in {f"{kind}.{p}".encode() for p in info.provinces for kind in ("alert", "coord", "case")}
+    return topic.startswith((b"alert.", b"coord.", b"case."))
 
 
 class AuthCounters:

@@ -45,6 +45,7 @@ from coordination.attachments import AttachmentStore
 from coordination.campaigns import CampaignRunner, report_writer
 from coordination.case_ops import CaseOps
 from coordination.casebook import CaseDesk, auto_open, merge_linked
+from coordination.cases import Case, CaseEvent
 from coordination.config import ServerConfig
 from coordination.coord_ops import CoordOps
 from coordination.coordination_requests import CoordinationDesk
@@ -59,7 +60,7 @@ from coordination.outbox import AlertOutbox
 from coordination.outlets import SERVER_ID, MessageSeq, Publisher, RouterReplies
 from coordination.ports import AlertEngine
 from coordination.profiles import select_profiles
-from coordination.protocol import Command, CoordMsg, MonitoringProfile, Spectrum, format_utc
+from coordination.protocol import CaseMsg, Command, CoordMsg, MonitoringProfile, Spectrum, format_utc
 from coordination.registry import SensorRegistry, SensorState, can_capture_iq
 from coordination.request_store import SqlRequestRepository
 from coordination.security import CurvePolicy, make_policy
@@ -239,7 +240,7 @@ class Server:
             sensors=self.sensor_replies, seq=self.seq, clock=self.clock, counters=self.counters, faults=self.faults,
             publishable=fed.publishable if fed is not None else None)
         case_tables = store.cases
-        desk = self.cases = CaseDesk(case_tables)
+        desk = self.cases = CaseDesk(case_tables, on_change=self._publish_case)
         case_ops = CaseOps(desk, AttachmentStore(data / "attachments"), store.alerts.alert_json, self.clock)
         policies = {p: TaskingPolicy(p) for p in ("SH", "JS", "ZJ", "AH")}
         policies |= {p: TaskingPolicy(p, **pol) for p, pol in cfg.tasking.items()}
@@ -458,6 +459,18 @@ class Server:
         msg = CoordMsg(SERVER_ID, self.seq.next(), format_utc(self.clock()), event=str(doc["event"]),
                        request=dict(doc["request"]))
         self.publisher.publish(topic, msg.to_frames())
+
+    def _publish_case(self, case: Case, event: CaseEvent) -> None:
+        """A case changed: ``case.<P>`` for every province that sees it (teams, consoles, the web view)."""
+        summary = {"id": case.id, "alert_id": case.alert_id, "state": case.state, "holder": case.holder,
+                   "provinces": list(case.provinces), "outcome": case.outcome or None,
+                   "handover_to": case.handover.to if case.handover else None}
+        msg = CaseMsg(SERVER_ID, self.seq.next(), format_utc(self.clock()), event=event.kind, case=summary)
+        frames = msg.to_frames()
+        seen = [*case.provinces, case.holder, *(t.for_province for t in case.tasks),
+                *([case.handover.to] if case.handover else [])]
+        for p in dict.fromkeys(seen):
+            self.publisher.publish(f"case.{p}", frames)
 
     def _flush_counters(self) -> None:
         assert self.store is not None

@@ -1,7 +1,7 @@
-"""Live updates: alert events from the server's PUB socket, fanned out to browsers as SSE.
+"""Live updates: alert and case events from the server's PUB socket, fanned out to browsers as SSE.
 
-One SUB socket per web server (subscribed to ``alert.<P>`` for the provinces it serves) feeds a
-hub; each browser's event stream registers a bounded queue with its team's provinces and gets
+One SUB socket per web server (subscribed to ``alert.<P>`` and ``case.<P>`` for the provinces it
+serves) feeds a hub; each browser's event stream registers a bounded queue with its team's provinces and gets
 only events on those provinces' topics. A slow browser loses old events (the queue drops the
 oldest), never stalls the others; a page that hears an event reloads what it shows.
 """
@@ -20,7 +20,7 @@ import zmq.asyncio
 
 from coordination.client import parse_publication
 from coordination.keys import ClientKeys
-from coordination.protocol import AlertMsg, ProtocolError
+from coordination.protocol import AlertMsg, CaseMsg, ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ async def pump_alerts(hub: LiveHub, pub_addr: str, provinces: Sequence[str], key
     if keys is not None:
         keys.apply(sock)
     for p in provinces:
-        sock.setsockopt(zmq.SUBSCRIBE, f"alert.{p}".encode())
+        for kind in ("alert", "case"):
+            sock.setsockopt(zmq.SUBSCRIBE, f"{kind}.{p}".encode())
     sock.connect(pub_addr)
     try:
         while not stop.is_set():
@@ -83,15 +84,20 @@ async def pump_alerts(hub: LiveHub, pub_addr: str, provinces: Sequence[str], key
                 continue
             frames = await sock.recv_multipart()
             try:
-                pub = parse_publication(frames, allowed=(AlertMsg.TYPE,))
+                pub = parse_publication(frames, allowed=(AlertMsg.TYPE, CaseMsg.TYPE))
             except ProtocolError as exc:
-                log.debug("bad alert publication: %s", exc)
+                log.debug("bad publication: %s", exc)
                 continue
-            if not isinstance(pub.msg, AlertMsg):
+            if isinstance(pub.msg, AlertMsg):
+                a = pub.msg.alert
+                payload = json.dumps({"id": a.get("id"), "event": a.get("event"), "state": a.get("state"),
+                                      "severity": a.get("severity")})
+            elif isinstance(pub.msg, CaseMsg):  # pages watch the alert: a case change reloads its pages too
+                c = pub.msg.case
+                payload = json.dumps({"id": c.get("alert_id"), "case": c.get("id"), "event": pub.msg.event,
+                                      "state": c.get("state")})
+            else:
                 continue
-            a = pub.msg.alert
-            payload = json.dumps({"id": a.get("id"), "event": a.get("event"), "state": a.get("state"),
-                                  "severity": a.get("severity")})
             hub.publish(pub.province, payload)
     finally:
         with contextlib.suppress(zmq.ZMQError):

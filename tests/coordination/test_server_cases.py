@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import sqlite3
+import time
 from datetime import timedelta
 
 import pytest
@@ -139,5 +140,50 @@ def test_server_opens_cases_for_major_alerts_and_serves_the_case_ops(tmp_path, c
         with ApiClient(srv.endpoints["api"]) as api:
             c = api.result("case", {"id": cid})
             assert (c["state"], c["n_events"], c["attachments"][0]["size_bytes"]) == ("closed", 5, 76_800)
+    finally:
+        srv.stop()
+
+
+def test_case_changes_are_published_to_the_provinces_that_see_the_case(tmp_path, ctx) -> None:
+    import zmq
+
+    from coordination.client import parse_publication
+    from coordination.keys import KeyInfo
+    from coordination.protocol import CaseMsg
+    from coordination.security import topic_allowed
+
+    team_js = KeyInfo("team-js", "team", "x" * 40, ("JS",))
+    assert topic_allowed(team_js, b"case.JS") and not topic_allowed(team_js, b"case.ZJ")
+    engine = FakeEngine()
+    srv = Server(loopback_config(tmp_path), engine=engine).start()
+    try:
+        subs = {}
+        for p in ("ZJ", "JS", "AH"):
+            sub = ctx.socket(zmq.SUB)
+            sub.setsockopt(zmq.SUBSCRIBE, f"case.{p}".encode())
+            sub.connect(srv.endpoints["pub"])
+            subs[p] = sub
+        s = SimSensor(ctx, srv.endpoints["sensors"])
+        s.hello()
+        time.sleep(0.3)  # the subscriptions reach the PUB before the first case event
+        engine.queued = [AlertEvent("opened", make_alert("A-pub", source=("ZJ",), affected=("JS",)))]
+        s.send(s.emissions(1))
+        s.wait_acked({1})
+        cid = cases.case_id_for("A-pub")
+        with ApiClient(srv.endpoints["api"]) as api:
+            api.result("case_act", {"id": cid, "action": "note", "text": "JS team en route", "by": "js",
+                                    "as_provinces": ["JS"]})
+
+        def events(p: str) -> list[tuple[str, str]]:
+            out = []
+            while subs[p].poll(500):
+                pub = parse_publication(subs[p].recv_multipart(), allowed=(CaseMsg.TYPE,))
+                assert isinstance(pub.msg, CaseMsg) and pub.province == p
+                out.append((pub.msg.event, pub.msg.case["id"]))
+            return out
+
+        assert events("ZJ") == [("opened", cid), ("note", cid)]
+        assert events("JS") == [("opened", cid), ("note", cid)]
+        assert events("AH") == []  # not involved: hears nothing of the case
     finally:
         srv.stop()

@@ -196,3 +196,38 @@ def test_live_updates_reach_the_teams_of_the_alerts_provinces_only(world: WebWor
     assert got["js-team"], "the JS team heard nothing"
     assert json.loads(got["js-team"][0][5:])["id"] == JS_MINOR_ALERT
     assert got["zj-team-ok"] == []  # a ZJ team never hears of a JS-only alert
+
+
+def test_a_case_change_reaches_the_event_stream_of_the_teams_involved(world: WebWorld) -> None:
+    from coordination.client import ApiClient
+
+    got: list[str] = []
+
+    def listen() -> None:
+        ctx = ssl.create_default_context(cafile=str(world.cert_file))
+        conn = http.client.HTTPSConnection("127.0.0.1", world.web.port, context=ctx, timeout=8)
+        conn.request("GET", "/events", headers={"Authorization": f"Bearer {world.tokens['sh-team']}"})
+        resp = conn.getresponse()
+        try:
+            while not got:
+                line = resp.fp.readline().decode().strip()
+                if line.startswith("data:") and '"case"' in line:
+                    got.append(line)
+        except TimeoutError:
+            pass
+        conn.close()
+
+    th = threading.Thread(target=listen)
+    th.start()
+    time.sleep(1.0)
+    case_id = case_id_for(JS_SH_ALERT)  # SH is involved (affected)
+    with ApiClient(world.centre.api_addr) as api:
+        deadline = time.monotonic() + 6
+        while not got and time.monotonic() < deadline:
+            api.result("case_act", {"id": case_id, "action": "note", "text": "JS field team on the bridge",
+                                    "by": "js-team", "as_provinces": ["JS"]})
+            time.sleep(0.5)
+    th.join(10)
+    assert got, "the SH team heard nothing of the case"
+    doc = json.loads(got[0][5:])
+    assert (doc["id"], doc["case"], doc["event"]) == (JS_SH_ALERT, case_id, "note")
