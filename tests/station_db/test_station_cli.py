@@ -33,7 +33,7 @@ def test_import_reports_counts_and_reimport_changes_nothing(db: Path, capsys: py
     before = snapshot(db)
     assert main(["stations", "import", str(SAMPLE), "--all-provinces", "--db", str(db)]) == 0
     out = capsys.readouterr().out
-    assert "JS: 182 station(s)" in out and "0 inserted, 0 updated, 182 unchanged, 0 removed" in out
+    assert "JS: 183 station(s)" in out and "0 inserted, 0 updated, 183 unchanged, 0 removed" in out
     assert snapshot(db) == before
 
 
@@ -67,7 +67,7 @@ def test_export_import_round_trip(db: Path, tmp_path: Path, suffix: str) -> None
     out = tmp_path / f"js{suffix}"
     assert main(["stations", "export", "--province", "JS", "-o", str(out), "--db", str(db)]) == 0
     exported = read_stations(out)
-    assert len(exported) == 182 and exported == [s for s in snapshot(db) if s.province == "JS"]
+    assert len(exported) == 183 and exported == [s for s in snapshot(db) if s.province == "JS"]
     fresh = tmp_path / "fresh.sqlite"
     assert main(["stations", "import", str(out), "--province", "JS", "--db", str(fresh)]) == 0
     assert snapshot(fresh) == exported

@@ -69,10 +69,10 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 def test_import_then_reimport_changes_nothing(repo: StationRepository, sample: list[Station]) -> None:
     first = repo.import_stations(of(sample, "JS"), "JS", "js.csv", "h1")
-    assert (first.inserted, first.updated, first.unchanged, first.removed) == (182, 0, 0, 0)
+    assert (first.inserted, first.updated, first.unchanged, first.removed) == (183, 0, 0, 0)
     before = repo.all_stations()
     again = repo.import_stations(of(sample, "JS"), "JS", "js.csv", "h1")
-    assert (again.inserted, again.updated, again.unchanged, again.removed, again.changed) == (0, 0, 182, 0, False)
+    assert (again.inserted, again.updated, again.unchanged, again.removed, again.changed) == (0, 0, 183, 0, False)
     assert repo.all_stations() == before
     assert [r.import_id for r in repo.imports("JS")] == [first.import_id, again.import_id]
 
@@ -132,8 +132,8 @@ def test_rejected_file_is_logged_without_touching_stations(repo: StationReposito
 
 def test_all_provinces_import_is_one_transaction(repo: StationRepository, sample: list[Station]) -> None:
     reports = repo.import_all_provinces(sample, "sample.csv", "h")
-    assert [(r.province, r.inserted) for r in reports] == [("AH", 136), ("JS", 182), ("SH", 93), ("ZJ", 185)]
-    assert repo.count() == 596
+    assert [(r.province, r.inserted) for r in reports] == [("AH", 136), ("JS", 183), ("SH", 93), ("ZJ", 185)]
+    assert repo.count() == 597
 
 
 def test_stations_overlapping_uses_the_licensed_band(repo: StationRepository, sample: list[Station]) -> None:
@@ -193,7 +193,7 @@ def test_border_filter(repo: StationRepository, sample: list[Station]) -> None:
     assert "AH-PMR-0010" not in ids  # Hefei, ~107 km from any border
     assert 0 < len(near_border) < 100
     assert {s.province for s in repo.stations_near_border(5.0, "AH")} == {"AH"}
-    assert len(repo.stations_near_border(1000.0)) == 596
+    assert len(repo.stations_near_border(1000.0)) == 597
 
 
 def test_sensors_upsert(repo: StationRepository) -> None:
