@@ -20,6 +20,7 @@ Example ``server.toml``::
     tick_interval_s = 0.25                 # engine tick: closes grouping windows when traffic stops
     max_past_s = 2592000.0                 # refuse timestamps older than this (30 days: the longest spool outage)
     max_future_s = 300.0                   # ...or further ahead of server time than this (clock skew)
+    max_per_sensor = 256                   # messages of one sensor handled per loop turn (the rest: resent)
 
     [storage]
     compression = "lzf"                    # lzf | gzip | none
@@ -96,6 +97,9 @@ class ServerConfig:
     # timestamps a sensor may send, around server time (older: longer than a spool rides out)
     max_past_s: float = 30 * 86400.0
     max_future_s: float = 300.0
+    # messages of one sensor handled per loop turn: one flooding key cannot take a whole batch (a
+    # well-behaved sensor has at most its uplink windows in flight, 2 x 64 + 8)
+    max_per_sensor: int = 256
     # storage
     compression: str = "lzf"
     chunk_rows: int = 64
@@ -145,7 +149,8 @@ _KEYS: dict[str, dict[str, tuple[str, type]]] = {
     "ingest": {"batch_max_messages": ("batch_max_messages", int), "api_max_requests": ("api_max_requests", int),
                "poll_timeout_ms": ("poll_timeout_ms", int), "tick_interval_s": ("tick_interval_s", float),
                "counters_flush_s": ("counters_flush_s", float), "publish_spectra": ("publish_spectra", bool),
-               "max_past_s": ("max_past_s", float), "max_future_s": ("max_future_s", float)},
+               "max_past_s": ("max_past_s", float), "max_future_s": ("max_future_s", float),
+               "max_per_sensor": ("max_per_sensor", int)},
     "storage": {"compression": ("compression", str), "chunk_rows": ("chunk_rows", int),
                 "max_open_files": ("max_open_files", int), "fsync": ("fsync", bool),
                 "max_rows": ("archive_max_rows", int), "max_delay_s": ("archive_max_delay_s", float),
@@ -164,7 +169,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "max_open_files": (1, 100_000), "archive_max_rows": (1, 100_000), "archive_max_delay_s": (0.0, 60.0),
     "late_factor": (1.0, 1e6), "down_factor": (1.0, 1e6),
     "evidence_duration_s": (0.001, 60.0), "evidence_sample_rate_hz": (1e3, 1e8),
-    "max_past_s": (60.0, 10 * 366 * 86400.0), "max_future_s": (1.0, 86400.0), "archive_max_layouts": (1, 100_000),
+    "max_per_sensor": (1, 100_000), "max_past_s": (60.0, 10 * 366 * 86400.0), "max_future_s": (1.0, 86400.0),
+    "archive_max_layouts": (1, 100_000),
     "evidence_max_pending_mb": (1.0, 1e6), "evidence_max_unsolicited_mb": (0.0, 1e6),
     "evidence_max_age_s": (60.0, 366 * 86400.0),
 }

@@ -32,6 +32,8 @@ class Counters:
         self.internal_errors: Counter[str] = Counter()
         self.published: Counter[str] = Counter()
         self.alert_events: Counter[str] = Counter()
+        #: sensors that started a new spool epoch (spool lost or replaced), by sensor id
+        self.new_epochs: Counter[str] = Counter()
 
     def rows(self) -> Iterable[tuple[str, str, int]]:
         """(kind, key, n) rows to persist (``published`` is per run and not kept)."""
@@ -40,6 +42,7 @@ class Counters:
         yield from (("storage_errors", k, v) for k, v in self.storage_errors.items())
         yield from (("internal_errors", k, v) for k, v in self.internal_errors.items())
         yield from (("alert_events", k, v) for k, v in self.alert_events.items())
+        yield from (("new_epochs", k, v) for k, v in self.new_epochs.items())
 
     def load(self, rows: Iterable[tuple[str, str, int]]) -> None:
         """Continue from persisted rows (a restart keeps counting where it stopped)."""
@@ -54,6 +57,8 @@ class Counters:
                 self.internal_errors[key] = n
             elif kind == "alert_events":
                 self.alert_events[key] = n
+            elif kind == "new_epochs":
+                self.new_epochs[key] = n
 
 
 class Faults:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
@@ -41,6 +42,7 @@ from coordination.protocol import (
     Occupancy,
     Spectrum,
     format_utc,
+    identity_sensor,
     parse_utc,
 )
 from coordination.registry import SensorRegistry
@@ -100,7 +102,15 @@ class Intake:
         now = self.clock()
         now_iso = format_utc(now)
         inbound: list[Inbound] = []
+        per_sensor: Counter[bytes] = Counter()
         for raw in raws:
+            # bounded work per sensor and turn, before any decoding: the rest is not acked and comes again
+            who = identity_sensor(bytes(raw[0])) if raw else b""
+            per_sensor[who] += 1
+            if per_sensor[who] > self.config.max_per_sensor:
+                self.rejections.count(peer_label(bytes(raw[0])), "fair_share",
+                                      f"more than {self.config.max_per_sensor} messages in one turn")
+                continue
             try:
                 ib = self.validator.validate(raw)
             except Exception:
@@ -141,7 +151,9 @@ class Intake:
             by_sensor.setdefault(sid, []).append(ib.msg.seq)
             known_ok.append(ib)
             self.registry.seen(sid, now, ib.identity)
-        seen = {sid: self.store.ledger.known_seqs(sid, seqs) for sid, seqs in by_sensor.items()}
+        # the idempotence key is (sensor, spool epoch, seq): a sensor's messages belong to the epoch of its Hello
+        seen = {sid: self.store.ledger.known_seqs(sid, seqs, self.registry.epoch(sid))
+                for sid, seqs in by_sensor.items()}
         fresh = []
         for ib in known_ok:
             s = seen[ib.msg.sensor_id]
@@ -170,9 +182,10 @@ class Intake:
                 if isinstance(m, Emissions):
                     store.summaries.insert_emissions(m)
                 elif isinstance(m, Occupancy):
-                    store.summaries.insert_occupancy(m)
+                    store.summaries.insert_occupancy(m, self.registry.epoch(m.sensor_id))
                 elif isinstance(m, Heartbeat):
-                    store.sensors.set_health(m.sensor_id, m.seq, m.t_utc, m.health)
+                    store.sensors.set_health(m.sensor_id, m.seq, m.t_utc, m.health,
+                                             self.registry.epoch(m.sensor_id))
                 elif isinstance(m, Evidence):
                     self._store_evidence(m)
             except EvidenceQuotaError as exc:  # over a quota: not stored, not acked, counted
@@ -198,7 +211,8 @@ class Intake:
         failures: tuple[type[BaseException], ...] = (StorageError, OSError, sqlite3.Error, *store.errors)
         try:
             store.ledger.mark_received([(ib.msg.sensor_id, ib.msg.seq, type(ib.msg).TYPE.decode(), ib.msg.t_utc)
-                                 for ib in stored])
+                                        for ib in stored],
+                                       {sid: self.registry.epoch(sid) for sid in {ib.msg.sensor_id for ib in stored}})
             last: dict[str, tuple[str, int | None, str | None, str]] = {}
             for ib in stored:
                 m = ib.msg

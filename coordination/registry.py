@@ -18,7 +18,7 @@ from datetime import datetime
 
 from coordination.archive import SensorMeta
 from coordination.config import ServerConfig
-from coordination.counters import Faults
+from coordination.counters import Counters, Faults
 from coordination.ingest import Inbound, RejectionCounter, peer_label
 from coordination.outlets import SERVER_ID, MessageSeq, Publish, Replies
 from coordination.protocol import Ack, Heartbeat, Hello, MonitoringProfile, ProfileMsg, format_utc, parse_utc
@@ -62,7 +62,7 @@ class SensorRegistry:
 
     def __init__(self, *, config: ServerConfig, store: Store, profiles: Sequence[MonitoringProfile],
                  clock: Callable[[], datetime], replies: Replies, publisher: Publish, seq: MessageSeq,
-                 rejections: RejectionCounter, faults: Faults) -> None:
+                 rejections: RejectionCounter, faults: Faults, counters: Counters | None = None) -> None:
         self.config = config
         self.store = store
         self.profiles: tuple[MonitoringProfile, ...] = tuple(profiles)
@@ -72,6 +72,7 @@ class SensorRegistry:
         self.seq = seq
         self.rejections = rejections
         self.faults = faults
+        self.counters = counters or Counters()
         self.sensors: dict[str, SensorState] = {}
         #: Profiles a sensor runs instead of the common ones right now (a joint campaign's), or None.
         self.profiles_override: Callable[[str, datetime], tuple[MonitoringProfile, ...] | None] | None = None
@@ -120,16 +121,18 @@ class SensorRegistry:
             except ValueError as exc:
                 self.rejections.count(peer_label(ib.identity), "field", str(exc))
                 continue
+            old = self.sensors.get(hello.sensor_id)
             try:
+                self._note_epoch(hello, old.record.epoch if old else None)
                 self.store.sensors.upsert(hello, now_iso)
-                self.store.ledger.mark_received([(hello.sensor_id, hello.seq, "hello", hello.t_utc)])
+                self.store.ledger.mark_received([(hello.sensor_id, hello.seq, "hello", hello.t_utc)],
+                                                {hello.sensor_id: hello.epoch})
             except Exception:
                 self.faults.internal("hello")
                 continue
-            old = self.sensors.get(hello.sensor_id)
             rec = SensorRecord(hello.sensor_id, hello.province, hello.lat, hello.lon, hello.height_m,
                                hello.antenna_factor_db_m, hello.software, tuple(hello.capabilities),
-                               old.record.first_seen if old else now_iso, now_iso)
+                               old.record.first_seen if old else now_iso, now_iso, epoch=hello.epoch)
             st = SensorState(rec, info, now, old.last_profile if old else None, old.health if old else {})
             st.status = "live"
             st.route = ib.identity
@@ -154,6 +157,26 @@ class SensorRegistry:
         msg = ProfileMsg(SERVER_ID, self.seq.next(), format_utc(self.clock()), profiles=profiles)
         if not self.replies.send((self.route(sensor_id),), msg.to_frames()):
             log.warning("profiles for %s not sent (not connected); it gets them at its next Hello", sensor_id)
+
+    def _note_epoch(self, hello: Hello, previous: str | None) -> None:
+        """A sensor's spool epoch changed: adopt it (first epoch of a sensor that had none) or log
+        and count a new incarnation (its spool was lost: seqs restart, stored as new data)."""
+        sid, epoch = hello.sensor_id, hello.epoch
+        if previous is None or epoch == previous:
+            return
+        if previous == "":
+            self.store.ledger.adopt_epoch(sid, epoch)
+            log.info("sensor %s now names its spool epoch %s (its ledger so far is that epoch's)", sid, epoch)
+            return
+        self.counters.new_epochs[sid] += 1
+        log.warning("sensor %s started a new spool epoch %s (was %s): its spool was lost or replaced; its seqs "
+                    "start again and are stored as new data (what the old spool had not sent is lost)",
+                    sid, epoch or "(none)", previous)
+
+    def epoch(self, sensor_id: str) -> str:
+        """The sensor's current spool epoch ("" if it names none)."""
+        st = self.sensors.get(sensor_id)
+        return st.record.epoch if st is not None else ""
 
     # ------------------------------------------------------------ contact and health
 

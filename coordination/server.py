@@ -227,7 +227,7 @@ class Server:
         registry = self.registry = SensorRegistry(
             config=cfg, store=store, profiles=select_profiles(cfg.profiles, self.rules), clock=self.clock,
             replies=self.sensor_replies, publisher=self.publisher, seq=self.seq, rejections=self.rejections,
-            faults=self.faults)
+            faults=self.faults, counters=self.counters)
         registry.load([fed.centre] if fed is not None else None)  # a centre loads its own sensors
         alert_store: AlertStore = DatabaseAlertStore(store.alerts, Alert.from_json)
         if fed is not None:

@@ -11,7 +11,7 @@ committed (a rolled-back batch's seqs are not "known").
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from coordination.store.unit import UnitOfWork
 
@@ -74,13 +74,19 @@ class SeqRanges:
 
 
 class SeqLedger:
-    """Stored seqs per sensor, and how many messages of each type were stored."""
+    """Stored seqs per sensor and spool epoch, and how many messages of each type were stored.
+
+    The key is (sensor, epoch, seq): a sensor's seqs count from 0 in each spool incarnation
+    (:attr:`coordination.protocol.Hello.epoch`), so a sensor whose spool was lost starts a new
+    epoch and its data is stored, not taken for duplicates of the old one. Rows from before epochs
+    (and sensors that send none) have epoch ``""``.
+    """
 
     def __init__(self, unit: UnitOfWork) -> None:
         self.unit = unit
         self.db = unit.db
-        self._ranges: dict[str, SeqRanges] = {}
-        self._pending_ranges: dict[str, SeqRanges] = {}
+        self._ranges: dict[tuple[str, str], SeqRanges] = {}
+        self._pending_ranges: dict[tuple[str, str], SeqRanges] = {}
         unit.on_commit(self._committed)
         unit.on_rollback(self._pending_ranges.clear)
 
@@ -88,44 +94,57 @@ class SeqLedger:
         self._ranges.update(self._pending_ranges)  # the ledger in memory follows only what is committed
         self._pending_ranges.clear()
 
-    def _committed_ranges(self, sensor_id: str) -> SeqRanges:
-        r = self._ranges.get(sensor_id)
+    def _committed_ranges(self, key: tuple[str, str]) -> SeqRanges:
+        r = self._ranges.get(key)
         if r is None:
-            rows = self.db.fetchall("SELECT lo, hi FROM received_ranges WHERE sensor_id=?", (sensor_id,))
-            r = self._ranges[sensor_id] = SeqRanges((int(a), int(b)) for a, b in rows)
+            rows = self.db.fetchall("SELECT lo, hi FROM received_ranges WHERE sensor_id=? AND epoch=?", key)
+            r = self._ranges[key] = SeqRanges((int(a), int(b)) for a, b in rows)
         return r
 
-    def _ledger(self, sensor_id: str) -> SeqRanges:
-        r = self._pending_ranges.get(sensor_id)
-        return r if r is not None else self._committed_ranges(sensor_id)
+    def _ledger(self, key: tuple[str, str]) -> SeqRanges:
+        r = self._pending_ranges.get(key)
+        return r if r is not None else self._committed_ranges(key)
 
-    def known_seqs(self, sensor_id: str, seqs: Sequence[int]) -> set[int]:
-        """The subset of ``seqs`` already stored for ``sensor_id`` (in this transaction included)."""
-        r = self._ledger(sensor_id)
+    def known_seqs(self, sensor_id: str, seqs: Sequence[int], epoch: str = "") -> set[int]:
+        """The subset of ``seqs`` already stored for ``sensor_id`` in ``epoch`` (this transaction included)."""
+        r = self._ledger((sensor_id, epoch))
         return {s for s in seqs if s in r}
 
-    def mark_received(self, rows: Iterable[tuple[str, int, str, str]]) -> None:
-        """Record (sensor_id, seq, type, t_utc) as stored, in the open transaction."""
+    def mark_received(self, rows: Iterable[tuple[str, int, str, str]],
+                      epochs: Mapping[str, str] | None = None) -> None:
+        """Record (sensor_id, seq, type, t_utc) as stored in the sensor's epoch (``epochs[sensor_id]``,
+        default ``""``), in the open transaction."""
         self.unit.begin()
-        by_sensor: dict[str, list[int]] = {}
+        epochs = epochs or {}
+        by_key: dict[tuple[str, str], list[int]] = {}
         counts: dict[tuple[str, str], int] = {}
         for sensor_id, seq, mtype, _t in rows:
-            by_sensor.setdefault(sensor_id, []).append(seq)
+            by_key.setdefault((sensor_id, epochs.get(sensor_id, "")), []).append(seq)
             counts[(sensor_id, mtype)] = counts.get((sensor_id, mtype), 0) + 1
-        for sensor_id, seqs in by_sensor.items():
-            r = self._pending_ranges.get(sensor_id)
+        for key, seqs in by_key.items():
+            r = self._pending_ranges.get(key)
             if r is None:
-                r = self._pending_ranges[sensor_id] = self._committed_ranges(sensor_id).copy()
+                r = self._pending_ranges[key] = self._committed_ranges(key).copy()
             for q in seqs:
                 r.add(q)
             a, b = min(seqs) - 1, max(seqs) + 1  # only ranges touching [a, b] can have changed
-            self.db.execute("DELETE FROM received_ranges WHERE sensor_id=? AND hi>=? AND lo<=?", (sensor_id, a, b))
-            self.db.executemany("INSERT INTO received_ranges VALUES (?, ?, ?)",
-                                [(sensor_id, lo, hi) for lo, hi in r.overlapping(a, b)])
+            self.db.execute("DELETE FROM received_ranges WHERE sensor_id=? AND epoch=? AND hi>=? AND lo<=?",
+                            (*key, a, b))
+            self.db.executemany("INSERT INTO received_ranges (sensor_id, epoch, lo, hi) VALUES (?, ?, ?, ?)",
+                                [(*key, lo, hi) for lo, hi in r.overlapping(a, b)])
         self.db.executemany(
             "INSERT INTO received_counts VALUES (?, ?, ?) ON CONFLICT(sensor_id, type) "
             "DO UPDATE SET n=received_counts.n+excluded.n",
             sorted((sid, t, n) for (sid, t), n in counts.items()))
+
+    def adopt_epoch(self, sensor_id: str, epoch: str) -> None:
+        """A sensor that sent no epoch before names one now (upgraded, same spool): its ledger so far
+        becomes that epoch's, so what its spool resends is still recognised (in the open transaction)."""
+        self.unit.begin()
+        self.db.execute("UPDATE received_ranges SET epoch=? WHERE sensor_id=? AND epoch=''", (epoch, sensor_id))
+        for key in [(sensor_id, ""), (sensor_id, epoch)]:
+            self._ranges.pop(key, None)
+            self._pending_ranges.pop(key, None)
 
     def count_received(self, sensor_id: str | None = None, mtype: str | None = None) -> int:
         """How many messages were stored (per sensor and/or type)."""
@@ -138,7 +157,10 @@ class SeqLedger:
         row = self.db.fetchone(q, args)
         return int(row[0]) if row else 0
 
-    def received_ranges(self, sensor_id: str) -> list[tuple[int, int]]:
-        """The committed ledger of a sensor as (lo, hi) ranges, read from the database."""
+    def received_ranges(self, sensor_id: str, epoch: str | None = None) -> list[tuple[int, int]]:
+        """The committed ledger of a sensor's ``epoch`` (default: its current one) as (lo, hi) ranges."""
+        if epoch is None:
+            row = self.db.fetchone("SELECT epoch FROM sensors WHERE sensor_id=?", (sensor_id,))
+            epoch = str(row[0]) if row else ""
         return [(int(a), int(b)) for a, b in self.db.fetchall(
-            "SELECT lo, hi FROM received_ranges WHERE sensor_id=? ORDER BY lo", (sensor_id,))]
+            "SELECT lo, hi FROM received_ranges WHERE sensor_id=? AND epoch=? ORDER BY lo", (sensor_id, epoch))]

@@ -99,12 +99,40 @@ SCHEMA_V5 = (  # joint enforcement: tasking requests and campaign plans survive 
         id TEXT PRIMARY KEY, state TEXT NOT NULL, doc TEXT NOT NULL, report TEXT, centre TEXT)""",
 )
 
+SCHEMA_V6 = (  # spool epochs: the idempotence key is (sensor, epoch, seq); rows written before keep epoch ''
+    "ALTER TABLE sensors ADD COLUMN epoch TEXT NOT NULL DEFAULT ''",
+    """CREATE TABLE received_ranges_v4 (
+    sensor_id TEXT NOT NULL, epoch TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+    PRIMARY KEY (sensor_id, epoch, lo)) WITHOUT ROWID""",
+    "INSERT INTO received_ranges_v4 (sensor_id, epoch, lo, hi) SELECT sensor_id, '', lo, hi FROM received_ranges",
+    "DROP TABLE received_ranges",
+    "ALTER TABLE received_ranges_v4 RENAME TO received_ranges",
+    # occupancy and health rows are keyed by seq too: a new epoch's seq 5 is not the old epoch's seq 5
+    """CREATE TABLE occupancy_v4 (
+    sensor_id TEXT NOT NULL, epoch TEXT NOT NULL, seq INTEGER NOT NULL, profile TEXT NOT NULL,
+    t_start_utc TEXT NOT NULL, t_end_utc TEXT NOT NULL, revisits INTEGER NOT NULL, threshold_dbm REAL NOT NULL,
+    fbo REAL NOT NULL, channel_centers_hz BLOB NOT NULL, fco BLOB NOT NULL, PRIMARY KEY (sensor_id, epoch, seq))""",
+    """INSERT INTO occupancy_v4 (sensor_id, epoch, seq, profile, t_start_utc, t_end_utc, revisits, threshold_dbm,
+    fbo, channel_centers_hz, fco) SELECT sensor_id, '', seq, profile, t_start_utc, t_end_utc, revisits,
+    threshold_dbm, fbo, channel_centers_hz, fco FROM occupancy""",
+    "DROP TABLE occupancy",
+    "ALTER TABLE occupancy_v4 RENAME TO occupancy",
+    "CREATE INDEX occupancy_by_profile ON occupancy (sensor_id, profile, t_end_utc)",
+    """CREATE TABLE health_v4 (
+    sensor_id TEXT NOT NULL, epoch TEXT NOT NULL, seq INTEGER NOT NULL, t_utc TEXT NOT NULL, health TEXT NOT NULL,
+    PRIMARY KEY (sensor_id, epoch, seq))""",
+    "INSERT INTO health_v4 (sensor_id, epoch, seq, t_utc, health) SELECT sensor_id, '', seq, t_utc, health FROM health",
+    "DROP TABLE health",
+    "ALTER TABLE health_v4 RENAME TO health",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(SCHEMA_V1, "first schema"),
     Migration(SCHEMA_V2, "federation: alert ownership, links, revisions, actions"),
     Migration(SCHEMA_V3, "federation: centre heartbeats"),
     Migration(SCHEMA_V4, "enforcement cases: event log, summaries, tasking audit"),
     Migration(SCHEMA_V5, "joint enforcement: tasking requests, campaign plans"),
+    Migration(SCHEMA_V6, "spool epochs: ledger, occupancy and health keyed by (sensor, epoch, seq)"),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

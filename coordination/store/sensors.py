@@ -30,6 +30,8 @@ class SensorRecord:
     last_seq: int | None = None
     last_profile: str | None = None
     health: Mapping[str, float] = field(default_factory=dict)
+    #: the sensor's current spool epoch (its Hello's; "" before epochs)
+    epoch: str = ""
 
 
 class SensorRepository:
@@ -43,12 +45,13 @@ class SensorRepository:
         self.unit.begin()
         self.db.execute(
             """INSERT INTO sensors (sensor_id, province, lat, lon, height_m, antenna_factor_db_m, software,
-                   capabilities, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   capabilities, first_seen, last_seen, epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT(sensor_id) DO UPDATE SET province=excluded.province, lat=excluded.lat,
                    lon=excluded.lon, height_m=excluded.height_m, antenna_factor_db_m=excluded.antenna_factor_db_m,
-                   software=excluded.software, capabilities=excluded.capabilities, last_seen=excluded.last_seen""",
+                   software=excluded.software, capabilities=excluded.capabilities, last_seen=excluded.last_seen,
+                   epoch=excluded.epoch""",
             (hello.sensor_id, hello.province, hello.lat, hello.lon, hello.height_m, hello.antenna_factor_db_m,
-             hello.software, json.dumps(list(hello.capabilities)), now_iso, now_iso))
+             hello.software, json.dumps(list(hello.capabilities)), now_iso, now_iso, hello.epoch))
 
     def touch(self, rows: Iterable[tuple[str, int | None, str | None, str]]) -> None:
         """Update (last_seen, last_seq, last_profile) from (sensor_id, last_seq, last_profile, last_seen)."""
@@ -58,19 +61,20 @@ class SensorRepository:
             "last_profile=COALESCE(?, last_profile) WHERE sensor_id=?",
             sorted(((seen, seq, prof, sid) for sid, seq, prof, seen in rows), key=lambda r: r[3]))
 
-    def set_health(self, sensor_id: str, seq: int, t_utc: str, health: Mapping[str, float]) -> None:
+    def set_health(self, sensor_id: str, seq: int, t_utc: str, health: Mapping[str, float], epoch: str = "") -> None:
         self.unit.begin()
         text = json.dumps(dict(health))
         self.db.execute("UPDATE sensors SET health=? WHERE sensor_id=?", (text, sensor_id))
-        self.db.execute("INSERT INTO health VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", (sensor_id, seq, t_utc, text))
+        self.db.execute("INSERT INTO health (sensor_id, epoch, seq, t_utc, health) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT DO NOTHING", (sensor_id, epoch, seq, t_utc, text))
 
     def records(self, provinces: Sequence[str] | None = None) -> list[SensorRecord]:
         """Registered sensors (of ``provinces`` when given: a centre loads only its own)."""
         q, args = ("SELECT sensor_id, province, lat, lon, height_m, antenna_factor_db_m, software, capabilities, "
-                   "first_seen, last_seen, last_seq, last_profile, health FROM sensors"), []
+                   "first_seen, last_seen, last_seq, last_profile, health, epoch FROM sensors"), []
         if provinces:
             q += f" WHERE province IN ({','.join('?' * len(provinces))})"
             args = list(provinces)
         rows = self.db.fetchall(q + " ORDER BY sensor_id", args)
         return [SensorRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(json.loads(r[7])), r[8], r[9],
-                             r[10], r[11], json.loads(r[12])) for r in rows]
+                             r[10], r[11], json.loads(r[12]), r[13]) for r in rows]

@@ -47,12 +47,14 @@ class SummaryRepository:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
 
-    def insert_occupancy(self, msg: Occupancy) -> None:
+    def insert_occupancy(self, msg: Occupancy, epoch: str = "") -> None:
+        """Store an occupancy summary of the sensor's spool ``epoch`` (idempotent by sensor, epoch, seq)."""
         self.unit.begin()
         self.db.execute(
-            "INSERT INTO occupancy VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (msg.sensor_id, msg.seq, msg.profile, msg.t_start_utc, msg.t_end_utc, msg.revisits, msg.threshold_dbm,
-             msg.fbo, np.ascontiguousarray(msg.channel_centers_hz, "<f8").tobytes(),
+            "INSERT INTO occupancy (sensor_id, epoch, seq, profile, t_start_utc, t_end_utc, revisits, threshold_dbm, "
+            "fbo, channel_centers_hz, fco) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (msg.sensor_id, epoch, msg.seq, msg.profile, msg.t_start_utc, msg.t_end_utc, msg.revisits,
+             msg.threshold_dbm, msg.fbo, np.ascontiguousarray(msg.channel_centers_hz, "<f8").tobytes(),
              np.ascontiguousarray(msg.fco, "<f4").tobytes()))
 
     def occupancy(self, sensor_id: str, profile: str, limit: int = 100) -> tuple[np.ndarray, list[dict[str, Any]]]:

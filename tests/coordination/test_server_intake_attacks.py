@@ -270,3 +270,25 @@ def test_unsolicited_evidence_flood_is_bounded_refused_and_swept(tmp_path, ctx):
         assert srv.evidence.sweep(time.time() + 86400 + 1) == 1  # the incomplete unsolicited capture
         left = [p for p in (tmp_path / "data" / "evidence").rglob("*") if p.is_file()]
         assert left == [] and srv.evidence.unsolicited_bytes("js-01") == 0
+
+
+def test_a_flooding_sensor_gets_a_bounded_share_of_each_turn(tmp_path, ctx):
+    """One key floods 3,000 messages at once: each loop turn handles at most ``max_per_sensor`` of
+    them (the rest refused as 'fair_share', not acked: a real spool resends them), and another
+    sensor's emission is acked well within a second meanwhile."""
+    with Server(loopback_config(tmp_path, max_per_sensor=100), build_engine=False) as srv:
+        flood = SimSensor(ctx, srv.endpoints["sensors"], sensor_id="zj-01", province="ZJ", lat=30.0)
+        flood.hello()
+        other = SimSensor(ctx, srv.endpoints["sensors"])
+        other.hello()
+        for seq in range(1, 3001):
+            flood.send(flood.emissions(seq))
+        t0 = time.monotonic()
+        other.send(other.emissions(1))
+        assert other.wait_acked([1], timeout_s=2.0) == {1}
+        waited = time.monotonic() - t0
+        wait_for(lambda: srv.rejections.snapshot()["rejected"].get("fair_share", 0) > 0)
+        flood.pump(500)
+        n_fair = srv.rejections.snapshot()["rejected"]["fair_share"]
+        assert srv.store.ledger.count_received("zj-01", "emissions") == len(flood.acked - {0}) == 3000 - n_fair
+        assert waited < 1.0, f"the other sensor waited {waited:.2f} s"
