@@ -201,7 +201,7 @@ def test_2000_spectrum_layouts_leave_the_api_answering_within_a_second(tmp_path,
     of all the others: the API went unanswered for minutes. Now a day file takes at most
     ``archive_max_layouts`` layouts (the rest refused and counted) and group lookups are indexed."""
     cap = 64
-    with Server(loopback_config(tmp_path, archive_max_layouts=cap), build_engine=False) as srv:
+    with Server(loopback_config(tmp_path, archive_max_layouts=cap, max_per_sensor=100_000), build_engine=False) as srv:
         s = SimSensor(ctx, srv.endpoints["sensors"])
         s.hello()
         lat: list[float] = []
