@@ -45,6 +45,12 @@ Example ``server.toml``::
     [engine]                               # optional: rules engine thresholds (EngineConfig)
     group_window_s = 2.0
 
+    [coordination]                         # optional: coordination requests (HCM-style deadlines)
+    answer_days = 30.0                     # the asked provinces answer within this; then one reminder
+    reminder_days = 15.0                   # after the reminder, silence counts as ...
+    silence_means = "agreed"               # ... agreed (HCM) or "objected"
+    step_km = 1.0                          # border sampling of the P.1546 computation
+
     [tasking.JS]                           # optional: how JS answers other provinces' requests for its sensors
     mode = "auto"                          # auto: granted within the daily quota; operator: every one decided
     daily_quota = 10                       # per requesting province and UTC day (default for every province)
@@ -125,6 +131,8 @@ class ServerConfig:
     engine: Mapping[str, float | bool | int] = field(default_factory=dict)
     # cross-province tasking policy per owner province (province -> {"mode", "daily_quota"}), [tasking.<PROV>]
     tasking: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # coordination request policy ([coordination]: answer_days, reminder_days, silence_means, step_km)
+    coordination: Mapping[str, Any] = field(default_factory=dict)
     # monitoring profiles served at Hello (empty: built from the rules bands)
     profiles: tuple[MonitoringProfile, ...] = field(default_factory=tuple)
 
@@ -222,7 +230,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> ServerConfig:
     """Build a ServerConfig from an already-parsed TOML mapping (``path`` names it in errors)."""
     base = path.parent
     doc = TomlTable(data, path, error=ConfigError)
-    known = [*_KEYS, "engine", "profile", "tasking"]
+    known = [*_KEYS, "engine", "profile", "tasking", "coordination"]
     doc.check_unknown(known, hint=f"unknown section (known: {', '.join(sorted(known))})")
     values: dict[str, Any] = {}
     for section, keys in _KEYS.items():
@@ -238,6 +246,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> ServerConfig:
             raise engine.fail(key, v, "must be a number or true/false (a rules engine setting)")
     values["engine"] = dict(engine.data)
     values["tasking"] = _tasking_policies(doc.table("tasking", required=False))
+    values["coordination"] = _request_policy(doc.table("coordination", required=False))
     profiles = []
     defaults = MonitoringProfile(name="x", f_start_hz=1e8, f_stop_hz=1.1e8, bin_hz=1e3).to_dict()
     for i, t in enumerate(doc.tables("profile")):
@@ -260,6 +269,19 @@ def load_config(path: Path | None = None, **overrides: Any) -> ServerConfig:
         cfg = parse_config(read_toml(path, ConfigError).data, path)
         source = str(path)
     return validate(cfg.with_overrides(**overrides), source)
+
+
+def _request_policy(table: TomlTable) -> dict[str, Any]:
+    """``[coordination]``: the request policy's keys, checked as RequestPolicy does."""
+    from coordination.coordination_requests import RequestError, RequestPolicy
+
+    table.check_unknown(("answer_days", "reminder_days", "silence_means", "step_km"))
+    values = dict(table.data)
+    try:
+        RequestPolicy(**values)
+    except (RequestError, TypeError) as exc:
+        raise table.fail(next(iter(values), "coordination"), values, str(exc)) from exc
+    return values
 
 
 def _tasking_policies(table: TomlTable) -> dict[str, dict[str, Any]]:

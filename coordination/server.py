@@ -48,7 +48,7 @@ from coordination.casebook import CaseDesk, auto_open, merge_linked
 from coordination.cases import Case, CaseEvent
 from coordination.config import ServerConfig
 from coordination.coord_ops import CoordOps
-from coordination.coordination_requests import CoordinationDesk
+from coordination.coordination_requests import CoordinationDesk, RequestPolicy
 from coordination.counters import Counters, Faults
 from coordination.engine import EngineConfig, RulesEngine
 from coordination.evidence import EvidenceAssembler
@@ -256,7 +256,7 @@ class Server:
         if self.stations is not None and self.rules is not None:
             # Requests live in the store (shared by federated centres); a centre answers for its province only.
             self.coordination = CoordinationDesk(SqlRequestRepository(store), self.stations, self.rules,
-                                                 notify=self._publish_coord,
+                                                 policy=RequestPolicy(**cfg.coordination), notify=self._publish_coord,
                                                  answers_for=(fed.centre,) if fed is not None else None)
             extra_ops.update(CoordOps(self.coordination, self.clock).ops)
 
