@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from borderwatch.demo import sample_stations_path
+from borderwatch.demo_propagation import water_mask
 from borderwatch.demo_scenario import load_demo_scenario
 from coordination import prediction
 from coordination.alerts import Alert, InMemoryAlertStore
@@ -54,6 +55,7 @@ from sdr.sources.sim_world import RealisticWorld
 from station_db import geo
 from station_db.exchange import load_station_file
 from station_db.models import MEMBER_PROVINCES, Station
+from station_db.regions import KM_PER_DEG_LAT, KM_PER_DEG_LON_EQ
 from station_db.repository import StationRepository
 from station_db.rules import BandRule, RuleSet, load_rules
 
@@ -85,6 +87,8 @@ class Outcome:
     top1: str | None = None
     err_km: float | None = None
     covered: bool | None = None
+    n_heard: int = 0
+    ambiguous: bool = False  # an alert says the position left its province open (cross-border by doubt)
 
 
 @dataclass
@@ -111,12 +115,6 @@ def station_repo(path: Path) -> tuple[StationRepository, list[Station]]:
     for prov, sts in by_prov.items():
         repo.import_stations(sts, prov, f"sample-{prov}.csv", f"bench-{prov}")
     return repo, stations
-
-
-def water_mask(lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    """Sea and estuary: outside every province, east of 120.5 E (the delta's coast)."""
-    codes = geo.provinces_of(lats, lons)
-    return np.array([c is None for c in codes]) & (np.asarray(lons) > 120.5)
 
 
 def nearest_province(lat: float, lon: float) -> str:
@@ -239,8 +237,8 @@ def covered(alert: Alert, lat: float, lon: float) -> bool:
     d = float(geo.haversine_km(p.lat, p.lon, lat, lon))
     if p.kind == "annulus":
         return (p.r_inner_km or 0.0) <= d <= (p.r_outer_km or 0.0)
-    east = (lon - p.lon) * 111.320 * math.cos(math.radians(p.lat))
-    north = (lat - p.lat) * 110.574
+    east = (lon - p.lon) * KM_PER_DEG_LON_EQ * math.cos(math.radians(p.lat))
+    north = (lat - p.lat) * KM_PER_DEG_LAT
     az = math.radians(p.orientation_deg)
     u = east * math.sin(az) + north * math.cos(az)  # along the major axis
     v = east * math.cos(az) - north * math.sin(az)
@@ -278,7 +276,8 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
     alerts = [a for a in last.values() if a.resolved_by != "engine"]  # withdrawn provisional ones do not count
     truth = truth_verdicts(inc, measured, infos)
     out = Outcome(heard=bool(measured), n_alerts=len(alerts),
-                  verdicts=frozenset(v for a in alerts for v in a.verdicts), truth=truth)
+                  verdicts=frozenset(v for a in alerts for v in a.verdicts), truth=truth, n_heard=len(measured),
+                  ambiguous=any(f.startswith("ambiguous:") for a in alerts for f in a.findings))
     if alerts:
         main = max(alerts, key=lambda a: len(a.sensors))
         out.top1 = main.provinces_source[0] if main.provinces_source else None
@@ -316,6 +315,19 @@ def summarise(level: float, rows: Sequence[tuple[Incident, Outcome]]) -> dict[st
 
 
 def breakdown(rows: Sequence[tuple[Incident, Outcome]]) -> str:
+    heard = [(i, o) for i, o in rows if o.heard]
+    lines = []
+    for label, lo, hi in (("1 sensor", 1, 1), ("2 sensors", 2, 2), ("3+ sensors", 3, 99)):
+        sub = [(i, o) for i, o in heard if lo <= o.n_heard <= hi]
+        far = [o.top1 == i.province for i, o in sub if o.n_alerts and i.border_km > 5.0]
+        errs = [o.err_km for _, o in sub if o.err_km is not None]
+        lines.append(f"    heard by {label:10s} {len(sub):4d} incidents: exact "
+                     f"{100.0 * sum(o.verdicts == o.truth for _, o in sub) / max(len(sub), 1):5.1f} %, top1>5km "
+                     f"{100.0 * sum(far) / max(len(far), 1):5.1f} % of {len(far)}, median error "
+                     f"{statistics.median(errs) if errs else float('nan'):5.1f} km")
+    doubt = [o for _, o in heard if o.verdicts != o.truth and o.ambiguous
+             and o.verdicts - o.truth == {"cross_border"}]
+    lines.append(f"    misses that are only the ambiguity rule (cross-border by doubt): {len(doubt)}")
     by: dict[str, list[bool]] = {}
     wrong: Counter[str] = Counter()
     for i, o in rows:
@@ -324,7 +336,7 @@ def breakdown(rows: Sequence[tuple[Incident, Outcome]]) -> str:
         by.setdefault(i.kind, []).append(o.verdicts == o.truth)
         if o.verdicts != o.truth:
             wrong[f"{i.kind}: truth {'+'.join(sorted(o.truth)) or '-'} got {'+'.join(sorted(o.verdicts)) or '-'}"] += 1
-    lines = [f"    {k:22s} exact {100.0 * sum(v) / len(v):5.1f} % of {len(v)}" for k, v in sorted(by.items())]
+    lines += [f"    {k:22s} exact {100.0 * sum(v) / len(v):5.1f} % of {len(v)}" for k, v in sorted(by.items())]
     lines += [f"    miss {n:3d} x {k}" for k, n in wrong.most_common(8)]
     return "\n".join(lines)
 

@@ -59,7 +59,7 @@ from coordination.localisation import (
     locate,
     misfit,
 )
-from coordination.sensors import SensorInfo
+from coordination.sensors import SensorInfo, SweepCoverage
 from dsp.calibration import dbm_to_dbuv_m
 from station_db.models import MEMBER_PROVINCES, Station
 from station_db.rules import BandRule, RuleSet
@@ -103,6 +103,9 @@ class EngineConfig:
     above ``merge_chi2`` (99.9 % for 3 more unknowns). Posterior points off the coast (outside every
     province) count for the nearest member province within ``offshore_km`` (its waters).
     ``provisional``: first sight in a safety-of-life band publishes a provisional alert at once.
+    ``judgements_per_call``: full assessments one ``observe``/``tick`` call makes at most (the oldest
+    due first; 0 = all): the server's loop is never held for long, so a report arriving meanwhile
+    (a first sight in a safety band) waits at most that long.
     """
 
     def __post_init__(self) -> None:
@@ -148,30 +151,11 @@ class EngineConfig:
     merge_chi2: float = 16.3
     offshore_km: float = 60.0
     provisional: bool = True
+    judgements_per_call: int = 1
     localiser: LocaliserConfig = field(default_factory=LocaliserConfig)
 
 
 # ---------------------------------------------------------------------- internal state
-
-
-@dataclass(frozen=True)
-class SweepCoverage:
-    """What one sensor sweep covered: its span and bin width.
-
-    With it the engine knows which sensors looked at a channel and did not hear the emitter, and
-    how weak an emission they would still have reported (their detection limit): "not heard" is
-    evidence about where the emitter can be (docs/rules-engine.md section 4).
-    """
-
-    f_lo_hz: float
-    f_hi_hz: float
-    bin_hz: float
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.f_lo_hz) and math.isfinite(self.f_hi_hz) and self.f_lo_hz < self.f_hi_hz):
-            raise ValueError(f"SweepCoverage: need f_lo_hz < f_hi_hz, got {self.f_lo_hz!r}..{self.f_hi_hz!r}")
-        if not (math.isfinite(self.bin_hz) and self.bin_hz > 0):
-            raise ValueError(f"SweepCoverage: bin_hz={self.bin_hz!r} must be > 0")
 
 
 @dataclass(frozen=True)
@@ -221,6 +205,7 @@ class _Track:
     assessed_levels: dict[str, float] = field(default_factory=dict)
     assessed_f_hz: float = 0.0
     assessed_obw_hz: float = 0.0
+    assessed_silent: int = 0
     assessed_verdicts: tuple[str, ...] = ()
     provisional_done: bool = False
 
@@ -249,6 +234,8 @@ class Assessment:
     findings: tuple[str, ...]
     resolution: str
     provinces_certain: tuple[str, ...] = ()
+    n_silent: int = 0
+    """Sensors that swept the channel and did not hear it (used as evidence)."""
     """Provinces the emitter is in with >= ``source_certain_probability`` (a matched station's own)."""
 
     @property
@@ -317,6 +304,7 @@ class RulesEngine:
         self._border_cache: dict[tuple[str, str, str], tuple[float, float, float]] = {}
         self._pending: dict[int, _Track] = {}  # clusters with unjudged observations, by id()
         self._sweeps: dict[str, dict[tuple[float, float], _Sweep]] = {}  # sensor -> span -> latest sweep
+        self._judged = 0  # full assessments in the current _flush call
         self._restore()
 
     # -------------------------------------------------------------- public API
@@ -371,7 +359,11 @@ class RulesEngine:
                 for tr in self._tracks.get(key, []):
                     if sensor.sensor_id in tr.obs and tr.band.safety:
                         events.extend(self._provisional(tr, t))
-        return events + self._flush(t, force=False)
+        if events:
+            # A provisional alert goes out now: due judgements wait for the next call (a tick or the next
+            # report, milliseconds away) instead of holding it back.
+            return events
+        return self._flush(t, force=False)
 
     def _provisional(self, tr: _Track, now: datetime) -> list[AlertEvent]:
         """First sight in a safety-of-life band: judge what is known now and publish it as provisional.
@@ -386,7 +378,7 @@ class RulesEngine:
         if any(_alert_rank(u.alert) for u in self._tracks.get((tr.band.name, tr.channel_hz), []) if u is not tr):
             return []  # the channel already has an alert: the full judgement decides whether this is it
         obs = list(tr.obs.values())
-        a = self.assess(tr.band, tr.channel_hz, obs, now)
+        a = self.assess(tr.band, tr.channel_hz, obs, now, first_heard=tr.first_seen)
         if not a.verdicts:
             return []
         alert = self._new_alert(a, tr, now)
@@ -504,15 +496,21 @@ class RulesEngine:
     # -------------------------------------------------------------- evaluation
 
     def assess(self, band: BandRule, channel_hz: float, observations: Sequence[_Obs], now: datetime,
-               known_affected: Sequence[str] = (), known_source: Sequence[str] = ()) -> Assessment:
-        """Judge one emitter cluster (pure with respect to alert state; used by tests directly)."""
+               known_affected: Sequence[str] = (), known_source: Sequence[str] = (),
+               first_heard: datetime | None = None) -> Assessment:
+        """Judge one emitter cluster (pure with respect to alert state; used by tests directly).
+
+        ``first_heard``: since when the emitter is known to be on (sweeps before it are no silence);
+        default the earliest of the observations.
+        """
         cfg = self.config
         obs = sorted(observations, key=lambda o: o.sensor.sensor_id)
         best = max(obs, key=lambda o: o.snr_db)
         f_hz = best.center_hz
         obw_hz = best.obw_hz if best.obw_hz > 0 else band.channel_width_hz
         candidates = self._candidates(f_hz, obw_hz, obs, now)
-        silent = self._silent(band, [o.sensor for o in obs], f_hz, obw_hz, now)
+        silent = self._silent(band, [o.sensor for o in obs], f_hz, obw_hz, now,
+                              since=first_heard or min(o.t for o in obs))
         fix = self._locate(band, obs, f_hz, silent, candidates)
         position = None if fix is None else fix.position
         p_station = {} if fix is None else dict(fix.station_probabilities)
@@ -635,6 +633,7 @@ class RulesEngine:
             readings=readings, position=position, candidates=tuple(cand_reports), matched=matched,
             provinces_source=tuple(source), provinces_affected=tuple(affected), severity=severity,
             severity_score=score, findings=tuple(findings), resolution=resolution, provinces_certain=certain,
+            n_silent=len(silent),
         )
 
     # -------------------------------------------------------------- pieces of the assessment
@@ -672,8 +671,9 @@ class RulesEngine:
                                  g_silent_db=tuple(float(v) for v in g[len(obs):]))
 
     def _silent(self, band: BandRule, heard: Sequence[SensorInfo], f_hz: float, obw_hz: float,
-                now: datetime) -> list[SilentObservation]:
-        """Sensors that swept this frequency recently, did not report it, and would have above their limit.
+                now: datetime, since: datetime | None = None) -> list[SilentObservation]:
+        """Sensors that swept this frequency since ``since`` (the emitter was on), within the evidence
+        horizon, did not report it, and would have above their limit.
 
         Sensors hearing the channel in another cluster are not silent (they heard something there).
         Detection limit as a field: floor per bin + band margin + the bins the emission spreads over,
@@ -694,6 +694,8 @@ class RulesEngine:
                 c = sw.coverage
                 if not c.f_lo_hz <= f_hz <= c.f_hi_hz or abs((now - sw.t).total_seconds()) > horizon_s:
                     continue
+                if since is not None and sw.t < since:
+                    continue  # swept before the emitter was first heard: says nothing about it
                 limit_dbm = sw.noise_floor_dbm + band.margin_db + 10.0 * math.log10(max(obw_hz / c.bin_hz, 1.0))
                 q = SilentObservation(sw.sensor.lat, sw.sensor.lon, float(dbm_to_dbuv_m(limit_dbm,
                                                                                           sw.antenna_factor_db_m)), sid)
@@ -888,12 +890,16 @@ class RulesEngine:
         """Evaluate the clusters whose window has closed (only pending ones are looked at)."""
         window = timedelta(seconds=self.config.group_window_s)
         events: list[AlertEvent] = []
-        for key, tr in list(self._pending.items()):
+        budget = self.config.judgements_per_call
+        self._judged = 0
+        for key, tr in sorted(self._pending.items(), key=lambda kv: kv[1].pending_since or now):
             if key not in self._pending:  # absorbed by a cluster judged earlier in this loop
                 continue
             if tr.pending_since is None:
                 del self._pending[key]
             elif force or now - tr.pending_since >= window:
+                if not force and budget and self._judged >= budget:
+                    break  # the rest at the next call: one call never holds the server for long
                 tr.pending_since = None
                 del self._pending[key]
                 tr = self._merge_by_levels(tr, now, events)
@@ -935,7 +941,8 @@ class RulesEngine:
         cfg = self.config
         f_hz = max([*a, *b], key=lambda o: o.snr_db).center_hz
         model = prediction.emitter_field_model(f_hz, float(np.mean([o.sensor.height_m for o in [*a, *b]])))
-        silent = self._silent(band, [o.sensor for o in [*a, *b]], f_hz, band.channel_width_hz, now)
+        silent = self._silent(band, [o.sensor for o in [*a, *b]], f_hz, band.channel_width_hz, now,
+                              since=min(o.t for o in [*a, *b]))
 
         def lv(obs: Sequence[_Obs]) -> list[LevelObservation]:
             return [LevelObservation(o.sensor.lat, o.sensor.lon, o.field_dbuv_m, o.sensor.sensor_id) for o in obs]
@@ -985,15 +992,18 @@ class RulesEngine:
                     tr.alert = tr.alert.evolve(last_seen=max(tr.alert.last_seen, seen), updated_at=now)
             return []
         active = tr.alert is not None and tr.alert.active
+        self._judged += 1
         a = self.assess(tr.band, tr.channel_hz, obs, now,
                         known_affected=tr.alert.provinces_affected if active else (),  # type: ignore[union-attr]
-                        known_source=tr.alert.provinces_source if active else ())  # type: ignore[union-attr]
+                        known_source=tr.alert.provinces_source if active else (),  # type: ignore[union-attr]
+                        first_heard=tr.first_seen)
         tr.status = a.status
         tr.matched_station = None if a.matched is None else f"{a.matched.province}/{a.matched.station_id}"
         tr.assessed_at, tr.assessed_verdicts = now, a.verdicts
         tr.assessed_levels = {o.sensor.sensor_id: o.field_dbuv_m for o in obs}
         best = max(obs, key=lambda o: o.snr_db)
         tr.assessed_f_hz, tr.assessed_obw_hz = best.center_hz, best.obw_hz
+        tr.assessed_silent = a.n_silent
         if tr.alert is not None and tr.alert.active and tr.alert.provisional:
             return self._settle_provisional(tr, a, now, seen)
         if not a.verdicts:
@@ -1010,9 +1020,20 @@ class RulesEngine:
             log.info("alert %s opened: %s %s on %s", alert.id, "+".join(a.verdicts), tr.band.name, alert.channel_hz)
             return [AlertEvent("opened", alert)]
         old = tr.alert
-        verdicts = _order_verdicts(set(old.verdicts) | set(a.verdicts))
         affected = tuple(dict.fromkeys([*old.provinces_affected, *a.provinces_affected]))
+        # A province the emitter has since been placed in (>= 80 %) is no longer affected by it; when that
+        # leaves none, the cross-border verdict (which rested on that doubt) goes too.
         affected = tuple(p for p in affected if p not in a.provinces_certain)
+        # Who the emitter is follows the latest (best-informed) judgement: more sensors and silences can
+        # show that an "unlicensed" emitter is a licensed station after all, or the reverse. A violation
+        # of the same station is kept (a level hovering at the power tolerance does not flicker).
+        identity = {"unlicensed", "licence_violation"}
+        same_station = a.matched is not None and old.matched_station == f"{a.matched.province}/{a.matched.station_id}"
+        verdicts_set = (set(a.verdicts) & identity) | (set(old.verdicts) & {"licence_violation"} if same_station
+                                                         else set())
+        if affected:
+            verdicts_set.add("cross_border")
+        verdicts = _order_verdicts(verdicts_set or set(a.verdicts))
         score = max(old.severity_score, a.severity_score)
         severity = old.severity if old.severity_score >= a.severity_score else a.severity
         findings = tuple(dict.fromkeys([*a.findings, *(f for f in old.findings if f not in a.findings)]))[:40]
@@ -1081,8 +1102,13 @@ class RulesEngine:
         if sum(changes) / len(changes) > cfg.reassess_level_db or max(changes) > 3.0 * cfg.reassess_level_db:
             return False
         best = max(obs, key=lambda o: o.snr_db)
-        return (abs(best.center_hz - tr.assessed_f_hz) <= cfg.freq_tol_min_hz / 2.0
-                and abs(best.obw_hz - tr.assessed_obw_hz) <= 0.1 * max(tr.assessed_obw_hz, 1.0))
+        if not (abs(best.center_hz - tr.assessed_f_hz) <= cfg.freq_tol_min_hz / 2.0
+                and abs(best.obw_hz - tr.assessed_obw_hz) <= 0.1 * max(tr.assessed_obw_hz, 1.0)):
+            return False
+        # Sensors that have since swept the channel and not heard it are new evidence on the position.
+        silent = self._silent(tr.band, [o.sensor for o in obs], best.center_hz, best.obw_hz or tr.band.channel_width_hz,
+                              now, since=tr.first_seen or min(o.t for o in obs))
+        return len(silent) <= tr.assessed_silent
 
     def _new_alert(self, a: Assessment, tr: _Track, now: datetime) -> Alert:
         first = tr.first_seen or now

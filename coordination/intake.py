@@ -46,7 +46,7 @@ from coordination.protocol import (
     parse_utc,
 )
 from coordination.registry import SensorRegistry
-from coordination.sensors import SensorInfo
+from coordination.sensors import SensorInfo, SweepCoverage
 from coordination.store import StorageError, Store
 
 log = logging.getLogger(__name__)
@@ -249,6 +249,14 @@ class Intake:
                 # Not sent (peer gone, HWM): the sensor resends, and the duplicate is acked then.
                 self.replies.send((identity,), msg.to_frames())
 
+    def _coverage(self, profile: str) -> SweepCoverage | None:
+        """What a sweep of the named profile covered (its silences are evidence for the engine); None for
+        a profile the server did not hand out (a campaign's, an unnamed one)."""
+        for p in self.registry.profiles:
+            if p.name == profile:
+                return SweepCoverage(p.f_start_hz, p.f_stop_hz, p.bin_hz)
+        return None
+
     def _after_store(self, stored: Sequence[Inbound], now: datetime) -> None:
         """Stored summaries to the registry (health, profile), the rules engine and the peer centres."""
         events: list[AlertEvent] = []
@@ -265,7 +273,8 @@ class Intake:
                 if self.engine is not None:
                     try:
                         events.extend(self.engine.observe(st.info, parse_utc(m.t_utc), m.emissions,
-                                                          m.noise_floor_dbm, m.antenna_factor_db_m) or ())
+                                                          m.noise_floor_dbm, m.antenna_factor_db_m,
+                                                          coverage=self._coverage(m.profile)) or ())
                     except Exception:
                         self.faults.internal("engine_observe")
                 if self.forward is not None:

@@ -128,18 +128,23 @@ class LocaliserConfig:
     100 km outside it as a 1 kW one. ``robust_nu``: degrees of freedom of the Student-t loss of one
     measurement (4: one sensor in a deep shadow does not drag the fix; ``inf``: Gaussian).
     ``licensed_prior``: prior probability that an emission on a channel where licensed stations
-    could be heard comes from one of them (shared equally).
+    could be heard comes from one of them (shared equally); ``station_blur_km``: how far the levels'
+    centre may sit from a station that is the emitter (model error of the paths, not of the licence).
+    ``miss_probability``: chance that a sensor misses an emission it should have heard (silence is
+    strong evidence, not proof).
     """
 
     sigma_db: float = 3.0
     sigma_max_db: float = 10.0
-    n_sigma: int = 4
+    n_sigma: int = 3
     erp_range_dbw: tuple[float, float] = (-10.0, 30.0)
     erp_prior_sigma_db: float = 10.0
     erp_step_db: float = 2.0
     robust_nu: float = 4.0
-    licensed_prior: float = 0.5
-    grid_n: int = 41
+    licensed_prior: float = 0.7
+    station_blur_km: float = 3.0
+    miss_probability: float = 0.05
+    grid_n: int = 31
     refine_levels: int = 3
     max_range_km: float = 300.0
     n_samples: int = 1000
@@ -271,6 +276,8 @@ class _Likelihood:
         self.e, self.lim = e.astype(np.float32), lim.astype(np.float32)
         self.sig = config.sigmas()
         self.nu = config.robust_nu
+        self.log_miss = math.log(config.miss_probability) if config.miss_probability > 0 else -math.inf
+        self.log_hit = math.log1p(-config.miss_probability)
         lo, hi = config.erp_range_dbw
         self.p_grid = np.arange(lo - 6.0, hi + 6.0 + 1e-9, config.erp_step_db)
         p0 = 0.5 * (lo + hi)
@@ -291,7 +298,12 @@ class _Likelihood:
         base = (self.e[None, :, None] - g_heard.astype(np.float32)[:, :, None]) - pg  # (N, S, P)
         sil = None
         if g_silent.shape[1]:
-            sil = (self.lim[None, :, None] - g_silent.astype(np.float32)[:, :, None]) - pg
+            # A silent sensor whose limit is 5 spreads above the strongest level any cell and e.r.p. would
+            # give it contributes log Phi(>= 5) ~ 0 everywhere: leave it out (most far sensors).
+            z_min = (self.lim - g_silent.max(axis=0) - float(self.p_grid[-1])) / float(self.sig.min())
+            keep = z_min < 5.0
+            if np.any(keep):
+                sil = (self.lim[keep][None, :, None] - g_silent[:, keep].astype(np.float32)[:, :, None]) - pg
         nu = self.nu
         # The t's scale is set so that its standard deviation is sigma (the spread), when it has one.
         t_scale = math.sqrt((nu - 2.0) / nu) if math.isfinite(nu) and nu > 2.0 else 1.0
@@ -303,7 +315,13 @@ class _Likelihood:
                 core = r2.sum(axis=1) * np.float32(-0.5)
             ll = core.astype(np.float64) + len(self.e) * (self.t_norm - math.log(s * t_scale))  # (N, P)
             if sil is not None:
-                ll = ll + log_ndtr(sil / np.float32(s)).sum(axis=1)
+                z = sil / np.float32(s)
+                near = z < 5.0  # log Phi(z) is ~0 above 5 spreads: compute it only where it is not
+                term = np.zeros(z.shape, dtype=np.float64)
+                # A sensor misses an emission now and then whatever its level (sweep timing, a burst
+                # between dwells, local interference): silence costs at most log(miss_probability).
+                term[near] = np.logaddexp(self.log_miss, self.log_hit + log_ndtr(z[near].astype(np.float64)))
+                ll = ll + term.sum(axis=1)
             out[i] = logsumexp(ll + p_logprior[None, :], axis=1)
         return out
 
@@ -418,11 +436,23 @@ def locate(
     if stations:
         step = float(like.p_grid[1] - like.p_grid[0]) if len(like.p_grid) > 1 else 1.0
         logs = []
+        # The station's licensed position, blurred by ``station_blur_km``: a path's real median differs
+        # from the model's by several dB, so the levels' best centre sits a few km off even a correctly
+        # placed station. Points on two rings about it, the station's own distance law corrected by
+        # how the generic law changes with the displacement.
+        ox, oy, ow = _blur_points(config.station_blur_km)
         for h in stations:
-            gh = np.asarray(h.g_heard_db, dtype=float)[None, :]
-            gs = np.asarray(h.g_silent_db, dtype=float).reshape(1, len(sil))
-            lls = like.log_lik(gh, gs, _station_logprior(h, like.p_grid, step))
-            logs.append(float(logsumexp(lls[:, 0])) - math.log(len(like.sig)))
+            hx, hy = frame.to_xy(np.array([h.lat]), np.array([h.lon]))
+            d0h = np.hypot(hx[0] - sx, hy[0] - sy)
+            d0s = np.hypot(hx[0] - qx, hy[0] - qy)
+            ptx, pty = hx[0] + ox, hy[0] + oy
+            dh = np.hypot(ptx[:, None] - sx[None, :], pty[:, None] - sy[None, :])
+            ds = np.hypot(ptx[:, None] - qx[None, :], pty[:, None] - qy[None, :])
+            gh = np.asarray(h.g_heard_db, dtype=float)[None, :] + table.value(dh) - table.value(d0h)[None, :]
+            gs = (np.asarray(h.g_silent_db, dtype=float).reshape(1, len(sil)) + table.value(ds)
+                  - table.value(d0s)[None, :])
+            lls = like.log_lik(gh, gs, _station_logprior(h, like.p_grid, step))  # (n_sigma, points)
+            logs.append(float(logsumexp(lls + np.log(ow)[None, :])) - math.log(len(like.sig)))
         prior_each = config.licensed_prior / len(stations)
         terms = np.array([math.log(1.0 - config.licensed_prior) + log_ev_diffuse,
                           *[math.log(prior_each) + v for v in logs]])
@@ -472,7 +502,8 @@ def misfit(
 
     Used to decide whether two groups of sensors hear one emitter or two: the likelihood-ratio test
     compares the misfit of the union with the sum of the groups' misfits. Silences count as
-    one-sided terms (-2 log Phi). The e.r.p. is limited to the plausible range (+-6 dB).
+    one-sided terms (-2 log Phi). The e.r.p. is limited to the plausible range (+-6 dB): two far
+    groups that only a transmitter far stronger than plausible could join stay apart.
     """
     obs = list(observations)
     if not obs:
@@ -528,6 +559,21 @@ def _min_size(box: tuple[float, float, float, float], km: float) -> tuple[float,
         c = 0.5 * (y_lo + y_hi)
         y_lo, y_hi = c - km / 2.0, c + km / 2.0
     return x_lo, x_hi, y_lo, y_hi
+
+
+def _blur_points(blur_km: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets (km) and weights approximating a 2-D Gaussian of ``blur_km``: the centre and two rings."""
+    if blur_km <= 0.0:
+        return np.zeros(1), np.zeros(1), np.ones(1)
+    th6 = np.linspace(0.0, 2.0 * math.pi, 6, endpoint=False)
+    th12 = np.linspace(0.0, 2.0 * math.pi, 12, endpoint=False) + math.pi / 12.0
+    r1, r2 = blur_km, 2.0 * blur_km
+    ox = np.concatenate([[0.0], r1 * np.sin(th6), r2 * np.sin(th12)])
+    oy = np.concatenate([[0.0], r1 * np.cos(th6), r2 * np.cos(th12)])
+    # Ring weights: mass of a 2-D Gaussian within 0-0.5, 0.5-1.5, 1.5-2.5 sigma.
+    m = [1 - math.exp(-0.125), math.exp(-0.125) - math.exp(-1.125), math.exp(-1.125) - math.exp(-3.125)]
+    w = np.concatenate([[m[0]], np.full(6, m[1] / 6), np.full(12, m[2] / 12)])
+    return ox, oy, w / w.sum()
 
 
 def _cells(box: tuple[float, float, float, float], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from coordination.alerts import Alert, AlertEvent
-from coordination.sensors import SensorInfo
+from coordination.sensors import SensorInfo, SweepCoverage
 
 #: The server's clock: timezone-aware UTC now.
 Clock = Callable[[], datetime]
@@ -25,7 +25,8 @@ class AlertEngine(Protocol):
     """What the server asks of a rules engine: observations in, alert events out."""
 
     def observe(self, sensor: SensorInfo, t: datetime, emissions: Sequence[Mapping[str, float | str]],
-                noise_floor_dbm: float, antenna_factor_db_m: float | None = None) -> list[AlertEvent]: ...
+                noise_floor_dbm: float, antenna_factor_db_m: float | None = None,
+                coverage: SweepCoverage | None = None) -> list[AlertEvent]: ...
 
     def tick(self, now: datetime) -> list[AlertEvent]: ...
 

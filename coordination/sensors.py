@@ -7,6 +7,7 @@ needs position (for localisation and propagation), province (for border verdicts
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -30,3 +31,23 @@ class SensorInfo:
             raise ValueError(f"SensorInfo {self.sensor_id!r}: lon {self.lon} outside [-180, 180]")
         if self.height_m < 0.0:
             raise ValueError(f"SensorInfo {self.sensor_id!r}: height_m {self.height_m} must be >= 0")
+
+
+@dataclass(frozen=True)
+class SweepCoverage:
+    """What one sensor sweep covered: its span and bin width.
+
+    With it the engine knows which sensors looked at a channel and did not hear the emitter, and
+    how weak an emission they would still have reported (their detection limit): "not heard" is
+    evidence about where the emitter can be (docs/rules-engine.md section 4).
+    """
+
+    f_lo_hz: float
+    f_hi_hz: float
+    bin_hz: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.f_lo_hz) and math.isfinite(self.f_hi_hz) and self.f_lo_hz < self.f_hi_hz):
+            raise ValueError(f"SweepCoverage: need f_lo_hz < f_hi_hz, got {self.f_lo_hz!r}..{self.f_hi_hz!r}")
+        if not (math.isfinite(self.bin_hz) and self.bin_hz > 0):
+            raise ValueError(f"SweepCoverage: bin_hz={self.bin_hz!r} must be > 0")

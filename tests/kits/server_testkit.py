@@ -172,7 +172,7 @@ class FakeEngine:
         self.store = alert_store
 
     def observe(self, sensor: Any, t: datetime, emissions: Sequence[Any], noise_floor_dbm: float,
-                antenna_factor_db_m: float) -> list[AlertEvent]:
+                antenna_factor_db_m: float | None = None, coverage: Any = None) -> list[AlertEvent]:
         self.observed.append((sensor.sensor_id, t, len(emissions)))
         out, self.queued = self.queued, []
         for ev in out:
