@@ -79,6 +79,22 @@ _RANGES: dict[str, tuple[float, float, str]] = {
     "lon_deg": (-180.0, 180.0, "degrees"),
 }
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+#: Characters no field may hold: C0/C1 controls (NUL, ESC, DEL ...; tab and line breaks stay, a quoted
+#: CSV cell may carry them) and the Unicode bidirectional overrides, which make a name display
+#: differently from what it is.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def normalise_station_id(station_id: str) -> str:
+    """The canonical form of a station id: upper case.
+
+    Ids are compared without regard to case: ``js-air-0001`` typed into a spreadsheet is the
+    licence ``JS-AIR-0001``, not a second station beside it. We normalise rather than refuse because
+    the regulators' licence registers write ids in upper case and a lower-case id is a typing
+    variant, not a conflict; two rows of one file whose ids differ only in case are still refused
+    as duplicates (naming both lines).
+    """
+    return station_id.upper()
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DIR_RE = re.compile(r"^dir:(\d+(?:\.\d+)?)$")
 
@@ -386,6 +402,10 @@ class _Row:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             self.error(field, f"expected text, got {value!r}")
             return ""
+        bad = _CONTROL_RE.search(str(value))
+        if bad is not None:
+            self.error(field, f"contains the control character U+{ord(bad.group()):04X} at position {bad.start() + 1}: "
+                              "remove it (NUL, other control characters and direction overrides are not allowed in a field)")
         value = str(value).strip()
         if not value and field in OPTIONAL_DEFAULTS:
             value = OPTIONAL_DEFAULTS[field]
@@ -456,6 +476,8 @@ def _station_from_record(
     station_id = row.required("station_id")
     if station_id is not None and not _ID_RE.match(station_id):
         row.error("station_id", f"{station_id!r}: use 1-40 letters, digits, '.', '_' or '-' (starting alphanumeric)")
+    elif station_id is not None:
+        station_id = normalise_station_id(station_id)
     province = row.choice("province", MEMBER_PROVINCES)
     if province is not None and importing is not None and province != importing:
         row.error("province", f"station belongs to {province}, but the file is imported for {importing}; "

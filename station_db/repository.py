@@ -313,12 +313,13 @@ class StationRepository:
 
     def get(self, province: str, station_id: str) -> Station | None:
         """The station ``station_id`` of ``province``, or None."""
-        rows = self._fetch(f"{_SELECT_STATIONS} WHERE province = ? AND station_id = ?", (province, station_id))
+        rows = self._fetch(f"{_SELECT_STATIONS} WHERE province = ? AND UPPER(station_id) = ?",
+                           (province, station_id.upper()))  # ids compare without case (exchange.normalise_station_id)
         return self._stations(rows)[0] if rows else None
 
     def find(self, station_id: str) -> list[Station]:
         """Every station called ``station_id`` (ids are unique per province only)."""
-        rows = self._fetch(f"{_SELECT_STATIONS} WHERE station_id = ? ORDER BY province", (station_id,))
+        rows = self._fetch(f"{_SELECT_STATIONS} WHERE UPPER(station_id) = ? ORDER BY province", (station_id.upper(),))
         return self._stations(rows)
 
     def all_stations(self, province: str | None = None) -> list[Station]:

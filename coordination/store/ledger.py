@@ -157,6 +157,15 @@ class SeqLedger:
         row = self.db.fetchone(q, args)
         return int(row[0]) if row else 0
 
+    def counts_by_type(self, sensor_ids: Sequence[str] | None = None) -> dict[str, int]:
+        """Messages stored per type (of ``sensor_ids``, or every sensor), as committed with the data."""
+        q, args = "SELECT type, SUM(n) FROM received_counts", list(sensor_ids or ())
+        if sensor_ids is not None:
+            if not sensor_ids:
+                return {}
+            q += f" WHERE sensor_id IN ({','.join('?' * len(args))})"
+        return {str(t): int(n) for t, n in self.db.fetchall(q + " GROUP BY type", args)}
+
     def received_ranges(self, sensor_id: str, epoch: str | None = None) -> list[tuple[int, int]]:
         """The committed ledger of a sensor's ``epoch`` (default: its current one) as (lo, hi) ranges."""
         if epoch is None:

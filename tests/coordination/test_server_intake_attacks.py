@@ -8,6 +8,8 @@ identity hijack with another sensor's key, hostile timestamps and shapes, a 40-f
 from __future__ import annotations
 
 import json
+import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -292,3 +294,38 @@ def test_a_flooding_sensor_gets_a_bounded_share_of_each_turn(tmp_path, ctx):
         n_fair = srv.rejections.snapshot()["rejected"]["fair_share"]
         assert srv.store.ledger.count_received("zj-01", "emissions") == len(flood.acked - {0}) == 3000 - n_fair
         assert waited < 1.0, f"the other sensor waited {waited:.2f} s"
+
+
+def test_stored_counters_come_from_the_ledger_after_a_crash(tmp_path, ctx):
+    """The counters table is written every few seconds, so after a kill -9 it lagged the data (93
+    persisted for 115 stored). At start ``stored`` is now read from the ledger, which is committed
+    with the data itself; simulated by leaving a stale counters row behind."""
+    cfg = loopback_config(tmp_path)
+    with Server(cfg, build_engine=False) as srv:
+        s = SimSensor(ctx, srv.endpoints["sensors"])
+        s.hello()
+        for seq in range(1, 116):
+            s.send(s.emissions(seq))
+        assert s.wait_acked(range(1, 116)) == set(range(1, 116))
+        s.close()
+    con = sqlite3.connect(tmp_path / "data" / "server.db")
+    con.execute("UPDATE counters SET n = 93 WHERE kind = 'stored' AND key = 'emissions'")
+    con.commit()
+    con.close()
+    with Server(cfg, build_engine=False) as srv:
+        assert srv.counters_snapshot()["stored"] == {"emissions": 115}
+
+
+def test_a_zeromq_client_without_curve_is_no_curve_and_a_raw_tcp_probe_is_handshake_incomplete(secure):
+    _keys, srv, _engine, ctx = secure
+    plain = ctx.socket(zmq.DEALER)
+    plain.setsockopt(zmq.LINGER, 0)
+    plain.connect(srv.endpoints["sensors"])
+    plain.send(b"x")
+    wait_for(lambda: counters(srv)["auth"]["rejected"].get("no_curve", 0) == 1)
+    plain.close(0)
+    host, port = srv.endpoints["sensors"].removeprefix("tcp://").rsplit(":", 1)
+    with socket.create_connection((host, int(port))):  # a port scanner: connects, says nothing, leaves
+        time.sleep(0.1)
+    wait_for(lambda: counters(srv)["auth"]["rejected"].get("handshake_incomplete", 0) == 1)
+    assert counters(srv)["auth"]["rejected"].get("no_curve") == 1
