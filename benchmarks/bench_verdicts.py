@@ -37,7 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +62,7 @@ from station_db.rules import BandRule, RuleSet, load_rules
 T0 = datetime(2026, 11, 25, 8, 0, 0, tzinfo=UTC)
 SWEEP_NOISE_DB = 0.5
 BOX = (30.35, 32.15, 116.9, 122.2)  # lat_lo, lat_hi, lon_lo, lon_hi: the network and its reach
+AGREEMENT_UNCERTAINTY_DB = 6.0  # the rules' measurement uncertainty over an agreed field (rules-engine.md s. 6)
 MAX_SENSOR_KM = 45.0  # incidents are placed where the network can hear them
 ERP_DBW = {"land_mobile": (0.0, 20.0), "broadcast": (15.0, 30.0), "aeronautical": (5.0, 17.0),
            "maritime": (5.0, 17.0), "public_mobile": (10.0, 25.0)}
@@ -205,29 +206,48 @@ def _bin_hz(band: BandRule) -> float:
     return min(band.raster_hz, band.channel_width_hz) / 4.0
 
 
-def truth_verdicts(inc: Incident, measured: dict[str, list[float]], infos: Sequence[SensorInfo]) -> frozenset[str]:
-    """What the agreed rules call for, judged with the truth (who emits, where, how strong)."""
-    out: set[str] = set()
+def truth_verdicts(inc: Incident, measured: dict[str, list[float]], infos: Sequence[SensorInfo],
+                   day: date) -> frozenset[str]:
+    """What the agreed rules call for, judged with the truth (who emits, where, how strong).
+
+    Cross-border towards B: a sensor of B (not the emitter's province) measures it over the border
+    limit, or a licensed station heard outside its province is predicted over the limit at the B
+    border (P.1546, licensed e.r.p. plus any boost). A station within its licence with an agreement
+    in force towards B: only over the agreed field (+ the measurement uncertainty for a measurement).
+    """
     prov = {s.sensor_id: s.province for s in infos}
     lim = inc.band.border_limit_dbuv_m
-    heard_outside = any(prov[sid] != inc.province for sid in measured)
-    if any(prov[sid] != inc.province and max(levels) >= lim for sid, levels in measured.items()):
-        out.add("cross_border")
+    worst: dict[str, float] = {}
+    for sid, levels in measured.items():
+        if prov[sid] != inc.province:
+            worst[prov[sid]] = max(worst.get(prov[sid], -math.inf), max(levels))
     if inc.station is None:
-        out.add("unlicensed")
-        return frozenset(out)
+        return frozenset({"unlicensed", *(["cross_border"] if any(v >= lim for v in worst.values()) else [])})
+    out: set[str] = set()
+    st = inc.station
     if inc.kind.startswith("fault"):
         out.add("licence_violation")
-    st = inc.station
-    if heard_outside:
+    predicted: dict[str, float] = {}
+    if worst:  # heard outside its province: the predicted-border rule applies
         erp = st.erp_dbw + inc.tx.erp_boost_db
         for p in geo.neighbours(st.province):
             if p not in MEMBER_PROVINCES:
                 continue
             d, (blat, blon) = geo.distance_to_border_km(st.lat, st.lon, p, province=st.province)
-            if math.isfinite(d) and prediction.predict_at_point_dbuv_m(
-                    st, blat, blon, prediction.BORDER_RX_HEIGHT_M, inc.band, erp) > lim:
-                out.add("cross_border")
+            if math.isfinite(d):
+                predicted[p] = prediction.predict_at_point_dbuv_m(st, blat, blon, prediction.BORDER_RX_HEIGHT_M,
+                                                                  inc.band, erp)
+    within = not inc.kind.startswith("fault")
+    for p in set(worst) | set(predicted):
+        m, e = worst.get(p), predicted.get(p)
+        c = st.coordination_with(p)
+        if within and c is not None and c.in_force_on(day):
+            agreed = float(c.agreed_field_dbuv_m or 0.0)
+            over = (m is not None and m > agreed + AGREEMENT_UNCERTAINTY_DB) or (e is not None and e > agreed + 0.05)
+        else:
+            over = (m is not None and m >= lim) or (e is not None and e > lim)
+        if over:
+            out.add("cross_border")
     return frozenset(out)
 
 
@@ -274,7 +294,7 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
     for ev in events:
         last[ev.alert.id] = ev.alert
     alerts = [a for a in last.values() if a.resolved_by != "engine"]  # withdrawn provisional ones do not count
-    truth = truth_verdicts(inc, measured, infos)
+    truth = truth_verdicts(inc, measured, infos, t0.date())
     out = Outcome(heard=bool(measured), n_alerts=len(alerts),
                   verdicts=frozenset(v for a in alerts for v in a.verdicts), truth=truth, n_heard=len(measured),
                   ambiguous=any(f.startswith("ambiguous:") for a in alerts for f in a.findings))

@@ -345,7 +345,7 @@ class RulesEngine:
                 strongest[key] = o
                 bands[key] = band
         for key, o in strongest.items():
-            tr = self._assign(bands[key], key[1], o)
+            tr = self._assign(bands[key], self._straddled_channel(bands[key], key[1], o), o)
             tr.obs[o.sensor.sensor_id] = o
             tr.anchors[o.sensor.sensor_id] = (o.sensor.lat, o.sensor.lon)
             tr.first_seen = min(tr.first_seen or t, t)
@@ -390,6 +390,20 @@ class RulesEngine:
         log.info("alert %s opened provisionally: %s %s on %s", alert.id, "+".join(a.verdicts), tr.band.name,
                  alert.channel_hz)
         return [AlertEvent("opened", alert)]
+
+    def _straddled_channel(self, band: BandRule, channel_hz: float, o: _Obs) -> float:
+        """The channel an emission is filed under, kept where the emitter already is.
+
+        An emission near the edge between two channels (a transmitter several kHz off its assignment)
+        is put by each sensor's LO error into one channel or the other; it stays with the neighbour
+        channel's cluster when that cluster holds an emission within a quarter raster of it.
+        """
+        near = band.raster_hz / 4.0
+        for ch in (channel_hz - band.raster_hz, channel_hz + band.raster_hz):
+            for tr in self._tracks.get((band.name, ch), []):
+                if any(abs(x.center_hz - o.center_hz) <= near for x in tr.obs.values()):
+                    return ch
+        return channel_hz
 
     def _band_and_channel(self, f_hz: float, em: Mapping[str, float | str]) -> tuple[BandRule | None, float | None]:
         """The coordinated band and channel of an emission.

@@ -202,3 +202,23 @@ def test_land_mobile_bands_get_no_provisional_alert(tmp_path) -> None:
     s = ZJ_JS_SENSORS[0]
     em = {"center_hz": 450.0125e6, "power_dbm": -80.0, "snr_db": 45.0, "obw_hz": 10_000.0}
     assert engine.observe(s, T0, [em], NOISE_FLOOR_DBM) == []
+
+
+def test_an_emission_on_the_edge_between_two_channels_is_one_alert(tmp_path) -> None:
+    # 6.25 kHz off its PMR 400 assignment: on the edge of two 12.5 kHz channels; the sensors' LO errors
+    # put it on one side or the other.
+    from engine_testkit import ZJ_EMITTER, emission
+
+    st = station("ZJ-PMR-0500", "ZJ", *ZJ_EMITTER, tx_freq_hz=450.0125e6, erp_dbw=10.0)
+    engine = engine_for(tmp_path, [st])
+    events = []
+    for k in range(2):
+        t = T0 + timedelta(seconds=5 * k)
+        for i, s in enumerate(ZJ_JS_SENSORS):
+            f = 450.0125e6 + 6250.0 + (-40.0 if i % 2 else 40.0)  # either side of the channel edge
+            em = emission(s, *ZJ_EMITTER, erp_dbw=10.0, freq_hz=f)
+            events += engine.observe(s, t + timedelta(seconds=0.1 * i), [em] if em else [], NOISE_FLOOR_DBM)
+        events += engine.tick(t + timedelta(seconds=3))
+    [alert] = final_alerts(events)
+    assert "licence_violation" in alert.verdicts and alert.matched_station == "ZJ/ZJ-PMR-0500"
+    assert len({s.sensor_id for s in alert.sensors}) >= 3
