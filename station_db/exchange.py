@@ -404,8 +404,9 @@ class _Row:
             return ""
         bad = _CONTROL_RE.search(str(value))
         if bad is not None:
-            self.error(field, f"contains the control character U+{ord(bad.group()):04X} at position {bad.start() + 1}: "
-                              "remove it (NUL, other control characters and direction overrides are not allowed in a field)")
+            self.error(field, f"contains the control character U+{ord(bad.group()):04X} at position "
+                              f"{bad.start() + 1}: remove it (NUL, other control characters and direction overrides "
+                              "are not allowed in a field)")
         value = str(value).strip()
         if not value and field in OPTIONAL_DEFAULTS:
             value = OPTIONAL_DEFAULTS[field]
