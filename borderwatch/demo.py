@@ -111,6 +111,15 @@ class WallClockSource:
         return self.inner.dropped_samples
 
     @property
+    def effective_gain_db(self) -> float:
+        """The simulated AGC's gain: with ``dbfs_offset_db`` it calibrates dBFS to dBm (sdr.sweep reads both)."""
+        return self.inner.effective_gain_db
+
+    @property
+    def dbfs_offset_db(self) -> float:
+        return self.inner.dbfs_offset_db
+
+    @property
     def timestamp_utc(self) -> datetime | None:
         return self.inner.timestamp_utc
 

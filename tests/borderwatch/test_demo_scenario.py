@@ -238,3 +238,17 @@ def test_water_is_outside_every_province():
     lats = np.array([31.5, 30.5, 31.0, 31.2, 32.1])  # Yangtze mouth, Hangzhou Bay, open sea, Lake Tai (JS), Nanjing
     lons = np.array([121.6, 121.6, 122.6, 120.2, 118.8])
     assert water_mask(lats, lons).tolist() == [True, True, True, False, False]
+
+
+def test_wall_clock_source_keeps_the_simulators_calibration(demo):
+    """The demo's wall-clock wrapper must calibrate dBFS to dBm exactly as the bare simulator does: without
+    the gain and offset the sweep measures uncalibrated levels and every position and verdict goes wrong."""
+    from borderwatch.demo import WallClockSource
+    from sdr.sources.simulated import SimulatedSource
+    from sdr.sweep import calibration_db
+
+    site = demo.scenario.sensors[0]
+    inner = SimulatedSource(demo.scenario, site.id, propagation=link_model(demo))
+    wrapped = WallClockSource(inner, t0_monotonic=0.0)
+    assert calibration_db(inner) is not None
+    assert calibration_db(wrapped) == pytest.approx(calibration_db(inner), abs=1e-9)
