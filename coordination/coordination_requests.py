@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from coordination.border_field import BorderComputation, BorderPieces, compute_border_fields
@@ -428,16 +429,18 @@ class CoordinationDesk:
                 (a.reminded_at is None and now >= r.deadline) or now >= r.final_deadline)]
             if not due:
                 continue
-            req = self.repo.update(r.id, lambda cur: self._age(cur, now))
-            if req == r:
-                continue
+            before: list[CoordinationRequest] = []  # the stored state the change starts from (another centre
+            req = self.repo.update(r.id, partial(self._age, now=now, seen=before))  # may have aged it first)
+            old_req = before[-1]
+            if req == old_req:
+                continue  # nothing due any more, or another centre did it first: it has notified
             changed.append(req)
-            lapsed = [a.province for a in req.answers if a.state == "lapsed" and r.answer_of(a.province) is not None
-                      and r.answer_of(a.province).state == "waiting"]  # type: ignore[union-attr]
+            lapsed = [a.province for a in req.answers if a.state == "lapsed"
+                      and getattr(old_req.answer_of(a.province), "state", None) == "waiting"]
             if lapsed:
                 self._write_outcome(req, only=tuple(lapsed))
             for a in req.answers:
-                old = r.answer_of(a.province)
+                old = old_req.answer_of(a.province)
                 if old is not None and old.reminded_at is None and a.reminded_at is not None and a.state == "waiting":
                     self._publish(a.province, "reminder", req)
             if req.state == "concluded":
@@ -446,7 +449,10 @@ class CoordinationDesk:
 
     # -------------------------------------------------------------- pieces
 
-    def _age(self, req: CoordinationRequest, now: datetime) -> tuple[CoordinationRequest, list[AuditEntry]]:
+    def _age(self, req: CoordinationRequest, now: datetime,
+             seen: list[CoordinationRequest] | None = None) -> tuple[CoordinationRequest, list[AuditEntry]]:
+        if seen is not None:
+            seen.append(req)
         entries: list[AuditEntry] = []
         if req.state != "open":
             return req, entries

@@ -208,3 +208,22 @@ def test_two_centres_answer_at_the_same_moment(tmp_path: Path, shared_target: st
             assert [e.action for e in desk.audit(rid)].count("concluded") == 1
         for r in (owner, *centres.values()):
             r.close()
+
+
+def test_two_centres_ticking_notify_a_reminder_once(tmp_path: Path) -> None:
+    """Every centre ages the shared requests; the one that finds the work already done says nothing."""
+    store = tmp_path / "shared.sqlite"
+    events: list = []
+    with StationRepository(tmp_path / "stations.sqlite") as stations:
+        repos = [SqlRequestRepository(store) for _ in range(2)]
+        js, zj = (desk_for(r, stations, events) for r in repos)
+        req = js.submit(fm_station(erp_dbw=20.0), by="sh", now=T0)
+        late = T0 + timedelta(days=30)
+        stale = zj.find(state="open")  # ZJ's centre read the open requests just before JS's centre aged them
+        assert [r.id for r in js.tick(late)] == [req.id]
+        zj.find = lambda **kw: stale  # type: ignore[method-assign]
+        assert zj.tick(late) == []  # nothing left to do when its change runs: JS's centre reminded already
+        assert events.count(("coord.JS", "reminder")) == 1
+        assert [e.action for e in js.audit(req.id)] == ["submitted", "reminded"]
+        for r in repos:
+            r.close()
