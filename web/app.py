@@ -62,6 +62,7 @@ class WebContext:
 def create_app(ctx: WebContext) -> Starlette:
     env = jinja2.Environment(loader=jinja2.PackageLoader("web", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
+    env.filters["tr"] = _tr_filter  # one environment for every request: the language comes from the context
     boundaries = ctx.boundaries or default_boundaries()
 
     def unauthorised() -> Response:
@@ -79,8 +80,10 @@ def create_app(ctx: WebContext) -> Starlette:
 
     def page(request: Request, name: str, team: Team | None, status: int = 200, **values: Any) -> HTMLResponse:
         lang = lang_of(request)
-        t = lambda s: translate(lang, str(s))  # noqa: E731 - the templates' one translation function
-        env.filters["tr"] = t
+
+        def t(text: Any) -> str:  # the templates' translation function, in this request's language
+            return translate(lang, str(text))
+
         body = env.get_template(name).render(t=t, lang=lang, team=team, errors=values.pop("errors", None),
                                              watch=values.pop("watch", None), **values)
         resp = HTMLResponse(body, status_code=status)
@@ -339,3 +342,9 @@ def create_app(ctx: WebContext) -> Starlette:
 
 
 _DONE = ("note", "close", "task_done", "task", "on_site", "handover", "handover_answer", "attach")
+
+
+@jinja2.pass_context
+def _tr_filter(context: Any, text: Any) -> str:
+    """``value|tr``: translated into the language of the page being rendered."""
+    return translate(str(context.get("lang", "en")), str(text))

@@ -160,7 +160,10 @@ def test_the_servers_refusal_is_shown_to_the_team(world: WebWorld) -> None:
 def test_chinese_pages(world: WebWorld) -> None:
     r = world.client.get(f"/alerts/{JS_SH_ALERT}?lang=zh", token=world.tokens["js-team"])
     assert "测量" in r.text and "应处置方" in r.text and 'lang="zh-CN"' in r.text
+    assert "未授权发射, 跨省干扰" in r.text  # the verdicts through the page's own language
     assert "bw_lang=zh" in r.headers.get("set-cookie", "")
+    r = world.client.get(f"/alerts/{JS_SH_ALERT}?lang=en", token=world.tokens["js-team"])
+    assert "unlicensed, cross_border" in r.text and "未授权发射" not in r.text
 
 
 def test_live_updates_reach_the_teams_of_the_alerts_provinces_only(world: WebWorld) -> None:
