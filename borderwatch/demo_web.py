@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -39,9 +40,18 @@ def start_demo_web(out_dir: Path, api: str, pub: str, keys: ClientKeys | None) -
     shutil.rmtree(cfg.tokens_dir, ignore_errors=True)  # tokens of an earlier play no longer let anyone in
     store = TokenStore(cfg.tokens_dir)
     tokens = {p: store.new(f"team-{p.lower()}", (p,))[0] for p in PROVINCES}
-    try:
-        server = WebServer(cfg, keys=keys).start()
-    except (RuntimeError, OSError, SystemExit):
+    if not _port_free(cfg.listen, DEMO_PORT):
         log.info("port %d is taken: the demo's web view uses an ephemeral port", DEMO_PORT)
-        server = WebServer(replace(cfg, port=0), keys=keys).start()
+        cfg = replace(cfg, port=0)
+    server = WebServer(cfg, keys=keys).start()
     return DemoWeb(server, server.url, tokens)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True

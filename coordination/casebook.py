@@ -37,8 +37,9 @@ class CaseRepository(Protocol):
     def case_events(self, case_id: str) -> list[CaseEvent]:
         """A case's events in seq order ([] if unknown)."""
 
-    def case_ids(self) -> list[str]:
-        """Every case id, oldest first."""
+    def case_ids(self, state: str | None = None, province: str | None = None) -> list[str]:
+        """Case ids, oldest first: every one, or those in ``state`` / seen by ``province`` (a narrowing
+        the store answers from its summary rows, so a listing does not replay every case)."""
 
 
 class InMemoryCaseRepository:
@@ -58,8 +59,13 @@ class InMemoryCaseRepository:
     def case_events(self, case_id: str) -> list[CaseEvent]:
         return list(self._events.get(case_id, ()))
 
-    def case_ids(self) -> list[str]:
-        return list(self._events)
+    def case_ids(self, state: str | None = None, province: str | None = None) -> list[str]:
+        out = []
+        for cid, evs in self._events.items():
+            c = cases.replay(evs)
+            if (state is None or c.state == state) and (province is None or c.involves((province,))):
+                out.append(cid)
+        return out
 
 
 Command = Callable[[Case], CaseEvent]
@@ -92,15 +98,12 @@ class CaseDesk:
         return [cases.replay(self.repo.case_events(cid)) for cid in self.repo.case_ids()]
 
     def visible_to(self, provinces: Iterable[str] | None, state: str | None = None) -> list[Case]:
-        """Cases a province sees (``None``: every case), optionally only ``open`` or ``closed`` ones."""
-        out = []
-        for c in self.all():
-            if provinces is not None and not c.involves(provinces):
-                continue
-            if state is not None and c.state != state:
-                continue
-            out.append(c)
-        return out
+        """Cases the provinces see (``None``: every case), optionally only those in ``state``."""
+        if provinces is None:
+            ids = self.repo.case_ids(state=state)
+        else:
+            ids = list(dict.fromkeys(cid for p in provinces for cid in self.repo.case_ids(state=state, province=p)))
+        return [cases.replay(self.repo.case_events(cid)) for cid in ids]
 
     def open(self, alert: Mapping[str, Any], t: datetime, actor: cases.Actor = cases.SYSTEM, *,
              auto: bool = False) -> Case:
