@@ -139,12 +139,17 @@ def auto_open(desk: CaseDesk, alerts: Iterable[Mapping[str, Any]], t: datetime) 
     """Open (once) the case of every alert from ``major`` up among ``alerts`` (alert JSON documents).
 
     Called with the alert events the server has just persisted: an alert that opens as, or is
-    raised to, ``major``/``critical`` gets its case, held by the province that must act.
+    raised to, ``major``/``critical`` gets its case, held by the province that must act. A case no
+    team has touched yet follows its alert when the province that must act changes (``reassigned``).
     """
     out = []
     for doc in alerts:
-        if cases.should_open_automatically(doc) and desk.find_for_alert(str(doc.get("id"))) is None:
-            out.append(desk.open(doc, t, cases.SYSTEM, auto=True))
+        existing = desk.find_for_alert(str(doc.get("id")))
+        if existing is None:
+            if cases.should_open_automatically(doc):
+                out.append(desk.open(doc, t, cases.SYSTEM, auto=True))
+        elif cases.follow_alert(existing, doc, t) is not None:  # untouched, and the alert moved on
+            out.append(desk.act(existing.id, _follow(doc, t)))
     return out
 
 
@@ -181,3 +186,12 @@ def _merge_into(target: Case, t: datetime) -> Command:
 
 def _system_note(text: str, t: datetime) -> Command:
     return lambda cur: cases.add_note(cur, text, t, cases.SYSTEM)
+
+
+def _follow(alert: Mapping[str, Any], t: datetime) -> Command:
+    def step(cur: Case) -> CaseEvent:
+        ev = cases.follow_alert(cur, alert, t)
+        if ev is None:
+            raise CaseError(f"case {cur.id} no longer follows its alert")
+        return ev
+    return step

@@ -34,7 +34,7 @@ TASK_KINDS: tuple[str, ...] = ("field_search", "onsite_measurement", "licensee_n
 STATES: tuple[str, ...] = ("open", "closed", "merged")
 EVENT_KINDS: tuple[str, ...] = (
     "opened", "assigned", "handover_asked", "handover_accepted", "handover_refused", "task_added", "task_done",
-    "note", "attachment", "on_site", "closed", "merged",
+    "note", "attachment", "on_site", "closed", "merged", "reassigned",
 )
 MAX_TEXT = 4000
 MAX_NAME = 128
@@ -239,6 +239,10 @@ def validate_data(kind: str, data: Mapping[str, Any], where: str) -> None:
             raise CaseError(f"{where}: position {lat}, {lon} is not on Earth")
         if _number(need("accuracy_m"), f"{where}.accuracy_m") < 0:
             raise CaseError(f"{where}.accuracy_m must not be negative")
+    elif kind == "reassigned":
+        for p in (*need("provinces"), need("holder")):
+            _province(p, f"{where}.provinces")
+        _text(need("reason"), f"{where}.reason", MAX_TEXT)
     elif kind == "merged":
         _text(need("into_case"), f"{where}.into_case", 64)
         _text(need("into_alert"), f"{where}.into_alert", 128)
@@ -425,6 +429,10 @@ def apply(case: Case | None, ev: CaseEvent) -> Case:
         return replace(nxt, tasks=tuple(done if t.task_id == task.task_id else t for t in case.tasks))
     if ev.kind in ("note", "attachment", "on_site"):
         return nxt
+    if ev.kind == "reassigned":
+        if case.handover is not None:
+            raise CaseError(f"case {case.id}: a hand-over to {case.handover.to} is pending")
+        return replace(nxt, holder=d["holder"], provinces=tuple(d["provinces"]), assignee="")
     if ev.kind == "merged":
         if d["into_case"] == case.id:
             raise CaseError(f"case {case.id} cannot be merged into itself")
@@ -618,3 +626,20 @@ def merge(case: Case, into: Case, t: datetime, actor: Actor = SYSTEM) -> CaseEve
     """``case`` continues as ``into`` (its alert is linked to ``into``'s alert): only the server or an operator."""
     _require(actor.unrestricted, "only the server or a centre operator merges cases")
     return _event(case, case.id, "merged", t, actor, "", {"into_case": into.id, "into_alert": into.alert_id})
+
+
+def follow_alert(case: Case, alert: Mapping[str, Any], t: datetime) -> CaseEvent | None:
+    """The server's ``reassigned`` step when an untouched case's alert now names another province to act
+    (the engine's first estimate refined by more sensors), or involves more provinces; None if nothing
+    changed or a team has already acted on the case (from then on only a hand-over moves it)."""
+    if case.state != "open" or case.handover is not None or any(e.actor != SYSTEM.name for e in case.events):
+        return None
+    holder = holder_for(alert)
+    involved = list(dict.fromkeys([holder, *(alert.get("provinces_source") or ()),
+                                   *(alert.get("provinces_affected") or ())]))
+    if holder == case.holder and set(involved) <= set(case.provinces):
+        return None
+    provinces = list(dict.fromkeys([*case.provinces, *involved]))
+    reason = f"who must act: {alert.get('resolution') or holder}"
+    return _event(case, case.id, "reassigned", t, SYSTEM, "", {"holder": holder, "provinces": provinces,
+                                                              "reason": reason})

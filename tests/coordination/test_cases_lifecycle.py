@@ -172,3 +172,19 @@ def test_a_case_whose_alert_is_linked_to_another_is_merged_into_that_alerts_case
     assert merge_linked(desk, links.get, {"A-zj-standing": zj_alert}.get, t(30)) == []  # once
     with pytest.raises(CaseError, match="only the server"):
         cases.merge(target, mine, t(40), JS)
+
+
+def test_an_untouched_case_follows_its_alert_to_the_province_that_must_act_then_stays() -> None:
+    from coordination.casebook import auto_open
+
+    desk = CaseDesk(InMemoryCaseRepository())
+    first = alert_doc("A-moving", source=("JS",), affected=("JS",))  # one sensor's first estimate
+    (c,) = auto_open(desk, [first], t(0))
+    assert (c.holder, c.provinces) == ("JS", ("JS",))
+    refined = alert_doc("A-moving", source=("SH",), affected=("JS",))  # more sensors: the emitter is in SH
+    (c,) = auto_open(desk, [refined], t(10))
+    assert (c.holder, c.provinces, c.events[-1].kind) == ("SH", ("JS", "SH"), "reassigned")
+    assert auto_open(desk, [refined], t(11)) == []  # nothing changed: no event
+    desk.act(c.id, lambda c: cases.add_note(c, "SH team takes it", t(20), SH))
+    assert auto_open(desk, [first], t(30)) == []  # a team acted: only a hand-over moves it now
+    assert desk.get(c.id).holder == "SH"
