@@ -165,7 +165,7 @@ class CampaignRunner:
 
 
 def report_writer(archive_dir: Path, out_dir: Path, lang: str | None = None) -> Callable[[Campaign], Path | None]:
-    """A ``report`` for the runner: the reports machinery over the campaign's period, lead province."""
+    """A ``report`` for the runner: the reports machinery over the campaign's period (all provinces: it is shared)."""
     def write(c: Campaign) -> Path | None:
         from coordination.report import Period, ReportOptions, build_report, render_html
 

@@ -115,3 +115,22 @@ def test_operator_policy_queues_every_request_and_own_sensors_need_no_leave() ->
         desk.request("JS", "ah-hefei", "measurement", {}, "x", "js-op", T0)
     with pytest.raises(TaskingError, match="reason"):
         desk.request("JS", "zj-jiaxing", "measurement", {}, " ", "js-op", T0)
+
+
+def test_campaign_report_is_the_reports_machinerys_over_the_campaign_period(tmp_path: Path) -> None:
+    from report_testkit import DAY1, build_world
+
+    from coordination.campaigns import report_writer
+
+    world = build_world(tmp_path)
+    c = Campaign("border-week", "JS", ("JS", "ZJ"), ("js-01", "zj-01"), CAMPAIGN, DAY1, DAY1 + timedelta(days=2),
+                 "PMR 400 at the JS/ZJ border")
+    sent = Sent()
+    runner = CampaignRunner(lambda sid: NORMAL, sent, report=report_writer(world.data_dir, tmp_path / "reports"))
+    runner.add(c)
+    runner.step(DAY1)
+    (ev,) = runner.step(DAY1 + timedelta(days=2))
+    assert ev.what == "ended" and ev.report == tmp_path / "reports" / "campaign-border-week.html"
+    html = ev.report.read_text(encoding="utf-8")
+    assert "2026-11-01" in html and "js-01" in html and "<html" in html.lower()
+    assert runner.reports["border-week"] == str(ev.report)
