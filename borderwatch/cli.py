@@ -19,7 +19,8 @@ log = logging.getLogger("borderwatch")
 
 # Modules that contribute subcommands; each exposes register(subparsers).
 COMMAND_MODULES: list[str] = ["cmd_stations", "cmd_sensor", "cmd_server", "cmd_alerts", "cmd_scan", "cmd_console",
-                              "cmd_report", "cmd_keys", "cmd_demo", "cmd_web", "cmd_cases", "cmd_coord"]
+                              "cmd_report", "cmd_keys", "cmd_demo", "cmd_web", "cmd_cases", "cmd_coord",
+                              "cmd_joint"]
 
 
 class UserError(Exception):

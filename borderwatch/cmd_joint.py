@@ -1,0 +1,171 @@
+"""``borderwatch tasking`` and ``borderwatch campaign``: joint enforcement between provinces, over the API.
+
+``tasking request`` asks another province's sensor for a measurement or an IQ/TDOA snapshot (the
+owner's policy grants it within its daily quota, or queues it for the owner's operator);
+``tasking decide`` is that operator's answer; ``tasking list`` shows the requests. ``campaign
+add`` plans a joint campaign (sensors, profiles, from/to, lead); ``campaign list`` shows the plans,
+their state and report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from borderwatch.i18n import _
+from coordination.client import ApiClient, ApiError
+
+DEFAULT_API = "tcp://127.0.0.1:5561"
+KINDS = ("measurement", "iq_snapshot", "tdoa_snapshot")
+
+
+def register(subparsers: Any) -> None:
+    tasking = subparsers.add_parser("tasking", help=_("ask another province's sensor for a measurement or snapshot"))
+    tsub = tasking.add_subparsers(dest="tasking_command", metavar="SUBCOMMAND", required=True)
+    p = tsub.add_parser("request", help=_("ask a sensor of another province"))
+    p.add_argument("sensor_id")
+    p.add_argument("--kind", choices=KINDS, required=True)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--center-hz", type=float, default=None, help=_("centre frequency of a snapshot (Hz)"))
+    p.add_argument("--duration-s", type=float, default=None, help=_("length of a snapshot (s)"))
+    p.add_argument("--profile", default=None, help=_("the profile of a measurement"))
+    p.set_defaults(handler=cmd_request)
+    p = tsub.add_parser("decide", help=_("grant or refuse a request waiting for your province"))
+    p.add_argument("id")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--grant", action="store_true")
+    g.add_argument("--refuse", action="store_true")
+    p.add_argument("--reason", default="")
+    p.set_defaults(handler=cmd_decide)
+    p = tsub.add_parser("list", help=_("the requests (yours, or all for an operator)"))
+    p.set_defaults(handler=cmd_list_requests)
+
+    campaign = subparsers.add_parser("campaign", help=_("plan and list joint campaigns"))
+    csub = campaign.add_subparsers(dest="campaign_command", metavar="SUBCOMMAND", required=True)
+    p = csub.add_parser("add", help=_("plan a campaign: sensors switch to its profiles for its duration"))
+    p.add_argument("id")
+    p.add_argument("--lead", required=True, help=_("the leading province"))
+    p.add_argument("--provinces", required=True, help=_("provinces taking part, comma-separated"))
+    p.add_argument("--sensors", required=True, help=_("sensor ids, comma-separated"))
+    p.add_argument("--profiles", required=True, help=_("profile names the server serves, comma-separated"))
+    p.add_argument("--start", required=True, help=_("UTC start, ISO-8601 (2026-12-05T08:00:00Z)"))
+    p.add_argument("--end", required=True, help=_("UTC end, ISO-8601"))
+    p.add_argument("--title", default="")
+    p.set_defaults(handler=cmd_campaign_add)
+    p = csub.add_parser("list", help=_("campaigns with their state and report"))
+    p.set_defaults(handler=cmd_campaign_list)
+
+    for parent in (tsub, csub):
+        for q in parent.choices.values():
+            q.add_argument("--server", default=DEFAULT_API,
+                           help=_("the server's API address (default {address})").format(address=DEFAULT_API))
+            q.add_argument("--keys", metavar="DIR", type=Path, default=None,
+                           help=_("CurveZMQ client keys (a keys directory or an exported bundle) for a secured server"))
+            q.add_argument("--key-name", metavar="NAME", default=None, help=_("which client key in --keys to use"))
+            q.add_argument("--json", action="store_true")
+    for q in tsub.choices.values():
+        q.add_argument("--by", required=q.get_default("handler") is not cmd_list_requests,
+                       help=_("who (team or person)"))
+        q.add_argument("--as-province", default=None, help=_("the province you act for (e.g. SH)"))
+
+
+def _call(args: argparse.Namespace, op: str, a: dict[str, Any]) -> Any:
+    keys = None
+    if args.keys is not None:
+        from coordination.keys import load_client_keys
+
+        keys = load_client_keys(args.keys, args.key_name)
+    with ApiClient(args.server, client_id="joint-cli", keys=keys) as client:
+        return client.result(op, a)
+
+
+def _who(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if getattr(args, "by", None):
+        out["by"] = args.by
+    if getattr(args, "as_province", None):
+        out["as_provinces"] = [args.as_province.strip().upper()]
+    return out
+
+
+def _fail(what: str, exc: Exception) -> int:
+    sys.stderr.write(f"borderwatch {what}: {exc}\n")
+    return 1
+
+
+def _request_line(r: dict[str, Any]) -> str:
+    return (f"{r['id']}  {r['state']:<8} {r['from_province']} -> {r['owner']} {r['sensor_id']} {r['kind']}  "
+            f"{r.get('decision_reason') or ''}{'  result: ' + r['result'] if r.get('result') else ''}")
+
+
+def _show(args: argparse.Namespace, result: Any, line: Any) -> int:
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=1))
+    elif isinstance(result, list):
+        for r in result:
+            print(line(r))
+    else:
+        print(line(result))
+    return 0
+
+
+def cmd_request(args: argparse.Namespace) -> int:
+    params = {k: v for k, v in (("center_hz", args.center_hz), ("duration_s", args.duration_s),
+                                ("profile", args.profile)) if v is not None}
+    if args.kind != "measurement" and "center_hz" not in params:
+        return _fail("tasking request", ValueError(_("a snapshot needs --center-hz")))
+    try:
+        r = _call(args, "tasking_request", {"sensor_id": args.sensor_id, "kind": args.kind, "reason": args.reason,
+                                            "params": params} | _who(args))
+    except (ApiError, TimeoutError) as exc:
+        return _fail("tasking request", exc)
+    return _show(args, r, _request_line)
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    try:
+        r = _call(args, "tasking_decide", {"id": args.id, "grant": bool(args.grant), "reason": args.reason}
+                  | _who(args))
+    except (ApiError, TimeoutError) as exc:
+        return _fail("tasking decide", exc)
+    return _show(args, r, _request_line)
+
+
+def cmd_list_requests(args: argparse.Namespace) -> int:
+    try:
+        rows = _call(args, "tasking_requests", _who(args))
+    except (ApiError, TimeoutError) as exc:
+        return _fail("tasking list", exc)
+    return _show(args, rows, _request_line)
+
+
+def _campaign_line(c: dict[str, Any]) -> str:
+    return (f"{c['id']}  {c['state']:<8} lead {c['lead']}  {c['start']} .. {c['end']}  sensors "
+            f"{','.join(c['sensors'])}  profiles {','.join(c['profiles'])}"
+            f"{'  report: ' + c['report'] if c.get('report') else ''}")
+
+
+def _split(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def cmd_campaign_add(args: argparse.Namespace) -> int:
+    try:
+        c = _call(args, "campaign_add", {
+            "id": args.id, "lead": args.lead.upper(), "provinces": [p.upper() for p in _split(args.provinces)],
+            "sensors": _split(args.sensors), "profiles": _split(args.profiles), "start": args.start,
+            "end": args.end, "title": args.title})
+    except (ApiError, TimeoutError) as exc:
+        return _fail("campaign add", exc)
+    return _show(args, c, _campaign_line)
+
+
+def cmd_campaign_list(args: argparse.Namespace) -> int:
+    try:
+        rows = _call(args, "campaigns", {})
+    except (ApiError, TimeoutError) as exc:
+        return _fail("campaign list", exc)
+    return _show(args, rows, _campaign_line)
