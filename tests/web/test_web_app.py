@@ -234,3 +234,22 @@ def test_a_case_change_reaches_the_event_stream_of_the_teams_involved(world: Web
     assert got, "the SH team heard nothing of the case"
     doc = json.loads(got[0][5:])
     assert (doc["id"], doc["case"], doc["event"]) == (JS_SH_ALERT, case_id, "note")
+
+
+def test_hand_over_asked_by_one_team_and_accepted_by_the_other(world: WebWorld) -> None:
+    case_id = case_id_for(JS_SH_ALERT)  # held by JS, SH affected
+    js, sh = world.tokens["js-team"], world.tokens["sh-team"]
+    page = world.client.get(f"/cases/{case_id}", token=sh)
+    assert "Accept hand-over" not in page.text and 'action="/cases/' + case_id + '/close"' not in page.text
+    r = world.client.post(f"/cases/{case_id}/handover", token=js, form={"to": "SH", "reason": "emitter in Jiading"})
+    assert r.status == 303
+    page = world.client.get(f"/cases/{case_id}", token=sh)
+    assert "Accept hand-over" in page.text and "emitter in Jiading" in page.text
+    r = world.client.post(f"/cases/{case_id}/handover_answer", token=sh, form={"answer": "refuse"})
+    assert r.status == 422 and "Give a reason" in r.text  # a refusal needs a reason
+    r = world.client.post(f"/cases/{case_id}/handover_answer", token=sh, form={"answer": "accept"})
+    assert r.status == 303
+    c = world.centre.case_json(case_id)
+    assert (c["holder"], c["handover"]) == ("SH", None)
+    page = world.client.get(f"/cases/{case_id}", token=sh)
+    assert 'action="/cases/' + case_id + '/close"' in page.text  # SH holds it now: SH may close it
