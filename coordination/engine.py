@@ -1005,7 +1005,8 @@ class RulesEngine:
                 if tr.alert is not None and tr.alert.active:
                     tr.alert = tr.alert.evolve(last_seen=max(tr.alert.last_seen, seen), updated_at=now)
             return []
-        active = tr.alert is not None and tr.alert.active
+        # Hysteresis holds what a judgement found; a provisional alert's first-sight guess is not one.
+        active = tr.alert is not None and tr.alert.active and not tr.alert.provisional
         self._judged += 1
         a = self.assess(tr.band, tr.channel_hz, obs, now,
                         known_affected=tr.alert.provinces_affected if active else (),  # type: ignore[union-attr]

@@ -106,7 +106,7 @@ def test_realistic_demo_gets_one_alert_per_incident_the_right_verdicts_and_none_
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason="received levels alone place the pirate and the ch 16 interferer 10-40 km "
                    "off at 6 dB (the scenario expects 5 km), and the provinces then follow the measured "
-                   "exceedances and the ambiguity rule; docs/rules-engine.md section 11; time difference of "
+                   "exceedances and the ambiguity rule; docs/rules-engine.md section 10; time difference of "
                    "arrival is the way to 5 km")
 @pytest.mark.parametrize("seed", [101, 202, 303])
 def test_realistic_demo_concludes_all_its_expectations(tmp_path, seed) -> None:
