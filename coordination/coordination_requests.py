@@ -11,7 +11,7 @@ trigger), and every step is an :class:`AuditEntry` (who, when, what, with the co
 rules version).
 
 No sockets, clocks or SQL here: the caller passes the time; a :class:`RequestRepository` keeps the
-requests (in memory here; :mod:`coordination.request_store` in the shared database, where an answer
+requests (in memory here; :mod:`coordination.store.requests` in the shared database, where an answer
 is one transaction on the request's row, so two centres answering at the same moment cannot lose
 each other's answer); a ``notify`` port publishes on ``coord.<P>``; the station records are written
 through :class:`StationRecords` (:class:`station_db.repository.StationRepository` is one).

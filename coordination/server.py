@@ -63,7 +63,6 @@ from coordination.ports import AlertEngine
 from coordination.profiles import select_profiles
 from coordination.protocol import CaseMsg, Command, CoordMsg, MonitoringProfile, Spectrum, format_utc
 from coordination.registry import SensorRegistry, SensorState, can_capture_iq
-from coordination.request_store import SqlRequestRepository
 from coordination.security import CurvePolicy, make_policy
 from coordination.stations import open_stations
 from coordination.store import DatabaseAlertStore, Store
@@ -260,7 +259,7 @@ class Server:
         extra_ops = case_ops.ops | joint_ops.ops
         if self.stations is not None and self.rules is not None:
             # Requests live in the store (shared by federated centres); a centre answers for its province only.
-            self.coordination = CoordinationDesk(SqlRequestRepository(store), self.stations, self.rules,
+            self.coordination = CoordinationDesk(store.requests, self.stations, self.rules,
                                                  policy=RequestPolicy(**cfg.coordination), notify=self._publish_coord,
                                                  answers_for=(fed.centre,) if fed is not None else None)
             extra_ops.update(CoordOps(self.coordination, self.clock).ops)

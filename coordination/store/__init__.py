@@ -6,6 +6,7 @@ from coordination.store.counters import CounterRepository
 from coordination.store.database import Store
 from coordination.store.evidence import EvidenceOrders
 from coordination.store.ledger import SeqLedger, SeqRanges
+from coordination.store.requests import RequestTables
 from coordination.store.schema import MIGRATIONS, SCHEMA_VERSION
 from coordination.store.sensors import SensorRecord, SensorRepository
 from coordination.store.summaries import SummaryRepository
@@ -20,6 +21,7 @@ __all__ = [
     "CounterRepository",
     "DatabaseAlertStore",
     "EvidenceOrders",
+    "RequestTables",
     "SensorRecord",
     "SensorRepository",
     "SeqLedger",

@@ -16,7 +16,8 @@ The repositories, each with its own tables and SQL, all writing through the same
 - :attr:`Store.alerts` (:class:`~coordination.store.alerts.AlertRepository`): alerts and federation claims;
 - :attr:`Store.evidence` (:class:`~coordination.store.evidence.EvidenceOrders`): IQ capture orders;
 - :attr:`Store.counters` (:class:`~coordination.store.counters.CounterRepository`): persisted counters;
-- :attr:`Store.cases` (:class:`~coordination.store.cases.CaseTables`): enforcement cases' event log, tasking audit.
+- :attr:`Store.cases` (:class:`~coordination.store.cases.CaseTables`): enforcement cases' event log, tasking audit;
+- :attr:`Store.requests` (:class:`~coordination.store.requests.RequestTables`): coordination requests, their audit.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from coordination.store.cases import CaseTables
 from coordination.store.counters import CounterRepository
 from coordination.store.evidence import EvidenceOrders
 from coordination.store.ledger import SeqLedger
+from coordination.store.requests import RequestTables
 from coordination.store.schema import MIGRATIONS, SCHEMA_VERSION, legacy_version
 from coordination.store.sensors import SensorRepository
 from coordination.store.summaries import SummaryRepository
@@ -69,6 +71,7 @@ class Store:
         self.evidence = EvidenceOrders(self.unit)
         self.counters = CounterRepository(self.unit, centre)
         self.cases = CaseTables(self.unit, centre)
+        self.requests = RequestTables(self.unit)
 
     @property
     def shared(self) -> bool:

@@ -126,6 +126,17 @@ SCHEMA_V6 = (  # spool epochs: the idempotence key is (sensor, epoch, seq); rows
     "ALTER TABLE health_v4 RENAME TO health",
 )
 
+SCHEMA_V7 = (  # coordination requests (IF NOT EXISTS: databases that ran their separate 'coord_requests' migration)
+    """CREATE TABLE IF NOT EXISTS coord_requests (
+        id TEXT PRIMARY KEY, province TEXT NOT NULL, station_id TEXT NOT NULL, state TEXT NOT NULL,
+        submitted_at TEXT NOT NULL, rev INTEGER NOT NULL DEFAULT 0, json TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS coord_requests_by_state ON coord_requests (state, submitted_at)",
+    """CREATE TABLE IF NOT EXISTS coord_audit (
+        entry_id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, t_utc TEXT NOT NULL, actor TEXT NOT NULL,
+        province TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS coord_audit_by_request ON coord_audit (request_id, entry_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(SCHEMA_V1, "first schema"),
     Migration(SCHEMA_V2, "federation: alert ownership, links, revisions, actions"),
@@ -133,6 +144,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(SCHEMA_V4, "enforcement cases: event log, summaries, tasking audit"),
     Migration(SCHEMA_V5, "joint enforcement: tasking requests, campaign plans"),
     Migration(SCHEMA_V6, "spool epochs: ledger, occupancy and health keyed by (sensor, epoch, seq)"),
+    Migration(SCHEMA_V7, "coordination requests and their audit log"),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

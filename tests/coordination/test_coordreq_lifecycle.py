@@ -18,7 +18,9 @@ from coordination.coordination_requests import (
     RequestPolicy,
     RequestRepository,
 )
-from coordination.request_store import SqlRequestRepository
+from coordination.store import MIGRATIONS, SCHEMA_VERSION, RequestTables, Store, UnitOfWork
+from coordination.store.schema import legacy_version
+from station_db.backend import Migration, migrate, open_database
 from station_db.models import Coordination
 from station_db.repository import StationRepository
 
@@ -31,8 +33,9 @@ def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RequestRepo
     if request.param == "memory":
         yield InMemoryRequestRepository()
     else:
-        with SqlRequestRepository(tmp_path / "store.sqlite") as r:
-            yield r
+        store = Store(tmp_path / "store.sqlite")
+        yield store.requests
+        store.close()
 
 
 @pytest.fixture
@@ -177,17 +180,17 @@ def test_two_centres_answer_at_the_same_moment(tmp_path: Path, shared_target: st
     many times over: both answers always stand and the request is concluded exactly once."""
     store = shared_target
     with StationRepository(tmp_path / "stations.sqlite") as stations:
-        owner = SqlRequestRepository(store)
-        desk = two_sided(owner, stations)
+        owner = Store(store)
+        desk = two_sided(owner.requests, stations)
         ids = [desk.submit(fm_station(erp_dbw=20.0, station_id=f"SH-FM-9{i:03d}"), by="sh", now=T0).id
                for i in range(12)]
         assert all(desk.get(i).asked == ("JS", "ZJ") for i in ids)
-        centres = {p: SqlRequestRepository(store) for p in ("JS", "ZJ")}
+        centres = {p: Store(store) for p in ("JS", "ZJ")}
         barrier = threading.Barrier(2)
         errors: list[BaseException] = []
 
         def answer(province: str) -> None:
-            d = two_sided(centres[province], stations, answers_for=(province,))
+            d = two_sided(centres[province].requests, stations, answers_for=(province,))
             try:
                 for rid in ids:
                     barrier.wait()
@@ -215,8 +218,8 @@ def test_two_centres_ticking_notify_a_reminder_once(tmp_path: Path) -> None:
     store = tmp_path / "shared.sqlite"
     events: list = []
     with StationRepository(tmp_path / "stations.sqlite") as stations:
-        repos = [SqlRequestRepository(store) for _ in range(2)]
-        js, zj = (desk_for(r, stations, events) for r in repos)
+        repos = [Store(store) for _ in range(2)]
+        js, zj = (desk_for(r.requests, stations, events) for r in repos)
         req = js.submit(fm_station(erp_dbw=20.0), by="sh", now=T0)
         late = T0 + timedelta(days=30)
         stale = zj.find(state="open")  # ZJ's centre read the open requests just before JS's centre aged them
@@ -227,3 +230,35 @@ def test_two_centres_ticking_notify_a_reminder_once(tmp_path: Path) -> None:
         assert [e.action for e in js.audit(req.id)] == ["submitted", "reminded"]
         for r in repos:
             r.close()
+
+
+def test_a_store_with_the_former_separate_request_tables_keeps_its_requests(tmp_path: Path,
+                                                                            shared_target: str) -> None:
+    """A database from before the request tables were the store's migration 7 (server schema 6 plus
+    their own ``coord_requests`` component) opens as a current store: its requests read and answer."""
+    former = Migration((
+        """CREATE TABLE coord_requests (
+        id TEXT PRIMARY KEY, province TEXT NOT NULL, station_id TEXT NOT NULL, state TEXT NOT NULL,
+        submitted_at TEXT NOT NULL, rev INTEGER NOT NULL DEFAULT 0, json TEXT NOT NULL)""",
+        "CREATE INDEX coord_requests_by_state ON coord_requests (state, submitted_at)",
+        """CREATE TABLE coord_audit (
+        entry_id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, t_utc TEXT NOT NULL, actor TEXT NOT NULL,
+        province TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)""",
+        "CREATE INDEX coord_audit_by_request ON coord_audit (request_id, entry_id)",
+    ), "coordination requests and their audit log")
+    db = open_database(shared_target, schema="coordination")
+    migrate(db, "server", MIGRATIONS[:6], legacy_version=legacy_version)
+    migrate(db, "coord_requests", (former,))
+    with StationRepository(tmp_path / "stations.sqlite") as stations:
+        old = two_sided(RequestTables(UnitOfWork(db)), stations).submit(fm_station(erp_dbw=20.0), by="sh", now=T0)
+        db.close()
+        store = Store(shared_target)
+        assert store.db.schema_version("server") == SCHEMA_VERSION == 7
+        desk = two_sided(store.requests, stations)
+        assert desk.get(old.id) == old
+        desk.respond(old.id, "JS", "agree", by="js", now=T0 + timedelta(days=1))
+        done = desk.respond(old.id, "ZJ", "object", by="zj", now=T0 + timedelta(days=2), reason="protects ZJ-FM-0001")
+        assert done.state == "concluded"
+        actions = [e.action for e in desk.audit(old.id)]
+        assert actions[0] == "submitted" and actions.count("concluded") == 1
+        store.close()

@@ -10,7 +10,6 @@ from coordreq_testkit import T0, fm_rules, fm_station, pieces
 
 from coordination.coordination_requests import CoordinationDesk
 from coordination.report import Period, ReportOptions, build_report, render_html
-from coordination.request_store import SqlRequestRepository
 from coordination.store import Store
 from station_db.repository import StationRepository
 
@@ -24,7 +23,7 @@ def data_dir(tmp_path_factory) -> Path:
     store = Store(data / "server.db")
     with StationRepository(root / "stations.db") as stations:
         # both synthetic borders 20 km away: JS and ZJ are asked for a 20 dBW station (limit 40)
-        desk = CoordinationDesk(SqlRequestRepository(store), stations, fm_rules(40.0),
+        desk = CoordinationDesk(store.requests, stations, fm_rules(40.0),
                                 border_pieces=lambda a, b, s: pieces(a, "JS", s), neighbours_of=lambda p: ("JS", "ZJ"))
         a = desk.submit(fm_station(erp_dbw=20.0, station_id="SH-FM-9001"), by="sh", now=T0)
         desk.respond(a.id, "JS", "agree", by="js", now=T0 + timedelta(days=2))
