@@ -83,6 +83,10 @@ class SensorConfig:
     inflight_window: int
     profiles: tuple[MonitoringProfile, ...]
     config_path: Path | None = None
+    #: How the host's clock is disciplined: "ntp" (a TDOA snapshot needs the reference broadcaster) or
+    #: "gps_pps" (a PPS-disciplined receiver clock: it may skip the reference), and its 1-sigma error (s).
+    time_discipline: str = "ntp"
+    time_sigma_s: float = 0.01
 
     @property
     def spool_path(self) -> Path:
@@ -144,7 +148,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
     path = Path(path)
     base = base_dir if base_dir is not None else (path.parent if path.name else Path.cwd())
     top = TomlTable(data, path, error=ConfigError)
-    top.check_unknown({"sensor", "antenna", "source", "server", "spool", "daemon", "profiles"})
+    top.check_unknown({"sensor", "antenna", "source", "server", "spool", "daemon", "profiles", "clock"})
 
     s = top.table("sensor")
     s.check_unknown({"id", "province", "lat", "lon", "height_m"})
@@ -198,6 +202,13 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
     resend = d.num("resend_timeout_s", 0.05, 3600.0, default=5.0)
     window = d.int_("window", 1, 100_000, default=64)
 
+    ck = top.table("clock", required=False)
+    ck.check_unknown({"discipline", "sigma_s"})
+    discipline = ck.str_("discipline", default="ntp")
+    if discipline not in ("ntp", "gps_pps"):
+        raise ck.fail("discipline", discipline, "must be 'ntp' or 'gps_pps'")
+    time_sigma = ck.num("sigma_s", 1e-10, 10.0, default=0.01 if discipline == "ntp" else 5e-8)
+
     return SensorConfig(
         sensor_id=sensor_id, province=province, lat=lat, lon=lon, height_m=height_m,
         antenna_factor_db_m=factor, full_scale_dbm=full_scale, source_uri=uri, server_address=address,
@@ -205,6 +216,7 @@ def parse_config(data: Mapping[str, Any], path: str | Path = "<config>", base_di
         spool_quota_bytes=int(quota_mb * 1024 * 1024), spool_synchronous=sync.upper(),
         heartbeat_interval_s=heartbeat, resend_timeout_s=resend, inflight_window=window,
         profiles=_parse_profiles(path, data.get("profiles")), config_path=path if path.name else None,
+        time_discipline=discipline, time_sigma_s=time_sigma,
     )
 
 

@@ -11,7 +11,12 @@ Shape (STYLE.md: inject the clock and the source):
   now (missed revisits are skipped, never bunched).
 - Heartbeat every ``heartbeat_interval_s`` with health figures: sample drops, CPU of the daemon's
   thread, spool depth/bytes/drops, clock, uptime, overruns, uplink counters.
-- Commands: ``capture_iq`` (SigMF evidence, uploaded in chunks) and ``switch_profile``.
+- Commands: ``capture_iq`` (SigMF evidence, uploaded in chunks), ``switch_profile`` and ``tdoa_snapshot``
+  (at the ordered UTC instant: reference, target, reference on one sample counter, :mod:`sdr.snapshot`;
+  uploaded through the same evidence path under the order id). A sweep that would still run at a
+  snapshot's instant is not started (the snapshot is late by no more than one ``step``); an order
+  that arrives after its instant is refused and counted (the server's clock alignment tolerates a few
+  ms of start error, not a sweep's worth).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from coordination.protocol import (
 from sdr.config import SensorConfig
 from sdr.evidence import CaptureRequest, EvidenceError, SensorPlace, capture_iq, evidence_messages
 from sdr.pipeline import Measurement, OccupancyReport, PipelineError, ProfileRunner, SourceExhaustedError
+from sdr.snapshot import SnapshotError, SnapshotOrder, capture_snapshot, parse_order_time, snapshot_evidence
 from sdr.sources.base import SourceError
 from sdr.spool import Spool
 from sdr.uplink import Uplink, load_curve_keys
@@ -48,7 +54,15 @@ from sdr.uplink import Uplink, load_curve_keys
 log = logging.getLogger(__name__)
 
 SOFTWARE = "borderwatch-sensor/0.1"
-CAPABILITIES = ("spectrum", "emissions", "occupancy", "heartbeat", "evidence:sigmf:cf32_le", "switch_profile")
+CAPABILITIES = ("spectrum", "emissions", "occupancy", "heartbeat", "evidence:sigmf:cf32_le", "switch_profile",
+                "tdoa_snapshot")
+#: An order whose instant is further in the past than this when it arrives (or when the daemon gets to it)
+#: is refused: the other sensors have taken theirs at the instant, this one would align on nothing.
+SNAPSHOT_MAX_LATE_S = 0.5
+#: Orders further ahead than this are refused (a wrong clock or a hostile order would park the sensor).
+SNAPSHOT_MAX_AHEAD_S = 600.0
+#: Pending snapshot orders kept at most (more are refused and counted).
+SNAPSHOT_MAX_PENDING = 8
 
 
 class Clock(Protocol):
@@ -120,6 +134,8 @@ class DaemonStats:
     capture_failures: int = 0
     measure_errors: int = 0
     commands: int = 0
+    snapshots: int = 0
+    snapshot_failures: int = 0
 
 
 class SensorDaemon:
@@ -156,6 +172,8 @@ class SensorDaemon:
         self._cpu_mark: tuple[int, float, float] | None = None  # (thread id, thread CPU s, wall s)
         self._cpu_percent = 0.0
         self._finished = False
+        self._snapshots: list[tuple[datetime, SnapshotOrder]] = []
+        self._sweep_s: dict[str, float] = {}  # the last duration of each profile's sweep (monotonic s)
         self.uplink: Uplink | None = None
         if connect:
             curve = None
@@ -213,6 +231,65 @@ class SensorDaemon:
             log.info("command %s: now running profile %s only", cmd.command_id, name)
         elif cmd.action == "capture_iq":
             self.capture(CaptureRequest.from_command(cmd))
+        elif cmd.action == "tdoa_snapshot":
+            self._accept_snapshot(cmd)
+
+    # ------------------------------------------------------------ TDOA snapshots
+
+    def _accept_snapshot(self, cmd: Command) -> None:
+        try:
+            order = SnapshotOrder.from_command(cmd)
+            at = parse_order_time(order)
+        except (SnapshotError, KeyError, TypeError, ValueError) as exc:
+            self.stats.snapshot_failures += 1
+            log.warning("command %s: snapshot order refused: %s", cmd.command_id, exc)
+            return
+        lead_s = (at - self.clock.now_utc()).total_seconds()
+        if lead_s < -SNAPSHOT_MAX_LATE_S or lead_s > SNAPSHOT_MAX_AHEAD_S \
+                or len(self._snapshots) >= SNAPSHOT_MAX_PENDING:
+            self.stats.snapshot_failures += 1
+            log.warning("snapshot %s refused: its instant is %.3f s from now (accepted: -%.1f..%.0f s), %d pending",
+                        order.snapshot_id, lead_s, SNAPSHOT_MAX_LATE_S, SNAPSHOT_MAX_AHEAD_S, len(self._snapshots))
+            return
+        self._snapshots.append((at, order))
+        self._snapshots.sort(key=lambda x: x[0])
+        log.info("snapshot %s ordered for %s (in %.3f s)", order.snapshot_id, order.t_utc, lead_s)
+
+    def _seconds_to_snapshot(self) -> float | None:
+        if not self._snapshots:
+            return None
+        return (self._snapshots[0][0] - self.clock.now_utc()).total_seconds()
+
+    def _run_due_snapshots(self) -> None:
+        while self._snapshots and self._snapshots[0][0] <= self.clock.now_utc():
+            at, order = self._snapshots.pop(0)
+            late_s = (self.clock.now_utc() - at).total_seconds()
+            if late_s > SNAPSHOT_MAX_LATE_S:
+                self.stats.snapshot_failures += 1
+                log.warning("snapshot %s skipped: the daemon reached it %.3f s late", order.snapshot_id, late_s)
+                continue
+            self.snapshot(order)
+
+    def snapshot(self, order: SnapshotOrder) -> None:
+        """Take one TDOA snapshot now and spool it as evidence; failures are logged and counted."""
+        c = self.config
+        pps = c.time_discipline == "gps_pps"
+        try:
+            meta = capture_snapshot(self.source, order, self.place, self.evidence_dir,  # type: ignore[arg-type]
+                                    t_start=self.clock.now_utc(), time_quality=c.time_discipline,
+                                    time_sigma_s=c.time_sigma_s, pps_locked=pps)
+            cap = snapshot_evidence(meta)
+        except (SnapshotError, SourceError, TimeoutError, OSError, ValueError) as exc:
+            self.stats.snapshot_failures += 1
+            log.warning("snapshot %s failed: %s", order.snapshot_id, exc)
+            return
+        n = 0
+        with self.spool.batch():  # all chunks of a snapshot, or none
+            for msg in evidence_messages(cap, c.sensor_id):
+                self._put(msg)
+                n += 1
+        self.stats.snapshots += 1
+        log.info("snapshot %s spooled in %d chunks (%d samples)", order.snapshot_id, n, cap.n_samples)
 
     # ------------------------------------------------------------ messages
 
@@ -311,6 +388,8 @@ class SensorDaemon:
             "overruns": float(self.stats.overruns),
             "measure_errors": float(self.stats.measure_errors),
             "captures": float(self.stats.captures),
+            "snapshots": float(self.stats.snapshots),
+            "snapshot_failures": float(self.stats.snapshot_failures),
             "profiles": float(len(self._schedule)),
         }
         for mtype, n in sorted(st.dropped.items())[:8]:
@@ -340,6 +419,7 @@ class SensorDaemon:
         """Do everything due now (sweeps, heartbeat, uplink traffic); return seconds until the next due item."""
         if self.uplink is not None:
             self._handle(self.uplink.service(0.0))
+        self._run_due_snapshots()
         now = self.clock.monotonic()
         if now >= self._next_heartbeat:
             self.heartbeat()
@@ -349,8 +429,13 @@ class SensorDaemon:
                 break
             if s.due > self.clock.monotonic():
                 continue
+            to_snap = self._seconds_to_snapshot()
+            if to_snap is not None and to_snap < self._sweep_s.get(s.profile.name, 0.0) * 1.5 + 0.05:
+                break  # this sweep would still run at the snapshot's instant: it waits for the snapshot
             try:
+                t_sweep = self.clock.monotonic()
                 self.measure(s)
+                self._sweep_s[s.profile.name] = self.clock.monotonic() - t_sweep
             except SourceExhaustedError:
                 raise
             except (PipelineError, SourceError, TimeoutError, OSError, ValueError) as exc:
@@ -365,9 +450,12 @@ class SensorDaemon:
                 s.due = after
             if self.uplink is not None:  # keep the link moving between long sweeps
                 self._handle(self.uplink.service(0.0))
+        self._run_due_snapshots()
         now = self.clock.monotonic()
         nxt = min([s.due for s in self._schedule] + [self._next_heartbeat])
-        return max(0.0, nxt - now)
+        wait = max(0.0, nxt - now)
+        to_snap = self._seconds_to_snapshot()
+        return wait if to_snap is None else max(0.0, min(wait, to_snap))
 
     def _wait(self, seconds: float) -> None:
         if not self.clock.realtime:

@@ -281,6 +281,12 @@ class StreamingSource(SourceBase):
         self._retune(float(freq_hz))
         self._ring.clear()
 
+    def tune_continuous(self, freq_hz: float) -> None:
+        """Retune but keep the buffered samples: a TDOA snapshot counts every sample across its retunes
+        (the ones still of the old frequency fall in the snapshot's settling span)."""
+        check_center_freq_hz(freq_hz)
+        self._retune(float(freq_hz))
+
     def read(self, n: int) -> np.ndarray:
         """Exactly n samples, waiting up to the source timeout plus n samples' worth of time."""
         n = validate_read_count(n)
