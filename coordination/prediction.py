@@ -8,9 +8,8 @@ The engine asks three questions, all answered here so the model is switched in o
 - what does the distance law of an unknown emitter look like, for localisation
   (:func:`emitter_field_model`: field of a 0 dBW e.r.p. transmitter versus distance).
 
-ITU-R P.1546 (point-to-area, land path, 50 % of locations, the band's time percentage) is used
-when :mod:`coordination.propagation.p1546` is importable; otherwise a two-ray stand-in (free space
-to the two-ray breakpoint, 40 dB/decade beyond, never above free space) keeps the engine usable.
+The model is ITU-R P.1546 (:mod:`coordination.propagation.p1546`; point-to-area, land path, 50 % of
+locations, the band's time percentage).
 The transmitter's effective height is taken as its antenna height plus its site (ground) height,
 as the brief allows without a terrain model; the receiving height is the sensor's antenna height
 (10 m, the reference height of border limits, at a border point). The same flat-terrain assumption
@@ -20,12 +19,11 @@ gives both terminals a clearance angle of 0 degrees, so the tropospheric-scatter
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
-from types import ModuleType
 
 import numpy as np
 
+from coordination.propagation import p1546
 from coordination.sensors import SensorInfo
 from station_db.models import Station
 from station_db.rules import BandRule
@@ -51,27 +49,10 @@ AREA = "Rural"
 _F_RANGE_MHZ = (30.0, 4000.0)
 """P.1546 validity; the 29.7-30 MHz sliver of the VHF low band is predicted at 30 MHz."""
 
-_p1546: ModuleType | None
-try:  # pragma: no cover - depends on which helper has landed
-    from coordination.propagation import p1546 as _p1546_module
-    _p1546 = _p1546_module
-except ImportError:  # pragma: no cover
-    _p1546 = None
-
 
 def model_name() -> str:
-    """Which propagation model predictions currently come from (recorded in alert findings)."""
-    return "ITU-R P.1546-6" if _p1546 is not None else "two-ray stand-in"
-
-
-def _two_ray_0dbw(d_km: np.ndarray, freq_hz: float, h1_m: float, h2_m: float) -> np.ndarray:
-    """Free space up to the two-ray breakpoint 4 h1 h2 / lambda, 40 dB/decade beyond."""
-    d = np.maximum(np.asarray(d_km, dtype=float), 1e-3)
-    lam_m = 299_792_458.0 / freq_hz
-    d_bp_km = max(4.0 * max(h1_m, MIN_HEFF_M) * max(h2_m, MIN_HEFF_M) / lam_m / 1000.0, 0.05)
-    free = 76.9 - 20.0 * np.log10(d)
-    beyond = 76.9 - 20.0 * math.log10(d_bp_km) - 40.0 * np.log10(np.maximum(d / d_bp_km, 1.0))
-    return np.minimum(free, beyond)
+    """Which propagation model predictions come from (recorded in alert findings and border computations)."""
+    return "ITU-R P.1546-6"
 
 
 def field_0dbw_dbuv_m(d_km: np.ndarray, freq_hz: float, h1_m: float, h2_m: float, time_pct: float,
@@ -82,16 +63,14 @@ def field_0dbw_dbuv_m(d_km: np.ndarray, freq_hz: float, h1_m: float, h2_m: float
     section 3.1 uses it on paths shorter than 15 km); 50 % of locations.
     """
     d = np.clip(np.asarray(d_km, dtype=float), 1e-3, 1000.0)
-    if _p1546 is not None:
-        f_mhz = min(max(freq_hz / 1e6, _F_RANGE_MHZ[0]), _F_RANGE_MHZ[1])
-        heff = max(h1_m, MIN_HEFF_M)
-        e_1kw, _ = _p1546.field_strength_many(
-            f_mhz, min(max(time_pct, 1.0), 50.0), heff, max(h2_m, MIN_HEFF_M), None, AREA, d,
-            path="Land", ha_m=heff if ha_m is None else max(ha_m, MIN_HEFF_M),
-            eff1_deg=FLAT_CLEARANCE_DEG, eff2_deg=FLAT_CLEARANCE_DEG,
-        )
-        return np.asarray(e_1kw, dtype=float) - 30.0
-    return _two_ray_0dbw(d, freq_hz, h1_m, h2_m)
+    f_mhz = min(max(freq_hz / 1e6, _F_RANGE_MHZ[0]), _F_RANGE_MHZ[1])
+    heff = max(h1_m, MIN_HEFF_M)
+    e_1kw, _ = p1546.field_strength_many(
+        f_mhz, min(max(time_pct, 1.0), 50.0), heff, max(h2_m, MIN_HEFF_M), None, AREA, d,
+        path="Land", ha_m=heff if ha_m is None else max(ha_m, MIN_HEFF_M),
+        eff1_deg=FLAT_CLEARANCE_DEG, eff2_deg=FLAT_CLEARANCE_DEG,
+    )
+    return np.asarray(e_1kw, dtype=float) - 30.0
 
 
 def station_heff_m(station: Station) -> float:

@@ -63,6 +63,9 @@ from coordination.report.occupancy import (
     intervals_from_reports,
     occupancy_from_spectra,
 )
+from station_db.exchange import read_stations
+from station_db.repository import StationRepository
+from station_db.rules import BandRule, RuleSet, load_rules
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +90,8 @@ class ReportOptions:
 # ---------------------------------------------------------------------- bands
 
 
-def _load_rules(path: Path | None) -> Any:
-    try:
-        from station_db.rules import load_rules
-    except ImportError:  # pragma: no cover - station_db ships with the project
-        return None
-    return load_rules(path)
-
-
-def band_for_profile(rules: Any, axis: ProfileAxis | None, profile: str,
-                     centres_hz: np.ndarray | None = None) -> tuple[BandInfo, Any]:
+def band_for_profile(rules: RuleSet | None, axis: ProfileAxis | None, profile: str,
+                     centres_hz: np.ndarray | None = None) -> tuple[BandInfo, BandRule | None]:
     """The rules band measured by a profile (by name, else by frequency), and the BandRule (or None)."""
     rule = None
     if rules is not None:
@@ -302,17 +297,12 @@ def summarise_alerts(docs: Sequence[dict[str, Any]]) -> AlertSummary:
 # ---------------------------------------------------------------------- licensed vs measured
 
 
-def _open_stations(reader: ArchiveReader, path: Path | None) -> Any:
-    try:
-        from station_db.repository import StationRepository
-    except ImportError:  # pragma: no cover
-        return None
+def _open_stations(reader: ArchiveReader, path: Path | None) -> StationRepository | None:
+    """The station database the report checks licences against (a CSV/JSON export is imported in memory)."""
     p = path if path is not None else reader.root / "stations.db"
     if not Path(p).exists():
         return None
     if Path(p).suffix.lower() in (".csv", ".json"):
-        from station_db.exchange import read_stations
-
         repo = StationRepository(":memory:")
         by_prov: dict[str, list[Any]] = defaultdict(list)
         for s in read_stations(Path(p)):
@@ -339,7 +329,7 @@ def _emission_arrays(ems: Sequence[EmissionRecord]) -> tuple[np.ndarray, np.ndar
     return a[:, 0], a[:, 1], a[:, 2]
 
 
-def licensing(site_bands: Sequence[SiteBand], rules_by_band: dict[str, Any], repo: Any,
+def licensing(site_bands: Sequence[SiteBand], rules_by_band: dict[str, BandRule], repo: StationRepository,
               ems_by_site_band: dict[tuple[str, str], list[EmissionRecord]], period: Period, province: str | None
               ) -> tuple[tuple[StationCheck, ...], tuple[UnlicensedEmission, ...]]:
     """Stations expected/heard per sensor, and emission channels no licence explains.
@@ -420,13 +410,13 @@ def build_report(archive_dir: str | Path, options: ReportOptions) -> Report:
     """Read the archive and compute every section of the report."""
     period = options.period
     notes: list[str] = []
-    rules = _load_rules(options.rules)
+    rules = load_rules(options.rules)
     with ArchiveReader(archive_dir) as reader:
         sites = reader.sensors(options.province)
         if not sites:
             notes.append(N_("No sensor of the selection in the archive."))
         site_bands: list[SiteBand] = []
-        rules_by_band: dict[str, Any] = {}
+        rules_by_band: dict[str, BandRule] = {}
         ems_by_site_band: dict[tuple[str, str], list[EmissionRecord]] = defaultdict(list)
         all_ems = reader.emissions(period, [s.sensor_id for s in sites])
         for e in all_ems:
