@@ -164,6 +164,10 @@ class AlertTableModel(QAbstractTableModel):
     def alerts(self) -> list[dict[str, Any]]:
         return list(self._rows)
 
+    def at(self, row: int) -> dict[str, Any]:
+        """The alert document shown in source row ``row`` (for the filter proxy and the selection)."""
+        return self._rows[row]
+
     def row_of(self, alert_id: str) -> int | None:
         return self._index.get(alert_id)
 
@@ -186,7 +190,7 @@ class _StateFilter(QSortFilterProxyModel):
     def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
         model = self.sourceModel()
         assert isinstance(model, AlertTableModel)
-        return str(model._rows[row].get("state")) in self.states
+        return str(model.at(row).get("state")) in self.states
 
 
 def _detail_labels() -> dict[str, str]:
@@ -370,7 +374,7 @@ class AlertsWidget(QWidget):
         if not rows:
             return None
         src = self.proxy.mapToSource(rows[0])
-        return str(self.model._rows[src.row()].get("id"))
+        return str(self.model.at(src.row()).get("id"))
 
     def select_alert(self, alert_id: str | None, emit: bool = True) -> bool:
         """Select ``alert_id`` in the table (widening the filter if it is hidden); False if unknown."""

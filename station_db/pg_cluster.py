@@ -93,7 +93,8 @@ class PgCluster:
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
 
-    def _cmd(self, *args: str) -> list[str]:
+    def command(self, *args: str) -> list[str]:
+        """``args`` as run by the cluster's owner (through the su/sudo prefix when root must drop privileges)."""
         if self._prefix and self._prefix[0].endswith("su"):  # su ... -c "one string"
             return [*self._prefix, " ".join(args)]
         return [*self._prefix, *args]
@@ -111,7 +112,7 @@ class PgCluster:
     def stop(self, *, remove: bool = True) -> None:
         """Stop the server (fast shutdown) and delete its directory."""
         if self.running:
-            subprocess.run(self._cmd(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w",
+            subprocess.run(self.command(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w",
                                      "stop"), capture_output=True, timeout=60, check=False)
             self.running = False
         if remove:
@@ -142,17 +143,17 @@ def start_cluster(root: Path | None = None, *, port: int | None = None, durable:
     if uid is not None:
         os.chown(root, uid, gid if gid is not None else -1)
     cluster = PgCluster(root, port or free_port(), bin_dir, tuple(prefix))
-    initdb = cluster._cmd(str(bin_dir / "initdb"), "-D", str(cluster.data_dir), "-U", SUPERUSER, "--auth=trust",
-                          "-E", "UTF8", "--locale=C", *(() if durable else ("--no-sync",)))
+    initdb = cluster.command(str(bin_dir / "initdb"), "-D", str(cluster.data_dir), "-U", SUPERUSER, "--auth=trust",
+                             "-E", "UTF8", "--locale=C", *(() if durable else ("--no-sync",)))
     done = subprocess.run(initdb, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         raise PostgresUnavailableError(f"initdb failed: {(done.stderr or done.stdout).strip()[-500:]}")
     opts = (f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections={max_connections}"
             + ("" if durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"))
-    start = cluster._cmd(str(bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "-l", str(root / "server.log"),
-                         "-o", opts if not prefix or not prefix[0].endswith("su") else f"'{opts}'", "-w", "-t", "60",
-                         "start")
+    start = cluster.command(str(bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "-l", str(root / "server.log"),
+                            "-o", opts if not prefix or not prefix[0].endswith("su") else f"'{opts}'", "-w", "-t", "60",
+                            "start")
     done = subprocess.run(start, capture_output=True, text=True, timeout=90, check=False)
     if done.returncode != 0:
         tail = ""
