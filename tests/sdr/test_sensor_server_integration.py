@@ -53,7 +53,7 @@ def test_daemon_feeds_the_real_server_across_a_server_restart(tmp_path) -> None:
     # Every seq the sensor ever used (spooled messages and Hellos) is in the server's ledger, once.
     store = Store(tmp_path / "srv" / "server.db")
     try:
-        rows = store.ledger.known_seqs("ZJ-T1", range(d.spool.next_seq + 10))
+        rows = store.ledger.known_seqs("ZJ-T1", range(d.spool.next_seq + 10), d.spool.epoch)
     finally:
         store.close()
     assert max(rows) < d.spool.next_seq
