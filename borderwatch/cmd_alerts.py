@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from borderwatch.cli_api import client_keys
 from borderwatch.i18n import N_, _
 from coordination.alert_geojson import alerts_feature_collection, located_count
 from coordination.client import ApiClient, ApiError, SocketKeys, Subscription
-from coordination.keys import ClientKeys, load_client_keys
 from coordination.protocol import AlertMsg
 
 DEFAULT_PUB = "tcp://127.0.0.1:5562"
@@ -73,13 +73,6 @@ def register(subparsers: Any) -> None:
         p.add_argument("--key-name", metavar="NAME", default=None, help=_("which client key in --keys to use"))
 
 
-def _client_keys(args: argparse.Namespace) -> ClientKeys | None:
-    """The client's CURVE keys from ``--keys``/``--key-name`` (None: plain TCP)."""
-    if getattr(args, "keys", None) is None:
-        return None
-    return load_client_keys(args.keys, args.key_name)
-
-
 # ---------------------------------------------------------------- formatting
 
 
@@ -127,7 +120,7 @@ def tail(addr: str, provinces: Sequence[str] | None, *, count: int | None = None
 
 def cmd_tail(args: argparse.Namespace) -> int:
     tail(args.server, args.province, count=args.count, timeout_s=args.timeout, as_json=args.json,
-         keys=_client_keys(args))
+         keys=client_keys(args))
     return 0
 
 
@@ -145,7 +138,7 @@ def _fetch_all(api: ApiClient, state: str, province: str | None) -> list[dict[st
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with ApiClient(args.server, keys=_client_keys(args)) as api:
+    with ApiClient(args.server, keys=client_keys(args)) as api:
         docs = _fetch_all(api, args.state, args.province)
     if args.json:
         sys.stdout.write(json.dumps(docs, ensure_ascii=False, indent=1) + "\n")
@@ -157,14 +150,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_transition(args: argparse.Namespace) -> int:
-    with ApiClient(args.server, keys=_client_keys(args)) as api:
+    with ApiClient(args.server, keys=client_keys(args)) as api:
         doc = api.result(args.op, {"id": args.id, "by": args.by} | ({"note": args.note} if args.note else {}))
     sys.stdout.write((json.dumps(doc, ensure_ascii=False) if args.json else format_alert_line(doc)) + "\n")
     return 0
 
 
 def cmd_export_geojson(args: argparse.Namespace) -> int:
-    with ApiClient(args.server, keys=_client_keys(args)) as api:
+    with ApiClient(args.server, keys=client_keys(args)) as api:
         if args.state is None:
             docs = _fetch_all(api, "open", args.province) + _fetch_all(api, "acknowledged", args.province)
         else:

@@ -18,9 +18,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from borderwatch.cli_api import api_client, call, team_scope
 from borderwatch.i18n import _
 from coordination.cases import OUTCOMES, CaseError, CaseEvent, replay
-from coordination.client import ApiClient, ApiError
+from coordination.client import ApiError
 
 DEFAULT_API = "tcp://127.0.0.1:5561"
 
@@ -100,25 +101,15 @@ def _who(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
 
 
-def _client(args: argparse.Namespace) -> ApiClient:
-    keys = None
-    if args.keys is not None:
-        from coordination.keys import load_client_keys
-
-        keys = load_client_keys(args.keys, args.key_name)
-    return ApiClient(args.server, client_id="cases-cli", keys=keys)
+CLIENT_ID = "cases-cli"
 
 
 def _call(args: argparse.Namespace, op: str, a: dict[str, Any]) -> Any:
-    with _client(args) as c:
-        return c.result(op, a)
+    return call(args, CLIENT_ID, op, a)
 
 
 def _actor(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {"by": args.by}
-    if args.as_province:
-        out["as_provinces"] = [p.strip().upper() for p in args.as_province.split(",") if p.strip()]
-    return out
+    return {"by": args.by, **team_scope(args)}
 
 
 def _fail(what: str, exc: Exception) -> int:
@@ -226,7 +217,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from coordination.casefile import EvidenceFile, export_case_file
 
     try:
-        with _client(args) as client:
+        with api_client(args, CLIENT_ID) as client:
             c = client.result("case", {"id": args.id})
             try:
                 alert = client.result("alert", {"id": c["alert_id"]})

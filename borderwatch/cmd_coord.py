@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from borderwatch.cli_api import call, team_scope
 from borderwatch.i18n import _
-from coordination.client import ApiClient, ApiError
+from coordination.client import ApiError
 from station_db.exchange import StationFileError, load_station_file, station_record
 
 DEFAULT_API = "tcp://127.0.0.1:5561"
@@ -79,20 +80,8 @@ def _who(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
 
 
-def _scope(args: argparse.Namespace) -> dict[str, Any]:
-    if not getattr(args, "as_province", None):
-        return {}
-    return {"as_provinces": [p.strip().upper() for p in args.as_province.split(",") if p.strip()]}
-
-
 def _call(args: argparse.Namespace, op: str, a: dict[str, Any]) -> Any:
-    keys = None
-    if args.keys is not None:
-        from coordination.keys import load_client_keys
-
-        keys = load_client_keys(args.keys, args.key_name)
-    with ApiClient(args.server, client_id="coord-cli", keys=keys) as c:
-        return c.result(op, a)
+    return call(args, "coord-cli", op, a)
 
 
 def _fail(what: str, exc: Exception) -> int:
@@ -155,7 +144,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             text = _("{file}: no station {id}").format(file=args.file, id=args.station)
         sys.stderr.write(text + "\n")
         return 1
-    a = {"station": station_record(found[0]), "by": args.by, "kind": args.kind, **_scope(args)}
+    a = {"station": station_record(found[0]), "by": args.by, "kind": args.kind, **team_scope(args)}
     if args.note:
         a["note"] = args.note
     try:
@@ -165,7 +154,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    a: dict[str, Any] = {"state": args.state, **_scope(args)}
+    a: dict[str, Any] = {"state": args.state, **team_scope(args)}
     if args.waiting_for:
         a["waiting_for"] = args.waiting_for.upper()
     if args.province:
@@ -186,14 +175,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     try:
-        return _print(args, _call(args, "coord_request", {"id": args.id, **_scope(args)}))
+        return _print(args, _call(args, "coord_request", {"id": args.id, **team_scope(args)}))
     except (ApiError, TimeoutError) as exc:
         return _fail("show", exc)
 
 
 def cmd_respond(args: argparse.Namespace) -> int:
     a: dict[str, Any] = {"id": args.id, "province": args.province.upper(), "decision": args.decision, "by": args.by,
-                         **_scope(args)}
+                         **team_scope(args)}
     if args.field is not None:
         a["agreed_field_dbuv_m"] = args.field
     if args.reason:
@@ -205,7 +194,7 @@ def cmd_respond(args: argparse.Namespace) -> int:
 
 
 def cmd_withdraw(args: argparse.Namespace) -> int:
-    a: dict[str, Any] = {"id": args.id, "by": args.by, **_scope(args)}
+    a: dict[str, Any] = {"id": args.id, "by": args.by, **team_scope(args)}
     if args.reason:
         a["reason"] = args.reason
     try:

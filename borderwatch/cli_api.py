@@ -1,0 +1,38 @@
+"""What the CLI's server commands share: the client's CURVE keys, one API call, the acting team's provinces.
+
+``borderwatch alerts``, ``cases`` and ``coord`` all take ``--server``, ``--keys``/``--key-name`` and
+(for the team-facing ones) ``--as-province``; reading them here keeps the commands' behaviour the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from coordination.client import ApiClient
+from coordination.keys import ClientKeys, load_client_keys
+
+
+def client_keys(args: argparse.Namespace) -> ClientKeys | None:
+    """The client's CURVE keys from ``--keys``/``--key-name`` (None: plain TCP)."""
+    if getattr(args, "keys", None) is None:
+        return None
+    return load_client_keys(args.keys, args.key_name)
+
+
+def api_client(args: argparse.Namespace, client_id: str) -> ApiClient:
+    """A client of ``--server``'s API, with the keys of ``--keys`` when given."""
+    return ApiClient(args.server, client_id=client_id, keys=client_keys(args))
+
+
+def call(args: argparse.Namespace, client_id: str, op: str, a: dict[str, Any]) -> Any:
+    """One API call's result (ApiError with the server's message, TimeoutError without an answer)."""
+    with api_client(args, client_id) as c:
+        return c.result(op, a)
+
+
+def team_scope(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"as_provinces": [...]}`` from ``--as-province A,B`` (upper case), or nothing for a centre operator."""
+    if not getattr(args, "as_province", None):
+        return {}
+    return {"as_provinces": [p.strip().upper() for p in args.as_province.split(",") if p.strip()]}
