@@ -110,6 +110,19 @@ def _arg_num(args: Mapping[str, Any], name: str) -> float | None:
     return float(v)
 
 
+def team_scope(args: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The provinces a team's request is limited to (``as_provinces``), None for an operator of the centre.
+
+    The case and coordination-request ops check every team action against it.
+    """
+    provs = args.get("as_provinces")
+    if provs is None:
+        return None
+    if not isinstance(provs, list) or not provs or not all(isinstance(p, str) for p in provs):
+        raise ApiError("argument 'as_provinces' must be a non-empty list of province codes")
+    return tuple(provs)
+
+
 def _arg_int(args: Mapping[str, Any], name: str, default: int, lo: int, hi: int) -> int:
     v = args.get(name, default)
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from coordination import cases
-from coordination.api import ApiError
+from coordination.api import ApiError, team_scope
 from coordination.attachments import AttachmentError, AttachmentStore
 from coordination.casebook import CaseDesk
 from coordination.caselog import verify
@@ -55,16 +55,6 @@ def _n(args: Mapping[str, Any], name: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise ApiError(f"argument {name!r} must be a finite number")
     return float(v)
-
-
-def _scope(args: Mapping[str, Any]) -> tuple[str, ...] | None:
-    """The provinces a team's request is limited to (``as_provinces``), None for an operator."""
-    provs = args.get("as_provinces")
-    if provs is None:
-        return None
-    if not isinstance(provs, list) or not provs or not all(isinstance(p, str) for p in provs):
-        raise ApiError("argument 'as_provinces' must be a non-empty list of province codes")
-    return tuple(provs)
 
 
 def actor_of(args: Mapping[str, Any]) -> Actor:
@@ -101,7 +91,7 @@ class CaseOps:
             raise ApiError(f"state {state!r} not one of {CASE_STATES}")
         province = _s(args, "province", 8, required=False)
         found = self.desk.visible_to(None if province is None else (province,), None if state == "all" else state)
-        scope = _scope(args)
+        scope = team_scope(args)
         if scope is not None:
             found = [c for c in found if c.involves(scope)]
         found.sort(key=lambda c: c.updated_at, reverse=True)
@@ -114,7 +104,7 @@ class CaseOps:
             c = self.desk.find_for_alert(str(cid)) if by_alert else self.desk.get(str(cid))
         except CaseError as exc:
             raise ApiError(str(exc)) from exc
-        if c is None or (_scope(args) is not None and not c.involves(_scope(args) or ())):
+        if c is None or (team_scope(args) is not None and not c.involves(team_scope(args) or ())):
             raise ApiError(f"no case {'for alert ' if by_alert else 'with id '}{cid!r}")
         return c.to_json(), ()
 
@@ -225,7 +215,7 @@ class CaseOps:
     def verify(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
         cid = str(_s(args, "id", 64))
         events = self.desk.repo.case_events(cid)
-        scope = _scope(args)
+        scope = team_scope(args)
         if not events or (scope is not None and not self.desk.get(cid).involves(scope)):
             raise ApiError(f"no case with id {cid!r}")
         return verify(cid, events).to_json(), ()

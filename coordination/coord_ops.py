@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from coordination.api import ApiError
+from coordination.api import ApiError, team_scope
 from coordination.border_field import BorderFieldError
 from coordination.coordination_requests import (
     DECISIONS,
@@ -44,15 +44,6 @@ def _s(args: Mapping[str, Any], name: str, max_len: int = 128, required: bool = 
     return v.strip()
 
 
-def _scope(args: Mapping[str, Any]) -> tuple[str, ...] | None:
-    provs = args.get("as_provinces")
-    if provs is None:
-        return None
-    if not isinstance(provs, list) or not provs or not all(isinstance(p, str) for p in provs):
-        raise ApiError("argument 'as_provinces' must be a non-empty list of province codes")
-    return tuple(provs)
-
-
 def _involves(req: CoordinationRequest, provinces: tuple[str, ...]) -> bool:
     return req.province in provinces or bool(set(req.asked) & set(provinces))
 
@@ -75,7 +66,7 @@ class CoordOps:
             req = self.desk.get(rid)
         except RequestError as exc:
             raise ApiError(str(exc)) from None
-        scope = _scope(args)
+        scope = team_scope(args)
         if scope is not None and not _involves(req, scope):
             raise ApiError(f"no coordination request {rid!r}")  # a team does not learn of others' requests
         return req
@@ -86,7 +77,7 @@ class CoordOps:
             raise ApiError(f"state {state!r} not one of {', '.join((*STATES, 'all'))}")
         waiting_for = _s(args, "waiting_for", 8, required=False)
         province = _s(args, "province", 8, required=False)
-        scope = _scope(args)
+        scope = team_scope(args)
         found = self.desk.find(province=province, waiting_for=waiting_for, state=None if state == "all" else state)
         return [r.summary() for r in found if scope is None or _involves(r, scope)], ()
 
@@ -121,7 +112,7 @@ class CoordOps:
             raise ApiError("station: " + "; ".join(f"{e.field}: {e.message}" for e in exc.errors)) from None
         except ValueError:
             raise ApiError("argument 'station' must hold exactly one station") from None
-        scope = _scope(args)
+        scope = team_scope(args)
         if scope is not None and station.province not in scope:
             raise ApiError(f"a team of {','.join(scope)} cannot submit a {station.province} station")
         assert by is not None
@@ -142,7 +133,7 @@ class CoordOps:
         if field is not None and (isinstance(field, bool) or not isinstance(field, int | float)
                                   or not math.isfinite(field)):
             raise ApiError("argument 'agreed_field_dbuv_m' must be a finite number (dBuV/m)")
-        scope = _scope(args)
+        scope = team_scope(args)
         if scope is not None and province not in scope:
             raise ApiError(f"a team of {','.join(scope)} cannot answer for {province}")
         req = self._get(args)
@@ -158,7 +149,7 @@ class CoordOps:
         by = _s(args, "by")
         assert by is not None
         req = self._get(args)
-        scope = _scope(args)
+        scope = team_scope(args)
         if scope is not None and req.province not in scope:
             raise ApiError(f"a team of {','.join(scope)} cannot withdraw a {req.province} request")
         try:
