@@ -146,8 +146,11 @@ class FederatedDemoNetwork(DemoNetwork):
         feds: dict[str, Federation] = {}
         for code in provinces:  # ephemeral ports (no race for a "free" port); peers joined once all run
             keys = self.centre_keys[code]
+            # First-sight provisional alerts (safety bands) are one centre's: the federation links the
+            # centres' alerts of one emitter at judgement, so two centres seeing ch 16 at once would open
+            # two. Federated centres judge after the grouping window (docs/rules-engine.md section 9).
             cfg = dataclasses.replace(base, data_dir=self.data_dir / code, stations=None, insecure=False,
-                                      keys_dir=keys.root)
+                                      keys_dir=keys.root, engine={**base.engine, "provisional": False})
             fed = feds[code] = Federation(FederationConfig(
                 centre=code, database=self.database, bind_addr="tcp://127.0.0.1:*", keys_dir=keys.root,
                 border_zone_km=DEMO_BORDER_ZONE_KM))

@@ -399,6 +399,8 @@ class RulesEngine:
         channel's cluster when that cluster holds an emission within a quarter raster of it.
         """
         near = band.raster_hz / 4.0
+        if abs(o.center_hz - channel_hz) < near:
+            return channel_hz  # well inside its channel: nothing to straddle
         for ch in (channel_hz - band.raster_hz, channel_hz + band.raster_hz):
             for tr in self._tracks.get((band.name, ch), []):
                 if any(abs(x.center_hz - o.center_hz) <= near for x in tr.obs.values()):

@@ -53,7 +53,7 @@ from coordination.alerts import Alert, AlertEvent, AlertStore
 from coordination.keys import ClientKeys, KeyFileError, KeyPair, KeyStore, load_pair, read_cert
 from coordination.ports import AlertEngine, Clock, HandleEvents, PublishAlert
 from coordination.protocol import Emissions, ProtocolError, decode, format_utc, parse_utc
-from coordination.sensors import SensorInfo
+from coordination.sensors import SensorInfo, SweepCoverage
 from coordination.store import Store
 from coordination.transport import SocketFactory
 
@@ -165,6 +165,8 @@ class FederationPort:
     clock: Clock
     admit: Callable[[str, Sequence[zmq.Frame]], bool] | None = None
     key_name: Callable[[zmq.Frame], str | None] | None = None
+    #: a profile name -> what its sweep covered (a peer's sensor's silences are evidence too)
+    coverage: Callable[[str], SweepCoverage | None] | None = None
 
     @property
     def secured(self) -> bool:
@@ -391,14 +393,16 @@ class Federation:
             raise ValueError("federation payload is not the named sensor's Emissions")
         self._foreign[sensor.sensor_id] = sensor
         self.counters["received"] += 1
-        self._observe(sensor, msg.t_utc, msg.emissions, msg.noise_floor_dbm, msg.antenna_factor_db_m)
+        self._observe(sensor, msg.t_utc, msg.emissions, msg.noise_floor_dbm, msg.antenna_factor_db_m, msg.profile)
 
     def _observe(self, sensor: SensorInfo, t_utc: str, emissions: Sequence[Mapping[str, float | str]],
-                 noise_floor_dbm: float, antenna_factor_db_m: float) -> None:
+                 noise_floor_dbm: float, antenna_factor_db_m: float, profile: str = "") -> None:
         engine = self.port.engine
         if engine is None:
             return
-        events = engine.observe(sensor, parse_utc(t_utc), emissions, noise_floor_dbm, antenna_factor_db_m) or ()
+        coverage = self.port.coverage(profile) if self.port.coverage is not None and profile else None
+        events = engine.observe(sensor, parse_utc(t_utc), emissions, noise_floor_dbm, antenna_factor_db_m,
+                                coverage=coverage) or ()
         if events:
             self.port.handle_events(events)
 

@@ -249,7 +249,7 @@ class Intake:
                 # Not sent (peer gone, HWM): the sensor resends, and the duplicate is acked then.
                 self.replies.send((identity,), msg.to_frames())
 
-    def _coverage(self, profile: str) -> SweepCoverage | None:
+    def coverage_of(self, profile: str) -> SweepCoverage | None:
         """What a sweep of the named profile covered (its silences are evidence for the engine); None for
         a profile the server did not hand out (a campaign's, an unnamed one)."""
         for p in self.registry.profiles:
@@ -274,7 +274,7 @@ class Intake:
                     try:
                         events.extend(self.engine.observe(st.info, parse_utc(m.t_utc), m.emissions,
                                                           m.noise_floor_dbm, m.antenna_factor_db_m,
-                                                          coverage=self._coverage(m.profile)) or ())
+                                                          coverage=self.coverage_of(m.profile)) or ())
                     except Exception:
                         self.faults.internal("engine_observe")
                 if self.forward is not None:

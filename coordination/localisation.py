@@ -150,7 +150,7 @@ class LocaliserConfig:
     n_samples: int = 1000
     n_edge: int = 72
     seed: int = 1546
-    gauss_newton_iters: int = 30
+    gauss_newton_iters: int = 15
 
     def __post_init__(self) -> None:
         if not 0.0 < self.sigma_db <= self.sigma_max_db:
@@ -659,7 +659,7 @@ def _polish(
         jq = np.stack([-gq * dqx / dq, -gq * dqy / dq, -np.ones_like(dq)], axis=1) * active[:, None]
         return np.vstack([jh, jq, [0.0, 0.0, -prior_w]])
 
-    for _ in range(5):  # IRLS: reweight, then a damped Gauss-Newton run
+    for _ in range(3):  # IRLS: reweight, then a damped Gauss-Newton run
         sw = weights(residuals(theta)[0])
         c, r = cost(theta, sw)
         lam = 1e-3

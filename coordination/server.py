@@ -286,7 +286,7 @@ class Server:
             self.endpoints[ROLE_FEDERATION] = fed.attach(FederationPort(
                 sockets=self._factory, store=store, engine=self.engine, handle_events=self.handle_alert_events,
                 publish=outbox.publish_doc, clock=self.clock, admit=curve.admit if curve else None,
-                key_name=curve.key_name if curve else None))
+                key_name=curve.key_name if curve else None, coverage=self.intake.coverage_of))
         log.info("server ready: sensors %s, api %s, pub %s; %d sensors known, %d profiles, engine %s",
                  self.endpoints[ROLE_SENSORS], self.endpoints[ROLE_API], self.endpoints[ROLE_PUB],
                  len(registry), len(registry.profiles), type(self.engine).__name__ if self.engine else "none")
