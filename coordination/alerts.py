@@ -112,7 +112,8 @@ class Position:
     2-sigma radius of the horizontal error), ``region`` (two sensors: ellipse fitted to the
     plausible area), ``annulus`` (one sensor: the emitter is between ``r_inner_km`` and
     ``r_outer_km`` from it; ``lat``/``lon`` is the sensor, i.e. the centre of the region, not a fix).
-    ``provinces`` maps province code -> probability that the emitter lies in it.
+    ``provinces`` maps province code -> probability that the emitter lies in it. ``method`` says what
+    gave the fix: ``rss`` (received levels), ``tdoa`` (time differences of arrival) or ``fused`` (both).
     """
 
     lat: float
@@ -127,6 +128,7 @@ class Position:
     r_inner_km: float | None = None
     r_outer_km: float | None = None
     eirp_dbw: float | None = None
+    method: str = "rss"
 
     @property
     def province_probabilities(self) -> dict[str, float]:
@@ -138,7 +140,7 @@ class Position:
             "semi_major_km": _r(self.semi_major_km, 3), "semi_minor_km": _r(self.semi_minor_km, 3),
             "orientation_deg": _r(self.orientation_deg, 1),
             "provinces": {code: _r(p, 4) for code, p in self.provinces},
-            "kind": self.kind, "n_sensors": self.n_sensors,
+            "kind": self.kind, "n_sensors": self.n_sensors, "method": self.method,
         }
         if self.r_inner_km is not None:
             out["r_inner_km"] = _r(self.r_inner_km, 3)
@@ -163,6 +165,7 @@ class Position:
             r_inner_km=None if r_in is None else _f(m, "r_inner_km", where),
             r_outer_km=None if r_out is None else _f(m, "r_outer_km", where),
             eirp_dbw=None if eirp is None else _f(m, "eirp_dbw", where),
+            method=_method(m.get("method", "rss"), where),
         )
 
 
@@ -453,6 +456,15 @@ class InMemoryAlertStore:
 
 
 # ---------------------------------------------------------------------- JSON checkers
+
+
+POSITION_METHODS = ("rss", "tdoa", "fused")
+
+
+def _method(value: Any, where: str) -> str:
+    if value not in POSITION_METHODS:
+        raise AlertError(f"{where}.method: {value!r} is not one of {POSITION_METHODS}")
+    return str(value)
 
 
 def _mapping(d: Any, where: str) -> Mapping[str, Any]:

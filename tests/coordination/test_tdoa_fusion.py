@@ -1,0 +1,87 @@
+"""Fusing the received-level fix with the TDOA fix: known answers, coverage, disagreement, the method field."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from coordination.alerts import AlertError, Position
+from coordination.tdoa_fusion import CHI2_2DOF_95, covariance_km2, fuse_positions
+
+LAT0, LON0 = 31.0, 121.0
+KM_LAT = 111.195
+KM_LON = KM_LAT * math.cos(math.radians(LAT0))
+
+
+def _pos(east_km: float, north_km: float, cov: np.ndarray, method: str, kind: str = "ellipse") -> Position:
+    vals, vecs = np.linalg.eigh(cov)
+    az = math.degrees(math.atan2(vecs[0, 1], vecs[1, 1])) % 180.0
+    a, b = math.sqrt(vals[1]), math.sqrt(vals[0])
+    return Position(lat=LAT0 + north_km / KM_LAT, lon=LON0 + east_km / KM_LON, error_km=math.sqrt(CHI2_2DOF_95) * a,
+                    semi_major_km=a, semi_minor_km=b, orientation_deg=az, kind=kind, n_sensors=4, method=method)
+
+
+def _xy(p: Position) -> np.ndarray:
+    return np.array([(p.lon - LON0) * KM_LON, (p.lat - LAT0) * KM_LAT])
+
+
+def test_covariance_round_trips_through_the_position_ellipse() -> None:
+    cov = np.array([[4.0, 1.5], [1.5, 1.0]])
+    np.testing.assert_allclose(covariance_km2(_pos(0, 0, cov, "rss")), cov, atol=1e-9)
+
+
+def test_agreeing_fixes_combine_in_information_form() -> None:
+    rss = _pos(0.0, 0.0, np.diag([9.0, 9.0]), "rss")  # 3 km 1-sigma circle
+    tdoa = _pos(1.0, 0.5, np.diag([0.05**2, 2.0**2]), "tdoa")  # 50 m east-west, 2 km north-south
+    out = fuse_positions(rss, tdoa)
+    assert out.consistent and out.position.method == "fused"
+    e, n = _xy(out.position)
+    assert e == pytest.approx(1.0 * 9.0 / (9.0 + 0.0025), abs=2e-3)
+    assert n == pytest.approx(0.5 * (1 / 4) / (1 / 9 + 1 / 4), abs=2e-3)
+    cov = covariance_km2(out.position)
+    assert cov[1, 1] == pytest.approx(1 / (1 / 9 + 1 / 4), rel=1e-3)  # the level fix narrowed the long axis
+    assert cov[0, 0] == pytest.approx(1 / (1 / 9 + 1 / 0.0025), rel=1e-3)
+
+
+def test_fused_region_covers_the_truth_95_percent_of_the_time() -> None:
+    rng = np.random.default_rng(19)
+    p1 = np.array([[6.0, 2.0], [2.0, 3.0]])
+    p2 = np.array([[0.02, -0.05], [-0.05, 0.5]])
+    hits, trials = 0, 1500
+    for _ in range(trials):
+        x1 = rng.multivariate_normal(np.zeros(2), p1)
+        x2 = rng.multivariate_normal(np.zeros(2), p2)
+        out = fuse_positions(_pos(*x1, p1, "rss"), _pos(*x2, p2, "tdoa")).position
+        d = -_xy(out)  # the truth is the origin
+        hits += float(d @ np.linalg.solve(covariance_km2(out), d)) <= CHI2_2DOF_95
+    assert 0.93 <= hits / trials <= 0.97
+
+
+def test_disagreeing_fixes_give_a_region_holding_both() -> None:
+    rss = _pos(0.0, 0.0, np.diag([1.0, 1.0]), "rss")
+    tdoa = _pos(12.0, -5.0, np.diag([0.01, 0.04]), "tdoa")  # a pair locked on a wrong peak, confidently
+    out = fuse_positions(rss, tdoa)
+    assert not out.consistent and out.mahalanobis2 > 13.8
+    cov, centre = covariance_km2(out.position), _xy(out.position)
+    for point in (np.zeros(2), np.array([12.0, -5.0])):
+        d = point - centre
+        assert float(d @ np.linalg.solve(cov, d)) <= CHI2_2DOF_95
+
+
+def test_a_one_sensor_annulus_is_not_fused() -> None:
+    ring = _pos(0.0, 0.0, np.diag([100.0, 100.0]), "rss", kind="annulus")
+    tdoa = _pos(3.0, 1.0, np.diag([0.01, 0.01]), "tdoa")
+    out = fuse_positions(ring, tdoa)
+    assert out.position is tdoa and out.position.method == "tdoa"
+
+
+def test_position_method_travels_in_json_and_is_checked() -> None:
+    pos = _pos(1.0, 1.0, np.diag([1.0, 1.0]), "tdoa")
+    doc = pos.to_json()
+    assert doc["method"] == "tdoa" and Position.from_json(doc).method == "tdoa"
+    old = {k: v for k, v in doc.items() if k != "method"}
+    assert Position.from_json(old).method == "rss"  # documents from before the field are level fixes
+    with pytest.raises(AlertError, match="method"):
+        Position.from_json(doc | {"method": "guess"})
