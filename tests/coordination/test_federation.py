@@ -34,13 +34,6 @@ from coordination.store import Store
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def ctx():
-    c = zmq.Context()
-    yield c
-    c.destroy(linger=0)
-
-
 def standing(api: ApiClient) -> list[dict]:
     return api.result("alerts", {"state": "all"})
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 import stat
 
 import pytest
-import zmq
 from security_testkit import (
     CurveSensor,
     counters,
     drain_alerts,
     foreign_keys,
-    make_keys,
     publish_alerts,
-    start_server,
     subscriber,
     wait_counter,
 )
@@ -24,16 +21,6 @@ from coordination.keys import KeyStore
 from coordination.security import CurvePolicy, SecurityError, topic_allowed
 
 SILENCE_S = 1.0  # how long "nothing out" is watched for
-
-
-@pytest.fixture
-def secure(tmp_path):
-    keys = make_keys(tmp_path / "keys")
-    srv, engine = start_server(tmp_path, keys)
-    ctx = zmq.Context()
-    yield keys, srv, engine, ctx
-    srv.stop()
-    ctx.destroy(0)
 
 
 def test_allowed_sensor_console_and_team_get_in(secure):

@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 import pytest
 import zmq
-from security_testkit import CurveSensor, counters, make_keys, publish_alerts, start_server
+from security_testkit import CurveSensor, counters, publish_alerts
 from server_testkit import T0, SimSensor, loopback_config, wait_for
 
 from coordination.client import ApiClient
@@ -34,23 +34,6 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024.0
     raise RuntimeError("no VmRSS")
-
-
-@pytest.fixture
-def secure(tmp_path):
-    keys = make_keys(tmp_path / "keys")
-    srv, engine = start_server(tmp_path, keys)
-    ctx = zmq.Context()
-    yield keys, srv, engine, ctx
-    srv.stop()
-    ctx.destroy(0)
-
-
-@pytest.fixture
-def ctx():
-    c = zmq.Context()
-    yield c
-    c.destroy(0)
 
 
 def test_another_key_cannot_take_over_a_live_sensor_identity(secure):

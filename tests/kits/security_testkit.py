@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 import zmq
 from server_testkit import FakeEngine, SimSensor, loopback_config, make_alert
 
@@ -27,6 +28,17 @@ def make_keys(root: Path) -> KeyStore:
     ks.new("team-zj", "team", ("ZJ",))
     ks.new("team-all", "team")
     return ks
+
+
+@pytest.fixture
+def secure(tmp_path: Path) -> Iterator[tuple[KeyStore, Server, FakeEngine, zmq.Context]]:
+    """A CURVE-secured server on loopback with the kit's keys, and a context for the test's own sockets."""
+    keys = make_keys(tmp_path / "keys")
+    srv, engine = start_server(tmp_path, keys)
+    ctx = zmq.Context()
+    yield keys, srv, engine, ctx
+    srv.stop()
+    ctx.destroy(0)
 
 
 def foreign_keys(tmp: Path, name: str, server_public: bytes) -> ClientKeys:
