@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import zmq
 
@@ -67,7 +67,28 @@ def parse_publication(frames: Sequence[bytes], allowed: Sequence[bytes] = (Alert
     return Publication(topic, decode(frames[1:], allowed=allowed))
 
 
-class ApiClient:
+class _ClientSocket:
+    """One socket of a client on the server, in its own ZeroMQ context unless one is given (ended with it)."""
+
+    def __init__(self, ctx: zmq.Context | None, kind: int) -> None:
+        self._own_ctx = ctx is None
+        self.ctx = ctx or zmq.Context()
+        self.sock = self.ctx.socket(kind)
+        self.sock.setsockopt(zmq.LINGER, 0)
+
+    def close(self) -> None:
+        self.sock.close(0)
+        if self._own_ctx:
+            self.ctx.term()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ApiClient(_ClientSocket):
     """Requests to the server's API socket (DEALER), matched to replies by ``seq``.
 
     Not thread-safe: one thread uses one client (ZeroMQ sockets belong to a thread).
@@ -78,10 +99,7 @@ class ApiClient:
         """``keys``: CurveZMQ client keys (``coordination.keys.load_client_keys``); None for plain TCP."""
         self.addr = addr
         self.timeout_s = timeout_s
-        self._own_ctx = ctx is None
-        self.ctx = ctx or zmq.Context()
-        self.sock = self.ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
+        super().__init__(ctx, zmq.DEALER)
         # A send never waits forever: with no connection (server down, or CURVE refused) it times out.
         self.sock.setsockopt(zmq.SNDTIMEO, max(1, int(timeout_s * 1000)))
         if keys is not None:
@@ -139,19 +157,8 @@ class ApiClient:
             raise ApiError(reply.error or f"{op} failed")
         return reply.result
 
-    def close(self) -> None:
-        self.sock.close(0)
-        if self._own_ctx:
-            self.ctx.term()
 
-    def __enter__(self) -> ApiClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class Subscription:
+class Subscription(_ClientSocket):
     """A SUB socket on the server's publications, decoded; not thread-safe (one thread reads it).
 
     ``allowed``: the message types taken (others on the same topics are dropped and counted).
@@ -164,10 +171,7 @@ class Subscription:
         self.addr = addr
         self.allowed = tuple(allowed)
         self.on_reject = on_reject
-        self._own_ctx = ctx is None
-        self.ctx = ctx or zmq.Context()
-        self.sock = self.ctx.socket(zmq.SUB)
-        self.sock.setsockopt(zmq.LINGER, 0)
+        super().__init__(ctx, zmq.SUB)
         if rcvhwm is not None:
             self.sock.setsockopt(zmq.RCVHWM, rcvhwm)
         if keys is not None:  # before connecting: a CURVE server refuses a plain first attempt (counted)
@@ -210,13 +214,3 @@ class Subscription:
                     self.on_reject(str(exc))
         return out
 
-    def close(self) -> None:
-        self.sock.close(0)
-        if self._own_ctx:
-            self.ctx.term()
-
-    def __enter__(self) -> Subscription:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
