@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from pg_testkit import pg_cluster, pg_url  # noqa: F401  (a real PostgreSQL: fixtures for the shared store)
+from security_testkit import secure  # noqa: F401  (a CURVE-secured server on loopback, its keys, a context)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
