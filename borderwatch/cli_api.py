@@ -7,10 +7,28 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+from borderwatch.i18n import _
 from coordination.client import ApiClient
 from coordination.keys import ClientKeys, load_client_keys
+
+DEFAULT_API = "tcp://127.0.0.1:5561"
+
+
+def add_key_arguments(p: argparse.ArgumentParser) -> None:
+    """``--keys``/``--key-name``: a secured server admits only known CurveZMQ client keys."""
+    p.add_argument("--keys", metavar="DIR", type=Path, default=None,
+                   help=_("CurveZMQ client keys (a keys directory or an exported bundle) for a secured server"))
+    p.add_argument("--key-name", metavar="NAME", default=None, help=_("which client key in --keys to use"))
+
+
+def add_api_arguments(p: argparse.ArgumentParser) -> None:
+    """``--server`` (the API address) and the client keys."""
+    p.add_argument("--server", default=DEFAULT_API,
+                   help=_("the server's API address (default {address})").format(address=DEFAULT_API))
+    add_key_arguments(p)
 
 
 def client_keys(args: argparse.Namespace) -> ClientKeys | None:

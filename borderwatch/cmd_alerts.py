@@ -15,14 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from borderwatch.cli_api import client_keys
+from borderwatch.cli_api import DEFAULT_API, add_key_arguments, client_keys
 from borderwatch.i18n import N_, _
 from coordination.alert_geojson import alerts_feature_collection, located_count
 from coordination.client import ApiClient, ApiError, SocketKeys, Subscription
 from coordination.protocol import AlertMsg
 
 DEFAULT_PUB = "tcp://127.0.0.1:5562"
-DEFAULT_API = "tcp://127.0.0.1:5561"
 
 
 def register(subparsers: Any) -> None:
@@ -67,10 +66,8 @@ def register(subparsers: Any) -> None:
                    help=_("default: open and acknowledged"))
     p.set_defaults(handler=cmd_export_geojson)
 
-    for p in sub.choices.values():  # a secured server admits only known CurveZMQ client keys
-        p.add_argument("--keys", metavar="DIR", type=Path, default=None,
-                       help=_("CurveZMQ client keys (a keys directory or an exported bundle) for a secured server"))
-        p.add_argument("--key-name", metavar="NAME", default=None, help=_("which client key in --keys to use"))
+    for p in sub.choices.values():
+        add_key_arguments(p)
 
 
 # ---------------------------------------------------------------- formatting

@@ -18,12 +18,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from borderwatch.cli_api import api_client, call, team_scope
+from borderwatch.cli_api import add_api_arguments, api_client, call, team_scope
 from borderwatch.i18n import _
 from coordination.cases import OUTCOMES, CaseError, CaseEvent, replay
 from coordination.client import ApiError
-
-DEFAULT_API = "tcp://127.0.0.1:5561"
 
 
 def register(subparsers: Any) -> None:
@@ -87,11 +85,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=cmd_verify)
 
     for q in sub.choices.values():
-        q.add_argument("--server", default=DEFAULT_API,
-                       help=_("the server's API address (default {address})").format(address=DEFAULT_API))
-        q.add_argument("--keys", metavar="DIR", type=Path, default=None,
-                       help=_("CurveZMQ client keys (a keys directory or an exported bundle) for a secured server"))
-        q.add_argument("--key-name", metavar="NAME", default=None, help=_("which client key in --keys to use"))
+        add_api_arguments(q)
 
 
 def _who(p: argparse.ArgumentParser) -> None:

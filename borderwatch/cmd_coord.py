@@ -14,12 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from borderwatch.cli_api import call, team_scope
+from borderwatch.cli_api import add_api_arguments, call, team_scope
 from borderwatch.i18n import _
 from coordination.client import ApiError
 from station_db.exchange import StationFileError, load_station_file, station_record
-
-DEFAULT_API = "tcp://127.0.0.1:5561"
 
 
 def register(subparsers: Any) -> None:
@@ -66,11 +64,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=cmd_withdraw)
 
     for q in sub.choices.values():
-        q.add_argument("--server", default=DEFAULT_API,
-                       help=_("the server's API address (default {address})").format(address=DEFAULT_API))
-        q.add_argument("--keys", metavar="DIR", type=Path, default=None,
-                       help=_("CurveZMQ client keys (a keys directory or an exported bundle) for a secured server"))
-        q.add_argument("--key-name", metavar="NAME", default=None, help=_("which client key in --keys to use"))
+        add_api_arguments(q)
 
 
 def _who(p: argparse.ArgumentParser) -> None:
