@@ -21,13 +21,14 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 import zmq
 
 from coordination.protocol import AlertMsg, Message, ProtocolError, Reply, Request, decode, decode_as, utc_now_iso
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Messages taken per ``read()``/``replies()`` call: a burst cannot starve the caller's other work.
 MAX_READS = 2000
@@ -75,6 +76,25 @@ class _ClientSocket:
         self.ctx = ctx or zmq.Context()
         self.sock = self.ctx.socket(kind)
         self.sock.setsockopt(zmq.LINGER, 0)
+        #: Messages that arrived but were not valid protocol messages (of an allowed type): dropped.
+        self.rejected = 0
+
+    def _drain(self, max_n: int, parse: Callable[[list[bytes]], T],
+               on_bad: Callable[[ProtocolError], None]) -> list[T]:
+        """Up to ``max_n`` messages that have arrived (without waiting), parsed; one that is not a valid
+        message is dropped, counted in ``rejected`` and passed to ``on_bad``."""
+        out: list[T] = []
+        for _ in range(max_n):
+            try:
+                frames = self.sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            try:
+                out.append(parse(frames))
+            except ProtocolError as exc:
+                self.rejected += 1
+                on_bad(exc)
+        return out
 
     def close(self) -> None:
         self.sock.close(0)
@@ -107,8 +127,6 @@ class ApiClient(_ClientSocket):
         self.sock.connect(addr)
         self.client_id = client_id
         self._seq = itertools.count(1)
-        #: Replies that were not valid protocol messages (dropped).
-        self.rejected = 0
 
     def send(self, op: str, args: Mapping[str, Any] | None = None, *, block: bool = True) -> int:
         """Send one request; its ``seq`` (the reply echoes it). TimeoutError when it cannot go out
@@ -124,18 +142,10 @@ class ApiClient(_ClientSocket):
 
     def replies(self, max_n: int = MAX_READS) -> list[Reply]:
         """The replies that have arrived (without waiting); invalid ones are dropped and counted."""
-        out: list[Reply] = []
-        for _ in range(max_n):
-            try:
-                frames = self.sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            try:
-                out.append(decode_as(frames, Reply))
-            except ProtocolError as exc:
-                self.rejected += 1
-                log.warning("bad reply from %s: %s", self.addr, exc)
-        return out
+        def bad(exc: ProtocolError) -> None:
+            log.warning("bad reply from %s: %s", self.addr, exc)
+
+        return self._drain(max_n, lambda frames: decode_as(frames, Reply), bad)
 
     def call(self, op: str, args: Mapping[str, Any] | None = None, *, timeout_s: float | None = None) -> Reply:
         """Send one request and wait for its reply; TimeoutError if the server does not answer."""
@@ -180,8 +190,6 @@ class Subscription(_ClientSocket):
         for t in topics:
             self.subscribe(t)
         self.sock.connect(addr)
-        #: Publications that were not valid protocol messages of an allowed type (dropped).
-        self.rejected = 0
 
     def subscribe(self, topic: str) -> None:
         if topic not in self.topics:
@@ -199,18 +207,10 @@ class Subscription(_ClientSocket):
 
     def read(self, max_n: int = MAX_READS) -> list[Publication]:
         """The publications that have arrived (without waiting)."""
-        out: list[Publication] = []
-        for _ in range(max_n):
-            try:
-                frames = self.sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            try:
-                out.append(parse_publication(frames, self.allowed))
-            except ProtocolError as exc:
-                self.rejected += 1
-                log.debug("bad publication from %s: %s", self.addr, exc)
-                if self.on_reject is not None:
-                    self.on_reject(str(exc))
-        return out
+        def bad(exc: ProtocolError) -> None:
+            log.debug("bad publication from %s: %s", self.addr, exc)
+            if self.on_reject is not None:
+                self.on_reject(str(exc))
+
+        return self._drain(max_n, lambda frames: parse_publication(frames, self.allowed), bad)
 
