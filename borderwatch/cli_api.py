@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,27 @@ def call(args: argparse.Namespace, client_id: str, op: str, a: dict[str, Any]) -
     """One API call's result (ApiError with the server's message, TimeoutError without an answer)."""
     with api_client(args, client_id) as c:
         return c.result(op, a)
+
+
+def show(args: argparse.Namespace, result: Any, render: Callable[[Any], None]) -> int:
+    """Print a result as JSON with ``--json``, else as ``render`` writes it; exit status 0."""
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=1))
+    else:
+        render(result)
+    return 0
+
+
+def show_rows(args: argparse.Namespace, rows: list[Any], line: Callable[[Any], str], none_text: str) -> int:
+    """Print a listing as JSON with ``--json``, else one ``line`` a row (``none_text`` when empty); status 0."""
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    for r in rows:
+        print(line(r))
+    if not rows:
+        print(none_text)
+    return 0
 
 
 def team_scope(args: argparse.Namespace) -> dict[str, Any]:

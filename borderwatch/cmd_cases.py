@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from borderwatch.cli_api import add_api_arguments, api_client, call, team_scope
+from borderwatch.cli_api import add_api_arguments, api_client, call, show, show_rows, team_scope
 from borderwatch.i18n import _
 from coordination.cases import OUTCOMES, CaseError, CaseEvent, replay
 from coordination.client import ApiError
@@ -141,14 +141,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows = _call(args, "cases", a)
     except (ApiError, TimeoutError) as exc:
         return _fail("list", exc)
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-    else:
-        for c in rows:
-            print(format_case_line(c))
-        if not rows:
-            print(_("no cases"))
-    return 0
+    return show_rows(args, rows, format_case_line, _("no cases"))
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -156,19 +149,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         c = _call(args, "case", {"id": args.id, "by_alert": bool(args.alert)})
     except (ApiError, TimeoutError) as exc:
         return _fail("show", exc)
-    if args.json:
-        print(json.dumps(c, ensure_ascii=False, indent=1))
-    else:
-        print_case(c)
-    return 0
+    return show(args, c, print_case)
 
 
 def _done(args: argparse.Namespace, c: dict[str, Any]) -> int:
-    if args.json:
-        print(json.dumps(c, ensure_ascii=False, indent=1))
-    else:
-        print(format_case_line(c))
-    return 0
+    return show(args, c, lambda doc: print(format_case_line(doc)))
 
 
 def cmd_open(args: argparse.Namespace) -> int:

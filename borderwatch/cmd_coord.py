@@ -9,12 +9,11 @@ prints the server's documents (codes, not words); the human output follows ``--l
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from borderwatch.cli_api import add_api_arguments, call, team_scope
+from borderwatch.cli_api import add_api_arguments, call, show, show_rows, team_scope
 from borderwatch.i18n import _
 from coordination.client import ApiError
 from station_db.exchange import StationFileError, load_station_file, station_record
@@ -115,11 +114,7 @@ def print_request(r: dict[str, Any]) -> None:
 
 
 def _print(args: argparse.Namespace, r: dict[str, Any]) -> int:
-    if args.json:
-        print(json.dumps(r, ensure_ascii=False, indent=1))
-    else:
-        print_request(r)
-    return 0
+    return show(args, r, print_request)
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -157,14 +152,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows = _call(args, "coord_requests", a)
     except (ApiError, TimeoutError) as exc:
         return _fail("list", exc)
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-    else:
-        for r in rows:
-            print(format_request_line(r))
-        if not rows:
-            print(_("no coordination requests"))
-    return 0
+    return show_rows(args, rows, format_request_line, _("no coordination requests"))
 
 
 def cmd_show(args: argparse.Namespace) -> int:
