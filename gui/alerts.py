@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -50,6 +49,7 @@ from gui.labels import (
     state_name,
     verdict_name,
 )
+from gui.table_model import DocumentTableModel
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +68,13 @@ def _short_time(text: str | None) -> str:
     return str(text).replace("T", " ")[:19]
 
 
-class AlertTableModel(QAbstractTableModel):
+class AlertTableModel(DocumentTableModel):
     """The latest JSON document of each alert, one row per alert id."""
+
+    columns = COLUMNS
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[dict[str, Any]] = []
         self._index: dict[str, int] = {}
 
     def headers(self) -> list[str]:
@@ -81,18 +82,7 @@ class AlertTableModel(QAbstractTableModel):
                 self.tr("Provinces (source -> affected)"), self.tr("First seen (UTC)"), self.tr("Last seen (UTC)"),
                 self.tr("State"), self.tr("ID")]
 
-    # Qt model interface
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.headers()[section]
-        return None
-
+    # Qt model interface (rows, columns and header: DocumentTableModel)
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
@@ -163,10 +153,6 @@ class AlertTableModel(QAbstractTableModel):
 
     def alerts(self) -> list[dict[str, Any]]:
         return list(self._rows)
-
-    def at(self, row: int) -> dict[str, Any]:
-        """The alert document shown in source row ``row`` (for the filter proxy and the selection)."""
-        return self._rows[row]
 
     def row_of(self, alert_id: str) -> int | None:
         return self._index.get(alert_id)

@@ -12,7 +12,7 @@ import html
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -30,33 +30,21 @@ from PySide6.QtWidgets import (
 )
 
 from gui.labels import format_mhz, province_name, severity_colour, severity_name
+from gui.table_model import DocumentTableModel
 
 CASE_COLUMNS: tuple[str, ...] = ("severity", "id", "holder", "handover", "state", "band", "updated_at", "alert_id")
 OUTCOMES: tuple[str, ...] = ("stopped", "licence_amended", "penalised", "referred", "not_found")
 PROVINCES: tuple[str, ...] = ("SH", "JS", "ZJ", "AH")
 
 
-class CaseTableModel(QAbstractTableModel):
+class CaseTableModel(DocumentTableModel):
     """The latest JSON of each case, one row per case id."""
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[dict[str, Any]] = []
+    columns = CASE_COLUMNS
 
     def headers(self) -> list[str]:
         return [self.tr("Severity"), self.tr("Case"), self.tr("Held by"), self.tr("Hand-over to"), self.tr("State"),
                 self.tr("Band"), self.tr("Updated (UTC)"), self.tr("Alert")]
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(CASE_COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.headers()[section]
-        return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -99,7 +87,7 @@ class CaseTableModel(QAbstractTableModel):
         return None
 
     def case(self, row: int) -> dict[str, Any]:
-        return self._rows[row]
+        return self.at(row)
 
 
 def case_detail_html(c: Mapping[str, Any]) -> str:
