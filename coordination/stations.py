@@ -4,10 +4,10 @@ imported (per province, idempotently) into ``<data>/stations.db`` at start."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 
 from station_db.exchange import file_sha256, load_station_file
-from station_db.models import Station
 from station_db.repository import StationRepository
 
 log = logging.getLogger(__name__)
@@ -24,16 +24,13 @@ def open_stations(path: Path | None, data_dir: Path) -> StationRepository:
     path = Path(path)
     if path.suffix.lower() in (".csv", ".json"):
         loaded = load_station_file(path)
-        stations = loaded.stations
+        per_province = Counter(s.province for s in loaded.stations)
         repo = StationRepository(data_dir / "stations.db")
-        by_prov: dict[str, list[Station]] = {}
-        for s in stations:
-            by_prov.setdefault(s.province, []).append(s)
-        digest = file_sha256(path)
-        for prov, rows in sorted(by_prov.items()):
-            report = repo.import_stations(rows, prov, path.name, digest, coordination_given=loaded.coordination_given)
-            log.info("imported %s stations of %s from %s: %d new, %d updated, %d unchanged", len(rows), prov,
-                     path, report.inserted, report.updated, report.unchanged)
+        for report in repo.import_all_provinces(loaded.stations, path.name, file_sha256(path),
+                                                coordination_given=loaded.coordination_given):
+            log.info("imported %s stations of %s from %s: %d new, %d updated, %d unchanged",
+                     per_province[report.province], report.province, path, report.inserted, report.updated,
+                     report.unchanged)
         return repo
     if not path.exists():
         raise FileNotFoundError(f"station database {path} not found (give a .db, .csv or .json file)")

@@ -304,11 +304,7 @@ def _open_stations(reader: ArchiveReader, path: Path | None) -> StationRepositor
         return None
     if Path(p).suffix.lower() in (".csv", ".json"):
         repo = StationRepository(":memory:")
-        by_prov: dict[str, list[Any]] = defaultdict(list)
-        for s in read_stations(Path(p)):
-            by_prov[s.province].append(s)
-        for prov, rows in sorted(by_prov.items()):
-            repo.import_stations(rows, prov, Path(p).name, "report")
+        repo.import_all_provinces(read_stations(Path(p)), Path(p).name, "report")
         return repo
     return StationRepository(p)
 
