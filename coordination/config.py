@@ -127,6 +127,11 @@ class ServerConfig:
     evidence_max_pending_mb: float = 256.0
     evidence_max_unsolicited_mb: float = 1024.0
     evidence_max_age_s: float = 86400.0
+    # TDOA rounds ([tdoa]): ordered when an alert opens heard by >= 3 capable sensors (else only through the
+    # API op tdoa_locate), the order's lead time and the target segment's length
+    tdoa_on_open: bool = False
+    tdoa_lead_s: float = 3.0
+    tdoa_target_s: float = 1.0
     # rules engine thresholds (EngineConfig field -> value), from the [engine] table
     engine: Mapping[str, float | bool | int] = field(default_factory=dict)
     # cross-province tasking policy per owner province (province -> {"mode", "daily_quota"}), [tasking.<PROV>]
@@ -169,6 +174,8 @@ _KEYS: dict[str, dict[str, tuple[str, type]]] = {
                  "max_pending_mb": ("evidence_max_pending_mb", float),
                  "max_unsolicited_mb": ("evidence_max_unsolicited_mb", float),
                  "max_age_s": ("evidence_max_age_s", float)},
+    "tdoa": {"on_open": ("tdoa_on_open", bool), "lead_s": ("tdoa_lead_s", float),
+             "target_s": ("tdoa_target_s", float)},
 }
 
 _RANGES: dict[str, tuple[float, float]] = {
@@ -181,6 +188,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "archive_max_layouts": (1, 100_000),
     "evidence_max_pending_mb": (1.0, 1e6), "evidence_max_unsolicited_mb": (0.0, 1e6),
     "evidence_max_age_s": (60.0, 366 * 86400.0),
+    "tdoa_lead_s": (0.5, 600.0), "tdoa_target_s": (0.01, 10.0),
 }
 
 COMPRESSIONS = ("lzf", "gzip", "none")

@@ -54,6 +54,9 @@ class AlertOutbox:
         self.faults = faults
         self.publishable = publishable
         self._captures_ordered: dict[str, int] = {}
+        #: Further decorations of an alert document, in order (the TDOA part's fused position); the API's
+        #: answers and the published alerts both go through :meth:`decorate`.
+        self.decorators: list[Callable[[dict[str, Any]], dict[str, Any]]] = []
 
     def handle_events(self, events: Iterable[AlertEvent]) -> list[AlertEvent]:
         """Persist and publish engine events; order IQ evidence for newly opened alerts.
@@ -102,6 +105,11 @@ class AlertOutbox:
         paths = [e["path"] for e in self.store.evidence.for_alert(str(doc.get("id"))) if e["path"]]
         if paths:
             doc["evidence"] = list(dict.fromkeys([*(doc.get("evidence") or []), *paths]))
+        for fn in self.decorators:
+            try:
+                doc = fn(doc)
+            except Exception:  # a decoration that fails leaves the document as the engine wrote it
+                self.faults.internal("alert_decorate")
         return doc
 
     def alert_provinces(self, alert_id: str) -> tuple[str, ...] | None:

@@ -67,6 +67,7 @@ from coordination.security import CurvePolicy, make_policy
 from coordination.stations import open_stations
 from coordination.store import DatabaseAlertStore, Store
 from coordination.tasking import TaskingDesk, TaskingPolicy, TaskingRequest
+from coordination.tdoa_orders import TdoaOrders, TdoaSettings
 from coordination.transport import (
     MAX_INBOUND_BYTES,
     MAX_INBOUND_FRAMES,
@@ -78,6 +79,7 @@ from coordination.transport import (
     frames_bytes,
     recv_bounded,
 )
+from station_db.geo import provinces_of
 from station_db.repository import StationRepository
 from station_db.rules import RuleSet, load_rules
 
@@ -127,6 +129,7 @@ class Server:
         self.tasking: TaskingDesk | None = None  # other provinces' requests for our sensors
         self.campaigns: CampaignRunner | None = None  # joint campaigns: profiles switched and back, report
         self.coordination: CoordinationDesk | None = None  # coordination requests (with station data and rules)
+        self.tdoa: TdoaOrders | None = None  # TDOA rounds: snapshot orders, fixes fused into alert positions
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -257,6 +260,15 @@ class Server:
         joint_ops = JointOps(self.tasking, self.campaigns, _SensorOrders(self), lambda: registry.profiles,
                              self.clock)
         extra_ops = case_ops.ops | joint_ops.ops
+        stations = self.stations
+        tdoa = self.tdoa = TdoaOrders(
+            store=store, registry=registry, sensors=self.sensor_replies, seq=self.seq, clock=self.clock,
+            evidence_root=data / "evidence",
+            stations=(lambda lo, hi: stations.stations_overlapping(lo, hi)) if stations is not None else None,
+            attach=self._attach_evidence, settings=TdoaSettings(lead_s=cfg.tdoa_lead_s, target_s=cfg.tdoa_target_s),
+            province_lookup=provinces_of)
+        outbox.decorators.append(tdoa.decorate)
+        extra_ops |= tdoa.ops
         if self.stations is not None and self.rules is not None:
             # Requests live in the store (shared by federated centres); a centre answers for its province only.
             self.coordination = CoordinationDesk(store.requests, self.stations, self.rules,
@@ -455,6 +467,8 @@ class Server:
             events = self.engine.tick(now) or ()
             if events:
                 self.handle_alert_events(events)
+        if self.tdoa is not None:
+            self.faults.guard("tdoa", self.tdoa.tick, now)
         if self.coordination is not None:
             self.coordination.tick(now)  # reminders at the deadline, then silence counts
 
@@ -487,8 +501,21 @@ class Server:
         """Persist and publish alert events, then open a case for each major or critical one (loop thread only)."""
         assert self.outbox is not None
         published = self.outbox.handle_events(list(events))
+        if self.tdoa is not None and self.config.tdoa_on_open and published:
+            self.faults.guard("tdoa", self.tdoa.on_events, published)
         if self.cases is not None and published:  # this centre's own alerts: a linked one is the owner's case
             self.faults.guard("cases", auto_open, self.cases, [ev.to_json() for ev in published], self.clock())
+
+    def _attach_evidence(self, alert_id: str, ref: str) -> None:
+        """Give an alert a piece of evidence through the engine and publish the update (the TDOA part's port)."""
+        if self.engine is None:
+            return
+        try:
+            event = self.engine.add_evidence(alert_id, ref)
+        except (KeyError, ValueError) as exc:  # the alert closed meanwhile
+            log.info("evidence %s not attached to alert %s: %s", ref, alert_id, exc)
+            return
+        self.handle_alert_events([event])
 
     def _sensor_province(self, sensor_id: str) -> str | None:
         st = self.registry.get(sensor_id) if self.registry is not None else None

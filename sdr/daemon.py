@@ -47,7 +47,7 @@ from sdr.config import SensorConfig
 from sdr.evidence import CaptureRequest, EvidenceError, SensorPlace, capture_iq, evidence_messages
 from sdr.pipeline import Measurement, OccupancyReport, PipelineError, ProfileRunner, SourceExhaustedError
 from sdr.snapshot import SnapshotError, SnapshotOrder, capture_snapshot, parse_order_time, snapshot_evidence
-from sdr.sources.base import SourceError
+from sdr.sources.base import Source, SourceError
 from sdr.spool import Spool
 from sdr.uplink import Uplink, load_curve_keys
 
@@ -63,6 +63,13 @@ SNAPSHOT_MAX_LATE_S = 0.5
 SNAPSHOT_MAX_AHEAD_S = 600.0
 #: Pending snapshot orders kept at most (more are refused and counted).
 SNAPSHOT_MAX_PENDING = 8
+
+
+class SnapshotSourceFactory(Protocol):
+    """A source for one snapshot: (ref_hz, target_hz, sample_rate_hz, ref, target, settle samples) -> Source."""
+
+    def __call__(self, ref_hz: float, target_hz: float, sample_rate_hz: float, ref_samples: int,
+                 target_samples: int, settle_samples: int) -> Source: ...
 
 
 class Clock(Protocol):
@@ -152,8 +159,10 @@ class SensorDaemon:
         connect: bool = True,
         spool: Spool | None = None,
         evidence_dir: str | Path | None = None,
+        snapshot_source: SnapshotSourceFactory | None = None,
     ) -> None:
-        """connect=False runs without a network (spool only; tests and benchmarks)."""
+        """connect=False runs without a network (spool only; tests and benchmarks). ``snapshot_source``: where
+        a TDOA snapshot is taken from instead of ``source`` (the simulator's coherent renderer)."""
         self.config = config
         self.source = source
         self.clock: Clock = clock or SystemClock()
@@ -163,6 +172,7 @@ class SensorDaemon:
                                     synchronous=config.spool_synchronous)
         self._own_spool = spool is None
         self.evidence_dir = Path(evidence_dir) if evidence_dir else config.spool_dir / "evidence"
+        self.snapshot_source = snapshot_source
         self.place = SensorPlace(config.sensor_id, config.lat, config.lon, config.height_m, config.province)
         self.server_profiles: tuple[MonitoringProfile, ...] = ()
         self._only_profile: str | None = None
@@ -275,7 +285,11 @@ class SensorDaemon:
         c = self.config
         pps = c.time_discipline == "gps_pps"
         try:
-            meta = capture_snapshot(self.source, order, self.place, self.evidence_dir,  # type: ignore[arg-type]
+            source = self.source
+            if self.snapshot_source is not None:
+                source = self.snapshot_source(order.ref_hz or order.target_hz, order.target_hz, order.sample_rate_hz,
+                                              order.ref_samples, order.target_samples, order.settle_samples)
+            meta = capture_snapshot(source, order, self.place, self.evidence_dir,  # type: ignore[arg-type]
                                     t_start=self.clock.now_utc(), time_quality=c.time_discipline,
                                     time_sigma_s=c.time_sigma_s, pps_locked=pps)
             cap = snapshot_evidence(meta)

@@ -25,13 +25,12 @@ import numpy as np
 
 from coordination.protocol import Command, format_utc
 from dsp.tdoa_pair import SnapshotWindows
+from dsp.tdoa_sigmf import NS, SnapshotFormatError, snapshot_windows
 from sdr.evidence import EvidenceCapture, SensorPlace
 from sdr.sources.base import Source, StreamingSource
 
 log = logging.getLogger(__name__)
 
-#: Our keys in the SigMF global object (extension namespace ``borderwatch``).
-NS = "borderwatch"
 #: Output samples of filter margin read beyond each end when decimating (the FIR's half length).
 _DECIMATION_PAD = 16
 
@@ -227,22 +226,12 @@ def read_snapshot(meta_path: str | Path) -> tuple[SnapshotWindows, dict[str, Any
 
     try:
         sf = sigmffile.fromfile(str(meta_path))
-        info = json.loads(sf.get_global_field("core:comment") or "{}").get(NS, {})
+        doc = json.loads(Path(meta_path).read_text())
+        return snapshot_windows(doc, np.asarray(sf.read_samples(), dtype=np.complex64))
+    except SnapshotFormatError as exc:
+        raise SnapshotError(f"{meta_path}: {exc}") from exc
     except (OSError, ValueError) as exc:
         raise SnapshotError(f"{meta_path}: not a readable SigMF snapshot: {exc}") from exc
-    if info.get("kind") != "tdoa_snapshot":
-        raise SnapshotError(f"{meta_path}: not a borderwatch TDOA snapshot (no {NS}.kind = tdoa_snapshot)")
-    iq = np.asarray(sf.read_samples(), dtype=np.complex64)
-    segs = {s["label"]: (int(s["sample_start"]), int(s["sample_start"]) + int(s["samples"]))
-            for s in info.get("segments", [])}
-    if "target" not in segs or any(b > iq.size or a < 0 for a, b in segs.values()):
-        raise SnapshotError(f"{meta_path}: segments {segs} do not fit {iq.size} samples")
-    empty = (0, 0)
-    win = SnapshotWindows(iq=iq, sample_rate_hz=float(sf.get_global_field("core:sample_rate")),
-                          ref_before=segs.get("ref_before", empty), target=segs["target"],
-                          ref_after=segs.get("ref_after", empty), ref_freq_hz=float(info.get("ref_hz") or 0.0),
-                          target_freq_hz=float(info["target_hz"]), pps_locked=bool(info.get("pps_locked")))
-    return win, info
 
 
 def snapshot_evidence(meta_path: str | Path) -> EvidenceCapture:

@@ -37,6 +37,7 @@ from dsp.clock_align import resample
 from dsp.multilat import C_M_S, geodetic_to_ecef
 from dsp.tdoa_pair import SnapshotWindows
 from sdr.scenario import SensorSite, Transmitter
+from sdr.sources.base import SourceBase
 from sdr.sources.sim_link import PropagationModel
 
 #: Thermal noise density at 290 K (dBm/Hz).
@@ -206,3 +207,67 @@ class SnapshotRenderer:
         return SnapshotWindows(iq=iq.astype(np.complex64), sample_rate_hz=fs, ref_before=windows[0],
                                target=windows[1], ref_after=windows[2], ref_freq_hz=plan.ref_freq_hz,
                                target_freq_hz=plan.target_freq_hz, pps_locked=clock.pps_locked)
+
+
+class RecordingSource(SourceBase):
+    """Plays one rendered snapshot recording through the Source interface (tuning is the recording's:
+    ``tune`` only notes the frequency), so the sensor's own snapshot code path takes it unchanged."""
+
+    can_retune = True
+    finite = True
+
+    def __init__(self, iq: np.ndarray, sample_rate_hz: float, center_freq_hz: float) -> None:
+        self._iq = np.asarray(iq, dtype=np.complex64)
+        self._rate_hz = float(sample_rate_hz)
+        self._center_hz = float(center_freq_hz)
+        self._pos = 0
+        self.gain_db: float | None = None
+
+    def tune(self, freq_hz: float) -> None:
+        self._center_hz = float(freq_hz)
+
+    def read(self, n: int) -> np.ndarray:
+        out = self._iq[self._pos : self._pos + int(n)]
+        self._pos += out.size
+        return out
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class SimulatedSnapshots:
+    """What a simulated sensor records when ordered a TDOA snapshot: the order becomes a
+    :class:`SnapshotPlan`, rendered for this sensor's site and dongle clock from the given transmitters
+    (the target emitters and the reference broadcaster), played back as a :class:`RecordingSource`.
+    Orders of one round (same frequencies and sizes) share one renderer, so every sensor hears the
+    same waveforms; the dongle clock is drawn per order from the sensor's seed (+-``ppm`` and
+    +-``offset_s``, uniform)."""
+
+    def __init__(self, emitters: Sequence[TdoaEmitter], model: PropagationModel, site: SensorSite, *,
+                 seed: int = 0, ppm: float = 50.0, offset_s: float = 0.01, multipath: Multipath | None = None,
+                 renderers: dict[tuple[float, ...], SnapshotRenderer] | None = None) -> None:
+        self.emitters = tuple(emitters)
+        self.model = model
+        self.site = site
+        self.seed = seed
+        self.ppm = ppm
+        self.offset_s = offset_s
+        self.multipath = multipath
+        #: shared between the sensors of one simulated network (one renderer per ordered plan)
+        self.renderers = renderers if renderers is not None else {}
+        self.orders = 0
+
+    def __call__(self, ref_hz: float, target_hz: float, sample_rate_hz: float, ref_samples: int,
+                 target_samples: int, settle_samples: int) -> RecordingSource:
+        plan = SnapshotPlan(ref_hz, target_hz, sample_rate_hz, ref_samples, target_samples, settle_samples)
+        key = (ref_hz, target_hz, sample_rate_hz, float(ref_samples), float(target_samples), float(settle_samples))
+        renderer = self.renderers.get(key)
+        if renderer is None:
+            renderer = self.renderers[key] = SnapshotRenderer(self.emitters, self.model, plan,
+                                                              multipath=self.multipath, seed=self.seed)
+        rng = np.random.default_rng(_seed(self.seed, self.site.id, self.orders))
+        self.orders += 1
+        clock = DongleClock(ppm=rng.uniform(-self.ppm, self.ppm), start_offset_s=rng.uniform(-self.offset_s,
+                                                                                             self.offset_s))
+        win = renderer.render(self.site, clock)
+        return RecordingSource(win.iq, sample_rate_hz, ref_hz)
