@@ -254,36 +254,9 @@ class TdoaOrders:
 
     # ------------------------------------------------------------ the alert document
 
-    def _fix_of(self, evidence: Sequence[Any]) -> dict[str, Any] | None:
-        for ref in reversed([str(e) for e in evidence if str(e).endswith(FIX_SUFFIX)]):
-            doc = self._cache.get(ref)
-            if doc is None:
-                try:
-                    doc = json.loads(Path(ref).read_text())
-                except (OSError, ValueError):
-                    continue
-                self._cache[ref] = doc
-            if "position" in doc:
-                return doc
-        return None
-
     def decorate(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Put the alert's newest TDOA fix, fused with its level fix, in its position (outbox decorator)."""
-        fix = self._fix_of(doc.get("evidence") or [])
-        if fix is None:
-            return doc
-        tdoa = Position.from_json(fix["position"], "tdoa.position")
-        rss_doc = doc.get("position")
-        if rss_doc:
-            fused = fuse_positions(Position.from_json(rss_doc, "alert.position"), tdoa, self.province_lookup)
-            doc["position_rss"] = rss_doc
-            doc["position"] = fused.position.to_json()
-            detail = {k: v for k, v in fix.items() if k != "alert_id"} | {"consistent_with_rss": fused.consistent}
-        else:
-            doc["position"] = tdoa.to_json()
-            detail = {k: v for k, v in fix.items() if k != "alert_id"}
-        doc["tdoa"] = detail
-        return doc
+        return with_tdoa(doc, self._cache, self.province_lookup)
 
 
 def fix_detail(res: TdoaResult, lookup: ProvinceLookup | None = None) -> dict[str, Any]:
@@ -296,3 +269,41 @@ def fix_detail(res: TdoaResult, lookup: ProvinceLookup | None = None) -> dict[st
                    "sigma_m": round(p.sigma_s * C_M_S, 2)} for sid, p in res.pairs if math.isfinite(p.tdoa_s)],
         "dropped": [{"sensor_id": sid, "reason": why} for sid, why in res.dropped],
     }
+
+
+def newest_fix(evidence: Sequence[Any], cache: dict[str, dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The newest readable TDOA fix file among an alert's evidence references (that holds a position)."""
+    for ref in reversed([str(e) for e in evidence if str(e).endswith(FIX_SUFFIX)]):
+        doc = cache.get(ref) if cache is not None else None
+        if doc is None:
+            try:
+                doc = json.loads(Path(ref).read_text())
+            except (OSError, ValueError):
+                continue
+            if cache is not None:
+                cache[ref] = doc
+        if isinstance(doc, dict) and "position" in doc:
+            return doc
+    return None
+
+
+def with_tdoa(doc: dict[str, Any], cache: dict[str, dict[str, Any]] | None = None,
+              lookup: ProvinceLookup | None = None) -> dict[str, Any]:
+    """An alert document with its newest TDOA fix fused into ``position`` (``position_rss`` keeps the level
+    fix, ``tdoa`` the fix's detail); unchanged when it has none. The server's outbox and the report both
+    show alerts through this, so they say the same method."""
+    fix = newest_fix(doc.get("evidence") or [], cache)
+    if fix is None:
+        return doc
+    tdoa = Position.from_json(fix["position"], "tdoa.position")
+    detail = {k: v for k, v in fix.items() if k != "alert_id"}
+    rss_doc = doc.get("position")
+    if rss_doc:
+        fused = fuse_positions(Position.from_json(rss_doc, "alert.position"), tdoa, lookup)
+        doc["position_rss"] = rss_doc
+        doc["position"] = fused.position.to_json()
+        detail["consistent_with_rss"] = fused.consistent
+    else:
+        doc["position"] = tdoa.to_json()
+    doc["tdoa"] = detail
+    return doc

@@ -4,8 +4,10 @@ Plain lon/lat axes (no tile server: the console must work offline), aspect locke
 scale (1 deg of longitude is cos(lat) of a degree of latitude). Province outlines come from
 ``station_db.geo.default_boundaries()``. An alert is drawn at its estimated position with its
 uncertainty region: the 1-sigma ellipse (semi-axes in km, major axis azimuth from north,
-clockwise) or, for a single-sensor fix, the annulus around that sensor. Clicking an alert emits
-:attr:`MapWidget.alert_clicked` so the window can select it everywhere.
+clockwise) or, for a single-sensor fix, the annulus around that sensor. An alert located by time
+differences of arrival also shows its TDOA fix (a cross) and, when selected, the hyperbola of each
+sensor pair (:mod:`gui.map_tdoa`). Clicking an alert emits :attr:`MapWidget.alert_clicked` so the
+window can select it everywhere.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.labels import SEVERITY_COLOURS, STATUS_COLOURS, band_name, province_name
+from gui.map_tdoa import tdoa_hyperbolas
 from gui.occupancy import BandChoice
 from gui.plotting import cache_axes
 from station_db.geo import Boundaries
@@ -64,7 +67,7 @@ class MapWidget(QWidget):
         self.sensors_item.setZValue(3)
         self.alerts_item.setZValue(4)
         self.sensor_labels: list[pg.TextItem] = []
-        self.region_items: dict[str, list[pg.PlotCurveItem]] = {}
+        self.region_items: dict[str, list[pg.GraphicsObject]] = {}
         self.alerts: dict[str, Mapping[str, Any]] = {}
         self.selected_alert: str | None = None
         self._stations: list[Mapping[str, Any]] = []
@@ -205,7 +208,27 @@ class MapWidget(QWidget):
                           "size": 22 if selected else 16, "data": aid,
                           "pen": pg.mkPen("#0000ff" if selected else "k", width=2 if selected else 1)})
             self.region_items[aid] = self._region(pos, colour, selected)
+            tdoa = a.get("tdoa")
+            if isinstance(tdoa, Mapping) and isinstance(tdoa.get("position"), Mapping):
+                self.region_items[aid] += self._tdoa_items(tdoa, selected)
         self.alerts_item.setData(spots)
+
+    def _tdoa_items(self, tdoa: Mapping[str, Any], selected: bool) -> list[pg.GraphicsObject]:
+        """The TDOA fix as a cross; the pairs' hyperbolas for the selected alert only (they cross the map)."""
+        fix = tdoa["position"]
+        mark = pg.ScatterPlotItem([float(fix["lon"])], [float(fix["lat"])], size=14, symbol="x",
+                                  pen=pg.mkPen("#b000b0", width=2), brush=pg.mkBrush("#b000b0"))
+        mark.setZValue(5)
+        self.plot.addItem(mark)
+        items: list[pg.GraphicsObject] = [mark]
+        if selected:
+            for xy in tdoa_hyperbolas(tdoa):
+                pen = pg.mkPen("#b000b0", width=1.2, style=Qt.PenStyle.DashLine)
+                it = pg.PlotCurveItem(xy[:, 0], xy[:, 1], pen=pen)
+                it.setZValue(2)
+                self.plot.addItem(it)
+                items.append(it)
+        return items
 
     def _region(self, pos: Mapping[str, Any], colour: str, selected: bool) -> list[pg.PlotCurveItem]:
         pen = pg.mkPen(colour, width=3 if selected else 1.5)

@@ -256,7 +256,8 @@ def alert_row(doc: dict[str, Any]) -> AlertRow:
     return AlertRow(aid, state, tuple(doc.get("verdicts") or ()), str(doc.get("severity", "")),
                     str(doc.get("band", "")), float(doc.get("f_center_hz") or 0.0),
                     tuple(doc.get("provinces_source") or ()), tuple(doc.get("provinces_affected") or ()), first,
-                    t_ack, exact, t_res, pos.get("lat"), pos.get("lon"), dict(doc))
+                    t_ack, exact, t_res, pos.get("lat"), pos.get("lon"), dict(doc),
+                    str(pos.get("method") or "rss") if pos else "")
 
 
 def summarise_coordination(docs: Sequence[dict[str, Any]]) -> CoordinationSummary:

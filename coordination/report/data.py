@@ -29,7 +29,9 @@ import numpy as np
 from coordination.archive_reader import GroupInfo, SpectrumArchiveReader, profile_of
 from coordination.protocol import format_utc
 from coordination.store.readonly import ReadOnlyStore, ReadOnlyStoreError
+from coordination.tdoa_orders import with_tdoa
 from dsp.calibration import dbm_to_dbuv_m
+from station_db.geo import provinces_of
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -403,6 +405,10 @@ class ArchiveReader:
             last = doc.get("updated_at") or doc.get("last_seen") or doc.get("first_seen")
             if last and parse_utc_text(last, f"alert {doc.get('id')}") < period.start:
                 continue
+            try:  # its TDOA fix (a file beside its evidence), as the server shows it: position.method says which
+                doc = with_tdoa(doc, lookup=provinces_of)
+            except ValueError as exc:
+                log.warning("alert %s: TDOA fix not used: %s", doc.get("id"), exc)
             out.append(doc)
         return out
 

@@ -216,11 +216,13 @@ def _alerts_section(a: AlertSummary, _: Translate, lang: str | None) -> str:
                 f'<td class="t">{_e(label(r.band, _))}</td><td>{r.f_center_hz / 1e6:.4f}</td>'
                 f'<td class="t">{_e(plots.pair_label(r.pair, _))}</td>'
                 f'<td class="t">{_e(label(r.severity, _))}</td><td class="t">{_e(label(r.state, _))}</td>'
-                f"<td>{_t(r.first_seen)}</td><td>{_dur(r.time_to_ack_s)}</td><td>{_dur(r.time_to_resolve_s)}</td></tr>"
+                f"<td>{_t(r.first_seen)}</td><td>{_dur(r.time_to_ack_s)}</td><td>{_dur(r.time_to_resolve_s)}</td>"
+                f'<td class="t position-method" data-method="{_e(r.position_method)}">'
+                f"{_e(label(r.position_method, _) if r.position_method else '—')}</td></tr>"
                 for r in a.rows]
         out.append(_table([_("Alert"), _("Verdict"), _("Band"), _("Frequency (MHz)"),
                            _("Province pair (source → affected)"), _("Severity"), _("State"), _("First seen (UTC)"),
-                           _("Time to acknowledge"), _("Time to resolve")], rows, "alerts"))
+                           _("Time to acknowledge"), _("Time to resolve"), _("Position by")], rows, "alerts"))
     return "\n".join(out)
 
 

@@ -60,6 +60,8 @@ CODE_LABELS: dict[str, str] = {
     # station check outcome
     "heard_expected": N_("heard where expected"), "not_heard": N_("expected, not heard"),
     "heard_unexpected": N_("heard, not expected"), "not_expected": N_("not expected, not heard"),
+    # what gave an alert's position
+    "rss": N_("received levels"), "tdoa": N_("time differences (TDOA)"), "fused": N_("levels + TDOA"),
 }
 
 # Band names of the shipped coordination rules (station_db/data/rules.toml).

@@ -122,6 +122,8 @@ class AlertRow:
     lat: float | None
     lon: float | None
     doc: dict = field(default_factory=dict, compare=False, repr=False)
+    #: what gave the position: rss (received levels), tdoa, fused; "" when the alert has none
+    position_method: str = ""
 
     @property
     def pair(self) -> str:
