@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from coordination.protocol import MonitoringProfile
+from sdr.daemon import SensorDaemon
 
 SCENARIO_TOML = """
 [scenario]
@@ -99,3 +102,18 @@ revisit_s = {revisit_s}
 occupancy_interval_s = 1.0
 """)
     return p
+
+
+def run_until(daemon: SensorDaemon, done: Callable[[], bool], *, timeout_s: float = 60.0,
+              slice_s: float = 0.25) -> None:
+    """Run ``daemon`` in short slices until ``done()`` holds; fail after ``timeout_s`` of wall time.
+
+    Tests wait for the work they need (so many sweeps, so many spooled rows) instead of running for a
+    fixed time and assuming a sweep rate: on a loaded machine a sweep takes longer, not less often right.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"the daemon did not reach the condition within {timeout_s} s "
+                                 f"({daemon.stats.sweeps} sweeps, spool depth {daemon.spool.depth})")
+        daemon.run(duration_s=slice_s)

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 from conftest import free_port
-from sensor_testkit import FAST_PROFILE, write_scenario, write_sensor_config
+from sensor_testkit import FAST_PROFILE, run_until, write_scenario, write_sensor_config
 
 from coordination.config import ServerConfig
 from coordination.server import Server
@@ -27,24 +27,31 @@ def test_daemon_feeds_the_real_server_across_a_server_restart(tmp_path) -> None:
         cfg = ServerConfig(data_dir=tmp_path / "srv", sensors_addr=ep, api_addr=f"tcp://127.0.0.1:{free_port()}",
                            pub_addr=f"tcp://127.0.0.1:{free_port()}", profiles=(PROFILE,),
                            # Acks of spectra follow the archive write; keep that well inside the sensor's
-                           # 1 s resend timeout so a resend here would be a real fault, not a slow ack.
+                           # resend timeout so a resend here would be a real fault, not a slow ack.
                            archive_max_delay_s=0.2)
         return Server(cfg, build_engine=False)
 
-    scfg = load_config(write_sensor_config(tmp_path, ep, heartbeat_s=0.5))
+    # A Hello or message unanswered for resend_timeout_s is sent again (by design). Under load a server
+    # that is just starting may take over 1 s to answer; 5 s keeps a resend here a real fault, so the
+    # one-Hello-per-connection and no-duplicate checks below stay exact.
+    scfg = load_config(write_sensor_config(tmp_path, ep, heartbeat_s=0.5, resend_timeout_s=5.0))
     src = SimulatedSource(load_scenario(write_scenario(tmp_path)), "ZJ-T1", seed=2)
     with SensorDaemon(scfg, src) as d:
+        # Each phase waits for the sweeps it needs (not a fixed time at an assumed sweep rate: under
+        # load a sweep takes longer); the deadlines are generous and only end a hung run.
         with server() as srv:
-            d.run(duration_s=1.5)
-            assert d.drain(5.0)
+            run_until(d, lambda: d.stats.sweeps >= 5 and d.profiles == (PROFILE,))
+            assert d.drain(30.0)
             first = dict(srv.counters.stored)
             assert d.profiles == (PROFILE,)
             assert srv.counters.duplicates == 0 and not srv.rejections.by_reason
-        d.run(duration_s=1.0)  # server down: measurements wait in the spool
+        offline_from = d.stats.sweeps
+        run_until(d, lambda: d.stats.sweeps >= offline_from + 2)  # server down: measurements wait in the spool
         assert d.spool.depth >= 4
         with server() as srv:
-            d.run(duration_s=1.0)
-            assert d.drain(10.0)
+            back_from = d.stats.sweeps
+            run_until(d, lambda: d.stats.sweeps >= back_from + 2)
+            assert d.drain(30.0)
             assert not srv.rejections.by_reason
             assert srv.counters.duplicates == 0
             second = dict(srv.counters.stored)
