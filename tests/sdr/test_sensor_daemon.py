@@ -122,12 +122,15 @@ def test_run_for_a_duration_on_the_real_clock_and_stop_event(tmp_path, endpoint)
         assert time.monotonic() - t0 < 1.5
 
 
-def spool_rows(path: Path) -> list[int]:
+def spool_rows(path: Path, mtype: str | None = None) -> list[int]:
+    """Seqs in the spool at ``path`` (of one message type when ``mtype`` is given), in order."""
     if not path.exists():
         return []
     db = sqlite3.connect(str(path))
     try:
-        return [r[0] for r in db.execute("SELECT seq FROM frames ORDER BY seq")]
+        if mtype is None:
+            return [r[0] for r in db.execute("SELECT seq FROM frames ORDER BY seq")]
+        return [r[0] for r in db.execute("SELECT seq FROM frames WHERE mtype = ? ORDER BY seq", (mtype,))]
     except sqlite3.OperationalError:
         return []
     finally:
@@ -140,11 +143,14 @@ def test_spool_survives_kill_9_and_nothing_is_lost_or_doubled(tmp_path, endpoint
     cfg = load_config(cfg_path)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(ROOT / ".numba_cache"), PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "borderwatch.cli", "sensor", "--config", str(cfg_path)]
-    # 1. Offline daemon fills its spool; kill -9 it mid-flight.
+    # 1. Offline daemon fills its spool; kill -9 it mid-flight. It runs until the spool holds 20 rows of
+    # which 10 are spectra: under load heartbeats make up more of the first 20 rows (they keep their
+    # period while sweeps slow down), so counting rows alone did not guarantee the 10 spectra checked below.
     proc = subprocess.Popen([*cmd, "--offline"], env=env, cwd=tmp_path, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(spool_rows(cfg.spool_path)) < 20:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (len(spool_rows(cfg.spool_path)) < 20
+                                                or len(spool_rows(cfg.spool_path, "spectrum")) < 10):
             time.sleep(0.1)
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -154,7 +160,7 @@ def test_spool_survives_kill_9_and_nothing_is_lost_or_doubled(tmp_path, endpoint
     # 2. Restart connected to a server: the old rows are delivered, new seqs continue after them.
     store = StandInStore()
     with StandInServer(endpoint, store=store):
-        proc = subprocess.Popen([*cmd, "--duration", "1.0", "--drain", "5"], env=env, cwd=tmp_path,
+        proc = subprocess.Popen([*cmd, "--duration", "1.0", "--drain", "30"], env=env, cwd=tmp_path,
                                 stderr=subprocess.PIPE)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err.decode()[-2000:]
