@@ -141,12 +141,12 @@ def estimate_delay(a: np.ndarray, b: np.ndarray, *, centre: int = 0, max_lag: in
     energy = math.sqrt(float(np.sum(np.abs(a) ** 2)) * float(np.sum(np.abs(b) ** 2)))
     sigma, snr_db = math.inf, -math.inf
     work = cross
+    lobe = 0
     if weighted:
-        weight, sigma, snr_db = _ml_weight(a, b, k0, nfft)
+        weight, sigma, snr_db, lobe = _ml_weight(a, b, k0, nfft)
         if weight is not None:
             work = cross * weight
             r = np.fft.ifft(work)
-            lobe = _main_lobe_halfwidth(work)
             near = lags[np.abs(lags - k0) <= lobe]
             k0 = int(near[int(np.argmax(np.abs(r[near % nfft])))])
             mag = np.abs(r[lags % nfft])
@@ -154,8 +154,13 @@ def estimate_delay(a: np.ndarray, b: np.ndarray, *, centre: int = 0, max_lag: in
     tau = _refine(work / nfft, omega, k0, mags)
     peak_val = abs(spectrum_derivs(cross / nfft, omega, tau)[0])
     peak = peak_val / energy if energy > 0 else 0.0
-    # Ambiguity: the highest lag outside the main lobe (its width from the RMS bandwidth).
-    lobe = _main_lobe_halfwidth(work)
+    # Ambiguity: the highest lag outside the main lobe. Its width comes from the RMS bandwidth of the bins
+    # that carry the signal (per-bin SNR >= a tenth of the best bin's): the weighted spectrum's own RMS
+    # bandwidth counts the many noise-only bins of a narrowband signal, whose small but spread weights
+    # make the lobe look far narrower than the correlation really is (a 12.5 kHz NFM correlation then
+    # looked ambiguous at every SNR, its main lobe's shoulder taken for a sidelobe).
+    if lobe <= 0:
+        lobe = _main_lobe_halfwidth(work)
     outside = np.abs(lags - k0) > lobe
     top = float(np.abs(r[k0 % nfft]))
     side = float(mag[outside].max()) / max(top, 1e-300) if np.any(outside) else 0.0
@@ -175,20 +180,21 @@ def _main_lobe_halfwidth(cross: np.ndarray) -> int:
     return max(2, math.ceil(0.5 / rms))
 
 
-def _ml_weight(a: np.ndarray, b: np.ndarray, k0: int, nfft: int) -> tuple[np.ndarray | None, float, float]:
-    """Per-bin ML weight on the ``nfft`` grid, Carter sigma and summarised SNR, from the coherence of the
-    overlap of ``a`` and ``b`` shifted by the integer lag ``k0`` (None and inf when nothing correlates)."""
+def _ml_weight(a: np.ndarray, b: np.ndarray, k0: int, nfft: int) -> tuple[np.ndarray | None, float, float, int]:
+    """Per-bin ML weight on the ``nfft`` grid, Carter sigma, summarised SNR and the main lobe's half-width
+    (samples; 0: unknown), from the coherence of the overlap of ``a`` and ``b`` shifted by the integer lag
+    ``k0`` (None and inf when nothing correlates)."""
     n = a.size
     if k0 >= 0:
         aa, bb = a[: n - k0], b[k0:]
     else:
         aa, bb = a[-k0:], b[: n + k0]
     if aa.size < 8 * COHERENCE_SEGMENTS:
-        return None, math.inf, -math.inf
+        return None, math.inf, -math.inf, 0
     g2, freq, sab = _coherence_parts(aa, bb)
     sigma, snr_db = carter_sigma_samples(g2, freq, aa.size)
     if not math.isfinite(sigma):
-        return None, sigma, snr_db
+        return None, sigma, snr_db, 0
     order = np.argsort(freq)
     fgrid = np.fft.fftfreq(nfft)
     snr = np.where(g2 > COHERENCE_MIN, g2 / (1.0 - g2), 0.0)
@@ -198,7 +204,18 @@ def _ml_weight(a: np.ndarray, b: np.ndarray, k0: int, nfft: int) -> tuple[np.nda
     # leakage of the strong ones (noise-free or very strong signals), which carries no delay.
     floor = 1e-3 * float(np.max(mag_i)) + 1e-300
     weight = snr_i / np.maximum(mag_i, floor)
-    return weight, sigma, snr_db
+    return weight, sigma, snr_db, _signal_lobe_halfwidth(snr, freq)
+
+
+def _signal_lobe_halfwidth(snr: np.ndarray, freq: np.ndarray) -> int:
+    """Main lobe half-width (samples, >= 2) from the RMS bandwidth of the bins carrying the signal."""
+    top = float(np.max(snr))
+    if top <= 0:
+        return 0
+    w = np.where(snr >= 0.1 * top, snr, 0.0)
+    fc = float(np.sum(freq * w) / np.sum(w))
+    rms = math.sqrt(max(float(np.sum((freq - fc) ** 2 * w) / np.sum(w)), 1e-12))
+    return max(2, math.ceil(0.5 / rms))
 
 
 def _coherence_parts(a: np.ndarray, b: np.ndarray, segments: int = COHERENCE_SEGMENTS

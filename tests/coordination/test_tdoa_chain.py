@@ -18,11 +18,11 @@ REF = ReferenceBroadcaster("REF-FM", 31.40, 121.35, 150.0, 97.7e6)
 FS = 250e3
 
 
-def _snapshots(tx_lat, tx_lon, kind, bw, f_t, seed, *, multipath=None, erp_dbw=10.0):
+def _snapshots(tx_lat, tx_lon, kind, bw, f_t, seed, *, multipath=None, erp_dbw=10.0, target_s=0.2):
     rng = np.random.default_rng(seed)
     tx = Transmitter("T", tx_lat, tx_lon, f_t, erp_dbw, kind, antenna_height_m=15.0)
     ref = Transmitter(REF.station_id, REF.lat, REF.lon, REF.freq_hz, 37.0, "fm_broadcast", antenna_height_m=150.0)
-    plan = SnapshotPlan(REF.freq_hz, f_t, FS, int(0.1 * FS), int(0.2 * FS), int(0.02 * FS))
+    plan = SnapshotPlan(REF.freq_hz, f_t, FS, int(0.1 * FS), int(target_s * FS), int(0.02 * FS))
     world = RealisticWorld(shadowing_db=8.0, seed=seed)
     renderer = SnapshotRenderer([TdoaEmitter(tx, kind, bw, seed), TdoaEmitter(ref, "fm_broadcast", 180e3, seed + 1)],
                                 world, plan, multipath=multipath, seed=seed)
@@ -47,6 +47,16 @@ def test_two_ray_multipath_costs_accuracy_but_the_fix_stands():
                                  multipath=Multipath(1.5e-6, -8.0)), REF)
     e, n = res.frame.to_enu(np.array(31.10), np.array(121.0), np.array(0.0))[:2]
     assert math.hypot(res.fix.east_m - e, res.fix.north_m - n) < 500.0
+
+
+@pytest.mark.parametrize(("seed", "lat", "lon"), [(611, 31.08, 121.05), (612, 31.15, 120.95)])
+def test_nfm_pairs_are_not_taken_for_ambiguous_and_the_fix_is_within_1_km(seed, lat, lon):
+    # 12.5 kHz NFM, 1 s: sized from the whole weighted spectrum (its many noise-only bins included) the
+    # correlation's main lobe looked far narrower than it is, its shoulder a sidelobe, and pairs were dropped
+    res = locate_tdoa(_snapshots(lat, lon, "nfm", 11e3, 457.1e6, seed, target_s=1.0), REF)
+    assert len(res.pairs) == 3 and not res.dropped
+    e, n = res.frame.to_enu(np.array(lat), np.array(lon), np.array(0.0))[:2]
+    assert math.hypot(res.fix.east_m - e, res.fix.north_m - n) < 1000.0
 
 
 def test_too_few_sensors_refused():
