@@ -22,9 +22,12 @@ covariance whose 95 % ellipse is the stated region, ``error_km`` the 95 % semi-m
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +40,9 @@ CHI2_2DOF_999 = 13.816
 #: Points drawn from a region to share it among provinces.
 PROVINCE_SAMPLES = 2000
 _KM_PER_DEG_LAT = 111.195
+
+#: The TDOA fix file the server writes beside an alert's snapshots (one per round; the newest one counts).
+FIX_SUFFIX = ".tdoa.json"
 
 ProvinceLookup = Callable[[np.ndarray, np.ndarray], Sequence[str | None] | np.ndarray]
 
@@ -130,3 +136,41 @@ def fuse_positions(rss: Position, tdoa: Position, lookup: ProvinceLookup | None 
     pos = _position(float(lat), float(lon), cov, method="fused", n_sensors=max(rss.n_sensors, tdoa.n_sensors),
                     lookup=lookup, eirp_dbw=rss.eirp_dbw)
     return FusedFix(pos, consistent, m2)
+
+
+def newest_fix(evidence: Sequence[Any], cache: dict[str, dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The newest readable TDOA fix file among an alert's evidence references (that holds a position)."""
+    for ref in reversed([str(e) for e in evidence if str(e).endswith(FIX_SUFFIX)]):
+        doc = cache.get(ref) if cache is not None else None
+        if doc is None:
+            try:
+                doc = json.loads(Path(ref).read_text())
+            except (OSError, ValueError):
+                continue
+            if cache is not None:
+                cache[ref] = doc
+        if isinstance(doc, dict) and "position" in doc:
+            return doc
+    return None
+
+
+def with_tdoa(doc: dict[str, Any], cache: dict[str, dict[str, Any]] | None = None,
+              lookup: ProvinceLookup | None = None) -> dict[str, Any]:
+    """An alert document with its newest TDOA fix fused into ``position`` (``position_rss`` keeps the level
+    fix, ``tdoa`` the fix's detail); unchanged when it has none. The server's outbox and the report both
+    show alerts through this, so they say the same method."""
+    fix = newest_fix(doc.get("evidence") or [], cache)
+    if fix is None:
+        return doc
+    tdoa = Position.from_json(fix["position"], "tdoa.position")
+    detail = {k: v for k, v in fix.items() if k != "alert_id"}
+    rss_doc = doc.get("position")
+    if rss_doc:
+        fused = fuse_positions(Position.from_json(rss_doc, "alert.position"), tdoa, lookup)
+        doc["position_rss"] = rss_doc
+        doc["position"] = fused.position.to_json()
+        detail["consistent_with_rss"] = fused.consistent
+    else:
+        doc["position"] = tdoa.to_json()
+    doc["tdoa"] = detail
+    return doc

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from coordination.alerts import AlertEvent, Position
+from coordination.alerts import AlertEvent
 from coordination.client import ApiError
 from coordination.evidence import safe_name
 from coordination.outlets import SERVER_ID, MessageSeq, Replies
@@ -46,7 +46,7 @@ from coordination.registry import SensorRegistry
 from coordination.sensors import SensorInfo
 from coordination.store import Store
 from coordination.tdoa import ReferenceBroadcaster, SensorSnapshot, TdoaError, TdoaResult, locate_tdoa
-from coordination.tdoa_fusion import ProvinceLookup, fuse_positions, tdoa_position
+from coordination.tdoa_fusion import FIX_SUFFIX, ProvinceLookup, tdoa_position, with_tdoa
 from coordination.tdoa_reference import FM_BAND_HZ, ReferenceChoice, choose_reference
 from dsp.multilat import C_M_S
 from dsp.tdoa_sigmf import SnapshotFormatError, snapshot_windows
@@ -56,7 +56,6 @@ log = logging.getLogger(__name__)
 
 #: The sensor daemon's capability for the order (sdr/daemon.py CAPABILITIES).
 CAPABILITY = "tdoa_snapshot"
-FIX_SUFFIX = ".tdoa.json"
 
 
 class TdoaOrderError(ValueError):
@@ -270,40 +269,3 @@ def fix_detail(res: TdoaResult, lookup: ProvinceLookup | None = None) -> dict[st
         "dropped": [{"sensor_id": sid, "reason": why} for sid, why in res.dropped],
     }
 
-
-def newest_fix(evidence: Sequence[Any], cache: dict[str, dict[str, Any]] | None = None) -> dict[str, Any] | None:
-    """The newest readable TDOA fix file among an alert's evidence references (that holds a position)."""
-    for ref in reversed([str(e) for e in evidence if str(e).endswith(FIX_SUFFIX)]):
-        doc = cache.get(ref) if cache is not None else None
-        if doc is None:
-            try:
-                doc = json.loads(Path(ref).read_text())
-            except (OSError, ValueError):
-                continue
-            if cache is not None:
-                cache[ref] = doc
-        if isinstance(doc, dict) and "position" in doc:
-            return doc
-    return None
-
-
-def with_tdoa(doc: dict[str, Any], cache: dict[str, dict[str, Any]] | None = None,
-              lookup: ProvinceLookup | None = None) -> dict[str, Any]:
-    """An alert document with its newest TDOA fix fused into ``position`` (``position_rss`` keeps the level
-    fix, ``tdoa`` the fix's detail); unchanged when it has none. The server's outbox and the report both
-    show alerts through this, so they say the same method."""
-    fix = newest_fix(doc.get("evidence") or [], cache)
-    if fix is None:
-        return doc
-    tdoa = Position.from_json(fix["position"], "tdoa.position")
-    detail = {k: v for k, v in fix.items() if k != "alert_id"}
-    rss_doc = doc.get("position")
-    if rss_doc:
-        fused = fuse_positions(Position.from_json(rss_doc, "alert.position"), tdoa, lookup)
-        doc["position_rss"] = rss_doc
-        doc["position"] = fused.position.to_json()
-        detail["consistent_with_rss"] = fused.consistent
-    else:
-        doc["position"] = tdoa.to_json()
-    doc["tdoa"] = detail
-    return doc

@@ -29,7 +29,7 @@ import numpy as np
 from coordination.archive_reader import GroupInfo, SpectrumArchiveReader, profile_of
 from coordination.protocol import format_utc
 from coordination.store.readonly import ReadOnlyStore, ReadOnlyStoreError
-from coordination.tdoa_orders import with_tdoa
+from coordination.tdoa_fusion import with_tdoa
 from dsp.calibration import dbm_to_dbuv_m
 from station_db.geo import provinces_of
 
