@@ -6,7 +6,7 @@ scale (1 deg of longitude is cos(lat) of a degree of latitude). Province outline
 uncertainty region: the 1-sigma ellipse (semi-axes in km, major axis azimuth from north,
 clockwise) or, for a single-sensor fix, the annulus around that sensor. An alert located by time
 differences of arrival also shows its TDOA fix (a cross) and, when selected, the hyperbola of each
-sensor pair (:mod:`gui.map_tdoa`). Clicking an alert emits :attr:`MapWidget.alert_clicked` so the
+sensor pair (:mod:`station_db.hyperbolas`). Clicking an alert emits :attr:`MapWidget.alert_clicked` so the
 window can select it everywhere.
 """
 
@@ -23,10 +23,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.labels import SEVERITY_COLOURS, STATUS_COLOURS, band_name, province_name
-from gui.map_tdoa import tdoa_hyperbolas
 from gui.occupancy import BandChoice
 from gui.plotting import cache_axes
 from station_db.geo import Boundaries
+from station_db.hyperbolas import tdoa_hyperbolas
 from station_db.models import MEMBER_PROVINCES
 from station_db.regions import km_to_deg, position_outlines
 

@@ -1,4 +1,6 @@
-"""The map shows an alert's TDOA fix and, selected, the hyperbola of each sensor pair."""
+"""The map shows an alert's TDOA fix and, selected, the hyperbola of each sensor pair.
+
+The branches' geometry is station_db.hyperbolas' (tests/station_db/test_station_hyperbolas.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 from gui_testkit import shown
 
 from gui.map import MapWidget
-from gui.map_tdoa import hyperbola_lonlat, tdoa_hyperbolas
+from station_db.hyperbolas import tdoa_hyperbolas
 
 S0, S1, S2 = (31.15, 121.12), (31.385, 120.98), (30.83, 120.92)
 TRUTH = (31.08, 120.95)
@@ -27,23 +29,6 @@ def _dist_m(a: tuple[float, float], lat: np.ndarray, lon: np.ndarray) -> np.ndar
 def _rd(other: tuple[float, float]) -> float:
     return float(_dist_m(other, np.array(TRUTH[0]), np.array(TRUTH[1])) - _dist_m(S0, np.array(TRUTH[0]),
                                                                                     np.array(TRUTH[1])))
-
-
-@pytest.mark.parametrize("other", [S1, S2])
-def test_every_point_of_a_branch_has_the_pair_range_difference(other) -> None:
-    d = _rd(other)
-    xy = hyperbola_lonlat(S0, other, d)
-    lon, lat = xy[:, 0], xy[:, 1]
-    got = _dist_m(other, lat, lon) - _dist_m(S0, lat, lon)
-    near = (_dist_m(TRUTH, lat, lon) < 30e3)  # the flat frame holds to tens of metres near the sensors
-    assert near.sum() > 20 and np.max(np.abs(got[near] - d)) < 60.0
-    # the branch passes through the emitter
-    assert float(np.min(_dist_m(TRUTH, lat, lon))) < 400.0
-
-
-def test_no_branch_for_a_range_difference_beyond_the_baseline() -> None:
-    baseline = float(_dist_m(S0, np.array(S1[0]), np.array(S1[1])))
-    assert hyperbola_lonlat(S0, S1, baseline * 1.01).shape == (0, 2)
 
 
 def _alert(selected_pairs: int = 2) -> dict:
