@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +77,11 @@ def create_app(ctx: WebContext) -> Starlette:
     def lang_of(request: Request) -> str:
         return pick_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE),
                              request.headers.get("accept-language"))
+
+    def words_of(request: Request) -> Callable[[str], str]:
+        """This request's language as a translation function (for the map's legend)."""
+        lang = lang_of(request)
+        return lambda text: translate(lang, text)
 
     def page(request: Request, name: str, team: Team | None, status: int = 200, **values: Any) -> HTMLResponse:
         lang = lang_of(request)
@@ -147,7 +152,7 @@ def create_app(ctx: WebContext) -> Starlette:
         except BackendError as exc:
             return page(request, "index.html", team, 502, map_svg="", alerts=[], cases=[],
                         errors=[f"{translate(lang_of(request), 'The monitoring centre refused:')} {exc}"])
-        svg = mapsvg.render(boundaries, team.provinces, alerts, sensors)
+        svg = mapsvg.render(boundaries, team.provinces, alerts, sensors, tr=words_of(request))
         return page(request, "index.html", team, map_svg=svg, alerts=alerts, cases=cases)
 
     async def alert_page(request: Request, errors: list[str] | None = None, status: int = 200) -> Response:
@@ -160,9 +165,8 @@ def create_app(ctx: WebContext) -> Starlette:
         if a is None:
             return not_found(request, team)
         case = await run_in_threadpool(v.case_of_alert, alert_id)
-        svg = mapsvg.render(boundaries, team.provinces, [a], [
-            {"sensor_id": s["sensor_id"], "lat": s["lat"], "lon": s["lon"]} for s in a.get("sensors", ())],
-            link=False, focus=True)
+        svg = mapsvg.render(boundaries, team.provinces, [a], _alert_sensors(a), link=False, focus=True,
+                            tr=words_of(request))
         return page(request, "alert.html", team, status, a=a, case=case, map_svg=svg, errors=errors, watch=a["id"])
 
     async def case_page(request: Request, errors: list[str] | None = None, status: int = 200,
@@ -342,6 +346,20 @@ def create_app(ctx: WebContext) -> Starlette:
 
 
 _DONE = ("note", "close", "task_done", "task", "on_site", "handover", "handover_answer", "attach")
+
+
+def _alert_sensors(a: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The sensors an alert's map shows: those with readings, then those of its TDOA fix (the hyperbolas'
+    foci) not among them."""
+    out: dict[str, dict[str, Any]] = {}
+    tdoa = a.get("tdoa")
+    tdoa_sensors = tdoa.get("sensors") if isinstance(tdoa, Mapping) else None
+    for s in list(a.get("sensors") or ()) + list(tdoa_sensors or ()):
+        if not isinstance(s, Mapping) or not all(isinstance(s.get(k), int | float) for k in ("lat", "lon")):
+            continue
+        out.setdefault(str(s.get("sensor_id", "")), {"sensor_id": s.get("sensor_id", ""), "lat": s["lat"],
+                                                     "lon": s["lon"]})
+    return list(out.values())
 
 
 @jinja2.pass_context

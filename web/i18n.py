@@ -118,6 +118,8 @@ ZH: dict[str, str] = {
     "The note is longer than 2000 characters.": "备注超过 2000 个字符。",
     "The monitoring centre refused:": "监测中心拒绝：",
     "Language": "语言",
+    "TDOA hyperbola (one per sensor pair)": "TDOA 双曲线（每对传感器一条）",
+    "TDOA fix": "TDOA 定位点",
 }
 
 

@@ -8,12 +8,16 @@ import json
 import ssl
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
+from case_testkit import T0, alert_doc
 from web_testkit import JS_MINOR_ALERT, JS_SH_ALERT, ZJ_ALERT, WebWorld, start_web_world
 
 from coordination.cases import case_id_for
+from station_db.hyperbolas import great_circle_km
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 200  # 51 208 bytes: two upload chunks
 
@@ -253,3 +257,42 @@ def test_hand_over_asked_by_one_team_and_accepted_by_the_other(world: WebWorld) 
     assert (c["holder"], c["handover"]) == ("SH", None)
     page = world.client.get(f"/cases/{case_id}", token=sh)
     assert 'action="/cases/' + case_id + '/close"' in page.text  # SH holds it now: SH may close it
+
+
+def test_alert_with_a_tdoa_fix_shows_its_pairs_hyperbolas_and_the_fix(world: WebWorld, tmp_path: Path) -> None:
+    """The server fuses the round's fix file (an evidence reference) into the alert; the page draws it."""
+    where = {"js-kunshan": (31.38, 120.98), "sh-jiading": (31.38, 121.25), "sh-qingpu": (31.15, 121.12)}
+    emitter = (31.43, 121.06)
+
+    def km(a: tuple[float, float], b: tuple[float, float]) -> float:
+        return float(great_circle_km(a, np.array(b[0]), np.array(b[1])))
+
+    fix_file = tmp_path / "20261203T070000.tdoa.json"
+    fix_file.write_text(json.dumps({
+        "round": "20261203T070000", "t_utc": "2026-12-03T07:00:00.000000Z", "reference_sensor": "js-kunshan",
+        "position": {"lat": emitter[0], "lon": emitter[1], "error_km": 0.3, "semi_major_km": 0.12,
+                     "semi_minor_km": 0.07, "orientation_deg": 50.0, "provinces": {"JS": 1.0}, "kind": "ellipse",
+                     "n_sensors": 3, "method": "tdoa"},
+        "sensors": [{"sensor_id": s, "lat": p[0], "lon": p[1], "height_m": 25.0} for s, p in where.items()],
+        "pairs": [{"sensor_id": s, "range_diff_m": round((km(where[s], emitter) - km(where["js-kunshan"], emitter))
+                                                         * 1e3, 2), "sigma_m": 35.0}
+                  for s in ("sh-jiading", "sh-qingpu")],
+        "dropped": []}))
+    with_fix, without = "20261203T070000-js000010", "20261203T070100-js000011"
+    doc = alert_doc(with_fix, source=("JS",), affected=(), severity="minor", lat=31.43, lon=121.07,
+                    t=T0 + timedelta(minutes=30))
+    doc["evidence"] = [str(fix_file)]
+    world.centre.publish(doc, alert_doc(without, source=("JS",), affected=(), severity="minor",
+                                        t=T0 + timedelta(minutes=31)))
+    assert world.centre.alert(with_fix)["tdoa"]["reference_sensor"] == "js-kunshan"
+
+    page = world.client.get(f"/alerts/{with_fix}?lang=en", token=world.tokens["js-team"]).text
+    assert page.count('class="tdoa-hyperbola"') == 2
+    assert page.count(f'class="tdoa-fix" data-alert="{with_fix}"') == 1
+    assert "TDOA hyperbola (one per sensor pair)" in page and "sh-qingpu" in page  # the third focus is drawn
+    zh = world.client.get(f"/alerts/{with_fix}?lang=zh", token=world.tokens["js-team"]).text
+    assert "TDOA 定位点" in zh and "TDOA fix" not in zh
+    page = world.client.get(f"/alerts/{without}?lang=en", token=world.tokens["js-team"]).text
+    assert "tdoa" not in page and "TDOA" not in page and "<ellipse" in page
+    index = world.client.get("/?lang=en", token=world.tokens["js-team"]).text
+    assert index.count('class="tdoa-hyperbola"') == 2 and index.count('class="tdoa-fix"') == 1
