@@ -187,7 +187,7 @@ class CurvePolicy:
         self._zap: _ZapHandler | None = None
         self._ctx: zmq.Context | None = None
         self._lock = threading.Lock()
-        self._new_monitors: list[tuple[str, str]] = []
+        self._new_monitors: list[tuple[str, zmq.Socket]] = []  # (role, connected event reader)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._n_monitors = 0
@@ -211,7 +211,13 @@ class CurvePolicy:
             self._n_monitors += 1
             addr = f"inproc://borderwatch-monitor-{id(self):x}-{role}-{self._n_monitors}"
             sock.monitor(addr, MONITOR_EVENTS)
-            self._new_monitors.append((role, addr))
+            # Connect the reader here, before the socket binds: ZeroMQ drops monitor events while no
+            # reader is connected, so a refusal in the watcher thread's first moments went uncounted.
+            # The reader moves to the watcher thread through the lock (a full memory barrier).
+            reader = sock.context.socket(zmq.PAIR)
+            reader.setsockopt(zmq.LINGER, 0)
+            reader.connect(addr)
+            self._new_monitors.append((role, reader))
 
     def _start(self, ctx: zmq.Context) -> None:
         if self._zap is not None:
@@ -396,8 +402,6 @@ class CurvePolicy:
 
     def _watch(self) -> None:
         """Poll the monitor sockets and the keys directory until :meth:`close`."""
-        assert self._ctx is not None
-        ctx = self._ctx
         monitors: dict[zmq.Socket, str] = {}
         poller = zmq.Poller()
         next_reload = time.monotonic() + self.reload_interval_s
@@ -405,10 +409,7 @@ class CurvePolicy:
             while not self._stop.is_set():
                 with self._lock:
                     new, self._new_monitors = self._new_monitors, []
-                for role, addr in new:
-                    s = ctx.socket(zmq.PAIR)
-                    s.setsockopt(zmq.LINGER, 0)
-                    s.connect(addr)
+                for role, s in new:
                     monitors[s] = role
                     poller.register(s, zmq.POLLIN)
                 for s, _ in poller.poll(100):
@@ -420,7 +421,9 @@ class CurvePolicy:
                     except Exception:
                         log.exception("SECURITY: allow-list reload failed")
         finally:
-            for s in monitors:
+            with self._lock:
+                pending, self._new_monitors = self._new_monitors, []
+            for s in [*monitors, *(reader for _, reader in pending)]:
                 s.close(0)
 
     def _on_monitor(self, s: zmq.Socket, monitors: dict[zmq.Socket, str], poller: zmq.Poller) -> None:
