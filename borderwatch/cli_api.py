@@ -33,6 +33,15 @@ def add_api_arguments(p: argparse.ArgumentParser) -> None:
     add_key_arguments(p)
 
 
+def add_actor_arguments(p: argparse.ArgumentParser) -> None:
+    """Who acts (recorded in the audit trail), for which team's provinces, and JSON output: every
+    command that changes a case or a coordination request takes these."""
+    p.add_argument("--by", required=True, help=_("who (team or person)"))
+    p.add_argument("--as-province", default=None,
+                   help=_("act for this team's provinces (comma-separated); default: as a centre operator"))
+    p.add_argument("--json", action="store_true")
+
+
 def client_keys(args: argparse.Namespace) -> ClientKeys | None:
     """The client's CURVE keys from ``--keys``/``--key-name`` (None: plain TCP)."""
     if getattr(args, "keys", None) is None:

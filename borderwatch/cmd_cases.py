@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from borderwatch.cli_api import add_api_arguments, api_client, call, show, show_rows, team_scope
+from borderwatch.cli_api import add_actor_arguments, add_api_arguments, api_client, call, show, show_rows, team_scope
 from borderwatch.i18n import _
 from coordination.cases import OUTCOMES, CaseError, CaseEvent, replay
 from coordination.client import ApiError
@@ -42,13 +42,13 @@ def register(subparsers: Any) -> None:
 
     p = sub.add_parser("open", help=_("open a case for an alert"))
     p.add_argument("alert_id")
-    _who(p)
+    add_actor_arguments(p)
     p.set_defaults(handler=cmd_open)
 
     p = sub.add_parser("assign", help=_("assign the case to a team or person of the holding province"))
     p.add_argument("id")
     p.add_argument("assignee")
-    _who(p)
+    add_actor_arguments(p)
     p.set_defaults(handler=cmd_act, action="assign")
 
     p = sub.add_parser("handover", help=_("ask another province to take the case over, or answer such a request"))
@@ -58,20 +58,20 @@ def register(subparsers: Any) -> None:
     g.add_argument("--accept", action="store_true", help=_("accept the pending hand-over"))
     g.add_argument("--refuse", action="store_true", help=_("refuse the pending hand-over (give --reason)"))
     p.add_argument("--reason", default=None)
-    _who(p)
+    add_actor_arguments(p)
     p.set_defaults(handler=cmd_handover)
 
     p = sub.add_parser("note", help=_("add a note to a case"))
     p.add_argument("id")
     p.add_argument("text")
-    _who(p)
+    add_actor_arguments(p)
     p.set_defaults(handler=cmd_act, action="note")
 
     p = sub.add_parser("close", help=_("close a case with its outcome"))
     p.add_argument("id")
     p.add_argument("outcome", choices=OUTCOMES)
     p.add_argument("--summary", default="")
-    _who(p)
+    add_actor_arguments(p)
     p.set_defaults(handler=cmd_act, action="close")
 
     p = sub.add_parser("export", help=_("write the case file: HTML page + ZIP of the evidence with SHA-256 manifest"))
@@ -87,12 +87,6 @@ def register(subparsers: Any) -> None:
     for q in sub.choices.values():
         add_api_arguments(q)
 
-
-def _who(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--by", required=True, help=_("who (team or person)"))
-    p.add_argument("--as-province", default=None,
-                   help=_("act for this team's provinces (comma-separated); default: as a centre operator"))
-    p.add_argument("--json", action="store_true")
 
 
 CLIENT_ID = "cases-cli"

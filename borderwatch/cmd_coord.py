@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from borderwatch.cli_api import add_api_arguments, call, show, show_rows, team_scope
+from borderwatch.cli_api import add_actor_arguments, add_api_arguments, call, show, show_rows, team_scope
 from borderwatch.i18n import _
 from coordination.client import ApiError
 from station_db.exchange import StationFileError, load_station_file, station_record
@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--station", default=None, help=_("station id in the file (needed when it holds several)"))
     p.add_argument("--kind", choices=("new", "modified"), default="new")
     p.add_argument("--note", default="")
-    _who(p)
+    add_actor_arguments(p)
     p.set_defaults(handler=cmd_submit)
 
     p = sub.add_parser("list", help=_("list coordination requests"))
@@ -53,24 +53,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--field", type=float, default=None,
                    help=_("agree with a lower maximum field at the border (dBuV/m)"))
     p.add_argument("--reason", default="", help=_("why (required to object)"))
-    _who(p)
+    add_actor_arguments(p)
     p.set_defaults(handler=cmd_respond)
 
     p = sub.add_parser("withdraw", help=_("withdraw your province's open request"))
     p.add_argument("id")
     p.add_argument("--reason", default="")
-    _who(p)
+    add_actor_arguments(p)
     p.set_defaults(handler=cmd_withdraw)
 
     for q in sub.choices.values():
         add_api_arguments(q)
 
-
-def _who(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--by", required=True, help=_("who (team or person)"))
-    p.add_argument("--as-province", default=None,
-                   help=_("act for this team's provinces (comma-separated); default: as a centre operator"))
-    p.add_argument("--json", action="store_true")
 
 
 def _call(args: argparse.Namespace, op: str, a: dict[str, Any]) -> Any:
