@@ -168,7 +168,9 @@ def assert_exactly_once(rig: Rig) -> tuple[int, int]:
 
 def test_server_kill_9_mid_stream_loses_and_doubles_nothing(rig):
     rig.start_server()
-    rig.start_sensor()
+    # The drain after SIGTERM ends as soon as the spool is empty; 30 s (not the 2 s default) so a loaded
+    # machine's slower acks of the spooled backlog cannot leave rows behind.
+    rig.start_sensor("--drain", "30")
     rig.wait_stored(20)
     rig.kill9(rig.server)  # mid-stream: the sensor keeps measuring into its spool
     time.sleep(2.0)
