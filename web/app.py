@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, Literal, ParamSpec
 
 import jinja2
 from starlette.applications import Starlette
@@ -45,6 +45,19 @@ LANG_COOKIE = "bw_lang"
 MAX_BODY_BYTES = forms.MAX_UPLOAD_BYTES + 64 * 1024
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'self'; "
        "frame-ancestors 'none'")
+
+
+_P = ParamSpec("_P")
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a route about one alert or case works on, once the team is known and may see the record."""
+
+    team: Team
+    view: TeamView
+    item_id: str
+    item: dict[str, Any]
 
 
 @dataclass
@@ -115,6 +128,30 @@ def create_app(ctx: WebContext) -> Starlette:
     def not_found(request: Request, team: Team) -> Response:
         return page(request, "index.html", team, 404, map_svg="", alerts=[], cases=[])
 
+    def about(kind: Literal["alert", "case"]) -> Callable[[Callable[Concatenate[Request, Found, _P],
+                                                                        Awaitable[Response]]],
+                                                          Callable[Concatenate[Request, _P], Awaitable[Response]]]:
+        """The prologue of every route about one alert or case (``{kind}_id`` in the path), in one place.
+
+        The team's token is checked (401 or the login page otherwise), and the record is looked up in the
+        team's name: one that does not exist and one of another province's answer the same 404, so a team
+        cannot learn which ids exist elsewhere. Only then does ``handler`` run, with what was found.
+        """
+        def wrap(handler: Callable[Concatenate[Request, Found, _P], Awaitable[Response]]
+                 ) -> Callable[Concatenate[Request, _P], Awaitable[Response]]:
+            async def route(request: Request, *args: _P.args, **kwargs: _P.kwargs) -> Response:
+                team = authorise(request)
+                if isinstance(team, Response):
+                    return team
+                v = view(team)
+                item_id = request.path_params[f"{kind}_id"]
+                item = await run_in_threadpool(v.alert if kind == "alert" else v.case, item_id)
+                if item is None:
+                    return not_found(request, team)
+                return await handler(request, Found(team, v, item_id, item), *args, **kwargs)
+            return route
+        return wrap
+
     # ------------------------------------------------------------ login
 
     async def login_page(request: Request) -> Response:
@@ -155,29 +192,19 @@ def create_app(ctx: WebContext) -> Starlette:
         svg = mapsvg.render(boundaries, team.provinces, alerts, sensors, tr=words_of(request))
         return page(request, "index.html", team, map_svg=svg, alerts=alerts, cases=cases)
 
-    async def alert_page(request: Request, errors: list[str] | None = None, status: int = 200) -> Response:
-        team = authorise(request)
-        if isinstance(team, Response):
-            return team
-        v = view(team)
-        alert_id = request.path_params["alert_id"]
-        a = await run_in_threadpool(v.alert, alert_id)
-        if a is None:
-            return not_found(request, team)
-        case = await run_in_threadpool(v.case_of_alert, alert_id)
+    @about("alert")
+    async def alert_page(request: Request, found: Found, errors: list[str] | None = None,
+                         status: int = 200) -> Response:
+        a, team = found.item, found.team
+        case = await run_in_threadpool(found.view.case_of_alert, found.item_id)
         svg = mapsvg.render(boundaries, team.provinces, [a], _alert_sensors(a), link=False, focus=True,
                             tr=words_of(request))
         return page(request, "alert.html", team, status, a=a, case=case, map_svg=svg, errors=errors, watch=a["id"])
 
-    async def case_page(request: Request, errors: list[str] | None = None, status: int = 200,
+    @about("case")
+    async def case_page(request: Request, found: Found, errors: list[str] | None = None, status: int = 200,
                         done: str | None = None) -> Response:
-        team = authorise(request)
-        if isinstance(team, Response):
-            return team
-        v = view(team)
-        c = await run_in_threadpool(v.case, request.path_params["case_id"])
-        if c is None:
-            return not_found(request, team)
+        c, team = found.item, found.team
         handover_mine = bool(c.get("handover")) and c["handover"]["to"] in team.provinces
         return page(request, "case.html", team, status, c=c, errors=errors, done=done, outcomes=OUTCOMES,
                     task_kinds=TASK_KINDS, holder_mine=c["holder"] in team.provinces, handover_mine=handover_mine,
@@ -196,50 +223,32 @@ def create_app(ctx: WebContext) -> Starlette:
             return [translate(lang, p) for p in exc.problems]
         return [f"{translate(lang, 'The monitoring centre refused:')} {exc}"]
 
-    async def ack(request: Request) -> Response:
-        team = authorise(request)
-        if isinstance(team, Response):
-            return team
-        v = view(team)
-        alert_id = request.path_params["alert_id"]
-        if await run_in_threadpool(v.alert, alert_id) is None:
-            return not_found(request, team)
+    @about("alert")
+    async def ack(request: Request, found: Found) -> Response:
         try:
             note = forms.ack(await _form(request))
-            await run_in_threadpool(v.ack, alert_id, note or None)
+            await run_in_threadpool(found.view.ack, found.item_id, note or None)
         except (forms.FormError, BackendError) as exc:
             return await alert_page(request, _problems(request, exc), 422)
-        return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
+        return RedirectResponse(f"/alerts/{found.item_id}", status_code=303)
 
-    async def open_case(request: Request) -> Response:
-        team = authorise(request)
-        if isinstance(team, Response):
-            return team
-        v = view(team)
-        alert_id = request.path_params["alert_id"]
-        if await run_in_threadpool(v.alert, alert_id) is None:
-            return not_found(request, team)
+    @about("alert")
+    async def open_case(request: Request, found: Found) -> Response:
         try:
-            c = await run_in_threadpool(v.open_case, alert_id)
+            c = await run_in_threadpool(found.view.open_case, found.item_id)
         except BackendError as exc:
             return await alert_page(request, _problems(request, exc), 422)
         return RedirectResponse(f"/cases/{c['id']}", status_code=303)
 
-    def case_action(parse: Callable[[Any], dict[str, Any]], action: str) -> Callable[[Request], Any]:
-        async def handler(request: Request) -> Response:
-            team = authorise(request)
-            if isinstance(team, Response):
-                return team
-            v = view(team)
-            case_id = request.path_params["case_id"]
-            if await run_in_threadpool(v.case, case_id) is None:
-                return not_found(request, team)
+    def case_action(parse: Callable[[Any], dict[str, Any]], action: str) -> Callable[[Request], Awaitable[Response]]:
+        @about("case")
+        async def handler(request: Request, found: Found) -> Response:
             try:
                 fields = parse(await _form(request))
-                await run_in_threadpool(lambda: v.act(case_id, action, **fields))
+                await run_in_threadpool(lambda: found.view.act(found.item_id, action, **fields))
             except (forms.FormError, BackendError) as exc:
                 return await case_page(request, _problems(request, exc), 422)
-            return RedirectResponse(f"/cases/{case_id}?done={action}", status_code=303)
+            return RedirectResponse(f"/cases/{found.item_id}?done={action}", status_code=303)
         return handler
 
     def _note(f: Any) -> dict[str, Any]:
@@ -269,36 +278,26 @@ def create_app(ctx: WebContext) -> Starlette:
         accept, reason = forms.handover_answer(f)
         return {"accept": accept, "reason": reason} if reason else {"accept": accept}
 
-    async def photo(request: Request) -> Response:
-        team = authorise(request)
-        if isinstance(team, Response):
-            return team
-        v = view(team)
-        case_id = request.path_params["case_id"]
-        if await run_in_threadpool(v.case, case_id) is None:
-            return not_found(request, team)
+    @about("case")
+    async def photo(request: Request, found: Found) -> Response:
         try:
             form = await _form(request)
             f = form.get("file")
             data = await f.read(forms.MAX_UPLOAD_BYTES + 1) if isinstance(f, UploadFile) else None
             up = forms.upload(f.filename if isinstance(f, UploadFile) else None, data)
-            await run_in_threadpool(v.attach, case_id, up.name, up.media_type, up.data)
+            await run_in_threadpool(found.view.attach, found.item_id, up.name, up.media_type, up.data)
         except (forms.FormError, BackendError) as exc:
             return await case_page(request, _problems(request, exc), 422)
-        return RedirectResponse(f"/cases/{case_id}?done=attach", status_code=303)
+        return RedirectResponse(f"/cases/{found.item_id}?done=attach", status_code=303)
 
-    async def attachment(request: Request) -> Response:
-        team = authorise(request)
-        if isinstance(team, Response):
-            return team
-        v = view(team)
-        case_id, sha = request.path_params["case_id"], request.path_params["sha256"]
-        c = await run_in_threadpool(v.case, case_id)
-        found = [a for a in (c or {}).get("attachments", ()) if a["sha256"] == sha]
-        if c is None or not found:
+    @about("case")
+    async def attachment(request: Request, found: Found) -> Response:
+        sha = request.path_params["sha256"]
+        listed = [a for a in found.item.get("attachments", ()) if a["sha256"] == sha]
+        if not listed:
             return Response(status_code=404)
-        data = await run_in_threadpool(v.attachment_bytes, case_id, sha, forms.MAX_UPLOAD_BYTES)
-        return Response(data, media_type=found[0]["media_type"], headers={
+        data = await run_in_threadpool(found.view.attachment_bytes, found.item_id, sha, forms.MAX_UPLOAD_BYTES)
+        return Response(data, media_type=listed[0]["media_type"], headers={
             "Content-Disposition": "inline", "X-Content-Type-Options": "nosniff", "Cache-Control": "private"})
 
     async def case_page_get(request: Request) -> Response:

@@ -78,6 +78,28 @@ def test_js_team_sees_only_alerts_that_involve_js(world: WebWorld) -> None:
     assert world.client.get(f"/alerts/{JS_SH_ALERT}", token=world.tokens["sh-team"]).status == 200
 
 
+ID_ROUTES = [("GET", "/alerts/{alert}"), ("POST", "/alerts/{alert}/ack"), ("POST", "/alerts/{alert}/case"),
+             ("GET", "/cases/{case}"), ("POST", "/cases/{case}/note"), ("POST", "/cases/{case}/close"),
+             ("POST", "/cases/{case}/photo"), ("GET", "/cases/{case}/attachments/" + "0" * 64)]
+
+
+@pytest.mark.parametrize("method,template", ID_ROUTES)
+def test_every_route_about_one_record_hides_other_provinces_and_unknown_ids_alike(world: WebWorld, method: str,
+                                                                                 template: str) -> None:
+    zj_case = case_id_for(ZJ_ALERT)  # critical: the server opened its case, held by ZJ
+    before = (world.centre.alert(ZJ_ALERT)["state"], world.centre.n_events(zj_case))
+    js = world.tokens["js-team"]
+    for alert_id, case_id in ((ZJ_ALERT, zj_case), ("20261203T070000-zz000009", "C-no-such-case")):
+        path = template.format(alert=alert_id, case=case_id)
+        r = world.client.request(method, path, token=js, form={"text": "mine?", "note": "mine?", "outcome": "stopped"}
+                                 if method == "POST" else None)
+        assert r.status == 404, path
+        assert ZJ_ALERT not in r.text  # the 404 page names nothing of the record
+        r = world.client.request(method, path, token=js + "x")
+        assert (r.status, r.body) == (401, b""), path
+    assert (world.centre.alert(ZJ_ALERT)["state"], world.centre.n_events(zj_case)) == before  # nothing was written
+
+
 def test_map_draws_provinces_sensors_and_the_position_ellipse(world: WebWorld) -> None:
     r = world.client.get(f"/alerts/{JS_SH_ALERT}", token=world.tokens["js-team"])
     assert 'data-province="JS"' in r.text and 'data-province="SH"' in r.text
