@@ -8,10 +8,12 @@ user-facing errors are one line on stderr, the traceback goes to the debug log.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from borderwatch.i18n import LANGUAGES, UnknownLanguageError, _, lang_argument, set_language
 
@@ -29,7 +31,17 @@ class UserError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every registered subcommand."""
-    parser = argparse.ArgumentParser(
+    made: list[argparse.ArgumentParser] = []
+
+    class CommandParser(argparse.ArgumentParser):
+        """Remembers every parser of this build: ``add_subparsers`` makes subcommand parsers of the
+        class of the parser it is called on, so the subcommands of subcommands are recorded too."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    parser = CommandParser(
         prog="borderwatch",
         description=_("Cross-border radio spectrum monitoring and frequency coordination."),
     )
@@ -40,23 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"borderwatch.{name}")
         module.register(sub)
-    _accept_lang_everywhere(parser)
+    _accept_lang_everywhere(made)
     return parser
 
 
-def _accept_lang_everywhere(parser: argparse.ArgumentParser) -> None:
+def _accept_lang_everywhere(parsers: Iterable[argparse.ArgumentParser]) -> None:
     """Let ``--lang`` follow any subcommand too (``borderwatch demo --lang zh_CN``, ``make demo ARGS=...``).
 
-    :func:`main` reads the value before parsing; a subcommand that has its own ``--lang`` (report,
-    console) keeps it. The default is suppressed so a subcommand never resets the top-level value.
+    :func:`main` reads the value before parsing; a parser that has its own ``--lang`` (the top level,
+    report, console) keeps it: argparse refuses a second one with ArgumentError. The default is
+    suppressed so a subcommand never resets the top-level value.
     """
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for child in dict.fromkeys(action.choices.values()):
-                if "--lang" not in child._option_string_actions:
-                    child.add_argument("--lang", type=lang_argument, default=argparse.SUPPRESS,
-                                       metavar="|".join(LANGUAGES), help=_("language of messages and help"))
-                _accept_lang_everywhere(child)
+    for p in parsers:
+        with contextlib.suppress(argparse.ArgumentError):
+            p.add_argument("--lang", type=lang_argument, default=argparse.SUPPRESS, metavar="|".join(LANGUAGES),
+                           help=_("language of messages and help"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -128,3 +128,11 @@ def test_lang_may_follow_the_subcommand(tmp_path: Path, capsys: pytest.CaptureFi
     assert "必须同时给出" in capsys.readouterr().err
     assert main(["--lang", "zh_CN", "stations", "query", "--db", db]) == 0  # a subcommand never resets it
     assert capsys.readouterr().out.endswith("0 个台站\n")
+
+
+def test_lang_reaches_every_level_and_a_subcommands_own_lang_is_kept(capsys: pytest.CaptureFixture) -> None:
+    for argv in (["tasking"], ["tasking", "list"], ["campaign", "add"], ["cases", "list"], ["coord", "respond"]):
+        assert "--lang en|zh_CN" in help_text(argv, capsys), argv
+    assert help_text(["tasking", "list", "--lang", "zh_CN"], capsys).startswith("用法：")
+    report = help_text(["report"], capsys)
+    assert "[--lang LANG]" in report and "en|zh_CN" not in report  # report's own option (its report's language)
