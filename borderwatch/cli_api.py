@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,11 @@ def add_api_arguments(p: argparse.ArgumentParser) -> None:
     add_key_arguments(p)
 
 
-def add_actor_arguments(p: argparse.ArgumentParser) -> None:
+def add_actor_arguments(p: argparse.ArgumentParser, *, by_required: bool = True) -> None:
     """Who acts (recorded in the audit trail), for which team's provinces, and JSON output: every
-    command that changes a case or a coordination request takes these."""
-    p.add_argument("--by", required=True, help=_("who (team or person)"))
+    command that changes a case, a coordination request or a tasking request takes these (a listing
+    takes them with ``by_required=False``: it changes nothing)."""
+    p.add_argument("--by", required=by_required, default=None, help=_("who (team or person)"))
     p.add_argument("--as-province", default=None,
                    help=_("act for this team's provinces (comma-separated); default: as a centre operator"))
     p.add_argument("--json", action="store_true")
@@ -58,6 +60,12 @@ def call(args: argparse.Namespace, client_id: str, op: str, a: dict[str, Any]) -
     """One API call's result (ApiError with the server's message, TimeoutError without an answer)."""
     with api_client(args, client_id) as c:
         return c.result(op, a)
+
+
+def fail(command: str, exc: Exception) -> int:
+    """A refused or unanswered command as one line on stderr (``borderwatch COMMAND: why``); status 1."""
+    sys.stderr.write(f"borderwatch {command}: {exc}\n")
+    return 1
 
 
 def show(args: argparse.Namespace, result: Any, render: Callable[[Any], None]) -> int:

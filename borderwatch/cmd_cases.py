@@ -12,13 +12,21 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from borderwatch.cli_api import add_actor_arguments, add_api_arguments, api_client, call, show, show_rows, team_scope
+from borderwatch.cli_api import (
+    add_actor_arguments,
+    add_api_arguments,
+    api_client,
+    call,
+    fail,
+    show,
+    show_rows,
+    team_scope,
+)
 from borderwatch.i18n import _
 from coordination.cases import OUTCOMES, CaseError, CaseEvent, replay
 from coordination.client import ApiError
@@ -100,11 +108,6 @@ def _actor(args: argparse.Namespace) -> dict[str, Any]:
     return {"by": args.by, **team_scope(args)}
 
 
-def _fail(what: str, exc: Exception) -> int:
-    sys.stderr.write(f"borderwatch cases {what}: {exc}\n")
-    return 1
-
-
 def format_case_line(c: dict[str, Any]) -> str:
     ho = f" handover->{c['handover']['to']}" if c.get("handover") else ""
     out = f" outcome={c['outcome']}" if c.get("outcome") else ""
@@ -134,7 +137,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     try:
         rows = _call(args, "cases", a)
     except (ApiError, TimeoutError) as exc:
-        return _fail("list", exc)
+        return fail("cases list", exc)
     return show_rows(args, rows, format_case_line, _("no cases"))
 
 
@@ -142,7 +145,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         c = _call(args, "case", {"id": args.id, "by_alert": bool(args.alert)})
     except (ApiError, TimeoutError) as exc:
-        return _fail("show", exc)
+        return fail("cases show", exc)
     return show(args, c, print_case)
 
 
@@ -154,7 +157,7 @@ def cmd_open(args: argparse.Namespace) -> int:
     try:
         return _done(args, _call(args, "case_open", {"alert_id": args.alert_id} | _actor(args)))
     except (ApiError, TimeoutError) as exc:
-        return _fail("open", exc)
+        return fail("cases open", exc)
 
 
 def cmd_act(args: argparse.Namespace) -> int:
@@ -168,13 +171,13 @@ def cmd_act(args: argparse.Namespace) -> int:
     try:
         return _done(args, _call(args, "case_act", {"id": args.id, "action": args.action} | fields | _actor(args)))
     except (ApiError, TimeoutError) as exc:
-        return _fail(args.action, exc)
+        return fail(f"cases {args.action}", exc)
 
 
 def cmd_handover(args: argparse.Namespace) -> int:
     if args.to:
         if not args.reason:
-            return _fail("handover", ValueError(_("give --reason for the hand-over")))
+            return fail("cases handover", ValueError(_("give --reason for the hand-over")))
         fields: dict[str, Any] = {"action": "handover", "to": args.to.upper(), "reason": args.reason}
     else:
         fields = {"action": "handover_answer", "accept": bool(args.accept)}
@@ -183,7 +186,7 @@ def cmd_handover(args: argparse.Namespace) -> int:
     try:
         return _done(args, _call(args, "case_act", {"id": args.id} | fields | _actor(args)))
     except (ApiError, TimeoutError) as exc:
-        return _fail("handover", exc)
+        return fail("cases handover", exc)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -214,7 +217,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                                                  f"{a['media_type']} from {a['actor']}"))
                 out = export_case_file(case, alert, evidence, args.output)
     except (ApiError, TimeoutError, CaseError, OSError, ValueError) as exc:
-        return _fail("export", exc)
+        return fail("cases export", exc)
     print(_("case file: {html} and {zip} ({n} evidence files; history chain {state})").format(
         html=out.html_path, zip=out.zip_path, n=len(out.manifest) - 3,
         state=_("verified") if out.chain_ok else _("BROKEN")))
@@ -225,11 +228,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.zip is not None:
         return _verify_zip(args.zip)
     if not args.id:
-        return _fail("verify", ValueError(_("give a case id, or --zip FILE")))
+        return fail("cases verify", ValueError(_("give a case id, or --zip FILE")))
     try:
         r = _call(args, "case_verify", {"id": args.id})
     except (ApiError, TimeoutError) as exc:
-        return _fail("verify", exc)
+        return fail("cases verify", exc)
     if r["ok"]:
         print(_("case {id}: {n} events, chain intact, head {head}").format(id=r["case_id"], n=r["n_events"],
                                                                          head=r["head_hash"][:16]))
@@ -250,7 +253,7 @@ def _verify_zip(path: Path) -> int:
         events = [CaseEvent.from_json(e, f"event {e.get('seq')}") for e in doc["events"]]
         r = verify(doc["id"], events, expect_head=doc.get("head_hash") or None, expect_n=doc.get("n_events"))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        return _fail("verify", exc)
+        return fail("cases verify", exc)
     if bad:
         print(_("{path}: files that do not match the manifest: {files}").format(path=path, files=", ".join(bad)))
     if not r.ok:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from borderwatch.cli_api import add_actor_arguments, add_api_arguments, call, show, show_rows, team_scope
+from borderwatch.cli_api import add_actor_arguments, add_api_arguments, call, fail, show, show_rows, team_scope
 from borderwatch.i18n import _
 from coordination.client import ApiError
 from station_db.exchange import StationFileError, load_station_file, station_record
@@ -69,11 +69,6 @@ def register(subparsers: Any) -> None:
 
 def _call(args: argparse.Namespace, op: str, a: dict[str, Any]) -> Any:
     return call(args, "coord-cli", op, a)
-
-
-def _fail(what: str, exc: Exception) -> int:
-    sys.stderr.write(f"borderwatch coord {what}: {exc}\n")
-    return 1
 
 
 def format_request_line(r: dict[str, Any]) -> str:
@@ -133,7 +128,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     try:
         return _print(args, _call(args, "coord_submit", a))
     except (ApiError, TimeoutError) as exc:
-        return _fail("submit", exc)
+        return fail("coord submit", exc)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -145,7 +140,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     try:
         rows = _call(args, "coord_requests", a)
     except (ApiError, TimeoutError) as exc:
-        return _fail("list", exc)
+        return fail("coord list", exc)
     return show_rows(args, rows, format_request_line, _("no coordination requests"))
 
 
@@ -153,7 +148,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         return _print(args, _call(args, "coord_request", {"id": args.id, **team_scope(args)}))
     except (ApiError, TimeoutError) as exc:
-        return _fail("show", exc)
+        return fail("coord show", exc)
 
 
 def cmd_respond(args: argparse.Namespace) -> int:
@@ -166,7 +161,7 @@ def cmd_respond(args: argparse.Namespace) -> int:
     try:
         return _print(args, _call(args, "coord_respond", a))
     except (ApiError, TimeoutError) as exc:
-        return _fail("respond", exc)
+        return fail("coord respond", exc)
 
 
 def cmd_withdraw(args: argparse.Namespace) -> int:
@@ -176,4 +171,4 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
     try:
         return _print(args, _call(args, "coord_withdraw", a))
     except (ApiError, TimeoutError) as exc:
-        return _fail("withdraw", exc)
+        return fail("coord withdraw", exc)

@@ -10,15 +10,12 @@ their state and report.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from pathlib import Path
 from typing import Any
 
+from borderwatch.cli_api import add_actor_arguments, add_api_arguments, call, fail, show, show_rows, team_scope
 from borderwatch.i18n import _
-from coordination.client import ApiClient, ApiError
+from coordination.client import ApiError
 
-DEFAULT_API = "tcp://127.0.0.1:5561"
 KINDS = ("measurement", "iq_snapshot", "tdoa_snapshot")
 
 
@@ -32,6 +29,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--center-hz", type=float, default=None, help=_("centre frequency of a snapshot (Hz)"))
     p.add_argument("--duration-s", type=float, default=None, help=_("length of a snapshot (s)"))
     p.add_argument("--profile", default=None, help=_("the profile of a measurement"))
+    add_actor_arguments(p)
     p.set_defaults(handler=cmd_request)
     p = tsub.add_parser("decide", help=_("grant or refuse a request waiting for your province"))
     p.add_argument("id")
@@ -39,8 +37,10 @@ def register(subparsers: Any) -> None:
     g.add_argument("--grant", action="store_true")
     g.add_argument("--refuse", action="store_true")
     p.add_argument("--reason", default="")
+    add_actor_arguments(p)
     p.set_defaults(handler=cmd_decide)
     p = tsub.add_parser("list", help=_("the requests (yours, or all for an operator)"))
+    add_actor_arguments(p, by_required=False)
     p.set_defaults(handler=cmd_list_requests)
 
     campaign = subparsers.add_parser("campaign", help=_("plan and list joint campaigns"))
@@ -54,46 +54,24 @@ def register(subparsers: Any) -> None:
     p.add_argument("--start", required=True, help=_("UTC start, ISO-8601 (2026-12-05T08:00:00Z)"))
     p.add_argument("--end", required=True, help=_("UTC end, ISO-8601"))
     p.add_argument("--title", default="")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_campaign_add)
     p = csub.add_parser("list", help=_("campaigns with their state and report"))
+    p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_campaign_list)
 
     for parent in (tsub, csub):
         for q in parent.choices.values():
-            q.add_argument("--server", default=DEFAULT_API,
-                           help=_("the server's API address (default {address})").format(address=DEFAULT_API))
-            q.add_argument("--keys", metavar="DIR", type=Path, default=None,
-                           help=_("CurveZMQ client keys (a keys directory or an exported bundle) for a secured server"))
-            q.add_argument("--key-name", metavar="NAME", default=None, help=_("which client key in --keys to use"))
-            q.add_argument("--json", action="store_true")
-    for q in tsub.choices.values():
-        q.add_argument("--by", required=q.get_default("handler") is not cmd_list_requests,
-                       help=_("who (team or person)"))
-        q.add_argument("--as-province", default=None, help=_("the province you act for (e.g. SH)"))
+            add_api_arguments(q)
 
 
 def _call(args: argparse.Namespace, op: str, a: dict[str, Any]) -> Any:
-    keys = None
-    if args.keys is not None:
-        from coordination.keys import load_client_keys
-
-        keys = load_client_keys(args.keys, args.key_name)
-    with ApiClient(args.server, client_id="joint-cli", keys=keys) as client:
-        return client.result(op, a)
+    return call(args, "joint-cli", op, a)
 
 
 def _who(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if getattr(args, "by", None):
-        out["by"] = args.by
-    if getattr(args, "as_province", None):
-        out["as_provinces"] = [args.as_province.strip().upper()]
-    return out
-
-
-def _fail(what: str, exc: Exception) -> int:
-    sys.stderr.write(f"borderwatch {what}: {exc}\n")
-    return 1
+    """Who acts (when given) and for which provinces."""
+    return ({"by": args.by} if args.by else {}) | team_scope(args)
 
 
 def _request_line(r: dict[str, Any]) -> str:
@@ -101,28 +79,17 @@ def _request_line(r: dict[str, Any]) -> str:
             f"{r.get('decision_reason') or ''}{'  result: ' + r['result'] if r.get('result') else ''}")
 
 
-def _show(args: argparse.Namespace, result: Any, line: Any) -> int:
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=1))
-    elif isinstance(result, list):
-        for r in result:
-            print(line(r))
-    else:
-        print(line(result))
-    return 0
-
-
 def cmd_request(args: argparse.Namespace) -> int:
     params = {k: v for k, v in (("center_hz", args.center_hz), ("duration_s", args.duration_s),
                                 ("profile", args.profile)) if v is not None}
     if args.kind != "measurement" and "center_hz" not in params:
-        return _fail("tasking request", ValueError(_("a snapshot needs --center-hz")))
+        return fail("tasking request", ValueError(_("a snapshot needs --center-hz")))
     try:
         r = _call(args, "tasking_request", {"sensor_id": args.sensor_id, "kind": args.kind, "reason": args.reason,
                                             "params": params} | _who(args))
     except (ApiError, TimeoutError) as exc:
-        return _fail("tasking request", exc)
-    return _show(args, r, _request_line)
+        return fail("tasking request", exc)
+    return show(args, r, lambda x: print(_request_line(x)))
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
@@ -130,16 +97,16 @@ def cmd_decide(args: argparse.Namespace) -> int:
         r = _call(args, "tasking_decide", {"id": args.id, "grant": bool(args.grant), "reason": args.reason}
                   | _who(args))
     except (ApiError, TimeoutError) as exc:
-        return _fail("tasking decide", exc)
-    return _show(args, r, _request_line)
+        return fail("tasking decide", exc)
+    return show(args, r, lambda x: print(_request_line(x)))
 
 
 def cmd_list_requests(args: argparse.Namespace) -> int:
     try:
         rows = _call(args, "tasking_requests", _who(args))
     except (ApiError, TimeoutError) as exc:
-        return _fail("tasking list", exc)
-    return _show(args, rows, _request_line)
+        return fail("tasking list", exc)
+    return show_rows(args, rows, _request_line, _("no requests"))
 
 
 def _campaign_line(c: dict[str, Any]) -> str:
@@ -159,13 +126,13 @@ def cmd_campaign_add(args: argparse.Namespace) -> int:
             "sensors": _split(args.sensors), "profiles": _split(args.profiles), "start": args.start,
             "end": args.end, "title": args.title})
     except (ApiError, TimeoutError) as exc:
-        return _fail("campaign add", exc)
-    return _show(args, c, _campaign_line)
+        return fail("campaign add", exc)
+    return show(args, c, lambda x: print(_campaign_line(x)))
 
 
 def cmd_campaign_list(args: argparse.Namespace) -> int:
     try:
         rows = _call(args, "campaigns", {})
     except (ApiError, TimeoutError) as exc:
-        return _fail("campaign list", exc)
-    return _show(args, rows, _campaign_line)
+        return fail("campaign list", exc)
+    return show_rows(args, rows, _campaign_line, _("no campaigns"))

@@ -56,3 +56,13 @@ def test_campaign_add_and_list(centre: CentreWorld, capsys) -> None:
     assert rc == 1 and "not one the server serves" in err
     rc, out, _ = run(capsys, "campaign", "list", "--json", *s)
     assert [c["id"] for c in json.loads(out)] == ["rail-7"]
+
+
+def test_empty_listings_say_so_and_acting_needs_by_like_cases_and_coord(centre: CentreWorld, capsys) -> None:
+    s = ("--server", centre.api_addr)
+    assert run(capsys, "tasking", "list", "--as-province", "sh", *s)[:2] == (0, "no requests\n")
+    assert run(capsys, "campaign", "list", *s)[:2] == (0, "no campaigns\n")
+    assert run(capsys, "tasking", "list", "--json", *s)[:2] == (0, "[]\n")
+    with pytest.raises(SystemExit) as info:  # the actor arguments of every acting command: --by is required
+        main(["tasking", "decide", "T1", "--grant", *s])
+    assert info.value.code == 2 and "--by" in capsys.readouterr().err
