@@ -254,6 +254,9 @@ class Alert:
     """A first-sight judgement (safety-of-life bands), published before the grouping window closes; the
     full judgement confirms it (an ``updated`` event with ``provisional`` false) or withdraws it
     (``resolved`` by ``engine``)."""
+    position_rss: Position | None = None
+    """The received-level position, kept when a fix that does not come from levels (TDOA) was fused into
+    ``position`` (the engine's judgement then rests on the fused one)."""
 
     def __post_init__(self) -> None:
         if self.event not in EVENTS:
@@ -341,6 +344,8 @@ class Alert:
         }
         if self.provisional:  # optional key: absent means a full judgement (older readers ignore it)
             out["provisional"] = True
+        if self.position_rss is not None:  # optional key: present only when a TDOA fix was fused
+            out["position_rss"] = self.position_rss.to_json()
         return out
 
     @classmethod
@@ -348,6 +353,7 @@ class Alert:
         """Validate an alert JSON object back into an :class:`Alert`; AlertError names the bad key."""
         m = _mapping(d, "alert")
         pos = m.get("position")
+        pos_rss = m.get("position_rss")
         upd = m.get("updated_at")
         try:
             return cls(
@@ -373,6 +379,7 @@ class Alert:
                 updated_at=None if upd is None else parse_time(upd, "updated_at"),
                 notify_provinces=tuple(_str_list(m, "notify_provinces", required=False)),
                 provisional=_opt_bool(m, "provisional"),
+                position_rss=None if pos_rss is None else Position.from_json(pos_rss, "alert.position_rss"),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, AlertError):

@@ -25,6 +25,7 @@ them. It is not thread-safe; the server calls it from one thread.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import statistics
@@ -60,6 +61,7 @@ from coordination.localisation import (
     misfit,
 )
 from coordination.sensors import SensorInfo, SweepCoverage
+from coordination.tdoa_fusion import FusedFix, covariance_km2, fuse_positions, inside_region, province_shares
 from dsp.calibration import dbm_to_dbuv_m
 from station_db.models import MEMBER_PROVINCES, Station
 from station_db.rules import BandRule, RuleSet
@@ -106,6 +108,9 @@ class EngineConfig:
     ``judgements_per_call``: full assessments one ``observe``/``tick`` call makes at most (the oldest
     due first; 0 = all): the server's loop is never held for long, so a report arriving meanwhile
     (a first sight in a safety band) waits at most that long.
+    With a position fix that does not come from levels (TDOA, :meth:`RulesEngine.add_position_fix`), a
+    candidate station whose licensed site lies outside the fused 95 % region, widened by
+    ``fix_station_tol_km`` (1-sigma: the site's own coordinates and a fix's heavy tail), is not the emitter.
     """
 
     def __post_init__(self) -> None:
@@ -152,6 +157,7 @@ class EngineConfig:
     offshore_km: float = 60.0
     provisional: bool = True
     judgements_per_call: int = 1
+    fix_station_tol_km: float = 1.0
     localiser: LocaliserConfig = field(default_factory=LocaliserConfig)
 
 
@@ -208,6 +214,8 @@ class _Track:
     assessed_silent: int = 0
     assessed_verdicts: tuple[str, ...] = ()
     provisional_done: bool = False
+    fix: Position | None = None  # a position fix not from levels (TDOA) for the alert, and its time
+    fix_t: datetime | None = None
 
     def points(self) -> list[tuple[float, float]]:
         pts = [(o.sensor.lat, o.sensor.lon) for o in self.obs.values()]
@@ -237,6 +245,8 @@ class Assessment:
     n_silent: int = 0
     """Sensors that swept the channel and did not hear it (used as evidence)."""
     """Provinces the emitter is in with >= ``source_certain_probability`` (a matched station's own)."""
+    position_rss: Position | None = None
+    """The received-level position when a fix not from levels was fused into ``position``."""
 
     @property
     def status(self) -> str:
@@ -479,6 +489,7 @@ class RulesEngine:
         self.store.save(new)
         if tr is not None:
             tr.alert = None
+            tr.fix = tr.fix_t = None  # a fix belongs to the alert it was taken for
             base = tr.last_seen or alert.last_seen
             tr.muted_until = base + timedelta(seconds=self.config.auto_resolve_after_s)
         return AlertEvent("resolved", new)
@@ -493,6 +504,46 @@ class RulesEngine:
         if tr is not None and tr.alert is not None and tr.alert.id == alert_id:
             tr.alert = new
         return AlertEvent("updated", new)
+
+    def add_position_fix(self, alert_id: str, position: Position, t: datetime | None = None) -> list[AlertEvent]:
+        """Give an active alert a position fix that does not come from received levels (TDOA, method ``tdoa``).
+
+        The alert's cluster keeps the fix (a newer one replaces it; an older one than it holds is
+        ignored) while its alert is active: every judgement from now on fuses it with the level fix
+        (:func:`coordination.tdoa_fusion.fuse_positions`) and decides source, affected provinces,
+        ambiguity, station match and routing on the fused position. The alert is re-judged at once;
+        returns the ``updated`` event to publish (none when the fix is older than the one held).
+        ``t``: when the fix was taken (default now); the re-judgement happens at ``t``.
+        """
+        if position.method != "tdoa":
+            raise ValueError(f"add_position_fix: position.method={position.method!r}: only a fix that does not "
+                             f"come from received levels (method 'tdoa') is added")
+        if not (math.isfinite(position.lat) and math.isfinite(position.lon)
+                and math.isfinite(position.semi_major_km) and position.semi_major_km > 0.0):
+            raise ValueError(f"add_position_fix: position of alert {alert_id!r} needs a finite place and a "
+                             f"positive region, got {position!r}")
+        alert, tr = self._find(alert_id)
+        if not alert.active or tr is None or tr.alert is None or tr.alert.id != alert_id:
+            raise AlertError(f"alert {alert_id} is resolved; a position fix is not added")
+        now = t or self._clock()
+        if now.tzinfo is None:
+            raise ValueError(f"add_position_fix: t={now!r} must be timezone-aware UTC")
+        if tr.fix_t is not None and now < tr.fix_t:
+            log.info("position fix for %s at %s is older than the one held (%s): ignored", alert_id, now, tr.fix_t)
+            return []
+        tr.fix, tr.fix_t = position, now
+        events = self._evaluate(tr, now, force=True)
+        if events or tr.alert is None or not tr.alert.active:
+            return events
+        # No level evidence within the horizon to re-judge with: restate the position, fused with the level fix.
+        old = tr.alert
+        level = old.position_rss or (old.position if old.position is not None and old.position.method == "rss"
+                                     else None)
+        new = old.evolve(event="updated", position=self._fuse(level, position).position, position_rss=level,
+                         updated_at=now)
+        tr.alert, tr.last_event = new, now
+        self.store.save(new)
+        return [AlertEvent("updated", new)]
 
     def open_alerts(self) -> list[Alert]:
         """Alerts currently open or acknowledged, oldest first."""
@@ -513,11 +564,12 @@ class RulesEngine:
 
     def assess(self, band: BandRule, channel_hz: float, observations: Sequence[_Obs], now: datetime,
                known_affected: Sequence[str] = (), known_source: Sequence[str] = (),
-               first_heard: datetime | None = None) -> Assessment:
+               first_heard: datetime | None = None, position_fix: Position | None = None) -> Assessment:
         """Judge one emitter cluster (pure with respect to alert state; used by tests directly).
 
         ``first_heard``: since when the emitter is known to be on (sweeps before it are no silence);
-        default the earliest of the observations.
+        default the earliest of the observations. ``position_fix``: a fix not from levels (TDOA), fused
+        with the level fix; every province decision and the station match then use the fused position.
         """
         cfg = self.config
         obs = sorted(observations, key=lambda o: o.sensor.sensor_id)
@@ -531,21 +583,31 @@ class RulesEngine:
         position = None if fix is None else fix.position
         p_station = {} if fix is None else dict(fix.station_probabilities)
         sigma_db = cfg.localiser.sigma_max_db if fix is None else fix.sigma_db
+        findings: list[str] = []
+        position_rss: Position | None = None
+        if position_fix is not None:
+            position_rss = position
+            fused = self._fuse(position, position_fix)
+            position = fused.position
+            findings.append(_fusion_finding(fused, position_rss))
 
         cand_reports: list[CandidateStation] = []
         matched: Station | None = None
         matched_pred: dict[str, float] = {}
         matched_offset_db = 0.0
         best_p = -1.0
-        findings: list[str] = []
         for st in candidates:
             pred = {o.sensor.sensor_id: self._predict(st, o.sensor, band) for o in obs}
             resid = [o.field_dbuv_m - pred[o.sensor.sensor_id] for o in obs]
             offset = statistics.median(resid)
             spread = statistics.pstdev(resid) if len(resid) >= 2 else 0.0
             p = p_station.get(st.station_id, 0.0)
-            explains = p >= cfg.match_min_probability
+            outside = (position_fix is not None and position is not None
+                       and not inside_region(position, st.lat, st.lon, tol_km=cfg.fix_station_tol_km))
+            explains = p >= cfg.match_min_probability and not outside
             reasons = [] if explains else [
+                f"licensed site outside the 95 % region of the position fused with the TDOA fix "
+                f"(levels gave it probability {p:.2f})" if outside else
                 f"probability {p:.2f} that it is the emitter (levels, silences, position, licensed e.r.p.), "
                 f"below {cfg.match_min_probability:g}"]
             cand_reports.append(CandidateStation(
@@ -574,7 +636,8 @@ class RulesEngine:
             source = (matched.province,)
             findings.append(f"licensed station {matched.province}/{matched.station_id} is the emitter with "
                             f"probability {best_p:.2f} (levels, silences, position, licensed e.r.p.)")
-            position = self._station_position(matched, position, best_p, len(obs))
+            position = self._station_position(matched, position, best_p, len(obs),
+                                              method="rss" if position_fix is None else "fused")
             v_findings, violation_excess = self._licence_check(matched, f_hz, obw_hz, matched_offset_db, len(obs),
                                                                sigma_db)
             if v_findings:
@@ -649,7 +712,7 @@ class RulesEngine:
             readings=readings, position=position, candidates=tuple(cand_reports), matched=matched,
             provinces_source=tuple(source), provinces_affected=tuple(affected), severity=severity,
             severity_score=score, findings=tuple(findings), resolution=resolution, provinces_certain=certain,
-            n_silent=len(silent),
+            n_silent=len(silent), position_rss=position_rss,
         )
 
     # -------------------------------------------------------------- pieces of the assessment
@@ -721,12 +784,21 @@ class RulesEngine:
         out.sort(key=lambda dq: dq[0])
         return [q for _, q in out[: self.config.max_localisation_sensors]]
 
-    def _station_position(self, st: Station, fix_position: Position | None, p: float, n: int) -> Position:
-        """The licensed station's own position as the emitter's (the database is the better fix)."""
+    def _station_position(self, st: Station, fix_position: Position | None, p: float, n: int,
+                          method: str = "rss") -> Position:
+        """The licensed station's own position as the emitter's (the database is the better fix).
+        ``method``: what identified the station (``fused`` when a TDOA fix took part)."""
         eirp = None if fix_position is None else fix_position.eirp_dbw
         return Position(lat=st.lat, lon=st.lon, error_km=1.0, semi_major_km=1.0 / math.sqrt(5.991),
                         semi_minor_km=1.0 / math.sqrt(5.991), orientation_deg=0.0, provinces=((st.province, 1.0),),
-                        kind="station", n_sensors=n, eirp_dbw=eirp)
+                        kind="station", n_sensors=n, eirp_dbw=eirp, method=method)
+
+    def _fuse(self, level: Position | None, other: Position) -> FusedFix:
+        """The level fix fused with a fix not from levels; provinces by the engine's own lookup (its waters)."""
+        if level is None:
+            shares = province_shares(other.lat, other.lon, covariance_km2(other), self._lookup())
+            return FusedFix(dataclasses.replace(other, provinces=shares), True, 0.0)
+        return fuse_positions(level, other, self._lookup())
 
     def _lookup(self) -> ProvinceLookup:
         if self._province_lookup is None:
@@ -979,6 +1051,7 @@ class RulesEngine:
         if gone.alert is not None and gone.alert.active:
             if keep.alert is None or not keep.alert.active:
                 keep.alert, keep.last_event = gone.alert, gone.last_event
+                keep.fix, keep.fix_t = gone.fix, gone.fix_t
             else:
                 withdrawn = gone.alert.evolve(
                     event="resolved", state="resolved", resolved_by="engine", updated_at=now,
@@ -993,13 +1066,14 @@ class RulesEngine:
             tracks.remove(gone)
         return out
 
-    def _evaluate(self, tr: _Track, now: datetime) -> list[AlertEvent]:
+    def _evaluate(self, tr: _Track, now: datetime, force: bool = False) -> list[AlertEvent]:
+        """Judge the cluster and step its alert; ``force``: judge and publish even if nothing else changed."""
         horizon = timedelta(seconds=self.config.evidence_horizon_s)
         obs = [o for o in tr.obs.values() if now - o.t <= horizon]
         if not obs:
             return []
         seen = max(o.t for o in obs)
-        if self._unchanged(tr, obs, now):
+        if not force and self._unchanged(tr, obs, now):
             # Same sensors, levels within a few dB, same frequency, recently assessed: the verdict
             # stands; only the times move. Keeps a busy band cheap (an assessment costs ~10 ms).
             if tr.assessed_verdicts:
@@ -1013,7 +1087,7 @@ class RulesEngine:
         a = self.assess(tr.band, tr.channel_hz, obs, now,
                         known_affected=tr.alert.provinces_affected if active else (),  # type: ignore[union-attr]
                         known_source=tr.alert.provinces_source if active else (),  # type: ignore[union-attr]
-                        first_heard=tr.first_seen)
+                        first_heard=tr.first_seen, position_fix=tr.fix)
         tr.status = a.status
         tr.matched_station = None if a.matched is None else f"{a.matched.province}/{a.matched.station_id}"
         tr.assessed_at, tr.assessed_verdicts = now, a.verdicts
@@ -1058,11 +1132,12 @@ class RulesEngine:
             event="updated", verdicts=verdicts, severity=severity, severity_score=score,
             f_center_hz=a.f_center_hz, bandwidth_hz=a.bandwidth_hz, provinces_source=a.provinces_source,
             provinces_affected=affected, sensors=_merge_readings(old.sensors, a.readings), position=a.position,
-            candidate_stations=a.candidates, last_seen=max(old.last_seen, seen), findings=findings,
+            position_rss=a.position_rss, candidate_stations=a.candidates, last_seen=max(old.last_seen, seen),
+            findings=findings,
             resolution=a.resolution or old.resolution,
             matched_station=tr.matched_station or old.matched_station, updated_at=now,
         )
-        material = (new.verdicts != old.verdicts or new.provinces_source != old.provinces_source
+        material = (force or new.verdicts != old.verdicts or new.provinces_source != old.provinces_source
                     or new.provinces_affected != old.provinces_affected or new.severity != old.severity
                     or new.matched_station != old.matched_station)
         tr.alert = new
@@ -1079,6 +1154,7 @@ class RulesEngine:
         assert old is not None
         tr.last_event = now
         if not a.verdicts:
+            tr.fix = tr.fix_t = None
             gone = old.evolve(event="resolved", state="resolved", resolved_by="engine", updated_at=now,
                               note=_join_note(old.note, "withdrawn: the full judgement found no alert condition "
                                                         f"({tr.matched_station or 'no verdict'})"))
@@ -1091,8 +1167,9 @@ class RulesEngine:
             event="updated", provisional=False, verdicts=a.verdicts, severity=a.severity,
             severity_score=a.severity_score, f_center_hz=a.f_center_hz, bandwidth_hz=a.bandwidth_hz,
             provinces_source=a.provinces_source, provinces_affected=a.provinces_affected,
-            sensors=_merge_readings(old.sensors, a.readings), position=a.position, candidate_stations=a.candidates,
-            last_seen=max(old.last_seen, seen), findings=a.findings, resolution=a.resolution,
+            sensors=_merge_readings(old.sensors, a.readings), position=a.position, position_rss=a.position_rss,
+            candidate_stations=a.candidates, last_seen=max(old.last_seen, seen), findings=a.findings,
+            resolution=a.resolution,
             matched_station=tr.matched_station, updated_at=now,
             notify_provinces=tuple(p for p in MEMBER_PROVINCES if a.band.safety
                                    and p not in (*a.provinces_source, *a.provinces_affected)),
@@ -1135,7 +1212,7 @@ class RulesEngine:
             severity_score=a.severity_score, band=a.band.name, service=a.band.service, channel_hz=a.channel_hz,
             f_center_hz=a.f_center_hz, bandwidth_hz=a.bandwidth_hz, provinces_source=a.provinces_source,
             provinces_affected=a.provinces_affected, sensors=a.readings, position=a.position,
-            candidate_stations=a.candidates, first_seen=first,
+            position_rss=a.position_rss, candidate_stations=a.candidates, first_seen=first,
             last_seen=max(o.t for o in tr.obs.values()), rules_version=self.rules.version, findings=a.findings,
             resolution=a.resolution, matched_station=tr.matched_station, updated_at=now,
             notify_provinces=tuple(p for p in MEMBER_PROVINCES if a.band.safety
@@ -1166,6 +1243,19 @@ class RulesEngine:
                         last_event=alert.updated_at or alert.last_seen, status="+".join(alert.verdicts))
             tr.anchors = {s.sensor_id: (s.lat, s.lon) for s in alert.sensors}
             self._tracks.setdefault((band.name, alert.channel_hz), []).append(tr)
+
+
+def _fusion_finding(fused: FusedFix, level: Position | None) -> str:
+    """What the fusion of the level fix with a TDOA fix says about their agreement."""
+    if level is None:
+        return "position: the TDOA fix alone (no fix from the received levels)"
+    if level.kind == "annulus":
+        return "position: the TDOA fix (the received levels give only a ring about one sensor)"
+    if fused.consistent:
+        return (f"position: received levels fused with a TDOA fix that agrees with them (Mahalanobis distance "
+                f"{math.sqrt(fused.mahalanobis2):.1f})")
+    return (f"position: the TDOA fix disagrees with the received levels (Mahalanobis distance "
+            f"{math.sqrt(fused.mahalanobis2):.1f}); one of them is wrong, the region holds both")
 
 
 def _alert_rank(alert: Alert | None) -> int:

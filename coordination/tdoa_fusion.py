@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,9 +114,20 @@ def tdoa_position(result: TdoaResult, lookup: ProvinceLookup | None = None) -> P
 
 def fuse_positions(rss: Position, tdoa: Position, lookup: ProvinceLookup | None = None) -> FusedFix:
     """Combine a received-level position (an ellipse or region; an annulus is no Gaussian and is not
-    fused: the TDOA fix stands alone) with a TDOA position. See the module docstring."""
+    fused: the TDOA fix stands alone) with a TDOA position. See the module docstring.
+
+    Province shares: of the fused Gaussian when the fixes agree; when they do not, the even mixture of
+    each fix's own shares (the level fix's as its localiser stated them, the TDOA fix's drawn from its
+    ellipse), so a confident level decision and a TDOA fix across a border make an ambiguous one, never
+    a flipped one. With no ``lookup`` the TDOA fix's stated shares are used.
+    """
+    def tdoa_shares() -> tuple[tuple[str, float], ...]:
+        if lookup is None:
+            return tdoa.provinces
+        return province_shares(tdoa.lat, tdoa.lon, covariance_km2(tdoa), lookup)
+
     if rss.kind == "annulus" or rss.semi_major_km <= 0.0:
-        return FusedFix(tdoa, True, 0.0)
+        return FusedFix(tdoa if lookup is None else replace(tdoa, provinces=tdoa_shares()), True, 0.0)
     lat0, lon0 = rss.lat, rss.lon
     p1, p2 = covariance_km2(rss), covariance_km2(tdoa)
     floor = np.eye(2) * 1e-8  # a degenerate axis (a fix on a straight line of sensors) stays invertible
@@ -134,8 +145,22 @@ def fuse_positions(rss: Position, tdoa: Position, lookup: ProvinceLookup | None 
         cov = 0.5 * (p1 + p2) + 0.25 * np.outer(d, d)
     lat, lon = _to_latlon(lat0, lon0, x)
     pos = _position(float(lat), float(lon), cov, method="fused", n_sensors=max(rss.n_sensors, tdoa.n_sensors),
-                    lookup=lookup, eirp_dbw=rss.eirp_dbw)
+                    lookup=lookup if consistent else None, eirp_dbw=rss.eirp_dbw)
+    if not consistent:
+        mix: dict[str, float] = {}
+        for shares in (rss.provinces, tdoa_shares()):
+            for code, p in shares:
+                mix[code] = mix.get(code, 0.0) + 0.5 * p
+        pos = replace(pos, provinces=tuple(sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))))
     return FusedFix(pos, consistent, m2)
+
+
+def inside_region(pos: Position, lat: float, lon: float, *, tol_km: float = 0.0) -> bool:
+    """Whether a point lies inside a position's stated 95 % ellipse, widened by ``tol_km`` (1-sigma, both
+    axes: how far a point's own coordinates may be off, e.g. a station's licensed site)."""
+    cov = covariance_km2(pos) + np.eye(2) * (tol_km**2 + 1e-8)
+    d = _to_km(pos.lat, pos.lon, lat, lon)
+    return float(d @ np.linalg.solve(cov, d)) <= CHI2_2DOF_95
 
 
 def newest_fix(evidence: Sequence[Any], cache: dict[str, dict[str, Any]] | None = None) -> dict[str, Any] | None:
@@ -156,16 +181,22 @@ def newest_fix(evidence: Sequence[Any], cache: dict[str, dict[str, Any]] | None 
 
 def with_tdoa(doc: dict[str, Any], cache: dict[str, dict[str, Any]] | None = None,
               lookup: ProvinceLookup | None = None) -> dict[str, Any]:
-    """An alert document with its newest TDOA fix fused into ``position`` (``position_rss`` keeps the level
-    fix, ``tdoa`` the fix's detail); unchanged when it has none. The server's outbox and the report both
-    show alerts through this, so they say the same method."""
+    """An alert document with its newest TDOA fix in ``tdoa`` (the fix's detail: what the console draws
+    hyperbolas from) and fused into ``position`` (``position_rss`` keeps the level fix); unchanged when it
+    has none. When the engine has already judged with the fix (its position says ``fused`` or ``tdoa``
+    and ``position_rss`` is stated), the position is the engine's and is not fused again. The server's
+    outbox and the report both show alerts through this, so they say the same method."""
     fix = newest_fix(doc.get("evidence") or [], cache)
     if fix is None:
         return doc
     tdoa = Position.from_json(fix["position"], "tdoa.position")
     detail = {k: v for k, v in fix.items() if k != "alert_id"}
     rss_doc = doc.get("position")
-    if rss_doc:
+    stated = (rss_doc or {}).get("method") in ("fused", "tdoa") and doc.get("position_rss") is not None
+    if stated:
+        rss = Position.from_json(doc["position_rss"], "alert.position_rss")
+        detail["consistent_with_rss"] = fuse_positions(rss, tdoa).consistent
+    elif rss_doc:
         fused = fuse_positions(Position.from_json(rss_doc, "alert.position"), tdoa, lookup)
         doc["position_rss"] = rss_doc
         doc["position"] = fused.position.to_json()
