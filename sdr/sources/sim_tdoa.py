@@ -9,12 +9,25 @@ true time; a sensor's sample n is taken at
     t_n = T + start_offset_s + n / (fs * (1 + ppm * 1e-6))          (its crystal runs fast or slow)
 
 and holds, for every transmitter in the tuned band, the waveform at t_n - distance / c (straight-line
-distance between the antennas in ECEF, heights included), optionally plus a second ray (two-ray
-multipath: later by a few hundred ns to a few us, weaker), mixed down by the LO, which runs on the same
-crystal: F * (1 + ppm * 1e-6), with a fresh PLL phase after every retune. Levels come from the world
-(:class:`~sdr.sources.sim_world.RealisticWorld`: P.1546 median plus shadowing), noise from kTB and the
-sensor's noise figure. The samples of a retune's settling time are noise with a decaying transient
-(the sensor drops them; they are rendered so a reader that does not drop them is wrong, visibly).
+distance between the antennas in ECEF, heights included), optionally plus later, weaker rays
+(multipath), mixed down by the LO, which runs on the same crystal: F * (1 + ppm * 1e-6), with a fresh PLL
+phase after every retune. Levels come from the world (:class:`~sdr.sources.sim_world.RealisticWorld`:
+P.1546 median plus shadowing), noise from kTB and the sensor's noise figure. The samples of a retune's
+settling time are noise with a decaying transient (the sensor drops them; they are rendered so a reader
+that does not drop them is wrong, visibly).
+
+Impairments (both off by default, so known-answer tests see clean signals):
+
+- multipath per link (:class:`MultipathProfile`): 1-3 extra rays, each later than the direct one by a
+  delay drawn log-uniformly between a few hundred ns and a few us and weaker by 3-15 dB, with its own
+  carrier phase; the link's total power stays the world's. The numbers follow the COST 207 delay profiles
+  (rural area: taps within 0.5 us, typical urban: taps at 0.2-5 us, 0-10 dB down) and the r.m.s. delay
+  spreads ITU-R P.1407 reports for VHF/UHF mobile links (a few hundred ns in open country, ~1-3 us in
+  towns). :class:`Multipath` is the older fixed two-ray case.
+- the dongle's ADC (:class:`AdcModel`): per segment the tuner gain is the R820T step that puts the
+  segment's total power near the AGC target (-18 dBFS, as the streaming simulator), the IF/ADC noise
+  (-50 dBFS) is added and I and Q are quantised to 8 bits with clipping (the RTL2832U's unsigned bytes):
+  about 7 effective bits. The recording is scaled back to dBm units, so levels stay calibrated.
 
 Waveforms are statistical stand-ins with the right spectra: FM broadcast (programme audio as
 band-limited noise to 15 kHz, 19 kHz pilot, +-50..75 kHz deviation), NFM speech (300-3000 Hz band-limited
@@ -39,6 +52,7 @@ from dsp.tdoa_pair import SnapshotWindows
 from sdr.scenario import SensorSite, Transmitter
 from sdr.sources.base import SourceBase
 from sdr.sources.sim_link import PropagationModel
+from sdr.sources.simulated import ADC_NOISE_DBFS, AGC_TARGET_DBFS, FULL_SCALE_OFFSET_DB, R820T_GAINS_DB
 
 #: Thermal noise density at 290 K (dBm/Hz).
 KTB_DBM_HZ = -173.98
@@ -84,12 +98,79 @@ class DongleClock:
     pps_locked: bool = False
 
 
+#: One extra ray of a link: (excess delay s, amplitude relative to the direct ray, carrier phase rad).
+Ray = tuple[float, float, float]
+
+
 @dataclass(frozen=True)
 class Multipath:
     """Two-ray multipath: a second copy ``delay_s`` later and ``rel_db`` weaker, per link."""
 
     delay_s: float = 1e-6
     rel_db: float = -6.0
+
+    def rays(self, rng: np.random.Generator, key: int) -> tuple[list[Ray], float]:
+        """The extra ray of one link (its delay 0.5-1.5 x ``delay_s`` from ``key``) and the direct ray's
+        amplitude (1: the second ray adds power)."""
+        extra = self.delay_s * (0.5 + (key % 1000) / 1000.0)
+        return [(extra, 10 ** (self.rel_db / 20), (key >> 10) % 6283 / 1000)], 1.0
+
+
+@dataclass(frozen=True)
+class MultipathProfile:
+    """Multipath drawn per link: ``rays`` extra rays (inclusive range), each ``delay_s`` later (log-uniform
+    in the range) and ``rel_db`` weaker (uniform), random carrier phase; total power kept (the world's
+    level already holds the multipath). See the module docstring for where the numbers come from."""
+
+    name: str
+    delay_s: tuple[float, float]
+    rays_range: tuple[int, int] = (1, 3)
+    rel_db: tuple[float, float] = (-15.0, -3.0)
+
+    def rays(self, rng: np.random.Generator, key: int) -> tuple[list[Ray], float]:
+        """One link's extra rays and the direct ray's amplitude (so that the powers sum to one)."""
+        del key
+        k = int(rng.integers(self.rays_range[0], self.rays_range[1] + 1))
+        lo, hi = math.log(self.delay_s[0]), math.log(self.delay_s[1])
+        out = [(math.exp(rng.uniform(lo, hi)), 10 ** (rng.uniform(*self.rel_db) / 20), rng.uniform(0, 2 * math.pi))
+               for _ in range(k)]
+        direct = 1.0 / math.sqrt(1.0 + sum(a * a for _, a, _ in out))
+        return [(d, a * direct, ph) for d, a, ph in out], direct
+
+
+#: Open country (COST 207 rural area: every tap within 0.5 us).
+RURAL = MultipathProfile("rural", (0.1e-6, 0.5e-6))
+#: Towns (COST 207 typical urban: taps from 0.2 to 5 us).
+URBAN = MultipathProfile("urban", (0.5e-6, 5e-6))
+#: The benchmark's default: links anywhere between open country and town, a few hundred ns to a few us.
+MIXED = MultipathProfile("mixed", (0.2e-6, 3e-6))
+
+
+@dataclass(frozen=True)
+class AdcModel:
+    """The dongle's receive chain after the antenna: per-segment AGC on the R820T gain steps, IF/ADC noise,
+    ``bits`` bits per I and Q with clipping (see the module docstring)."""
+
+    bits: int = 8
+    agc_target_dbfs: float = AGC_TARGET_DBFS
+    adc_noise_dbfs: float = ADC_NOISE_DBFS
+
+    def gain_db(self, power_mw: float) -> float:
+        """The highest gain step that keeps ``power_mw`` at or below the AGC target."""
+        level0 = 10 * math.log10(max(power_mw, 1e-30)) + FULL_SCALE_OFFSET_DB
+        want = self.agc_target_dbfs - level0
+        return max(g for g in R820T_GAINS_DB if g <= max(want, 0.0))
+
+    def digitise(self, x_mw: np.ndarray, gain_db: float, rng: np.random.Generator) -> np.ndarray:
+        """``x_mw`` (amplitudes in sqrt(mW)) through the gain, ADC noise and quantiser, back in sqrt(mW)."""
+        scale = 10 ** ((gain_db + FULL_SCALE_OFFSET_DB) / 20)
+        fs = scale * x_mw
+        sd = math.sqrt(10 ** (self.adc_noise_dbfs / 10) / 2)
+        fs = fs + sd * (rng.standard_normal(fs.size) + 1j * rng.standard_normal(fs.size))
+        half = (2**self.bits - 1) / 2.0  # 127.5 for 8 bits: codes 0..255 centred on 127.5
+        i = np.clip(np.rint(fs.real * half + half), 0, 2 * half)
+        q = np.clip(np.rint(fs.imag * half + half), 0, 2 * half)
+        return ((i - half) + 1j * (q - half)) / (half * scale)
 
 
 @dataclass(frozen=True)
@@ -158,11 +239,13 @@ class SnapshotRenderer:
     """Renders a :class:`SnapshotPlan` for sensors from one set of transmitters (waveforms cached)."""
 
     def __init__(self, emitters: Sequence[TdoaEmitter], model: PropagationModel, plan: SnapshotPlan, *,
-                 multipath: Multipath | None = None, seed: int = 0) -> None:
+                 multipath: Multipath | MultipathProfile | None = None, adc: AdcModel | None = None,
+                 seed: int = 0) -> None:
         self.emitters = tuple(emitters)
         self.model = model
         self.plan = plan
         self.multipath = multipath
+        self.adc = adc
         self.seed = seed
         fs = plan.sample_rate_hz
         self._grid_t0 = -GRID_MARGIN_S
@@ -192,8 +275,8 @@ class SnapshotRenderer:
                 rays = [(tau, amp, 0.0)]
                 if self.multipath is not None:
                     k = _seed(self.seed, "mp", em.tx.id, site.id)
-                    extra = self.multipath.delay_s * (0.5 + (k % 1000) / 1000.0)
-                    rays.append((tau + extra, amp * 10 ** (self.multipath.rel_db / 20), (k >> 10) % 6283 / 1000))
+                    extra, direct = self.multipath.rays(np.random.default_rng(k), k)
+                    rays = [(tau, amp * direct, 0.0)] + [(tau + d, amp * a, ph) for d, a, ph in extra]
                 for delay, a_ray, ph in rays:
                     te = t[a:b] - delay
                     s = resample(self._waves[em.tx.id], (te - self._grid_t0) * fs)
@@ -204,6 +287,12 @@ class SnapshotRenderer:
         for (_, b), nxt in itertools.pairwise(windows):
             settle = np.arange(nxt[0] - b)
             iq[b : nxt[0]] *= 1 + 30 * np.exp(-settle / max(1, settle.size / 5))
+        if self.adc is not None:
+            # the AGC sets each segment's gain on its settled samples; the settling before it shares that gain
+            starts = [0] + [r for r, _ in plan.retunes()[1:]] + [iq.size]
+            for (a, b), lo, hi in zip(windows, starts[:-1], starts[1:]):
+                gain = self.adc.gain_db(float(np.mean(np.abs(iq[a:b]) ** 2)))
+                iq[lo:hi] = self.adc.digitise(iq[lo:hi], gain, rng)
         return SnapshotWindows(iq=iq.astype(np.complex64), sample_rate_hz=fs, ref_before=windows[0],
                                target=windows[1], ref_after=windows[2], ref_freq_hz=plan.ref_freq_hz,
                                target_freq_hz=plan.target_freq_hz, pps_locked=clock.pps_locked)
@@ -241,11 +330,13 @@ class SimulatedSnapshots:
     (the target emitters and the reference broadcaster), played back as a :class:`RecordingSource`.
     Orders of one round (same frequencies and sizes) share one renderer, so every sensor hears the
     same waveforms; the dongle clock is drawn per order from the sensor's seed (+-``ppm`` and
-    +-``offset_s``, uniform)."""
+    +-``offset_s``, uniform). ``multipath`` and ``adc`` add the impairments (see the module docstring)."""
 
     def __init__(self, emitters: Sequence[TdoaEmitter], model: PropagationModel, site: SensorSite, *,
-                 seed: int = 0, ppm: float = 50.0, offset_s: float = 0.01, multipath: Multipath | None = None,
-                 renderers: dict[tuple[float, ...], SnapshotRenderer] | None = None) -> None:
+                 seed: int = 0, ppm: float = 50.0, offset_s: float = 0.01,
+                 multipath: Multipath | MultipathProfile | None = None,
+                 renderers: dict[tuple[float, ...], SnapshotRenderer] | None = None,
+                 adc: AdcModel | None = None) -> None:
         self.emitters = tuple(emitters)
         self.model = model
         self.site = site
@@ -253,6 +344,7 @@ class SimulatedSnapshots:
         self.ppm = ppm
         self.offset_s = offset_s
         self.multipath = multipath
+        self.adc = adc
         #: shared between the sensors of one simulated network (one renderer per ordered plan)
         self.renderers = renderers if renderers is not None else {}
         self.orders = 0
@@ -264,7 +356,8 @@ class SimulatedSnapshots:
         renderer = self.renderers.get(key)
         if renderer is None:
             renderer = self.renderers[key] = SnapshotRenderer(self.emitters, self.model, plan,
-                                                              multipath=self.multipath, seed=self.seed)
+                                                              multipath=self.multipath, adc=self.adc,
+                                                              seed=self.seed)
         rng = np.random.default_rng(_seed(self.seed, self.site.id, self.orders))
         self.orders += 1
         clock = DongleClock(ppm=rng.uniform(-self.ppm, self.ppm), start_offset_s=rng.uniform(-self.offset_s,

@@ -8,8 +8,18 @@ import pytest
 from dsp.tdoa_pair import pair_tdoa
 from dsp.xcorr import estimate_delay
 from sdr.scenario import SensorSite, Transmitter
-from sdr.sources.sim_tdoa import DongleClock, SnapshotPlan, SnapshotRenderer, TdoaEmitter, path_delay_s, waveform
+from sdr.sources.sim_tdoa import (
+    MIXED,
+    AdcModel,
+    DongleClock,
+    SnapshotPlan,
+    SnapshotRenderer,
+    TdoaEmitter,
+    path_delay_s,
+    waveform,
+)
 from sdr.sources.sim_world import RealisticWorld
+from sdr.sources.simulated import R820T_GAINS_DB
 
 FS = 250e3
 A = SensorSite("A", "SH", 31.10, 121.10, 20.0)
@@ -52,3 +62,40 @@ def test_waveforms_have_unit_power_and_unknown_kinds_are_refused():
         assert abs(np.mean(np.abs(waveform(kind, bw, 50_000, FS, 3)) ** 2) - 1.0) < 0.05
     with pytest.raises(ValueError, match="unknown TDOA waveform"):
         waveform("chirp", 1e3, 100, FS, 1)
+
+
+def test_multipath_profile_draws_1_to_3_rays_within_its_spread_and_keeps_the_link_power():
+    for key in range(40):
+        rays, direct = MIXED.rays(np.random.default_rng(key), key)
+        assert 1 <= len(rays) <= 3
+        assert all(0.2e-6 <= d <= 3e-6 and 10 ** (-15 / 20) * direct - 1e-12 <= a <= 10 ** (-3 / 20) * direct + 1e-12
+                   for d, a, _ in rays)
+        assert abs(direct**2 + sum(a * a for _, a, _ in rays) - 1.0) < 1e-12
+    assert MIXED.rays(np.random.default_rng(5), 5) == MIXED.rays(np.random.default_rng(5), 5)
+
+
+def test_adc_puts_each_segment_on_an_8_bit_grid_near_the_agc_target():
+    renderer = SnapshotRenderer([TdoaEmitter(TX, "wideband", 150e3, 1)], RealisticWorld.ideal(), PLAN, seed=1,
+                                multipath=MIXED, adc=AdcModel())
+    rec = renderer.render(A, DongleClock(ppm=12.0))
+    for a, b in PLAN.windows():
+        seg = rec.iq[a:b].astype(np.complex128)
+        # one step of the grid in this segment's mW units: every sample an integer number of steps from -0.5 step
+        step = np.min(np.abs(np.diff(np.unique(np.round(seg.real, 15)))))
+        codes = seg.real / step + 0.5
+        assert np.max(np.abs(codes - np.rint(codes))) < 1e-3
+        assert np.unique(np.rint(codes)).size <= 256
+        gain = AdcModel().gain_db(float(np.mean(np.abs(seg) ** 2)))
+        level_dbfs = 10 * np.log10(np.mean(np.abs(seg) ** 2)) + gain + 10.0
+        assert level_dbfs < -17.0
+        # within one gain step (<= 4 dB) under the -18 dBFS target, unless the gain is at its top (noise only)
+        assert level_dbfs > -24.0 or gain == max(R820T_GAINS_DB)
+    assert rec.iq[PLAN.windows()[1][0]:PLAN.windows()[1][1]].std() > rec.iq[: PLAN.windows()[0][1]].std()
+
+
+def test_adc_and_multipath_are_seeded():
+    r1 = SnapshotRenderer([TdoaEmitter(TX, "wideband", 150e3, 1)], RealisticWorld.ideal(), PLAN, seed=4,
+                          multipath=MIXED, adc=AdcModel())
+    r2 = SnapshotRenderer([TdoaEmitter(TX, "wideband", 150e3, 1)], RealisticWorld.ideal(), PLAN, seed=4,
+                          multipath=MIXED, adc=AdcModel())
+    assert np.array_equal(r1.render(B, DongleClock(3.0, 1e-3)).iq, r2.render(B, DongleClock(3.0, 1e-3)).iq)
