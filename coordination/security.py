@@ -114,7 +114,8 @@ def topic_allowed(info: KeyInfo, topic: bytes) -> bool:
 
 
 class AuthCounters:
-    """Rejections by reason and by peer, handshake outcomes; written from several threads."""
+    """Rejections by reason and by peer, handshake outcomes, subscriptions let through; written from several
+    threads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -122,6 +123,7 @@ class AuthCounters:
         self.by_peer: dict[str, Counter[str]] = {}
         self.handshakes: Counter[str] = Counter()
         self.accepted: Counter[str] = Counter()
+        self.subscribed: Counter[str] = Counter()
         self._logged: Counter[str] = Counter()
 
     def reject(self, peer: str, reason: str, detail: str = "") -> None:
@@ -142,10 +144,18 @@ class AuthCounters:
         with self._lock:
             self.accepted[role] += 1
 
+    def subscribe(self, topic: bytes) -> None:
+        """A subscription the policy let through, counted per topic family (``alert``, ``coord``, ``case``): an
+        operator sees who listens, and a client knows its subscription is in force once the count moved."""
+        family = topic.split(b".", 1)[0].decode("ascii", "replace")[:16]
+        with self._lock:
+            self.subscribed[family] += 1
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {"rejected": dict(self.rejected), "rejected_by_peer": {p: dict(c) for p, c in self.by_peer.items()},
-                    "handshakes": dict(self.handshakes), "accepted": dict(self.accepted)}
+                    "handshakes": dict(self.handshakes), "accepted": dict(self.accepted),
+                    "subscribed": dict(self.subscribed)}
 
 
 def peer_name(info: KeyInfo | None, key: str | None) -> str:
@@ -372,6 +382,7 @@ class CurvePolicy:
                 self.counters.reject(peer_name(info, key), "topic_denied", f"subscription {topic[:64]!r} refused")
                 continue
             sock.setsockopt(zmq.SUBSCRIBE, topic)
+            self.counters.subscribe(topic)
         return n
 
     # ------------------------------------------------------------ allow-list reload, monitors

@@ -61,10 +61,9 @@ def test_refused_client_gets_nothing_in_nothing_out_and_is_counted(secure, tmp_p
     api = ApiClient(srv.endpoints["api"], keys=bad, timeout_s=SILENCE_S)
     sub = subscriber(ctx, srv.endpoints["pub"], bad, [b""])
     ok_sub = subscriber(ctx, srv.endpoints["pub"], keys.client("ops"), [b"alert."])
-    wait_for(lambda: counters(srv)["auth"]["handshakes"].get("pub.succeeded", 0) >= 1)
-    import time
-
-    time.sleep(0.3)  # subscriptions travel
+    # before publishing: ok_sub's subscription is in force, and the refused subscriber has tried its handshake
+    wait_for(lambda: counters(srv)["auth"]["subscribed"].get("alert", 0) >= 1)
+    wait_for(lambda: any(k.startswith("pub.") and k != "pub.succeeded" for k in counters(srv)["auth"]["handshakes"]))
     publish_alerts(engine, good, 10, [("A-JS", "JS"), ("A-ZJ", "ZJ")])
     with pytest.raises(TimeoutError):
         api.call("ping")
@@ -122,10 +121,7 @@ def test_revoked_console_gets_no_more_answers_nor_alerts(secure):
     assert api.result("ping")["pong"] is True
     sub_laptop = subscriber(ctx, srv.endpoints["pub"], laptop, [b"alert."])
     sub_ops = subscriber(ctx, srv.endpoints["pub"], ops, [b"alert."])
-    wait_for(lambda: counters(srv)["auth"]["accepted"].get("pub", 0) >= 2)
-    import time
-
-    time.sleep(0.3)
+    wait_for(lambda: counters(srv)["auth"]["subscribed"].get("alert", 0) >= 2)  # both subscriptions in force
     publish_alerts(engine, s, 1, [("A1", "JS")])
     assert drain_alerts(sub_laptop, 0.5) == [("alert.JS", "A1")]
     assert drain_alerts(sub_ops, 0.2) == [("alert.JS", "A1")]
@@ -163,6 +159,8 @@ def test_province_limited_team_gets_only_its_alert_topics(secure):
     sub_zj = subscriber(ctx, srv.endpoints["pub"], keys.client("team-zj"), greedy)
     sub_all = subscriber(ctx, srv.endpoints["pub"], keys.client("team-all"), greedy)
     wait_for(lambda: counters(srv)["rejected"].get("auth.topic_denied", 0) >= 5 + 5 + 3)
+    # each one's last topic was refused, so all are handled: alert.JS, alert.ZJ, and team-all's three alert topics
+    assert counters(srv)["auth"]["subscribed"] == {"alert": 1 + 1 + 3}
     publish_alerts(engine, s, 1, [("A-JS", "JS"), ("A-ZJ", "ZJ"), ("A-AH", "AH")])
     s.send(s.spectrum(2))  # live spectrum and sensor status go out too: no team key may see them
     assert s.wait_acked([2]) == {2}
