@@ -366,17 +366,24 @@ def web_lines(web: Any) -> str:
     return out + "\n  " + _("team tokens: {tokens}").format(tokens=tokens) + "\n"
 
 
+CASE_STATES = {"open": N_("open"), "closed": N_("closed"), "merged": N_("merged"), "stopped": N_("stopped"),
+               "licence_amended": N_("licence_amended"), "penalised": N_("penalised"), "referred": N_("referred"),
+               "not_found": N_("not_found")}
+"""A case's state, or its outcome once closed (coordination.cases STATES and OUTCOMES): codes in English."""
+
+
 def case_lines(result: DemoResult) -> list[str]:
     """The cases the server opened and who holds them."""
     if not result.cases:
         return ["  " + _("cases: none opened")]
     lines = ["  " + _("cases: {n} opened (major and critical alerts)").format(n=len(result.cases))]
     for c in result.cases:
-        ho = " -> " + str(c["handover"]["to"]) if c.get("handover") else ""
+        ho = " -> " + _label(PROVINCE_NAMES, c["handover"]["to"]) if c.get("handover") else ""
         lines.append(f"    {c['id']}  {pad(_label(SEVERITY_NAMES, c.get('severity')), 8)} "
                      + _("held by {holder}{handover}, {state}").format(
                          holder=_label(PROVINCE_NAMES, c.get("holder")), handover=ho,
-                         state=c.get("outcome") or c.get("state")) + f"  {_('alert')} {c.get('alert_id')}")
+                         state=_label(CASE_STATES, c.get("outcome") or c.get("state")))
+                     + f"  {_('alert')} {c.get('alert_id')}")
     if result.web_url:
         lines.append("  " + _("web view: {url}").format(url=result.web_url))
     return lines
