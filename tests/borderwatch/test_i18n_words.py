@@ -1,15 +1,25 @@
-"""One Chinese vocabulary: the demo's case lines speak the catalogue's own severity words and case states."""
+"""One Chinese vocabulary: the demo's case lines speak the catalogue's own severity words and case states, and
+every catalogue (CLI, report, console, web view) names a severity with the same word."""
 
 from __future__ import annotations
 
 import dataclasses
+import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from demo_testkit import GOOD, ROUTES, result_for
 
-from borderwatch import i18n
+import coordination.report
+import gui
+from borderwatch import i18n, i18n_build
 from borderwatch.demo_scenario import load_demo_scenario
 from borderwatch.demo_view import case_lines
+from coordination.report.catalogue import read_po
+from web import i18n as web_i18n
+
+REPORT_PO = Path(coordination.report.__file__).parent / "locale" / "zh_CN" / "LC_MESSAGES" / "borderwatch.po"
+CONSOLE_TS = Path(gui.__file__).parent / "data" / "borderwatch_zh_CN.ts"
 
 
 @pytest.fixture
@@ -40,3 +50,21 @@ def test_demo_case_lines_in_english_keep_the_codes() -> None:
     head, major, critical = case_lines(_cases_result())[:3]
     assert head == "  cases: 2 opened (major and critical alerts)"
     assert "held by JS, open" in major and "held by SH -> JS, stopped" in critical
+
+
+def _ts_words(path: Path, source: str) -> set[str]:
+    root = ET.parse(path).getroot()
+    return {str(m.findtext("translation")) for m in root.iter("message") if m.findtext("source") == source}
+
+
+@pytest.mark.parametrize("code", ["critical", "major", "minor", "info"])
+def test_every_chinese_catalogue_names_a_severity_with_the_same_word(code: str) -> None:
+    """The CLI and demo, the report, the console and the web view: a team reading several sees one word."""
+    words = {
+        "cli": {read_po(i18n_build.po_path("zh_CN"))[code]},
+        "report": {read_po(REPORT_PO)[code]},
+        "console": _ts_words(CONSOLE_TS, code),
+        "web": {web_i18n.translate("zh", code)},
+    }
+    assert all(len(w) == 1 for w in words.values()), words
+    assert len(set().union(*words.values())) == 1, words
