@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from coordination.alerts import Alert, AlertEvent
+from coordination.alerts import Alert, AlertEvent, Position
 from coordination.sensors import SensorInfo, SweepCoverage
 
 #: The server's clock: timezone-aware UTC now.
@@ -35,5 +35,7 @@ class AlertEngine(Protocol):
     def resolve(self, alert_id: str, by: str, note: str | None = None) -> AlertEvent: ...
 
     def add_evidence(self, alert_id: str, ref: str) -> AlertEvent: ...
+
+    def add_position_fix(self, alert_id: str, position: Position, t: datetime | None = None) -> list[AlertEvent]: ...
 
     def open_alerts(self) -> list[Alert]: ...

@@ -39,7 +39,7 @@ from typing import Any
 
 import zmq
 
-from coordination.alerts import Alert, AlertEvent, AlertStore
+from coordination.alerts import Alert, AlertEvent, AlertStore, Position
 from coordination.api import Api
 from coordination.archive import SpectrumArchive
 from coordination.attachments import AttachmentStore
@@ -266,7 +266,7 @@ class Server:
             evidence_root=data / "evidence",
             stations=(lambda lo, hi: stations.stations_overlapping(lo, hi)) if stations is not None else None,
             attach=self._attach_evidence, settings=TdoaSettings(lead_s=cfg.tdoa_lead_s, target_s=cfg.tdoa_target_s),
-            province_lookup=provinces_of)
+            province_lookup=provinces_of, position_fix=self._add_position_fix)
         outbox.decorators.append(tdoa.decorate)
         extra_ops |= tdoa.ops
         if self.stations is not None and self.rules is not None:
@@ -516,6 +516,18 @@ class Server:
             log.info("evidence %s not attached to alert %s: %s", ref, alert_id, exc)
             return
         self.handle_alert_events([event])
+
+    def _add_position_fix(self, alert_id: str, position: Position) -> None:
+        """Give an alert a TDOA fix through the engine, which re-judges it, and publish the update (the TDOA
+        part's port)."""
+        if self.engine is None:
+            return
+        try:
+            events = self.engine.add_position_fix(alert_id, position)
+        except (KeyError, ValueError) as exc:  # the alert closed meanwhile
+            log.info("position fix not given to alert %s: %s", alert_id, exc)
+            return
+        self.handle_alert_events(events)
 
     def _sensor_province(self, sensor_id: str) -> str | None:
         st = self.registry.get(sensor_id) if self.registry is not None else None

@@ -8,16 +8,21 @@ evidence path (ordered in the store like IQ captures, filed under the alert, att
 evidence: the evidence keeps the snapshots). On the server's tick a round whose snapshots are all in
 (or, after ``collect_s``, at least three) is solved with :func:`coordination.tdoa.locate_tdoa`; the fix
 and what it rests on (reference, pairs, range differences: what the console draws hyperbolas from)
-are written beside the snapshots as ``<round>.tdoa.json`` and attached to the alert as evidence
-through the engine's public ``add_evidence``.
+are written beside the snapshots as ``<round>.tdoa.json``; the fix goes to the engine
+(``position_fix``: the engine's ``add_position_fix``, which re-judges the alert on the position fused
+with it: source and affected provinces, ambiguity, station match, routing) and the file is attached to
+the alert as evidence through the engine's public ``add_evidence``.
 
-The alert's position: :meth:`TdoaOrders.decorate` (an outbox decorator, so the API and the published
-alert show the same) reads the alert's newest TDOA file and fuses it with the received-level
-position the engine states (:func:`coordination.tdoa_fusion.fuse_positions`): ``position.method``
-becomes ``fused`` (or ``tdoa`` when the level fix is a one-sensor annulus), the level fix is kept as
-``position_rss`` and the TDOA detail as ``tdoa``. The engine keeps re-estimating the level fix as
-measurements arrive; the fusion follows it. A round that fails says why in its file (``error``) and
+The alert's position: the engine states it (``position.method`` ``fused``, or ``tdoa`` when the level
+fix is a one-sensor annulus; the level fix kept as ``position_rss``) and keeps fusing the fix as new
+levels arrive. :meth:`TdoaOrders.decorate` (an outbox decorator, so the API and the published alert
+show the same) adds the newest fix file's detail as ``tdoa`` (what the console draws hyperbolas
+from); for an alert whose engine did not take the fix it fuses it for display
+(:func:`coordination.tdoa_fusion.with_tdoa`). A round that fails says why in its file (``error``) and
 the alert keeps its level fix (``rss``).
+
+Rounds are ordered when an alert opens heard by >= 3 capable sensors, or the first time an update
+shows it heard by >= 3 (an alert that opened on two sensors); once per alert, more on demand.
 
 Rounds in flight are held in memory (a restart forgets a round in flight; its snapshots stay as
 evidence, and a new one can be ordered through the API). Solving costs a few hundred ms of CPU on
@@ -37,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from coordination.alerts import AlertEvent
+from coordination.alerts import AlertEvent, Position
 from coordination.client import ApiError
 from coordination.evidence import safe_name
 from coordination.outlets import SERVER_ID, MessageSeq, Replies
@@ -97,10 +102,13 @@ class TdoaOrders:
     def __init__(self, *, store: Store, registry: SensorRegistry, sensors: Replies, seq: MessageSeq,
                  clock: Callable[[], datetime], evidence_root: Path, stations: StationsSource | None,
                  attach: Callable[[str, str], None] | None, settings: TdoaSettings | None = None,
-                 measured: MeasuredLevels | None = None, province_lookup: ProvinceLookup | None = None) -> None:
+                 measured: MeasuredLevels | None = None, province_lookup: ProvinceLookup | None = None,
+                 position_fix: Callable[[str, Position], None] | None = None) -> None:
         """``stations(f_lo_hz, f_hi_hz)``: licensed stations in a band (reference candidates);
         ``attach(alert_id, path)``: give the alert a piece of evidence (the engine's ``add_evidence``, then
-        publish); ``measured(sensor_ids)``: (sensor, frequency) -> recently measured SNR."""
+        publish); ``position_fix(alert_id, position)``: give the alert the TDOA fix to judge with (the
+        engine's ``add_position_fix``, then publish); ``measured(sensor_ids)``: (sensor, frequency) ->
+        recently measured SNR."""
         self.store = store
         self.registry = registry
         self.sensors = sensors
@@ -109,12 +117,14 @@ class TdoaOrders:
         self.root = Path(evidence_root)
         self.stations = stations
         self.attach = attach
+        self.position_fix = position_fix
         self.settings = settings or TdoaSettings()
         self.measured = measured
         self.province_lookup = province_lookup
         self.rounds: dict[str, _Round] = {}
         self._n = 0
         self._cache: dict[str, dict[str, Any]] = {}
+        self._ordered: set[str] = set()  # alerts that had a round ordered by on_events
         self.ops = {"tdoa_locate": self.api_locate}
 
     # ------------------------------------------------------------ ordering
@@ -130,15 +140,26 @@ class TdoaOrders:
         return out
 
     def on_events(self, events: Sequence[AlertEvent]) -> None:
-        """An alert that opens heard by >= 3 capable sensors gets a round."""
+        """An alert heard by >= 3 capable sensors gets a round: when it opens, or at the first update that
+        shows it heard by 3 (once per alert; more through the API)."""
         for ev in events:
-            if ev.event != "opened":
+            alert = ev.alert
+            if not alert.active:
+                self._ordered.discard(alert.id)
                 continue
-            doc = ev.alert.to_json()
+            if ev.event not in ("opened", "updated") or alert.id in self._ordered:
+                continue
+            n = len(self.capable(s.sensor_id for s in alert.sensors))
+            if n < 3:
+                if ev.event == "opened":
+                    log.info("no TDOA round for %s yet: %d sensors that take snapshot orders heard it, a fix "
+                             "needs 3", alert.id, n)
+                continue
+            self._ordered.add(alert.id)
             try:
-                self.order(doc)
+                self.order(alert.to_json())
             except TdoaOrderError as exc:
-                log.info("no TDOA round for %s: %s", doc.get("id"), exc)
+                log.info("no TDOA round for %s: %s", alert.id, exc)
 
     def order(self, doc: Mapping[str, Any]) -> str:
         """Order a round for the alert document ``doc``; returns the round id."""
@@ -236,11 +257,13 @@ class TdoaOrders:
             snaps.append(SensorSnapshot(sid, rec.lat, rec.lon, rec.height_m, win))
             out["sensors"].append({"sensor_id": sid, "lat": rec.lat, "lon": rec.lon, "height_m": rec.height_m})
         ref = r.reference.station
+        fix: Position | None = None
         try:
             res = locate_tdoa(snaps, ReferenceBroadcaster(ref.station_id, ref.lat, ref.lon,
                                                           ref.antenna_height_m + ref.ground_height_m, ref.tx_freq_hz),
                               starts_latlon=r.starts)
             out.update(fix_detail(res, self.province_lookup))
+            fix = tdoa_position(res, self.province_lookup)
         except TdoaError as exc:
             out["error"] = str(exc)
             log.info("TDOA round %s: no fix: %s", r.round_id, exc)
@@ -248,13 +271,16 @@ class TdoaOrders:
         fix_path.parent.mkdir(parents=True, exist_ok=True)
         fix_path.write_text(json.dumps(out, allow_nan=False))
         self._cache[str(fix_path)] = out
+        if fix is not None and self.position_fix is not None:
+            self.position_fix(r.alert_id, fix)  # the engine re-judges with it before the file is attached
         if self.attach is not None:
             self.attach(r.alert_id, str(fix_path))
 
     # ------------------------------------------------------------ the alert document
 
     def decorate(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """Put the alert's newest TDOA fix, fused with its level fix, in its position (outbox decorator)."""
+        """The alert's newest TDOA fix as ``tdoa`` (outbox decorator); its position is the engine's when the
+        engine judged with the fix, else fused here for display."""
         return with_tdoa(doc, self._cache, self.province_lookup)
 
 

@@ -129,6 +129,7 @@ def test_an_alert_heard_by_four_sensors_gets_a_fused_tdoa_position(tmp_path, sta
             for d in daemons:
                 d.close()
     assert sum(d.stats.snapshots for d in daemons) >= 4
+    assert [a for a, _ in engine.fixes][:1] == ["A-TDOA"] and engine.fixes[0][1].method == "tdoa"
     tdoa = doc["tdoa"]
     assert tdoa["reference_station"] == "SH-FM-0007" and "error" not in tdoa
     assert len(tdoa["pairs"]) >= 2 and tdoa["position"]["method"] == "tdoa"

@@ -169,6 +169,7 @@ class FakeEngine:
         self.queued: list[AlertEvent] = []
         self.ticks = 0
         self.alerts: dict[str, Alert] = {}
+        self.fixes: list[tuple[str, Any]] = []
         self.store = alert_store
 
     def observe(self, sensor: Any, t: datetime, emissions: Sequence[Any], noise_floor_dbm: float,
@@ -203,6 +204,11 @@ class FakeEngine:
         a = a.evolve(event="updated", evidence=(*a.evidence, ref))
         self.alerts[alert_id] = a
         return AlertEvent("updated", a)
+
+    def add_position_fix(self, alert_id: str, position: Any, t: datetime | None = None) -> list[AlertEvent]:
+        """Records the fix; a scripted engine does not judge with it (the outbox fuses it for display)."""
+        self.fixes.append((alert_id, position))
+        return []
 
     def open_alerts(self) -> list[Alert]:
         return [a for a in self.alerts.values() if a.state != "resolved"]
