@@ -15,10 +15,10 @@ import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from coordination.protocol import format_utc
+from coordination.protocol import format_utc, utc_from_text
 
 ALERT_SCHEMA_VERSION = 1
 """Version of the alert JSON (``schema_version`` key); additive changes keep the number."""
@@ -35,22 +35,18 @@ class AlertError(ValueError):
 
 def format_time(t: datetime) -> str:
     """:func:`~coordination.protocol.format_utc`, refusing a naive time with an AlertError."""
-    if t.tzinfo is None:
-        raise AlertError(f"naive datetime {t!r}: alert times must be timezone-aware UTC")
-    return format_utc(t)
+    try:
+        return format_utc(t)
+    except ValueError as exc:
+        raise AlertError(f"alert time: {exc}") from None
 
 
 def parse_time(text: Any, key: str) -> datetime:
     """Parse an ISO-8601 UTC time of alert key ``key``; AlertError naming the key otherwise."""
-    if not isinstance(text, str):
-        raise AlertError(f"alert.{key} must be an ISO-8601 string, got {text!r}")
     try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return utc_from_text(text, f"alert.{key}")
     except ValueError as exc:
-        raise AlertError(f"alert.{key}={text!r} is not ISO-8601") from exc
-    if t.tzinfo is None:
-        raise AlertError(f"alert.{key}={text!r} has no timezone")
-    return t.astimezone(UTC)
+        raise AlertError(str(exc)) from None
 
 
 def _r(x: float | None, nd: int = 2) -> float | None:

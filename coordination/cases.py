@@ -20,10 +20,10 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from coordination.protocol import format_utc
+from coordination.protocol import format_utc, utc_from_text
 
 #: Severities from which the server opens a case by itself (an operator may open one for any alert).
 AUTO_OPEN_SEVERITIES: tuple[str, ...] = ("critical", "major")
@@ -50,21 +50,18 @@ class CaseError(ValueError):
 
 def format_time(t: datetime) -> str:
     """:func:`~coordination.protocol.format_utc` (the alerts' and the protocol's format), refusing a naive time."""
-    if t.tzinfo is None:
-        raise CaseError(f"naive datetime {t!r}: case times must be timezone-aware UTC")
-    return format_utc(t)
+    try:
+        return format_utc(t)
+    except ValueError as exc:
+        raise CaseError(f"case time: {exc}") from None
 
 
 def parse_time(text: Any, where: str) -> datetime:
-    if not isinstance(text, str):
-        raise CaseError(f"{where} must be an ISO-8601 string, got {text!r}")
+    """An ISO-8601 UTC time of ``where`` (an event's field); CaseError naming it otherwise."""
     try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return utc_from_text(text, where)
     except ValueError as exc:
-        raise CaseError(f"{where}={text!r} is not ISO-8601") from exc
-    if t.tzinfo is None:
-        raise CaseError(f"{where}={text!r} has no timezone")
-    return t.astimezone(UTC)
+        raise CaseError(str(exc)) from None
 
 
 # ---------------------------------------------------------------- field checks

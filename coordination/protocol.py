@@ -94,17 +94,31 @@ def format_epoch_utc(t_s: float) -> str:
     return format_utc(datetime.fromtimestamp(float(t_s), UTC))
 
 
+def utc_from_text(text: Any, name: str) -> datetime:
+    """ISO-8601 text with a timezone (``Z`` or an offset) -> aware UTC datetime; ValueError naming ``name``.
+
+    The one reader of time text behind :func:`parse_utc` (the wire), the alerts and the cases, each of
+    which re-raises the ValueError as its own error. A time without a zone is refused, never guessed.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"{name} must be an ISO-8601 string, got {type(text).__name__}")
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"{name}={text[:64]!r} is not ISO-8601") from exc
+    if t.tzinfo is None:
+        raise ValueError(f"{name}={text[:64]!r} has no timezone")
+    return t.astimezone(UTC)
+
+
 def parse_utc(text: str, name: str = "t_utc") -> datetime:
     """Parse an ISO-8601 UTC timestamp; raise ProtocolError naming the field otherwise."""
     if not isinstance(text, str) or len(text) > 40:
         raise ProtocolError("field", f"{name} must be an ISO-8601 string")
     try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return utc_from_text(text, name)
     except ValueError as exc:
-        raise ProtocolError("field", f"{name}={text!r} is not ISO-8601") from exc
-    if t.tzinfo is None:
-        raise ProtocolError("field", f"{name}={text!r} has no timezone")
-    return t.astimezone(UTC)
+        raise ProtocolError("field", str(exc)) from exc
 
 
 def parse_wire_utc(text: str, name: str = "t_utc") -> datetime:

@@ -107,6 +107,28 @@ def test_utc_text_refuses_a_naive_time():
         p.format_utc(datetime(2026, 12, 3, 13, 0))
 
 
+@pytest.mark.parametrize("text,problem", [("2026-12-03T13:00:00", "has no timezone"), ("yesterday", "not ISO-8601"),
+                                          (1764766800, "must be an ISO-8601 string")])
+def test_one_time_reader_for_the_wire_the_alerts_and_the_cases(text, problem) -> None:
+    """The same text means the same instant everywhere, and each reader refuses the same texts in its own error."""
+    from datetime import datetime, timedelta, timezone
+
+    from coordination.alerts import AlertError
+    from coordination.alerts import parse_time as alert_time
+    from coordination.cases import CaseError
+    from coordination.cases import parse_time as case_time
+
+    good = "2026-12-03T21:00:00.5+08:00"
+    want = datetime(2026, 12, 3, 13, 0, 0, 500_000, tzinfo=timezone(timedelta(0)))
+    assert p.parse_utc(good) == alert_time(good, "first_seen") == case_time(good, "event.t_utc") == want
+    with pytest.raises(p.ProtocolError, match=f"t_utc.*{problem}"):
+        p.parse_utc(text)
+    with pytest.raises(AlertError, match=f"alert.first_seen.*{problem}"):
+        alert_time(text, "first_seen")
+    with pytest.raises(CaseError, match=f"event.t_utc.*{problem}"):
+        case_time(text, "event.t_utc")
+
+
 def test_emissions_carry_an_optional_class_and_confidence() -> None:
     plain = {k: 1.5 for k in p.EMISSION_FIELDS}
     classed = {**plain, "emission_class": "2fsk", "class_confidence": 0.83}
