@@ -62,17 +62,8 @@ class CurveSensor(SimSensor):
 
     def __init__(self, ctx: zmq.Context, addr: str, keys: ClientKeys | None, sensor_id: str = "js-01",
                  province: str = "JS", identity: bytes | None = None) -> None:
-        self.sensor_id = sensor_id
-        self.province, self.lat, self.lon = province, 31.30 if province == "JS" else 30.0, 120.60
-        self.capabilities = ()
-        self.sock = ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.IDENTITY, identity if identity is not None else sensor_id.encode())
-        if keys is not None:
-            keys.apply(self.sock)
-        self.sock.connect(addr)
-        self.acked: set[int] = set()
-        self.inbox: list[Any] = []
+        super().__init__(ctx, addr, sensor_id, province, lat=31.30 if province == "JS" else 30.0, lon=120.60,
+                         identity=identity, keys=keys)
 
     def send_raw(self, frames: Sequence[bytes]) -> None:
         """Non-blocking: a refused client has no connection, and a blocking send would wait forever."""
@@ -83,15 +74,6 @@ class CurveSensor(SimSensor):
 
     def send(self, msg: Any) -> None:
         self.send_raw(msg.to_frames())
-
-    def pump(self, timeout_ms: int = 10) -> None:
-        while self.sock.poll(timeout_ms):
-            msg = decode(self.sock.recv_multipart())
-            if msg.TYPE == b"ack":
-                self.acked.update(msg.acked)  # type: ignore[attr-defined]
-            else:
-                self.inbox.append(msg)
-            timeout_ms = 0
 
     def received_anything(self, window_s: float) -> bool:
         """Did the server send this client anything at all within ``window_s``?"""

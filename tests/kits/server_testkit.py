@@ -17,6 +17,7 @@ import zmq
 
 from coordination.alerts import Alert, AlertEvent, SensorReading
 from coordination.config import ServerConfig
+from coordination.keys import ClientKeys
 from coordination.protocol import (
     EMISSION_FIELDS,
     Emissions,
@@ -73,17 +74,19 @@ def power_row(seq: int, n_bins: int = 64) -> np.ndarray:
 
 
 class SimSensor:
-    """A DEALER that speaks the sensor side of the protocol (identity = sensor_id)."""
+    """A DEALER that speaks the sensor side of the protocol (identity = sensor_id); a CURVE client with ``keys``."""
 
     def __init__(self, ctx: zmq.Context, addr: str, sensor_id: str = "js-01", province: str = "JS",
                  lat: float = 31.30, lon: float = 120.60, capabilities: Sequence[str] = (),
-                 identity: bytes | None = None) -> None:
+                 identity: bytes | None = None, keys: ClientKeys | None = None) -> None:
         self.sensor_id = sensor_id
         self.province, self.lat, self.lon = province, lat, lon
         self.capabilities = tuple(capabilities)
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.IDENTITY, identity if identity is not None else sensor_id.encode())
+        if keys is not None:
+            keys.apply(self.sock)
         self.sock.connect(addr)
         self.acked: set[int] = set()
         self.inbox: list[Message] = []
