@@ -10,7 +10,12 @@ What runs (all on 127.0.0.1, nothing else is touched):
   scenario's ``[world]`` (:mod:`sdr.sources.sim_world`: the realistic world, or the engine's own
   P.1546 law for the ideal one; geography glue in :mod:`borderwatch.demo_propagation`);
 - a subscriber on every ``alert.<PROV>`` topic that records every alert event (and which
-  provinces received it), optionally to a JSON-lines file.
+  provinces received it), optionally to a JSON-lines file;
+- time difference of arrival: the server runs with ``[tdoa] on_open``, so an alert heard by three or
+  more sensors gets a round of synchronised snapshots; each simulated sensor takes its snapshot from a
+  :class:`~borderwatch.demo_tdoa.DemoSnapshots` (the same transmitters and world, its own dongle clock),
+  the scenario's reference broadcasters align the clocks, and the summary says per incident how its
+  position was found (``tdoa``, ``fused`` or ``rss``), from how many sensors, and how far off it is.
 
 Why threads, not processes: a sensor sweeps four 1.6-1.8 MHz windows (one tuner hop each, 50 ms of
 samples) every 2 s, a few ms of CPU per window, most of it in Numba kernels and FFTs that release
@@ -46,6 +51,7 @@ import zmq
 
 from borderwatch.demo_propagation import demo_world
 from borderwatch.demo_scenario import DemoScenario, Expectation
+from borderwatch.demo_tdoa import DemoSnapshots, RendererPool, snapshot_emitters
 from coordination.client import ApiClient, Publication, Subscription
 from coordination.config import ServerConfig
 from coordination.keys import ClientKeys, KeySet, ensure_demo_keys
@@ -251,6 +257,10 @@ class IncidentOutcome:
     problems: tuple[str, ...]
     #: the play ended before this transmitter was on air long enough to be judged (short --duration)
     skipped: bool = False
+    #: how the alert's position was found: "tdoa", "fused" (time differences and levels) or "rss" (levels)
+    position_method: str | None = None
+    #: how many sensors measured the emitter (the alert's readings)
+    n_sensors: int = 0
 
     @property
     def passed(self) -> bool:
@@ -266,7 +276,7 @@ class IncidentOutcome:
                 "provinces_source": list(self.provinces_source), "provinces_affected": list(self.provinces_affected),
                 "routed_to": list(self.routed_to), "position_error_km": self.position_error_km,
                 "stated_error_km": self.stated_error_km, "severity": self.severity, "problems": list(self.problems),
-                "skipped": self.skipped}
+                "skipped": self.skipped, "position_method": self.position_method, "n_sensors": self.n_sensors}
 
 
 def attribute(alert: Mapping[str, Any], transmitters: Sequence[Transmitter]) -> Transmitter | None:
@@ -356,17 +366,20 @@ def _judge_one(tx: Transmitter, exp: Expectation, docs: Sequence[Mapping[str, An
         problems.append(f"published to {','.join(routed) or 'nobody'}, expected {','.join(sorted(want_routes))}")
     err_km: float | None = None
     stated: float | None = None
+    method: str | None = None
     pos = doc.get("position")
     if pos:
         err_km = round(float(haversine_km(float(pos["lat"]), float(pos["lon"]), tx.lat, tx.lon)), 2)
         stated = float(pos["error_km"]) if pos.get("error_km") is not None else None
+        method = str(pos.get("method") or "rss")
     if exp.max_position_error_km is not None:
         if err_km is None:
             problems.append("no position estimate")
         elif err_km > exp.max_position_error_km:
             problems.append(f"position {err_km:.1f} km from the transmitter (allowed {exp.max_position_error_km:g})")
+    n_sensors = len({str(r.get("sensor_id")) for r in doc.get("sensors") or ()})
     return IncidentOutcome(tx.id, label, exp, ids, verdicts, src, aff, routed, err_km, stated,
-                           doc.get("severity"), tuple(problems))
+                           doc.get("severity"), tuple(problems), position_method=method, n_sensors=n_sensors)
 
 
 # ---------------------------------------------------------------------------- the run
@@ -473,6 +486,9 @@ class DemoNetwork:
             # CURVE with the demo's own keys, generated in its output dir: the demo runs as secured as production
             insecure=self.keys is None, keys_dir=self.keys.root if self.keys is not None else None,
             evidence_duration_s=EVIDENCE_DURATION_S, evidence_sample_rate_hz=EVIDENCE_RATE_HZ,
+            # a TDOA round for every alert that opens heard by >= 3 sensors: the simulated sensors render
+            # their snapshots coherently (borderwatch.demo_tdoa), the reference broadcasters are in the scenario
+            tdoa_on_open=True,
         )
 
     def sensor_config(self, site_id: str) -> SensorConfig:
@@ -501,14 +517,18 @@ class DemoNetwork:
         self._start_servers()
         model = link_model(self.demo)
         self.t0 = time.monotonic()
+        emitters = snapshot_emitters(self.scenario)
+        renderers = RendererPool(model, self.scenario.seed)
         for site in self.scenario.sensors:
             cfg = self.sensor_config(site.id)
+            snapshots = DemoSnapshots(site, emitters, renderers, play_time_s=self.elapsed_s, seed=self.scenario.seed)
             source = WallClockSource(SimulatedSource(self.scenario, site.id, propagation=model), self.t0)
             record = self.spool_records[site.id] = SpoolRecord()
             spool = Spool(cfg.spool_path, quota_bytes=cfg.spool_quota_bytes, synchronous=cfg.spool_synchronous,
                           on_put=record.on_put)
             daemon = SensorDaemon(cfg, source, stop_event=self.stop_event, context=self.ctx, spool=spool,
-                                  evidence_dir=self.data_dir / "spool" / "evidence" / site.id)
+                                  evidence_dir=self.data_dir / "spool" / "evidence" / site.id,
+                                  snapshot_source=snapshots)
             self.spools[site.id] = spool
             self.daemons[site.id] = daemon
             # real sensors are not in phase: spread the starts over one revisit (seeded, reproducible)

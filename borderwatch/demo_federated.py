@@ -149,8 +149,11 @@ class FederatedDemoNetwork(DemoNetwork):
             # First-sight provisional alerts (safety bands) are one centre's: the federation links the
             # centres' alerts of one emitter at judgement, so two centres seeing ch 16 at once would open
             # two. Federated centres judge after the grouping window (docs/rules-engine.md section 9).
+            # TDOA rounds are one centre's: it orders snapshots from its own sensors only, so a border alert
+            # heard across two centres rarely has three of one centre's; the federated demo keeps level fixes.
             cfg = dataclasses.replace(base, data_dir=self.data_dir / code, stations=None, insecure=False,
-                                      keys_dir=keys.root, engine={**base.engine, "provisional": False})
+                                      keys_dir=keys.root, engine={**base.engine, "provisional": False},
+                                      tdoa_on_open=False)
             fed = feds[code] = Federation(FederationConfig(
                 centre=code, database=self.database, bind_addr="tcp://127.0.0.1:*", keys_dir=keys.root,
                 border_zone_km=DEMO_BORDER_ZONE_KM))

@@ -34,6 +34,9 @@ EVENT_NAMES = {"opened": N_("opened"), "updated": N_("updated"), "acknowledged":
                "resolved": N_("resolved"), "evidence": N_("evidence")}
 SEVERITY_NAMES = {"critical": N_("critical"), "major": N_("major"), "minor": N_("minor"), "info": N_("info")}
 SENSOR_STATES = {"live": N_("live"), "late": N_("late"), "down": N_("down")}
+POSITION_METHODS = {"tdoa": N_("tdoa"), "fused": N_("fused"), "rss": N_("rss")}
+"""How an alert's position was found (alert schema ``position.method``): time differences alone, time
+differences fused with the received levels, received levels alone; the codes in English, words in Chinese."""
 PROVINCE_NAMES = {"SH": N_("SH"), "JS": N_("JS"), "ZJ": N_("ZJ"), "AH": N_("AH")}
 """Province codes as the live view shows them: the code in English, the name (上海 ...) in Chinese."""
 BAND_NAMES = {name: name for name in (
@@ -312,7 +315,8 @@ def format_summary(result: DemoResult) -> str:
                            "events, {cpu:.0f} s CPU)").format(scenario=result.scenario, s=result.duration_s,
                                                              sensors=result.sensors, events=result.alert_events,
                                                              cpu=result.cpu_s) + " =="]
-    rows = [["", _("transmitter"), _("expected"), _("concluded"), _("provinces"), _("position error"), _("severity")]]
+    rows = [["", _("transmitter"), _("expected"), _("concluded"), _("provinces"), _("sensors"), _("position by"),
+             _("position error"), _("severity")]]
     for o in result.outcomes:
         e = o.expectation
         expected = _("no alert") if e.is_traffic else fmt_verdicts(e.verdicts)
@@ -328,7 +332,10 @@ def format_summary(result: DemoResult) -> str:
                 pos += " " + _("(stated +-{km:.1f})").format(km=o.stated_error_km)
         severity = _label(SEVERITY_NAMES, o.severity) if o.severity else "-"
         status = "-" if o.skipped else (_("ok") if o.passed else fail)
-        rows.append([status, o.transmitter, expected, "-" if o.skipped else concluded, provs, pos, severity])
+        n_sensors = str(o.n_sensors) if o.alert_ids else "-"
+        method = _label(POSITION_METHODS, o.position_method) if o.position_method else "-"
+        rows.append([status, o.transmitter, expected, "-" if o.skipped else concluded, provs, n_sensors, method, pos,
+                     severity])
     lines += _table(rows)
     for o in result.outcomes:
         for p in o.problems:

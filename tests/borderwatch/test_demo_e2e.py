@@ -207,8 +207,8 @@ def test_hdf5_spectra_are_readable_and_each_seq_stored_once(played):
 def test_sigmf_evidence_is_readable_and_annotated(played):
     from sigmf import sigmffile
 
-    metas = sorted((played["out"] / "evidence").rglob("*.sigmf-meta"))
-    assert len(metas) >= 4  # at least one capture per incident
+    metas = sorted(m for m in (played["out"] / "evidence").rglob("*.sigmf-meta") if not m.name.startswith("tdoa-"))
+    assert len(metas) >= 4  # at least one capture per incident (TDOA snapshots aside: their own test)
     incidents = set()
     for meta in metas:
         s = sigmffile.fromfile(str(meta))

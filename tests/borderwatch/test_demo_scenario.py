@@ -87,10 +87,18 @@ def test_licensed_transmitters_match_the_sample_station_data(demo):
         assert tx.antenna_height_m == pytest.approx(prediction.station_heff_m(st)), tx.id
 
 
+def _swept(demo, tx) -> bool:
+    return any(p.f_start_hz <= tx.emitted_freq_hz <= p.f_stop_hz for p in demo.settings.profiles)
+
+
 def test_every_transmitter_has_an_expectation_and_incidents_state_a_position_error(demo):
-    ids = {t.id for t in demo.scenario.transmitters}
+    """Every transmitter a sweep sees is judged; the reference broadcasters, outside every monitoring
+    window, play only in TDOA snapshots and need none."""
+    ids = {t.id for t in demo.scenario.transmitters if _swept(demo, t)}
     exp = {e.transmitter: e for e in demo.settings.expectations}
     assert set(exp) == ids
+    unswept = {t.id for t in demo.scenario.transmitters if not _swept(demo, t)}
+    assert len(unswept) == 10 and all(t.startswith(("SH-FM", "ZJ-FM", "JS-FM", "AH-FM")) for t in unswept)
     for e in exp.values():
         if not e.is_traffic:
             assert e.max_position_error_km == 5.0 and e.provinces_source and e.provinces_affected
@@ -252,3 +260,49 @@ def test_wall_clock_source_keeps_the_simulators_calibration(demo):
     wrapped = WallClockSource(inner, t0_monotonic=0.0)
     assert calibration_db(inner) is not None
     assert calibration_db(wrapped) == pytest.approx(calibration_db(inner), abs=1e-9)
+
+
+def test_the_reference_the_server_picks_for_any_sensors_that_hear_an_incident_is_on_the_air(demo, monkeypatch):
+    """A TDOA round aligns the dongles on the licensed FM station the server picks (best predicted SNR at the
+    worst chosen sensor); the scenario must have it on the air or the round aligns on noise. Checked for every
+    3 to 6 of the sensors that hear each transmitter in realistic worlds of other seeds than the file's."""
+    import dataclasses
+    import itertools
+    from datetime import date
+
+    from borderwatch.demo import sample_stations_path
+    from borderwatch.demo_propagation import demo_world
+    from coordination import tdoa_reference
+    from coordination.sensors import SensorInfo
+    from sdr.sources.sim_reports import sweep_report
+    from station_db.exchange import read_stations
+
+    today = date(2026, 11, 25)
+    stations = [s for s in read_stations(sample_stations_path()) if tdoa_reference.is_reference_candidate(s, today)]
+    infos = {s.id: SensorInfo(s.id, s.province, s.lat, s.lon, s.height_m) for s in demo.scenario.sensors}
+    cache = {(st.station_id, i): tdoa_reference.predicted_snr_db(st, info) for st in stations
+             for i, info in infos.items()}
+    monkeypatch.setattr(tdoa_reference, "predicted_snr_db", lambda st, sensor: cache[(st.station_id, sensor.sensor_id)])
+    realistic = load_demo_scenario(realistic_scenario_path())
+    heard: dict[str, set[str]] = {}
+    for seed in (31, 32, 33, 34, 35):
+        world = demo_world(dataclasses.replace(realistic.scenario, seed=seed))
+        rng = np.random.default_rng(seed)
+        for tx in realistic.scenario.transmitters:
+            prof = next((p for p in realistic.settings.profiles if p.f_start_hz <= tx.emitted_freq_hz <= p.f_stop_hz),
+                        None)
+            for site in realistic.scenario.sensors if prof is not None else ():
+                rep = sweep_report(world, tx, site, obw_hz=min(tx.bandwidth_hz, 0.9 * prof.channel_width_hz),
+                                   bin_hz=prof.bin_hz, margin_db=prof.margin_db, rng=rng)
+                if rep.emission is not None:
+                    heard.setdefault(tx.id, set()).add(site.id)
+    on_air = {t.id for t in demo.scenario.transmitters if not t.schedule}
+    picked = set()
+    for ids in heard.values():
+        for n in range(3, min(6, len(ids)) + 1):
+            for group in itertools.combinations(sorted(ids), n):
+                ref = tdoa_reference.choose_reference(stations, [infos[i] for i in group], today=today)
+                assert ref is not None, group
+                picked.add(ref.station.station_id)
+    assert picked <= on_air, sorted(picked - on_air)
+    assert {"SH-FM-0007", "ZJ-FM-0011", "AH-FM-0005"} <= picked  # the three the file names as the usual ones

@@ -72,6 +72,22 @@ def test_summary_lists_every_transmitter_and_the_result(demo):
     assert "RESULT: all 6 incidents raised the expected alerts to the expected provinces; 3 licensed" in text
 
 
+def test_summary_says_per_incident_how_many_sensors_heard_it_how_it_was_placed_and_how_far_off(demo):
+    docs = dict(GOOD, a1=alert("a1", 100.1001e6, ["unlicensed", "cross_border"], ["ZJ"], ["JS"], 30.80, 120.62,
+                               method="tdoa", sensors=("S1", "S2", "S3")),
+                a3=alert("a3", 156.7999e6, ["unlicensed", "cross_border"], ["SH"], ["JS"], 31.55, 121.55,
+                         method="rss", sensors=("S1", "S2")))
+    result = result_for(demo, docs, ROUTES)
+    rows = {line.split()[1]: line.split() for line in format_summary(result).splitlines()
+            if line.startswith(("  ok ", "  FAIL "))}
+    assert rows["PIRATE-FM-100.1"][7:10] == ["3", "tdoa", "2.2"]  # 30.80N is 2.2 km north of the transmitter
+    assert rows["CH16-INTERFERER"][7:10] == ["2", "rss", "0.0"]
+    assert rows["AH-PMR-0042"][7:10] == ["4", "fused", "0.0"]
+    assert rows["ZJ-PMR-0065"][6:9] == ["-", "-", "-"]  # traffic: no alert, no sensors, no method
+    by_tx = {o["transmitter"]: o for o in result.to_dict()["outcomes"]}
+    assert (by_tx["PIRATE-FM-100.1"]["position_method"], by_tx["PIRATE-FM-100.1"]["n_sensors"]) == ("tdoa", 3)
+
+
 def test_summary_shows_failures(demo):
     docs = {k: v for k, v in GOOD.items() if k != "a2"}
     text = format_summary(result_for(demo, docs, ROUTES, problems=["sensor S1: 3 spooled seq(s) never stored"]))

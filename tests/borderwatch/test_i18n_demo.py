@@ -68,6 +68,8 @@ def test_log_view_and_summary_in_chinese(demo, chinese):
     text = format_summary(result_for(demo, GOOD, ROUTES))
     assert "borderwatch 演示总结：test（90 秒，16 个传感器" in text
     assert "发射机" in text and "预期" in text and "结论" in text and "定位误差" in text
+    assert "传感器" in text and "定位方法" in text and "时差+场强" in text  # how each position was found
+    assert "fused" not in text and "position by" not in text
     assert "传输：传感器缓存 20 条消息，服务器存储 20 条" in text
     assert "结果：全部 6 个事件都向预期省份发出了预期告警；3 个合法台站未引发告警；没有数据丢失。" in text
     docs = {k: v for k, v in GOOD.items() if k != "a2"}

@@ -5,11 +5,13 @@ from __future__ import annotations
 from borderwatch.demo import AlertLog, DeliveryReport, DemoResult, judge
 
 
-def alert(aid, f_hz, verdicts, src, aff, lat, lon, *, event="opened", state="open", evidence=(), err_km=5.0):
+def alert(aid, f_hz, verdicts, src, aff, lat, lon, *, event="opened", state="open", evidence=(), err_km=5.0,
+          method="fused", sensors=("S1", "S2", "S3", "S4")):
     """An alert document as the server publishes it (only the fields the judge and views read)."""
     return {"id": aid, "event": event, "state": state, "verdicts": list(verdicts), "severity": "major",
             "band": "PMR 400", "f_center_hz": f_hz, "provinces_source": list(src), "provinces_affected": list(aff),
-            "position": {"lat": lat, "lon": lon, "error_km": err_km, "kind": "ellipse"}, "evidence": list(evidence),
+            "position": {"lat": lat, "lon": lon, "error_km": err_km, "kind": "ellipse", "method": method},
+            "sensors": [{"sensor_id": s, "measured_dbm": -90.0} for s in sensors], "evidence": list(evidence),
             "first_seen": "2026-11-25T08:00:00.000000Z"}
 
 
