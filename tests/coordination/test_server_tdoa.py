@@ -1,23 +1,27 @@
 """TDOA through the real server: an alert heard by four sensor daemons opens, the server picks the
 reference broadcaster, orders synchronised snapshots, the daemons take them (rendered coherently by
 the simulator, each dongle with its own crystal error and start offset) and upload them as evidence,
-the server solves, and the alert's position says ``fused`` with the TDOA detail beside it."""
+the server solves, and the alert's position says ``fused`` with the TDOA detail beside it; with the real
+rules engine, the published alert's provinces follow the fix."""
 
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_testkit import demo_sites, final_alerts, realistic_sweeps
 from sensor_testkit import write_sensor_config
 from server_testkit import FakeEngine, loopback_config, make_alert
 
-from coordination.alerts import AlertEvent, Position
+from coordination.alerts import AlertEvent, InMemoryAlertStore, Position
 from coordination.client import ApiClient, ApiError
+from coordination.engine import EngineConfig, RulesEngine
+from coordination.sensors import SensorInfo
 from coordination.server import Server
 from dsp.multilat import EnuFrame
 from sdr.config import load_config
@@ -28,6 +32,7 @@ from sdr.sources.sim_tdoa import SimulatedSnapshots, TdoaEmitter, noise_dbm, rec
 from sdr.sources.sim_world import RealisticWorld
 from station_db.models import Station
 from station_db.repository import StationRepository
+from station_db.rules import load_rules
 
 REF = Station(
     station_id="SH-FM-0007", province="SH", licensee="Qingpu News Radio (fictional)", service="broadcast",
@@ -148,3 +153,106 @@ def test_an_alert_heard_by_four_sensors_gets_a_fused_tdoa_position(tmp_path, sta
     assert len(snaps) == 4 and sum(e.endswith(".tdoa.json") for e in doc["evidence"]) == 1
     assert again["reference_station"] == "SH-FM-0007" and len(again["sensors"]) == 4
     assert datetime.fromisoformat(again["t_utc"].replace("Z", "+00:00")) > datetime.now(UTC)  # T is ahead
+
+
+class _JudgedEngine:
+    """The real rules engine, fed beforehand with the realistic world's reports of the four sensors (the
+    daemons' own sweeps come from their test scenario, not this world, and are not its input): its
+    alert goes out at the first observation; TDOA fixes, evidence and the rest reach the real engine."""
+
+    def __init__(self, engine: RulesEngine, events: list[AlertEvent]) -> None:
+        self.engine = engine
+        self.queued = events
+
+    def observe(self, *args: object, **kw: object) -> list[AlertEvent]:
+        out, self.queued = self.queued, []
+        return out
+
+    def tick(self, now: datetime) -> list[AlertEvent]:
+        return []
+
+    def acknowledge(self, alert_id: str, by: str, note: str | None = None) -> AlertEvent:
+        return self.engine.acknowledge(alert_id, by, note)
+
+    def resolve(self, alert_id: str, by: str, note: str | None = None) -> AlertEvent:
+        return self.engine.resolve(alert_id, by, note)
+
+    def add_evidence(self, alert_id: str, ref: str) -> AlertEvent:
+        return self.engine.add_evidence(alert_id, ref)
+
+    def add_position_fix(self, alert_id: str, position: Position, t: datetime | None = None) -> list[AlertEvent]:
+        return self.engine.add_position_fix(alert_id, position, t)
+
+    def open_alerts(self) -> list:
+        return self.engine.open_alerts()
+
+
+def test_the_published_alerts_provinces_follow_the_tdoa_fix(tmp_path, stations) -> None:
+    # An unlicensed FM broadcaster in Zhejiang 8.7 km from Jiangsu; at 8 dB shadowing (world seed 2) the
+    # four sensors' levels place it in Shanghai (source SH, Zhejiang listed as affected).
+    truth = (30.90, 120.80)
+    world = RealisticWorld(seed=2).with_shadowing(8.0)
+    pirate = Transmitter(id="PIRATE", lat=truth[0], lon=truth[1], freq_hz=100.1e6, erp_dbw=24.0,
+                         modulation="fm_broadcast", antenna_height_m=20.0)
+    sites = [s for s in demo_sites()[0] if s.id in {x.id for x in SITES}]
+    infos = [SensorInfo(s.id, s.province, s.lat, s.lon, s.height_m, s.antenna_factor_db_m) for s in sites]
+    engine = RulesEngine(stations, load_rules(), InMemoryAlertStore(), config=EngineConfig(evidence_horizon_s=600.0))
+    t0 = datetime.now(UTC) - timedelta(seconds=20)
+    events = realistic_sweeps(engine, world, sites, infos, [pirate], load_rules().band_for(100.1e6), t0=t0, seed=2,
+                              tick_after_s=12.0)
+    assert len(final_alerts(events)) == 1
+    [alert] = engine.open_alerts()  # as the engine judges it now (updates go out at most every 30 s)
+    over = {r.province for r in alert.sensors if r.excess_db >= 0.0} - {"ZJ"}
+    assert alert.provinces_source != ("ZJ",) or set(alert.provinces_affected) != over  # levels alone: wrong
+    assert len(alert.sensors) >= 3
+    ref_tx = Transmitter(id=REF.station_id, lat=REF.lat, lon=REF.lon, freq_hz=REF.tx_freq_hz, erp_dbw=REF.erp_dbw,
+                         modulation="fm_broadcast", antenna_height_m=REF.antenna_height_m + REF.ground_height_m)
+    emitters = [TdoaEmitter(pirate, "fm_broadcast", 180e3, seed=21), TdoaEmitter(ref_tx, "fm_broadcast", 180e3,
+                                                                                  seed=22)]
+    renderers: dict = {}
+    judged = _JudgedEngine(engine, [AlertEvent("opened", alert)])
+    cfg = loopback_config(tmp_path, tdoa_on_open=True, tdoa_lead_s=1.5, tdoa_target_s=0.2, evidence_capture=False)
+    stop = threading.Event()
+    with Server(cfg, engine=judged, stations=stations) as srv:
+        daemons = [_daemon(tmp_path, s, srv.endpoints["sensors"],
+                           SimulatedSnapshots(emitters, world, s, seed=i + 1, renderers=renderers), stop)
+                   for i, s in enumerate(sites)]
+        threads = [threading.Thread(target=d.run, daemon=True) for d in daemons]
+        try:
+            for d in daemons:
+                d.heartbeat()
+            deadline = time.monotonic() + 20
+            while len(srv.registry or ()) < len(sites) and time.monotonic() < deadline:
+                for d in daemons:
+                    d.drain(0.05)
+            assert len(srv.registry or ()) == len(sites)
+            for t in threads:
+                t.start()
+            with ApiClient(srv.endpoints["api"], timeout_s=10.0) as api:
+                doc: dict = {}
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    try:
+                        doc = api.result("alert", {"id": alert.id})
+                    except ApiError:
+                        doc = {}
+                    if doc.get("tdoa"):
+                        break
+                    time.sleep(0.2)
+        finally:
+            stop.set()
+            for t in threads:
+                if t.is_alive():
+                    t.join(timeout=10)
+            for d in daemons:
+                d.close()
+    assert doc.get("tdoa") and "error" not in doc["tdoa"], doc.get("tdoa")
+    # the engine judged with the fix: the published alert names Zhejiang as the source, alone
+    assert doc["position"]["method"] == "fused" and doc["position_rss"]["method"] == "rss"
+    assert doc["provinces_source"] == ["ZJ"] and "ZJ" not in doc["provinces_affected"]
+    over = {r["province"] for r in doc["sensors"] if r["measured_dbuv_m"] >= r["border_limit_dbuv_m"]} - {"ZJ"}
+    assert set(doc["provinces_affected"]) == over and ("cross_border" in doc["verdicts"]) == bool(over)
+    frame = EnuFrame(*truth)
+    e = frame.to_enu(np.array(doc["position"]["lat"]), np.array(doc["position"]["lon"]), np.array(0.0))
+    assert float(np.hypot(e[0], e[1])) < 500.0
+    assert any("TDOA fix that agrees" in f for f in doc["findings"])
