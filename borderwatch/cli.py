@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"borderwatch.{name}")
         module.register(sub)
     _accept_lang_everywhere(made)
+    for p in made:  # the deepest subcommand's default wins: main's errors name the whole command
+        p.set_defaults(command_name=p.prog)
     return parser
 
 
@@ -70,7 +72,11 @@ def _accept_lang_everywhere(parsers: Iterable[argparse.ArgumentParser]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``borderwatch`` console script."""
+    """Entry point of the ``borderwatch`` console script.
+
+    The one boundary for errors: a handler raises (the API's refusal, a bad file, a wrong argument
+    value) and the user reads one line naming the whole command, ``borderwatch cases close: why``.
+    """
     set_language(_language_option(sys.argv[1:] if argv is None else list(argv)))
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -86,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # the boundary: one line for people, traceback for the debug log
         log.debug("command failed", exc_info=True)
-        sys.stderr.write(f"borderwatch {args.command}: {_error_text(exc)}\n")
+        sys.stderr.write(f"{args.command_name}: {_error_text(exc)}\n")
         return 1
 
 

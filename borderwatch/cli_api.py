@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,12 +59,6 @@ def call(args: argparse.Namespace, client_id: str, op: str, a: dict[str, Any]) -
     """One API call's result (ApiError with the server's message, TimeoutError without an answer)."""
     with api_client(args, client_id) as c:
         return c.result(op, a)
-
-
-def fail(command: str, exc: Exception) -> int:
-    """A refused or unanswered command as one line on stderr (``borderwatch COMMAND: why``); status 1."""
-    sys.stderr.write(f"borderwatch {command}: {exc}\n")
-    return 1
 
 
 def show(args: argparse.Namespace, result: Any, render: Callable[[Any], None]) -> int:

@@ -22,13 +22,12 @@ from borderwatch.cli_api import (
     add_api_arguments,
     api_client,
     call,
-    fail,
     show,
     show_rows,
     team_scope,
 )
 from borderwatch.i18n import _
-from coordination.cases import OUTCOMES, CaseError, CaseEvent, replay
+from coordination.cases import OUTCOMES, CaseEvent, replay
 from coordination.client import ApiError
 
 
@@ -134,18 +133,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     a: dict[str, Any] = {"state": args.state}
     if args.province:
         a["province"] = args.province
-    try:
-        rows = _call(args, "cases", a)
-    except (ApiError, TimeoutError) as exc:
-        return fail("cases list", exc)
+    rows = _call(args, "cases", a)
     return show_rows(args, rows, format_case_line, _("no cases"))
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    try:
-        c = _call(args, "case", {"id": args.id, "by_alert": bool(args.alert)})
-    except (ApiError, TimeoutError) as exc:
-        return fail("cases show", exc)
+    c = _call(args, "case", {"id": args.id, "by_alert": bool(args.alert)})
     return show(args, c, print_case)
 
 
@@ -154,10 +147,7 @@ def _done(args: argparse.Namespace, c: dict[str, Any]) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    try:
-        return _done(args, _call(args, "case_open", {"alert_id": args.alert_id} | _actor(args)))
-    except (ApiError, TimeoutError) as exc:
-        return fail("cases open", exc)
+    return _done(args, _call(args, "case_open", {"alert_id": args.alert_id} | _actor(args)))
 
 
 def cmd_act(args: argparse.Namespace) -> int:
@@ -168,56 +158,47 @@ def cmd_act(args: argparse.Namespace) -> int:
         fields = {"text": args.text}
     elif args.action == "close":
         fields = {"outcome": args.outcome, "summary": args.summary}
-    try:
-        return _done(args, _call(args, "case_act", {"id": args.id, "action": args.action} | fields | _actor(args)))
-    except (ApiError, TimeoutError) as exc:
-        return fail(f"cases {args.action}", exc)
+    return _done(args, _call(args, "case_act", {"id": args.id, "action": args.action} | fields | _actor(args)))
 
 
 def cmd_handover(args: argparse.Namespace) -> int:
     if args.to:
         if not args.reason:
-            return fail("cases handover", ValueError(_("give --reason for the hand-over")))
+            raise ValueError(_("give --reason for the hand-over"))
         fields: dict[str, Any] = {"action": "handover", "to": args.to.upper(), "reason": args.reason}
     else:
         fields = {"action": "handover_answer", "accept": bool(args.accept)}
         if args.reason:
             fields["reason"] = args.reason
-    try:
-        return _done(args, _call(args, "case_act", {"id": args.id} | fields | _actor(args)))
-    except (ApiError, TimeoutError) as exc:
-        return fail("cases handover", exc)
+    return _done(args, _call(args, "case_act", {"id": args.id} | fields | _actor(args)))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from coordination.casefile import EvidenceFile, export_case_file
 
-    try:
-        with api_client(args, CLIENT_ID) as client:
-            c = client.result("case", {"id": args.id})
-            try:
-                alert = client.result("alert", {"id": c["alert_id"]})
-            except ApiError:
-                alert = None
-            case = replay(CaseEvent.from_json(e, f"event {e.get('seq')}") for e in c["events"])
-            with tempfile.TemporaryDirectory() as tmp:
-                evidence = []
-                for i, a in enumerate(c["attachments"], 1):
-                    data = bytearray()
-                    while True:
-                        r = client.result("case_attachment", {"id": case.id, "sha256": a["sha256"],
-                                                              "offset": len(data)})
-                        chunk = base64.b64decode(r["data_b64"])
-                        data += chunk
-                        if not chunk or len(data) >= r["size_bytes"]:
-                            break
-                    path = Path(tmp) / f"{i:03d}"
-                    path.write_bytes(bytes(data))
-                    evidence.append(EvidenceFile(f"attachments/{i:03d}-{a['name']}", path,
-                                                 f"{a['media_type']} from {a['actor']}"))
-                out = export_case_file(case, alert, evidence, args.output)
-    except (ApiError, TimeoutError, CaseError, OSError, ValueError) as exc:
-        return fail("cases export", exc)
+    with api_client(args, CLIENT_ID) as client:
+        c = client.result("case", {"id": args.id})
+        try:
+            alert = client.result("alert", {"id": c["alert_id"]})
+        except ApiError:
+            alert = None
+        case = replay(CaseEvent.from_json(e, f"event {e.get('seq')}") for e in c["events"])
+        with tempfile.TemporaryDirectory() as tmp:
+            evidence = []
+            for i, a in enumerate(c["attachments"], 1):
+                data = bytearray()
+                while True:
+                    r = client.result("case_attachment", {"id": case.id, "sha256": a["sha256"],
+                                                          "offset": len(data)})
+                    chunk = base64.b64decode(r["data_b64"])
+                    data += chunk
+                    if not chunk or len(data) >= r["size_bytes"]:
+                        break
+                path = Path(tmp) / f"{i:03d}"
+                path.write_bytes(bytes(data))
+                evidence.append(EvidenceFile(f"attachments/{i:03d}-{a['name']}", path,
+                                             f"{a['media_type']} from {a['actor']}"))
+            out = export_case_file(case, alert, evidence, args.output)
     print(_("case file: {html} and {zip} ({n} evidence files; history chain {state})").format(
         html=out.html_path, zip=out.zip_path, n=len(out.manifest) - 3,
         state=_("verified") if out.chain_ok else _("BROKEN")))
@@ -228,11 +209,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.zip is not None:
         return _verify_zip(args.zip)
     if not args.id:
-        return fail("cases verify", ValueError(_("give a case id, or --zip FILE")))
-    try:
-        r = _call(args, "case_verify", {"id": args.id})
-    except (ApiError, TimeoutError) as exc:
-        return fail("cases verify", exc)
+        raise ValueError(_("give a case id, or --zip FILE"))
+    r = _call(args, "case_verify", {"id": args.id})
     if r["ok"]:
         print(_("case {id}: {n} events, chain intact, head {head}").format(id=r["case_id"], n=r["n_events"],
                                                                          head=r["head_hash"][:16]))
@@ -246,14 +224,11 @@ def _verify_zip(path: Path) -> int:
     from coordination.casefile import check_zip
     from coordination.caselog import verify
 
-    try:
-        bad = check_zip(path)
-        with zipfile.ZipFile(path) as z:
-            doc = json.loads(z.read("case.json"))
-        events = [CaseEvent.from_json(e, f"event {e.get('seq')}") for e in doc["events"]]
-        r = verify(doc["id"], events, expect_head=doc.get("head_hash") or None, expect_n=doc.get("n_events"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        return fail("cases verify", exc)
+    bad = check_zip(path)
+    with zipfile.ZipFile(path) as z:
+        doc = json.loads(z.read("case.json"))
+    events = [CaseEvent.from_json(e, f"event {e.get('seq')}") for e in doc["events"]]
+    r = verify(doc["id"], events, expect_head=doc.get("head_hash") or None, expect_n=doc.get("n_events"))
     if bad:
         print(_("{path}: files that do not match the manifest: {files}").format(path=path, files=", ".join(bad)))
     if not r.ok:

@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from borderwatch.cli_api import add_actor_arguments, add_api_arguments, call, fail, show, show_rows, team_scope
+from borderwatch.cli_api import add_actor_arguments, add_api_arguments, call, show, show_rows, team_scope
 from borderwatch.i18n import _
-from coordination.client import ApiError
 from station_db.exchange import StationFileError, load_station_file, station_record
 
 
@@ -125,10 +124,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     a = {"station": station_record(found[0]), "by": args.by, "kind": args.kind, **team_scope(args)}
     if args.note:
         a["note"] = args.note
-    try:
-        return _print(args, _call(args, "coord_submit", a))
-    except (ApiError, TimeoutError) as exc:
-        return fail("coord submit", exc)
+    return _print(args, _call(args, "coord_submit", a))
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -137,18 +133,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         a["waiting_for"] = args.waiting_for.upper()
     if args.province:
         a["province"] = args.province.upper()
-    try:
-        rows = _call(args, "coord_requests", a)
-    except (ApiError, TimeoutError) as exc:
-        return fail("coord list", exc)
+    rows = _call(args, "coord_requests", a)
     return show_rows(args, rows, format_request_line, _("no coordination requests"))
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    try:
-        return _print(args, _call(args, "coord_request", {"id": args.id, **team_scope(args)}))
-    except (ApiError, TimeoutError) as exc:
-        return fail("coord show", exc)
+    return _print(args, _call(args, "coord_request", {"id": args.id, **team_scope(args)}))
 
 
 def cmd_respond(args: argparse.Namespace) -> int:
@@ -158,17 +148,11 @@ def cmd_respond(args: argparse.Namespace) -> int:
         a["agreed_field_dbuv_m"] = args.field
     if args.reason:
         a["reason"] = args.reason
-    try:
-        return _print(args, _call(args, "coord_respond", a))
-    except (ApiError, TimeoutError) as exc:
-        return fail("coord respond", exc)
+    return _print(args, _call(args, "coord_respond", a))
 
 
 def cmd_withdraw(args: argparse.Namespace) -> int:
     a: dict[str, Any] = {"id": args.id, "by": args.by, **team_scope(args)}
     if args.reason:
         a["reason"] = args.reason
-    try:
-        return _print(args, _call(args, "coord_withdraw", a))
-    except (ApiError, TimeoutError) as exc:
-        return fail("coord withdraw", exc)
+    return _print(args, _call(args, "coord_withdraw", a))

@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from borderwatch.cli_api import add_actor_arguments, add_api_arguments, call, fail, show, show_rows, team_scope
+from borderwatch.cli_api import add_actor_arguments, add_api_arguments, call, show, show_rows, team_scope
 from borderwatch.i18n import _
-from coordination.client import ApiError
 
 KINDS = ("measurement", "iq_snapshot", "tdoa_snapshot")
 
@@ -83,29 +82,20 @@ def cmd_request(args: argparse.Namespace) -> int:
     params = {k: v for k, v in (("center_hz", args.center_hz), ("duration_s", args.duration_s),
                                 ("profile", args.profile)) if v is not None}
     if args.kind != "measurement" and "center_hz" not in params:
-        return fail("tasking request", ValueError(_("a snapshot needs --center-hz")))
-    try:
-        r = _call(args, "tasking_request", {"sensor_id": args.sensor_id, "kind": args.kind, "reason": args.reason,
-                                            "params": params} | _who(args))
-    except (ApiError, TimeoutError) as exc:
-        return fail("tasking request", exc)
+        raise ValueError(_("a snapshot needs --center-hz"))
+    r = _call(args, "tasking_request", {"sensor_id": args.sensor_id, "kind": args.kind, "reason": args.reason,
+                                        "params": params} | _who(args))
     return show(args, r, lambda x: print(_request_line(x)))
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    try:
-        r = _call(args, "tasking_decide", {"id": args.id, "grant": bool(args.grant), "reason": args.reason}
-                  | _who(args))
-    except (ApiError, TimeoutError) as exc:
-        return fail("tasking decide", exc)
+    r = _call(args, "tasking_decide", {"id": args.id, "grant": bool(args.grant), "reason": args.reason}
+              | _who(args))
     return show(args, r, lambda x: print(_request_line(x)))
 
 
 def cmd_list_requests(args: argparse.Namespace) -> int:
-    try:
-        rows = _call(args, "tasking_requests", _who(args))
-    except (ApiError, TimeoutError) as exc:
-        return fail("tasking list", exc)
+    rows = _call(args, "tasking_requests", _who(args))
     return show_rows(args, rows, _request_line, _("no requests"))
 
 
@@ -120,19 +110,13 @@ def _split(text: str) -> list[str]:
 
 
 def cmd_campaign_add(args: argparse.Namespace) -> int:
-    try:
-        c = _call(args, "campaign_add", {
-            "id": args.id, "lead": args.lead.upper(), "provinces": [p.upper() for p in _split(args.provinces)],
-            "sensors": _split(args.sensors), "profiles": _split(args.profiles), "start": args.start,
-            "end": args.end, "title": args.title})
-    except (ApiError, TimeoutError) as exc:
-        return fail("campaign add", exc)
+    c = _call(args, "campaign_add", {
+        "id": args.id, "lead": args.lead.upper(), "provinces": [p.upper() for p in _split(args.provinces)],
+        "sensors": _split(args.sensors), "profiles": _split(args.profiles), "start": args.start,
+        "end": args.end, "title": args.title})
     return show(args, c, lambda x: print(_campaign_line(x)))
 
 
 def cmd_campaign_list(args: argparse.Namespace) -> int:
-    try:
-        rows = _call(args, "campaigns", {})
-    except (ApiError, TimeoutError) as exc:
-        return fail("campaign list", exc)
+    rows = _call(args, "campaigns", {})
     return show_rows(args, rows, _campaign_line, _("no campaigns"))

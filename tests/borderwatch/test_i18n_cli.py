@@ -88,7 +88,7 @@ def test_unknown_lang_is_a_usage_error(capsys: pytest.CaptureFixture) -> None:
 def test_command_errors_and_progress_in_chinese(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     db = str(tmp_path / "s.sqlite")
     assert main(["--lang", "zh_CN", "stations", "query", "--near", "31.2,121.4", "--db", db]) == 1
-    assert capsys.readouterr().err == "borderwatch stations: --near 和 --radius-km 必须同时给出\n"
+    assert capsys.readouterr().err == "borderwatch stations query: --near 和 --radius-km 必须同时给出\n"
     gb = tmp_path / "gb.csv"
     write_stations(gb, chinese_stations())
     gb.write_bytes(gb.read_text(encoding="utf-8").encode("gb18030"))

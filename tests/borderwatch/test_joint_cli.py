@@ -37,11 +37,12 @@ def test_tasking_request_decide_and_list(centre: CentreWorld, capsys) -> None:
     assert (r["state"], r["owner"], r["result"]) == ("done", "JS", f"tasking-{r['id']}")
     rc, _, err = run(capsys, "tasking", "request", "js-01", "--kind", "iq_snapshot", "--reason", "x", "--by", "sh-op",
                      "--as-province", "SH", *s)
-    assert rc == 1 and "--center-hz" in err
+    assert rc == 1 and err == "borderwatch tasking request: a snapshot needs --center-hz\n"
     rc, out, _ = run(capsys, "tasking", "list", "--as-province", "SH", *s)
     assert rc == 0 and r["id"] in out and "SH -> JS js-01 iq_snapshot" in out
     rc, _, err = run(capsys, "tasking", "decide", r["id"], "--grant", "--by", "js-op", "--as-province", "JS", *s)
-    assert rc == 1 and "is done already" in err
+    assert rc == 1 and err.startswith("borderwatch tasking decide: ") and "is done already" in err
+    assert len(err.splitlines()) == 1  # one line for people; the traceback goes to the debug log
 
 
 def test_campaign_add_and_list(centre: CentreWorld, capsys) -> None:
