@@ -44,9 +44,9 @@ from bench_server import (
     NOISE_FLOOR_DBM,
     _emission,
     _emissions_frames,
-    _hello_frames,
     _spectrum_frames,
     border_powers_dbm,
+    connect_fleet,
     free_channels,
 )
 
@@ -98,26 +98,10 @@ def sensors_process(addr: str, keys_dir: str, server_key: str, n: int, seconds: 
                for i in range(n)]
     sensors += [{"sid": sid, "prov": prov, "lat": lat, "lon": lon, "border": True, "power": p}
                 for (sid, prov, lat, lon), p in zip(BORDER_SENSORS, powers)]
-    poller = zmq.Poller()
-    by_sock = {}
     for s in sensors:
-        sock = ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.IDENTITY, s["sid"].encode())
-        sock.setsockopt(zmq.SNDHWM, 100_000)
-        if store is not None:
-            ClientKeys(store.client(s["sid"]).pair, server_key.encode()).apply(sock)
-        sock.connect(addr)
-        sock.send_multipart(_hello_frames(s["sid"], s["prov"], s["lat"], s["lon"]))
-        s.update(sock=sock, seq=1, sent={}, next_t=0.0)
-        poller.register(sock, zmq.POLLIN)
-        by_sock[sock] = s
-    pending = {id(s["sock"]) for s in sensors}
-    deadline = time.monotonic() + 60
-    while pending and time.monotonic() < deadline:
-        for sock, _ in poller.poll(100):
-            if decode(sock.recv_multipart()).TYPE == b"profile":
-                pending.discard(id(sock))
+        s.update(sent={}, next_t=0.0)
+    keys_for = None if store is None else (lambda sid: ClientKeys(store.client(sid).pair, server_key.encode()))
+    poller, by_sock = connect_fleet(ctx, addr, sensors, 1, keys_for)
     lags: dict[str, list[float]] = {"spectrum": [], "emissions": []}
     n_sent = 0
     start = time.monotonic()

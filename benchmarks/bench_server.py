@@ -40,8 +40,10 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import zmq
@@ -101,6 +103,34 @@ def _hello_frames(sid: str, prov: str, lat: float, lon: float) -> list[bytes]:
     return [b"hello", json.dumps(h, separators=(",", ":")).encode()]
 
 
+def connect_fleet(ctx: zmq.Context, addr: str, sensors: list[dict], first_seq: int,
+                  keys_for: Callable[[str], Any] | None = None) -> tuple[zmq.Poller, dict[zmq.Socket, dict]]:
+    """One DEALER per simulated sensor (identity: its id; CURVE keys from ``keys_for(id)`` when given), its
+    Hello sent, then wait (up to 60 s) for every sensor's profile: the poller over the sockets and socket ->
+    sensor. Each sensor dict gains ``sock`` and ``seq`` (the first data message's)."""
+    poller = zmq.Poller()
+    by_sock: dict[zmq.Socket, dict] = {}
+    for s in sensors:
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.IDENTITY, s["sid"].encode())
+        sock.setsockopt(zmq.SNDHWM, 100_000)
+        if keys_for is not None:
+            keys_for(s["sid"]).apply(sock)
+        sock.connect(addr)
+        sock.send_multipart(_hello_frames(s["sid"], s["prov"], s["lat"], s["lon"]))
+        s.update(sock=sock, seq=first_seq)
+        poller.register(sock, zmq.POLLIN)
+        by_sock[sock] = s
+    pending = {id(s["sock"]) for s in sensors}
+    deadline = time.monotonic() + 60
+    while pending and time.monotonic() < deadline:
+        for sock, _ in poller.poll(100):
+            if decode(sock.recv_multipart()).TYPE == b"profile":
+                pending.discard(id(sock))
+    return poller, by_sock
+
+
 def sensor_process(addr: str, n_sensors: int, rate_spectra_s: float | None, duration_s: float, window: int,
                    trial_channels: list[float], trial_every_s: float, border_power_dbm: list[float],
                    seq_base: int, prefix: str, out: mp.Queue) -> None:
@@ -120,26 +150,9 @@ def sensor_process(addr: str, n_sensors: int, rate_spectra_s: float | None, dura
     if trial_channels:
         for (sid, prov, lat, lon), p in zip(BORDER_SENSORS, border_power_dbm):
             sensors.append({"sid": sid, "prov": prov, "lat": lat, "lon": lon, "border": True, "power": p})
-    poller = zmq.Poller()
-    by_sock = {}
     for s in sensors:
-        sock = ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.IDENTITY, s["sid"].encode())
-        sock.setsockopt(zmq.SNDHWM, 100_000)
-        sock.connect(addr)
-        sock.send_multipart(_hello_frames(s["sid"], s["prov"], s["lat"], s["lon"]))
-        s.update(sock=sock, seq=seq_base + 1, inflight=set(), acked=0, next_t=0.0)
-        poller.register(sock, zmq.POLLIN)
-        by_sock[sock] = s
-    # wait for every sensor's ProfileMsg
-    pending = {id(s["sock"]) for s in sensors}
-    deadline = time.monotonic() + 30
-    while pending and time.monotonic() < deadline:
-        for sock, _ in poller.poll(100):
-            msg = decode(sock.recv_multipart())
-            if msg.TYPE == b"profile":
-                pending.discard(id(sock))
+        s.update(inflight=set(), acked=0, next_t=0.0)
+    poller, by_sock = connect_fleet(ctx, addr, sensors, seq_base + 1)
     bg = [s for s in sensors if not s["border"]]
     border = [s for s in sensors if s["border"]]
     period = None if rate_spectra_s is None else len(bg) / rate_spectra_s
