@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.labels import format_mhz, province_name, severity_colour, severity_name
+from gui.i18n import translate
+from gui.labels import case_state_name, format_mhz, province_name, severity_colour, severity_name
 from gui.table_model import DocumentTableModel
 
 CASE_COLUMNS: tuple[str, ...] = ("severity", "id", "holder", "handover", "state", "band", "updated_at", "alert_id")
@@ -59,7 +60,7 @@ class CaseTableModel(DocumentTableModel):
             if col == "handover":
                 return province_name(str(c["handover"]["to"])) if c.get("handover") else ""
             if col == "state":
-                return str(c.get("outcome") or c.get("state", ""))
+                return case_state_name(c.get("outcome") or c.get("state"))
             if col == "band":
                 return f"{c.get('band', '')} {format_mhz(c.get('f_center_hz'))}"
             if col == "updated_at":
@@ -90,27 +91,40 @@ class CaseTableModel(DocumentTableModel):
         return self.at(row)
 
 
+def _case_labels() -> dict[str, str]:
+    """The case pane's words, translated (literal context and text, so lupdate extracts them)."""
+    return {
+        "held_by": translate("CaseDetail", "Held by"), "who": translate("CaseDetail", "Who must act"),
+        "handover": translate("CaseDetail", "Hand-over asked to"), "tasks": translate("CaseDetail", "Tasks"),
+        "done": translate("CaseDetail", "done"), "open": translate("CaseDetail", "to do"),
+        "notes": translate("CaseDetail", "Notes"), "attachments": translate("CaseDetail", "Attachments"),
+        "history": translate("CaseDetail", "History"),
+    }
+
+
 def case_detail_html(c: Mapping[str, Any]) -> str:
     """The selected case: who must act, tasks, notes, attachments and the history with hashes."""
     e = html.escape
-    rows = [f"<h3>{e(str(c.get('id')))} &middot; {e(str(c.get('state')))}</h3>",
-            f"<p><b>Held by</b> {e(str(c.get('holder')))} {e(str(c.get('assignee') or ''))}<br>"
-            f"<b>Who must act</b> {e(str(c.get('resolution') or ''))}</p>"]
+    L = _case_labels()
+    rows = [f"<h3>{e(str(c.get('id')))} &middot; {e(case_state_name(c.get('outcome') or c.get('state')))}</h3>",
+            f"<p><b>{e(L['held_by'])}</b> {e(province_name(c.get('holder')))} {e(str(c.get('assignee') or ''))}<br>"
+            f"<b>{e(L['who'])}</b> {e(str(c.get('resolution') or ''))}</p>"]
     if c.get("handover"):
         ho = c["handover"]
-        rows.append(f"<p><b>Hand-over asked to</b> {e(str(ho.get('to')))}: {e(str(ho.get('reason')))}</p>")
+        rows.append(f"<p><b>{e(L['handover'])}</b> {e(province_name(ho.get('to')))}: {e(str(ho.get('reason')))}</p>")
     if c.get("tasks"):
-        rows.append("<p><b>Tasks</b><br>" + "<br>".join(
-            f"{e(t['task_id'])} {e(t['kind'])} ({e(t['for_province'])}) {'done' if t['done'] else 'open'}: "
-            f"{e(t['description'])} {e(t.get('result') or '')}" for t in c["tasks"]) + "</p>")
+        rows.append(f"<p><b>{e(L['tasks'])}</b><br>" + "<br>".join(
+            f"{e(t['task_id'])} {e(t['kind'])} ({e(province_name(t['for_province']))}) "
+            f"{e(L['done'] if t['done'] else L['open'])}: {e(t['description'])} {e(t.get('result') or '')}"
+            for t in c["tasks"]) + "</p>")
     if c.get("notes"):
-        rows.append("<p><b>Notes</b><br>" + "<br>".join(
+        rows.append(f"<p><b>{e(L['notes'])}</b><br>" + "<br>".join(
             f"{e(n['t_utc'][:19])} {e(n['actor'])}: {e(n['text'])}" for n in c["notes"]) + "</p>")
     if c.get("attachments"):
-        rows.append("<p><b>Attachments</b><br>" + "<br>".join(
+        rows.append(f"<p><b>{e(L['attachments'])}</b><br>" + "<br>".join(
             f"{e(a['name'])} ({a['size_bytes']} B, sha256 {e(a['sha256'][:12])})" for a in c["attachments"]) + "</p>")
     if c.get("events"):
-        rows.append("<p><b>History</b><br>" + "<br>".join(
+        rows.append(f"<p><b>{e(L['history'])}</b><br>" + "<br>".join(
             f"#{ev['seq']} {e(ev['t_utc'][:19])} {e(ev['actor'])} {e(ev['kind'])} <tt>{e(ev['hash'][:12])}</tt>"
             for ev in c["events"]) + "</p>")
     return "".join(rows)
@@ -144,10 +158,8 @@ class CasesWidget(QWidget):
             self.province_box.addItem(province_name(p), p)
         self.handover_button = QPushButton(self.tr("Ask to take over"))
         self.outcome_box = QComboBox()
-        names = {"stopped": self.tr("stopped"), "licence_amended": self.tr("licence amended"),
-                 "penalised": self.tr("penalised"), "referred": self.tr("referred"), "not_found": self.tr("not found")}
         for o in OUTCOMES:
-            self.outcome_box.addItem(names[o], o)
+            self.outcome_box.addItem(case_state_name(o), o)
         self.close_button = QPushButton(self.tr("Close case"))
         self.note_button.clicked.connect(lambda: self._act("note", {"text": self.text_edit.text().strip()}))
         self.handover_button.clicked.connect(lambda: self._act("handover", {

@@ -47,6 +47,18 @@ STATES: dict[str, str] = {
     "late": QT_TRANSLATE_NOOP("labels", "late"),
     "down": QT_TRANSLATE_NOOP("labels", "down"),
 }
+# A case's state, or its outcome once closed (coordination.cases STATES and OUTCOMES). A context of its own:
+# a case still "open" is not closed yet (未结案), where an "open" alert is not handled yet (未处理).
+CASE_STATES: dict[str, str] = {
+    "open": QT_TRANSLATE_NOOP("case_states", "open"),
+    "closed": QT_TRANSLATE_NOOP("case_states", "closed"),
+    "merged": QT_TRANSLATE_NOOP("case_states", "merged"),
+    "stopped": QT_TRANSLATE_NOOP("case_states", "stopped"),
+    "licence_amended": QT_TRANSLATE_NOOP("case_states", "licence amended"),
+    "penalised": QT_TRANSLATE_NOOP("case_states", "penalised"),
+    "referred": QT_TRANSLATE_NOOP("case_states", "referred"),
+    "not_found": QT_TRANSLATE_NOOP("case_states", "not found"),
+}
 SERVICES: dict[str, str] = {
     "broadcast": QT_TRANSLATE_NOOP("labels", "broadcast"),
     "land_mobile": QT_TRANSLATE_NOOP("labels", "land mobile"),
@@ -87,11 +99,11 @@ SEVERITY_COLOURS: dict[str, str] = {"critical": "#ff4d4d", "major": "#ff9f40", "
 STATUS_COLOURS: dict[str, str] = {"live": "#40e080", "late": "#ffc040", "down": "#ff5050"}
 
 
-def _name(table: dict[str, str], code: str | None) -> str:
+def _name(table: dict[str, str], code: str | None, context: str = _CTX) -> str:
     if code is None:
         return ""
     text = table.get(code)
-    return translate(_CTX, text) if text is not None else str(code)
+    return translate(context, text) if text is not None else str(code)
 
 
 def province_name(code: str | None) -> str:
@@ -112,6 +124,11 @@ def severity_name(code: str | None) -> str:
 
 def state_name(code: str | None) -> str:
     return _name(STATES, code)
+
+
+def case_state_name(code: str | None) -> str:
+    """A case's state or outcome code (``open``, ``stopped`` ...) as the console shows it."""
+    return _name(CASE_STATES, code, "case_states")
 
 
 def service_name(code: str | None) -> str:

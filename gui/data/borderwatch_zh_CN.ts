@@ -242,6 +242,45 @@
     </message>
 </context>
 <context>
+    <name>CaseDetail</name>
+    <message>
+        <source>Held by</source>
+        <translation>承办省份</translation>
+    </message>
+    <message>
+        <source>Who must act</source>
+        <translation>应处置方</translation>
+    </message>
+    <message>
+        <source>Hand-over asked to</source>
+        <translation>请求移交给</translation>
+    </message>
+    <message>
+        <source>Tasks</source>
+        <translation>任务</translation>
+    </message>
+    <message>
+        <source>done</source>
+        <translation>已完成</translation>
+    </message>
+    <message>
+        <source>to do</source>
+        <translation>未完成</translation>
+    </message>
+    <message>
+        <source>Notes</source>
+        <translation>备注</translation>
+    </message>
+    <message>
+        <source>Attachments</source>
+        <translation>附件</translation>
+    </message>
+    <message>
+        <source>History</source>
+        <translation>历史</translation>
+    </message>
+</context>
+<context>
     <name>CaseTableModel</name>
     <message>
         <source>Severity</source>
@@ -293,26 +332,6 @@
     <message>
         <source>Ask to take over</source>
         <translation>请求接手</translation>
-    </message>
-    <message>
-        <source>stopped</source>
-        <translation>已停止</translation>
-    </message>
-    <message>
-        <source>licence amended</source>
-        <translation>已变更执照</translation>
-    </message>
-    <message>
-        <source>penalised</source>
-        <translation>已处罚</translation>
-    </message>
-    <message>
-        <source>referred</source>
-        <translation>已移送</translation>
-    </message>
-    <message>
-        <source>not found</source>
-        <translation>未找到</translation>
     </message>
     <message>
         <source>Close case</source>
@@ -741,6 +760,41 @@
     <message>
         <source>to</source>
         <translation>至</translation>
+    </message>
+</context>
+<context>
+    <name>case_states</name>
+    <message>
+        <source>open</source>
+        <translation>未结案</translation>
+    </message>
+    <message>
+        <source>closed</source>
+        <translation>已结案</translation>
+    </message>
+    <message>
+        <source>merged</source>
+        <translation>已合并</translation>
+    </message>
+    <message>
+        <source>stopped</source>
+        <translation>已停止</translation>
+    </message>
+    <message>
+        <source>licence amended</source>
+        <translation>已变更执照</translation>
+    </message>
+    <message>
+        <source>penalised</source>
+        <translation>已处罚</translation>
+    </message>
+    <message>
+        <source>referred</source>
+        <translation>已移送</translation>
+    </message>
+    <message>
+        <source>not found</source>
+        <translation>未找到</translation>
     </message>
 </context>
 <context>

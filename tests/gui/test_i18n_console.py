@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QLabel
 from gui.alerts import COLUMNS, alert_detail_html
 from gui.app import MainWindow
 from gui.archive import ArchiveReader
+from gui.cases import CASE_COLUMNS
 from gui.i18n import install_translator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,6 +134,32 @@ def test_console_under_zh_cn_shows_chinese_labels(window: MainWindow) -> None:
     text = detail.text()
     assert "告警 X1 &mdash; 紧急 (未处理)" in text and "频段: 水上甚高频 (水上)" in text
     assert "来源: 浙江; 受影响: 上海" in text
+
+
+CASES = [
+    {"id": "C-1", "alert_id": "X1", "severity": "critical", "holder": "ZJ", "state": "open", "band": "Maritime VHF",
+     "f_center_hz": 156.8e6, "updated_at": "2026-11-25T12:01:00.000000Z", "resolution": "ZJ",
+     "handover": {"to": "SH", "reason": "it sails to Shanghai"},
+     "tasks": [{"task_id": "T1", "kind": "field_search", "for_province": "ZJ", "done": False, "description": "port"}]},
+    {"id": "C-2", "alert_id": "X2", "severity": "major", "holder": "AH", "state": "closed", "outcome": "stopped",
+     "band": "FM broadcast", "f_center_hz": 97.5e6, "updated_at": "2026-11-25T12:02:00.000000Z"},
+]
+
+
+def test_cases_under_zh_cn_show_states_outcomes_provinces_and_the_pane_in_chinese(window: MainWindow) -> None:
+    cases = window.cases_view
+    cases.upsert(CASES)
+    model = cases.model
+    state = CASE_COLUMNS.index("state")
+    assert [model.data(model.index(r, state)) for r in range(2)] == ["未结案", "已停止"]  # not the alerts' 未处理
+    assert [cases.outcome_box.itemText(i) for i in range(cases.outcome_box.count())] == [
+        "已停止", "已变更执照", "已处罚", "已移送", "未找到"]
+    cases.select_case("C-1")
+    pane = cases.detail.toPlainText()
+    assert "C-1 · 未结案" in pane and "承办省份 浙江" in pane and "请求移交给 上海: it sails to Shanghai" in pane
+    assert "任务" in pane and "(浙江) 未完成: port" in pane
+    for english in ("Held by", "Hand-over", "Tasks", " open"):
+        assert english not in pane, english
 
 
 def as_array(img: QImage) -> np.ndarray:
