@@ -321,13 +321,15 @@ class RulesEngine:
 
     def observe(
         self, sensor: SensorInfo, t: datetime, emissions: Sequence[Mapping[str, float | str]], noise_floor_dbm: float,
-        antenna_factor_db_m: float | None = None, coverage: SweepCoverage | None = None,
+        antenna_factor_db_m: float | None = None, coverage: SweepCoverage | None = None, judge: bool = True,
     ) -> list[AlertEvent]:
         """File one sensor sweep's emissions; returns events of clusters whose window has closed.
 
         ``coverage`` (the sweep's span and bin width) lets the engine use this sensor's silence on the
         other channels of the span as evidence. A first sight in a safety-of-life band returns a
-        provisional alert at once (``EngineConfig.provisional``).
+        provisional alert at once (``EngineConfig.provisional``). ``judge=False`` files only (and
+        returns provisional alerts): the due full judgements wait for :meth:`judge` or :meth:`tick`,
+        so a server filing a batch of reports never holds a first sight behind several judgements.
         """
         if t.tzinfo is None:
             raise ValueError(f"observe: t={t!r} from sensor {sensor.sensor_id!r} must be timezone-aware UTC")
@@ -369,11 +371,15 @@ class RulesEngine:
                 for tr in self._tracks.get(key, []):
                     if sensor.sensor_id in tr.obs and tr.band.safety:
                         events.extend(self._provisional(tr, t))
-        if events:
+        if events or not judge:
             # A provisional alert goes out now: due judgements wait for the next call (a tick or the next
             # report, milliseconds away) instead of holding it back.
             return events
         return self._flush(t, force=False)
+
+    def judge(self, now: datetime) -> list[AlertEvent]:
+        """The full judgements that are due, oldest first, at most ``judgements_per_call`` of them."""
+        return self._flush(now, force=False)
 
     def _provisional(self, tr: _Track, now: datetime) -> list[AlertEvent]:
         """First sight in a safety-of-life band: judge what is known now and publish it as provisional.

@@ -7,7 +7,9 @@ in one storage commit and only then the acks:
 
 1. summaries (emissions, occupancy, health, evidence chunks) to the store; each stored Emissions
    message then goes to the rules engine (and, for a federated border sensor, to the peer centres),
-   and every resulting alert event to the outbox, so alerts never wait for the spectrum archive;
+   filed without judging (the server runs the due full judgements between loop turns); a
+   provisional alert it returns goes to the outbox at once, so alerts never wait for the spectrum
+   archive nor for the rest of the batch;
 2. spectra are staged for the HDF5 archive (published on ``spectrum.<sensor_id>`` at once) and
    written when their file is due (:meth:`Intake.flush_spectra`); their ledger entries are
    committed after the write, then acked.
@@ -272,11 +274,16 @@ class Intake:
                     st.last_profile = m.profile
                 if self.engine is not None:
                     try:
-                        events.extend(self.engine.observe(st.info, parse_utc(m.t_utc), m.emissions,
-                                                          m.noise_floor_dbm, m.antenna_factor_db_m,
-                                                          coverage=self.coverage_of(m.profile)) or ())
+                        # Filed only: the due full judgements run between loop turns (Server), one at a
+                        # time, so a first sight later in this batch never waits behind them.
+                        first = self.engine.observe(st.info, parse_utc(m.t_utc), m.emissions, m.noise_floor_dbm,
+                                                    m.antenna_factor_db_m, coverage=self.coverage_of(m.profile),
+                                                    judge=False) or ()
                     except Exception:
                         self.faults.internal("engine_observe")
+                    else:
+                        if first:  # provisional alerts (first sight in a safety band): out now, not after the batch
+                            self.handle_events(list(first))
                 if self.forward is not None:
                     self.faults.guard("federation_forward", self.forward, st.info, ib.frames)
             if st.status != "live":

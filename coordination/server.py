@@ -19,7 +19,9 @@ They share outlets (:mod:`coordination.outlets`: the PUB socket, ROUTER replies,
 message seqs) and report failures to :class:`coordination.counters.Faults`; none holds a socket
 or reaches into another. Each loop iteration drains at most ``batch_max_messages`` sensor
 messages (one intake batch) and ``api_max_requests`` API requests, writes the archive files that
-are due, ticks the engine every ``tick_interval_s``. Nothing a peer sends can stop the loop: every
+are due, has the engine make its due full judgements (``judgements_per_call``, the reports are
+filed without judging so a first sight never queues behind them), ticks the engine every
+``tick_interval_s``. Nothing a peer sends can stop the loop: every
 step is guarded, an internal error is counted and logged.
 
 Embeddable: ``Server(config).start()`` runs the loop in a thread (tests, demo); ``run()`` runs it
@@ -418,6 +420,10 @@ class Server:
                     guard("pub_rebuild", self._rebuild_pub, poller)
             if intake.staged:
                 guard("archive", intake.flush_spectra, False)
+            if self.engine is not None:
+                # One due full judgement per turn, after the turn's reports are filed: a first sight
+                # (provisional alert) waits behind one judgement at most, never behind a backlog.
+                guard("judge", self._judge)
             now_mono = time.monotonic()
             if now_mono >= next_tick:
                 next_tick = now_mono + cfg.tick_interval_s
@@ -471,6 +477,12 @@ class Server:
             self.faults.guard("tdoa", self.tdoa.tick, now)
         if self.coordination is not None:
             self.coordination.tick(now)  # reminders at the deadline, then silence counts
+
+    def _judge(self) -> None:
+        assert self.engine is not None
+        events = self.engine.judge(self.clock())
+        if events:
+            self.handle_alert_events(events)
 
     def _publish_coord(self, topic: str, doc: Mapping[str, Any]) -> None:
         """Publish a coordination request event on ``coord.<P>`` (the desk's notify port)."""

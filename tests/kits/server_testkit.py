@@ -176,12 +176,15 @@ class FakeEngine:
         self.store = alert_store
 
     def observe(self, sensor: Any, t: datetime, emissions: Sequence[Any], noise_floor_dbm: float,
-                antenna_factor_db_m: float | None = None, coverage: Any = None) -> list[AlertEvent]:
+                antenna_factor_db_m: float | None = None, coverage: Any = None, judge: bool = True) -> list[AlertEvent]:
         self.observed.append((sensor.sensor_id, t, len(emissions)))
         out, self.queued = self.queued, []
         for ev in out:
             self.alerts[ev.alert.id] = ev.alert
         return out
+
+    def judge(self, now: datetime) -> list[AlertEvent]:
+        return []
 
     def tick(self, now: datetime) -> list[AlertEvent]:
         self.ticks += 1
