@@ -315,6 +315,12 @@ class RulesEngine:
         self._pending: dict[int, _Track] = {}  # clusters with unjudged observations, by id()
         self._sweeps: dict[str, dict[tuple[float, float], _Sweep]] = {}  # sensor -> span -> latest sweep
         self._judged = 0  # full assessments in the current _flush call
+        #: Runs the localiser (a pure computation on its arguments, the dearest part of a judgement).
+        #: The server runs it on a worker thread during its full judgements and files reports meanwhile
+        #: (coordination.offload); while it runs, the cluster being judged (``_judging``) takes no
+        #: other cluster in. Default: inline.
+        self.run_localiser: Callable[[Callable[[], Fix]], Fix] = _inline
+        self._judging: _Track | None = None
         self._restore()
 
     # -------------------------------------------------------------- public API
@@ -732,9 +738,10 @@ class RulesEngine:
         model = prediction.emitter_field_model(f_hz, rx_h, time_pct=50.0)
         levels = [LevelObservation(o.sensor.lat, o.sensor.lon, o.field_dbuv_m, o.sensor.sensor_id) for o in obs]
         hyps = [self._hypothesis(st, obs, silent) for st in candidates]
+        lookup = self._lookup()
         try:
-            return locate(levels, model, config=self.config.localiser, province_lookup=self._lookup(),
-                          silent=silent, stations=hyps)
+            return self.run_localiser(lambda: locate(levels, model, config=self.config.localiser,
+                                                     province_lookup=lookup, silent=silent, stations=hyps))
         except LocalisationError as exc:
             log.warning("localisation failed on %s %.0f Hz: %s", band.name, f_hz, exc)
             return None
@@ -964,7 +971,7 @@ class RulesEngine:
             best = _Track(band=band, channel_hz=channel_hz)
             tracks.append(best)
         for other in linked:  # this sensor joins clusters that arrived apart: one emitter, not two
-            if other is not best and other.alert is None and other.assessed_at is None:
+            if other is not best and other is not self._judging and other.alert is None and other.assessed_at is None:
                 self._merge_into(best, other, tracks)
         return best
 
@@ -1090,10 +1097,14 @@ class RulesEngine:
         # Hysteresis holds what a judgement found; a provisional alert's first-sight guess is not one.
         active = tr.alert is not None and tr.alert.active and not tr.alert.provisional
         self._judged += 1
-        a = self.assess(tr.band, tr.channel_hz, obs, now,
-                        known_affected=tr.alert.provinces_affected if active else (),  # type: ignore[union-attr]
-                        known_source=tr.alert.provinces_source if active else (),  # type: ignore[union-attr]
-                        first_heard=tr.first_seen, position_fix=tr.fix)
+        self._judging = tr
+        try:
+            a = self.assess(tr.band, tr.channel_hz, obs, now,
+                            known_affected=tr.alert.provinces_affected if active else (),  # type: ignore[union-attr]
+                            known_source=tr.alert.provinces_source if active else (),  # type: ignore[union-attr]
+                            first_heard=tr.first_seen, position_fix=tr.fix)
+        finally:
+            self._judging = None
         tr.status = a.status
         tr.matched_station = None if a.matched is None else f"{a.matched.province}/{a.matched.station_id}"
         tr.assessed_at, tr.assessed_verdicts = now, a.verdicts
@@ -1262,6 +1273,10 @@ def _fusion_finding(fused: FusedFix, level: Position | None) -> str:
                 f"{math.sqrt(fused.mahalanobis2):.1f})")
     return (f"position: the TDOA fix disagrees with the received levels (Mahalanobis distance "
             f"{math.sqrt(fused.mahalanobis2):.1f}); one of them is wrong, the region holds both")
+
+
+def _inline(fn: Callable[[], Fix]) -> Fix:
+    return fn()
 
 
 def _alert_rank(alert: Alert | None) -> int:

@@ -35,6 +35,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ from coordination.federation import ROLE_FEDERATION, Federation, FederationPort
 from coordination.ingest import API_TYPES, SENSOR_TYPES, RejectionCounter, Validator, peer_label
 from coordination.intake import Intake
 from coordination.joint_ops import JointOps
+from coordination.offload import LocaliserOffload
 from coordination.outbox import AlertOutbox
 from coordination.outlets import SERVER_ID, MessageSeq, Publisher, RouterReplies
 from coordination.ports import AlertEngine
@@ -81,7 +83,7 @@ from coordination.transport import (
     frames_bytes,
     recv_bounded,
 )
-from station_db.geo import provinces_of
+from station_db.geo import default_boundaries, provinces_of
 from station_db.repository import StationRepository
 from station_db.rules import RuleSet, load_rules
 
@@ -132,6 +134,7 @@ class Server:
         self.campaigns: CampaignRunner | None = None  # joint campaigns: profiles switched and back, report
         self.coordination: CoordinationDesk | None = None  # coordination requests (with station data and rules)
         self.tdoa: TdoaOrders | None = None  # TDOA rounds: snapshot orders, fixes fused into alert positions
+        self.offload: LocaliserOffload | None = None  # judgements' localiser on a worker, reports filed meanwhile
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -293,6 +296,12 @@ class Server:
             validator=Validator(API_TYPES, self.rejections, check_identity=False, allow_req_envelope=True),
             replies=self.api_replies, faults=self.faults, clock=self.clock, counters_snapshot=self.counters_snapshot,
             extra_ops=extra_ops)
+        if isinstance(self.engine, RulesEngine):
+            self.offload = LocaliserOffload(self._serve_sensors)
+            self.engine.run_localiser = self.offload.run
+            # The province outlines now (about 1 s of CPU), not when the first sight after a start (with a
+            # station database that did not load them) is due as a provisional alert within 250 ms.
+            default_boundaries()
         self._bind_sockets()
         if fed is not None:
             curve = self.policy if isinstance(self.policy, CurvePolicy) else None
@@ -354,6 +363,8 @@ class Server:
         self._socks.clear()
         if self.federation is not None:
             self.federation.close()
+        if self.offload is not None:
+            self.offload.close()
         if isinstance(self.policy, CurvePolicy):
             try:
                 self.policy.close()  # its ZAP/monitor sockets live in our context: before term()
@@ -470,7 +481,8 @@ class Server:
             self.faults.guard("cases", merge_linked, self.cases, self.store.alerts.alert_link,
                               self.store.alerts.alert_json, now)
         if self.engine is not None:
-            events = self.engine.tick(now) or ()
+            with self._judging():
+                events = self.engine.tick(now) or ()
             if events:
                 self.handle_alert_events(events)
         if self.tdoa is not None:
@@ -480,9 +492,31 @@ class Server:
 
     def _judge(self) -> None:
         assert self.engine is not None
-        events = self.engine.judge(self.clock())
+        with self._judging():
+            events = self.engine.judge(self.clock())
         if events:
             self.handle_alert_events(events)
+
+    def _judging(self) -> AbstractContextManager[None]:
+        """While the engine judges, its localiser runs on a worker and sensor reports are filed meanwhile."""
+        return self.offload.armed() if self.offload is not None else nullcontext()
+
+    def _serve_sensors(self, timeout_s: float, wake_fd: int) -> None:
+        """The sensor messages arriving within ``timeout_s`` (or until ``wake_fd`` is readable), handled as
+        one intake batch: the offload's service while a judgement's localiser runs on its worker, so a
+        first sight gets its provisional alert out."""
+        sock = self._socks.get(ROLE_SENSORS)
+        if sock is None or self.intake is None:
+            return
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(wake_fd, zmq.POLLIN)
+        if not dict(poller.poll(max(1, int(timeout_s * 1000)))).get(sock):
+            return
+        admit = self.policy.admit if isinstance(self.policy, CurvePolicy) else None
+        batch = drain(sock, ROLE_SENSORS, self.config.batch_max_messages, admit, self.rejections)
+        if batch:
+            self.faults.guard("batch", self.intake.handle_batch, batch)
 
     def _publish_coord(self, topic: str, doc: Mapping[str, Any]) -> None:
         """Publish a coordination request event on ``coord.<P>`` (the desk's notify port)."""
