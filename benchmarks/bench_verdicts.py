@@ -23,7 +23,8 @@ region and median / 90th-percentile position error (unlicensed emitters: where t
 from the levels; a matched licensed station is placed at its licence's position), and alerts on
 licensed traffic within licence (where the rules call for none).
 
-Usage: python benchmarks/bench_verdicts.py [--n 500] [--seed 7] [--shadowing 0 4 6 8] [--quick]
+Usage: python benchmarks/bench_verdicts.py [--n 500] [--seed 7] [--shadowing 0 4 6 8] [--detail] [--cases]
+[--only K ...]   (--cases: one block per split or wrong incident; --only: replay those incident numbers alone)
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class Outcome:
     covered: bool | None = None
     n_heard: int = 0
     ambiguous: bool = False  # an alert says the position left its province open (cross-border by doubt)
+    detail: str = ""  # the alerts in one line each (--cases)
 
 
 @dataclass
@@ -270,6 +272,7 @@ def covered(alert: Alert, lat: float, lon: float) -> bool:
 def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], infos: Sequence[SensorInfo],
          repo: StationRepository, rules: RuleSet, cfg: EngineConfig, rng: np.random.Generator, t0: datetime) -> Outcome:
     engine = RulesEngine(repo, rules, InMemoryAlertStore(), config=cfg)
+    prov_of = {s.sensor_id: s.province for s in infos}
     band = inc.band
     bin_hz = _bin_hz(band)
     cover = SweepCoverage(band.f_lo_hz, band.f_hi_hz, bin_hz)
@@ -298,6 +301,13 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
     out = Outcome(heard=bool(measured), n_alerts=len(alerts),
                   verdicts=frozenset(v for a in alerts for v in a.verdicts), truth=truth, n_heard=len(measured),
                   ambiguous=any(f.startswith("ambiguous:") for a in alerts for f in a.findings))
+    heard_s = ", ".join(f"{sid}({prov_of[sid]}) {max(v):.1f}" for sid, v in sorted(measured.items(),
+                                                                                    key=lambda kv: -max(kv[1])))
+    out.detail = f"heard: {heard_s or '-'}\n" + "\n".join(
+        f"      alert {'+'.join(a.verdicts)} src {'/'.join(a.provinces_source)} aff {'/'.join(a.provinces_affected)} "
+        f"matched {a.matched_station} sensors {','.join(r.sensor_id for r in a.sensors)}"
+        + ("" if a.position is None else f" pos {a.position.kind} {a.position.error_km:.1f} km "
+           f"{dict(a.position.provinces)}") for a in alerts)
     if alerts:
         main = max(alerts, key=lambda a: len(a.sensors))
         out.top1 = main.provinces_source[0] if main.provinces_source else None
@@ -369,6 +379,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--shadowing", type=float, nargs="+", default=[0.0, 4.0, 6.0, 8.0])
     ap.add_argument("--ideal", action="store_true", help="no model or calibration error (the engine's own law)")
     ap.add_argument("--detail", action="store_true", help="per-kind accuracy and the commonest misses")
+    ap.add_argument("--cases", action="store_true", help="every split alert and wrong verdict set, one block each")
+    ap.add_argument("--only", type=int, nargs="+", default=None, help="play only these incident numbers")
+    ap.add_argument("--localiser", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="LocaliserConfig fields to try (e.g. sigma_db=2.5 n_sigma=4)")
     args = ap.parse_args(argv)
     rules = load_rules()
     sites, infos = sensors_of_demo()
@@ -378,7 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         incidents = make_incidents(args.n, rng, rules, stations, infos)
         base = (RealisticWorld.ideal(seed=args.world_seed) if args.ideal
                 else RealisticWorld(seed=args.world_seed, water_mask=water_mask))
-        cfg = EngineConfig()
+        loc = {k: float(v) if "." in v else int(v) for k, v in (kv.split("=", 1) for kv in args.localiser)}
+        cfg = EngineConfig(localiser=loc) if loc else EngineConfig()  # type: ignore[arg-type]
         print(f"bench_verdicts: {len(incidents)} incidents x {len(args.shadowing)} shadowing levels, "
               f"{len(sites)} sensors (demo layout), seed {args.seed}, world seed {args.world_seed}, "
               f"{'ideal world' if args.ideal else 'model + calibration error'}", flush=True)
@@ -389,15 +404,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         for level in args.shadowing:
             world = base.with_shadowing(level)
             t_start = time.perf_counter()
-            play_rng = np.random.default_rng([args.seed, int(level * 10)])
-            rows = [(inc, play(inc, world, sites, infos, repo, rules, cfg, play_rng, T0 + timedelta(hours=k)))
-                    for k, inc in enumerate(incidents)]
+            # One generator per incident (seeded by its number): an incident replays alone (--only) as in the run.
+            picked = [(k, inc) for k, inc in enumerate(incidents) if args.only is None or k in args.only]
+            rows = [(inc, play(inc, world, sites, infos, repo, rules, cfg,
+                               np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k)))
+                    for k, inc in picked]
             m = summarise(level, rows)
             print(f"{level:6.1f} {m['heard']:5d} {m['split_pct']:6.1f} {m['exact_pct']:6.1f} {m['top1_pct']:6.1f} "
                   f"{m['top1_far_pct']:9.1f} {m['coverage_pct']:8.1f} {m['err_med_km']:7.1f} {m['err_p90_km']:7.1f} "
                   f"{m['lic_alert_pct']:10.1f} {time.perf_counter() - t_start:5.0f}", flush=True)
             if args.detail:
                 print(breakdown(rows), flush=True)
+            if args.cases:
+                for (k, _), (inc, o) in zip(picked, rows, strict=True):
+                    if o.heard and (o.n_alerts > 1 or o.verdicts != o.truth):
+                        print(f"  #{k} {inc.kind} {inc.band.name} {inc.tx.freq_hz / 1e6:.4f} MHz in {inc.province} "
+                              f"({inc.border_km:.1f} km from a border) erp {inc.tx.erp_dbw + inc.tx.erp_boost_db:.1f} "
+                              f"dBW{'' if inc.station is None else ' station ' + inc.station.station_id}: truth "
+                              f"{'+'.join(sorted(o.truth)) or '-'}, {o.n_alerts} alert(s)"
+                              f"{' AMBIG' if o.ambiguous else ''}"
+                              f"\n      {o.detail}", flush=True)
     return 0
 
 

@@ -59,6 +59,8 @@ from coordination.localisation import (
     StationHypothesis,
     locate,
     misfit,
+    station_erp_dbw,
+    station_misfit,
 )
 from coordination.sensors import SensorInfo, SweepCoverage
 from coordination.tdoa_fusion import FusedFix, covariance_km2, fuse_positions, inside_region, province_shares
@@ -610,8 +612,14 @@ class RulesEngine:
         best_p = -1.0
         for st in candidates:
             pred = {o.sensor.sensor_id: self._predict(st, o.sensor, band) for o in obs}
-            resid = [o.field_dbuv_m - pred[o.sensor.sensor_id] for o in obs]
-            offset = statistics.median(resid)
+            # The e.r.p. the levels and silences give the station, against its licence: median-time fields
+            # (what a sweep sees on average; the band's 1 % / 10 % protection figure is several dB higher
+            # on a 50 km path and hid boosts), censored by the silent sensors (far sensors that heard it
+            # are the lucky ones).
+            h = self._hypothesis(st, obs, silent)
+            levels = [LevelObservation(o.sensor.lat, o.sensor.lon, o.field_dbuv_m, o.sensor.sensor_id) for o in obs]
+            offset = station_erp_dbw(levels, h, sigma_db=sigma_db, silent=silent) - st.erp_dbw
+            resid = [o.field_dbuv_m - (st.erp_dbw + g) for o, g in zip(obs, h.g_heard_db, strict=True)]
             spread = statistics.pstdev(resid) if len(resid) >= 2 else 0.0
             p = p_station.get(st.station_id, 0.0)
             outside = (position_fix is not None and position is not None
@@ -627,7 +635,8 @@ class RulesEngine:
                 freq_offset_hz=f_hz - st.tx_freq_hz, predicted_dbuv_m=tuple(sorted(pred.items())),
                 erp_dbw=st.erp_dbw, necessary_bw_hz=st.necessary_bw_hz, licensee=st.licensee,
                 lat=st.lat, lon=st.lon, explains=explains,
-                findings=(*reasons, f"measured - predicted: median {offset:+.1f} dB, spread {spread:.1f} dB"),
+                findings=(*reasons, f"e.r.p. from the levels and silences {offset:+.1f} dB against the licence; "
+                                   f"measured - predicted (50 % time) spread {spread:.1f} dB"),
             ))
             if explains and p > best_p:
                 best_p, matched, matched_pred, matched_offset_db = p, st, pred, offset
@@ -849,9 +858,10 @@ class RulesEngine:
                        n: int, sigma_db: float = 0.0) -> tuple[list[str], float]:
         """Frequency, bandwidth and power against the licence; returns findings and excess dB.
 
-        Power: the median excess must beat ``power_tol_db`` and also ``power_z`` standard errors of a
-        median of ``n`` levels scattered by ``sigma_db`` (1.25 sigma / sqrt(n)): one shadowed sensor is
-        no evidence of a boosted transmitter.
+        Power: ``offset_db`` is the e.r.p. the levels and silences give the station minus its licence
+        (:func:`coordination.localisation.station_erp_dbw`); it must beat ``power_tol_db`` and also
+        ``power_z`` standard errors of ``n`` levels scattered by ``sigma_db`` (1.25 sigma / sqrt(n), the
+        error of a median, kept as a margin): one shadowed sensor is no evidence of a boosted transmitter.
         """
         cfg = self.config
         out: list[str] = []
@@ -867,7 +877,8 @@ class RulesEngine:
         power_tol = max(cfg.power_tol_db, cfg.power_z * 1.25 * sigma_db / math.sqrt(max(n, 1)))
         if offset_db > power_tol:
             out.append(f"measured field {offset_db:.1f} dB above the licence's {prediction.model_name()} prediction "
-                       f"(median of {n} sensor(s); tolerance {power_tol:.1f} dB): e.r.p. about "
+                       f"(50 % time; fit of {n} sensor(s) and the silent ones, tolerance {power_tol:.1f} dB): "
+                       f"e.r.p. about "
                        f"{st.erp_dbw + offset_db:.1f} dBW against {st.erp_dbw:g} dBW licensed")
             excess = offset_db
         return out, excess
@@ -1049,9 +1060,20 @@ class RulesEngine:
             return [LevelObservation(o.sensor.lat, o.sensor.lon, o.field_dbuv_m, o.sensor.sensor_id) for o in obs]
 
         kw = {"sigma_db": cfg.merge_sigma_db, "config": cfg.localiser, "silent": silent}
-        union = misfit(lv([*a, *b]), model, **kw)  # type: ignore[arg-type]
+        both = [*a, *b]
+        union = misfit(lv(both), model, **kw)  # type: ignore[arg-type]
         apart = misfit(lv(a), model, **kw) + misfit(lv(b), model, **kw)  # type: ignore[arg-type]
-        return union - apart < cfg.merge_chi2
+        if union - apart < cfg.merge_chi2:
+            return True
+        # A licensed station of the channel is one more way to be one emitter: at its own position, with
+        # its own heights and e.r.p. (a boosted broadcaster's levels fit no unknown emitter of plausible
+        # e.r.p.). Re-use stays two: one station's law cannot give both far groups their levels.
+        obw_hz = max(o.obw_hz for o in both) or band.channel_width_hz
+        for st in self._candidates(f_hz, obw_hz, both, now):
+            h = self._hypothesis(st, both, silent)
+            if station_misfit(lv(both), h, sigma_db=cfg.merge_sigma_db, silent=silent) - apart < cfg.merge_chi2:
+                return True
+        return False
 
     def _absorb(self, keep: _Track, gone: _Track, key: tuple[str, float], now: datetime) -> list[AlertEvent]:
         """Move ``gone``'s evidence into ``keep``; ``gone`` disappears. Its alert, if any, is provisional

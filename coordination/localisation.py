@@ -65,6 +65,9 @@ object array (as ``station_db.geo.provinces_of`` returns)."""
 FREE_SPACE_1KM_0DBW_DBUV_M = 76.9
 """Free-space field at 1 km of 0 dBW e.r.p.: 106.9 dBuV/m for 1 kW minus 30 dB."""
 
+FAULT_BELOW_DB, FAULT_ABOVE_DB = 10.0, 25.0
+"""A licensed station with a power fault: from this far below to this far above its licensed e.r.p."""
+
 CHI2_2DOF_95 = 5.991
 """Mahalanobis radius^2 of the 95 % ellipse of a 2-D Gaussian."""
 
@@ -114,6 +117,14 @@ class StationHypothesis:
     g_silent_db: tuple[float, ...] = ()
     erp_sigma_db: float = 3.0
     fault_share: float = 0.3
+
+    def erp_grid_dbw(self, step_db: float) -> np.ndarray:
+        """The e.r.p. values this station can have (licence - 10 dB .. + 25 dB, 6 dB of slack each side).
+
+        Its own range, not the plausible range of an unknown emitter: a 40 dBW broadcaster boosted by
+        15 dB is 55 dBW, far above any handheld or base an unknown emitter is assumed to be.
+        """
+        return np.arange(self.erp_dbw - FAULT_BELOW_DB - 6.0, self.erp_dbw + FAULT_ABOVE_DB + 6.0 + 1e-9, step_db)
 
 
 @dataclass(frozen=True)
@@ -287,20 +298,23 @@ class _Likelihood:
         self.t_norm = (math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
                        if math.isfinite(nu) else -_LOG_2PI_HALF)
 
-    def log_lik(self, g_heard: np.ndarray, g_silent: np.ndarray, p_logprior: np.ndarray) -> np.ndarray:
+    def log_lik(self, g_heard: np.ndarray, g_silent: np.ndarray, p_logprior: np.ndarray,
+                p_grid: np.ndarray | None = None) -> np.ndarray:
         """(n_sigma, N) log-likelihood with P summed out; g_* are (N, S) and (N, Q) 0 dBW fields.
 
         Heard: Student-t with ``robust_nu`` degrees of freedom (a Cauchy-like tail: a sensor 4 sigma
-        off costs ~ 2 log(r), not r^2 / 2). Silent: log Phi((limit - level) / sigma).
+        off costs ~ 2 log(r), not r^2 / 2). Silent: log Phi((limit - level) / sigma). ``p_grid``: the
+        e.r.p. values summed over (default: an unknown emitter's plausible range) with ``p_logprior``.
         """
+        p_grid = self.p_grid if p_grid is None else p_grid
         out = np.empty((len(self.sig), g_heard.shape[0]))
-        pg = self.p_grid.astype(np.float32)[None, None, :]
+        pg = p_grid.astype(np.float32)[None, None, :]
         base = (self.e[None, :, None] - g_heard.astype(np.float32)[:, :, None]) - pg  # (N, S, P)
         sil = None
         if g_silent.shape[1]:
             # A silent sensor whose limit is 5 spreads above the strongest level any cell and e.r.p. would
             # give it contributes log Phi(>= 5) ~ 0 everywhere: leave it out (most far sensors).
-            z_min = (self.lim - g_silent.max(axis=0) - float(self.p_grid[-1])) / float(self.sig.min())
+            z_min = (self.lim - g_silent.max(axis=0) - float(p_grid[-1])) / float(self.sig.min())
             keep = z_min < 5.0
             if np.any(keep):
                 sil = (self.lim[keep][None, :, None] - g_silent[:, keep].astype(np.float32)[:, :, None]) - pg
@@ -328,7 +342,8 @@ class _Likelihood:
 
 def _station_logprior(h: StationHypothesis, p_grid: np.ndarray, step: float) -> np.ndarray:
     lic = np.exp(-0.5 * ((p_grid - h.erp_dbw) / h.erp_sigma_db) ** 2) / (h.erp_sigma_db * math.sqrt(2 * math.pi))
-    fault = ((p_grid >= h.erp_dbw - 10.0) & (p_grid <= h.erp_dbw + 25.0)) / 35.0
+    fault = ((p_grid >= h.erp_dbw - FAULT_BELOW_DB) & (p_grid <= h.erp_dbw + FAULT_ABOVE_DB)) / (
+        FAULT_BELOW_DB + FAULT_ABOVE_DB)
     w = ((1.0 - h.fault_share) * lic + h.fault_share * fault) * step
     return np.log(np.maximum(w, 1e-300))
 
@@ -451,7 +466,8 @@ def locate(
             gh = np.asarray(h.g_heard_db, dtype=float)[None, :] + table.value(dh) - table.value(d0h)[None, :]
             gs = (np.asarray(h.g_silent_db, dtype=float).reshape(1, len(sil)) + table.value(ds)
                   - table.value(d0s)[None, :])
-            lls = like.log_lik(gh, gs, _station_logprior(h, like.p_grid, step))  # (n_sigma, points)
+            hp = h.erp_grid_dbw(step)
+            lls = like.log_lik(gh, gs, _station_logprior(h, hp, step), hp)  # (n_sigma, points)
             logs.append(float(logsumexp(lls + np.log(ow)[None, :])) - math.log(len(like.sig)))
         prior_each = config.licensed_prior / len(stations)
         terms = np.array([math.log(1.0 - config.licensed_prior) + log_ev_diffuse,
@@ -535,6 +551,60 @@ def misfit(
         node = k // len(p_grid)
         box = (px[node] - 3 * cell[0], px[node] + 3 * cell[0], py[node] - 3 * cell[1], py[node] + 3 * cell[1])
     return best
+
+
+def station_misfit(
+    observations: Sequence[LevelObservation],
+    station: StationHypothesis,
+    *,
+    sigma_db: float,
+    silent: Sequence[SilentObservation] = (),
+) -> float:
+    """Smallest chi-square (Gaussian, spread ``sigma_db``) with which the licensed ``station`` explains the
+    levels and silences: at its licensed position, with its own distance law, its e.r.p. anywhere in
+    its fault range (licence - 10 .. + 25 dB).
+
+    The companion of :func:`misfit` for the one-emitter test: a boosted broadcaster heard across the
+    network is one emitter although no unknown emitter of plausible e.r.p. explains all its levels.
+    """
+    p = station.erp_grid_dbw(1.0)[6:-6]  # no slack: the fault range itself
+    return float(np.min(_station_chi2(observations, station, p, sigma_db, silent)))
+
+
+def station_erp_dbw(
+    observations: Sequence[LevelObservation],
+    station: StationHypothesis,
+    *,
+    sigma_db: float,
+    silent: Sequence[SilentObservation] = (),
+) -> float:
+    """The e.r.p. (dBW) at which the licensed ``station`` best explains the levels and the silences.
+
+    A censored (Tobit) fit: sensors hear a station only when their level clears their detection limit,
+    so the heard levels of far sensors are the lucky ones (a median of heard minus predicted reads a
+    station within licence as several dB boosted); the sensors that swept the channel and heard
+    nothing hold the estimate down. Searched over the station's fault range with 6 dB slack.
+    """
+    p = station.erp_grid_dbw(0.25)
+    chi = _station_chi2(observations, station, p, sigma_db, silent)
+    return float(p[int(np.argmin(chi))])
+
+
+def _station_chi2(observations: Sequence[LevelObservation], station: StationHypothesis, p: np.ndarray,
+                  sigma_db: float, silent: Sequence[SilentObservation]) -> np.ndarray:
+    """-2 log-likelihood (Gaussian heard levels, one-sided silences) of the station at each e.r.p. ``p``."""
+    e = np.array([o.field_dbuv_m for o in observations], dtype=float)
+    gh = np.asarray(station.g_heard_db, dtype=float)
+    if len(gh) != len(e) or len(station.g_silent_db) != len(silent):
+        raise LocalisationError(f"station fit: hypothesis {station.key!r} has {len(gh)}/{len(station.g_silent_db)} "
+                                f"fields for {len(e)} heard / {len(silent)} silent sensors")
+    r = (e[:, None] - gh[:, None] - p[None, :]) / sigma_db
+    chi = np.sum(r * r, axis=0)
+    if len(silent):
+        lim = np.array([q.limit_dbuv_m for q in silent], dtype=float)
+        z = (lim[:, None] - np.asarray(station.g_silent_db, dtype=float)[:, None] - p[None, :]) / sigma_db
+        chi = chi - 2.0 * np.sum(log_ndtr(z), axis=0)
+    return chi
 
 
 # ---------------------------------------------------------------------- pieces
