@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import numpy as np
 
@@ -25,6 +26,18 @@ from dsp import WelchAccumulator, plan_hops, remove_dc_spike, stitch_hops
 log = logging.getLogger(__name__)
 
 READ_BLOCK = 1 << 17
+
+
+class SpectrumAccumulator(Protocol):
+    """What the hop loop feeds: :class:`dsp.WelchAccumulator` or anything that estimates like it."""
+
+    segments: int
+
+    def reset(self) -> None: ...
+
+    def update(self, iq_block: np.ndarray) -> None: ...
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class SweepError(ValueError):
@@ -150,15 +163,22 @@ def run_sweep(
     *,
     progress: Callable[[int, int], None] | None = None,
     allow_short: bool = True,
+    accumulator: SpectrumAccumulator | None = None,
+    hop_done: Callable[[int, float, SpectrumAccumulator], None] | None = None,
 ) -> SweepResult | None:
     """Sweep once; None when a finite source has no full FFT segment left (end of the recording).
 
     allow_short: accept a hop that got less than its dwell because a recording ended (right for the
     first sweep of a file shorter than the interval); False drops such a partial sweep (None).
+    accumulator: the estimator fed with every hop's samples (reset per hop; default a Welch accumulator
+    with the settings' window, overlap and detector, density scaling); hop_done(index, centre_hz,
+    accumulator) is called after each hop, before the next reset (the sensor pipeline reads the
+    hop's time slots there).
     """
     plan = plan or plan_sweep(source, settings)
-    acc = WelchAccumulator(plan.sample_rate_hz, plan.nfft, window=settings.window, overlap=settings.overlap,
-                           detector=settings.detector, scaling="density")
+    acc: SpectrumAccumulator = accumulator or WelchAccumulator(
+        plan.sample_rate_hz, plan.nfft, window=settings.window, overlap=settings.overlap,
+        detector=settings.detector, scaling="density")
     live = getattr(source, "can_retune", True)
     hops = []
     t_start = None
@@ -195,6 +215,8 @@ def run_sweep(
         else:
             per_bin = per_bin * 10 ** (hop_cal / 10)
         hops.append((centre, offsets, per_bin))
+        if hop_done is not None:
+            hop_done(i, centre, acc)
         if progress is not None:
             progress(i + 1, len(plan.hops_hz))
     _, stitched = stitch_hops(hops, settings.crop_fraction)
