@@ -13,6 +13,12 @@ Why it is built this way:
 - Calibration: a source that knows its level (the simulator) says so in ``dbfs_offset_db``
   (dBm = dBFS - gain_db - dbfs_offset_db); hardware uses the sensor's configured full-scale level
   (dBm = dBFS + full_scale_dbm - gain_db, :func:`dsp.dbfs_to_dbm`).
+- One emission per transmitter: every hop is accumulated by :class:`dsp.slotted_welch.SlottedWelch`, which
+  keeps a mean PSD per ~2 ms slot of the dwell besides the dwell's Welch estimate (same FFTs, no IQ
+  kept). Emissions close enough to be one channel are grouped by when they were on
+  (:mod:`dsp.sweep_grouping`: FSK tones, OOK keying sidebands) and measured as one: SM.443 shape on
+  the slots the group was on in, power and SNR as the sweep's averages. Isolated emissions cost nothing
+  more and are reported as detected.
 - Occupancy (ITU-R SM.1880) is accumulated sweep by sweep in constant memory and reported every
   ``occupancy_interval_s``: a channel is occupied in a sweep when its strongest bin exceeds that
   sweep's threshold (noise floor + margin), the same threshold the spectrum message carries.
@@ -32,11 +38,15 @@ import numpy as np
 from coordination.protocol import EMISSION_FIELDS, MonitoringProfile
 from dsp import Emission, channel_occupancy, dbfs_to_dbm, detect_emissions, noise_floor
 from dsp.calibration import NOMINAL_FULL_SCALE_DBM
-from dsp.classify import classify_emission
+from dsp.classify import Classification, classify_emission
+from dsp.slotted_welch import SlottedWelch
+from dsp.sweep_grouping import EmissionGroup, HopSlots, gated_spectrum_dbm, group_emissions, measure_group
 from dsp.welch import segment_step
 from sdr.sweep import (
+    SpectrumAccumulator,
     SweepError,
     SweepPlan,
+    SweepResult,
     SweepSettings,
     calibration_db,
     plan_sweep,
@@ -143,6 +153,7 @@ class ProfileRunner:
             overlap=profile.overlap, detector=profile.detector, settle_s=SETTLE_S, dc_bins=DC_SPIKE_BINS,
         )
         self._plan: SweepPlan | None = None
+        self._acc: SlottedWelch | None = None
         self.occupancy = OccupancyAccumulator(profile)
 
     def _plan_for(self, source: object) -> SweepPlan:
@@ -156,6 +167,8 @@ class ProfileRunner:
                 raise PipelineError(f"profile {self.profile.name}: band holds fewer than 2 bins of {plan.bin_hz} Hz")
             dwell = max(plan.nfft, math.ceil(self.profile.dwell_s * rate))  # the profile's dwell is per hop
             self._plan = dataclasses.replace(plan, dwell_samples=dwell)
+            self._acc = SlottedWelch(rate, plan.nfft, dwell, window=self.profile.window,
+                                     overlap=self.profile.overlap, detector=self.profile.detector)
             self.occupancy.reset()
             log.debug("profile %s: %d hops, nfft %d, %d bins of %.1f Hz", self.profile.name,
                       len(plan.hops_hz), plan.nfft, plan.n_bins, plan.bin_hz)
@@ -165,12 +178,24 @@ class ProfileRunner:
         """Sweep the profile once and return the calibrated measurement (and feed the occupancy)."""
         p = self.profile
         plan = self._plan_for(source)
-        res = run_sweep(source, self.settings, plan)
+        assert self._acc is not None
+        slots: list[tuple[float, tuple[np.ndarray, np.ndarray] | None]] = []
+
+        def hop_done(i: int, centre_hz: float, acc: SpectrumAccumulator) -> None:
+            # the last hop's slots stay in the accumulator until they are read
+            if i == len(plan.hops_hz) - 1:
+                slots.append((centre_hz, None))
+            else:
+                sums, weights = self._slot_sums()
+                slots.append((centre_hz, (sums.copy(), weights)))
+
+        res = run_sweep(source, self.settings, plan, accumulator=self._acc, hop_done=hop_done)
         if res is None:
             raise SourceExhaustedError(f"profile {p.name}: the source ended before one {plan.nfft}-sample segment")
+        cal_db = calibration_offset_db(source, self.full_scale_dbm)
         power_dbm = res.power_db.astype(np.float64)
         if res.units != "dBm":  # hardware: the configured (or nominal) full-scale calibration
-            power_dbm += calibration_offset_db(source, self.full_scale_dbm)
+            power_dbm += cal_db
         lin = 10.0 ** (power_dbm / 10.0)
         step = segment_step(plan.nfft, p.overlap)
         seg_per_hop = max(1, (res.samples_per_hop - plan.nfft) // step + 1)
@@ -180,14 +205,18 @@ class ProfileRunner:
         threshold_dbm = floor_dbm + p.margin_db
         found = detect_emissions(res.freqs_hz, power_dbm, floor_dbm=floor_dbm, margin_db=p.margin_db)
         ems = tuple(e for e in found if all(math.isfinite(getattr(e, f)) for f in EMISSION_FIELDS))
-        # The sweep keeps no IQ: the class comes from the spectrum alone (a line, a carrier with
-        # sidebands, a flat block; else unknown), with the confidence that implies.
         floor_lin = 10.0 ** (floor_dbm / 10.0)
+        # The sweep keeps no IQ: the class comes from the spectrum alone (a line, a carrier with
+        # sidebands, a flat block; else unknown), with the confidence that implies; a group's from
+        # the spectrum of the slots it was on in.
+        spectra: list[tuple[np.ndarray, np.ndarray]] = [(res.freqs_hz, lin)] * len(ems)
+        if ems:
+            hops = self._hop_slots(res, slots, plan.bin_hz * 10.0 ** (cal_db / 10.0))
+            ems, spectra = self._grouped(ems, hops, res.freqs_hz, power_dbm, lin, floor_dbm)
         classes = tuple(
             (c.emission_class, round(c.confidence, 3))
-            for c in (classify_emission(None, plan.sample_rate_hz, res.freqs_hz, lin, floor_lin,
-                                        center_offset_hz=0.0, f_lo_hz=e.f_lo_hz, f_hi_hz=e.f_hi_hz, obw_hz=e.obw_hz)
-                      for e in ems))
+            for c in (self._classify(plan.sample_rate_hz, f, s_lin, floor_lin, e)
+                      for e, (f, s_lin) in zip(ems, spectra)))
         m = Measurement(profile=p.name, t_utc=t_utc or res.t_start_utc, f_start_hz=plan.f_first_hz,
                         f_step_hz=plan.bin_hz, power_dbm=power_dbm.astype(np.float32), noise_floor_dbm=floor_dbm,
                         threshold_dbm=threshold_dbm, emissions=ems, detector=p.detector,
@@ -195,6 +224,58 @@ class ProfileRunner:
                         dropped_samples=res.dropped_samples, classes=classes)
         self.occupancy.add(m)
         return m
+
+    def _slot_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        assert self._acc is not None
+        return self._acc.slot_sums()
+
+    def _hop_slots(self, res: SweepResult, slots: list[tuple[float, tuple[np.ndarray, np.ndarray] | None]],
+                   scale: float) -> list[HopSlots]:
+        """The sweep's hops as time slots on their own axes, with the part of the sweep each supplies."""
+        assert self._acc is not None
+        offsets = np.fft.fftfreq(self._acc.nfft, 1.0 / self._acc.sample_rate_hz)  # the slots' (FFT) order
+        half = res.bin_hz / 2.0
+        out = []
+        for (centre, rows), (a, b) in zip(slots, res.hop_ranges, strict=True):
+            sums, weights = self._slot_sums() if rows is None else rows
+            out.append(HopSlots(freqs_hz=centre + offsets, power=sums, row_scale=weights * scale,
+                                slot_s=self._acc.slot_s, kept_lo_hz=float(res.freqs_hz[a] - half),
+                                kept_hi_hz=float(res.freqs_hz[b - 1] + half)))
+        return out
+
+    def _grouped(self, ems: tuple[Emission, ...], hops: list[HopSlots], freqs_hz: np.ndarray, power_dbm: np.ndarray,
+                 lin: np.ndarray, floor_dbm: float) -> tuple[tuple[Emission, ...], list[tuple[np.ndarray, np.ndarray]]]:
+        """One emission per group of components that keyed together, and the spectrum to classify it on."""
+        groups = group_emissions(ems, hops, 10.0 ** (floor_dbm / 10.0), channel_width_hz=self.profile.channel_width_hz,
+                                 time_all=True)
+        edges = [(min(ems[i].f_lo_hz for i in g.members), max(ems[i].f_hi_hz for i in g.members)) for g in groups]
+        out: list[Emission] = []
+        spectra: list[tuple[np.ndarray, np.ndarray]] = []
+        for k, g in enumerate(groups):
+            out.append(measure_group(ems, g, hops, freqs_hz, power_dbm, floor_dbm,
+                                     limit_lo_hz=edges[k - 1][1] if k > 0 else None,
+                                     limit_hi_hz=edges[k + 1][0] if k + 1 < len(groups) else None,
+                                     dc_bins=DC_SPIKE_BINS))
+            spectra.append(_group_spectrum(g, hops, freqs_hz, lin))
+            if len(g.members) > 1:
+                log.debug("profile %s: %d components at %.6f MHz are one emission", self.profile.name,
+                          len(g.members), out[-1].center_hz / 1e6)
+        return tuple(out), spectra
+
+    @staticmethod
+    def _classify(rate_hz: float, freqs_hz: np.ndarray, power_lin: np.ndarray, floor_lin: float,
+                  e: Emission) -> Classification:
+        return classify_emission(None, rate_hz, freqs_hz, power_lin, floor_lin, center_offset_hz=0.0,
+                                 f_lo_hz=e.f_lo_hz, f_hi_hz=e.f_hi_hz, obw_hz=e.obw_hz)
+
+
+def _group_spectrum(g: EmissionGroup, hops: list[HopSlots], freqs_hz: np.ndarray,
+                    lin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A keyed group's spectrum while it was on (on its hop's axis); else the sweep's average."""
+    if len(g.members) > 1 and g.on_slots is not None:
+        f_on, p_on = gated_spectrum_dbm(hops[g.hop], g.on_slots, DC_SPIKE_BINS)
+        return f_on, 10.0 ** (p_on / 10.0)
+    return freqs_hz, lin
 
 
 @dataclass

@@ -1,0 +1,197 @@
+"""One emission per transmitter in a sensor's sweep: components grouped by their timing within the dwell.
+
+A sweep's averaged spectrum shows components: the two tones of a 2-FSK packet (the spectrum between
+them sinks under the margin in a time average), the keying sidebands of an OOK remote. Reported one by
+one, each is a false "unlicensed" or "off-frequency" emission at the rules engine. The sensor keeps no
+IQ, but its dwell's time slots (:class:`dsp.slotted_welch.SlottedWelch`: a mean PSD every few ms) say
+when each component was on. Components of one transmitter key together (on together, or one as the
+other is off within the same packet, as FSK tones do at slot resolution); a second device nearby, or a
+steady spur beside a bursty signal, does not. The decision is :func:`dsp.grouping.group_components`
+(the same one ``borderwatch detect`` applies to IQ captures), fed with each component's slot activity:
+the power in its detected bins over the noise expected there, in dB.
+
+A group is measured as ITU-R SM.443 measures a transmitter, over all of its spectrum: centre, x-dB and
+99 % bandwidths on the spectrum of the slots it was on in (the silences between packets would bury its
+skirts), from the lowest member's edge to the highest's, the spectrum between them included. Its power
+and SNR stay time averages over the dwell, like every other emission of the sweep.
+
+Components are compared only within one hop (two hops are different times). A plausible channel is at
+least the profile's channel width, and at least ``GroupingConfig.min_channel_hz``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsp.emissions import Emission, measure_span
+from dsp.grouping import GroupingConfig, group_components
+from dsp.sweep import remove_dc_spike
+
+#: Bins whose mean decides whether a skirt under the per-bin noise still belongs to a group.
+SKIRT_BINS = 9
+_TINY = 1e-300
+
+
+@dataclass(frozen=True)
+class HopSlots:
+    """The time slots of one hop of a sweep.
+
+    freqs_hz: absolute centre of each of the hop's bins, in the order of ``power``'s columns (FFT order is
+    fine); power: (slots, bins) linear, row k times ``row_scale[k]`` is that slot's mean power per bin in
+    the unit of the sweep's floor (e.g. mW); kept_lo_hz / kept_hi_hz: the part of the stitched sweep this
+    hop supplies.
+    """
+
+    freqs_hz: np.ndarray
+    power: np.ndarray
+    row_scale: np.ndarray
+    slot_s: float
+    kept_lo_hz: float
+    kept_hi_hz: float
+
+    def __post_init__(self) -> None:
+        if self.power.ndim != 2 or self.power.shape[1] != self.freqs_hz.size or self.freqs_hz.size < 2:
+            raise ValueError(f"HopSlots: power must be (slots, {self.freqs_hz.size}), got {self.power.shape}")
+        if self.row_scale.shape != (self.power.shape[0],):
+            raise ValueError(f"HopSlots: one row_scale per slot ({self.power.shape[0]}), got {self.row_scale.shape}")
+        if not self.slot_s > 0:
+            raise ValueError(f"HopSlots: slot_s must be > 0, got {self.slot_s}")
+
+    def bins(self, f_lo_hz: float, f_hi_hz: float) -> np.ndarray:
+        """Indices of the hop's bins with centres in [f_lo_hz, f_hi_hz] (the nearest one if none)."""
+        f = self.freqs_hz
+        sel = np.flatnonzero((f >= f_lo_hz) & (f <= f_hi_hz))
+        if sel.size == 0:
+            sel = np.array([int(np.argmin(np.abs(f - (f_lo_hz + f_hi_hz) / 2.0)))])
+        return sel
+
+    def activity_db(self, bins: np.ndarray, floor_per_bin: float) -> np.ndarray:
+        """Per slot: power in ``bins`` over the noise expected there (dB)."""
+        band = self.power[:, bins].sum(axis=1, dtype=np.float64) * self.row_scale
+        return 10.0 * np.log10(np.maximum(band, _TINY) / max(floor_per_bin * bins.size, _TINY))
+
+
+@dataclass(frozen=True)
+class EmissionGroup:
+    """Components of one transmitter: indices into the sweep's emissions (strongest first), its hop, and
+    the slots it was on in (None: steady, or no timing to go by)."""
+
+    members: tuple[int, ...]
+    hop: int
+    on_slots: np.ndarray | None = None
+
+
+def hop_of(hops: Sequence[HopSlots], f_hz: float) -> int:
+    """Index of the hop that supplies frequency ``f_hz`` to the stitched sweep (the nearest one at an edge)."""
+    for k, h in enumerate(hops):
+        if h.kept_lo_hz <= f_hz < h.kept_hi_hz:
+            return k
+    return int(np.argmin([min(abs(f_hz - h.kept_lo_hz), abs(f_hz - h.kept_hi_hz)) for h in hops]))
+
+
+def plausible_channel_hz(config: GroupingConfig, channel_width_hz: float) -> GroupingConfig:
+    """The grouping settings with the profile's channel width as the smallest plausible channel."""
+    return dataclasses.replace(config, min_channel_hz=max(config.min_channel_hz, float(channel_width_hz)))
+
+
+def _candidates(emissions: Sequence[Emission], cfg: GroupingConfig) -> np.ndarray:
+    """Emissions with a neighbour close enough to be part of the same channel: only they need timing."""
+    n = len(emissions)
+    out = np.zeros(n, bool)
+    order = sorted(range(n), key=lambda i: emissions[i].f_lo_hz)
+    for a, b in itertools.pairwise(order):
+        ea, eb = emissions[a], emissions[b]
+        reach = max(cfg.min_channel_hz, cfg.width_factor * max(ea.bandwidth_xdb_hz, eb.bandwidth_xdb_hz))
+        if max(ea.f_hi_hz, eb.f_hi_hz) - min(ea.f_lo_hz, eb.f_lo_hz) <= reach:
+            out[a] = out[b] = True
+    return out
+
+
+def needs_timing(emissions: Sequence[Emission], channel_width_hz: float, config: GroupingConfig | None = None) -> bool:
+    """Whether any two emissions lie close enough to be one transmitter (else no slot is looked at)."""
+    return bool(_candidates(emissions, plausible_channel_hz(config or GroupingConfig(), channel_width_hz)).any())
+
+
+def group_emissions(emissions: Sequence[Emission], hops: Sequence[HopSlots], floor_per_bin: float, *,
+                    channel_width_hz: float, config: GroupingConfig | None = None,
+                    time_all: bool = False) -> list[EmissionGroup]:
+    """The sweep's emissions grouped into transmitters, groups ordered by their lowest edge.
+
+    floor_per_bin: the sweep's noise floor per bin, linear, in the unit of the hops' ``power * scale``.
+    """
+    cfg = plausible_channel_hz(config or GroupingConfig(), channel_width_hz)
+    if not hops:
+        raise ValueError("group_emissions needs the time slots of at least one hop")
+    n = len(emissions)
+    hop = [hop_of(hops, e.center_hz) for e in emissions]
+    cand = np.ones(n, bool) if time_all else _candidates(emissions, cfg)
+    groups: list[EmissionGroup] = []
+    for k, h in enumerate(hops):
+        idx = [i for i in range(n) if hop[i] == k]
+        timed = [i for i in idx if cand[i]]
+        groups += [EmissionGroup((i,), k) for i in idx if not cand[i]]
+        if not timed:
+            continue
+        act = np.array([h.activity_db(h.bins(emissions[i].f_lo_hz, emissions[i].f_hi_hz), floor_per_bin)
+                        for i in timed])
+        parts = group_components(
+            np.array([emissions[i].f_lo_hz for i in timed]), np.array([emissions[i].f_hi_hz for i in timed]),
+            np.array([emissions[i].bandwidth_xdb_hz for i in timed]), np.array([emissions[i].power_dbm for i in timed]),
+            act, h.slot_s, cfg)
+        for part in parts:
+            on: np.ndarray = np.asarray((act[part] > cfg.on_db).any(axis=0))
+            keyed = 0 < int(on.sum()) < cfg.continuous_fraction * on.size
+            groups.append(EmissionGroup(tuple(timed[j] for j in part), k, on if keyed else None))
+    groups.sort(key=lambda g: min(emissions[i].f_lo_hz for i in g.members))
+    return groups
+
+
+def gated_spectrum_dbm(hop: HopSlots, on_slots: np.ndarray, dc_bins: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(freqs_hz ascending, level per bin in dB of the floor's unit) of the hop over the slots in ``on_slots``."""
+    on = np.flatnonzero(np.asarray(on_slots, bool))
+    p = (hop.power[on] * hop.row_scale[on, None]).sum(axis=0, dtype=np.float64) / max(on.size, 1)
+    order = np.argsort(hop.freqs_hz, kind="stable")
+    p = p[order]
+    if dc_bins:
+        p = remove_dc_spike(p, dc_bins)
+    return hop.freqs_hz[order], 10.0 * np.log10(np.maximum(p, _TINY))
+
+
+def measure_group(emissions: Sequence[Emission], group: EmissionGroup, hops: Sequence[HopSlots],
+                  freqs_hz: np.ndarray, power_dbm: np.ndarray, floor_dbm: float, *, x_db: float = 26.0,
+                  limit_lo_hz: float | None = None, limit_hi_hz: float | None = None,
+                  dc_bins: int = 0) -> Emission:
+    """One emission for the group: SM.443 shape while it was on, power and SNR as the sweep's averages.
+
+    freqs_hz, power_dbm, floor_dbm: the sweep's stitched mean spectrum and its floor; limit_*: the
+    neighbouring groups' edges, which the skirts may not cross.
+    """
+    members = [emissions[i] for i in group.members]
+    if len(members) == 1 and group.on_slots is None:
+        return members[0]
+    lo = min(e.f_lo_hz for e in members)
+    hi = max(e.f_hi_hz for e in members)
+    h = hops[group.hop]
+    lim_lo = h.kept_lo_hz if limit_lo_hz is None else max(limit_lo_hz, h.kept_lo_hz)
+    lim_hi = h.kept_hi_hz if limit_hi_hz is None else min(limit_hi_hz, h.kept_hi_hz)
+    average = measure_span(freqs_hz, power_dbm, floor_dbm=floor_dbm, f_lo_hz=lo, f_hi_hz=hi, x_db=x_db,
+                           limit_lo_hz=lim_lo, limit_hi_hz=lim_hi, skirt_bins=SKIRT_BINS) or members[0]
+    if group.on_slots is None:
+        return average
+    f_on, p_on = gated_spectrum_dbm(h, group.on_slots, dc_bins)
+    gated = measure_span(f_on, p_on, floor_dbm=floor_dbm,
+                         f_lo_hz=lo, f_hi_hz=hi, x_db=x_db, limit_lo_hz=lim_lo, limit_hi_hz=lim_hi,
+                         skirt_bins=SKIRT_BINS)
+    if gated is None:
+        return average
+    return dataclasses.replace(gated, peak_dbm=average.peak_dbm, power_dbm=average.power_dbm,
+                               snr_db=average.snr_db)
+
+
+__all__ = ["SKIRT_BINS", "EmissionGroup", "HopSlots", "gated_spectrum_dbm", "group_emissions", "hop_of",
+           "measure_group", "needs_timing", "plausible_channel_hz"]
