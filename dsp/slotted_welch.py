@@ -183,7 +183,7 @@ class SlottedWelch:
         if self.segments == 0:
             raise ValueError(f"no complete segment yet: SlottedWelch needs at least nfft={self.nfft} samples")
         if self._code == _kernels.DETECTOR_SUM:
-            power = self._slots[: self._used()].sum(axis=0, dtype=np.float64) * (self._scale / self.segments)
+            power = self._slots[: self._used()].sum(axis=0).astype(np.float64) * (self._scale / self.segments)
         elif self._code == _kernels.DETECTOR_SUMSQ:
             power = np.sqrt(self._acc / self.segments) * self._scale
         else:

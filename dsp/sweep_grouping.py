@@ -22,6 +22,7 @@ least the profile's channel width, and at least ``GroupingConfig.min_channel_hz`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,6 +62,11 @@ class HopSlots:
             raise ValueError(f"HopSlots: one row_scale per slot ({self.power.shape[0]}), got {self.row_scale.shape}")
         if not self.slot_s > 0:
             raise ValueError(f"HopSlots: slot_s must be > 0, got {self.slot_s}")
+
+    @functools.cached_property
+    def order(self) -> np.ndarray:
+        """Indices that put the hop's bins in ascending frequency."""
+        return np.argsort(self.freqs_hz, kind="stable")
 
     def bins(self, f_lo_hz: float, f_hi_hz: float) -> np.ndarray:
         """Indices of the hop's bins with centres in [f_lo_hz, f_hi_hz] (the nearest one if none)."""
@@ -112,54 +118,74 @@ def _candidates(emissions: Sequence[Emission], cfg: GroupingConfig) -> np.ndarra
     return out
 
 
-def needs_timing(emissions: Sequence[Emission], channel_width_hz: float, config: GroupingConfig | None = None) -> bool:
-    """Whether any two emissions lie close enough to be one transmitter (else no slot is looked at)."""
-    return bool(_candidates(emissions, plausible_channel_hz(config or GroupingConfig(), channel_width_hz)).any())
+def _on_slots(act_db: np.ndarray, on_db: float) -> np.ndarray:
+    """Slots over ``on_db`` in runs of two at least (as :func:`dsp.grouping.group_components` counts them)."""
+    on = act_db > on_db
+    nxt = np.zeros_like(on)
+    nxt[..., :-1] = on[..., 1:]
+    prv = np.zeros_like(on)
+    prv[..., 1:] = on[..., :-1]
+    return on & (nxt | prv)
 
 
 def group_emissions(emissions: Sequence[Emission], hops: Sequence[HopSlots], floor_per_bin: float, *,
-                    channel_width_hz: float, config: GroupingConfig | None = None,
-                    time_all: bool = False) -> list[EmissionGroup]:
+                    channel_width_hz: float, config: GroupingConfig | None = None) -> list[EmissionGroup]:
     """The sweep's emissions grouped into transmitters, groups ordered by their lowest edge.
 
-    floor_per_bin: the sweep's noise floor per bin, linear, in the unit of the hops' ``power * scale``.
+    Every emission's activity is looked at (a keyed one is measured on its on-slots); only emissions
+    with a neighbour within a plausible channel go through the grouping decision.
+    floor_per_bin: the sweep's noise floor per bin, linear, in the unit of the hops' ``power * row_scale``.
     """
     cfg = plausible_channel_hz(config or GroupingConfig(), channel_width_hz)
     if not hops:
         raise ValueError("group_emissions needs the time slots of at least one hop")
     n = len(emissions)
     hop = [hop_of(hops, e.center_hz) for e in emissions]
-    cand = np.ones(n, bool) if time_all else _candidates(emissions, cfg)
+    cand = _candidates(emissions, cfg)
     groups: list[EmissionGroup] = []
     for k, h in enumerate(hops):
         idx = [i for i in range(n) if hop[i] == k]
-        timed = [i for i in idx if cand[i]]
-        groups += [EmissionGroup((i,), k) for i in idx if not cand[i]]
-        if not timed:
+        if not idx:
             continue
         act = np.array([h.activity_db(h.bins(emissions[i].f_lo_hz, emissions[i].f_hi_hz), floor_per_bin)
-                        for i in timed])
-        parts = group_components(
-            np.array([emissions[i].f_lo_hz for i in timed]), np.array([emissions[i].f_hi_hz for i in timed]),
-            np.array([emissions[i].bandwidth_xdb_hz for i in timed]), np.array([emissions[i].power_dbm for i in timed]),
-            act, h.slot_s, cfg)
+                        for i in idx])
+        timed = [j for j, i in enumerate(idx) if cand[i]]
+        parts = [[j] for j, i in enumerate(idx) if not cand[i]]
+        if len(timed) == 1:
+            parts.append(timed)
+        elif timed:
+            ems = [emissions[idx[j]] for j in timed]
+            sub = group_components(
+                np.array([e.f_lo_hz for e in ems]), np.array([e.f_hi_hz for e in ems]),
+                np.array([e.bandwidth_xdb_hz for e in ems]), np.array([e.power_dbm for e in ems]), act[timed],
+                h.slot_s, cfg)
+            parts += [[timed[m] for m in part] for part in sub]
         for part in parts:
-            on: np.ndarray = np.asarray((act[part] > cfg.on_db).any(axis=0))
+            on: np.ndarray = np.asarray(_on_slots(act[part], cfg.on_db).any(axis=0))
             keyed = 0 < int(on.sum()) < cfg.continuous_fraction * on.size
-            groups.append(EmissionGroup(tuple(timed[j] for j in part), k, on if keyed else None))
+            groups.append(EmissionGroup(tuple(idx[j] for j in part), k, on if keyed else None))
     groups.sort(key=lambda g: min(emissions[i].f_lo_hz for i in g.members))
     return groups
 
 
 def gated_spectrum_dbm(hop: HopSlots, on_slots: np.ndarray, dc_bins: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(freqs_hz ascending, level per bin in dB of the floor's unit) of the hop over the slots in ``on_slots``."""
-    on = np.flatnonzero(np.asarray(on_slots, bool))
-    p = (hop.power[on] * hop.row_scale[on, None]).sum(axis=0, dtype=np.float64) / max(on.size, 1)
-    order = np.argsort(hop.freqs_hz, kind="stable")
-    p = p[order]
+    on = np.asarray(on_slots, bool)
+    w = np.where(on, hop.row_scale, 0.0).astype(np.float32) / max(int(on.sum()), 1)
+    p = (w @ hop.power).astype(np.float64)[hop.order]
     if dc_bins:
         p = remove_dc_spike(p, dc_bins)
-    return hop.freqs_hz[order], 10.0 * np.log10(np.maximum(p, _TINY))
+    return hop.freqs_hz[hop.order], 10.0 * np.log10(np.maximum(p, _TINY))
+
+
+def _local(f: np.ndarray, p: np.ndarray, lo: float, hi: float, lim_lo: float, lim_hi: float) -> tuple[
+        np.ndarray, np.ndarray]:
+    """The part of a spectrum a group's measurement can reach: its span, skirts twice as wide, within the limits."""
+    reach = 2.0 * (hi - lo) + 40.0 * float(f[1] - f[0])
+    a = int(np.searchsorted(f, max(lim_lo, lo - reach), side="left"))
+    b = int(np.searchsorted(f, min(lim_hi, hi + reach), side="right"))
+    a, b = min(a, f.size - 2), max(b, a + 2)
+    return f[a:b], p[a:b]
 
 
 def measure_group(emissions: Sequence[Emission], group: EmissionGroup, hops: Sequence[HopSlots],
@@ -179,12 +205,13 @@ def measure_group(emissions: Sequence[Emission], group: EmissionGroup, hops: Seq
     h = hops[group.hop]
     lim_lo = h.kept_lo_hz if limit_lo_hz is None else max(limit_lo_hz, h.kept_lo_hz)
     lim_hi = h.kept_hi_hz if limit_hi_hz is None else min(limit_hi_hz, h.kept_hi_hz)
-    average = measure_span(freqs_hz, power_dbm, floor_dbm=floor_dbm, f_lo_hz=lo, f_hi_hz=hi, x_db=x_db,
+    average = measure_span(*_local(freqs_hz, power_dbm, lo, hi, lim_lo, lim_hi), floor_dbm=floor_dbm, f_lo_hz=lo,
+                           f_hi_hz=hi, x_db=x_db,
                            limit_lo_hz=lim_lo, limit_hi_hz=lim_hi, skirt_bins=SKIRT_BINS) or members[0]
     if group.on_slots is None:
         return average
     f_on, p_on = gated_spectrum_dbm(h, group.on_slots, dc_bins)
-    gated = measure_span(f_on, p_on, floor_dbm=floor_dbm,
+    gated = measure_span(*_local(f_on, p_on, lo, hi, lim_lo, lim_hi), floor_dbm=floor_dbm,
                          f_lo_hz=lo, f_hi_hz=hi, x_db=x_db, limit_lo_hz=lim_lo, limit_hi_hz=lim_hi,
                          skirt_bins=SKIRT_BINS)
     if gated is None:
@@ -194,4 +221,4 @@ def measure_group(emissions: Sequence[Emission], group: EmissionGroup, hops: Seq
 
 
 __all__ = ["SKIRT_BINS", "EmissionGroup", "HopSlots", "gated_spectrum_dbm", "group_emissions", "hop_of",
-           "measure_group", "needs_timing", "plausible_channel_hz"]
+           "measure_group", "plausible_channel_hz"]

@@ -246,8 +246,7 @@ class ProfileRunner:
     def _grouped(self, ems: tuple[Emission, ...], hops: list[HopSlots], freqs_hz: np.ndarray, power_dbm: np.ndarray,
                  lin: np.ndarray, floor_dbm: float) -> tuple[tuple[Emission, ...], list[tuple[np.ndarray, np.ndarray]]]:
         """One emission per group of components that keyed together, and the spectrum to classify it on."""
-        groups = group_emissions(ems, hops, 10.0 ** (floor_dbm / 10.0), channel_width_hz=self.profile.channel_width_hz,
-                                 time_all=True)
+        groups = group_emissions(ems, hops, 10.0 ** (floor_dbm / 10.0), channel_width_hz=self.profile.channel_width_hz)
         edges = [(min(ems[i].f_lo_hz for i in g.members), max(ems[i].f_hi_hz for i in g.members)) for g in groups]
         out: list[Emission] = []
         spectra: list[tuple[np.ndarray, np.ndarray]] = []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dsp.emissions import Emission
-from dsp.sweep_grouping import HopSlots, group_emissions, measure_group, needs_timing
+from dsp.sweep_grouping import HopSlots, group_emissions, measure_group
 
 BIN_HZ = 1000.0
 SLOTS = 200
@@ -66,10 +66,12 @@ def test_a_steady_spur_never_joins_a_bursty_signal() -> None:
     assert groups[1].on_slots is None  # steady: measured on the average
 
 
-def test_components_farther_apart_than_a_channel_are_not_looked_at() -> None:
+def test_components_farther_apart_than_a_channel_are_not_grouped_even_when_keyed_together() -> None:
+    h = hop([(-200e3, -195e3, PKT, 10.0), (195e3, 200e3, PKT, 10.0)], seed=5)
     ems = [emission(-200e3, -195e3), emission(195e3, 200e3)]
-    assert not needs_timing(ems, 12.5e3)
-    assert needs_timing([emission(-20e3, -15e3), emission(15e3, 20e3)], 12.5e3)
+    groups = group_emissions(ems, [h], FLOOR, channel_width_hz=12.5e3)
+    assert [g.members for g in groups] == [(0,), (1,)]
+    assert all(g.on_slots is not None and g.on_slots.sum() == PKT.sum() for g in groups)  # each keyed
 
 
 def test_components_of_different_hops_are_not_grouped() -> None:
