@@ -351,6 +351,8 @@ class Server:
         return zmq.XPUB if isinstance(self.policy, CurvePolicy) else zmq.PUB
 
     def _teardown(self) -> None:
+        if self.tdoa is not None:
+            self.tdoa.close()
         if self.intake is not None and self.intake.staged and self.store is not None:
             self.sensor_replies.sock = None  # no acks from here on: write and record only
             self.faults.guard("archive", self.intake.flush_spectra, True)

@@ -25,8 +25,13 @@ Rounds are ordered when an alert opens heard by >= 3 capable sensors, or the fir
 shows it heard by >= 3 (an alert that opened on two sensors); once per alert, more on demand.
 
 Rounds in flight are held in memory (a restart forgets a round in flight; its snapshots stay as
-evidence, and a new one can be ordered through the API). Solving costs a few hundred ms of CPU on
-the server loop per round (4 sensors, 1 s of NFM at 240 kS/s).
+evidence, and a new one can be ordered through the API). Solving costs 1-3 s of CPU per round (3-6
+sensors, 1 s at 240 kS/s), so it runs on one worker thread: the loop hands it a round whose snapshots
+are in and, on a later tick, gives the engine the fix it found (a loop blocked for seconds would let
+sightings queue and alerts auto-resolve under them). A sensor takes one snapshot at a time: a round
+that shares a sensor with an earlier one is placed ``lead_s`` after that sensor's previous capture
+ends (two rounds opened together would otherwise ask it for two recordings at once, and it would miss
+the second).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -125,6 +131,10 @@ class TdoaOrders:
         self._n = 0
         self._cache: dict[str, dict[str, Any]] = {}
         self._ordered: set[str] = set()  # alerts that had a round ordered by on_events
+        #: sensor id -> when its latest ordered capture ends (a sensor takes one snapshot at a time)
+        self._busy_until: dict[str, datetime] = {}
+        self._solver: ThreadPoolExecutor | None = None
+        self._solving: list[tuple[_Round, Future[tuple[Path, dict[str, Any], Position | None]]]] = []
         self.ops = {"tdoa_locate": self.api_locate}
 
     # ------------------------------------------------------------ ordering
@@ -181,7 +191,9 @@ class TdoaOrders:
         self._n += 1
         round_id = safe_name(f"tdoa-{alert_id}-{self._n}", 48).lstrip("_.-")
         s = self.settings
-        t = now + timedelta(seconds=s.lead_s)
+        lead = timedelta(seconds=s.lead_s)
+        t = max([now + lead] + [self._busy_until[c.sensor_id] + lead for c in chosen
+                                if c.sensor_id in self._busy_until])
         fs = s.sample_rate_hz
         params = {"t_utc": format_utc(t), "target_hz": f_hz, "ref_hz": ref.station.tx_freq_hz, "sample_rate_hz": fs,
                   "ref_samples": round(s.ref_s * fs), "target_samples": round(s.target_s * fs),
@@ -195,6 +207,8 @@ class TdoaOrders:
             self.store.evidence.order(cid, alert_id, sensor.sensor_id, now_iso)
             if self.sensors.send((self.registry.route(sensor.sensor_id),), cmd.to_frames()):
                 snaps[sensor.sensor_id] = cid
+                self._busy_until[sensor.sensor_id] = t + timedelta(
+                    seconds=2 * s.ref_s + s.target_s + 2 * s.settle_s)
             else:
                 log.warning("snapshot order to %s not sent", sensor.sensor_id)
         self.store.commit()
@@ -225,7 +239,8 @@ class TdoaOrders:
     # ------------------------------------------------------------ collecting and solving
 
     def tick(self, now: datetime) -> None:
-        """Solve the rounds whose snapshots are in (all of them, or >= 3 once the collection time is over)."""
+        """Hand the solver the rounds whose snapshots are in (all of them, or >= 3 once the collection time
+        is over); give the engine the fixes it has found since the last tick."""
         for r in list(self.rounds.values()):
             if r.done:
                 continue
@@ -235,16 +250,56 @@ class TdoaOrders:
                 continue
             r.done = True
             del self.rounds[r.round_id]
-            self._solve(r, got)
+            sites = {}  # the registry is the loop's: read it here, not on the solver's thread
+            for sid in got:
+                st = self.registry.get(sid)
+                if st is not None:
+                    sites[sid] = (st.record.lat, st.record.lon, st.record.height_m)
+            if self._solver is None:
+                self._solver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdoa-solver")
+            self._solving.append((r, self._solver.submit(self._solve, r, got, sites)))
+        self.apply_solved()
 
-    def _solve(self, r: _Round, got: Mapping[str, str]) -> None:
+    def apply_solved(self, wait_s: float | None = None) -> None:
+        """Give the engine the fixes of the finished rounds (the loop's thread); ``wait_s``: wait that long
+        for the ones still being solved (tests, shutdown)."""
+        pending = []
+        for r, fut in self._solving:
+            if wait_s is not None and not fut.done():
+                try:
+                    fut.exception(timeout=wait_s)
+                except TimeoutError:
+                    pass
+            if not fut.done():
+                pending.append((r, fut))
+                continue
+            try:
+                fix_path, out, fix = fut.result()
+            except Exception:  # a solver bug loses this round, never the server
+                log.exception("TDOA round %s: solving failed", r.round_id)
+                continue
+            self._cache[str(fix_path)] = out
+            if fix is not None and self.position_fix is not None:
+                self.position_fix(r.alert_id, fix)  # the engine re-judges with it before the file is attached
+            if self.attach is not None:
+                self.attach(r.alert_id, str(fix_path))
+        self._solving = pending
+
+    def close(self) -> None:
+        """Stop the solver (a round being solved finishes; its fix is not applied)."""
+        if self._solver is not None:
+            self._solver.shutdown(wait=True, cancel_futures=True)
+            self._solver = None
+
+    def _solve(self, r: _Round, got: Mapping[str, str],
+               sites: Mapping[str, tuple[float, float, float]]) -> tuple[Path, dict[str, Any], Position | None]:
+        """Read the snapshots, solve, write the fix file (the solver's thread: no store, registry or engine)."""
         out: dict[str, Any] = {"round": r.round_id, "alert_id": r.alert_id, "t_utc": format_utc(r.t_utc),
                                "reference_station": r.reference.station.station_id,
                                "reference_freq_hz": r.reference.station.tx_freq_hz, "sensors": []}
         snaps = []
         for sid, path in sorted(got.items()):
-            st = self.registry.get(sid)
-            if st is None:
+            if sid not in sites:
                 continue
             try:
                 meta = json.loads(Path(path).read_text())
@@ -253,9 +308,9 @@ class TdoaOrders:
             except (OSError, ValueError, SnapshotFormatError) as exc:
                 log.warning("TDOA round %s: snapshot of %s unreadable: %s", r.round_id, sid, exc)
                 continue
-            rec = st.record
-            snaps.append(SensorSnapshot(sid, rec.lat, rec.lon, rec.height_m, win))
-            out["sensors"].append({"sensor_id": sid, "lat": rec.lat, "lon": rec.lon, "height_m": rec.height_m})
+            lat, lon, height_m = sites[sid]
+            snaps.append(SensorSnapshot(sid, lat, lon, height_m, win))
+            out["sensors"].append({"sensor_id": sid, "lat": lat, "lon": lon, "height_m": height_m})
         ref = r.reference.station
         fix: Position | None = None
         try:
@@ -270,11 +325,7 @@ class TdoaOrders:
         fix_path = self.root / safe_name(r.alert_id, 64) / f"{r.round_id}{FIX_SUFFIX}"
         fix_path.parent.mkdir(parents=True, exist_ok=True)
         fix_path.write_text(json.dumps(out, allow_nan=False))
-        self._cache[str(fix_path)] = out
-        if fix is not None and self.position_fix is not None:
-            self.position_fix(r.alert_id, fix)  # the engine re-judges with it before the file is attached
-        if self.attach is not None:
-            self.attach(r.alert_id, str(fix_path))
+        return fix_path, out, fix
 
     # ------------------------------------------------------------ the alert document
 

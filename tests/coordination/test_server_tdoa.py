@@ -124,6 +124,7 @@ def test_an_alert_heard_by_four_sensors_gets_a_fused_tdoa_position(tmp_path, sta
                 assert doc.get("tdoa"), f"no TDOA fix: {doc.get('evidence')}"
                 # on demand: a second round through the API op; unknown alerts are refused
                 again = api.result("tdoa_locate", {"id": "A-TDOA"})
+                third = api.result("tdoa_locate", {"id": "A-TDOA"})
                 with pytest.raises(ApiError, match="no alert"):
                     api.result("tdoa_locate", {"id": "nope"})
         finally:
@@ -153,6 +154,11 @@ def test_an_alert_heard_by_four_sensors_gets_a_fused_tdoa_position(tmp_path, sta
     assert len(snaps) == 4 and sum(e.endswith(".tdoa.json") for e in doc["evidence"]) == 1
     assert again["reference_station"] == "SH-FM-0007" and len(again["sensors"]) == 4
     assert datetime.fromisoformat(again["t_utc"].replace("Z", "+00:00")) > datetime.now(UTC)  # T is ahead
+    # a third round ordered at once for the same four sensors starts a lead time after the second one's
+    # capture ends (0.1 + 0.02 + 0.2 + 0.02 + 0.1 s at the test's 0.2 s target), never while they record it
+    gap_s = (datetime.fromisoformat(third["t_utc"].replace("Z", "+00:00"))
+             - datetime.fromisoformat(again["t_utc"].replace("Z", "+00:00"))).total_seconds()
+    assert gap_s >= 0.44 + 1.5 - 1e-3 and sorted(third["sensors"]) == sorted(again["sensors"])
 
 
 class _JudgedEngine:
