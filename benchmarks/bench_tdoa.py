@@ -59,7 +59,7 @@ SNRS_DB = (0.0, 5.0, 10.0, 20.0)
 
 
 def _sites() -> list[SensorSite]:
-    scen = load_scenario(ROOT / "borderwatch/data/demo_scenario_realistic.toml")
+    scen = load_scenario(ROOT / "borderwatch/data/demo_scenario.toml")
     return [scen.sensor(sid) for sid in SENSOR_IDS]
 
 

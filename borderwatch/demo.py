@@ -28,7 +28,8 @@ source seeks to the elapsed time before every hop (``SimulatedSource.seek``).
 
 At the end the outcome of every transmitter with a ``[[demo.expect]]`` entry is judged
 (:func:`judge`): the right verdicts to the right provinces, the position within the stated
-error, licensed traffic silent; plus delivery (nothing rejected, every spooled seq stored once).
+error and, for an incident heard by three or more sensors, found by time differences (``tdoa`` or
+``fused``), licensed traffic silent; plus delivery (nothing rejected, every spooled seq stored once).
 """
 
 from __future__ import annotations
@@ -75,6 +76,21 @@ MAX_LAG_S = 0.25
 #: Evidence captures in the demo: short, so sixteen sensors do not write hundreds of MB.
 EVIDENCE_DURATION_S = 0.1
 EVIDENCE_RATE_HZ = 1.2e6
+#: An incident heard by this many sensors must be placed by time differences (a TDOA round needs three).
+MIN_TDOA_SENSORS = 3
+#: The position methods that rest on a TDOA fix (alone, or fused with the received levels).
+TDOA_METHODS = ("tdoa", "fused")
+#: How late a simulated sensor may still take a TDOA snapshot order (s; a receiver: 0.5). Sixteen simulated
+#: sensors render their snapshots on the machine's few cores (0.3-1 s of CPU each, up to 8 s of wall time
+#: measured on a loaded 2-core machine); the rendering is of the ordered instant whenever it runs, so a
+#: sensor a little behind takes the order instead of missing it (and the round waiting a minute for it).
+#: Not more: a sensor far behind that still rendered every order would stop sweeping, its alerts would
+#: auto-resolve and reopen, and every reopened alert would order another round.
+SNAPSHOT_MAX_LATE_S = 5.0
+#: The target segment of a demo snapshot (s; the server's default is 1). Rendering and solving cost grows
+#: with it, and sixteen sensors plus the server share the machine; 0.5 s keeps NFM fixes within a few
+#: hundred metres at the demo's signal levels.
+TDOA_TARGET_S = 0.5
 
 
 def sample_stations_path() -> Path:
@@ -378,6 +394,8 @@ def _judge_one(tx: Transmitter, exp: Expectation, docs: Sequence[Mapping[str, An
         elif err_km > exp.max_position_error_km:
             problems.append(f"position {err_km:.1f} km from the transmitter (allowed {exp.max_position_error_km:g})")
     n_sensors = len({str(r.get("sensor_id")) for r in doc.get("sensors") or ()})
+    if n_sensors >= MIN_TDOA_SENSORS and method not in TDOA_METHODS:
+        problems.append(f"heard by {n_sensors} sensors but placed by {method or 'nothing'}, not by time differences")
     return IncidentOutcome(tx.id, label, exp, ids, verdicts, src, aff, routed, err_km, stated,
                            doc.get("severity"), tuple(problems), position_method=method, n_sensors=n_sensors)
 
@@ -486,9 +504,9 @@ class DemoNetwork:
             # CURVE with the demo's own keys, generated in its output dir: the demo runs as secured as production
             insecure=self.keys is None, keys_dir=self.keys.root if self.keys is not None else None,
             evidence_duration_s=EVIDENCE_DURATION_S, evidence_sample_rate_hz=EVIDENCE_RATE_HZ,
-            # a TDOA round for every alert that opens heard by >= 3 sensors: the simulated sensors render
-            # their snapshots coherently (borderwatch.demo_tdoa), the reference broadcasters are in the scenario
-            tdoa_on_open=True,
+            # a TDOA round for every alert heard by >= 3 sensors: the simulated sensors render their snapshots
+            # coherently (borderwatch.demo_tdoa), the reference broadcasters are in the scenario
+            tdoa_on_open=True, tdoa_target_s=TDOA_TARGET_S,
         )
 
     def sensor_config(self, site_id: str) -> SensorConfig:
@@ -528,7 +546,7 @@ class DemoNetwork:
                           on_put=record.on_put)
             daemon = SensorDaemon(cfg, source, stop_event=self.stop_event, context=self.ctx, spool=spool,
                                   evidence_dir=self.data_dir / "spool" / "evidence" / site.id,
-                                  snapshot_source=snapshots)
+                                  snapshot_source=snapshots, snapshot_max_late_s=SNAPSHOT_MAX_LATE_S)
             self.spools[site.id] = spool
             self.daemons[site.id] = daemon
             # real sensors are not in phase: spread the starts over one revisit (seeded, reproducible)

@@ -104,13 +104,19 @@ class DemoScenario:
 
 
 def default_scenario_path() -> Path:
-    """The shipped demo scenario (package data)."""
+    """The shipped demo scenario (package data): the realistic world (6 dB shadowing, model and calibration
+    error, the localiser at its defaults)."""
     return Path(str(files("borderwatch") / "data" / "demo_scenario.toml"))
 
 
 def realistic_scenario_path() -> Path:
-    """The shipped scenario in the realistic world (6 dB shadowing, model and calibration error)."""
-    return Path(str(files("borderwatch") / "data" / "demo_scenario_realistic.toml"))
+    """The shipped scenario in the realistic world: the shipped scenario itself."""
+    return default_scenario_path()
+
+
+def ideal_scenario_path() -> Path:
+    """The shipped scenario's network in the ideal world (the engine's own P.1546 law, 1 dB shadowing)."""
+    return Path(str(files("borderwatch") / "data" / "demo_scenario_ideal.toml"))
 
 
 def _num(where: str, table: Mapping[str, Any], key: str, default: float | None, lo: float, hi: float) -> float | None:

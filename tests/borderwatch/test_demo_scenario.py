@@ -15,6 +15,7 @@ from borderwatch.demo_propagation import water_mask
 from borderwatch.demo_scenario import (
     DemoScenarioError,
     default_scenario_path,
+    ideal_scenario_path,
     load_demo_scenario,
     parse_demo_scenario,
     realistic_scenario_path,
@@ -26,10 +27,11 @@ from sdr.sources.sim_world import RealisticWorld
 from station_db.geo import distance_to_border_km, haversine_km, province_of
 
 
-@pytest.fixture(scope="module", params=["shipped", "realistic"])
+@pytest.fixture(scope="module", params=["shipped", "ideal"])
 def demo(request):
-    """Both shipped files: the ideal world and the realistic one share sensors, transmitters, expectations."""
-    return load_demo_scenario(None if request.param == "shipped" else realistic_scenario_path())
+    """Both shipped files: the realistic world (what the demo plays) and the ideal one share sensors,
+    transmitters, expectations."""
+    return load_demo_scenario(None if request.param == "shipped" else ideal_scenario_path())
 
 
 @pytest.fixture
@@ -195,10 +197,11 @@ def test_demo_command_reports_a_bad_scenario_in_one_line(tmp_path, capsys):
 # ---------------------------------------------------------------------------- the simulated world
 
 
-def test_the_shipped_scenario_plays_the_ideal_world_and_the_realistic_one_the_field():
-    ideal = load_demo_scenario().scenario.world
+def test_the_shipped_scenario_plays_the_field_and_the_ideal_one_the_engines_law():
+    ideal = load_demo_scenario(ideal_scenario_path()).scenario.world
     assert ideal is not None and (ideal.model, ideal.shadowing_db, ideal.calibration_sigma_db) == ("p1546", 1.0, 0.0)
-    real = load_demo_scenario(realistic_scenario_path())
+    assert realistic_scenario_path() == default_scenario_path()
+    real = load_demo_scenario()
     w = real.scenario.world
     assert w is not None and w.model == "realistic"
     assert (w.shadowing_db, w.heff_sigma_m, w.tca_sigma_deg, w.rx_clutter_m, w.calibration_sigma_db,
@@ -214,7 +217,7 @@ def test_the_shipped_scenario_plays_the_ideal_world_and_the_realistic_one_the_fi
 
 
 def test_the_ideal_demo_world_is_the_engines_law_with_its_shadowing():
-    demo = load_demo_scenario()
+    demo = load_demo_scenario(ideal_scenario_path())
     model = link_model(demo)
     assert isinstance(model, RealisticWorld)
     assert model == RealisticWorld.ideal(shadowing_db=1.0, seed=demo.scenario.seed)

@@ -77,9 +77,14 @@ def test_summary_says_per_incident_how_many_sensors_heard_it_how_it_was_placed_a
                                method="tdoa", sensors=("S1", "S2", "S3")),
                 a3=alert("a3", 156.7999e6, ["unlicensed", "cross_border"], ["SH"], ["JS"], 31.55, 121.55,
                          method="rss", sensors=("S1", "S2")))
+    docs["a4"] = alert("a4", 152.3799e6, ["cross_border", "licence_violation"], ["ZJ"], ["JS", "SH"], 30.75, 120.75,
+                       method="rss", sensors=("S1", "S2", "S3"))
     result = result_for(demo, docs, ROUTES)
-    rows = {line.split()[1]: line.split() for line in format_summary(result).splitlines()
-            if line.startswith(("  ok ", "  FAIL "))}
+    text = format_summary(result)
+    rows = {line.split()[1]: line.split() for line in text.splitlines() if line.startswith(("  ok ", "  FAIL "))}
+    # three sensors heard it: time differences must place it, received levels alone are a failure
+    assert "FAIL ZJ-PMR-0107: heard by 3 sensors but placed by rss, not by time differences" in text
+    assert rows["ZJ-PMR-0107"][0] == "FAIL" and [o.passed for o in result.outcomes].count(False) == 1
     assert rows["PIRATE-FM-100.1"][7:10] == ["3", "tdoa", "2.2"]  # 30.80N is 2.2 km north of the transmitter
     assert rows["CH16-INTERFERER"][7:10] == ["2", "rss", "0.0"]
     assert rows["AH-PMR-0042"][7:10] == ["4", "fused", "0.0"]
