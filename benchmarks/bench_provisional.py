@@ -81,7 +81,7 @@ def safety_channels(repo: Any, n: int, seed: int) -> list[float]:
     """``n`` airband / maritime channels with no licensed station within +-25 kHz, in seeded random order."""
     free = []
     for lo, hi in SAFETY_BANDS_HZ:
-        for k in range(int((hi - lo) / RASTER_HZ)):
+        for k in range(int((hi - lo) / RASTER_HZ) - 1):  # not the band's edge channels
             ch = lo + RASTER_HZ * (k + 1)
             if not repo.query(freq_hz=ch, bandwidth_hz=2 * RASTER_HZ):
                 free.append(ch)
@@ -171,15 +171,37 @@ def client(endpoints: dict[str, str], echo_addr: str, sensors: list[tuple[str, s
         kinds[(i, seq)] = kind
         return t0
 
-    pump(1500)  # hellos handled, SUB subscription live (slow joiner)
     echo_ms: list[float] = []
     hb_sensor = 0
     latency_ms: list[float] = []
-    missing = 0
-    events: dict[str, int] = {"confirmed": 0, "withdrawn": 0, "other": 0}
+    missing: list[int] = []
+    events: dict[str, int] = {"confirmed": 0, "withdrawn": 0}
+    opened_at: dict[float, float] = {}  # channel (rounded Hz) -> arrival of its provisional alert
     ours: set[str] = set()
+
+    def handle(alerts: list[tuple[float, dict[str, Any]]]) -> None:
+        for t_rx, a in alerts:
+            if a.get("event") == "opened" and a.get("provisional"):
+                opened_at.setdefault(round(float(a.get("channel_hz") or 0.0)), t_rx)
+                ours.add(str(a["id"]))
+            elif a.get("id") in ours and a.get("event") == "updated" and not a.get("provisional"):
+                events["confirmed"] += 1
+            elif a.get("id") in ours and a.get("event") == "resolved":
+                events["withdrawn"] += 1
+
+    # Hellos handled and the SUB subscription live (slow joiner): a warm-up first sight, not counted.
+    handle(pump(1000))
+    i0, f0, _, p0 = plan[0]
+    send(i0, lambda seq: Emissions(sensors[i0][0], seq, iso_now(), profile=profile_for(f0),
+                                   noise_floor_dbm=NOISE_FLOOR_DBM, antenna_factor_db_m=ANTENNA_FACTOR_DB_M,
+                                   emissions=(emission(f0, p0),)), "emissions")
+    end = time.perf_counter() + 20.0
+    while round(f0) not in opened_at and time.perf_counter() < end:
+        handle(pump(50))
+    ack_ms["emissions"].clear()
+    ours.clear()
     t_start = time.perf_counter()
-    for k, (i, f_hz, followers, power_dbm) in enumerate(plan):
+    for k, (i, f_hz, followers, power_dbm) in enumerate(plan[1:]):
         t_next = t_start + k * every_s
         # baselines between trials: the transport echo and a heartbeat round trip through the server
         t0 = time.perf_counter()
@@ -190,38 +212,26 @@ def client(endpoints: dict[str, str], echo_addr: str, sensors: list[tuple[str, s
         hb_sensor = (hb_sensor + 1) % len(socks)
         send(hb_sensor, lambda seq, j=hb_sensor: Heartbeat(sensors[j][0], seq, iso_now(), health={"cpu": 0.2}),
              "heartbeat")
-        pump(max(0.0, (t_next - time.perf_counter()) * 1000))
+        handle(pump(max(0.0, (t_next - time.perf_counter()) * 1000)))
         sid = sensors[i][0]
         t0 = send(i, lambda seq, sid=sid, f=f_hz, p=power_dbm: Emissions(
             sid, seq, iso_now(), profile=profile_for(f), noise_floor_dbm=NOISE_FLOOR_DBM,
             antenna_factor_db_m=ANTENNA_FACTOR_DB_M, emissions=(emission(f, p),)), "emissions")
-        got = None
         deadline = t0 + 3.0
-        while got is None and time.perf_counter() < deadline:
-            for t_rx, a in pump(50):
-                if abs(float(a.get("channel_hz") or 0.0) - f_hz) < 1.0 and a.get("event") == "opened" and got is None:
-                    got = t_rx
-                    ours.add(str(a["id"]))
-                elif a.get("id") in ours and a.get("event") == "updated" and not a.get("provisional"):
-                    events["confirmed"] += 1
-                elif a.get("id") in ours and a.get("event") == "resolved":
-                    events["withdrawn"] += 1
-        if got is None:
-            missing += 1
+        while round(f_hz) not in opened_at and time.perf_counter() < deadline:
+            handle(pump(20))
+        if round(f_hz) not in opened_at:
+            missing.append(k)
         else:
-            latency_ms.append(1e3 * (got - t0))
+            latency_ms.append(1e3 * (opened_at[round(f_hz)] - t0))
         for j, p in followers:  # the nearest sensors hear it too: the cluster gets its full judgement
             sj = sensors[j][0]
             send(j, lambda seq, sid=sj, f=f_hz, p=p: Emissions(
                 sid, seq, iso_now(), profile=profile_for(f), noise_floor_dbm=NOISE_FLOOR_DBM,
                 antenna_factor_db_m=ANTENNA_FACTOR_DB_M, emissions=(emission(f, p),)), "emissions")
-    end = time.perf_counter() + 15.0  # the last judgements
+    end = time.perf_counter() + 30.0  # the last judgements
     while time.perf_counter() < end and events["confirmed"] + events["withdrawn"] < len(latency_ms):
-        for _, a in pump(100):
-            if a.get("id") in ours and a.get("event") == "updated" and not a.get("provisional"):
-                events["confirmed"] += 1
-            elif a.get("id") in ours and a.get("event") == "resolved":
-                events["withdrawn"] += 1
+        handle(pump(100))
     q.put({"latency_ms": latency_ms, "missing": missing, "echo_ms": echo_ms, "ack_ms": ack_ms,
            "events": events, "duration_s": time.perf_counter() - t_start})
     for s in [*socks, sub, echo]:
@@ -316,7 +326,8 @@ def row(name: str, xs: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--first-sights", type=int, default=300)
-    ap.add_argument("--every", type=float, default=0.15, help="seconds between first sights")
+    ap.add_argument("--every", type=float, default=0.3, help="seconds between first sights (0.15: more "
+                    "judgements than the loaded machine keeps up with)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--burn", action="store_true", help="a process keeps one core busy during the trials")
     ap.add_argument("--fsync", action="store_true", help="the server fsyncs SQLite before acking/publishing")
@@ -349,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         assert srv.stations is not None
         sensors = scenario_sensors()
         rng = np.random.default_rng(args.seed)
-        channels = safety_channels(srv.stations, args.first_sights, args.seed)
+        channels = safety_channels(srv.stations, args.first_sights + 1, args.seed)  # the first: warm-up
         plan = []
         for k, f_hz in enumerate(channels):
             i = k % len(sensors)
@@ -359,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             plan.append((i, f_hz, [(j, p0 - 0.3 * d - float(rng.normal(0, 3))) for d, j in near[:2]], p0))
         print(f"bench_provisional: real server (shipped rules and profiles, {srv.stations.count()} licensed "
               f"stations, SQLite WAL fsync={'on' if args.fsync else 'off'}), {len(sensors)} sensor DEALERs + SUB in a "
-              f"child process, {len(plan)} first sights every {args.every * 1000:.0f} ms, each followed by 2 more "
+              f"child process, {len(plan) - 1} first sights every {args.every * 1000:.0f} ms, each followed by 2 more "
               f"sensors' reports; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
               f"{'; a burner process keeps one core busy' if args.burn else ''}")
         duration = len(plan) * args.every + 10
@@ -378,14 +389,15 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - wall0
         lat = res["latency_ms"]
         p99 = pct(lat, 99)
-        good = bool(lat) and p99 < TARGET_P99_MS and res["missing"] == 0
+        good = bool(lat) and p99 < TARGET_P99_MS and not res["missing"]
         ok &= good
         print("  latency, client clock (send -> receive):")
         print(row("transport floor (ROUTER echo)", res["echo_ms"]))
         print(row("server floor (Heartbeat -> Ack)", res["ack_ms"]["heartbeat"]))
         print(row("Emissions -> Ack", res["ack_ms"]["emissions"]))
         print(row("first sight -> provisional alert (SUB)", lat))
-        print(f"    target p99 < {TARGET_P99_MS:.0f} ms: {'PASS' if good else 'FAIL'}; missing {res['missing']}; "
+        print(f"    target p99 < {TARGET_P99_MS:.0f} ms: {'PASS' if good else 'FAIL'}; "
+              f"missing {res['missing'] or 'none'}; "
               f"p99 / server floor p99 = {p99 / max(pct(res['ack_ms']['heartbeat'], 99), 1e-9):.1f}, "
               f"median / transport median = {pct(lat, 50) / max(pct(res['echo_ms'], 50), 1e-9):.1f}")
         b_cpu = [1e3 * c for c, _ in meter.batches]

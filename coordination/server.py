@@ -517,8 +517,9 @@ class Server:
             return
         admit = self.policy.admit if isinstance(self.policy, CurvePolicy) else None
         batch = drain(sock, ROLE_SENSORS, self.config.batch_max_messages, admit, self.rejections)
-        if batch:
-            self.faults.guard("batch", self.intake.handle_batch, batch)
+        if batch and self.offload is not None:
+            with self.offload.priority():  # the localiser's worker waits meanwhile
+                self.faults.guard("batch", self.intake.handle_batch, batch)
 
     def _publish_coord(self, topic: str, doc: Mapping[str, Any]) -> None:
         """Publish a coordination request event on ``coord.<P>`` (the desk's notify port)."""
