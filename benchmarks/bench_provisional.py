@@ -21,9 +21,14 @@ Baselines measured in the same run, between trials:
   commit, ack): what the server adds to any message before the rules engine.
 
 Server-side figures come from the loop thread itself: the CPU time of the batch that published
-each provisional alert (thread CPU clock), and how long each engine tick (the full judgements) held
-the loop. ``--burn`` runs a process that keeps one of the machine's cores busy during the trials.
-``--profile FILE`` runs the server loop under cProfile and writes its statistics.
+each provisional alert (thread CPU clock), and each judgement turn (the engine's ``judge``/``tick``
+that judged: loop CPU and wall; the localiser's own CPU is on its worker thread, counted in the
+process CPU). ``--every`` sets the pace (0.3 s: about 3.3 new emitters and judgements a second;
+0.15 s: more than the loaded machine judges, a backlog grows). ``--burn`` runs a process that keeps
+one of the machine's cores busy. ``--profile FILE`` runs the server loop under cProfile.
+
+Before/after: run this script with ``PYTHONPATH`` pointing at a worktree of the older commit (it
+measures a server without ``RulesEngine.judge`` or the localiser offload just the same).
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ NOISE_FLOOR_DBM = -118.0
 ANTENNA_FACTOR_DB_M = 12.0
 SAFETY_BANDS_HZ = ((118.0e6, 137.0e6), (156.0e6, 162.05e6))  # airband, maritime VHF (the rules' safety bands)
 RASTER_HZ = 25_000.0
-SCENARIO = Path(__file__).resolve().parent.parent / "borderwatch" / "data" / "demo_scenario_realistic.toml"
+SCENARIO = Path(__file__).resolve().parent.parent / "borderwatch" / "data" / "demo_scenario.toml"
 SERVER_THREAD = "borderwatch-server"
 
 
