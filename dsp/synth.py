@@ -15,6 +15,7 @@ bandwidth is a bin, over 1 kHz).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,19 +78,49 @@ def _fsk(rng: np.random.Generator, n: int, fs: float, levels: np.ndarray, rate: 
     return np.exp(2j * np.pi * np.cumsum(freq) / fs)
 
 
-def _ook(rng: np.random.Generator, n: int, fs: float, rate: float, depth: float) -> np.ndarray:
-    """On-off (depth 1) or amplitude (depth < 1) keying of random bits, edges raised-cosine over 1/4 bit."""
+@dataclass(frozen=True)
+class _Keying:
+    """Amplitude keying of random bits: on-off (depth 1) or between two levels (depth < 1)."""
+
+    bits: np.ndarray  # 1 = mark (full level), 0 = space
+    samples_per_bit: float
+    depth: float
+
+    def render(self, n: int) -> np.ndarray:
+        """The keyed level over n samples, edges raised-cosine over 1/4 bit."""
+        sps = self.samples_per_bit
+        level = (1.0 - self.depth) + self.depth * self.bits[(np.arange(n) / sps).astype(np.int64)]
+        edge = max(2, int(sps / 4))
+        taps = np.hanning(edge + 2)[1:-1]
+        return np.convolve(level, taps / taps.sum(), mode="same").astype(np.complex128)
+
+    def marked_at(self, spans: tuple[tuple[float, float], ...], fs: float) -> _Keying:
+        """The same bits, with the first and last bit of each (start_s, duration_s) span a mark.
+
+        A keyed packet starts with a preamble or sync mark and ends on a stop mark: its edges are where
+        it sends. Random bits would start a packet with spaces a third of the time, and nothing, not
+        even an ideal receiver, tells leading spaces from silence.
+        """
+        bits = self.bits.copy()
+        for start_s, duration_s in spans:
+            # the packet's edges fall anywhere in a bit: the bits that hold its first and last full bit time
+            first, last = start_s * fs / self.samples_per_bit, (start_s + duration_s) * fs / self.samples_per_bit
+            bits[int(first) : int(first) + 2] = 1.0
+            bits[max(0, int(last) - 1) : int(last) + 1] = 1.0
+        return _Keying(bits, self.samples_per_bit, self.depth)
+
+
+def _ook(rng: np.random.Generator, n: int, fs: float, rate: float, depth: float) -> _Keying:
+    """Random bits keyed on-off (depth 1) or between two amplitudes (depth < 1)."""
     sps = fs / rate
     bits = rng.integers(0, 2, int(n / sps) + 2).astype(np.float64)
     bits[0] = 1.0
-    level = (1.0 - depth) + depth * bits[(np.arange(n) / sps).astype(np.int64)]
-    edge = max(2, int(sps / 4))
-    taps = np.hanning(edge + 2)[1:-1]
-    return np.convolve(level, taps / taps.sum(), mode="same").astype(np.complex128)
+    return _Keying(bits, sps, depth)
 
 
-def _waveform(kind: str, rng: np.random.Generator, n: int, fs: float) -> tuple[np.ndarray, float]:
-    """Baseband waveform of ``kind`` (complex, at 0 Hz) and the channel width it belongs in (Hz)."""
+def _waveform(kind: str, rng: np.random.Generator, n: int, fs: float) -> tuple[np.ndarray | _Keying, float]:
+    """Baseband waveform of ``kind`` (complex, at 0 Hz; for keyed kinds its keying, rendered once the packets
+    are known) and the channel width it belongs in (Hz)."""
     if kind == "cw":
         return np.ones(n, np.complex128), 12.5e3
     if kind == "am":
@@ -183,9 +214,10 @@ def known_signal(kind: str, *, snr_db: float, seed: int, sample_rate_hz: float =
     rng = np.random.default_rng(seed)
     fs = float(sample_rate_hz)
     n = int(duration_s * fs)
-    wave, channel_hz = _waveform(kind, rng, n, fs)
+    rendered, channel_hz = _waveform(kind, rng, n, fs)
     bursty = _BURSTY.get(kind, bool(rng.integers(0, 2)))
     bursts = _schedule(rng, n / fs, bursty)
+    wave = rendered.marked_at(bursts, fs).render(n) if isinstance(rendered, _Keying) else rendered
     gate = np.zeros(n)
     for start, dur in bursts:
         a, b = round(start * fs), round((start + dur) * fs)
@@ -207,3 +239,35 @@ def known_signal(kind: str, *, snr_db: float, seed: int, sample_rate_hz: float =
     return KnownSignal(iq=iq, sample_rate_hz=fs, kind=kind, emission_class=KINDS[kind], center_hz=offset + centroid,
                        obw_hz=obw, channel_hz=float(channel_hz), bursts=bursts, continuous=not bursty,
                        snr_db=float(snr_db))
+
+
+#: The known answers a detection is held to, in the order reports list them.
+CRITERIA: tuple[str, ...] = ("count", "centre", "bandwidth", "bursts")
+#: Tolerances of the known answers: centre (share of the channel), 99 % bandwidth (share, or bins of the
+#: analysis FFT: a carrier is narrower than the resolution), burst edges (s).
+CENTRE_TOLERANCE = 0.01
+BANDWIDTH_TOLERANCE = 0.10
+BANDWIDTH_TOLERANCE_BINS = 4
+EDGE_TOLERANCE_S = 0.002
+
+
+def known_answer_misses(sig: KnownSignal, *, emissions: int, center_hz: float, obw_hz: float,
+                        bursts: Sequence[tuple[float, float]], bin_hz: float) -> list[str]:
+    """Which of :data:`CRITERIA` a detection of ``sig`` misses (empty: all met).
+
+    emissions: how many the detector reported (one is right); the rest describe the one it reported:
+    centre and 99 % bandwidth (Hz), bursts as (start_s, duration_s), bin_hz the resolution it measured at.
+    With other than one emission the rest is not judged (which one would it be?).
+    """
+    if emissions != 1:
+        return ["count"]
+    failed = []
+    if abs(center_hz - sig.center_hz) > CENTRE_TOLERANCE * sig.channel_hz:
+        failed.append("centre")
+    if abs(obw_hz - sig.obw_hz) > max(BANDWIDTH_TOLERANCE * sig.obw_hz, BANDWIDTH_TOLERANCE_BINS * bin_hz):
+        failed.append("bandwidth")
+    if len(bursts) != len(sig.bursts) or not all(
+            abs(s - s0) <= EDGE_TOLERANCE_S and abs(s + d - s0 - d0) <= EDGE_TOLERANCE_S
+            for (s, d), (s0, d0) in zip(bursts, sig.bursts)):
+        failed.append("bursts")
+    return failed
