@@ -199,7 +199,8 @@ def run_detect(args: Any) -> int:
                 when += "; " + _("carrier {spans}").format(spans=", ".join(
                     f"{c.start_s:.4f}s+{c.duration_s * 1e3:.1f}ms" for c in det.carrier))
         kind = f"{det.emission_class} {det.class_confidence:.2f}"
-        sys.stdout.write(f"{e.center_hz / 1e6:12.6f} {e.peak_hz / 1e6:12.6f} {e.bandwidth_xdb_hz / 1e3:8.1f} "
+        xdb = f"{e.bandwidth_xdb_hz / 1e3:8.1f}" if det.xdb_measurable else f"{'n/m':>8}"  # under the noise
+        sys.stdout.write(f"{e.center_hz / 1e6:12.6f} {e.peak_hz / 1e6:12.6f} {xdb} "
                          f"{e.obw_hz / 1e3:8.1f} {e.power_dbm:7.1f} {e.snr_db:5.1f} {kind:>16}  {when}\n")
     return 0
 

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from dsp.obw import span_power
+
 # Defaults when merge_hz / min_width_hz are None, in bins.
 DEFAULT_MERGE_BINS = 2
 DEFAULT_MIN_WIDTH_BINS = 2
@@ -160,13 +162,19 @@ def detect_emissions(
 
 
 def _measure(f: np.ndarray, p: np.ndarray, floor: np.ndarray, a: int, b: int, lo_lim: int, hi_lim: int,
-             x_db: float, bin_hz: float, skirt_bins: int = 1) -> Emission:
+             x_db: float, bin_hz: float, skirt_bins: int = 1, averages: int | None = None,
+             max_gap_bins: int = 32) -> Emission:
     """Measurements of the run of bins a..b, widened over its skirts above the floor within lo_lim..hi_lim.
 
     skirt_bins > 1: a skirt bin counts while the mean of the ``skirt_bins`` bins around it is above the
     floor (a skirt under the per-bin noise, keying sidebands at a few dB SNR, is still the emission's).
+    averages (Welch segments behind ``p``): instead, the extent, power, centre and 99 % bandwidth come
+    from the signed excess over the floor within its significant extent (:mod:`dsp.obw`).
     """
-    n = f.size
+    if averages is not None:
+        sp = span_power(f, 10.0 ** (p / 10.0), 10.0 ** (floor / 10.0), a, b, lo_lim, hi_lim, averages=averages,
+                        max_gap_bins=max_gap_bins, beta=OBW_BETA)
+        return _emission(f, p, floor, a, b, sp.lo, sp.hi, x_db, bin_hz, sp.power, sp.center_hz, sp.obw_hz)
     skirt_dbm = p
     if skirt_bins > 1:
         lin = 10.0 ** (p / 10.0)
@@ -180,9 +188,17 @@ def _measure(f: np.ndarray, p: np.ndarray, floor: np.ndarray, a: int, b: int, lo
     sl = slice(lo, hi + 1)
     sig = np.clip(10.0 ** (p[sl] / 10.0) - 10.0 ** (floor[sl] / 10.0), 0.0, None)
     total = float(sig.sum())
+    center = float(np.sum(sig * f[sl]) / total) if total > 0 else float(f[a + int(np.argmax(p[a : b + 1]))])
+    return _emission(f, p, floor, a, b, lo, hi, x_db, bin_hz, total, center, _obw(f[sl], sig, bin_hz))
+
+
+def _emission(f: np.ndarray, p: np.ndarray, floor: np.ndarray, a: int, b: int, lo: int, hi: int, x_db: float,
+              bin_hz: float, total: float, center: float, obw_hz: float) -> Emission:
+    """The Emission of core a..b measured over lo..hi: x-dB points, peak and SNR here, the rest given."""
+    n = f.size
+    sl = slice(lo, hi + 1)
     k_peak = a + int(np.argmax(p[a : b + 1]))
     peak_dbm = float(p[k_peak])
-    center = float(np.sum(sig * f[sl]) / total) if total > 0 else float(f[k_peak])
     level = peak_dbm - x_db
     ok = np.flatnonzero(p[sl] >= level) + lo
     j_lo, j_hi = int(ok[0]), int(ok[-1])
@@ -194,7 +210,7 @@ def _measure(f: np.ndarray, p: np.ndarray, floor: np.ndarray, a: int, b: int, lo
         peak_dbm=peak_dbm,
         power_dbm=float(10.0 * np.log10(total)) if total > 0 else peak_dbm,
         bandwidth_xdb_hz=float(f_x_hi - f_x_lo),
-        obw_hz=_obw(f[sl], sig, bin_hz),
+        obw_hz=obw_hz,
         snr_db=float(peak_dbm - floor[k_peak]),
         f_lo_hz=float(f[a] - bin_hz / 2.0),
         f_hi_hz=float(f[b] + bin_hz / 2.0),
@@ -212,6 +228,8 @@ def measure_span(
     limit_lo_hz: float | None = None,
     limit_hi_hz: float | None = None,
     skirt_bins: int = 1,
+    averages: int | None = None,
+    max_gap_hz: float | None = None,
 ) -> Emission | None:
     """The measurements of :func:`detect_emissions` over a given span: one emission made of several parts.
 
@@ -220,6 +238,9 @@ def measure_span(
     SM.443 measures a transmitter over all of its spectrum); the extent widens over the skirts above
     the floor, not beyond ``limit_lo_hz`` / ``limit_hi_hz`` (a neighbouring emission); with
     ``skirt_bins`` > 1 also over skirts whose local mean is above it. None when the span holds no bin.
+    With ``averages`` (the Welch segments behind the spectrum), the extent is where the excess over
+    the floor is significant (blocks of it up to ``max_gap_hz`` beyond the edge, default 32 bins) and the
+    power, centre and 99 % bandwidth are of the signed excess (:mod:`dsp.obw`): right at low SNR.
     """
     f = np.asarray(freqs_hz, dtype=np.float64)
     p = np.asarray(power_dbm, dtype=np.float64)
@@ -236,4 +257,5 @@ def measure_span(
     lo_lim = 0 if limit_lo_hz is None else int(np.searchsorted(f, limit_lo_hz, side="left"))
     hi_lim = f.size - 1 if limit_hi_hz is None else int(np.searchsorted(f, limit_hi_hz, side="right")) - 1
     a, b = int(inside[0]), int(inside[-1])
-    return _measure(f, p, floor, a, b, min(lo_lim, a), max(hi_lim, b), x_db, bin_hz, skirt_bins)
+    gap = 32 if max_gap_hz is None else max(1, round(max_gap_hz / bin_hz))
+    return _measure(f, p, floor, a, b, min(lo_lim, a), max(hi_lim, b), x_db, bin_hz, skirt_bins, averages, gap)

@@ -146,3 +146,114 @@ def _packets_on_carrier(x: np.ndarray, a: int, b: int, dt: float, threshold_db: 
     if not inner or longest_alone < max(MIN_CARRIER_ALONE_S, 2.0 * merge_gap_s):
         return []
     return [Burst(start_s=p.start_s + a * dt, duration_s=p.duration_s) for p in inner]
+
+
+#: Consecutive overlapping frames at the on level that make an edge (a quarter-frame hop: 2 = half a
+#: frame; one keyed bit at 5 kbit/s shows in two or three).
+EDGE_RUN_FRAMES = 2
+#: Quantile of the off frames' excess a packet edge must rise over (one noise frame in this many beats it).
+EDGE_NOISE_QUANTILE = 0.999
+#: A packet's mean excess must beat this quantile of the off frames' means over as many frames.
+PACKET_NOISE_QUANTILE = 0.9999
+#: The level an edge is placed at, as a share of the packet's on level (half: the centre of the ramp).
+EDGE_SHARE = 0.2
+
+
+def _off_mask(n: int, hop_s: float, frame_s: float, bursts: tuple[Burst, ...], guard_s: float) -> np.ndarray:
+    """Frames (starting every hop_s, frame_s long) that overlap no burst widened by guard_s."""
+    starts = np.arange(n) * hop_s
+    off = np.ones(n, bool)
+    for b in bursts:
+        off &= (starts + frame_s <= b.start_s - guard_s) | (starts >= b.start_s + b.duration_s + guard_s)
+    return off
+
+
+def _moving_mean_quantile(x: np.ndarray, m: int, q: float) -> float:
+    """Quantile q of the means of m consecutive values of x; -inf when x holds fewer than 2 m values."""
+    m = max(1, m)
+    if x.size < 2 * m:
+        return float("-inf")
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    return float(np.quantile((c[m:] - c[:-m]) / m, q))
+
+
+def refine_bursts(excess: np.ndarray, hop_s: float, frame_s: float, bursts: tuple[Burst, ...], *,
+                  search_s: float) -> tuple[Burst, ...]:
+    """Packet edges to a fraction of a frame, on the emission's own on and off levels; packets of noise dropped.
+
+    excess: the emission's power over the noise expected in its band, linear (0 = noise), in frames
+    ``frame_s`` long starting every ``hop_s`` (overlapping); bursts: the packets found on whole frames.
+
+    * Off level: the frames further than ``search_s`` from every packet. Their spread says what noise
+      alone reaches.
+    * A packet whose mean excess is not over what ``PACKET_NOISE_QUANTILE`` of the off frames' means over
+      as many frames reach holds no energy in the band: it is dropped.
+    * On level of a packet: the 90th percentile of its frames (keyed symbols: its marks). Its edges are
+      where the sliding frame crosses half of it (the middle of the ramp a frame makes across an edge),
+      or the off frames' ``EDGE_NOISE_QUANTILE`` if that is higher (then corrected along the ramp),
+      held for ``EDGE_RUN_FRAMES`` frames, searched ``search_s`` around the coarse edge: the first
+      crossing up and the last crossing down, so spaces inside the packet (keying, shorter than the
+      frame search) never end it.
+    Packets whose refined spans meet are merged.
+    """
+    r = np.asarray(excess, dtype=np.float64)
+    if r.ndim != 1:
+        raise ValueError(f"excess must be one-dimensional, got shape {r.shape}")
+    if not (hop_s > 0 and frame_s >= hop_s and search_s >= 0):
+        raise ValueError(f"need hop_s > 0, frame_s >= hop_s, search_s >= 0; got {hop_s}, {frame_s}, {search_s}")
+    if not bursts or r.size < 4:
+        return bursts
+    n = r.size
+    off = _off_mask(n, hop_s, frame_s, bursts, max(frame_s, search_s))  # the edges may lie anywhere searched
+    if np.count_nonzero(off) < MIN_LEVEL_FRAMES * EDGE_RUN_FRAMES:
+        return bursts  # (nearly) no off time: nothing to measure the noise on
+    off_r = r[off]
+    noise_edge = float(np.quantile(off_r, EDGE_NOISE_QUANTILE))
+    centres = np.arange(n) * hop_s + frame_s / 2.0
+    run = EDGE_RUN_FRAMES
+    out: list[Burst] = []
+    for i, b in enumerate(bursts):
+        t0, t1 = b.start_s, b.start_s + b.duration_s
+        # never into the neighbouring packets: no further than halfway to them
+        lo_s = (bursts[i - 1].start_s + bursts[i - 1].duration_s + t0) / 2.0 if i > 0 else -np.inf
+        hi_s = (t1 + bursts[i + 1].start_s) / 2.0 if i + 1 < len(bursts) else np.inf
+        inside = np.flatnonzero((centres >= t0) & (centres <= t1))
+        if inside.size == 0:
+            continue
+        if float(r[inside].mean()) <= _moving_mean_quantile(off_r, inside.size, PACKET_NOISE_QUANTILE):
+            continue  # no energy in the band: noise crossed the frame threshold
+        on = float(np.percentile(r[inside], 90.0))
+        level = max(EDGE_SHARE * on, noise_edge)
+        if level >= 0.9 * on:
+            out.append(b)  # too weak to refine: the coarse edges stand
+            continue
+        above = r >= level
+        held = scipy.ndimage.binary_opening(above, structure=np.ones(run, bool))
+        # the ramp across an edge is about one frame long: a level above half of the on level is crossed
+        # that share of a frame later (rising) or earlier (falling) than the edge
+        shift = (level / on - EDGE_SHARE) * frame_s
+        win = np.flatnonzero(held & (centres >= max(t0 - search_s, lo_s)) & (centres <= min(t1 + search_s, hi_s)))
+        if win.size == 0:
+            out.append(b)
+            continue
+        k0, k1 = int(win[0]), int(win[-1])
+
+        def cross(k_lo: int, k_hi: int, level: float = level) -> float:
+            """Centre time where r crosses ``level`` between frame k_lo and k_hi (one hop apart)."""
+            r_lo, r_hi = r[k_lo], r[k_hi]
+            t = (level - r_lo) / (r_hi - r_lo) if r_hi != r_lo else 0.5
+            return float(centres[k_lo] + min(max(t, 0.0), 1.0) * (centres[k_hi] - centres[k_lo]))
+
+        start = cross(k0 - 1, k0) - shift if k0 > 0 else float(centres[k0] - frame_s / 2.0)
+        stop = cross(k1 + 1, k1) + shift if k1 + 1 < n else float(centres[k1] + frame_s / 2.0)
+        start, stop = max(0.0, start), min(n * hop_s + frame_s - hop_s, stop)
+        if stop > start:
+            out.append(Burst(start, stop - start))
+    merged: list[Burst] = []
+    for b in sorted(out, key=lambda b: b.start_s):
+        if merged and b.start_s <= merged[-1].start_s + merged[-1].duration_s:
+            last = merged.pop()
+            end = max(last.start_s + last.duration_s, b.start_s + b.duration_s)
+            b = Burst(last.start_s, end - last.start_s)
+        merged.append(b)
+    return tuple(merged)

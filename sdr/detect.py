@@ -23,10 +23,11 @@ from dsp import welch_psd as _welch_psd
 from dsp.classify import Features, classify_emission
 from dsp.emissions import measure_span
 from dsp.grouping import GroupingConfig, group_components
-from dsp.segments import segment_two_level
+from dsp.obw import xdb_measurable
+from dsp.segments import refine_bursts, segment_two_level
 
-#: Bins whose mean decides whether a skirt under the per-bin noise still belongs to an emission.
-SKIRT_BINS = 9
+#: Frames per frame length in the overlapping frames that place burst edges (a quarter-frame hop).
+FINE_HOPS = 4
 #: A fine-window floor this far (dB) over the coarse-window floor is a wideband emission, not noise.
 WIDE_BUMP_DB = 3.0
 
@@ -67,14 +68,19 @@ class DetectedEmission:
     emission_class: str = "unknown"
     class_confidence: float = 0.0
     features: Features | None = None  # what the class was decided on (not in the JSON)
+    xdb_measurable: bool = True  # the x-dB level stands clear of the noise (else the JSON says null)
 
     def to_dict(self) -> dict[str, object]:
-        """The pinned JSON shape of ``borderwatch detect --json`` for one emission."""
+        """The pinned JSON shape of ``borderwatch detect --json`` for one emission.
+
+        ``bandwidth_xdb_hz`` is null when the emission is less than x dB (plus the noise's spread) over
+        the floor: its x-dB points are under the noise, not measurable.
+        """
         e = self.emission
         return {
             "center_hz": round(e.center_hz, 1),
             "peak_hz": round(e.peak_hz, 1),
-            "bandwidth_xdb_hz": round(e.bandwidth_xdb_hz, 1),
+            "bandwidth_xdb_hz": round(e.bandwidth_xdb_hz, 1) if self.xdb_measurable else None,
             "obw_hz": round(e.obw_hz, 1),
             "power_dbm": round(e.power_dbm, 2),
             "snr_db": round(e.snr_db, 2),
@@ -100,11 +106,17 @@ class DetectionResult:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def _frames_power(iq: np.ndarray, frame_len: int) -> np.ndarray:
-    """|FFT|^2 of non-overlapping Hann-windowed frames, fftshifted: shape (frames, frame_len)."""
-    n = iq.size // frame_len
+def _frames_power(iq: np.ndarray, frame_len: int, hop: int | None = None) -> np.ndarray:
+    """|FFT|^2 of Hann-windowed frames every ``hop`` samples (default: frame_len, not overlapping),
+    fftshifted: shape (frames, frame_len)."""
+    hop = hop or frame_len
     win = scipy.signal.get_window("hann", frame_len).astype(np.float32)
-    frames = iq[: n * frame_len].astype(np.complex64).reshape(n, frame_len) * win
+    x = iq.astype(np.complex64, copy=False)
+    if hop == frame_len:
+        n = iq.size // frame_len
+        frames = x[: n * frame_len].reshape(n, frame_len) * win
+    else:
+        frames = np.lib.stride_tricks.sliding_window_view(x, frame_len)[::hop] * win
     spec = scipy.fft.fft(frames, axis=1, workers=1)
     return np.fft.fftshift((spec.real**2 + spec.imag**2), axes=1) / float(np.sum(win)) ** 2
 
@@ -183,11 +195,13 @@ def _strongest_burst(iq: np.ndarray, rate: float, bursts: tuple[Burst, ...], snr
     return iq[max(0, a) : max(a + 1, b)]
 
 
-def _gated(iq: np.ndarray, rate: float, bursts: tuple[Burst, ...], nfft: int) -> np.ndarray | None:
-    """IQ of the bursts back to back (what the transmitter sent, without the silence), or None if < 2 nfft."""
+def _gated(iq: np.ndarray, rate: float, bursts: tuple[Burst, ...], nfft: int) -> list[np.ndarray] | None:
+    """IQ of each burst at least nfft long (what the transmitter sent, without the silence), or None if
+    they hold fewer than 2 nfft samples. Kept apart: joined back to back, each join is a step that
+    splatters over the spectrum (7 % on the 99 % bandwidth of a bursty NFM)."""
     parts = [iq[max(0, round(b.start_s * rate)) : round((b.start_s + b.duration_s) * rate)] for b in bursts]
-    total = sum(p.size for p in parts)
-    return np.concatenate(parts) if total >= 2 * nfft else None
+    parts = [p for p in parts if p.size >= nfft]
+    return parts if sum(p.size for p in parts) >= 2 * nfft else None
 
 
 def detect(
@@ -217,6 +231,16 @@ def detect(
         offsets, density = _welch_psd(x, sample_rate_hz, nfft, detector=detector, scaling="density")
         per_bin = remove_dc_spike(density * bin_hz, cfg.dc_bins) if cfg.dc_bins else density * bin_hz
         return offsets, per_bin
+
+    def welch_of(x: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Offsets, mean per-bin power, its floor and its Welch averages: of all the IQ (None), or of
+        each burst (each at least nfft long), weighted by their averages."""
+        if x is None:
+            return offsets, mean_p, floor, segments
+        counts = [max(1, 2 * part.size // nfft - 1) for part in x]
+        k = sum(counts)
+        p = np.sum([c * spectrum(part, "mean")[1] for c, part in zip(counts, x)], axis=0) / k
+        return offsets, p, floor_two_scale(p, nfft, k), k
 
     def to_db(x: np.ndarray) -> np.ndarray:
         return 10.0 * np.log10(np.maximum(x, tiny))
@@ -262,6 +286,7 @@ def detect(
     ) if found else []
 
     results = []
+    fine: tuple[np.ndarray, FrameNoise] | None = None
     edges = [(min(found[i].f_lo_hz for i in g), max(found[i].f_hi_hz for i in g)) for g in groups]
     for k, g in enumerate(groups):
         sel = np.unique(np.concatenate([comp_bins[i] for i in g]))
@@ -280,33 +305,48 @@ def detect(
             # an emission seen on average but in no frame is weak and steady: call it continuous
             continuous = continuous or not bursts or sum(b.duration_s for b in bursts) >= (
                 cfg.continuous_fraction * duration_s)
-        emission = found[g[0]] if len(g) == 1 else None
-        p_meas, f_meas, x = mean_p, floor, None
-        if not continuous or emission is None:
-            # SM.443 over the whole group, on the spectrum of what it sent (its bursts, not the silences)
-            lo, hi = edges[k]
-            lim_lo = edges[k - 1][1] if k > 0 else None
-            lim_hi = edges[k + 1][0] if k + 1 < len(groups) else None
-            x = None if continuous else _gated(iq, sample_rate_hz, bursts, nfft)
-            if x is not None:
-                _, p_meas = spectrum(x, "mean")
-                f_meas = floor_two_scale(p_meas, nfft, max(1, 2 * x.size // nfft - 1))
-            measured = measure_span(freqs, to_db(p_meas) + dbm_offset_db, floor_dbm=to_db(f_meas) + dbm_offset_db,
-                                    f_lo_hz=lo, f_hi_hz=hi, x_db=cfg.x_db, limit_lo_hz=lim_lo, limit_hi_hz=lim_hi,
-                                    skirt_bins=SKIRT_BINS)
-            if x is not None and measured is not None and measured.snr_db < cfg.margin_db:
-                # its band holds no energy during these "bursts": noise crossed the threshold, not a transmitter
-                continuous, measured = True, None
-            emission = measured or emission or found[g[0]]
+        lo, hi = edges[k]
+        lim_lo = edges[k - 1][1] if k > 0 else None
+        lim_hi = edges[k + 1][0] if k + 1 < len(groups) else None
+
+        def measure(x: list[np.ndarray] | None, lo: float = lo, hi: float = hi, lim_lo: float | None = lim_lo,
+                    lim_hi: float | None = lim_hi) -> tuple[Emission | None, np.ndarray, np.ndarray, int]:
+            """SM.443 over the whole group, on the spectrum of what it sent (IQ x: its bursts, not the
+            silences, averaged burst by burst; None: all of it), noise subtracted where it stands out."""
+            off, p, f, k = welch_of(x)
+            e = measure_span(center_freq_hz + off, to_db(p) + dbm_offset_db, floor_dbm=to_db(f) + dbm_offset_db,
+                             f_lo_hz=lo, f_hi_hz=hi, x_db=cfg.x_db, limit_lo_hz=lim_lo, limit_hi_hz=lim_hi,
+                             averages=k, max_gap_hz=merge_hz)
+            return e, p, f, k
+
+        gated = None if continuous else _gated(iq, sample_rate_hz, bursts, nfft)
+        measured, p_meas, f_meas, averages = measure(gated)
+        if gated is not None and measured is not None and measured.snr_db < cfg.margin_db:
+            # its band holds no energy during these "bursts": noise crossed the threshold, not a transmitter
+            continuous = True
+            measured, p_meas, f_meas, averages = measure(None)
+        emission = measured or found[g[0]]
+        if not continuous and not carrier:
+            # edges to a quarter frame on the emission's own levels, in the band that holds 99 % of its power
+            if fine is None:
+                fine_frames = _frames_power(iq, frame_len, frame_len // FINE_HOPS)
+                fine = (fine_frames, frame_noise(fine_frames))
+            band = _bins_at(np.union1d(offsets[sel], offsets[(freqs >= emission.center_hz - emission.obw_hz / 2)
+                                                          & (freqs <= emission.center_hz + emission.obw_hz / 2)]),
+                            sample_rate_hz, frame_len)
+            excess = 10.0 ** (band_snr_db(fine[0], band, fine[1]) / 10.0) - 1.0
+            bursts = refine_bursts(excess, frame_dt / FINE_HOPS, frame_dt, bursts, search_s=cfg.burst_merge_gap_s)
+            # no packet held energy in the band: what the spectrum shows is weak and steady
+            continuous = not bursts
         if continuous:
             bursts, carrier = (Burst(0.0, duration_s),), ()
-            p_meas, f_meas, x = mean_p, floor, iq
         sample = iq if continuous else _strongest_burst(iq, sample_rate_hz, bursts, snr, frame_dt)
         kind = classify_emission(sample, sample_rate_hz, freqs, p_meas, f_meas,
                                  center_offset_hz=emission.center_hz - center_freq_hz, f_lo_hz=emission.f_lo_hz,
                                  f_hi_hz=emission.f_hi_hz, obw_hz=emission.obw_hz)
         results.append(DetectedEmission(emission, bursts, continuous, carrier, len(g), kind.emission_class,
-                                         kind.confidence, kind.features))
+                                         kind.confidence, kind.features,
+                                         xdb_measurable(emission.snr_db, cfg.x_db, averages)))
     results.sort(key=lambda d: d.emission.center_hz)
     floor_dbm_hz = float(to_db(np.asarray(noise_floor(mean_p, segments=segments) / bin_hz)) + dbm_offset_db)
     return DetectionResult(tuple(results), float(center_freq_hz), float(sample_rate_hz), duration_s, floor_dbm_hz, nfft)

@@ -1,9 +1,10 @@
 """``sdr.detect`` on known-answer signals (dsp.synth): one emission per transmitter, where and when it was.
 
-Seeds differ from the ones the detector was developed on. Tolerances: centre within 1 % of the channel;
-99 % bandwidth within 10 % (or the 4-bin main lobe of the Hann window: a carrier is narrower than the
-resolution); bursts within 2 ms. Bandwidth of keyed and AM signals needs more SNR: their 99 % power
-includes keying sidebands and audio tones 20-30 dB under the peak, which sink under the noise first.
+Every criterion of ``dsp.synth.known_answer_misses`` (one emission; centre within 1 % of the channel;
+99 % bandwidth within 10 % or the 4-bin main lobe of the Hann window; burst edges within 2 ms) for
+every waveform at 10, 20 and 30 dB, on seeds never used in development. The exceptions are where the
+physics stops a criterion, each with its reason; benchmarks/bench_detect.py prints where each one stops
+over 20 seeds.
 """
 
 from __future__ import annotations
@@ -11,40 +12,50 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dsp.synth import KINDS, known_signal
+from dsp.synth import KINDS, known_answer_misses, known_signal
 from sdr.detect import DetectedEmission, detect
 
 SEED = 1717
-#: Lowest SNR (dB, over the signal's own bandwidth) at which the 99 % bandwidth is within 10 %.
-BANDWIDTH_FROM_SNR_DB = {"ook": 20, "ask": 30, "am": 20}
-#: Lowest SNR at which burst edges are within 2 ms: a keyed signal's first and last symbols may be
-#: spaces, and at 10 dB a lone mark in a 1 ms frame is not told from noise.
-BURSTS_FROM_SNR_DB = {"ook": 20, "ask": 20}
+#: Seeds of the known-answer test: never used while developing the detector.
+KNOWN_SEEDS = (7301, 7302)
+#: (waveform, criterion) -> the lowest SNR (dB) it is asserted from, and why not below.
+FROM_SNR_DB: dict[tuple[str, str], tuple[int, str]] = {
+    ("ook", "bandwidth"): (20, "the 0.5 % tails of a keyed spectrum hold 0.05 x OBW/bin floor-bins at 10 dB (1.6 for "
+                               "8 kHz); spread over ~30 bins beyond the 99 % points they sit 0.05 floor per bin "
+                               "under bins whose Welch average (K ~ 50 over ~100 ms of packets) scatters by "
+                               "0.14 floor: the sum of the tail is a 1-sigma measurement, so the 99 % points "
+                               "move by more than 5 % of the bandwidth each"),
+    ("ask", "bandwidth"): (20, "as OOK, with the sidebands 5-10 dB further down (a carrier keeps 70-85 % of an "
+                               "ASK's power): at 10 dB and 15 dB the 99 % points are under the noise"),
+    ("nfm", "bandwidth"): (20, "the Hann window's 244 Hz bins alone widen a 6 kHz NFM's 99 % bandwidth by 6 % "
+                               "(noise-free: 6205 Hz for 5869), leaving 4 % (one bin) for the noise; its outer "
+                               "audio lines hold 0.1-0.3 % of the power each, at 10 dB 0.2-0.7 floor-bins spread "
+                               "over 4 bins that scatter by 0.13 floor each (K ~ 60 over ~130 ms of bursts)"),
+}
 
 
 def strongest(found: tuple[DetectedEmission, ...]) -> DetectedEmission:
     return max(found, key=lambda d: d.emission.power_dbm)
 
 
+@pytest.mark.parametrize("seed", KNOWN_SEEDS)
 @pytest.mark.parametrize("snr_db", [10, 20, 30])
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_one_emission_at_its_centre_with_its_bandwidth_and_bursts(kind: str, snr_db: int) -> None:
-    sig = known_signal(kind, snr_db=snr_db, seed=SEED)
+def test_one_emission_at_its_centre_with_its_bandwidth_and_bursts(kind: str, snr_db: int, seed: int) -> None:
+    sig = known_signal(kind, snr_db=snr_db, seed=seed)
     result = detect(sig.iq, sig.sample_rate_hz, 0.0)
-    assert len(result.emissions) == 1, [d.emission.center_hz for d in result.emissions]
-    (found,) = result.emissions
-    e = found.emission
-    assert e.center_hz == pytest.approx(sig.center_hz, abs=0.01 * sig.channel_hz)
-    if snr_db >= BANDWIDTH_FROM_SNR_DB.get(kind, 10):
-        bin_hz = sig.sample_rate_hz / result.nfft
-        assert e.obw_hz == pytest.approx(sig.obw_hz, abs=max(0.1 * sig.obw_hz, 4 * bin_hz))
-    assert found.continuous == sig.continuous
-    assert len(found.bursts) == len(sig.bursts)
-    if snr_db < BURSTS_FROM_SNR_DB.get(kind, 10):
-        return
-    for got, (start_s, duration_s) in zip(found.bursts, sig.bursts):
-        assert got.start_s == pytest.approx(start_s, abs=0.002)
-        assert got.duration_s == pytest.approx(duration_s, abs=0.002)
+    found = strongest(result.emissions) if result.emissions else None
+    misses = known_answer_misses(
+        sig, emissions=len(result.emissions), center_hz=found.emission.center_hz if found else 0.0,
+        obw_hz=found.emission.obw_hz if found else 0.0,
+        bursts=[(b.start_s, b.duration_s) for b in found.bursts] if found else [],
+        bin_hz=sig.sample_rate_hz / result.nfft)
+    asserted = [m for m in misses if snr_db >= FROM_SNR_DB.get((kind, m), (0, ""))[0]]
+    detail = {"truth": (round(sig.center_hz), round(sig.obw_hz), sig.bursts),
+              "found": [(round(d.emission.center_hz), round(d.emission.obw_hz),
+                         [(round(b.start_s, 4), round(b.duration_s, 4)) for b in d.bursts]) for d in result.emissions]}
+    assert asserted == [], detail
+    assert found is not None and found.continuous == sig.continuous
 
 
 def _tone_packets(n: int, fs: float, freq_hz: float, packets: list[tuple[float, float]], amp: float) -> np.ndarray:
