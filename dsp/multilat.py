@@ -11,12 +11,19 @@ sensor 0 as a parameter the equations are linear in the position, and the positi
 them in a quadratic: both roots are tried), the answer weighted least squares by Gauss-Newton with the
 covariance (J^T W J)^-1. The 95 % region is the ellipse of that covariance at chi-square(2 dof) = 5.991;
 it is as honest as the measurement sigmas are (the benchmark checks how often it covers the truth).
+
+:func:`solve_tdoa_checked` adds the consistency check a surveyor would make: with more differences than
+unknowns the weighted residual sum is chi-square distributed if the sigmas are right. Above its 99 % point
+with two or more redundant differences, the one with the largest standardised residual is left out and
+the fix made again; with one redundant difference every residual is equally suspect (they all point at
+one misfit), so the covariance is scaled by chi2 / dof instead when chi2 passes its 95 % point: the
+region grows with the inconsistency the data show.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,6 +36,26 @@ _WGS84_E2 = _WGS84_F * (2 - _WGS84_F)
 #: Mean Earth radius (m) for the curvature of the emitter's surface below the tangent plane.
 EARTH_RADIUS_M = 6_371_008.8
 GN_STEPS = 30
+#: Tail probability above which a fix with >= 2 redundant differences loses its worst one.
+OUTLIER_ALPHA = 0.01
+#: Tail probability above which a fix with one redundant difference has its covariance scaled by chi2 / dof.
+INFLATE_ALPHA = 0.05
+#: Upper points of chi-square for 1..10 degrees of freedom at the two tail probabilities above.
+_CHI2_UPPER = {0.01: (6.635, 9.210, 11.345, 13.277, 15.086, 16.812, 18.475, 20.090, 21.666, 23.209),
+               0.05: (3.841, 5.991, 7.815, 9.488, 11.070, 12.592, 14.067, 15.507, 16.919, 18.307)}
+_Z_UPPER = {0.01: 2.3263, 0.05: 1.6449}
+
+
+def chi2_upper(alpha: float, dof: int) -> float:
+    """chi-square's upper ``alpha`` point (alpha 0.01 or 0.05): tabulated to 10 dof, Wilson-Hilferty beyond
+    (within 0.1 % there). A table rather than scipy.stats: importing that costs a second and more in a
+    server that only ever needs these two columns."""
+    if alpha not in _CHI2_UPPER or dof < 1:
+        raise ValueError(f"chi2_upper knows alpha 0.01 and 0.05 and dof >= 1, got {alpha}, {dof}")
+    if dof <= 10:
+        return _CHI2_UPPER[alpha][dof - 1]
+    h = 2.0 / (9.0 * dof)
+    return dof * (1.0 - h + _Z_UPPER[alpha] * math.sqrt(h)) ** 3
 
 
 class MultilatError(ValueError):
@@ -227,3 +254,45 @@ def _gauss_newton(s: np.ndarray, d: np.ndarray, W: np.ndarray, start: np.ndarray
     return TdoaFix(east_m=float(x[0]), north_m=float(x[1]),
                    cov_m2=((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1]))),
                    chi2=float(res @ W @ res), dof=d.size - 2, converged=converged)
+
+
+def residual_check(sensors_enu: np.ndarray, rdiff_m: np.ndarray, cov_m2: np.ndarray, fix: TdoaFix,
+                   height_m: float) -> np.ndarray:
+    """Standardised residuals of a fix: each residual over the square root of its own variance, the
+    diagonal of C - J (J^T W J)^-1 J^T (the part of the measurement noise the fix cannot absorb)."""
+    s = np.asarray(sensors_enu, dtype=np.float64)
+    p = _point(fix.east_m, fix.north_m, height_m)
+    diff = p[None, :] - s
+    r = np.linalg.norm(diff, axis=1)
+    u = diff[:, :2] / r[:, None]
+    J = u[1:] - u[0]
+    res = np.asarray(rdiff_m, dtype=np.float64) - (r[1:] - r[0])
+    qv = np.diag(np.asarray(cov_m2, dtype=np.float64) - J @ np.array(fix.cov_m2) @ J.T)
+    return np.asarray(res / np.sqrt(np.maximum(qv, 1e-12)))
+
+
+def solve_tdoa_checked(sensors_enu: np.ndarray, rdiff_m: np.ndarray, cov_m2: np.ndarray, *, height_m: float = 0.0,
+                       starts: list[np.ndarray] | None = None) -> tuple[TdoaFix, tuple[int, ...]]:
+    """:func:`solve_tdoa` with the chi-square check of the module docstring.
+
+    Returns the fix and the indices (into ``rdiff_m``) of the differences left out as inconsistent.
+    """
+    s = np.asarray(sensors_enu, dtype=np.float64)
+    d = np.asarray(rdiff_m, dtype=np.float64)
+    cov = np.asarray(cov_m2, dtype=np.float64)
+    keep = list(range(d.size))
+    fix = solve_tdoa(s, d, cov, height_m=height_m, starts=starts)
+    while fix.dof >= 2 and fix.chi2 > chi2_upper(OUTLIER_ALPHA, fix.dof):
+        idx = np.array(keep)
+        sub_s = np.concatenate([s[:1], s[idx + 1]])
+        w = residual_check(sub_s, d[idx], cov[np.ix_(idx, idx)], fix, height_m)
+        keep.pop(int(np.argmax(np.abs(w))))
+        idx = np.array(keep)
+        fix = solve_tdoa(np.concatenate([s[:1], s[idx + 1]]), d[idx], cov[np.ix_(idx, idx)], height_m=height_m,
+                         starts=starts)
+    if fix.dof >= 1 and fix.chi2 > chi2_upper(INFLATE_ALPHA, fix.dof):
+        k = fix.chi2 / fix.dof
+        (a, b), (c, e) = fix.cov_m2
+        fix = replace(fix, cov_m2=((a * k, b * k), (c * k, e * k)))
+    dropped = tuple(i for i in range(d.size) if i not in keep)
+    return fix, dropped

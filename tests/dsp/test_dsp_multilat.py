@@ -7,7 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from dsp.multilat import CHI2_2DOF_95, EnuFrame, range_differences, solve_tdoa, surface_up_m
+from dsp.multilat import (
+    CHI2_2DOF_95,
+    EnuFrame,
+    chi2_upper,
+    range_differences,
+    solve_tdoa,
+    solve_tdoa_checked,
+    surface_up_m,
+)
 
 SENSORS_LL = np.array([[31.00, 121.00], [31.25, 121.30], [30.80, 121.35], [31.10, 120.70]])
 
@@ -60,3 +68,36 @@ def test_ellipse_covers_truth_95_percent_with_noisy_differences():
     assert 0.92 <= inside / trials <= 0.98
     major, minor, _ = fix.ellipse_95()
     assert major >= minor > 0
+
+
+def test_checked_solver_leaves_out_the_one_inconsistent_difference_of_five_sensors():
+    frame = EnuFrame(31.0, 121.1)
+    s = np.vstack([_sensors(frame), frame.to_enu(np.array(30.95), np.array(121.15), np.array(20.0))[None, :]])
+    truth = np.array([4000.0, 3000.0, float(surface_up_m(4000.0, 3000.0, 0.0))])
+    d = range_differences(truth, s) + np.array([10.0, -15.0, 2000.0, 5.0])  # a wrong peak on pair 2
+    fix, dropped = solve_tdoa_checked(s, d, np.eye(4) * 30.0**2)
+    assert dropped == (2,)
+    assert math.hypot(fix.east_m - 4000.0, fix.north_m - 3000.0) < 100.0
+    assert fix.contains(4000.0, 3000.0)
+
+
+def test_checked_solver_widens_the_region_when_one_redundant_difference_disagrees():
+    frame = EnuFrame(31.0, 121.1)
+    s = _sensors(frame)
+    truth = np.array([4000.0, 3000.0, float(surface_up_m(4000.0, 3000.0, 0.0))])
+    d = range_differences(truth, s) + np.array([0.0, 600.0, 0.0])
+    plain = solve_tdoa(s, d, np.eye(3) * 30.0**2)
+    fix, dropped = solve_tdoa_checked(s, d, np.eye(3) * 30.0**2)
+    assert dropped == () and plain.chi2 > 10.0
+    assert math.isclose(fix.ellipse_95()[0], plain.ellipse_95()[0] * math.sqrt(plain.chi2 / plain.dof), rel_tol=1e-6)
+    # consistent data: nothing changes
+    calm, _ = solve_tdoa_checked(s, range_differences(truth, s), np.eye(3) * 30.0**2)
+    assert calm.cov_m2 == solve_tdoa(s, range_differences(truth, s), np.eye(3) * 30.0**2).cov_m2
+
+
+def test_chi2_upper_points_match_scipy():
+    from scipy.stats import chi2
+
+    for alpha in (0.01, 0.05):
+        for dof in (1, 2, 5, 10, 11, 30):
+            assert math.isclose(chi2_upper(alpha, dof), chi2.isf(alpha, dof), rel_tol=2e-3)
