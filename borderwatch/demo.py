@@ -321,13 +321,14 @@ def judging_margin_s(demo: DemoScenario) -> float:
 
 
 def judge(demo: DemoScenario, alerts: Mapping[str, Mapping[str, Any]],
-          topics: Mapping[str, Iterable[str]],
-          played_s: float | None = None) -> tuple[list[IncidentOutcome], list[dict[str, Any]]]:
+          topics: Mapping[str, Iterable[str]], played_s: float | None = None,
+          require_tdoa: bool = True) -> tuple[list[IncidentOutcome], list[dict[str, Any]]]:
     """Compare the alerts (final state per id) with the scenario's expectations.
 
     Returns the per-transmitter outcomes and the alerts no scenario transmitter explains. With
     ``played_s`` (a play cut short), an incident whose transmitter came on air too late to be judged
-    and raised nothing is marked ``skipped`` instead of failed.
+    and raised nothing is marked ``skipped`` instead of failed. ``require_tdoa``: an incident heard by
+    ``MIN_TDOA_SENSORS`` or more must be placed by time differences (False: a network without TDOA).
     """
     scenario = demo.scenario
     by_tx: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -347,12 +348,12 @@ def judge(demo: DemoScenario, alerts: Mapping[str, Mapping[str, Any]],
             outcomes.append(IncidentOutcome(tx.id, tx.label or tx.id, exp, (), (), (), (), (), None, None, None, (),
                                             skipped=True))
             continue
-        outcomes.append(_judge_one(tx, exp, docs, topics))
+        outcomes.append(_judge_one(tx, exp, docs, topics, require_tdoa))
     return outcomes, stray
 
 
 def _judge_one(tx: Transmitter, exp: Expectation, docs: Sequence[Mapping[str, Any]],
-               topics: Mapping[str, Iterable[str]]) -> IncidentOutcome:
+               topics: Mapping[str, Iterable[str]], require_tdoa: bool = True) -> IncidentOutcome:
     problems: list[str] = []
     ids = tuple(str(d["id"]) for d in docs)
     label = tx.label or tx.id
@@ -394,7 +395,7 @@ def _judge_one(tx: Transmitter, exp: Expectation, docs: Sequence[Mapping[str, An
         elif err_km > exp.max_position_error_km:
             problems.append(f"position {err_km:.1f} km from the transmitter (allowed {exp.max_position_error_km:g})")
     n_sensors = len({str(r.get("sensor_id")) for r in doc.get("sensors") or ()})
-    if n_sensors >= MIN_TDOA_SENSORS and method not in TDOA_METHODS:
+    if require_tdoa and n_sensors >= MIN_TDOA_SENSORS and method not in TDOA_METHODS:
         problems.append(f"heard by {n_sensors} sensors but placed by {method or 'nothing'}, not by time differences")
     return IncidentOutcome(tx.id, label, exp, ids, verdicts, src, aff, routed, err_km, stated,
                            doc.get("severity"), tuple(problems), position_method=method, n_sensors=n_sensors)

@@ -285,9 +285,10 @@ def test_demo_opens_a_case_per_major_or_critical_alert_held_by_the_province_that
 def test_the_realistic_world_of_other_seeds_concludes_by_the_rules_and_places_by_time_differences(tmp_path, seed):
     """Other draws of the same world (paths, receivers' calibration, dongle clocks, waveforms): the same file,
     only ``[scenario] seed`` changed; one full play each (about 100 s of wall time). Which neighbour is
-    affected follows that draw's fields (a sensor just under or over its province's limit), so it is held
-    to the rule, not to the shipped draw's list: the affected provinces are those, other than the source,
-    whose sensors measured the emitter above their border limit. Everything else is the shipped
+    affected by an unlicensed emitter follows that draw's fields (a sensor just under or over its
+    province's limit), so it is held to the rule, not to the shipped draw's list: the provinces, other
+    than the source, whose sensors measured it above their border limit (a licensed station's neighbours
+    judge it against what they agreed: the shipped expectations hold). Everything else is the shipped
     expectation: one alert per incident, its verdicts and source, within 5 km by time differences when
     three or more sensors heard it, nothing on licensed traffic, nothing lost."""
     from borderwatch.demo_scenario import default_scenario_path
@@ -305,15 +306,21 @@ def test_the_realistic_world_of_other_seeds_concludes_by_the_rules_and_places_by
     alerts = final_alerts([json.loads(line) for line in jsonl.read_text().splitlines()])
     draw_dependent = ("affected ", "published to ")
     problems = [f"{o['transmitter']}: {p}" for o in summary["outcomes"] for p in o["problems"]
-                if not p.startswith(draw_dependent)]
+                if not (_unlicensed(o) and p.startswith(draw_dependent))]
     assert not problems and not summary["stray_alerts"] and not summary["delivery"]["problems"], \
         "\n".join(problems + summary["delivery"]["problems"]) or buf.getvalue()[-3000:]
     for o in summary["outcomes"]:
         if not o["expected"]["verdicts"]:
             continue
+        assert o["n_sensors"] < 3 or o["position_method"] in ("tdoa", "fused"), o
+        if not _unlicensed(o):
+            continue  # licensed: the neighbours' agreed values decide, as the shipped expectations say
         (aid,) = o["alert_ids"]
         a = alerts[aid]
         over = {r["province"] for r in a["sensors"] if r["measured_dbuv_m"] >= r["border_limit_dbuv_m"]}
         assert set(a["provinces_affected"]) == over - set(a["provinces_source"]), (o["transmitter"], a["sensors"])
         assert set(a["provinces_source"]) | set(a["provinces_affected"]) <= set(o["routed_to"]), o
-        assert o["n_sensors"] < 3 or o["position_method"] in ("tdoa", "fused"), o
+
+
+def _unlicensed(outcome: dict) -> bool:
+    return "unlicensed" in outcome["expected"]["verdicts"]

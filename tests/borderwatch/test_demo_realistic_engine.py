@@ -1,6 +1,6 @@
 """The realistic demo scenario concludes its expectations on several seeds of its world.
 
-The scenario file is the shipped realistic one (borderwatch/data/demo_scenario_realistic.toml: 6 dB
+The scenario file is the shipped realistic one (borderwatch/data/demo_scenario.toml: 6 dB
 shadowing, per-link model error, per-sensor calibration error, sea paths), its sensors, transmitters,
 schedules, monitoring profiles, engine settings and expectations unchanged; only the world's seed
 differs, so each seed is another draw of paths and receivers. The network is played without IQ:

@@ -159,3 +159,13 @@ def test_summary_lists_the_cases_and_who_holds_them(demo):
     assert "web view: https://127.0.0.1:8443/" in text
     assert result.to_dict()["cases"][1]["holder"] == "SH"
     assert "cases: none opened" in format_summary(result_for(demo, GOOD, ROUTES))
+
+
+def test_a_network_without_tdoa_is_not_failed_for_placing_by_levels(demo):
+    """The federated demo (a round is one centre's sensors) is judged without the time-difference rule."""
+    docs = dict(GOOD, a4=alert("a4", 152.3799e6, ["cross_border", "licence_violation"], ["ZJ"], ["JS", "SH"], 30.75,
+                               120.75, method="rss", sensors=("S1", "S2", "S3")))
+    strict, _ = judge(demo, docs, ROUTES)
+    relaxed, _ = judge(demo, docs, ROUTES, require_tdoa=False)
+    assert [o.transmitter for o in strict if not o.passed] == ["ZJ-PMR-0107"]
+    assert all(o.passed for o in relaxed)
