@@ -10,10 +10,15 @@ steady spur beside a bursty signal, does not. The decision is :func:`dsp.groupin
 (the same one ``borderwatch detect`` applies to IQ captures), fed with each component's slot activity:
 the power in its detected bins over the noise expected there, in dB.
 
-A group is measured as ITU-R SM.443 measures a transmitter, over all of its spectrum: centre, x-dB and
-99 % bandwidths on the spectrum of the slots it was on in (the silences between packets would bury its
-skirts), from the lowest member's edge to the highest's, the spectrum between them included. Its power
-and SNR stay time averages over the dwell, like every other emission of the sweep.
+A group is measured as ITU-R SM.443 measures a transmitter, over all of its spectrum, from the lowest
+member's edge to the highest's, the spectrum between them included: x-dB and 99 % bandwidths on the
+spectrum of the slots it was on in, and its centre there too (the silences between packets would bury
+its skirts; a skirt counts while its mean is over the floor by more than the noise of that shorter
+average); power and SNR as time averages over the dwell, like every other emission of the sweep.
+
+A packet too weak or too short to lift the dwell's average stands out in its own slots:
+:func:`burst_components` finds it on the strongest ~10 ms block of each bin against what noise reaches
+there; such a weak component joins a keyed group it was on with, or is an emission of its own.
 
 Components are compared only within one hop (two hops are different times). A plausible channel is at
 least the profile's channel width, and at least ``GroupingConfig.min_channel_hz``.
@@ -29,12 +34,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp.emissions import Emission, measure_span
+from dsp.emissions import Emission, detect_emissions, measure_span
+from dsp.floor import fcme_threshold_factor
 from dsp.grouping import GroupingConfig, group_components
 from dsp.sweep import remove_dc_spike
 
 #: Bins whose mean decides whether a skirt under the per-bin noise still belongs to a group.
 SKIRT_BINS = 9
+#: Time over which a burst is looked for when the dwell's average missed it (s): packets last longer.
+BURST_BLOCK_S = 0.010
+#: Chance per hop and sweep that noise alone makes a bin of a burst component.
+BURST_PFA = 1e-4
+#: Welch segments at 50 % overlap with a Hann window are not independent: the variance of their mean
+#: is about 1.06 times that of independent ones; fewer effective segments than counted (conservative).
+OVERLAP_DOF = 1.1
 _TINY = 1e-300
 
 
@@ -54,6 +67,7 @@ class HopSlots:
     slot_s: float
     kept_lo_hz: float
     kept_hi_hz: float
+    segments_per_slot: int = 1  # Welch segments averaged in a slot: the noise statistics of a row
 
     def __post_init__(self) -> None:
         if self.power.ndim != 2 or self.power.shape[1] != self.freqs_hz.size or self.freqs_hz.size < 2:
@@ -128,20 +142,42 @@ def _on_slots(act_db: np.ndarray, on_db: float) -> np.ndarray:
     return on & (nxt | prv)
 
 
+def _widen(on: np.ndarray, slots: int) -> np.ndarray:
+    """``on`` with every on-slot spread ``slots`` slots to both sides."""
+    if slots <= 0:
+        return on
+    return np.convolve(on.astype(np.int32), np.ones(2 * slots + 1, np.int32), mode="same") > 0
+
+
+def _extent_ok(members: Sequence[Emission], cfg: GroupingConfig) -> bool:
+    extent = max(e.f_hi_hz for e in members) - min(e.f_lo_hz for e in members)
+    return extent <= max(cfg.min_channel_hz, cfg.width_factor * max(e.bandwidth_xdb_hz for e in members))
+
+
 def group_emissions(emissions: Sequence[Emission], hops: Sequence[HopSlots], floor_per_bin: float, *,
-                    channel_width_hz: float, config: GroupingConfig | None = None) -> list[EmissionGroup]:
+                    channel_width_hz: float, config: GroupingConfig | None = None,
+                    weak: Sequence[bool] | None = None) -> list[EmissionGroup]:
     """The sweep's emissions grouped into transmitters, groups ordered by their lowest edge.
 
     Every emission's activity is looked at (a keyed one is measured on its on-slots); only emissions
     with a neighbour within a plausible channel go through the grouping decision.
+    weak: emissions seen only in bursts (:func:`burst_components`), too weak for their own timing to be
+    compared edge to edge: one joins a keyed group within a plausible channel when at least
+    ``min_overlap`` of its on-slots fall in the group's (widened by the tolerance); else it is an
+    emission of its own if it keyed, and dropped if it did not (noise in one block).
     floor_per_bin: the sweep's noise floor per bin, linear, in the unit of the hops' ``power * row_scale``.
     """
     cfg = plausible_channel_hz(config or GroupingConfig(), channel_width_hz)
     if not hops:
         raise ValueError("group_emissions needs the time slots of at least one hop")
     n = len(emissions)
+    is_weak = np.zeros(n, bool) if weak is None else np.asarray(weak, bool)
+    if is_weak.shape != (n,):
+        raise ValueError(f"weak must hold one flag per emission ({n}), got shape {is_weak.shape}")
     hop = [hop_of(hops, e.center_hz) for e in emissions]
-    cand = _candidates(emissions, cfg)
+    strong = [i for i in range(n) if not is_weak[i]]
+    cand = np.zeros(n, bool)
+    cand[strong] = _candidates([emissions[i] for i in strong], cfg)
     groups: list[EmissionGroup] = []
     for k, h in enumerate(hops):
         idx = [i for i in range(n) if hop[i] == k]
@@ -150,7 +186,7 @@ def group_emissions(emissions: Sequence[Emission], hops: Sequence[HopSlots], flo
         act = np.array([h.activity_db(h.bins(emissions[i].f_lo_hz, emissions[i].f_hi_hz), floor_per_bin)
                         for i in idx])
         timed = [j for j, i in enumerate(idx) if cand[i]]
-        parts = [[j] for j, i in enumerate(idx) if not cand[i]]
+        parts = [[j] for j, i in enumerate(idx) if not cand[i] and not is_weak[i]]
         if len(timed) == 1:
             parts.append(timed)
         elif timed:
@@ -160,12 +196,60 @@ def group_emissions(emissions: Sequence[Emission], hops: Sequence[HopSlots], flo
                 np.array([e.bandwidth_xdb_hz for e in ems]), np.array([e.power_dbm for e in ems]), act[timed],
                 h.slot_s, cfg)
             parts += [[timed[m] for m in part] for part in sub]
-        for part in parts:
-            on: np.ndarray = np.asarray(_on_slots(act[part], cfg.on_db).any(axis=0))
+        on_of = [np.asarray(_on_slots(act[part], cfg.on_db).any(axis=0)) for part in parts]
+        tol = round(cfg.tolerance_s / h.slot_s)
+        for j in (j for j, i in enumerate(idx) if is_weak[i]):
+            on_j = np.asarray(_on_slots(act[j], cfg.on_db))
+            n_on = int(on_j.sum())
+            if n_on == 0:
+                continue
+            host = next((p for p, on_p in enumerate(on_of)
+                         if 0 < on_p.sum() < cfg.continuous_fraction * on_p.size
+                         and np.count_nonzero(on_j & _widen(on_p, tol)) >= cfg.min_overlap * n_on
+                         and _extent_ok([emissions[idx[m]] for m in [*parts[p], j]], cfg)), None)
+            if host is not None:
+                parts[host].append(j)
+            else:
+                parts.append([j])
+                on_of.append(on_j)
+        for part, on in zip(parts, on_of, strict=True):
             keyed = 0 < int(on.sum()) < cfg.continuous_fraction * on.size
+            if not keyed and all(is_weak[idx[j]] for j in part):
+                continue
             groups.append(EmissionGroup(tuple(idx[j] for j in part), k, on if keyed else None))
     groups.sort(key=lambda g: min(emissions[i].f_lo_hz for i in g.members))
     return groups
+
+
+def burst_components(hop: HopSlots, floor_per_bin: float, known: Sequence[Emission], *,
+                     block_s: float = BURST_BLOCK_S, pfa: float = BURST_PFA, dc_bins: int = 0) -> list[Emission]:
+    """Components the dwell's average missed but a burst shows: bursty and weak, a packet in a long dwell.
+
+    The slots are averaged over blocks of about ``block_s``; a bin is hot when its strongest block is over
+    what noise (``floor_per_bin``, averaged over the block's segments) exceeds with chance ``pfa`` per hop;
+    runs of hot bins (two at least, gaps of two bridged as :func:`dsp.detect_emissions` does) within the
+    hop's kept part that overlap no ``known`` emission are returned, measured on that peak spectrum (the
+    caller measures them again on their on-slots).
+    """
+    rows = hop.power.shape[0]
+    per_block = max(1, min(rows, round(block_s / hop.slot_s)))
+    blocks = rows // per_block
+    if blocks < 2:  # a dwell of one block: the average is the burst
+        return []
+    peak = hop.power[: blocks * per_block].reshape(blocks, per_block, -1).sum(axis=1).max(axis=0)
+    peak = peak.astype(np.float64)[hop.order] * (float(hop.row_scale[0]) / per_block)
+    if dc_bins:
+        peak = remove_dc_spike(peak, dc_bins)
+    f = hop.freqs_hz[hop.order]
+    keep = (f >= hop.kept_lo_hz) & (f < hop.kept_hi_hz)
+    if np.count_nonzero(keep) < 2:
+        return []
+    k_eff = max(1, int(per_block * hop.segments_per_slot / OVERLAP_DOF))
+    threshold = floor_per_bin * fcme_threshold_factor(pfa / (blocks * np.count_nonzero(keep)), k_eff)
+    tiny = 1e-300
+    found = detect_emissions(f[keep], 10.0 * np.log10(np.maximum(peak[keep], tiny)),
+                             floor_dbm=10.0 * np.log10(max(threshold, tiny)), margin_db=0.0)
+    return [e for e in found if not any(e.f_lo_hz <= k.f_hi_hz and k.f_lo_hz <= e.f_hi_hz for k in known)]
 
 
 def gated_spectrum_dbm(hop: HopSlots, on_slots: np.ndarray, dc_bins: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -192,7 +276,8 @@ def measure_group(emissions: Sequence[Emission], group: EmissionGroup, hops: Seq
                   freqs_hz: np.ndarray, power_dbm: np.ndarray, floor_dbm: float, *, x_db: float = 26.0,
                   limit_lo_hz: float | None = None, limit_hi_hz: float | None = None,
                   dc_bins: int = 0) -> Emission:
-    """One emission for the group: SM.443 shape while it was on, power and SNR as the sweep's averages.
+    """One emission for the group: SM.443 centre and bandwidths while it was on, power and SNR as the
+    sweep's averages.
 
     freqs_hz, power_dbm, floor_dbm: the sweep's stitched mean spectrum and its floor; limit_*: the
     neighbouring groups' edges, which the skirts may not cross.
@@ -211,7 +296,11 @@ def measure_group(emissions: Sequence[Emission], group: EmissionGroup, hops: Seq
     if group.on_slots is None:
         return average
     f_on, p_on = gated_spectrum_dbm(h, group.on_slots, dc_bins)
-    gated = measure_span(*_local(f_on, p_on, lo, hi, lim_lo, lim_hi), floor_dbm=floor_dbm,
+    # fewer slots than the dwell: a skirt counts while its SKIRT_BINS mean is over the floor by more than
+    # noise puts it there (two standard deviations), else skirts wander off over noise at low SNR
+    k_on = int(np.count_nonzero(group.on_slots)) * h.segments_per_slot / OVERLAP_DOF
+    noise_db = 10.0 * np.log10(1.0 + 2.0 / np.sqrt(max(k_on, 1.0) * SKIRT_BINS))
+    gated = measure_span(*_local(f_on, p_on, lo, hi, lim_lo, lim_hi), floor_dbm=floor_dbm + noise_db,
                          f_lo_hz=lo, f_hi_hz=hi, x_db=x_db, limit_lo_hz=lim_lo, limit_hi_hz=lim_hi,
                          skirt_bins=SKIRT_BINS)
     if gated is None:
@@ -220,5 +309,6 @@ def measure_group(emissions: Sequence[Emission], group: EmissionGroup, hops: Seq
                                snr_db=average.snr_db)
 
 
-__all__ = ["SKIRT_BINS", "EmissionGroup", "HopSlots", "gated_spectrum_dbm", "group_emissions", "hop_of",
+__all__ = ["BURST_BLOCK_S", "BURST_PFA", "SKIRT_BINS", "EmissionGroup", "HopSlots", "burst_components",
+           "gated_spectrum_dbm", "group_emissions", "hop_of",
            "measure_group", "plausible_channel_hz"]

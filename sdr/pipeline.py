@@ -40,7 +40,14 @@ from dsp import Emission, channel_occupancy, dbfs_to_dbm, detect_emissions, nois
 from dsp.calibration import NOMINAL_FULL_SCALE_DBM
 from dsp.classify import Classification, classify_emission
 from dsp.slotted_welch import SlottedWelch
-from dsp.sweep_grouping import EmissionGroup, HopSlots, gated_spectrum_dbm, group_emissions, measure_group
+from dsp.sweep_grouping import (
+    EmissionGroup,
+    HopSlots,
+    burst_components,
+    gated_spectrum_dbm,
+    group_emissions,
+    measure_group,
+)
 from dsp.welch import segment_step
 from sdr.sweep import (
     SpectrumAccumulator,
@@ -209,10 +216,12 @@ class ProfileRunner:
         # The sweep keeps no IQ: the class comes from the spectrum alone (a line, a carrier with
         # sidebands, a flat block; else unknown), with the confidence that implies; a group's from
         # the spectrum of the slots it was on in.
+        hops = self._hop_slots(res, slots, plan.bin_hz * 10.0 ** (cal_db / 10.0))
+        # a packet too short or too weak to lift the dwell's average still stands out in its own slots
+        bursts = [b for h in hops for b in burst_components(h, floor_lin, ems, dc_bins=DC_SPIKE_BINS)]
         spectra: list[tuple[np.ndarray, np.ndarray]] = [(res.freqs_hz, lin)] * len(ems)
-        if ems:
-            hops = self._hop_slots(res, slots, plan.bin_hz * 10.0 ** (cal_db / 10.0))
-            ems, spectra = self._grouped(ems, hops, res.freqs_hz, power_dbm, lin, floor_dbm)
+        if ems or bursts:
+            ems, spectra = self._grouped(ems, tuple(bursts), hops, res.freqs_hz, power_dbm, lin, floor_dbm)
         classes = tuple(
             (c.emission_class, round(c.confidence, 3))
             for c in (self._classify(plan.sample_rate_hz, f, s_lin, floor_lin, e)
@@ -240,13 +249,21 @@ class ProfileRunner:
             sums, weights = self._slot_sums() if rows is None else rows
             out.append(HopSlots(freqs_hz=centre + offsets, power=sums, row_scale=weights * scale,
                                 slot_s=self._acc.slot_s, kept_lo_hz=float(res.freqs_hz[a] - half),
-                                kept_hi_hz=float(res.freqs_hz[b - 1] + half)))
+                                kept_hi_hz=float(res.freqs_hz[b - 1] + half),
+                                segments_per_slot=self._acc.segs_per_slot))
         return out
 
-    def _grouped(self, ems: tuple[Emission, ...], hops: list[HopSlots], freqs_hz: np.ndarray, power_dbm: np.ndarray,
-                 lin: np.ndarray, floor_dbm: float) -> tuple[tuple[Emission, ...], list[tuple[np.ndarray, np.ndarray]]]:
-        """One emission per group of components that keyed together, and the spectrum to classify it on."""
-        groups = group_emissions(ems, hops, 10.0 ** (floor_dbm / 10.0), channel_width_hz=self.profile.channel_width_hz)
+    def _grouped(self, found: tuple[Emission, ...], bursts: tuple[Emission, ...], hops: list[HopSlots],
+                 freqs_hz: np.ndarray, power_dbm: np.ndarray, lin: np.ndarray,
+                 floor_dbm: float) -> tuple[tuple[Emission, ...], list[tuple[np.ndarray, np.ndarray]]]:
+        """One emission per group of components that keyed together, and the spectrum to classify it on.
+
+        Burst components (seen in the slots, not in the average) join a group they keyed with, stand
+        alone when they keyed by themselves, and are dropped when they never keyed (noise in one block)."""
+        ems = sorted(found + bursts, key=lambda e: e.center_hz)
+        weak = [any(e is b for b in bursts) for e in ems]
+        groups = group_emissions(ems, hops, 10.0 ** (floor_dbm / 10.0), channel_width_hz=self.profile.channel_width_hz,
+                                 weak=weak)
         edges = [(min(ems[i].f_lo_hz for i in g.members), max(ems[i].f_hi_hz for i in g.members)) for g in groups]
         out: list[Emission] = []
         spectra: list[tuple[np.ndarray, np.ndarray]] = []
@@ -270,8 +287,8 @@ class ProfileRunner:
 
 def _group_spectrum(g: EmissionGroup, hops: list[HopSlots], freqs_hz: np.ndarray,
                     lin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A keyed group's spectrum while it was on (on its hop's axis); else the sweep's average."""
-    if len(g.members) > 1 and g.on_slots is not None:
+    """A keyed emission's spectrum while it was on (on its hop's axis); else the sweep's average."""
+    if g.on_slots is not None:
         f_on, p_on = gated_spectrum_dbm(hops[g.hop], g.on_slots, DC_SPIKE_BINS)
         return f_on, 10.0 ** (p_on / 10.0)
     return freqs_hz, lin

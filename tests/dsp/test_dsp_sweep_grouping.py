@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dsp.emissions import Emission
-from dsp.sweep_grouping import HopSlots, group_emissions, measure_group
+from dsp.sweep_grouping import HopSlots, burst_components, group_emissions, measure_group
 
 BIN_HZ = 1000.0
 SLOTS = 200
@@ -97,3 +97,26 @@ def test_a_group_is_measured_over_its_whole_span_while_on() -> None:
     # power and SNR stay the dwell's averages (what every other emission reports)
     on_share = PKT.mean()
     assert e.power_dbm == pytest.approx(10 * np.log10(on_share * (2 * 5 * 10.0 + 30 * 0.5)), abs=0.5)
+
+
+def test_a_weak_burst_the_average_misses_is_found_in_its_slots() -> None:
+    short = packets((0.10, 0.13))  # 30 ms in a 0.4 s dwell: 7.5 % of the time
+    h = hop([(50e3, 58e3, short, 6.0)], seed=6)  # 8.5 dB over the noise while on, 1 dB on average
+    found = burst_components(h, FLOOR, known=[])
+    assert len(found) == 1
+    assert found[0].f_lo_hz <= 51e3 and found[0].f_hi_hz >= 57e3
+    assert burst_components(h, FLOOR, known=[emission(49e3, 59e3)]) == []  # already known
+
+
+@pytest.mark.parametrize("seed", range(20, 30))
+def test_noise_alone_makes_no_burst_component(seed) -> None:
+    assert burst_components(hop([], seed=seed), FLOOR, known=[]) == []
+
+
+def test_a_weak_part_joins_the_group_it_keyed_with_and_a_stray_one_stands_alone() -> None:
+    other = packets((0.08, 0.12), (0.24, 0.28))
+    h = hop([(-20e3, -15e3, PKT, 10.0), (-5e3, -2e3, PKT, 6.0), (30e3, 34e3, other, 6.0)], seed=7)
+    ems = [emission(-20e3, -15e3, 3.0), emission(-5e3, -2e3, -5.0), emission(30e3, 34e3, -5.0),
+           emission(80e3, 82e3, -5.0)]  # the last never keyed: noise in one block
+    groups = group_emissions(ems, [h], FLOOR, channel_width_hz=12.5e3, weak=[False, True, True, True])
+    assert [g.members for g in groups] == [(0, 1), (2,)]
