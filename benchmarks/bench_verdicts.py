@@ -47,11 +47,16 @@ from borderwatch.demo import sample_stations_path
 from borderwatch.demo_propagation import water_mask
 from borderwatch.demo_scenario import load_demo_scenario
 from coordination import prediction
-from coordination.alerts import Alert, InMemoryAlertStore
+from coordination.alerts import Alert, InMemoryAlertStore, Position
 from coordination.engine import EngineConfig, RulesEngine, SweepCoverage
 from coordination.sensors import SensorInfo
+from coordination.tdoa import ReferenceBroadcaster, SensorSnapshot, TdoaError, locate_tdoa
+from coordination.tdoa_fusion import tdoa_position
+from coordination.tdoa_orders import TdoaSettings
+from coordination.tdoa_reference import choose_reference
 from sdr.scenario import SensorSite, Transmitter
 from sdr.sources.sim_reports import sweep_report
+from sdr.sources.sim_tdoa import MIXED, AdcModel, DongleClock, SnapshotPlan, SnapshotRenderer, TdoaEmitter
 from sdr.sources.sim_world import RealisticWorld
 from station_db import geo
 from station_db.exchange import load_station_file
@@ -269,8 +274,57 @@ def covered(alert: Alert, lat: float, lon: float) -> bool:
     return (u / a) ** 2 + (v / b) ** 2 <= 5.991
 
 
+def _tdoa_kind(inc: Incident) -> tuple[str, float]:
+    """The snapshot waveform of the incident's emitter: FM for broadcast, a wideband block for public
+    mobile (GSM-like 200 kHz), narrowband FM for the rest (land mobile, maritime, aeronautical)."""
+    if inc.band.service == "broadcast":
+        return "fm_broadcast", min(inc.obw_hz, 180e3)
+    if inc.obw_hz >= 100e3:
+        return "wideband", min(inc.obw_hz, 180e3)
+    return "nfm", inc.obw_hz
+
+
+def tdoa_fix(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], infos: Sequence[SensorInfo],
+             measured: dict[str, list[float]], stations: Sequence[Station], start: Position | None,
+             rng: np.random.Generator, seed: int) -> Position | str:
+    """A TDOA round as the server would order it: the strongest heard sensors (at most the server's
+    ``max_sensors``), the sample data's best FM reference for them, snapshots rendered in the same world
+    (multipath, 8-bit ADC behind AGC, dongles +-50 ppm and +-10 ms), then locate_tdoa. Returns the fix
+    as an alert position, or why there is none."""
+    st = TdoaSettings()
+    ids = sorted(measured, key=lambda sid: -max(measured[sid]))[: st.max_sensors]
+    by_id = {s.id: (s, i) for s, i in zip(sites, infos, strict=True)}
+    choice = choose_reference(stations, [by_id[sid][1] for sid in ids], today=T0.date())
+    if choice is None:
+        return "no reference broadcaster strong enough at every sensor"
+    ref_st = choice.station
+    ref = ReferenceBroadcaster(ref_st.station_id, ref_st.lat, ref_st.lon,
+                               ref_st.antenna_height_m + ref_st.ground_height_m, ref_st.tx_freq_hz)
+    fs = st.sample_rate_hz
+    plan = SnapshotPlan(ref.freq_hz, inc.tx.freq_hz, fs, ref_samples=round(st.ref_s * fs),
+                        target_samples=round(st.target_s * fs), settle_samples=round(st.settle_s * fs))
+    ref_tx = Transmitter(id=ref_st.station_id, lat=ref_st.lat, lon=ref_st.lon, freq_hz=ref_st.tx_freq_hz,
+                         erp_dbw=ref_st.erp_dbw, modulation="fm_broadcast",
+                         antenna_height_m=prediction.station_heff_m(ref_st))
+    kind, bw = _tdoa_kind(inc)
+    renderer = SnapshotRenderer([TdoaEmitter(inc.tx, kind, bw, seed), TdoaEmitter(ref_tx, "fm_broadcast", 180e3,
+                                                                                  seed + 7)],
+                                world, plan, seed=seed, multipath=MIXED, adc=AdcModel())
+    snaps = []
+    for sid in ids:
+        site = by_id[sid][0]
+        clock = DongleClock(ppm=float(rng.uniform(-50, 50)), start_offset_s=float(rng.uniform(-10e-3, 10e-3)))
+        snaps.append(SensorSnapshot(sid, site.lat, site.lon, site.height_m, renderer.render(site, clock)))
+    try:
+        res = locate_tdoa(snaps, ref, starts_latlon=[] if start is None else [(start.lat, start.lon)])
+    except TdoaError as exc:
+        return str(exc)
+    return tdoa_position(res)
+
+
 def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], infos: Sequence[SensorInfo],
-         repo: StationRepository, rules: RuleSet, cfg: EngineConfig, rng: np.random.Generator, t0: datetime) -> Outcome:
+         repo: StationRepository, rules: RuleSet, cfg: EngineConfig, rng: np.random.Generator, t0: datetime,
+         tdoa_stations: Sequence[Station] | None = None, seed: int = 0) -> Outcome:
     engine = RulesEngine(repo, rules, InMemoryAlertStore(), config=cfg)
     prov_of = {s.sensor_id: s.province for s in infos}
     band = inc.band
@@ -292,6 +346,23 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
             events += engine.observe(info, t, [rep.emission] if rep.emission else [], rep.noise_floor_dbm,
                                      site.antenna_factor_db_m, coverage=cover)
         events += engine.tick(base + timedelta(seconds=4.0))
+    tdoa_note = ""
+    if tdoa_stations is not None and len(measured) >= 3:
+        # The server orders a round when an alert opens; the fix reaches the engine while the levels are
+        # still within the evidence horizon, so the judgement is redone on the fused position.
+        last_now: dict[str, Alert] = {}
+        for ev in events:
+            last_now[ev.alert.id] = ev.alert
+        live = [a for a in last_now.values() if a.active]
+        if live:
+            main = max(live, key=lambda a: len(a.sensors))
+            fix = tdoa_fix(inc, world, sites, infos, measured, tdoa_stations, main.position, rng, seed)
+            if isinstance(fix, str):
+                tdoa_note = f"      TDOA: no fix ({fix})"
+            else:
+                tdoa_note = (f"      TDOA: fix {float(geo.haversine_km(fix.lat, fix.lon, inc.tx.lat, inc.tx.lon)):.2f} "
+                             f"km off, 95 % {fix.error_km:.2f} km")
+                events += engine.add_position_fix(main.id, fix, t0 + timedelta(seconds=12.0))
     events += engine.tick(t0 + timedelta(seconds=40.0))
     last: dict[str, Alert] = {}
     for ev in events:
@@ -307,7 +378,7 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
         f"      alert {'+'.join(a.verdicts)} src {'/'.join(a.provinces_source)} aff {'/'.join(a.provinces_affected)} "
         f"matched {a.matched_station} sensors {','.join(r.sensor_id for r in a.sensors)}"
         + ("" if a.position is None else f" pos {a.position.kind} {a.position.error_km:.1f} km "
-           f"{dict(a.position.provinces)}") for a in alerts)
+           f"{dict(a.position.provinces)}") for a in alerts) + (f"\n{tdoa_note}" if tdoa_note else "")
     if alerts:
         main = max(alerts, key=lambda a: len(a.sensors))
         out.top1 = main.provinces_source[0] if main.provinces_source else None
@@ -351,10 +422,12 @@ def breakdown(rows: Sequence[tuple[Incident, Outcome]]) -> str:
         sub = [(i, o) for i, o in heard if lo <= o.n_heard <= hi]
         far = [o.top1 == i.province for i, o in sub if o.n_alerts and i.border_km > 5.0]
         errs = [o.err_km for _, o in sub if o.err_km is not None]
+        cov = [bool(o.covered) for _, o in sub if o.covered is not None]
         lines.append(f"    heard by {label:10s} {len(sub):4d} incidents: exact "
                      f"{100.0 * sum(o.verdicts == o.truth for _, o in sub) / max(len(sub), 1):5.1f} %, top1>5km "
                      f"{100.0 * sum(far) / max(len(far), 1):5.1f} % of {len(far)}, median error "
-                     f"{statistics.median(errs) if errs else float('nan'):5.1f} km")
+                     f"{statistics.median(errs) if errs else float('nan'):5.1f} km, cover95 "
+                     f"{100.0 * sum(cov) / max(len(cov), 1):5.1f} % of {len(cov)}")
     doubt = [o for _, o in heard if o.verdicts != o.truth and o.ambiguous
              and o.verdicts - o.truth == {"cross_border"}]
     lines.append(f"    misses that are only the ambiguity rule (cross-border by doubt): {len(doubt)}")
@@ -381,6 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--detail", action="store_true", help="per-kind accuracy and the commonest misses")
     ap.add_argument("--cases", action="store_true", help="every split alert and wrong verdict set, one block each")
     ap.add_argument("--only", type=int, nargs="+", default=None, help="play only these incident numbers")
+    ap.add_argument("--tdoa", action="store_true",
+                    help="levels + TDOA: incidents heard by >= 3 sensors get a rendered TDOA round fused in")
     ap.add_argument("--localiser", nargs="+", default=[], metavar="KEY=VALUE",
                     help="LocaliserConfig fields to try (e.g. sigma_db=2.5 n_sigma=4)")
     args = ap.parse_args(argv)
@@ -396,7 +471,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = EngineConfig(localiser=loc) if loc else EngineConfig()  # type: ignore[arg-type]
         print(f"bench_verdicts: {len(incidents)} incidents x {len(args.shadowing)} shadowing levels, "
               f"{len(sites)} sensors (demo layout), seed {args.seed}, world seed {args.world_seed}, "
-              f"{'ideal world' if args.ideal else 'model + calibration error'}", flush=True)
+              f"{'ideal world' if args.ideal else 'model + calibration error'}"
+              f"{', levels + TDOA (heard by >= 3 sensors)' if args.tdoa else ', levels only'}", flush=True)
         print("kinds: " + ", ".join(f"{k} {n}" for k, n in sorted(Counter(i.kind for i in incidents).items())))
         header = (f"{'shadow':>6} {'heard':>5} {'split%':>6} {'exact%':>6} {'top1%':>6} {'top1>5km%':>9} "
                   f"{'cover95%':>8} {'err_med':>7} {'err_p90':>7} {'lic_alert%':>10} {'s':>5}")
@@ -407,7 +483,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # One generator per incident (seeded by its number): an incident replays alone (--only) as in the run.
             picked = [(k, inc) for k, inc in enumerate(incidents) if args.only is None or k in args.only]
             rows = [(inc, play(inc, world, sites, infos, repo, rules, cfg,
-                               np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k)))
+                               np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k),
+                               stations if args.tdoa else None, 1000 * args.seed + k))
                     for k, inc in picked]
             m = summarise(level, rows)
             print(f"{level:6.1f} {m['heard']:5d} {m['split_pct']:6.1f} {m['exact_pct']:6.1f} {m['top1_pct']:6.1f} "
