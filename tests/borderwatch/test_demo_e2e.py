@@ -142,9 +142,9 @@ def test_estimated_positions_are_within_5_km_and_rest_on_time_differences(played
         assert len(a["sensors"]) < 3 or pos["method"] in ("tdoa", "fused"), (name, len(a["sensors"]), pos)
 
 
-@pytest.mark.xfail(strict=False, reason="a TDOA fix states a region of tens to hundreds of metres that multipath-free "
-                   "renders mostly keep, but the NFM fixes can be a kilometre off it (the solver's sigmas are being "
-                   "made honest)")
+@pytest.mark.xfail(strict=False, reason="an honest 95 % region leaves the truth outside about one fix in twenty, so "
+                   "six fixes all inside their regions happens in about three plays of four; measured: all inside "
+                   "with the solver's block-scatter sigmas, the NFM fixes up to 1.2 km outside before them")
 def test_estimated_positions_are_within_the_stated_error(played):
     alerts = final_alerts(played["events"])
     for a in alerts.values():
