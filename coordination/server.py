@@ -65,7 +65,7 @@ from coordination.outbox import AlertOutbox
 from coordination.outlets import SERVER_ID, MessageSeq, Publisher, RouterReplies
 from coordination.ports import AlertEngine
 from coordination.profiles import select_profiles
-from coordination.protocol import CaseMsg, Command, CoordMsg, MonitoringProfile, Spectrum, format_utc
+from coordination.protocol import CaseMsg, Command, CoordMsg, Emissions, MonitoringProfile, Spectrum, format_utc
 from coordination.registry import SensorRegistry, SensorState, can_capture_iq
 from coordination.security import CurvePolicy, make_policy
 from coordination.stations import open_stations
@@ -517,9 +517,13 @@ class Server:
             return
         admit = self.policy.admit if isinstance(self.policy, CurvePolicy) else None
         batch = drain(sock, ROLE_SENSORS, self.config.batch_max_messages, admit, self.rejections)
-        if batch and self.offload is not None:
-            with self.offload.priority():  # the localiser's worker waits meanwhile
-                self.faults.guard("batch", self.intake.handle_batch, batch)
+        if not batch:
+            return
+        # Reports that may be a first sight go first (the localiser's worker waits meanwhile); spectra,
+        # heartbeats and the rest share the interpreter with the judgement.
+        urgent = self.offload is not None and any(len(m) > 1 and m[1] == Emissions.TYPE for m in batch)
+        with self.offload.priority() if urgent and self.offload is not None else nullcontext():
+            self.faults.guard("batch", self.intake.handle_batch, batch)
 
     def _publish_coord(self, topic: str, doc: Mapping[str, Any]) -> None:
         """Publish a coordination request event on ``coord.<P>`` (the desk's notify port)."""
