@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp.emissions import Emission, detect_emissions, measure_span
+from dsp.emissions import Emission, measure_span
 from dsp.floor import fcme_threshold_factor
 from dsp.grouping import GroupingConfig, group_components
 from dsp.sweep import remove_dc_spike
@@ -228,8 +228,8 @@ def burst_components(hop: HopSlots, floor_per_bin: float, known: Sequence[Emissi
     The slots are averaged over blocks of about ``block_s``; a bin is hot when its strongest block is over
     what noise (``floor_per_bin``, averaged over the block's segments) exceeds with chance ``pfa`` per hop;
     runs of hot bins (two at least, gaps of two bridged as :func:`dsp.detect_emissions` does) within the
-    hop's kept part that overlap no ``known`` emission are returned, measured on that peak spectrum (the
-    caller measures them again on their on-slots).
+    hop's kept part that overlap no ``known`` emission are returned, roughly measured on that peak
+    spectrum (edges, peak, centre; the caller measures them again on their on-slots).
     """
     rows = hop.power.shape[0]
     per_block = max(1, min(rows, round(block_s / hop.slot_s)))
@@ -246,10 +246,30 @@ def burst_components(hop: HopSlots, floor_per_bin: float, known: Sequence[Emissi
         return []
     k_eff = max(1, int(per_block * hop.segments_per_slot / OVERLAP_DOF))
     threshold = floor_per_bin * fcme_threshold_factor(pfa / (blocks * np.count_nonzero(keep)), k_eff)
-    tiny = 1e-300
-    found = detect_emissions(f[keep], 10.0 * np.log10(np.maximum(peak[keep], tiny)),
-                             floor_dbm=10.0 * np.log10(max(threshold, tiny)), margin_db=0.0)
-    return [e for e in found if not any(e.f_lo_hz <= k.f_hi_hz and k.f_lo_hz <= e.f_hi_hz for k in known)]
+    idx = np.flatnonzero(keep & (peak > threshold))
+    if idx.size < 2:
+        return []
+    # runs of hot bins, gaps of up to two bins bridged, two bins at least (as detect_emissions has them)
+    breaks = np.flatnonzero(np.diff(idx) > 3)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    stops = np.concatenate([idx[breaks], [idx[-1]]])
+    bin_hz = float(f[1] - f[0])
+    out = []
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        if b - a < 1 or not keep[a:b + 1].all():
+            continue
+        lo, hi = float(f[a] - bin_hz / 2), float(f[b] + bin_hz / 2)
+        if any(lo <= k.f_hi_hz + 2 * bin_hz and k.f_lo_hz - 2 * bin_hz <= hi for k in known):
+            continue  # a known emission (with its skirts, which its bursts lift too)
+        k_peak = a + int(np.argmax(peak[a : b + 1]))
+        excess = np.clip(peak[a : b + 1] - floor_per_bin, 0.0, None)
+        total = float(excess.sum())
+        centre = float(np.sum(excess * f[a : b + 1]) / total) if total > 0 else float(f[k_peak])
+        peak_dbm = 10.0 * np.log10(float(peak[k_peak]))
+        out.append(Emission(center_hz=centre, peak_hz=float(f[k_peak]), peak_dbm=peak_dbm,
+                            power_dbm=10.0 * np.log10(max(total, 1e-300)), bandwidth_xdb_hz=hi - lo, obw_hz=hi - lo,
+                            snr_db=peak_dbm - 10.0 * np.log10(floor_per_bin), f_lo_hz=lo, f_hi_hz=hi))
+    return out
 
 
 def gated_spectrum_dbm(hop: HopSlots, on_slots: np.ndarray, dc_bins: int = 0) -> tuple[np.ndarray, np.ndarray]:
