@@ -272,20 +272,38 @@ def burst_components(hop: HopSlots, floor_per_bin: float, known: Sequence[Emissi
     return out
 
 
-def gated_spectrum_dbm(hop: HopSlots, on_slots: np.ndarray, dc_bins: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(freqs_hz ascending, level per bin in dB of the floor's unit) of the hop over the slots in ``on_slots``."""
+def gated_spectrum_dbm(hop: HopSlots, on_slots: np.ndarray, dc_bins: int = 0, f_lo_hz: float = -np.inf,
+                       f_hi_hz: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    """(freqs_hz ascending, level per bin in dB of the floor's unit) of the hop over the slots in ``on_slots``,
+    for the bins in [f_lo_hz, f_hi_hz] (two at least; only those columns are read)."""
     on = np.asarray(on_slots, bool)
     w = np.where(on, hop.row_scale, 0.0).astype(np.float32) / max(int(on.sum()), 1)
-    p = (w @ hop.power).astype(np.float64)[hop.order]
-    if dc_bins:
-        p = remove_dc_spike(p, dc_bins)
-    return hop.freqs_hz[hop.order], 10.0 * np.log10(np.maximum(p, _TINY))
+    fs = hop.freqs_hz[hop.order]
+    n = fs.size
+    a = min(int(np.searchsorted(fs, f_lo_hz, side="left")), n - 2)
+    b = max(int(np.searchsorted(fs, f_hi_hz, side="right")), a + 2)
+    centre = n // 2
+    if dc_bins and a <= centre + dc_bins and b >= centre - dc_bins:
+        # the zero-IF spike is in reach: take a part symmetric about it so remove_dc_spike finds it
+        r = max(centre - a, b - centre, dc_bins + 1)
+        a0, b0 = max(0, centre - r), min(n, centre + r)
+        r = min(centre - a0, b0 - centre)
+        a0, b0 = centre - r, centre + r
+        p = remove_dc_spike((w @ hop.power[:, hop.order[a0:b0]]).astype(np.float64), dc_bins)[a - a0 : b - a0]
+    else:
+        p = (w @ hop.power[:, hop.order[a:b]]).astype(np.float64)
+    return fs[a:b], 10.0 * np.log10(np.maximum(p, _TINY))
+
+
+def _reach(lo: float, hi: float, bin_hz: float) -> float:
+    """How far beyond its span a group's skirts are looked for: twice its width and 40 bins."""
+    return 2.0 * (hi - lo) + 40.0 * abs(bin_hz)
 
 
 def _local(f: np.ndarray, p: np.ndarray, lo: float, hi: float, lim_lo: float, lim_hi: float) -> tuple[
         np.ndarray, np.ndarray]:
     """The part of a spectrum a group's measurement can reach: its span, skirts twice as wide, within the limits."""
-    reach = 2.0 * (hi - lo) + 40.0 * float(f[1] - f[0])
+    reach = _reach(lo, hi, float(f[1] - f[0]))
     a = int(np.searchsorted(f, max(lim_lo, lo - reach), side="left"))
     b = int(np.searchsorted(f, min(lim_hi, hi + reach), side="right"))
     a, b = min(a, f.size - 2), max(b, a + 2)
@@ -315,7 +333,8 @@ def measure_group(emissions: Sequence[Emission], group: EmissionGroup, hops: Seq
                            limit_lo_hz=lim_lo, limit_hi_hz=lim_hi, skirt_bins=SKIRT_BINS) or members[0]
     if group.on_slots is None:
         return average
-    f_on, p_on = gated_spectrum_dbm(h, group.on_slots, dc_bins)
+    reach = _reach(lo, hi, float(np.diff(h.freqs_hz[h.order][:2])[0]))
+    f_on, p_on = gated_spectrum_dbm(h, group.on_slots, dc_bins, max(lim_lo, lo - reach), min(lim_hi, hi + reach))
     # fewer slots than the dwell: a skirt counts while its SKIRT_BINS mean is over the floor by more than
     # noise puts it there (two standard deviations), else skirts wander off over noise at low SNR
     k_on = int(np.count_nonzero(group.on_slots)) * h.segments_per_slot / OVERLAP_DOF

@@ -272,7 +272,7 @@ class ProfileRunner:
                                      limit_lo_hz=edges[k - 1][1] if k > 0 else None,
                                      limit_hi_hz=edges[k + 1][0] if k + 1 < len(groups) else None,
                                      dc_bins=DC_SPIKE_BINS))
-            spectra.append(_group_spectrum(g, hops, freqs_hz, lin))
+            spectra.append(_group_spectrum(g, out[-1], hops, freqs_hz, lin))
             if len(g.members) > 1:
                 log.debug("profile %s: %d components at %.6f MHz are one emission", self.profile.name,
                           len(g.members), out[-1].center_hz / 1e6)
@@ -285,11 +285,13 @@ class ProfileRunner:
                                  f_lo_hz=e.f_lo_hz, f_hi_hz=e.f_hi_hz, obw_hz=e.obw_hz)
 
 
-def _group_spectrum(g: EmissionGroup, hops: list[HopSlots], freqs_hz: np.ndarray,
+def _group_spectrum(g: EmissionGroup, e: Emission, hops: list[HopSlots], freqs_hz: np.ndarray,
                     lin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A keyed emission's spectrum while it was on (on its hop's axis); else the sweep's average."""
+    """A keyed emission's spectrum while it was on (on its hop's axis, around its extent); else the sweep's
+    average."""
     if g.on_slots is not None:
-        f_on, p_on = gated_spectrum_dbm(hops[g.hop], g.on_slots, DC_SPIKE_BINS)
+        margin = 8.0 * float(freqs_hz[1] - freqs_hz[0])
+        f_on, p_on = gated_spectrum_dbm(hops[g.hop], g.on_slots, DC_SPIKE_BINS, e.f_lo_hz - margin, e.f_hi_hz + margin)
         return f_on, 10.0 ** (p_on / 10.0)
     return freqs_hz, lin
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dsp.emissions import Emission
-from dsp.sweep_grouping import HopSlots, burst_components, group_emissions, measure_group
+from dsp.sweep_grouping import HopSlots, burst_components, gated_spectrum_dbm, group_emissions, measure_group
 
 BIN_HZ = 1000.0
 SLOTS = 200
@@ -120,3 +120,13 @@ def test_a_weak_part_joins_the_group_it_keyed_with_and_a_stray_one_stands_alone(
            emission(80e3, 82e3, -5.0)]  # the last never keyed: noise in one block
     groups = group_emissions(ems, [h], FLOOR, channel_width_hz=12.5e3, weak=[False, True, True, True])
     assert [g.members for g in groups] == [(0, 1), (2,)]
+
+
+@pytest.mark.parametrize(("lo_hz", "hi_hz"), [(-20e3, -10e3), (-3e3, 4e3), (100e3, 130e3), (-300e3, 300e3)])
+def test_a_window_of_the_on_slot_spectrum_equals_that_part_of_the_whole(lo_hz, hi_hz) -> None:
+    h = hop([(-20e3, -15e3, PKT, 10.0), (-1e3, 1e3, PKT, 50.0)], seed=8)  # a spike at the centre too
+    f_all, p_all = gated_spectrum_dbm(h, PKT, dc_bins=3)
+    f, p = gated_spectrum_dbm(h, PKT, 3, lo_hz, hi_hz)
+    sel = (f_all >= lo_hz) & (f_all <= hi_hz)
+    np.testing.assert_array_equal(f, f_all[sel])
+    np.testing.assert_allclose(p, p_all[sel], atol=1e-4)
