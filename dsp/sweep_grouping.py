@@ -185,11 +185,14 @@ def group_emissions(emissions: Sequence[Emission], hops: Sequence[HopSlots], flo
             continue
         act = np.array([h.activity_db(h.bins(emissions[i].f_lo_hz, emissions[i].f_hi_hz), floor_per_bin)
                         for i in idx])
+        on_each = _on_slots(act, cfg.on_db).sum(axis=1)
+        keyed_each = (on_each > 0) & (on_each < cfg.continuous_fraction * act.shape[1])
         timed = [j for j, i in enumerate(idx) if cand[i]]
         parts = [[j] for j, i in enumerate(idx) if not cand[i] and not is_weak[i]]
-        if len(timed) == 1:
-            parts.append(timed)
-        elif timed:
+        if int(np.count_nonzero(keyed_each[timed])) < 2:
+            # steady or silent components are never joined by timing: nothing for the decision to do
+            parts += [[j] for j in timed]
+        else:
             ems = [emissions[idx[j]] for j in timed]
             sub = group_components(
                 np.array([e.f_lo_hz for e in ems]), np.array([e.f_hi_hz for e in ems]),
