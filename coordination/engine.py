@@ -15,7 +15,9 @@ Flow for each coordinated channel (docs/rules-engine.md explains the rules for r
    ``unlicensed`` / ``cross_border`` / ``licence_violation`` (none = licensed, normal).
 4. Alert life cycle: opened -> updated -> acknowledged -> resolved. One alert per cluster; it
    stays open while the emission comes and goes (a flapping emitter is one alert) and is
-   auto-resolved only after the alert condition has been absent for ``auto_resolve_after_s``.
+   auto-resolved only after the alert condition has been absent for ``auto_resolve_after_s``
+   by the measurement times of sweeps of its channel from sensors that heard it (a sensor whose
+   reports are late or missing keeps the alert open: silence on the link is not absence on air).
    Verdicts and affected provinces only accumulate while the alert is active (hysteresis), so
    a level hovering at the border limit does not make the alert flicker.
 
@@ -316,6 +318,9 @@ class RulesEngine:
         self._border_cache: dict[tuple[str, str, str], tuple[float, float, float]] = {}
         self._pending: dict[int, _Track] = {}  # clusters with unjudged observations, by id()
         self._sweeps: dict[str, dict[tuple[float, float], _Sweep]] = {}  # sensor -> span -> latest sweep
+        #: sensor -> measurement time of its latest report that did not say what it swept (taken as
+        #: having looked at every channel it heard before: the sensor's own word is all there is)
+        self._unspanned: dict[str, datetime] = {}
         self._judged = 0  # full assessments in the current _flush call
         #: Runs the localiser (a pure computation on its arguments, the dearest part of a judgement).
         #: The server runs it on a worker thread during its full judgements and files reports meanwhile
@@ -345,6 +350,8 @@ class RulesEngine:
         if coverage is not None and math.isfinite(noise_floor_dbm):
             self._sweeps.setdefault(sensor.sensor_id, {})[(coverage.f_lo_hz, coverage.f_hi_hz)] = _Sweep(
                 sensor, t, coverage, float(noise_floor_dbm), float(af))
+        elif coverage is None:
+            self._unspanned[sensor.sensor_id] = max(self._unspanned.get(sensor.sensor_id, t), t)
         strongest: dict[tuple[str, float], _Obs] = {}
         bands: dict[tuple[str, float], BandRule] = {}
         for em in emissions:
@@ -462,7 +469,12 @@ class RulesEngine:
                     del tr.obs[sid]
                 if tr.alert is not None and tr.alert.active:
                     since = tr.last_condition or tr.alert.last_seen
-                    if now - since > resolve_after:
+                    looked = self._looked_at(tr)
+                    # Gone only on evidence of absence: a sensor that heard it has swept the channel
+                    # without it for the window by its own clock. Reports that have not arrived yet
+                    # (a slow link, a busy server) are no evidence; nor are sights not judged yet.
+                    if (now - since > resolve_after and looked is not None and looked - since > resolve_after
+                            and tr.pending_since is None):
                         alert = tr.alert.evolve(
                             event="resolved", state="resolved", resolved_by="auto", updated_at=now,
                             note=_join_note(tr.alert.note, f"auto-resolved: condition absent for "
@@ -479,6 +491,13 @@ class RulesEngine:
             else:
                 del self._tracks[key]
         return events
+
+    def _looked_at(self, tr: _Track) -> datetime | None:
+        """Measurement time of the latest sweep of the cluster's channel by a sensor that heard it."""
+        times = [sw.t for sid in tr.anchors for sw in self._sweeps.get(sid, {}).values()
+                 if sw.coverage.f_lo_hz <= tr.channel_hz <= sw.coverage.f_hi_hz]
+        times += [self._unspanned[sid] for sid in tr.anchors if sid in self._unspanned]
+        return max(times, default=None)
 
     def acknowledge(self, alert_id: str, by: str, note: str | None = None) -> AlertEvent:
         """An enforcement team takes the alert on; it stays active and keeps updating."""
@@ -1106,6 +1125,10 @@ class RulesEngine:
         horizon = timedelta(seconds=self.config.evidence_horizon_s)
         obs = [o for o in tr.obs.values() if now - o.t <= horizon]
         if not obs:
+            if tr.alert is not None and tr.alert.active and tr.last_seen is not None:
+                # Sights that reached the server too late to judge still show the emitter on the air
+                # then: the open alert's condition lasts that long (no resolve, then reopen).
+                tr.last_condition = max(tr.last_condition or tr.last_seen, tr.last_seen)
             return []
         seen = max(o.t for o in obs)
         if not force and self._unchanged(tr, obs, now):
