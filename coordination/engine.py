@@ -328,6 +328,7 @@ class RulesEngine:
         #: other cluster in. Default: inline.
         self.run_localiser: Callable[[Callable[[], Fix]], Fix] = _inline
         self._judging: _Track | None = None
+        self._newest_t: datetime | None = None  # the newest report filed (judge's clock)
         self._restore()
 
     # -------------------------------------------------------------- public API
@@ -380,6 +381,7 @@ class RulesEngine:
             if tr.pending_since is None:
                 tr.pending_since = t
                 self._pending[id(tr)] = tr
+        self._newest_t = max(self._newest_t or t, t)
         events: list[AlertEvent] = []
         if self.config.provisional:
             for key in strongest:
@@ -393,8 +395,12 @@ class RulesEngine:
         return self._flush(t, force=False)
 
     def judge(self, now: datetime) -> list[AlertEvent]:
-        """The full judgements that are due, oldest first, at most ``judgements_per_call`` of them."""
-        return self._flush(now, force=False)
+        """The full judgements that are due, oldest first, at most ``judgements_per_call`` of them.
+
+        The grouping window counts in the reports' own time, as :meth:`observe` does: ``now`` is
+        capped at the newest report filed, so a report delivered late (a long sweep, a spool) still
+        meets the others of its window; :meth:`tick` judges by ``now`` when the reports stop."""
+        return self._flush(min(now, self._newest_t) if self._newest_t is not None else now, force=False)
 
     def _provisional(self, tr: _Track, now: datetime) -> list[AlertEvent]:
         """First sight in a safety-of-life band: judge what is known now and publish it as provisional.
