@@ -72,6 +72,19 @@ def test_a_wideband_signal_on_a_fifth_of_the_time_at_10_db_is_found_with_its_bur
                                bin_hz=sig.sample_rate_hz / result.nfft) == []
 
 
+@pytest.mark.parametrize(("snr_db", "measurable"), [(10.0, False), (45.0, True)])
+def test_the_26_db_bandwidth_under_the_noise_is_reported_not_measurable(snr_db: float, measurable: bool) -> None:
+    # an NFM 10 dB over the floor in its band (its strongest bin ~20 dB): its 26 dB points are under the noise
+    sig = known_signal("nfm", snr_db=snr_db, seed=7303)
+    (found,) = detect(sig.iq, sig.sample_rate_hz, 0.0).emissions
+    xdb = found.to_dict()["bandwidth_xdb_hz"]
+    assert found.xdb_measurable is measurable
+    if measurable:
+        assert isinstance(xdb, float) and 0.5 * sig.obw_hz < xdb < 2.0 * sig.obw_hz
+    else:
+        assert xdb is None
+
+
 def _tone_packets(n: int, fs: float, freq_hz: float, packets: list[tuple[float, float]], amp: float) -> np.ndarray:
     gate = np.zeros(n)
     for a, b in packets:
