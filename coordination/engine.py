@@ -1205,7 +1205,11 @@ class RulesEngine:
             resolution=a.resolution or old.resolution,
             matched_station=tr.matched_station or old.matched_station, updated_at=now,
         )
-        material = (force or new.verdicts != old.verdicts or new.provinces_source != old.provinces_source
+        # A sensor that hears the emitter for the first time is news too: the console shows who hears it,
+        # and a TDOA round can be ordered once three capable sensors do (coordination.tdoa_orders).
+        joined = {r.sensor_id for r in new.sensors} - {r.sensor_id for r in old.sensors}
+        material = (force or bool(joined) or new.verdicts != old.verdicts
+                    or new.provinces_source != old.provinces_source
                     or new.provinces_affected != old.provinces_affected or new.severity != old.severity
                     or new.matched_station != old.matched_station)
         tr.alert = new
