@@ -132,7 +132,13 @@ class WelchAccumulator:
         self.segments = 0
 
     def _process(self, x: np.ndarray, start: int, nseg: int) -> None:
-        """Window, transform and accumulate ``nseg`` segments of ``x`` from sample ``start``."""
+        """Window, transform and accumulate ``nseg`` segments of ``x`` from sample ``start``.
+
+        The one batch loop of every accumulator built on this class (:class:`dsp.slotted_welch.SlottedWelch`
+        too), so segment positions, window and transform cannot drift apart between them: a subclass changes
+        only where a batch's |X|^2 goes, by overriding :meth:`_accumulate`. ``segments`` is advanced per
+        batch so that :meth:`_accumulate` knows the index of the batch's first segment.
+        """
         xf = x.view(np.float32)
         done = 0
         while done < nseg:
@@ -140,9 +146,24 @@ class WelchAccumulator:
             _kernels.window_segments(xf, start + done * self.step, self.step, n, self._win2, self._buf_f)
             # In place: the transform of a complex64 C-contiguous buffer overwrites it (no allocation).
             spec = scipy.fft.fft(self._buf[:n], axis=1, workers=self.workers, overwrite_x=True)
-            _kernels.accumulate_power(spec, n, self._acc, self._code)
+            self._accumulate(spec, n)
+            self.segments += n
             done += n
-        self.segments += nseg
+
+    def _accumulate(self, spec: np.ndarray, n: int) -> None:
+        """Fold the first ``n`` rows of a batch's transform ``spec`` into the detector's accumulator.
+
+        Called once per batch, before ``segments`` counts the batch: an override that places segments in
+        time reads the batch's first segment index there.
+        """
+        _kernels.accumulate_power(spec, n, self._acc, self._code)
+
+    def _summed_power(self) -> np.ndarray:
+        """Sum over segments of |X|^2 per bin, FFT order, float64 (the ``mean`` detector's numerator).
+
+        An override may keep the sum elsewhere (SlottedWelch keeps it split into time-slot rows).
+        """
+        return self._acc
 
     def _n_segments(self, length: int, first: int = 0) -> int:
         """Complete segments in ``length`` samples whose starts are ``first``, ``first + step``, ..."""
@@ -176,11 +197,11 @@ class WelchAccumulator:
         """(freqs_hz, power): offsets from centre and linear power per the chosen detector and scaling."""
         if self.segments == 0:
             raise ValueError(
-                f"no complete segment yet: WelchAccumulator needs at least nfft={self.nfft} samples"
+                f"no complete segment yet: {type(self).__name__} needs at least nfft={self.nfft} samples"
             )
         acc = self._acc
         if self._code == _kernels.DETECTOR_SUM:
-            power = acc * (self._scale / self.segments)
+            power = self._summed_power() * (self._scale / self.segments)
         elif self._code == _kernels.DETECTOR_SUMSQ:
             power = np.sqrt(acc / self.segments) * self._scale
         else:
