@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from engine_testkit import demo_sites, final_alerts, realistic_sweeps
-from sensor_testkit import write_sensor_config
-from server_testkit import FakeEngine, loopback_config, make_alert
+from server_testkit import FakeEngine, loopback_config, make_alert, running_daemons, site_daemon
 
 from coordination.alerts import AlertEvent, InMemoryAlertStore, Position
 from coordination.client import ApiClient, ApiError
@@ -24,10 +24,8 @@ from coordination.engine import EngineConfig, RulesEngine
 from coordination.sensors import SensorInfo
 from coordination.server import Server
 from dsp.multilat import EnuFrame
-from sdr.config import load_config
 from sdr.daemon import SensorDaemon
-from sdr.scenario import SensorSite, Transmitter, load_scenario
-from sdr.sources import SimulatedSource
+from sdr.scenario import SensorSite, Transmitter
 from sdr.sources.sim_tdoa import SimulatedSnapshots, TdoaEmitter, noise_dbm, received_dbm
 from sdr.sources.sim_world import RealisticWorld
 from station_db.models import Station
@@ -52,18 +50,13 @@ TRUTH = (31.08, 120.95)
 F_TARGET = 433.5e6
 
 
-def _daemon(tmp_path: Path, site: SensorSite, endpoint: str, snapshots: SimulatedSnapshots,
-            stop: threading.Event) -> SensorDaemon:
-    d = tmp_path / site.id
-    d.mkdir()
-    p = write_sensor_config(d, endpoint, heartbeat_s=1.0)
-    text = p.read_text().replace('id = "ZJ-T1"\nprovince = "ZJ"\nlat = 30.0\nlon = 120.0\nheight_m = 20.0',
-                                 f'id = "{site.id}"\nprovince = "{site.province}"\nlat = {site.lat}\n'
-                                 f'lon = {site.lon}\nheight_m = {site.height_m}')
-    text = text.replace("revisit_s = 0.2", "revisit_s = 0.5")
-    p.write_text(text)
-    src = SimulatedSource(load_scenario(d / "scenario.toml"), "ZJ-T1", seed=3)
-    return SensorDaemon(load_config(p), src, stop_event=stop, snapshot_source=snapshots)
+def _snapshot_daemons(tmp_path: Path, sites: Sequence[SensorSite], srv: Server, emitters: Sequence[TdoaEmitter],
+                      world: RealisticWorld, stop: threading.Event) -> list[SensorDaemon]:
+    """A daemon per site whose snapshots the simulator renders coherently (one renderer pool for all)."""
+    renderers: dict = {}
+    return [site_daemon(tmp_path, s, srv.endpoints["sensors"], stop,
+                        snapshot_source=SimulatedSnapshots(emitters, world, s, seed=i + 1, renderers=renderers))
+            for i, s in enumerate(sites)]
 
 
 @pytest.fixture
@@ -84,7 +77,6 @@ def test_an_alert_heard_by_four_sensors_gets_a_fused_tdoa_position(tmp_path, sta
     ref_tx = Transmitter(id=REF.station_id, lat=REF.lat, lon=REF.lon, freq_hz=REF.tx_freq_hz, erp_dbw=REF.erp_dbw,
                          modulation="fm_broadcast", antenna_height_m=REF.antenna_height_m + REF.ground_height_m)
     emitters = [TdoaEmitter(target, "wideband", 150e3, seed=11), TdoaEmitter(ref_tx, "fm_broadcast", 180e3, seed=12)]
-    renderers: dict = {}
     engine = FakeEngine()
     # the received-level fix the engine would state: 3 km off, 4 km 1-sigma
     rss = Position(lat=TRUTH[0] + 0.027, lon=TRUTH[1] - 0.0, error_km=9.8, semi_major_km=4.0, semi_minor_km=4.0,
@@ -92,48 +84,30 @@ def test_an_alert_heard_by_four_sensors_gets_a_fused_tdoa_position(tmp_path, sta
     alert = make_alert("A-TDOA", sensors=[(s.id, s.province) for s in SITES], f_center_hz=F_TARGET).evolve(
         position=rss)
     cfg = loopback_config(tmp_path, tdoa_on_open=True, tdoa_lead_s=1.5, tdoa_target_s=0.2, evidence_capture=False)
-    stop = threading.Event()
-    with Server(cfg, engine=engine, stations=stations) as srv:
-        daemons = [_daemon(tmp_path, s, srv.endpoints["sensors"],
-                           SimulatedSnapshots(emitters, world, s, seed=i + 1, renderers=renderers), stop)
-                   for i, s in enumerate(SITES)]
-        threads = [threading.Thread(target=d.run, daemon=True) for d in daemons]
-        try:
-            # all four say hello first; then the alert opens at the first observation
-            for d in daemons:
-                d.heartbeat()  # something to send: the uplink says hello first
-            deadline = time.monotonic() + 20
-            while len(srv.registry or ()) < 4 and time.monotonic() < deadline:
-                for d in daemons:
-                    d.drain(0.05)
-            assert len(srv.registry or ()) == 4
-            engine.queued = [AlertEvent("opened", alert)]
-            for t in threads:
-                t.start()
-            with ApiClient(srv.endpoints["api"], timeout_s=10.0) as api:
-                doc: dict = {}
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline:
-                    try:
-                        doc = api.result("alert", {"id": "A-TDOA"})
-                    except ApiError:  # not opened yet: no sweep observed so far
-                        doc = {}
-                    if doc.get("tdoa"):
-                        break
-                    time.sleep(0.2)
-                assert doc.get("tdoa"), f"no TDOA fix: {doc.get('evidence')}"
-                # on demand: a second round through the API op; unknown alerts are refused
-                again = api.result("tdoa_locate", {"id": "A-TDOA"})
-                third = api.result("tdoa_locate", {"id": "A-TDOA"})
-                with pytest.raises(ApiError, match="no alert"):
-                    api.result("tdoa_locate", {"id": "nope"})
-        finally:
-            stop.set()
-            for t in threads:
-                if t.is_alive():
-                    t.join(timeout=10)
-            for d in daemons:
-                d.close()
+
+    def opens() -> None:  # all four have said hello: the alert opens at the first observation
+        engine.queued = [AlertEvent("opened", alert)]
+
+    with Server(cfg, engine=engine, stations=stations) as srv, \
+            running_daemons(srv, lambda stop: _snapshot_daemons(tmp_path, SITES, srv, emitters, world, stop),
+                            before_start=opens) as daemons:
+        with ApiClient(srv.endpoints["api"], timeout_s=10.0) as api:
+            doc: dict = {}
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    doc = api.result("alert", {"id": "A-TDOA"})
+                except ApiError:  # not opened yet: no sweep observed so far
+                    doc = {}
+                if doc.get("tdoa"):
+                    break
+                time.sleep(0.2)
+            assert doc.get("tdoa"), f"no TDOA fix: {doc.get('evidence')}"
+            # on demand: a second round through the API op; unknown alerts are refused
+            again = api.result("tdoa_locate", {"id": "A-TDOA"})
+            third = api.result("tdoa_locate", {"id": "A-TDOA"})
+            with pytest.raises(ApiError, match="no alert"):
+                api.result("tdoa_locate", {"id": "nope"})
     assert sum(d.stats.snapshots for d in daemons) >= 4
     assert [a for a, _ in engine.fixes][:1] == ["A-TDOA"] and engine.fixes[0][1].method == "tdoa"
     tdoa = doc["tdoa"]
@@ -215,43 +189,21 @@ def test_the_published_alerts_provinces_follow_the_tdoa_fix(tmp_path, stations) 
                          modulation="fm_broadcast", antenna_height_m=REF.antenna_height_m + REF.ground_height_m)
     emitters = [TdoaEmitter(pirate, "fm_broadcast", 180e3, seed=21), TdoaEmitter(ref_tx, "fm_broadcast", 180e3,
                                                                                   seed=22)]
-    renderers: dict = {}
     judged = _JudgedEngine(engine, [AlertEvent("opened", alert)])
     cfg = loopback_config(tmp_path, tdoa_on_open=True, tdoa_lead_s=1.5, tdoa_target_s=0.2, evidence_capture=False)
-    stop = threading.Event()
-    with Server(cfg, engine=judged, stations=stations) as srv:
-        daemons = [_daemon(tmp_path, s, srv.endpoints["sensors"],
-                           SimulatedSnapshots(emitters, world, s, seed=i + 1, renderers=renderers), stop)
-                   for i, s in enumerate(sites)]
-        threads = [threading.Thread(target=d.run, daemon=True) for d in daemons]
-        try:
-            for d in daemons:
-                d.heartbeat()
-            deadline = time.monotonic() + 20
-            while len(srv.registry or ()) < len(sites) and time.monotonic() < deadline:
-                for d in daemons:
-                    d.drain(0.05)
-            assert len(srv.registry or ()) == len(sites)
-            for t in threads:
-                t.start()
-            with ApiClient(srv.endpoints["api"], timeout_s=10.0) as api:
-                doc: dict = {}
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline:
-                    try:
-                        doc = api.result("alert", {"id": alert.id})
-                    except ApiError:
-                        doc = {}
-                    if doc.get("tdoa"):
-                        break
-                    time.sleep(0.2)
-        finally:
-            stop.set()
-            for t in threads:
-                if t.is_alive():
-                    t.join(timeout=10)
-            for d in daemons:
-                d.close()
+    with Server(cfg, engine=judged, stations=stations) as srv, \
+            running_daemons(srv, lambda stop: _snapshot_daemons(tmp_path, sites, srv, emitters, world, stop)), \
+            ApiClient(srv.endpoints["api"], timeout_s=10.0) as api:
+        doc: dict = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                doc = api.result("alert", {"id": alert.id})
+            except ApiError:
+                doc = {}
+            if doc.get("tdoa"):
+                break
+            time.sleep(0.2)
     assert doc.get("tdoa") and "error" not in doc["tdoa"], doc.get("tdoa")
     # the engine judged with the fix: the published alert names Zhejiang as the source, alone
     assert doc["position"]["method"] == "fused" and doc["position_rss"]["method"] == "rss"

@@ -1,4 +1,5 @@
-"""Helpers for the server tests: a config on loopback, a simulated sensor (DEALER), a fake engine.
+"""Helpers for the server tests: a config on loopback, a simulated sensor (DEALER), a fake engine, real
+sensor daemons at given sites running against a server.
 
 The simulated sensor speaks the real wire protocol over a real socket; the fake engine implements
 the engine interface of SERVER_CONTRACT.md so server behaviour can be tested without the rules.
@@ -6,14 +7,17 @@ the engine interface of SERVER_CONTRACT.md so server behaviour can be tested wit
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zmq
+from sensor_testkit import write_sensor_config
 
 from coordination.alerts import Alert, AlertEvent, SensorReading
 from coordination.config import ServerConfig
@@ -29,6 +33,11 @@ from coordination.protocol import (
     decode,
     format_utc,
 )
+from coordination.server import Server
+from sdr.config import load_config
+from sdr.daemon import SensorDaemon, SnapshotSourceFactory
+from sdr.scenario import SensorSite, load_scenario
+from sdr.sources import SimulatedSource
 
 TEST_PROFILE = MonitoringProfile(name="pmr446", f_start_hz=446.0e6, f_stop_hz=446.2e6, bin_hz=3125.0,
                                  revisit_s=1.0, channel_raster_hz=12_500.0, channel_width_hz=12_500.0)
@@ -218,3 +227,51 @@ class FakeEngine:
 
     def open_alerts(self) -> list[Alert]:
         return [a for a in self.alerts.values() if a.state != "resolved"]
+
+
+def site_daemon(tmp_path: Path, site: SensorSite, endpoint: str, stop: threading.Event, *,
+                snapshot_source: SnapshotSourceFactory | None = None, source: object | None = None) -> SensorDaemon:
+    """A sensor daemon at ``site`` (its own directory under ``tmp_path``) sending to ``endpoint``: the
+    sensor test scenario's simulator as its receiver unless ``source`` is given, a sweep every 0.5 s."""
+    d = tmp_path / site.id
+    d.mkdir()
+    p = write_sensor_config(d, endpoint, heartbeat_s=1.0)
+    text = p.read_text().replace('id = "ZJ-T1"\nprovince = "ZJ"\nlat = 30.0\nlon = 120.0\nheight_m = 20.0',
+                                 f'id = "{site.id}"\nprovince = "{site.province}"\nlat = {site.lat}\n'
+                                 f'lon = {site.lon}\nheight_m = {site.height_m}')
+    p.write_text(text.replace("revisit_s = 0.2", "revisit_s = 0.5"))
+    if source is None:
+        source = SimulatedSource(load_scenario(d / "scenario.toml"), "ZJ-T1", seed=3)
+    return SensorDaemon(load_config(p), source, stop_event=stop, snapshot_source=snapshot_source)
+
+
+@contextmanager
+def running_daemons(srv: Server, make: Callable[[threading.Event], Sequence[SensorDaemon]], *,
+                    before_start: Callable[[], None] | None = None,
+                    timeout_s: float = 20.0) -> Iterator[list[SensorDaemon]]:
+    """Sensor daemons (``make(stop)``) registered with ``srv`` (each says hello; all are registered before
+    any sweeps), then ``before_start()``, then each running on its own thread; stopped, joined and closed
+    on exit."""
+    stop = threading.Event()
+    daemons = list(make(stop))
+    threads = [threading.Thread(target=d.run, daemon=True) for d in daemons]
+    try:
+        for d in daemons:
+            d.heartbeat()  # something to send: the uplink says hello first
+        deadline = time.monotonic() + timeout_s
+        while len(srv.registry or ()) < len(daemons) and time.monotonic() < deadline:
+            for d in daemons:
+                d.drain(0.05)
+        assert len(srv.registry or ()) == len(daemons), "not every daemon registered with the server"
+        if before_start is not None:
+            before_start()
+        for t in threads:
+            t.start()
+        yield daemons
+    finally:
+        stop.set()
+        for t in threads:
+            if t.is_alive():
+                t.join(timeout=10)
+        for d in daemons:
+            d.close()
