@@ -29,7 +29,8 @@ from coordination.protocol import (
 
 log = logging.getLogger(__name__)
 
-SENSOR_TYPES: tuple[bytes, ...] = (b"hello", b"spectrum", b"emissions", b"occupancy", b"heartbeat", b"evidence")
+SENSOR_TYPES: tuple[bytes, ...] = (b"hello", b"spectrum", b"emissions", b"occupancy", b"heartbeat", b"evidence",
+                                  b"order_result")
 API_TYPES: tuple[bytes, ...] = (b"request",)
 
 _PROFILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")

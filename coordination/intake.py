@@ -9,7 +9,8 @@ in one storage commit and only then the acks:
    message then goes to the rules engine (and, for a federated border sensor, to the peer centres),
    filed without judging (the server runs the due full judgements between loop turns); a
    provisional alert it returns goes to the outbox at once, so alerts never wait for the spectrum
-   archive nor for the rest of the batch;
+   archive nor for the rest of the batch; a stored OrderResult (a sensor saying what became of an
+   order) goes to the part that ordered it (the TDOA rounds);
 2. spectra are staged for the HDF5 archive (published on ``spectrum.<sensor_id>`` at once) and
    written when their file is due (:meth:`Intake.flush_spectra`); their ledger entries are
    committed after the write, then acked.
@@ -42,6 +43,7 @@ from coordination.protocol import (
     Heartbeat,
     Hello,
     Occupancy,
+    OrderResult,
     Spectrum,
     format_utc,
     identity_sensor,
@@ -61,6 +63,8 @@ MAX_SEQS_PER_ACK = 10_000
 
 #: Push one stored Emissions message of a border sensor to the peer centres (federation).
 Forward = Callable[[SensorInfo, Sequence[bytes]], None]
+#: A sensor's answer to an order, to the part that sent the order (the TDOA rounds).
+OrderResults = Callable[[OrderResult], None]
 
 
 class Intake:
@@ -70,7 +74,7 @@ class Intake:
                  registry: SensorRegistry, validator: Validator, rejections: RejectionCounter, counters: Counters,
                  faults: Faults, replies: Replies, publisher: Publish, seq: MessageSeq,
                  clock: Callable[[], datetime], engine: AlertEngine | None, handle_events: HandleEvents,
-                 forward: Forward | None = None) -> None:
+                 forward: Forward | None = None, order_results: OrderResults | None = None) -> None:
         self.config = config
         self.store = store
         self.archive = archive
@@ -87,6 +91,7 @@ class Intake:
         self.engine = engine
         self.handle_events = handle_events
         self.forward = forward
+        self.order_results = order_results
         #: The newest spectrum per (sensor_id, profile), for the API's ``spectrum`` op.
         self.latest_spectra: dict[tuple[str, str], Spectrum] = {}
         self._staged: dict[tuple[str, int], Inbound] = {}  # spectra waiting for the archive
@@ -269,6 +274,9 @@ class Intake:
                 continue
             if isinstance(m, Heartbeat):
                 self.registry.note_heartbeat(st, dict(m.health), now)
+            elif isinstance(m, OrderResult):
+                if self.order_results is not None:
+                    self.faults.guard("order_result", self.order_results, m)
             elif isinstance(m, Emissions):
                 if m.profile:
                     st.last_profile = m.profile

@@ -651,6 +651,46 @@ class Command(Message):
                    action=action, params=params)
 
 
+#: Why a sensor could not carry out an order (``order_result`` with ``ok`` false): no source to take a
+#: snapshot from (or one that cannot reach the ordered frequencies), too many orders pending, the
+#: ordered instant already past (on arrival or when the daemon got to it) or too far ahead, an order
+#: it cannot read, the capture itself failed.
+ORDER_FAILURES = ("no_snapshot_source", "busy", "late", "too_far_ahead", "bad_order", "capture_error")
+
+
+@dataclass(frozen=True)
+class OrderResult(Message):
+    """Sensor -> server: what became of a command (today: a ``tdoa_snapshot`` order). ``ok`` true: done (the
+    recording follows as evidence under ``command_id``); false: not done, ``reason`` one of
+    :data:`ORDER_FAILURES`, ``detail`` a short text for the log. Lets the server stop waiting for a
+    recording that will never come."""
+
+    TYPE: ClassVar[bytes] = b"order_result"
+
+    command_id: str = ""
+    ok: bool = True
+    reason: str = ""
+    detail: str = ""
+
+    def _payload(self) -> tuple[dict[str, Any], list[bytes]]:
+        return {"command_id": self.command_id, "ok": self.ok, "reason": self.reason, "detail": self.detail}, []
+
+    @classmethod
+    def _from(cls, h: Mapping[str, Any], payload: Sequence[bytes]) -> OrderResult:
+        if payload:
+            raise ProtocolError("frames", "order_result has no payload frames")
+        ok = _get(h, "ok")
+        if not isinstance(ok, bool):
+            raise ProtocolError("field", "ok must be a boolean")
+        reason = _str(h, "reason", 32)
+        if ok != (reason == ""):
+            raise ProtocolError("field", "reason must be empty when ok and one of the failures when not")
+        if reason and reason not in ORDER_FAILURES:
+            raise ProtocolError("field", f"reason {reason[:32]!r} not in {ORDER_FAILURES}")
+        return cls(*_common(h), command_id=_str(h, "command_id", 64, pattern=_SENSOR_ID_RE), ok=ok, reason=reason,
+                   detail=_str_or_none(h, "detail", 512) or "")
+
+
 @dataclass(frozen=True)
 class AlertMsg(Message):
     """Server -> subscribers: one alert event; ``alert`` is the documented alert JSON object."""
@@ -765,7 +805,7 @@ class Reply(Message):
 
 MESSAGE_TYPES: dict[bytes, type[Message]] = {
     cls.TYPE: cls for cls in (Hello, Spectrum, Emissions, Occupancy, Heartbeat, Evidence, Ack, ProfileMsg,
-                              Command, AlertMsg, CoordMsg, CaseMsg, Request, Reply)
+                              Command, OrderResult, AlertMsg, CoordMsg, CaseMsg, Request, Reply)
 }
 
 #: Largest total message per type (bytes over all frames); larger ones are dropped unparsed.

@@ -288,7 +288,7 @@ class Server:
             rejections=self.rejections,
             counters=self.counters, faults=self.faults, replies=self.sensor_replies, publisher=self.publisher,
             seq=self.seq, clock=self.clock, engine=self.engine, handle_events=self.handle_alert_events,
-            forward=fed.forward if fed is not None else None)
+            forward=fed.forward if fed is not None else None, order_results=tdoa.order_result)
         self.api = Api(
             store=store, registry=registry, outbox=outbox, spectra=archive.reader,
             latest_spectra=self.intake.latest_spectra,
@@ -594,6 +594,8 @@ class Server:
                     "internal_errors": dict(self.counters.internal_errors),
                     "published": dict(self.counters.published), "alert_events": dict(self.counters.alert_events),
                     "iterations": self.iterations})
+        if self.tdoa is not None:  # the sensors' answers to snapshot orders (ok, failed.<reason>, unknown)
+            out["order_results"] = dict(self.tdoa.counters)
         if self.federation is not None:  # centre, peers, border emissions forwarded/received, claims, links
             out["federation"] = self.federation.snapshot()
         if isinstance(self.policy, CurvePolicy):  # CURVE refusals (no key, unknown, revoked, topic denied)

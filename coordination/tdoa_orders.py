@@ -21,6 +21,12 @@ from); for an alert whose engine did not take the fix it fuses it for display
 (:func:`coordination.tdoa_fusion.with_tdoa`). A round that fails says why in its file (``error``) and
 the alert keeps its level fix (``rss``).
 
+A sensor answers every order (``order_result``): one that cannot take its snapshot (no snapshot source,
+busy, the instant already past, a capture error) says so, and the round marks it failed (``failed`` in
+the round's file, with the reason). A round whose sensors still able to answer are fewer than a fix
+needs stops waiting at once (it does not sit out ``collect_s``) and its file says why; one whose other
+snapshots are all in is solved without waiting for the failed ones.
+
 Rounds are ordered when an alert opens heard by >= 3 capable sensors, or the first time an update
 shows it heard by >= 3 (an alert that opened on two sensors); once per alert, more on demand.
 
@@ -39,9 +45,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,7 +59,7 @@ from coordination.alerts import AlertEvent, Position
 from coordination.client import ApiError
 from coordination.evidence import safe_name
 from coordination.outlets import SERVER_ID, MessageSeq, Replies
-from coordination.protocol import Command, format_utc
+from coordination.protocol import Command, OrderResult, format_utc
 from coordination.registry import SensorRegistry
 from coordination.sensors import SensorInfo
 from coordination.store import Store
@@ -67,6 +74,8 @@ log = logging.getLogger(__name__)
 
 #: The sensor daemon's capability for the order (sdr/daemon.py CAPABILITIES).
 CAPABILITY = "tdoa_snapshot"
+#: Snapshots a fix needs (two independent range differences).
+MIN_SNAPSHOTS = 3
 
 
 class TdoaOrderError(ValueError):
@@ -96,6 +105,12 @@ class _Round:
     deadline: datetime
     starts: tuple[tuple[float, float], ...] = ()
     done: bool = False
+    #: sensor id -> why its snapshot will not come (its ``order_result``)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def able(self) -> int:
+        """Sensors whose snapshot may still come (or has)."""
+        return sum(1 for sid in self.snapshots if sid not in self.failed)
 
 
 StationsSource = Callable[[float, float], Sequence[Station]]
@@ -135,6 +150,8 @@ class TdoaOrders:
         self._busy_until: dict[str, datetime] = {}
         self._solver: ThreadPoolExecutor | None = None
         self._solving: list[tuple[_Round, Future[tuple[Path, dict[str, Any], Position | None]]]] = []
+        #: order results: ``ok``, ``failed.<reason>``, ``unknown`` (no round in flight ordered it from that sensor)
+        self.counters: Counter[str] = Counter()
         self.ops = {"tdoa_locate": self.api_locate}
 
     # ------------------------------------------------------------ ordering
@@ -160,7 +177,7 @@ class TdoaOrders:
             if ev.event not in ("opened", "updated") or alert.id in self._ordered:
                 continue
             n = len(self.capable(s.sensor_id for s in alert.sensors))
-            if n < 3:
+            if n < MIN_SNAPSHOTS:
                 if ev.event == "opened":
                     log.info("no TDOA round for %s yet: %d sensors that take snapshot orders heard it, a fix "
                              "needs 3", alert.id, n)
@@ -177,8 +194,9 @@ class TdoaOrders:
         f_hz = float(doc.get("f_center_hz") or 0.0)
         readings = sorted(doc.get("sensors") or [], key=lambda r: -float(r.get("measured_dbm") or -999.0))
         chosen = self.capable(str(r.get("sensor_id")) for r in readings)[: self.settings.max_sensors]
-        if len(chosen) < 3:
-            raise TdoaOrderError(f"{len(chosen)} sensors that take snapshot orders heard it, a fix needs 3")
+        if len(chosen) < MIN_SNAPSHOTS:
+            raise TdoaOrderError(f"{len(chosen)} sensors that take snapshot orders heard it, a fix needs "
+                                 f"{MIN_SNAPSHOTS}")
         if not 1e6 <= f_hz <= 7e9:
             raise TdoaOrderError(f"frequency {f_hz!r} Hz out of range")
         if self.stations is None:
@@ -238,15 +256,36 @@ class TdoaOrders:
 
     # ------------------------------------------------------------ collecting and solving
 
+    def order_result(self, msg: OrderResult) -> None:
+        """A sensor's answer to its snapshot order: a failure marks it failed in its round (the intake's port)."""
+        r = next((r for r in self.rounds.values() if r.snapshots.get(msg.sensor_id) == msg.command_id), None)
+        if r is None:  # a round already over, forgotten by a restart, or not ours to take from that sensor
+            self.counters["unknown"] += 1
+            log.info("order result for %s from %s: no round in flight ordered it", msg.command_id, msg.sensor_id)
+            return
+        if msg.ok:
+            self.counters["ok"] += 1
+            return
+        self.counters[f"failed.{msg.reason}"] += 1
+        r.failed[msg.sensor_id] = f"{msg.reason}: {msg.detail}" if msg.detail else msg.reason
+        log.info("TDOA round %s: %s cannot take its snapshot (%s); %d of %d sensors left, a fix needs %d",
+                 r.round_id, msg.sensor_id, r.failed[msg.sensor_id], r.able(), len(r.snapshots), MIN_SNAPSHOTS)
+
     def tick(self, now: datetime) -> None:
-        """Hand the solver the rounds whose snapshots are in (all of them, or >= 3 once the collection time
-        is over); give the engine the fixes it has found since the last tick."""
+        """Hand the solver the rounds whose snapshots are in (all that can come, or >= 3 once the collection
+        time is over); end at once a round left with too few sensors; give the engine the fixes found since
+        the last tick."""
         for r in list(self.rounds.values()):
             if r.done:
                 continue
+            if r.able() < MIN_SNAPSHOTS:
+                r.done = True
+                del self.rounds[r.round_id]
+                self._give_up(r)
+                continue
             paths = {e["capture_id"]: e["path"] for e in self.store.evidence.for_alert(r.alert_id) if e["path"]}
             got = {sid: paths[cid] for sid, cid in r.snapshots.items() if cid in paths}
-            if len(got) < len(r.snapshots) and now < r.deadline:
+            if len(got) < r.able() and now < r.deadline:
                 continue
             r.done = True
             del self.rounds[r.round_id]
@@ -285,6 +324,32 @@ class TdoaOrders:
                 self.attach(r.alert_id, str(fix_path))
         self._solving = pending
 
+    def _give_up(self, r: _Round) -> None:
+        """End a round that too few sensors can still answer: its file says which failed and why, and goes to
+        the alert's evidence (the alert keeps its level fix)."""
+        why = (f"{len(r.failed)} of {len(r.snapshots)} sensors cannot take their snapshot, "
+               f"{r.able()} left and a fix needs {MIN_SNAPSHOTS}")
+        out = self._file_head(r) | {"error": why}
+        log.info("TDOA round %s for %s ended early: %s (%s)", r.round_id, r.alert_id, why,
+                 "; ".join(f"{sid}: {reason}" for sid, reason in sorted(r.failed.items())))
+        fix_path = self._fix_path(r)
+        fix_path.parent.mkdir(parents=True, exist_ok=True)
+        fix_path.write_text(json.dumps(out, allow_nan=False))
+        self._cache[str(fix_path)] = out
+        if self.attach is not None:
+            self.attach(r.alert_id, str(fix_path))
+
+    @staticmethod
+    def _file_head(r: _Round) -> dict[str, Any]:
+        """What every round file says first: the round, its alert and reference, the sensors that failed."""
+        return {"round": r.round_id, "alert_id": r.alert_id, "t_utc": format_utc(r.t_utc),
+                "reference_station": r.reference.station.station_id,
+                "reference_freq_hz": r.reference.station.tx_freq_hz, "sensors": [],
+                "failed": [{"sensor_id": sid, "reason": why} for sid, why in sorted(r.failed.items())]}
+
+    def _fix_path(self, r: _Round) -> Path:
+        return self.root / safe_name(r.alert_id, 64) / f"{r.round_id}{FIX_SUFFIX}"
+
     def close(self) -> None:
         """Stop the solver (a round being solved finishes; its fix is not applied)."""
         if self._solver is not None:
@@ -294,9 +359,7 @@ class TdoaOrders:
     def _solve(self, r: _Round, got: Mapping[str, str],
                sites: Mapping[str, tuple[float, float, float]]) -> tuple[Path, dict[str, Any], Position | None]:
         """Read the snapshots, solve, write the fix file (the solver's thread: no store, registry or engine)."""
-        out: dict[str, Any] = {"round": r.round_id, "alert_id": r.alert_id, "t_utc": format_utc(r.t_utc),
-                               "reference_station": r.reference.station.station_id,
-                               "reference_freq_hz": r.reference.station.tx_freq_hz, "sensors": []}
+        out = self._file_head(r)
         snaps = []
         for sid, path in sorted(got.items()):
             if sid not in sites:
@@ -322,7 +385,7 @@ class TdoaOrders:
         except TdoaError as exc:
             out["error"] = str(exc)
             log.info("TDOA round %s: no fix: %s", r.round_id, exc)
-        fix_path = self.root / safe_name(r.alert_id, 64) / f"{r.round_id}{FIX_SUFFIX}"
+        fix_path = self._fix_path(r)
         fix_path.parent.mkdir(parents=True, exist_ok=True)
         fix_path.write_text(json.dumps(out, allow_nan=False))
         return fix_path, out, fix

@@ -16,7 +16,9 @@ Shape (STYLE.md: inject the clock and the source):
   uploaded through the same evidence path under the order id). A sweep that would still run at a
   snapshot's instant is not started (the snapshot is late by no more than one ``step``); an order
   that arrives after its instant is refused and counted (the server's clock alignment tolerates a few
-  ms of start error, not a sweep's worth).
+  ms of start error, not a sweep's worth). Every snapshot order is answered with an ``order_result``
+  (spooled like the rest): taken, or why not (no snapshot source, busy, late, too far ahead, unreadable,
+  capture error), so the server stops waiting for a recording that will not come.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from coordination.protocol import (
     Message,
     MonitoringProfile,
     Occupancy,
+    OrderResult,
     ProfileMsg,
     Spectrum,
     format_utc,
@@ -256,19 +259,60 @@ class SensorDaemon:
             order = SnapshotOrder.from_command(cmd)
             at = parse_order_time(order)
         except (SnapshotError, KeyError, TypeError, ValueError) as exc:
-            self.stats.snapshot_failures += 1
-            log.warning("command %s: snapshot order refused: %s", cmd.command_id, exc)
+            self._snapshot_failed(cmd.command_id, "bad_order", f"snapshot order refused: {exc}")
+            return
+        unavailable = self._no_snapshot_source(order)
+        if unavailable is not None:
+            self._snapshot_failed(order.snapshot_id, "no_snapshot_source", unavailable)
             return
         lead_s = (at - self.clock.now_utc()).total_seconds()
-        if lead_s < -self.snapshot_max_late_s or lead_s > SNAPSHOT_MAX_AHEAD_S \
-                or len(self._snapshots) >= SNAPSHOT_MAX_PENDING:
-            self.stats.snapshot_failures += 1
-            log.warning("snapshot %s refused: its instant is %.3f s from now (accepted: -%.1f..%.0f s), %d pending",
-                        order.snapshot_id, lead_s, self.snapshot_max_late_s, SNAPSHOT_MAX_AHEAD_S, len(self._snapshots))
+        window = f"its instant is {lead_s:.3f} s from now (accepted: -{self.snapshot_max_late_s:.1f}.." \
+                 f"{SNAPSHOT_MAX_AHEAD_S:.0f} s)"
+        if lead_s < -self.snapshot_max_late_s:
+            self._snapshot_failed(order.snapshot_id, "late", window)
+            return
+        if lead_s > SNAPSHOT_MAX_AHEAD_S:
+            self._snapshot_failed(order.snapshot_id, "too_far_ahead", window)
+            return
+        if len(self._snapshots) >= SNAPSHOT_MAX_PENDING:
+            self._snapshot_failed(order.snapshot_id, "busy", f"{len(self._snapshots)} snapshot orders pending already")
             return
         self._snapshots.append((at, order))
         self._snapshots.sort(key=lambda x: x[0])
         log.info("snapshot %s ordered for %s (in %.3f s)", order.snapshot_id, order.t_utc, lead_s)
+
+    def _no_snapshot_source(self, order: SnapshotOrder) -> str | None:
+        """Why this daemon cannot take ``order`` at all (None: it can try). A snapshot needs a source that
+        reaches the reference and the target: the snapshot factory, or the daemon's own receiver; a
+        recording (``can_retune`` false) only shifts within its recorded band."""
+        if self.snapshot_source is not None:
+            return None
+        src = self.source
+        if not isinstance(src, Source):
+            return "no receiver to take a snapshot from"
+        if getattr(src, "can_retune", True):
+            return None
+        previous_hz = float(src.center_freq_hz)
+        try:  # a recording's tune is a digital shift: trying the frequencies costs nothing
+            for f_hz in (order.ref_hz, order.target_hz):
+                if f_hz is not None:
+                    src.tune(f_hz)
+        except SourceError as exc:
+            return str(exc)
+        finally:
+            src.tune(previous_hz)
+        return None
+
+    def _snapshot_failed(self, command_id: str, reason: str, detail: str) -> None:
+        """Count and log a snapshot order not carried out, and tell the server why."""
+        self.stats.snapshot_failures += 1
+        log.warning("snapshot %s not taken (%s): %s", command_id, reason, detail)
+        self._answer(command_id, False, reason, detail)
+
+    def _answer(self, command_id: str, ok: bool, reason: str = "", detail: str = "") -> None:
+        c = self.config
+        self._put(OrderResult(c.sensor_id, 0, format_utc(self.clock.now_utc()), command_id=command_id, ok=ok,
+                              reason=reason, detail=detail[:512]))
 
     def _seconds_to_snapshot(self) -> float | None:
         if not self._snapshots:
@@ -280,8 +324,7 @@ class SensorDaemon:
             at, order = self._snapshots.pop(0)
             late_s = (self.clock.now_utc() - at).total_seconds()
             if late_s > self.snapshot_max_late_s:
-                self.stats.snapshot_failures += 1
-                log.warning("snapshot %s skipped: the daemon reached it %.3f s late", order.snapshot_id, late_s)
+                self._snapshot_failed(order.snapshot_id, "late", f"the daemon reached it {late_s:.3f} s late")
                 continue
             self.snapshot(order)
 
@@ -289,6 +332,10 @@ class SensorDaemon:
         """Take one TDOA snapshot now and spool it as evidence; failures are logged and counted."""
         c = self.config
         pps = c.time_discipline == "gps_pps"
+        unavailable = self._no_snapshot_source(order)
+        if unavailable is not None:
+            self._snapshot_failed(order.snapshot_id, "no_snapshot_source", unavailable)
+            return
         try:
             source = self.source
             if self.snapshot_source is not None:
@@ -299,14 +346,14 @@ class SensorDaemon:
                                     time_sigma_s=c.time_sigma_s, pps_locked=pps)
             cap = snapshot_evidence(meta)
         except (SnapshotError, SourceError, TimeoutError, OSError, ValueError) as exc:
-            self.stats.snapshot_failures += 1
-            log.warning("snapshot %s failed: %s", order.snapshot_id, exc)
+            self._snapshot_failed(order.snapshot_id, "capture_error", str(exc))
             return
         n = 0
-        with self.spool.batch():  # all chunks of a snapshot, or none
+        with self.spool.batch():  # all chunks of a snapshot and its result, or none
             for msg in evidence_messages(cap, c.sensor_id):
                 self._put(msg)
                 n += 1
+            self._answer(order.snapshot_id, True)
         self.stats.snapshots += 1
         log.info("snapshot %s spooled in %d chunks (%d samples)", order.snapshot_id, n, cap.n_samples)
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import zmq
 
+from coordination.ingest import SENSOR_TYPES as INGEST_SENSOR_TYPES
 from coordination.protocol import (
     Ack,
     Command,
@@ -29,7 +30,8 @@ from coordination.protocol import (
     identity_sensor,
 )
 
-SENSOR_TYPES = (b"hello", b"spectrum", b"emissions", b"occupancy", b"heartbeat", b"evidence")
+#: what sensors may send: the server's own list, so the stand-in never refuses (and leaves unacked) a new type
+SENSOR_TYPES = INGEST_SENSOR_TYPES
 
 
 @dataclass

@@ -76,6 +76,7 @@ def test_daemon_takes_the_snapshot_at_the_ordered_instant_and_uploads_it(tmp_pat
         assert taken_at == T0 + timedelta(seconds=2)
         assert d.stats.snapshots == 1 and d.stats.snapshot_failures == 0 and d.stats.sweeps > 50
         assert _wait_for(lambda: d.spool.depth == 0, d)
+        assert [(m.command_id, m.ok) for m in srv.store.of_type(b"order_result")] == [("snap-1", True)]
         chunks = [m for m in srv.store.messages.values() if isinstance(m, Evidence) and m.capture_id == "snap-1"]
         meta = reassemble(chunks, tmp_path / "server")
     win, info = read_snapshot(meta)
@@ -111,6 +112,10 @@ def test_late_far_ahead_and_unreadable_orders_are_refused_and_counted(tmp_path, 
         d.step()
         assert d.stats.snapshots == 0 and d.stats.snapshot_failures == 3
         assert d.health()["snapshot_failures"] == 3.0
+        # each refusal goes back to the server, so its round stops waiting for that sensor
+        assert _wait_for(lambda: len(srv.store.of_type(b"order_result")) == 3, d)
+        answers = {m.command_id: (m.ok, m.reason) for m in srv.store.of_type(b"order_result")}
+    assert answers == {"late": (False, "late"), "ahead": (False, "too_far_ahead"), "badtime": (False, "bad_order")}
 
 
 def test_rtltcp_snapshot_keeps_one_counter_across_retunes(tmp_path) -> None:
