@@ -22,7 +22,7 @@ from federation_testkit import (
     single_server,
     start_centres,
 )
-from server_testkit import wait_for
+from server_testkit import connected_sub, wait_for
 
 from coordination.client import ApiClient
 from coordination.federation import FED_TAG, centre_key_name, federate_keys, owner_of, shared_stations_target
@@ -72,16 +72,12 @@ def test_federated_centres_raise_the_same_alert_as_one_server_and_only_once(tmp_
     # 2. the ZJ and JS centres, each with its own sensors, sharing PostgreSQL
     servers = start_centres(tmp_path, ["JS", "ZJ"], pg_url)
     try:
-        subs = {}
-        for c, srv in servers.items():
-            sub = ctx.socket(zmq.SUB)
-            sub.setsockopt(zmq.SUBSCRIBE, f"alert.{c}".encode())
-            sub.connect(srv.endpoints["pub"])
-            subs[c] = sub
+        # connected before any alert: their subscriptions reach the PUBs first (the peer links need no
+        # wait: a DEALER queues what it forwards until its connection is up)
+        subs = {c: connected_sub(ctx, srv.endpoints["pub"], [f"alert.{c}".encode()]) for c, srv in servers.items()}
         sensors = [Sensor(ctx, servers[s.province].endpoints["sensors"], s) for s in SENSORS]
         for s in sensors:
             s.hello()
-        time.sleep(0.3)  # subscriptions and peer links up
         play(sensors, EMITTER, sweeps=8)
         apis = {c: ApiClient(srv.endpoints["api"]) for c, srv in servers.items()}
         fed = {c: wait_for(lambda c=c: standing(apis[c]), 10.0) for c in servers}

@@ -6,12 +6,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import sqlite3
-import time
 from datetime import timedelta
 
 import pytest
 from case_testkit import T0, alert_doc
-from server_testkit import FakeEngine, SimSensor, loopback_config, make_alert, wait_for
+from server_testkit import FakeEngine, SimSensor, connected_sub, loopback_config, make_alert, wait_for
 
 from coordination import cases
 from coordination.alerts import AlertEvent
@@ -145,7 +144,6 @@ def test_server_opens_cases_for_major_alerts_and_serves_the_case_ops(tmp_path, c
 
 
 def test_case_changes_are_published_to_the_provinces_that_see_the_case(tmp_path, ctx) -> None:
-    import zmq
 
     from coordination.client import parse_publication
     from coordination.keys import KeyInfo
@@ -157,15 +155,10 @@ def test_case_changes_are_published_to_the_provinces_that_see_the_case(tmp_path,
     engine = FakeEngine()
     srv = Server(loopback_config(tmp_path), engine=engine).start()
     try:
-        subs = {}
-        for p in ("ZJ", "JS", "AH"):
-            sub = ctx.socket(zmq.SUB)
-            sub.setsockopt(zmq.SUBSCRIBE, f"case.{p}".encode())
-            sub.connect(srv.endpoints["pub"])
-            subs[p] = sub
+        # connected before the first case event: their subscriptions reach the PUB first
+        subs = {p: connected_sub(ctx, srv.endpoints["pub"], [f"case.{p}".encode()]) for p in ("ZJ", "JS", "AH")}
         s = SimSensor(ctx, srv.endpoints["sensors"])
         s.hello()
-        time.sleep(0.3)  # the subscriptions reach the PUB before the first case event
         engine.queued = [AlertEvent("opened", make_alert("A-pub", source=("ZJ",), affected=("JS",)))]
         s.send(s.emissions(1))
         s.wait_acked({1})

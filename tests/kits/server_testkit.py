@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import zmq
 from sensor_testkit import write_sensor_config
+from zmq.utils.monitor import recv_monitor_message
 
 from coordination.alerts import Alert, AlertEvent, SensorReading
 from coordination.config import ServerConfig
@@ -74,6 +75,26 @@ def wait_for(pred: Callable[[], Any], timeout_s: float = 5.0, step_s: float = 0.
             return v
         time.sleep(step_s)
     raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+def connected_sub(ctx: zmq.Context, endpoint: str, topics: Iterable[bytes], timeout_s: float = 5.0) -> zmq.Socket:
+    """A SUB on ``endpoint`` whose connection has finished its handshake (bounded wait): its subscriptions
+    go first on that connection, so what the server publishes after a later request reaches it (no
+    fixed slow-joiner sleep)."""
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    for t in topics:
+        sub.setsockopt(zmq.SUBSCRIBE, t)
+    mon = sub.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+    try:
+        sub.connect(endpoint)
+        if not mon.poll(int(timeout_s * 1000)):
+            raise AssertionError(f"SUB to {endpoint}: no handshake within {timeout_s} s")
+        recv_monitor_message(mon)
+    finally:
+        sub.disable_monitor()
+        mon.close(0)
+    return sub
 
 
 def power_row(seq: int, n_bins: int = 64) -> np.ndarray:
