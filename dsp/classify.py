@@ -19,16 +19,43 @@ The features are few and each answers one question a monitoring engineer asks:
 * *Does the envelope step between two levels?* ``envelope_steps``: share of envelope samples at either
   of two levels (Otsu split) rather than between them; keyed amplitude steps, speech and fading glide.
 * *Is the spectrum a block?* ``squareness``: 3 dB over 99 % bandwidth; a digital channel fills its band
-  flat (0.7-1), a noise-like hump does not (~0.45).
+  flat (0.7-1), a noise-like hump does not (~0.45). ``fill``: share of the bins between the outermost
+  3 dB points that are within 3 dB of the top; a block is filled (about 1), two FSK tones with the
+  spectrum sunk between them are not, though their 3 dB points lie as far apart as a block's.
+
+Where no IQ was kept (a live sensor's sweep) the dwell's time slots (a mean PSD every ~2 ms) still say
+how the spectrum moved in time (:func:`slot_features`):
+
+* *Does the power jump between frequencies?* ``tone_switching``: standard deviation over the slots of
+  each slot's power centroid, over the 99 % bandwidth. An FSK sends a different mix of its tones in
+  every slot (a few symbols each), so its centroid jumps by a good part of the tone spacing; a linear
+  digital block, FM with audio (averaged over the slot), AM, OOK, CW and noise keep theirs. The
+  scatter a mean of a few periodograms has by chance is taken out: measured 0.049-0.15 on synthetic
+  2-/4-FSK at 10-30 dB, 0-0.034 on the others (the highest an AM sideband measured on its own).
+* *Does the band keep its power while it moves?* ``band_coupling``: correlation over the slots of the
+  power in the lower and the upper half of the emission. A constant envelope (FM) or a many-symbol
+  block trades power between the halves (-0.45 to -1), a noise-like hump lets them wander apart (~0),
+  carriers with sidebands and keyed carriers move them together (positive).
+
+Tone switching decides FSK only where the tones stand apart in the spectrum (``fill`` under
+``BLOCK_FILL``): FM moved by the slow part of programme audio (bass, which a slot's average keeps)
+switches as much, as one hump. One hump that switches is left ``unknown`` (4-FSK with its tones
+merged at the bin width, or FM); one wide hump on throughout that trades power between its halves is
+``fm_broadcast``.
 
 The decision is a short tree on these (thresholds in the constants below); the confidence is the
 smallest margin of the features to the thresholds that decided, mapped to 0.5-1, times 0.7 when no IQ
 was available or its SNR in the emission's band is under ``MIN_IQ_SNR_DB`` (the spectrum alone tells
 a line (when the bins resolve one) and a flat block; AM from low-index FM or FM from FSK it cannot).
+With the slots it also tells an FSK whose tones stand apart (tone switching; 4-FSK is reported as
+``2fsk``: the slots do not count the tones) and a wide continuous constant-power hump
+(``fm_broadcast``); a narrow one stays ``unknown`` (NFM speech, or a fast FSK whose symbols the slots
+average out).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -68,6 +95,17 @@ FSK4_INNER = 0.4
 ENVELOPE_STEPS = 0.75
 #: 3 dB / 99 % bandwidth of a flat-topped digital channel at least this.
 SQUARENESS = 0.6
+#: A block is told from a hump the window smeared only over this many bins (99 % bandwidth) at least.
+BLOCK_MIN_BINS = 4 * CW_MAX_BINS
+#: A block fills at least this share of the bins between its outermost 3 dB points.
+BLOCK_FILL = 0.9
+#: A slot centroid that moves more than this share of the 99 % bandwidth (beyond what the periodograms'
+#: scatter moves it): tones switching (FSK).
+TONE_SWITCHING = 0.04
+#: Lower and upper halves trading power at least this (correlation under it): constant power.
+COUPLED = -0.35
+#: Slots a slot feature needs (fewer: not judged).
+MIN_SLOTS = 8
 #: Under this SNR in its own band (dB) an emission's IQ statistics are noise's: spectrum only.
 MIN_IQ_SNR_DB = 5.0
 #: Samples the instantaneous frequency is averaged over (the analysis rate is 1.25 x the bandwidth).
@@ -93,6 +131,10 @@ class Features:
     fsk4_fit: float | None = None
     fsk4_inner: float | None = None  # share of the samples at the two inner of the four levels
     envelope_steps: float | None = None
+    fill: float = 1.0  # share of the bins between the outermost 3 dB points within 3 dB of the top
+    tone_switching: float | None = None  # from the time slots (see slot_features)
+    band_coupling: float | None = None
+    keyed: bool | None = None  # on in bursts (True), on throughout (False), unknown (None)
 
 
 @dataclass(frozen=True)
@@ -106,7 +148,8 @@ class Classification:
 
 def spectrum_features(freqs_hz: np.ndarray, power_lin: np.ndarray, floor_lin: np.ndarray | float,
                       f_lo_hz: float, f_hi_hz: float, obw_hz: float) -> tuple[float, float, float]:
-    """(obw_bins, carrier_share, squareness) of the emission in [f_lo_hz, f_hi_hz] of a per-bin spectrum."""
+    """(obw_bins, carrier_share, squareness) of the emission in [f_lo_hz, f_hi_hz] of a per-bin spectrum
+    (:func:`block_fill` is the fourth spectrum feature)."""
     f = np.asarray(freqs_hz, dtype=np.float64)
     bin_hz = float(f[1] - f[0])
     sel = np.flatnonzero((f >= f_lo_hz) & (f <= f_hi_hz))
@@ -124,6 +167,62 @@ def spectrum_features(freqs_hz: np.ndarray, power_lin: np.ndarray, floor_lin: np
     bw3 = (above[-1] - above[0] + 1) * bin_hz
     squareness = min(1.0, bw3 / obw_hz) if obw_hz > 0 else 0.0
     return obw_hz / bin_hz, carrier, squareness
+
+
+def block_fill(freqs_hz: np.ndarray, power_lin: np.ndarray, floor_lin: np.ndarray | float, f_lo_hz: float,
+               f_hi_hz: float) -> float:
+    """Share of the bins between the outermost 3 dB points of the emission in [f_lo_hz, f_hi_hz] (its
+    spectrum smoothed over 5 bins) that are within 3 dB of the top: 1 for a flat block."""
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    sel = np.flatnonzero((f >= f_lo_hz) & (f <= f_hi_hz))
+    if sel.size == 0:
+        return 0.0
+    fl = np.broadcast_to(np.asarray(floor_lin, dtype=np.float64), f.shape)
+    sig = np.clip(np.asarray(power_lin, dtype=np.float64)[sel] - fl[sel], 0.0, None)
+    smooth = np.convolve(sig, np.ones(5) / 5, mode="same")
+    if smooth.max() <= 0:
+        return 0.0
+    high = smooth >= smooth.max() / 2.0
+    above = np.flatnonzero(high)
+    return float(high[above[0] : above[-1] + 1].mean())
+
+
+def slot_features(freqs_hz: np.ndarray, rows_lin: np.ndarray, floor_per_bin: float, obw_hz: float,
+                  segments: float = 1.0, use: np.ndarray | None = None) -> tuple[float, float] | None:
+    """(tone_switching, band_coupling) of an emission from its time slots (see the module docstring).
+
+    freqs_hz: the emission's bins, ascending; rows_lin: (slots, bins) mean power per bin of each slot,
+    linear, in the unit of ``floor_per_bin``, each the mean of ``segments`` periodograms (its effective
+    count: overlapping segments count less); use: the slots it was on in (None: all). None with fewer
+    than ``MIN_SLOTS`` slots in use, fewer than two bins, or no power over the floor.
+    """
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    rows = np.asarray(rows_lin, dtype=np.float64)
+    if rows.ndim != 2 or rows.shape[1] != f.size:
+        raise ValueError(f"slot_features: rows must be (slots, {f.size}), got {rows.shape}")
+    used = np.ones(rows.shape[0], bool) if use is None else np.asarray(use, bool)
+    if used.shape != (rows.shape[0],):
+        raise ValueError(f"slot_features: one use flag per slot ({rows.shape[0]}), got {used.shape}")
+    x = rows - float(floor_per_bin)
+    band = x.sum(axis=1)
+    used = used & (band > 0)
+    if np.count_nonzero(used) < MIN_SLOTS or f.size < 2:
+        return None
+    mean = x[used].mean(axis=0)
+    total = float(mean.sum())
+    if total <= 0:
+        return None
+    split = float((mean * f).sum()) / total  # the emission's centroid divides it into halves
+    lower = x[used][:, f < split].sum(axis=1)
+    upper = x[used][:, f >= split].sum(axis=1)
+    c = (x[used] @ f) / band[used]
+    # a slot's centroid moves by chance too: each bin of a mean of ``segments`` periodograms scatters by
+    # its level over sqrt(segments); only the movement beyond that counts
+    chance = ((f[None, :] - c[:, None]) ** 2 * rows[used] ** 2).sum(axis=1) / max(segments, 1.0) / band[used] ** 2
+    excess = float(np.var(c)) - float(np.mean(chance))
+    switching = math.sqrt(max(excess, 0.0)) / max(float(obw_hz), float(f[1] - f[0]))
+    coupling = float(np.corrcoef(lower, upper)[0, 1]) if lower.std() > 0 and upper.std() > 0 else 0.0
+    return switching, coupling
 
 
 def _kmeans(v: np.ndarray, k: int) -> tuple[float, np.ndarray]:
@@ -239,39 +338,59 @@ def classify(features: Features) -> Classification:
 
 
 def _classify_spectrum(f: Features) -> Classification:
-    """Spectrum alone: a line or a flat block; the rest (AM or low-index FM, FM or FSK) needs the IQ."""
+    """Spectrum alone: a line or a flat block; with time slots also tone switching (FSK) and a wide
+    constant-power hump (FM broadcast); the rest (AM or low-index FM, NFM or fast FSK) needs the IQ."""
     if f.obw_bins <= CW_MAX_BINS:  # a line, if the bins are fine enough to say so
         if f.obw_hz > CW_MAX_HZ:
             return Classification("unknown", 0.0, f)
         return Classification("cw", 0.7 * _margin(f.obw_bins, CW_MAX_BINS, 3.0), f)
-    if f.squareness > SQUARENESS + 0.15:
-        return Classification("wideband_digital", 0.7 * _margin(f.squareness, SQUARENESS + 0.15, 0.15), f)
+    constant_power = f.band_coupling is not None and f.band_coupling < COUPLED
+    switching = constant_power and f.tone_switching is not None and f.tone_switching > TONE_SWITCHING
+    if switching and f.fill < BLOCK_FILL:
+        # the power jumps between frequencies that stand apart in the spectrum, and the band keeps it: tones
+        # switching (one hump that moves may be FM with programme audio: see below)
+        margin = min(_margin(f.tone_switching or 0.0, TONE_SWITCHING, 0.01),
+                     _margin(f.band_coupling or 0.0, COUPLED, 0.2), _margin(f.fill, BLOCK_FILL, 0.3))
+        return Classification("2fsk", 0.7 * margin, f)
+    if f.squareness > SQUARENESS + 0.15 and f.fill >= BLOCK_FILL and f.obw_bins >= BLOCK_MIN_BINS and not switching:
+        # a block that does not switch (one that does is an FSK's tones merged at the bin width, or FM)
+        margin = min(_margin(f.squareness, SQUARENESS + 0.15, 0.15), _margin(f.fill, BLOCK_FILL, 0.05))
+        return Classification("wideband_digital", 0.7 * margin, f)
+    if f.keyed is False and constant_power and f.obw_hz > BROADCAST_MIN_HZ and f.fill >= BLOCK_FILL:
+        # one wide hump on throughout whose halves trade power: no carrier with sidebands (AM and keyed
+        # carriers couple them positively), no noise (uncoupled), no tones apart (FSK)
+        margin = min(_margin(f.band_coupling or 0.0, COUPLED, 0.2), _margin(f.obw_hz, BROADCAST_MIN_HZ, 20e3))
+        return Classification("fm_broadcast", 0.7 * margin, f)
     return Classification("unknown", 0.0, f)
 
 
 def classify_emission(iq: np.ndarray | None, sample_rate_hz: float, freqs_hz: np.ndarray, power_lin: np.ndarray,
                       floor_lin: np.ndarray | float, *, center_offset_hz: float, f_lo_hz: float, f_hi_hz: float,
-                      obw_hz: float) -> Classification:
+                      obw_hz: float, slots: tuple[float, float] | None = None,
+                      keyed: bool | None = None) -> Classification:
     """Features and class of one emission.
 
     freqs_hz, power_lin, floor_lin: the per-bin spectrum it was measured on (linear, per bin, on the
     scale of |iq|^2) and its noise floor; f_lo_hz..f_hi_hz its extent on that axis; center_offset_hz its
-    centre relative to the IQ's centre; iq the samples it was on in (None: spectrum only).
+    centre relative to the IQ's centre; iq the samples it was on in (None: spectrum only); slots: its
+    :func:`slot_features` where the time slots were kept, keyed whether it was on in bursts.
     """
     f = np.asarray(freqs_hz, dtype=np.float64)
     bin_hz = float(f[1] - f[0])
     obw_bins, carrier, square = spectrum_features(f, power_lin, floor_lin, f_lo_hz, f_hi_hz, obw_hz)
-    feats = Features(obw_hz=float(obw_hz), obw_bins=obw_bins, carrier_share=carrier, squareness=square)
+    fill = block_fill(f, power_lin, floor_lin, f_lo_hz, f_hi_hz)
+    switching, coupling = slots if slots is not None else (None, None)
+    feats = Features(obw_hz=float(obw_hz), obw_bins=obw_bins, carrier_share=carrier, squareness=square, fill=fill,
+                     tone_switching=switching, band_coupling=coupling, keyed=keyed)
     if iq is not None and np.asarray(iq).size >= 256 and obw_bins > 0:
         bw = max(obw_hz, 4.0 * bin_hz)
         y, rate = baseband(iq, sample_rate_hz, center_offset_hz, bw)
         fl = np.broadcast_to(np.asarray(floor_lin, dtype=np.float64), f.shape)
         k = int(np.argmin(np.abs(f - (f_lo_hz + f_hi_hz) / 2.0)))
         noise_w = float(fl[k]) / bin_hz * rate
-        feats = Features(obw_hz=float(obw_hz), obw_bins=obw_bins, carrier_share=carrier, squareness=square,
-                         **iq_features(y, rate, noise_w, bw))
+        feats = Features(**{**dataclasses.asdict(feats), **iq_features(y, rate, noise_w, bw)})
     return classify(feats)
 
 
-__all__ = ["CLASSES", "Classification", "Features", "baseband", "classify", "classify_emission", "iq_features",
-           "spectrum_features"]
+__all__ = ["CLASSES", "Classification", "Features", "baseband", "block_fill", "classify", "classify_emission",
+           "iq_features", "slot_features", "spectrum_features"]

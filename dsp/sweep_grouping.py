@@ -298,6 +298,27 @@ def gated_spectrum_dbm(hop: HopSlots, on_slots: np.ndarray, dc_bins: int = 0, f_
     return fs[a:b], 10.0 * np.log10(np.maximum(p, _TINY))
 
 
+def band_slots(hop: HopSlots, f_lo_hz: float, f_hi_hz: float, on_slots: np.ndarray | None = None) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray]:
+    """(freqs_hz ascending, rows, use): the hop's bins in [f_lo_hz, f_hi_hz] in every slot, as mean power per
+    bin in the floor's unit, and the slots an emission was on in (what :func:`dsp.classify.slot_features`
+    reads).
+
+    on_slots: a keyed emission's on-slots, of which only those inside a burst are used (a slot at a
+    burst's edge is partly off: its power says when, not how the spectrum moved); None: every slot.
+    """
+    bins = hop.bins(f_lo_hz, f_hi_hz)
+    bins = bins[np.argsort(hop.freqs_hz[bins], kind="stable")]
+    use = np.ones(hop.power.shape[0], bool)
+    if on_slots is not None:
+        on = np.asarray(on_slots, bool)
+        use = on.copy()
+        use[1:] &= on[:-1]
+        use[:-1] &= on[1:]
+        use[0] = use[-1] = False
+    return hop.freqs_hz[bins], hop.power[:, bins].astype(np.float64) * hop.row_scale[:, None], use
+
+
 def _reach(lo: float, hi: float, bin_hz: float) -> float:
     """How far beyond its span a group's skirts are looked for: twice its width and 40 bins."""
     return 2.0 * (hi - lo) + 40.0 * abs(bin_hz)
@@ -351,6 +372,6 @@ def measure_group(emissions: Sequence[Emission], group: EmissionGroup, hops: Seq
                                snr_db=average.snr_db)
 
 
-__all__ = ["BURST_BLOCK_S", "BURST_PFA", "SKIRT_BINS", "EmissionGroup", "HopSlots", "burst_components",
+__all__ = ["BURST_BLOCK_S", "BURST_PFA", "SKIRT_BINS", "EmissionGroup", "HopSlots", "band_slots", "burst_components",
            "gated_spectrum_dbm", "group_emissions", "hop_of",
            "measure_group", "plausible_channel_hz"]

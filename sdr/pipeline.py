@@ -38,11 +38,14 @@ import numpy as np
 from coordination.protocol import EMISSION_FIELDS, MonitoringProfile
 from dsp import Emission, channel_occupancy, dbfs_to_dbm, detect_emissions, noise_floor
 from dsp.calibration import NOMINAL_FULL_SCALE_DBM
-from dsp.classify import Classification, classify_emission
+from dsp.classify import Classification, classify_emission, slot_features
+from dsp.grouping import GroupingConfig
 from dsp.slotted_welch import SlottedWelch
 from dsp.sweep_grouping import (
+    OVERLAP_DOF,
     EmissionGroup,
     HopSlots,
+    band_slots,
     burst_components,
     gated_spectrum_dbm,
     group_emissions,
@@ -219,13 +222,12 @@ class ProfileRunner:
         hops = self._hop_slots(res, slots, plan.bin_hz * 10.0 ** (cal_db / 10.0))
         # a packet too short or too weak to lift the dwell's average still stands out in its own slots
         bursts = [b for h in hops for b in burst_components(h, floor_lin, ems, dc_bins=DC_SPIKE_BINS)]
-        spectra: list[tuple[np.ndarray, np.ndarray]] = [(res.freqs_hz, lin)] * len(ems)
+        spectra: list[_ClassInput] = []
         if ems or bursts:
             ems, spectra = self._grouped(ems, tuple(bursts), hops, res.freqs_hz, power_dbm, lin, floor_dbm)
         classes = tuple(
             (c.emission_class, round(c.confidence, 3))
-            for c in (self._classify(plan.sample_rate_hz, f, s_lin, floor_lin, e)
-                      for e, (f, s_lin) in zip(ems, spectra)))
+            for c in (self._classify(plan.sample_rate_hz, floor_lin, e, ci) for e, ci in zip(ems, spectra)))
         m = Measurement(profile=p.name, t_utc=t_utc or res.t_start_utc, f_start_hz=plan.f_first_hz,
                         f_step_hz=plan.bin_hz, power_dbm=power_dbm.astype(np.float32), noise_floor_dbm=floor_dbm,
                         threshold_dbm=threshold_dbm, emissions=ems, detector=p.detector,
@@ -255,8 +257,8 @@ class ProfileRunner:
 
     def _grouped(self, found: tuple[Emission, ...], bursts: tuple[Emission, ...], hops: list[HopSlots],
                  freqs_hz: np.ndarray, power_dbm: np.ndarray, lin: np.ndarray,
-                 floor_dbm: float) -> tuple[tuple[Emission, ...], list[tuple[np.ndarray, np.ndarray]]]:
-        """One emission per group of components that keyed together, and the spectrum to classify it on.
+                 floor_dbm: float) -> tuple[tuple[Emission, ...], list[_ClassInput]]:
+        """One emission per group of components that keyed together, and what to classify it on.
 
         Burst components (seen in the slots, not in the average) join a group they keyed with, stand
         alone when they keyed by themselves, and are dropped when they never keyed (noise in one block)."""
@@ -266,34 +268,54 @@ class ProfileRunner:
                                  weak=weak)
         edges = [(min(ems[i].f_lo_hz for i in g.members), max(ems[i].f_hi_hz for i in g.members)) for g in groups]
         out: list[Emission] = []
-        spectra: list[tuple[np.ndarray, np.ndarray]] = []
+        spectra: list[_ClassInput] = []
+        floor_lin = 10.0 ** (floor_dbm / 10.0)
         for k, g in enumerate(groups):
             out.append(measure_group(ems, g, hops, freqs_hz, power_dbm, floor_dbm,
                                      limit_lo_hz=edges[k - 1][1] if k > 0 else None,
                                      limit_hi_hz=edges[k + 1][0] if k + 1 < len(groups) else None,
                                      dc_bins=DC_SPIKE_BINS))
-            spectra.append(_group_spectrum(g, out[-1], hops, freqs_hz, lin))
+            spectra.append(_class_input(g, out[-1], hops, freqs_hz, lin, floor_lin))
             if len(g.members) > 1:
                 log.debug("profile %s: %d components at %.6f MHz are one emission", self.profile.name,
                           len(g.members), out[-1].center_hz / 1e6)
         return tuple(out), spectra
 
     @staticmethod
-    def _classify(rate_hz: float, freqs_hz: np.ndarray, power_lin: np.ndarray, floor_lin: float,
-                  e: Emission) -> Classification:
-        return classify_emission(None, rate_hz, freqs_hz, power_lin, floor_lin, center_offset_hz=0.0,
-                                 f_lo_hz=e.f_lo_hz, f_hi_hz=e.f_hi_hz, obw_hz=e.obw_hz)
+    def _classify(rate_hz: float, floor_lin: float, e: Emission, ci: _ClassInput) -> Classification:
+        return classify_emission(None, rate_hz, ci.freqs_hz, ci.power_lin, floor_lin, center_offset_hz=0.0,
+                                 f_lo_hz=e.f_lo_hz, f_hi_hz=e.f_hi_hz, obw_hz=e.obw_hz, slots=ci.slots,
+                                 keyed=ci.keyed)
 
 
-def _group_spectrum(g: EmissionGroup, e: Emission, hops: list[HopSlots], freqs_hz: np.ndarray,
-                    lin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A keyed emission's spectrum while it was on (on its hop's axis, around its extent); else the sweep's
-    average."""
+@dataclass(frozen=True)
+class _ClassInput:
+    """What an emission is classified on: a spectrum (linear, per bin) and its time slots' features."""
+
+    freqs_hz: np.ndarray
+    power_lin: np.ndarray
+    slots: tuple[float, float] | None
+    keyed: bool | None
+
+
+def _class_input(g: EmissionGroup, e: Emission, hops: list[HopSlots], freqs_hz: np.ndarray, lin: np.ndarray,
+                 floor_lin: float) -> _ClassInput:
+    """A keyed emission's spectrum while it was on (on its hop's axis, around its extent), else the sweep's
+    average; and how its spectrum moved over the slots it was on in (all of them when it was not keyed).
+
+    keyed: True when it was on in bursts; False when it was on in nearly every slot (steady); None when
+    the slots cannot say (too weak to be seen slot by slot)."""
+    hop = hops[g.hop]
+    rows_f, rows, use = band_slots(hop, e.f_lo_hz, e.f_hi_hz, g.on_slots)
+    slots = slot_features(rows_f, rows, floor_lin, e.obw_hz, hop.segments_per_slot / OVERLAP_DOF, use)
     if g.on_slots is not None:
         margin = 8.0 * float(freqs_hz[1] - freqs_hz[0])
-        f_on, p_on = gated_spectrum_dbm(hops[g.hop], g.on_slots, DC_SPIKE_BINS, e.f_lo_hz - margin, e.f_hi_hz + margin)
-        return f_on, 10.0 ** (p_on / 10.0)
-    return freqs_hz, lin
+        f_on, p_on = gated_spectrum_dbm(hop, g.on_slots, DC_SPIKE_BINS, e.f_lo_hz - margin, e.f_hi_hz + margin)
+        return _ClassInput(f_on, 10.0 ** (p_on / 10.0), slots, True)
+    cfg = GroupingConfig()
+    on = hop.activity_db(hop.bins(e.f_lo_hz, e.f_hi_hz), floor_lin) > cfg.on_db
+    steady = bool(on.size) and float(on.mean()) >= cfg.continuous_fraction
+    return _ClassInput(freqs_hz, lin, slots, False if steady else None)
 
 
 @dataclass

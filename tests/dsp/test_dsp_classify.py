@@ -77,3 +77,40 @@ def test_synthetic_answers_hold_what_they_claim() -> None:
     assert centre == pytest.approx(1e3, abs=30) and obw < 100
     with pytest.raises(ValueError, match="unknown synthetic kind"):
         known_signal("dsb", snr_db=10, seed=1)
+
+
+def _slot_rows(kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(freqs, rows) of 200 slots over 64 bins, floor 1 per bin: two tones sharing a constant power in a
+    new mix every slot, or one hump rising and falling as a whole, plus the scatter of 4 periodograms."""
+    rng = np.random.default_rng(seed)
+    f = np.arange(64) * 1e3
+    tone = lambda k: np.exp(-0.5 * ((np.arange(64) - k) / 2.0) ** 2)  # noqa: E731
+    if kind == "fsk":
+        p = rng.binomial(8, 0.5, 200) / 8.0  # share of 8 symbols on the upper tone
+        clean = 20.0 * (np.outer(1 - p, tone(20)) + np.outer(p, tone(44)))
+    else:
+        clean = 20.0 * np.outer(rng.uniform(0.2, 1.0, 200), tone(32))
+    rows = (clean + 1.0) * rng.gamma(4.0, 1 / 4.0, clean.shape)
+    return f, rows
+
+
+def test_slot_features_see_tones_switch_and_a_hump_keyed_as_a_whole() -> None:
+    from dsp.classify import slot_features
+
+    switching, coupling = slot_features(*_slot_rows("fsk", 11), 1.0, 30e3, segments=4.0)
+    assert switching > 0.1 and coupling < -0.5
+    switching, coupling = slot_features(*_slot_rows("keyed", 12), 1.0, 10e3, segments=4.0)
+    assert switching < 0.02 and coupling > 0.5
+    f, rows = _slot_rows("fsk", 13)
+    assert slot_features(f, rows, 1.0, 30e3, use=np.arange(200) < 5) is None  # too few slots to judge
+
+
+def test_tone_switching_is_fsk_only_where_the_tones_stand_apart() -> None:
+    base = {"obw_hz": 40e3, "obw_bins": 130.0, "carrier_share": 0.05, "squareness": 0.9, "tone_switching": 0.08,
+            "band_coupling": -0.9, "keyed": True}
+    apart = classify(Features(**base, fill=0.2))
+    assert apart.emission_class == "2fsk" and 0.6 <= apart.confidence <= 0.7
+    # one hump moving as much (FM and its programme audio's bass) is not called FSK
+    hump = {**base, "keyed": False, "obw_hz": 150e3, "squareness": 0.45}
+    assert classify(Features(**hump, fill=1.0)).emission_class == "fm_broadcast"
+    assert classify(Features(**base, fill=1.0)).emission_class == "unknown"

@@ -107,6 +107,12 @@ def capture(tmp_path: Path, devices: list[Device], snr_db: float, seed: int, snr
     return path
 
 
+def class_of(m: Measurement, dev: Device) -> tuple[str, float]:
+    """The (class, confidence) the sweep reported for the emission in the device's channel."""
+    [i] = [i for i, e in enumerate(m.emissions) if abs(e.center_hz - dev.center_hz) < dev.channel_hz / 2]
+    return m.classes[i]
+
+
 def measure(path: Path, bin_hz: float, channel_width_hz: float = 25e3) -> Measurement:
     prof = MonitoringProfile(name="srd", f_start_hz=FC - 300e3, f_stop_hz=FC + 300e3, bin_hz=bin_hz,
                              dwell_s=DURATION_S, crop=0.25, channel_raster_hz=25e3, channel_width_hz=channel_width_hz)
@@ -139,6 +145,9 @@ def test_2fsk_packet_is_one_emission(tmp_path, snr_db, seed, bin_hz) -> None:
     m = measure(capture(tmp_path, [dev], snr_db, seed + 1), bin_hz)
     assert_one_emission_for(m, dev)
     assert len(m.emissions) == 1
+    # its tones switch slot by slot: an FSK, sure enough for the engine to compare (>= 0.6)
+    cls, confidence = class_of(m, dev)
+    assert cls == "2fsk" and confidence >= 0.6, (cls, confidence)
 
 
 @pytest.mark.parametrize("snr_db", SNRS)
@@ -149,6 +158,8 @@ def test_ook_remote_with_keying_sidebands_is_one_emission(tmp_path, snr_db, seed
     m = measure(capture(tmp_path, [dev], snr_db, seed + 1), bin_hz)
     assert_one_emission_for(m, dev)
     assert len(m.emissions) == 1
+    cls, confidence = class_of(m, dev)  # the spectrum alone cannot call it OOK: no class the engine compares
+    assert cls == "ook_ask" or confidence < 0.6, (cls, confidence)
 
 
 def narrow_fsk_device(seed: int, offset_hz: float) -> Device:
@@ -193,6 +204,9 @@ def test_two_devices_25_khz_apart_stay_two_emissions(tmp_path, snr_db, seed, bin
     assert_one_emission_for(m, a, bandwidth=fine, centre_tol=tol)
     assert_one_emission_for(m, b, bandwidth=fine, centre_tol=tol)
     assert len(m.emissions) == 2
+    for dev in (a, b):
+        cls, confidence = class_of(m, dev)
+        assert cls == "2fsk" or confidence < 0.6, (cls, confidence)
 
 
 @pytest.mark.parametrize("snr_db", NARROW_SNRS)
