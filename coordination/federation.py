@@ -11,14 +11,24 @@ This module is what a server adds to take part:
   ``centre`` keys in our allow-list, and every message is re-checked against the live allow-list,
   so a revoked centre is cut off at its next message) receives the peers' border emissions and
   gives them to our rules engine as observations of the peer's sensor: a cross-border emitter is
-  localised with the measurements of both centres.
+  localised with the measurements of both centres. They are filed without judging, like our own
+  sensors' reports: the server makes the due judgements once per loop turn, after the turn's reports
+  (ours and the peers') are filed. Judging inside each filing let a burst of forwarded reports run
+  judgement after judgement in one turn; the centre's own intake then fell behind (its sensors'
+  reports refused by the fair share), its forwarding to the peers with it, and a peer judged its half
+  of a cross-border emitter before our reports arrived: one emitter, two alerts. For the same reason
+  our engine closes a grouping window only once every peer heard from lately has forwarded reports
+  past it (:meth:`Federation.judge_time`): a peer's reports come a loop turn or more after ours.
 - **One alert.** An alert whose sensors belong to several provinces is keyed by (band, channel,
   provinces of its sensors). Its owner follows a deterministic rule (:func:`owner_of`: the
   emitter's source province when it is one of them, else the lowest code); the owner claims the
   key in the shared store at once, the others wait up to ``owner_grace_s`` for the claim and then
   link their own alert to it (hidden from listings, never published). If the owner has not
   claimed it by then (down, or did not see it), the first centre to claim takes it; the partial
-  unique index makes that decision in the database, so two claims never both stand. An alert
+  unique index makes that decision in the database, so two claims never both stand. The centres' sensor
+  sets of one emitter may differ for a while (a far sensor joins after the first judgement), so an
+  alert on the same channel under a key of other provinces that shares a sensor with ours stands for
+  the same emitter: we link to it rather than claim our key beside it. An alert
   heard only by another centre's sensors is that centre's business: we neither store nor publish it.
 - **Visible and acknowledgeable everywhere.** Every centre follows the shared alerts by revision
   and republishes, on its own PUB socket, the alerts of the other centres that involve its
@@ -43,7 +53,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +237,8 @@ class Federation:
         self._peer_lock = threading.Lock()
         self._new_peers: list[tuple[str, str]] = []
         self.peer_codes: set[str] = set(config.peers)
+        #: peer centre -> (newest measurement time among the reports it forwarded, monotonic s when last heard)
+        self._peer_reports: dict[str, tuple[datetime, float]] = {}
 
     @property
     def database(self) -> str:
@@ -392,6 +405,9 @@ class Federation:
         if not isinstance(msg, Emissions) or msg.sensor_id != sensor.sensor_id:
             raise ValueError("federation payload is not the named sensor's Emissions")
         self._foreign[sensor.sensor_id] = sensor
+        t = parse_utc(msg.t_utc)
+        prev = self._peer_reports.get(centre)
+        self._peer_reports[centre] = (max(prev[0], t) if prev is not None else t, time.monotonic())
         self.counters["received"] += 1
         self._observe(sensor, msg.t_utc, msg.emissions, msg.noise_floor_dbm, msg.antenna_factor_db_m, msg.profile)
 
@@ -401,10 +417,23 @@ class Federation:
         if engine is None:
             return
         coverage = self.port.coverage(profile) if self.port.coverage is not None and profile else None
+        # Filed only (see the module docstring): the server's loop judges once per turn; what comes back
+        # now is a provisional alert (a first sight in a safety band), out at once as for our own sensors.
         events = engine.observe(sensor, parse_utc(t_utc), emissions, noise_floor_dbm, antenna_factor_db_m,
-                                coverage=coverage) or ()
+                                coverage=coverage, judge=False) or ()
         if events:
             self.port.handle_events(events)
+
+    def judge_time(self, now: datetime) -> datetime:
+        """Up to when our engine may close its grouping windows: ``now``, held back to the newest report each
+        peer centre heard from in the last ``owner_grace_s`` has forwarded (a window is closed once every
+        source of reports has passed it). A peer whose reports lag (a busy loop, a slow link) would
+        otherwise find its half of an emitter both centres hear judged without it: our alert from our
+        sensors alone, its alert from both, two alerts for one emitter. A peer silent that long (down, or
+        no border sensor of it reporting) holds nothing back."""
+        mono = time.monotonic()
+        marks = [t for t, heard in self._peer_reports.values() if mono - heard <= self.config.owner_grace_s]
+        return min([now, *marks])
 
     def _catch_up(self) -> None:
         """Replay the peers' border emissions of the last ``catchup_s`` from the shared store."""
@@ -485,8 +514,38 @@ class Federation:
                 store.alerts.save_alert_json(doc)
 
     def _standing(self, alert: Alert, key: str) -> str | None:
-        standing = self.port.store.alerts.standing_alert(alert.band, float(alert.channel_hz), key)
-        return None if standing is None or standing == alert.id else standing
+        """The alert that already stands for this emitter: the one of its key, else one on the same channel
+        under another key of the provinces involved that shares a sensor with ours.
+
+        Centres see one emitter through sensor sets that differ for a while (a peer's reports arrive a
+        turn later, a far sensor joins after the first judgement), so the owner may have claimed the key
+        of fewer or more provinces than ours: an alert standing on (band, channel) that shares a sensor
+        with ours is the same emitter (a sensor's sweep gives one report per channel), not a second one.
+        """
+        alerts = self.port.store.alerts
+        channel_hz = float(alert.channel_hz)
+        standing = alerts.standing_alert(alert.band, channel_hz, key)
+        if standing is not None and standing != alert.id:
+            return standing
+        ours = {r.sensor_id for r in alert.sensors}
+        for other in self._related_keys(key):
+            found = alerts.standing_alert(alert.band, channel_hz, other)
+            if found is None or found == alert.id:
+                continue
+            doc = alerts.alert_json(found) or {}
+            if ours & {str(r.get("sensor_id")) for r in doc.get("sensors") or () if isinstance(r, Mapping)}:
+                log.info("federation: alert %s (%s) is the emitter of %s (%s): they share a sensor",
+                         alert.id, key, found, other)
+                return found
+        return None
+
+    def _related_keys(self, key: str) -> list[str]:
+        """The other cluster keys (two provinces or more, of the centres we know) that share a province with
+        ``key``."""
+        zone = set(key.split(","))
+        universe = sorted(zone | self.peer_codes | {self.centre})
+        return [",".join(c) for n in range(2, len(universe) + 1) for c in combinations(universe, n)
+                if zone & set(c) and ",".join(c) != key]
 
     def _link(self, alert: Alert, key: str, standing: str) -> None:
         self.port.store.alerts.save_alert_json(alert.to_json(), cluster_key=key, canonical_id=standing)

@@ -431,18 +431,20 @@ class Server:
                 if curve.pub_generation != pub_generation:
                     pub_generation = curve.pub_generation
                     guard("pub_rebuild", self._rebuild_pub, poller)
+            if self.federation is not None:
+                # the peers' border reports of this turn are filed with ours, before the turn's judgement
+                guard("federation", self.federation.service)
             if intake.staged:
                 guard("archive", intake.flush_spectra, False)
             if self.engine is not None:
-                # One due full judgement per turn, after the turn's reports are filed: a first sight
-                # (provisional alert) waits behind one judgement at most, never behind a backlog.
+                # One due full judgement per turn, after the turn's reports (ours and the peer centres')
+                # are filed: a first sight (provisional alert) waits behind one judgement at most, never
+                # behind a backlog.
                 guard("judge", self._judge)
             now_mono = time.monotonic()
             if now_mono >= next_tick:
                 next_tick = now_mono + cfg.tick_interval_s
                 guard("tick", self._tick)
-            if self.federation is not None:
-                guard("federation", self.federation.service)
             if now_mono >= next_counters:
                 next_counters = now_mono + cfg.counters_flush_s
                 guard("counters", self._flush_counters)
@@ -484,7 +486,7 @@ class Server:
                               self.store.alerts.alert_json, now)
         if self.engine is not None:
             with self._judging():
-                events = self.engine.tick(now) or ()
+                events = self.engine.tick(self._judge_time(now)) or ()
             if events:
                 self.handle_alert_events(events)
         if self.tdoa is not None:
@@ -495,9 +497,14 @@ class Server:
     def _judge(self) -> None:
         assert self.engine is not None
         with self._judging():
-            events = self.engine.judge(self.clock())
+            events = self.engine.judge(self._judge_time(self.clock()))
         if events:
             self.handle_alert_events(events)
+
+    def _judge_time(self, now: datetime) -> datetime:
+        """The engine's grouping windows close by ``now``; for a federated centre, not before the peer centres'
+        forwarded reports have reached that time too (:meth:`Federation.judge_time`)."""
+        return self.federation.judge_time(now) if self.federation is not None else now
 
     def _judging(self) -> AbstractContextManager[None]:
         """While the engine judges, its localiser runs on a worker and sensor reports are filed meanwhile."""
