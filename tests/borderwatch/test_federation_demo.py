@@ -27,12 +27,6 @@ EXPECTED = {
 }
 
 
-
-@pytest.mark.xfail(strict=False, reason=(
-    "flaky since the sensors' slot grouping and the server's per-turn judging landed: in about half the "
-    "plays on a 2-core machine (3 of 6 measured today, quiet and loaded alike) one incident or more gets two "
-    "alerts, once with 717 reports refused by a centre's fair share; the single-server demo passes; cause not "
-    "yet found (federation's forwarded reports are still judged inside observe())"))
 def test_federated_demo_concludes_what_the_single_server_demo_does(tmp_path):
     if find_pg_bin() is None:
         pytest.skip("PostgreSQL server binaries not installed (Debian: apt-get install postgresql)")
