@@ -146,45 +146,42 @@ class Classification:
     features: Features
 
 
-def spectrum_features(freqs_hz: np.ndarray, power_lin: np.ndarray, floor_lin: np.ndarray | float,
-                      f_lo_hz: float, f_hi_hz: float, obw_hz: float) -> tuple[float, float, float]:
-    """(obw_bins, carrier_share, squareness) of the emission in [f_lo_hz, f_hi_hz] of a per-bin spectrum
-    (:func:`block_fill` is the fourth spectrum feature)."""
+def _shape_features(freqs_hz: np.ndarray, power_lin: np.ndarray, floor_lin: np.ndarray | float, f_lo_hz: float,
+                    f_hi_hz: float, obw_hz: float) -> tuple[float, float, float, float]:
+    """(obw_bins, carrier_share, squareness, fill) of the emission in [f_lo_hz, f_hi_hz] of a per-bin spectrum."""
     f = np.asarray(freqs_hz, dtype=np.float64)
     bin_hz = float(f[1] - f[0])
     sel = np.flatnonzero((f >= f_lo_hz) & (f <= f_hi_hz))
     if sel.size == 0:
-        return obw_hz / bin_hz, 0.0, 0.0
+        return obw_hz / bin_hz, 0.0, 0.0, 0.0
     fl = np.broadcast_to(np.asarray(floor_lin, dtype=np.float64), f.shape)
     sig = np.clip(np.asarray(power_lin, dtype=np.float64)[sel] - fl[sel], 0.0, None)
     total = float(sig.sum())
     if total <= 0:
-        return obw_hz / bin_hz, 0.0, 0.0
+        return obw_hz / bin_hz, 0.0, 0.0, 0.0
     k = int(np.argmax(sig))
     carrier = float(sig[max(0, k - 2) : k + 3].sum()) / total
     smooth = np.convolve(sig, np.ones(5) / 5, mode="same")
-    above = np.flatnonzero(smooth >= smooth.max() / 2.0)
+    high = smooth >= smooth.max() / 2.0
+    above = np.flatnonzero(high)
     bw3 = (above[-1] - above[0] + 1) * bin_hz
     squareness = min(1.0, bw3 / obw_hz) if obw_hz > 0 else 0.0
-    return obw_hz / bin_hz, carrier, squareness
+    fill = float(high[above[0] : above[-1] + 1].mean())
+    return obw_hz / bin_hz, carrier, squareness, fill
+
+
+def spectrum_features(freqs_hz: np.ndarray, power_lin: np.ndarray, floor_lin: np.ndarray | float,
+                      f_lo_hz: float, f_hi_hz: float, obw_hz: float) -> tuple[float, float, float]:
+    """(obw_bins, carrier_share, squareness) of the emission in [f_lo_hz, f_hi_hz] of a per-bin spectrum
+    (:func:`block_fill` is the fourth spectrum feature)."""
+    return _shape_features(freqs_hz, power_lin, floor_lin, f_lo_hz, f_hi_hz, obw_hz)[:3]
 
 
 def block_fill(freqs_hz: np.ndarray, power_lin: np.ndarray, floor_lin: np.ndarray | float, f_lo_hz: float,
                f_hi_hz: float) -> float:
     """Share of the bins between the outermost 3 dB points of the emission in [f_lo_hz, f_hi_hz] (its
     spectrum smoothed over 5 bins) that are within 3 dB of the top: 1 for a flat block."""
-    f = np.asarray(freqs_hz, dtype=np.float64)
-    sel = np.flatnonzero((f >= f_lo_hz) & (f <= f_hi_hz))
-    if sel.size == 0:
-        return 0.0
-    fl = np.broadcast_to(np.asarray(floor_lin, dtype=np.float64), f.shape)
-    sig = np.clip(np.asarray(power_lin, dtype=np.float64)[sel] - fl[sel], 0.0, None)
-    smooth = np.convolve(sig, np.ones(5) / 5, mode="same")
-    if smooth.max() <= 0:
-        return 0.0
-    high = smooth >= smooth.max() / 2.0
-    above = np.flatnonzero(high)
-    return float(high[above[0] : above[-1] + 1].mean())
+    return _shape_features(freqs_hz, power_lin, floor_lin, f_lo_hz, f_hi_hz, 1.0)[3]
 
 
 def slot_features(freqs_hz: np.ndarray, rows_lin: np.ndarray, floor_per_bin: float, obw_hz: float,
@@ -203,24 +200,29 @@ def slot_features(freqs_hz: np.ndarray, rows_lin: np.ndarray, floor_per_bin: flo
     used = np.ones(rows.shape[0], bool) if use is None else np.asarray(use, bool)
     if used.shape != (rows.shape[0],):
         raise ValueError(f"slot_features: one use flag per slot ({rows.shape[0]}), got {used.shape}")
-    x = rows - float(floor_per_bin)
-    band = x.sum(axis=1)
-    used = used & (band > 0)
-    if np.count_nonzero(used) < MIN_SLOTS or f.size < 2:
+    x = rows[used] if use is not None else rows
+    x = x - float(floor_per_bin)
+    f = f - float(f[f.size // 2])  # relative to the middle: the moments below stay well conditioned
+    if x.shape[0] < MIN_SLOTS or f.size < 2:
         return None
-    mean = x[used].mean(axis=0)
+    mean = x.mean(axis=0)
     total = float(mean.sum())
     if total <= 0:
         return None
     split = float((mean * f).sum()) / total  # the emission's centroid divides it into halves
-    lower = x[used][:, f < split].sum(axis=1)
-    upper = x[used][:, f >= split].sum(axis=1)
-    c = (x[used] @ f) / band[used]
+    # per slot, in one pass: power, first moment, power in the lower half
+    band, moment, lower = (x @ np.stack([np.ones_like(f), f, (f < split).astype(np.float64)], axis=1)).T
+    ok = band > 0
+    if np.count_nonzero(ok) < MIN_SLOTS:
+        return None
+    c = moment[ok] / band[ok]
     # a slot's centroid moves by chance too: each bin of a mean of ``segments`` periodograms scatters by
-    # its level over sqrt(segments); only the movement beyond that counts
-    chance = ((f[None, :] - c[:, None]) ** 2 * rows[used] ** 2).sum(axis=1) / max(segments, 1.0) / band[used] ** 2
+    # its level over sqrt(segments); only the movement beyond that counts. sum r^2 (f - c)^2 expanded:
+    r2 = (x[ok] + float(floor_per_bin)) ** 2 @ np.stack([f * f, f, np.ones_like(f)], axis=1)
+    chance = (r2[:, 0] - 2.0 * c * r2[:, 1] + c * c * r2[:, 2]) / max(segments, 1.0) / band[ok] ** 2
     excess = float(np.var(c)) - float(np.mean(chance))
     switching = math.sqrt(max(excess, 0.0)) / max(float(obw_hz), float(f[1] - f[0]))
+    upper = band - lower
     coupling = float(np.corrcoef(lower, upper)[0, 1]) if lower.std() > 0 and upper.std() > 0 else 0.0
     return switching, coupling
 
@@ -370,15 +372,19 @@ def classify_emission(iq: np.ndarray | None, sample_rate_hz: float, freqs_hz: np
                       keyed: bool | None = None) -> Classification:
     """Features and class of one emission.
 
-    freqs_hz, power_lin, floor_lin: the per-bin spectrum it was measured on (linear, per bin, on the
-    scale of |iq|^2) and its noise floor; f_lo_hz..f_hi_hz its extent on that axis; center_offset_hz its
+    freqs_hz, power_lin, floor_lin: the per-bin spectrum it was measured on (ascending; linear, per bin, on
+    the scale of |iq|^2) and its noise floor; f_lo_hz..f_hi_hz its extent on that axis; center_offset_hz its
     centre relative to the IQ's centre; iq the samples it was on in (None: spectrum only); slots: its
     :func:`slot_features` where the time slots were kept, keyed whether it was on in bursts.
     """
     f = np.asarray(freqs_hz, dtype=np.float64)
     bin_hz = float(f[1] - f[0])
-    obw_bins, carrier, square = spectrum_features(f, power_lin, floor_lin, f_lo_hz, f_hi_hz, obw_hz)
-    fill = block_fill(f, power_lin, floor_lin, f_lo_hz, f_hi_hz)
+    # the spectrum features read only the emission's extent: cut it out once (a sweep has 10^3-10^5 bins)
+    a = max(0, int(np.searchsorted(f, f_lo_hz, side="left")) - 1)
+    b = min(f.size, max(int(np.searchsorted(f, f_hi_hz, side="right")) + 1, a + 2))
+    fl_ab = np.broadcast_to(np.asarray(floor_lin, dtype=np.float64), f.shape)[a:b]
+    p_ab = np.asarray(power_lin)[a:b]
+    obw_bins, carrier, square, fill = _shape_features(f[a:b], p_ab, fl_ab, f_lo_hz, f_hi_hz, obw_hz)
     switching, coupling = slots if slots is not None else (None, None)
     feats = Features(obw_hz=float(obw_hz), obw_bins=obw_bins, carrier_share=carrier, squareness=square, fill=fill,
                      tone_switching=switching, band_coupling=coupling, keyed=keyed)

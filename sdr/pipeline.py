@@ -38,8 +38,9 @@ import numpy as np
 from coordination.protocol import EMISSION_FIELDS, MonitoringProfile
 from dsp import Emission, channel_occupancy, dbfs_to_dbm, detect_emissions, noise_floor
 from dsp.calibration import NOMINAL_FULL_SCALE_DBM
-from dsp.classify import Classification, classify_emission, slot_features
+from dsp.classify import CW_MAX_BINS, Classification, classify_emission, slot_features
 from dsp.grouping import GroupingConfig
+from dsp.occupancy import channel_bins
 from dsp.slotted_welch import SlottedWelch
 from dsp.sweep_grouping import (
     OVERLAP_DOF,
@@ -306,15 +307,16 @@ def _class_input(g: EmissionGroup, e: Emission, hops: list[HopSlots], freqs_hz: 
     keyed: True when it was on in bursts; False when it was on in nearly every slot (steady); None when
     the slots cannot say (too weak to be seen slot by slot)."""
     hop = hops[g.hop]
+    if e.obw_hz <= CW_MAX_BINS * float(freqs_hz[1] - freqs_hz[0]):  # a line: its width alone tells it
+        return _ClassInput(freqs_hz, lin, None, g.on_slots is not None or None)
     rows_f, rows, use = band_slots(hop, e.f_lo_hz, e.f_hi_hz, g.on_slots)
     slots = slot_features(rows_f, rows, floor_lin, e.obw_hz, hop.segments_per_slot / OVERLAP_DOF, use)
     if g.on_slots is not None:
         margin = 8.0 * float(freqs_hz[1] - freqs_hz[0])
         f_on, p_on = gated_spectrum_dbm(hop, g.on_slots, DC_SPIKE_BINS, e.f_lo_hz - margin, e.f_hi_hz + margin)
         return _ClassInput(f_on, 10.0 ** (p_on / 10.0), slots, True)
-    cfg = GroupingConfig()
-    on = hop.activity_db(hop.bins(e.f_lo_hz, e.f_hi_hz), floor_lin) > cfg.on_db
-    steady = bool(on.size) and float(on.mean()) >= cfg.continuous_fraction
+    on = rows.sum(axis=1) > floor_lin * rows_f.size * 10.0 ** (GroupingConfig.on_db / 10.0)
+    steady = bool(on.size) and float(on.mean()) >= GroupingConfig.continuous_fraction
     return _ClassInput(freqs_hz, lin, slots, False if steady else None)
 
 
@@ -330,11 +332,18 @@ class OccupancyAccumulator:
     _t_start: datetime | None = None
     _t_end: datetime | None = None
     _axis: tuple[float, float, int] | None = None
+    _edges: np.ndarray | None = None  # lo, hi, lo, hi ... bin index of each channel (None: overlapping channels)
 
     def reset(self) -> None:
         self._counts, self._revisits, self._thr_sum = None, 0, 0.0
         self._t_start = self._t_end = None
         self._axis = None
+        self._edges = None
+
+    @property
+    def channel_centers_hz(self) -> np.ndarray:
+        """Centres of the channels counted (those inside the measured band)."""
+        return self._centers
 
     @property
     def revisits(self) -> int:
@@ -352,11 +361,21 @@ class OccupancyAccumulator:
             inside = (centers - width / 2 >= freqs[0] - m.f_step_hz) & (
                 centers + width / 2 <= freqs[-1] + m.f_step_hz)
             self._centers = centers[inside]
+            lo, hi = channel_bins(freqs, self._centers, width)
+            edges = np.column_stack([lo, hi]).ravel()
+            ok = self._centers.size > 0 and bool(np.all(hi > lo)) and bool(np.all(np.diff(edges) >= 0))
+            self._edges = edges if ok else None
         if self._centers.size == 0:
             return
-        res = channel_occupancy(m.power_dbm[None, :], m.freqs_hz, self._centers,
-                                max(self.profile.channel_width_hz, m.f_step_hz), m.threshold_dbm, level="peak")
-        occ = np.asarray(res.fco)
+        if self._edges is not None:
+            # a channel is occupied when its strongest bin is over the threshold (channel_occupancy's "peak"
+            # level); with the channels' bins known once per axis that is one reduction over the sweep
+            padded = np.append(m.power_dbm, -np.inf)  # a channel ending at the last bin ends at a valid index
+            occ = (np.maximum.reduceat(padded, self._edges)[::2] > m.threshold_dbm).astype(np.float64)
+        else:
+            res = channel_occupancy(m.power_dbm[None, :], m.freqs_hz, self._centers,
+                                    max(self.profile.channel_width_hz, m.f_step_hz), m.threshold_dbm, level="peak")
+            occ = np.asarray(res.fco)
         self._counts = occ if self._counts is None else self._counts + occ
         self._revisits += 1
         self._thr_sum += m.threshold_dbm
@@ -378,10 +397,9 @@ class OccupancyAccumulator:
                               t_end_utc=now_utc or self._t_end or self._t_start, revisits=self._revisits,
                               threshold_dbm=self._thr_sum / self._revisits, fbo=float(fco.mean()),
                               channel_centers_hz=self._centers.copy(), fco=fco.astype(np.float32))
-        axis = self._axis
-        centers = self._centers
+        axis, centers, edges = self._axis, self._centers, self._edges
         self.reset()
-        self._axis, self._centers = axis, centers
+        self._axis, self._centers, self._edges = axis, centers, edges
         return rep
 
 

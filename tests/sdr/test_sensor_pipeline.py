@@ -110,3 +110,31 @@ def test_emissions_carry_a_spectrum_only_class(sim) -> None:
     assert nfm["emission_class"] == "unknown" and nfm["class_confidence"] == 0.0
     coarse = ProfileRunner(FAST_PROFILE).measure(sim)  # 1.5 kHz bins: a carrier is not resolved
     assert {d["emission_class"] for d in coarse.emission_dicts()} == {"unknown"}
+
+
+@pytest.mark.parametrize(("raster_hz", "width_hz"), [(25e3, 16e3), (25e3, 25e3), (12.5e3, 25e3)])
+def test_occupancy_counts_as_sm1880_peak_occupancy_does(raster_hz, width_hz) -> None:
+    """The accumulator's per-sweep count equals dsp.channel_occupancy's "peak" level, whether the channels
+    leave gaps, tile the band or overlap (the last through channel_occupancy itself)."""
+    from dsp import channel_occupancy
+    from sdr.pipeline import Measurement, OccupancyAccumulator
+
+    prof = MonitoringProfile(name="occ", f_start_hz=446.0e6, f_stop_hz=446.3e6, bin_hz=1e3, dwell_s=0.1,
+                             channel_raster_hz=raster_hz, channel_width_hz=width_hz)
+    rng = np.random.default_rng(5151)
+    acc = OccupancyAccumulator(prof)
+    freqs = 446.0e6 + 500.0 + 1e3 * np.arange(300)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    expected = 0.0
+    for k in range(6):
+        p = (-100.0 + 3.0 * rng.standard_normal(300) + 30.0 * (rng.uniform(size=300) < 0.02)).astype(np.float32)
+        m = Measurement(profile="occ", t_utc=t0 + timedelta(seconds=k), f_start_hz=float(freqs[0]), f_step_hz=1e3,
+                        power_dbm=p, noise_floor_dbm=-100.0, threshold_dbm=-90.0, emissions=(), detector="mean",
+                        segments=10, samples=1000, hops=1)
+        acc.add(m)
+        ref = channel_occupancy(p[None, :].astype(np.float64), freqs, acc.channel_centers_hz, width_hz, -90.0,
+                                level="peak")
+        expected = expected + np.asarray(ref.fco)
+    rep = acc.report()
+    assert rep is not None and rep.revisits == 6
+    assert np.allclose(rep.fco * 6, expected, atol=1e-4) and 0 < np.sum(expected) < 6 * rep.fco.size
