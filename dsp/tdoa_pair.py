@@ -135,7 +135,14 @@ def pair_tdoa(s0: SnapshotWindows, si: SnapshotWindows, *, ref_geometric_lag_s: 
     try:
         first = estimate_delay(x, y, centre=0, max_lag=max_lag, weighted=False)
         y = rotate(y, estimate_freq_offset(x, y, first.delay_samples))
-        est = estimate_delay(x, y, centre=round(first.delay_samples), max_lag=max_lag)
+        # The first look ran with the residual offset still in (tens of Hz from the clock map's rate at UHF):
+        # over a 1 s narrowband window that smears the peak, which may then sit anywhere in the window. Look
+        # again without it, and take the offset again where the peak now is. The answer is searched over the
+        # whole geometric window: centred on the first look, a wrong first look cut the true peak off.
+        again = estimate_delay(x, y, centre=0, max_lag=max_lag, weighted=False)
+        if round(again.delay_samples) != round(first.delay_samples):
+            y = rotate(y, estimate_freq_offset(x, y, again.delay_samples))
+        est = estimate_delay(x, y, centre=0, max_lag=max_lag)
     except XcorrError as exc:
         raise TdoaPairError(f"target: {exc}") from exc
     mid = 0.5 * (n0[0] + n0[-1])

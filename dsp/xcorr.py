@@ -16,8 +16,12 @@ Carter's bound holds above the threshold SNR only. Below it (a narrow signal who
 correlation carries noise ripples of comparable curvature: 12.5 kHz NFM at 10 dB), the peak wanders among
 those ripples by ten times the bound. So the stated sigma is also measured on the data: the correlation is
 a sum over blocks of ``a``, each block's own peak is found, and their scatter over sqrt(blocks) is the
-sigma of the whole (below threshold the blocks wander further than the whole: it errs large). The larger
-of the two is stated. (A delete-a-block jackknife was tried first: it misses the jumps, its leave-one-out
+sigma of the whole while the blocks stay above threshold. Once their scatter spans a good share of the
+reach a peak can wander in (the main lobe, or the search window when narrower), the whole's peak jumps
+among the same ripples and averaging the blocks buys nothing: the divisor falls from sqrt(blocks) to 1
+(``BLOCK_SPREAD_ABOVE`` .. ``BLOCK_SPREAD_BELOW``). The scatter of eight numbers is itself uncertain: the
+region is widened like a Student t of 7 degrees of freedom (``BLOCK_T_FACTOR``). The larger of the two
+sigmas is stated. (A delete-a-block jackknife was tried first: it misses the jumps, its leave-one-out
 correlations share most of the data and lock on the same ripple.)
 
 Conventions: ``b`` lags ``a`` by ``delay_samples`` when b[n] ~ a[n - delay]. All lags in samples.
@@ -34,14 +38,27 @@ from dsp._tdoa_kernels import spectrum_derivs
 
 #: Segments of the coherence estimate (Welch-averaged): more = less bias, coarser frequency grid.
 COHERENCE_SEGMENTS = 64
-#: Coherence (bias-corrected) a bin needs to count as carrying signal: a few times the 1/M floor.
-COHERENCE_MIN = 3.0 / COHERENCE_SEGMENTS
+#: Coherence (bias-corrected) a bin needs to count as carrying signal. A bin of noise alone passes 6.5/M
+#: about once in 1,000-4,000 (its raw coherence is ~exponential with mean 1/M), about once per spectrum of a
+#: 1 s window. At 3/M some 2 % of noise bins passed: far from a narrow signal's centre, with a
+#: (f - f_c)^2 lever, they made Carter's bound SNR-blind and laid fine noise ripples on a broad peak (12.5 kHz
+#: NFM at 10 dB: errors 3x larger, the stated sigma 2.5x too small).
+COHERENCE_MIN = 6.5 / COHERENCE_SEGMENTS
 #: The 1-sigma never claims better than this (samples): interpolation and quantisation limits.
 SIGMA_FLOOR_SAMPLES = 2e-3
 #: Newton steps on the correlation peak (quadratic convergence: 3-4 are usually enough).
 NEWTON_STEPS = 8
 #: Blocks whose own delays' scatter measures the sigma (more = a steadier sigma, one FFT pair each).
 DELAY_BLOCKS = 8
+#: The blocks' scatter (each block's delay about their mean) as a share of the reach a peak can wander in
+#: (the main lobe, or the search window when that is narrower): below the first the blocks are above
+#: threshold and their mean averages them (sigma / sqrt(blocks)); from the second on they jump among the
+#: ripples of the whole reach, and so does the whole window's peak (no averaging gain). Log-linear between.
+BLOCK_SPREAD_ABOVE = 0.03
+BLOCK_SPREAD_BELOW = 0.3
+#: The scatter is itself measured on DELAY_BLOCKS numbers (7 degrees of freedom): a 95 % region drawn with it
+#: needs sqrt(2 F(2, 7; 0.95) / chi2(2; 0.95)) = sqrt(2 * 4.737 / 5.991) the width a known sigma would.
+BLOCK_T_FACTOR = 1.257
 
 
 class XcorrError(ValueError):
@@ -179,13 +196,14 @@ def estimate_delay(a: np.ndarray, b: np.ndarray, *, centre: int = 0, max_lag: in
     side = float(mag[outside].max()) / max(top, 1e-300) if np.any(outside) else 0.0
     blocks = 0.0
     if weight is not None and math.isfinite(sigma):
-        blocks = _block_sigma(a, b, weight, lags[np.abs(lags - k0) <= lobe])
+        reach = float(min(lobe, (lags[-1] - lags[0]) / 2))
+        blocks = _block_sigma(a, b, weight, lags[np.abs(lags - k0) <= lobe], reach)
     return DelayEstimate(delay_samples=tau, sigma_samples=max(sigma, blocks), peak=float(peak),
                          sidelobe_ratio=min(1.0, side), snr_eff_db=snr_db, sigma_carter_samples=sigma,
                          sigma_blocks_samples=blocks)
 
 
-def _block_sigma(a: np.ndarray, b: np.ndarray, weight: np.ndarray, near: np.ndarray,
+def _block_sigma(a: np.ndarray, b: np.ndarray, weight: np.ndarray, near: np.ndarray, reach: float,
                  blocks: int = DELAY_BLOCKS) -> float:
     """1-sigma (samples) of the weighted correlation's peak from the scatter of its blocks' own peaks.
 
@@ -193,8 +211,9 @@ def _block_sigma(a: np.ndarray, b: np.ndarray, weight: np.ndarray, near: np.ndar
     reach, weighted like the whole (``weight`` on the whole's FFT grid, taken every r-th bin on the
     block's r times coarser grid: it is smooth). Each block's peak is searched over the estimate's lags
     (``near``) and refined like it; the blocks' scatter over sqrt(blocks) is the sigma of their mean.
-    Above threshold it equals the whole window's (the blocks' variances add up to it); below, each block
-    wanders among the noise ripples at least as far as the whole does, so the sigma errs large, never small.
+    Above threshold it equals the whole window's (the blocks' variances add up to it). Below, the divisor
+    goes from sqrt(blocks) to 1 as the scatter grows from BLOCK_SPREAD_ABOVE to BLOCK_SPREAD_BELOW of
+    ``reach`` (samples a peak can wander: the main lobe or the search window); times BLOCK_T_FACTOR.
     """
     n = a.size
     lo, hi = int(near.min()) - 1, int(near.max()) + 1
@@ -218,7 +237,17 @@ def _block_sigma(a: np.ndarray, b: np.ndarray, weight: np.ndarray, near: np.ndar
         mags = (float(np.abs(r[(k0 - 1) % nfft_b])), float(np.abs(r[k0 % nfft_b])),
                 float(np.abs(r[(k0 + 1) % nfft_b])))
         ests.append(_refine(share / nfft_b, omega, k0, mags) - shift)
-    return float(np.std(ests, ddof=1) / math.sqrt(blocks))
+    spread = float(np.std(ests, ddof=1))
+    return BLOCK_T_FACTOR * spread / math.sqrt(averaging_gain(spread, reach, blocks))
+
+
+def averaging_gain(spread: float, reach: float, blocks: int = DELAY_BLOCKS) -> float:
+    """How many blocks' worth of averaging the whole window's peak gets (1..blocks) when the blocks' own
+    delays scatter by ``spread`` within a ``reach`` a peak can wander in (samples both)."""
+    if reach <= 0 or spread <= 0:
+        return float(blocks)
+    x = math.log(max(spread / reach, 1e-12) / BLOCK_SPREAD_ABOVE) / math.log(BLOCK_SPREAD_BELOW / BLOCK_SPREAD_ABOVE)
+    return float(blocks) ** (1.0 - min(1.0, max(0.0, x)))
 
 
 def _main_lobe_halfwidth(cross: np.ndarray) -> int:

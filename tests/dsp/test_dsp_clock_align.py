@@ -72,3 +72,20 @@ def test_alignment_removes_known_offset_and_drift():
     assert abs(res.clock.lag_at(0.0) + 6.3e-3 * FS) < 0.2
     assert abs(res.tdoa_s - geo_t_s) < 0.05 / FS
     assert res.sigma_s < 0.05 / FS
+
+
+def test_a_narrow_target_with_a_residual_carrier_offset_is_found_anywhere_in_its_window():
+    # PPS-locked pair (no reference step), 1 s of 2.5 kHz-deviation NFM, sensor i 24 samples late and 18 Hz
+    # off (what a clock map's rate error leaves at UHF): the first look, made with the offset still in, lands
+    # tens of samples away; the answer must still be searched over the whole +-46-sample window around 0.
+    rng = np.random.default_rng(5)
+    n, delay = 250_000, 24.0
+    audio = np.convolve(rng.standard_normal(n + 400), np.ones(80) / 80, mode="same")
+    wave = np.exp(2j * np.pi * 2.5e3 * np.cumsum(np.clip(audio / audio.std() * 0.35, -1, 1)) / FS)
+    x = wave[200 : 200 + n]
+    y = resample(wave, np.arange(n) + 200 - delay) * np.exp(2j * np.pi * 18.0 * np.arange(n) / FS)
+    noise = 0.1 * (rng.standard_normal((2, n)) + 1j * rng.standard_normal((2, n)))
+    win = [SnapshotWindows(iq=s + e, sample_rate_hz=FS, ref_before=(0, 10), target=(0, n), ref_after=(n - 10, n),
+                           ref_freq_hz=F_REF, target_freq_hz=457.1e6, pps_locked=True) for s, e in zip((x, y), noise)]
+    res = pair_tdoa(win[0], win[1], ref_geometric_lag_s=0.0, max_tdoa_s=44 / FS)
+    assert abs(res.tdoa_s * FS - delay) < 1.0, res.tdoa_s * FS

@@ -100,8 +100,9 @@ def _nfm(rng, n, dev_cps=0.01):
 
 def test_narrow_signal_below_threshold_states_a_sigma_its_errors_respect():
     # 12.5 kHz NFM at 10 dB in its band, 0.26 s at 250 kS/s: the correlation is ~100 samples wide and its
-    # peak wanders among noise ripples ~10x further than Carter's bound; the blocks' scatter must show it.
-    # A sigma 3x too small would put the normalised errors' RMS near 6.
+    # peak wanders among noise ripples further than Carter's bound; the blocks' scatter must show it. The
+    # normalised errors must look like a unit Gaussian's: the sigma stated before the blocks' averaging gain
+    # and the coherence threshold were right had an RMS of 2.1 and 5 of 20 errors past 2.5 sigma.
     z, z_carter = [], []
     for seed in range(20):
         rng = np.random.default_rng(900 + seed)
@@ -116,5 +117,6 @@ def test_narrow_signal_below_threshold_states_a_sigma_its_errors_respect():
         z.append((est.delay_samples - d) / est.sigma_samples)
         z_carter.append((est.delay_samples - d) / est.sigma_carter_samples)
     rms = float(np.sqrt(np.mean(np.square(z))))
-    assert 0.5 < rms < 3.0, rms
-    assert float(np.sqrt(np.mean(np.square(z_carter)))) > 5.0  # the bound alone is far too small here
+    assert 0.6 < rms < 1.5, rms
+    assert int(np.sum(np.abs(z) > 2.5)) <= 2, z  # a Gaussian's share is 1.2 %: 0.25 of 20
+    assert float(np.sqrt(np.mean(np.square(z_carter)))) > 1.5  # the bound alone is too small here
