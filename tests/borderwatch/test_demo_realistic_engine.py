@@ -7,12 +7,13 @@ differs, so each seed is another draw of paths and receivers. The network is pla
 every sensor sweeps every profile each revisit and reports what sdr.sources.sim_reports says it
 would (the realistic world's field, its noise figure, the profile's margin and bin width, its LO
 error), with the sweep it covered, to the real rules engine with the real sample station database.
-TDOA is added the way the server adds it (coordination/tdoa_orders.py): an alert heard by >= 3
-sensors (when it opens, or at the first update that shows 3) gets one round a few seconds later: the
-6 strongest hearers, the reference broadcaster chosen from the sample stations
-(coordination.tdoa_reference), each sensor's snapshot rendered by sdr.sources.sim_tdoa from the same
-realistic world (every transmitter on at that moment, the reference, each dongle with its own crystal
-and start error), solved by coordination.tdoa.locate_tdoa and given to the engine's add_position_fix.
+TDOA is added the way the demo's server adds it (coordination/tdoa_orders.py, with the demo's 0.5 s
+target segment): an alert heard by >= 3 sensors (when it opens, or at the first update that shows 3)
+gets one round a few seconds later: the 6 strongest hearers, the reference broadcaster chosen from the
+sample stations (coordination.tdoa_reference), each sensor's snapshot rendered by sdr.sources.sim_tdoa
+from the same realistic world (every transmitter on at that moment within the reference's or the
+target's tuning, the reference, each dongle with its own crystal and start error), solved by
+coordination.tdoa.locate_tdoa and given to the engine's add_position_fix.
 The judging is the demo's own (borderwatch.demo.judge). The full IQ demo is test_demo_e2e.py.
 """
 
@@ -24,7 +25,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from borderwatch.demo import judge, sample_stations_path
+from borderwatch.demo import TDOA_TARGET_S, judge, sample_stations_path
 from borderwatch.demo_propagation import demo_world
 from borderwatch.demo_scenario import load_demo_scenario, realistic_scenario_path
 from coordination.alerts import Alert, InMemoryAlertStore
@@ -65,7 +66,7 @@ def _on(tx, t_s: float) -> bool:
 def _tdoa_round(alert: Alert, t_s: float, scenario, world, repo, infos: dict[str, SensorInfo],
                 seed: int, log: list[str]):
     """One round as the server runs it; the TDOA Position, or None (and why, in ``log``)."""
-    settings = TdoaSettings()
+    settings = TdoaSettings(target_s=TDOA_TARGET_S)
     readings = sorted(alert.sensors, key=lambda r: -r.measured_dbm)[: settings.max_sensors]
     chosen = [infos[r.sensor_id] for r in readings]
     t = scenario.start_utc + timedelta(seconds=t_s)
@@ -76,12 +77,17 @@ def _tdoa_round(alert: Alert, t_s: float, scenario, world, repo, infos: dict[str
     st = ref.station
     ref_tx = Transmitter(id=st.station_id, lat=st.lat, lon=st.lon, freq_hz=st.tx_freq_hz, erp_dbw=st.erp_dbw,
                          modulation="fm_broadcast", antenna_height_m=st.antenna_height_m + st.ground_height_m)
+    fs = settings.sample_rate_hz
     emitters = [TdoaEmitter(ref_tx, "fm_broadcast", TDOA_WAVEFORMS["fm_broadcast"], seed=seed)]
     for k, tx in enumerate(scenario.transmitters):
         if _on(tx, t_s):
             kind = tx.modulation if tx.modulation in TDOA_WAVEFORMS else "nfm"
-            emitters.append(TdoaEmitter(tx, kind, min(tx.bandwidth_hz, TDOA_WAVEFORMS[kind]), seed=seed + 1 + k))
-    fs = settings.sample_rate_hz
+            em = TdoaEmitter(tx, kind, min(tx.bandwidth_hz, TDOA_WAVEFORMS[kind]), seed=seed + 1 + k)
+            # the renderer records only what falls within a tuning (its own rule): the rest would only
+            # cost waveforms nobody hears (each emitter's waveform has its own seed: the same recording)
+            if any(abs(tx.emitted_freq_hz - f) + 0.5 * em.bandwidth_hz < 0.5 * fs
+                   for f in (st.tx_freq_hz, alert.f_center_hz)):
+                emitters.append(em)
     plan = SnapshotPlan(st.tx_freq_hz, alert.f_center_hz, fs, round(settings.ref_s * fs),
                         round(settings.target_s * fs), round(settings.settle_s * fs))
     renderer = SnapshotRenderer(emitters, world, plan, seed=seed)
@@ -125,7 +131,7 @@ def play(seed: int, tmp_path, tdoa: bool = False, log: list[str] | None = None,
     log = log if log is not None else []
     ordered: set[str] = set()
     due: list[tuple[float, str]] = []  # (when the round's fix is in, alert id)
-    lead_s = TdoaSettings().lead_s + TdoaSettings().target_s + 1.0
+    lead_s = TdoaSettings().lead_s + TDOA_TARGET_S + 1.0
 
     def order_rounds(new_events: list, t_now: float) -> None:
         for ev in new_events:
