@@ -97,6 +97,10 @@ class Outcome:
     n_heard: int = 0
     ambiguous: bool = False  # an alert says the position left its province open (cross-border by doubt)
     detail: str = ""  # the alerts in one line each (--cases)
+    doubt_p: float | None = None  # ambiguous: the probability of the province that is both source and affected
+    true_p: float | None = None  # the true province's probability in the main alert's position
+    region_km: float | None = None  # the main alert's stated 95 % semi-major axis
+    tdoa: tuple[str, int, float, float, bool] | None = None  # waveform, sensors, error km, 95 % km, covered
 
 
 @dataclass
@@ -259,8 +263,12 @@ def truth_verdicts(inc: Incident, measured: dict[str, list[float]], infos: Seque
 
 
 def covered(alert: Alert, lat: float, lon: float) -> bool:
-    p = alert.position
-    assert p is not None
+    assert alert.position is not None
+    return covered_by(alert.position, lat, lon)
+
+
+def covered_by(p: Position, lat: float, lon: float) -> bool:
+    """Whether a position's stated 95 % region (ellipse or annulus) holds (lat, lon)."""
     d = float(geo.haversine_km(p.lat, p.lon, lat, lon))
     if p.kind == "annulus":
         return (p.r_inner_km or 0.0) <= d <= (p.r_outer_km or 0.0)
@@ -347,6 +355,7 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
                                      site.antenna_factor_db_m, coverage=cover)
         events += engine.tick(base + timedelta(seconds=4.0))
     tdoa_note = ""
+    tdoa_seen: tuple[str, int, float, float, bool] | None = None
     if tdoa_stations is not None and len(measured) >= 3:
         # The server orders a round when an alert opens; the fix reaches the engine while the levels are
         # still within the evidence horizon, so the judgement is redone on the fused position.
@@ -360,6 +369,9 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
             if isinstance(fix, str):
                 tdoa_note = f"      TDOA: no fix ({fix})"
             else:
+                tdoa_seen = (_tdoa_kind(inc)[0], fix.n_sensors,
+                             float(geo.haversine_km(fix.lat, fix.lon, inc.tx.lat, inc.tx.lon)), fix.error_km,
+                             covered_by(fix, inc.tx.lat, inc.tx.lon))
                 tdoa_note = (f"      TDOA: fix {float(geo.haversine_km(fix.lat, fix.lon, inc.tx.lat, inc.tx.lon)):.2f} "
                              f"km off, 95 % {fix.error_km:.2f} km")
                 events += engine.add_position_fix(main.id, fix, t0 + timedelta(seconds=12.0))
@@ -371,7 +383,7 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
     truth = truth_verdicts(inc, measured, infos, t0.date())
     out = Outcome(heard=bool(measured), n_alerts=len(alerts),
                   verdicts=frozenset(v for a in alerts for v in a.verdicts), truth=truth, n_heard=len(measured),
-                  ambiguous=any(f.startswith("ambiguous:") for a in alerts for f in a.findings))
+                  ambiguous=any(f.startswith("ambiguous:") for a in alerts for f in a.findings), tdoa=tdoa_seen)
     heard_s = ", ".join(f"{sid}({prov_of[sid]}) {max(v):.1f}" for sid, v in sorted(measured.items(),
                                                                                     key=lambda kv: -max(kv[1])))
     out.detail = f"heard: {heard_s or '-'}\n" + "\n".join(
@@ -382,6 +394,11 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
     if alerts:
         main = max(alerts, key=lambda a: len(a.sensors))
         out.top1 = main.provinces_source[0] if main.provinces_source else None
+        if main.position is not None:
+            probs = main.position.province_probabilities
+            out.true_p, out.region_km = probs.get(inc.province, 0.0), main.position.error_km
+            both = set(main.provinces_source) & set(main.provinces_affected)
+            out.doubt_p = max((probs.get(p, 0.0) for p in both), default=None)
         if inc.station is None and main.position is not None:
             out.err_km = float(geo.haversine_km(main.position.lat, main.position.lon, inc.tx.lat, inc.tx.lon))
             out.covered = covered(main, inc.tx.lat, inc.tx.lon)
@@ -431,6 +448,9 @@ def breakdown(rows: Sequence[tuple[Incident, Outcome]]) -> str:
     doubt = [o for _, o in heard if o.verdicts != o.truth and o.ambiguous
              and o.verdicts - o.truth == {"cross_border"}]
     lines.append(f"    misses that are only the ambiguity rule (cross-border by doubt): {len(doubt)}")
+    lines += ambiguity_lines([(i, o) for i, o in heard if o.verdicts != o.truth and o.ambiguous
+                              and o.verdicts - o.truth == {"cross_border"}])
+    lines += tdoa_lines([o.tdoa for _, o in heard if o.tdoa is not None])
     by: dict[str, list[bool]] = {}
     wrong: Counter[str] = Counter()
     for i, o in rows:
@@ -442,6 +462,44 @@ def breakdown(rows: Sequence[tuple[Incident, Outcome]]) -> str:
     lines += [f"    {k:22s} exact {100.0 * sum(v) / len(v):5.1f} % of {len(v)}" for k, v in sorted(by.items())]
     lines += [f"    miss {n:3d} x {k}" for k, n in wrong.most_common(8)]
     return "\n".join(lines)
+
+
+def ambiguity_lines(doubt: Sequence[tuple[Incident, Outcome]]) -> list[str]:
+    """What the ambiguity rule's misses are made of: by kind and by sensors heard, the probability the
+    position gave the doubted province (both source and affected) and whether the stated region really
+    reaches over the border (the emitter is nearer a border than the region's 95 % semi-major axis)."""
+    if not doubt:
+        return []
+    lines = []
+    groups: dict[str, list[tuple[Incident, Outcome]]] = {}
+    for i, o in doubt:
+        groups.setdefault(i.kind, []).append((i, o))
+        groups.setdefault(f"heard by {'3+' if o.n_heard >= 3 else o.n_heard}", []).append((i, o))
+    for label, sub in sorted(groups.items()):
+        ps = [o.doubt_p for _, o in sub if o.doubt_p is not None]
+        reach = sum(1 for i, o in sub if o.region_km is not None and i.border_km < o.region_km)
+        errs = [o.err_km for _, o in sub if o.err_km is not None]
+        cov = [bool(o.covered) for _, o in sub if o.covered is not None]
+        lines.append(f"      doubt {label:20s} {len(sub):3d}: P(doubted province) median "
+                     f"{statistics.median(ps) if ps else float('nan'):.2f}, < 0.3 in {sum(p < 0.3 for p in ps)}, "
+                     f"region reaches the border {reach}, median region "
+                     f"{statistics.median([o.region_km for _, o in sub if o.region_km]) if sub else 0:.1f} km, "
+                     f"error {statistics.median(errs) if errs else float('nan'):.1f} km, covered {sum(cov)}/{len(cov)}")
+    return lines
+
+
+def tdoa_lines(fixes: Sequence[tuple[str, int, float, float, bool]]) -> list[str]:
+    """The TDOA fixes alone, by waveform and sensor count: error and coverage of their own stated region."""
+    lines = []
+    for kind in sorted({f[0] for f in fixes}):
+        for lo, hi in ((3, 3), (4, 99)):
+            sub = [f for f in fixes if f[0] == kind and lo <= f[1] <= hi]
+            if sub:
+                lines.append(f"    TDOA {kind:12s} {lo}{'+' if hi > lo else ''} sensors {len(sub):3d} fixes: median "
+                             f"error {statistics.median(f[2] for f in sub):6.2f} km, median 95 % "
+                             f"{statistics.median(f[3] for f in sub):6.2f} km, covered {sum(f[4] for f in sub)}"
+                             f"/{len(sub)}")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -456,6 +514,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--only", type=int, nargs="+", default=None, help="play only these incident numbers")
     ap.add_argument("--tdoa", action="store_true",
                     help="levels + TDOA: incidents heard by >= 3 sensors get a rendered TDOA round fused in")
+    ap.add_argument("--compare", action="store_true",
+                    help="with --tdoa: also play the same incidents levels only and print that row too")
     ap.add_argument("--localiser", nargs="+", default=[], metavar="KEY=VALUE",
                     help="LocaliserConfig fields to try (e.g. sigma_db=2.5 n_sigma=4)")
     args = ap.parse_args(argv)
@@ -492,6 +552,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{m['lic_alert_pct']:10.1f} {time.perf_counter() - t_start:5.0f}", flush=True)
             if args.detail:
                 print(breakdown(rows), flush=True)
+            if args.tdoa and args.compare:
+                # The same incidents, levels only: same generators, so the same sweeps and reports.
+                t_start = time.perf_counter()
+                rows_lv = [(inc, play(inc, world, sites, infos, repo, rules, cfg,
+                                      np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k)))
+                           for k, inc in picked]
+                m = summarise(level, rows_lv)
+                print(f"{level:6.1f} {m['heard']:5d} {m['split_pct']:6.1f} {m['exact_pct']:6.1f} {m['top1_pct']:6.1f} "
+                      f"{m['top1_far_pct']:9.1f} {m['coverage_pct']:8.1f} {m['err_med_km']:7.1f} "
+                      f"{m['err_p90_km']:7.1f} {m['lic_alert_pct']:10.1f} {time.perf_counter() - t_start:5.0f}"
+                      f"   <- levels only, same incidents", flush=True)
+                if args.detail:
+                    print(breakdown(rows_lv), flush=True)
+                    both = [(i, o) for (i, o), (_, ot) in zip(rows_lv, rows, strict=True) if ot.tdoa is not None]
+                    fixed = [(i, ot) for (i, o), (_, ot) in zip(rows_lv, rows, strict=True) if ot.tdoa is not None]
+                    ex_lv = 100.0 * sum(o.verdicts == o.truth for _, o in both) / max(len(both), 1)
+                    ex_td = 100.0 * sum(o.verdicts == o.truth for _, o in fixed) / max(len(fixed), 1)
+                    print(f"    incidents with a TDOA fix: {len(fixed)}; exact levels only {ex_lv:.1f} %, "
+                          f"with TDOA {ex_td:.1f} %", flush=True)
             if args.cases:
                 for (k, _), (inc, o) in zip(picked, rows, strict=True):
                     if o.heard and (o.n_alerts > 1 or o.verdicts != o.truth):

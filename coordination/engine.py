@@ -52,6 +52,7 @@ from coordination.alerts import (
 )
 from coordination.emission_class import check_class
 from coordination.localisation import (
+    FieldModel,
     Fix,
     LevelObservation,
     LocalisationError,
@@ -60,12 +61,20 @@ from coordination.localisation import (
     SilentObservation,
     StationHypothesis,
     locate,
+    log_likelihood_at,
     misfit,
     station_erp_dbw,
     station_misfit,
 )
 from coordination.sensors import SensorInfo, SweepCoverage
-from coordination.tdoa_fusion import FusedFix, covariance_km2, fuse_positions, inside_region, province_shares
+from coordination.tdoa_fusion import (
+    FusedFix,
+    covariance_km2,
+    fuse_with_doubt,
+    inside_region,
+    province_shares,
+    station_odds_factor,
+)
 from dsp.calibration import dbm_to_dbuv_m
 from station_db.models import MEMBER_PROVINCES, Station
 from station_db.rules import BandRule, RuleSet
@@ -112,9 +121,17 @@ class EngineConfig:
     ``judgements_per_call``: full assessments one ``observe``/``tick`` call makes at most (the oldest
     due first; 0 = all): the server's loop is never held for long, so a report arriving meanwhile
     (a first sight in a safety band) waits at most that long.
-    With a position fix that does not come from levels (TDOA, :meth:`RulesEngine.add_position_fix`), a
-    candidate station whose licensed site lies outside the fused 95 % region, widened by
-    ``fix_station_tol_km`` (1-sigma: the site's own coordinates and a fix's heavy tail), is not the emitter.
+    With a position fix that does not come from levels (TDOA, :meth:`RulesEngine.add_position_fix`), the
+    fix is a measurement that is a wrong correlation peak with probability ``tdoa_wrong_narrow`` (emissions
+    narrower than ``tdoa_wide_hz``) or ``tdoa_wrong_wide`` when it rests on three sensors (no redundancy: a
+    wrong peak cannot show), that divided by ``tdoa_checked_gain`` on four or more (the solver's chi-square
+    check drops or widens an inconsistent pair): the rates at which TDOA fixes missed their own stated
+    95 % region on realistic trials (docs/rules-engine.md section 10). The levels' likelihood at the
+    fix against at the level fix weighs it (:func:`coordination.tdoa_fusion.fuse_with_doubt`), and a
+    candidate station's odds are multiplied by how much likelier the fix is at its licensed site (widened
+    by ``fix_station_tol_km``, 1-sigma) than where the levels put an unknown emitter
+    (:func:`coordination.tdoa_fusion.station_odds_factor`): a fix that may be a wrong peak cannot alone
+    overturn a station the levels and the licence favour strongly, and the findings say when it did not.
     """
 
     def __post_init__(self) -> None:
@@ -129,6 +146,9 @@ class EngineConfig:
         if self.predicted_border_check not in ("always", "heard", "off"):
             raise ValueError(f"EngineConfig.predicted_border_check={self.predicted_border_check!r}: "
                              f"use always, heard or off")
+        for name in ("tdoa_wrong_narrow", "tdoa_wrong_wide"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"EngineConfig.{name}={getattr(self, name)!r} must be in [0, 1)")
         for name in ("group_window_s", "evidence_horizon_s", "auto_resolve_after_s", "cluster_link_km"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"EngineConfig.{name}={getattr(self, name)!r} must be > 0")
@@ -162,6 +182,10 @@ class EngineConfig:
     provisional: bool = True
     judgements_per_call: int = 1
     fix_station_tol_km: float = 1.0
+    tdoa_wrong_narrow: float = 0.3
+    tdoa_wrong_wide: float = 0.1
+    tdoa_wide_hz: float = 100e3
+    tdoa_checked_gain: float = 3.0
     localiser: LocaliserConfig = field(default_factory=LocaliserConfig)
 
 
@@ -578,8 +602,8 @@ class RulesEngine:
         old = tr.alert
         level = old.position_rss or (old.position if old.position is not None and old.position.method == "rss"
                                      else None)
-        new = old.evolve(event="updated", position=self._fuse(level, position).position, position_rss=level,
-                         updated_at=now)
+        fused = self._fuse(level, position, outlier_probability=self._tdoa_wrong(old.bandwidth_hz, position.n_sensors))
+        new = old.evolve(event="updated", position=fused.position, position_rss=level, updated_at=now)
         tr.alert, tr.last_event = new, now
         self.store.save(new)
         return [AlertEvent("updated", new)]
@@ -624,13 +648,18 @@ class RulesEngine:
         sigma_db = cfg.localiser.sigma_max_db if fix is None else fix.sigma_db
         findings: list[str] = []
         position_rss: Position | None = None
+        q_wrong = 0.0 if position_fix is None else self._tdoa_wrong(obw_hz, position_fix.n_sensors)
+        level_llr: float | None = None
         if position_fix is not None:
             position_rss = position
-            fused = self._fuse(position, position_fix)
+            if position is not None and position.kind != "annulus":
+                level_llr = self._level_llr(obs, f_hz, silent, position_fix, position)
+            fused = self._fuse(position, position_fix, outlier_probability=q_wrong, level_llr=level_llr)
             position = fused.position
-            findings.append(_fusion_finding(fused, position_rss))
+            findings.append(_fusion_finding(fused, position_rss, q_wrong))
 
         cand_reports: list[CandidateStation] = []
+        kept_note: str | None = None
         matched: Station | None = None
         matched_pred: dict[str, float] = {}
         matched_offset_db = 0.0
@@ -646,15 +675,29 @@ class RulesEngine:
             offset = station_erp_dbw(levels, h, sigma_db=sigma_db, silent=silent) - st.erp_dbw
             resid = [o.field_dbuv_m - (st.erp_dbw + g) for o, g in zip(obs, h.g_heard_db, strict=True)]
             spread = statistics.pstdev(resid) if len(resid) >= 2 else 0.0
-            p = p_station.get(st.station_id, 0.0)
-            outside = (position_fix is not None and position is not None
-                       and not inside_region(position, st.lat, st.lon, tol_km=cfg.fix_station_tol_km))
-            explains = p >= cfg.match_min_probability and not outside
+            p_levels = p = p_station.get(st.station_id, 0.0)
+            off_fix = False
+            if position_fix is not None:
+                # The TDOA fix is evidence on top of the levels: it multiplies the station's odds.
+                factor = station_odds_factor(position_fix, position_rss, st.lat, st.lon,
+                                             tol_km=cfg.fix_station_tol_km, outlier_probability=q_wrong,
+                                             level_llr=level_llr)
+                p = 0.0 if p <= 0.0 else 1.0 / (1.0 + (1.0 - p) / (p * max(factor, 1e-300)))
+                off_fix = not inside_region(position_fix, st.lat, st.lon, tol_km=cfg.fix_station_tol_km)
+            explains = p >= cfg.match_min_probability
             reasons = [] if explains else [
-                f"licensed site outside the 95 % region of the position fused with the TDOA fix "
-                f"(levels gave it probability {p:.2f})" if outside else
-                f"probability {p:.2f} that it is the emitter (levels, silences, position, licensed e.r.p.), "
-                f"below {cfg.match_min_probability:g}"]
+                f"licensed site outside the 95 % region of the TDOA fix: probability {p_levels:.2f} from the "
+                f"levels, {p:.2f} with the fix" if off_fix and p_levels >= cfg.match_min_probability else
+                f"probability {p:.2f} that it is the emitter (levels, silences, position, licensed e.r.p."
+                f"{', TDOA fix' if position_fix is not None else ''}), below {cfg.match_min_probability:g}"]
+            if explains and off_fix and position_fix is not None:
+                from station_db.geo import haversine_km
+
+                off_km = float(haversine_km(st.lat, st.lon, position_fix.lat, position_fix.lon))
+                reasons.append(f"the TDOA fix lies {off_km:.1f} km "
+                               f"from the licensed site, outside its region; a fix of this kind is a wrong peak in "
+                               f"about {q_wrong:.0%} of rounds, so the levels and the licence decide (probability "
+                               f"{p_levels:.2f}, {p:.2f} with the fix)")
             cand_reports.append(CandidateStation(
                 station_id=st.station_id, province=st.province, tx_freq_hz=st.tx_freq_hz,
                 freq_offset_hz=f_hz - st.tx_freq_hz, predicted_dbuv_m=tuple(sorted(pred.items())),
@@ -665,6 +708,7 @@ class RulesEngine:
             ))
             if explains and p > best_p:
                 best_p, matched, matched_pred, matched_offset_db = p, st, pred, offset
+                kept_note = reasons[0] if reasons else None
 
         verdicts: set[str] = set()
         violation_excess = 0.0
@@ -681,7 +725,10 @@ class RulesEngine:
             probs = {matched.province: 1.0}
             source = (matched.province,)
             findings.append(f"licensed station {matched.province}/{matched.station_id} is the emitter with "
-                            f"probability {best_p:.2f} (levels, silences, position, licensed e.r.p.)")
+                            f"probability {best_p:.2f} (levels, silences, position, licensed e.r.p."
+                            f"{', TDOA fix' if position_fix is not None else ''})")
+            if kept_note:
+                findings.append(f"TDOA fix against the licence: {kept_note}")
             position = self._station_position(matched, position, best_p, len(obs),
                                               method="rss" if position_fix is None else "fused")
             v_findings, violation_excess = self._licence_check(matched, f_hz, obw_hz, matched_offset_db, len(obs),
@@ -766,11 +813,8 @@ class RulesEngine:
     def _locate(self, band: BandRule, obs: Sequence[_Obs], f_hz: float, silent: Sequence[SilentObservation],
                 candidates: Sequence[Station]) -> Fix | None:
         """Position, province probabilities and each candidate station's probability of being the emitter."""
-        # The strongest sensors carry the position; distant weak ones add cost, little information.
         obs = sorted(obs, key=lambda o: -o.field_dbuv_m)[: self.config.max_localisation_sensors]
-        rx_h = float(np.mean([o.sensor.height_m for o in obs]))
-        model = prediction.emitter_field_model(f_hz, rx_h, time_pct=50.0)
-        levels = [LevelObservation(o.sensor.lat, o.sensor.lon, o.field_dbuv_m, o.sensor.sensor_id) for o in obs]
+        levels, model = self._level_inputs(obs, f_hz)
         hyps = [self._hypothesis(st, obs, silent) for st in candidates]
         lookup = self._lookup()
         try:
@@ -840,12 +884,37 @@ class RulesEngine:
                         semi_minor_km=1.0 / math.sqrt(5.991), orientation_deg=0.0, provinces=((st.province, 1.0),),
                         kind="station", n_sensors=n, eirp_dbw=eirp, method=method)
 
-    def _fuse(self, level: Position | None, other: Position) -> FusedFix:
-        """The level fix fused with a fix not from levels; provinces by the engine's own lookup (its waters)."""
+    def _fuse(self, level: Position | None, other: Position, *, outlier_probability: float = 0.0,
+              level_llr: float | None = None) -> FusedFix:
+        """The level fix fused with a fix not from levels that may be a wrong peak (``outlier_probability``);
+        provinces by the engine's own lookup (its waters)."""
         if level is None:
             shares = province_shares(other.lat, other.lon, covariance_km2(other), self._lookup())
             return FusedFix(dataclasses.replace(other, provinces=shares), True, 0.0)
-        return fuse_positions(level, other, self._lookup())
+        return fuse_with_doubt(level, other, self._lookup(), outlier_probability=outlier_probability,
+                               level_llr=level_llr)
+
+    def _tdoa_wrong(self, obw_hz: float, n_sensors: int) -> float:
+        """How often a TDOA fix of an emission this wide, on this many sensors, is a wrong peak."""
+        cfg = self.config
+        q = cfg.tdoa_wrong_wide if obw_hz >= cfg.tdoa_wide_hz else cfg.tdoa_wrong_narrow
+        return q if n_sensors <= 3 else q / max(cfg.tdoa_checked_gain, 1.0)
+
+    def _level_llr(self, obs: Sequence[_Obs], f_hz: float, silent: Sequence[SilentObservation],
+                   fix: Position, level: Position) -> float:
+        """Log-likelihood of the levels and silences at the TDOA fix minus at the level fix (e.r.p. and
+        spread summed over as the localiser does)."""
+        levels, model = self._level_inputs(obs, f_hz)
+        ll = log_likelihood_at([(fix.lat, fix.lon), (level.lat, level.lon)], levels, model,
+                               config=self.config.localiser, silent=silent)
+        return float(ll[0] - ll[1])
+
+    def _level_inputs(self, obs: Sequence[_Obs], f_hz: float) -> tuple[list[LevelObservation], FieldModel]:
+        """The strongest sensors' levels (they carry the position; far weak ones add cost) and the field law."""
+        obs = sorted(obs, key=lambda o: -o.field_dbuv_m)[: self.config.max_localisation_sensors]
+        rx_h = float(np.mean([o.sensor.height_m for o in obs]))
+        model = prediction.emitter_field_model(f_hz, rx_h, time_pct=50.0)
+        return [LevelObservation(o.sensor.lat, o.sensor.lon, o.field_dbuv_m, o.sensor.sensor_id) for o in obs], model
 
     def _lookup(self) -> ProvinceLookup:
         if self._province_lookup is None:
@@ -1317,17 +1386,24 @@ class RulesEngine:
             self._tracks.setdefault((band.name, alert.channel_hz), []).append(tr)
 
 
-def _fusion_finding(fused: FusedFix, level: Position | None) -> str:
+def _fusion_finding(fused: FusedFix, level: Position | None, q_wrong: float) -> str:
     """What the fusion of the level fix with a TDOA fix says about their agreement."""
     if level is None:
         return "position: the TDOA fix alone (no fix from the received levels)"
     if level.kind == "annulus":
         return "position: the TDOA fix (the received levels give only a ring about one sensor)"
+    llr = ("" if fused.level_llr is None else
+           f"; the levels' likelihood there {math.exp(max(min(fused.level_llr, 50.0), -700.0)):.2g} x that at "
+           f"their own fix")
+    weight = (f"; probability {fused.weight_tdoa:.2f} that the fix is right (a fix of this kind is a wrong peak in "
+              f"about {q_wrong:.0%} of rounds), the region holds the rest")
     if fused.consistent:
         return (f"position: received levels fused with a TDOA fix that agrees with them (Mahalanobis distance "
-                f"{math.sqrt(fused.mahalanobis2):.1f})")
+                f"{math.sqrt(fused.mahalanobis2):.1f}{llr}){weight}")
+    kept = ("the TDOA fix is kept (the levels in the tail of their region)" if fused.point == "tdoa"
+            else "the level fix is kept")
     return (f"position: the TDOA fix disagrees with the received levels (Mahalanobis distance "
-            f"{math.sqrt(fused.mahalanobis2):.1f}); one of them is wrong, the region holds both")
+            f"{math.sqrt(fused.mahalanobis2):.1f}{llr}); {kept}{weight}")
 
 
 def _inline(fn: Callable[[], Fix]) -> Fix:

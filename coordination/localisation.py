@@ -553,6 +553,36 @@ def misfit(
     return best
 
 
+def log_likelihood_at(
+    points_latlon: Sequence[tuple[float, float]],
+    observations: Sequence[LevelObservation],
+    model: FieldModel,
+    *,
+    config: LocaliserConfig = LocaliserConfig(),
+    silent: Sequence[SilentObservation] = (),
+) -> np.ndarray:
+    """log p(levels, silences | emitter at each point), with the e.r.p. and the spread summed over as in
+    :func:`locate` (same robust loss, silence terms, e.r.p. prior and spreads, uniform in log).
+
+    Why: a position from another method (a TDOA fix) is checked against what the levels say of that
+    very place, not against the Gaussian summary of their region (a banana or a tail is not an ellipse);
+    the spread is summed over, not fixed at its estimate, so a place the levels fit only with a larger
+    spread is less likely, not excluded.
+    """
+    obs = list(observations)
+    if not obs or not points_latlon:
+        return np.zeros(len(points_latlon))
+    table = _Table(model, config.max_range_km)
+    frame = _Frame(float(np.mean([o.lat for o in obs])), float(np.mean([o.lon for o in obs])))
+    sx, sy = frame.to_xy(np.array([o.lat for o in obs]), np.array([o.lon for o in obs]))
+    qx, qy = frame.to_xy(np.array([q.lat for q in silent]), np.array([q.lon for q in silent]))
+    px, py = frame.to_xy(np.array([p[0] for p in points_latlon]), np.array([p[1] for p in points_latlon]))
+    like = _Likelihood(np.array([o.field_dbuv_m for o in obs]), np.array([q.limit_dbuv_m for q in silent]), config)
+    gh = table.value(np.hypot(px[:, None] - sx[None, :], py[:, None] - sy[None, :]))
+    gs = table.value(np.hypot(px[:, None] - qx[None, :], py[:, None] - qy[None, :]))
+    return np.asarray(logsumexp(like.log_lik(gh, gs, like.p_logprior_diffuse), axis=0) - math.log(len(like.sig)))
+
+
 def station_misfit(
     observations: Sequence[LevelObservation],
     station: StationHypothesis,

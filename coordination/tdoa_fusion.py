@@ -14,6 +14,18 @@ half-way, covariance the mean of the two plus a quarter of the difference's oute
 95 % region holds both fixes instead of claiming the precision of either (``consistent`` is False;
 the position's method stays ``fused``).
 
+A TDOA fix of a narrowband emitter heard a few dB over the floor can also be wrong while both tests
+pass: a pair locked on a wrong correlation peak puts it kilometres off, inside the level region (which
+is tens of km wide), with a region of a few hundred metres. The information form then claims the
+wrong fix's precision. :func:`fuse_with_doubt` treats the fix as what it is, a measurement that is
+right (its Gaussian) with probability ``1 - q`` and a wrong peak (landing anywhere in the level
+region, a uniform density over its 95 % ellipse) with probability ``q`` (``outlier_probability``: the
+rate of fixes outside their stated region, measured per waveform). What the levels say of the fix's
+own place (their log-likelihood there against at the level fix, ``level_llr``; else the Mahalanobis
+distance) sets how likely the "right" branch is; the result is the mixture of the fused Gaussian and
+the level region, weighted by that posterior, its 95 % region an ellipse that holds 95 % of the
+mixture's draws. A fused position is then never more confident than the chance that the fix is right.
+
 Geometry is local: both fixes are put in a tangent plane at the level fix (east, north in km; an
 equirectangular map is exact to < 0.1 % over the tens of km involved). Position semantics follow
 :class:`coordination.alerts.Position`: ``semi_major_km``/``semi_minor_km`` are 1-sigma axes of a
@@ -39,6 +51,10 @@ CHI2_2DOF_95 = 5.991
 CHI2_2DOF_999 = 13.816
 #: Points drawn from a region to share it among provinces.
 PROVINCE_SAMPLES = 2000
+#: Draws of a fused mixture its 95 % ellipse is sized on.
+MIXTURE_SAMPLES = 4000
+#: How often the level fix's 95 % region misses the emitter (by its definition; 1-3 % measured).
+LEVEL_TAIL = 0.05
 _KM_PER_DEG_LAT = 111.195
 
 #: The TDOA fix file the server writes beside an alert's snapshots (one per round; the newest one counts).
@@ -55,6 +71,12 @@ class FusedFix:
     position: Position
     consistent: bool
     mahalanobis2: float
+    weight_tdoa: float = 1.0
+    """Posterior probability that the TDOA fix is right (its own region holds the emitter)."""
+    level_llr: float | None = None
+    """Log-likelihood of the levels at the TDOA fix minus at the level fix (None: not checked)."""
+    point: str = "fused"
+    """Whose point the position is: ``fused``, ``tdoa`` (the level fix in its tail) or ``levels`` (a wrong peak)."""
 
 
 def covariance_km2(pos: Position) -> np.ndarray:
@@ -153,6 +175,117 @@ def fuse_positions(rss: Position, tdoa: Position, lookup: ProvinceLookup | None 
                 mix[code] = mix.get(code, 0.0) + 0.5 * p
         pos = replace(pos, provinces=tuple(sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))))
     return FusedFix(pos, consistent, m2)
+
+
+def _level_area_km2(rss: Position) -> float:
+    return math.pi * CHI2_2DOF_95 * max(rss.semi_major_km, 1e-6) * max(rss.semi_minor_km, 1e-6)
+
+
+def _log_right_density(rss: Position, tdoa: Position, level_llr: float | None) -> tuple[float, float]:
+    """(log density of a right TDOA fix at its place given the levels, Mahalanobis^2 of the two fixes)."""
+    p_sum = covariance_km2(rss) + covariance_km2(tdoa) + np.eye(2) * 1e-8
+    d = _to_km(rss.lat, rss.lon, tdoa.lat, tdoa.lon)
+    m2 = float(d @ np.linalg.solve(p_sum, d))
+    dist2 = m2 if level_llr is None else -2.0 * min(level_llr, 0.0)
+    return -0.5 * dist2 - math.log(2.0 * math.pi * math.sqrt(float(np.linalg.det(p_sum)))), m2
+
+
+def fix_weights(rss: Position, tdoa: Position, *, outlier_probability: float,
+                level_llr: float | None = None) -> tuple[tuple[float, float, float], float]:
+    """Posterior weights of (both right: the fused Gaussian; the TDOA fix right and the level fix in its
+    tail: the TDOA Gaussian alone; the TDOA fix a wrong peak: the level fix alone), and the two fixes'
+    Mahalanobis^2.
+
+    Both right: the fix lands where the levels put the emitter, ``N(x_tdoa; x_rss, P_rss + P_tdoa)``,
+    its exponent from the levels' own log-likelihood ratio when given (``-2 min(level_llr, 0)``), else the
+    Mahalanobis distance. Level fix in its tail (``LEVEL_TAIL``: a 95 % region misses 5 %), or a wrong
+    peak: the fix lands anywhere in the level fix's 95 % ellipse, ``1 / area``. Priors ``1 - q``, ``q``.
+    """
+    log_r, m2 = _log_right_density(rss, tdoa, level_llr)
+    q = min(max(outlier_probability, 0.0), 1.0)
+    log_u = -math.log(_level_area_km2(rss))
+    terms = np.array([math.log1p(-q) + math.log1p(-LEVEL_TAIL) + log_r if q < 1.0 else -np.inf,
+                      math.log1p(-q) + math.log(LEVEL_TAIL) + log_u if q < 1.0 else -np.inf,
+                      math.log(q) + log_u if q > 0.0 else -np.inf])
+    w = np.exp(terms - np.max(terms))
+    w /= w.sum()
+    return (float(w[0]), float(w[1]), float(w[2])), m2
+
+
+def fuse_with_doubt(rss: Position, tdoa: Position, lookup: ProvinceLookup | None = None, *,
+                    outlier_probability: float, level_llr: float | None = None, seed: int = 0) -> FusedFix:
+    """Fuse a level fix with a TDOA fix that may be a wrong peak (see the module docstring).
+
+    The result is the mixture of :func:`fix_weights`' three branches. Its point is the fused one when
+    both fixes are likelier right, the TDOA fix's when only it is, else the level fix's; its 95 % region
+    the smaller of two ellipses (the point branch's shape, the mixture's second moment about the point)
+    each sized to hold 95 % of the mixture's draws; provinces the weighted mixture of the branches'
+    shares. ``consistent``: the fused branch is the likeliest. With ``outlier_probability`` 0 and no
+    ``level_llr`` this is :func:`fuse_positions`.
+    """
+    if (outlier_probability <= 0.0 and level_llr is None) or rss.kind == "annulus" or rss.semi_major_km <= 0.0:
+        return fuse_positions(rss, tdoa, lookup)
+    (w_f, w_t, w_l), m2 = fix_weights(rss, tdoa, outlier_probability=outlier_probability, level_llr=level_llr)
+    lat0, lon0 = rss.lat, rss.lon
+    p1, p2 = covariance_km2(rss) + np.eye(2) * 1e-8, covariance_km2(tdoa) + np.eye(2) * 1e-8
+    x2 = _to_km(lat0, lon0, tdoa.lat, tdoa.lon)
+    i1, i2 = np.linalg.inv(p1), np.linalg.inv(p2)
+    cf = np.linalg.inv(i1 + i2)
+    xf = cf @ (i2 @ x2)
+    branches = [(w_f, xf, cf), (w_t, x2, p2), (w_l, np.zeros(2), p1)]
+    k_point = int(np.argmax([w_f, w_t, w_l]))
+    centre, shape0 = branches[k_point][1], branches[k_point][2]
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(MIXTURE_SAMPLES, [w_f, w_t, w_l])
+    draws = np.concatenate([rng.multivariate_normal(m, c, size=n, method="eigh")
+                            for (_, m, c), n in zip(branches, counts, strict=True)])
+    moment = sum((w * (c + np.outer(m - centre, m - centre)) for w, m, c in branches), np.zeros((2, 2)))
+    best: np.ndarray | None = None
+    dev = draws - centre
+    for shape in (shape0, moment):
+        k2 = float(np.quantile(np.einsum("ij,ij->i", dev, np.linalg.solve(shape, dev.T).T), 0.95))
+        cov = shape * max(k2, 1e-12) / CHI2_2DOF_95
+        if best is None or np.linalg.det(cov) < np.linalg.det(best):
+            best = cov
+    assert best is not None
+    lat, lon = _to_latlon(lat0, lon0, centre)
+    pos = _position(float(lat), float(lon), best, method="fused", n_sensors=max(rss.n_sensors, tdoa.n_sensors),
+                    lookup=None, eirp_dbw=rss.eirp_dbw)
+    flat, flon = _to_latlon(lat0, lon0, xf)
+    fused_shares = province_shares(float(flat), float(flon), cf, lookup) if lookup is not None else tdoa.provinces
+    tdoa_shares = (province_shares(tdoa.lat, tdoa.lon, p2, lookup) if lookup is not None else tdoa.provinces)
+    mix: dict[str, float] = {}
+    for shares, weight in ((fused_shares, w_f), (tdoa_shares, w_t), (rss.provinces, w_l)):
+        for code, p in shares:
+            mix[code] = mix.get(code, 0.0) + weight * p
+    pos = replace(pos, provinces=tuple(sorted(((c, p) for c, p in mix.items() if p > 0.0),
+                                              key=lambda kv: (-kv[1], kv[0]))))
+    return FusedFix(pos, k_point == 0, m2, weight_tdoa=w_f + w_t, level_llr=level_llr,
+                    point=("fused", "tdoa", "levels")[k_point])
+
+
+def station_odds_factor(tdoa: Position, rss: Position | None, lat: float, lon: float, *, tol_km: float,
+                        outlier_probability: float, level_llr: float | None = None) -> float:
+    """By how much a TDOA fix multiplies the odds that a licensed station at (lat, lon) is the emitter
+    (against "an unknown emitter where the levels put it").
+
+    Station: the fix lands at its site, ``N(site; x_tdoa, P_tdoa + tol^2)``, or is a wrong peak; unknown:
+    the fix lands where the levels say (:func:`fix_weights`' densities) or is a wrong peak. With
+    ``q`` = 0 a fix far from the site rules the station out; with ``q`` > 0 it divides its odds by at
+    most ~1/q: a narrowband fix that is often a wrong peak cannot by itself overturn what the levels and
+    the licence say.
+    """
+    q = min(max(outlier_probability, 0.0), 1.0)
+    cov_t = covariance_km2(tdoa) + np.eye(2) * (tol_km**2 + 1e-8)
+    d = _to_km(tdoa.lat, tdoa.lon, lat, lon)
+    dens_st = math.exp(-0.5 * float(d @ np.linalg.solve(cov_t, d))) / (2.0 * math.pi * math.sqrt(
+        float(np.linalg.det(cov_t))))
+    if rss is None or rss.kind == "annulus" or rss.semi_major_km <= 0.0:  # no level density: the region decides
+        return 1.0 if float(d @ np.linalg.solve(cov_t, d)) <= CHI2_2DOF_95 else q
+    log_r, _ = _log_right_density(rss, tdoa, level_llr)
+    u = 1.0 / _level_area_km2(rss)
+    dens_unk = (1.0 - LEVEL_TAIL) * math.exp(log_r) + LEVEL_TAIL * u
+    return ((1.0 - q) * dens_st + q * u) / max((1.0 - q) * dens_unk + q * u, 1e-300)
 
 
 def inside_region(pos: Position, lat: float, lon: float, *, tol_km: float = 0.0) -> bool:

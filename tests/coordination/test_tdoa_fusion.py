@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from coordination.alerts import AlertError, Position
-from coordination.tdoa_fusion import CHI2_2DOF_95, covariance_km2, fuse_positions
+from coordination.tdoa_fusion import CHI2_2DOF_95, covariance_km2, fuse_positions, fuse_with_doubt, station_odds_factor
 
 LAT0, LON0 = 31.0, 121.0
 KM_LAT = 111.195
@@ -85,3 +85,67 @@ def test_position_method_travels_in_json_and_is_checked() -> None:
     assert Position.from_json(old).method == "rss"  # documents from before the field are level fixes
     with pytest.raises(AlertError, match="method"):
         Position.from_json(doc | {"method": "guess"})
+
+
+def _wrong_peak(rng: np.random.Generator, level_xy: np.ndarray, p1: np.ndarray) -> np.ndarray:
+    """A wrong correlation peak: anywhere in the level fix's 95 % ellipse (uniform)."""
+    r = math.sqrt(rng.random() * CHI2_2DOF_95)
+    th = rng.random() * 2.0 * math.pi
+    return level_xy + np.linalg.cholesky(p1) @ np.array([r * math.cos(th), r * math.sin(th)])
+
+
+def _inside(pos: Position, xy: np.ndarray) -> bool:
+    d = xy - _xy(pos)
+    return float(d @ np.linalg.solve(covariance_km2(pos), d)) <= CHI2_2DOF_95
+
+
+@pytest.mark.parametrize("q", [0.1, 0.3])
+def test_a_fix_that_is_a_wrong_peak_q_of_the_time_gets_a_region_that_still_covers_95_percent(q: float) -> None:
+    # Levels: 8 km 1-sigma; TDOA: 150 m 1-sigma, but a wrong peak (anywhere in the level region, with the
+    # same small region) in a share q of the rounds. Told q, the fused region covers the truth as stated;
+    # information-form fusion (which trusts every fix) covers it only when the fix is right.
+    rng = np.random.default_rng(1800 + int(100 * q))
+    p1, p2 = np.diag([64.0, 36.0]), np.diag([0.15**2, 0.12**2])
+    hits = naive = right_small = n_right = 0
+    trials = 600
+    for _ in range(trials):
+        x1 = rng.multivariate_normal(np.zeros(2), p1)
+        wrong = rng.random() < q
+        x2 = _wrong_peak(rng, x1, p1) if wrong else rng.multivariate_normal(np.zeros(2), p2)
+        rss, tdoa = _pos(*x1, p1, "rss"), _pos(*x2, p2, "tdoa")
+        out = fuse_with_doubt(rss, tdoa, outlier_probability=q)
+        hits += _inside(out.position, np.zeros(2))
+        naive += _inside(fuse_positions(rss, tdoa).position, np.zeros(2))
+        if not wrong and float(x1 @ np.linalg.solve(p1, x1)) < 3.22:
+            # a right fix the levels do not contradict (the level fix within its own 80 % region of the
+            # truth) places the emitter at the fix (150 m 1-sigma), within 0.6 km
+            n_right += 1
+            right_small += float(np.hypot(*_xy(out.position))) < 0.6
+    assert 0.90 <= hits / trials <= 0.98, hits / trials
+    assert naive / trials < 1.0 - 0.6 * q  # the wrong peaks' small regions miss the truth
+    assert n_right > 0.6 * trials * (1 - q) and right_small == n_right, (right_small, n_right)
+
+
+def test_a_confident_fix_the_levels_rule_out_leaves_the_level_fix_and_says_so() -> None:
+    rss = _pos(0.0, 0.0, np.diag([4.0, 4.0]), "rss")  # 2 km 1-sigma
+    tdoa = _pos(9.0, 0.0, np.diag([0.02, 0.02]), "tdoa")  # 9 km off: 4.5 of the level sigmas
+    out = fuse_with_doubt(rss, tdoa, outlier_probability=0.3)
+    assert out.point == "levels" and not out.consistent and out.weight_tdoa < 0.2
+    assert float(np.hypot(*_xy(out.position))) < 1e-6  # the level fix's point
+    assert _inside(out.position, np.zeros(2))
+    # the levels' own likelihood ratio, when given, decides instead of the ellipse: here it finds the
+    # fix's place as likely as their own fix, so the fix is taken
+    took = fuse_with_doubt(rss, tdoa, outlier_probability=0.3, level_llr=0.0)
+    assert took.point == "fused" and took.weight_tdoa > 0.5
+
+
+def test_a_fix_far_from_a_licensed_site_divides_its_odds_by_at_most_about_one_over_q() -> None:
+    rss = _pos(0.0, 0.0, np.diag([25.0, 25.0]), "rss")
+    tdoa = _pos(1.0, 1.0, np.diag([0.04, 0.04]), "tdoa")
+    site_far = (LAT0 + 6.0 / KM_LAT, LON0)  # 6 km from the fix, 30 fix-sigmas
+    site_near = (LAT0 + 1.05 / KM_LAT, LON0 + 1.0 / KM_LON)
+    for q in (0.05, 0.3):
+        far = station_odds_factor(tdoa, rss, *site_far, tol_km=1.0, outlier_probability=q)
+        assert q / 4.0 < far < q  # a wrong peak explains a far fix: the odds drop, bounded by q
+        assert station_odds_factor(tdoa, rss, *site_near, tol_km=1.0, outlier_probability=q) > 5.0
+    assert station_odds_factor(tdoa, rss, *site_far, tol_km=1.0, outlier_probability=0.0) < 1e-3
