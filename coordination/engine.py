@@ -183,7 +183,7 @@ class EngineConfig:
     judgements_per_call: int = 1
     fix_station_tol_km: float = 1.0
     tdoa_wrong_narrow: float = 0.3
-    tdoa_wrong_wide: float = 0.1
+    tdoa_wrong_wide: float = 0.03
     tdoa_wide_hz: float = 100e3
     tdoa_checked_gain: float = 3.0
     localiser: LocaliserConfig = field(default_factory=LocaliserConfig)
