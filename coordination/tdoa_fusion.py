@@ -21,10 +21,12 @@ wrong fix's precision. :func:`fuse_with_doubt` treats the fix as what it is, a m
 right (its Gaussian) with probability ``1 - q`` and a wrong peak (landing anywhere in the level
 region, a uniform density over its 95 % ellipse) with probability ``q`` (``outlier_probability``: the
 rate of fixes outside their stated region, measured per waveform). What the levels say of the fix's
-own place (their log-likelihood there against at the level fix, ``level_llr``; else the Mahalanobis
-distance) sets how likely the "right" branch is; the result is the mixture of the fused Gaussian and
-the level region, weighted by that posterior, its 95 % region an ellipse that holds 95 % of the
-mixture's draws. A fused position is then never more confident than the chance that the fix is right.
+own place (the Mahalanobis distance, or their log-likelihood there against at the level fix,
+``level_llr``, where that is more tolerant: a banana-shaped posterior) sets how likely the "right"
+branch is (the level fix may be in its own tail too: ``LEVEL_TAIL``). The result is the mixture of the
+fused Gaussian, the TDOA fix alone and the level region, weighted by that posterior, its 95 % region an
+ellipse that holds 95 % of the mixture's draws. A fused position is then never more confident than the
+chance that the fix is right.
 
 Geometry is local: both fixes are put in a tangent plane at the level fix (east, north in km; an
 equirectangular map is exact to < 0.1 % over the tens of km involved). Position semantics follow
@@ -186,7 +188,10 @@ def _log_right_density(rss: Position, tdoa: Position, level_llr: float | None) -
     p_sum = covariance_km2(rss) + covariance_km2(tdoa) + np.eye(2) * 1e-8
     d = _to_km(rss.lat, rss.lon, tdoa.lat, tdoa.lon)
     m2 = float(d @ np.linalg.solve(p_sum, d))
-    dist2 = m2 if level_llr is None else -2.0 * min(level_llr, 0.0)
+    # The levels' own likelihood ratio is the sharper test where their posterior is no ellipse (a banana, a
+    # tail), but it knows nothing of the model and calibration errors the localiser's calibrated region
+    # carries: a fix disagrees only when both say so.
+    dist2 = m2 if level_llr is None else min(m2, -2.0 * min(level_llr, 0.0))
     return -0.5 * dist2 - math.log(2.0 * math.pi * math.sqrt(float(np.linalg.det(p_sum)))), m2
 
 
@@ -197,8 +202,8 @@ def fix_weights(rss: Position, tdoa: Position, *, outlier_probability: float,
     Mahalanobis^2.
 
     Both right: the fix lands where the levels put the emitter, ``N(x_tdoa; x_rss, P_rss + P_tdoa)``,
-    its exponent from the levels' own log-likelihood ratio when given (``-2 min(level_llr, 0)``), else the
-    Mahalanobis distance. Level fix in its tail (``LEVEL_TAIL``: a 95 % region misses 5 %), or a wrong
+    its exponent the smaller of the Mahalanobis distance and, when given, the levels' own log-likelihood
+    ratio (``-2 min(level_llr, 0)``). Level fix in its tail (``LEVEL_TAIL``: a 95 % region misses 5 %), or a wrong
     peak: the fix lands anywhere in the level fix's 95 % ellipse, ``1 / area``. Priors ``1 - q``, ``q``.
     """
     log_r, m2 = _log_right_density(rss, tdoa, level_llr)
