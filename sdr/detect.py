@@ -238,6 +238,9 @@ def detect(
     """
     cfg = config or DetectConfig()
     iq = np.asarray(iq, dtype=np.complex64)
+    # A zero-IF receiver's DC offset is a constant: the block's mean. A carrier even a few Hz off the centre
+    # averages out over the block, so taking the mean out leaves it whole where the DC notch would not.
+    iq = iq - np.complex64(np.mean(iq, dtype=np.complex128))
     nfft = cfg.nfft
     if iq.size < 4 * nfft:
         raise ValueError(f"need at least {4 * nfft} samples for nfft={nfft}, got {iq.size}")
@@ -246,19 +249,23 @@ def detect(
     merge_hz = cfg.merge_hz if cfg.merge_hz is not None else sample_rate_hz / 128
     tiny = np.finfo(np.float64).tiny
 
-    def spectrum(x: np.ndarray, detector: str) -> tuple[np.ndarray, np.ndarray]:
+    def spectrum(x: np.ndarray, detector: str, dc_bins: int = cfg.dc_bins) -> tuple[np.ndarray, np.ndarray]:
         offsets, density = _welch_psd(x, sample_rate_hz, nfft, detector=detector, scaling="density")
-        per_bin = remove_dc_spike(density * bin_hz, cfg.dc_bins) if cfg.dc_bins else density * bin_hz
+        per_bin = remove_dc_spike(density * bin_hz, dc_bins) if dc_bins else density * bin_hz
         return offsets, per_bin
 
-    def welch_of(x: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    def welch_of(x: list[np.ndarray] | None, on_dc: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """Offsets, mean per-bin power, its floor and its Welch averages: of all the IQ (None), or of the
-        given pieces of IQ, weighted by their averages."""
-        if x is None:
+        given pieces of IQ, weighted by their averages. on_dc: the emission covers the centre bins, which
+        the DC notch would rub out (a carrier there is most of an ASK's or AM's power): not notched (the
+        receiver's DC offset is already out of the IQ)."""
+        if x is None and not on_dc:
             return offsets, mean_p, floor, segments
-        counts = [max(1, 2 * part.size // nfft - 1) for part in x]
+        pieces = [iq] if x is None else x
+        counts = [max(1, 2 * part.size // nfft - 1) for part in pieces]
         k = sum(counts)
-        p = np.sum([c * spectrum(part, "mean")[1] for c, part in zip(counts, x)], axis=0) / k
+        p = np.sum([c * spectrum(part, "mean", 0 if on_dc else cfg.dc_bins)[1]
+                    for c, part in zip(counts, pieces)], axis=0) / k
         return offsets, p, floor_two_scale(p, nfft, k), k
 
     def to_db(x: np.ndarray) -> np.ndarray:
@@ -267,6 +274,7 @@ def detect(
     offsets, mean_p = spectrum(iq, "mean")
     segments = max(1, 2 * iq.size // nfft - 1)
     floor = floor_two_scale(mean_p, nfft, segments)
+    dc_hz = (cfg.dc_bins + 4) * bin_hz  # an emission this close to the centre has its skirt in the notch
     freqs = center_freq_hz + offsets
     found = list(
         detect_emissions(freqs, to_db(mean_p) + dbm_offset_db, floor_dbm=to_db(floor) + dbm_offset_db,
@@ -349,7 +357,7 @@ def detect(
                     lim_hi: float | None = lim_hi) -> tuple[Emission | None, np.ndarray, np.ndarray, int]:
             """SM.443 over the whole group, on the spectrum of what it sent (IQ x: its bursts, not the
             silences; None: all of it), noise subtracted where it stands out."""
-            off, p, f, k = welch_of(x)
+            off, p, f, k = welch_of(x, on_dc=bool(cfg.dc_bins) and lo - dc_hz <= center_freq_hz <= hi + dc_hz)
             e = measure_span(center_freq_hz + off, to_db(p) + dbm_offset_db, floor_dbm=to_db(f) + dbm_offset_db,
                              f_lo_hz=lo, f_hi_hz=hi, x_db=cfg.x_db, limit_lo_hz=lim_lo, limit_hi_hz=lim_hi,
                              averages=k, max_gap_hz=merge_hz)
