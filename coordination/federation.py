@@ -430,9 +430,12 @@ class Federation:
         source of reports has passed it). A peer whose reports lag (a busy loop, a slow link) would
         otherwise find its half of an emitter both centres hear judged without it: our alert from our
         sensors alone, its alert from both, two alerts for one emitter. A peer silent that long (down, or
-        no border sensor of it reporting) holds nothing back."""
+        no border sensor of it reporting) holds nothing back, and none holds them back by more than
+        ``owner_grace_s`` (a peer whose sensors' clocks all lag must not delay our alerts by as much)."""
         mono = time.monotonic()
-        marks = [t for t, heard in self._peer_reports.values() if mono - heard <= self.config.owner_grace_s]
+        grace = timedelta(seconds=self.config.owner_grace_s)
+        marks = [max(t, now - grace) for t, heard in self._peer_reports.values()
+                 if mono - heard <= self.config.owner_grace_s]
         return min([now, *marks])
 
     def _catch_up(self) -> None:

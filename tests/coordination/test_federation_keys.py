@@ -56,26 +56,33 @@ def test_a_centre_that_sees_more_provinces_links_to_the_owners_alert_when_they_s
 def test_windows_close_only_once_every_peer_heard_from_lately_has_reported_past_them(tmp_path, ctx):
     store = Store(tmp_path / "shared.db", centre="JS")
     fed = Federation(FederationConfig(centre="JS", database=str(tmp_path / "shared.db"),
-                                      bind_addr="tcp://127.0.0.1:*", insecure=True, owner_grace_s=0.3))
+                                      bind_addr="tcp://127.0.0.1:*", insecure=True, owner_grace_s=0.5))
     fed.attach(FederationPort(sockets=SocketFactory(ctx), store=store, engine=None, handle_events=lambda evs: None,
                               publish=lambda doc, topics: None, clock=lambda: datetime.now(UTC)))
     peer = ctx.socket(zmq.DEALER)
     peer.setsockopt(zmq.LINGER, 0)
     peer.connect(fed.endpoint)
+
+    def forward(centre: str, sensor_id: str, seq: int, lag_s: float) -> None:
+        head = json.dumps({"centre": centre, "sensor": {"sensor_id": sensor_id, "province": centre, "lat": 30.83,
+                                                        "lon": 120.92, "height_m": 30.0,
+                                                        "antenna_factor_db_m": 20.0}}).encode()
+        msg = Emissions(sensor_id, seq, format_utc(now - timedelta(seconds=lag_s)), profile="pmr446",
+                        noise_floor_dbm=-110.0, antenna_factor_db_m=20.0)
+        peer.send_multipart([FED_TAG, head, *msg.to_frames()])
+
     try:
         now = datetime.now(UTC).replace(microsecond=0)
         assert fed.judge_time(now) == now  # no peer heard from: nothing holds the windows
-        head = json.dumps({"centre": "ZJ", "sensor": {"sensor_id": "ZJ-JIASHAN", "province": "ZJ", "lat": 30.83,
-                                                      "lon": 120.92, "height_m": 30.0,
-                                                      "antenna_factor_db_m": 20.0}}).encode()
-        for seq, lag_s in ((1, 3.0), (2, 5.0)):  # ZJ's reports 3 s behind ours; an older one does not pull back
-            msg = Emissions("ZJ-JIASHAN", seq, format_utc(now - timedelta(seconds=lag_s)), profile="pmr446",
-                            noise_floor_dbm=-110.0, antenna_factor_db_m=20.0)
-            peer.send_multipart([FED_TAG, head, *msg.to_frames()])
+        forward("ZJ", "ZJ-JIASHAN", 1, 0.3)  # ZJ's reports 0.3 s behind ours
+        forward("ZJ", "ZJ-JIASHAN", 2, 0.45)  # an older one does not pull the mark back
         wait_for(lambda: fed.service() or fed.counters["received"] == 2)
-        assert fed.judge_time(now) == now - timedelta(seconds=3)
-        # ZJ silent for longer than the owner grace (down, or nothing to report): it holds nothing back
-        wait_for(lambda: fed.judge_time(now) == now, 2.0)
+        assert fed.judge_time(now) == now - timedelta(seconds=0.3)
+        forward("SH", "SH-QINGPU", 1, 60.0)  # SH's sensors' clocks a minute behind: held back by the grace only
+        wait_for(lambda: fed.service() or fed.counters["received"] == 3)
+        assert fed.judge_time(now) == now - timedelta(seconds=0.5)
+        # both silent for longer than the owner grace (down, or nothing to report): nothing holds the windows
+        wait_for(lambda: fed.judge_time(now) == now, 3.0)
     finally:
         peer.close(0)
         fed.close()
