@@ -21,8 +21,11 @@ A packet too weak or too short to lift the dwell's average stands out in its own
 :func:`burst_components` finds it on the strongest ~10 ms block of each bin against what noise reaches
 there; such a weak component joins a keyed group it was on with, or is an emission of its own.
 
-Components are compared only within one hop (two hops are different times). A plausible channel is at
-least the profile's channel width, and at least ``GroupingConfig.min_channel_hz``.
+Components are compared only within one hop (two hops are different times), but a hop's slots hold
+more than the part of the sweep it supplies: neighbours on both sides of a hop edge (an FSK whose tones
+straddle it) are read together in the hop that reaches both. A plausible channel is at least the
+profile's channel width, and at least ``GroupingConfig.min_channel_hz``. Successive sweeps are not
+compared: each sweep reports what its own dwell saw.
 """
 
 from __future__ import annotations
@@ -85,6 +88,14 @@ class HopSlots:
         """Indices that put the hop's bins in ascending frequency."""
         return np.argsort(self.freqs_hz, kind="stable")
 
+    @functools.cached_property
+    def reach_hz(self) -> tuple[float, float]:
+        """(lo, hi) of the part of the hop a measurement may read: its kept part and half of the cropped
+        margin each side (the outer half of the margin is where a receiver's filter rolls off)."""
+        f_lo, f_hi = float(self.freqs_hz.min()), float(self.freqs_hz.max())
+        return (min(self.kept_lo_hz, (self.kept_lo_hz + f_lo) / 2.0),
+                max(self.kept_hi_hz, (self.kept_hi_hz + f_hi) / 2.0))
+
     def bins(self, f_lo_hz: float, f_hi_hz: float) -> np.ndarray:
         """Indices of the hop's bins with centres in [f_lo_hz, f_hi_hz] (the nearest one if none)."""
         f = self.freqs_hz
@@ -135,6 +146,34 @@ def _candidates(emissions: Sequence[Emission], cfg: GroupingConfig) -> np.ndarra
     return out
 
 
+def _timing_hops(emissions: Sequence[Emission], hops: Sequence[HopSlots], hop: list[int],
+                 cfg: GroupingConfig) -> list[int]:
+    """The hop each emission's timing is read in: its own, except for neighbours close enough to be one
+    channel that lie in two hops (an FSK whose tones straddle a hop edge). Those are read together in the
+    hop whose reach (:attr:`HopSlots.reach_hz`) holds all of them, the one that supplies their middle:
+    their slots are then of one time, and the grouping decides as within a hop. Burst components count
+    too (a weak FSK's tones may show only in the slots, one in each hop)."""
+    out = list(hop)
+    order = sorted(range(len(emissions)), key=lambda i: emissions[i].f_lo_hz)
+    chains: list[list[int]] = []
+    for i in order:
+        if chains and _extent_ok([emissions[j] for j in (chains[-1][-1], i)], cfg):
+            chains[-1].append(i)
+        else:
+            chains.append([i])
+    for chain in chains:
+        if len({hop[i] for i in chain}) < 2:
+            continue
+        lo = min(emissions[i].f_lo_hz for i in chain)
+        hi = max(emissions[i].f_hi_hz for i in chain)
+        k = hop_of(hops, (lo + hi) / 2.0)
+        r_lo, r_hi = hops[k].reach_hz
+        if r_lo <= lo and hi <= r_hi:
+            for i in chain:
+                out[i] = k
+    return out
+
+
 def _on_slots(act_db: np.ndarray, on_db: float) -> np.ndarray:
     """Slots over ``on_db`` in runs of two at least (as :func:`dsp.grouping.group_components` counts them)."""
     on = act_db > on_db
@@ -181,6 +220,8 @@ def group_emissions(emissions: Sequence[Emission], hops: Sequence[HopSlots], flo
     strong = [i for i in range(n) if not is_weak[i]]
     cand = np.zeros(n, bool)
     cand[strong] = _candidates([emissions[i] for i in strong], cfg)
+    if len(hops) > 1:
+        hop = _timing_hops(emissions, hops, hop, cfg)
     groups: list[EmissionGroup] = []
     for k, h in enumerate(hops):
         idx = [i for i in range(n) if hop[i] == k]
@@ -353,8 +394,11 @@ def measure_group(emissions: Sequence[Emission], group: EmissionGroup, hops: Seq
     lo = min(e.f_lo_hz for e in members)
     hi = max(e.f_hi_hz for e in members)
     h = hops[group.hop]
-    lim_lo = h.kept_lo_hz if limit_lo_hz is None else max(limit_lo_hz, h.kept_lo_hz)
-    lim_hi = h.kept_hi_hz if limit_hi_hz is None else min(limit_hi_hz, h.kept_hi_hz)
+    # a group that reaches past its hop's kept part (read in one hop across an edge) may use the hop's reach
+    own_lo = h.kept_lo_hz if lo >= h.kept_lo_hz else h.reach_hz[0]
+    own_hi = h.kept_hi_hz if hi <= h.kept_hi_hz else h.reach_hz[1]
+    lim_lo = own_lo if limit_lo_hz is None else max(limit_lo_hz, own_lo)
+    lim_hi = own_hi if limit_hi_hz is None else min(limit_hi_hz, own_hi)
     average = measure_span(*_local(freqs_hz, power_dbm, lo, hi, lim_lo, lim_hi), floor_dbm=floor_dbm, f_lo_hz=lo,
                            f_hi_hz=hi, x_db=x_db,
                            limit_lo_hz=lim_lo, limit_hi_hz=lim_hi, skirt_bins=SKIRT_BINS) or members[0]

@@ -140,7 +140,7 @@ FM_PROFILE = MonitoringProfile(name="fm", f_start_hz=PMR_FREQ_HZ - 200e3, f_stop
                                bin_hz=FS / 2048, dwell_s=0.25, channel_raster_hz=100e3, channel_width_hz=200e3)
 
 
-@pytest.mark.parametrize("snr_db", [10.0, 20.0, 30.0])
+@pytest.mark.parametrize("snr_db", [10.0, 30.0])
 def test_a_2fsk_device_under_an_fsk_data_licence_raises_no_class_finding(tmp_path, snr_db) -> None:
     path, centre_hz = fsk_capture(tmp_path, 8811, snr_db)
     [got] = _on_wire(path, centre_hz, SRD_PROFILE)

@@ -9,17 +9,20 @@ developed on.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.signal
 
 from coordination.protocol import MonitoringProfile
 from dsp.synth import known_signal, obw_99_hz
 from sdr.pipeline import Measurement, ProfileRunner
 from sdr.sources import FileSource
+from sdr.sweep import plan_sweep
 
 FS = 2.4e6
 FC = 433.92e6
@@ -42,6 +45,7 @@ def _place(wave: np.ndarray, centre_offset_hz: float, wave_centre_hz: float) -> 
     return wave * np.exp(2j * np.pi * (centre_offset_hz - wave_centre_hz) * n / FS)
 
 
+@functools.lru_cache(maxsize=3)  # the SNR varies fastest: a device serves three tests (read-only)
 def synth_device(kind: str, seed: int, offset_hz: float) -> Device:
     """A dsp.synth transmitter (noise-free: rendered at 300 dB SNR) moved to ``offset_hz`` from FC."""
     ks = known_signal(kind, snr_db=300.0, seed=seed, sample_rate_hz=FS, duration_s=DURATION_S)
@@ -78,7 +82,7 @@ def keyed_remote(seed: int, offset_hz: float) -> Device:
     bit_rate = rng.uniform(1e3, 2e3)
     bits = rng.integers(0, 2, int(DURATION_S * bit_rate) + 2).astype(float)
     data = bits[(t * bit_rate).astype(np.int64)]
-    data = np.convolve(data, np.hanning(65)[1:-1] / np.hanning(65)[1:-1].sum(), mode="same")
+    data = scipy.signal.oaconvolve(data, np.hanning(65)[1:-1] / np.hanning(65)[1:-1].sum(), mode="same")
     gate = _packets(rng, n)
     env = data * ((1 + np.cos(2 * np.pi * f_key * t)) / 2) ** 2 * gate
     on = gate > 0.5
@@ -162,6 +166,7 @@ def test_ook_remote_with_keying_sidebands_is_one_emission(tmp_path, snr_db, seed
     assert cls == "ook_ask" or confidence < 0.6, (cls, confidence)
 
 
+@functools.lru_cache(maxsize=3)
 def narrow_fsk_device(seed: int, offset_hz: float) -> Device:
     """A narrowband telemetry transmitter (12.5 kHz channel): 2-FSK +-2-3 kHz at 1.2-2.4 kbit/s, in packets."""
     rng = np.random.default_rng(seed)
@@ -169,8 +174,9 @@ def narrow_fsk_device(seed: int, offset_hz: float) -> Device:
     dev_hz = rng.uniform(2e3, 3e3)
     rate = rng.uniform(1.2e3, 2.4e3)
     sym = rng.choice([-dev_hz, dev_hz], int(DURATION_S * rate) + 2)
-    freq = np.convolve(sym[(np.arange(n) * rate / FS).astype(np.int64)], np.hanning(201) / np.hanning(201).sum(),
-                       mode="same")
+    # overlap-add: the same filter as np.convolve, 20x faster on 1.2 M samples (the test's own cost)
+    freq = scipy.signal.oaconvolve(sym[(np.arange(n) * rate / FS).astype(np.int64)],
+                                   np.hanning(201) / np.hanning(201).sum(), mode="same")
     gate = _packets(rng, n)
     wave = np.exp(2j * np.pi * np.cumsum(freq) / FS) * gate
     on = gate > 0.5
@@ -231,3 +237,52 @@ def test_steady_spur_beside_a_keyed_remote_stays_apart(tmp_path, snr_db, seed) -
     assert_one_emission_for(m, dev)
     assert_one_emission_for(m, spur, bandwidth=False)
     assert len(m.emissions) == 2
+
+
+class RetunableCapture:
+    """A receiver over a band of noise-free devices (noise added per read, seeded): tune() moves the window,
+    time runs on across hops, so every hop sees the devices as they are then (the Source protocol)."""
+
+    can_retune = True
+
+    def __init__(self, devices: list[Device], base_hz: float, n0_per_hz: float, seed: int) -> None:
+        self._iq = sum(d.iq for d in devices)  # at base_hz, FS
+        self._base_hz = base_hz
+        self._n0 = n0_per_hz
+        self._rng = np.random.default_rng(seed)
+        self._pos = 0
+        self.center_freq_hz = base_hz
+        self.sample_rate_hz = FS
+        self.gain_db = None
+        self.dropped_samples = 0
+        self.timestamp_utc = None
+
+    def tune(self, freq_hz: float) -> None:
+        self.center_freq_hz = float(freq_hz)
+
+    def read(self, n: int) -> np.ndarray:
+        idx = (self._pos + np.arange(n)) % self._iq.size
+        self._pos += n
+        shift = np.exp(-2j * np.pi * (self.center_freq_hz - self._base_hz) * idx / FS)
+        noise = (self._rng.standard_normal(n) + 1j * self._rng.standard_normal(n)) * math.sqrt(self._n0 * FS / 2)
+        return (self._iq[idx] * shift + noise).astype(np.complex64)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("seed", "snr_db"), [(7362, 10.0), (7361, 20.0), (7361, 30.0)])
+def test_2fsk_whose_tones_straddle_a_hop_edge_is_one_emission(snr_db, seed) -> None:
+    """Two hops of 1.8 MHz; the device is centred on the edge between them, one tone in each hop's part (at
+    10 dB the tones show only in the slots, as burst components; 7361 at 10 dB and 7362 at 20/30 dB pass too)."""
+    prof = MonitoringProfile(name="srd", f_start_hz=FC - 1.8e6, f_stop_hz=FC + 1.8e6, bin_hz=COARSE_HZ,
+                             dwell_s=DURATION_S, crop=0.25, channel_raster_hz=25e3, channel_width_hz=25e3)
+    runner = ProfileRunner(prof)
+    dev = synth_device("2fsk", seed, 0.0)  # at FC, the hops' common edge
+    n0 = dev.on_power / (10 ** (snr_db / 10) * dev.obw_hz)
+    src = RetunableCapture([dev], FC, n0, seed + 1)
+    hops_hz = plan_sweep(src, runner.settings).hops_hz
+    assert len(hops_hz) == 2 and abs((hops_hz[0] + hops_hz[1]) / 2 - FC) < COARSE_HZ  # the edge is at FC
+    m = runner.measure(src)
+    assert_one_emission_for(m, dev)
+    assert len(m.emissions) == 1
