@@ -12,8 +12,8 @@ the power in its detected bins over the noise expected there, in dB.
 
 A group is measured as ITU-R SM.443 measures a transmitter, over all of its spectrum, from the lowest
 member's edge to the highest's, the spectrum between them included: x-dB and 99 % bandwidths on the
-spectrum of the slots it was on in, and its centre there too, with two slots more each side of every
-burst, so that packets count whole (the silences between packets would bury its skirts; a skirt counts
+spectrum of the slots it was on in (two slots more each side of every burst, so that packets count
+whole), and its centre there too (the silences between packets would bury its skirts; a skirt counts
 while its mean is over the floor by more than the noise of that shorter average); power and SNR as time
 averages over the dwell, like every other emission of the sweep.
 
@@ -43,7 +43,7 @@ from dsp.floor import fcme_threshold_factor
 from dsp.grouping import GroupingConfig, group_components
 from dsp.sweep import remove_dc_spike
 
-#: Slots a keyed group's on-slots are widened by, each side, for its centre (see measure_group).
+#: Slots a keyed group's on-slots are widened by, each side, for its measurement (see measure_group).
 CENTRE_WIDEN_SLOTS = 2
 #: Bins whose mean decides whether a skirt under the per-bin noise still belongs to a group.
 SKIRT_BINS = 9
@@ -404,30 +404,24 @@ def measure_group(emissions: Sequence[Emission], group: EmissionGroup, hops: Seq
                            limit_lo_hz=lim_lo, limit_hi_hz=lim_hi, skirt_bins=SKIRT_BINS) or members[0]
     if group.on_slots is None:
         return average
+    # On the on-slots widened by CENTRE_WIDEN_SLOTS each side: the on-slots miss the partly-on slots at a
+    # packet's ends and a weak stretch now and then, and an FSK's data moves the centroid of whatever part
+    # of a packet is left out (a few hundred Hz for 50 symbols at +-2.5 kHz). Whole packets, and still few
+    # off-slots (the whole dwell's average lets a steady neighbour's skirts weigh more).
+    on = _widen(np.asarray(group.on_slots, bool), CENTRE_WIDEN_SLOTS)
     reach = _reach(lo, hi, float(np.diff(h.freqs_hz[h.order][:2])[0]))
-    f_on, p_on = gated_spectrum_dbm(h, group.on_slots, dc_bins, max(lim_lo, lo - reach), min(lim_hi, hi + reach))
+    f_on, p_on = gated_spectrum_dbm(h, on, dc_bins, max(lim_lo, lo - reach), min(lim_hi, hi + reach))
     # fewer slots than the dwell: a skirt counts while its SKIRT_BINS mean is over the floor by more than
     # noise puts it there (two standard deviations), else skirts wander off over noise at low SNR
-    k_on = int(np.count_nonzero(group.on_slots)) * h.segments_per_slot / OVERLAP_DOF
+    k_on = int(np.count_nonzero(on)) * h.segments_per_slot / OVERLAP_DOF
     noise_db = 10.0 * np.log10(1.0 + 2.0 / np.sqrt(max(k_on, 1.0) * SKIRT_BINS))
     gated = measure_span(*_local(f_on, p_on, lo, hi, lim_lo, lim_hi), floor_dbm=floor_dbm + noise_db,
                          f_lo_hz=lo, f_hi_hz=hi, x_db=x_db, limit_lo_hz=lim_lo, limit_hi_hz=lim_hi,
                          skirt_bins=SKIRT_BINS)
     if gated is None:
         return average
-    # The centre on the on-slots widened by CENTRE_WIDEN_SLOTS each side: the on-slots miss the partly-on
-    # slots at a packet's ends and a weak stretch now and then, and an FSK's data moves the centroid of
-    # whatever part of a packet is left out (a few hundred Hz for 50 symbols at +-2.5 kHz). Whole packets,
-    # and still few off-slots (the whole dwell's average lets a steady neighbour's skirts weigh more).
-    wide = _widen(np.asarray(group.on_slots, bool), CENTRE_WIDEN_SLOTS)
-    f_w, p_w = gated_spectrum_dbm(h, wide, dc_bins, max(lim_lo, lo - reach), min(lim_hi, hi + reach))
-    k_w = int(np.count_nonzero(wide)) * h.segments_per_slot / OVERLAP_DOF
-    whole = measure_span(*_local(f_w, p_w, lo, hi, lim_lo, lim_hi),
-                         floor_dbm=floor_dbm + 10.0 * np.log10(1.0 + 2.0 / np.sqrt(max(k_w, 1.0) * SKIRT_BINS)),
-                         f_lo_hz=lo, f_hi_hz=hi, x_db=x_db, limit_lo_hz=lim_lo, limit_hi_hz=lim_hi,
-                         skirt_bins=SKIRT_BINS)
-    return dataclasses.replace(gated, center_hz=whole.center_hz if whole is not None else gated.center_hz,
-                               peak_dbm=average.peak_dbm, power_dbm=average.power_dbm, snr_db=average.snr_db)
+    return dataclasses.replace(gated, peak_dbm=average.peak_dbm, power_dbm=average.power_dbm,
+                               snr_db=average.snr_db)
 
 
 __all__ = ["BURST_BLOCK_S", "BURST_PFA", "SKIRT_BINS", "EmissionGroup", "HopSlots", "band_slots", "burst_components",
