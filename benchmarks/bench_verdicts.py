@@ -13,15 +13,20 @@ clutter, sea paths - and a per-sensor calibration error; the sensors' own noise 
 - licensed stations of the sample data within their licence.
 
 The same incidents are played at each shadowing level (same paths, receivers and draws; only the
-shadowing scales). Each incident gets a fresh engine; every sensor sweeps the incident's band twice
-(random order and times within the sweep, 0.5 dB sweep-to-sweep noise) and reports the emission when
+shadowing scales). Each incident gets a fresh engine, but the spread the network learns from its matched
+stations (coordination.spread) carries over from incident to incident within a level, as it would in a
+server that has judged the earlier ones (``--warmup N``: N licensed incidents of another draw first, only
+to learn it; ``--no-learning``: a fresh spread per incident, the engine as it was before it learnt).
+Every sensor sweeps the incident's band twice (random order and times within the sweep, 0.5 dB
+sweep-to-sweep noise) and reports the emission when
 its peak bin clears its noise floor by the band's margin; its silence is reported too (coverage).
 
 Printed per shadowing level: split-alert rate (one emitter, several alerts), exact verdict-set
 accuracy, source-province top-1 (all; emitters > 5 km from a border), coverage of the stated 95 %
 region and median / 90th-percentile position error (unlicensed emitters: where the position comes
 from the levels; a matched licensed station is placed at its licence's position), and alerts on
-licensed traffic within licence (where the rules call for none).
+licensed traffic within licence (where the rules call for none); and the spread the network learnt by the
+end of the level (from the engine's own judgements of matched stations, never from the world's settings).
 
 Usage: python benchmarks/bench_verdicts.py [--n 500] [--seed 7] [--shadowing 0 4 6 8] [--detail] [--cases]
 [--only K ...]   (--cases: one block per split or wrong incident; --only: replay those incident numbers alone)
@@ -30,6 +35,7 @@ Usage: python benchmarks/bench_verdicts.py [--n 500] [--seed 7] [--shadowing 0 4
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import statistics
 import sys
@@ -50,6 +56,7 @@ from coordination import prediction
 from coordination.alerts import Alert, InMemoryAlertStore, Position
 from coordination.engine import EngineConfig, RulesEngine, SweepCoverage
 from coordination.sensors import SensorInfo
+from coordination.spread import NetworkSpread
 from coordination.tdoa import ReferenceBroadcaster, SensorSnapshot, TdoaError, locate_tdoa
 from coordination.tdoa_fusion import tdoa_position
 from coordination.tdoa_orders import TdoaSettings
@@ -332,8 +339,8 @@ def tdoa_fix(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], 
 
 def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], infos: Sequence[SensorInfo],
          repo: StationRepository, rules: RuleSet, cfg: EngineConfig, rng: np.random.Generator, t0: datetime,
-         tdoa_stations: Sequence[Station] | None = None, seed: int = 0) -> Outcome:
-    engine = RulesEngine(repo, rules, InMemoryAlertStore(), config=cfg)
+         tdoa_stations: Sequence[Station] | None = None, seed: int = 0, spread: NetworkSpread | None = None) -> Outcome:
+    engine = RulesEngine(repo, rules, InMemoryAlertStore(), config=cfg, spread=spread)
     prov_of = {s.sensor_id: s.province for s in infos}
     band = inc.band
     bin_hz = _bin_hz(band)
@@ -516,6 +523,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="levels + TDOA: incidents heard by >= 3 sensors get a rendered TDOA round fused in")
     ap.add_argument("--compare", action="store_true",
                     help="with --tdoa: also play the same incidents levels only and print that row too")
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="licensed incidents (another draw) played first at each level, only to learn the spread")
+    ap.add_argument("--no-learning", action="store_true", help="a fresh learnt spread per incident (none learnt)")
+    ap.add_argument("--learnt-fixes", action="store_true",
+                    help="the localiser takes the learnt spread in place of its spread mixture (engine option)")
+    ap.add_argument("--kinds", nargs="+", default=None, metavar="PREFIX",
+                    help="play only incidents whose kind starts with one of these (e.g. unlicensed)")
     ap.add_argument("--localiser", nargs="+", default=[], metavar="KEY=VALUE",
                     help="LocaliserConfig fields to try (e.g. sigma_db=2.5 n_sigma=4)")
     args = ap.parse_args(argv)
@@ -525,10 +539,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         repo, stations = station_repo(Path(tmp) / "stations.db")
         incidents = make_incidents(args.n, rng, rules, stations, infos)
+        warm = [i for i in make_incidents(4 * args.warmup, np.random.default_rng([args.seed, 99]), rules, stations,
+                                          infos) if i.station is not None][: args.warmup]
         base = (RealisticWorld.ideal(seed=args.world_seed) if args.ideal
                 else RealisticWorld(seed=args.world_seed, water_mask=water_mask))
         loc = {k: float(v) if "." in v else int(v) for k, v in (kv.split("=", 1) for kv in args.localiser)}
         cfg = EngineConfig(localiser=loc) if loc else EngineConfig()  # type: ignore[arg-type]
+        if args.learnt_fixes:
+            cfg = dataclasses.replace(cfg, learnt_spread_in_fixes=True)
         print(f"bench_verdicts: {len(incidents)} incidents x {len(args.shadowing)} shadowing levels, "
               f"{len(sites)} sensors (demo layout), seed {args.seed}, world seed {args.world_seed}, "
               f"{'ideal world' if args.ideal else 'model + calibration error'}"
@@ -541,22 +559,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             world = base.with_shadowing(level)
             t_start = time.perf_counter()
             # One generator per incident (seeded by its number): an incident replays alone (--only) as in the run.
-            picked = [(k, inc) for k, inc in enumerate(incidents) if args.only is None or k in args.only]
+            picked = [(k, inc) for k, inc in enumerate(incidents) if (args.only is None or k in args.only)
+                      and (args.kinds is None or inc.kind.startswith(tuple(args.kinds)))]
+            learnt = NetworkSpread()
+            for k, inc in enumerate(warm):
+                play(inc, world, sites, infos, repo, rules, cfg,
+                     np.random.default_rng([args.seed, int(level * 10), k, 1]), T0 - timedelta(hours=k + 1),
+                     spread=learnt)
             rows = [(inc, play(inc, world, sites, infos, repo, rules, cfg,
                                np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k),
-                               stations if args.tdoa else None, 1000 * args.seed + k))
+                               stations if args.tdoa else None, 1000 * args.seed + k,
+                               spread=None if args.no_learning else learnt))
                     for k, inc in picked]
             m = summarise(level, rows)
             print(f"{level:6.1f} {m['heard']:5d} {m['split_pct']:6.1f} {m['exact_pct']:6.1f} {m['top1_pct']:6.1f} "
                   f"{m['top1_far_pct']:9.1f} {m['coverage_pct']:8.1f} {m['err_med_km']:7.1f} {m['err_p90_km']:7.1f} "
                   f"{m['lic_alert_pct']:10.1f} {time.perf_counter() - t_start:5.0f}", flush=True)
+            if not args.no_learning:
+                prior = learnt.prior()
+                print(f"    learnt spread: {'none' if prior is None else f'{prior.sigma_db:.2f} dB'} ({learnt.dof} dof"
+                      f"{f', {args.warmup} warm-up incidents' if args.warmup else ''})", flush=True)
             if args.detail:
                 print(breakdown(rows), flush=True)
             if args.tdoa and args.compare:
                 # The same incidents, levels only: same generators, so the same sweeps and reports.
                 t_start = time.perf_counter()
+                learnt_lv = NetworkSpread()  # learnt again along the levels-only pass (no warm-up)
                 rows_lv = [(inc, play(inc, world, sites, infos, repo, rules, cfg,
-                                      np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k)))
+                                      np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k),
+                                      spread=None if args.no_learning else learnt_lv))
                            for k, inc in picked]
                 m = summarise(level, rows_lv)
                 print(f"{level:6.1f} {m['heard']:5d} {m['split_pct']:6.1f} {m['exact_pct']:6.1f} {m['top1_pct']:6.1f} "

@@ -59,6 +59,7 @@ from coordination.localisation import (
     LocaliserConfig,
     ProvinceLookup,
     SilentObservation,
+    SpreadPrior,
     StationHypothesis,
     locate,
     log_likelihood_at,
@@ -67,6 +68,7 @@ from coordination.localisation import (
     station_misfit,
 )
 from coordination.sensors import SensorInfo, SweepCoverage
+from coordination.spread import NetworkSpread, erp_error_bound_db
 from coordination.tdoa_fusion import (
     FusedFix,
     covariance_km2,
@@ -110,9 +112,15 @@ class EngineConfig:
     Under uncertainty (a realistic world: shadowing, calibration errors, unlicensed emitters): a
     frequency-overlapping station is the emitter when the localiser gives it a posterior probability
     >= ``match_min_probability`` against "an unknown emitter somewhere".
-    A power violation needs the median excess above ``max(power_tol_db, power_z * sigma / sqrt(n))``
-    (sigma: the spread the localiser estimated). A province whose sensor measures the emitter above
-    the border limit is affected unless the emitter is in it with >= ``source_certain_probability``.
+    A power violation needs the fitted e.r.p. excess above ``max(power_tol_db, fit error)``: the
+    tolerance, or the fit's own error when that is larger: sigma / sqrt(n) at the one-sided level of
+    ``power_z``, t-like widened (``coordination.spread.erp_error_bound_db``; sigma the spread the network
+    learnt from matched stations weighed with the station's own residuals; before it has learnt, the
+    localiser's spread range). ``learnt_spread_in_fixes``: the localiser takes the learnt spread in place
+    of its 3-10 dB mixture (off: measured in docs/rules-engine.md section 10, the regions over-covered at
+    6-8 dB with it). A matched station with probability
+    >= ``spread_learn_min_probability`` teaches the network its spread. A province whose sensor measures
+    the emitter above the border limit is affected unless the emitter is in it with >= ``source_certain_probability``.
     Two sensor groups on one channel are one emitter unless a likelihood-ratio test says otherwise:
     chi-square (spread ``merge_sigma_db``) of one emitter for both minus the two separate fits
     above ``merge_chi2`` (99.9 % for 3 more unknowns). Posterior points off the coast (outside every
@@ -175,6 +183,8 @@ class EngineConfig:
     max_localisation_sensors: int = 8
     match_min_probability: float = 0.5
     power_z: float = 1.64
+    spread_learn_min_probability: float = 0.8
+    learnt_spread_in_fixes: bool = False
     source_certain_probability: float = 0.8
     merge_sigma_db: float = 7.0
     merge_chi2: float = 16.3
@@ -330,8 +340,11 @@ class RulesEngine:
         predict: PredictFn | None = None,
         province_lookup: ProvinceLookup | None = None,
         clock: Callable[[], datetime] | None = None,
+        spread: NetworkSpread | None = None,
     ) -> None:
         self.stations = stations
+        #: The level spread learnt from matched stations (shared between engines by passing one in).
+        self.spread = spread if spread is not None else NetworkSpread()
         self._clock = clock or (lambda: datetime.now(UTC))
         self.rules = rules
         self.store = alert_store
@@ -642,7 +655,8 @@ class RulesEngine:
         candidates = self._candidates(f_hz, obw_hz, obs, now)
         silent = self._silent(band, [o.sensor for o in obs], f_hz, obw_hz, now,
                               since=first_heard or min(o.t for o in obs))
-        fix = self._locate(band, obs, f_hz, silent, candidates)
+        learnt = self.spread.prior()
+        fix = self._locate(band, obs, f_hz, silent, candidates, learnt if cfg.learnt_spread_in_fixes else None)
         position = None if fix is None else fix.position
         p_station = {} if fix is None else dict(fix.station_probabilities)
         sigma_db = cfg.localiser.sigma_max_db if fix is None else fix.sigma_db
@@ -663,6 +677,7 @@ class RulesEngine:
         matched: Station | None = None
         matched_pred: dict[str, float] = {}
         matched_offset_db = 0.0
+        matched_resid: dict[str, float] = {}
         best_p = -1.0
         for st in candidates:
             pred = {o.sensor.sensor_id: self._predict(st, o.sensor, band) for o in obs}
@@ -709,6 +724,7 @@ class RulesEngine:
             if explains and p > best_p:
                 best_p, matched, matched_pred, matched_offset_db = p, st, pred, offset
                 kept_note = reasons[0] if reasons else None
+                matched_resid = {o.sensor.sensor_id: r for o, r in zip(obs, resid, strict=True)}
 
         verdicts: set[str] = set()
         violation_excess = 0.0
@@ -731,8 +747,13 @@ class RulesEngine:
                 findings.append(f"TDOA fix against the licence: {kept_note}")
             position = self._station_position(matched, position, best_p, len(obs),
                                               method="rss" if position_fix is None else "fused")
+            if best_p >= cfg.spread_learn_min_probability:
+                self.spread.add(matched.station_id, matched_resid)
+            # The station's own levels weighed against the learnt spread (or the localiser's range before
+            # anything is learnt): how far its e.r.p. fit may read high by chance.
+            fit_error = erp_error_bound_db(list(matched_resid.values()), learnt, cfg.localiser, cfg.power_z)
             v_findings, violation_excess = self._licence_check(matched, f_hz, obw_hz, matched_offset_db, len(obs),
-                                                               sigma_db)
+                                                               fit_error)
             if v_findings:
                 verdicts.add("licence_violation")
                 findings.extend(v_findings)
@@ -811,7 +832,7 @@ class RulesEngine:
     # -------------------------------------------------------------- pieces of the assessment
 
     def _locate(self, band: BandRule, obs: Sequence[_Obs], f_hz: float, silent: Sequence[SilentObservation],
-                candidates: Sequence[Station]) -> Fix | None:
+                candidates: Sequence[Station], learnt: SpreadPrior | None = None) -> Fix | None:
         """Position, province probabilities and each candidate station's probability of being the emitter."""
         obs = sorted(obs, key=lambda o: -o.field_dbuv_m)[: self.config.max_localisation_sensors]
         levels, model = self._level_inputs(obs, f_hz)
@@ -819,7 +840,8 @@ class RulesEngine:
         lookup = self._lookup()
         try:
             return self.run_localiser(lambda: locate(levels, model, config=self.config.localiser,
-                                                     province_lookup=lookup, silent=silent, stations=hyps))
+                                                     province_lookup=lookup, silent=silent, stations=hyps,
+                                                     spread=learnt))
         except LocalisationError as exc:
             log.warning("localisation failed on %s %.0f Hz: %s", band.name, f_hz, exc)
             return None
@@ -949,13 +971,17 @@ class RulesEngine:
         return sorted(found, key=lambda s: float(haversine_km(lat, lon, s.lat, s.lon)))[: self.config.max_candidates]
 
     def _licence_check(self, st: Station, f_hz: float, obw_hz: float, offset_db: float,
-                       n: int, sigma_db: float = 0.0) -> tuple[list[str], float]:
+                       n: int, fit_error_db: float = 0.0) -> tuple[list[str], float]:
         """Frequency, bandwidth and power against the licence; returns findings and excess dB.
 
         Power: ``offset_db`` is the e.r.p. the levels and silences give the station minus its licence
-        (:func:`coordination.localisation.station_erp_dbw`); it must beat ``power_tol_db`` and also
-        ``power_z`` standard errors of ``n`` levels scattered by ``sigma_db`` (1.25 sigma / sqrt(n), the
-        error of a median, kept as a margin): one shadowed sensor is no evidence of a boosted transmitter.
+        (:func:`coordination.localisation.station_erp_dbw`) of ``n`` levels; it must beat ``power_tol_db``
+        and also ``fit_error_db``, how far the fit may read high by chance at the one-sided level of
+        ``power_z`` (:func:`coordination.spread.erp_error_bound_db`: sigma / sqrt(n) with the spread the
+        network learnt, t-like widened by what is not known of it): one shadowed sensor is no evidence of
+        a boosted transmitter. Both are allowances for the same measurement uncertainty, so the larger
+        governs (added, they would count it twice, and a +15 dB fault that four sensors in a 7-8 dB world
+        read +8 dB would pass).
         """
         cfg = self.config
         out: list[str] = []
@@ -968,7 +994,7 @@ class RulesEngine:
         if obw_hz > cfg.bw_tol_factor * st.necessary_bw_hz:
             out.append(f"occupied bandwidth {obw_hz / 1e3:.2f} kHz exceeds {cfg.bw_tol_factor:g} x the necessary "
                        f"bandwidth {st.necessary_bw_hz / 1e3:.2f} kHz")
-        power_tol = max(cfg.power_tol_db, cfg.power_z * 1.25 * sigma_db / math.sqrt(max(n, 1)))
+        power_tol = max(cfg.power_tol_db, fit_error_db)
         if offset_db > power_tol:
             out.append(f"measured field {offset_db:.1f} dB above the licence's {prediction.model_name()} prediction "
                        f"(50 % time; fit of {n} sensor(s) and the silent ones, tolerance {power_tol:.1f} dB): "

@@ -11,7 +11,11 @@ assume one spread; it works out which spread the levels it meets support:
   positions (two passes: the whole area the sensors can hear, then a finer grid over where the mass
   is), a grid of e.r.p. values (weak Gaussian prior centred in the plausible range) and a few spreads
   ``sigma`` between ``sigma_db`` and ``sigma_max_db`` (uniform in log: the data choose). P and sigma
-  are summed out; what remains is the probability of every grid cell.
+  are summed out; what remains is the probability of every grid cell. When the network has learnt its
+  spread from matched licensed stations (:class:`SpreadPrior`, ``coordination.spread``), the spreads
+  considered are that spread's posterior instead: one or two levels cannot say how much paths scatter
+  (the e.r.p. takes their last degree of freedom), so without it their region was set by the 3-10 dB
+  mixture whatever the world, too wide where paths agree with the model and too narrow where they do not.
 - **Robust loss.** Each measurement's likelihood is a Student-t (4 degrees of freedom) of scale
   sigma, so one sensor in a deep shadow (or a miscalibrated one) does not drag the fix: its cost
   grows like log(r), not r^2 (the Cauchy-like tail of a robust M-estimator).
@@ -181,6 +185,34 @@ class LocaliserConfig:
 
 
 @dataclass(frozen=True)
+class SpreadPrior:
+    """What the network has learnt about the spread of levels about the model (``coordination.spread``):
+    the pooled spread ``sigma_db`` and the degrees of freedom ``dof`` behind it.
+
+    Given to :func:`locate`, it replaces the wide spread mixture of the config by the posterior of the
+    spread (scaled inverse chi-square in sigma^2 with ``dof`` degrees of freedom): a fix of one or two
+    sensors, whose own levels cannot say how much paths scatter, takes the network's word for it; a fix of
+    many sensors weighs its own residuals against it.
+    """
+
+    sigma_db: float
+    dof: float
+
+    def __post_init__(self) -> None:
+        if not (self.sigma_db > 0.0 and self.dof > 0.0 and math.isfinite(self.sigma_db) and math.isfinite(self.dof)):
+            raise ValueError(f"SpreadPrior: sigma_db={self.sigma_db} and dof={self.dof} must be finite and > 0")
+
+    def grid(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` spreads (dB) over +-2.5 standard deviations of log(sigma), and their normalised log weights."""
+        sd = 1.0 / math.sqrt(2.0 * self.dof)
+        k = np.linspace(-2.5, 2.5, n) if n > 1 else np.zeros(1)
+        sig = self.sigma_db * np.exp(k * sd)
+        # log density of log(sigma) under the scaled inverse chi-square of sigma^2 (grid is uniform in log)
+        logw = -self.dof * np.log(sig) - 0.5 * self.dof * (self.sigma_db / sig) ** 2
+        return sig, logw - logsumexp(logw)
+
+
+@dataclass(frozen=True)
 class Fix:
     """What :func:`locate` found: the position (with region and provinces) and the hypotheses' odds."""
 
@@ -283,9 +315,14 @@ def _ellipse_edge(center: np.ndarray, cov: np.ndarray, scale: float, n: int) -> 
 class _Likelihood:
     """log p(levels, silences | position, P, sigma) on arrays, with the robust mixture loss."""
 
-    def __init__(self, e: np.ndarray, lim: np.ndarray, config: LocaliserConfig) -> None:
+    def __init__(self, e: np.ndarray, lim: np.ndarray, config: LocaliserConfig,
+                 spread: SpreadPrior | None = None) -> None:
         self.e, self.lim = e.astype(np.float32), lim.astype(np.float32)
-        self.sig = config.sigmas()
+        if spread is None:  # the config's mixture, uniform in log: the data weigh it
+            self.sig = config.sigmas()
+            self.log_w = np.full(len(self.sig), -math.log(len(self.sig)))
+        else:
+            self.sig, self.log_w = spread.grid(max(config.n_sigma, 3))
         self.nu = config.robust_nu
         self.log_miss = math.log(config.miss_probability) if config.miss_probability > 0 else -math.inf
         self.log_hit = math.log1p(-config.miss_probability)
@@ -300,7 +337,8 @@ class _Likelihood:
 
     def log_lik(self, g_heard: np.ndarray, g_silent: np.ndarray, p_logprior: np.ndarray,
                 p_grid: np.ndarray | None = None) -> np.ndarray:
-        """(n_sigma, N) log-likelihood with P summed out; g_* are (N, S) and (N, Q) 0 dBW fields.
+        """(n_sigma, N) log-likelihood with P summed out, times each spread's prior weight; g_* are (N, S) and
+        (N, Q) 0 dBW fields.
 
         Heard: Student-t with ``robust_nu`` degrees of freedom (a Cauchy-like tail: a sensor 4 sigma
         off costs ~ 2 log(r), not r^2 / 2). Silent: log Phi((limit - level) / sigma). ``p_grid``: the
@@ -336,7 +374,7 @@ class _Likelihood:
                 # between dwells, local interference): silence costs at most log(miss_probability).
                 term[near] = np.logaddexp(self.log_miss, self.log_hit + log_ndtr(z[near].astype(np.float64)))
                 ll = ll + term.sum(axis=1)
-            out[i] = logsumexp(ll + p_logprior[None, :], axis=1)
+            out[i] = logsumexp(ll + p_logprior[None, :], axis=1) + self.log_w[i]
         return out
 
 
@@ -376,11 +414,13 @@ def locate(
     province_lookup: ProvinceLookup | None = None,
     silent: Sequence[SilentObservation] = (),
     stations: Sequence[StationHypothesis] = (),
+    spread: SpreadPrior | None = None,
 ) -> Fix:
     """:func:`localise` plus the posterior probability of each licensed-station hypothesis.
 
     The position returned is that of the emitter *not* assumed to be any of the stations (the
-    engine reports the station's own position when it decides a station is the emitter).
+    engine reports the station's own position when it decides a station is the emitter). ``spread``:
+    the network's learnt spread, in place of the config's spread mixture.
     """
     obs = list(observations)
     if not obs:
@@ -406,7 +446,7 @@ def locate(
     qx, qy = frame.to_xy(np.array([q.lat for q in sil]), np.array([q.lon for q in sil]))
     lim = np.array([q.limit_dbuv_m for q in sil])
     rng = np.random.default_rng(config.seed)
-    like = _Likelihood(e, lim, config)
+    like = _Likelihood(e, lim, config, spread)
 
     def loglik_at(px: np.ndarray, py: np.ndarray) -> np.ndarray:
         gh = table.value(np.hypot(px[:, None] - sx[None, :], py[:, None] - sy[None, :]))
@@ -440,7 +480,7 @@ def locate(
     log_area = np.log(cw * chh)
     lp = logsumexp(ll, axis=0) + log_area  # log posterior mass of each cell
     # Evidence of "somewhere in the area" (uniform position prior over the level-0 box).
-    log_ev_diffuse = float(logsumexp(lp)) - math.log(area0) - math.log(len(like.sig))
+    log_ev_diffuse = float(logsumexp(lp)) - math.log(area0)
     w = np.exp(lp - lp.max())
     w /= w.sum()
     sig_post = np.exp(logsumexp(ll + log_area[None, :], axis=1) - logsumexp(ll + log_area[None, :]))
@@ -468,7 +508,7 @@ def locate(
                   - table.value(d0s)[None, :])
             hp = h.erp_grid_dbw(step)
             lls = like.log_lik(gh, gs, _station_logprior(h, hp, step), hp)  # (n_sigma, points)
-            logs.append(float(logsumexp(lls + np.log(ow)[None, :])) - math.log(len(like.sig)))
+            logs.append(float(logsumexp(lls + np.log(ow)[None, :])))
         prior_each = config.licensed_prior / len(stations)
         terms = np.array([math.log(1.0 - config.licensed_prior) + log_ev_diffuse,
                           *[math.log(prior_each) + v for v in logs]])

@@ -43,11 +43,6 @@ from station_db.exchange import load_station_file
 from station_db.repository import StationRepository
 from station_db.rules import load_rules
 
-#: Seed 101's one known miss, with levels alone and with TDOA alike.
-REASON_101 = ("ZJ-PMR-0065 (licensed, within licence) is judged a power violation: the censored fit of its three "
-              "hearing sensors puts it 6.2 dB over its licence against a tolerance of 6.0 dB, which did not widen "
-              "for a three-sensor fit in a world that scatters about 7 dB (docs/rules-engine.md section 11)")
-
 
 def _repo(path) -> StationRepository:
     repo = StationRepository(path)
@@ -204,8 +199,7 @@ def test_realistic_demo_gets_one_alert_per_incident_the_right_verdicts_and_none_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [pytest.param(101, marks=pytest.mark.xfail(strict=False, reason=
-    REASON_101)), 202, 303])
+@pytest.mark.parametrize("seed", [101, 202, 303])
 def test_realistic_demo_with_tdoa_concludes_by_the_rules_on_every_seed(tmp_path, seed) -> None:
     """Received levels alone place the pirate and the ch 16 interferer 10-40 km off at 6 dB (the scenario
     expects 5 km) and the provinces follow; the TDOA fix of every alert heard by >= 3 sensors settles them.

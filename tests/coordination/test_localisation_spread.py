@@ -1,0 +1,149 @@
+"""The network learns the spread of levels about the model from matched stations, and few-sensor fixes use it.
+
+One or two levels cannot say how far paths scatter (the e.r.p. takes their last degree of freedom), so a
+fix of one or two sensors sized its region by a 3-10 dB spread mixture whatever the world was. Matched
+licensed stations (known place, own distance law, only the e.r.p. fitted) leave n - 1 degrees of freedom
+each; pooled, they measure the world the unknown emitters' levels meet.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from coordination.localisation import (
+    LevelObservation,
+    LocaliserConfig,
+    SilentObservation,
+    SpreadPrior,
+    locate,
+    log_distance_model,
+)
+from coordination.spread import NetworkSpread, erp_error_bound_db
+from station_db.geo import haversine_km
+
+MODEL = log_distance_model(3.5)
+SENSORS = [(31.05 + 0.25 * i, 120.30 + 0.30 * j) for i in range(3) for j in range(4)]
+"""Twelve sensors on a 28 x 28 km grid."""
+
+
+def _learn(rng: np.random.Generator, sigma_db: float, cal_db: np.ndarray, n_stations: int) -> NetworkSpread:
+    spread = NetworkSpread()
+    for k in range(n_stations):
+        heard = rng.choice(len(cal_db), size=int(rng.integers(2, 6)), replace=False)
+        erp_offset = float(rng.uniform(-10.0, 20.0))  # what the e.r.p. is does not matter: it cancels
+        spread.add(f"st{k}", {f"s{j}": erp_offset + float(cal_db[j]) + float(rng.normal(0.0, sigma_db))
+                              for j in heard})
+    return spread
+
+
+@pytest.mark.parametrize("sigma_db", [1.0, 4.0, 8.0])
+def test_the_pooled_spread_is_the_worlds_spread_whatever_the_stations_erp(sigma_db: float) -> None:
+    rng = np.random.default_rng(7)
+    cal = rng.normal(0.0, 2.0, 12)
+    spread = _learn(rng, sigma_db, cal, 150)
+    expected = math.sqrt(sigma_db**2 + float(np.var(cal)))  # calibration is part of what a fix meets
+    prior = spread.prior()
+    assert prior is not None and prior.dof == spread.dof > 300
+    assert abs(prior.sigma_db - max(expected, spread.floor_db)) < 0.12 * expected, (prior.sigma_db, expected)
+
+
+def test_a_station_counts_once_with_its_latest_judgement_and_one_level_teaches_nothing() -> None:
+    spread = NetworkSpread(min_dof=1)
+    spread.add("a", {"s1": 0.0, "s2": 10.0})
+    assert spread.dof == 1 and spread.sigma_db() == pytest.approx(math.sqrt(50.0))
+    for _ in range(20):  # judged again and again: still one station
+        spread.add("a", {"s1": 0.0, "s2": 4.0, "s3": 2.0})
+    assert spread.dof == 2 and spread.sigma_db() == pytest.approx(2.0)
+    spread.add("b", {"s1": 30.0})
+    assert spread.dof == 2
+
+
+def test_nothing_is_learnt_below_min_dof_and_the_memory_is_bounded() -> None:
+    spread = NetworkSpread(max_stations=3, min_dof=5)
+    for k in range(4):
+        spread.add(f"st{k}", {"s1": 0.0, "s2": 3.0})
+        assert spread.prior() is None  # 1, 2, 3, 3 dof: never 5
+    assert spread.dof == 3
+
+
+def test_one_wild_level_does_not_set_the_spread() -> None:
+    rng = np.random.default_rng(3)
+    spread = _learn(rng, 5.0, np.zeros(12), 60)
+    clean = spread.sigma_db()
+    spread.add("mis-grouped", {"s1": 0.0, "s2": 80.0})
+    assert clean is not None and spread.sigma_db() == pytest.approx(clean, rel=0.1)
+
+
+def test_sensor_calibration_offsets_are_learnt_from_the_same_residuals() -> None:
+    rng = np.random.default_rng(11)
+    cal = rng.normal(0.0, 3.0, 12)
+    offsets = _learn(rng, 4.0, cal, 300).sensor_offsets_db()
+    assert len(offsets) == 12
+    got = np.array([offsets[f"s{j}"] for j in range(12)])
+    # relative to the network's mean; each sensor heard ~80 stations: error ~ 5 / sqrt(80) ~ 0.6 dB
+    assert np.max(np.abs((got - got.mean()) - (cal - cal.mean()))) < 1.5
+
+
+def test_the_prior_grid_centres_on_the_learnt_spread_and_narrows_with_dof() -> None:
+    for dof, width in ((10.0, 0.6), (1000.0, 0.06)):
+        sig, logw = SpreadPrior(5.0, dof).grid(5)
+        w = np.exp(logw)
+        assert w.sum() == pytest.approx(1.0) and int(np.argmax(w)) == 2
+        assert sig[2] == pytest.approx(5.0, rel=0.02)
+        span = math.log(sig[-1] / sig[0])  # +-2.5 standard deviations of log(sigma)
+        assert abs(span - 5.0 / math.sqrt(2 * dof)) < 1e-9 and span < 2 * width
+    with pytest.raises(ValueError, match="SpreadPrior"):
+        SpreadPrior(0.0, 10.0)
+
+
+def _two_sensor_trials(spread: SpreadPrior | None, noise_db: float, n: int = 15) -> tuple[float, float]:
+    """(coverage, median 95 % radius km) of two-sensor fixes, silent neighbours known, spread ``noise_db``."""
+    rng = np.random.default_rng(2031)
+    hits, radii, trials = 0, [], 0
+    cfg = LocaliserConfig(grid_n=21, refine_levels=2, n_samples=300)
+    while trials < n:
+        truth = (float(rng.uniform(31.05, 31.55)), float(rng.uniform(120.30, 121.20)))
+        erp = float(rng.normal(10.0, 10.0))  # the localiser's own e.r.p. prior: only the spread is under test
+        lv = [erp + float(MODEL(np.array([haversine_km(la, lo, *truth)]))[0]) + float(rng.normal(0, noise_db))
+              for la, lo in SENSORS]
+        order = np.argsort(lv)[::-1]
+        if lv[order[1]] < 20.0 or lv[order[2]] >= 20.0:
+            continue  # exactly two sensors hear it (limit 20 dBuV/m)
+        obs = [LevelObservation(*SENSORS[j], lv[j], f"s{j}") for j in order[:2]]
+        sil = [SilentObservation(*SENSORS[j], 20.0, f"q{j}") for j in order[2:]]
+        p = locate(obs, MODEL, config=cfg, silent=sil, spread=spread).position
+        east = (truth[1] - p.lon) * 111.320 * math.cos(math.radians(p.lat))
+        north = (truth[0] - p.lat) * 110.574
+        az = math.radians(p.orientation_deg)
+        u, v = east * math.sin(az) + north * math.cos(az), east * math.cos(az) - north * math.sin(az)
+        hits += (u / p.semi_major_km) ** 2 + (v / p.semi_minor_km) ** 2 <= 5.991
+        radii.append(p.error_km)
+        trials += 1
+    return hits / trials, float(np.median(radii))
+
+
+def test_a_two_sensor_fix_with_the_learnt_spread_is_smaller_in_a_calm_world() -> None:
+    mixture = _two_sensor_trials(None, 1.5)
+    learnt = _two_sensor_trials(SpreadPrior(1.5, 300.0), 1.5)
+    # Measured (seed 2031, 15 trials): coverage 1.0 / 0.8, median 95 % radius 301 / 23 km. The mixture's
+    # 3-10 dB lets two levels sit almost anywhere along their curve; 1.5 dB learnt does not.
+    assert learnt[1] < 0.2 * mixture[1], (mixture, learnt)
+    assert learnt[0] >= 0.7 and mixture[0] == 1.0, (mixture, learnt)
+
+
+def test_the_erp_fit_error_bound_is_z_sigma_over_root_n_once_learnt_and_wider_before() -> None:
+    cfg = LocaliserConfig()
+    learnt = erp_error_bound_db([0.0, 5.0, -5.0, 2.0], SpreadPrior(7.8, 1000.0), cfg, 1.64)
+    assert learnt == pytest.approx(1.64 * 7.8 / 2.0, rel=0.03)  # four levels, spread known: z sigma / sqrt(4)
+    one = erp_error_bound_db([0.0], SpreadPrior(7.8, 1000.0), cfg, 1.64)
+    few = erp_error_bound_db([0.0], SpreadPrior(7.8, 8.0), cfg, 1.64)
+    assert one == pytest.approx(1.64 * 7.8, rel=0.03) and few > 1.05 * one  # known from 8 dof only: t-like
+    # Nothing learnt, one level: the 3-10 dB range's mixture, whose 10 dB part sets the tail.
+    alone = erp_error_bound_db([0.0], None, cfg, 1.64)
+    assert 9.5 < alone < 11.5
+    # Nothing learnt, three levels that agree within 1 dB: their own residuals pull the spread down.
+    agree = erp_error_bound_db([0.0, 1.0, -1.0], None, cfg, 1.64)
+    assert agree < 0.65 * erp_error_bound_db([0.0, 9.0, -9.0], None, cfg, 1.64)  # measured 4.4 against 7.4 dB
