@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import statistics
 import sys
@@ -471,6 +472,15 @@ def breakdown(rows: Sequence[tuple[Incident, Outcome]]) -> str:
     return "\n".join(lines)
 
 
+def outcome_record(k: int, level: float, inc: Incident, o: Outcome) -> dict[str, object]:
+    """One incident's outcome as plain JSON (--jsonl)."""
+    return {"k": k, "shadow_db": level, "kind": inc.kind, "province": inc.province, "border_km": inc.border_km,
+            "heard": o.heard, "n_heard": o.n_heard, "n_alerts": o.n_alerts, "verdicts": sorted(o.verdicts),
+            "truth": sorted(o.truth), "top1": o.top1, "err_km": o.err_km, "covered": o.covered,
+            "ambiguous": o.ambiguous, "doubt_p": o.doubt_p, "region_km": o.region_km,
+            "tdoa": None if o.tdoa is None else list(o.tdoa)}
+
+
 def ambiguity_lines(doubt: Sequence[tuple[Incident, Outcome]]) -> list[str]:
     """What the ambiguity rule's misses are made of: by kind and by sensors heard, the probability the
     position gave the doubted province (both source and affected) and whether the stated region really
@@ -530,6 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="the localiser takes the learnt spread in place of its spread mixture (engine option)")
     ap.add_argument("--kinds", nargs="+", default=None, metavar="PREFIX",
                     help="play only incidents whose kind starts with one of these (e.g. unlicensed)")
+    ap.add_argument("--jsonl", default=None, help="append one JSON line per incident's outcome to this file")
     ap.add_argument("--localiser", nargs="+", default=[], metavar="KEY=VALUE",
                     help="LocaliserConfig fields to try (e.g. sigma_db=2.5 n_sigma=4)")
     args = ap.parse_args(argv)
@@ -566,11 +577,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 play(inc, world, sites, infos, repo, rules, cfg,
                      np.random.default_rng([args.seed, int(level * 10), k, 1]), T0 - timedelta(hours=k + 1),
                      spread=learnt)
-            rows = [(inc, play(inc, world, sites, infos, repo, rules, cfg,
-                               np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k),
-                               stations if args.tdoa else None, 1000 * args.seed + k,
-                               spread=None if args.no_learning else learnt))
-                    for k, inc in picked]
+            rows = []
+            for k, inc in picked:
+                o = play(inc, world, sites, infos, repo, rules, cfg,
+                         np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k),
+                         stations if args.tdoa else None, 1000 * args.seed + k,
+                         spread=None if args.no_learning else learnt)
+                rows.append((inc, o))
+                if args.jsonl:  # one line per incident as it is played: a long run is read while it goes
+                    with open(args.jsonl, "a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(outcome_record(k, level, inc, o)) + "\n")
             m = summarise(level, rows)
             print(f"{level:6.1f} {m['heard']:5d} {m['split_pct']:6.1f} {m['exact_pct']:6.1f} {m['top1_pct']:6.1f} "
                   f"{m['top1_far_pct']:9.1f} {m['coverage_pct']:8.1f} {m['err_med_km']:7.1f} {m['err_p90_km']:7.1f} "
