@@ -183,7 +183,7 @@ def test_a_wrong_confident_tdoa_fix_does_not_unlicense_a_station_the_levels_matc
     kept = 0
     for seed in (1, 2, 5):
         outcome, matched_now = {}, {}
-        for q in (0.3, 0.0):
+        for q in (0.3, 0.0) if seed == 1 else (0.3,):  # the q = 0 contrast once: it costs a play
             engine = engine_for(tmp_path / f"{seed}-{q}", [st], tdoa_wrong_narrow=q)
             events = realistic_sweeps(engine, RealisticWorld(seed=seed).with_shadowing(8.0), SITES, INFOS,
                                       [emitter(st.lat, st.lon)], PMR400, seed=seed, tick_after_s=20.0)
@@ -196,7 +196,8 @@ def test_a_wrong_confident_tdoa_fix_does_not_unlicense_a_station_the_levels_matc
         kept += matched_now[0.3] == "JS/JS-PMR-0042" and a.verdicts == alert.verdicts
         assert a.provinces_source == ("JS",)
         assert any("TDOA fix against the licence" in f and "8.8 km" in f for f in a.findings)
-        assert "unlicensed" in outcome[0.0].verdicts and matched_now[0.0] is None
+        if 0.0 in outcome:
+            assert "unlicensed" in outcome[0.0].verdicts and matched_now[0.0] is None
     assert kept == 3
 
 
