@@ -453,11 +453,10 @@ def breakdown(rows: Sequence[tuple[Incident, Outcome]]) -> str:
                      f"{100.0 * sum(far) / max(len(far), 1):5.1f} % of {len(far)}, median error "
                      f"{statistics.median(errs) if errs else float('nan'):5.1f} km, cover95 "
                      f"{100.0 * sum(cov) / max(len(cov), 1):5.1f} % of {len(cov)}")
-    doubt = [o for _, o in heard if o.verdicts != o.truth and o.ambiguous
+    doubt = [(i, o) for i, o in heard if o.verdicts != o.truth and o.ambiguous
              and o.verdicts - o.truth == {"cross_border"}]
     lines.append(f"    misses that are only the ambiguity rule (cross-border by doubt): {len(doubt)}")
-    lines += ambiguity_lines([(i, o) for i, o in heard if o.verdicts != o.truth and o.ambiguous
-                              and o.verdicts - o.truth == {"cross_border"}])
+    lines += ambiguity_lines(doubt)
     lines += tdoa_lines([o.tdoa for _, o in heard if o.tdoa is not None])
     by: dict[str, list[bool]] = {}
     wrong: Counter[str] = Counter()

@@ -46,30 +46,12 @@ def test_a_carrier_where_the_licence_says_fm_telephony_is_a_class_finding(tmp_pa
     path, centre_hz = _carrier_capture(tmp_path, 8801)
     prof = MonitoringProfile(name="pmr", f_start_hz=PMR_FREQ_HZ - 100e3, f_stop_hz=PMR_FREQ_HZ + 100e3,
                              bin_hz=300.0, dwell_s=0.25)
-    with FileSource(path, sample_rate_hz=FS, center_freq_hz=centre_hz, fmt="cf32") as src:
-        m = ProfileRunner(prof).measure(src)
-    sent = Emissions("ah-hefei-n", 1, format_utc(T0), profile=m.profile, noise_floor_dbm=m.noise_floor_dbm,
-                     emissions=m.emission_dicts())
-    [got] = decode_as(sent.to_frames(), Emissions).emissions  # what the server receives
+    [got] = _on_wire(path, centre_hz, prof)  # what the server receives
     assert abs(float(got["center_hz"]) - PMR_FREQ_HZ) < 300.0
     assert got["emission_class"] == "cw" and float(got["class_confidence"]) >= 0.6
 
-    st = station("AH-PMR-0301", "AH", *AH_DEEP_STATION_POS, erp_dbw=10.0, designator="11K0F3E")
-    engine = RulesEngine(make_repo(tmp_path / "st.db", [st]), load_rules(), InMemoryAlertStore())
-    rng = np.random.default_rng(8802)
-    events, t = [], T0
-    for _ in range(4):
-        for s in AH_DEEP_SENSORS:
-            # the level each sensor would receive (15 dB over the licence, so an alert opens); the class
-            # fields exactly as the live sensor sent them
-            em = emission(s, *AH_DEEP_STATION_POS, erp_dbw=25.0, rng=rng, noise_db=2.0)
-            if em is not None:
-                em = {**em, "emission_class": got["emission_class"], "class_confidence": got["class_confidence"]}
-            events += engine.observe(s, t, [em] if em else [], NOISE_FLOOR_DBM, s.antenna_factor_db_m)
-        t += timedelta(seconds=5)
-        events += engine.tick(t)
-    [opened] = [e for e in events if e.event == "opened"]
-    assert any(f.startswith("emission class: measured cw") and "expects nfm" in f for f in opened.alert.findings)
+    findings = _findings(tmp_path, got, "11K0F3E", 11_000.0, station_id="AH-PMR-0301", seed=8802)
+    assert any(f.startswith("emission class: measured cw") and "expects nfm" in f for f in findings)
 
 
 def _on_wire(path, centre_hz: float, prof: MonitoringProfile) -> list[dict]:
@@ -114,13 +96,14 @@ def fm_broadcast_capture(tmp_path, seed: int, snr_db: float):
     return path, PMR_FREQ_HZ - offset
 
 
-def _findings(tmp_path, got: dict, designator: str, necessary_bw_hz: float) -> tuple[str, ...]:
+def _findings(tmp_path, got: dict, designator: str, necessary_bw_hz: float, *, station_id: str = "AH-TLM-0401",
+              seed: int = 8803) -> tuple[str, ...]:
     """The findings of the alert the engine opens for a licensed station heard 15 dB over its licence, each
     sensor's report carrying the class fields exactly as the live sensor sent them."""
-    st = station("AH-TLM-0401", "AH", *AH_DEEP_STATION_POS, erp_dbw=10.0, designator=designator,
+    st = station(station_id, "AH", *AH_DEEP_STATION_POS, erp_dbw=10.0, designator=designator,
                  necessary_bw_hz=necessary_bw_hz)
     engine = RulesEngine(make_repo(tmp_path / "st.db", [st]), load_rules(), InMemoryAlertStore())
-    rng = np.random.default_rng(8803)
+    rng = np.random.default_rng(seed)
     events, t = [], T0
     for _ in range(4):
         for s in AH_DEEP_SENSORS:
