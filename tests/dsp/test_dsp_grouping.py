@@ -40,6 +40,33 @@ def test_fsk_tones_switching_symbol_by_symbol_are_one_emission() -> None:
     assert groups == [[0, 1]]
 
 
+def test_fsk_tones_on_in_every_other_frame_at_10_db_are_one_emission() -> None:
+    # at 10 dB a 1 ms frame holding one symbol of a tone crosses the threshold, the next one does not: lone
+    # frames, each well over it (17 dB); each tone's packets start or end up to 8 ms off the other's
+    def tone(spans: list[tuple[float, float]], phase: int, seed: int) -> np.ndarray:
+        x = np.random.default_rng(seed).normal(0.0, 1.0, FRAMES)
+        for a, b in spans:
+            i, j = round(a / DT), round(b / DT)
+            x[i:j] += np.where(np.arange(j - i) % 2 == phase, 17.0, 0.0)
+        return x
+
+    late = [(a + 0.008, b) for a, b in PACKETS]
+    early = [(a, b - 0.009) for a, b in PACKETS]
+    assert run([(-21e3, -17e3, -30.0, tone(late, 0, 21)), (17e3, 21e3, -31.0, tone(early, 1, 22))]) == [[0, 1]]
+
+
+def test_the_spectrum_between_fsk_tones_hovering_at_the_threshold_joins_them() -> None:
+    # between the tones, 3-9 dB over the noise: only some frames cross 6 dB, its bursts are fragments
+    rng = np.random.default_rng(23)
+    middle = rng.normal(0.0, 1.0, FRAMES)
+    for a, b in PACKETS:
+        i, j = round(a / DT), round(b / DT)
+        middle[i:j] = rng.normal(5.0, 2.0, j - i)
+    parts = [(-21e3, -17e3, -30.0, activity(PACKETS, 20.0, 24)), (17e3, 21e3, -31.0, activity(PACKETS, 20.0, 25)),
+             (-10e3, 10e3, -36.0, middle)]
+    assert run(parts) == [[0, 1, 2]]
+
+
 def test_ook_sidebands_with_the_packet_timing_join_the_carrier() -> None:
     weak_late = [(a + 0.002, b) for a, b in PACKETS[:2]]  # weak: misses the last packet, starts 2 ms late
     groups = run([(-1e3, 1e3, -20.0, activity(PACKETS, 30.0, 3)),
