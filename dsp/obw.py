@@ -24,6 +24,10 @@ reach ``APRON_NOISE`` of the beta / 2 of power each cut is placed at. On a keyed
 over the floor at the top, K = 54: the extent alone reads 0.74 of the 99 % bandwidth, with the apron
 0.88; clipping read 1.29. What lies further out is not measured: the 99 % bandwidth is then that of the
 part that stands out of the noise (a little narrow), never noise counted as sidebands.
+A carrier narrower than a bin (CW) is not resolved: what the spectrum shows is the analysis window's
+response (ITU-R SM.328), whose steep main lobe makes each 0.5 % cut ride on the noise of the bins past
+it. When an emission's extent is a few bins and the Hann response of one line fits its excess to the
+noise, its 99 % bandwidth is the fitted response's (:func:`unresolved_line_obw_hz`).
 The x-dB bandwidth is measurable only where the level x dB under the peak stands clear of the noise
 (:func:`xdb_measurable`); below that SNR it is reported as not measurable, not as a number.
 """
@@ -46,6 +50,11 @@ NEAR_BINS = 4
 APRON = 0.3
 #: ... as long as the noise summed over it stays under this share of the power each 99 % cut is at.
 APRON_NOISE = 0.5
+#: An emission whose significant extent (with its apron) spans at most this many bins may be a line narrower
+#: than a bin (the Hann main lobe is 4 bins; noise widens the extent by a bin or two each side)...
+LINE_MAX_BINS = 10
+#: ... judged on the bins this far either side of its peak (the main lobe and two sidelobes)
+LINE_FIT_BINS = 4
 #: Noise bins in a Welch average of K segments stay under floor * (1 + XDB_CLEAR_SIGMAS / sqrt(K)).
 XDB_CLEAR_SIGMAS = 4.0
 
@@ -145,7 +154,60 @@ def span_power(freqs_hz: np.ndarray, power: np.ndarray, floor: np.ndarray, a: in
     total = float(excess[sl].sum())
     k_peak = a + int(np.argmax(p[a : b + 1]))
     center = float(np.sum(excess[sl] * f[sl]) / total) if total > 0 else float(f[k_peak])
-    return SpanPower(lo, hi, total, center, signed_obw_hz(f[sl], excess[sl], beta))
+    obw = signed_obw_hz(f[sl], excess[sl], beta)
+    if hi - lo + 1 <= LINE_MAX_BINS:
+        # a line narrower than a bin reads the window's response; fitted, the noise beyond cannot widen it
+        # (see unresolved_line_obw_hz); judged on the bins around the response, out to a null or two past it
+        wide = slice(max(lo_lim, k_peak - LINE_FIT_BINS), min(hi_lim, k_peak + LINE_FIT_BINS) + 1)
+        line = unresolved_line_obw_hz(f[wide], excess[wide], fl[wide], averages, beta=beta)
+        obw = obw if line is None else line
+    return SpanPower(lo, hi, total, center, obw)
+
+
+def hann_line_kernel(offsets_bins: np.ndarray) -> np.ndarray:
+    """Power that a Hann-windowed FFT puts in a bin ``offsets_bins`` from a pure carrier, per unit of its
+    power at the bin it sits on: |sinc(v) / (1 - v^2)|^2 (the N-point window's transform to (v / N)^2)."""
+    v = np.asarray(offsets_bins, dtype=np.float64)
+    near_one = np.abs(np.abs(v) - 1.0) < 1e-9
+    safe = np.where(near_one, 0.0, v)
+    amp = np.where(near_one, 0.5, np.sinc(safe) / np.where(near_one, 1.0, 1.0 - safe * safe))
+    return amp * amp
+
+
+def unresolved_line_obw_hz(freqs_hz: np.ndarray, excess: np.ndarray, floor: np.ndarray, averages: int, *,
+                           beta: float = 0.01) -> float | None:
+    """The 99 % bandwidth of an emission narrower than the analysis resolution, or None if it is resolved.
+
+    A carrier narrower than a bin (CW) shows the analysis window's own response, nothing of itself
+    (ITU-R SM.328: the measured spectrum is the emission's convolved with the resolution filter's): its
+    99 % bandwidth at this resolution is the window's, 2.9-3.5 Hann bins by where the carrier falls
+    between bins. Cut where the noise-added excess crosses 0.5 % of its power, its steep main lobe's
+    tails take the noise of the bins beyond for sidebands: at 10 dB over the noise in 1 kHz (4 bins at
+    244 Hz), 0.5 % of its power is 0.2 floor-bins, as much as the noise of three bins, and the cut moved
+    out by a bin or two (985-1279 Hz for a 717-861 Hz response). Here the window response is fitted
+    (carrier position to 0.02 bin, least-squares level) over the bins given; when what is left is noise
+    (chi-square of the residual within 4 standard deviations of its degrees of freedom, each bin's variance
+    that of a K-average Welch bin holding noise plus the fitted line) the emission is unresolved and its
+    99 % bandwidth is that of the fitted response, sampled on the bins as the spectrum is.
+    """
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    e = np.asarray(excess, dtype=np.float64)
+    fl = np.asarray(floor, dtype=np.float64)
+    if e.size < 5 or averages < 1:
+        return None
+    peak = int(np.argmax(e))
+    k = np.arange(e.size, dtype=np.float64)
+    shifts = np.arange(-0.5, 0.5001, 0.02)  # where the carrier falls between bins
+    models = hann_line_kernel(k[None, :] - (peak + shifts[:, None]))
+    levels = models @ e / np.sum(models * models, axis=1)
+    fitted = levels[:, None] * models
+    model = np.maximum(fitted[int(np.argmin(np.sum((e - fitted) ** 2, axis=1)))], 0.0)
+    var = (fl * fl + 2.0 * fl * model) * (1.0 + 2.0 * 0.25**2) / averages  # one Welch bin, 50 % overlap: 1.06 / K
+    chi2 = float(np.sum((e - model) ** 2 / np.maximum(var, np.finfo(np.float64).tiny)))
+    dof = e.size - 2
+    if chi2 > dof + 4.0 * math.sqrt(2.0 * dof):
+        return None
+    return signed_obw_hz(f, model, beta)
 
 
 def xdb_measurable(snr_db: float, x_db: float, averages: int) -> bool:

@@ -7,7 +7,14 @@ import pytest
 
 from dsp import welch_psd
 from dsp.emissions import measure_span
-from dsp.obw import BLOCK_VARIANCE, signed_obw_hz, significant_extent, span_power, xdb_measurable
+from dsp.obw import (
+    BLOCK_VARIANCE,
+    signed_obw_hz,
+    significant_extent,
+    span_power,
+    unresolved_line_obw_hz,
+    xdb_measurable,
+)
 
 BIN_HZ = 250.0
 N = 2048
@@ -102,3 +109,38 @@ def test_block_variance_matches_welch_noise_of_hann_segments() -> None:
 ])
 def test_xdb_bandwidth_is_measurable_only_above_the_noise(snr_db: float, averages: int, measurable: bool) -> None:
     assert xdb_measurable(snr_db, 26.0, averages) is measurable
+
+
+def _carriers(rng: np.random.Generator, offsets_hz: list[float], snr_db: float, n: int = 51 * 512,
+              nfft: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Welch per-bin power of carriers at 1 MS/s, each snr_db over the noise in a bin, with and without noise."""
+    t = np.arange(n) / 1e6
+    clean = sum(np.exp(2j * np.pi * f * t) for f in offsets_hz)
+    noise = (rng.standard_normal(n) + 1j * rng.standard_normal(n)) * np.sqrt(nfft / 10 ** (snr_db / 10) / 2)
+    f, p = welch_psd((clean + noise).astype(np.complex64), 1e6, nfft, scaling="spectrum")
+    _, p0 = welch_psd(np.asarray(clean, np.complex64), 1e6, nfft, scaling="spectrum")
+    return f, p, p0, 2 * n // nfft - 1
+
+
+@pytest.mark.parametrize("seed", [4411, 4412, 4413, 4414, 4415, 4416])
+def test_a_carrier_narrower_than_a_bin_reads_the_window_response_at_10_db(seed: int) -> None:
+    # the carrier's 99 % bandwidth at this resolution is the Hann response's (2.9-3.5 bins by where it falls
+    # between bins); cut on the noisy excess, the noise past its steep main lobe read it up to 2 bins wider
+    rng = np.random.default_rng(seed)
+    offset = 100_000.0 + rng.uniform(0.0, 977.0)
+    f, p, p0, averages = _carriers(rng, [offset], 10.0)
+    floor = np.full(f.size, np.median(p))
+    k = int(np.argmin(np.abs(f - offset)))
+    sp = span_power(f, p, floor, k, k, 0, f.size - 1, averages=averages)
+    response = signed_obw_hz(f[k - 8 : k + 9], p0[k - 8 : k + 9])
+    assert 2.8 * 977 < response < 3.6 * 977
+    assert sp.obw_hz == pytest.approx(response, rel=0.03)
+
+
+def test_two_carriers_three_bins_apart_are_not_taken_for_one_line() -> None:
+    f, p, _, averages = _carriers(np.random.default_rng(4417), [100_000.0, 102_930.0], 20.0)
+    floor = np.full(f.size, np.median(p))
+    k = int(np.argmin(np.abs(f - 101_465.0)))
+    assert unresolved_line_obw_hz(f[k - 6 : k + 7], (p - floor)[k - 6 : k + 7], floor[k - 6 : k + 7], averages) is None
+    sp = span_power(f, p, floor, k - 2, k + 2, 0, f.size - 1, averages=averages)
+    assert sp.obw_hz > 3.5 * 977
