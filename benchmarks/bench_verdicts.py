@@ -27,6 +27,9 @@ region and median / 90th-percentile position error (unlicensed emitters: where t
 from the levels; a matched licensed station is placed at its licence's position), and alerts on
 licensed traffic within licence (where the rules call for none); and the spread the network learnt by the
 end of the level (from the engine's own judgements of matched stations, never from the world's settings).
+The last two columns: the faulty stations caught (an alert with licence_violation by the check of the fault:
+power for +15..20 dB, frequency for an offset); ``--licence`` breaks the licensed alerts down by cause (verdicts,
+check, sensors heard) and the catches by sensors heard; ``--engine KEY=VALUE`` tries EngineConfig fields.
 
 Usage: python benchmarks/bench_verdicts.py [--n 500] [--seed 7] [--shadowing 0 4 6 8] [--detail] [--cases]
 [--only K ...]   (--cases: one block per split or wrong incident; --only: replay those incident numbers alone)
@@ -109,6 +112,8 @@ class Outcome:
     true_p: float | None = None  # the true province's probability in the main alert's position
     region_km: float | None = None  # the main alert's stated 95 % semi-major axis
     tdoa: tuple[str, int, float, float, bool] | None = None  # waveform, sensors, error km, 95 % km, covered
+    checks: frozenset[str] = frozenset()  # licence checks that raised a violation: frequency / bandwidth / power
+    possible_excess: bool = False  # a finding of a power excess the fit shows but cannot establish
 
 
 @dataclass
@@ -348,6 +353,7 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
     cover = SweepCoverage(band.f_lo_hz, band.f_hi_hz, bin_hz)
     measured: dict[str, list[float]] = {}
     events = []
+    notes: set[str] = set()
     for sweep in range(2):
         order = rng.permutation(len(sites))
         offsets = np.sort(rng.uniform(0.0, 1.5, len(sites)))
@@ -362,6 +368,8 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
             events += engine.observe(info, t, [rep.emission] if rep.emission else [], rep.noise_floor_dbm,
                                      site.antenna_factor_db_m, coverage=cover)
         events += engine.tick(base + timedelta(seconds=4.0))
+        # a finding with no alert lives in the channel status while the cluster is judged
+        notes |= {n for c in engine.channel_status() for n in c.get("licence_notes", ())}
     tdoa_note = ""
     tdoa_seen: tuple[str, int, float, float, bool] | None = None
     if tdoa_stations is not None and len(measured) >= 3:
@@ -391,7 +399,10 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
     truth = truth_verdicts(inc, measured, infos, t0.date())
     out = Outcome(heard=bool(measured), n_alerts=len(alerts),
                   verdicts=frozenset(v for a in alerts for v in a.verdicts), truth=truth, n_heard=len(measured),
-                  ambiguous=any(f.startswith("ambiguous:") for a in alerts for f in a.findings), tdoa=tdoa_seen)
+                  ambiguous=any(f.startswith("ambiguous:") for a in alerts for f in a.findings), tdoa=tdoa_seen,
+                  checks=frozenset(c for a in alerts for f in a.findings for c in licence_checks(f)),
+                  possible_excess=any(f.startswith("possible") for a in alerts for f in a.findings)
+                  or bool(notes))
     heard_s = ", ".join(f"{sid}({prov_of[sid]}) {max(v):.1f}" for sid, v in sorted(measured.items(),
                                                                                     key=lambda kv: -max(kv[1])))
     out.detail = f"heard: {heard_s or '-'}\n" + "\n".join(
@@ -416,6 +427,20 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
 # ---------------------------------------------------------------------- report
 
 
+def licence_checks(finding: str) -> tuple[str, ...]:
+    """Which licence check a violation finding of the engine reports (its wording, docs/rules-engine.md s. 6)."""
+    for check, start in (("frequency", "frequency offset "), ("bandwidth", "occupied bandwidth "),
+                         ("power", "measured field ")):
+        if finding.startswith(start):
+            return (check,)
+    return ()
+
+
+def fault_caught(inc: Incident, o: Outcome) -> bool:
+    """A faulty station is caught when an alert says licence_violation by the check of its fault."""
+    return "licence_violation" in o.verdicts and ("power" if inc.kind == "fault-power" else "frequency") in o.checks
+
+
 def summarise(level: float, rows: Sequence[tuple[Incident, Outcome]]) -> dict[str, float]:
     heard = [(i, o) for i, o in rows if o.heard]
     alerted = [(i, o) for i, o in heard if o.n_alerts > 0]
@@ -437,7 +462,34 @@ def summarise(level: float, rows: Sequence[tuple[Incident, Outcome]]) -> dict[st
         "err_med_km": statistics.median(errs) if errs else float("nan"),
         "err_p90_km": float(np.percentile(errs, 90)) if errs else float("nan"),
         "lic_alert_pct": pct([o.n_alerts > 0 for o in lic]), "lic_n": len(lic),
+        "pwr_caught_pct": pct([fault_caught(i, o) for i, o in heard if i.kind == "fault-power"]),
+        "frq_caught_pct": pct([fault_caught(i, o) for i, o in heard if i.kind == "fault-freq"]),
     }
+
+
+def licence_lines(rows: Sequence[tuple[Incident, Outcome]]) -> list[str]:
+    """Alerts on licensed traffic within licence by cause (verdicts, the licence check, sensors heard), and
+    the faults caught per kind by sensors heard: what an accusation level trades."""
+    heard = [(i, o) for i, o in rows if o.heard]
+    lic = [(i, o) for i, o in heard if i.kind == "licensed" and not o.truth]
+    bad: Counter[str] = Counter()
+    for _, o in lic:
+        if o.n_alerts:
+            bad[f"{'+'.join(sorted(o.verdicts))}{' by ' + '/'.join(sorted(o.checks)) if o.checks else ''}, "
+                f"{'3+' if o.n_heard >= 3 else o.n_heard} sensor(s)"] += 1
+    lines = [f"    licensed within licence: {sum(n for n in bad.values())} alerted of {len(lic)}, "
+             f"{sum(o.possible_excess for _, o in lic)} with a possible-excess or possible-violation finding"]
+    lines += [f"      {n:3d} x {k}" for k, n in bad.most_common()]
+    for kind in ("fault-power", "fault-freq"):
+        sub = [(i, o) for i, o in heard if i.kind == kind]
+        parts = []
+        for label, lo, hi in (("1", 1, 1), ("2", 2, 2), ("3-4", 3, 4), ("5+", 5, 99)):
+            s = [fault_caught(i, o) for i, o in sub if lo <= o.n_heard <= hi]
+            parts.append(f"{label}: {sum(s)}/{len(s)}")
+        lines.append(f"    {kind} caught {sum(fault_caught(i, o) for i, o in sub)}/{len(sub)} (by sensors heard "
+                     f"{', '.join(parts)}), possible-excess/violation finding on "
+                     f"{sum(o.possible_excess for _, o in sub)}")
+    return lines
 
 
 def breakdown(rows: Sequence[tuple[Incident, Outcome]]) -> str:
@@ -540,6 +592,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--kinds", nargs="+", default=None, metavar="PREFIX",
                     help="play only incidents whose kind starts with one of these (e.g. unlicensed)")
     ap.add_argument("--jsonl", default=None, help="append one JSON line per incident's outcome to this file")
+    ap.add_argument("--licence", action="store_true",
+                    help="licensed alerts by cause and faults caught by sensors heard (also with --detail)")
+    ap.add_argument("--engine", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="EngineConfig fields to try (e.g. power_accuse_z=1.64: the accusation level before)")
     ap.add_argument("--localiser", nargs="+", default=[], metavar="KEY=VALUE",
                     help="LocaliserConfig fields to try (e.g. sigma_db=2.5 n_sigma=4)")
     args = ap.parse_args(argv)
@@ -557,13 +613,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = EngineConfig(localiser=loc) if loc else EngineConfig()  # type: ignore[arg-type]
         if args.learnt_fixes:
             cfg = dataclasses.replace(cfg, learnt_spread_in_fixes=True)
+        if args.engine:
+            cfg = dataclasses.replace(cfg, **{k: float(v) for k, v in (kv.split("=", 1) for kv in args.engine)})  # type: ignore[arg-type]
         print(f"bench_verdicts: {len(incidents)} incidents x {len(args.shadowing)} shadowing levels, "
               f"{len(sites)} sensors (demo layout), seed {args.seed}, world seed {args.world_seed}, "
               f"{'ideal world' if args.ideal else 'model + calibration error'}"
               f"{', levels + TDOA (heard by >= 3 sensors)' if args.tdoa else ', levels only'}", flush=True)
         print("kinds: " + ", ".join(f"{k} {n}" for k, n in sorted(Counter(i.kind for i in incidents).items())))
         header = (f"{'shadow':>6} {'heard':>5} {'split%':>6} {'exact%':>6} {'top1%':>6} {'top1>5km%':>9} "
-                  f"{'cover95%':>8} {'err_med':>7} {'err_p90':>7} {'lic_alert%':>10} {'s':>5}")
+                  f"{'cover95%':>8} {'err_med':>7} {'err_p90':>7} {'lic_alert%':>10} {'s':>5} {'pwr_fault%':>10} "
+                  f"{'frq_fault%':>10}")
         print(header)
         for level in args.shadowing:
             world = base.with_shadowing(level)
@@ -589,13 +648,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             m = summarise(level, rows)
             print(f"{level:6.1f} {m['heard']:5d} {m['split_pct']:6.1f} {m['exact_pct']:6.1f} {m['top1_pct']:6.1f} "
                   f"{m['top1_far_pct']:9.1f} {m['coverage_pct']:8.1f} {m['err_med_km']:7.1f} {m['err_p90_km']:7.1f} "
-                  f"{m['lic_alert_pct']:10.1f} {time.perf_counter() - t_start:5.0f}", flush=True)
+                  f"{m['lic_alert_pct']:10.1f} {time.perf_counter() - t_start:5.0f} {m['pwr_caught_pct']:10.1f} "
+                  f"{m['frq_caught_pct']:10.1f}", flush=True)
             if not args.no_learning:
                 prior = learnt.prior()
                 print(f"    learnt spread: {'none' if prior is None else f'{prior.sigma_db:.2f} dB'} ({learnt.dof} dof"
                       f"{f', {args.warmup} warm-up incidents' if args.warmup else ''})", flush=True)
             if args.detail:
                 print(breakdown(rows), flush=True)
+            if args.detail or args.licence:
+                print("\n".join(licence_lines(rows)), flush=True)
             if args.tdoa and args.compare:
                 # The same incidents, levels only: same generators, so the same sweeps and reports.
                 t_start = time.perf_counter()
