@@ -38,7 +38,7 @@ def play_boost(tmp_path, boost_db: float, accuse_z: float = 3.09) -> tuple[list,
     engine = RulesEngine(make_repo(tmp_path / "st.db", [st]), RULES, InMemoryAlertStore(),
                          config=EngineConfig(power_accuse_z=accuse_z), spread=learnt_spread())
     events, _ = run(engine, AH_DEEP_SENSORS, *AH_DEEP_STATION_POS, erp_dbw=10.0 + boost_db,
-                    rng=np.random.default_rng(3), noise_db=0.5, n=4)
+                    rng=np.random.default_rng(3), noise_db=0.5)
     return [e.alert for e in events if e.event == "opened"], engine
 
 
@@ -94,7 +94,7 @@ def _co_channel(tmp_path, obw_hz: float, rival_min_probability: float) -> tuple[
     engine = RulesEngine(make_repo(tmp_path / "st.db", [wide, narrow]), RULES, InMemoryAlertStore(),
                          config=EngineConfig(rival_min_probability=rival_min_probability))
     events, _ = run(engine, AH_DEEP_SENSORS, lat, lon, erp_dbw=10.0, obw_hz=obw_hz, rng=np.random.default_rng(3),
-                    noise_db=2.0, n=4)
+                    noise_db=2.0)
     return [e.alert for e in events if e.event == "opened"], engine
 
 
