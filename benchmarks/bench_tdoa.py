@@ -15,6 +15,10 @@ truth, the cost of one fix (ms, process time), and the received-level fix (coord
 the same sensors' levels, through the same world) on the same trials.
 
     python benchmarks/bench_tdoa.py [--trials 8] [--seed 19000] [--clean] [--snrs 0,5,10,20]
+        [--no-ref-correction] [--link-sigma-m 125] [--cases wideband]
+
+``--no-ref-correction`` leaves each reference link's multipath pull in (the chain before
+:mod:`dsp.fm_multipath`; its sigma is then the model term), for a before/after on the same trials.
 
 The machine is shared: the cost is process time of this process, not wall time.
 """
@@ -30,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from coordination.localisation import LevelObservation, localise
-from coordination.tdoa import ReferenceBroadcaster, SensorSnapshot, TdoaError, locate_tdoa
+from coordination.tdoa import MULTIPATH_LINK_SIGMA_M, ReferenceBroadcaster, SensorSnapshot, TdoaError, locate_tdoa
 from dsp.multilat import EnuFrame
 from sdr.scenario import SensorSite, Transmitter, load_scenario
 from sdr.sources.sim_tdoa import (
@@ -63,7 +67,7 @@ def _sites() -> list[SensorSite]:
     return [scen.sensor(sid) for sid in SENSOR_IDS]
 
 
-def _trial(sites, world, case, snr_db, rng, seed, clean):
+def _trial(sites, world, case, snr_db, rng, seed, clean, ref_correction=True, link_sigma_m=MULTIPATH_LINK_SIGMA_M):
     _label, kind, bw, f_t, dur = case
     frame = EnuFrame(float(np.mean([s.lat for s in sites])), float(np.mean([s.lon for s in sites])))
     r, a = 15e3 * math.sqrt(rng.uniform()), rng.uniform(0, 2 * math.pi)
@@ -91,7 +95,8 @@ def _trial(sites, world, case, snr_db, rng, seed, clean):
     rss_err = float(np.linalg.norm(frame.to_enu(np.array(rss.lat), np.array(rss.lon), np.array(0.0))[:2] - truth[:2]))
     t0 = time.process_time()
     try:
-        fix = locate_tdoa(snaps, REFERENCE, starts_latlon=[(rss.lat, rss.lon)])
+        fix = locate_tdoa(snaps, REFERENCE, starts_latlon=[(rss.lat, rss.lon)], ref_multipath_correction=ref_correction,
+                          multipath_link_sigma_m=link_sigma_m)
     except TdoaError as exc:
         return None, rss_err, time.process_time() - t0, t_rss, str(exc)
     cost = time.process_time() - t0
@@ -106,6 +111,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=19000)
     ap.add_argument("--clean", action="store_true", help="no multipath, no ADC (the first, flattering trials)")
     ap.add_argument("--snrs", default=",".join(f"{x:g}" for x in SNRS_DB), help="median-sensor SNRs, dB")
+    ap.add_argument("--no-ref-correction", action="store_true",
+                    help="keep the reference links' multipath pull (the chain before dsp.fm_multipath)")
+    ap.add_argument("--link-sigma-m", type=float, default=MULTIPATH_LINK_SIGMA_M,
+                    help="the multipath model term per target link (and per reference link without the correction)")
     ap.add_argument("--cases", default="", help="only the waveforms whose label contains this")
     args = ap.parse_args()
     snrs = [float(x) for x in args.snrs.split(",") if x.strip()]
@@ -126,7 +135,8 @@ def main() -> None:
                 seed = args.seed + 100_000 * ci + 1000 * round(snr) + k
                 rng = np.random.default_rng(seed)
                 world = RealisticWorld(shadowing_db=8.0, seed=seed)
-                res, rss_err, cost, t_rss, why = _trial(sites, world, case, snr, rng, seed, args.clean)
+                res, rss_err, cost, t_rss, why = _trial(sites, world, case, snr, rng, seed, args.clean,
+                                                        not args.no_ref_correction, args.link_sigma_m)
                 rss_errs.append(rss_err)
                 rss_costs.append(t_rss)
                 costs.append(cost)

@@ -15,11 +15,14 @@ exactly that), which keeps the region from being optimistic in the directions th
 Multipath: every link (emitter to sensor, broadcaster to sensor) has later, weaker rays that a 10-200 kHz
 signal cannot resolve (its correlation is 5-100 us wide, the rays a few hundred ns to a few us late), so
 each link's correlation peak is pulled by a bias of the order of the delay spread, with a sign set by
-the rays' phases. No single recording shows it, so it is a model term: each link's bias is taken as
-zero-mean with 1-sigma ``multipath_link_sigma_m`` (``MULTIPATH_LINK_SIGMA_M``: measured on the simulator's
-mixed rural-to-urban profile, see :mod:`sdr.sources.sim_tdoa`); a pair's range difference carries four
-such links (target and reference at both sensors; two when the clocks are PPS-disciplined), and the two of
-sensor 0 are shared by every pair (off-diagonal). The fix is then checked by chi-square
+the rays' phases. No correlation between two sensors shows it, so for a target link it is a model term:
+its bias is taken as zero-mean with 1-sigma ``multipath_link_sigma_m`` (``MULTIPATH_LINK_SIGMA_M``:
+measured on the simulator's mixed rural-to-urban profile, see :mod:`sdr.sources.sim_tdoa`); a pair's range
+difference carries four such links (target and reference at both sensors; two when the clocks are
+PPS-disciplined), and the two of sensor 0 are shared by every pair (off-diagonal). A reference link's pull
+is read from the envelope of the constant-envelope broadcast and removed in the pair
+(:mod:`dsp.fm_multipath`); its term is then the 1-sigma that reading leaves (40 m on a nearly flat channel
+to 400 m where rays notch the band). The fix is then checked by chi-square
 (:func:`dsp.multilat.solve_tdoa_checked`): an inconsistent pair is left out when the others can tell which,
 the region widened when they cannot.
 """
@@ -42,11 +45,13 @@ log = logging.getLogger(__name__)
 REF_POSITION_SIGMA_M = 30.0
 #: Assumed emitter height above ground for the fix (m): rooftops and masts of the emitters met.
 EMITTER_HEIGHT_M = 15.0
-#: 1-sigma bias of one link's correlation peak from unresolved multipath (m; see the module docstring). On the
-#: simulator's mixed profile at 30 dB (noise negligible) pair errors had a median |error| of 110 m (a Gaussian
-#: core of ~80 m per link) and tails past 1.5 km (a ray near a fade of the band); 150 m with the chi-square
-#: widening covers them at ~90 %.
-MULTIPATH_LINK_SIGMA_M = 150.0
+#: 1-sigma bias of one target link's correlation peak from unresolved multipath (m; see the module docstring),
+#: and of a reference link's when its pull is not read from its envelope. On the simulator's mixed profile at
+#: 30 dB (noise negligible) pair errors had a median |error| of 110 m (a Gaussian core of ~80 m per link) and
+#: tails past 1.5 km (a ray near a fade of the band). 150 m covered both kinds of link at ~90 %; with the
+#: reference links' own sigmas (:mod:`dsp.fm_multipath`) 150 m for the target links covered 100 % of 40
+#: wideband fixes at 10 dB (dev seeds 59000+), 100 m 90 %: 125 m.
+MULTIPATH_LINK_SIGMA_M = 125.0
 
 
 class TdoaError(ValueError):
@@ -109,11 +114,14 @@ def _target_power(s: SensorSnapshot) -> float:
 def locate_tdoa(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadcaster | None, *,
                 emitter_height_m: float = EMITTER_HEIGHT_M, ref_position_sigma_m: float = REF_POSITION_SIGMA_M,
                 starts_latlon: Sequence[tuple[float, float]] = (),
-                multipath_link_sigma_m: float = MULTIPATH_LINK_SIGMA_M) -> TdoaResult:
+                multipath_link_sigma_m: float = MULTIPATH_LINK_SIGMA_M,
+                ref_multipath_correction: bool = True) -> TdoaResult:
     """TDOA fix from >= 3 sensors' snapshots; ``reference`` may be None only if every sensor is PPS-locked.
 
     ``starts_latlon``: extra start points for the solver (e.g. the received-level fix);
-    ``multipath_link_sigma_m``: the multipath model term per link (0 for line-of-sight-only links).
+    ``multipath_link_sigma_m``: the multipath model term per target link (0 for line-of-sight-only links), and
+    per reference link when ``ref_multipath_correction`` is off; on, each reference link's pull is read from its
+    own envelope and removed, and what is left of it is that link's term (:mod:`dsp.fm_multipath`).
     """
     if len(snapshots) < 3:
         raise TdoaError(f"a TDOA fix needs >= 3 sensors, got {len(snapshots)}")
@@ -135,7 +143,7 @@ def locate_tdoa(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadca
             geo_sigma_s = ref_position_sigma_m * math.sqrt(2.0) / C_M_S * _ref_geometry_gain(frame, rp, pos0, posi)
         try:
             res = pair_tdoa(s0.windows, si.windows, ref_geometric_lag_s=geo_ref_s, max_tdoa_s=baseline_s * 1.05,
-                            ref_geometry_sigma_s=geo_sigma_s)
+                            ref_geometry_sigma_s=geo_sigma_s, ref_multipath_correction=ref_multipath_correction)
         except TdoaPairError as exc:
             dropped.append((si.sensor_id, str(exc)))
             continue
@@ -156,10 +164,11 @@ def locate_tdoa(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadca
     cov = np.diag(sig**2)
     shared = 0.5 * np.minimum.outer(sig_t**2, sig_t**2)
     cov = cov + shared - np.diag(np.diag(shared))
-    # multipath: target link and (unless PPS) reference link at each end; sensor 0's two shared by all pairs
-    uses_ref = np.array([0.0 if p[0].windows.pps_locked and s0.windows.pps_locked else 1.0 for p in pairs])
+    # multipath: target link and (unless PPS) reference link at each end; sensor 0's two shared by all pairs.
+    # A reference link's is what its own envelope says is left after the correction, else the model term.
+    ref0, refi = _ref_link_sigmas_m(pairs, s0, multipath_link_sigma_m)
     mp2 = multipath_link_sigma_m**2
-    cov = cov + mp2 * (1.0 + np.outer(uses_ref, uses_ref)) + np.diag(mp2 * (1.0 + uses_ref))
+    cov = cov + mp2 + np.outer(ref0, ref0) + np.diag(mp2 + refi**2)
     starts = [frame.to_enu(np.array(la), np.array(lo), np.array(0.0))[:2] for la, lo in starts_latlon]
     try:
         fix, left_out = solve_tdoa_checked(enu, rdiff, cov, height_m=emitter_height_m, starts=starts)
@@ -174,6 +183,23 @@ def locate_tdoa(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadca
     return TdoaResult(lat=lat, lon=lon, semi_major_m=major, semi_minor_m=minor, orientation_deg=orient, fix=fix,
                       frame=frame, reference_sensor=s0.sensor_id,
                       pairs=tuple((p[0].sensor_id, p[1]) for p in pairs), dropped=tuple(dropped))
+
+
+def _ref_link_sigmas_m(pairs: Sequence[tuple[SensorSnapshot, PairTdoa]], s0: SensorSnapshot,
+                       model_sigma_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair: the 1-sigma (m) of sensor 0's and of sensor i's reference-link multipath (0 with PPS)."""
+    ref0, refi = [], []
+    for si, p in pairs:
+        if si.windows.pps_locked and s0.windows.pps_locked:
+            ref0.append(0.0)
+            refi.append(0.0)
+        elif len(p.ref_multipath) == 2:
+            ref0.append(p.ref_multipath[0].sigma_s * C_M_S)
+            refi.append(p.ref_multipath[1].sigma_s * C_M_S)
+        else:
+            ref0.append(model_sigma_m)
+            refi.append(model_sigma_m)
+    return np.array(ref0), np.array(refi)
 
 
 def _ref_geometry_gain(frame: EnuFrame, ref: tuple[float, float, float], p0: tuple[float, float, float],

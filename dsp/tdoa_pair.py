@@ -8,9 +8,12 @@ retune already excluded from the three windows. The chain for sensor i against s
    offset), then the frequency offset of the aligned pair, a first rate from it (the RTL-SDR's tuner and
    sampler share one crystal), sensor i resampled onto sensor 0's clock and the lag refined to sub-sample;
 2. clock map: the two reference lags minus the broadcaster's known path difference give sensor i's
-   offset and rate against sensor 0 (:func:`dsp.clock_align.fit_clock_map`);
-3. target: sensor i's target window resampled through the clock map, its residual frequency offset
-   removed, the lag measured within the geometric window (+- baseline / c): that lag is the TDOA.
+   offset and rate against sensor 0 (:func:`dsp.clock_align.fit_clock_map`); each sensor's multipath pull
+   of the broadcaster, read from the envelope of its own reference segments (:mod:`dsp.fm_multipath`), is
+   taken out of both lags (one pull per link: the rate stays the data's);
+3. target: sensor i's target window resampled through the clock map, the lag looked for first by the
+   blocks' summed correlation power (blind to the residual carrier offset), that offset removed, the lag
+   measured within the geometric window (+- baseline / c): that lag is the TDOA.
 
 The sigma of the TDOA adds the target lag's, the clock map's at the target and the reference geometry's
 (the broadcaster's licensed position is known to some tens of metres).
@@ -24,10 +27,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsp.clock_align import ClockMap, fit_clock_map, resample, rotate
-from dsp.xcorr import DelayEstimate, XcorrError, coarse_delay_fm, estimate_delay, estimate_freq_offset
+from dsp.fm_multipath import MIN_MULTIPATH_SAMPLES, SIGMA_MAX_S, FmMultipath, fm_multipath
+from dsp.xcorr import (
+    DelayEstimate,
+    XcorrError,
+    coarse_delay_blocks,
+    coarse_delay_fm,
+    estimate_delay,
+    estimate_freq_offset,
+)
 
 #: Samples kept clear of a window's ends when resampling into it (the interpolator's reach).
 EDGE_SAMPLES = 24
+#: Block length of the target's first look (s): a residual carrier offset up to ~40 Hz turns a block's
+#: correlation by under half a cycle.
+TARGET_BLOCK_S = 0.0125
 
 
 class TdoaPairError(ValueError):
@@ -60,11 +74,17 @@ class PairTdoa:
     target: DelayEstimate
     clock: ClockMap
     ref_estimates: tuple[DelayEstimate, ...]
+    #: each sensor's multipath pull of the reference (sensor 0's, sensor i's; averaged over the two segments),
+    #: already removed from the clock map; empty when not estimated (PPS, or the correction turned off)
+    ref_multipath: tuple[FmMultipath, ...] = ()
 
 
 def _ref_lag(s0: SnapshotWindows, si: SnapshotWindows, span0: tuple[int, int], spani: tuple[int, int],
-             max_clock_lag: int) -> tuple[float, float, DelayEstimate, float]:
-    """Lag of sensor i behind sensor 0 on one reference segment: (n0 centre, lag, estimate, rate guess)."""
+             max_clock_lag: int, multipath: tuple[FmMultipath, FmMultipath] | None = None
+             ) -> tuple[float, float, DelayEstimate, float]:
+    """Lag of sensor i behind sensor 0 on one reference segment: (n0 centre, lag, estimate, rate guess).
+
+    ``multipath``: the two links' estimated pulls (sensor 0's, sensor i's), taken out of the lag."""
     n = min(span0[1] - span0[0], spani[1] - spani[0])
     a = s0.iq[span0[0] : span0[0] + n]
     b_i0 = spani[0]
@@ -91,32 +111,61 @@ def _ref_lag(s0: SnapshotWindows, si: SnapshotWindows, span0: tuple[int, int], s
                             f"sidelobe {est.sidelobe_ratio:.2f})")
     mid = 0.5 * (n0[0] + n0[-1])
     lag = k + (ratio - 1.0) * (mid - centre) + est.delay_samples * ratio
+    if multipath is not None:
+        lag -= (multipath[1].pull_s - multipath[0].pull_s) * s0.sample_rate_hz
     return mid, lag, est, ratio
 
 
+def _link_multipath(s: SnapshotWindows, span: tuple[int, int]) -> FmMultipath:
+    """One sensor's pull on one reference segment; a segment too short to read is left uncorrected."""
+    seg = s.segment(span)
+    if seg.size < MIN_MULTIPATH_SAMPLES:
+        return FmMultipath(0.0, SIGMA_MAX_S, math.nan)
+    return fm_multipath(seg, s.sample_rate_hz)
+
+
+def _mean_multipath(a: FmMultipath, b: FmMultipath) -> FmMultipath:
+    """One link seen in two segments: the pulls averaged, the larger sigma and ripple kept."""
+    return FmMultipath(0.5 * (a.pull_s + b.pull_s), max(a.sigma_s, b.sigma_s), max(a.ripple, b.ripple))
+
+
 def clock_map(s0: SnapshotWindows, si: SnapshotWindows, ref_geometric_lag_s: float,
-              max_clock_lag_s: float = 0.025, pps_sigma_s: float = 50e-9) -> tuple[ClockMap, tuple[DelayEstimate, ...]]:
-    """Sensor i's clock against sensor 0's, from the two reference segments (or PPS when both have it)."""
+              max_clock_lag_s: float = 0.025, pps_sigma_s: float = 50e-9, *, multipath_correction: bool = True
+              ) -> tuple[ClockMap, tuple[DelayEstimate, ...], tuple[FmMultipath, ...]]:
+    """Sensor i's clock against sensor 0's, from the two reference segments (or PPS when both have it).
+
+    With ``multipath_correction`` each link's multipath pull of the FM reference (:mod:`dsp.fm_multipath`) is
+    read from its own envelope and taken out of every reference lag; returned are the two links' pulls."""
     fs = s0.sample_rate_hz
     if s0.pps_locked and si.pps_locked:
-        return ClockMap.identity(pps_sigma_s * fs * math.sqrt(2)), ()
+        return ClockMap.identity(pps_sigma_s * fs * math.sqrt(2)), (), ()
     max_lag = math.ceil(max_clock_lag_s * fs)
-    points = [_ref_lag(s0, si, s0.ref_before, si.ref_before, max_lag),
-              _ref_lag(s0, si, s0.ref_after, si.ref_after, max_lag)]
+    spans = ((s0.ref_before, si.ref_before), (s0.ref_after, si.ref_after))
+    links: tuple[FmMultipath, FmMultipath] | None = None
+    if multipath_correction:
+        # One channel in both segments: one pull per link for both, so the correction moves the clock map's
+        # offset and leaves its rate alone (two segments' own estimates differ by their noise, which over the
+        # 0.1-0.2 s between them would tilt the rate by ppm: at UHF a carrier offset of a kHz on the target).
+        links = (_mean_multipath(_link_multipath(s0, s0.ref_before), _link_multipath(s0, s0.ref_after)),
+                 _mean_multipath(_link_multipath(si, si.ref_before), _link_multipath(si, si.ref_after)))
+    points = [_ref_lag(s0, si, a, b, max_lag, links) for a, b in spans]
     geo = ref_geometric_lag_s * fs
     cmap = fit_clock_map(np.array([p[0] for p in points]), np.array([p[1] for p in points]),
                          np.array([p[2].sigma_samples for p in points]), geo)
-    return cmap, tuple(p[2] for p in points)
+    return cmap, tuple(p[2] for p in points), links if links is not None else ()
 
 
 def pair_tdoa(s0: SnapshotWindows, si: SnapshotWindows, *, ref_geometric_lag_s: float, max_tdoa_s: float,
-              ref_geometry_sigma_s: float = 0.0, max_clock_lag_s: float = 0.025) -> PairTdoa:
-    """TDOA of the target at sensor i minus sensor 0 (seconds), with its 1-sigma."""
+              ref_geometry_sigma_s: float = 0.0, max_clock_lag_s: float = 0.025,
+              ref_multipath_correction: bool = True) -> PairTdoa:
+    """TDOA of the target at sensor i minus sensor 0 (seconds), with its 1-sigma (without the multipath
+    terms: the reference links' are in ``ref_multipath``, the target links' are a model term of the caller)."""
     if abs(s0.sample_rate_hz - si.sample_rate_hz) > 1e-6 * s0.sample_rate_hz + 1.0:
         raise TdoaPairError(f"sample rates differ ({s0.sample_rate_hz} vs {si.sample_rate_hz} Hz)")
     fs = s0.sample_rate_hz
     try:
-        cmap, refs = clock_map(s0, si, ref_geometric_lag_s, max_clock_lag_s)
+        cmap, refs, links = clock_map(s0, si, ref_geometric_lag_s, max_clock_lag_s,
+                                      multipath_correction=ref_multipath_correction)
     except XcorrError as exc:
         raise TdoaPairError(f"reference: {exc}") from exc
     a0, b0 = s0.target
@@ -133,14 +182,15 @@ def pair_tdoa(s0: SnapshotWindows, si: SnapshotWindows, *, ref_geometric_lag_s: 
     # the frequency offset the clock implies at the target carrier, then what remains from the data
     y = rotate(y, -(cmap.ratio - 1.0) * si.target_freq_hz / fs)
     try:
-        first = estimate_delay(x, y, centre=0, max_lag=max_lag, weighted=False)
-        y = rotate(y, estimate_freq_offset(x, y, first.delay_samples))
-        # The first look ran with the residual offset still in (tens of Hz from the clock map's rate at UHF):
-        # over a 1 s narrowband window that smears the peak, which may then sit anywhere in the window. Look
-        # again without it, and take the offset again where the peak now is. The answer is searched over the
-        # whole geometric window: centred on the first look, a wrong first look cut the true peak off.
+        # The first look has the residual offset still in (tens of Hz from the clock map's rate at UHF), which
+        # cancels a whole window's correlation: it sums the correlation power of blocks short enough
+        # (TARGET_BLOCK_S) that the offset turns each by a fraction of a cycle.
+        first_lag = coarse_delay_blocks(x, y, max_lag=max_lag, block_samples=round(TARGET_BLOCK_S * fs))
+        y = rotate(y, estimate_freq_offset(x, y, first_lag))
+        # Look again without the offset, and take it again where the peak now is. The answer is searched over
+        # the whole geometric window: centred on the first look, a wrong first look cut the true peak off.
         again = estimate_delay(x, y, centre=0, max_lag=max_lag, weighted=False)
-        if round(again.delay_samples) != round(first.delay_samples):
+        if round(again.delay_samples) != first_lag:
             y = rotate(y, estimate_freq_offset(x, y, again.delay_samples))
         est = estimate_delay(x, y, centre=0, max_lag=max_lag)
     except XcorrError as exc:
@@ -148,4 +198,5 @@ def pair_tdoa(s0: SnapshotWindows, si: SnapshotWindows, *, ref_geometric_lag_s: 
     mid = 0.5 * (n0[0] + n0[-1])
     sigma = math.sqrt(est.sigma_samples**2 + cmap.sigma_at(mid) ** 2) / fs
     sigma = math.sqrt(sigma**2 + ref_geometry_sigma_s**2)
-    return PairTdoa(tdoa_s=est.delay_samples / fs, sigma_s=sigma, target=est, clock=cmap, ref_estimates=refs)
+    return PairTdoa(tdoa_s=est.delay_samples / fs, sigma_s=sigma, target=est, clock=cmap, ref_estimates=refs,
+                    ref_multipath=links)
