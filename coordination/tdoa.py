@@ -22,7 +22,7 @@ difference carries four such links (target and reference at both sensors; two wh
 PPS-disciplined), and the two of sensor 0 are shared by every pair (off-diagonal). A reference link's pull
 is read from the envelope of the constant-envelope broadcast and removed in the pair
 (:mod:`dsp.fm_multipath`); its term is then the 1-sigma that reading leaves (40 m on a nearly flat channel
-to 400 m where rays notch the band). The fix is then checked by chi-square
+to 900 m where rays notch the band). The fix is then checked by chi-square
 (:func:`dsp.multilat.solve_tdoa_checked`): an inconsistent pair is left out when the others can tell which,
 the region widened when they cannot.
 """

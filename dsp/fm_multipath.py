@@ -26,8 +26,9 @@ rural / typical urban tap delays, P.1407 delay spreads), 8-bit ADC, on 120 refer
 61000-61119) and checked on 120 others (63000-63119): the fitted effective delay is 3.0 us (first-order theory
 with that delay profile gives ~2.3 us; the correlation weighs the band's edges more than the first-order
 expansion does); the links' pull RMS 193 m -> 169 m after correction, median |pull| 86 -> 52 m; residual RMS
-~30 m at ripple < 0.05, ~65 m at 0.05-0.1, ~200 m at 0.1-0.2, ~350 m beyond. A receiver's own passband
-droop adds a curvature too, but the same one at every sensor of one dongle model: it cancels in a pair.
+~30 m at ripple < 0.05, ~65 m at 0.05-0.1, ~200 m at 0.1-0.2, ~350 m beyond (up to 1.4 km past 0.5).
+A receiver's own passband droop adds a curvature too, but the same one at every sensor of one dongle model:
+it cancels in a pair.
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ EFFECTIVE_DELAY_S = 3.0e-6
 #: Ripple (std of the fitted ln|C(f)|^2 over the recording) above which the first-order model is not trusted.
 CORRECT_BELOW_RIPPLE = 0.15
 #: 1-sigma of the pull left after correction (s): a floor, growing with the ripple past RIPPLE_KNEE, at most
-#: SIGMA_MAX_S (the uncorrected pulls' RMS on the strongest-ripple links).
+#: SIGMA_MAX_S (between the uncorrected pulls' RMS, 563 m, and their largest, 1.1 km, at ripple 0.3-0.5).
 SIGMA_FLOOR_S = 40.0 / 299_792_458.0
 RIPPLE_KNEE = 0.05
 SIGMA_PER_RIPPLE_S = 2500.0 / 299_792_458.0
-SIGMA_MAX_S = 400.0 / 299_792_458.0
+SIGMA_MAX_S = 900.0 / 299_792_458.0
+#: 1-sigma of a pull that could not be read (too short, no sweep): the uncorrected links' RMS (193 m).
+SIGMA_UNREAD_S = 200.0 / 299_792_458.0
 #: Instantaneous frequency is smoothed over this long (s): the discriminator's noise, not the programme.
 SMOOTH_S = 20e-6
 #: Below this spread of the instantaneous frequency (Hz, 1-sigma) the band is not swept: nothing to read.
@@ -75,13 +78,13 @@ def fm_multipath(x: np.ndarray, sample_rate_hz: float) -> FmMultipath:
     p = np.abs(x) ** 2
     mean_p = float(p.mean())
     if not mean_p > 0:
-        return FmMultipath(0.0, SIGMA_MAX_S, math.inf)
+        return FmMultipath(0.0, SIGMA_UNREAD_S, math.nan)
     p = p / mean_p
     f_hz = np.angle(x[1:] * np.conj(x[:-1])) / (2 * np.pi) * sample_rate_hz
     taps = max(1, round(SMOOTH_S * sample_rate_hz))
     f_hz = np.convolve(f_hz - f_hz.mean(), np.ones(taps) / taps, mode="same")
     if float(np.std(f_hz)) < MIN_SWEEP_HZ:
-        return FmMultipath(0.0, SIGMA_MAX_S, math.nan)
+        return FmMultipath(0.0, SIGMA_UNREAD_S, math.nan)
     u = f_hz / _F_UNIT_HZ
     level = np.log(np.maximum(0.5 * (p[1:] + p[:-1]), 1e-3))  # the envelope between the two samples
     design = np.stack([np.ones_like(u), u, u * u, u * u * u], axis=1)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsp.clock_align import ClockMap, fit_clock_map, resample, rotate
-from dsp.fm_multipath import MIN_MULTIPATH_SAMPLES, SIGMA_MAX_S, FmMultipath, fm_multipath
+from dsp.fm_multipath import MIN_MULTIPATH_SAMPLES, SIGMA_UNREAD_S, FmMultipath, fm_multipath
 from dsp.xcorr import (
     DelayEstimate,
     XcorrError,
@@ -120,7 +120,7 @@ def _link_multipath(s: SnapshotWindows, span: tuple[int, int]) -> FmMultipath:
     """One sensor's pull on one reference segment; a segment too short to read is left uncorrected."""
     seg = s.segment(span)
     if seg.size < MIN_MULTIPATH_SAMPLES:
-        return FmMultipath(0.0, SIGMA_MAX_S, math.nan)
+        return FmMultipath(0.0, SIGMA_UNREAD_S, math.nan)
     return fm_multipath(seg, s.sample_rate_hz)
 
 
