@@ -372,7 +372,9 @@ def _judge_one(tx: Transmitter, exp: Expectation, docs: Sequence[Mapping[str, An
     src = tuple(doc.get("provinces_source") or ())
     aff = tuple(doc.get("provinces_affected") or ())
     routed = tuple(sorted(topics.get(str(doc["id"]), ())))
-    if set(verdicts) != set(exp.verdicts):
+    unproven = [v for v in exp.may_be_unproven if v in exp.verdicts and v not in verdicts
+                and any("not established" in str(f) for f in doc.get("findings") or ())]
+    if set(verdicts) | set(unproven) != set(exp.verdicts):
         problems.append(f"verdicts {'+'.join(verdicts) or 'none'}, expected {'+'.join(exp.verdicts)}")
     if set(src) != set(exp.provinces_source):
         problems.append(f"source {','.join(src) or '-'}, expected {','.join(exp.provinces_source) or '-'}")

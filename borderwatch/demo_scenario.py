@@ -67,6 +67,9 @@ class Expectation:
     note: str = ""
     #: provinces whose ``alert.<P>`` topic must carry the alert; None = source + affected
     provinces_notified: tuple[str, ...] | None = None
+    #: expected verdicts that the engine may instead report as "... not established" findings: an excess
+    #: the draw's levels cannot prove at the accusation level (0.1 %) is an honest outcome, not a miss
+    may_be_unproven: tuple[str, ...] = ()
 
     @property
     def notified(self) -> tuple[str, ...]:
@@ -193,7 +196,7 @@ def parse_demo_settings(table: Mapping[str, Any], origin: str, scenario: Scenari
         if not isinstance(e, Mapping):
             raise DemoScenarioError(f"{ew} must be a table")
         _check_keys(ew, e, {"transmitter", "verdicts", "provinces_source", "provinces_affected",
-                            "max_position_error_km", "note", "provinces_notified"})
+                            "max_position_error_km", "note", "provinces_notified", "may_be_unproven"})
         tx = e.get("transmitter")
         if not isinstance(tx, str) or tx not in tx_ids:
             raise DemoScenarioError(f"{ew}: key 'transmitter' must name a transmitter of the scenario "
@@ -207,6 +210,7 @@ def parse_demo_settings(table: Mapping[str, Any], origin: str, scenario: Scenari
             provinces_affected=_str_list(ew, e, "provinces_affected"),
             max_position_error_km=_num(ew, e, "max_position_error_km", None, 0.0, 1000.0), note=note,
             provinces_notified=_str_list(ew, e, "provinces_notified") if "provinces_notified" in e else None,
+            may_be_unproven=_str_list(ew, e, "may_be_unproven", ("licence_violation",)),
         ))
     seen = [x.transmitter for x in expectations]
     dup = next((t for t in seen if seen.count(t) > 1), None)

@@ -118,9 +118,9 @@ class EngineConfig:
     >= ``match_min_probability`` against "an unknown emitter somewhere".
     A power violation needs the fitted e.r.p. excess above ``max(power_tol_db, fit error)``: the tolerance, or
     the fit's own error when that is larger: sigma / sqrt(n) at the one-sided level of ``power_accuse_z``
-    (default 1.64, 5 %; 3.09 accuses a station within its licence in 0.1 % of judgements, the level a regulator
-    can act on, and leaves the demo's +15 dB PMR base heard by four sensors a finding: docs/rules-engine.md
-    section 6), t-like widened (``coordination.spread.erp_error_bound_db``; sigma the spread the network learnt
+    (default 3.09: a station within its licence is accused in 0.1 % of judgements, the level a regulator can act
+    on; 1.64 would accuse one in twenty where the fit's error governs: docs/rules-engine.md section 6), t-like
+    widened (``coordination.spread.erp_error_bound_db``; sigma the spread the network learnt
     from matched stations weighed with the station's own residuals; before it has learnt, the localiser's spread
     range). An excess that beats the bound at ``power_z`` (1.64, 5 %) but not at ``power_accuse_z`` is a finding
     ("possible excess, not established"), not a violation: the network cannot tell that station from one within
@@ -202,7 +202,7 @@ class EngineConfig:
     max_localisation_sensors: int = 8
     match_min_probability: float = 0.5
     power_z: float = 1.64
-    power_accuse_z: float = 1.64
+    power_accuse_z: float = 3.09
     rival_min_probability: float = 0.05
     spread_learn_min_probability: float = 0.8
     learnt_spread_in_fixes: bool = False

@@ -309,3 +309,33 @@ def test_the_reference_the_server_picks_for_any_sensors_that_hear_an_incident_is
                 picked.add(ref.station.station_id)
     assert picked <= on_air, sorted(picked - on_air)
     assert {"SH-FM-0007", "ZJ-FM-0011", "AH-FM-0005"} <= picked  # the three the file names as the usual ones
+
+
+@pytest.mark.parametrize("finding, ok", [
+    ("possible excess, not established: AH-PMR-0042's e.r.p. from the levels reads +9.0 dB", True),
+    ("8 sensor(s) covering the channel did not hear it", False),
+])
+def test_an_unproven_excess_stands_for_the_violation_only_where_the_expectation_allows_it(finding, ok):
+    from borderwatch.demo import judge
+
+    demo = load_demo_scenario()
+    tx = next(t for t in demo.scenario.transmitters if t.id == "AH-PMR-0042")
+    exp = demo.expectation_for(tx.id)
+    assert exp is not None and exp.may_be_unproven == ("licence_violation",)
+    doc = {"id": "a1", "f_center_hz": tx.emitted_freq_hz, "verdicts": ["cross_border"], "findings": [finding],
+           "provinces_source": list(exp.provinces_source), "provinces_affected": list(exp.provinces_affected)}
+    outcomes, stray = judge(demo, {"a1": doc}, {"a1": list(exp.notified)}, require_tdoa=False)
+    [mine] = [o for o in outcomes if o.transmitter == tx.id]
+    verdict_problems = [p for p in mine.problems if p.startswith("verdicts ")]
+    assert stray == [] and (verdict_problems == []) is ok, mine.problems
+    # The verdicts not listed as may-be-unproven are held exactly: a finding does not stand for them.
+    doc2 = dict(doc, verdicts=["licence_violation"])
+    outcomes, _ = judge(demo, {"a1": doc2}, {"a1": list(exp.notified)}, require_tdoa=False)
+    [mine] = [o for o in outcomes if o.transmitter == tx.id]
+    assert any(p.startswith("verdicts licence_violation, expected") for p in mine.problems)
+
+
+def test_may_be_unproven_takes_only_the_licence_violation(doc):
+    doc["demo"]["expect"][0]["may_be_unproven"] = ["unlicensed"]
+    with pytest.raises(DemoScenarioError, match="may_be_unproven': 'unlicensed' is not one of licence_violation"):
+        parse_demo_scenario(doc, "x.toml")
