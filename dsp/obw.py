@@ -51,9 +51,10 @@ APRON = 0.3
 #: ... as long as the noise summed over it stays under this share of the power each 99 % cut is at.
 APRON_NOISE = 0.5
 #: An emission whose significant extent (with its apron) spans at most this many bins may be a line narrower
-#: than a bin (the Hann main lobe is 4 bins; noise widens the extent by a bin or two each side)...
-LINE_MAX_BINS = 10
-#: ... judged on the bins this far either side of its peak (the main lobe and two sidelobes)
+#: than a bin (the Hann main lobe is 4 bins; a noise block far out can stretch a carrier's extent to 28)...
+LINE_MAX_BINS = 40
+#: ... judged on that extent and at least the bins this far either side of its peak (the main lobe and two
+#: sidelobes): a resolved emission's sidebands in the extent refuse the fit
 LINE_FIT_BINS = 4
 #: Noise bins in a Welch average of K segments stay under floor * (1 + XDB_CLEAR_SIGMAS / sqrt(K)).
 XDB_CLEAR_SIGMAS = 4.0
@@ -157,8 +158,8 @@ def span_power(freqs_hz: np.ndarray, power: np.ndarray, floor: np.ndarray, a: in
     obw = signed_obw_hz(f[sl], excess[sl], beta)
     if hi - lo + 1 <= LINE_MAX_BINS:
         # a line narrower than a bin reads the window's response; fitted, the noise beyond cannot widen it
-        # (see unresolved_line_obw_hz); judged on the bins around the response, out to a null or two past it
-        wide = slice(max(lo_lim, k_peak - LINE_FIT_BINS), min(hi_lim, k_peak + LINE_FIT_BINS) + 1)
+        # (see unresolved_line_obw_hz); judged on the whole extent, so sidebands in it refuse the fit
+        wide = slice(max(lo_lim, min(lo, k_peak - LINE_FIT_BINS)), min(hi_lim, max(hi, k_peak + LINE_FIT_BINS)) + 1)
         line = unresolved_line_obw_hz(f[wide], excess[wide], fl[wide], averages, beta=beta)
         obw = obw if line is None else line
     return SpanPower(lo, hi, total, center, obw)
