@@ -588,7 +588,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="licensed incidents (another draw) played first at each level, only to learn the spread")
     ap.add_argument("--no-learning", action="store_true", help="a fresh learnt spread per incident (none learnt)")
     ap.add_argument("--learnt-fixes", action="store_true",
-                    help="the localiser takes the learnt spread in place of its spread mixture (engine option)")
+                    help="the localiser takes the learnt spread in place of its spread mixture (off by default)")
+    ap.add_argument("--mixture-fixes", action="store_true",
+                    help="the localiser keeps its 3-10 dB spread mixture (as before the learnt spread in fixes)")
+    ap.add_argument("--global-erp", action="store_true",
+                    help="one e.r.p. prior for every service (the localiser's erp_range_dbw), not erp_by_service")
     ap.add_argument("--kinds", nargs="+", default=None, metavar="PREFIX",
                     help="play only incidents whose kind starts with one of these (e.g. unlicensed)")
     ap.add_argument("--jsonl", default=None, help="append one JSON line per incident's outcome to this file")
@@ -615,6 +619,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             cfg = dataclasses.replace(cfg, learnt_spread_in_fixes=True)
         if args.engine:
             cfg = dataclasses.replace(cfg, **{k: float(v) for k, v in (kv.split("=", 1) for kv in args.engine)})  # type: ignore[arg-type]
+        if args.mixture_fixes:
+            cfg = dataclasses.replace(cfg, learnt_spread_in_fixes=False)
+        if args.global_erp:
+            cfg = dataclasses.replace(cfg, localiser=dataclasses.replace(cfg.localiser, erp_by_service=()))
         print(f"bench_verdicts: {len(incidents)} incidents x {len(args.shadowing)} shadowing levels, "
               f"{len(sites)} sensors (demo layout), seed {args.seed}, world seed {args.world_seed}, "
               f"{'ideal world' if args.ideal else 'model + calibration error'}"

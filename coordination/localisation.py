@@ -9,13 +9,16 @@ assume one spread; it works out which spread the levels it meets support:
 
 - **Posterior on a grid.** The unknowns are (x, y, P, sigma). The posterior is evaluated on a grid of
   positions (two passes: the whole area the sensors can hear, then a finer grid over where the mass
-  is), a grid of e.r.p. values (weak Gaussian prior centred in the plausible range) and a few spreads
+  is), a grid of e.r.p. values (Gaussian prior centred in the plausible range of the emitter's service,
+  :meth:`LocaliserConfig.for_service`: with one or two levels the region's length along the distance
+  curve is this prior's, so a prior wider than what emitters radiate over-covers) and a few spreads
   ``sigma`` between ``sigma_db`` and ``sigma_max_db`` (uniform in log: the data choose). P and sigma
   are summed out; what remains is the probability of every grid cell. When the network has learnt its
   spread from matched licensed stations (:class:`SpreadPrior`, ``coordination.spread``), the spreads
   considered are that spread's posterior instead: one or two levels cannot say how much paths scatter
   (the e.r.p. takes their last degree of freedom), so without it their region was set by the 3-10 dB
   mixture whatever the world, too wide where paths agree with the model and too narrow where they do not.
+  The unknown emitter's law (a 20 m mast) is widened by ``unknown_law_db`` over that learnt spread.
 - **Robust loss.** Each measurement's likelihood is a Student-t (4 degrees of freedom) of scale
   sigma, so one sensor in a deep shadow (or a miscalibrated one) does not drag the fix: its cost
   grows like log(r), not r^2 (the Cauchy-like tail of a robust M-estimator).
@@ -49,8 +52,9 @@ log-distance grid, so P.1546 costs a few hundred evaluations, not one per grid n
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,6 +75,23 @@ FREE_SPACE_1KM_0DBW_DBUV_M = 76.9
 
 FAULT_BELOW_DB, FAULT_ABOVE_DB = 10.0, 25.0
 """A licensed station with a power fault: from this far below to this far above its licensed e.r.p."""
+
+ERP_BY_SERVICE_DBW: tuple[tuple[str, float, float, float], ...] = (
+    ("land_mobile", 0.0, 20.0, 6.0),  # 1-5 W handheld (0-7 dBW) .. 25-50 W base on a gain mast (~20 dBW)
+    ("broadcast", 10.0, 30.0, 6.0),  # an FM pirate: 10 W .. 1 kW
+    ("aeronautical", 0.0, 20.0, 6.0),  # 5 W handheld .. 50 W ground station with a gain antenna
+    ("maritime", 0.0, 20.0, 6.0),  # 1-6 W handheld .. 25 W ship station, a coast station's gain
+    ("public_mobile", 5.0, 25.0, 6.0),  # an illegal repeater or a false base station: 3 W .. 300 W e.r.p.
+)
+"""What an unknown emitter of each service radiates (service, e.r.p. low / high dBW, prior spread dB): the
+equipment unlicensed emitters of that service are made of, not the licensed stations' (whose e.r.p. the
+station database holds). The prior's spread also carries the part of an unknown antenna height common
+to all links (P.1546's height gain, 5-60 m against the assumed 20 m: ~3-5 dB)."""
+
+UNKNOWN_LAW_DB = 2.0
+"""The per-link spread (dB) an unknown emitter adds to the spread the network learnt from licensed stations:
+those are fitted with their own heights' law, an unknown emitter with the 20 m one, and P.1546's height
+gain for 5-60 m masts differs from it link by link (distance by distance) by 1.5-1.8 dB about its mean."""
 
 CHI2_2DOF_95 = 5.991
 """Mahalanobis radius^2 of the 95 % ellipse of a 2-D Gaussian."""
@@ -147,6 +168,11 @@ class LocaliserConfig:
     centre may sit from a station that is the emitter (model error of the paths, not of the licence).
     ``miss_probability``: chance that a sensor misses an emission it should have heard (silence is
     strong evidence, not proof).
+    ``erp_by_service``: (service, low dBW, high dBW, prior spread dB) of an unknown emitter per service
+    (:meth:`for_service`): a PMR handheld is not an FM pirate, and with one or two levels the region's
+    length along the distance curve is this prior's. ``unknown_law_db``: the per-link spread an unknown
+    emitter adds to a learnt spread (:class:`SpreadPrior`, measured on stations whose heights are known).
+    ``service_erp``: set by :meth:`for_service`, not by hand.
     """
 
     sigma_db: float = 3.0
@@ -166,8 +192,25 @@ class LocaliserConfig:
     n_edge: int = 72
     seed: int = 1546
     gauss_newton_iters: int = 15
+    erp_by_service: tuple[tuple[str, float, float, float], ...] = ERP_BY_SERVICE_DBW
+    unknown_law_db: float = UNKNOWN_LAW_DB
+    service_erp: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.erp_by_service, Mapping):  # from a TOML table: service = [low, high, spread]
+            rows = []
+            for name, v in self.erp_by_service.items():
+                if not isinstance(v, Sequence) or len(v) != 3:
+                    raise ValueError(f"LocaliserConfig.erp_by_service[{name!r}]={v!r}: "
+                                     f"give [low_dbw, high_dbw, prior_spread_db]")
+                rows.append((str(name), float(v[0]), float(v[1]), float(v[2])))
+            object.__setattr__(self, "erp_by_service", tuple(rows))
+        for name, lo, hi, sd in self.erp_by_service:
+            if not (lo < hi and sd > 0.0 and all(math.isfinite(x) for x in (lo, hi, sd))):
+                raise ValueError(f"LocaliserConfig.erp_by_service[{name!r}]: need low ({lo}) < high ({hi}) dBW "
+                                 f"and a prior spread ({sd} dB) > 0")
+        if not (self.unknown_law_db >= 0.0 and math.isfinite(self.unknown_law_db)):
+            raise ValueError(f"LocaliserConfig: unknown_law_db={self.unknown_law_db} must be finite and >= 0")
         if not 0.0 < self.sigma_db <= self.sigma_max_db:
             raise ValueError(f"LocaliserConfig: need 0 < sigma_db ({self.sigma_db}) <= sigma_max_db "
                              f"({self.sigma_max_db})")
@@ -176,6 +219,27 @@ class LocaliserConfig:
         if not self.robust_nu > 0.0 or not 0.0 <= self.licensed_prior < 1.0:
             raise ValueError(f"LocaliserConfig: robust_nu={self.robust_nu} must be > 0 (inf: Gaussian), "
                              f"licensed_prior={self.licensed_prior} in [0, 1)")
+
+    def for_service(self, service: str) -> LocaliserConfig:
+        """This config with the e.r.p. prior of an unknown emitter of ``service`` (``erp_by_service``) for the
+        position posterior (``service_erp``); the config itself for a service it does not list.
+
+        The odds of a licensed station against "an unknown emitter somewhere" keep the general prior
+        (``erp_range_dbw``, ``erp_prior_sigma_db``): a sharper prior makes an unknown emitter a better rival
+        of a station at the same place, and ``licensed_prior`` and the engine's match threshold were set
+        against the general one (with the service's prior, licensed stations within licence were judged
+        unlicensed more often on the verdict benchmark)."""
+        for name, lo, hi, sd in self.erp_by_service:
+            if name == service:
+                return dataclasses.replace(self, service_erp=(lo, hi, sd))
+        return self
+
+    def region_erp(self) -> tuple[float, float, float]:
+        """(low dBW, high dBW, prior spread dB) of the e.r.p. prior the position posterior takes: the
+        service's when :meth:`for_service` set one, else the general ``erp_range_dbw`` prior."""
+        if self.service_erp is not None:
+            return self.service_erp
+        return self.erp_range_dbw[0], self.erp_range_dbw[1], self.erp_prior_sigma_db
 
     def sigmas(self) -> np.ndarray:
         """The spreads considered (dB)."""
@@ -201,6 +265,10 @@ class SpreadPrior:
     def __post_init__(self) -> None:
         if not (self.sigma_db > 0.0 and self.dof > 0.0 and math.isfinite(self.sigma_db) and math.isfinite(self.dof)):
             raise ValueError(f"SpreadPrior: sigma_db={self.sigma_db} and dof={self.dof} must be finite and > 0")
+
+    def widened(self, extra_db: float) -> SpreadPrior:
+        """The spread with ``extra_db`` more added in quadrature (an independent error on every link)."""
+        return self if extra_db <= 0.0 else SpreadPrior(math.hypot(self.sigma_db, extra_db), self.dof)
 
     def grid(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` spreads (dB) over +-2.5 standard deviations of log(sigma), and their normalised log weights."""
@@ -331,21 +399,32 @@ class _Likelihood:
         p0 = 0.5 * (lo + hi)
         self.p_logprior_diffuse = -0.5 * ((self.p_grid - p0) / config.erp_prior_sigma_db) ** 2
         self.p_logprior_diffuse -= logsumexp(self.p_logprior_diffuse)
+        # The position posterior's e.r.p. prior: the emitter's service's when known (same grid).
+        self.p_logprior_region = self.p_logprior_diffuse
+        if config.service_erp is not None:
+            s_lo, s_hi, s_sd = config.service_erp
+            lp = -0.5 * ((self.p_grid - 0.5 * (s_lo + s_hi)) / s_sd) ** 2
+            self.p_logprior_region = lp - logsumexp(lp)
         nu = self.nu
         self.t_norm = (math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
                        if math.isfinite(nu) else -_LOG_2PI_HALF)
 
     def log_lik(self, g_heard: np.ndarray, g_silent: np.ndarray, p_logprior: np.ndarray,
                 p_grid: np.ndarray | None = None) -> np.ndarray:
-        """(n_sigma, N) log-likelihood with P summed out, times each spread's prior weight; g_* are (N, S) and
-        (N, Q) 0 dBW fields.
+        """(n_sigma, N) log-likelihood with P summed out under ``p_logprior`` (:meth:`log_lik_priors`)."""
+        return self.log_lik_priors(g_heard, g_silent, (p_logprior,), p_grid)[0]
+
+    def log_lik_priors(self, g_heard: np.ndarray, g_silent: np.ndarray, p_logpriors: Sequence[np.ndarray],
+                       p_grid: np.ndarray | None = None) -> list[np.ndarray]:
+        """One (n_sigma, N) log-likelihood per e.r.p. prior, P summed out, times each spread's prior weight;
+        g_* are (N, S) and (N, Q) 0 dBW fields.
 
         Heard: Student-t with ``robust_nu`` degrees of freedom (a Cauchy-like tail: a sensor 4 sigma
         off costs ~ 2 log(r), not r^2 / 2). Silent: log Phi((limit - level) / sigma). ``p_grid``: the
-        e.r.p. values summed over (default: an unknown emitter's plausible range) with ``p_logprior``.
+        e.r.p. values summed over (default: an unknown emitter's plausible range) with each of ``p_logpriors``.
         """
         p_grid = self.p_grid if p_grid is None else p_grid
-        out = np.empty((len(self.sig), g_heard.shape[0]))
+        outs = [np.empty((len(self.sig), g_heard.shape[0])) for _ in p_logpriors]
         pg = p_grid.astype(np.float32)[None, None, :]
         base = (self.e[None, :, None] - g_heard.astype(np.float32)[:, :, None]) - pg  # (N, S, P)
         sil = None
@@ -374,8 +453,9 @@ class _Likelihood:
                 # between dwells, local interference): silence costs at most log(miss_probability).
                 term[near] = np.logaddexp(self.log_miss, self.log_hit + log_ndtr(z[near].astype(np.float64)))
                 ll = ll + term.sum(axis=1)
-            out[i] = logsumexp(ll + p_logprior[None, :], axis=1) + self.log_w[i]
-        return out
+            for out, p_logprior in zip(outs, p_logpriors, strict=True):  # one pass, several e.r.p. priors
+                out[i] = logsumexp(ll + p_logprior[None, :], axis=1) + self.log_w[i]
+        return outs
 
 
 def _station_logprior(h: StationHypothesis, p_grid: np.ndarray, step: float) -> np.ndarray:
@@ -420,7 +500,8 @@ def locate(
 
     The position returned is that of the emitter *not* assumed to be any of the stations (the
     engine reports the station's own position when it decides a station is the emitter). ``spread``:
-    the network's learnt spread, in place of the config's spread mixture.
+    the network's learnt spread, in place of the config's spread mixture (for the unknown emitter widened
+    by ``config.unknown_law_db``; a station hypothesis, whose law is its own, takes it as it is).
     """
     obs = list(observations)
     if not obs:
@@ -446,12 +527,24 @@ def locate(
     qx, qy = frame.to_xy(np.array([q.lat for q in sil]), np.array([q.lon for q in sil]))
     lim = np.array([q.limit_dbuv_m for q in sil])
     rng = np.random.default_rng(config.seed)
-    like = _Likelihood(e, lim, config, spread)
+    # A learnt spread was measured on licensed stations fitted with their own heights' law; the unknown
+    # emitter is fitted with the generic one, which misses its real height link by link: widen it for that
+    # hypothesis only (a station hypothesis below carries its own law).
+    like = _Likelihood(e, lim, config, None if spread is None else spread.widened(config.unknown_law_db))
+    like_station = like if spread is None or config.unknown_law_db <= 0.0 else _Likelihood(e, lim, config, spread)
 
-    def loglik_at(px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    priors = (like.p_logprior_region, like.p_logprior_diffuse)
+
+    def loglik_at(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The position posterior's log-likelihood (the service's e.r.p. prior) and the general prior's (the
+        alternative a licensed station is weighed against); one array twice when they are the same."""
         gh = table.value(np.hypot(px[:, None] - sx[None, :], py[:, None] - sy[None, :]))
         gs = table.value(np.hypot(px[:, None] - qx[None, :], py[:, None] - qy[None, :]))
-        return like.log_lik(gh, gs, like.p_logprior_diffuse)
+        if priors[0] is priors[1]:
+            one = like.log_lik(gh, gs, priors[0])
+            return one, one
+        region, general = like.log_lik_priors(gh, gs, priors)
+        return region, general
 
     # Level 0: the area every heard sensor could hear a plausible emitter from (their union if the
     # discs do not intersect), with twice the middle spread as slack. Then finer grids, each over a
@@ -461,7 +554,7 @@ def locate(
     r_max = np.minimum(table.distance_for(e - (config.erp_range_dbw[1] + 6.0) - slack), config.max_range_km)
     box = _box(sx, sy, r_max)
     px, py, cell = _cells(box, config.grid_n)
-    ll = loglik_at(px, py)
+    ll, ll_general = loglik_at(px, py)
     cw, chh = np.full(len(px), cell[0]), np.full(len(px), cell[1])
     area0 = (box[1] - box[0]) * (box[3] - box[2])
     n_fine = max(9, config.grid_n // 2)
@@ -473,14 +566,16 @@ def locate(
         fx, fy, fcell = _cells(fbox, n_fine)
         inside = (px > fbox[0]) & (px < fbox[1]) & (py > fbox[2]) & (py < fbox[3])
         px, py = np.concatenate([px[~inside], fx]), np.concatenate([py[~inside], fy])
-        ll = np.concatenate([ll[:, ~inside], loglik_at(fx, fy)], axis=1)
+        f_region, f_general = loglik_at(fx, fy)
+        ll = np.concatenate([ll[:, ~inside], f_region], axis=1)
+        ll_general = np.concatenate([ll_general[:, ~inside], f_general], axis=1)
         cw = np.concatenate([cw[~inside], np.full(len(fx), fcell[0])])
         chh = np.concatenate([chh[~inside], np.full(len(fx), fcell[1])])
     cell_xy = np.stack([cw, chh], axis=1)
     log_area = np.log(cw * chh)
     lp = logsumexp(ll, axis=0) + log_area  # log posterior mass of each cell
     # Evidence of "somewhere in the area" (uniform position prior over the level-0 box).
-    log_ev_diffuse = float(logsumexp(lp)) - math.log(area0)
+    log_ev_diffuse = float(logsumexp(logsumexp(ll_general, axis=0) + log_area)) - math.log(area0)
     w = np.exp(lp - lp.max())
     w /= w.sum()
     sig_post = np.exp(logsumexp(ll + log_area[None, :], axis=1) - logsumexp(ll + log_area[None, :]))
@@ -507,7 +602,7 @@ def locate(
             gs = (np.asarray(h.g_silent_db, dtype=float).reshape(1, len(sil)) + table.value(ds)
                   - table.value(d0s)[None, :])
             hp = h.erp_grid_dbw(step)
-            lls = like.log_lik(gh, gs, _station_logprior(h, hp, step), hp)  # (n_sigma, points)
+            lls = like_station.log_lik(gh, gs, _station_logprior(h, hp, step), hp)  # (n_sigma, points)
             logs.append(float(logsumexp(lls + np.log(ow)[None, :])))
         prior_each = config.licensed_prior / len(stations)
         terms = np.array([math.log(1.0 - config.licensed_prior) + log_ev_diffuse,
@@ -746,7 +841,7 @@ def _calibrate(cov: np.ndarray, dxy: np.ndarray, w: np.ndarray) -> np.ndarray:
 def _erp_at(centre: np.ndarray, sx: np.ndarray, sy: np.ndarray, e: np.ndarray, table: _Table,
             config: LocaliserConfig) -> float:
     g = table.value(np.hypot(centre[0] - sx, centre[1] - sy))
-    lo, hi = config.erp_range_dbw
+    lo, hi, _ = config.region_erp()
     return float(np.clip(np.median(e - g), lo - 6.0, hi + 6.0))
 
 
@@ -762,9 +857,9 @@ def _polish(
     a one-sided residual, only where the fit would put the emitter above their detection limit.
     The e.r.p. prior is one more residual. Returns the position (km) and the e.r.p. (dBW).
     """
-    lo, hi = config.erp_range_dbw
+    lo, hi, prior_sd = config.region_erp()
     p0 = 0.5 * (lo + hi)
-    prior_w = sigma / config.erp_prior_sigma_db
+    prior_w = sigma / prior_sd
     theta = np.array([start[0], start[1], _erp_at(start, sx, sy, e, table, config)])
 
     def residuals(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ each; pooled, they measure the world the unknown emitters' levels meet.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -18,6 +19,7 @@ from coordination.localisation import (
     LocaliserConfig,
     SilentObservation,
     SpreadPrior,
+    StationHypothesis,
     locate,
     log_distance_model,
 )
@@ -103,7 +105,8 @@ def _two_sensor_trials(spread: SpreadPrior | None, noise_db: float, n: int = 15)
     """(coverage, median 95 % radius km) of two-sensor fixes, silent neighbours known, spread ``noise_db``."""
     rng = np.random.default_rng(2031)
     hits, radii, trials = 0, [], 0
-    cfg = LocaliserConfig(grid_n=21, refine_levels=2, n_samples=300)
+    # The emitter follows the localiser's own law here: no unknown-height term on top of the learnt spread.
+    cfg = LocaliserConfig(grid_n=21, refine_levels=2, n_samples=300, unknown_law_db=0.0)
     while trials < n:
         truth = (float(rng.uniform(31.05, 31.55)), float(rng.uniform(120.30, 121.20)))
         erp = float(rng.normal(10.0, 10.0))  # the localiser's own e.r.p. prior: only the spread is under test
@@ -147,3 +150,56 @@ def test_the_erp_fit_error_bound_is_z_sigma_over_root_n_once_learnt_and_wider_be
     # Nothing learnt, three levels that agree within 1 dB: their own residuals pull the spread down.
     agree = erp_error_bound_db([0.0, 1.0, -1.0], None, cfg, 1.64)
     assert agree < 0.65 * erp_error_bound_db([0.0, 9.0, -9.0], None, cfg, 1.64)  # measured 4.4 against 7.4 dB
+
+
+def test_each_service_has_the_erp_prior_of_what_its_unknown_emitters_radiate() -> None:
+    cfg = LocaliserConfig()
+    pmr, fm = cfg.for_service("land_mobile"), cfg.for_service("broadcast")
+    assert pmr.region_erp() == (0.0, 20.0, 6.0)
+    assert fm.region_erp() == (10.0, 30.0, 6.0)  # an FM pirate is not a PMR handheld
+    # The station odds' alternative keeps the general prior.
+    assert (fm.erp_range_dbw, fm.erp_prior_sigma_db) == (cfg.erp_range_dbw, cfg.erp_prior_sigma_db)
+    assert cfg.for_service("radar") is cfg  # a service it does not list keeps the general prior
+    assert cfg.region_erp() == (-10.0, 30.0, 10.0)
+    toml = LocaliserConfig(erp_by_service={"land_mobile": [-5, 15, 4]})  # as a TOML table gives it
+    assert toml.for_service("land_mobile").region_erp() == (-5.0, 15.0, 4.0)
+    assert toml.for_service("broadcast") is toml
+    with pytest.raises(ValueError, match=r"erp_by_service\['maritime'\]"):
+        LocaliserConfig(erp_by_service={"maritime": [20, 10, 6]})
+    with pytest.raises(ValueError, match="low_dbw, high_dbw"):
+        LocaliserConfig(erp_by_service={"maritime": [10, 20]})
+
+
+def test_the_unknown_emitters_law_widens_the_learnt_spread_a_stations_own_law_does_not() -> None:
+    rng = np.random.default_rng(7)
+    truth = (31.30, 120.75)
+    lv = [10.0 + float(MODEL(np.array([haversine_km(la, lo, *truth)]))[0]) + float(rng.normal(0, 1.5))
+          for la, lo in SENSORS]
+    obs = [LevelObservation(*SENSORS[j], lv[j], f"s{j}") for j in range(len(SENSORS)) if lv[j] >= 20.0]
+    assert len(obs) >= 6
+    learnt = SpreadPrior(1.5, 1000.0)
+    base = LocaliserConfig(grid_n=21, refine_levels=2, n_samples=300)
+    plain = locate(obs, MODEL, config=dataclasses.replace(base, unknown_law_db=0.0), spread=learnt)
+    wide = locate(obs, MODEL, config=base, spread=learnt)
+    # The unknown emitter's spread: 1.5 dB learnt and 2 dB of unknown height in quadrature, 2.5 dB.
+    assert plain.sigma_db == pytest.approx(1.5, abs=0.1) and wide.sigma_db == pytest.approx(2.5, abs=0.15)
+    assert learnt.widened(0.0) is learnt and learnt.widened(2.0).dof == learnt.dof
+
+
+def test_the_service_prior_narrows_a_one_sensor_region_and_leaves_the_station_odds_alone() -> None:
+    truth = (31.30, 120.75)
+    level = 10.0 + float(MODEL(np.array([haversine_km(*SENSORS[5], *truth)]))[0])  # a 10 W PMR base
+    obs = [LevelObservation(*SENSORS[5], level, "s5")]
+    sil = [SilentObservation(*SENSORS[j], level, f"q{j}") for j in range(len(SENSORS)) if j != 5]
+    g = tuple(float(MODEL(np.array([haversine_km(*truth, o.lat, o.lon)]))[0]) for o in obs)
+    g_sil = tuple(float(MODEL(np.array([haversine_km(*truth, q.lat, q.lon)]))[0]) for q in sil)
+    station = StationHypothesis("pmr", *truth, erp_dbw=10.0, g_heard_db=g, g_silent_db=g_sil)
+    base = LocaliserConfig(grid_n=21, refine_levels=2, n_samples=300)
+    general = locate(obs, MODEL, config=base, silent=sil, stations=[station])
+    pmr = locate(obs, MODEL, config=base.for_service("land_mobile"), silent=sil, stations=[station])
+    # One level: the region's length along the distance curve follows the e.r.p. prior (measured 173 km with
+    # the general 10 dB prior, 163 km with the land-mobile 6 dB one; the silences' 5 % misses keep the tail).
+    assert pmr.position.error_km < 0.97 * general.position.error_km, (pmr.position, general.position)
+    # A licensed station is weighed against the general prior either way.
+    assert dict(pmr.station_probabilities)["pmr"] == pytest.approx(dict(general.station_probabilities)["pmr"],
+                                                                    rel=1e-9)
