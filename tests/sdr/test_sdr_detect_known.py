@@ -37,7 +37,7 @@ def strongest(found: tuple[DetectedEmission, ...]) -> DetectedEmission:
 
 
 @pytest.mark.parametrize("seed", KNOWN_SEEDS)
-@pytest.mark.parametrize("snr_db", [10, 20, 30])
+@pytest.mark.parametrize("snr_db", [10, 15, 20, 30])
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_one_emission_at_its_centre_with_its_bandwidth_and_bursts(kind: str, snr_db: int, seed: int) -> None:
     sig = known_signal(kind, snr_db=snr_db, seed=seed)
