@@ -15,10 +15,17 @@ truth, the cost of one fix (ms, process time), and the received-level fix (coord
 the same sensors' levels, through the same world) on the same trials.
 
     python benchmarks/bench_tdoa.py [--trials 8] [--seed 19000] [--clean] [--snrs 0,5,10,20]
-        [--no-ref-correction] [--link-sigma-m 125] [--cases wideband]
+        [--no-ref-correction] [--link-sigma-m 125] [--cases wideband] [--breakdown]
 
 ``--no-ref-correction`` leaves each reference link's multipath pull in (the chain before
 :mod:`dsp.fm_multipath`; its sigma is then the model term), for a before/after on the same trials.
+
+``--breakdown`` prints, per waveform and sensor count, every pair's range-difference error over its stated
+sigma (z), whole and split into the reference side (the clock map's error at the target, known from the
+renderer's true clocks) and the target side (the rest: the target lag and both target links' multipath), and
+for every fix whose region missed the truth which side carried its worst pair. A Gaussian z with the right
+sigma has median |z| 0.67, RMS 1, 4.6 % beyond 2: a larger median says the sigma is too small on all pairs (a
+scale), a right median with many beyond 3 says a few links are pulled far beyond it (a tail).
 
 The machine is shared: the cost is process time of this process, not wall time.
 """
@@ -34,8 +41,18 @@ from pathlib import Path
 import numpy as np
 
 from coordination.localisation import LevelObservation, localise
-from coordination.tdoa import MULTIPATH_LINK_SIGMA_M, ReferenceBroadcaster, SensorSnapshot, TdoaError, locate_tdoa
-from dsp.multilat import EnuFrame
+from coordination.tdoa import (
+    MULTIPATH_LINK_SIGMA_M,
+    MeasuredPairs,
+    ReferenceBroadcaster,
+    SensorSnapshot,
+    TdoaError,
+    TdoaResult,
+    measure_pairs,
+    pair_sigmas,
+    solve_pairs,
+)
+from dsp.multilat import C_M_S, EnuFrame
 from sdr.scenario import SensorSite, Transmitter, load_scenario
 from sdr.sources.sim_tdoa import (
     MIXED,
@@ -83,9 +100,9 @@ def _trial(sites, world, case, snr_db, rng, seed, clean, ref_correction=True, li
     emitters = [TdoaEmitter(tx, kind, bw, seed), TdoaEmitter(ref_tx, "fm_broadcast", 180e3, seed + 7)]
     renderer = SnapshotRenderer(emitters, world, plan, seed=seed, multipath=None if clean else MIXED,
                                 adc=None if clean else AdcModel())
-    snaps = []
+    snaps, clocks = [], {}
     for s in sites:
-        clock = DongleClock(ppm=rng.uniform(-50, 50), start_offset_s=rng.uniform(-10e-3, 10e-3))
+        clock = clocks[s.id] = DongleClock(ppm=rng.uniform(-50, 50), start_offset_s=rng.uniform(-10e-3, 10e-3))
         snaps.append(SensorSnapshot(s.id, s.lat, s.lon, s.height_m, renderer.render(s, clock)))
     levels = [LevelObservation(s.lat, s.lon, world.reported_field_dbuv_m(tx, s), s.id) for s in sites]
     t0 = time.process_time()
@@ -95,14 +112,44 @@ def _trial(sites, world, case, snr_db, rng, seed, clean, ref_correction=True, li
     rss_err = float(np.linalg.norm(frame.to_enu(np.array(rss.lat), np.array(rss.lon), np.array(0.0))[:2] - truth[:2]))
     t0 = time.process_time()
     try:
-        fix = locate_tdoa(snaps, REFERENCE, starts_latlon=[(rss.lat, rss.lon)], ref_multipath_correction=ref_correction,
-                          multipath_link_sigma_m=link_sigma_m)
+        measured = measure_pairs(snaps, REFERENCE, ref_multipath_correction=ref_correction)
+        fix = solve_pairs(measured, starts_latlon=[(rss.lat, rss.lon)], multipath_link_sigma_m=link_sigma_m)
     except TdoaError as exc:
         return None, rss_err, time.process_time() - t0, t_rss, str(exc)
     cost = time.process_time() - t0
     e, n = fix.frame.to_enu(np.array(lat), np.array(lon), np.array(0.0))[:2]
     err = math.hypot(fix.fix.east_m - e, fix.fix.north_m - n)
-    return (err, fix.fix.contains(e, n)), rss_err, cost, t_rss, ""
+    parts = _pair_errors(measured, fix, tx, clocks, link_sigma_m)
+    return (err, fix.fix.contains(e, n), fix.semi_major_m, parts), rss_err, cost, t_rss, ""
+
+
+def _true_index(clock0: DongleClock, clocki: DongleClock, n0: float) -> float:
+    """Sensor i's sample index of the instant sensor 0 sampled at ``n0`` (the renderer's clocks)."""
+    t = clock0.start_offset_s + n0 / (FS * (1 + clock0.ppm * 1e-6))
+    return (t - clocki.start_offset_s) * FS * (1 + clocki.ppm * 1e-6)
+
+
+def _pair_errors(measured: MeasuredPairs, fix: TdoaResult, tx: Transmitter, clocks: dict[str, DongleClock],
+                 link_sigma_m: float) -> dict[str, object]:
+    """Per pair: the range difference's error (m) split into the reference side (the clock map's error at the
+    target, from the renderer's true clocks) and the target side (the rest), with the stated sigmas of each."""
+    frame, s0 = measured.frame, measured.s0
+    p_tx = frame.to_enu(np.array(tx.lat), np.array(tx.lon), np.array(tx.antenna_height_m))
+    pos = {s.sensor_id: frame.to_enu(np.array(s.lat), np.array(s.lon), np.array(s.height_m))
+           for s in [s0] + [p[0] for p in measured.pairs]}
+    mid = 0.5 * sum(s0.windows.target)
+    total, ref_side = [], []
+    for si, p in measured.pairs:
+        truth = float(np.linalg.norm(p_tx - pos[si.sensor_id]) - np.linalg.norm(p_tx - pos[s0.sensor_id]))
+        total.append(p.tdoa_s * C_M_S - truth)
+        e_clock = float(p.clock.index_at(np.array(mid))) - _true_index(clocks[s0.sensor_id], clocks[si.sensor_id], mid)
+        ref_side.append(-e_clock / FS * C_M_S)
+    sig = pair_sigmas(measured, link_sigma_m)
+    tot, rs = np.array(total), np.array(ref_side)
+    return {"n": len(measured.pairs) + 1, "total": tot, "ref": rs, "target": tot - rs,
+            "sig_total": np.sqrt(np.diag(sig.covariance_m2())), "sig_ref": sig.reference_side_m,
+            "sig_target": sig.target_side_m, "sig_lag": sig.target_lag_m,
+            "dropped": len(fix.dropped) - len(measured.dropped), "chi2": fix.fix.chi2, "dof": fix.fix.dof}
 
 
 def main() -> None:
@@ -116,6 +163,8 @@ def main() -> None:
     ap.add_argument("--link-sigma-m", type=float, default=MULTIPATH_LINK_SIGMA_M,
                     help="the multipath model term per target link (and per reference link without the correction)")
     ap.add_argument("--cases", default="", help="only the waveforms whose label contains this")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="per waveform: each pair's error over its stated sigma, reference vs target side; misses")
     args = ap.parse_args()
     snrs = [float(x) for x in args.snrs.split(",") if x.strip()]
     sites = _sites()
@@ -123,14 +172,15 @@ def main() -> None:
           f"{REFERENCE.freq_hz / 1e6:.1f} MHz, {FS / 1e3:.0f} kS/s, shadowing 8 dB, +-50 ppm, +-10 ms, "
           + ("clean (no multipath, no ADC)" if args.clean else f"multipath {MIXED.name}, 8-bit ADC with AGC"))
     print(f"{'waveform':<18} {'SNR':>4} {'n':>3} {'fail':>4} {'median m':>9} {'p90 m':>8} {'cover95':>8} "
-          f"{'ms/fix':>7} | {'RSS median m':>12} {'RSS ms':>7}")
+          f"{'major m':>8} {'ms/fix':>7} | {'RSS median m':>12} {'RSS ms':>7}")
     all_cover: list[bool] = []
     reasons: list[str] = []
+    breakdown: dict[str, list[tuple[bool, dict]]] = {}
     for ci, case in enumerate(CASES):
         if args.cases and args.cases not in case[0]:
             continue
         for snr in snrs:
-            errs, covers, costs, rss_errs, rss_costs, fails = [], [], [], [], [], 0
+            errs, covers, majors, costs, rss_errs, rss_costs, fails = [], [], [], [], [], [], 0
             for k in range(args.trials):
                 seed = args.seed + 100_000 * ci + 1000 * round(snr) + k
                 rng = np.random.default_rng(seed)
@@ -146,17 +196,60 @@ def main() -> None:
                     continue
                 errs.append(res[0])
                 covers.append(res[1])
+                majors.append(res[2])
+                breakdown.setdefault(case[0], []).append((res[1], res[3]))
             all_cover += covers
             med = float(np.median(errs)) if errs else math.nan
             p90 = float(np.percentile(errs, 90)) if errs else math.nan
             cov = float(np.mean(covers)) if covers else math.nan
+            major = float(np.median(majors)) if majors else math.nan
             print(f"{case[0]:<18} {snr:>4.0f} {args.trials:>3} {fails:>4} {med:>9.0f} {p90:>8.0f} {cov:>8.0%} "
-                  f"{1e3 * float(np.median(costs)):>7.0f} | {float(np.median(rss_errs)):>12.0f} "
+                  f"{major:>8.0f} {1e3 * float(np.median(costs)):>7.0f} | {float(np.median(rss_errs)):>12.0f} "
                   f"{1e3 * float(np.median(rss_costs)):>7.0f}")
     if all_cover:
         print(f"95 % regions cover the truth in {np.mean(all_cover):.0%} of {len(all_cover)} fixes (target 90-98 %)")
     for line in reasons:
         print("no fix:", line)
+    if args.breakdown:
+        _print_breakdown(breakdown)
+
+
+def _zstats(z: np.ndarray) -> str:
+    """A Gaussian with the right sigma: median |z| 0.67, RMS 1.0, 4.6 % beyond 2, 0.3 % beyond 3."""
+    a = np.abs(z)
+    return (f"{np.median(a):>5.2f} {math.sqrt(float(np.mean(z**2))):>5.2f} {np.mean(a > 2):>5.0%} "
+            f"{np.mean(a > 3):>5.0%} {np.max(a):>5.1f}")
+
+
+def _print_breakdown(breakdown: dict[str, list[tuple[bool, dict]]]) -> None:
+    """Each pair's error over its stated sigma (z), for the whole pair and its two sides, per waveform and
+    sensor count; then for the fixes whose region missed the truth, which side carries the worst pair."""
+    print("\nper pair z = error / stated sigma: |z| median, RMS, >2, >3, max  (Gaussian: 0.67 1.00 5% 0% ~3)")
+    print(f"{'waveform':<18} {'sens':>4} {'pairs':>5} | {'whole pair':^29} | {'reference side':^29} | "
+          f"{'target side':^29} | {'RMS err ref/tgt m':>17} {'sigma ref/tgt/lag m':>19}")
+    for label, rows in breakdown.items():
+        for n in sorted({r["n"] for _, r in rows}):
+            sel = [r for _, r in rows if r["n"] == n]
+            cat = {k: np.concatenate([r[k] for r in sel]) for k in ("total", "ref", "target", "sig_total", "sig_ref",
+                                                                      "sig_target", "sig_lag")}
+            print(f"{label:<18} {n:>4} {cat['total'].size:>5} | {_zstats(cat['total'] / cat['sig_total'])} | "
+                  f"{_zstats(cat['ref'] / cat['sig_ref'])} | {_zstats(cat['target'] / cat['sig_target'])} | "
+                  f"{math.sqrt(float(np.mean(cat['ref']**2))):>8.0f}/{math.sqrt(float(np.mean(cat['target']**2))):<8.0f}"
+                  f" {np.median(cat['sig_ref']):>6.0f}/{np.median(cat['sig_target']):.0f}/"
+                  f"{np.median(cat['sig_lag']):.0f}")
+    print("\nmisses (region without the truth): worst pair's z, whole / reference side / target side, chi2/dof")
+    for label, rows in breakdown.items():
+        for covered, r in rows:
+            if covered:
+                continue
+            zt = r["total"] / r["sig_total"]
+            k = int(np.argmax(np.abs(zt)))
+            side = "target" if abs(r["target"][k]) >= abs(r["ref"][k]) else "reference"
+            print(f"  {label:<18} {r['n']} sensors: z {zt[k]:+5.1f} = ref {r['ref'][k]:+5.0f} m "
+                  f"(z {r['ref'][k] / r['sig_ref'][k]:+4.1f}) + target {r['target'][k]:+5.0f} m "
+                  f"(z {r['target'][k] / r['sig_target'][k]:+4.1f}): {side}; all pairs z "
+                  + " ".join(f"{x:+.1f}" for x in zt) + f"; chi2 {r['chi2']:.1f}/{r['dof']}"
+                  + (f", {r['dropped']} left out" if r["dropped"] else ""))
 
 
 if __name__ == "__main__":

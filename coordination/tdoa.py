@@ -111,18 +111,52 @@ def _target_power(s: SensorSnapshot) -> float:
     return float(np.mean(np.abs(seg) ** 2)) if seg.size else 0.0
 
 
-def locate_tdoa(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadcaster | None, *,
-                emitter_height_m: float = EMITTER_HEIGHT_M, ref_position_sigma_m: float = REF_POSITION_SIGMA_M,
-                starts_latlon: Sequence[tuple[float, float]] = (),
-                multipath_link_sigma_m: float = MULTIPATH_LINK_SIGMA_M,
-                ref_multipath_correction: bool = True) -> TdoaResult:
-    """TDOA fix from >= 3 sensors' snapshots; ``reference`` may be None only if every sensor is PPS-locked.
+@dataclass(frozen=True)
+class MeasuredPairs:
+    """Sensor 0 and every usable pair's time difference against it: what the covariance and the solve rest on."""
 
-    ``starts_latlon``: extra start points for the solver (e.g. the received-level fix);
-    ``multipath_link_sigma_m``: the multipath model term per target link (0 for line-of-sight-only links), and
-    per reference link when ``ref_multipath_correction`` is off; on, each reference link's pull is read from its
-    own envelope and removed, and what is left of it is that link's term (:mod:`dsp.fm_multipath`).
-    """
+    frame: EnuFrame
+    s0: SensorSnapshot
+    pairs: tuple[tuple[SensorSnapshot, PairTdoa], ...]
+    dropped: tuple[tuple[str, str], ...]  # (sensor, reason)
+
+
+@dataclass(frozen=True)
+class PairSigmas:
+    """Per pair, the 1-sigma parts (m) of its range difference (see the module docstring): the data's own
+    (target lag, clock map, broadcaster position) and of it the target lag's (sensor 0's share correlated
+    between pairs), the two reference links' multipath, the two target links' (sensor 0's shared by all)."""
+
+    data_m: np.ndarray
+    target_lag_m: np.ndarray
+    ref0_m: np.ndarray
+    refi_m: np.ndarray
+    target0_m: np.ndarray
+    targeti_m: np.ndarray
+
+    @property
+    def reference_side_m(self) -> np.ndarray:
+        """What the pair's clock alignment contributes: clock map, broadcaster position, both reference links."""
+        clock2 = np.maximum(self.data_m**2 - self.target_lag_m**2, 0.0)
+        return np.sqrt(clock2 + self.ref0_m**2 + self.refi_m**2)
+
+    @property
+    def target_side_m(self) -> np.ndarray:
+        """What the target's own correlation contributes: its lag and both target links' multipath."""
+        return np.sqrt(self.target_lag_m**2 + self.target0_m**2 + self.targeti_m**2)
+
+    def covariance_m2(self) -> np.ndarray:
+        """The range differences' covariance: every part on the diagonal; sensor 0's shares off it."""
+        cov = np.diag(self.data_m**2 + self.refi_m**2 + self.targeti_m**2)
+        shared = 0.5 * np.minimum.outer(self.target_lag_m**2, self.target_lag_m**2)
+        cov = cov + shared - np.diag(np.diag(shared))
+        return cov + np.outer(self.ref0_m, self.ref0_m) + np.outer(self.target0_m, self.target0_m)
+
+
+def measure_pairs(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadcaster | None, *,
+                  ref_position_sigma_m: float = REF_POSITION_SIGMA_M,
+                  ref_multipath_correction: bool = True) -> MeasuredPairs:
+    """Every other sensor's time difference against the one the target is strongest at (see :func:`locate_tdoa`)."""
     if len(snapshots) < 3:
         raise TdoaError(f"a TDOA fix needs >= 3 sensors, got {len(snapshots)}")
     if reference is None and not all(s.windows.pps_locked for s in snapshots):
@@ -154,21 +188,34 @@ def locate_tdoa(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadca
     if len(pairs) < 2:
         reasons = "; ".join(f"{sid}: {why}" for sid, why in dropped)
         raise TdoaError(f"{len(pairs) + 1} sensors with a usable time difference, need 3 ({reasons})")
+    return MeasuredPairs(frame=frame, s0=s0, pairs=tuple(pairs), dropped=tuple(dropped))
+
+
+def pair_sigmas(measured: MeasuredPairs, multipath_link_sigma_m: float = MULTIPATH_LINK_SIGMA_M) -> PairSigmas:
+    """The 1-sigma parts of every pair's range difference (m): the data's own and the multipath terms."""
+    s0, pairs = measured.s0, measured.pairs
+    fs = s0.windows.sample_rate_hz
+    sig_t = np.array([p.target.sigma_samples / p.clock.ratio / fs * C_M_S for _, p in pairs])
+    sig = np.array([p.sigma_s * C_M_S for _, p in pairs])
+    # multipath: target link and (unless PPS) reference link at each end; sensor 0's two shared by all pairs.
+    # A reference link's is what its own envelope says is left after the correction, else the model term.
+    ref0, refi = _ref_link_sigmas_m(pairs, s0, multipath_link_sigma_m)
+    link = np.full(len(pairs), multipath_link_sigma_m)
+    return PairSigmas(data_m=sig, target_lag_m=sig_t, ref0_m=ref0,
+                      refi_m=refi, target0_m=link, targeti_m=link.copy())
+
+
+def solve_pairs(measured: MeasuredPairs, *, emitter_height_m: float = EMITTER_HEIGHT_M,
+                starts_latlon: Sequence[tuple[float, float]] = (),
+                multipath_link_sigma_m: float = MULTIPATH_LINK_SIGMA_M) -> TdoaResult:
+    """The hyperbolic fix of measured pairs with its chi-square check and 95 % region (see :func:`locate_tdoa`)."""
+    frame, s0, pairs = measured.frame, measured.s0, list(measured.pairs)
+    dropped = list(measured.dropped)
     sensors = [s0] + [p[0] for p in pairs]
     enu = frame.to_enu(np.array([s.lat for s in sensors]), np.array([s.lon for s in sensors]),
                        np.array([s.height_m for s in sensors]))
     rdiff = np.array([p[1].tdoa_s * C_M_S for p in pairs])
-    sig_t = np.array([p[1].target.sigma_samples / p[1].clock.ratio / s0.windows.sample_rate_hz * C_M_S
-                      for p in pairs])
-    sig = np.array([p[1].sigma_s * C_M_S for p in pairs])
-    cov = np.diag(sig**2)
-    shared = 0.5 * np.minimum.outer(sig_t**2, sig_t**2)
-    cov = cov + shared - np.diag(np.diag(shared))
-    # multipath: target link and (unless PPS) reference link at each end; sensor 0's two shared by all pairs.
-    # A reference link's is what its own envelope says is left after the correction, else the model term.
-    ref0, refi = _ref_link_sigmas_m(pairs, s0, multipath_link_sigma_m)
-    mp2 = multipath_link_sigma_m**2
-    cov = cov + mp2 + np.outer(ref0, ref0) + np.diag(mp2 + refi**2)
+    cov = pair_sigmas(measured, multipath_link_sigma_m).covariance_m2()
     starts = [frame.to_enu(np.array(la), np.array(lo), np.array(0.0))[:2] for la, lo in starts_latlon]
     try:
         fix, left_out = solve_tdoa_checked(enu, rdiff, cov, height_m=emitter_height_m, starts=starts)
@@ -183,6 +230,25 @@ def locate_tdoa(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadca
     return TdoaResult(lat=lat, lon=lon, semi_major_m=major, semi_minor_m=minor, orientation_deg=orient, fix=fix,
                       frame=frame, reference_sensor=s0.sensor_id,
                       pairs=tuple((p[0].sensor_id, p[1]) for p in pairs), dropped=tuple(dropped))
+
+
+def locate_tdoa(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadcaster | None, *,
+                emitter_height_m: float = EMITTER_HEIGHT_M, ref_position_sigma_m: float = REF_POSITION_SIGMA_M,
+                starts_latlon: Sequence[tuple[float, float]] = (),
+                multipath_link_sigma_m: float = MULTIPATH_LINK_SIGMA_M,
+                ref_multipath_correction: bool = True) -> TdoaResult:
+    """TDOA fix from >= 3 sensors' snapshots; ``reference`` may be None only if every sensor is PPS-locked.
+
+    ``starts_latlon``: extra start points for the solver (e.g. the received-level fix);
+    ``multipath_link_sigma_m``: the multipath model term per target link (0 for line-of-sight-only links), and
+    per reference link when ``ref_multipath_correction`` is off; on, each reference link's pull is read from its
+    own envelope and removed, and what is left of it is that link's term (:mod:`dsp.fm_multipath`).
+    :func:`measure_pairs` then :func:`solve_pairs`: a caller that states the region more than one way measures once.
+    """
+    measured = measure_pairs(snapshots, reference, ref_position_sigma_m=ref_position_sigma_m,
+                             ref_multipath_correction=ref_multipath_correction)
+    return solve_pairs(measured, emitter_height_m=emitter_height_m, starts_latlon=starts_latlon,
+                       multipath_link_sigma_m=multipath_link_sigma_m)
 
 
 def _ref_link_sigmas_m(pairs: Sequence[tuple[SensorSnapshot, PairTdoa]], s0: SensorSnapshot,
