@@ -60,7 +60,7 @@ from coordination import prediction
 from coordination.alerts import Alert, InMemoryAlertStore, Position
 from coordination.engine import EngineConfig, RulesEngine, SweepCoverage
 from coordination.sensors import SensorInfo
-from coordination.spread import NetworkSpread
+from coordination.spread import ErpBias, NetworkSpread
 from coordination.tdoa import ReferenceBroadcaster, SensorSnapshot, TdoaError, locate_tdoa
 from coordination.tdoa_fusion import tdoa_position
 from coordination.tdoa_orders import TdoaSettings
@@ -345,8 +345,9 @@ def tdoa_fix(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], 
 
 def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], infos: Sequence[SensorInfo],
          repo: StationRepository, rules: RuleSet, cfg: EngineConfig, rng: np.random.Generator, t0: datetime,
-         tdoa_stations: Sequence[Station] | None = None, seed: int = 0, spread: NetworkSpread | None = None) -> Outcome:
-    engine = RulesEngine(repo, rules, InMemoryAlertStore(), config=cfg, spread=spread)
+         tdoa_stations: Sequence[Station] | None = None, seed: int = 0, spread: NetworkSpread | None = None,
+         erp_bias: ErpBias | None = None) -> Outcome:
+    engine = RulesEngine(repo, rules, InMemoryAlertStore(), config=cfg, spread=spread, erp_bias=erp_bias)
     prov_of = {s.sensor_id: s.province for s in infos}
     band = inc.band
     bin_hz = _bin_hz(band)
@@ -598,6 +599,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--jsonl", default=None, help="append one JSON line per incident's outcome to this file")
     ap.add_argument("--licence", action="store_true",
                     help="licensed alerts by cause and faults caught by sensors heard (also with --detail)")
+    ap.add_argument("--erp-bias", action="store_true",
+                    help="the power check takes out the e.r.p. fits' common bias the network learnt "
+                         "(erp_bias_correction; the learnt bias is printed either way)")
     ap.add_argument("--engine", nargs="+", default=[], metavar="KEY=VALUE",
                     help="EngineConfig fields to try (e.g. power_accuse_z=1.64: the accusation level before)")
     ap.add_argument("--localiser", nargs="+", default=[], metavar="KEY=VALUE",
@@ -619,6 +623,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cfg = dataclasses.replace(cfg, learnt_spread_in_fixes=True)
         if args.engine:
             cfg = dataclasses.replace(cfg, **{k: float(v) for k, v in (kv.split("=", 1) for kv in args.engine)})  # type: ignore[arg-type]
+        if args.erp_bias:
+            cfg = dataclasses.replace(cfg, erp_bias_correction=True)
         if args.mixture_fixes:
             cfg = dataclasses.replace(cfg, learnt_spread_in_fixes=False)
         if args.global_erp:
@@ -639,16 +645,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             picked = [(k, inc) for k, inc in enumerate(incidents) if (args.only is None or k in args.only)
                       and (args.kinds is None or inc.kind.startswith(tuple(args.kinds)))]
             learnt = NetworkSpread()
+            bias = ErpBias()
             for k, inc in enumerate(warm):
                 play(inc, world, sites, infos, repo, rules, cfg,
                      np.random.default_rng([args.seed, int(level * 10), k, 1]), T0 - timedelta(hours=k + 1),
-                     spread=learnt)
+                     spread=learnt, erp_bias=bias)
             rows = []
             for k, inc in picked:
                 o = play(inc, world, sites, infos, repo, rules, cfg,
                          np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k),
                          stations if args.tdoa else None, 1000 * args.seed + k,
-                         spread=None if args.no_learning else learnt)
+                         spread=None if args.no_learning else learnt, erp_bias=None if args.no_learning else bias)
                 rows.append((inc, o))
                 if args.jsonl:  # one line per incident as it is played: a long run is read while it goes
                     with open(args.jsonl, "a", encoding="utf-8") as fh:
@@ -662,6 +669,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 prior = learnt.prior()
                 print(f"    learnt spread: {'none' if prior is None else f'{prior.sigma_db:.2f} dB'} ({learnt.dof} dof"
                       f"{f', {args.warmup} warm-up incidents' if args.warmup else ''})", flush=True)
+                est = bias.estimate()
+                told = "none" if est is None else f"{est.median_db:+.2f} dB +- {est.se_db:.2f}"
+                print(f"    learnt e.r.p. fit bias: {told}"
+                      f" ({bias.n_stations} stations, {'taken out' if cfg.erp_bias_correction else 'not applied'})",
+                      flush=True)
             if args.detail:
                 print(breakdown(rows), flush=True)
             if args.detail or args.licence:

@@ -29,6 +29,7 @@ Example ``server.toml``::
     max_rows = 32                          # write a sensor's day file when this many spectra wait...
     max_delay_s = 2.0                      # ...or the oldest has waited this long (acks follow the write)
     max_layouts_per_day = 64               # distinct spectrum axes (HDF5 groups) per sensor and day
+    learnt_save_s = 30.0                   # what the rules engine learnt is saved at most this often (when changed)
 
     [status]
     late_factor = 3.0                      # late after 3 revisit times without news
@@ -116,6 +117,8 @@ class ServerConfig:
     archive_max_delay_s: float = 2.0
     # distinct spectrum layouts (axis/calibration = HDF5 groups) a sensor may create per day file
     archive_max_layouts: int = 64
+    # what the rules engine learnt (level spread, e.r.p. fit bias) is saved at most this often, when it changed
+    learnt_save_s: float = 30.0
     # sensor status
     late_factor: float = 3.0
     down_factor: float = 10.0
@@ -167,7 +170,7 @@ _KEYS: dict[str, dict[str, tuple[str, type]]] = {
     "storage": {"compression": ("compression", str), "chunk_rows": ("chunk_rows", int),
                 "max_open_files": ("max_open_files", int), "fsync": ("fsync", bool),
                 "max_rows": ("archive_max_rows", int), "max_delay_s": ("archive_max_delay_s", float),
-                "max_layouts_per_day": ("archive_max_layouts", int)},
+                "max_layouts_per_day": ("archive_max_layouts", int), "learnt_save_s": ("learnt_save_s", float)},
     "status": {"late_factor": ("late_factor", float), "down_factor": ("down_factor", float)},
     "evidence": {"capture": ("evidence_capture", bool), "duration_s": ("evidence_duration_s", float),
                  "sample_rate_hz": ("evidence_sample_rate_hz", float),
@@ -185,7 +188,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "late_factor": (1.0, 1e6), "down_factor": (1.0, 1e6),
     "evidence_duration_s": (0.001, 60.0), "evidence_sample_rate_hz": (1e3, 1e8),
     "max_per_sensor": (1, 100_000), "max_past_s": (60.0, 10 * 366 * 86400.0), "max_future_s": (1.0, 86400.0),
-    "archive_max_layouts": (1, 100_000),
+    "archive_max_layouts": (1, 100_000), "learnt_save_s": (0.1, 86400.0),
     "evidence_max_pending_mb": (1.0, 1e6), "evidence_max_unsolicited_mb": (0.0, 1e6),
     "evidence_max_age_s": (60.0, 366 * 86400.0),
     "tdoa_lead_s": (0.5, 600.0), "tdoa_target_s": (0.01, 10.0),

@@ -68,7 +68,7 @@ from coordination.localisation import (
     station_misfit,
 )
 from coordination.sensors import SensorInfo, SweepCoverage
-from coordination.spread import NetworkSpread, erp_error_bound_db
+from coordination.spread import BiasEstimate, ErpBias, NetworkSpread, erp_error_bound_db
 from coordination.tdoa_fusion import (
     FusedFix,
     covariance_km2,
@@ -133,8 +133,12 @@ class EngineConfig:
     licensed ZJ-PMR-0065 violating (measured at power_z 1.64, before power_accuse_z). The e.r.p. prior is
     the band's service's (``LocaliserConfig.for_service``).
     A matched station with probability
-    >= ``spread_learn_min_probability`` teaches the network its spread. A province whose sensor measures
-    the emitter above the border limit is affected unless the emitter is in it with >= ``source_certain_probability``.
+    >= ``spread_learn_min_probability`` teaches the network its spread, and (unless its power was found
+    violating) the common bias of the e.r.p. fits (:class:`coordination.spread.ErpBias`, the median of
+    fitted minus licensed e.r.p. over the stations). ``erp_bias_correction``: the power check (and the
+    rival check) take each fit minus that bias, its bound widened by the bias's own standard error.
+    A province whose sensor measures the emitter above the border limit is affected unless the emitter is
+    in it with >= ``source_certain_probability``.
     Two sensor groups on one channel are one emitter unless a likelihood-ratio test says otherwise:
     chi-square (spread ``merge_sigma_db``) of one emitter for both minus the two separate fits
     above ``merge_chi2`` (99.9 % for 3 more unknowns). Posterior points off the coast (outside every
@@ -209,6 +213,7 @@ class EngineConfig:
     rival_min_probability: float = 0.05
     spread_learn_min_probability: float = 0.8
     learnt_spread_in_fixes: bool = False
+    erp_bias_correction: bool = False
     source_certain_probability: float = 0.8
     merge_sigma_db: float = 7.0
     merge_chi2: float = 16.3
@@ -361,6 +366,12 @@ def severity_of(verdicts: Sequence[str], band: BandRule, excess_db: float) -> tu
     return cls, score
 
 
+def _with_bias_error(bound_db: float, bias: BiasEstimate | None, z: float) -> float:
+    """A fit's error bound once the network's common bias is taken out of it: the bias's own error (its
+    standard error at the same one-sided level ``z``) adds in quadrature, the two being independent."""
+    return bound_db if bias is None else math.hypot(bound_db, z * bias.se_db)
+
+
 def _order_verdicts(vs: set[str]) -> tuple[str, ...]:
     return tuple(v for v in VERDICTS if v in vs)
 
@@ -382,10 +393,13 @@ class RulesEngine:
         province_lookup: ProvinceLookup | None = None,
         clock: Callable[[], datetime] | None = None,
         spread: NetworkSpread | None = None,
+        erp_bias: ErpBias | None = None,
     ) -> None:
         self.stations = stations
         #: The level spread learnt from matched stations (shared between engines by passing one in).
         self.spread = spread if spread is not None else NetworkSpread()
+        #: The common bias of the e.r.p. fits learnt from matched stations within licence (shared likewise).
+        self.erp_bias = erp_bias if erp_bias is not None else ErpBias()
         self._clock = clock or (lambda: datetime.now(UTC))
         self.rules = rules
         self.store = alert_store
@@ -802,12 +816,20 @@ class RulesEngine:
             # anything is learnt): how far its e.r.p. fit may read high by chance, at the accusation level and
             # at the level of a finding.
             resid_db = list(matched_resid.values())
-            bounds = (erp_error_bound_db(resid_db, learnt, cfg.localiser, cfg.power_accuse_z),
-                      erp_error_bound_db(resid_db, learnt, cfg.localiser, cfg.power_z))
+            bias = self.erp_bias.estimate() if cfg.erp_bias_correction else None
+            bounds = (_with_bias_error(erp_error_bound_db(resid_db, learnt, cfg.localiser, cfg.power_accuse_z),
+                                       bias, cfg.power_accuse_z),
+                      _with_bias_error(erp_error_bound_db(resid_db, learnt, cfg.localiser, cfg.power_z),
+                                       bias, cfg.power_z))
+            raw_offset_db = matched_offset_db
+            matched_offset_db -= 0.0 if bias is None else bias.median_db
             v_findings, violation_excess, notes = self._licence_check(matched, f_hz, obw_hz, matched_offset_db,
-                                                                      len(obs), *bounds)
+                                                                      len(obs), *bounds, bias=bias)
+            if best_p >= cfg.spread_learn_min_probability and violation_excess <= 0.0:
+                # a station whose power the check established as violating does not teach the common bias
+                self.erp_bias.add(matched.station_id, raw_offset_db)
             if v_findings:
-                doubt = self._rival_within_licence(matched, rivals, f_hz, obw_hz, len(obs), learnt)
+                doubt = self._rival_within_licence(matched, rivals, f_hz, obw_hz, len(obs), learnt, bias)
                 if doubt:
                     notes = [f"possible violation, not established: {'; '.join(v_findings)}; but {doubt}", *notes]
                     v_findings, violation_excess = [], 0.0
@@ -1031,7 +1053,8 @@ class RulesEngine:
         return sorted(found, key=lambda s: float(haversine_km(lat, lon, s.lat, s.lon)))[: self.config.max_candidates]
 
     def _rival_within_licence(self, matched: Station, rivals: Sequence[tuple[Station, float, float, list[float]]],
-                              f_hz: float, obw_hz: float, n: int, learnt: SpreadPrior | None) -> str | None:
+                              f_hz: float, obw_hz: float, n: int, learnt: SpreadPrior | None,
+                              bias: BiasEstimate | None = None) -> str | None:
         """Why the matched station's violation is not established, or None: another frequency-overlapping
         station that the levels give at least ``rival_min_probability`` of being the emitter would be within
         its own licence (frequency, bandwidth and power at the accusation level). A licensee is not accused
@@ -1041,15 +1064,17 @@ class RulesEngine:
         for st, p, offset_db, resid_db in sorted(rivals, key=lambda r: -r[1]):
             if st.station_id == matched.station_id or p < cfg.rival_min_probability:
                 continue
-            bound = erp_error_bound_db(resid_db, learnt, cfg.localiser, cfg.power_accuse_z)
-            if not self._licence_check(st, f_hz, obw_hz, offset_db, n, bound)[0]:
+            bound = _with_bias_error(erp_error_bound_db(resid_db, learnt, cfg.localiser, cfg.power_accuse_z),
+                                     bias, cfg.power_accuse_z)
+            corrected_db = offset_db - (0.0 if bias is None else bias.median_db)
+            if not self._licence_check(st, f_hz, obw_hz, corrected_db, n, bound, bias=bias)[0]:
                 return (f"the emission may be {st.province}/{st.station_id}'s (probability {p:.2f}), whose licence "
                         f"it fits: the levels cannot say which licensee it is")
         return None
 
     def _licence_check(self, st: Station, f_hz: float, obw_hz: float, offset_db: float, n: int,
-                       fit_error_db: float = 0.0, finding_error_db: float | None = None
-                       ) -> tuple[list[str], float, list[str]]:
+                       fit_error_db: float = 0.0, finding_error_db: float | None = None,
+                       bias: BiasEstimate | None = None) -> tuple[list[str], float, list[str]]:
         """Frequency, bandwidth and power against the licence; returns violation findings, excess dB, and
         the findings that raise no verdict (a possible power excess not established).
 
@@ -1062,6 +1087,8 @@ class RulesEngine:
         measurement uncertainty, so the larger governs (added, they would count it twice). An offset
         over ``max(power_tol_db, finding_error_db)`` (the bound at ``power_z``) that does not reach that
         is reported as a possible excess: worth a field measurement, not an accusation.
+        ``bias``: the network's common fit bias, already taken out of ``offset_db`` (and its error put in the
+        bounds); the findings say so.
         """
         cfg = self.config
         out: list[str] = []
@@ -1077,15 +1104,17 @@ class RulesEngine:
         power_tol = max(cfg.power_tol_db, fit_error_db)
         note_tol = max(cfg.power_tol_db, fit_error_db if finding_error_db is None else finding_error_db)
         notes: list[str] = []
+        net = ("" if bias is None else f", the network's common fit bias {bias.median_db:+.1f} dB "
+               f"(+-{bias.se_db:.1f}, {bias.n_stations} stations) taken out")
         if offset_db > power_tol:
             out.append(f"measured field {offset_db:.1f} dB above the licence's {prediction.model_name()} prediction "
-                       f"(50 % time; fit of {n} sensor(s) and the silent ones, tolerance {power_tol:.1f} dB at "
+                       f"(50 % time; fit of {n} sensor(s) and the silent ones{net}, tolerance {power_tol:.1f} dB at "
                        f"z = {cfg.power_accuse_z:g}): e.r.p. about "
                        f"{st.erp_dbw + offset_db:.1f} dBW against {st.erp_dbw:g} dBW licensed")
             excess = offset_db
         elif offset_db > note_tol:
             notes.append(f"possible excess, not established: {st.station_id}'s e.r.p. from the levels reads "
-                         f"{offset_db:+.1f} dB against the licence (fit of {n} sensor(s) and the silent ones); "
+                         f"{offset_db:+.1f} dB against the licence (fit of {n} sensor(s) and the silent ones{net}); "
                          f"{power_tol:.1f} dB is needed to establish it at z = {cfg.power_accuse_z:g} (chance "
                          f"explains {note_tol:.1f} dB at z = {cfg.power_z:g}): a field measurement would settle it")
         return out, excess, notes

@@ -60,6 +60,7 @@ from coordination.federation import ROLE_FEDERATION, Federation, FederationPort
 from coordination.ingest import API_TYPES, SENSOR_TYPES, RejectionCounter, Validator, peer_label
 from coordination.intake import Intake
 from coordination.joint_ops import JointOps
+from coordination.learnt_keeper import LearntKeeper
 from coordination.offload import LocaliserOffload
 from coordination.outbox import AlertOutbox
 from coordination.outlets import SERVER_ID, MessageSeq, Publisher, RouterReplies
@@ -135,6 +136,7 @@ class Server:
         self.coordination: CoordinationDesk | None = None  # coordination requests (with station data and rules)
         self.tdoa: TdoaOrders | None = None  # TDOA rounds: snapshot orders, fixes fused into alert positions
         self.offload: LocaliserOffload | None = None  # judgements' localiser on a worker, reports filed meanwhile
+        self.learnt: LearntKeeper | None = None  # the engine's learnt spread and e.r.p. bias, kept in the store
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -297,6 +299,9 @@ class Server:
             replies=self.api_replies, faults=self.faults, clock=self.clock, counters_snapshot=self.counters_snapshot,
             extra_ops=extra_ops)
         if isinstance(self.engine, RulesEngine):
+            self.learnt = LearntKeeper(self.engine.spread, self.engine.erp_bias, store.learnt,
+                                       interval_s=cfg.learnt_save_s, where=f"{store.db.describe()} learnt_state")
+            self.learnt.restore()
             self.offload = LocaliserOffload(self._serve_sensors)
             self.engine.run_localiser = self.offload.run
             # The province outlines now (about 1 s of CPU), not when the first sight after a start (with a
@@ -379,6 +384,8 @@ class Server:
             self.archive.close()
         if self.store is not None:
             try:
+                if self.learnt is not None:
+                    self.learnt.save(format_utc(self.clock()), time.monotonic())
                 self.store.counters.save(self.counters.rows())
                 self.store.commit()
             except Exception:
@@ -448,6 +455,8 @@ class Server:
             if now_mono >= next_counters:
                 next_counters = now_mono + cfg.counters_flush_s
                 guard("counters", self._flush_counters)
+            if self.learnt is not None and self.learnt.due(now_mono):
+                guard("learnt", self._save_learnt, now_mono)
         # Stopping: what is staged for the archive is written, committed and acked (not lost, and
         # not stored twice when the sensor resends it after the restart).
         guard("archive", intake.flush_spectra, True)
@@ -555,6 +564,16 @@ class Server:
         self.store.counters.save(self.counters.rows())
         self.store.commit()
 
+    def _save_learnt(self, now_mono: float) -> None:
+        """What the engine learnt, written when it changed and ``learnt_save_s`` has passed (one row, one commit)."""
+        assert self.store is not None and self.learnt is not None
+        try:
+            if self.learnt.save(format_utc(self.clock()), now_mono):
+                self.store.commit()
+        except Exception:
+            self.learnt.save_failed()
+            raise
+
     # ------------------------------------------------------------ for embedders and the API
 
     def handle_alert_events(self, events: Sequence[AlertEvent]) -> None:
@@ -601,6 +620,8 @@ class Server:
                     "internal_errors": dict(self.counters.internal_errors),
                     "published": dict(self.counters.published), "alert_events": dict(self.counters.alert_events),
                     "iterations": self.iterations})
+        if self.learnt is not None:  # the engine's learnt state: restored / refused (learnt afresh) / saved
+            out["learnt_state"] = dict(self.learnt.counts)
         if self.tdoa is not None:  # the sensors' answers to snapshot orders (ok, failed.<reason>, unknown)
             out["order_results"] = dict(self.tdoa.counters)
         if self.federation is not None:  # centre, peers, border emissions forwarded/received, claims, links

@@ -5,6 +5,7 @@ from coordination.store.cases import CaseTables
 from coordination.store.counters import CounterRepository
 from coordination.store.database import Store
 from coordination.store.evidence import EvidenceOrders
+from coordination.store.learnt import LearntStateRepository
 from coordination.store.ledger import SeqLedger, SeqRanges
 from coordination.store.requests import RequestTables
 from coordination.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -21,6 +22,7 @@ __all__ = [
     "CounterRepository",
     "DatabaseAlertStore",
     "EvidenceOrders",
+    "LearntStateRepository",
     "RequestTables",
     "SensorRecord",
     "SensorRepository",

@@ -17,7 +17,8 @@ The repositories, each with its own tables and SQL, all writing through the same
 - :attr:`Store.evidence` (:class:`~coordination.store.evidence.EvidenceOrders`): IQ capture orders;
 - :attr:`Store.counters` (:class:`~coordination.store.counters.CounterRepository`): persisted counters;
 - :attr:`Store.cases` (:class:`~coordination.store.cases.CaseTables`): enforcement cases' event log, tasking audit;
-- :attr:`Store.requests` (:class:`~coordination.store.requests.RequestTables`): coordination requests, their audit.
+- :attr:`Store.requests` (:class:`~coordination.store.requests.RequestTables`): coordination requests, their audit;
+- :attr:`Store.learnt` (:class:`~coordination.store.learnt.LearntStateRepository`): what the rules engine learnt.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from coordination.store.alerts import AlertRepository
 from coordination.store.cases import CaseTables
 from coordination.store.counters import CounterRepository
 from coordination.store.evidence import EvidenceOrders
+from coordination.store.learnt import LearntStateRepository
 from coordination.store.ledger import SeqLedger
 from coordination.store.requests import RequestTables
 from coordination.store.schema import MIGRATIONS, SCHEMA_VERSION, legacy_version
@@ -72,6 +74,7 @@ class Store:
         self.counters = CounterRepository(self.unit, centre)
         self.cases = CaseTables(self.unit, centre)
         self.requests = RequestTables(self.unit)
+        self.learnt = LearntStateRepository(self.unit, centre)
 
     @property
     def shared(self) -> bool:

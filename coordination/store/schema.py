@@ -137,6 +137,11 @@ SCHEMA_V7 = (  # coordination requests (IF NOT EXISTS: databases that ran their 
     "CREATE INDEX IF NOT EXISTS coord_audit_by_request ON coord_audit (request_id, entry_id)",
 )
 
+SCHEMA_V8 = (  # what the rules engine learnt from its own judgements survives a restart (one row per centre)
+    """CREATE TABLE learnt_state (
+        centre TEXT PRIMARY KEY, doc TEXT NOT NULL, saved_utc TEXT NOT NULL)""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(SCHEMA_V1, "first schema"),
     Migration(SCHEMA_V2, "federation: alert ownership, links, revisions, actions"),
@@ -145,6 +150,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(SCHEMA_V5, "joint enforcement: tasking requests, campaign plans"),
     Migration(SCHEMA_V6, "spool epochs: ledger, occupancy and health keyed by (sensor, epoch, seq)"),
     Migration(SCHEMA_V7, "coordination requests and their audit log"),
+    Migration(SCHEMA_V8, "the rules engine's learnt state (level spread, e.r.p. bias)"),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -253,7 +253,7 @@ def test_a_store_with_the_former_separate_request_tables_keeps_its_requests(tmp_
         old = two_sided(RequestTables(UnitOfWork(db)), stations).submit(fm_station(erp_dbw=20.0), by="sh", now=T0)
         db.close()
         store = Store(shared_target)
-        assert store.db.schema_version("server") == SCHEMA_VERSION == 7
+        assert store.db.schema_version("server") == SCHEMA_VERSION == 8
         desk = two_sided(store.requests, stations)
         assert desk.get(old.id) == old
         desk.respond(old.id, "JS", "agree", by="js", now=T0 + timedelta(days=1))

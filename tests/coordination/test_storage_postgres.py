@@ -75,7 +75,7 @@ def test_migrations_are_versioned_and_a_newer_database_is_refused(target):
     store = Store(target)
     store.close()
     db = open_database(target, schema="coordination")
-    assert db.schema_version("server") == SCHEMA_VERSION == 7
+    assert db.schema_version("server") == SCHEMA_VERSION == 8
     db.set_schema_version("server", SCHEMA_VERSION + 1)
     db.close()
     with pytest.raises(SchemaError, match="newer than this program"):
@@ -97,7 +97,7 @@ def test_a_version_1_sqlite_server_file_is_migrated_in_place(tmp_path):
     conn.close()
     store = Store(path)
     assert store.alerts.alert_json("a1")["id"] == "a1"
-    assert store.db.schema_version("server") == SCHEMA_VERSION == 7
+    assert store.db.schema_version("server") == SCHEMA_VERSION == 8
 
 
 def _hello(sid: str, prov: str = "JS") -> Hello:
