@@ -84,7 +84,7 @@ def _sites() -> list[SensorSite]:
     return [scen.sensor(sid) for sid in SENSOR_IDS]
 
 
-def _trial(sites, world, case, snr_db, rng, seed, clean, ref_correction=True, link_sigma_m=MULTIPATH_LINK_SIGMA_M):
+def _trial(sites, world, case, snr_db, rng, seed, clean, ref_correction=True, link_sigma_m=None, before_sigma_m=None):
     _label, kind, bw, f_t, dur = case
     frame = EnuFrame(float(np.mean([s.lat for s in sites])), float(np.mean([s.lon for s in sites])))
     r, a = 15e3 * math.sqrt(rng.uniform()), rng.uniform(0, 2 * math.pi)
@@ -120,7 +120,11 @@ def _trial(sites, world, case, snr_db, rng, seed, clean, ref_correction=True, li
     e, n = fix.frame.to_enu(np.array(lat), np.array(lon), np.array(0.0))[:2]
     err = math.hypot(fix.fix.east_m - e, fix.fix.north_m - n)
     parts = _pair_errors(measured, fix, tx, clocks, link_sigma_m)
-    return (err, fix.fix.contains(e, n), fix.semi_major_m, parts), rss_err, cost, t_rss, ""
+    before = None
+    if before_sigma_m is not None:  # the same pairs, the region stated with one model term for every target link
+        old = solve_pairs(measured, starts_latlon=[(rss.lat, rss.lon)], multipath_link_sigma_m=before_sigma_m)
+        before = (math.hypot(old.fix.east_m - e, old.fix.north_m - n), old.fix.contains(e, n), old.semi_major_m)
+    return (err, fix.fix.contains(e, n), fix.semi_major_m, parts, before), rss_err, cost, t_rss, ""
 
 
 def _true_index(clock0: DongleClock, clocki: DongleClock, n0: float) -> float:
@@ -130,7 +134,7 @@ def _true_index(clock0: DongleClock, clocki: DongleClock, n0: float) -> float:
 
 
 def _pair_errors(measured: MeasuredPairs, fix: TdoaResult, tx: Transmitter, clocks: dict[str, DongleClock],
-                 link_sigma_m: float) -> dict[str, object]:
+                 link_sigma_m: float | None) -> dict[str, object]:
     """Per pair: the range difference's error (m) split into the reference side (the clock map's error at the
     target, from the renderer's true clocks) and the target side (the rest), with the stated sigmas of each."""
     frame, s0 = measured.frame, measured.s0
@@ -160,8 +164,12 @@ def main() -> None:
     ap.add_argument("--snrs", default=",".join(f"{x:g}" for x in SNRS_DB), help="median-sensor SNRs, dB")
     ap.add_argument("--no-ref-correction", action="store_true",
                     help="keep the reference links' multipath pull (the chain before dsp.fm_multipath)")
-    ap.add_argument("--link-sigma-m", type=float, default=MULTIPATH_LINK_SIGMA_M,
-                    help="the multipath model term per target link (and per reference link without the correction)")
+    ap.add_argument("--link-sigma-m", type=float, default=None,
+                    help="one multipath model term for every target link (and reference link without the correction); "
+                         "default: each target link's read from its own recording (dsp.link_multipath)")
+    ap.add_argument("--before-link-sigma-m", type=float, default=None,
+                    help=f"also state each fix's region with this one term per target link (the model before "
+                         f"dsp.link_multipath: {MULTIPATH_LINK_SIGMA_M:g}) on the same pairs: before/after columns")
     ap.add_argument("--cases", default="", help="only the waveforms whose label contains this")
     ap.add_argument("--breakdown", action="store_true",
                     help="per waveform: each pair's error over its stated sigma, reference vs target side; misses")
@@ -172,8 +180,11 @@ def main() -> None:
           f"{REFERENCE.freq_hz / 1e6:.1f} MHz, {FS / 1e3:.0f} kS/s, shadowing 8 dB, +-50 ppm, +-10 ms, "
           + ("clean (no multipath, no ADC)" if args.clean else f"multipath {MIXED.name}, 8-bit ADC with AGC"))
     print(f"{'waveform':<18} {'SNR':>4} {'n':>3} {'fail':>4} {'median m':>9} {'p90 m':>8} {'cover95':>8} "
-          f"{'major m':>8} {'ms/fix':>7} | {'RSS median m':>12} {'RSS ms':>7}")
+          f"{'major m':>8} {'ms/fix':>7} | {'RSS median m':>12} {'RSS ms':>7}"
+          + (f" | before: {'median m':>8} {'cover95':>7} {'major m':>7}" if args.before_link_sigma_m is not None
+             else ""))
     all_cover: list[bool] = []
+    all_before: list[bool] = []
     reasons: list[str] = []
     breakdown: dict[str, list[tuple[bool, dict]]] = {}
     for ci, case in enumerate(CASES):
@@ -181,12 +192,14 @@ def main() -> None:
             continue
         for snr in snrs:
             errs, covers, majors, costs, rss_errs, rss_costs, fails = [], [], [], [], [], [], 0
+            before: list[tuple[float, bool, float]] = []
             for k in range(args.trials):
                 seed = args.seed + 100_000 * ci + 1000 * round(snr) + k
                 rng = np.random.default_rng(seed)
                 world = RealisticWorld(shadowing_db=8.0, seed=seed)
                 res, rss_err, cost, t_rss, why = _trial(sites, world, case, snr, rng, seed, args.clean,
-                                                        not args.no_ref_correction, args.link_sigma_m)
+                                                        not args.no_ref_correction, args.link_sigma_m,
+                                                        args.before_link_sigma_m)
                 rss_errs.append(rss_err)
                 rss_costs.append(t_rss)
                 costs.append(cost)
@@ -198,16 +211,25 @@ def main() -> None:
                 covers.append(res[1])
                 majors.append(res[2])
                 breakdown.setdefault(case[0], []).append((res[1], res[3]))
+                if res[4] is not None:
+                    before.append(res[4])
             all_cover += covers
             med = float(np.median(errs)) if errs else math.nan
             p90 = float(np.percentile(errs, 90)) if errs else math.nan
             cov = float(np.mean(covers)) if covers else math.nan
             major = float(np.median(majors)) if majors else math.nan
-            print(f"{case[0]:<18} {snr:>4.0f} {args.trials:>3} {fails:>4} {med:>9.0f} {p90:>8.0f} {cov:>8.0%} "
-                  f"{major:>8.0f} {1e3 * float(np.median(costs)):>7.0f} | {float(np.median(rss_errs)):>12.0f} "
-                  f"{1e3 * float(np.median(rss_costs)):>7.0f}")
+            row = (f"{case[0]:<18} {snr:>4.0f} {args.trials:>3} {fails:>4} {med:>9.0f} {p90:>8.0f} {cov:>8.1%} "
+                   f"{major:>8.0f} {1e3 * float(np.median(costs)):>7.0f} | {float(np.median(rss_errs)):>12.0f} "
+                   f"{1e3 * float(np.median(rss_costs)):>7.0f}")
+            if before:
+                b = np.array(before)
+                all_before += [bool(x) for x in b[:, 1]]
+                row += (f" | {float(np.median(b[:, 0])):>16.0f} {float(np.mean(b[:, 1])):>7.1%} "
+                        f"{float(np.median(b[:, 2])):>7.0f}")
+            print(row)
     if all_cover:
-        print(f"95 % regions cover the truth in {np.mean(all_cover):.0%} of {len(all_cover)} fixes (target 90-98 %)")
+        print(f"95 % regions cover the truth in {np.mean(all_cover):.1%} of {len(all_cover)} fixes (target 90-98 %)"
+              + (f"; before {np.mean(all_before):.1%}" if all_before else ""))
     for line in reasons:
         print("no fix:", line)
     if args.breakdown:

@@ -15,11 +15,14 @@ exactly that), which keeps the region from being optimistic in the directions th
 Multipath: every link (emitter to sensor, broadcaster to sensor) has later, weaker rays that a 10-200 kHz
 signal cannot resolve (its correlation is 5-100 us wide, the rays a few hundred ns to a few us late), so
 each link's correlation peak is pulled by a bias of the order of the delay spread, with a sign set by
-the rays' phases. No correlation between two sensors shows it, so for a target link it is a model term:
-its bias is taken as zero-mean with 1-sigma ``multipath_link_sigma_m`` (``MULTIPATH_LINK_SIGMA_M``:
-measured on the simulator's mixed rural-to-urban profile, see :mod:`sdr.sources.sim_tdoa`); a pair's range
-difference carries four such links (target and reference at both sensors; two when the clocks are
-PPS-disciplined), and the two of sensor 0 are shared by every pair (off-diagonal). A reference link's pull
+the rays' phases. No correlation between two sensors shows it; what one sensor's recording shows is
+taken (:mod:`dsp.link_multipath`): a constant-envelope target (FM, FSK) is received with the channel's gain
+at its instantaneous frequency, so its envelope's ripple over the swept band says how near a fade the
+link is, and the link's bias is stated as zero-mean with a 1-sigma that grows with that ripple (60 m on a
+flat link to 1.2 km); a target whose envelope says nothing (a noise-like digital carrier, 12.5 kHz NFM's
+narrow sweep) gets the links' r.m.s. pull, 160 m. A pair's range difference carries four such links
+(target and reference at both sensors; two when the clocks are PPS-disciplined), and the two of sensor 0
+are shared by every pair (off-diagonal). A reference link's pull
 is read from the envelope of the constant-envelope broadcast and removed in the pair
 (:mod:`dsp.fm_multipath`); its term is then the 1-sigma that reading leaves (40 m on a nearly flat channel
 to 900 m where rays notch the band). The fix is then checked by chi-square
@@ -36,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dsp.link_multipath import is_constant_envelope, link_sigma_s
 from dsp.multilat import C_M_S, EnuFrame, MultilatError, TdoaFix, solve_tdoa_checked
 from dsp.tdoa_pair import PairTdoa, SnapshotWindows, TdoaPairError, pair_tdoa
 
@@ -45,12 +49,11 @@ log = logging.getLogger(__name__)
 REF_POSITION_SIGMA_M = 30.0
 #: Assumed emitter height above ground for the fix (m): rooftops and masts of the emitters met.
 EMITTER_HEIGHT_M = 15.0
-#: 1-sigma bias of one target link's correlation peak from unresolved multipath (m; see the module docstring),
-#: and of a reference link's when its pull is not read from its envelope. On the simulator's mixed profile at
-#: 30 dB (noise negligible) pair errors had a median |error| of 110 m (a Gaussian core of ~80 m per link) and
-#: tails past 1.5 km (a ray near a fade of the band). 150 m covered both kinds of link at ~90 %; with the
-#: reference links' own sigmas (:mod:`dsp.fm_multipath`) 150 m for the target links covered 100 % of 40
-#: wideband fixes at 10 dB (dev seeds 59000+), 100 m 90 %: 125 m.
+#: 1-sigma bias (m) of a reference link's correlation peak when its pull is not read from its envelope (the
+#: correction off) and no number is given (see :func:`pair_sigmas`). On the
+#: simulator's mixed profile at 30 dB pair errors had a median |error| of 110 m (a Gaussian core of ~80 m per
+#: link) and tails past 1.5 km (a ray near a fade of the band). The target links' terms are now read per link
+#: (:mod:`dsp.link_multipath`); this one number, 125 m, is what the regions stated before, kept for comparison.
 MULTIPATH_LINK_SIGMA_M = 125.0
 
 
@@ -191,23 +194,41 @@ def measure_pairs(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroad
     return MeasuredPairs(frame=frame, s0=s0, pairs=tuple(pairs), dropped=tuple(dropped))
 
 
-def pair_sigmas(measured: MeasuredPairs, multipath_link_sigma_m: float = MULTIPATH_LINK_SIGMA_M) -> PairSigmas:
-    """The 1-sigma parts of every pair's range difference (m): the data's own and the multipath terms."""
+def pair_sigmas(measured: MeasuredPairs, multipath_link_sigma_m: float | None = None) -> PairSigmas:
+    """The 1-sigma parts of every pair's range difference (m): the data's own and the multipath terms.
+
+    ``multipath_link_sigma_m``: None reads each target link's from its own recording (:mod:`dsp.link_multipath`);
+    a number is taken for every target link instead (0: line-of-sight links only), and for a reference link
+    whose pull was not read (the correction off)."""
     s0, pairs = measured.s0, measured.pairs
     fs = s0.windows.sample_rate_hz
     sig_t = np.array([p.target.sigma_samples / p.clock.ratio / fs * C_M_S for _, p in pairs])
     sig = np.array([p.sigma_s * C_M_S for _, p in pairs])
     # multipath: target link and (unless PPS) reference link at each end; sensor 0's two shared by all pairs.
     # A reference link's is what its own envelope says is left after the correction, else the model term.
-    ref0, refi = _ref_link_sigmas_m(pairs, s0, multipath_link_sigma_m)
-    link = np.full(len(pairs), multipath_link_sigma_m)
+    model_m = MULTIPATH_LINK_SIGMA_M if multipath_link_sigma_m is None else multipath_link_sigma_m
+    ref0, refi = _ref_link_sigmas_m(pairs, s0, model_m)
+    if multipath_link_sigma_m is None:
+        links = _target_link_sigmas_m([s0] + [si for si, _ in pairs])
+        link0, linki = np.full(len(pairs), links[0]), links[1:]
+    else:
+        link0, linki = np.full(len(pairs), model_m), np.full(len(pairs), model_m)
     return PairSigmas(data_m=sig, target_lag_m=sig_t, ref0_m=ref0,
-                      refi_m=refi, target0_m=link, targeti_m=link.copy())
+                      refi_m=refi, target0_m=link0, targeti_m=linki)
+
+
+def _target_link_sigmas_m(sensors: Sequence[SensorSnapshot]) -> np.ndarray:
+    """Each sensor's target-link multipath 1-sigma (m), ``sensors[0]`` the strongest: whether the emission's
+    envelope can be read at all is decided on its recording, the cleanest (:mod:`dsp.link_multipath`)."""
+    s0 = sensors[0]
+    constant = is_constant_envelope(s0.windows.segment(s0.windows.target))
+    return np.array([link_sigma_s(s.windows.segment(s.windows.target), s.windows.sample_rate_hz,
+                                  constant_envelope=constant) * C_M_S for s in sensors])
 
 
 def solve_pairs(measured: MeasuredPairs, *, emitter_height_m: float = EMITTER_HEIGHT_M,
                 starts_latlon: Sequence[tuple[float, float]] = (),
-                multipath_link_sigma_m: float = MULTIPATH_LINK_SIGMA_M) -> TdoaResult:
+                multipath_link_sigma_m: float | None = None) -> TdoaResult:
     """The hyperbolic fix of measured pairs with its chi-square check and 95 % region (see :func:`locate_tdoa`)."""
     frame, s0, pairs = measured.frame, measured.s0, list(measured.pairs)
     dropped = list(measured.dropped)
@@ -235,14 +256,15 @@ def solve_pairs(measured: MeasuredPairs, *, emitter_height_m: float = EMITTER_HE
 def locate_tdoa(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadcaster | None, *,
                 emitter_height_m: float = EMITTER_HEIGHT_M, ref_position_sigma_m: float = REF_POSITION_SIGMA_M,
                 starts_latlon: Sequence[tuple[float, float]] = (),
-                multipath_link_sigma_m: float = MULTIPATH_LINK_SIGMA_M,
+                multipath_link_sigma_m: float | None = None,
                 ref_multipath_correction: bool = True) -> TdoaResult:
     """TDOA fix from >= 3 sensors' snapshots; ``reference`` may be None only if every sensor is PPS-locked.
 
     ``starts_latlon``: extra start points for the solver (e.g. the received-level fix);
-    ``multipath_link_sigma_m``: the multipath model term per target link (0 for line-of-sight-only links), and
-    per reference link when ``ref_multipath_correction`` is off; on, each reference link's pull is read from its
-    own envelope and removed, and what is left of it is that link's term (:mod:`dsp.fm_multipath`).
+    ``multipath_link_sigma_m``: None states each target link's multipath term from its own recording
+    (:mod:`dsp.link_multipath`); a number is that term for every target link instead (0 for line-of-sight-only
+    links), and per reference link when ``ref_multipath_correction`` is off; on, each reference link's pull is
+    read from its own envelope and removed, and what is left of it is that link's term (:mod:`dsp.fm_multipath`).
     :func:`measure_pairs` then :func:`solve_pairs`: a caller that states the region more than one way measures once.
     """
     measured = measure_pairs(snapshots, reference, ref_position_sigma_m=ref_position_sigma_m,
