@@ -239,3 +239,20 @@ def test_saving_a_full_memory_is_one_small_row(tmp_path, n_stations) -> None:
         assert again_spread.sigma_db() == pytest.approx(spread.sigma_db(), abs=1e-12)
     finally:
         store.close()
+
+
+def test_centres_sharing_a_postgresql_database_keep_their_own_learnt_state(pg_url) -> None:
+    js, zj = Store(pg_url, centre="JS"), Store(pg_url, centre="ZJ")
+    try:
+        js.learnt.save('{"version": 1, "who": "JS"}', "2026-11-25T08:00:00.000000Z")
+        js.commit()
+        assert zj.learnt.load() is None
+        zj.learnt.save('{"version": 1, "who": "ZJ"}', "2026-11-25T08:00:01.000000Z")
+        zj.commit()
+        js.learnt.save('{"version": 1, "who": "JS again"}', "2026-11-25T08:00:02.000000Z")  # replaces its row
+        js.commit()
+        assert js.learnt.load() == ('{"version": 1, "who": "JS again"}', "2026-11-25T08:00:02.000000Z")
+        assert zj.learnt.load() == ('{"version": 1, "who": "ZJ"}', "2026-11-25T08:00:01.000000Z")
+    finally:
+        js.close()
+        zj.close()
