@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from coordination.tdoa import ReferenceBroadcaster, SensorSnapshot, TdoaError, locate_tdoa
+from dsp.tdoa_pair import SnapshotWindows
 from sdr.scenario import SensorSite, Transmitter
 from sdr.sources.sim_tdoa import (
     MIXED,
@@ -68,7 +69,9 @@ def test_nfm_pairs_are_not_taken_for_ambiguous_and_the_fix_is_within_1_km(seed, 
 
 
 def test_too_few_sensors_refused():
-    snaps = _snapshots(31.1, 121.0, "wideband", 150e3, 433.2e6, 504)[:2]
+    # refused before any recording is read: two empty ones (rendering four cost half a second)
+    win = SnapshotWindows(np.zeros(16, np.complex64), FS, (0, 4), (6, 10), (12, 16), REF.freq_hz, 433.2e6)
+    snaps = [SensorSnapshot(s.id, s.lat, s.lon, s.height_m, win) for s in SITES[:2]]
     with pytest.raises(TdoaError, match="needs >= 3 sensors"):
         locate_tdoa(snaps, REF)
 
