@@ -17,7 +17,8 @@ unknowns the weighted residual sum is chi-square distributed if the sigmas are r
 with two or more redundant differences, the one with the largest standardised residual is left out and
 the fix made again; with one redundant difference every residual is equally suspect (they all point at
 one misfit), so the covariance is scaled by chi2 / dof instead when chi2 passes its 95 % point: the
-region grows with the inconsistency the data show.
+region grows with the inconsistency the data show. A fix may be weighted by one covariance and stated under
+another (``weight_cov_m2``): the region is then the sandwich A C A^T of the weighting actually used.
 """
 
 from __future__ import annotations
@@ -272,27 +273,60 @@ def residual_check(sensors_enu: np.ndarray, rdiff_m: np.ndarray, cov_m2: np.ndar
 
 
 def solve_tdoa_checked(sensors_enu: np.ndarray, rdiff_m: np.ndarray, cov_m2: np.ndarray, *, height_m: float = 0.0,
-                       starts: list[np.ndarray] | None = None) -> tuple[TdoaFix, tuple[int, ...]]:
+                       starts: list[np.ndarray] | None = None, weight_cov_m2: np.ndarray | None = None
+                       ) -> tuple[TdoaFix, tuple[int, ...]]:
     """:func:`solve_tdoa` with the chi-square check of the module docstring.
 
+    ``weight_cov_m2``: the covariance the fix is weighted with and its differences left out by, when the
+    stated covariance ``cov_m2`` is not the one to weight with (a heavy-tailed term that is honest for the
+    region but would move the estimate); the fix's covariance is then what that weighting leaves under
+    ``cov_m2`` (:func:`sandwich_cov`), and the widening by chi2 / dof is judged under ``cov_m2``.
     Returns the fix and the indices (into ``rdiff_m``) of the differences left out as inconsistent.
     """
     s = np.asarray(sensors_enu, dtype=np.float64)
     d = np.asarray(rdiff_m, dtype=np.float64)
     cov = np.asarray(cov_m2, dtype=np.float64)
+    wcov = cov if weight_cov_m2 is None else np.asarray(weight_cov_m2, dtype=np.float64)
+    if wcov.shape != cov.shape:
+        raise MultilatError(f"weight covariance {wcov.shape} and stated covariance {cov.shape} differ in shape")
     keep = list(range(d.size))
-    fix = solve_tdoa(s, d, cov, height_m=height_m, starts=starts)
+    fix = solve_tdoa(s, d, wcov, height_m=height_m, starts=starts)
     while fix.dof >= 2 and fix.chi2 > chi2_upper(OUTLIER_ALPHA, fix.dof):
         idx = np.array(keep)
         sub_s = np.concatenate([s[:1], s[idx + 1]])
-        w = residual_check(sub_s, d[idx], cov[np.ix_(idx, idx)], fix, height_m)
+        w = residual_check(sub_s, d[idx], wcov[np.ix_(idx, idx)], fix, height_m)
         keep.pop(int(np.argmax(np.abs(w))))
         idx = np.array(keep)
-        fix = solve_tdoa(np.concatenate([s[:1], s[idx + 1]]), d[idx], cov[np.ix_(idx, idx)], height_m=height_m,
+        fix = solve_tdoa(np.concatenate([s[:1], s[idx + 1]]), d[idx], wcov[np.ix_(idx, idx)], height_m=height_m,
                          starts=starts)
+    if weight_cov_m2 is not None:
+        idx = np.array(keep)
+        fix = sandwich_cov(np.concatenate([s[:1], s[idx + 1]]), d[idx], cov[np.ix_(idx, idx)],
+                           wcov[np.ix_(idx, idx)], fix, height_m)
     if fix.dof >= 1 and fix.chi2 > chi2_upper(INFLATE_ALPHA, fix.dof):
         k = fix.chi2 / fix.dof
         (a, b), (c, e) = fix.cov_m2
         fix = replace(fix, cov_m2=((a * k, b * k), (c * k, e * k)))
     dropped = tuple(i for i in range(d.size) if i not in keep)
     return fix, dropped
+
+
+def sandwich_cov(sensors_enu: np.ndarray, rdiff_m: np.ndarray, cov_m2: np.ndarray, weight_cov_m2: np.ndarray,
+                 fix: TdoaFix, height_m: float) -> TdoaFix:
+    """A fix weighted by ``weight_cov_m2``^-1 restated under the measurements' covariance ``cov_m2``: position
+    covariance A C A^T with A = (J^T W J)^-1 J^T W (what a linearised weighted fit passes on of C), and its
+    chi-square the residuals' under C (the weighted residuals then miss the small share the fit absorbs
+    differently; the check is one-sided and this errs towards widening)."""
+    s = np.asarray(sensors_enu, dtype=np.float64)
+    p = _point(fix.east_m, fix.north_m, height_m)
+    diff = p[None, :] - s
+    r = np.linalg.norm(diff, axis=1)
+    u = diff[:, :2] / r[:, None]
+    J = u[1:] - u[0]
+    W = np.linalg.inv(weight_cov_m2)
+    A = np.linalg.solve(J.T @ W @ J, J.T @ W)
+    cov = A @ cov_m2 @ A.T
+    res = np.asarray(rdiff_m, dtype=np.float64) - (r[1:] - r[0])
+    chi2 = float(res @ np.linalg.solve(cov_m2, res))
+    return replace(fix, cov_m2=((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1]))),
+                   chi2=chi2)
