@@ -158,7 +158,7 @@ class PairSigmas:
 
 def measure_pairs(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadcaster | None, *,
                   ref_position_sigma_m: float = REF_POSITION_SIGMA_M,
-                  ref_multipath_correction: bool = True) -> MeasuredPairs:
+                  ref_multipath_correction: bool = True, target_fm: bool = False) -> MeasuredPairs:
     """Every other sensor's time difference against the one the target is strongest at (see :func:`locate_tdoa`)."""
     if len(snapshots) < 3:
         raise TdoaError(f"a TDOA fix needs >= 3 sensors, got {len(snapshots)}")
@@ -180,7 +180,8 @@ def measure_pairs(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroad
             geo_sigma_s = ref_position_sigma_m * math.sqrt(2.0) / C_M_S * _ref_geometry_gain(frame, rp, pos0, posi)
         try:
             res = pair_tdoa(s0.windows, si.windows, ref_geometric_lag_s=geo_ref_s, max_tdoa_s=baseline_s * 1.05,
-                            ref_geometry_sigma_s=geo_sigma_s, ref_multipath_correction=ref_multipath_correction)
+                            ref_geometry_sigma_s=geo_sigma_s, ref_multipath_correction=ref_multipath_correction,
+                            target_fm=target_fm)
         except TdoaPairError as exc:
             dropped.append((si.sensor_id, str(exc)))
             continue
@@ -265,18 +266,20 @@ def locate_tdoa(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadca
                 emitter_height_m: float = EMITTER_HEIGHT_M, ref_position_sigma_m: float = REF_POSITION_SIGMA_M,
                 starts_latlon: Sequence[tuple[float, float]] = (),
                 multipath_link_sigma_m: float | None = None,
-                ref_multipath_correction: bool = True) -> TdoaResult:
+                ref_multipath_correction: bool = True, target_fm: bool = False) -> TdoaResult:
     """TDOA fix from >= 3 sensors' snapshots; ``reference`` may be None only if every sensor is PPS-locked.
 
     ``starts_latlon``: extra start points for the solver (e.g. the received-level fix);
     ``multipath_link_sigma_m``: None states each target link's multipath term from its own recording
     (:mod:`dsp.link_multipath`); a number is that term for every target link instead (0 for line-of-sight-only
     links), and per reference link when ``ref_multipath_correction`` is off; on, each reference link's pull is
-    read from its own envelope and removed, and what is left of it is that link's term (:mod:`dsp.fm_multipath`).
+    read from its own envelope and removed, and what is left of it is that link's term (:mod:`dsp.fm_multipath`);
+    ``target_fm``: the target is FM (its class from the detection): each target link's pull is read the same way
+    where the recordings allow (:func:`dsp.tdoa_pair.pair_tdoa`).
     :func:`measure_pairs` then :func:`solve_pairs`: a caller that states the region more than one way measures once.
     """
     measured = measure_pairs(snapshots, reference, ref_position_sigma_m=ref_position_sigma_m,
-                             ref_multipath_correction=ref_multipath_correction)
+                             ref_multipath_correction=ref_multipath_correction, target_fm=target_fm)
     return solve_pairs(measured, emitter_height_m=emitter_height_m, starts_latlon=starts_latlon,
                        multipath_link_sigma_m=multipath_link_sigma_m)
 

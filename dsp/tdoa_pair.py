@@ -13,7 +13,10 @@ retune already excluded from the three windows. The chain for sensor i against s
    taken out of both lags (one pull per link: the rate stays the data's);
 3. target: sensor i's target window resampled through the clock map, the lag looked for first by the
    blocks' summed correlation power (blind to the residual carrier offset), that offset removed, the lag
-   measured within the geometric window (+- baseline / c): that lag is the TDOA.
+   measured within the geometric window (+- baseline / c): that lag is the TDOA. An FM target's links are
+   pulled by their multipath like the reference's and read the same way, from each sensor's own envelope,
+   when the caller says the target is FM (a noise-like or digital target's envelope does not trace the
+   channel: there the pulls stay in, and the caller's model term covers them).
 
 The sigma of the TDOA adds the target lag's, the clock map's at the target and the reference geometry's
 (the broadcaster's licensed position is known to some tens of metres).
@@ -28,6 +31,7 @@ import numpy as np
 
 from dsp.clock_align import ClockMap, fit_clock_map, resample, rotate
 from dsp.fm_multipath import MIN_MULTIPATH_SAMPLES, SIGMA_UNREAD_S, FmMultipath, fm_multipath
+from dsp.link_multipath import envelope_kurtosis
 from dsp.xcorr import (
     DelayEstimate,
     XcorrError,
@@ -42,6 +46,11 @@ EDGE_SAMPLES = 24
 #: Block length of the target's first look (s): a residual carrier offset up to ~40 Hz turns a block's
 #: correlation by under half a cycle.
 TARGET_BLOCK_S = 0.0125
+#: A target the caller says is constant-envelope (FM) is read only where its recording looks it: E|x|^4 / (E|x|^2)^2
+#: below this (2 - (S / (S + N))^2 for a constant envelope with noise: 1.17 at 10 dB, 1.75 at 0 dB; 2 for a
+#: noise-like signal). Not a test of the class on its own: a root-raised-cosine QPSK carrier reads ~1.25, and its
+#: envelope against its instantaneous frequency can look like a channel's curvature (one read a 900 m pull).
+CONSTANT_ENVELOPE_MAX_KURTOSIS = 1.8
 
 
 class TdoaPairError(ValueError):
@@ -77,6 +86,9 @@ class PairTdoa:
     #: each sensor's multipath pull of the reference (sensor 0's, sensor i's; averaged over the two segments),
     #: already removed from the clock map; empty when not estimated (PPS, or the correction turned off)
     ref_multipath: tuple[FmMultipath, ...] = ()
+    #: the same for the target links (sensor 0's, sensor i's) of an FM target, already removed from ``tdoa_s``;
+    #: empty when not read (the target not said to be FM, too weak at a sensor, or not sweeping the band)
+    target_multipath: tuple[FmMultipath, ...] = ()
 
 
 def _ref_lag(s0: SnapshotWindows, si: SnapshotWindows, span0: tuple[int, int], spani: tuple[int, int],
@@ -129,6 +141,23 @@ def _mean_multipath(a: FmMultipath, b: FmMultipath) -> FmMultipath:
     return FmMultipath(0.5 * (a.pull_s + b.pull_s), max(a.sigma_s, b.sigma_s), max(a.ripple, b.ripple))
 
 
+def target_multipath(s0: SnapshotWindows, si: SnapshotWindows) -> tuple[FmMultipath, FmMultipath] | None:
+    """Both target links' multipath pulls of an FM target, or None where either cannot be read.
+
+    The same physics as the reference links: an FM target's envelope at each sensor traces that link's
+    channel gain across the swept band (:mod:`dsp.fm_multipath`). Each sensor's segment is read on its own
+    clock (a pull is a time). Not read: a segment whose envelope is not constant to within the noise
+    (``CONSTANT_ENVELOPE_MAX_KURTOSIS``: a sensor that hears the target near or under its noise), or one that
+    sweeps too little of the band (narrowband FM)."""
+    seg0, segi = s0.segment(s0.target), si.segment(si.target)
+    if min(seg0.size, segi.size) < MIN_MULTIPATH_SAMPLES:
+        return None
+    if not max(envelope_kurtosis(seg0), envelope_kurtosis(segi)) < CONSTANT_ENVELOPE_MAX_KURTOSIS:  # nan: silent
+        return None
+    links = fm_multipath(seg0, s0.sample_rate_hz), fm_multipath(segi, si.sample_rate_hz)
+    return links if all(math.isfinite(m.ripple) for m in links) else None
+
+
 def clock_map(s0: SnapshotWindows, si: SnapshotWindows, ref_geometric_lag_s: float,
               max_clock_lag_s: float = 0.025, pps_sigma_s: float = 50e-9, *, multipath_correction: bool = True
               ) -> tuple[ClockMap, tuple[DelayEstimate, ...], tuple[FmMultipath, ...]]:
@@ -157,9 +186,11 @@ def clock_map(s0: SnapshotWindows, si: SnapshotWindows, ref_geometric_lag_s: flo
 
 def pair_tdoa(s0: SnapshotWindows, si: SnapshotWindows, *, ref_geometric_lag_s: float, max_tdoa_s: float,
               ref_geometry_sigma_s: float = 0.0, max_clock_lag_s: float = 0.025,
-              ref_multipath_correction: bool = True) -> PairTdoa:
+              ref_multipath_correction: bool = True, target_fm: bool = False) -> PairTdoa:
     """TDOA of the target at sensor i minus sensor 0 (seconds), with its 1-sigma (without the multipath
-    terms: the reference links' are in ``ref_multipath``, the target links' are a model term of the caller)."""
+    terms: the reference links' are in ``ref_multipath``; the target links' are a model term of the caller, or,
+    when the caller knows the target is FM (``target_fm``: its class from the detection) and both links could be
+    read, in ``target_multipath``, their pulls already taken out of ``tdoa_s``)."""
     if abs(s0.sample_rate_hz - si.sample_rate_hz) > 1e-6 * s0.sample_rate_hz + 1.0:
         raise TdoaPairError(f"sample rates differ ({s0.sample_rate_hz} vs {si.sample_rate_hz} Hz)")
     fs = s0.sample_rate_hz
@@ -198,5 +229,9 @@ def pair_tdoa(s0: SnapshotWindows, si: SnapshotWindows, *, ref_geometric_lag_s: 
     mid = 0.5 * (n0[0] + n0[-1])
     sigma = math.sqrt(est.sigma_samples**2 + cmap.sigma_at(mid) ** 2) / fs
     sigma = math.sqrt(sigma**2 + ref_geometry_sigma_s**2)
-    return PairTdoa(tdoa_s=est.delay_samples / fs, sigma_s=sigma, target=est, clock=cmap, ref_estimates=refs,
-                    ref_multipath=links)
+    tdoa_s = est.delay_samples / fs
+    tlinks = target_multipath(s0, si) if target_fm else None
+    if tlinks is not None:
+        tdoa_s -= tlinks[1].pull_s - tlinks[0].pull_s
+    return PairTdoa(tdoa_s=tdoa_s, sigma_s=sigma, target=est, clock=cmap, ref_estimates=refs,
+                    ref_multipath=links, target_multipath=tlinks if tlinks is not None else ())

@@ -91,11 +91,12 @@ def test_with_multipath_and_8_bit_adcs_fm_and_wideband_fixes_stay_inside_their_r
     errs, zs = [], []
     for seed, lat, lon, kind, bw, f_t in cases:
         snaps = _snapshots(lat, lon, kind, bw, f_t, seed, multipath=MIXED, adc=AdcModel())
-        err, z = _error_and_z(locate_tdoa(snaps, REF), lat, lon)
+        err, z = _error_and_z(locate_tdoa(snaps, REF, target_fm=kind == "fm_broadcast"), lat, lon)
         errs.append(err)
         zs.append(z)
     # the 200 m target holds without multipath; with it the links' unresolved rays pull each peak by up to a
-    # few hundred metres (these four: 133-341 m, median 203 m): what the chain reaches, not what it aims at
+    # few hundred metres. These four: 105, 268, 170 and 61 m, median 138 m (the FM targets' links read from
+    # their envelopes; without: 251 and 99 m); the bound is what the chain must keep, not what it aims at
     assert float(np.median(errs)) < 300.0, errs
     assert max(zs) < 3.0, zs  # 3 sigma in 2-D: outside the 98.9 % region
 

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from dsp.fm_multipath import CORRECT_BELOW_RIPPLE, SIGMA_FLOOR_S, SIGMA_UNREAD_S, fm_multipath
+from dsp.link_multipath import envelope_kurtosis
+from dsp.tdoa_pair import CONSTANT_ENVELOPE_MAX_KURTOSIS, SnapshotWindows, pair_tdoa
 from dsp.xcorr import estimate_delay
 
 FS = 250e3
@@ -93,3 +95,46 @@ def test_short_or_shapeless_recording_refused_with_its_shape():
         fm_multipath(np.ones(100, np.complex64), FS)
     with pytest.raises(ValueError, match="1-D"):
         fm_multipath(np.ones((2, 2000), np.complex64), FS)
+
+
+def _pps_pair(x0: np.ndarray, xi: np.ndarray) -> list[SnapshotWindows]:
+    """Two PPS-locked recordings whose whole length is the target (no reference step to disturb the lag)."""
+    return [SnapshotWindows(iq=x, sample_rate_hz=FS, ref_before=(0, 10), target=(0, x.size),
+                            ref_after=(x.size - 10, x.size), ref_freq_hz=98.1e6, target_freq_hz=100.7e6,
+                            pps_locked=True) for x in (x0, xi)]
+
+
+def _late(x: np.ndarray, delay_s: float) -> np.ndarray:
+    f = np.fft.fftfreq(x.size, 1 / FS)
+    return np.fft.ifft(np.fft.fft(x) * np.exp(-2j * np.pi * f * delay_s))
+
+
+def test_an_fm_targets_link_pulls_are_read_and_taken_out_of_its_tdoa():
+    # sensor i hears the FM target 12 samples (48 us) later, through a ray 2 us late and 8 dB down that pulls the
+    # pair's peak by 166 m; sensor 0 through a flat channel; 20 dB SNR at both. Told the target is FM, the pair
+    # reads each link's pull from its own envelope and removes it: 76 m are left.
+    x = _fm(11)
+    true_s = 12 / FS
+    x0 = _channel(x, [], 0.1, 12)
+    xi = _channel(_late(x, true_s), [(2e-6, 10 ** (-8 / 20), 0.4)], 0.1, 13)
+    win = _pps_pair(x0, xi)
+    plain = pair_tdoa(win[0], win[1], ref_geometric_lag_s=0.0, max_tdoa_s=20 / FS)
+    read = pair_tdoa(win[0], win[1], ref_geometric_lag_s=0.0, max_tdoa_s=20 / FS, target_fm=True)
+    c = 299_792_458.0
+    err_plain, err_read = abs(plain.tdoa_s - true_s) * c, abs(read.tdoa_s - true_s) * c
+    assert plain.target_multipath == () and len(read.target_multipath) == 2
+    assert err_plain > 120.0, err_plain
+    assert err_read < 0.6 * err_plain, (err_plain, err_read)
+
+
+def test_a_noise_like_target_said_to_be_fm_is_left_alone():
+    # a digital carrier's envelope is not the channel's: the reading is refused (kurtosis ~2), the lag unchanged
+    rng = np.random.default_rng(14)
+    spec = np.fft.fft(rng.standard_normal(N) + 1j * rng.standard_normal(N))
+    spec[np.abs(np.fft.fftfreq(N)) > 0.3] = 0
+    x = np.fft.ifft(spec)
+    win = _pps_pair(_channel(x, [], 0.05, 15), _channel(_late(x, 7 / FS), [(1.5e-6, 0.4, 0.0)], 0.05, 16))
+    plain = pair_tdoa(win[0], win[1], ref_geometric_lag_s=0.0, max_tdoa_s=20 / FS)
+    said = pair_tdoa(win[0], win[1], ref_geometric_lag_s=0.0, max_tdoa_s=20 / FS, target_fm=True)
+    assert envelope_kurtosis(x) > CONSTANT_ENVELOPE_MAX_KURTOSIS
+    assert said.target_multipath == () and said.tdoa_s == plain.tdoa_s
