@@ -383,9 +383,12 @@ class Server:
         if self.archive is not None:
             self.archive.close()
         if self.store is not None:
+            if self.learnt is not None:
+                try:
+                    self.learnt.save(format_utc(self.clock()), time.monotonic())  # committed with the counters
+                except Exception:
+                    log.exception("saving the engine's learnt state at shutdown failed")
             try:
-                if self.learnt is not None:
-                    self.learnt.save(format_utc(self.clock()), time.monotonic())
                 self.store.counters.save(self.counters.rows())
                 self.store.commit()
             except Exception:
