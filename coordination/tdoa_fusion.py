@@ -221,11 +221,12 @@ def fuse_with_doubt(rss: Position, tdoa: Position, lookup: ProvinceLookup | None
                     outlier_probability: float, level_llr: float | None = None, seed: int = 0) -> FusedFix:
     """Fuse a level fix with a TDOA fix that may be a wrong peak (see the module docstring).
 
-    The result is the mixture of :func:`fix_weights`' three branches. Its point is the fused one when
-    both fixes are likelier right, the TDOA fix's when only it is, else the level fix's; its 95 % region
+    The result is the mixture of :func:`fix_weights`' three branches. Its point is the level fix's when the
+    TDOA fix is likelier a wrong peak than right (``w_l > w_f + w_t``), else the fused one, or the TDOA fix's
+    when the level fix is likelier in its tail (``w_t > w_f``); its 95 % region
     the smaller of two ellipses (the point branch's shape, the mixture's second moment about the point)
     each sized to hold 95 % of the mixture's draws; provinces the weighted mixture of the branches'
-    shares. ``consistent``: the fused branch is the likeliest. With ``outlier_probability`` 0 and no
+    shares. ``consistent``: the point is the fused one. With ``outlier_probability`` 0 and no
     ``level_llr`` this is :func:`fuse_positions`.
     """
     if (outlier_probability <= 0.0 and level_llr is None) or rss.kind == "annulus" or rss.semi_major_km <= 0.0:
@@ -238,7 +239,10 @@ def fuse_with_doubt(rss: Position, tdoa: Position, lookup: ProvinceLookup | None
     cf = np.linalg.inv(i1 + i2)
     xf = cf @ (i2 @ x2)
     branches = [(w_f, xf, cf), (w_t, x2, p2), (w_l, np.zeros(2), p1)]
-    k_point = int(np.argmax([w_f, w_t, w_l]))
+    # Two places, not three: the fused and the fix-alone branches both put the emitter at the fix (the
+    # fix's region is far smaller than the levels'), so the fix's place is taken when the fix is likelier
+    # right than wrong (w_f + w_t against w_l), whichever of its two branches holds more.
+    k_point = 2 if w_l > w_f + w_t else (0 if w_f >= w_t else 1)
     centre, shape0 = branches[k_point][1], branches[k_point][2]
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(MIXTURE_SAMPLES, [w_f, w_t, w_l])

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from coordination.alerts import AlertError, Position
-from coordination.tdoa_fusion import CHI2_2DOF_95, covariance_km2, fuse_positions, fuse_with_doubt, station_odds_factor
+from coordination.tdoa_fusion import (
+    CHI2_2DOF_95,
+    covariance_km2,
+    fix_weights,
+    fuse_positions,
+    fuse_with_doubt,
+    station_odds_factor,
+)
 
 LAT0, LON0 = 31.0, 121.0
 KM_LAT = 111.195
@@ -137,6 +144,23 @@ def test_a_confident_fix_the_levels_rule_out_leaves_the_level_fix_and_says_so() 
     # fix's place as likely as their own fix, so the fix is taken
     took = fuse_with_doubt(rss, tdoa, outlier_probability=0.3, level_llr=0.0)
     assert took.point == "fused" and took.weight_tdoa > 0.5
+
+
+def test_the_fix_is_the_point_when_it_is_likelier_right_than_a_wrong_peak() -> None:
+    # Levels 20 x 10 km 1-sigma; a checked narrowband fix (q = 0.1) 26 km north, 2.6 level sigmas out:
+    # fused 0.38, fix alone 0.19, wrong peak 0.43. The fix is right with 0.57, so the emitter is put at the
+    # fix (the fused and the fix-alone branches are one place), not at the level fix, the largest single branch.
+    rss = _pos(0.0, 0.0, np.diag([20.0**2, 10.0**2]), "rss")
+    tdoa = _pos(0.0, 26.0, np.diag([0.04, 0.04]), "tdoa")
+    (w_f, w_t, w_l), _ = fix_weights(rss, tdoa, outlier_probability=0.1)
+    assert max(w_f, w_t) < w_l < w_f + w_t and w_f > w_t
+    out = fuse_with_doubt(rss, tdoa, outlier_probability=0.1)
+    assert out.point == "fused" and out.consistent and out.weight_tdoa == pytest.approx(w_f + w_t)
+    assert float(np.hypot(*(_xy(out.position) - _xy(tdoa)))) < 0.3
+    assert _inside(out.position, np.zeros(2)) and _inside(out.position, _xy(tdoa))  # the region holds both
+    # 35 km out (3.5 sigmas) the fix is likelier a wrong peak (0.66): the level fix is the point
+    far = fuse_with_doubt(rss, _pos(0.0, 35.0, np.diag([0.04, 0.04]), "tdoa"), outlier_probability=0.1)
+    assert far.point == "levels" and far.weight_tdoa < 0.4 and float(np.hypot(*_xy(far.position))) < 1e-6
 
 
 def test_a_fix_far_from_a_licensed_site_divides_its_odds_by_at_most_about_one_over_q() -> None:
