@@ -211,15 +211,15 @@ def make_incidents(n: int, rng: np.random.Generator, rules: RuleSet, stations: S
                                 border_km(lat, lon)))
             continue
         st = near[int(rng.integers(len(near)))]
-        band = rules.band_for(st.tx_freq_hz)
-        assert band is not None
+        st_band = rules.band_for(st.tx_freq_hz)
+        assert st_band is not None  # `near` keeps only stations in a band of the rules
         boost = float(rng.uniform(15.0, 20.0)) if kind == "fault-power" else 0.0
         tol = max(0.10 * st.necessary_bw_hz, 1000.0)
         offset = float(rng.choice([-1, 1]) * rng.uniform(2.0, 4.0) * tol) if kind == "fault-freq" else 0.0
         tx = Transmitter(id=f"inc{i}-{st.station_id}", lat=st.lat, lon=st.lon, freq_hz=st.tx_freq_hz,
                          erp_dbw=st.erp_dbw, modulation="nfm", erp_boost_db=boost, freq_offset_hz=offset,
                          antenna_height_m=prediction.station_heff_m(st))
-        out.append(Incident(kind, tx, band, 0.9 * st.necessary_bw_hz, st.province, border_km(st.lat, st.lon), st))
+        out.append(Incident(kind, tx, st_band, 0.9 * st.necessary_bw_hz, st.province, border_km(st.lat, st.lon), st))
     return out
 
 
@@ -589,9 +589,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="licensed incidents (another draw) played first at each level, only to learn the spread")
     ap.add_argument("--no-learning", action="store_true", help="a fresh learnt spread per incident (none learnt)")
     ap.add_argument("--learnt-fixes", action="store_true",
-                    help="the localiser takes the learnt spread in place of its spread mixture (off by default)")
+                    help="the localiser takes the learnt spread for every fix (default: for fixes of at most "
+                         "learnt_spread_max_sensors = 2 levels, the 3-10 dB spread mixture for more)")
     ap.add_argument("--mixture-fixes", action="store_true",
-                    help="the localiser keeps its 3-10 dB spread mixture (as before the learnt spread in fixes)")
+                    help="the localiser keeps its 3-10 dB spread mixture for every fix (learnt_spread_in_fixes off)")
     ap.add_argument("--global-erp", action="store_true",
                     help="one e.r.p. prior for every service (the localiser's erp_range_dbw), not erp_by_service")
     ap.add_argument("--kinds", nargs="+", default=None, metavar="PREFIX",
@@ -620,9 +621,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         loc = {k: float(v) if "." in v else int(v) for k, v in (kv.split("=", 1) for kv in args.localiser)}
         cfg = EngineConfig(localiser=loc) if loc else EngineConfig()  # type: ignore[arg-type]
         if args.learnt_fixes:
-            cfg = dataclasses.replace(cfg, learnt_spread_in_fixes=True)
+            cfg = dataclasses.replace(cfg, learnt_spread_in_fixes=True, learnt_spread_max_sensors=1000)
         if args.engine:
-            cfg = dataclasses.replace(cfg, **{k: float(v) for k, v in (kv.split("=", 1) for kv in args.engine)})  # type: ignore[arg-type]
+            cfg = dataclasses.replace(cfg, **{k: float(v) if "." in v else int(v)  # type: ignore[arg-type]
+                                              for k, v in (kv.split("=", 1) for kv in args.engine)})
         if args.erp_bias:
             cfg = dataclasses.replace(cfg, erp_bias_correction=True)
         if args.mixture_fixes:

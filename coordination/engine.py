@@ -127,11 +127,15 @@ class EngineConfig:
     its licence at the accusation level. Nor is a violation established while another overlapping station with
     probability >= ``rival_min_probability`` of being the emitter would be within its own licence (a finding
     says so).
-    ``learnt_spread_in_fixes``: the localiser takes the learnt spread in place
-    of its 3-10 dB mixture, once learnt; off: it calibrates the 95 % regions (docs/rules-engine.md section
-    10) but the power check's station fit takes the fix's spread, and with it the shipped demo judged its
-    licensed ZJ-PMR-0065 violating (measured at power_z 1.64, before power_accuse_z). The e.r.p. prior is
-    the band's service's (``LocaliserConfig.for_service``).
+    ``learnt_spread_in_fixes``: once learnt, the localiser takes the learnt spread in place of its 3-10 dB
+    mixture for a fix of at most ``learnt_spread_max_sensors`` heard levels: one or two levels leave no
+    residual to weigh the mixture's spreads by, so its prior weights set the region, too wide in a calm world
+    (docs/rules-engine.md section 10); the spread the network learnt is the better prior there. A fix of more
+    levels keeps the mixture, whose weights its own residuals set: the learnt spread comes from licensed
+    stations over land, and taken for every fix it tightened the regions of emitters unlike them (the demo's
+    maritime interferer over the estuary, whose levels sat in their 3 % tail) until a right five-sensor TDOA
+    fix was judged likelier a wrong peak. The e.r.p. prior is the band's service's
+    (``LocaliserConfig.for_service``).
     A matched station with probability
     >= ``spread_learn_min_probability`` teaches the network its spread, and (unless its power was found
     violating) the common bias of the e.r.p. fits (:class:`coordination.spread.ErpBias`, the median of
@@ -185,6 +189,9 @@ class EngineConfig:
             raise ValueError(f"EngineConfig.rival_min_probability={self.rival_min_probability!r} must be in (0, 1]")
         if not (isinstance(self.spectral_sights, int) and self.spectral_sights >= 1):
             raise ValueError(f"EngineConfig.spectral_sights={self.spectral_sights!r} must be an integer >= 1")
+        if not (isinstance(self.learnt_spread_max_sensors, int) and self.learnt_spread_max_sensors >= 0):
+            raise ValueError(f"EngineConfig.learnt_spread_max_sensors={self.learnt_spread_max_sensors!r} must be an "
+                             f"integer >= 0")
 
     group_window_s: float = 2.0
     evidence_horizon_s: float = 30.0
@@ -212,7 +219,8 @@ class EngineConfig:
     power_accuse_z: float = 3.09
     rival_min_probability: float = 0.05
     spread_learn_min_probability: float = 0.8
-    learnt_spread_in_fixes: bool = False
+    learnt_spread_in_fixes: bool = True
+    learnt_spread_max_sensors: int = 2
     erp_bias_correction: bool = False
     source_certain_probability: float = 0.8
     merge_sigma_db: float = 7.0
@@ -714,7 +722,8 @@ class RulesEngine:
         silent = self._silent(band, [o.sensor for o in obs], f_hz, obw_hz, now,
                               since=first_heard or min(o.t for o in obs))
         learnt = self.spread.prior()
-        fix = self._locate(band, obs, f_hz, silent, candidates, learnt if cfg.learnt_spread_in_fixes else None)
+        use_learnt = cfg.learnt_spread_in_fixes and len(obs) <= cfg.learnt_spread_max_sensors
+        fix = self._locate(band, obs, f_hz, silent, candidates, learnt if use_learnt else None)
         position = None if fix is None else fix.position
         p_station = {} if fix is None else dict(fix.station_probabilities)
         sigma_db = cfg.localiser.sigma_max_db if fix is None else fix.sigma_db
