@@ -36,7 +36,7 @@ def region_km(tmp_path, sensors, config: EngineConfig) -> float:
     """The stated 95 % semi-major axis of the one alert an unlicensed 10 dBW emitter raises."""
     engine = RulesEngine(make_repo(tmp_path / f"st-{id(config)}.db", []), RULES, InMemoryAlertStore(),
                          config=config, spread=learnt_spread())
-    events, _ = run(engine, sensors, *ZJ_EMITTER, erp_dbw=10.0, rng=np.random.default_rng(7), noise_db=1.0)
+    events, _ = run(engine, sensors, *ZJ_EMITTER, n=1, erp_dbw=10.0, rng=np.random.default_rng(7), noise_db=1.0)
     (alert,) = {e.alert.id: e.alert for e in events}.values()
     assert alert.position is not None and len(alert.sensors) == len(sensors)
     return alert.position.error_km

@@ -101,7 +101,7 @@ def test_the_prior_grid_centres_on_the_learnt_spread_and_narrows_with_dof() -> N
         SpreadPrior(0.0, 10.0)
 
 
-def _two_sensor_trials(spread: SpreadPrior | None, noise_db: float, n: int = 15) -> tuple[float, float]:
+def _two_sensor_trials(spread: SpreadPrior | None, noise_db: float, n: int = 10) -> tuple[float, float]:
     """(coverage, median 95 % radius km) of two-sensor fixes, silent neighbours known, spread ``noise_db``."""
     rng = np.random.default_rng(2031)
     hits, radii, trials = 0, [], 0
@@ -131,7 +131,7 @@ def _two_sensor_trials(spread: SpreadPrior | None, noise_db: float, n: int = 15)
 def test_a_two_sensor_fix_with_the_learnt_spread_is_smaller_in_a_calm_world() -> None:
     mixture = _two_sensor_trials(None, 1.5)
     learnt = _two_sensor_trials(SpreadPrior(1.5, 300.0), 1.5)
-    # Measured (seed 2031, 15 trials): coverage 1.0 / 0.8, median 95 % radius 301 / 23 km. The mixture's
+    # Measured (seed 2031, 10 trials): coverage 1.0 / 1.0, median 95 % radius 333 / 30 km. The mixture's
     # 3-10 dB lets two levels sit almost anywhere along their curve; 1.5 dB learnt does not.
     assert learnt[1] < 0.2 * mixture[1], (mixture, learnt)
     assert learnt[0] >= 0.7 and mixture[0] == 1.0, (mixture, learnt)
