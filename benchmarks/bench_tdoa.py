@@ -15,12 +15,17 @@ truth, the cost of one fix (ms, process time), and the received-level fix (coord
 the same sensors' levels, through the same world) on the same trials.
 
     python benchmarks/bench_tdoa.py [--trials 8] [--seed 19000] [--clean] [--snrs 0,5,10,20]
-        [--no-ref-correction] [--no-target-correction] [--link-sigma-m 125] [--cases wideband] [--breakdown]
+        [--no-ref-correction] [--no-target-correction] [--link-sigma-m 125] [--before-link-sigma-m 125]
+        [--cases wideband] [--breakdown]
 
 ``--no-target-correction`` leaves an FM target's links' pulls in (they are read like the reference's when the
 caller says the target is FM, :func:`dsp.tdoa_pair.target_multipath`).
 ``--no-ref-correction`` leaves each reference link's multipath pull in (the chain before
 :mod:`dsp.fm_multipath`; its sigma is then the model term), for a before/after on the same trials.
+
+By default each target link's multipath term is read from its own recording (:mod:`dsp.link_multipath`);
+``--link-sigma-m`` sets one term for all instead, and ``--before-link-sigma-m`` states every fix's region
+both ways on the same pairs (before / after columns: median error, cover95, median 95 % semi-major axis).
 
 ``--breakdown`` prints, per waveform and sensor count, every pair's range-difference error over its stated
 sigma (z), whole and split into the reference side (the clock map's error at the target, known from the
