@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from engine_testkit import ZJ_EMITTER, ZJ_JS_SENSORS, make_repo, run
+from engine_testkit import ZJ_EMITTER, ZJ_JS_SENSORS, make_repo, run, station
 
 from coordination.alerts import InMemoryAlertStore
 from coordination.engine import EngineConfig, RulesEngine
@@ -68,3 +68,25 @@ def test_a_four_level_fix_keeps_the_mixture(tmp_path) -> None:
 def test_the_sensor_limit_must_be_a_whole_number_of_levels() -> None:
     with pytest.raises(ValueError, match="learnt_spread_max_sensors"):
         EngineConfig(learnt_spread_max_sensors=-1)
+
+
+def test_a_two_level_fix_weighs_the_stations_odds_under_the_mixture(tmp_path, monkeypatch) -> None:
+    """The region takes the learnt spread, a licensed station's odds keep the mixture (with one or two levels a
+    calm network's tight spread made a station whose level missed its prediction lose against an unknown
+    emitter, which fits any level: licensed stations judged unlicensed on the verdict benchmark)."""
+    import coordination.engine as engine_module
+
+    calls: list[tuple[bool, int]] = []
+    real = engine_module.locate
+
+    def spy(*args, **kw):
+        calls.append((kw.get("spread") is not None, len(kw.get("stations") or ())))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(engine_module, "locate", spy)
+    st = station("ZJ-PMR-0900", "ZJ", *ZJ_EMITTER, erp_dbw=10.0)
+    engine = RulesEngine(make_repo(tmp_path / "st.db", [st]), RULES, InMemoryAlertStore(), spread=learnt_spread())
+    run(engine, ZJ_JS_SENSORS[:2], *ZJ_EMITTER, n=1, erp_dbw=10.0, rng=np.random.default_rng(7), noise_db=1.0)
+    assert (True, 0) in calls and (False, 1) in calls and (True, 1) not in calls, calls
+    (status,) = engine.channel_status()
+    assert status["status"] == "licensed" and status["matched_station"] == "ZJ/ZJ-PMR-0900"
