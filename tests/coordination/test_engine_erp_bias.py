@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engine_testkit import AH_DEEP_SENSORS, AH_DEEP_STATION_POS, make_repo, run, station
+from engine_testkit import AH_DEEP_SENSORS, AH_DEEP_STATION_POS, learnt_spread, make_repo, run, station
 
 from coordination.alerts import InMemoryAlertStore
 from coordination.engine import EngineConfig, RulesEngine
@@ -21,9 +21,7 @@ RULES = load_rules()
 
 def learnt() -> tuple[NetworkSpread, ErpBias]:
     rng = np.random.default_rng(5)
-    spread, bias = NetworkSpread(), ErpBias()
-    for k in range(60):
-        spread.add(f"st{k}", {f"sensor{j}": float(v) for j, v in enumerate(rng.normal(0.0, 6.0, 5))})
+    spread, bias = learnt_spread(6.0, rng), ErpBias()
     for k in range(25):
         bias.add(f"st{k}", float(rng.normal(-3.0, 1.0)))
     return spread, bias

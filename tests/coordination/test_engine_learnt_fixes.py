@@ -15,6 +15,7 @@ import dataclasses
 import numpy as np
 import pytest
 from engine_testkit import ZJ_EMITTER, ZJ_JS_SENSORS, make_repo, run, station
+from engine_testkit import learnt_spread as kit_learnt_spread
 
 from coordination.alerts import InMemoryAlertStore
 from coordination.engine import EngineConfig, RulesEngine
@@ -25,11 +26,7 @@ RULES = load_rules()
 
 
 def learnt_spread(sigma_db: float = 3.0) -> NetworkSpread:
-    spread = NetworkSpread()
-    rng = np.random.default_rng(18)
-    for k in range(60):
-        spread.add(f"st{k}", {f"sensor{j}": float(v) for j, v in enumerate(rng.normal(0.0, sigma_db, 5))})
-    return spread
+    return kit_learnt_spread(sigma_db, np.random.default_rng(18))
 
 
 def region_km(tmp_path, sensors, config: EngineConfig) -> float:

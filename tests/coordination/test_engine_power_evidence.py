@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from engine_testkit import AH_DEEP_SENSORS, AH_DEEP_STATION_POS, make_repo, run, station
+from engine_testkit import learnt_spread as kit_learnt_spread
 
 from coordination.alerts import InMemoryAlertStore
 from coordination.engine import EngineConfig, RulesEngine
@@ -26,11 +27,7 @@ RULES = load_rules()
 
 def learnt_spread(sigma_db: float = 6.0) -> NetworkSpread:
     """A network that has judged 60 stations of 5 levels each, scattered by ``sigma_db``."""
-    spread = NetworkSpread()
-    rng = np.random.default_rng(5)
-    for k in range(60):
-        spread.add(f"st{k}", {f"sensor{j}": float(v) for j, v in enumerate(rng.normal(0.0, sigma_db, 5))})
-    return spread
+    return kit_learnt_spread(sigma_db, np.random.default_rng(5))
 
 
 def play_boost(tmp_path, boost_db: float, accuse_z: float = 3.09) -> tuple[list, RulesEngine]:

@@ -6,37 +6,14 @@ import math
 
 import numpy as np
 import pytest
+from fm_channel_testkit import FS, N
+from fm_channel_testkit import fm_programme as _fm
+from fm_channel_testkit import through_channel as _channel
 
 from dsp.fm_multipath import CORRECT_BELOW_RIPPLE, SIGMA_FLOOR_S, SIGMA_UNREAD_S, fm_multipath
 from dsp.link_multipath import envelope_kurtosis
 from dsp.tdoa_pair import CONSTANT_ENVELOPE_MAX_KURTOSIS, SnapshotWindows, pair_tdoa
 from dsp.xcorr import estimate_delay
-
-FS = 250e3
-N = 25_000
-
-
-def _fm(seed: int, dev_hz: float = 60e3) -> np.ndarray:
-    """Unit-envelope FM: band-limited noise programme (30 Hz - 15 kHz), 19 kHz pilot, +-``dev_hz``."""
-    rng = np.random.default_rng(seed)
-    spec = np.fft.rfft(rng.standard_normal(N))
-    f = np.fft.rfftfreq(N, 1 / FS)
-    spec[(f < 30) | (f > 15e3)] = 0
-    audio = np.fft.irfft(spec, N)
-    audio = 0.3 * audio / audio.std() + 0.1 * np.sin(2 * np.pi * 19e3 * np.arange(N) / FS)
-    return np.exp(2j * np.pi * dev_hz * np.cumsum(np.clip(audio, -1, 1)) / FS)
-
-
-def _channel(x: np.ndarray, rays: list[tuple[float, float, float]], noise: float, seed: int) -> np.ndarray:
-    """``x`` through a direct ray plus ``rays`` (excess delay s, relative amplitude, phase rad), exactly in
-    frequency (circular: the programme is long against the rays), plus complex noise of rms ``noise``."""
-    f = np.fft.fftfreq(x.size, 1 / FS)
-    h = np.ones(x.size, np.complex128)
-    for d, a, ph in rays:
-        h += a * np.exp(1j * ph - 2j * np.pi * f * d)
-    y = np.fft.ifft(np.fft.fft(x) * h)
-    rng = np.random.default_rng(seed)
-    return y + noise * (rng.standard_normal(x.size) + 1j * rng.standard_normal(x.size)) / math.sqrt(2)
 
 
 def _pull_s(x: np.ndarray, y: np.ndarray) -> float:

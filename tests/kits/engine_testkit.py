@@ -16,6 +16,7 @@ import numpy as np
 
 from coordination import prediction
 from coordination.sensors import SensorInfo
+from coordination.spread import NetworkSpread
 from station_db.geo import haversine_km
 from station_db.models import Station
 from station_db.repository import StationRepository
@@ -65,6 +66,15 @@ def station(
         erp_dbw=erp_dbw, antenna_height_m=antenna_height_m, azimuth_deg=None, pattern="omni",
         ground_height_m=ground_height_m, lat=lat, lon=lon, valid_from=valid_from, valid_to=date(2030, 12, 31),
     )
+
+
+def learnt_spread(sigma_db: float, rng: np.random.Generator, n_stations: int = 60) -> NetworkSpread:
+    """A network that has judged ``n_stations`` stations of five levels each, scattered by ``sigma_db``: a spread
+    learnt past its minimum degrees of freedom, so an engine given it uses it from its first judgement."""
+    spread = NetworkSpread()
+    for k in range(n_stations):
+        spread.add(f"st{k}", {f"sensor{j}": float(v) for j, v in enumerate(rng.normal(0.0, sigma_db, 5))})
+    return spread
 
 
 def make_repo(path: Path, stations: Iterable[Station]) -> StationRepository:
