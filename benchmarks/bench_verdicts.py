@@ -63,10 +63,10 @@ from coordination.sensors import SensorInfo
 from coordination.spread import ErpBias, NetworkSpread
 from coordination.tdoa import ReferenceBroadcaster, SensorSnapshot, TdoaError, locate_tdoa
 from coordination.tdoa_fusion import tdoa_position
-from coordination.tdoa_orders import TdoaSettings
+from coordination.tdoa_orders import TdoaSettings, target_fm_of
 from coordination.tdoa_reference import choose_reference
 from sdr.scenario import SensorSite, Transmitter
-from sdr.sources.sim_reports import sweep_report
+from sdr.sources.sim_reports import reported_class, sweep_report
 from sdr.sources.sim_tdoa import MIXED, AdcModel, DongleClock, SnapshotPlan, SnapshotRenderer, TdoaEmitter
 from sdr.sources.sim_world import RealisticWorld
 from station_db import geo
@@ -79,6 +79,9 @@ from station_db.rules import BandRule, RuleSet, load_rules
 T0 = datetime(2026, 11, 25, 8, 0, 0, tzinfo=UTC)
 SWEEP_NOISE_DB = 0.5
 BOX = (30.35, 32.15, 116.9, 122.2)  # lat_lo, lat_hi, lon_lo, lon_hi: the network and its reach
+#: The shipped sensors' profiles sweep at 3.125-6.25 kHz (borderwatch/data/demo_scenario.toml): the bins a
+#: sensor's class is measured with (the levels' bins are the band's raster / 4, up to 50 kHz)
+CLASS_BIN_HZ = 6250.0
 AGREEMENT_UNCERTAINTY_DB = 6.0  # the rules' measurement uncertainty over an agreed field (rules-engine.md s. 6)
 MAX_SENSOR_KM = 45.0  # incidents are placed where the network can hear them
 ERP_DBW = {"land_mobile": (0.0, 20.0), "broadcast": (15.0, 30.0), "aeronautical": (5.0, 17.0),
@@ -111,7 +114,8 @@ class Outcome:
     doubt_p: float | None = None  # ambiguous: the probability of the province that is both source and affected
     true_p: float | None = None  # the true province's probability in the main alert's position
     region_km: float | None = None  # the main alert's stated 95 % semi-major axis
-    tdoa: tuple[str, int, float, float, bool] | None = None  # waveform, sensors, error km, 95 % km, covered
+    #: waveform, sensors, error km, 95 % km, covered, the round told the target is FM
+    tdoa: tuple[str, int, float, float, bool, bool] | None = None
     checks: frozenset[str] = frozenset()  # licence checks that raised a violation: frequency / bandwidth / power
     possible_excess: bool = False  # a finding of a power excess the fit shows but cannot establish
 
@@ -307,10 +311,11 @@ def _tdoa_kind(inc: Incident) -> tuple[str, float]:
 
 def tdoa_fix(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], infos: Sequence[SensorInfo],
              measured: dict[str, list[float]], stations: Sequence[Station], start: Position | None,
-             rng: np.random.Generator, seed: int) -> Position | str:
+             rng: np.random.Generator, seed: int, target_fm: bool = False) -> Position | str:
     """A TDOA round as the server would order it: the strongest heard sensors (at most the server's
     ``max_sensors``), the sample data's best FM reference for them, snapshots rendered in the same world
-    (multipath, 8-bit ADC behind AGC, dongles +-50 ppm and +-10 ms), then locate_tdoa. Returns the fix
+    (multipath, 8-bit ADC behind AGC, dongles +-50 ppm and +-10 ms), then locate_tdoa, told the target is FM
+    as the server tells it (``target_fm``: from the classes the sensors reported on the alert). Returns the fix
     as an alert position, or why there is none."""
     st = TdoaSettings()
     ids = sorted(measured, key=lambda sid: -max(measured[sid]))[: st.max_sensors]
@@ -337,7 +342,8 @@ def tdoa_fix(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], 
         clock = DongleClock(ppm=float(rng.uniform(-50, 50)), start_offset_s=float(rng.uniform(-10e-3, 10e-3)))
         snaps.append(SensorSnapshot(sid, site.lat, site.lon, site.height_m, renderer.render(site, clock)))
     try:
-        res = locate_tdoa(snaps, ref, starts_latlon=[] if start is None else [(start.lat, start.lon)])
+        res = locate_tdoa(snaps, ref, starts_latlon=[] if start is None else [(start.lat, start.lon)],
+                          target_fm=target_fm)
     except TdoaError as exc:
         return str(exc)
     return tdoa_position(res)
@@ -346,7 +352,11 @@ def tdoa_fix(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], 
 def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], infos: Sequence[SensorInfo],
          repo: StationRepository, rules: RuleSet, cfg: EngineConfig, rng: np.random.Generator, t0: datetime,
          tdoa_stations: Sequence[Station] | None = None, seed: int = 0, spread: NetworkSpread | None = None,
-         erp_bias: ErpBias | None = None) -> Outcome:
+         erp_bias: ErpBias | None = None, tdoa_fm: bool = True) -> Outcome:
+    """One incident. With ``tdoa_stations`` each sensor's reports carry the emission class its own sweep would
+    measure (:func:`sdr.sources.sim_reports.reported_class`, once per sensor, at its first report's SNR, with the
+    shipped profiles' bins: 6.25 kHz at most), and the round is told the target is FM as the server tells it,
+    from those classes on the alert (``tdoa_fm`` False: never, the rounds before the class reached them)."""
     engine = RulesEngine(repo, rules, InMemoryAlertStore(), config=cfg, spread=spread, erp_bias=erp_bias)
     prov_of = {s.sensor_id: s.province for s in infos}
     band = inc.band
@@ -355,6 +365,7 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
     measured: dict[str, list[float]] = {}
     events = []
     notes: set[str] = set()
+    classes: dict[str, tuple[str, float]] = {}  # sensor -> the class its sweeps report (with TDOA only)
     for sweep in range(2):
         order = rng.permutation(len(sites))
         offsets = np.sort(rng.uniform(0.0, 1.5, len(sites)))
@@ -363,16 +374,23 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
             site, info = sites[j], infos[j]
             rep = sweep_report(world, inc.tx, site, obw_hz=inc.obw_hz, bin_hz=bin_hz, margin_db=band.margin_db,
                                rng=rng, sweep_noise_db=SWEEP_NOISE_DB)
+            ems: list[dict[str, float | str]] = [rep.emission] if rep.emission else []
             if rep.emission is not None:
                 measured.setdefault(site.id, []).append(rep.reported_field_dbuv_m)
+                if tdoa_stations is not None:
+                    if site.id not in classes:  # its own generator: the incident's draws stay as they were
+                        kind, bw = _tdoa_kind(inc)
+                        classes[site.id] = reported_class(kind, bw, float(rep.emission["snr_db"]),
+                                                          bin_hz=min(bin_hz, CLASS_BIN_HZ), seed=seed * 100 + int(j))
+                    ems = [{**rep.emission, "emission_class": classes[site.id][0],
+                            "class_confidence": classes[site.id][1]}]
             t = base + timedelta(seconds=float(offsets[k]))
-            events += engine.observe(info, t, [rep.emission] if rep.emission else [], rep.noise_floor_dbm,
-                                     site.antenna_factor_db_m, coverage=cover)
+            events += engine.observe(info, t, ems, rep.noise_floor_dbm, site.antenna_factor_db_m, coverage=cover)
         events += engine.tick(base + timedelta(seconds=4.0))
         # a finding with no alert lives in the channel status while the cluster is judged
         notes |= {n for c in engine.channel_status() for n in c.get("licence_notes", ())}
     tdoa_note = ""
-    tdoa_seen: tuple[str, int, float, float, bool] | None = None
+    tdoa_seen: tuple[str, int, float, float, bool, bool] | None = None
     if tdoa_stations is not None and len(measured) >= 3:
         # The server orders a round when an alert opens; the fix reaches the engine while the levels are
         # still within the evidence horizon, so the judgement is redone on the fused position.
@@ -382,15 +400,16 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
         live = [a for a in last_now.values() if a.active]
         if live:
             main = max(live, key=lambda a: len(a.sensors))
-            fix = tdoa_fix(inc, world, sites, infos, measured, tdoa_stations, main.position, rng, seed)
+            fm = tdoa_fm and target_fm_of(main.to_json())
+            fix = tdoa_fix(inc, world, sites, infos, measured, tdoa_stations, main.position, rng, seed, fm)
             if isinstance(fix, str):
                 tdoa_note = f"      TDOA: no fix ({fix})"
             else:
                 tdoa_seen = (_tdoa_kind(inc)[0], fix.n_sensors,
                              float(geo.haversine_km(fix.lat, fix.lon, inc.tx.lat, inc.tx.lon)), fix.error_km,
-                             covered_by(fix, inc.tx.lat, inc.tx.lon))
+                             covered_by(fix, inc.tx.lat, inc.tx.lon), fm)
                 tdoa_note = (f"      TDOA: fix {float(geo.haversine_km(fix.lat, fix.lon, inc.tx.lat, inc.tx.lon)):.2f} "
-                             f"km off, 95 % {fix.error_km:.2f} km")
+                             f"km off, 95 % {fix.error_km:.2f} km{', FM target' if fm else ''}")
                 events += engine.add_position_fix(main.id, fix, t0 + timedelta(seconds=12.0))
     events += engine.tick(t0 + timedelta(seconds=40.0))
     last: dict[str, Alert] = {}
@@ -583,6 +602,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--only", type=int, nargs="+", default=None, help="play only these incident numbers")
     ap.add_argument("--tdoa", action="store_true",
                     help="levels + TDOA: incidents heard by >= 3 sensors get a rendered TDOA round fused in")
+    ap.add_argument("--tdoa-no-fm", action="store_true",
+                    help="with --tdoa: never tell the round the target is FM (before the sensors' class reached it)")
     ap.add_argument("--compare", action="store_true",
                     help="with --tdoa: also play the same incidents levels only and print that row too")
     ap.add_argument("--warmup", type=int, default=0,
@@ -657,7 +678,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 o = play(inc, world, sites, infos, repo, rules, cfg,
                          np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k),
                          stations if args.tdoa else None, 1000 * args.seed + k,
-                         spread=None if args.no_learning else learnt, erp_bias=None if args.no_learning else bias)
+                         spread=None if args.no_learning else learnt, erp_bias=None if args.no_learning else bias,
+                         tdoa_fm=not args.tdoa_no_fm)
                 rows.append((inc, o))
                 if args.jsonl:  # one line per incident as it is played: a long run is read while it goes
                     with open(args.jsonl, "a", encoding="utf-8") as fh:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from coordination.protocol import format_utc, utc_from_text
+from coordination.protocol import EMISSION_CLASSES, format_utc, utc_from_text
 
 ALERT_SCHEMA_VERSION = 1
 """Version of the alert JSON (``schema_version`` key); additive changes keep the number."""
@@ -69,6 +69,10 @@ class SensorReading:
     predicted_dbuv_m: float | None
     border_limit_dbuv_m: float
     t_utc: datetime | None = None
+    #: the class the sensor's classifier measured (dsp.classify's vocabulary) and its confidence (0..1), when it
+    #: sent one other than ``unknown``: what the TDOA round reads to know an FM target (coordination.emission_class)
+    emission_class: str | None = None
+    class_confidence: float | None = None
 
     @property
     def excess_db(self) -> float:
@@ -84,12 +88,22 @@ class SensorReading:
         }
         if self.t_utc is not None:
             out["t_utc"] = format_time(self.t_utc)
+        if self.emission_class is not None:
+            out["emission_class"] = self.emission_class
+            out["class_confidence"] = _r(self.class_confidence or 0.0, 3)
         return out
 
     @classmethod
     def from_json(cls, d: Any, where: str) -> SensorReading:
         m = _mapping(d, where)
         pred = m.get("predicted_dbuv_m")
+        klass, confidence = m.get("emission_class"), None
+        if klass is not None:
+            if klass not in EMISSION_CLASSES:
+                raise AlertError(f"{where}.emission_class must be one of {', '.join(EMISSION_CLASSES)}, got {klass!r}")
+            confidence = _f(m, "class_confidence", where)
+            if not 0.0 <= confidence <= 1.0:
+                raise AlertError(f"{where}.class_confidence must be in [0, 1], got {confidence!r}")
         return cls(
             sensor_id=_s(m, "sensor_id", where), province=_s(m, "province", where),
             lat=_f(m, "lat", where), lon=_f(m, "lon", where),
@@ -97,6 +111,7 @@ class SensorReading:
             predicted_dbuv_m=None if pred is None else _f(m, "predicted_dbuv_m", where),
             border_limit_dbuv_m=_f(m, "border_limit_dbuv_m", where),
             t_utc=None if m.get("t_utc") is None else parse_time(m["t_utc"], f"{where}.t_utc"),
+            emission_class=klass, class_confidence=confidence,
         )
 
 

@@ -15,6 +15,7 @@ expectation, and neither does an ``unknown`` measurement or one below ``min_conf
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from station_db.designator import DesignatorError, parse_designator
@@ -77,3 +78,33 @@ def check_class(designator: str, measured: str, confidence: float,
         finding = (f"emission class: measured {measured} (confidence {confidence:.2f}) where the licence's "
                    f"{designator} expects {' or '.join(sorted(expected))}")
     return ClassCheck(designator, expected, measured, float(confidence), finding)
+
+
+#: Measured classes of a frequency-modulated emission, whose envelope is constant: FM broadcast and narrowband FM.
+#: Not FSK: its instantaneous frequency dwells on two or four tones, so its envelope samples the channel at those
+#: few frequencies only, too few for the curvature the TDOA chain reads a link's pull from (dsp.fm_multipath).
+FM_CLASSES = frozenset({"fm_broadcast", "nfm"})
+
+
+def target_is_fm(sights: Iterable[tuple[str | None, float | None]], min_confidence: float = MIN_CONFIDENCE) -> bool:
+    """Whether the sensors' measured classes say the emission is FM, for a TDOA round (``target_fm`` of
+    :func:`coordination.tdoa.locate_tdoa`): each sight is one sensor's (class, confidence).
+
+    Why a rule and not the band: an FM target's links are read from their envelopes and their pulls removed (a
+    few tens of metres off an FM fix's median); a data carrier read that way is not FM, and a root-raised-cosine
+    QPSK carrier, whose envelope is nearly as flat, read a 900 m pull (dsp/tdoa_pair.py). A wrong "FM" costs far
+    more than a missed one. FM when every sensor that named a class named an FM one (``FM_CLASSES``), whatever
+    its confidence, and at least one of them with ``min_confidence`` or more (the bar at which a measured class
+    is compared with a licence; a live sensor's spectrum-only class reaches at most 0.7, its coin toss 0.35).
+    ``unknown`` (or no class sent) does not vote; no confident FM sight: not FM.
+
+    Why every named class and not a majority: a live sensor reads a QPSK carrier near its detection limit as
+    ``fm_broadcast`` at its full 0.7 now and then, sensor by sensor, while the others hearing the same carrier
+    name it ``wideband_digital`` with 0.4-0.55 (the pipeline's spectrum-only classes on dev seeds 7700-7711, four
+    sensors at 8-16 dB each: 5 of 48 QPSK sights read FM, in 5 of 12 carriers, never all of a carrier's; a
+    confidence-weighted majority of the sights over 0.6 read 4 of the 12 carriers FM, this rule none; FM
+    broadcast 32 of 32 sights ``fm_broadcast`` at 0.7).
+    """
+    named = [(str(c), float(p or 0.0)) for c, p in sights if c is not None and c != "unknown"]
+    return (bool(named) and all(c in FM_CLASSES for c, _ in named)
+            and max(p for _, p in named) >= min_confidence)

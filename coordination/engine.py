@@ -863,7 +863,8 @@ class RulesEngine:
                 sensor_id=o.sensor.sensor_id, province=o.sensor.province, lat=o.sensor.lat, lon=o.sensor.lon,
                 measured_dbuv_m=o.field_dbuv_m, measured_dbm=o.power_dbm,
                 predicted_dbuv_m=matched_pred.get(o.sensor.sensor_id), border_limit_dbuv_m=band.border_limit_dbuv_m,
-                t_utc=o.t,
+                t_utc=o.t, emission_class=None if o.emission_class == "unknown" else o.emission_class,
+                class_confidence=None if o.emission_class == "unknown" else o.class_confidence,
             )
             for o in obs
         )

@@ -6,7 +6,9 @@ demand through the API op ``tdoa_locate``), choose the reference broadcaster
 reference"), T a few seconds ahead so every order arrives first. The snapshots come back through the
 evidence path (ordered in the store like IQ captures, filed under the alert, attached to it as
 evidence: the evidence keeps the snapshots). On the server's tick a round whose snapshots are all in
-(or, after ``collect_s``, at least three) is solved with :func:`coordination.tdoa.locate_tdoa`; the fix
+(or, after ``collect_s``, at least three) is solved with :func:`coordination.tdoa.locate_tdoa` (told the target
+is FM when the sensors' measured classes on the alert say so, :func:`target_fm_of`: its links' multipath pulls
+are then read from their envelopes and removed; the class, never the band); the fix
 and what it rests on (reference, pairs, range differences: what the console draws hyperbolas from)
 are written beside the snapshots as ``<round>.tdoa.json``; the fix goes to the engine
 (``position_fix``: the engine's ``add_position_fix``, which re-judges the alert on the position fused
@@ -57,6 +59,7 @@ import numpy as np
 
 from coordination.alerts import AlertEvent, Position
 from coordination.client import ApiError
+from coordination.emission_class import target_is_fm
 from coordination.evidence import safe_name
 from coordination.outlets import SERVER_ID, MessageSeq, Replies
 from coordination.protocol import Command, OrderResult, format_utc
@@ -107,6 +110,8 @@ class _Round:
     done: bool = False
     #: sensor id -> why its snapshot will not come (its ``order_result``)
     failed: dict[str, str] = field(default_factory=dict)
+    #: the sensors' measured class says FM (coordination.emission_class.target_is_fm): its links' pulls are read
+    target_fm: bool = False
 
     def able(self) -> int:
         """Sensors whose snapshot may still come (or has)."""
@@ -232,10 +237,12 @@ class TdoaOrders:
         self.store.commit()
         pos = doc.get("position") or {}
         starts = ((float(pos["lat"]), float(pos["lon"])),) if "lat" in pos and "lon" in pos else ()
+        fm = target_fm_of(doc)
         self.rounds[round_id] = _Round(round_id, alert_id, t, ref, snaps,
-                                       deadline=t + timedelta(seconds=s.collect_s), starts=starts)
-        log.info("TDOA round %s for %s: %d sensors at %s, reference %s (worst SNR %.0f dB)", round_id, alert_id,
-                 len(snaps), params["t_utc"], ref.station.station_id, ref.worst_snr_db)
+                                       deadline=t + timedelta(seconds=s.collect_s), starts=starts, target_fm=fm)
+        log.info("TDOA round %s for %s: %d sensors at %s, reference %s (worst SNR %.0f dB)%s", round_id, alert_id,
+                 len(snaps), params["t_utc"], ref.station.station_id, ref.worst_snr_db,
+                 ", an FM target by its measured class" if fm else "")
         return round_id
 
     def api_locate(self, args: Mapping[str, Any]) -> tuple[Any, tuple[np.ndarray, ...]]:
@@ -344,7 +351,7 @@ class TdoaOrders:
         """What every round file says first: the round, its alert and reference, the sensors that failed."""
         return {"round": r.round_id, "alert_id": r.alert_id, "t_utc": format_utc(r.t_utc),
                 "reference_station": r.reference.station.station_id,
-                "reference_freq_hz": r.reference.station.tx_freq_hz, "sensors": [],
+                "reference_freq_hz": r.reference.station.tx_freq_hz, "target_fm": r.target_fm, "sensors": [],
                 "failed": [{"sensor_id": sid, "reason": why} for sid, why in sorted(r.failed.items())]}
 
     def _fix_path(self, r: _Round) -> Path:
@@ -379,7 +386,7 @@ class TdoaOrders:
         try:
             res = locate_tdoa(snaps, ReferenceBroadcaster(ref.station_id, ref.lat, ref.lon,
                                                           ref.antenna_height_m + ref.ground_height_m, ref.tx_freq_hz),
-                              starts_latlon=r.starts)
+                              starts_latlon=r.starts, target_fm=r.target_fm)
             out.update(fix_detail(res, self.province_lookup))
             fix = tdoa_position(res, self.province_lookup)
         except TdoaError as exc:
@@ -396,6 +403,14 @@ class TdoaOrders:
         """The alert's newest TDOA fix as ``tdoa`` (outbox decorator); its position is the engine's when the
         engine judged with the fix, else fused here for display."""
         return with_tdoa(doc, self._cache, self.province_lookup)
+
+
+def target_fm_of(doc: Mapping[str, Any]) -> bool:
+    """Whether an alert document's sensors measured an FM emission (:func:`coordination.emission_class.target_is_fm`
+    over its ``sensors[]``' ``emission_class`` / ``class_confidence``; never from the band)."""
+    sights = [(r.get("emission_class"), r.get("class_confidence")) for r in doc.get("sensors") or []
+              if isinstance(r, Mapping)]
+    return target_is_fm(sights)
 
 
 def fix_detail(res: TdoaResult, lookup: ProvinceLookup | None = None) -> dict[str, Any]:

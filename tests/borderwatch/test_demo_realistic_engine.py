@@ -33,7 +33,7 @@ from coordination.engine import EngineConfig, RulesEngine
 from coordination.sensors import SensorInfo, SweepCoverage
 from coordination.tdoa import ReferenceBroadcaster, SensorSnapshot, TdoaError, locate_tdoa
 from coordination.tdoa_fusion import tdoa_position
-from coordination.tdoa_orders import TdoaSettings
+from coordination.tdoa_orders import TdoaSettings, target_fm_of
 from coordination.tdoa_reference import FM_BAND_HZ, choose_reference
 from sdr.scenario import Transmitter
 from sdr.sources.sim_reports import sweep_report
@@ -97,7 +97,7 @@ def _tdoa_round(alert: Alert, t_s: float, scenario, world, repo, infos: dict[str
     try:
         res = locate_tdoa(snaps, ReferenceBroadcaster(st.station_id, st.lat, st.lon,
                                                       st.antenna_height_m + st.ground_height_m, st.tx_freq_hz),
-                          starts_latlon=starts)
+                          starts_latlon=starts, target_fm=target_fm_of(alert.to_json()))
     except TdoaError as exc:
         log.append(f"{alert.id}: no fix from {len(snaps)} sensors: {exc}")
         return None

@@ -107,6 +107,10 @@ def test_topics_cover_source_and_affected_provinces_once() -> None:
     ("last_seen", "2026-11-25T08:00:00", "alert.last_seen"),
     ("f_center_hz", "450 MHz", "alert.f_center_hz"),
     ("sensors", [{"sensor_id": "x"}], "alert.sensors[0].province"),
+    ("sensors", [{**make_alert().to_json()["sensors"][0], "emission_class": "morse", "class_confidence": 0.9}],
+     "alert.sensors[0].emission_class"),
+    ("sensors", [{**make_alert().to_json()["sensors"][0], "emission_class": "nfm", "class_confidence": 1.5}],
+     "alert.sensors[0].class_confidence"),
 ])
 def test_from_json_names_the_bad_key(key: str, value: object, message: str) -> None:
     doc = make_alert().to_json()

@@ -2,7 +2,8 @@
 reference broadcaster, orders synchronised snapshots, the daemons take them (rendered coherently by
 the simulator, each dongle with its own crystal error and start offset) and upload them as evidence,
 the server solves, and the alert's position says ``fused`` with the TDOA detail beside it; with the real
-rules engine, the published alert's provinces follow the fix."""
+rules engine, the published alert's provinces follow the fix. The round is told the target is FM from the
+classes the sensors measured (on the alert's readings), never from the band."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 from engine_testkit import demo_sites, final_alerts, realistic_sweeps
 from server_testkit import FakeEngine, loopback_config, make_alert, running_daemons, site_daemon
 
+from coordination import tdoa_orders
 from coordination.alerts import AlertEvent, InMemoryAlertStore, Position
 from coordination.client import ApiClient, ApiError
 from coordination.engine import EngineConfig, RulesEngine
@@ -60,6 +62,20 @@ def _snapshot_daemons(tmp_path: Path, sites: Sequence[SensorSite], srv: Server, 
 
 
 @pytest.fixture
+def solver_calls(monkeypatch) -> list[dict]:
+    """The keyword arguments every round hands the real solver (coordination.tdoa.locate_tdoa)."""
+    calls: list[dict] = []
+    real = tdoa_orders.locate_tdoa
+
+    def recording(*args, **kw):
+        calls.append(kw)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(tdoa_orders, "locate_tdoa", recording)
+    return calls
+
+
+@pytest.fixture
 def stations(tmp_path):
     with StationRepository(tmp_path / "stations.db") as repo:
         repo.import_stations([REF], "SH", "test", "h1")
@@ -67,7 +83,7 @@ def stations(tmp_path):
         yield repo
 
 
-def test_an_alert_heard_by_four_sensors_gets_a_fused_tdoa_position(tmp_path, stations) -> None:
+def test_an_alert_heard_by_four_sensors_gets_a_fused_tdoa_position(tmp_path, stations, solver_calls) -> None:
     world = RealisticWorld(shadowing_db=8.0, seed=1919)
     target = Transmitter(id="T", lat=TRUTH[0], lon=TRUTH[1], freq_hz=F_TARGET, erp_dbw=0.0, modulation="wideband",
                          antenna_height_m=15.0)
@@ -81,8 +97,11 @@ def test_an_alert_heard_by_four_sensors_gets_a_fused_tdoa_position(tmp_path, sta
     # the received-level fix the engine would state: 3 km off, 4 km 1-sigma
     rss = Position(lat=TRUTH[0] + 0.027, lon=TRUTH[1] - 0.0, error_km=9.8, semi_major_km=4.0, semi_minor_km=4.0,
                    orientation_deg=0.0, kind="ellipse", n_sensors=4)
-    alert = make_alert("A-TDOA", sensors=[(s.id, s.province) for s in SITES], f_center_hz=F_TARGET).evolve(
-        position=rss)
+    alert = make_alert("A-TDOA", sensors=[(s.id, s.province) for s in SITES], f_center_hz=F_TARGET)
+    # what the sensors' classifier measured: a data carrier (three of them sure, one not), not FM
+    alert = alert.evolve(position=rss, sensors=tuple(
+        replace(r, emission_class="wideband_digital", class_confidence=0.45 if i == 0 else 0.7)
+        for i, r in enumerate(alert.sensors)))
     cfg = loopback_config(tmp_path, tdoa_on_open=True, tdoa_lead_s=1.5, tdoa_target_s=0.2, evidence_capture=False)
 
     def opens() -> None:  # all four have said hello: the alert opens at the first observation
@@ -112,6 +131,7 @@ def test_an_alert_heard_by_four_sensors_gets_a_fused_tdoa_position(tmp_path, sta
     assert [a for a, _ in engine.fixes][:1] == ["A-TDOA"] and engine.fixes[0][1].method == "tdoa"
     tdoa = doc["tdoa"]
     assert tdoa["reference_station"] == "SH-FM-0007" and "error" not in tdoa
+    assert tdoa["target_fm"] is False and solver_calls[0]["target_fm"] is False  # the data carrier is not read as FM
     assert len(tdoa["pairs"]) >= 2 and tdoa["position"]["method"] == "tdoa"
     frame = EnuFrame(*TRUTH)
 
@@ -167,7 +187,7 @@ class _JudgedEngine:
         return self.engine.open_alerts()
 
 
-def test_the_published_alerts_provinces_follow_the_tdoa_fix(tmp_path, stations) -> None:
+def test_the_published_alerts_provinces_follow_the_tdoa_fix(tmp_path, stations, solver_calls) -> None:
     # An unlicensed FM broadcaster in Zhejiang 8.7 km from Jiangsu; at 8 dB shadowing (world seed 2) the
     # four sensors' levels place it in Shanghai (source SH, Zhejiang listed as affected).
     truth = (30.90, 120.80)
@@ -178,8 +198,9 @@ def test_the_published_alerts_provinces_follow_the_tdoa_fix(tmp_path, stations) 
     infos = [SensorInfo(s.id, s.province, s.lat, s.lon, s.height_m, s.antenna_factor_db_m) for s in sites]
     engine = RulesEngine(stations, load_rules(), InMemoryAlertStore(), config=EngineConfig(evidence_horizon_s=600.0))
     t0 = datetime.now(UTC) - timedelta(seconds=20)
+    # each report carries the class live sensors measure on FM broadcast (spectrum only: fm_broadcast, 0.7)
     events = realistic_sweeps(engine, world, sites, infos, [pirate], load_rules().band_for(100.1e6), t0=t0, seed=2,
-                              tick_after_s=12.0)
+                              tick_after_s=12.0, klass=("fm_broadcast", 0.7))
     assert len(final_alerts(events)) == 1
     [alert] = engine.open_alerts()  # as the engine judges it now (updates go out at most every 30 s)
     over = {r.province for r in alert.sensors if r.excess_db >= 0.0} - {"ZJ"}
@@ -205,6 +226,8 @@ def test_the_published_alerts_provinces_follow_the_tdoa_fix(tmp_path, stations) 
                 break
             time.sleep(0.2)
     assert doc.get("tdoa") and "error" not in doc["tdoa"], doc.get("tdoa")
+    # the alert's measured class reached the round: the solver read the FM target's links from their envelopes
+    assert doc["tdoa"]["target_fm"] is True and [c["target_fm"] for c in solver_calls] == [True]
     # the engine judged with the fix: the published alert names Zhejiang as the source, alone
     assert doc["position"]["method"] == "fused" and doc["position_rss"]["method"] == "rss"
     assert doc["provinces_source"] == ["ZJ"] and "ZJ" not in doc["provinces_affected"]

@@ -146,11 +146,13 @@ def demo_sites():
 
 def realistic_sweeps(engine, world, sites, infos, txs, band, *, t0: datetime = T0, sweeps: int = 2,
                      every_s: float = 6.0, seed: int = 0, obw_hz: float | None = None, coverage: bool = True,
-                     tick_after_s: float = 40.0, heard: set[str] | None = None) -> list:
+                     tick_after_s: float = 40.0, heard: set[str] | None = None,
+                     klass: tuple[str, float] | None = None) -> list:
     """Every sensor sweeps ``band`` ``sweeps`` times (random order and times within 1.5 s) and reports
     the strongest of ``txs`` it hears (sdr.sources.sim_reports: the realistic world's field, the
     sensor's floor and margin); returns all events, ending with a tick ``tick_after_s`` after ``t0``.
-    ``heard`` collects the ids of the sensors that reported it."""
+    ``heard`` collects the ids of the sensors that reported it; ``klass``: the (emission class, confidence)
+    every report carries (what the sensors' classifier measured; none by default)."""
     from coordination.engine import SweepCoverage
     from sdr.sources.sim_reports import sweep_report
 
@@ -170,8 +172,10 @@ def realistic_sweeps(engine, world, sites, infos, txs, band, *, t0: datetime = T
             best = max(got, key=lambda r: r.reported_field_dbuv_m) if got else reps[0]
             if got and heard is not None:
                 heard.add(infos[j].sensor_id)
-            events += engine.observe(infos[j], base + timedelta(seconds=float(offsets[i])),
-                                     [best.emission] if best.emission else [], best.noise_floor_dbm,
+            ems = [best.emission] if best.emission else []
+            if klass is not None:
+                ems = [{**e, "emission_class": klass[0], "class_confidence": klass[1]} for e in ems]
+            events += engine.observe(infos[j], base + timedelta(seconds=float(offsets[i])), ems, best.noise_floor_dbm,
                                      sites[j].antenna_factor_db_m, coverage=cover)
         events += engine.tick(base + timedelta(seconds=4.0))
     events += engine.tick(t0 + timedelta(seconds=tick_after_s))
