@@ -50,6 +50,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -352,11 +353,15 @@ def tdoa_fix(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], 
 def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], infos: Sequence[SensorInfo],
          repo: StationRepository, rules: RuleSet, cfg: EngineConfig, rng: np.random.Generator, t0: datetime,
          tdoa_stations: Sequence[Station] | None = None, seed: int = 0, spread: NetworkSpread | None = None,
-         erp_bias: ErpBias | None = None, tdoa_fm: bool = True) -> Outcome:
+         erp_bias: ErpBias | None = None, tdoa_fm: bool = True,
+         fixes: dict[str, Any] | None = None) -> Outcome:
     """One incident. With ``tdoa_stations`` each sensor's reports carry the emission class its own sweep would
     measure (:func:`sdr.sources.sim_reports.reported_class`, once per sensor, at its first report's SNR, with the
     shipped profiles' bins: 6.25 kHz at most), and the round is told the target is FM as the server tells it,
-    from those classes on the alert (``tdoa_fm`` False: never, the rounds before the class reached them)."""
+    from those classes on the alert (``tdoa_fm`` False: never, the rounds before the class reached them).
+    ``fixes``: rounds already solved (by seed and shadowing), taken instead of solving again, and the new ones
+    added (a fix depends on the incident, the world and the level fix only: the engine's fusion settings do not
+    move it)."""
     engine = RulesEngine(repo, rules, InMemoryAlertStore(), config=cfg, spread=spread, erp_bias=erp_bias)
     prov_of = {s.sensor_id: s.province for s in infos}
     band = inc.band
@@ -401,7 +406,15 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
         if live:
             main = max(live, key=lambda a: len(a.sensors))
             fm = tdoa_fm and target_fm_of(main.to_json())
-            fix = tdoa_fix(inc, world, sites, infos, measured, tdoa_stations, main.position, rng, seed, fm)
+            key = f"{seed}/{world.shadowing_db:g}"
+            if fixes is not None and key in fixes:  # the same round, solved by an earlier run
+                got = fixes[key]
+                fix = got if isinstance(got, str) else Position.from_json(got)
+            else:
+                fix = tdoa_fix(inc, world, sites, infos, measured, tdoa_stations, main.position, rng, seed, fm)
+                if fixes is not None:  # this run takes the fix as a later one will read it (JSON's rounding)
+                    fixes[key] = fix if isinstance(fix, str) else fix.to_json()
+                    fix = fix if isinstance(fix, str) else Position.from_json(fixes[key])
             if isinstance(fix, str):
                 tdoa_note = f"      TDOA: no fix ({fix})"
             else:
@@ -604,6 +617,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="levels + TDOA: incidents heard by >= 3 sensors get a rendered TDOA round fused in")
     ap.add_argument("--tdoa-no-fm", action="store_true",
                     help="with --tdoa: never tell the round the target is FM (before the sensors' class reached it)")
+    ap.add_argument("--tdoa-fixes", default=None, metavar="FILE",
+                    help="with --tdoa: take the rounds solved by an earlier run from FILE (JSON lines), append new "
+                         "ones: a second run with other fusion settings (--engine) on the same incidents costs "
+                         "little")
     ap.add_argument("--compare", action="store_true",
                     help="with --tdoa: also play the same incidents levels only and print that row too")
     ap.add_argument("--warmup", type=int, default=0,
@@ -661,6 +678,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{'cover95%':>8} {'err_med':>7} {'err_p90':>7} {'lic_alert%':>10} {'s':>5} {'pwr_fault%':>10} "
                   f"{'frq_fault%':>10}")
         print(header)
+        fixes: dict[str, Any] = {}
+        if args.tdoa_fixes and Path(args.tdoa_fixes).exists():
+            for line in Path(args.tdoa_fixes).read_text().splitlines():
+                rec = json.loads(line)
+                fixes[rec["key"]] = rec["fix"]
+        written = set(fixes)
         for level in args.shadowing:
             world = base.with_shadowing(level)
             t_start = time.perf_counter()
@@ -679,8 +702,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                          np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k),
                          stations if args.tdoa else None, 1000 * args.seed + k,
                          spread=None if args.no_learning else learnt, erp_bias=None if args.no_learning else bias,
-                         tdoa_fm=not args.tdoa_no_fm)
+                         tdoa_fm=not args.tdoa_no_fm, fixes=fixes)
                 rows.append((inc, o))
+                if args.tdoa_fixes:
+                    with open(args.tdoa_fixes, "a", encoding="utf-8") as fh:
+                        for key in fixes.keys() - written:
+                            fh.write(json.dumps({"key": key, "fix": fixes[key]}) + "\n")
+                    written |= fixes.keys()
                 if args.jsonl:  # one line per incident as it is played: a long run is read while it goes
                     with open(args.jsonl, "a", encoding="utf-8") as fh:
                         fh.write(json.dumps(outcome_record(k, level, inc, o)) + "\n")

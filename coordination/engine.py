@@ -83,6 +83,16 @@ from station_db.rules import BandRule, RuleSet
 
 log = logging.getLogger(__name__)
 
+#: How often a TDOA fix is wrong, by the sensors it rests on: rows (from n sensors, q narrow, q wide), the last row
+#: a fix's count reaches applies (EngineConfig.tdoa_wrong_by_sensors). Measured as gross misses (farther from the
+#: truth than 5 x the fix's 95 % semi-major axis and 2 km) of the rounds of bench_verdicts --tdoa at 6 dB on dev
+#: seeds 2027/29 (240 incidents) and 3001/61 (200): three sensors 8 of 51 (16 %, each 14-34 km off with a region
+#: of 0.6-3.9 km: a second crossing of the two hyperbolas or a wrong peak, which three cannot tell), four 1 of 73,
+#: five or more 0 of 94; wide (FM, wideband) no better than narrow (3 of 12 against 5 of 39 on three sensors).
+#: Rates: (gross + 1/2) / (fixes + 1) rounded up to a whole per cent, the same for both widths (docs/rules-engine.md
+#: section 10).
+TDOA_WRONG_BY_SENSORS: tuple[tuple[int, float, float], ...] = ((3, 0.17, 0.17), (4, 0.03, 0.03), (5, 0.01, 0.01))
+
 PredictFn = Callable[[Station, SensorInfo, BandRule], float]
 
 
@@ -152,11 +162,15 @@ class EngineConfig:
     due first; 0 = all): the server's loop is never held for long, so a report arriving meanwhile
     (a first sight in a safety band) waits at most that long.
     With a position fix that does not come from levels (TDOA, :meth:`RulesEngine.add_position_fix`), the
-    fix is a measurement that is a wrong correlation peak with probability ``tdoa_wrong_narrow`` (emissions
-    narrower than ``tdoa_wide_hz``) or ``tdoa_wrong_wide`` when it rests on three sensors (no redundancy: a
-    wrong peak cannot show), that divided by ``tdoa_checked_gain`` on four or more (the solver's chi-square
-    check drops or widens an inconsistent pair): the rates at which TDOA fixes missed their own stated
-    95 % region on realistic trials (docs/rules-engine.md section 10). The levels' likelihood at the
+    fix is a measurement that is wrong (a wrong correlation peak, or the other intersection of three sensors'
+    two hyperbolas) with a probability q set by the sensors it rests on and its width
+    (``tdoa_wrong_by_sensors``: rows (from n sensors, q narrower than ``tdoa_wide_hz``, q wider); the last row
+    a fix's sensor count reaches applies): the rates of gross misses (farther from the truth than 5 x the fix's
+    own 95 % semi-major axis and 2 km) on realistic trials (docs/rules-engine.md section 10). Three sensors
+    have no redundancy (nothing checks a wrong peak, and two hyperbolas may cross twice); four or more are
+    checked by the solver's chi-square. ``tdoa_wrong_narrow`` / ``tdoa_wrong_wide`` / ``tdoa_checked_gain``
+    (three sensors' q per width, divided by the gain on four or more) are deprecated: set, they build the table
+    the old way (and say so in the log). The levels' likelihood at the
     fix against at the level fix weighs it (:func:`coordination.tdoa_fusion.fuse_with_doubt`), and a
     candidate station's odds are multiplied by how much likelier the fix is at its licensed site (widened
     by ``fix_station_tol_km``, 1-sigma) than where the levels put an unknown emitter
@@ -176,9 +190,7 @@ class EngineConfig:
         if self.predicted_border_check not in ("always", "heard", "off"):
             raise ValueError(f"EngineConfig.predicted_border_check={self.predicted_border_check!r}: "
                              f"use always, heard or off")
-        for name in ("tdoa_wrong_narrow", "tdoa_wrong_wide"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"EngineConfig.{name}={getattr(self, name)!r} must be in [0, 1)")
+        object.__setattr__(self, "tdoa_wrong_by_sensors", self._wrong_table())
         for name in ("group_window_s", "evidence_horizon_s", "auto_resolve_after_s", "cluster_link_km"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"EngineConfig.{name}={getattr(self, name)!r} must be > 0")
@@ -229,11 +241,42 @@ class EngineConfig:
     provisional: bool = True
     judgements_per_call: int = 1
     fix_station_tol_km: float = 1.0
-    tdoa_wrong_narrow: float = 0.3
-    tdoa_wrong_wide: float = 0.03
+    tdoa_wrong_by_sensors: tuple[tuple[int, float, float], ...] = TDOA_WRONG_BY_SENSORS
     tdoa_wide_hz: float = 100e3
-    tdoa_checked_gain: float = 3.0
+    tdoa_wrong_narrow: float | None = None  # deprecated (see the class docstring)
+    tdoa_wrong_wide: float | None = None  # deprecated
+    tdoa_checked_gain: float | None = None  # deprecated
     localiser: LocaliserConfig = field(default_factory=LocaliserConfig)
+
+    def _wrong_table(self) -> tuple[tuple[int, float, float], ...]:
+        """``tdoa_wrong_by_sensors`` validated (a TOML array of arrays becomes the tuple), or the table the
+        deprecated per-width rates and gain build."""
+        old = {k: getattr(self, k) for k in ("tdoa_wrong_narrow", "tdoa_wrong_wide", "tdoa_checked_gain")
+               if getattr(self, k) is not None}
+        if old:
+            if tuple(map(tuple, self.tdoa_wrong_by_sensors)) != TDOA_WRONG_BY_SENSORS:
+                raise ValueError(f"EngineConfig: set tdoa_wrong_by_sensors or the deprecated {', '.join(old)}, "
+                                 f"not both")
+            narrow = old.get("tdoa_wrong_narrow", 0.3)
+            wide = old.get("tdoa_wrong_wide", 0.03)
+            gain = max(float(old.get("tdoa_checked_gain", 3.0)), 1.0)
+            log.warning("EngineConfig: %s deprecated; the TDOA wrong-fix rate is tdoa_wrong_by_sensors, rows "
+                        "(from n sensors, q narrow, q wide): taken as ((3, %g, %g), (4, %g, %g))",
+                        ", ".join(old), narrow, wide, narrow / gain, wide / gain)
+            rows: Any = ((3, narrow, wide), (4, narrow / gain, wide / gain))
+        else:
+            rows = self.tdoa_wrong_by_sensors
+        try:
+            table = tuple((int(n), float(qn), float(qw)) for n, qn, qw in rows)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"EngineConfig.tdoa_wrong_by_sensors={rows!r}: rows of (from n sensors, q narrow, "
+                             f"q wide): {exc}") from exc
+        ns = [n for n, _, _ in table]
+        if not table or ns != sorted(set(ns)) or ns[0] < 3:
+            raise ValueError(f"EngineConfig.tdoa_wrong_by_sensors={rows!r}: rows by increasing sensor count, from 3")
+        if not all(0.0 <= q < 1.0 for _, qn, qw in table for q in (qn, qw)):
+            raise ValueError(f"EngineConfig.tdoa_wrong_by_sensors={rows!r}: every q must be in [0, 1)")
+        return table
 
 
 # ---------------------------------------------------------------------- internal state
@@ -1019,10 +1062,14 @@ class RulesEngine:
                                level_llr=level_llr)
 
     def _tdoa_wrong(self, obw_hz: float, n_sensors: int) -> float:
-        """How often a TDOA fix of an emission this wide, on this many sensors, is a wrong peak."""
+        """The probability that a TDOA fix of ``n_sensors`` of an emission ``obw_hz`` wide is wrong (the class
+        docstring): the last row of ``tdoa_wrong_by_sensors`` its sensor count reaches."""
         cfg = self.config
-        q = cfg.tdoa_wrong_wide if obw_hz >= cfg.tdoa_wide_hz else cfg.tdoa_wrong_narrow
-        return q if n_sensors <= 3 else q / max(cfg.tdoa_checked_gain, 1.0)
+        row = cfg.tdoa_wrong_by_sensors[0]
+        for r in cfg.tdoa_wrong_by_sensors:
+            if n_sensors >= r[0]:
+                row = r
+        return row[2] if obw_hz >= cfg.tdoa_wide_hz else row[1]
 
     def _level_llr(self, obs: Sequence[_Obs], f_hz: float, silent: Sequence[SilentObservation],
                    fix: Position, level: Position) -> float:

@@ -119,7 +119,9 @@ def test_a_tdoa_fix_far_from_the_matched_station_makes_the_emitter_unlicensed(tm
 
 @pytest.mark.parametrize("shadowing_db", [6.0, 8.0])
 def test_a_wrong_tdoa_fix_does_not_flip_a_confident_level_decision(tmp_path, shadowing_db) -> None:
-    # In ZJ 14 km from JS (near Tongxiang), levels confident; a TDOA fix claims a place 33 km north in JS.
+    # In ZJ 14 km from JS (near Tongxiang), levels confident; a three-sensor TDOA fix (nothing checks it: such fixes
+    # land 14-34 km off in about one round in six, docs/rules-engine.md section 10) claims a place 33 km north in JS.
+    # (A four-sensor fix is wrong that far in about one round in seventy: it is trusted enough to move the decision.)
     truth = (30.70, 120.62)
     engine = engine_for(tmp_path)
     events = realistic_sweeps(engine, RealisticWorld(seed=2).with_shadowing(shadowing_db), SITES, INFOS,
@@ -128,7 +130,7 @@ def test_a_wrong_tdoa_fix_does_not_flip_a_confident_level_decision(tmp_path, sha
     assert alert.provinces_source == ("ZJ",) and alert.position.province_probabilities["ZJ"] >= 0.8
     wrong = (31.0, 120.60)
     assert geo.provinces_of(np.array([wrong[0]]), np.array([wrong[1]]))[0] == "JS"
-    [ev] = engine.add_position_fix(alert.id, tdoa_fix(*wrong), T0 + timedelta(seconds=21))
+    [ev] = engine.add_position_fix(alert.id, replace(tdoa_fix(*wrong), n_sensors=3), T0 + timedelta(seconds=21))
     a = ev.alert
     probs = a.position.province_probabilities
     assert "ZJ" in a.provinces_source and probs["ZJ"] >= 0.4 and probs.get("JS", 0.0) < 0.8
@@ -214,3 +216,21 @@ def test_a_right_tdoa_fix_at_the_station_confirms_it(tmp_path) -> None:
     p_fix = float(next(f for f in a.findings if f.startswith("licensed station")).split("probability ")[1][:4])
     assert a.matched_station == "JS/JS-PMR-0042" and p_fix > p_levels and p_fix >= 0.99
     assert not any("TDOA fix against the licence" in f for f in a.findings)
+
+
+def test_the_wrong_fix_rate_is_a_table_by_sensor_count_and_the_old_names_still_build_it(caplog) -> None:
+    rows = EngineConfig().tdoa_wrong_by_sensors
+    assert [n for n, _, _ in rows] == sorted(n for n, _, _ in rows) and rows[0][0] == 3
+    assert all(rows[0][1] > q_narrow for _, q_narrow, _ in rows[1:])  # four or more are checked: wrong less often
+    # a server.toml [engine] table gives arrays of arrays
+    assert EngineConfig(tdoa_wrong_by_sensors=[[3, 0.5, 0.2], [5, 0.1, 0.05]]).tdoa_wrong_by_sensors == (
+        (3, 0.5, 0.2), (5, 0.1, 0.05))
+    # deprecated: three sensors' rate per width, divided by the gain on four or more
+    with caplog.at_level("WARNING", logger="coordination.engine"):
+        old = EngineConfig(tdoa_wrong_narrow=0.3, tdoa_wrong_wide=0.03, tdoa_checked_gain=3.0)
+    assert np.allclose(old.tdoa_wrong_by_sensors, ((3, 0.3, 0.03), (4, 0.1, 0.01))) and "deprecated" in caplog.text
+    for bad in ([[4, 0.1, 0.1], [3, 0.3, 0.3]], [[2, 0.1, 0.1]], [[3, 1.0, 0.1]], [[3, 0.1]]):
+        with pytest.raises(ValueError, match="tdoa_wrong_by_sensors"):
+            EngineConfig(tdoa_wrong_by_sensors=bad)
+    with pytest.raises(ValueError, match="not both"):
+        EngineConfig(tdoa_wrong_narrow=0.3, tdoa_wrong_by_sensors=[[3, 0.2, 0.2]])
