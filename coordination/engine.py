@@ -201,6 +201,9 @@ class EngineConfig:
             raise ValueError(f"EngineConfig.rival_min_probability={self.rival_min_probability!r} must be in (0, 1]")
         if not (isinstance(self.spectral_sights, int) and self.spectral_sights >= 1):
             raise ValueError(f"EngineConfig.spectral_sights={self.spectral_sights!r} must be an integer >= 1")
+        if not 0.0 <= self.learnt_spread_wide_share < 1.0:
+            raise ValueError(f"EngineConfig.learnt_spread_wide_share={self.learnt_spread_wide_share!r} must be in "
+                             f"[0, 1)")
         if not (isinstance(self.learnt_spread_max_sensors, int) and self.learnt_spread_max_sensors >= 0):
             raise ValueError(f"EngineConfig.learnt_spread_max_sensors={self.learnt_spread_max_sensors!r} must be an "
                              f"integer >= 0")
@@ -233,6 +236,7 @@ class EngineConfig:
     spread_learn_min_probability: float = 0.8
     learnt_spread_in_fixes: bool = True
     learnt_spread_max_sensors: int = 2
+    learnt_spread_wide_share: float = 0.0
     erp_bias_correction: bool = False
     source_certain_probability: float = 0.8
     merge_sigma_db: float = 7.0
@@ -277,6 +281,21 @@ class EngineConfig:
         if not all(0.0 <= q < 1.0 for _, qn, qw in table for q in (qn, qw)):
             raise ValueError(f"EngineConfig.tdoa_wrong_by_sensors={rows!r}: every q must be in [0, 1)")
         return table
+
+
+def region_spread(config: EngineConfig, learnt: SpreadPrior | None, n_levels: int) -> SpreadPrior | None:
+    """The spread a level fix of ``n_levels`` takes for its region (None: the localiser's 3-10 dB mixture).
+
+    The learnt spread alone up to ``learnt_spread_max_sensors`` levels; above, the mixture, or with
+    ``learnt_spread_wide_share`` > 0 the learnt spread anchoring a mixture with the localiser's widest spread
+    (``SpreadPrior.with_wide``; measured in docs/rules-engine.md section 10, off by default)."""
+    if learnt is None or not config.learnt_spread_in_fixes:
+        return None
+    if n_levels <= config.learnt_spread_max_sensors:
+        return learnt
+    if config.learnt_spread_wide_share > 0.0:
+        return learnt.with_wide(config.localiser.sigma_max_db, config.learnt_spread_wide_share)
+    return None
 
 
 # ---------------------------------------------------------------------- internal state
@@ -765,8 +784,7 @@ class RulesEngine:
         silent = self._silent(band, [o.sensor for o in obs], f_hz, obw_hz, now,
                               since=first_heard or min(o.t for o in obs))
         learnt = self.spread.prior()
-        use_learnt = cfg.learnt_spread_in_fixes and len(obs) <= cfg.learnt_spread_max_sensors
-        fix = self._locate(band, obs, f_hz, silent, candidates, learnt if use_learnt else None)
+        fix = self._locate(band, obs, f_hz, silent, candidates, region_spread(cfg, learnt, len(obs)))
         position = None if fix is None else fix.position
         p_station = {} if fix is None else dict(fix.station_probabilities)
         sigma_db = cfg.localiser.sigma_max_db if fix is None else fix.sigma_db

@@ -261,23 +261,48 @@ class SpreadPrior:
 
     sigma_db: float
     dof: float
+    wide_db: float = 0.0
+    """An unusual path's spread (dB) beside the learnt one, with prior weight ``wide_share`` (0: none)."""
+    wide_share: float = 0.0
 
     def __post_init__(self) -> None:
         if not (self.sigma_db > 0.0 and self.dof > 0.0 and math.isfinite(self.sigma_db) and math.isfinite(self.dof)):
             raise ValueError(f"SpreadPrior: sigma_db={self.sigma_db} and dof={self.dof} must be finite and > 0")
+        if not (0.0 <= self.wide_share < 1.0 and self.wide_db >= 0.0 and math.isfinite(self.wide_db)
+                and (self.wide_share == 0.0 or self.wide_db > 0.0)):
+            raise ValueError(f"SpreadPrior: wide_share={self.wide_share} must be in [0, 1) and wide_db={self.wide_db} "
+                             f"finite, > 0 when the share is")
 
     def widened(self, extra_db: float) -> SpreadPrior:
-        """The spread with ``extra_db`` more added in quadrature (an independent error on every link)."""
-        return self if extra_db <= 0.0 else SpreadPrior(math.hypot(self.sigma_db, extra_db), self.dof)
+        """The spread with ``extra_db`` more added in quadrature (an independent error on every link); the wide
+        component stays as it is (it stands for a path unlike the learnt ones, not for this error)."""
+        if extra_db <= 0.0:
+            return self
+        return dataclasses.replace(self, sigma_db=math.hypot(self.sigma_db, extra_db))
+
+    def with_wide(self, wide_db: float, share: float) -> SpreadPrior:
+        """This learnt spread anchoring a mixture: prior weight ``1 - share`` on it, ``share`` on ``wide_db``.
+
+        Why: a fix of three or more levels weighs spreads by its residuals, but with three or four levels (two
+        unknowns of position and the e.r.p. take most of them) the prior weights still decide much of it; the
+        fixed 3-10 dB mixture, uniform in log, then over-covered at 0 dB shadowing and under-covered at 8 dB
+        (docs/rules-engine.md section 10). Anchored on what the network measured, with room for an unusual path
+        (the residuals can still move the weight to ``wide_db``), the region follows the world's spread."""
+        return dataclasses.replace(self, wide_db=wide_db, wide_share=share)
 
     def grid(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` spreads (dB) over +-2.5 standard deviations of log(sigma), and their normalised log weights."""
+        """``n`` spreads (dB) over +-2.5 standard deviations of log(sigma), and their normalised log weights;
+        with a wide component, ``wide_db`` appended with its weight ``wide_share``."""
         sd = 1.0 / math.sqrt(2.0 * self.dof)
         k = np.linspace(-2.5, 2.5, n) if n > 1 else np.zeros(1)
         sig = self.sigma_db * np.exp(k * sd)
         # log density of log(sigma) under the scaled inverse chi-square of sigma^2 (grid is uniform in log)
         logw = -self.dof * np.log(sig) - 0.5 * self.dof * (self.sigma_db / sig) ** 2
-        return sig, logw - logsumexp(logw)
+        logw = logw - logsumexp(logw)
+        if self.wide_share > 0.0:
+            sig = np.append(sig, self.wide_db)
+            logw = np.append(logw + math.log1p(-self.wide_share), math.log(self.wide_share))
+        return sig, logw
 
 
 @dataclass(frozen=True)

@@ -87,3 +87,20 @@ def test_a_two_level_fix_weighs_the_stations_odds_under_the_mixture(tmp_path, mo
     assert (True, 0) in calls and (False, 1) in calls and (True, 1) not in calls, calls
     (status,) = engine.channel_status()
     assert status["status"] == "licensed" and status["matched_station"] == "ZJ/ZJ-PMR-0900"
+
+
+def test_a_fix_of_more_levels_anchors_a_mixture_on_the_learnt_spread_only_when_asked() -> None:
+    """``learnt_spread_wide_share`` (off by default: docs/rules-engine.md section 10 measured it widening fixes of
+    three or more levels at 6-8 dB, not narrowing them at 0 dB): the learnt spread with the localiser's widest spread
+    beside it; one or two levels keep the learnt spread alone, nothing learnt keeps the mixture."""
+    from coordination.engine import region_spread
+    from coordination.localisation import SpreadPrior
+
+    learnt = SpreadPrior(4.0, 300.0)
+    assert region_spread(EngineConfig(), learnt, 3) is None and region_spread(EngineConfig(), learnt, 2) is learnt
+    asked = EngineConfig(learnt_spread_wide_share=0.1)
+    assert region_spread(asked, learnt, 3) == SpreadPrior(4.0, 300.0, wide_db=10.0, wide_share=0.1)
+    assert region_spread(asked, learnt, 1) is learnt and region_spread(asked, None, 5) is None
+    assert region_spread(dataclasses.replace(asked, learnt_spread_in_fixes=False), learnt, 5) is None
+    with pytest.raises(ValueError, match="learnt_spread_wide_share"):
+        EngineConfig(learnt_spread_wide_share=1.0)

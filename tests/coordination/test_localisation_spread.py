@@ -203,3 +203,32 @@ def test_the_service_prior_narrows_a_one_sensor_region_and_leaves_the_station_od
     # A licensed station is weighed against the general prior either way.
     assert dict(pmr.station_probabilities)["pmr"] == pytest.approx(dict(general.station_probabilities)["pmr"],
                                                                     rel=1e-9)
+
+
+def test_an_anchored_spread_stays_near_the_learnt_one_for_agreeing_levels_and_lets_an_unusual_path_widen() -> None:
+    """A learnt spread anchoring a mixture with a wide spread (``SpreadPrior.with_wide``): three levels that agree
+    keep a region near the learnt spread's, narrower than the 3-10 dB mixture's; levels that scatter by ~9 dB about
+    any single emitter move the weight to the wide spread and the region widens (an unusual path)."""
+    cfg = LocaliserConfig(grid_n=21, refine_levels=2, n_samples=300, unknown_law_db=0.0)
+    truth = (31.30, 120.75)
+    g = [float(MODEL(np.array([haversine_km(la, lo, *truth)]))[0]) for la, lo in SENSORS]
+    near = [5, 6, 9]  # three sensors 14-31 km from the emitter
+    calm = [LevelObservation(*SENSORS[j], 10.0 + g[j] + e, f"s{j}") for j, e in zip(near, (0.5, -0.5, 0.3),
+                                                                                      strict=True)]
+    anchored = SpreadPrior(3.0, 300.0).with_wide(10.0, 0.1)
+    sig, logw = anchored.grid(3)
+    assert sig[-1] == 10.0 and np.exp(logw).sum() == pytest.approx(1.0) and np.exp(logw[-1]) == pytest.approx(0.1)
+    r_anch = locate(calm, MODEL, config=cfg, spread=anchored).position.error_km
+    r_mix = locate(calm, MODEL, config=cfg).position.error_km
+    r_learnt = locate(calm, MODEL, config=cfg, spread=SpreadPrior(3.0, 300.0)).position.error_km
+    assert r_learnt <= r_anch < 0.9 * r_mix, (r_learnt, r_anch, r_mix)  # measured 73 <= 92 < 108 km
+    odd = [LevelObservation(*SENSORS[j], 10.0 + g[j] + e, f"s{j}") for j, e in zip((1, 2, 5, 6, 9, 10),
+                                                                                  (9.0, -9.0, 8.0, -8.0, 9.0, -9.0),
+                                                                                  strict=True)]
+    wide = locate(odd, MODEL, config=cfg, spread=anchored)
+    tight = locate(odd, MODEL, config=cfg, spread=SpreadPrior(3.0, 300.0))
+    # measured: 8.7 dB and 59 km against 3.0 dB and 18 km (the mixture alone: 8.4 dB, 73 km)
+    assert wide.sigma_db > 7.0 and wide.position.error_km > 1.3 * tight.position.error_km, (wide, tight)
+    with pytest.raises(ValueError, match="wide_share"):
+        SpreadPrior(3.0, 300.0, wide_db=10.0, wide_share=1.0)
+    assert anchored.widened(2.0).wide_db == 10.0 and anchored.widened(2.0).sigma_db == pytest.approx(math.hypot(3, 2))
