@@ -145,7 +145,11 @@ class EngineConfig:
     stations over land, and taken for every fix it tightened the regions of emitters unlike them (the demo's
     maritime interferer over the estuary, whose levels sat in their 3 % tail) until a right five-sensor TDOA
     fix was judged likelier a wrong peak. The stations' odds of such a fix stay the mixture's (only its region
-    takes the learnt spread). The e.r.p. prior is the band's service's (``LocaliserConfig.for_service``).
+    takes the learnt spread). ``learnt_spread_wide_share`` > 0: a fix of more levels anchors its mixture on the
+    learnt spread instead (that share of prior weight on the localiser's ``sigma_max_db``, the rest on the learnt
+    spread; :func:`region_spread`); off by default, it widened regions at 6-8 dB shadowing and did not narrow them
+    at 0 dB (docs/rules-engine.md section 10). The e.r.p. prior is the band's service's
+    (``LocaliserConfig.for_service``).
     A matched station with probability
     >= ``spread_learn_min_probability`` teaches the network its spread, and (unless its power was found
     violating) the common bias of the e.r.p. fits (:class:`coordination.spread.ErpBias`, the median of
