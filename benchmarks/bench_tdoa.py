@@ -40,6 +40,7 @@ The machine is shared: the cost is process time of this process, not wall time.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from dataclasses import replace
@@ -59,6 +60,7 @@ from coordination.tdoa import (
     pair_sigmas,
     solve_pairs,
 )
+from dsp.link_multipath import envelope_kurtosis, is_constant_envelope
 from dsp.multilat import C_M_S, EnuFrame
 from sdr.scenario import SensorSite, Transmitter, load_scenario
 from sdr.sources.sim_tdoa import (
@@ -94,7 +96,7 @@ def _sites(ids: tuple[str, ...] = SENSOR_IDS) -> list[SensorSite]:
 
 
 def _trial(sites, world, case, snr_db, rng, seed, clean, ref_correction=True, link_sigma_m=None, before_sigma_m=None,
-           target_correction=True):
+           target_correction=True, dump=None):
     _label, kind, bw, f_t, dur = case
     frame = EnuFrame(float(np.mean([s.lat for s in sites])), float(np.mean([s.lon for s in sites])))
     r, a = 15e3 * math.sqrt(rng.uniform()), rng.uniform(0, 2 * math.pi)
@@ -127,6 +129,8 @@ def _trial(sites, world, case, snr_db, rng, seed, clean, ref_correction=True, li
                                  target_fm=target_correction and kind == "fm_broadcast")
         fix = solve_pairs(measured, starts_latlon=[(rss.lat, rss.lon)], multipath_link_sigma_m=link_sigma_m)
     except TdoaError as exc:
+        if dump is not None:
+            dump.write(json.dumps({"seed": seed, "case": _label, "snr_db": snr_db, "fail": str(exc)}) + "\n")
         return None, rss_err, time.process_time() - t0, t_rss, str(exc)
     cost = time.process_time() - t0
     e, n = fix.frame.to_enu(np.array(lat), np.array(lon), np.array(0.0))[:2]
@@ -136,7 +140,43 @@ def _trial(sites, world, case, snr_db, rng, seed, clean, ref_correction=True, li
     if before_sigma_m is not None:  # the same pairs, the region stated with one model term for every target link
         old = solve_pairs(measured, starts_latlon=[(rss.lat, rss.lon)], multipath_link_sigma_m=before_sigma_m)
         before = (math.hypot(old.fix.east_m - e, old.fix.north_m - n), old.fix.contains(e, n), old.semi_major_m)
+    if dump is not None:
+        dump.write(json.dumps(_dump_row(measured, fix, parts, (e, n), [(rss.lat, rss.lon)], seed, _label, snr_db,
+                                        cost, before)) + "\n")
     return (err, fix.fix.contains(e, n), fix.semi_major_m, parts, before), rss_err, cost, t_rss, ""
+
+
+def _dump_row(measured: MeasuredPairs, fix: TdoaResult, parts: dict[str, object], truth_en: tuple[float, float],
+              starts_latlon: list[tuple[float, float]], seed: int, label: str, snr_db: float, cost_s: float,
+              before: tuple[float, bool, float] | None) -> dict[str, object]:
+    """Everything a fix's region is stated from (the ENU sensors, the range differences, every sigma part of the
+    stated and of the one-term weighting, the start points), with the truth and the pair errors: the region can
+    be stated again another way on the very same pairs without measuring them again (``--dump``)."""
+    frame, s0 = measured.frame, measured.s0
+    sensors = [s0] + [p[0] for p in measured.pairs]
+    enu = frame.to_enu(np.array([s.lat for s in sensors]), np.array([s.lon for s in sensors]),
+                       np.array([s.height_m for s in sensors]))
+
+    def sig(x: float | None) -> dict[str, list[float]]:
+        ps = pair_sigmas(measured, x)
+        return {k: [float(v) for v in getattr(ps, k)] for k in ("data_m", "target_lag_m", "ref0_m", "refi_m",
+                                                                  "target0_m", "targeti_m")}
+
+    seg = s0.windows.segment(s0.windows.target)
+    return {"seed": seed, "case": label, "snr_db": snr_db, "sensors_enu": enu.tolist(),
+            "rdiff_m": [p.tdoa_s * C_M_S for _, p in measured.pairs],
+            "starts_enu": [frame.to_enu(np.array(la), np.array(lo), np.array(0.0))[:2].tolist()
+                           for la, lo in starts_latlon],
+            "stated": sig(None), "weight": sig(MULTIPATH_LINK_SIGMA_M),
+            "tail_stated": bool(pair_sigmas(measured, None).target_tail),
+            "kurtosis0": envelope_kurtosis(seg), "constant_envelope": bool(is_constant_envelope(seg)),
+            "snr_eff_db": [p.target.snr_eff_db for _, p in measured.pairs],
+            "truth_en": list(truth_en), "fix_en": [fix.fix.east_m, fix.fix.north_m],
+            "cov_m2": [list(r) for r in fix.fix.cov_m2], "chi2": fix.fix.chi2, "dof": fix.fix.dof,
+            "n_dropped": len(fix.dropped) - len(measured.dropped), "cost_s": cost_s,
+            "err_total_m": [float(x) for x in parts["total"]], "err_ref_m": [float(x) for x in parts["ref"]],
+            "covered": bool(fix.fix.contains(*truth_en)), "semi_major_m": fix.semi_major_m,
+            "before": list(before) if before is not None else None}
 
 
 def _true_index(clock0: DongleClock, clocki: DongleClock, n0: float) -> float:
@@ -189,7 +229,10 @@ def main() -> None:
                     help="3: the first three of the four; 5: SH-FENGJING added (default 4)")
     ap.add_argument("--breakdown", action="store_true",
                     help="per waveform: each pair's error over its stated sigma, reference vs target side; misses")
+    ap.add_argument("--dump", type=Path, default=None,
+                    help="append every trial's pairs, sigma parts and truth as JSON lines (to state regions again)")
     args = ap.parse_args()
+    dump = args.dump.open("a") if args.dump is not None else None
     snrs = [float(x) for x in args.snrs.split(",") if x.strip()]
     ids = SENSOR_SETS[args.sensors]
     sites = _sites(ids)
@@ -217,7 +260,10 @@ def main() -> None:
                 world = RealisticWorld(shadowing_db=8.0, seed=seed)
                 res, rss_err, cost, t_rss, why = _trial(sites, world, case, snr, rng, seed, args.clean,
                                                         not args.no_ref_correction, args.link_sigma_m,
-                                                        args.before_link_sigma_m, not args.no_target_correction)
+                                                        args.before_link_sigma_m, not args.no_target_correction,
+                                                        dump)
+                if dump is not None:
+                    dump.flush()
                 rss_errs.append(rss_err)
                 rss_costs.append(t_rss)
                 costs.append(cost)

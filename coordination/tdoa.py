@@ -20,9 +20,12 @@ taken (:mod:`dsp.link_multipath`): a constant-envelope target (FM, FSK) is recei
 at its instantaneous frequency, so its envelope's ripple over the swept band says how near a fade the
 link is, and the link's bias is stated as zero-mean with a 1-sigma that grows with that ripple (60 m on a
 flat link to 1.2 km); a target whose envelope says nothing (a noise-like digital carrier, 12.5 kHz NFM's
-narrow sweep) gets the links' r.m.s. pull, 160 m. A pair's range difference carries four such links
-(target and reference at both sensors; two when the clocks are PPS-disciplined), and the two of sensor 0
-are shared by every pair (off-diagonal). A reference link's pull
+narrow sweep) gets the links' r.m.s. pull, 160 m. For a noise-like target (a digital carrier: nothing of its
+channel can be read) that 160 m stands for pulls small on most links and large on the few near a fade, so its
+region is drawn from a Student t per link (:data:`dsp.link_multipath.UNREAD_TAIL_NU`) seen through the fix
+(:class:`dsp.multilat.HeavyTail`), not from the 160 m as a Gaussian; the fix and its weights stay as they were.
+A pair's range difference carries four such links (target and reference at both sensors; two when the clocks
+are PPS-disciplined), and the two of sensor 0 are shared by every pair (off-diagonal). A reference link's pull
 is read from the envelope of the constant-envelope broadcast and removed in the pair
 (:mod:`dsp.fm_multipath`); its term is then the 1-sigma that reading leaves (40 m on a nearly flat channel
 to 900 m where rays notch the band). The fix is then checked by chi-square
@@ -39,8 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp.link_multipath import is_constant_envelope, link_sigma_s
-from dsp.multilat import C_M_S, EnuFrame, MultilatError, TdoaFix, solve_tdoa_checked
+from dsp.link_multipath import UNREAD_TAIL_NU, UNREAD_TAIL_SCALE_S, is_constant_envelope, link_sigma_s
+from dsp.multilat import C_M_S, EnuFrame, HeavyTail, MultilatError, TdoaFix, solve_tdoa_checked
 from dsp.tdoa_pair import PairTdoa, SnapshotWindows, TdoaPairError, pair_tdoa
 
 log = logging.getLogger(__name__)
@@ -128,7 +131,9 @@ class MeasuredPairs:
 class PairSigmas:
     """Per pair, the 1-sigma parts (m) of its range difference (see the module docstring): the data's own
     (target lag, clock map, broadcaster position) and of it the target lag's (sensor 0's share correlated
-    between pairs), the two reference links' multipath, the two target links' (sensor 0's shared by all)."""
+    between pairs), the two reference links' multipath, the two target links' (sensor 0's shared by all).
+    ``target_tail``: the target links' terms are the unread one of a noise-like emission, whose pulls are
+    heavy-tailed: the region is drawn from :meth:`heavy_tail`, not from their Gaussian 1-sigma."""
 
     data_m: np.ndarray
     target_lag_m: np.ndarray
@@ -136,6 +141,7 @@ class PairSigmas:
     refi_m: np.ndarray
     target0_m: np.ndarray
     targeti_m: np.ndarray
+    target_tail: bool = False
 
     @property
     def reference_side_m(self) -> np.ndarray:
@@ -154,6 +160,18 @@ class PairSigmas:
         shared = 0.5 * np.minimum.outer(self.target_lag_m**2, self.target_lag_m**2)
         cov = cov + shared - np.diag(np.diag(shared))
         return cov + np.outer(self.ref0_m, self.ref0_m) + np.outer(self.target0_m, self.target0_m)
+
+    def heavy_tail(self) -> HeavyTail | None:
+        """The target links as heavy-tailed parts of :meth:`covariance_m2` (sensor 0's link in every pair, sensor
+        i's in pair i), each a Student t (:data:`dsp.link_multipath.UNREAD_TAIL_NU`, scale
+        :data:`~dsp.link_multipath.UNREAD_TAIL_SCALE_S`); None unless ``target_tail``."""
+        if not self.target_tail:
+            return None
+        m = self.targeti_m.size
+        loadings = np.concatenate([np.ones((m, 1)), np.eye(m)], axis=1)
+        sigma = np.concatenate([self.target0_m[:1], self.targeti_m])
+        return HeavyTail(loadings=loadings, sigma_m=sigma, scale_m=np.full(m + 1, UNREAD_TAIL_SCALE_S * C_M_S),
+                         nu=UNREAD_TAIL_NU)
 
 
 def measure_pairs(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadcaster | None, *,
@@ -209,22 +227,25 @@ def pair_sigmas(measured: MeasuredPairs, multipath_link_sigma_m: float | None = 
     # A reference link's is what its own envelope says is left after the correction, else the model term.
     model_m = MULTIPATH_LINK_SIGMA_M if multipath_link_sigma_m is None else multipath_link_sigma_m
     ref0, refi = _ref_link_sigmas_m(pairs, s0, model_m)
+    tail = False
     if multipath_link_sigma_m is None:
-        links = _target_link_sigmas_m([s0] + [si for si, _ in pairs])
+        links, constant = _target_link_sigmas_m([s0] + [si for si, _ in pairs])
         link0, linki = np.full(len(pairs), links[0]), links[1:]
+        tail = not constant
     else:
         link0, linki = np.full(len(pairs), model_m), np.full(len(pairs), model_m)
     return PairSigmas(data_m=sig, target_lag_m=sig_t, ref0_m=ref0,
-                      refi_m=refi, target0_m=link0, targeti_m=linki)
+                      refi_m=refi, target0_m=link0, targeti_m=linki, target_tail=tail)
 
 
-def _target_link_sigmas_m(sensors: Sequence[SensorSnapshot]) -> np.ndarray:
-    """Each sensor's target-link multipath 1-sigma (m), ``sensors[0]`` the strongest: whether the emission's
-    envelope can be read at all is decided on its recording, the cleanest (:mod:`dsp.link_multipath`)."""
+def _target_link_sigmas_m(sensors: Sequence[SensorSnapshot]) -> tuple[np.ndarray, bool]:
+    """Each sensor's target-link multipath 1-sigma (m), ``sensors[0]`` the strongest, and whether the emission is
+    constant-envelope: whether its envelope can be read at all is decided on the cleanest recording, sensor 0's
+    (:mod:`dsp.link_multipath`)."""
     s0 = sensors[0]
     constant = is_constant_envelope(s0.windows.segment(s0.windows.target))
     return np.array([link_sigma_s(s.windows.segment(s.windows.target), s.windows.sample_rate_hz,
-                                  constant_envelope=constant) * C_M_S for s in sensors])
+                                  constant_envelope=constant) * C_M_S for s in sensors]), constant
 
 
 def solve_pairs(measured: MeasuredPairs, *, emitter_height_m: float = EMITTER_HEIGHT_M,
@@ -237,20 +258,16 @@ def solve_pairs(measured: MeasuredPairs, *, emitter_height_m: float = EMITTER_HE
     enu = frame.to_enu(np.array([s.lat for s in sensors]), np.array([s.lon for s in sensors]),
                        np.array([s.height_m for s in sensors]))
     rdiff = np.array([p[1].tdoa_s * C_M_S for p in pairs])
-    cov = pair_sigmas(measured, multipath_link_sigma_m).covariance_m2()
+    stated = pair_sigmas(measured, multipath_link_sigma_m)
     # The per-link terms say how far the region must reach, not how to weight the fix: weighted by them the FM
     # fixes moved both ways (bench_tdoa at 10 dB, median 154 -> 146 m on dev seeds, 126 -> 166 m on another set),
     # a heavy tail being no Gaussian to weight by. The fix keeps the one-term weights; its region is what those
     # weights leave of the stated covariance (the sandwich of dsp.multilat).
     weight = None
     if multipath_link_sigma_m is None:
-        weight = pair_sigmas(measured, MULTIPATH_LINK_SIGMA_M).covariance_m2()
+        weight = pair_sigmas(measured, MULTIPATH_LINK_SIGMA_M)
     starts = [frame.to_enu(np.array(la), np.array(lo), np.array(0.0))[:2] for la, lo in starts_latlon]
-    try:
-        fix, left_out = solve_tdoa_checked(enu, rdiff, cov, height_m=emitter_height_m, starts=starts,
-                                           weight_cov_m2=weight)
-    except MultilatError as exc:
-        raise TdoaError(f"hyperbolic solve failed: {exc}") from exc
+    fix, left_out = fix_from_sigmas(enu, rdiff, stated, weight, emitter_height_m=emitter_height_m, starts_enu=starts)
     for i in left_out:
         dropped.append((pairs[i][0].sensor_id, "range difference inconsistent with the others (chi-square)"))
     pairs = [p for i, p in enumerate(pairs) if i not in left_out]
@@ -260,6 +277,22 @@ def solve_pairs(measured: MeasuredPairs, *, emitter_height_m: float = EMITTER_HE
     return TdoaResult(lat=lat, lon=lon, semi_major_m=major, semi_minor_m=minor, orientation_deg=orient, fix=fix,
                       frame=frame, reference_sensor=s0.sensor_id,
                       pairs=tuple((p[0].sensor_id, p[1]) for p in pairs), dropped=tuple(dropped))
+
+
+def fix_from_sigmas(sensors_enu: np.ndarray, rdiff_m: np.ndarray, stated: PairSigmas, weight: PairSigmas | None, *,
+                    emitter_height_m: float = EMITTER_HEIGHT_M, starts_enu: Sequence[np.ndarray] = ()
+                    ) -> tuple[TdoaFix, tuple[int, ...]]:
+    """The fix of :func:`solve_pairs` from its numbers alone (ENU sensors, sensor 0 first; range differences; the
+    stated sigma parts and those it is weighted by, None: the same): the chi-square-checked fix and the indices
+    of the differences it left out. Pure, so a fix can be stated again from recorded pairs (bench_tdoa --dump)."""
+    cov = stated.covariance_m2()
+    try:
+        return solve_tdoa_checked(sensors_enu, rdiff_m, cov, height_m=emitter_height_m,
+                                  starts=[np.asarray(p) for p in starts_enu],
+                                  weight_cov_m2=None if weight is None else weight.covariance_m2(),
+                                  tail=stated.heavy_tail())
+    except MultilatError as exc:
+        raise TdoaError(f"hyperbolic solve failed: {exc}") from exc
 
 
 def locate_tdoa(snapshots: Sequence[SensorSnapshot], reference: ReferenceBroadcaster | None, *,

@@ -11,7 +11,7 @@ from fm_channel_testkit import FS, N, fm_programme, through_channel
 from coordination.tdoa import MULTIPATH_LINK_SIGMA_M, MeasuredPairs, SensorSnapshot, pair_sigmas
 from dsp.clock_align import ClockMap
 from dsp.fm_multipath import FmMultipath
-from dsp.link_multipath import LINK_SIGMA_FLOOR_S, UNREAD_SIGMA_S
+from dsp.link_multipath import LINK_SIGMA_FLOOR_S, UNREAD_SIGMA_S, UNREAD_TAIL_NU
 from dsp.multilat import C_M_S, EnuFrame
 from dsp.tdoa_pair import PairTdoa, SnapshotWindows
 from dsp.xcorr import DelayEstimate
@@ -70,3 +70,21 @@ def test_a_noise_like_target_gets_the_unread_term_on_every_link():
     sig = pair_sigmas(_measured(noise_like))
     assert np.all(sig.target0_m == pytest.approx(UNREAD_SIGMA_S * C_M_S))
     assert np.all(sig.targeti_m == pytest.approx(UNREAD_SIGMA_S * C_M_S))
+
+
+def test_a_noise_like_targets_links_are_stated_heavy_tailed_and_an_fm_targets_are_not():
+    # the region of a digital carrier's fix is drawn from a Student t per target link (sensor 0's in every pair,
+    # sensor i's in pair i); an FM target's links are read from their envelopes and stay Gaussian
+    rng = np.random.default_rng(8)
+    noise_like = pair_sigmas(_measured([rng.standard_normal(N) + 1j * rng.standard_normal(N) for _ in range(4)]))
+    tail = noise_like.heavy_tail()
+    assert tail is not None and tail.nu == UNREAD_TAIL_NU
+    assert tail.loadings == pytest.approx(np.array([[1, 1, 0, 0], [1, 0, 1, 0], [1, 0, 0, 1]], dtype=float))
+    assert tail.sigma_m == pytest.approx(np.full(4, UNREAD_SIGMA_S * C_M_S))
+    # its Gaussian 1-sigmas are the ones of the covariance, so the draws replace exactly that share of it
+    share = (tail.loadings * tail.sigma_m**2) @ tail.loadings.T
+    assert share == pytest.approx(np.outer(noise_like.target0_m, noise_like.target0_m)
+                                  + np.diag(noise_like.targeti_m**2))
+    x = fm_programme(9)
+    assert pair_sigmas(_measured([x, x, x, x])).heavy_tail() is None
+    assert pair_sigmas(_measured([x, x, x, x]), MULTIPATH_LINK_SIGMA_M).heavy_tail() is None

@@ -10,6 +10,7 @@ import pytest
 from dsp.multilat import (
     CHI2_2DOF_95,
     EnuFrame,
+    HeavyTail,
     chi2_upper,
     range_differences,
     solve_tdoa,
@@ -128,3 +129,29 @@ def test_a_fix_weighted_one_way_and_stated_another_keeps_its_estimate_and_covers
     # weighted and stated alike: the sandwich is the plain covariance
     same, _ = solve_tdoa_checked(s, d0 + 5.0, true_cov, weight_cov_m2=true_cov)
     assert np.array(same.cov_m2) == pytest.approx(np.array(solve_tdoa_checked(s, d0 + 5.0, true_cov)[0].cov_m2))
+
+
+def test_a_region_drawn_from_heavy_tailed_links_covers_where_their_gaussian_core_does_not():
+    # four links pulled by a Student t (2 dof, scale 80 m: the simulator's multipath links), 20 m of Gaussian
+    # noise, emitters anywhere within 15 km: stated as Gaussians of the links' typical size (100 m) the regions
+    # held the truth in 256 of 300 fixes (85 %); drawn heavy-tailed through the same fix, in 289 (96 %), the
+    # estimate unchanged
+    frame = EnuFrame(31.0, 121.1)
+    s = _sensors(frame)
+    links = np.concatenate([np.ones((3, 1)), np.eye(3)], axis=1)  # sensor 0's link in every pair, sensor i's in i
+    cov = np.eye(3) * 20.0**2 + (links * 100.0**2) @ links.T
+    tail = HeavyTail(loadings=links, sigma_m=np.full(4, 100.0), scale_m=np.full(4, 80.0), nu=2.0)
+    rng = np.random.default_rng(3)
+    gaussian = heavy = 0
+    trials = 300  # binomial sd 1.3 % about 95 %
+    for _ in range(trials):
+        e, n = rng.uniform(-15000.0, 15000.0, 2)
+        truth = np.array([e, n, float(surface_up_m(e, n, 0.0))])
+        d = range_differences(truth, s) + rng.normal(0.0, 20.0, 3) + links @ (80.0 * rng.standard_t(2.0, 4))
+        plain, _ = solve_tdoa_checked(s, d, cov)
+        tailed, _ = solve_tdoa_checked(s, d, cov, tail=tail)
+        assert (tailed.east_m, tailed.north_m) == (plain.east_m, plain.north_m)
+        gaussian += plain.contains(e, n)
+        heavy += tailed.contains(e, n)
+    assert gaussian / trials < 0.9
+    assert 0.92 <= heavy / trials <= 0.98
