@@ -24,12 +24,12 @@ links' group delay at the carrier r.m.s. ~160 m per link, 99th percentile of a p
 An unread link's pull is not a Gaussian of that r.m.s.: most links are pulled a few tens of metres, the few near
 a fade by up to kilometres. For the region of a noise-like target (whose links can never be read) each link's
 pull is a Student t of 2 degrees of freedom and scale 80 m (:data:`UNREAD_TAIL_NU`, :data:`UNREAD_TAIL_SCALE_S`).
-Fitted on the simulator's ray model itself (40,000 links of the mixed profile through a 150 kHz raised-cosine
-band, peak of the correlation against the clean signal): |pull| quantiles 50/80/90/95/98/99 % of 64 / 160 /
-242 / 348 / 568 / 775 m against the t's 65 / 151 / 235 / 347 / 565 / 807 m (a t of 3 dof stops at 469 m at 99 %,
-a Gaussian of 160 m at 412 m); checked on the pairs of bench_tdoa's dev seeds 29500 and 59500 (232 wideband
-pairs at 10 dB, target side): 103 / 219 / 292 / 430 / 729 / 829 m against the model pair's 109 / 244 / 366 /
-527 / 826 / 1169 m (the model errs wide in the far tail).
+Fitted on the simulator's ray model itself (benchmarks/bench_link_tail.py: 40,000 links of the mixed profile, the
+wideband waveform's own spectrum, peak of the correlation against the clean signal): |pull| quantiles 50/80/90/
+95/98/99 % of 65 / 160 / 239 / 346 / 547 / 748 m against the t's 65 / 151 / 235 / 346 / 556 / 783 m (a t of
+3 dof stops at 476 m at 99 %, a Gaussian of 160 m at 413 m); checked on the pairs of bench_tdoa's dev seeds 29500
+and 59500 (232 wideband pairs at 10 dB, target side): 103 / 219 / 292 / 430 / 729 / 829 m against the model
+pair's 109 / 243 / 365 / 525 / 817 / 1132 m (the model errs wide in the far tail).
 """
 
 from __future__ import annotations
