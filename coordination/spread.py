@@ -23,8 +23,9 @@ matched stations is that bias, measured against the world the network meets (nev
 settings).
 
 What is learnt survives a server restart: :func:`learnt_doc` turns both into one plain document (JSON
-types only, no pickle) that the server stores, and :func:`restore_learnt` checks a stored one field by
-field (:class:`LearntStateError` names what is wrong and where) before anything of it is used.
+types only, never a serialised Python object) that the server stores, and :func:`restore_learnt` checks a
+stored one field by field (:class:`LearntStateError` names what is wrong and where) before anything of it is
+used.
 """
 
 from __future__ import annotations
