@@ -51,6 +51,7 @@ from coordination.alerts import (
     SensorReading,
 )
 from coordination.emission_class import check_class
+from coordination.licensed_group import licensed_group
 from coordination.localisation import (
     FieldModel,
     Fix,
@@ -862,6 +863,16 @@ class RulesEngine:
                 kept_note = reasons[0] if reasons else None
                 matched_resid = {o.sensor.sensor_id: r for o, r in zip(obs, resid, strict=True)}
 
+        group = licensed_group(rivals, matched, cfg.match_min_probability, cfg.rival_min_probability)
+        if group is not None:
+            # No one station reaches the bar but together they do (two bases of one licensee a few km apart
+            # share the odds): licensed traffic of one of them, the likeliest named, the others its rivals.
+            matched, best_p, matched_offset_db, resid = group.best
+            matched_pred = {o.sensor.sensor_id: self._predict(matched, o.sensor, band) for o in obs}
+            matched_resid = {o.sensor.sensor_id: r for o, r in zip(obs, resid, strict=True)}
+            cand_reports = [dataclasses.replace(c, explains=True) if c.station_id == matched.station_id else c
+                            for c in cand_reports]
+
         verdicts: set[str] = set()
         violation_excess = 0.0
         licence_notes: list[str] = []
@@ -875,15 +886,20 @@ class RulesEngine:
             probs = {} if position is None else position.province_probabilities
             source = self._source_from_position(position, obs, known_source)
         else:
-            probs = {matched.province: 1.0}
-            source = (matched.province,)
-            findings.append(f"licensed station {matched.province}/{matched.station_id} is the emitter with "
-                            f"probability {best_p:.2f} (levels, silences, position, licensed e.r.p."
-                            f"{', TDOA fix' if position_fix is not None else ''})")
+            probs = {matched.province: 1.0} if group is None else group.province_shares()
+            source = tuple(p for p, v in sorted(probs.items(), key=lambda kv: -kv[1])
+                           if v >= cfg.source_min_probability or p == matched.province)
+            if group is None:
+                findings.append(f"licensed station {matched.province}/{matched.station_id} is the emitter with "
+                                f"probability {best_p:.2f} (levels, silences, position, licensed e.r.p."
+                                f"{', TDOA fix' if position_fix is not None else ''})")
+            else:
+                findings.append(group.finding())
             if kept_note:
                 findings.append(f"TDOA fix against the licence: {kept_note}")
             position = self._station_position(matched, position, best_p, len(obs),
-                                              method="rss" if position_fix is None else "fused")
+                                              method="rss" if position_fix is None else "fused",
+                                              provinces=tuple(probs.items()))
             if best_p >= cfg.spread_learn_min_probability:
                 self.spread.add(matched.station_id, matched_resid)
             # The station's own levels weighed against the learnt spread (or the localiser's range before
@@ -1065,12 +1081,14 @@ class RulesEngine:
         return [q for _, q in out[: self.config.max_localisation_sensors]]
 
     def _station_position(self, st: Station, fix_position: Position | None, p: float, n: int,
-                          method: str = "rss") -> Position:
+                          method: str = "rss", provinces: tuple[tuple[str, float], ...] | None = None) -> Position:
         """The licensed station's own position as the emitter's (the database is the better fix).
-        ``method``: what identified the station (``fused`` when a TDOA fix took part)."""
+        ``method``: what identified the station (``fused`` when a TDOA fix took part); ``provinces``: where
+        the emitter is when it may be one of several stations (default: the station's province)."""
         eirp = None if fix_position is None else fix_position.eirp_dbw
         return Position(lat=st.lat, lon=st.lon, error_km=1.0, semi_major_km=1.0 / math.sqrt(5.991),
-                        semi_minor_km=1.0 / math.sqrt(5.991), orientation_deg=0.0, provinces=((st.province, 1.0),),
+                        semi_minor_km=1.0 / math.sqrt(5.991), orientation_deg=0.0,
+                        provinces=provinces or ((st.province, 1.0),),
                         kind="station", n_sensors=n, eirp_dbw=eirp, method=method)
 
     def _fuse(self, level: Position | None, other: Position, *, outlier_probability: float = 0.0,
