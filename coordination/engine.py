@@ -1490,6 +1490,8 @@ class RulesEngine:
         if tr.alert is not None and tr.alert.active and tr.alert.provisional:
             return self._settle_provisional(tr, a, now, seen)
         if not a.verdicts:
+            if tr.fix is not None and a.matched is not None and tr.alert is not None and tr.alert.active:
+                return self._withdraw_for_fix(tr, a, now)
             log.debug("%s %.0f Hz: licensed (%s)", tr.band.name, tr.channel_hz, tr.matched_station)
             return []
         tr.last_condition = seen
@@ -1509,7 +1511,9 @@ class RulesEngine:
         affected = tuple(p for p in affected if p not in a.provinces_certain)
         # Who the emitter is follows the latest (best-informed) judgement: more sensors and silences can
         # show that an "unlicensed" emitter is a licensed station after all, or the reverse. A violation
-        # of the same station is kept (a level hovering at the power tolerance does not flicker).
+        # of the same station is kept (a level hovering at the power tolerance does not flicker). The matched
+        # station follows it too: an alert judged "unlicensed" again must not keep naming the station an earlier
+        # judgement matched (a PMR base at 0.41, 0.53, then under 0.5 read "unlicensed" naming the base).
         identity = {"unlicensed", "licence_violation"}
         same_station = a.matched is not None and old.matched_station == f"{a.matched.province}/{a.matched.station_id}"
         verdicts_set = (set(a.verdicts) & identity) | (set(old.verdicts) & {"licence_violation"} if same_station
@@ -1527,7 +1531,7 @@ class RulesEngine:
             position_rss=a.position_rss, candidate_stations=a.candidates, last_seen=max(old.last_seen, seen),
             findings=findings,
             resolution=a.resolution or old.resolution,
-            matched_station=tr.matched_station or old.matched_station, updated_at=now,
+            matched_station=tr.matched_station, updated_at=now,
         )
         # A sensor that hears the emitter for the first time is news too: the console shows who hears it,
         # and a TDOA round can be ordered once three capable sensors do (coordination.tdoa_orders).
@@ -1543,6 +1547,30 @@ class RulesEngine:
             self.store.save(new)
             return [AlertEvent("updated", new)]
         return []
+
+    def _withdraw_for_fix(self, tr: _Track, a: Assessment, now: datetime) -> list[AlertEvent]:
+        """An open alert whose judgement with a TDOA fix finds a licensed station within its licence and no
+        cross-border condition: withdrawn at once (``resolved_by`` ``engine``), not left to auto-resolve.
+
+        Hysteresis keeps an alert open while levels hover about a limit; a fix is new evidence of who and where
+        the emitter is, ordered to settle exactly that. Without this the alert kept its old verdicts
+        ("unlicensed", cross-border) for ``auto_resolve_after_s`` while the engine held the emitter licensed:
+        an FM broadcaster heard by eight sensors, placed by its fix 0.17 km from its licensed site, stayed an
+        unlicensed cross-border alert. The fix stays with the cluster, so the next judgements weigh it too."""
+        old = tr.alert
+        assert old is not None and a.matched is not None
+        station = f"{a.matched.province}/{a.matched.station_id}"
+        # As a withdrawn provisional alert: the record keeps what was alerted; the note and the first findings
+        # say what the judgement with the fix found.
+        gone = old.evolve(
+            event="resolved", state="resolved", resolved_by="engine", updated_at=now,
+            findings=tuple(dict.fromkeys([*a.findings, *old.findings]))[:40],
+            note=_join_note(old.note, f"withdrawn: with the TDOA fix the emitter is licensed station {station} "
+                                      f"within its licence; no alert condition"))
+        tr.alert, tr.last_event = None, now
+        self.store.save(gone)
+        log.info("alert %s withdrawn: the TDOA fix shows licensed station %s within its licence", old.id, station)
+        return [AlertEvent("resolved", gone)]
 
     def _settle_provisional(self, tr: _Track, a: Assessment, now: datetime, seen: datetime) -> list[AlertEvent]:
         """The full judgement of a cluster that has a provisional alert: confirm it or withdraw it."""

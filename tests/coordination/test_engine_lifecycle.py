@@ -7,12 +7,16 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from engine_testkit import (
+    AH_DEEP_SENSORS,
+    AH_DEEP_STATION_POS,
     NOISE_FLOOR_DBM,
     PMR_FREQ_HZ,
     T0,
     ZJ_EMITTER,
     ZJ_JS_SENSORS,
     make_repo,
+    run,
+    station,
     sweep,
 )
 
@@ -221,3 +225,19 @@ def test_operator_actions_are_stamped_with_the_injected_clock(tmp_path) -> None:
     ack = engine.acknowledge(events[0].alert.id, "zj")
     assert ack.alert.updated_at == wall
     assert ack.alert.to_json()["updated_at"] == "2026-11-25T09:00:00.000000Z"
+
+
+def test_an_alert_judged_unlicensed_again_no_longer_names_the_station(tmp_path) -> None:
+    """Who the emitter is follows the latest judgement, the matched station with it: a +20 dB fault of a base
+    is a violation naming it; when the levels move 20 km away the base cannot explain them, and the same alert,
+    now "unlicensed", must not keep naming the base (it used to: matched_station kept the earlier match)."""
+    lat, lon = AH_DEEP_STATION_POS
+    base = station("AH-PMR-0100", "AH", lat, lon, erp_dbw=10.0)
+    engine = RulesEngine(make_repo(tmp_path / "st.db", [base]), RULES, InMemoryAlertStore())
+    events, t = run(engine, AH_DEEP_SENSORS, lat, lon, erp_dbw=30.0, rng=np.random.default_rng(3), noise_db=0.5)
+    [opened] = [e.alert for e in events if e.event == "opened"]
+    assert opened.verdicts == ("licence_violation",) and opened.matched_station == "AH/AH-PMR-0100"
+    events, _ = run(engine, AH_DEEP_SENSORS, lat, lon + 0.2, start=t, n=4, erp_dbw=10.0,
+                    rng=np.random.default_rng(4), noise_db=0.5)
+    last = [e.alert for e in events if e.alert.id == opened.id][-1]
+    assert last.verdicts == ("unlicensed",) and last.matched_station is None

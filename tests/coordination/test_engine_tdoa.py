@@ -234,3 +234,27 @@ def test_the_wrong_fix_rate_is_a_table_by_sensor_count_and_the_old_names_still_b
             EngineConfig(tdoa_wrong_by_sensors=bad)
     with pytest.raises(ValueError, match="not both"):
         EngineConfig(tdoa_wrong_narrow=0.3, tdoa_wrong_by_sensors=[[3, 0.2, 0.2]])
+
+
+def test_an_alert_the_fix_shows_to_be_a_station_within_licence_is_withdrawn(tmp_path) -> None:
+    """Three Anhui sensors, 7 dB of scatter (seed 26): the base's own levels left it under 0.5, so its traffic
+    opened an ``unlicensed`` alert. A fix at the base's site makes it the emitter within its licence: the alert
+    is withdrawn at once by the engine, not left open as "unlicensed" until auto-resolve (it was)."""
+    from engine_testkit import AH_DEEP_SENSORS, AH_DEEP_STATION_POS, run
+
+    lat, lon = AH_DEEP_STATION_POS
+    engine = engine_for(tmp_path, [station("AH-PMR-0100", "AH", lat, lon, erp_dbw=10.0)])
+    events, t = run(engine, AH_DEEP_SENSORS, lat, lon, erp_dbw=10.0, n=1, rng=np.random.default_rng(26),
+                    noise_db=7.0)
+    [opened] = [e.alert for e in events if e.event == "opened"]
+    assert opened.verdicts == ("unlicensed",)
+    [ev] = engine.add_position_fix(opened.id, replace(tdoa_fix(lat, lon), n_sensors=3), t)
+    assert ev.event == "resolved" and ev.alert.resolved_by == "engine" and ev.alert.id == opened.id
+    assert "licensed station AH/AH-PMR-0100 within its licence" in (ev.alert.note or "")
+    assert engine.open_alerts() == []
+    [status] = engine.channel_status()
+    assert status["status"] == "licensed" and status["matched_station"] == "AH/AH-PMR-0100"
+    # the fix stays with the cluster: the next sweeps are judged with it and raise nothing
+    later, _ = run(engine, AH_DEEP_SENSORS, lat, lon, start=t + timedelta(seconds=5), erp_dbw=10.0, n=2,
+                   rng=np.random.default_rng(27), noise_db=7.0)
+    assert [e for e in later if e.event == "opened"] == []
