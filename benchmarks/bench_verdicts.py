@@ -91,7 +91,7 @@ ERP_DBW = {"land_mobile": (0.0, 20.0), "broadcast": (15.0, 30.0), "aeronautical"
 
 @dataclass(frozen=True)
 class Incident:
-    kind: str  # unlicensed-inland / unlicensed-border / unlicensed-offshore / fault-power / fault-freq / licensed
+    kind: str  # unlicensed-inland / -border / -offshore (/ -cochannel) / fault-power / fault-freq / licensed
     tx: Transmitter
     band: BandRule
     obw_hz: float
@@ -225,6 +225,36 @@ def make_incidents(n: int, rng: np.random.Generator, rules: RuleSet, stations: S
                          erp_dbw=st.erp_dbw, modulation="nfm", erp_boost_db=boost, freq_offset_hz=offset,
                          antenna_height_m=prediction.station_heff_m(st))
         out.append(Incident(kind, tx, st_band, 0.9 * st.necessary_bw_hz, st.province, border_km(st.lat, st.lon), st))
+    return out
+
+
+def make_cochannel(n: int, rng: np.random.Generator, rules: RuleSet, stations: Sequence[Station],
+                   infos: Sequence[SensorInfo]) -> list[Incident]:
+    """``n`` pirates on a licensed station's own channel, 5-40 km from it on land in a member province (within
+    45 km of a sensor), the licensee silent meanwhile: the case the station prior gets wrong most (the main draw
+    keeps pirates off channels with a licensee within 60 km). Truth: ``unlicensed`` (and cross-border by the
+    levels); an alert naming the station, or none, is the station prior taking a pirate for a licensee."""
+    near = [s for s in stations if _min_sensor_km(s.lat, s.lon, infos) < 40.0 and rules.band_for(s.tx_freq_hz)]
+    out: list[Incident] = []
+    for _ in range(200 * max(n, 1)):
+        if len(out) >= n:
+            break
+        st = near[int(rng.integers(len(near)))]
+        band = rules.band_for(st.tx_freq_hz)
+        assert band is not None  # `near` keeps only stations in a band of the rules
+        d_km, az = float(rng.uniform(5.0, 40.0)), float(rng.uniform(0.0, 2.0 * math.pi))
+        lat = st.lat + d_km * math.cos(az) / KM_PER_DEG_LAT
+        lon = st.lon + d_km * math.sin(az) / (KM_PER_DEG_LON_EQ * math.cos(math.radians(st.lat)))
+        if _min_sensor_km(lat, lon, infos) > MAX_SENSOR_KM or geo.province_of(lat, lon) not in MEMBER_PROVINCES:
+            continue
+        lo, hi = ERP_DBW.get(band.service, (0.0, 20.0))
+        tx = Transmitter(id=f"cochannel{len(out)}", lat=lat, lon=lon, freq_hz=st.tx_freq_hz,
+                         erp_dbw=float(rng.uniform(lo, hi)), modulation="nfm",
+                         antenna_height_m=float(rng.uniform(10.0, 40.0)))
+        out.append(Incident("unlicensed-cochannel", tx, band, 0.8 * band.channel_width_hz,
+                            nearest_province(lat, lon), border_km(lat, lon)))
+    if len(out) < n:
+        raise RuntimeError(f"could place only {len(out)} of {n} co-channel pirates")
     return out
 
 
@@ -636,6 +666,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--kinds", nargs="+", default=None, metavar="PREFIX",
                     help="play only incidents whose kind starts with one of these (e.g. unlicensed)")
     ap.add_argument("--jsonl", default=None, help="append one JSON line per incident's outcome to this file")
+    ap.add_argument("--cochannel", type=int, default=0, metavar="N",
+                    help="N more incidents after the draw: pirates on a licensee's channel 5-40 km from it "
+                         "(kind unlicensed-cochannel; the headline columns then include them)")
     ap.add_argument("--licence", action="store_true",
                     help="licensed alerts by cause and faults caught by sensors heard (also with --detail)")
     ap.add_argument("--erp-bias", action="store_true",
@@ -652,6 +685,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         repo, stations = station_repo(Path(tmp) / "stations.db")
         incidents = make_incidents(args.n, rng, rules, stations, infos)
+        if args.cochannel:  # their own generator: the main draw stays as it was
+            incidents += make_cochannel(args.cochannel, np.random.default_rng([args.seed, 77]), rules, stations, infos)
         warm = [i for i in make_incidents(4 * args.warmup, np.random.default_rng([args.seed, 99]), rules, stations,
                                           infos) if i.station is not None][: args.warmup]
         base = (RealisticWorld.ideal(seed=args.world_seed) if args.ideal
