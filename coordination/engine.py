@@ -815,8 +815,9 @@ class RulesEngine:
         matched_offset_db = 0.0
         matched_resid: dict[str, float] = {}
         best_p = -1.0
+        preds: dict[str, dict[str, float]] = {}  # station -> its predicted field at every heard sensor
         for st in candidates:
-            pred = {o.sensor.sensor_id: self._predict(st, o.sensor, band) for o in obs}
+            pred = preds[st.station_id] = {o.sensor.sensor_id: self._predict(st, o.sensor, band) for o in obs}
             # The e.r.p. the levels and silences give the station, against its licence: median-time fields
             # (what a sweep sees on average; the band's 1 % / 10 % protection figure is several dB higher
             # on a 50 km path and hid boosts), censored by the silent sensors (far sensors that heard it
@@ -868,7 +869,7 @@ class RulesEngine:
             # No one station reaches the bar but together they do (two bases of one licensee a few km apart
             # share the odds): licensed traffic of one of them, the likeliest named, the others its rivals.
             matched, best_p, matched_offset_db, resid = group.best
-            matched_pred = {o.sensor.sensor_id: self._predict(matched, o.sensor, band) for o in obs}
+            matched_pred = preds[matched.station_id]
             matched_resid = {o.sensor.sensor_id: r for o, r in zip(obs, resid, strict=True)}
             cand_reports = [dataclasses.replace(c, explains=True) if c.station_id == matched.station_id else c
                             for c in cand_reports]
@@ -1434,12 +1435,8 @@ class RulesEngine:
                 keep.alert, keep.last_event = gone.alert, gone.last_event
                 keep.fix, keep.fix_t = gone.fix, gone.fix_t
             else:
-                withdrawn = gone.alert.evolve(
-                    event="resolved", state="resolved", resolved_by="engine", updated_at=now,
-                    note=_join_note(gone.alert.note, f"withdrawn: merged into {keep.alert.id} (one emitter: the "
-                                                     f"levels of both sensor groups fit it)"))
-                self.store.save(withdrawn)
-                out.append(AlertEvent("resolved", withdrawn))
+                out.append(self._withdraw(gone.alert, now, f"withdrawn: merged into {keep.alert.id} (one emitter: "
+                                                           f"the levels of both sensor groups fit it)"))
         keep.provisional_done = keep.provisional_done or gone.provisional_done
         self._pending.pop(id(gone), None)
         tracks = self._tracks.get(key, [])
@@ -1562,15 +1559,20 @@ class RulesEngine:
         station = f"{a.matched.province}/{a.matched.station_id}"
         # As a withdrawn provisional alert: the record keeps what was alerted; the note and the first findings
         # say what the judgement with the fix found.
-        gone = old.evolve(
-            event="resolved", state="resolved", resolved_by="engine", updated_at=now,
-            findings=tuple(dict.fromkeys([*a.findings, *old.findings]))[:40],
-            note=_join_note(old.note, f"withdrawn: with the TDOA fix the emitter is licensed station {station} "
-                                      f"within its licence; no alert condition"))
         tr.alert, tr.last_event = None, now
-        self.store.save(gone)
         log.info("alert %s withdrawn: the TDOA fix shows licensed station %s within its licence", old.id, station)
-        return [AlertEvent("resolved", gone)]
+        return [self._withdraw(old, now, f"withdrawn: with the TDOA fix the emitter is licensed station {station} "
+                                         f"within its licence; no alert condition",
+                               findings=tuple(dict.fromkeys([*a.findings, *old.findings]))[:40])]
+
+    def _withdraw(self, alert: Alert, now: datetime, why: str, **changes: Any) -> AlertEvent:
+        """``alert`` resolved by the engine itself (``resolved_by`` ``engine``, ``why`` joined to its note, any
+        ``changes`` applied) and stored: a provisional alert the full judgement did not confirm, one merged into
+        another alert of the same emitter, one a TDOA fix showed to be a licensed station within its licence."""
+        gone = alert.evolve(event="resolved", state="resolved", resolved_by="engine", updated_at=now,
+                            note=_join_note(alert.note, why), **changes)
+        self.store.save(gone)
+        return AlertEvent("resolved", gone)
 
     def _settle_provisional(self, tr: _Track, a: Assessment, now: datetime, seen: datetime) -> list[AlertEvent]:
         """The full judgement of a cluster that has a provisional alert: confirm it or withdraw it."""
@@ -1579,13 +1581,10 @@ class RulesEngine:
         tr.last_event = now
         if not a.verdicts:
             tr.fix = tr.fix_t = None
-            gone = old.evolve(event="resolved", state="resolved", resolved_by="engine", updated_at=now,
-                              note=_join_note(old.note, "withdrawn: the full judgement found no alert condition "
-                                                        f"({tr.matched_station or 'no verdict'})"))
             tr.alert = None
-            self.store.save(gone)
             log.info("provisional alert %s withdrawn", old.id)
-            return [AlertEvent("resolved", gone)]
+            return [self._withdraw(old, now, "withdrawn: the full judgement found no alert condition "
+                                             f"({tr.matched_station or 'no verdict'})")]
         tr.last_condition = seen
         new = old.evolve(
             event="updated", provisional=False, verdicts=a.verdicts, severity=a.severity,
