@@ -119,6 +119,7 @@ class Outcome:
     tdoa: tuple[str, int, float, float, bool, bool] | None = None
     checks: frozenset[str] = frozenset()  # licence checks that raised a violation: frequency / bandwidth / power
     possible_excess: bool = False  # a finding of a power excess the fit shows but cannot establish
+    identity_check: str | None = None  # with --tdoa: a round checking a licensed identity: alerted / confirmed
 
 
 @dataclass
@@ -425,6 +426,7 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
         # a finding with no alert lives in the channel status while the cluster is judged
         notes |= {n for c in engine.channel_status() for n in c.get("licence_notes", ())}
     tdoa_note = ""
+    check: str | None = None  # an identity check's round: whether its fix opened an alert or left the station
     tdoa_seen: tuple[str, int, float, float, bool, bool] | None = None
     if tdoa_stations is not None and len(measured) >= 3:
         # The server orders a round when an alert opens; the fix reaches the engine while the levels are
@@ -433,15 +435,24 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
         for ev in events:
             last_now[ev.alert.id] = ev.alert
         live = [a for a in last_now.values() if a.active]
+        # With no alert, a round the engine asks for to check a licensed identity resting on the prior.
+        checks = [] if live else engine.identity_checks()
+        target: tuple[str, Position | None, bool] | None = None
         if live:
             main = max(live, key=lambda a: len(a.sensors))
-            fm = tdoa_fm and target_fm_of(main.to_json())
+            target = (main.id, main.position, tdoa_fm and target_fm_of(main.to_json()))
+        elif checks:
+            doc = max(checks, key=lambda d: len(d["sensors"]))
+            target = (doc["id"], None if doc["position"] is None else Position.from_json(doc["position"]),
+                      tdoa_fm and target_fm_of(doc))
+        if target is not None:
+            target_id, start, fm = target
             key = f"{seed}/{world.shadowing_db:g}"
             if fixes is not None and key in fixes:  # the same round, solved by an earlier run
                 got = fixes[key]
                 fix = got if isinstance(got, str) else Position.from_json(got)
             else:
-                fix = tdoa_fix(inc, world, sites, infos, measured, tdoa_stations, main.position, rng, seed, fm)
+                fix = tdoa_fix(inc, world, sites, infos, measured, tdoa_stations, start, rng, seed, fm)
                 if fixes is not None:  # this run takes the fix as a later one will read it (JSON's rounding)
                     fixes[key] = fix if isinstance(fix, str) else fix.to_json()
                     fix = fix if isinstance(fix, str) else Position.from_json(fixes[key])
@@ -453,7 +464,13 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
                              covered_by(fix, inc.tx.lat, inc.tx.lon), fm)
                 tdoa_note = (f"      TDOA: fix {float(geo.haversine_km(fix.lat, fix.lon, inc.tx.lat, inc.tx.lon)):.2f} "
                              f"km off, 95 % {fix.error_km:.2f} km{', FM target' if fm else ''}")
-                events += engine.add_position_fix(main.id, fix, t0 + timedelta(seconds=12.0))
+                got_events = engine.add_position_fix(target_id, fix, t0 + timedelta(seconds=12.0))
+                events += got_events
+                if checks:
+                    check = "alerted" if any(e.event == "opened" for e in got_events) else "confirmed"
+                    tdoa_note += (f"; identity check of {checks[0]['matched_station']} "
+                                  f"(p {checks[0]['probability']}): {check}")
+
     events += engine.tick(t0 + timedelta(seconds=40.0))
     last: dict[str, Alert] = {}
     for ev in events:
@@ -465,7 +482,7 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
                   ambiguous=any(f.startswith("ambiguous:") for a in alerts for f in a.findings), tdoa=tdoa_seen,
                   checks=frozenset(c for a in alerts for f in a.findings for c in licence_checks(f)),
                   possible_excess=any(f.startswith("possible") for a in alerts for f in a.findings)
-                  or bool(notes))
+                  or bool(notes), identity_check=check)
     heard_s = ", ".join(f"{sid}({prov_of[sid]}) {max(v):.1f}" for sid, v in sorted(measured.items(),
                                                                                     key=lambda kv: -max(kv[1])))
     out.detail = f"heard: {heard_s or '-'}\n" + "\n".join(
@@ -573,6 +590,13 @@ def breakdown(rows: Sequence[tuple[Incident, Outcome]]) -> str:
     lines.append(f"    misses that are only the ambiguity rule (cross-border by doubt): {len(doubt)}")
     lines += ambiguity_lines(doubt)
     lines += tdoa_lines([o.tdoa for _, o in heard if o.tdoa is not None])
+    checked: dict[str, list[str]] = {}
+    for i, o in heard:
+        if o.identity_check is not None:
+            checked.setdefault(i.kind, []).append(o.identity_check)
+    if checked:
+        lines.append("    identity checks (TDOA rounds for a licensed identity resting on the prior): " + ", ".join(
+            f"{k} {len(v)} ({v.count('alerted')} opened an alert)" for k, v in sorted(checked.items())))
     by: dict[str, list[bool]] = {}
     wrong: Counter[str] = Counter()
     for i, o in rows:
@@ -592,7 +616,7 @@ def outcome_record(k: int, level: float, inc: Incident, o: Outcome) -> dict[str,
             "heard": o.heard, "n_heard": o.n_heard, "n_alerts": o.n_alerts, "verdicts": sorted(o.verdicts),
             "truth": sorted(o.truth), "top1": o.top1, "err_km": o.err_km, "covered": o.covered,
             "ambiguous": o.ambiguous, "doubt_p": o.doubt_p, "region_km": o.region_km,
-            "tdoa": None if o.tdoa is None else list(o.tdoa)}
+            "tdoa": None if o.tdoa is None else list(o.tdoa), "identity_check": o.identity_check}
 
 
 def ambiguity_lines(doubt: Sequence[tuple[Incident, Outcome]]) -> list[str]:

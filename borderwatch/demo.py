@@ -508,8 +508,9 @@ class DemoNetwork:
             insecure=self.keys is None, keys_dir=self.keys.root if self.keys is not None else None,
             evidence_duration_s=EVIDENCE_DURATION_S, evidence_sample_rate_hz=EVIDENCE_RATE_HZ,
             # a TDOA round for every alert heard by >= 3 sensors: the simulated sensors render their snapshots
-            # coherently (borderwatch.demo_tdoa), the reference broadcasters are in the scenario
-            tdoa_on_open=True, tdoa_target_s=TDOA_TARGET_S,
+            # coherently (borderwatch.demo_tdoa), the reference broadcasters are in the scenario; and one for
+            # each identity check the engine asks (licensed traffic taken for its station on the prior)
+            tdoa_on_open=True, tdoa_identity_checks=True, tdoa_target_s=TDOA_TARGET_S,
         )
 
     def sensor_config(self, site_id: str) -> SensorConfig:

@@ -131,8 +131,11 @@ class ServerConfig:
     evidence_max_unsolicited_mb: float = 1024.0
     evidence_max_age_s: float = 86400.0
     # TDOA rounds ([tdoa]): ordered when an alert opens heard by >= 3 capable sensors (else only through the
-    # API op tdoa_locate), the order's lead time and the target segment's length
+    # API op tdoa_locate), to check an identification the engine asks about (identity_checks: licensed traffic
+    # taken for its station more on the prior than on the levels), the order's lead time and the target
+    # segment's length
     tdoa_on_open: bool = False
+    tdoa_identity_checks: bool = False
     tdoa_lead_s: float = 3.0
     tdoa_target_s: float = 1.0
     # rules engine thresholds (EngineConfig field -> value), from the [engine] table
@@ -177,7 +180,8 @@ _KEYS: dict[str, dict[str, tuple[str, type]]] = {
                  "max_pending_mb": ("evidence_max_pending_mb", float),
                  "max_unsolicited_mb": ("evidence_max_unsolicited_mb", float),
                  "max_age_s": ("evidence_max_age_s", float)},
-    "tdoa": {"on_open": ("tdoa_on_open", bool), "lead_s": ("tdoa_lead_s", float),
+    "tdoa": {"on_open": ("tdoa_on_open", bool), "identity_checks": ("tdoa_identity_checks", bool),
+             "lead_s": ("tdoa_lead_s", float),
              "target_s": ("tdoa_target_s", float)},
 }
 

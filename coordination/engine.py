@@ -181,6 +181,12 @@ class EngineConfig:
     by ``fix_station_tol_km``, 1-sigma) than where the levels put an unknown emitter
     (:func:`coordination.tdoa_fusion.station_odds_factor`): a fix that may be a wrong peak cannot alone
     overturn a station the levels and the licence favour strongly, and the findings say when it did not.
+    ``identity_check_below``: a judgement that takes an emission heard by >= 3 sensors for a licensed station
+    within its licence with a probability under this (the prior and the licence carry it more than the levels
+    do: a pirate 20 km from its channel's licensee fits the licensee about as well at 6 dB) asks for a TDOA
+    round to check who it is (:meth:`RulesEngine.identity_checks`); the fix then re-judges the cluster
+    (:meth:`RulesEngine.add_position_fix` with the check's id), which opens an alert if the emitter is not the
+    station. Once per cluster; 0 asks for none.
     """
 
     def __post_init__(self) -> None:
@@ -202,6 +208,8 @@ class EngineConfig:
         if not 0.0 < self.power_z <= self.power_accuse_z:
             raise ValueError(f"EngineConfig.power_z={self.power_z!r} must be > 0 and <= power_accuse_z="
                              f"{self.power_accuse_z!r} (the finding level is below the accusation level)")
+        if not 0.0 <= self.identity_check_below <= 1.0:
+            raise ValueError(f"EngineConfig.identity_check_below={self.identity_check_below!r} must be in [0, 1]")
         if not 0.0 < self.rival_min_probability <= 1.0:
             raise ValueError(f"EngineConfig.rival_min_probability={self.rival_min_probability!r} must be in (0, 1]")
         if not (isinstance(self.spectral_sights, int) and self.spectral_sights >= 1):
@@ -250,6 +258,7 @@ class EngineConfig:
     provisional: bool = True
     judgements_per_call: int = 1
     fix_station_tol_km: float = 1.0
+    identity_check_below: float = 0.9
     tdoa_wrong_by_sensors: tuple[tuple[int, float, float], ...] = TDOA_WRONG_BY_SENSORS
     tdoa_wide_hz: float = 100e3
     tdoa_wrong_narrow: float | None = None  # deprecated (see the class docstring)
@@ -359,6 +368,9 @@ class _Track:
     provisional_done: bool = False
     fix: Position | None = None  # a position fix not from levels (TDOA) for the alert, and its time
     fix_t: datetime | None = None
+    #: the identity check (a TDOA round) asked for this cluster: its id, and its document until handed out
+    check_id: str | None = None
+    check_doc: dict[str, Any] | None = None
     #: per sensor, its recent sights' (time, centre Hz, occupied bandwidth Hz), newest last
     sights: dict[str, list[tuple[datetime, float, float]]] = field(default_factory=dict)
 
@@ -403,6 +415,8 @@ class Assessment:
     """Provinces the emitter is in with >= ``source_certain_probability`` (a matched station's own)."""
     position_rss: Position | None = None
     """The received-level position when a fix not from levels was fused into ``position``."""
+    matched_probability: float = 0.0
+    """The matched station's probability of being the emitter (0 with none matched)."""
     licence_notes: tuple[str, ...] = ()
     """Findings on the matched station's licence that raise no verdict (a possible power excess not
     established at the accusation level): shown with an alert, and in :meth:`RulesEngine.channel_status`."""
@@ -703,7 +717,11 @@ class RulesEngine:
         return AlertEvent("resolved", new)
 
     def add_evidence(self, alert_id: str, ref: str) -> AlertEvent:
-        """Attach an evidence reference (IQ SigMF capture path, spectrum ref) to an active alert."""
+        """Attach an evidence reference (IQ SigMF capture path, spectrum ref) to an active alert (``alert_id``
+        may name an identity check whose fix opened an alert: the alert takes it)."""
+        checked = self._checked(alert_id)
+        if checked is not None and checked.alert is not None and checked.alert.active:
+            alert_id = checked.alert.id
         alert, tr = self._find(alert_id)
         if ref in alert.evidence:
             return AlertEvent("updated", alert)
@@ -722,6 +740,9 @@ class RulesEngine:
         ambiguity, station match and routing on the fused position. The alert is re-judged at once;
         returns the ``updated`` event to publish (none when the fix is older than the one held).
         ``t``: when the fix was taken (default now); the re-judgement happens at ``t``.
+        ``alert_id`` may be an identity check's id (:meth:`identity_checks`): its cluster takes the fix the
+        same way, and the judgement with it opens an alert (returned) if the emitter is not the station; an
+        alert opened meanwhile takes it as its own.
         """
         if position.method != "tdoa":
             raise ValueError(f"add_position_fix: position.method={position.method!r}: only a fix that does not "
@@ -730,12 +751,19 @@ class RulesEngine:
                 and math.isfinite(position.semi_major_km) and position.semi_major_km > 0.0):
             raise ValueError(f"add_position_fix: position of alert {alert_id!r} needs a finite place and a "
                              f"positive region, got {position!r}")
-        alert, tr = self._find(alert_id)
-        if not alert.active or tr is None or tr.alert is None or tr.alert.id != alert_id:
-            raise AlertError(f"alert {alert_id} is resolved; a position fix is not added")
         now = t or self._clock()
         if now.tzinfo is None:
             raise ValueError(f"add_position_fix: t={now!r} must be timezone-aware UTC")
+        checked = self._checked(alert_id)
+        if checked is not None:
+            if checked.alert is None or not checked.alert.active:
+                return self._check_fix(checked, position, now)
+            alert_id = checked.alert.id  # an alert opened meanwhile: the fix is its
+        elif alert_id.startswith("check-"):
+            raise UnknownAlertError(f"identity check {alert_id!r}: its cluster is gone; the fix is not added")
+        alert, tr = self._find(alert_id)
+        if not alert.active or tr is None or tr.alert is None or tr.alert.id != alert_id:
+            raise AlertError(f"alert {alert_id} is resolved; a position fix is not added")
         if tr.fix_t is not None and now < tr.fix_t:
             log.info("position fix for %s at %s is older than the one held (%s): ignored", alert_id, now, tr.fix_t)
             return []
@@ -1000,6 +1028,7 @@ class RulesEngine:
             provinces_source=tuple(source), provinces_affected=tuple(affected), severity=severity,
             severity_score=score, findings=tuple(findings), resolution=resolution, provinces_certain=certain,
             n_silent=len(silent), position_rss=position_rss, licence_notes=tuple(licence_notes),
+            matched_probability=max(best_p, 0.0) if matched is not None else 0.0,
         )
 
     # -------------------------------------------------------------- pieces of the assessment
@@ -1487,9 +1516,13 @@ class RulesEngine:
         if tr.alert is not None and tr.alert.active and tr.alert.provisional:
             return self._settle_provisional(tr, a, now, seen)
         if not a.verdicts:
-            if tr.fix is not None and a.matched is not None and tr.alert is not None and tr.alert.active:
+            if (tr.fix is not None and a.matched is not None and tr.alert is not None and tr.alert.active
+                    and inside_region(tr.fix, a.matched.lat, a.matched.lon, tol_km=self.config.fix_station_tol_km)):
+                # the fix puts the emitter at the station: withdrawn (a fix far from it, outvoted by the levels
+                # of one judgement, leaves the alert to hysteresis: withdrawing would flicker it)
                 return self._withdraw_for_fix(tr, a, now)
             log.debug("%s %.0f Hz: licensed (%s)", tr.band.name, tr.channel_hz, tr.matched_station)
+            self._ask_identity_check(tr, a, now)
             return []
         tr.last_condition = seen
         if tr.alert is None or not tr.alert.active:
@@ -1545,9 +1578,59 @@ class RulesEngine:
             return [AlertEvent("updated", new)]
         return []
 
+    def _ask_identity_check(self, tr: _Track, a: Assessment, now: datetime) -> None:
+        """Ask for a TDOA round when a licensed judgement rests on the prior more than on the levels
+        (``EngineConfig.identity_check_below``): heard by >= 3 sensors (what a fix needs), no fix held, no
+        check asked for this cluster yet. :meth:`identity_checks` hands the request out."""
+        bar = self.config.identity_check_below
+        if (a.matched is None or tr.check_id is not None or tr.fix is not None or len(a.readings) < 3
+                or not a.matched_probability < bar):
+            return
+        first = tr.first_seen or now
+        tr.check_id = f"check-{first.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        tr.check_doc = {
+            "id": tr.check_id, "kind": "identity_check", "band": a.band.name, "channel_hz": a.channel_hz,
+            "f_center_hz": a.f_center_hz, "bandwidth_hz": a.bandwidth_hz, "matched_station": tr.matched_station,
+            "probability": round(a.matched_probability, 3), "sensors": [r.to_json() for r in a.readings],
+            "position": None if a.position is None else a.position.to_json(),
+        }
+        log.debug("identity check %s asked: %s %.0f Hz taken for %s with probability %.2f only (%d sensors)",
+                 tr.check_id, a.band.name, a.channel_hz, tr.matched_station, a.matched_probability,
+                 len(a.readings))
+
+    def identity_checks(self) -> list[dict[str, Any]]:
+        """The identity checks asked since the last call, each once: a document like an alert's (``id``,
+        ``f_center_hz``, ``sensors`` with their levels and classes, ``position``: the matched station's site)
+        with ``matched_station`` and its ``probability``. Whoever orders the TDOA round gives its fix to
+        :meth:`add_position_fix` under the check's ``id``."""
+        out = []
+        for trs in self._tracks.values():
+            for tr in trs:
+                if tr.check_doc is not None:
+                    out.append(tr.check_doc)
+                    tr.check_doc = None
+        return out
+
+    def _checked(self, check_id: str) -> _Track | None:
+        """The cluster an identity check ``check_id`` was asked for, while the engine still holds it."""
+        if not check_id.startswith("check-"):
+            return None
+        return next((tr for trs in self._tracks.values() for tr in trs if tr.check_id == check_id), None)
+
+    def _check_fix(self, tr: _Track, position: Position, now: datetime) -> list[AlertEvent]:
+        """An identity check's fix for a cluster with no open alert: held by the cluster like an alert's, and
+        the cluster judged again at once; an emitter the fix shows is not the station opens its alert here."""
+        if tr.fix_t is not None and now < tr.fix_t:
+            return []
+        tr.fix, tr.fix_t = position, now
+        events = self._evaluate(tr, now, force=True)
+        log.info("identity check %s: %s", tr.check_id, "alert " + events[0].alert.id + " " + events[0].event
+                 if events else f"still {tr.status} ({tr.matched_station})")
+        return events
+
     def _withdraw_for_fix(self, tr: _Track, a: Assessment, now: datetime) -> list[AlertEvent]:
-        """An open alert whose judgement with a TDOA fix finds a licensed station within its licence and no
-        cross-border condition: withdrawn at once (``resolved_by`` ``engine``), not left to auto-resolve.
+        """An open alert whose judgement with a TDOA fix at a licensed station's site finds the station within its
+        licence and no cross-border condition: withdrawn at once (``resolved_by`` ``engine``), not left to auto-resolve.
 
         Hysteresis keeps an alert open while levels hover about a limit; a fix is new evidence of who and where
         the emitter is, ordered to settle exactly that. Without this the alert kept its old verdicts

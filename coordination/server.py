@@ -502,6 +502,8 @@ class Server:
             if events:
                 self.handle_alert_events(events)
         if self.tdoa is not None:
+            if self.engine is not None and self.config.tdoa_identity_checks:
+                self.faults.guard("tdoa", self.tdoa.on_checks, self.engine.identity_checks())
             self.faults.guard("tdoa", self.tdoa.tick, now)
         if self.coordination is not None:
             self.coordination.tick(now)  # reminders at the deadline, then silence counts

@@ -30,7 +30,11 @@ needs stops waiting at once (it does not sit out ``collect_s``) and its file say
 snapshots are all in is solved without waiting for the failed ones.
 
 Rounds are ordered when an alert opens heard by >= 3 capable sensors, or the first time an update
-shows it heard by >= 3 (an alert that opened on two sensors); once per alert, more on demand.
+shows it heard by >= 3 (an alert that opened on two sensors); once per alert, more on demand. With
+``[tdoa] identity_checks`` also for each identity check the engine asks (licensed traffic heard by >= 3
+sensors that the engine takes for its station on the prior more than on the levels): the check's id stands
+for the alert id (the snapshots are filed under it); its fix re-judges the cluster, and an alert that opens
+then takes the round's file as evidence.
 
 Rounds in flight are held in memory (a restart forgets a round in flight; its snapshots stay as
 evidence, and a new one can be ordered through the API). Solving costs 1-3 s of CPU per round (3-6
@@ -192,6 +196,20 @@ class TdoaOrders:
                 self.order(alert.to_json())
             except TdoaOrderError as exc:
                 log.info("no TDOA round for %s: %s", alert.id, exc)
+
+    def on_checks(self, checks: Sequence[Mapping[str, Any]]) -> None:
+        """A round for each identity check the engine asks (:meth:`coordination.engine.RulesEngine.identity_checks`:
+        licensed traffic taken for its station more on the prior than on the levels). Its fix goes to the engine
+        under the check's id; an alert it opens takes the round's file as evidence."""
+        for doc in checks:
+            try:
+                round_id = self.order(doc)
+            except TdoaOrderError as exc:
+                log.info("no TDOA round to check %s (%s, probability %s): %s", doc.get("id"),
+                         doc.get("matched_station"), doc.get("probability"), exc)
+                continue
+            log.info("TDOA round %s checks whether %s is %s (probability %s)", round_id, doc.get("id"),
+                     doc.get("matched_station"), doc.get("probability"))
 
     def order(self, doc: Mapping[str, Any]) -> str:
         """Order a round for the alert document ``doc``; returns the round id."""

@@ -40,6 +40,10 @@ max_rows = 8
 max_delay_s = 0.5
 [engine]
 group_window_s = 0.5
+identity_check_below = 0.8
+[tdoa]
+on_open = true
+identity_checks = true
 [[profile]]
 name = "pmr446"
 f_start_hz = 446.0e6
@@ -51,7 +55,8 @@ revisit_s = 2.0
     assert cfg.sensors_addr == "tcp://127.0.0.1:6000" and cfg.api_addr == ServerConfig().api_addr
     assert cfg.batch_max_messages == 100 and cfg.tick_interval_s == 0.5 and cfg.compression == "gzip"
     assert cfg.archive_max_rows == 8 and cfg.archive_max_delay_s == 0.5
-    assert dict(cfg.engine) == {"group_window_s": 0.5}
+    assert dict(cfg.engine) == {"group_window_s": 0.5, "identity_check_below": 0.8}
+    assert cfg.tdoa_on_open and cfg.tdoa_identity_checks and not ServerConfig().tdoa_identity_checks
     (p,) = cfg.profiles
     assert p.name == "pmr446" and p.revisit_s == 2.0 and p.detector == "mean"
 
@@ -73,6 +78,7 @@ def test_flags_win_over_the_file(tmp_path):
     ("[server]\napi_addr = \"localhost:1\"\n", "server.api_addr = 'localhost:1': must start with tcp://"),
     ("[[profile]]\nname = \"a\"\nf_start_hz = 2e8\nf_stop_hz = 1e8\nbin_hz = 1e3\n", "profile[0]: "),
     ("[engine]\ngroup_window_s = \"2\"\n", "engine.group_window_s = '2': must be a number"),
+    ("[tdoa]\nidentity_checks = 1\n", "tdoa.identity_checks = 1: must be"),
     ("[server\n", "(syntax): not valid TOML"),
 ])
 def test_config_errors_name_file_key_and_value(tmp_path, text, needle):

@@ -7,6 +7,7 @@ classes the sensors measured (on the alert's readings), never from the band."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Sequence
@@ -237,3 +238,79 @@ def test_the_published_alerts_provinces_follow_the_tdoa_fix(tmp_path, stations, 
     e = frame.to_enu(np.array(doc["position"]["lat"]), np.array(doc["position"]["lon"]), np.array(0.0))
     assert float(np.hypot(e[0], e[1])) < 500.0
     assert any("TDOA fix that agrees" in f for f in doc["findings"])
+
+
+class _CheckingEngine(FakeEngine):
+    """Scripted: once the four sensors report, the engine asks one identity check (licensed traffic taken for
+    its station on the prior); the check's fix opens an alert, as the real engine does when the fix shows the
+    emitter is not the station (coordination/engine.py; its own tests hold that judgement)."""
+
+    def __init__(self, check: dict) -> None:
+        super().__init__()
+        self.check: dict | None = check
+        self.asked = 0
+
+    def identity_checks(self) -> list[dict]:
+        if self.check is None or len({sid for sid, _, _ in self.observed}) < len(SITES):
+            return []
+        self.asked += 1
+        out, self.check = [self.check], None
+        return out
+
+    def add_position_fix(self, alert_id: str, position: Position, t: datetime | None = None) -> list[AlertEvent]:
+        self.fixes.append((alert_id, position))
+        if not alert_id.startswith("check-"):
+            return []
+        opened = make_alert("A-CHECKED", sensors=[(s.id, s.province) for s in SITES], f_center_hz=F_TARGET)
+        self.alerts[opened.id] = opened.evolve(verdicts=("unlicensed",))
+        self.alerts["check-1"] = self.alerts[opened.id]  # the check's id now stands for its alert
+        return [AlertEvent("opened", self.alerts[opened.id])]
+
+    def add_evidence(self, alert_id: str, ref: str) -> AlertEvent:
+        ev = super().add_evidence(alert_id, ref)
+        self.alerts["A-CHECKED"] = self.alerts[alert_id]
+        return ev
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_an_identity_check_the_engine_asks_gets_a_round_whose_fix_opens_the_alert(tmp_path, stations, on) -> None:
+    world = RealisticWorld(shadowing_db=6.0, seed=1919)
+    target = Transmitter(id="T", lat=TRUTH[0], lon=TRUTH[1], freq_hz=F_TARGET, erp_dbw=0.0, modulation="wideband",
+                         antenna_height_m=15.0)
+    snr0 = np.median([received_dbm(world, target, s) - noise_dbm(s, 150e3) for s in SITES])
+    target = replace(target, erp_dbw=20.0 - float(snr0))
+    ref_tx = Transmitter(id=REF.station_id, lat=REF.lat, lon=REF.lon, freq_hz=REF.tx_freq_hz, erp_dbw=REF.erp_dbw,
+                         modulation="fm_broadcast", antenna_height_m=REF.antenna_height_m + REF.ground_height_m)
+    emitters = [TdoaEmitter(target, "wideband", 150e3, seed=11), TdoaEmitter(ref_tx, "fm_broadcast", 180e3, seed=12)]
+    levels = make_alert("x", sensors=[(s.id, s.province) for s in SITES], f_center_hz=F_TARGET)
+    # the engine's document: the matched station's site (15 km north-east) as the start
+    check = {"id": "check-1", "kind": "identity_check", "f_center_hz": F_TARGET, "matched_station": "SH/SH-X-1",
+             "probability": 0.74, "sensors": [r.to_json() for r in levels.sensors],
+             "position": {"lat": TRUTH[0] + 0.1, "lon": TRUTH[1] + 0.1, "kind": "station"}}
+    engine = _CheckingEngine(check)
+    cfg = loopback_config(tmp_path, tdoa_identity_checks=on, tdoa_lead_s=1.5, tdoa_target_s=0.2,
+                          evidence_capture=False)
+    with Server(cfg, engine=engine, stations=stations) as srv, \
+            running_daemons(srv, lambda stop: _snapshot_daemons(tmp_path, SITES, srv, emitters, world, stop)), \
+            ApiClient(srv.endpoints["api"], timeout_s=10.0) as api:
+        doc: dict = {}
+        deadline = time.monotonic() + (60 if on else 6)
+        while time.monotonic() < deadline:
+            try:
+                doc = api.result("alert", {"id": "A-CHECKED"})
+            except ApiError:
+                doc = {}
+            if doc.get("tdoa"):
+                break
+            time.sleep(0.2)
+    if not on:  # [tdoa] identity_checks off: nothing asked, nothing ordered
+        assert engine.asked == 0 and engine.fixes == [] and doc == {}
+        return
+    assert engine.asked == 1 and [a for a, _ in engine.fixes] == ["check-1"]
+    fix = engine.fixes[0][1]
+    frame = EnuFrame(*TRUTH)
+    e = frame.to_enu(np.array(fix.lat), np.array(fix.lon), np.array(0.0))
+    assert fix.method == "tdoa" and float(np.hypot(e[0], e[1])) < 200.0  # found where the emitter is
+    # the alert the fix opened holds the round's file, which names the check it was ordered for
+    [round_file] = [x for x in doc["evidence"] if x.endswith(".tdoa.json")]
+    assert json.loads(Path(round_file).read_text())["alert_id"] == "check-1" and "error" not in doc["tdoa"]
