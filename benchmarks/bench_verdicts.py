@@ -12,6 +12,10 @@ clutter, sea paths - and a per-sensor calibration error; the sensors' own noise 
   (+15..20 dB) or a frequency fault (2-4 x the tolerance);
 - licensed stations of the sample data within their licence.
 
+A licensed station's public-mobile sector (``dir:65``) radiates through a real antenna: its filed azimuth off by
+N(0, 5 deg), its width x U(0.8, 1.2), its back lobe 15-28 dB down (:func:`real_antenna`); the engine knows only
+the filed pattern. Unlicensed emitters are omnidirectional.
+
 The same incidents are played at each shadowing level (same paths, receivers and draws; only the
 shadowing scales). Each incident gets a fresh engine, but the spread the network learns from its matched
 stations (coordination.spread) carries over from incident to incident within a level, as it would in a
@@ -45,6 +49,7 @@ import statistics
 import sys
 import tempfile
 import time
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -71,7 +76,7 @@ from sdr.sources.sim_reports import reported_class, sweep_report
 from sdr.sources.sim_tdoa import MIXED, AdcModel, DongleClock, SnapshotPlan, SnapshotRenderer, TdoaEmitter
 from sdr.sources.sim_world import RealisticWorld
 from station_db import geo
-from station_db.exchange import load_station_file
+from station_db.exchange import load_station_file, parse_pattern
 from station_db.models import MEMBER_PROVINCES, Station
 from station_db.regions import KM_PER_DEG_LAT, KM_PER_DEG_LON_EQ
 from station_db.repository import StationRepository
@@ -189,8 +194,24 @@ def _place(kind: str, rng: np.random.Generator, infos: Sequence[SensorInfo]) -> 
     raise RuntimeError(f"could not place an {kind} incident")
 
 
+def real_antenna(st: Station, world_seed: int | None) -> dict[str, float]:
+    """A licensed station's antenna as the world has it: none for an omnidirectional one; for a sector
+    (``dir:BW``) the filed azimuth off by N(0, 5 deg), the beamwidth x U(0.8, 1.2) and a back lobe U(15, 28) dB
+    down, where the engine takes the filed azimuth and width and a 20 dB back lobe. Drawn per station and world
+    (its own generator: the incidents' draws stay as they were); ``world_seed`` None: the filed antenna exactly
+    (the ideal world)."""
+    beamwidth = parse_pattern(st.pattern)
+    if beamwidth is None or st.azimuth_deg is None:
+        return {}
+    if world_seed is None:
+        return {"azimuth_deg": st.azimuth_deg, "beamwidth_deg": beamwidth, "front_to_back_db": 20.0}
+    r = np.random.default_rng([world_seed, zlib.crc32(st.station_id.encode())])
+    return {"azimuth_deg": float(st.azimuth_deg + r.normal(0.0, 5.0)) % 360.0,
+            "beamwidth_deg": float(beamwidth * r.uniform(0.8, 1.2)), "front_to_back_db": float(r.uniform(15.0, 28.0))}
+
+
 def make_incidents(n: int, rng: np.random.Generator, rules: RuleSet, stations: Sequence[Station],
-                   infos: Sequence[SensorInfo]) -> list[Incident]:
+                   infos: Sequence[SensorInfo], world_seed: int | None = 0) -> list[Incident]:
     near = [s for s in stations if _min_sensor_km(s.lat, s.lon, infos) < 40.0 and rules.band_for(s.tx_freq_hz)]
     kinds = ["unlicensed-inland"] * 15 + ["unlicensed-border"] * 15 + ["unlicensed-offshore"] * 8 + \
         ["fault-power"] * 12 + ["fault-freq"] * 10 + ["licensed"] * 20
@@ -224,7 +245,7 @@ def make_incidents(n: int, rng: np.random.Generator, rules: RuleSet, stations: S
         offset = float(rng.choice([-1, 1]) * rng.uniform(2.0, 4.0) * tol) if kind == "fault-freq" else 0.0
         tx = Transmitter(id=f"inc{i}-{st.station_id}", lat=st.lat, lon=st.lon, freq_hz=st.tx_freq_hz,
                          erp_dbw=st.erp_dbw, modulation="nfm", erp_boost_db=boost, freq_offset_hz=offset,
-                         antenna_height_m=prediction.station_heff_m(st))
+                         antenna_height_m=prediction.station_heff_m(st), **real_antenna(st, world_seed))
         out.append(Incident(kind, tx, st_band, 0.9 * st.necessary_bw_hz, st.province, border_km(st.lat, st.lon), st))
     return out
 
@@ -708,11 +729,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         repo, stations = station_repo(Path(tmp) / "stations.db")
-        incidents = make_incidents(args.n, rng, rules, stations, infos)
+        incidents = make_incidents(args.n, rng, rules, stations, infos, None if args.ideal else args.world_seed)
         if args.cochannel:  # their own generator: the main draw stays as it was
             incidents += make_cochannel(args.cochannel, np.random.default_rng([args.seed, 77]), rules, stations, infos)
         warm = [i for i in make_incidents(4 * args.warmup, np.random.default_rng([args.seed, 99]), rules, stations,
-                                          infos) if i.station is not None][: args.warmup]
+                                          infos, None if args.ideal else args.world_seed)
+                if i.station is not None][: args.warmup]
         base = (RealisticWorld.ideal(seed=args.world_seed) if args.ideal
                 else RealisticWorld(seed=args.world_seed, water_mask=water_mask))
         loc = {k: float(v) if "." in v else int(v) for k, v in (kv.split("=", 1) for kv in args.localiser)}

@@ -20,7 +20,6 @@ import numpy as np
 
 from coordination import prediction
 from station_db import geo
-from station_db.border_check import bearing_deg, pattern_attenuation_db
 from station_db.models import MEMBER_PROVINCES, Station
 from station_db.rules import BandRule, RuleSet
 
@@ -190,9 +189,7 @@ def _profile(station: Station, band: BandRule, neighbour: str, pieces: Sequence[
     g = prediction.field_0dbw_dbuv_m(np.maximum(d_km, MIN_DISTANCE_KM), station.tx_freq_hz,
                                      prediction.station_heff_m(station), prediction.BORDER_RX_HEIGHT_M,
                                      band.time_pct, ha_m=station.antenna_height_m)
-    bearings = bearing_deg(station.lat, station.lon, lats, lons)
-    att = pattern_attenuation_db(station.pattern, station.azimuth_deg, bearings)
-    field = station.erp_dbw + np.asarray(g, dtype=float) - att
+    field = station.erp_dbw + np.asarray(g, dtype=float) - prediction.antenna_loss_db(station, lats, lons)
     s_all = np.concatenate(along)
     over = length_over_km(s_all, field - band.border_limit_dbuv_m)
     # Positions shown run on without the artificial gap: piece k starts where piece k-1 ended.

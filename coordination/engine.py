@@ -1061,7 +1061,8 @@ class RulesEngine:
 
     @staticmethod
     def _hypothesis(st: Station, obs: Sequence[_Obs], silent: Sequence[SilentObservation]) -> StationHypothesis:
-        """The station as the emitter: its own heights' median-time field at every sensor (0 dBW)."""
+        """The station as the emitter: its own heights' median-time field at every sensor (0 dBW main-beam
+        e.r.p., through its filed antenna pattern)."""
         from station_db.geo import haversine_km
 
         pts = [(o.sensor.lat, o.sensor.lon, o.sensor.height_m) for o in obs]
@@ -1071,6 +1072,7 @@ class RulesEngine:
         rx_h = float(np.mean([h for _, _, h in pts]))
         g = prediction.field_0dbw_dbuv_m(d, st.tx_freq_hz, prediction.station_heff_m(st), rx_h, 50.0,
                                          ha_m=st.antenna_height_m)
+        g = g - prediction.antenna_loss_db(st, [la for la, _, _ in pts], [lo for _, lo, _ in pts])
         return StationHypothesis(key=st.station_id, lat=st.lat, lon=st.lon, erp_dbw=st.erp_dbw,
                                  g_heard_db=tuple(float(v) for v in g[: len(obs)]),
                                  g_silent_db=tuple(float(v) for v in g[len(obs):]))

@@ -78,17 +78,32 @@ def station_heff_m(station: Station) -> float:
     return max(station.antenna_height_m + station.ground_height_m, MIN_HEFF_M)
 
 
+def antenna_loss_db(station: Station, lat: np.ndarray | float, lon: np.ndarray | float) -> np.ndarray:
+    """How far under its (main-beam) licensed e.r.p. the station's filed antenna radiates towards each point:
+    0 for ``omni``, the parabolic sector model of :func:`station_db.border_check.pattern_attenuation_db` for
+    ``dir:BW`` (a public-mobile sector radiates some 20 dB less behind it: a sensor there hears it that much
+    weaker, or not at all, and neither is evidence that the emitter is someone else)."""
+    from station_db.border_check import bearing_deg, pattern_attenuation_db
+
+    lats, lons = np.atleast_1d(np.asarray(lat, dtype=float)), np.atleast_1d(np.asarray(lon, dtype=float))
+    if station.azimuth_deg is None or station.pattern == "omni":
+        return np.zeros_like(lats)
+    return pattern_attenuation_db(station.pattern, station.azimuth_deg, bearing_deg(station.lat, station.lon, lats,
+                                                                                     lons))
+
+
 def predict_at_point_dbuv_m(
     station: Station, lat: float, lon: float, rx_height_m: float, rule: BandRule, erp_dbw: float | None = None,
 ) -> float:
-    """Field of ``station`` (its licensed e.r.p. unless ``erp_dbw`` is given) at a point."""
+    """Field of ``station`` (its licensed e.r.p. unless ``erp_dbw`` is given, through its filed antenna
+    pattern) at a point."""
     from station_db.geo import haversine_km
 
     d_km = float(haversine_km(station.lat, station.lon, lat, lon))
     erp = station.erp_dbw if erp_dbw is None else erp_dbw
     g = field_0dbw_dbuv_m(np.array([d_km]), station.tx_freq_hz, station_heff_m(station), rx_height_m, rule.time_pct,
                           ha_m=station.antenna_height_m)
-    return float(erp + g[0])
+    return float(erp + g[0] - antenna_loss_db(station, lat, lon)[0])
 
 
 def predict_field_dbuv_m(station: Station, sensor: SensorInfo, rule: BandRule) -> float:

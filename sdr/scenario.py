@@ -152,6 +152,19 @@ class Transmitter:
     symbol_rate_hz: float | None = None
     province: str = ""
     label: str = ""
+    #: a directional antenna (a public-mobile sector): main-beam bearing (deg from north), its 3 dB width and how
+    #: far the back lobe is down; none = omnidirectional. ``erp_dbw`` is the main beam's.
+    azimuth_deg: float | None = None
+    beamwidth_deg: float | None = None
+    front_to_back_db: float = 20.0
+
+    def antenna_gain_db(self, bearing_deg: float) -> float:
+        """Gain towards ``bearing_deg`` relative to the main beam (<= 0 dB): the parabolic main lobe
+        -12 (off / beamwidth)^2 dB down to the back-lobe floor; 0 for an omnidirectional antenna."""
+        if self.azimuth_deg is None or self.beamwidth_deg is None:
+            return 0.0
+        off = (bearing_deg - self.azimuth_deg + 180.0) % 360.0 - 180.0
+        return -min(12.0 * (off / self.beamwidth_deg) ** 2, self.front_to_back_db)
 
     @property
     def emitted_freq_hz(self) -> float:
@@ -222,6 +235,7 @@ _FLOAT_KEYS = {
     "lat", "lon", "height_m", "antenna_factor_db_m", "noise_figure_db", "ppm_error", "calibration_error_db",
     "clutter_height_m", "freq_hz", "erp_dbw",
     "antenna_height_m", "duty_cycle", "freq_offset_hz", "erp_boost_db", "burst_duration_s", "symbol_rate_hz",
+    "azimuth_deg", "beamwidth_deg", "front_to_back_db",
 }
 
 
@@ -271,6 +285,12 @@ def _validate_transmitter(tx: Transmitter, where: str) -> None:
         v = getattr(tx, key)
         if v is not None and v <= 0:
             raise ScenarioError(f"{where}: key {key!r} must be > 0, got {v}")
+    if (tx.azimuth_deg is None) != (tx.beamwidth_deg is None):
+        raise ScenarioError(f"{where}: keys 'azimuth_deg' and 'beamwidth_deg' go together (a directional antenna)")
+    if tx.beamwidth_deg is not None and not 1.0 <= tx.beamwidth_deg <= 360.0:
+        raise ScenarioError(f"{where}: key 'beamwidth_deg' must be within 1..360, got {tx.beamwidth_deg}")
+    if not 0.0 <= tx.front_to_back_db <= 60.0:
+        raise ScenarioError(f"{where}: key 'front_to_back_db' must be within 0..60, got {tx.front_to_back_db}")
     _validate_position(tx.lat, tx.lon, where)
 
 

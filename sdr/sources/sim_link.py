@@ -31,6 +31,22 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
+def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Initial great-circle bearing from point 1 to point 2, degrees from north (0..360)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dl = math.radians(lon2 - lon1)
+    y = math.sin(dl) * math.cos(p2)
+    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+    return math.degrees(math.atan2(y, x)) % 360.0
+
+
+def antenna_gain_db(tx: Transmitter, site: SensorSite) -> float:
+    """The transmitter's antenna gain towards the site relative to its main beam (0 dB omnidirectional)."""
+    if tx.azimuth_deg is None:
+        return 0.0
+    return tx.antenna_gain_db(bearing_deg(tx.lat, tx.lon, site.lat, site.lon))
+
+
 def free_space_field_dbuv_m(erp_dbw: float, d_km: float) -> float:
     """Free-space field strength from ERP (dipole reference): E = ERP_dBW + 76.92 - 20 log10(d_km).
 
@@ -51,7 +67,7 @@ class FreeSpaceModel:
     def field_strength_dbuv_m(self, tx: Transmitter, site: SensorSite) -> float:
         ground_km = distance_km(tx.lat, tx.lon, site.lat, site.lon)
         dh_km = (tx.antenna_height_m - site.height_m) / 1000.0
-        return free_space_field_dbuv_m(tx.effective_erp_dbw, math.hypot(ground_km, dh_km))
+        return free_space_field_dbuv_m(tx.effective_erp_dbw + antenna_gain_db(tx, site), math.hypot(ground_km, dh_km))
 
 
 class P1546Model:
@@ -79,7 +95,7 @@ class P1546Model:
                     self.area, [d_km], ["Land"], erp_kw=10 ** (tx.effective_erp_dbw / 10) / 1e3,
                     ha_m=tx.antenna_height_m,
                 )
-                self._cache[key] = min(float(e), free)
+                self._cache[key] = min(float(e) + antenna_gain_db(tx, site), free)
             except ValueError as exc:
                 log.debug("P.1546 not applicable for %s -> %s (%s); using free space", tx.id, site.id, exc)
                 self._cache[key] = free

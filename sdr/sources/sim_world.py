@@ -35,7 +35,13 @@ import numpy as np
 
 from coordination.propagation import p1546
 from sdr.scenario import Scenario, SensorSite, Transmitter, WorldSettings
-from sdr.sources.sim_link import FreeSpaceModel, PropagationModel, distance_km, free_space_field_dbuv_m
+from sdr.sources.sim_link import (
+    FreeSpaceModel,
+    PropagationModel,
+    antenna_gain_db,
+    distance_km,
+    free_space_field_dbuv_m,
+)
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +263,9 @@ class RealisticWorld:
 
     # -- fields --------------------------------------------------------------------------------
     def median_field_dbuv_m(self, tx: Transmitter, site: SensorSite) -> float:
-        """The path's real median (model error included, shadowing not) for the transmitter's e.r.p."""
-        return tx.effective_erp_dbw + self.link(tx, site).median_0dbw_dbuv_m
+        """The path's real median (model error included, shadowing not) for the transmitter's e.r.p. towards
+        the sensor (its antenna's gain that way)."""
+        return tx.effective_erp_dbw + antenna_gain_db(tx, site) + self.link(tx, site).median_0dbw_dbuv_m
 
     def engine_field_dbuv_m(self, tx: Transmitter, site: SensorSite) -> float:
         """What the engine's law predicts for this link (for comparisons; not what the world delivers)."""
@@ -268,7 +275,8 @@ class RealisticWorld:
         """Free space over the slant path: no real field is above it."""
         ground_km = distance_km(tx.lat, tx.lon, site.lat, site.lon)
         dh_km = (tx.antenna_height_m - site.height_m) / 1000.0
-        return free_space_field_dbuv_m(tx.effective_erp_dbw, math.hypot(ground_km, dh_km))
+        return free_space_field_dbuv_m(tx.effective_erp_dbw + antenna_gain_db(tx, site),
+                                       math.hypot(ground_km, dh_km))
 
     def true_field_dbuv_m(self, tx: Transmitter, site: SensorSite) -> float:
         """What reaches the sensor's antenna (dBuV/m): real median + shadowing, never above free space."""

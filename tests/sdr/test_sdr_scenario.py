@@ -77,6 +77,10 @@ def test_a_valid_scenario_loads(tmp_path: Path) -> None:
         ("lat = 31.0", "lat = 131.0", r"key 'lat' must be within -90..90"),
         ('id = "PIRATE"', 'id = "FM-1"', r"duplicate transmitters id 'FM-1'"),
         ("seed = 7", "seed = -1", r"key 'seed' must be a non-negative integer"),
+        ("duty_cycle = 0.5", "duty_cycle = 0.5\nazimuth_deg = 90", r"'azimuth_deg' and 'beamwidth_deg' go together"),
+        ("duty_cycle = 0.5", "duty_cycle = 0.5\nazimuth_deg = 90\nbeamwidth_deg = 0.5",
+         r"key 'beamwidth_deg' must be within 1..360"),
+        ("duty_cycle = 0.5", "duty_cycle = 0.5\nfront_to_back_db = -3", r"key 'front_to_back_db' must be within 0..60"),
     ],
 )
 def test_mistakes_name_file_entry_and_key(tmp_path: Path, old: str, new: str, message: str) -> None:

@@ -173,3 +173,23 @@ def test_a_path_over_water_is_stronger_than_over_land() -> None:
 def test_bad_settings_are_refused_by_name(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RealisticWorld(**kwargs)
+
+
+def test_a_sector_antenna_radiates_its_erp_ahead_and_its_back_lobe_behind() -> None:
+    """A public-mobile sector (main beam east, 65 deg, 22 dB back lobe): a sensor 10 km east receives what an
+    omnidirectional antenna of the same e.r.p. gives it, one 10 km west 22 dB less, one 10 km north the main
+    lobe's 12 (90 / 65)^2 = 23 dB capped at 22; shadowing and model error are the link's, not the antenna's."""
+    sector = Transmitter("SEC", 31.0, 120.5, 935.2e6, 27.0, "nfm", antenna_height_m=40.0, azimuth_deg=90.0,
+                         beamwidth_deg=65.0, front_to_back_db=22.0)
+    omni = Transmitter("SEC", 31.0, 120.5, 935.2e6, 27.0, "nfm", antenna_height_m=40.0)
+    dlon = 10.0 / (111.195 * math.cos(math.radians(31.0)))
+    east, west = SensorSite("E", "X", 31.0, 120.5 + dlon, 15.0), SensorSite("W", "X", 31.0, 120.5 - dlon, 15.0)
+    north = SensorSite("N", "X", 31.0 + 10.0 / 111.195, 120.5, 15.0)
+    world = RealisticWorld(seed=3).with_shadowing(6.0)
+    assert world.true_field_dbuv_m(sector, east) == pytest.approx(world.true_field_dbuv_m(omni, east), abs=1e-3)
+    assert world.true_field_dbuv_m(omni, west) - world.true_field_dbuv_m(sector, west) == pytest.approx(22.0)
+    assert world.true_field_dbuv_m(omni, north) - world.true_field_dbuv_m(sector, north) == pytest.approx(22.0)
+    half = SensorSite("H", "X", 31.0 + 10.0 * math.sin(math.radians(32.5)) / 111.195,
+                      120.5 + dlon * math.cos(math.radians(32.5)), 15.0)  # at the half-power edge
+    assert world.true_field_dbuv_m(omni, half) - world.true_field_dbuv_m(sector, half) == pytest.approx(3.0, abs=0.1)
+    assert omni.antenna_gain_db(270.0) == 0.0 and sector.antenna_gain_db(90.0) == 0.0
