@@ -84,6 +84,9 @@ from station_db.rules import BandRule, RuleSet, load_rules
 
 T0 = datetime(2026, 11, 25, 8, 0, 0, tzinfo=UTC)
 SWEEP_NOISE_DB = 0.5
+#: --ptt: a sensor's revisit of the band (s) and the over's length range (s)
+PTT_REVISIT_S = 6.0
+PTT_OVER_S = (3.0, 8.0)
 BOX = (30.35, 32.15, 116.9, 122.2)  # lat_lo, lat_hi, lon_lo, lon_hi: the network and its reach
 #: The shipped sensors' profiles sweep at 3.125-6.25 kHz (borderwatch/data/demo_scenario.toml): the bins a
 #: sensor's class is measured with (the levels' bins are the band's raster / 4, up to 50 kHz)
@@ -406,14 +409,17 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
          repo: StationRepository, rules: RuleSet, cfg: EngineConfig, rng: np.random.Generator, t0: datetime,
          tdoa_stations: Sequence[Station] | None = None, seed: int = 0, spread: NetworkSpread | None = None,
          erp_bias: ErpBias | None = None, tdoa_fm: bool = True,
-         fixes: dict[str, Any] | None = None) -> Outcome:
+         fixes: dict[str, Any] | None = None, ptt: bool = False) -> Outcome:
     """One incident. With ``tdoa_stations`` each sensor's reports carry the emission class its own sweep would
     measure (:func:`sdr.sources.sim_reports.reported_class`, once per sensor, at its first report's SNR, with the
     shipped profiles' bins: 6.25 kHz at most), and the round is told the target is FM as the server tells it,
     from those classes on the alert (``tdoa_fm`` False: never, the rounds before the class reached them).
     ``fixes``: rounds already solved (by seed and shadowing), taken instead of solving again, and the new ones
     added (a fix depends on the incident, the world and the level fix only: the engine's fusion settings do not
-    move it)."""
+    move it). ``ptt``: the emitter is keyed for one over (``PTT_OVER_S`` long, starting within the first 6 s)
+    and each sensor sweeps every ``PTT_REVISIT_S`` at its own phase, three times: a sensor hears it only when
+    a sweep falls within the over (push-to-talk traffic and keyed carriers; the sweeps after the over hear
+    nothing)."""
     engine = RulesEngine(repo, rules, InMemoryAlertStore(), config=cfg, spread=spread, erp_bias=erp_bias)
     prov_of = {s.sensor_id: s.province for s in infos}
     band = inc.band
@@ -423,14 +429,25 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
     events = []
     notes: set[str] = set()
     classes: dict[str, tuple[str, float]] = {}  # sensor -> the class its sweeps report (with TDOA only)
-    for sweep in range(2):
-        order = rng.permutation(len(sites))
-        offsets = np.sort(rng.uniform(0.0, 1.5, len(sites)))
+    if ptt:  # one over, keyed at a random time; each sensor sweeps the band every 6 s at its own phase
+        prng = np.random.default_rng([seed, 88])
+        phase = prng.uniform(0.0, PTT_REVISIT_S, len(sites))
+        on_s = float(prng.uniform(0.0, PTT_REVISIT_S))
+        off_s = on_s + float(prng.uniform(*PTT_OVER_S))
+    for sweep in range(3 if ptt else 2):
+        if ptt:
+            order = np.argsort(phase)
+            offsets = phase[order]
+        else:
+            order = rng.permutation(len(sites))
+            offsets = np.sort(rng.uniform(0.0, 1.5, len(sites)))
         base = t0 + timedelta(seconds=6.0 * sweep)
         for k, j in enumerate(order):
             site, info = sites[j], infos[j]
             rep = sweep_report(world, inc.tx, site, obw_hz=inc.obw_hz, bin_hz=bin_hz, margin_db=band.margin_db,
                                rng=rng, sweep_noise_db=SWEEP_NOISE_DB)
+            if ptt and not on_s <= 6.0 * sweep + float(offsets[k]) <= off_s:
+                rep = dataclasses.replace(rep, emission=None)  # swept while the transmitter was not keyed
             ems: list[dict[str, float | str]] = [rep.emission] if rep.emission else []
             if rep.emission is not None:
                 measured.setdefault(site.id, []).append(rep.reported_field_dbuv_m)
@@ -443,7 +460,7 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
                             "class_confidence": classes[site.id][1]}]
             t = base + timedelta(seconds=float(offsets[k]))
             events += engine.observe(info, t, ems, rep.noise_floor_dbm, site.antenna_factor_db_m, coverage=cover)
-        events += engine.tick(base + timedelta(seconds=4.0))
+        events += engine.tick(base + timedelta(seconds=6.0 if ptt else 4.0))
         # a finding with no alert lives in the channel status while the cluster is judged
         notes |= {n for c in engine.channel_status() for n in c.get("licence_notes", ())}
     tdoa_note = ""
@@ -714,6 +731,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--cochannel", type=int, default=0, metavar="N",
                     help="N more incidents after the draw: pirates on a licensee's channel 5-40 km from it "
                          "(kind unlicensed-cochannel; the headline columns then include them)")
+    ap.add_argument("--ptt", action="store_true",
+                    help="keyed traffic: one over of 3-8 s, sensors sweeping every 6 s at their own phases")
     ap.add_argument("--licence", action="store_true",
                     help="licensed alerts by cause and faults caught by sensors heard (also with --detail)")
     ap.add_argument("--erp-bias", action="store_true",
@@ -753,7 +772,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench_verdicts: {len(incidents)} incidents x {len(args.shadowing)} shadowing levels, "
               f"{len(sites)} sensors (demo layout), seed {args.seed}, world seed {args.world_seed}, "
               f"{'ideal world' if args.ideal else 'model + calibration error'}"
-              f"{', levels + TDOA (heard by >= 3 sensors)' if args.tdoa else ', levels only'}", flush=True)
+              f"{', levels + TDOA (heard by >= 3 sensors)' if args.tdoa else ', levels only'}"
+              f"{', keyed traffic (one over, sweeps at their own phases)' if args.ptt else ''}", flush=True)
         print("kinds: " + ", ".join(f"{k} {n}" for k, n in sorted(Counter(i.kind for i in incidents).items())))
         header = (f"{'shadow':>6} {'heard':>5} {'split%':>6} {'exact%':>6} {'top1%':>6} {'top1>5km%':>9} "
                   f"{'cover95%':>8} {'err_med':>7} {'err_p90':>7} {'lic_alert%':>10} {'s':>5} {'pwr_fault%':>10} "
@@ -783,7 +803,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k),
                          stations if args.tdoa else None, 1000 * args.seed + k,
                          spread=None if args.no_learning else learnt, erp_bias=None if args.no_learning else bias,
-                         tdoa_fm=not args.tdoa_no_fm, fixes=fixes)
+                         tdoa_fm=not args.tdoa_no_fm, fixes=fixes, ptt=args.ptt)
                 rows.append((inc, o))
                 if args.tdoa_fixes:
                     with open(args.tdoa_fixes, "a", encoding="utf-8") as fh:
@@ -817,7 +837,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 learnt_lv = NetworkSpread()  # learnt again along the levels-only pass (no warm-up)
                 rows_lv = [(inc, play(inc, world, sites, infos, repo, rules, cfg,
                                       np.random.default_rng([args.seed, int(level * 10), k]), T0 + timedelta(hours=k),
-                                      spread=None if args.no_learning else learnt_lv))
+                                      spread=None if args.no_learning else learnt_lv, ptt=args.ptt))
                            for k, inc in picked]
                 m = summarise(level, rows_lv)
                 print(f"{level:6.1f} {m['heard']:5d} {m['split_pct']:6.1f} {m['exact_pct']:6.1f} {m['top1_pct']:6.1f} "

@@ -92,6 +92,8 @@ log = logging.getLogger(__name__)
 #: five or more 0 of 94; wide (FM, wideband) no better than narrow (3 of 12 against 5 of 39 on three sensors).
 #: Rates: (gross + 1/2) / (fixes + 1) rounded up to a whole per cent, the same for both widths (docs/rules-engine.md
 #: section 10).
+#: a sensor's sweeps per span the engine keeps (within the evidence horizon) to find one made while an emitter was on
+RECENT_SWEEPS = 16
 TDOA_WRONG_BY_SENSORS: tuple[tuple[int, float, float], ...] = ((3, 0.17, 0.17), (4, 0.03, 0.03), (5, 0.01, 0.01))
 
 PredictFn = Callable[[Station, SensorInfo, BandRule], float]
@@ -181,6 +183,9 @@ class EngineConfig:
     by ``fix_station_tol_km``, 1-sigma) than where the levels put an unknown emitter
     (:func:`coordination.tdoa_fusion.station_odds_factor`): a fix that may be a wrong peak cannot alone
     overturn a station the levels and the licence favour strongly, and the findings say when it did not.
+    A sensor's silence is evidence only from a sweep made while the emitter was on: after it was first heard
+    and at most ``silence_after_last_s`` after any sensor last heard it (a keyed transmitter's over that ended
+    is not heard by the sweeps after it; each sensor's latest such sweep counts).
     ``identity_check_below``: a judgement that takes an emission heard by >= 3 sensors for a licensed station
     within its licence with a probability under this (the prior and the licence carry it more than the levels
     do: a pirate 20 km from its channel's licensee fits the licensee about as well at 6 dB) asks for a TDOA
@@ -202,6 +207,8 @@ class EngineConfig:
             raise ValueError(f"EngineConfig.predicted_border_check={self.predicted_border_check!r}: "
                              f"use always, heard or off")
         object.__setattr__(self, "tdoa_wrong_by_sensors", self._wrong_table())
+        if not self.silence_after_last_s >= 0.0:
+            raise ValueError(f"EngineConfig.silence_after_last_s={self.silence_after_last_s!r} must be >= 0")
         for name in ("group_window_s", "evidence_horizon_s", "auto_resolve_after_s", "cluster_link_km"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"EngineConfig.{name}={getattr(self, name)!r} must be > 0")
@@ -223,6 +230,7 @@ class EngineConfig:
 
     group_window_s: float = 2.0
     evidence_horizon_s: float = 30.0
+    silence_after_last_s: float = 2.0
     auto_resolve_after_s: float = 300.0
     update_min_interval_s: float = 30.0
     cluster_link_km: float = 80.0
@@ -498,7 +506,8 @@ class RulesEngine:
         self._tracks: dict[tuple[str, float], list[_Track]] = {}
         self._border_cache: dict[tuple[str, str, str], tuple[float, float, float]] = {}
         self._pending: dict[int, _Track] = {}  # clusters with unjudged observations, by id()
-        self._sweeps: dict[str, dict[tuple[float, float], _Sweep]] = {}  # sensor -> span -> latest sweep
+        #: sensor -> span -> its recent sweeps (within the evidence horizon, at most RECENT_SWEEPS), newest last
+        self._sweeps: dict[str, dict[tuple[float, float], list[_Sweep]]] = {}
         #: sensor -> measurement time of its latest report that did not say what it swept (taken as
         #: having looked at every channel it heard before: the sensor's own word is all there is)
         self._unspanned: dict[str, datetime] = {}
@@ -530,8 +539,10 @@ class RulesEngine:
             raise ValueError(f"observe: t={t!r} from sensor {sensor.sensor_id!r} must be timezone-aware UTC")
         af = sensor.antenna_factor_db_m if antenna_factor_db_m is None else antenna_factor_db_m
         if coverage is not None and math.isfinite(noise_floor_dbm):
-            self._sweeps.setdefault(sensor.sensor_id, {})[(coverage.f_lo_hz, coverage.f_hi_hz)] = _Sweep(
-                sensor, t, coverage, float(noise_floor_dbm), float(af))
+            recent = self._sweeps.setdefault(sensor.sensor_id, {}).setdefault((coverage.f_lo_hz, coverage.f_hi_hz), [])
+            horizon = timedelta(seconds=self.config.evidence_horizon_s)
+            recent[:] = [sw for sw in recent if t - sw.t <= horizon and sw.t <= t][-(RECENT_SWEEPS - 1):]
+            recent.append(_Sweep(sensor, t, coverage, float(noise_floor_dbm), float(af)))
         elif coverage is None:
             self._unspanned[sensor.sensor_id] = max(self._unspanned.get(sensor.sensor_id, t), t)
         strongest: dict[tuple[str, float], _Obs] = {}
@@ -683,8 +694,8 @@ class RulesEngine:
 
     def _looked_at(self, tr: _Track) -> datetime | None:
         """Measurement time of the latest sweep of the cluster's channel by a sensor that heard it."""
-        times = [sw.t for sid in tr.anchors for sw in self._sweeps.get(sid, {}).values()
-                 if sw.coverage.f_lo_hz <= tr.channel_hz <= sw.coverage.f_hi_hz]
+        times = [sws[-1].t for sid in tr.anchors for sws in self._sweeps.get(sid, {}).values()
+                 if sws and sws[-1].coverage.f_lo_hz <= tr.channel_hz <= sws[-1].coverage.f_hi_hz]
         times += [self._unspanned[sid] for sid in tr.anchors if sid in self._unspanned]
         return max(times, default=None)
 
@@ -815,7 +826,7 @@ class RulesEngine:
         obw_hz = best.obw_hz if best.obw_hz > 0 else band.channel_width_hz
         candidates = self._candidates(f_hz, obw_hz, obs, now)
         silent = self._silent(band, [o.sensor for o in obs], f_hz, obw_hz, now,
-                              since=first_heard or min(o.t for o in obs))
+                              since=first_heard or min(o.t for o in obs), until=max(o.t for o in obs))
         learnt = self.spread.prior()
         fix = self._locate(band, obs, f_hz, silent, candidates, region_spread(cfg, learnt, len(obs)))
         position = None if fix is None else fix.position
@@ -1078,9 +1089,12 @@ class RulesEngine:
                                  g_silent_db=tuple(float(v) for v in g[len(obs):]))
 
     def _silent(self, band: BandRule, heard: Sequence[SensorInfo], f_hz: float, obw_hz: float,
-                now: datetime, since: datetime | None = None) -> list[SilentObservation]:
-        """Sensors that swept this frequency since ``since`` (the emitter was on), within the evidence
-        horizon, did not report it, and would have above their limit.
+                now: datetime, since: datetime | None = None, until: datetime | None = None) -> list[SilentObservation]:
+        """Sensors that swept this frequency while the emitter was on - since ``since`` (first heard) and
+        at most ``silence_after_last_s`` after ``until`` (last heard by any sensor) - within the evidence
+        horizon, did not report it, and would have above their limit. A sweep after a keyed transmitter's over
+        ended hears nothing and says nothing of where it is: each sensor's latest sweep inside that window
+        counts, not its latest sweep.
 
         Sensors hearing the channel in another cluster are not silent (they heard something there).
         Detection limit as a field: floor per bin + band margin + the bins the emission spreads over,
@@ -1097,7 +1111,11 @@ class RulesEngine:
         for sid, spans in self._sweeps.items():
             if sid in busy:
                 continue
-            for sw in spans.values():
+            late = None if until is None else until + timedelta(seconds=self.config.silence_after_last_s)
+            for sws in spans.values():
+                sw = next((x for x in reversed(sws) if late is None or x.t <= late), None)
+                if sw is None:
+                    continue  # every recent sweep came after the emitter was last heard
                 c = sw.coverage
                 if not c.f_lo_hz <= f_hz <= c.f_hi_hz or abs((now - sw.t).total_seconds()) > horizon_s:
                     continue
@@ -1429,7 +1447,7 @@ class RulesEngine:
         f_hz = max([*a, *b], key=lambda o: o.snr_db).center_hz
         model = prediction.emitter_field_model(f_hz, float(np.mean([o.sensor.height_m for o in [*a, *b]])))
         silent = self._silent(band, [o.sensor for o in [*a, *b]], f_hz, band.channel_width_hz, now,
-                              since=min(o.t for o in [*a, *b]))
+                              since=min(o.t for o in [*a, *b]), until=max(o.t for o in [*a, *b]))
 
         def lv(obs: Sequence[_Obs]) -> list[LevelObservation]:
             return [LevelObservation(o.sensor.lat, o.sensor.lon, o.field_dbuv_m, o.sensor.sensor_id) for o in obs]
@@ -1709,7 +1727,7 @@ class RulesEngine:
             return False
         # Sensors that have since swept the channel and not heard it are new evidence on the position.
         silent = self._silent(tr.band, [o.sensor for o in obs], best.center_hz, best.obw_hz or tr.band.channel_width_hz,
-                              now, since=tr.first_seen or min(o.t for o in obs))
+                              now, since=tr.first_seen or min(o.t for o in obs), until=max(o.t for o in obs))
         return len(silent) <= tr.assessed_silent
 
     def _new_alert(self, a: Assessment, tr: _Track, now: datetime) -> Alert:
