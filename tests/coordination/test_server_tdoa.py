@@ -84,16 +84,20 @@ def stations(tmp_path):
         yield repo
 
 
-def test_an_alert_heard_by_four_sensors_gets_a_fused_tdoa_position(tmp_path, stations, solver_calls) -> None:
-    world = RealisticWorld(shadowing_db=8.0, seed=1919)
+def _wideband_at_truth(world: RealisticWorld) -> list[TdoaEmitter]:
+    """A 150 kHz data carrier at TRUTH with 20 dB in-band SNR at the median sensor, and the reference broadcaster."""
     target = Transmitter(id="T", lat=TRUTH[0], lon=TRUTH[1], freq_hz=F_TARGET, erp_dbw=0.0, modulation="wideband",
                          antenna_height_m=15.0)
-    # e.r.p. for 20 dB in-band SNR at the median sensor
     snr0 = np.median([received_dbm(world, target, s) - noise_dbm(s, 150e3) for s in SITES])
     target = replace(target, erp_dbw=20.0 - float(snr0))
     ref_tx = Transmitter(id=REF.station_id, lat=REF.lat, lon=REF.lon, freq_hz=REF.tx_freq_hz, erp_dbw=REF.erp_dbw,
                          modulation="fm_broadcast", antenna_height_m=REF.antenna_height_m + REF.ground_height_m)
-    emitters = [TdoaEmitter(target, "wideband", 150e3, seed=11), TdoaEmitter(ref_tx, "fm_broadcast", 180e3, seed=12)]
+    return [TdoaEmitter(target, "wideband", 150e3, seed=11), TdoaEmitter(ref_tx, "fm_broadcast", 180e3, seed=12)]
+
+
+def test_an_alert_heard_by_four_sensors_gets_a_fused_tdoa_position(tmp_path, stations, solver_calls) -> None:
+    world = RealisticWorld(shadowing_db=8.0, seed=1919)
+    emitters = _wideband_at_truth(world)
     engine = FakeEngine()
     # the received-level fix the engine would state: 3 km off, 4 km 1-sigma
     rss = Position(lat=TRUTH[0] + 0.027, lon=TRUTH[1] - 0.0, error_km=9.8, semi_major_km=4.0, semi_minor_km=4.0,
@@ -275,13 +279,7 @@ class _CheckingEngine(FakeEngine):
 @pytest.mark.parametrize("on", [True, False])
 def test_an_identity_check_the_engine_asks_gets_a_round_whose_fix_opens_the_alert(tmp_path, stations, on) -> None:
     world = RealisticWorld(shadowing_db=6.0, seed=1919)
-    target = Transmitter(id="T", lat=TRUTH[0], lon=TRUTH[1], freq_hz=F_TARGET, erp_dbw=0.0, modulation="wideband",
-                         antenna_height_m=15.0)
-    snr0 = np.median([received_dbm(world, target, s) - noise_dbm(s, 150e3) for s in SITES])
-    target = replace(target, erp_dbw=20.0 - float(snr0))
-    ref_tx = Transmitter(id=REF.station_id, lat=REF.lat, lon=REF.lon, freq_hz=REF.tx_freq_hz, erp_dbw=REF.erp_dbw,
-                         modulation="fm_broadcast", antenna_height_m=REF.antenna_height_m + REF.ground_height_m)
-    emitters = [TdoaEmitter(target, "wideband", 150e3, seed=11), TdoaEmitter(ref_tx, "fm_broadcast", 180e3, seed=12)]
+    emitters = _wideband_at_truth(world)
     levels = make_alert("x", sensors=[(s.id, s.province) for s in SITES], f_center_hz=F_TARGET)
     # the engine's document: the matched station's site (15 km north-east) as the start
     check = {"id": "check-1", "kind": "identity_check", "f_center_hz": F_TARGET, "matched_station": "SH/SH-X-1",
