@@ -84,6 +84,8 @@ from station_db.rules import BandRule, RuleSet
 
 log = logging.getLogger(__name__)
 
+#: a sensor's sweeps per span the engine keeps (within the evidence horizon) to find one made while an emitter was on
+RECENT_SWEEPS = 16
 #: How often a TDOA fix is wrong, by the sensors it rests on: rows (from n sensors, q narrow, q wide), the last row
 #: a fix's count reaches applies (EngineConfig.tdoa_wrong_by_sensors). Measured as gross misses (farther from the
 #: truth than 5 x the fix's 95 % semi-major axis and 2 km) of the rounds of bench_verdicts --tdoa at 6 dB on dev
@@ -92,8 +94,6 @@ log = logging.getLogger(__name__)
 #: five or more 0 of 94; wide (FM, wideband) no better than narrow (3 of 12 against 5 of 39 on three sensors).
 #: Rates: (gross + 1/2) / (fixes + 1) rounded up to a whole per cent, the same for both widths (docs/rules-engine.md
 #: section 10).
-#: a sensor's sweeps per span the engine keeps (within the evidence horizon) to find one made while an emitter was on
-RECENT_SWEEPS = 16
 TDOA_WRONG_BY_SENSORS: tuple[tuple[int, float, float], ...] = ((3, 0.17, 0.17), (4, 0.03, 0.03), (5, 0.01, 0.01))
 
 PredictFn = Callable[[Station, SensorInfo, BandRule], float]
@@ -1601,11 +1601,11 @@ class RulesEngine:
     def _ask_identity_check(self, tr: _Track, a: Assessment, now: datetime) -> None:
         """Ask for a TDOA round when a licensed judgement rests on the prior more than on the levels
         (``EngineConfig.identity_check_below``): heard by >= 3 sensors (what a fix needs), no fix held, no
-        check asked for this cluster yet. :meth:`identity_checks` hands the request out."""
+        check asked for this cluster yet, no open alert. :meth:`identity_checks` hands the request out."""
         bar = self.config.identity_check_below
         if (a.matched is None or tr.check_id is not None or tr.fix is not None or len(a.readings) < 3
-                or not a.matched_probability < bar):
-            return
+                or not a.matched_probability < bar or (tr.alert is not None and tr.alert.active)):
+            return  # (an open alert has its own round, ordered when it opened)
         first = tr.first_seen or now
         tr.check_id = f"check-{first.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         tr.check_doc = {
@@ -1615,8 +1615,8 @@ class RulesEngine:
             "position": None if a.position is None else a.position.to_json(),
         }
         log.debug("identity check %s asked: %s %.0f Hz taken for %s with probability %.2f only (%d sensors)",
-                 tr.check_id, a.band.name, a.channel_hz, tr.matched_station, a.matched_probability,
-                 len(a.readings))
+                  tr.check_id, a.band.name, a.channel_hz, tr.matched_station, a.matched_probability,
+                  len(a.readings))
 
     def identity_checks(self) -> list[dict[str, Any]]:
         """The identity checks asked since the last call, each once: a document like an alert's (``id``,

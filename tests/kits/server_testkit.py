@@ -249,6 +249,9 @@ class FakeEngine:
     def open_alerts(self) -> list[Alert]:
         return [a for a in self.alerts.values() if a.state != "resolved"]
 
+    def identity_checks(self) -> list[dict[str, Any]]:
+        return []
+
 
 def site_daemon(tmp_path: Path, site: SensorSite, endpoint: str, stop: threading.Event, *,
                 snapshot_source: SnapshotSourceFactory | None = None, source: object | None = None) -> SensorDaemon:
