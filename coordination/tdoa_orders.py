@@ -31,7 +31,7 @@ snapshots are all in is solved without waiting for the failed ones.
 
 Rounds are ordered when an alert opens heard by >= 3 capable sensors, or the first time an update
 shows it heard by >= 3 (an alert that opened on two sensors); once per alert, more on demand. With
-``[tdoa] identity_checks`` also for each identity check the engine asks (licensed traffic heard by >= 3
+``[tdoa] identity_checks`` also for each identity check the engine asks (licensed traffic heard by >= 4
 sensors that the engine takes for its station on the prior more than on the levels): the check's id stands
 for the alert id (the snapshots are filed under it); its fix re-judges the cluster, and an alert that opens
 then takes the round's file as evidence.

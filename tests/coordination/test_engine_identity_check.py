@@ -27,6 +27,9 @@ KM_PER_DEG = 111.195
 
 
 def _engine(tmp_path, **cfg) -> RulesEngine:
+    """The base and its engine; checks asked from three sensors (the default asks from four: a three-sensor
+    fix is a wrong peak in one round of six, tested below)."""
+    cfg = {"identity_check_min_sensors": 3, **cfg}
     lat, lon = AH_DEEP_STATION_POS
     return RulesEngine(make_repo(tmp_path / "st.db", [station("AH-PMR-0100", "AH", lat, lon, erp_dbw=10.0)]),
                        RULES, InMemoryAlertStore(), config=EngineConfig(**cfg))
@@ -96,6 +99,13 @@ def test_no_check_when_off_or_when_fewer_than_three_sensors_hear_it(tmp_path) ->
     assert two.identity_checks() == []
     with pytest.raises(ValueError, match="identity_check_below"):
         EngineConfig(identity_check_below=1.5)
+    with pytest.raises(ValueError, match="identity_check_min_sensors"):
+        EngineConfig(identity_check_min_sensors=2)
+    # by default a check needs four sensors: three hear the pirate, none is asked
+    default = RulesEngine(make_repo(tmp_path / "default.db", [station("AH-PMR-0100", "AH", *AH_DEEP_STATION_POS,
+                                                                      erp_dbw=10.0)]), RULES, InMemoryAlertStore())
+    run(default, AH_DEEP_SENSORS, *PIRATE, erp_dbw=10.0, n=1, rng=np.random.default_rng(5), noise_db=6.0)
+    assert default.channel_status()[0]["matched_station"] == BASE and default.identity_checks() == []
 
 
 def test_a_fix_for_a_check_whose_cluster_is_gone_is_refused(tmp_path) -> None:
