@@ -84,8 +84,9 @@ from station_db.rules import BandRule, RuleSet, load_rules
 
 T0 = datetime(2026, 11, 25, 8, 0, 0, tzinfo=UTC)
 SWEEP_NOISE_DB = 0.5
-#: --ptt: a sensor's revisit of the band (s) and the over's length range (s)
-PTT_REVISIT_S = 6.0
+#: every sensor sweeps the band once per round of this many seconds (with --ptt: at its own phase within it)
+SWEEP_EVERY_S = 6.0
+#: --ptt: the over's length range (s)
 PTT_OVER_S = (3.0, 8.0)
 BOX = (30.35, 32.15, 116.9, 122.2)  # lat_lo, lat_hi, lon_lo, lon_hi: the network and its reach
 #: The shipped sensors' profiles sweep at 3.125-6.25 kHz (borderwatch/data/demo_scenario.toml): the bins a
@@ -417,7 +418,7 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
     ``fixes``: rounds already solved (by seed and shadowing), taken instead of solving again, and the new ones
     added (a fix depends on the incident, the world and the level fix only: the engine's fusion settings do not
     move it). ``ptt``: the emitter is keyed for one over (``PTT_OVER_S`` long, starting within the first 6 s)
-    and each sensor sweeps every ``PTT_REVISIT_S`` at its own phase, three times: a sensor hears it only when
+    and each sensor sweeps every ``SWEEP_EVERY_S`` at its own phase, three times: a sensor hears it only when
     a sweep falls within the over (push-to-talk traffic and keyed carriers; the sweeps after the over hear
     nothing)."""
     engine = RulesEngine(repo, rules, InMemoryAlertStore(), config=cfg, spread=spread, erp_bias=erp_bias)
@@ -431,8 +432,8 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
     classes: dict[str, tuple[str, float]] = {}  # sensor -> the class its sweeps report (with TDOA only)
     if ptt:  # one over, keyed at a random time; each sensor sweeps the band every 6 s at its own phase
         prng = np.random.default_rng([seed, 88])
-        phase = prng.uniform(0.0, PTT_REVISIT_S, len(sites))
-        on_s = float(prng.uniform(0.0, PTT_REVISIT_S))
+        phase = prng.uniform(0.0, SWEEP_EVERY_S, len(sites))
+        on_s = float(prng.uniform(0.0, SWEEP_EVERY_S))
         off_s = on_s + float(prng.uniform(*PTT_OVER_S))
     for sweep in range(3 if ptt else 2):
         if ptt:
@@ -441,12 +442,12 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
         else:
             order = rng.permutation(len(sites))
             offsets = np.sort(rng.uniform(0.0, 1.5, len(sites)))
-        base = t0 + timedelta(seconds=6.0 * sweep)
+        base = t0 + timedelta(seconds=SWEEP_EVERY_S * sweep)
         for k, j in enumerate(order):
             site, info = sites[j], infos[j]
             rep = sweep_report(world, inc.tx, site, obw_hz=inc.obw_hz, bin_hz=bin_hz, margin_db=band.margin_db,
                                rng=rng, sweep_noise_db=SWEEP_NOISE_DB)
-            if ptt and not on_s <= 6.0 * sweep + float(offsets[k]) <= off_s:
+            if ptt and not on_s <= SWEEP_EVERY_S * sweep + float(offsets[k]) <= off_s:
                 rep = dataclasses.replace(rep, emission=None)  # swept while the transmitter was not keyed
             ems: list[dict[str, float | str]] = [rep.emission] if rep.emission else []
             if rep.emission is not None:
@@ -460,7 +461,7 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
                             "class_confidence": classes[site.id][1]}]
             t = base + timedelta(seconds=float(offsets[k]))
             events += engine.observe(info, t, ems, rep.noise_floor_dbm, site.antenna_factor_db_m, coverage=cover)
-        events += engine.tick(base + timedelta(seconds=6.0 if ptt else 4.0))
+        events += engine.tick(base + timedelta(seconds=SWEEP_EVERY_S if ptt else 4.0))
         # a finding with no alert lives in the channel status while the cluster is judged
         notes |= {n for c in engine.channel_status() for n in c.get("licence_notes", ())}
     tdoa_note = ""
@@ -476,13 +477,14 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
         # With no alert, a round the engine asks for to check a licensed identity resting on the prior.
         checks = [] if live else engine.identity_checks()
         target: tuple[str, Position | None, bool] | None = None
+        asked: dict[str, Any] | None = None  # the identity check the round is for
         if live:
             main = max(live, key=lambda a: len(a.sensors))
             target = (main.id, main.position, tdoa_fm and target_fm_of(main.to_json()))
         elif checks:
-            doc = max(checks, key=lambda d: len(d["sensors"]))
-            target = (doc["id"], None if doc["position"] is None else Position.from_json(doc["position"]),
-                      tdoa_fm and target_fm_of(doc))
+            asked = max(checks, key=lambda d: len(d["sensors"]))
+            target = (asked["id"], None if asked["position"] is None else Position.from_json(asked["position"]),
+                      tdoa_fm and target_fm_of(asked))
         if target is not None:
             target_id, start, fm = target
             key = f"{seed}/{world.shadowing_db:g}"
@@ -504,11 +506,9 @@ def play(inc: Incident, world: RealisticWorld, sites: Sequence[SensorSite], info
                              f"km off, 95 % {fix.error_km:.2f} km{', FM target' if fm else ''}")
                 got_events = engine.add_position_fix(target_id, fix, t0 + timedelta(seconds=12.0))
                 events += got_events
-                if checks:
+                if asked is not None:
                     check = "alerted" if any(e.event == "opened" for e in got_events) else "confirmed"
-                    tdoa_note += (f"; identity check of {checks[0]['matched_station']} "
-                                  f"(p {checks[0]['probability']}): {check}")
-
+                    tdoa_note += f"; identity check of {asked['matched_station']} (p {asked['probability']}): {check}"
     events += engine.tick(t0 + timedelta(seconds=40.0))
     last: dict[str, Alert] = {}
     for ev in events:
