@@ -84,8 +84,9 @@ from station_db.rules import BandRule, RuleSet
 
 log = logging.getLogger(__name__)
 
-#: a sensor's sweeps per span the engine keeps (within the evidence horizon) to find one made while an emitter was on
-RECENT_SWEEPS = 16
+#: a sensor's sweeps per span the engine keeps to find one made while an emitter was on: the evidence horizon bounds
+#: them first (30 s: 60 sweeps of a span swept every 0.5 s); this caps memory for a sensor sweeping faster still
+RECENT_SWEEPS = 256
 #: How often a TDOA fix is wrong, by the sensors it rests on: rows (from n sensors, q narrow, q wide), the last row
 #: a fix's count reaches applies (EngineConfig.tdoa_wrong_by_sensors). Measured as gross misses (farther from the
 #: truth than 5 x the fix's 95 % semi-major axis and 2 km) of the rounds of bench_verdicts --tdoa at 6 dB on dev
