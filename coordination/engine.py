@@ -774,20 +774,26 @@ class RulesEngine:
         if now.tzinfo is None:
             raise ValueError(f"add_position_fix: t={now!r} must be timezone-aware UTC")
         checked = self._checked(alert_id)
-        if checked is not None:
-            if checked.alert is None or not checked.alert.active:
-                return self._check_fix(checked, position, now)
+        check_only = checked is not None and (checked.alert is None or not checked.alert.active)
+        if checked is not None and checked.alert is not None and checked.alert.active:
             alert_id = checked.alert.id  # an alert opened meanwhile: the fix is its
-        elif alert_id.startswith("check-"):
+        elif checked is None and alert_id.startswith("check-"):
             raise UnknownAlertError(f"identity check {alert_id!r}: its cluster is gone; the fix is not added")
-        alert, tr = self._find(alert_id)
-        if not alert.active or tr is None or tr.alert is None or tr.alert.id != alert_id:
-            raise AlertError(f"alert {alert_id} is resolved; a position fix is not added")
+        if check_only:
+            tr = checked
+        else:
+            alert, tr = self._find(alert_id)
+            if not alert.active or tr is None or tr.alert is None or tr.alert.id != alert_id:
+                raise AlertError(f"alert {alert_id} is resolved; a position fix is not added")
+        assert tr is not None
         if tr.fix_t is not None and now < tr.fix_t:
             log.info("position fix for %s at %s is older than the one held (%s): ignored", alert_id, now, tr.fix_t)
             return []
         tr.fix, tr.fix_t = position, now
         events = self._evaluate(tr, now, force=True)
+        if check_only:  # the cluster holds the fix like an alert's; an emitter that is not the station opens one
+            log.info("identity check %s: %s", alert_id, f"alert {events[0].alert.id} {events[0].event}"
+                     if events else f"still {tr.status} ({tr.matched_station})")
         if events or tr.alert is None or not tr.alert.active:
             return events
         # No level evidence within the horizon to re-judge with: restate the position, fused with the level fix.
@@ -1645,17 +1651,6 @@ class RulesEngine:
         if not check_id.startswith("check-"):
             return None
         return next((tr for trs in self._tracks.values() for tr in trs if tr.check_id == check_id), None)
-
-    def _check_fix(self, tr: _Track, position: Position, now: datetime) -> list[AlertEvent]:
-        """An identity check's fix for a cluster with no open alert: held by the cluster like an alert's, and
-        the cluster judged again at once; an emitter the fix shows is not the station opens its alert here."""
-        if tr.fix_t is not None and now < tr.fix_t:
-            return []
-        tr.fix, tr.fix_t = position, now
-        events = self._evaluate(tr, now, force=True)
-        log.info("identity check %s: %s", tr.check_id, "alert " + events[0].alert.id + " " + events[0].event
-                 if events else f"still {tr.status} ({tr.matched_station})")
-        return events
 
     def _withdraw_for_fix(self, tr: _Track, a: Assessment, now: datetime) -> list[AlertEvent]:
         """An open alert whose judgement with a TDOA fix at a licensed station's site finds the station within its

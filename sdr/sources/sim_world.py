@@ -40,10 +40,10 @@ from sdr.sources.sim_link import (
     PropagationModel,
     antenna_gain_db,
     distance_km,
-    free_space_field_dbuv_m,
 )
 
 log = logging.getLogger(__name__)
+_FREE_SPACE = FreeSpaceModel()
 
 ENGINE_TIME_PCT = 50.0
 """What a sensor sees most of the time: the P.1546 median time (the engine's localisation model)."""
@@ -272,11 +272,8 @@ class RealisticWorld:
         return tx.effective_erp_dbw + self.link(tx, site).engine_0dbw_dbuv_m
 
     def free_space_dbuv_m(self, tx: Transmitter, site: SensorSite) -> float:
-        """Free space over the slant path: no real field is above it."""
-        ground_km = distance_km(tx.lat, tx.lon, site.lat, site.lon)
-        dh_km = (tx.antenna_height_m - site.height_m) / 1000.0
-        return free_space_field_dbuv_m(tx.effective_erp_dbw + antenna_gain_db(tx, site),
-                                       math.hypot(ground_km, dh_km))
+        """Free space over the slant path (through the transmitter's antenna): no real field is above it."""
+        return _FREE_SPACE.field_strength_dbuv_m(tx, site)
 
     def true_field_dbuv_m(self, tx: Transmitter, site: SensorSite) -> float:
         """What reaches the sensor's antenna (dBuV/m): real median + shadowing, never above free space."""
